@@ -1,0 +1,67 @@
+"""Settings for every part of gridgov, read once from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Validated settings; environment variables use the names in upper case."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    # When unset, the project-local cluster below is used.
+    database_url: str | None = None
+    pg_port: int = Field(default=54329, ge=1024, le=65535)
+    pg_data_dir: Path = PROJECT_DIR / ".pgdata"
+    pg_database: str = "gridgov"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Points just outside every grid within this distance go to the nearest grid.
+    locate_tolerance_m: float = Field(default=30.0, ge=0)
+    # The nearest building within this distance is attached to a located point.
+    building_search_m: float = Field(default=50.0, ge=0)
+    # Overlap between grids up to this area is treated as digitising noise.
+    overlap_tolerance_m2: float = Field(default=1.0, ge=0)
+    secret_key: str = "dev-only-secret-change-me"
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.environment == "production" and self.secret_key.startswith("dev-only"):
+            raise ValueError(
+                "SECRET_KEY still has its development default; set a random secret for production"
+            )
+        return self
+
+    @property
+    def local_database_url(self) -> str:
+        """URL of the project-local cluster (TCP on loopback, trust auth)."""
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.pg_port}/{self.pg_database}"
+
+    @property
+    def uses_local_cluster(self) -> bool:
+        """True unless DATABASE_URL points at a database managed elsewhere."""
+        return not self.database_url
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The URL SQLAlchemy connects to, with the psycopg2 driver made explicit."""
+        url = self.database_url or self.local_database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg2://" + url[len(prefix) :]
+        return url
+
+
+@functools.lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, validated on first use."""
+    return Settings()

@@ -1,0 +1,199 @@
+"""The project-local PostGIS cluster: a data directory inside the project, on loopback.
+
+PostgreSQL refuses to run as root, so when we are root every server command runs as the
+`postgres` user and the data directory belongs to it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from gis.config import Settings
+
+SERVER_USER = "postgres"
+
+
+class ClusterError(RuntimeError):
+    """The local cluster could not be set up; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """Where the cluster lives and whether it answers."""
+
+    data_dir: Path
+    port: int
+    initialised: bool
+    running: bool
+
+
+def _bin_dir() -> Path:
+    """The newest PostgreSQL server binaries on this machine (override with PG_BIN)."""
+    if os.environ.get("PG_BIN"):
+        return Path(os.environ["PG_BIN"])
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3])
+    )
+    if candidates:
+        return Path(candidates[-1]).parent
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    raise ClusterError(
+        "PostgreSQL server binaries were not found; install postgresql-15 and "
+        "postgresql-15-postgis-3 (make demo does this when run as root) or set DATABASE_URL"
+    )
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _run(args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a server command, as the `postgres` user when we are root."""
+    if _as_root():
+        args = ["runuser", "-u", SERVER_USER, "--", *args]
+    result = subprocess.run(args, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise ClusterError(f"{Path(args[-1]).name}: {(result.stderr or result.stdout).strip()}")
+    return result
+
+
+def data_dir(settings: Settings) -> Path:
+    """The data directory; outside the project only when `postgres` cannot reach the project."""
+    wanted = settings.pg_data_dir.resolve()
+    if not _as_root():
+        return wanted
+    probe = subprocess.run(
+        ["runuser", "-u", SERVER_USER, "--", "test", "-x", str(wanted.parent)], check=False
+    )
+    if probe.returncode == 0:
+        return wanted
+    # e.g. a checkout under /root (mode 700): the server user cannot traverse it.
+    return Path("/var/lib/postgresql/gridgov") / f"{wanted.parent.name}-{settings.pg_port}"
+
+
+def status(settings: Settings) -> ClusterStatus:
+    """Whether the cluster exists and is running."""
+    directory = data_dir(settings)
+    initialised = (directory / "PG_VERSION").exists()
+    running = False
+    if initialised:
+        running = _run([str(_bin_dir() / "pg_ctl"), "status", "-D", str(directory)],
+                       check=False).returncode == 0
+    return ClusterStatus(directory, settings.pg_port, initialised, running)
+
+
+def _initialise(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    if _as_root():
+        shutil.chown(directory, SERVER_USER, SERVER_USER)
+    directory.chmod(0o700)
+    _run([str(_bin_dir() / "initdb"), "-D", str(directory), "-U", "postgres", "--auth=trust",
+          "-E", "UTF8", "--locale=C.UTF-8"])
+    with (directory / "postgresql.conf").open("a", encoding="utf-8") as conf:
+        # A development and test cluster: durability is traded for speed of loads and tests.
+        conf.write(
+            "\n# gridgov local cluster\nlisten_addresses = '127.0.0.1'\nfsync = off\n"
+            "synchronous_commit = off\nfull_page_writes = off\nshared_buffers = 512MB\n"
+            "work_mem = 64MB\nmaintenance_work_mem = 512MB\nmax_wal_size = 4GB\n"
+        )
+
+
+def _port_in_use(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def up(settings: Settings) -> ClusterStatus:
+    """Initialise (first time) and start the cluster; reuse it when it is already running."""
+    current = status(settings)
+    if current.running:
+        return current
+    if not current.initialised:
+        _initialise(current.data_dir)
+    if _port_in_use(settings.pg_port):
+        raise ClusterError(
+            f"port {settings.pg_port} is taken by another server; set PG_PORT to a free port "
+            "or DATABASE_URL to use that server"
+        )
+    log = current.data_dir / "server.log"
+    _run([str(_bin_dir() / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(current.data_dir),
+          "-l", str(log), "-o", f"-p {settings.pg_port} -k {current.data_dir}"])
+    _wait_ready(settings)
+    ensure_database(settings.local_database_url)
+    return status(settings)
+
+
+def _wait_ready(settings: Settings, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            psycopg2.connect(host="127.0.0.1", port=settings.pg_port, user="postgres",
+                             dbname="postgres").close()
+            return
+        except psycopg2.OperationalError:
+            time.sleep(0.3)
+    raise ClusterError(f"the local cluster did not accept connections on port {settings.pg_port}")
+
+
+def down(settings: Settings) -> ClusterStatus:
+    """Stop the cluster if it runs; the data stays."""
+    current = status(settings)
+    if current.running:
+        _run([str(_bin_dir() / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(current.data_dir)])
+    return status(settings)
+
+
+def destroy(settings: Settings) -> None:
+    """Stop the cluster and delete its data directory."""
+    current = down(settings)
+    if current.data_dir.exists():
+        shutil.rmtree(current.data_dir)
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in `url` (if missing) and the postgis extension in it."""
+    params = psycopg2.extensions.parse_dsn(url.replace("postgresql+psycopg2://", "postgresql://"))
+    dbname = params.pop("dbname")
+    admin = psycopg2.connect(dbname="postgres", **params)
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    finally:
+        admin.close()
+    conn = psycopg2.connect(dbname=dbname, **params)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    finally:
+        conn.close()
+
+
+def drop_database(url: str) -> None:
+    """Drop the database named in `url`, disconnecting its sessions first."""
+    params = psycopg2.extensions.parse_dsn(url.replace("postgresql+psycopg2://", "postgresql://"))
+    dbname = params.pop("dbname")
+    admin = psycopg2.connect(dbname="postgres", **params)
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(dbname)))
+    finally:
+        admin.close()

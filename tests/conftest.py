@@ -1,0 +1,64 @@
+"""Test database: a real PostGIS database created, migrated and dropped once per run.
+
+Each test runs inside a transaction that is rolled back, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from gis import local_pg
+from gis.config import get_settings
+from gis.migrate import upgrade
+
+
+def _test_database_url() -> str:
+    settings = get_settings()
+    base = make_url(settings.sqlalchemy_url)
+    # xdist workers (if ever used) each get their own database.
+    suffix = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return base.set(database=f"{base.database}_test{suffix}").render_as_string(
+        hide_password=False
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """URL of a freshly created and migrated test database."""
+    settings = get_settings()
+    if settings.uses_local_cluster:
+        local_pg.up(settings)  # reused when `make test` already started it
+    url = _test_database_url()
+    local_pg.drop_database(url)
+    local_pg.ensure_database(url)
+    upgrade(url)
+    yield url
+    local_pg.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """Engine on the test database."""
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose work is rolled back after the test, commits included."""
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
