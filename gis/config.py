@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     building_search_m: float = Field(default=50.0, ge=0)
     # Overlap between grids up to this area is treated as digitising noise.
     overlap_tolerance_m2: float = Field(default=1.0, ge=0)
+    # Areas and lengths are measured in the city's CGCS2000 3-degree Gauss-Krüger zone
+    # (Yichang 4546, Shenzhen 4547, Beijing 4548).
+    metric_srid: int = Field(default=4546, ge=4534, le=4554)
     secret_key: str = "dev-only-secret-change-me"
 
     @model_validator(mode="after")

@@ -10,8 +10,9 @@ from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from gis.config import get_settings
+from gis.crs import STORAGE_SRID
 
-STORAGE_SRID = 4490  # CGCS2000 geographic; WGS84 input is taken as equal (centimetres apart)
+__all__ = ["STORAGE_SRID", "Base", "get_engine", "session_factory", "session_scope"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
