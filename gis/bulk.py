@@ -44,9 +44,11 @@ def copy_rows(
     `on_batch(n)` is called after each batch with the number of rows it sent.
     """
     cursor = session.connection().connection.cursor()
-    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    ).as_string(cursor)
+    statement = (
+        sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)")
+        .format(sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
+        .as_string(cursor)
+    )
     total = 0
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -88,8 +88,12 @@ def status(settings: Settings) -> ClusterStatus:
     initialised = (directory / "PG_VERSION").exists()
     running = False
     if initialised:
-        running = _run([str(_bin_dir() / "pg_ctl"), "status", "-D", str(directory)],
-                       check=False).returncode == 0
+        running = (
+            _run(
+                [str(_bin_dir() / "pg_ctl"), "status", "-D", str(directory)], check=False
+            ).returncode
+            == 0
+        )
     return ClusterStatus(directory, settings.pg_port, initialised, running)
 
 
@@ -98,8 +102,19 @@ def _initialise(directory: Path) -> None:
     if _as_root():
         shutil.chown(directory, SERVER_USER, SERVER_USER)
     directory.chmod(0o700)
-    _run([str(_bin_dir() / "initdb"), "-D", str(directory), "-U", "postgres", "--auth=trust",
-          "-E", "UTF8", "--locale=C.UTF-8"])
+    _run(
+        [
+            str(_bin_dir() / "initdb"),
+            "-D",
+            str(directory),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ]
+    )
     with (directory / "postgresql.conf").open("a", encoding="utf-8") as conf:
         # A development and test cluster: durability is traded for speed of loads and tests.
         conf.write(
@@ -129,8 +144,21 @@ def up(settings: Settings) -> ClusterStatus:
             "or DATABASE_URL to use that server"
         )
     log = current.data_dir / "server.log"
-    _run([str(_bin_dir() / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(current.data_dir),
-          "-l", str(log), "-o", f"-p {settings.pg_port} -k {current.data_dir}"])
+    _run(
+        [
+            str(_bin_dir() / "pg_ctl"),
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            str(current.data_dir),
+            "-l",
+            str(log),
+            "-o",
+            f"-p {settings.pg_port} -k {current.data_dir}",
+        ]
+    )
     _wait_ready(settings)
     ensure_database(settings.local_database_url)
     return status(settings)
@@ -140,8 +168,9 @@ def _wait_ready(settings: Settings, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            psycopg2.connect(host="127.0.0.1", port=settings.pg_port, user="postgres",
-                             dbname="postgres").close()
+            psycopg2.connect(
+                host="127.0.0.1", port=settings.pg_port, user="postgres", dbname="postgres"
+            ).close()
             return
         except psycopg2.OperationalError:
             time.sleep(0.3)
@@ -193,7 +222,8 @@ def drop_database(url: str) -> None:
     try:
         admin.autocommit = True
         with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(dbname)))
+            cur.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+            )
     finally:
         admin.close()

@@ -53,8 +53,13 @@ class BuildingUse(str, enum.Enum):
     @property
     def label(self) -> str:
         return {
-            "residential": "住宅", "commercial": "商业", "office": "办公", "industrial": "工业",
-            "public": "公共服务", "mixed": "商住混合", "other": "其他",
+            "residential": "住宅",
+            "commercial": "商业",
+            "office": "办公",
+            "industrial": "工业",
+            "public": "公共服务",
+            "mixed": "商住混合",
+            "other": "其他",
         }[self.value]
 
 
@@ -68,8 +73,9 @@ class HouseUse(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"self_occupied": "自住", "rented": "出租", "commercial": "经营",
-                "vacant": "空置"}[self.value]
+        return {"self_occupied": "自住", "rented": "出租", "commercial": "经营", "vacant": "空置"}[
+            self.value
+        ]
 
 
 class AdminUnit(Base):

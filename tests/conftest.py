@@ -23,9 +23,7 @@ def _test_database_url() -> str:
     base = make_url(settings.sqlalchemy_url)
     # xdist workers (if ever used) each get their own database.
     suffix = os.environ.get("PYTEST_XDIST_WORKER", "")
-    return base.set(database=f"{base.database}_test{suffix}").render_as_string(
-        hide_password=False
-    )
+    return base.set(database=f"{base.database}_test{suffix}").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

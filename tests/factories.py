@@ -35,8 +35,16 @@ def admin_tree(
         (community, "测试社区", AdminLevel.COMMUNITY, STREET),
     ):
         if session.get(AdminUnit, code) is None:
-            session.add(AdminUnit(code=code, name=name, level=level, parent_code=parent,
-                                  district_code=DISTRICT, geom=ewkb(geom)))
+            session.add(
+                AdminUnit(
+                    code=code,
+                    name=name,
+                    level=level,
+                    parent_code=parent,
+                    district_code=DISTRICT,
+                    geom=ewkb(geom),
+                )
+            )
             session.flush()
     unit = session.get(AdminUnit, community)
     assert unit is not None
@@ -45,18 +53,25 @@ def admin_tree(
 
 def add_grid(session: Session, code: str, geom: BaseGeometry, name: str | None = None) -> Grid:
     """A grid in the community its code names (the community must exist)."""
-    grid = Grid(code=code, name=name or f"第{code[-3:]}网格", community_code=code[:12],
-                district_code=code[:6], geom=ewkb(geom))
+    grid = Grid(
+        code=code,
+        name=name or f"第{code[-3:]}网格",
+        community_code=code[:12],
+        district_code=code[:6],
+        geom=ewkb(geom),
+    )
     session.add(grid)
     session.flush()
     return grid
 
 
-def add_building(session: Session, code: str, geom: BaseGeometry, grid_code: str | None,
-                 **fields: object) -> Building:
+def add_building(
+    session: Session, code: str, geom: BaseGeometry, grid_code: str | None, **fields: object
+) -> Building:
     """A building with the given footprint, assigned to `grid_code`."""
-    building = Building(code=code, geom=ewkb(geom), grid_code=grid_code,
-                        district_code=DISTRICT, **fields)
+    building = Building(
+        code=code, geom=ewkb(geom), grid_code=grid_code, district_code=DISTRICT, **fields
+    )
     session.add(building)
     session.flush()
     return building

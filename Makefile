@@ -1,0 +1,42 @@
+# gridgov — the two commands: `make demo` and `make test`. Each sets up what is missing.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench lint db system venv clean
+
+demo: db  ## set up everything, seed the demo city and serve it on 127.0.0.1:8000
+	$(BIN)/gridgov seed demo
+	$(BIN)/gridgov serve
+
+test: system venv lint  ## set up everything and run ruff, mypy and the test suite
+	$(BIN)/gridgov db up
+	$(BIN)/pytest
+
+bench: db  ## run the benchmark workloads; writes bench/results.json and bench/results.md
+	$(BIN)/python -m bench
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+db: system venv  ## start the project-local PostGIS (unless DATABASE_URL is set) and migrate
+	$(BIN)/gridgov db up
+	$(BIN)/gridgov migrate
+
+system:
+	@./gis/system-packages.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml | system
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+clean:  ## stop the local cluster and delete it, the virtualenv and caches
+	-[ -x $(BIN)/gridgov ] && [ -z "$${DATABASE_URL:-}" ] && $(BIN)/gridgov db destroy --yes
+	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache *.egg-info bench/results.json bench/results.md

@@ -1,0 +1,66 @@
+"""The gridgov web application."""
+
+from __future__ import annotations
+
+import swagger_ui_bundle
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from api import errors
+from api.routers import grids, health
+
+INDEX_HTML = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>gridgov 网格化社会治理</title>
+<style>body{font-family:sans-serif;max-width:46rem;margin:2rem auto;line-height:1.6}</style>
+</head><body>
+<h1>gridgov 网格化社会治理平台</h1>
+<p>Grid-based social governance GIS. 接口 / endpoints:</p>
+<ul>
+<li><a href="/docs">/docs</a> — 接口文档 OpenAPI docs</li>
+<li><a href="/api/health">/api/health</a> — 健康检查 health</li>
+<li><a href="/api/grids?page_size=20">/api/grids</a> — 网格 grids (GeoJSON)</li>
+<li><a href="/api/buildings?page_size=20">/api/buildings</a> — 建筑 buildings (GeoJSON)</li>
+<li><a href="/api/locate?lon=111.29&amp;lat=30.71">/api/locate?lon=111.29&amp;lat=30.71</a>
+ — 定位 locate a point</li>
+</ul></body></html>"""
+
+
+def create_app() -> FastAPI:
+    """Build the application with its routers and error handlers."""
+    app = FastAPI(
+        title="gridgov 网格化社会治理",
+        description="Grids, buildings, residents and events of a city on PostGIS.",
+        version="0.1.0",
+        # The stock docs pages load Swagger UI and ReDoc from a CDN; ours serve it locally.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.mount(
+        "/static/swagger-ui",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui",
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(grids.router)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} — API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
+
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    def index() -> str:
+        return INDEX_HTML
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,319 @@
+"""The `gridgov` command: a thin layer over the services, one transaction per command."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from gis import local_pg
+from gis.config import get_settings
+from gis.crs import CoordinateError, Crs
+from gis.db import session_scope
+from gis.geometry import GeometryError
+from gis.migrate import current, upgrade
+from grid.exceptions import GridError
+
+app = typer.Typer(
+    help="gridgov 网格化社会治理: grids, buildings, residents and events on PostGIS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The project-local PostGIS cluster.", no_args_is_help=True)
+seed_app = typer.Typer(help="Seed data.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(seed_app, name="seed")
+
+console = Console()
+errors = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Errors whose message is already a sentence for the user.
+USER_ERRORS = (
+    GridError,
+    GeometryError,
+    CoordinateError,
+    local_pg.ClusterError,
+    FileNotFoundError,
+    ValueError,
+)
+
+
+def clear_errors(command: F) -> F:
+    """Print one sentence and exit 1 instead of a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as exc:
+            errors.print(f"[red]错误 error:[/red] {exc}", highlight=False)
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            errors.print(
+                f"[red]错误 error:[/red] the database is not reachable ({reason}); "
+                "start it with `gridgov db up` or check DATABASE_URL",
+                highlight=False,
+            )
+        raise typer.Exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback (stage, done, total) drawn as one bar per stage."""
+    with Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=False,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        yield report
+
+
+def _database_url() -> str:
+    return get_settings().sqlalchemy_url
+
+
+@db_app.command("up")
+@clear_errors
+def db_up() -> None:
+    """Start the local cluster (initialising it the first time) and create the database."""
+    settings = get_settings()
+    if not settings.uses_local_cluster:
+        local_pg.ensure_database(settings.sqlalchemy_url)
+        console.print("DATABASE_URL is set: using that database, no local cluster started.")
+        return
+    state = local_pg.up(settings)
+    console.print(f"PostGIS cluster running on 127.0.0.1:{state.port} (data: {state.data_dir})")
+
+
+@db_app.command("down")
+@clear_errors
+def db_down() -> None:
+    """Stop the local cluster; its data stays."""
+    state = local_pg.down(get_settings())
+    console.print(f"PostGIS cluster stopped (data kept in {state.data_dir})")
+
+
+@db_app.command("destroy")
+@clear_errors
+def db_destroy(
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Stop the local cluster and delete its data directory."""
+    settings = get_settings()
+    if not settings.uses_local_cluster:
+        raise ValueError("DATABASE_URL is set: there is no local cluster to destroy")
+    if not yes:
+        typer.confirm("Delete the local cluster and all its data?", abort=True)
+    local_pg.destroy(settings)
+    console.print("local cluster deleted")
+
+
+@db_app.command("status")
+@clear_errors
+def db_status() -> None:
+    """Say whether the cluster runs and which migration the database is at."""
+    settings = get_settings()
+    if settings.uses_local_cluster:
+        state = local_pg.status(settings)
+        console.print(
+            f"cluster: {'running' if state.running else 'stopped'} on port "
+            f"{state.port}, data {state.data_dir}"
+            f"{'' if state.initialised else ' (not initialised)'}"
+        )
+        if not state.running:
+            raise typer.Exit(3)
+    console.print(
+        f"database: {settings.pg_database if settings.uses_local_cluster else 'DATABASE_URL'}"
+        f", migration {current(_database_url()) or 'none'}"
+    )
+
+
+@db_app.command("reset")
+@clear_errors
+def db_reset(
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Drop the database, create it again and migrate it (all data is lost)."""
+    url = _database_url()
+    if not yes:
+        typer.confirm(f"Drop every row in {url.rsplit('/', 1)[-1]}?", abort=True)
+    if get_settings().uses_local_cluster:
+        local_pg.up(get_settings())
+    local_pg.drop_database(url)
+    local_pg.ensure_database(url)
+    upgrade(url)
+    console.print("database reset and migrated")
+
+
+@app.command("migrate")
+@clear_errors
+def migrate() -> None:
+    """Apply every pending migration."""
+    url = _database_url()
+    upgrade(url)
+    console.print(f"database at migration {current(url)}")
+
+
+class Scale(StrEnum):
+    demo = "demo"
+    city = "city"
+
+
+@seed_app.command("demo")
+@clear_errors
+def seed_demo(
+    scale: Annotated[
+        Scale, typer.Option(help="demo ≈ 200 grids; city ≈ 20,000 grids")
+    ] = Scale.demo,
+    seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same city")] = 42,
+    replace: Annotated[bool, typer.Option(help="delete an existing demo city first")] = False,
+) -> None:
+    """Seed the synthetic Yichang demo city (idempotent)."""
+    from grid.demo import seed_demo_city
+
+    with progress_bar() as report, session_scope() as session:
+        summary = seed_demo_city(
+            session, scale=scale.value, seed=seed, replace=replace, on_progress=report
+        )
+    what = "already present" if summary.already_present else "seeded"
+    console.print(
+        f"demo city {what}: {summary.districts} districts, {summary.streets} streets, "
+        f"{summary.communities} communities, {summary.grids} grids, "
+        f"{summary.buildings} buildings, {summary.houses} houses"
+    )
+
+
+class Layer(StrEnum):
+    grids = "grids"
+    buildings = "buildings"
+
+
+@app.command("import")
+@clear_errors
+def import_file(
+    layer: Layer,
+    path: Annotated[Path, typer.Argument(help=".geojson, .gpkg, .shp or .csv (WKT)")],
+    crs: Annotated[
+        Crs, typer.Option(help="lon/lat system of a file that declares none")
+    ] = Crs.CGCS2000,
+) -> None:
+    """Import grids or buildings; nothing is written if any feature is rejected."""
+    from grid import importer
+
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    try:
+        with progress_bar() as report, session_scope() as session:
+            if layer is Layer.grids:
+                result = importer.import_grids(session, path=path, crs=crs.value)
+            else:
+                result = importer.import_buildings(
+                    session, path=path, crs=crs.value, on_progress=report
+                )
+    except importer.ImportRejected as exc:
+        table = Table("feature", "reason", title=f"{len(exc.report.rejected)} rejected")
+        for rejection in exc.report.rejected[:50]:
+            table.add_row(str(rejection.feature_id), rejection.reason)
+        errors.print(table)
+        raise
+    console.print(f"imported {result.imported} of {result.total} {layer.value}")
+
+
+@app.command("export")
+@clear_errors
+def export_file(
+    layer: Layer,
+    path: Annotated[Path, typer.Argument(help=".geojson, .gpkg, .shp or .csv (WKT)")],
+    area: Annotated[str | None, typer.Option(help="only this district/street/community")] = None,
+) -> None:
+    """Export grids or buildings; the format follows the file suffix."""
+    from grid import io
+
+    with session_scope() as session:
+        export = io.export_grids if layer is Layer.grids else io.export_buildings
+        count = export(session, path=path, area_code=area)
+    console.print(f"exported {count} {layer.value} to {path}")
+
+
+@app.command("locate")
+@clear_errors
+def locate(
+    lon: float,
+    lat: float,
+    crs: Annotated[
+        Crs, typer.Option(help="cgcs2000/wgs84, gcj02 (Gaode/Tencent), bd09")
+    ] = Crs.WGS84,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Say which grid, community, street and building a point belongs to."""
+    from grid.service import locate_point
+
+    with session_scope() as session:
+        result = locate_point(session, lon=lon, lat=lat, crs=crs)
+    if as_json:
+        print(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    table = Table(show_header=False)
+    table.add_row("位置 point", f"{result.lon:.7f}, {result.lat:.7f} (CGCS2000)")
+    table.add_row("匹配 match", result.match)
+    for label, ref in (
+        ("网格 grid", result.grid),
+        ("社区 community", result.community),
+        ("街道 street", result.street),
+        ("区县 district", result.district),
+    ):
+        table.add_row(label, f"{ref.code} {ref.name}" if ref else "—")
+    if result.distance_to_grid_m:
+        table.add_row("距网格 to grid", f"{result.distance_to_grid_m:.1f} m")
+    building = result.building
+    table.add_row(
+        "建筑 building",
+        f"{building.code} {building.name or ''} ({building.distance_m:.1f} m)"
+        if building
+        else "— (none within 50 m)",
+    )
+    console.print(table)
+
+
+@app.command("serve")
+@clear_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="default: settings HOST (127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="default: settings PORT (8000)")] = None,
+    reload: bool = False,
+) -> None:
+    """Serve the API and pages."""
+    import uvicorn
+
+    settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    base = f"http://{host}:{port}"
+    console.print(f"gridgov on {base}/  —  API docs {base}/docs  —  grids {base}/api/grids")
+    uvicorn.run("api.app:app", host=host, port=port, reload=reload)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app(prog_name="gridgov")

@@ -1,0 +1,20 @@
+"""FastAPI dependencies: one database transaction per request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy.orm import Session
+
+from gis.db import session_scope
+
+
+def get_session() -> Iterator[Session]:
+    """A session that commits when the request succeeds and rolls back when it fails."""
+    with session_scope() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

@@ -1,0 +1,85 @@
+"""Locate a point; grids and buildings as GeoJSON."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import SessionDep
+from api.geojson import feature, feature_collection
+from gis.crs import Crs
+from grid import service
+from grid.schemas import LocateResult
+
+router = APIRouter(prefix="/api", tags=["grids 网格"])
+
+AreaQuery = Annotated[
+    str | None,
+    Query(description="admin code (district/street/community, 12 digits) or its prefix"),
+]
+BboxQuery = Annotated[
+    str | None, Query(description="min_lon,min_lat,max_lon,max_lat in CGCS2000/WGS84")
+]
+PageQuery = Annotated[int, Query(ge=1)]
+PageSizeQuery = Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)]
+
+
+@router.get("/locate", response_model=LocateResult)
+def locate(
+    session: SessionDep,
+    lon: Annotated[float, Query(description="longitude in `crs`")],
+    lat: Annotated[float, Query(description="latitude in `crs`")],
+    crs: Annotated[
+        Crs, Query(description="cgcs2000/wgs84, gcj02 (Gaode/Tencent), bd09")
+    ] = Crs.WGS84,
+) -> LocateResult:
+    """Grid, community, street, district and nearest building of a point (定位)."""
+    return service.locate_point(session, lon=lon, lat=lat, crs=crs)
+
+
+@router.get("/grids")
+def list_grids(
+    session: SessionDep,
+    area: AreaQuery = None,
+    community: AreaQuery = None,
+    street: AreaQuery = None,
+    bbox: BboxQuery = None,
+    page: PageQuery = 1,
+    page_size: PageSizeQuery = 100,
+) -> dict[str, Any]:
+    """Grids as a GeoJSON FeatureCollection, filtered by admin area and bbox."""
+    result = service.list_grids(
+        session,
+        area_code=community or street or area,
+        bbox=bbox,
+        page=page,
+        page_size=page_size,
+    )
+    return feature_collection(
+        result.items, total=result.total, page=result.page, page_size=result.page_size
+    )
+
+
+@router.get("/grids/{code}")
+def get_grid(session: SessionDep, code: str) -> dict[str, Any]:
+    """One grid as a GeoJSON Feature with its counts."""
+    return feature(service.get_grid(session, code=code))
+
+
+@router.get("/buildings")
+def list_buildings(
+    session: SessionDep,
+    grid: Annotated[str | None, Query(description="15-digit grid code")] = None,
+    area: AreaQuery = None,
+    bbox: BboxQuery = None,
+    page: PageQuery = 1,
+    page_size: PageSizeQuery = 100,
+) -> dict[str, Any]:
+    """Buildings as a GeoJSON FeatureCollection, by grid, admin area and bbox."""
+    result = service.list_buildings(
+        session, grid_code=grid, area_code=area, bbox=bbox, page=page, page_size=page_size
+    )
+    return feature_collection(
+        result.items, total=result.total, page=result.page, page_size=result.page_size
+    )

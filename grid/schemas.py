@@ -1,0 +1,109 @@
+"""Pydantic shapes of the spatial frame as services return them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from gis.crs import Crs
+
+LocateMatch = Literal["inside", "boundary", "nearby", "outside"]
+
+
+class AdminRef(BaseModel):
+    """An administrative unit by code and name."""
+
+    code: str
+    name: str
+
+
+class BuildingRef(BaseModel):
+    """The building nearest a located point."""
+
+    code: str
+    name: str | None
+    address: str | None
+    distance_m: float = Field(description="metres from the point to the footprint (0 inside)")
+
+
+class LocateResult(BaseModel):
+    """Where a point is: its grid and administrative units, and the nearest building.
+
+    `match` is `inside` (in exactly one grid), `boundary` (on a shared edge or vertex: the
+    lowest grid code wins), `nearby` (outside every grid but within the tolerance of the
+    nearest one) or `outside` (no grid within the tolerance; still a valid answer).
+    """
+
+    lon: float = Field(description="CGCS2000 longitude as stored")
+    lat: float = Field(description="CGCS2000 latitude as stored")
+    input_lon: float
+    input_lat: float
+    input_crs: Crs
+    match: LocateMatch
+    grid: AdminRef | None
+    grid_candidates: list[str] = Field(
+        default_factory=list, description="all grids whose boundary the point lies on"
+    )
+    distance_to_grid_m: float | None
+    community: AdminRef | None
+    street: AdminRef | None
+    district: AdminRef | None
+    building: BuildingRef | None
+
+
+class GridRead(BaseModel):
+    """A grid with its place in the tree, its size and its contents."""
+
+    code: str
+    name: str
+    grid_type: str
+    grid_type_label: str
+    households: int | None
+    community: AdminRef
+    street: AdminRef | None
+    area_m2: float
+    buildings: int
+    houses: int
+    geometry: dict[str, Any] | None = None
+
+
+class GridPage(BaseModel):
+    """A page of grids and the total that matched."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[GridRead]
+
+
+class BuildingRead(BaseModel):
+    """A building with its footprint."""
+
+    code: str
+    name: str | None
+    address: str | None
+    floors: int | None
+    use: str
+    use_label: str
+    grid_code: str | None
+    houses: int
+    geometry: dict[str, Any] | None = None
+
+
+class BuildingPage(BaseModel):
+    """A page of buildings and the total that matched."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[BuildingRead]
+
+
+class GridCounts(BaseModel):
+    """What one grid holds."""
+
+    code: str
+    name: str
+    buildings: int
+    houses: int

@@ -1,0 +1,335 @@
+"""Queries of the spatial frame: locate a point, list grids and buildings, count contents."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, null, select
+from sqlalchemy.orm import Session, aliased
+
+from gis.config import get_settings
+from gis.crs import STORAGE_SRID, CoordinateError, Crs, check_lon_lat, parse_crs, to_storage
+from grid.exceptions import InvalidQuery, NotFound
+from grid.models import AdminUnit, Building, Grid, GridType, House
+from grid.schemas import (
+    AdminRef,
+    BuildingPage,
+    BuildingRead,
+    BuildingRef,
+    GridCounts,
+    GridPage,
+    GridRead,
+    LocateResult,
+)
+
+MAX_PAGE_SIZE = 1000
+_METRES_PER_DEGREE = 111_320.0
+
+
+def _point(lon: float, lat: float) -> ColumnElement[Any]:
+    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), STORAGE_SRID)
+
+
+def _search_box(point: ColumnElement[Any], lat: float, metres: float) -> ColumnElement[Any]:
+    """A box around `point` at least `metres` wide in every direction, for index pre-filters."""
+    degrees = metres / (_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01)) * 1.05
+    return func.ST_Expand(point, degrees)
+
+
+def _geodesic_distance(a: Any, b: Any) -> ColumnElement[float]:
+    return func.ST_Distance(func.Geography(a), func.Geography(b))
+
+
+def _admin_ref(unit: AdminUnit | None) -> AdminRef | None:
+    return AdminRef(code=unit.code, name=unit.name) if unit else None
+
+
+def area_prefix(code: str) -> str:
+    """The code prefix shared by everything inside an admin unit or grid.
+
+    Accepts 6-digit district codes, 9-digit street prefixes, 12-digit admin codes
+    (trailing zero groups dropped) and 15-digit grid codes.
+    """
+    code = code.strip()
+    if not code.isdigit() or len(code) not in (6, 9, 12, 15):
+        raise InvalidQuery(
+            f"area code '{code}' is not a 6-, 9-, 12- or 15-digit administrative or grid code"
+        )
+    if len(code) == 12:
+        if code[6:] == "000000":
+            return code[:6]
+        if code[9:] == "000":
+            return code[:9]
+    return code
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """Parse 'min_lon,min_lat,max_lon,max_lat' (CGCS2000/WGS84 degrees)."""
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise InvalidQuery(f"bbox '{text}' needs four numbers: min_lon,min_lat,max_lon,max_lat")
+    try:
+        min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
+        check_lon_lat(min_lon, min_lat)
+        check_lon_lat(max_lon, max_lat)
+    except ValueError as exc:
+        raise InvalidQuery(f"bbox '{text}' is not valid: {exc}") from exc
+    if min_lon >= max_lon or min_lat >= max_lat:
+        raise InvalidQuery(
+            f"bbox '{text}' is empty: min_lon must be below max_lon and min_lat below max_lat"
+        )
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def _check_page(page: int, page_size: int) -> None:
+    if page < 1:
+        raise InvalidQuery(f"page {page} is not valid; pages start at 1")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidQuery(f"page_size {page_size} is not valid; use 1..{MAX_PAGE_SIZE}")
+
+
+def locate_point(
+    session: Session, *, lon: float, lat: float, crs: Crs | str = Crs.WGS84
+) -> LocateResult:
+    """Find the grid, admin units and nearest building of a point given in `crs`.
+
+    Raises `InvalidQuery` only for a malformed coordinate; a point outside every grid is
+    a valid answer with `match="outside"` (its district, if any polygon covers it).
+    """
+    settings = get_settings()
+    try:
+        input_crs = parse_crs(crs)
+        slon, slat = to_storage(lon, lat, input_crs)
+    except CoordinateError as exc:
+        raise InvalidQuery(str(exc)) from exc
+    point = _point(slon, slat)
+
+    covering = session.scalars(
+        select(Grid).where(func.ST_Covers(Grid.geom, point)).order_by(Grid.code)
+    ).all()
+    grid: Grid | None
+    distance_to_grid: float | None
+    if covering:
+        grid, distance_to_grid = covering[0], 0.0
+        match = "boundary" if len(covering) > 1 else "inside"
+    else:
+        tolerance = settings.locate_tolerance_m
+        distance = _geodesic_distance(Grid.geom, point)
+        nearest = session.execute(
+            select(Grid, distance)
+            .where(Grid.geom.op("&&")(_search_box(point, slat, tolerance)))
+            .where(distance <= tolerance)
+            .order_by(distance, Grid.code)
+            .limit(1)
+        ).first()
+        grid, distance_to_grid = (nearest[0], float(nearest[1])) if nearest else (None, None)
+        match = "nearby" if nearest else "outside"
+
+    community, street, district = _admin_chain(session, grid, point)
+    return LocateResult(
+        lon=slon,
+        lat=slat,
+        input_lon=lon,
+        input_lat=lat,
+        input_crs=input_crs,
+        match=match,
+        grid=AdminRef(code=grid.code, name=grid.name) if grid else None,
+        grid_candidates=[g.code for g in covering] if len(covering) > 1 else [],
+        distance_to_grid_m=distance_to_grid,
+        community=_admin_ref(community),
+        street=_admin_ref(street),
+        district=_admin_ref(district),
+        building=_nearest_building(session, point, slat, settings.building_search_m),
+    )
+
+
+def _admin_chain(
+    session: Session, grid: Grid | None, point: ColumnElement[Any]
+) -> tuple[AdminUnit | None, AdminUnit | None, AdminUnit | None]:
+    """Community, street and district of a grid, or of the point when it is in no grid."""
+    if grid is not None:
+        community: AdminUnit | None = grid.community
+    else:
+        # Deepest unit whose polygon covers the point (a gap between grids, or open country).
+        community = session.scalars(
+            select(AdminUnit)
+            .where(func.ST_Covers(AdminUnit.geom, point))
+            .order_by(func.length(func.rtrim(AdminUnit.code, "0")).desc(), AdminUnit.code)
+            .limit(1)
+        ).first()
+    chain: list[AdminUnit] = []
+    unit = community
+    while unit is not None:
+        chain.append(unit)
+        unit = session.get(AdminUnit, unit.parent_code) if unit.parent_code else None
+    by_level = {u.level.value: u for u in chain}
+    return by_level.get("community"), by_level.get("street"), by_level.get("district")
+
+
+def _nearest_building(
+    session: Session, point: ColumnElement[Any], lat: float, radius_m: float
+) -> BuildingRef | None:
+    distance = _geodesic_distance(Building.geom, point)
+    row = session.execute(
+        select(Building.code, Building.name, Building.address, distance)
+        .where(Building.geom.op("&&")(_search_box(point, lat, radius_m)))
+        .where(distance <= radius_m)
+        .order_by(distance, Building.code)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return BuildingRef(code=row[0], name=row[1], address=row[2], distance_m=round(row[3], 2))
+
+
+def _area_filter(stmt: Select, code_column: Any, area_code: str | None) -> Select:
+    if area_code:
+        stmt = stmt.where(code_column.startswith(area_prefix(area_code)))
+    return stmt
+
+
+def _bbox_filter(stmt: Select, geom_column: Any, bbox: str | None) -> Select:
+    if bbox:
+        envelope = func.ST_MakeEnvelope(*parse_bbox(bbox), STORAGE_SRID)
+        stmt = stmt.where(geom_column.op("&&")(envelope)).where(
+            func.ST_Intersects(geom_column, envelope)
+        )
+    return stmt
+
+
+def _grid_rows(with_geometry: bool) -> Select:
+    street = aliased(AdminUnit)
+    buildings = select(func.count()).where(Building.grid_code == Grid.code).scalar_subquery()
+    houses = (
+        select(func.count())
+        .select_from(House)
+        .join(Building)
+        .where(Building.grid_code == Grid.code)
+        .scalar_subquery()
+    )
+    area = func.ST_Area(func.ST_Transform(Grid.geom, get_settings().metric_srid))
+    geometry = func.ST_AsGeoJSON(Grid.geom, 7) if with_geometry else null()
+    return (
+        select(Grid, street, area, buildings, houses, geometry)
+        .join(AdminUnit, Grid.community_code == AdminUnit.code)
+        .outerjoin(street, AdminUnit.parent_code == street.code)
+    )
+
+
+def _grid_read(row: Any) -> GridRead:
+    grid, street, area, buildings, houses, geometry = row
+    grid_type = GridType(grid.grid_type)
+    return GridRead(
+        code=grid.code,
+        name=grid.name,
+        grid_type=grid_type.value,
+        grid_type_label=grid_type.label,
+        households=grid.households,
+        community=AdminRef(code=grid.community.code, name=grid.community.name),
+        street=_admin_ref(street),
+        area_m2=round(float(area), 1),
+        buildings=buildings,
+        houses=houses,
+        geometry=json.loads(geometry) if geometry else None,
+    )
+
+
+def list_grids(
+    session: Session,
+    *,
+    area_code: str | None = None,
+    bbox: str | None = None,
+    page: int = 1,
+    page_size: int = 100,
+    with_geometry: bool = True,
+) -> GridPage:
+    """Grids inside an admin area (code prefix) and/or intersecting a bbox, by code."""
+    _check_page(page, page_size)
+    stmt = _bbox_filter(
+        _area_filter(_grid_rows(with_geometry), Grid.code, area_code), Grid.geom, bbox
+    )
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.execute(
+        stmt.order_by(Grid.code).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    return GridPage(
+        total=total, page=page, page_size=page_size, items=[_grid_read(r) for r in rows]
+    )
+
+
+def get_grid(session: Session, *, code: str, with_geometry: bool = True) -> GridRead:
+    """One grid by its 15-digit code."""
+    row = session.execute(_grid_rows(with_geometry).where(Grid.code == code)).first()
+    if row is None:
+        raise NotFound(f"grid {code} does not exist; grid codes have 15 digits")
+    return _grid_read(row)
+
+
+def list_buildings(
+    session: Session,
+    *,
+    grid_code: str | None = None,
+    area_code: str | None = None,
+    bbox: str | None = None,
+    page: int = 1,
+    page_size: int = 100,
+    with_geometry: bool = True,
+) -> BuildingPage:
+    """Buildings of a grid, an admin area and/or a bbox, by code."""
+    _check_page(page, page_size)
+    houses = select(func.count()).where(House.building_id == Building.id).scalar_subquery()
+    geometry = func.ST_AsGeoJSON(Building.geom, 7) if with_geometry else null()
+    stmt = select(Building, houses, geometry)
+    if grid_code:
+        stmt = stmt.where(Building.grid_code == grid_code)
+    stmt = _bbox_filter(_area_filter(stmt, Building.grid_code, area_code), Building.geom, bbox)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.execute(
+        stmt.order_by(Building.code).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    items = [
+        BuildingRead(
+            code=b.code,
+            name=b.name,
+            address=b.address,
+            floors=b.floors,
+            use=b.use.value,
+            use_label=b.use.label,
+            grid_code=b.grid_code,
+            houses=n,
+            geometry=json.loads(g) if g else None,
+        )
+        for b, n, g in rows
+    ]
+    return BuildingPage(total=total, page=page, page_size=page_size, items=items)
+
+
+def grid_counts(session: Session, *, area_code: str | None = None) -> list[GridCounts]:
+    """Buildings and houses per grid inside an admin area, by grid code."""
+    building_counts = (
+        select(Building.grid_code, func.count().label("n")).group_by(Building.grid_code).subquery()
+    )
+    house_counts = (
+        select(Building.grid_code, func.count().label("n"))
+        .select_from(House)
+        .join(Building)
+        .group_by(Building.grid_code)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Grid.code,
+            Grid.name,
+            func.coalesce(building_counts.c.n, 0),
+            func.coalesce(house_counts.c.n, 0),
+        )
+        .outerjoin(building_counts, building_counts.c.grid_code == Grid.code)
+        .outerjoin(house_counts, house_counts.c.grid_code == Grid.code)
+        .order_by(Grid.code)
+    )
+    stmt = _area_filter(stmt, Grid.code, area_code)
+    return [
+        GridCounts(code=c, name=n, buildings=b, houses=h) for c, n, b, h in session.execute(stmt)
+    ]
