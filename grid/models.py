@@ -16,7 +16,7 @@ def _labelled_enum(cls: type[enum.Enum], name: str) -> Enum:
     return Enum(cls, name=name, values_callable=lambda members: [m.value for m in members])
 
 
-class AdminLevel(str, enum.Enum):
+class AdminLevel(enum.StrEnum):
     """Level in the administrative tree."""
 
     DISTRICT = "district"  # 区县, 6-digit county code + 000000
@@ -28,7 +28,7 @@ class AdminLevel(str, enum.Enum):
         return {"district": "区县", "street": "街道", "community": "社区"}[self.value]
 
 
-class GridType(str, enum.Enum):
+class GridType(enum.StrEnum):
     """Kind of grid: a basic residential grid or a dedicated one (school, park, market …)."""
 
     BASIC = "basic"  # 基础网格
@@ -39,7 +39,7 @@ class GridType(str, enum.Enum):
         return {"basic": "基础网格", "dedicated": "专属网格"}[self.value]
 
 
-class BuildingUse(str, enum.Enum):
+class BuildingUse(enum.StrEnum):
     """Main use of a building."""
 
     RESIDENTIAL = "residential"  # 住宅
@@ -63,7 +63,7 @@ class BuildingUse(str, enum.Enum):
         }[self.value]
 
 
-class HouseUse(str, enum.Enum):
+class HouseUse(enum.StrEnum):
     """How a house (room/flat) is used."""
 
     SELF_OCCUPIED = "self_occupied"  # 自住
