@@ -1,0 +1,96 @@
+"""The `gridgov` command, run as a user runs it: a real process on a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from gis import local_pg
+from gis.migrate import upgrade
+
+GRIDGOV = str(Path(sys.executable).parent / "gridgov")
+
+
+def run(*args: str, database_url: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run `gridgov` with DATABASE_URL pointing at `database_url`."""
+    env = os.environ | {"DATABASE_URL": database_url, "COLUMNS": "200"}
+    result = subprocess.run([GRIDGOV, *args], capture_output=True, text=True, env=env,
+                            timeout=300, check=False)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def cli_database(database_url: str) -> Iterator[str]:
+    """A database of its own: the commands commit, so they must not share the test database."""
+    url = make_url(database_url).set(database=make_url(database_url).database + "_cli")
+    text_url = url.render_as_string(hide_password=False)
+    local_pg.drop_database(text_url)
+    local_pg.ensure_database(text_url)
+    upgrade(text_url)
+    yield text_url
+    local_pg.drop_database(text_url)
+
+
+@pytest.fixture(scope="module")
+def seeded(cli_database: str) -> str:
+    run("seed", "demo", database_url=cli_database, check=True)
+    return cli_database
+
+
+def test_swapped_coordinates_exit_non_zero_with_one_sentence(cli_database):
+    result = run("locate", "30.7", "111.3", database_url=cli_database)
+    assert result.returncode == 1
+    assert "did you swap lat and lon" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database_is_one_clear_sentence(tmp_path):
+    result = run("locate", "111.29", "30.71",
+                 database_url="postgresql://postgres@127.0.0.1:1/nowhere")
+    assert result.returncode == 1
+    assert "database is not reachable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_importing_a_missing_file_says_so(cli_database, tmp_path):
+    result = run("import", "grids", str(tmp_path / "nope.geojson"), database_url=cli_database)
+    assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+def test_exporting_to_an_unknown_suffix_names_the_accepted_ones(seeded, tmp_path):
+    result = run("export", "grids", str(tmp_path / "grids.xyz"), database_url=seeded)
+    assert result.returncode == 1
+    assert ".geojson" in result.stderr and ".gpkg" in result.stderr
+
+
+def test_seeding_twice_does_not_duplicate_the_demo_city(seeded):
+    again = run("seed", "demo", database_url=seeded, check=True)
+    assert "already present" in again.stdout
+    status = run("db", "status", database_url=seeded, check=True)
+    assert "database: DATABASE_URL, migration " in status.stdout
+    assert "migration none" not in status.stdout
+
+
+def test_locate_in_the_demo_city_prints_grid_and_district_as_json(seeded):
+    result = run("locate", "111.295", "30.715", "--json", database_url=seeded, check=True)
+    body = json.loads(result.stdout)
+    assert body["district"]["code"] == "420502000000"
+    assert body["grid"]["code"].startswith("420502") and len(body["grid"]["code"]) == 15
+
+
+def test_export_then_import_into_a_fresh_database_keeps_every_grid(seeded, tmp_path):
+    path = tmp_path / "grids.gpkg"
+    exported = run("export", "grids", str(path), database_url=seeded, check=True)
+    count = int(exported.stdout.split()[1])
+    assert count >= 150
+    # Importing the same grids again is refused as duplicates, and nothing is written.
+    again = run("import", "grids", str(path), database_url=seeded)
+    assert again.returncode == 1 and "duplicate" in (again.stderr + again.stdout).lower()

@@ -1,0 +1,25 @@
+"""Settings are validated once; production refuses development secrets."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from gis.config import Settings
+
+
+def test_production_refuses_the_default_secret():
+    with pytest.raises(ValidationError, match="SECRET_KEY still has its development default"):
+        Settings(environment="production")
+
+
+def test_database_url_in_libpq_form_is_given_the_psycopg2_driver():
+    settings = Settings(database_url="postgresql://u:p@db.example:5432/city")
+    assert settings.sqlalchemy_url == "postgresql+psycopg2://u:p@db.example:5432/city"
+    assert not settings.uses_local_cluster
+
+
+def test_local_cluster_url_uses_the_configured_port():
+    settings = Settings(database_url=None, pg_port=55432)
+    assert settings.sqlalchemy_url.endswith("@127.0.0.1:55432/gridgov")
+    assert settings.uses_local_cluster
