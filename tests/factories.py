@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
 from shapely import MultiPolygon, box
+from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
@@ -75,3 +81,37 @@ def add_building(
     session.add(building)
     session.flush()
     return building
+
+
+# --- files for import tests ---------------------------------------------------------------
+
+# Degrees per metre near 30.7° N (Yichang), good to ~0.1 % for test shapes of a few metres.
+METRE_LON = 1 / (111_320 * 0.8598)
+METRE_LAT = 1 / 110_850
+
+
+def metre_box(lon: float, lat: float, width_m: float, height_m: float) -> MultiPolygon:
+    """A width×height metre rectangle with its south-west corner at (lon, lat)."""
+    return MultiPolygon([box(lon, lat, lon + width_m * METRE_LON, lat + height_m * METRE_LAT)])
+
+
+def feature_collection(
+    path: Path, features: Sequence[tuple[dict[str, Any], BaseGeometry | dict[str, Any] | None]]
+) -> Path:
+    """Write a GeoJSON FeatureCollection by hand (no GDAL), so broken geometries stay broken.
+
+    Each feature is (properties, geometry) with the geometry as shapely, raw GeoJSON or None.
+    """
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": properties,
+                "geometry": mapping(geometry) if isinstance(geometry, BaseGeometry) else geometry,
+            }
+            for properties, geometry in features
+        ],
+    }
+    path.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+    return path

@@ -8,10 +8,7 @@ from shapely import MultiPolygon, Polygon, box
 from gis.crs import from_storage
 from grid.exceptions import InvalidQuery
 from grid.service import locate_point
-from tests.factories import COMMUNITY, add_building, add_grid, admin_tree, square
-
-METRE_LON = 1 / (111_320 * 0.8598)  # degrees of longitude per metre at 30.7° N
-METRE_LAT = 1 / 110_850
+from tests.factories import COMMUNITY, METRE_LON, add_building, add_grid, admin_tree, square
 
 
 @pytest.fixture
