@@ -1,0 +1,424 @@
+"""The demo city: deterministic from its seed, a clean partition, and idempotent seeding."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+import shapely
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from gis.bulk import ewkb_hex
+from grid.demo import DEFAULT_SEED, DemoCity, SeedSummary, generate_city, seed_demo_city
+from grid.models import AdminLevel, Building
+
+XILING = "420502"
+XILING_STREETS = (
+    "西陵街道",
+    "学院街道",
+    "云集街道",
+    "西坝街道",
+    "葛洲坝街道",
+    "夜明珠街道",
+    "窑湾街道",
+)
+
+
+@pytest.fixture(scope="module")
+def city() -> DemoCity:
+    """The demo city of the default seed, generated once for the module."""
+    return generate_city(scale="demo", seed=DEFAULT_SEED)
+
+
+@dataclass
+class Seeded:
+    session: Session
+    summary: SeedSummary
+    progress: list[tuple[str, int, int]]
+    other_building_id: int
+
+
+@pytest.fixture(scope="module")
+def seeded(engine: Engine) -> Iterator[Seeded]:
+    """The demo city seeded once into a transaction that the module's checks share.
+
+    A building of another district exists before seeding, to show ids do not collide. Every
+    database test of this module uses this fixture, so nothing else waits on its locks; the
+    transaction is rolled back when the module is done.
+    """
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    other = Building(
+        code="OTHER-1",
+        district_code="420503",
+        geom=ewkb_hex(shapely.MultiPolygon([shapely.box(111.40, 30.60, 111.401, 30.601)])),
+    )
+    session.add(other)
+    session.flush()
+    progress: list[tuple[str, int, int]] = []
+    summary = seed_demo_city(session, on_progress=lambda *p: progress.append(p))
+    try:
+        yield Seeded(session, summary, progress, other.id)
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+def _scalar(session: Session, sql: str, **params: object) -> Any:
+    return session.execute(text(sql), params).scalar_one()
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def _fingerprint(city: DemoCity) -> list[object]:
+    """Codes, names, attributes and geometry WKB of everything in the city."""
+    a, g, b, h = city.admin_units, city.grids, city.buildings, city.houses
+    return [
+        a.code.tolist(),
+        a.name.tolist(),
+        a.parent_code,
+        shapely.to_wkb(a.geom).tolist(),
+        g.code.tolist(),
+        g.name.tolist(),
+        g.grid_type.tolist(),
+        g.households.tolist(),
+        shapely.to_wkb(g.geom).tolist(),
+        b.code.tolist(),
+        b.address.tolist(),
+        b.floors.tolist(),
+        b.use.tolist(),
+        shapely.to_wkb(b.geom).tolist(),
+        h.building.tolist(),
+        h.unit.tolist(),
+        h.floor.tolist(),
+        h.room.tolist(),
+        h.use.tolist(),
+        h.area_m2.tolist(),
+    ]
+
+
+def test_same_seed_gives_identical_city(city: DemoCity) -> None:
+    again = generate_city(scale="demo", seed=DEFAULT_SEED)
+    assert _fingerprint(again) == _fingerprint(city)
+
+
+def test_different_seed_gives_different_city(city: DemoCity) -> None:
+    other = generate_city(scale="demo", seed=DEFAULT_SEED + 1)
+    assert shapely.to_wkb(other.grids.geom).tolist() != shapely.to_wkb(city.grids.geom).tolist()
+    assert (
+        shapely.to_wkb(other.buildings.geom[:10]).tolist()
+        != shapely.to_wkb(city.buildings.geom[:10]).tolist()
+    )
+
+
+def test_unknown_scale_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown scale 'huge'; choose demo or city"):
+        generate_city(scale="huge")
+
+
+def test_demo_counts_are_in_the_stated_ranges(city: DemoCity) -> None:
+    assert city.count(AdminLevel.DISTRICT) == 1
+    assert city.count(AdminLevel.STREET) == 7
+    assert 35 <= city.count(AdminLevel.COMMUNITY) <= 45
+    assert 180 <= len(city.grids) <= 220
+    assert 5_000 <= len(city.buildings) <= 7_000
+    assert 50_000 <= len(city.houses) <= 100_000
+
+
+def test_demo_has_the_seven_real_streets_of_xiling(city: DemoCity) -> None:
+    a = city.admin_units
+    streets = a.level == AdminLevel.STREET.value
+    assert a.code[streets].tolist() == [f"420502{i:03d}000" for i in range(1, 8)]
+    assert a.name[streets].tolist() == list(XILING_STREETS)
+    assert a.code[a.level == AdminLevel.DISTRICT.value].tolist() == ["420502000000"]
+
+
+def test_district_lies_in_the_xiling_box(city: DemoCity) -> None:
+    minx, miny, maxx, maxy = shapely.total_bounds(city.admin_units.geom)
+    assert 111.255 <= minx < maxx <= 111.335
+    assert 30.675 <= miny < maxy <= 30.755
+
+
+def test_codes_nest_street_community_grid(city: DemoCity) -> None:
+    a, g = city.admin_units, city.grids
+    parent = dict(zip(a.code.tolist(), a.parent_code, strict=True))
+    for code, level in zip(a.code.tolist(), a.level.tolist(), strict=True):
+        assert re.fullmatch(r"[0-9]{12}", code)
+        if level == AdminLevel.COMMUNITY.value:
+            street = parent[code]
+            assert street is not None and street.endswith("000")
+            assert code[:9] == street[:9] and code[9:] != "000"
+    for code, community in zip(g.code.tolist(), g.community_code.tolist(), strict=True):
+        assert re.fullmatch(community + r"[0-9]{3}", code)
+        assert parent[community] is not None
+    assert len(set(g.code.tolist())) == len(g)
+
+
+def test_community_names_are_unique_and_end_in_shequ(city: DemoCity) -> None:
+    a = city.admin_units
+    names = a.name[a.level == AdminLevel.COMMUNITY.value].tolist()
+    assert len(set(names)) == len(names)
+    assert all(n.endswith("社区") and len(n) >= 4 for n in names)
+
+
+def test_grids_are_mostly_basic_with_a_few_dedicated(city: DemoCity) -> None:
+    g = city.grids
+    basic = g.grid_type == "basic"
+    assert 0 < (~basic).sum() < 0.15 * len(g)
+    assert ((g.households[basic] >= 300) & (g.households[basic] <= 500)).all()
+    community_names = dict(
+        zip(city.admin_units.code.tolist(), city.admin_units.name.tolist(), strict=True)
+    )
+    for name, community, code in zip(
+        g.name.tolist(), g.community_code.tolist(), g.code.tolist(), strict=True
+    ):
+        assert name.startswith(f"{community_names[community]}第{int(code[-3:])}网格")
+
+
+def test_buildings_have_codes_uses_floors_and_addresses(city: DemoCity) -> None:
+    b = city.buildings
+    codes = b.code.tolist()
+    assert len(set(codes)) == len(codes)
+    assert all(
+        re.fullmatch(g + r"B[0-9]{4}", c) for c, g in zip(codes, b.grid_code.tolist(), strict=True)
+    )
+    uses, counts = np.unique(b.use, return_counts=True)
+    share = dict(zip(uses.tolist(), (counts / len(b)).tolist(), strict=True))
+    assert share["residential"] > 0.5
+    assert {"commercial", "mixed", "office", "public", "industrial"} <= share.keys()
+    assert b.floors.min() >= 1 and b.floors.max() <= 33
+    assert b.floors[b.use == "residential"].min() >= 6  # 西陵 is all town
+    assert all(
+        re.fullmatch(r"西陵区(" + "|".join(XILING_STREETS) + r").+\d+号", s)
+        for s in b.address.tolist()
+    )
+
+
+def test_building_footprints_are_building_sized(city: DemoCity) -> None:
+    footprints = shapely.transform(
+        city.buildings.geom, lambda c: (c - [111.3, 30.7]) * [95_800.0, 110_850.0]
+    )
+    rect = shapely.oriented_envelope(footprints)
+    edges = shapely.get_coordinates(shapely.get_exterior_ring(rect)).reshape(-1, 5, 2)
+    sides = np.linalg.norm(np.diff(edges, axis=1)[:, :2], axis=2)
+    assert sides.min() >= 5.5 and sides.max() <= 61
+
+
+def test_houses_only_in_residential_and_mixed_buildings(city: DemoCity) -> None:
+    b, h = city.buildings, city.houses
+    assert set(np.unique(b.use[h.building]).tolist()) == {"residential", "mixed"}
+    rooms = h.room.tolist()
+    assert all(re.fullmatch(r"[0-9]{4}", r) for r in rooms)  # floor + room: "0301"
+    assert [r[:2] for r in rooms] == np.char.zfill(h.floor.astype(str), 2).tolist()
+    assert (h.floor <= b.floors[h.building]).all()
+    shops = h.use == "commercial"
+    assert shops.any() and (b.use[h.building[shops]] == "mixed").all()
+    assert {"self_occupied", "rented", "vacant"} <= set(np.unique(h.use).tolist())
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+def test_seed_writes_what_was_generated(seeded: Seeded, city: DemoCity) -> None:
+    s = seeded.summary
+    assert not s.already_present and (s.scale, s.seed) == ("demo", DEFAULT_SEED)
+    assert (s.districts, s.streets, s.grids, s.buildings, s.houses) == (
+        1,
+        7,
+        len(city.grids),
+        len(city.buildings),
+        len(city.houses),
+    )
+    assert _scalar(
+        seeded.session, "SELECT count(*) FROM grid WHERE district_code = :d", d=XILING
+    ) == len(city.grids)
+    assert (
+        _scalar(
+            seeded.session,
+            "SELECT count(*) FROM house h JOIN building b "
+            "ON b.id = h.building_id WHERE b.district_code = :d",
+            d=XILING,
+        )
+        == s.houses
+    )
+
+
+def test_progress_reaches_every_stage_total(seeded: Seeded) -> None:
+    last = {stage: (done, total) for stage, done, total in seeded.progress}
+    assert list(last) == ["generate", "admin_units", "grids", "buildings", "houses"]
+    assert all(done == total for done, total in last.values())
+    assert last["buildings"][1] == seeded.summary.buildings
+
+
+def test_houses_point_at_the_new_buildings_not_older_ones(seeded: Seeded) -> None:
+    session = seeded.session
+    assert (
+        _scalar(
+            session, "SELECT count(*) FROM house WHERE building_id = :i", i=seeded.other_building_id
+        )
+        == 0
+    )
+    assert (
+        _scalar(session, "SELECT min(id) FROM building WHERE district_code = :d", d=XILING)
+        > seeded.other_building_id
+    )
+    # The id sequence moved past the reserved ids: an ordinary insert still works.
+    with session.begin_nested() as savepoint:
+        later = Building(
+            code="OTHER-2",
+            district_code="420503",
+            geom=ewkb_hex(shapely.MultiPolygon([shapely.box(111.41, 30.6, 111.411, 30.601)])),
+        )
+        session.add(later)
+        session.flush()
+        assert later.id > _scalar(
+            session,
+            "SELECT max(id) FROM building WHERE district_code = :d",
+            d=XILING,
+        )
+        savepoint.rollback()
+
+
+def test_polygons_are_valid_multipolygons_in_cgcs2000(seeded: Seeded) -> None:
+    for table in ("admin_unit", "grid", "building"):
+        bad = _scalar(
+            seeded.session,
+            f"SELECT count(*) FROM {table} WHERE district_code = :d AND NOT "
+            "(ST_IsValid(geom) AND ST_SRID(geom) = 4490 "
+            "AND GeometryType(geom) = 'MULTIPOLYGON')",
+            d=XILING,
+        )
+        assert bad == 0, table
+
+
+def test_grids_cover_the_district_without_gaps(seeded: Seeded) -> None:
+    district_m2, grids_m2 = seeded.session.execute(
+        text(
+            "SELECT ST_Area(ST_Transform(d.geom, 4546)), "
+            "       (SELECT ST_Area(ST_Transform(ST_Union(g.geom), 4546)) FROM grid g "
+            "        WHERE g.district_code = :d) "
+            "FROM admin_unit d WHERE d.code = :d || '000000'"
+        ),
+        {"d": XILING},
+    ).one()
+    assert grids_m2 == pytest.approx(district_m2, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("table", "group"),
+    [("grid", "community_code"), ("grid", "district_code"), ("admin_unit", "level")],
+)
+def test_siblings_do_not_overlap(seeded: Seeded, table: str, group: str) -> None:
+    overlaps = _scalar(
+        seeded.session,
+        f"SELECT count(*) FROM {table} a JOIN {table} b ON a.code < b.code "
+        f"AND a.{group} = b.{group} AND ST_Intersects(a.geom, b.geom) "
+        "WHERE a.district_code = :d AND b.district_code = :d "
+        "AND ST_Area(ST_Transform(ST_Intersection(a.geom, b.geom), 4546)) >= 1",
+        d=XILING,
+    )
+    assert overlaps == 0
+
+
+def test_children_are_covered_by_their_parents(seeded: Seeded) -> None:
+    session = seeded.session
+    assert (
+        _scalar(
+            session,
+            "SELECT count(*) FROM admin_unit c JOIN admin_unit p "
+            "ON p.code = c.parent_code WHERE c.district_code = :d "
+            "AND NOT ST_CoveredBy(c.geom, p.geom)",
+            d=XILING,
+        )
+        == 0
+    )
+    assert (
+        _scalar(
+            session,
+            "SELECT count(*) FROM grid g JOIN admin_unit c "
+            "ON c.code = g.community_code WHERE g.district_code = :d "
+            "AND NOT ST_CoveredBy(g.geom, c.geom)",
+            d=XILING,
+        )
+        == 0
+    )
+
+
+def test_every_building_lies_within_its_grid(seeded: Seeded) -> None:
+    session = seeded.session
+    assert (
+        _scalar(
+            session,
+            "SELECT count(*) FROM building b LEFT JOIN grid g "
+            "ON g.code = b.grid_code WHERE b.district_code = :d "
+            "AND (g.code IS NULL OR NOT ST_Within(b.geom, g.geom))",
+            d=XILING,
+        )
+        == 0
+    )
+
+
+def test_no_two_buildings_intersect(seeded: Seeded) -> None:
+    assert (
+        _scalar(
+            seeded.session,
+            "SELECT count(*) FROM building a JOIN building b "
+            "ON a.id < b.id AND ST_Intersects(a.geom, b.geom) "
+            "WHERE a.district_code = :d",
+            d=XILING,
+        )
+        == 0
+    )
+
+
+def test_second_seed_writes_nothing_and_reports_what_is_there(seeded: Seeded) -> None:
+    again = seed_demo_city(seeded.session)
+    first = seeded.summary
+    assert again.already_present
+    assert (
+        again.districts,
+        again.streets,
+        again.communities,
+        again.grids,
+        again.buildings,
+        again.houses,
+    ) == (
+        first.districts,
+        first.streets,
+        first.communities,
+        first.grids,
+        first.buildings,
+        first.houses,
+    )
+
+
+def test_replace_seeds_again_with_the_same_counts(seeded: Seeded) -> None:
+    session = seeded.session
+    with session.begin_nested() as savepoint:
+        before = _scalar(session, "SELECT max(id) FROM building")
+        replaced = seed_demo_city(session, replace=True)
+        assert not replaced.already_present
+        assert replaced == seeded.summary
+        assert (
+            _scalar(session, "SELECT min(id) FROM building WHERE district_code = :d", d=XILING)
+            > before
+        )
+        assert (
+            _scalar(
+                session,
+                "SELECT count(*) FROM house h JOIN building b "
+                "ON b.id = h.building_id WHERE b.district_code = :d",
+                d=XILING,
+            )
+            == seeded.summary.houses
+        )
+        assert _scalar(session, "SELECT count(*) FROM building WHERE code = 'OTHER-1'") == 1
+        savepoint.rollback()
