@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from alembic import context
 from geoalchemy2 import alembic_helpers
@@ -24,7 +25,9 @@ config = context.config
 url = config.get_main_option("sqlalchemy.url") or get_settings().sqlalchemy_url
 
 
-def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def _include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     # PostGIS's own tables (spatial_ref_sys, tiger …) are not ours to migrate.
     if type_ == "table" and reflected and compare_to is None:
         return False

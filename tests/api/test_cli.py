@@ -21,8 +21,9 @@ GRIDGOV = str(Path(sys.executable).parent / "gridgov")
 def run(*args: str, database_url: str, check: bool = False) -> subprocess.CompletedProcess[str]:
     """Run `gridgov` with DATABASE_URL pointing at `database_url`."""
     env = os.environ | {"DATABASE_URL": database_url, "COLUMNS": "200"}
-    result = subprocess.run([GRIDGOV, *args], capture_output=True, text=True, env=env,
-                            timeout=300, check=False)
+    result = subprocess.run(
+        [GRIDGOV, *args], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -54,8 +55,9 @@ def test_swapped_coordinates_exit_non_zero_with_one_sentence(cli_database):
 
 
 def test_unreachable_database_is_one_clear_sentence(tmp_path):
-    result = run("locate", "111.29", "30.71",
-                 database_url="postgresql://postgres@127.0.0.1:1/nowhere")
+    result = run(
+        "locate", "111.29", "30.71", database_url="postgresql://postgres@127.0.0.1:1/nowhere"
+    )
     assert result.returncode == 1
     assert "database is not reachable" in result.stderr and "Traceback" not in result.stderr
 

@@ -12,8 +12,9 @@ def two_grids(session):
     admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
     add_grid(session, COMMUNITY + "001", square(111.28, 30.70, 0.01), name="测试社区第1网格")
     add_grid(session, COMMUNITY + "002", square(111.29, 30.70, 0.01))
-    add_building(session, "B001", square(111.285, 30.705, 0.0002), COMMUNITY + "001",
-                 name="1号楼", floors=6)
+    add_building(
+        session, "B001", square(111.285, 30.705, 0.0002), COMMUNITY + "001", name="1号楼", floors=6
+    )
     return session
 
 
@@ -47,9 +48,7 @@ def test_locate_unknown_crs_and_non_numbers_get_422_sentences(client, two_grids)
     assert "lon" in not_number.json()["detail"] and "'east'" in not_number.json()["detail"]
 
 
-def test_grids_are_a_geojson_feature_collection_filtered_by_community_and_bbox(
-    client, two_grids
-):
+def test_grids_are_a_geojson_feature_collection_filtered_by_community_and_bbox(client, two_grids):
     body = client.get("/api/grids", params={"community": COMMUNITY}).json()
     assert body["type"] == "FeatureCollection" and body["total"] == 2
     first = body["features"][0]

@@ -58,8 +58,12 @@ def test_buildings_are_listed_by_grid_and_by_bbox(grids_with_buildings):
 
 @pytest.mark.parametrize(
     ("code", "prefix"),
-    [("420502000000", "420502"), ("420502001000", "420502001"),
-     ("420502001001", "420502001001"), ("420502001001002", "420502001001002")],
+    [
+        ("420502000000", "420502"),
+        ("420502001000", "420502001"),
+        ("420502001001", "420502001001"),
+        ("420502001001002", "420502001001002"),
+    ],
 )
 def test_area_codes_become_the_prefix_of_everything_inside(code, prefix):
     assert area_prefix(code) == prefix

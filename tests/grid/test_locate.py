@@ -86,8 +86,14 @@ def test_phone_coordinates_are_converted_before_locating(four_grids, crs):
 
 
 def test_nearest_building_within_50m_is_attached_with_its_distance(four_grids):
-    add_building(four_grids, "B-NEAR", square(111.285, 30.705, 0.0002), COMMUNITY + "001",
-                 name="1号楼", address="西陵区测试路1号")
+    add_building(
+        four_grids,
+        "B-NEAR",
+        square(111.285, 30.705, 0.0002),
+        COMMUNITY + "001",
+        name="1号楼",
+        address="西陵区测试路1号",
+    )
     add_building(four_grids, "B-FAR", square(111.2855, 30.7055, 0.0002), COMMUNITY + "001")
     inside = locate_point(four_grids, lon=111.2851, lat=30.7051)
     assert inside.building is not None
