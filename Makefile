@@ -11,6 +11,7 @@ demo: db  ## set up everything, seed the demo city and serve it on 127.0.0.1:800
 	$(BIN)/gridgov serve
 
 test: system venv lint  ## set up everything and run ruff, mypy and the test suite
+	@./gis/system-packages.sh --browser
 	$(BIN)/gridgov db up
 	$(BIN)/pytest
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import swagger_ui_bundle
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from api import errors
 from api.routers import grids, health
@@ -18,7 +16,7 @@ INDEX_HTML = """<!doctype html>
 <h1>gridgov 网格化社会治理平台</h1>
 <p>Grid-based social governance GIS. 接口 / endpoints:</p>
 <ul>
-<li><a href="/docs">/docs</a> — 接口文档 OpenAPI docs</li>
+<li><a href="/docs">/docs</a> — 接口文档 OpenAPI docs (<a href="/redoc">ReDoc</a>)</li>
 <li><a href="/api/health">/api/health</a> — 健康检查 health</li>
 <li><a href="/api/grids?page_size=20">/api/grids</a> — 网格 grids (GeoJSON)</li>
 <li><a href="/api/buildings?page_size=20">/api/buildings</a> — 建筑 buildings (GeoJSON)</li>
@@ -29,32 +27,15 @@ INDEX_HTML = """<!doctype html>
 
 def create_app() -> FastAPI:
     """Build the application with its routers and error handlers."""
-    app = FastAPI(
+    # The stock docs pages load Swagger UI and ReDoc from a CDN; these serve them locally.
+    app = FastAPIOffline(
         title="gridgov 网格化社会治理",
         description="Grids, buildings, residents and events of a city on PostGIS.",
         version="0.1.0",
-        # The stock docs pages load Swagger UI and ReDoc from a CDN; ours serve it locally.
-        docs_url=None,
-        redoc_url=None,
-    )
-    app.mount(
-        "/static/swagger-ui",
-        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-        name="swagger-ui",
     )
     errors.install(app)
     app.include_router(health.router)
     app.include_router(grids.router)
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title=f"{app.title} — API",
-            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
-        )
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     def index() -> str:

@@ -148,7 +148,7 @@ def seed_city_workload() -> list[Figure]:
             session,
             table="raw_building",
             columns=["code", "geom"],
-            rows=zip(city.buildings.code, city.buildings.geometry, strict=True),
+            rows=zip(city.buildings.code, city.buildings.geom, strict=True),
         )
         session.commit()
         copy_seconds = time.perf_counter() - started

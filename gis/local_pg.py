@@ -9,10 +9,14 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 from psycopg2 import sql
@@ -125,8 +129,6 @@ def _initialise(directory: Path) -> None:
 
 
 def _port_in_use(port: int) -> bool:
-    import socket
-
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
@@ -192,38 +194,32 @@ def destroy(settings: Settings) -> None:
         shutil.rmtree(current.data_dir)
 
 
-def ensure_database(url: str) -> None:
-    """Create the database named in `url` (if missing) and the postgis extension in it."""
+@contextmanager
+def _autocommit_cursor(url: str, *, maintenance: bool) -> Iterator[tuple[Any, str]]:
+    """A cursor on the database of `url` (or on `postgres` for maintenance), and that name."""
     params = psycopg2.extensions.parse_dsn(url.replace("postgresql+psycopg2://", "postgresql://"))
     dbname = params.pop("dbname")
-    admin = psycopg2.connect(dbname="postgres", **params)
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    finally:
-        admin.close()
-    conn = psycopg2.connect(dbname=dbname, **params)
+    conn = psycopg2.connect(dbname="postgres" if maintenance else dbname, **params)
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            yield cur, dbname
     finally:
         conn.close()
 
 
+def ensure_database(url: str) -> None:
+    """Create the database named in `url` (if missing) and the postgis extension in it."""
+    with _autocommit_cursor(url, maintenance=True) as (cur, dbname):
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+        if cur.fetchone() is None:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    with _autocommit_cursor(url, maintenance=False) as (cur, _):
+        cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+
+
 def drop_database(url: str) -> None:
     """Drop the database named in `url`, disconnecting its sessions first."""
-    params = psycopg2.extensions.parse_dsn(url.replace("postgresql+psycopg2://", "postgresql://"))
-    dbname = params.pop("dbname")
-    admin = psycopg2.connect(dbname="postgres", **params)
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
-            )
-    finally:
-        admin.close()
+    with _autocommit_cursor(url, maintenance=True) as (cur, dbname):
+        statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        cur.execute(statement.format(sql.Identifier(dbname)))

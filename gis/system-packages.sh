@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Install the system packages gridgov needs on Debian/Ubuntu: PostgreSQL + PostGIS (unless
 # DATABASE_URL points at a database elsewhere) and Python's venv module.
+# With --browser it also wants Chromium, which the tests drive headless to check the pages.
 # As root it installs what is missing with apt-get; otherwise it names the packages to install.
 set -euo pipefail
 
 missing=()
+if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
+  missing+=("chromium")
+fi
 if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   missing+=("python3-venv")
 fi
@@ -25,7 +29,7 @@ fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "gridgov needs these system packages: ${missing[*]}." >&2
-  echo "Install them with: sudo apt-get install postgresql postgresql-15-postgis-3 python3-venv" >&2
+  echo "Install them with: sudo apt-get install ${missing[*]/postgis/postgresql-15-postgis-3}" >&2
   echo "(use the postgresql-N-postgis-3 matching your PostgreSQL N), or set DATABASE_URL." >&2
   exit 1
 fi
@@ -37,6 +41,7 @@ packages=()
 for m in "${missing[@]}"; do
   case "$m" in
     python3-venv) packages+=(python3-venv) ;;
+    chromium) packages+=(chromium) ;;
     postgresql) ;;  # chosen together with PostGIS below
     postgis) ;;
   esac

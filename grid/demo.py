@@ -332,11 +332,6 @@ class AdminUnitTable:
     def __len__(self) -> int:
         return len(self.code)
 
-    @property
-    def geometry(self) -> Array:
-        """The same as `geom` (the name GeoDataFrames use)."""
-        return self.geom
-
 
 @dataclass(frozen=True, eq=False)
 class GridTable:
@@ -353,11 +348,6 @@ class GridTable:
     def __len__(self) -> int:
         return len(self.code)
 
-    @property
-    def geometry(self) -> Array:
-        """The same as `geom` (the name GeoDataFrames use)."""
-        return self.geom
-
 
 @dataclass(frozen=True, eq=False)
 class BuildingTable:
@@ -373,11 +363,6 @@ class BuildingTable:
 
     def __len__(self) -> int:
         return len(self.code)
-
-    @property
-    def geometry(self) -> Array:
-        """The same as `geom` (the name GeoDataFrames use)."""
-        return self.geom
 
 
 @dataclass(frozen=True, eq=False)

@@ -362,7 +362,17 @@ def check_grids(
             problems.add(i, "name is missing; every grid needs a name (e.g. 第一网格).")
         elif len(name) > _GRID_NAME_MAX:
             problems.add(i, f"name is {len(name)} characters long; at most {_GRID_NAME_MAX} fit.")
-        grid_types.append(_grid_type(columns["grid_type"][i], i, problems))
+        grid_types.append(
+            _coded(
+                columns["grid_type"][i],
+                i,
+                problems,
+                field="grid_type",
+                what="a grid type",
+                lookup=_GRID_TYPES,
+                default=GridType.BASIC,
+            )
+        )
         households.append(_households(columns["households"][i], i, problems))
         if usable[i]:
             try:
@@ -376,13 +386,23 @@ def check_grids(
     return CheckedGrids(len(ids), codes, problems)
 
 
-def _grid_type(value: Any, i: int, problems: _Problems) -> str | None:
+def _coded(
+    value: Any,
+    i: int,
+    problems: _Problems,
+    *,
+    field: str,
+    what: str,
+    lookup: Mapping[str, GridType | BuildingUse],
+    default: GridType | BuildingUse,
+) -> str | None:
+    """The stored value of an enum column given by value or Chinese label."""
     if value is None:
-        return GridType.BASIC.value
-    found = _GRID_TYPES.get(str(value).lower()) or _GRID_TYPES.get(str(value))
+        return default.value
+    found = lookup.get(str(value).lower()) or lookup.get(str(value))
     if found is None:
-        accepted = ", ".join(f"{t.value} ({t.label})" for t in GridType)
-        problems.add(i, f"grid_type '{value}' is not a grid type; use one of {accepted}.")
+        accepted = ", ".join(f"{m.value} ({m.label})" for m in type(default))
+        problems.add(i, f"{field} '{value}' is not {what}; use one of {accepted}.")
         return None
     return found.value
 
@@ -623,7 +643,18 @@ def load_buildings(
 
     names, addresses = _as_text(columns["name"]), _as_text(columns["address"])
     floors = [_floors(v, i, problems) for i, v in enumerate(columns["floors"])]
-    uses = [_use(v, i, problems) for i, v in enumerate(columns["use"])]
+    uses = [
+        _coded(
+            v,
+            i,
+            problems,
+            field="use",
+            what="a building use",
+            lookup=_BUILDING_USES,
+            default=BuildingUse.RESIDENTIAL,
+        )
+        for i, v in enumerate(columns["use"])
+    ]
     _check_building_text(codes, names, addresses, problems)
     for i, first in _first_rows(codes).items():
         problems.add(
@@ -685,17 +716,6 @@ def _floors(value: Any, i: int, problems: _Problems) -> int | None:
         problems.add(i, f"floors '{value}' is not a positive whole number (1, 2, 3 …).")
         return None
     return number
-
-
-def _use(value: Any, i: int, problems: _Problems) -> str | None:
-    if value is None:
-        return BuildingUse.RESIDENTIAL.value
-    found = _BUILDING_USES.get(str(value).lower()) or _BUILDING_USES.get(str(value))
-    if found is None:
-        accepted = ", ".join(f"{u.value} ({u.label})" for u in BuildingUse)
-        problems.add(i, f"use '{value}' is not a building use; use one of {accepted}.")
-        return None
-    return found.value
 
 
 def _check_building_text(

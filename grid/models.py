@@ -2,80 +2,48 @@
 
 from __future__ import annotations
 
-import enum
-
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from gis.codes import LabelledEnum, db_enum
 from gis.db import STORAGE_SRID, Base
 
 
-def _labelled_enum(cls: type[enum.Enum], name: str) -> Enum:
-    """A PostgreSQL enum storing the members' English values."""
-    return Enum(cls, name=name, values_callable=lambda members: [m.value for m in members])
+class AdminLevel(LabelledEnum):
+    """administrative level"""
+
+    DISTRICT = "district", "区县"  # 6-digit county code + 000000
+    STREET = "street", "街道"  # 9-digit prefix + 000
+    COMMUNITY = "community", "社区"
 
 
-class AdminLevel(enum.StrEnum):
-    """Level in the administrative tree."""
+class GridType(LabelledEnum):
+    """grid type"""
 
-    DISTRICT = "district"  # 区县, 6-digit county code + 000000
-    STREET = "street"  # 街道/乡镇, 9-digit prefix + 000
-    COMMUNITY = "community"  # 社区/村
-
-    @property
-    def label(self) -> str:
-        return {"district": "区县", "street": "街道", "community": "社区"}[self.value]
+    BASIC = "basic", "基础网格"  # residential grid of 300–500 households
+    DEDICATED = "dedicated", "专属网格"  # school, hospital, market, industrial park …
 
 
-class GridType(enum.StrEnum):
-    """Kind of grid: a basic residential grid or a dedicated one (school, park, market …)."""
+class BuildingUse(LabelledEnum):
+    """building use"""
 
-    BASIC = "basic"  # 基础网格
-    DEDICATED = "dedicated"  # 专属网格
-
-    @property
-    def label(self) -> str:
-        return {"basic": "基础网格", "dedicated": "专属网格"}[self.value]
-
-
-class BuildingUse(enum.StrEnum):
-    """Main use of a building."""
-
-    RESIDENTIAL = "residential"  # 住宅
-    COMMERCIAL = "commercial"  # 商业
-    OFFICE = "office"  # 办公
-    INDUSTRIAL = "industrial"  # 工业
-    PUBLIC = "public"  # 公共服务 (school, hospital …)
-    MIXED = "mixed"  # 商住混合
-    OTHER = "other"  # 其他
-
-    @property
-    def label(self) -> str:
-        return {
-            "residential": "住宅",
-            "commercial": "商业",
-            "office": "办公",
-            "industrial": "工业",
-            "public": "公共服务",
-            "mixed": "商住混合",
-            "other": "其他",
-        }[self.value]
+    RESIDENTIAL = "residential", "住宅"
+    COMMERCIAL = "commercial", "商业"
+    OFFICE = "office", "办公"
+    INDUSTRIAL = "industrial", "工业"
+    PUBLIC = "public", "公共服务"  # school, hospital …
+    MIXED = "mixed", "商住混合"
+    OTHER = "other", "其他"
 
 
-class HouseUse(enum.StrEnum):
-    """How a house (room/flat) is used."""
+class HouseUse(LabelledEnum):
+    """house use"""
 
-    SELF_OCCUPIED = "self_occupied"  # 自住
-    RENTED = "rented"  # 出租
-    COMMERCIAL = "commercial"  # 经营
-    VACANT = "vacant"  # 空置
-
-    @property
-    def label(self) -> str:
-        return {"self_occupied": "自住", "rented": "出租", "commercial": "经营", "vacant": "空置"}[
-            self.value
-        ]
+    SELF_OCCUPIED = "self_occupied", "自住"
+    RENTED = "rented", "出租"
+    COMMERCIAL = "commercial", "经营"
+    VACANT = "vacant", "空置"
 
 
 class AdminUnit(Base):
@@ -89,7 +57,7 @@ class AdminUnit(Base):
 
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    level: Mapped[AdminLevel] = mapped_column(_labelled_enum(AdminLevel, "admin_level"))
+    level: Mapped[AdminLevel] = mapped_column(db_enum(AdminLevel, "admin_level"))
     parent_code: Mapped[str | None] = mapped_column(
         ForeignKey("admin_unit.code"), index=True, default=None
     )
@@ -114,7 +82,7 @@ class Grid(Base):
     community_code: Mapped[str] = mapped_column(ForeignKey("admin_unit.code"), index=True)
     district_code: Mapped[str] = mapped_column(String(6), index=True)
     grid_type: Mapped[GridType] = mapped_column(
-        _labelled_enum(GridType, "grid_type"), default=GridType.BASIC
+        db_enum(GridType, "grid_type"), default=GridType.BASIC
     )
     households: Mapped[int | None] = mapped_column(default=None)
     geom: Mapped[WKBElement] = mapped_column(
@@ -136,7 +104,7 @@ class Building(Base):
     address: Mapped[str | None] = mapped_column(String(300), default=None)
     floors: Mapped[int | None] = mapped_column(default=None)
     use: Mapped[BuildingUse] = mapped_column(
-        _labelled_enum(BuildingUse, "building_use"), default=BuildingUse.RESIDENTIAL
+        db_enum(BuildingUse, "building_use"), default=BuildingUse.RESIDENTIAL
     )
     grid_code: Mapped[str | None] = mapped_column(ForeignKey("grid.code"), index=True)
     district_code: Mapped[str] = mapped_column(String(6), index=True)
@@ -160,6 +128,6 @@ class House(Base):
     floor: Mapped[int]
     room: Mapped[str] = mapped_column(String(20))
     use: Mapped[HouseUse] = mapped_column(
-        _labelled_enum(HouseUse, "house_use"), default=HouseUse.SELF_OCCUPIED
+        db_enum(HouseUse, "house_use"), default=HouseUse.SELF_OCCUPIED
     )
     area_m2: Mapped[float | None] = mapped_column(default=None)
