@@ -210,7 +210,7 @@ def _grid_rows(with_geometry: bool) -> Select:
         .scalar_subquery()
     )
     area = func.ST_Area(func.ST_Transform(Grid.geom, get_settings().metric_srid))
-    geometry = func.ST_AsGeoJSON(Grid.geom, 7) if with_geometry else null()
+    geometry = func.ST_AsGeoJSON(Grid.geom, 7, 0) if with_geometry else null()
     return (
         select(Grid, street, area, buildings, houses, geometry)
         .join(AdminUnit, Grid.community_code == AdminUnit.code)
@@ -280,7 +280,7 @@ def list_buildings(
     """Buildings of a grid, an admin area and/or a bbox, by code."""
     _check_page(page, page_size)
     houses = select(func.count()).where(House.building_id == Building.id).scalar_subquery()
-    geometry = func.ST_AsGeoJSON(Building.geom, 7) if with_geometry else null()
+    geometry = func.ST_AsGeoJSON(Building.geom, 7, 0) if with_geometry else null()
     stmt = select(Building, houses, geometry)
     if grid_code:
         stmt = stmt.where(Building.grid_code == grid_code)

@@ -54,6 +54,7 @@ def test_grids_are_a_geojson_feature_collection_filtered_by_community_and_bbox(c
     first = body["features"][0]
     assert first["id"] == COMMUNITY + "001"
     assert first["geometry"]["type"] == "MultiPolygon"
+    assert "crs" not in first["geometry"]  # RFC 7946: coordinates are lon/lat, no crs member
     assert first["properties"]["buildings"] == 1
     assert first["properties"]["area_m2"] == pytest.approx(1.07e6, rel=0.05)  # ~1 km × 1.1 km
     east_only = client.get("/api/grids", params={"bbox": "111.295,30.701,111.299,30.709"})
