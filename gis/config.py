@@ -34,15 +34,34 @@ class Settings(BaseSettings):
     # Areas and lengths are measured in the city's CGCS2000 3-degree Gauss-Krüger zone
     # (Yichang 4546, Shenzhen 4547, Beijing 4548).
     metric_srid: int = Field(default=4546, ge=4534, le=4554)
+    # Signs tokens and sessions; may be rotated.
     secret_key: str = "dev-only-secret-change-me"
+    # Encrypts ID numbers and phones and keys their lookup hashes: changing it makes stored
+    # personal data unreadable, so it is separate from SECRET_KEY (default: the same value).
+    pii_key: str | None = None
 
     @model_validator(mode="after")
-    def _refuse_default_secret_in_production(self) -> Settings:
-        if self.environment == "production" and self.secret_key.startswith("dev-only"):
-            raise ValueError(
-                "SECRET_KEY still has its development default; set a random secret for production"
-            )
+    def _refuse_weak_secrets_in_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        for name, value in (("SECRET_KEY", self.secret_key), ("PII_KEY", self.pii_secret)):
+            if value.startswith("dev-only"):
+                raise ValueError(
+                    f"{name} still has its development default; set a random "
+                    "secret for production (python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))')"
+                )
+            if len(value) < 32:
+                raise ValueError(
+                    f"{name} is shorter than 32 characters; use a random secret "
+                    "of at least 32 characters in production"
+                )
         return self
+
+    @property
+    def pii_secret(self) -> str:
+        """The key material for personal data: PII_KEY, else SECRET_KEY."""
+        return self.pii_key or self.secret_key
 
     @property
     def local_database_url(self) -> str:

@@ -333,3 +333,29 @@ def grid_counts(session: Session, *, area_code: str | None = None) -> list[GridC
     return [
         GridCounts(code=c, name=n, buildings=b, houses=h) for c, n, b, h in session.execute(stmt)
     ]
+
+
+def house_code(building_code: str, unit: str, room: str) -> str:
+    """A house's code as people write it: building code, unit (单元) and room, '-'-joined."""
+    return f"{building_code}-{unit}-{room}"
+
+
+def find_house(session: Session, *, code: str) -> tuple[House, Building]:
+    """The house and its building for a code like `420502001001001B0001-1-0301`."""
+    parts = code.strip().rsplit("-", 2)
+    if len(parts) != 3 or not all(parts):
+        raise InvalidQuery(
+            f"house code '{code}' should be building code, unit and room joined by '-', "
+            "e.g. 420502001001001B0001-1-0301"
+        )
+    building_code, unit, room = parts
+    rows = session.execute(
+        select(House, Building)
+        .join(Building, House.building_id == Building.id)
+        .where(Building.code == building_code, House.unit == unit, House.room == room)
+    ).all()
+    if not rows:
+        raise NotFound(f"house {code} does not exist; check the building code, unit and room")
+    if len(rows) > 1:
+        raise InvalidQuery(f"house code {code} matches {len(rows)} houses on different floors")
+    return rows[0][0], rows[0][1]

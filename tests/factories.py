@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,10 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from gis.bulk import ewkb_hex
-from grid.models import AdminLevel, AdminUnit, Building, Grid
+from grid.models import AdminLevel, AdminUnit, Building, Grid, House
+from people.access import Actor
+from people.documents import make_id_number
+from people.staff import create_staff
 
 DISTRICT = "420502"
 STREET = "420502001000"
@@ -115,3 +119,28 @@ def feature_collection(
     }
     path.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+# --- people ---------------------------------------------------------------------------------
+
+
+def add_house(
+    session: Session, building: Building, *, unit: str = "1", floor: int = 1, room: str = "0101"
+) -> House:
+    """A house in `building`; its code is `<building code>-<unit>-<room>`."""
+    house = House(building_id=building.id, unit=unit, floor=floor, room=room)
+    session.add(house)
+    session.flush()
+    return house
+
+
+def add_staff(session: Session, username: str, role: str, **scope: Any) -> Actor:
+    """An account with password `test-password` and the given scope (grid_codes, area_code …)."""
+    return create_staff(
+        session, username=username, password="test-password", full_name=username, role=role, **scope
+    )
+
+
+def id_number(sequence: int, birth: date = date(1985, 6, 15), region: str = "420502") -> str:
+    """A valid GB 11643 ID number; odd sequences are men, even ones women."""
+    return make_id_number(region, birth, sequence)

@@ -1,0 +1,322 @@
+"""Tables of the resident ledger (实有人口): residents, residence history, households,
+special groups and their visits, organisations (实有单位), staff accounts and the PII access log.
+
+ID numbers and phones are stored encrypted (`*_enc`), with a keyed hash (`*_hash`) for exact
+lookup and de-duplication and a masked copy (`*_masked`) for display, so listing never decrypts.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gis.codes import LabelledEnum, db_enum
+from gis.db import STORAGE_SRID, Base
+from people.documents import DocumentType
+
+# Residents, households and staff point at grids that re-cutting may replace inside one
+# transaction; the check waits for the commit so the caller can re-assign them first.
+GRID_FK = {"deferrable": True, "initially": "DEFERRED"}
+
+
+class ResidenceType(LabelledEnum):
+    """residence type"""
+
+    REGISTERED = "registered", "户籍人口"
+    FLOATING = "floating", "流动人口"
+    OVERSEAS = "overseas", "境外人员"
+    UNREGISTERED = "unregistered", "未落户人员"
+
+
+class Sex(LabelledEnum):
+    """sex"""
+
+    MALE = "male", "男"
+    FEMALE = "female", "女"
+    UNKNOWN = "unknown", "未知"
+
+
+class SpecialGroupType(LabelledEnum):
+    """special group"""
+
+    ELDERLY_ALONE = "elderly_alone", "独居老人"
+    DISABLED = "disabled", "残疾人"
+    LOW_INCOME = "low_income", "低保/困难群众"
+    LEFT_BEHIND = "left_behind", "留守儿童/老人"
+    ENTITLED = "entitled", "优抚对象"
+    RELEASED_PRISONER = "released_prisoner", "刑满释放人员"
+    COMMUNITY_CORRECTION = "community_correction", "社区矫正对象"
+    MENTAL_DISORDER = "mental_disorder", "严重精神障碍患者"
+    DRUG_USER = "drug_user", "吸毒人员"
+    KEY_YOUTH = "key_youth", "重点青少年"
+
+
+class OrganisationType(LabelledEnum):
+    """organisation type"""
+
+    ENTERPRISE = "enterprise", "企业"
+    INDIVIDUAL_BUSINESS = "individual_business", "个体工商户"
+    SHOP = "shop", "商铺"
+    SCHOOL = "school", "学校"
+    HOSPITAL = "hospital", "医疗机构"
+    SOCIAL_ORGANISATION = "social_organisation", "社会组织"
+    GOVERNMENT = "government", "机关事业单位"
+    OTHER = "other", "其他"
+
+
+class StaffRole(LabelledEnum):
+    """staff role"""
+
+    GRID_WORKER = "grid_worker", "网格员"
+    INSPECTOR = "inspector", "督查员"
+    DISPATCHER = "dispatcher", "部门处置人员"
+    COMMAND = "command", "指挥中心"
+    LEADER = "leader", "领导"
+    ADMIN = "admin", "管理员"
+
+
+class Household(Base):
+    """A household (户): members, head and the house it lives in."""
+
+    __tablename__ = "household"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)  # 户号
+    head_id: Mapped[int | None] = mapped_column(
+        ForeignKey("resident.id", use_alter=True, ondelete="SET NULL"), default=None
+    )
+    house_id: Mapped[int | None] = mapped_column(ForeignKey("house.id"), index=True, default=None)
+    address: Mapped[str | None] = mapped_column(String(300), default=None)
+    grid_code: Mapped[str | None] = mapped_column(
+        ForeignKey("grid.code", **GRID_FK), index=True, default=None
+    )
+    district_code: Mapped[str] = mapped_column(String(6), index=True)
+
+
+class Resident(Base):
+    """A person in the ledger, following the GB/T 31000 basic-data fields."""
+
+    __tablename__ = "resident"
+    __table_args__ = (
+        UniqueConstraint("doc_type", "doc_hash", name="uq_resident_document"),
+        Index("ix_resident_grid_active", "grid_code", "active"),
+        CheckConstraint(
+            "residence_type <> 'floating' OR origin IS NOT NULL", name="floating_has_origin"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    doc_type: Mapped[DocumentType] = mapped_column(db_enum(DocumentType, "document_type"))
+    doc_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    doc_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    doc_masked: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(50), index=True)
+    former_name: Mapped[str | None] = mapped_column(String(50), default=None)
+    sex: Mapped[Sex] = mapped_column(db_enum(Sex, "sex"), default=Sex.UNKNOWN)
+    birth_date: Mapped[date | None] = mapped_column(default=None, index=True)
+    ethnicity: Mapped[str | None] = mapped_column(String(20), default=None)  # 民族 (GB 3304)
+    native_place: Mapped[str | None] = mapped_column(String(100), default=None)  # 籍贯
+    registered_address: Mapped[str | None] = mapped_column(String(300), default=None)  # 户籍地址
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    phone_masked: Mapped[str | None] = mapped_column(String(20), default=None)
+    education: Mapped[str | None] = mapped_column(String(20), default=None)  # 学历
+    occupation: Mapped[str | None] = mapped_column(String(50), default=None)
+    employer: Mapped[str | None] = mapped_column(String(200), default=None)
+    marital_status: Mapped[str | None] = mapped_column(String(10), default=None)  # 婚姻状况
+    political_status: Mapped[str | None] = mapped_column(String(20), default=None)  # 政治面貌
+    residence_type: Mapped[ResidenceType] = mapped_column(
+        db_enum(ResidenceType, "residence_type"), default=ResidenceType.REGISTERED, index=True
+    )
+    # 流动人口: where from, since when, why, and the residence permit (居住证).
+    origin: Mapped[str | None] = mapped_column(String(200), default=None)
+    arrival_date: Mapped[date | None] = mapped_column(default=None)
+    arrival_reason: Mapped[str | None] = mapped_column(String(50), default=None)
+    permit_number: Mapped[str | None] = mapped_column(String(40), default=None)
+    permit_expiry: Mapped[date | None] = mapped_column(default=None)
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("household.id", ondelete="SET NULL"), index=True, default=None
+    )
+    relation_to_head: Mapped[str | None] = mapped_column(String(20), default=None)  # 与户主关系
+    # Current residence, kept equal to the open `residence` row by the service.
+    house_id: Mapped[int | None] = mapped_column(ForeignKey("house.id"), index=True, default=None)
+    grid_code: Mapped[str | None] = mapped_column(ForeignKey("grid.code", **GRID_FK), default=None)
+    district_code: Mapped[str | None] = mapped_column(String(6), index=True, default=None)
+    active: Mapped[bool] = mapped_column(default=True)  # false once moved away or deceased
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Residence(Base):
+    """One stay of a resident in a house (人房关联); moving ends it, nothing is deleted."""
+
+    __tablename__ = "residence"
+    __table_args__ = (
+        CheckConstraint("moved_out IS NULL OR moved_out >= moved_in", name="out_after_in"),
+        Index("ix_residence_house_period", "house_id", "moved_in", "moved_out"),
+        # At most one open residence per resident.
+        Index(
+            "uq_residence_open", "resident_id", unique=True, postgresql_where="moved_out IS NULL"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"))
+    house_id: Mapped[int] = mapped_column(ForeignKey("house.id"))
+    moved_in: Mapped[date]
+    moved_out: Mapped[date | None] = mapped_column(default=None)
+    reason: Mapped[str | None] = mapped_column(String(100), default=None)
+
+
+class SpecialGroup(Base):
+    """A resident's membership of a special group, with its type-specific data and visits."""
+
+    __tablename__ = "special_group"
+    __table_args__ = (
+        CheckConstraint("danger_level BETWEEN 0 AND 5", name="danger_level_0_5"),
+        Index("ix_special_group_due", "next_visit_due", postgresql_where="ended_on IS NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("resident.id", ondelete="CASCADE"), index=True
+    )
+    group_type: Mapped[SpecialGroupType] = mapped_column(
+        db_enum(SpecialGroupType, "special_group_type"), index=True
+    )
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    danger_level: Mapped[int | None] = mapped_column(default=None)  # 严重精神障碍 0–5
+    started_on: Mapped[date]
+    ended_on: Mapped[date | None] = mapped_column(default=None)
+    visit_interval_days: Mapped[int]
+    last_visit_on: Mapped[date | None] = mapped_column(default=None)
+    next_visit_due: Mapped[date]
+    responsible_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), default=None
+    )
+
+
+class VisitInterval(Base):
+    """How often a special group is visited (走访); the highest matching danger level wins."""
+
+    __tablename__ = "visit_interval"
+
+    group_type: Mapped[SpecialGroupType] = mapped_column(
+        db_enum(SpecialGroupType, "special_group_type"), primary_key=True
+    )
+    min_danger_level: Mapped[int] = mapped_column(primary_key=True, default=0)
+    interval_days: Mapped[int] = mapped_column(CheckConstraint("interval_days > 0", name="positive"))
+
+
+class Visit(Base):
+    """A grid worker's visit to a special-group member."""
+
+    __tablename__ = "visit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    special_group_id: Mapped[int] = mapped_column(
+        ForeignKey("special_group.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    visited_on: Mapped[date]
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    geom: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=False), default=None
+    )
+
+
+class Organisation(Base):
+    """An organisation (实有单位) with its unified social credit code (GB 32100)."""
+
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    org_type: Mapped[OrganisationType] = mapped_column(
+        db_enum(OrganisationType, "organisation_type")
+    )
+    address: Mapped[str | None] = mapped_column(String(300), default=None)
+    building_id: Mapped[int | None] = mapped_column(
+        ForeignKey("building.id"), index=True, default=None
+    )
+    grid_code: Mapped[str | None] = mapped_column(
+        ForeignKey("grid.code", **GRID_FK), index=True, default=None
+    )
+    district_code: Mapped[str] = mapped_column(String(6), index=True)
+    legal_representative: Mapped[str | None] = mapped_column(String(50), default=None)
+    responsible_person: Mapped[str | None] = mapped_column(String(50), default=None)
+    responsible_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    responsible_phone_masked: Mapped[str | None] = mapped_column(String(20), default=None)
+    staff_count: Mapped[int | None] = mapped_column(default=None)
+    fire_key_unit: Mapped[bool] = mapped_column(default=False)  # 消防重点单位
+    security_key_unit: Mapped[bool] = mapped_column(default=False)  # 治安重点单位
+    geom: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=True), default=None
+    )
+
+
+class Staff(Base):
+    """A user account: grid worker, dispatcher, command centre, leader or admin."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    full_name: Mapped[str] = mapped_column(String(50))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[StaffRole] = mapped_column(db_enum(StaffRole, "staff_role"))
+    # Dispatchers belong to a department unit (the events package owns that table).
+    department_unit_id: Mapped[int | None] = mapped_column(default=None)
+    # Leaders and command staff see an admin area: a district/street/community code prefix.
+    area_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    phone: Mapped[str | None] = mapped_column(String(20), default=None)  # work phone
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StaffGrid(Base):
+    """Grids a grid worker covers (one grid may have several workers)."""
+
+    __tablename__ = "staff_grid"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    grid_code: Mapped[str] = mapped_column(
+        ForeignKey("grid.code", ondelete="CASCADE", **GRID_FK), primary_key=True, index=True
+    )
+
+
+class PiiAccessLog(Base):
+    """Every read of unmasked personal data: who, whose, which field, when and why."""
+
+    __tablename__ = "pii_access_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("resident.id", ondelete="SET NULL"), index=True
+    )
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisation.id", ondelete="SET NULL"), default=None
+    )
+    fields: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(300))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,541 @@
+"""Residents, their residence history and households; every call acts for an `Actor`.
+
+Services flush and never commit. ID numbers and phones are encrypted before they reach a row;
+reads return masked values, and `unmask_resident` is the one way to the clear text (logged).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from grid import exceptions as grid_errors
+from grid import service as grid_service
+from grid.models import Building, House
+from people.access import (
+    READ_PERSONS,
+    UNMASK,
+    Actor,
+    grid_scope,
+    require_grid,
+    require_role,
+)
+from people.documents import DocumentError, DocumentType, validate_document, validate_id_card
+from people.exceptions import Duplicate, InvalidRecord, NotFound
+from people.models import (
+    Household,
+    PiiAccessLog,
+    Residence,
+    ResidenceType,
+    Resident,
+    Sex,
+    SpecialGroup,
+)
+from people.pii import PhoneError, get_cipher, mask_id_number, mask_phone, validate_phone
+from people.schemas import (
+    HouseholdRead,
+    ResidenceRead,
+    ResidentCreate,
+    ResidentPage,
+    ResidentPii,
+    ResidentRead,
+    ResidentUpdate,
+)
+
+MAX_PAGE_SIZE = 500
+# Ciphertexts are bound to their column, so one cannot be pasted into another.
+DOC_CONTEXT = "resident.doc"
+PHONE_CONTEXT = "resident.phone"
+
+
+def age_on(birth: date | None, day: date) -> int | None:
+    """Whole years between `birth` and `day`."""
+    if birth is None:
+        return None
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def normalise_document(doc_type: DocumentType | str, number: str) -> tuple[DocumentType, str]:
+    """Validate a document number and return its type and normal form (15-digit IDs upgraded)."""
+    try:
+        kind = DocumentType(doc_type)
+    except ValueError as exc:
+        choices = ", ".join(f"{t.value} ({t.label})" for t in DocumentType)
+        raise InvalidRecord(f"document type '{doc_type}' is unknown; use one of {choices}") from exc
+    try:
+        return kind, validate_document(kind, number)
+    except DocumentError as exc:
+        raise InvalidRecord(str(exc)) from exc
+
+
+def document_hash(doc_type: DocumentType, number: str) -> bytes:
+    """The keyed hash that finds a resident by document without decrypting anything."""
+    return get_cipher().lookup_hash(f"{doc_type.value}:{number}")
+
+
+def _normalise_phone(phone: str | None) -> str | None:
+    if phone is None or not phone.strip():
+        return None
+    try:
+        return validate_phone(phone)
+    except PhoneError as exc:
+        raise InvalidRecord(str(exc)) from exc
+
+
+def _check_floating(resident: Resident) -> None:
+    if resident.residence_type is ResidenceType.FLOATING and not resident.origin:
+        raise InvalidRecord("a floating resident (流动人口) needs origin: where they came from")
+    if (
+        resident.permit_expiry
+        and resident.arrival_date
+        and resident.permit_expiry < resident.arrival_date
+    ):
+        raise InvalidRecord("permit_expiry is before arrival_date; check the residence permit")
+
+
+def _resolve_house(session: Session, code: str) -> tuple[House, Building]:
+    try:
+        return grid_service.find_house(session, code=code)
+    except grid_errors.NotFound as exc:
+        raise NotFound(str(exc)) from exc
+    except grid_errors.InvalidQuery as exc:
+        raise InvalidRecord(str(exc)) from exc
+
+
+def _read(session: Session, residents: list[Resident], today: date) -> list[ResidentRead]:
+    """Masked views of residents, with house codes and special-group types in two queries."""
+    ids = [r.id for r in residents]
+    houses = (
+        dict(
+            session.execute(
+                select(House.id, Building.code + "-" + House.unit + "-" + House.room)
+                .join(Building, House.building_id == Building.id)
+                .where(House.id.in_({r.house_id for r in residents if r.house_id}))
+            )
+            .tuples()
+            .all()
+        )
+        if residents
+        else {}
+    )
+    groups: dict[int, list] = {i: [] for i in ids}
+    for resident_id, group_type in session.execute(
+        select(SpecialGroup.resident_id, SpecialGroup.group_type)
+        .where(SpecialGroup.resident_id.in_(ids), SpecialGroup.ended_on.is_(None))
+        .order_by(SpecialGroup.id)
+    ):
+        groups[resident_id].append(group_type)
+    return [
+        ResidentRead(
+            id=r.id,
+            doc_type=r.doc_type,
+            doc_masked=r.doc_masked,
+            name=r.name,
+            sex=r.sex,
+            birth_date=r.birth_date,
+            age=age_on(r.birth_date, today),
+            residence_type=r.residence_type,
+            residence_type_label=r.residence_type.label,
+            phone_masked=r.phone_masked,
+            house_code=houses.get(r.house_id) if r.house_id else None,
+            grid_code=r.grid_code,
+            household_id=r.household_id,
+            relation_to_head=r.relation_to_head,
+            active=r.active,
+            special_groups=groups[r.id],
+        )
+        for r in residents
+    ]
+
+
+def _load(session: Session, actor: Actor, resident_id: int) -> Resident:
+    require_role(actor, READ_PERSONS, "read residents")
+    resident = session.get(Resident, resident_id)
+    if resident is None:
+        raise NotFound(f"resident {resident_id} does not exist")
+    require_grid(actor, resident.grid_code, f"resident {resident_id}")
+    return resident
+
+
+def register_resident(
+    session: Session, *, actor: Actor, data: ResidentCreate, today: date | None = None
+) -> ResidentRead:
+    """Add a resident to the ledger, living in `data.house_code` from `data.moved_in`."""
+    require_role(actor, READ_PERSONS, "register residents")
+    today = today or date.today()
+    doc_type, number = normalise_document(data.doc_type, data.doc_number)
+    doc_hash = document_hash(doc_type, number)
+    existing = session.scalar(
+        select(Resident.id).where(Resident.doc_type == doc_type, Resident.doc_hash == doc_hash)
+    )
+    if existing is not None:
+        raise Duplicate(
+            f"a resident with {doc_type.label} {mask_id_number(number)} is already registered "
+            f"(resident {existing}); update that record instead"
+        )
+    sex, birth = data.sex, data.birth_date
+    if doc_type is DocumentType.ID_CARD:
+        info = validate_id_card(number, today=today)
+        sex, birth = Sex(info.sex), info.birth_date
+    phone = _normalise_phone(data.phone)
+    cipher = get_cipher()
+    fields = data.model_dump(
+        exclude={"doc_type", "doc_number", "phone", "house_code", "moved_in", "sex", "birth_date"}
+    )
+    resident = Resident(
+        doc_type=doc_type,
+        doc_enc=cipher.encrypt(number, context=DOC_CONTEXT),
+        doc_hash=doc_hash,
+        doc_masked=mask_id_number(number),
+        sex=sex or Sex.UNKNOWN,
+        birth_date=birth,
+        phone_enc=cipher.encrypt(phone, context=PHONE_CONTEXT) if phone else None,
+        phone_masked=mask_phone(phone) if phone else None,
+        **fields,
+    )
+    _check_floating(resident)
+    if data.house_code:
+        house, building = _resolve_house(session, data.house_code)
+        require_grid(actor, building.grid_code, f"house {data.house_code}")
+    elif actor.role.value == "grid_worker":
+        raise InvalidRecord(
+            "house_code is required: a grid worker registers residents where "
+            "they live in one of their grids"
+        )
+    session.add(resident)
+    session.flush()
+    if data.house_code:
+        _start_residence(session, resident, house, building, data.moved_in or today, "登记")
+    return _read(session, [resident], today)[0]
+
+
+def _start_residence(
+    session: Session,
+    resident: Resident,
+    house: House,
+    building: Building,
+    on: date,
+    reason: str | None,
+) -> None:
+    session.add(Residence(resident_id=resident.id, house_id=house.id, moved_in=on, reason=reason))
+    resident.house_id, resident.grid_code = house.id, building.grid_code
+    resident.district_code, resident.active = building.district_code, True
+    session.flush()
+
+
+def _open_residence(session: Session, resident_id: int) -> Residence | None:
+    return session.scalar(
+        select(Residence).where(Residence.resident_id == resident_id, Residence.moved_out.is_(None))
+    )
+
+
+def update_resident(
+    session: Session,
+    *,
+    actor: Actor,
+    resident_id: int,
+    changes: ResidentUpdate,
+    today: date | None = None,
+) -> ResidentRead:
+    """Correct a resident's fields (only those given)."""
+    resident = _load(session, actor, resident_id)
+    values = changes.model_dump(exclude_unset=True)
+    if "phone" in values:
+        phone = _normalise_phone(values.pop("phone"))
+        resident.phone_enc = get_cipher().encrypt(phone, context=PHONE_CONTEXT) if phone else None
+        resident.phone_masked = mask_phone(phone) if phone else None
+    for name, value in values.items():
+        setattr(resident, name, value)
+    _check_floating(resident)
+    session.flush()
+    return _read(session, [resident], today or date.today())[0]
+
+
+def get_resident(
+    session: Session, *, actor: Actor, resident_id: int, today: date | None = None
+) -> ResidentRead:
+    """One resident, masked."""
+    return _read(session, [_load(session, actor, resident_id)], today or date.today())[0]
+
+
+def find_by_document(
+    session: Session,
+    *,
+    actor: Actor,
+    doc_type: DocumentType | str,
+    number: str,
+    today: date | None = None,
+) -> ResidentRead | None:
+    """The resident holding this document, found by keyed hash; None when not registered."""
+    require_role(actor, READ_PERSONS, "look residents up")
+    kind, normal = normalise_document(doc_type, number)
+    resident = session.scalar(
+        select(Resident).where(
+            Resident.doc_type == kind, Resident.doc_hash == document_hash(kind, normal)
+        )
+    )
+    if resident is None:
+        return None
+    require_grid(actor, resident.grid_code, "that resident")
+    return _read(session, [resident], today or date.today())[0]
+
+
+def list_residents(
+    session: Session,
+    *,
+    actor: Actor,
+    grid_code: str | None = None,
+    building_code: str | None = None,
+    residence_type: ResidenceType | None = None,
+    name: str | None = None,
+    include_inactive: bool = False,
+    page: int = 1,
+    page_size: int = 50,
+    today: date | None = None,
+) -> ResidentPage:
+    """Residents in the actor's scope, filtered; masked; ordered by grid, house and name."""
+    require_role(actor, READ_PERSONS, "list residents")
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidRecord(f"page must be ≥ 1 and page_size 1..{MAX_PAGE_SIZE}")
+    stmt = select(Resident).where(grid_scope(actor, Resident.grid_code))
+    if not include_inactive:
+        stmt = stmt.where(Resident.active)
+    if grid_code:
+        stmt = stmt.where(Resident.grid_code == grid_code)
+    if building_code:
+        stmt = (
+            stmt.join(House, Resident.house_id == House.id)
+            .join(Building, House.building_id == Building.id)
+            .where(Building.code == building_code)
+        )
+    if residence_type:
+        stmt = stmt.where(Resident.residence_type == residence_type)
+    if name:
+        stmt = stmt.where(Resident.name.contains(name.strip(), autoescape=True))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    residents = list(
+        session.scalars(
+            stmt.order_by(Resident.grid_code, Resident.house_id, Resident.name, Resident.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+    )
+    return ResidentPage(
+        total=total,
+        page=page,
+        page_size=page_size,
+        items=_read(session, residents, today or date.today()),
+    )
+
+
+def unmask_resident(
+    session: Session, *, actor: Actor, resident_id: int, reason: str
+) -> ResidentPii:
+    """The clear ID number and phone of one resident; writes an access-log row."""
+    require_role(actor, UNMASK, "see unmasked ID numbers or phones")
+    if len(reason.strip()) < 4:
+        raise InvalidRecord(
+            "say why you need the unmasked data (at least a few words); "
+            "the reason is kept in the access log"
+        )
+    resident = _load(session, actor, resident_id)
+    cipher = get_cipher()
+    session.add(
+        PiiAccessLog(
+            staff_id=actor.staff_id,
+            resident_id=resident.id,
+            fields="doc_number,phone",
+            reason=reason.strip(),
+        )
+    )
+    session.flush()
+    return ResidentPii(
+        resident_id=resident.id,
+        doc_type=resident.doc_type,
+        doc_number=cipher.decrypt(resident.doc_enc, context=DOC_CONTEXT),
+        phone=cipher.decrypt(resident.phone_enc, context=PHONE_CONTEXT)
+        if resident.phone_enc
+        else None,
+    )
+
+
+def move_in(
+    session: Session,
+    *,
+    actor: Actor,
+    resident_id: int,
+    house_code: str,
+    on: date,
+    reason: str | None = None,
+) -> ResidenceRead:
+    """Move a resident into a house on `on`, ending their current residence that day."""
+    resident = _load(session, actor, resident_id)
+    house, building = _resolve_house(session, house_code)
+    require_grid(actor, building.grid_code, f"house {house_code}")
+    current = _open_residence(session, resident.id)
+    if current is not None:
+        if current.house_id == house.id:
+            raise InvalidRecord(f"resident {resident_id} already lives in {house_code}")
+        if on < current.moved_in:
+            raise InvalidRecord(
+                f"moving in on {on} is before the current residence began "
+                f"({current.moved_in}); history cannot be rewritten"
+            )
+        current.moved_out = on
+    _start_residence(session, resident, house, building, on, reason)
+    return ResidenceRead(
+        resident_id=resident.id,
+        house_code=house_code,
+        grid_code=building.grid_code,
+        moved_in=on,
+        moved_out=None,
+        reason=reason,
+    )
+
+
+def move_out(
+    session: Session,
+    *,
+    actor: Actor,
+    resident_id: int,
+    on: date,
+    reason: str,
+) -> None:
+    """End a resident's current residence (moved away, deceased …); the record stays."""
+    resident = _load(session, actor, resident_id)
+    current = _open_residence(session, resident.id)
+    if current is None:
+        raise InvalidRecord(f"resident {resident_id} has no current residence to end")
+    if on < current.moved_in:
+        raise InvalidRecord(f"moving out on {on} is before moving in on {current.moved_in}")
+    current.moved_out, current.reason = on, reason
+    resident.house_id, resident.active = None, False
+    session.flush()
+
+
+def residence_history(session: Session, *, actor: Actor, resident_id: int) -> list[ResidenceRead]:
+    """Every stay of a resident, oldest first."""
+    _load(session, actor, resident_id)
+    rows = session.execute(
+        select(Residence, Building.code + "-" + House.unit + "-" + House.room, Building.grid_code)
+        .join(House, Residence.house_id == House.id)
+        .join(Building, House.building_id == Building.id)
+        .where(Residence.resident_id == resident_id)
+        .order_by(Residence.moved_in, Residence.id)
+    ).all()
+    return [
+        ResidenceRead(
+            resident_id=r.resident_id,
+            house_code=code,
+            grid_code=grid,
+            moved_in=r.moved_in,
+            moved_out=r.moved_out,
+            reason=r.reason,
+        )
+        for r, code, grid in rows
+    ]
+
+
+def residents_of_building_on(
+    session: Session, *, actor: Actor, building_code: str, on: date
+) -> list[ResidentRead]:
+    """Who lived in a building on a given day (from the residence history)."""
+    require_role(actor, READ_PERSONS, "list residents")
+    building = session.scalar(select(Building).where(Building.code == building_code))
+    if building is None:
+        raise NotFound(f"building {building_code} does not exist")
+    require_grid(actor, building.grid_code, f"building {building_code}")
+    residents = list(
+        session.scalars(
+            select(Resident)
+            .join(Residence, Residence.resident_id == Resident.id)
+            .join(House, Residence.house_id == House.id)
+            .where(
+                House.building_id == building.id,
+                Residence.moved_in <= on,
+                or_(Residence.moved_out.is_(None), Residence.moved_out > on),
+            )
+            .order_by(House.unit, House.room, Resident.name)
+            .distinct()
+        )
+    )
+    return _read(session, residents, on)
+
+
+def create_household(
+    session: Session,
+    *,
+    actor: Actor,
+    code: str,
+    head_id: int,
+    members: dict[int, str] | None = None,
+    today: date | None = None,
+) -> HouseholdRead:
+    """A household (户) headed by `head_id`; `members` maps resident id → 与户主关系."""
+    head = _load(session, actor, head_id)
+    if session.scalar(select(Household.id).where(Household.code == code)) is not None:
+        raise Duplicate(f"household {code} already exists")
+    household = Household(
+        code=code,
+        head_id=head.id,
+        house_id=head.house_id,
+        grid_code=head.grid_code,
+        district_code=head.district_code or "",
+    )
+    session.add(household)
+    session.flush()
+    head.household_id, head.relation_to_head = household.id, "户主"
+    for resident_id, relation in (members or {}).items():
+        member = _load(session, actor, resident_id)
+        member.household_id, member.relation_to_head = household.id, relation
+    session.flush()
+    return get_household(session, actor=actor, household_id=household.id, today=today)
+
+
+def get_household(
+    session: Session, *, actor: Actor, household_id: int, today: date | None = None
+) -> HouseholdRead:
+    """A household and its members (masked)."""
+    require_role(actor, READ_PERSONS, "read households")
+    household = session.get(Household, household_id)
+    if household is None:
+        raise NotFound(f"household {household_id} does not exist")
+    require_grid(actor, household.grid_code, f"household {household.code}")
+    members = list(
+        session.scalars(
+            select(Resident)
+            .where(Resident.household_id == household_id)
+            .order_by((Resident.id == household.head_id).desc(), Resident.birth_date)
+        )
+    )
+    reads = _read(session, members, today or date.today())
+    house = next((m.house_code for m in reads if m.id == household.head_id), None)
+    return HouseholdRead(
+        id=household.id,
+        code=household.code,
+        house_code=house,
+        grid_code=household.grid_code,
+        head_id=household.head_id,
+        members=reads,
+    )
+
+
+__all__ = [
+    "age_on",
+    "create_household",
+    "document_hash",
+    "find_by_document",
+    "get_household",
+    "get_resident",
+    "list_residents",
+    "move_in",
+    "move_out",
+    "normalise_document",
+    "register_resident",
+    "residence_history",
+    "residents_of_building_on",
+    "unmask_resident",
+    "update_resident",
+]
