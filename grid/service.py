@@ -335,6 +335,10 @@ def grid_counts(session: Session, *, area_code: str | None = None) -> list[GridC
     ]
 
 
+# The same code computed in SQL, for queries that join house and building.
+HOUSE_CODE = Building.code + "-" + House.unit + "-" + House.room
+
+
 def house_code(building_code: str, unit: str, room: str) -> str:
     """A house's code as people write it: building code, unit (单元) and room, '-'-joined."""
     return f"{building_code}-{unit}-{room}"

@@ -29,9 +29,12 @@ from gis.codes import LabelledEnum, db_enum
 from gis.db import STORAGE_SRID, Base
 from people.documents import DocumentType
 
+
 # Residents, households and staff point at grids that re-cutting may replace inside one
 # transaction; the check waits for the commit so the caller can re-assign them first.
-GRID_FK = {"deferrable": True, "initially": "DEFERRED"}
+def grid_fk(ondelete: str | None = None) -> ForeignKey:
+    """A reference to grid.code checked at commit (re-cutting may replace grids first)."""
+    return ForeignKey("grid.code", deferrable=True, initially="DEFERRED", ondelete=ondelete)
 
 
 class ResidenceType(LabelledEnum):
@@ -102,9 +105,7 @@ class Household(Base):
     )
     house_id: Mapped[int | None] = mapped_column(ForeignKey("house.id"), index=True, default=None)
     address: Mapped[str | None] = mapped_column(String(300), default=None)
-    grid_code: Mapped[str | None] = mapped_column(
-        ForeignKey("grid.code", **GRID_FK), index=True, default=None
-    )
+    grid_code: Mapped[str | None] = mapped_column(grid_fk(), index=True, default=None)
     district_code: Mapped[str] = mapped_column(String(6), index=True)
 
 
@@ -154,7 +155,7 @@ class Resident(Base):
     relation_to_head: Mapped[str | None] = mapped_column(String(20), default=None)  # 与户主关系
     # Current residence, kept equal to the open `residence` row by the service.
     house_id: Mapped[int | None] = mapped_column(ForeignKey("house.id"), index=True, default=None)
-    grid_code: Mapped[str | None] = mapped_column(ForeignKey("grid.code", **GRID_FK), default=None)
+    grid_code: Mapped[str | None] = mapped_column(grid_fk(), default=None)
     district_code: Mapped[str | None] = mapped_column(String(6), index=True, default=None)
     active: Mapped[bool] = mapped_column(default=True)  # false once moved away or deceased
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -221,7 +222,9 @@ class VisitInterval(Base):
         db_enum(SpecialGroupType, "special_group_type"), primary_key=True
     )
     min_danger_level: Mapped[int] = mapped_column(primary_key=True, default=0)
-    interval_days: Mapped[int] = mapped_column(CheckConstraint("interval_days > 0", name="positive"))
+    interval_days: Mapped[int] = mapped_column(
+        CheckConstraint("interval_days > 0", name="positive")
+    )
 
 
 class Visit(Base):
@@ -256,9 +259,7 @@ class Organisation(Base):
     building_id: Mapped[int | None] = mapped_column(
         ForeignKey("building.id"), index=True, default=None
     )
-    grid_code: Mapped[str | None] = mapped_column(
-        ForeignKey("grid.code", **GRID_FK), index=True, default=None
-    )
+    grid_code: Mapped[str | None] = mapped_column(grid_fk(), index=True, default=None)
     district_code: Mapped[str] = mapped_column(String(6), index=True)
     legal_representative: Mapped[str | None] = mapped_column(String(50), default=None)
     responsible_person: Mapped[str | None] = mapped_column(String(50), default=None)
@@ -300,7 +301,7 @@ class StaffGrid(Base):
         ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
     )
     grid_code: Mapped[str] = mapped_column(
-        ForeignKey("grid.code", ondelete="CASCADE", **GRID_FK), primary_key=True, index=True
+        grid_fk(ondelete="CASCADE"), primary_key=True, index=True
     )
 
 

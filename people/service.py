@@ -107,18 +107,12 @@ def _resolve_house(session: Session, code: str) -> tuple[House, Building]:
 def _read(session: Session, residents: list[Resident], today: date) -> list[ResidentRead]:
     """Masked views of residents, with house codes and special-group types in two queries."""
     ids = [r.id for r in residents]
-    houses = (
-        dict(
-            session.execute(
-                select(House.id, Building.code + "-" + House.unit + "-" + House.room)
-                .join(Building, House.building_id == Building.id)
-                .where(House.id.in_({r.house_id for r in residents if r.house_id}))
-            )
-            .tuples()
-            .all()
-        )
-        if residents
-        else {}
+    houses: dict[int, str] = dict(
+        session.execute(
+            select(House.id, grid_service.HOUSE_CODE)
+            .join(Building, House.building_id == Building.id)
+            .where(House.id.in_({r.house_id for r in residents if r.house_id}))
+        ).all()
     )
     groups: dict[int, list] = {i: [] for i in ids}
     for resident_id, group_type in session.execute(
@@ -419,7 +413,7 @@ def residence_history(session: Session, *, actor: Actor, resident_id: int) -> li
     """Every stay of a resident, oldest first."""
     _load(session, actor, resident_id)
     rows = session.execute(
-        select(Residence, Building.code + "-" + House.unit + "-" + House.room, Building.grid_code)
+        select(Residence, grid_service.HOUSE_CODE, Building.grid_code)
         .join(House, Residence.house_id == House.id)
         .join(Building, House.building_id == Building.id)
         .where(Residence.resident_id == resident_id)
@@ -458,7 +452,6 @@ def residents_of_building_on(
                 or_(Residence.moved_out.is_(None), Residence.moved_out > on),
             )
             .order_by(House.unit, House.room, Resident.name)
-            .distinct()
         )
     )
     return _read(session, residents, on)
