@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.exc import OperationalError
 
+from api.cli_common import clear_errors, console, errors, progress_bar
 from gis import local_pg
 from gis.config import get_settings
-from gis.crs import CoordinateError, Crs
+from gis.crs import Crs
 from gis.db import session_scope
-from gis.geometry import GeometryError
 from gis.migrate import current, upgrade
-from grid.exceptions import GridError
 
 app = typer.Typer(
     help="gridgov 网格化社会治理: grids, buildings, residents and events on PostGIS.",
@@ -33,62 +26,6 @@ db_app = typer.Typer(help="The project-local PostGIS cluster.", no_args_is_help=
 seed_app = typer.Typer(help="Seed data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
-
-console = Console()
-errors = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-# Errors whose message is already a sentence for the user.
-USER_ERRORS = (
-    GridError,
-    GeometryError,
-    CoordinateError,
-    local_pg.ClusterError,
-    FileNotFoundError,
-    ValueError,
-)
-
-
-def clear_errors(command: F) -> F:
-    """Print one sentence and exit 1 instead of a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except USER_ERRORS as exc:
-            errors.print(f"[red]错误 error:[/red] {exc}", highlight=False)
-        except OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            errors.print(
-                f"[red]错误 error:[/red] the database is not reachable ({reason}); "
-                "start it with `gridgov db up` or check DATABASE_URL",
-                highlight=False,
-            )
-        raise typer.Exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
-
-@contextmanager
-def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
-    """A progress callback (stage, done, total) drawn as one bar per stage."""
-    with Progress(
-        TextColumn("{task.description:<12}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=False,
-    ) as progress:
-        tasks: dict[str, Any] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done, total=total)
-
-        yield report
 
 
 def _database_url() -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from gis.crs import CoordinateError
 from gis.geometry import GeometryError
 from grid.exceptions import GridError, InvalidQuery, NotFound
+from people import exceptions as people_errors
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,11 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
     (CoordinateError, status.HTTP_400_BAD_REQUEST),
     (GeometryError, status.HTTP_400_BAD_REQUEST),
     (GridError, status.HTTP_400_BAD_REQUEST),
+    (people_errors.NotFound, status.HTTP_404_NOT_FOUND),
+    (people_errors.Forbidden, status.HTTP_403_FORBIDDEN),
+    (people_errors.Duplicate, status.HTTP_409_CONFLICT),
+    (people_errors.InvalidRecord, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (people_errors.PeopleError, status.HTTP_400_BAD_REQUEST),
 ]
 
 
