@@ -10,6 +10,13 @@ from gis.codes import LabelledEnum, db_enum
 from gis.db import STORAGE_SRID, Base
 
 
+# Residents, events and staff point at grids that re-cutting may replace inside one
+# transaction; the check waits for the commit so the caller can re-assign them first.
+def grid_fk(ondelete: str | None = None) -> ForeignKey:
+    """A reference to grid.code checked at commit (re-cutting may replace grids first)."""
+    return ForeignKey("grid.code", deferrable=True, initially="DEFERRED", ondelete=ondelete)
+
+
 class AdminLevel(LabelledEnum):
     """administrative level"""
 

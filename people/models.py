@@ -27,14 +27,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gis.codes import LabelledEnum, db_enum
 from gis.db import STORAGE_SRID, Base
+from grid.models import grid_fk
 from people.documents import DocumentType
-
-
-# Residents, households and staff point at grids that re-cutting may replace inside one
-# transaction; the check waits for the commit so the caller can re-assign them first.
-def grid_fk(ondelete: str | None = None) -> ForeignKey:
-    """A reference to grid.code checked at commit (re-cutting may replace grids first)."""
-    return ForeignKey("grid.code", deferrable=True, initially="DEFERRED", ondelete=ondelete)
 
 
 class ResidenceType(LabelledEnum):
