@@ -199,6 +199,7 @@ class SpecialGroup(Base):
     danger_level: Mapped[int | None] = mapped_column(default=None)  # 严重精神障碍 0–5
     started_on: Mapped[date]
     ended_on: Mapped[date | None] = mapped_column(default=None)
+    end_reason: Mapped[str | None] = mapped_column(String(200), default=None)
     visit_interval_days: Mapped[int]
     last_visit_on: Mapped[date | None] = mapped_column(default=None)
     next_visit_due: Mapped[date]

@@ -179,6 +179,7 @@ def upgrade() -> None:
     sa.Column('danger_level', sa.Integer(), nullable=True),
     sa.Column('started_on', sa.Date(), nullable=False),
     sa.Column('ended_on', sa.Date(), nullable=True),
+    sa.Column('end_reason', sa.String(length=200), nullable=True),
     sa.Column('visit_interval_days', sa.Integer(), nullable=False),
     sa.Column('last_visit_on', sa.Date(), nullable=True),
     sa.Column('next_visit_due', sa.Date(), nullable=False),
