@@ -1,0 +1,338 @@
+"""Tables of the event loop: departments and units, categories, dispatch rules, events and
+their audit trail, attachments, the notification outbox and the work calendar."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    ARRAY,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from events.catalog import DepartmentType, Priority
+from gis.codes import LabelledEnum, db_enum
+from gis.db import STORAGE_SRID, Base
+from grid.models import grid_fk
+
+
+class EventStatus(LabelledEnum):
+    """event status"""
+
+    REPORTED = "reported", "已上报"  # from a non-grid-worker source, awaiting on-site check
+    REGISTERED = "registered", "已立案"
+    DISPATCHED = "dispatched", "已派遣"
+    SIGNED = "signed", "处置中"
+    HANDLED = "handled", "已处置"
+    VERIFIED = "verified", "已核查"
+    CLOSED = "closed", "已结案"
+    RETURNED = "returned", "已退回"
+    SUSPENDED = "suspended", "挂账"
+    VOIDED = "voided", "已作废"
+    SELF_RESOLVED = "self_resolved", "自行处置"
+
+
+class EventSource(LabelledEnum):
+    """event source"""
+
+    GRID_WORKER = "grid_worker", "网格员上报"
+    HOTLINE = "hotline", "12345热线"
+    OPEN311 = "open311", "Open311接入"
+    SENSOR = "sensor", "物联感知"
+    INSPECTION = "inspection", "巡查发现"
+    LEADER = "leader", "领导批示"
+
+
+class Stage(LabelledEnum):
+    """deadline stage"""
+
+    CHECK = "check", "核实"
+    SIGN = "sign", "签收"
+    HANDLE = "handle", "处置"
+    VERIFY = "verify", "核查"
+
+
+class DeliveryStatus(LabelledEnum):
+    """delivery status"""
+
+    PENDING = "pending", "待发送"
+    DELIVERED = "delivered", "已送达"
+    DEAD = "dead", "已放弃"
+
+
+class Department(Base):
+    """A department of the district government (公安分局, 消防救援大队, 民政局 …)."""
+
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    dept_type: Mapped[DepartmentType] = mapped_column(db_enum(DepartmentType, "department_type"))
+    district_code: Mapped[str] = mapped_column(String(6), index=True)
+
+
+class DepartmentUnit(Base):
+    """A unit that handles events (派出所, 消防救援站, 民政所, 城管中队 …) and its jurisdiction."""
+
+    __tablename__ = "department_unit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    dept_type: Mapped[DepartmentType] = mapped_column(
+        db_enum(DepartmentType, "department_type"), index=True
+    )
+    district_code: Mapped[str] = mapped_column(String(6), index=True)
+    # Jurisdiction (辖区); police and fire areas need not follow street boundaries.
+    geom: Mapped[WKBElement | None] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True)
+    )
+    # Where the unit sits, for "nearest unit of that type".
+    location: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=True)
+    )
+    phone: Mapped[str | None] = mapped_column(String(30), default=None)
+    webhook_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    webhook_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    supervisor_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), default=None
+    )
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class EventCategory(Base):
+    """One version of a subcategory (小类); edits add a version, events keep theirs."""
+
+    __tablename__ = "event_category"
+    __table_args__ = (
+        UniqueConstraint("code", "version", name="uq_event_category_code_version"),
+        Index(
+            "uq_event_category_current", "code", unique=True, postgresql_where="valid_to IS NULL"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), index=True)
+    version: Mapped[int] = mapped_column(default=1)
+    major_code: Mapped[str] = mapped_column(String(4))
+    major_name: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(100))
+    lead: Mapped[DepartmentType] = mapped_column(db_enum(DepartmentType, "department_type"))
+    assisting: Mapped[list[str]] = mapped_column(ARRAY(String(30)), default=list)
+    priority: Mapped[Priority] = mapped_column(db_enum(Priority, "priority"))
+    sign_limit: Mapped[str] = mapped_column(String(10))  # "2h" working hours / "3d" working days
+    handle_limit: Mapped[str] = mapped_column(String(10))
+    verify_limit: Mapped[str] = mapped_column(String(10))
+    photo_required: Mapped[bool] = mapped_column(default=False)
+    onsite_verification_required: Mapped[bool] = mapped_column(default=True)
+    needs_check: Mapped[bool] = mapped_column(default=True)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+
+
+class DispatchRule(Base):
+    """An ordered routing rule: the first active rule whose conditions all hold decides."""
+
+    __tablename__ = "dispatch_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # A subcategory code ("0301") or a major code ("03"); NULL matches every category.
+    category_code: Mapped[str | None] = mapped_column(String(8), default=None)
+    area_prefix: Mapped[str | None] = mapped_column(String(12), default=None)
+    weekdays: Mapped[list[int] | None] = mapped_column(ARRAY(Integer), default=None)  # 1=Mon
+    time_from: Mapped[time | None] = mapped_column(default=None)
+    time_to: Mapped[time | None] = mapped_column(default=None)
+    priority: Mapped[Priority | None] = mapped_column(db_enum(Priority, "priority"), default=None)
+    lead: Mapped[DepartmentType] = mapped_column(db_enum(DepartmentType, "department_type"))
+    assisting: Mapped[list[str]] = mapped_column(ARRAY(String(30)), default=list)
+    fixed_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department_unit.id"), default=None
+    )
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Event(Base):
+    """An event (事件) from report to closure, with where it is and who handles it."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        Index("ix_event_open_unit", "unit_id", "status"),
+        Index("ix_event_category_reported", "category_code", "reported_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)  # 420502-20261122-000123
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True, default=None)
+    category_id: Mapped[int] = mapped_column(ForeignKey("event_category.id"))
+    category_code: Mapped[str] = mapped_column(String(8))
+    priority: Mapped[Priority] = mapped_column(db_enum(Priority, "priority"))
+    status: Mapped[EventStatus] = mapped_column(db_enum(EventStatus, "event_status"), index=True)
+    source: Mapped[EventSource] = mapped_column(db_enum(EventSource, "event_source"))
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(300), default=None)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=True, nullable=False)
+    )
+    input_crs: Mapped[str] = mapped_column(String(10), default="wgs84")
+    locate_match: Mapped[str] = mapped_column(String(10))  # inside/boundary/nearby/outside
+    grid_code: Mapped[str | None] = mapped_column(grid_fk(), index=True, default=None)
+    community_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    street_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    district_code: Mapped[str] = mapped_column(String(6), index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"), default=None)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), default=None)
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    # 12345 callers and app users stay private: their contact is stored encrypted.
+    contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    contact_masked: Mapped[str | None] = mapped_column(String(40), default=None)
+    external_ref: Mapped[str | None] = mapped_column(String(100), default=None)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("department_unit.id"), default=None)
+    assisting_unit_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)
+    dispatch_rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dispatch_rule.id"), default=None
+    )
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"), default=None)
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # The running stage and its clock; suspended time is added back to the deadline.
+    stage: Mapped[Stage | None] = mapped_column(db_enum(Stage, "stage_kind"), default=None)
+    stage_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    stage_deadline: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), index=True, default=None
+    )
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    status_before_suspension: Mapped[EventStatus | None] = mapped_column(
+        db_enum(EventStatus, "event_status"), default=None
+    )
+    supervision_level: Mapped[str | None] = mapped_column(String(10), default=None)
+    rework_count: Mapped[int] = mapped_column(default=0)
+    return_count: Mapped[int] = mapped_column(default=0)
+    returned_by_unit_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)
+    void_reason: Mapped[str | None] = mapped_column(String(300), default=None)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class EventStage(Base):
+    """One run of a deadline stage: when it started, was due, ended, and how much was paused."""
+
+    __tablename__ = "event_stage"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[Stage] = mapped_column(db_enum(Stage, "stage_kind"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("department_unit.id"), default=None)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    on_time: Mapped[bool | None] = mapped_column(default=None)
+
+
+class EventStep(Base):
+    """One transition of an event: the audit trail (actor, from → to, note, time)."""
+
+    __tablename__ = "event_step"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[EventStatus | None] = mapped_column(
+        db_enum(EventStatus, "event_status"), default=None
+    )
+    to_status: Mapped[EventStatus] = mapped_column(db_enum(EventStatus, "event_status"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("department_unit.id"), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Attachment(Base):
+    """A photo of an event, stripped of EXIF, stored by content hash."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (CheckConstraint("size > 0", name="not_empty"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("event_step.id"), default=None)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int]
+    width: Mapped[int]
+    height: Mapped[int]
+    path: Mapped[str] = mapped_column(String(300))
+    thumbnail_path: Mapped[str] = mapped_column(String(300))
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    geom: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=False), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Outbox(Base):
+    """A notification to deliver after commit (webhook to a unit), retried until delivered."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "next_attempt_at", postgresql_where="status = 'pending'"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("event_step.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("department_unit.id"))
+    kind: Mapped[str] = mapped_column(String(30))  # dispatch / return / supervise / close …
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        db_enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class DeliveryAttempt(Base):
+    """One try at delivering an outbox row: the delivery log."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_code: Mapped[int | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    duration_ms: Mapped[int]
+
+
+class WorkCalendarDay(Base):
+    """A holiday on a weekday, or a worked weekend day (调休); everything else follows Mon–Fri."""
+
+    __tablename__ = "work_calendar"
+    __table_args__ = (CheckConstraint("kind IN ('holiday', 'workday')", name="kind"),)
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(50))

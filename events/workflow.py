@@ -1,0 +1,114 @@
+"""The event state machine: which action moves an event from which state to which, and who may.
+
+`reported → registered → dispatched → signed → handled → verified → closed`, with the branches
+returned, suspended/resumed, rework (verification failed: back to signed), voided and
+self_resolved. The table is the single source of truth; services call `transition()` and get a
+domain error that lists what is allowed when the action is not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from events.models import EventStatus as S
+from people.models import StaffRole as R
+
+OPEN_STATES = frozenset(
+    {
+        S.REPORTED,
+        S.REGISTERED,
+        S.DISPATCHED,
+        S.SIGNED,
+        S.HANDLED,
+        S.VERIFIED,
+        S.RETURNED,
+        S.SUSPENDED,
+    }
+)
+FINAL_STATES = frozenset({S.CLOSED, S.VOIDED, S.SELF_RESOLVED})
+
+
+class IllegalTransition(Exception):
+    """The action is not allowed from the event's state or for the actor's role."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One action: the states it starts from, the state it leads to, the roles that may."""
+
+    action: str
+    label: str
+    sources: frozenset[S]
+    target: S | None  # None: stays in its state (extension requests, supervision)
+    roles: frozenset[R]
+
+
+def _t(action: str, label: str, sources: set[S], target: S | None, roles: set[R]) -> Transition:
+    return Transition(action, label, frozenset(sources), target, frozenset(roles))
+
+
+SYSTEM = frozenset({R.COMMAND, R.ADMIN})
+TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in (
+        _t("check", "核实", {S.REPORTED}, S.REGISTERED, {R.GRID_WORKER, R.INSPECTOR}),
+        _t("dispatch", "派遣", {S.REGISTERED}, S.DISPATCHED, set(SYSTEM) | {R.GRID_WORKER}),
+        _t("redispatch", "重新派遣", {S.RETURNED, S.DISPATCHED}, S.DISPATCHED, set(SYSTEM)),
+        _t("sign", "签收", {S.DISPATCHED}, S.SIGNED, {R.DISPATCHER}),
+        _t("return", "退回", {S.DISPATCHED}, S.RETURNED, {R.DISPATCHER}),
+        _t("handle", "处置完成", {S.SIGNED}, S.HANDLED, {R.DISPATCHER}),
+        _t("verify", "核查通过", {S.HANDLED}, S.VERIFIED, {R.GRID_WORKER, R.INSPECTOR}),
+        _t("rework", "核查不通过", {S.HANDLED}, S.SIGNED, {R.GRID_WORKER, R.INSPECTOR}),
+        _t("close", "结案", {S.VERIFIED}, S.CLOSED, set(SYSTEM)),
+        _t("extend", "申请延期", {S.SIGNED}, None, {R.DISPATCHER}),
+        _t("approve-extension", "批准延期", {S.SIGNED}, None, set(SYSTEM)),
+        _t("suspend", "挂账", {S.DISPATCHED, S.SIGNED}, S.SUSPENDED, set(SYSTEM)),
+        _t("resume", "恢复", {S.SUSPENDED}, None, set(SYSTEM)),  # back to the state before
+        _t(
+            "void",
+            "作废",
+            {S.REPORTED, S.REGISTERED, S.DISPATCHED, S.RETURNED},
+            S.VOIDED,
+            set(SYSTEM),
+        ),
+        _t(
+            "self-resolve",
+            "自行处置",
+            {S.REGISTERED, S.DISPATCHED},
+            S.SELF_RESOLVED,
+            {R.GRID_WORKER},
+        ),
+        _t("supervise", "督办", set(OPEN_STATES) - {S.REPORTED}, None, set(SYSTEM) | {R.LEADER}),
+    )
+}
+
+
+def allowed_actions(status: S, role: R | None = None) -> list[str]:
+    """Actions possible from `status` (for `role`, when given), in table order."""
+    return [
+        t.action
+        for t in TRANSITIONS.values()
+        if status in t.sources and (role is None or role in t.roles)
+    ]
+
+
+def transition(status: S, action: str, role: R) -> Transition:
+    """The transition for `action`, or IllegalTransition saying what is allowed instead."""
+    rule = TRANSITIONS.get(action)
+    if rule is None:
+        raise IllegalTransition(
+            f"'{action}' is not an event action; actions are {', '.join(TRANSITIONS)}"
+        )
+    if status not in rule.sources:
+        possible = ", ".join(allowed_actions(status)) or "none (it is final)"
+        raise IllegalTransition(
+            f"cannot {action} ({rule.label}) an event that is {status.value} ({status.label}); "
+            f"from {status.value} the possible actions are: {possible}"
+        )
+    if role not in rule.roles:
+        roles = ", ".join(sorted(r.value for r in rule.roles))
+        raise IllegalTransition(
+            f"a {role.value} ({role.label}) may not {action} ({rule.label}); "
+            f"that needs one of: {roles}"
+        )
+    return rule
