@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # Areas and lengths are measured in the city's CGCS2000 3-degree Gauss-Krüger zone
     # (Yichang 4546, Shenzhen 4547, Beijing 4548).
     metric_srid: int = Field(default=4546, ge=4534, le=4554)
+    # Event photos (EXIF stripped) are stored here by content hash.
+    upload_dir: Path = PROJECT_DIR / "var" / "uploads"
+    max_photo_mb: float = Field(default=10.0, gt=0)
     # Signs tokens and sessions; may be rotated.
     secret_key: str = "dev-only-secret-change-me"
     # Encrypts ID numbers and phones and keys their lookup hashes: changing it makes stored

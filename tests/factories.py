@@ -11,9 +11,13 @@ from typing import Any
 from shapely import MultiPolygon, box
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from events.catalog import DepartmentType
+from events.models import Department, DepartmentUnit
 from gis.bulk import ewkb_hex
+from gis.geometry import to_multipolygon
 from grid.models import AdminLevel, AdminUnit, Building, Grid, House
 from people.access import Actor
 from people.documents import make_id_number
@@ -144,3 +148,39 @@ def add_staff(session: Session, username: str, role: str, **scope: Any) -> Actor
 def id_number(sequence: int, birth: date = date(1985, 6, 15), region: str = "420502") -> str:
     """A valid GB 11643 ID number; odd sequences are men, even ones women."""
     return make_id_number(region, birth, sequence)
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def add_unit(
+    session: Session,
+    code: str,
+    dept_type: str,
+    *,
+    geom: BaseGeometry | None = None,
+    location: tuple[float, float] | None = None,
+    name: str | None = None,
+    webhook_url: str | None = None,
+) -> DepartmentUnit:
+    """A department unit (and its department) with a jurisdiction and/or a location."""
+    kind = DepartmentType(dept_type)
+    department = session.scalar(select(Department).where(Department.dept_type == kind))
+    if department is None:
+        department = Department(name=f"西陵区{kind.label}", dept_type=kind, district_code=DISTRICT)
+        session.add(department)
+        session.flush()
+    unit = DepartmentUnit(
+        code=code,
+        name=name or f"{kind.label}{code}",
+        department_id=department.id,
+        dept_type=kind,
+        district_code=DISTRICT,
+        geom=ewkb(to_multipolygon(geom)) if geom is not None else None,
+        location=f"SRID=4490;POINT({location[0]} {location[1]})" if location else None,
+        webhook_url=webhook_url,
+        webhook_secret="test-secret" if webhook_url else None,
+    )
+    session.add(unit)
+    session.flush()
+    return unit

@@ -1,0 +1,164 @@
+"""Automatic dispatch: which rule decides the department type, and which unit gets the case.
+
+1. the first active rule (by position) matching category (subcategory or major code), area
+   (admin-code prefix), day and time of day and priority; else the category's own default;
+2. the unit of that type whose jurisdiction covers the point; else the nearest unit of that
+   type in the district; else the district command centre.
+Every decision carries a sentence saying why, kept in the event's history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import and_, func, select, true
+from sqlalchemy.orm import Session
+
+from events.calendar import CHINA_TZ
+from events.catalog import DepartmentType
+from events.models import DepartmentUnit, DispatchRule, EventCategory
+
+
+@dataclass(frozen=True)
+class RuleDecision:
+    """The department types a case goes to, and why."""
+
+    lead: DepartmentType
+    assisting: list[DepartmentType]
+    rule_id: int | None
+    fixed_unit_id: int | None
+    why: str
+
+
+@dataclass(frozen=True)
+class UnitChoice:
+    """The unit chosen for one department type, and how it was found."""
+
+    unit: DepartmentUnit | None
+    how: str
+    distance_m: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _in_window(at: time, start: time | None, end: time | None) -> bool:
+    if start is None or end is None:
+        return True
+    if start <= end:
+        return start <= at < end
+    return at >= start or at < end  # a night window such as 22:00–06:00
+
+
+def rule_matches(
+    rule: DispatchRule, *, category: EventCategory, area_code: str, at: datetime
+) -> bool:
+    """Whether every condition of `rule` holds for this case."""
+    local = at.astimezone(CHINA_TZ)
+    return (
+        (rule.category_code is None or category.code.startswith(rule.category_code))
+        and (rule.area_prefix is None or area_code.startswith(rule.area_prefix))
+        and (not rule.weekdays or local.isoweekday() in rule.weekdays)
+        and _in_window(local.time(), rule.time_from, rule.time_to)
+        and (rule.priority is None or rule.priority is category.priority)
+    )
+
+
+def decide_departments(
+    session: Session, *, category: EventCategory, area_code: str, at: datetime
+) -> RuleDecision:
+    """The first matching dispatch rule's departments, else the category's defaults."""
+    rules = session.scalars(
+        select(DispatchRule)
+        .where(DispatchRule.active)
+        .order_by(DispatchRule.position, DispatchRule.id)
+    )
+    for rule in rules:
+        if rule_matches(rule, category=category, area_code=area_code, at=at):
+            return RuleDecision(
+                lead=rule.lead,
+                assisting=[DepartmentType(a) for a in rule.assisting],
+                rule_id=rule.id,
+                fixed_unit_id=rule.fixed_unit_id,
+                why=f"rule {rule.position} “{rule.name}” matched (category "
+                f"{rule.category_code or 'any'}, area {rule.area_prefix or 'any'})",
+            )
+    return RuleDecision(
+        lead=category.lead,
+        assisting=[DepartmentType(a) for a in category.assisting],
+        rule_id=None,
+        fixed_unit_id=None,
+        why=f"no dispatch rule matched; category {category.code} {category.name} goes to "
+        f"{category.lead.label} by default",
+    )
+
+
+def choose_unit(
+    session: Session,
+    *,
+    dept_type: DepartmentType,
+    point: Any,
+    district_code: str,
+    exclude: frozenset[int] = frozenset(),
+    outside_grids: bool = False,
+) -> UnitChoice:
+    """The unit of `dept_type` responsible for `point` (a SRID 4490 point expression)."""
+    active = and_(DepartmentUnit.active, DepartmentUnit.id.notin_(exclude) if exclude else true())
+    if not outside_grids:
+        covering = session.scalar(
+            select(DepartmentUnit)
+            .where(
+                active,
+                DepartmentUnit.dept_type == dept_type,
+                func.ST_Covers(DepartmentUnit.geom, point),
+            )
+            .order_by(DepartmentUnit.id)
+            .limit(1)
+        )
+        if covering is not None:
+            return UnitChoice(covering, f"{covering.name}'s jurisdiction covers the location")
+        distance = func.ST_Distance(func.Geography(DepartmentUnit.location), func.Geography(point))
+        nearest = session.execute(
+            select(DepartmentUnit, distance)
+            .where(
+                active,
+                DepartmentUnit.dept_type == dept_type,
+                DepartmentUnit.district_code == district_code,
+                DepartmentUnit.location.is_not(None),
+            )
+            .order_by(DepartmentUnit.location.op("<->")(point))
+            .limit(1)
+        ).first()
+        if nearest is not None:
+            unit, metres = nearest
+            return UnitChoice(
+                unit,
+                f"no {dept_type.label} jurisdiction covers the location; "
+                f"nearest {dept_type.label} unit is {unit.name}, "
+                f"{metres:.0f} m away",
+                distance_m=float(metres),
+            )
+    command = session.scalar(
+        select(DepartmentUnit)
+        .where(
+            active,
+            DepartmentUnit.dept_type == DepartmentType.COMMAND_CENTRE,
+            DepartmentUnit.district_code == district_code,
+        )
+        .order_by(DepartmentUnit.id)
+        .limit(1)
+    )
+    reason = (
+        "the location is outside every grid"
+        if outside_grids
+        else f"the district has no {dept_type.label} unit"
+    )
+    if command is not None:
+        return UnitChoice(
+            command, f"{reason}; routed to the district command centre {command.name}"
+        )
+    return UnitChoice(
+        None,
+        f"{reason} and no command centre is configured for district "
+        f"{district_code}; the case waits for manual dispatch",
+    )

@@ -1,0 +1,23 @@
+"""Errors of the event loop; each message is a sentence a user can act on."""
+
+from __future__ import annotations
+
+
+class EventError(Exception):
+    """Base of every error raised by the events package."""
+
+
+class NotFound(EventError):
+    """An event, category, unit or rule does not exist."""
+
+
+class InvalidReport(EventError):
+    """A report or an action's fields are malformed; the message names the field."""
+
+
+class Forbidden(EventError):
+    """The acting account may not do this to this event."""
+
+
+class Conflict(EventError):
+    """The event changed under us (e.g. two dispatchers signing at once); reload and retry."""

@@ -1,0 +1,539 @@
+"""Reporting an event: locate, register, dispatch, set deadlines and queue notifications, all in
+the caller's transaction; and reading events back with their history.
+
+The shared steps of every transition (`add_step`, `notify`, `dispatch_event`) live here so the
+workflow actions reuse them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from geoalchemy2 import WKTElement
+from geoalchemy2.shape import to_shape
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from events import deadlines
+from events.attachments import PhotoInfo
+from events.catalog import DepartmentType
+from events.dispatch import choose_unit, decide_departments
+from events.exceptions import Forbidden, InvalidReport, NotFound
+from events.models import (
+    DepartmentUnit,
+    Event,
+    EventCategory,
+    EventSource,
+    EventStage,
+    EventStatus,
+    EventStep,
+    Outbox,
+    Stage,
+)
+from events.schemas import EventRead, EventReport, StageRead, StepRead, UnitRef
+from events.workflow import OPEN_STATES
+from gis.crs import STORAGE_SRID
+from grid import exceptions as grid_errors
+from grid import service as grid_service
+from grid.models import Building
+from people.access import Actor
+from people.models import Staff, StaffRole
+from people.pii import get_cipher, mask_phone
+
+REPORTERS = frozenset(
+    {StaffRole.GRID_WORKER, StaffRole.INSPECTOR, StaffRole.COMMAND, StaffRole.ADMIN}
+)
+DUPLICATE_RADIUS_M = 100.0
+DUPLICATE_WINDOW = timedelta(hours=24)
+CONTACT_CONTEXT = "event.contact"
+
+
+def _now(now: datetime | None) -> datetime:
+    moment = now or datetime.now(UTC)
+    if moment.tzinfo is None:
+        raise InvalidReport("times must carry a time zone (e.g. +08:00)")
+    return moment
+
+
+def current_category(session: Session, code: str) -> EventCategory:
+    """The current version of subcategory `code`."""
+    category = session.scalar(
+        select(EventCategory).where(
+            EventCategory.code == code.strip(), EventCategory.valid_to.is_(None)
+        )
+    )
+    if category is None:
+        raise InvalidReport(
+            f"category '{code}' is unknown; use a subcategory code from "
+            "GET /api/categories, such as 0201 (楼道堆放杂物)"
+        )
+    return category
+
+
+def add_step(
+    session: Session,
+    *,
+    event: Event,
+    action: str,
+    to_status: EventStatus,
+    at: datetime,
+    actor_id: int | None,
+    unit_id: int | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> EventStep:
+    """Record a transition (the audit trail) and move the event to `to_status`."""
+    step = EventStep(
+        event_id=event.id,
+        action=action,
+        from_status=event.status,
+        to_status=to_status,
+        actor_id=actor_id,
+        unit_id=unit_id,
+        note=note,
+        data=data or {},
+        at=at,
+    )
+    event.status = to_status
+    session.add(step)
+    session.flush()
+    return step
+
+
+def notify(
+    session: Session, *, event: Event, step: EventStep, unit_ids: list[int], kind: str, at: datetime
+) -> list[Outbox]:
+    """Queue one webhook per unit, delivered after commit by `gridgov worker`."""
+    units = session.scalars(select(DepartmentUnit).where(DepartmentUnit.id.in_(unit_ids)))
+    rows = []
+    for unit in units:
+        payload = {
+            "event_code": event.code,
+            "step_id": step.id,
+            "kind": kind,
+            "status": step.to_status.value,
+            "category": event.category_code,
+            "priority": event.priority.value,
+            "unit": unit.code,
+            "deadline": event.stage_deadline.isoformat() if event.stage_deadline else None,
+            "at": at.isoformat(),
+        }
+        rows.append(
+            Outbox(
+                event_id=event.id,
+                step_id=step.id,
+                unit_id=unit.id,
+                kind=kind,
+                payload=payload,
+                next_attempt_at=at,
+            )
+        )
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def event_point(event: Event) -> Any:
+    """The event's stored location as an SQL expression (valid once the row is flushed)."""
+    return select(Event.geom).where(Event.id == event.id).scalar_subquery()
+
+
+def dispatch_event(
+    session: Session,
+    *,
+    event: Event,
+    category: EventCategory,
+    at: datetime,
+    actor_id: int | None,
+    action: str = "dispatch",
+    note: str | None = None,
+) -> EventStep:
+    """Route the event to a unit (skipping units that returned it) and start its sign-for clock."""
+    point = event_point(event)
+    decision = decide_departments(
+        session, category=category, area_code=event.grid_code or event.district_code, at=at
+    )
+    excluded = frozenset(event.returned_by_unit_ids or [])
+    outside = event.locate_match == "outside"
+    if decision.fixed_unit_id and decision.fixed_unit_id not in excluded:
+        lead_unit = session.get(DepartmentUnit, decision.fixed_unit_id)
+        how = f"the rule names a fixed unit, {lead_unit.name if lead_unit else '?'}"
+    else:
+        choice = choose_unit(
+            session,
+            dept_type=decision.lead,
+            point=point,
+            district_code=event.district_code,
+            exclude=excluded,
+            outside_grids=outside,
+        )
+        lead_unit, how = choice.unit, choice.how
+    assisting = []
+    for dept_type in decision.assisting:
+        if outside:
+            break  # the command centre decides who assists on a case outside every grid
+        helper = choose_unit(
+            session,
+            dept_type=dept_type,
+            point=point,
+            district_code=event.district_code,
+            exclude=excluded,
+        )
+        if (
+            helper.unit is not None
+            and helper.unit.dept_type is dept_type
+            and helper.unit != lead_unit
+        ):
+            assisting.append(helper.unit)
+    explanation = {
+        "rule_id": decision.rule_id,
+        "rule": decision.why,
+        "lead_type": decision.lead.value,
+        "unit_id": lead_unit.id if lead_unit else None,
+        "unit": how,
+        "assisting": [u.code for u in assisting],
+        "excluded_units": sorted(excluded),
+    }
+    event.dispatch_rule_id = decision.rule_id
+    event.unit_id = lead_unit.id if lead_unit else None
+    event.assisting_unit_ids = [u.id for u in assisting]
+    if lead_unit is None:
+        return add_step(
+            session,
+            event=event,
+            action=action,
+            to_status=EventStatus.REGISTERED,
+            at=at,
+            actor_id=actor_id,
+            note=note,
+            data={"dispatch": explanation},
+        )
+    deadlines.start_stage(
+        session, event=event, category=category, stage=Stage.SIGN, at=at, unit_id=lead_unit.id
+    )
+    step = add_step(
+        session,
+        event=event,
+        action=action,
+        to_status=EventStatus.DISPATCHED,
+        at=at,
+        actor_id=actor_id,
+        unit_id=lead_unit.id,
+        note=note,
+        data={"dispatch": explanation},
+    )
+    notify(
+        session,
+        event=event,
+        step=step,
+        unit_ids=[lead_unit.id, *event.assisting_unit_ids],
+        kind=action,
+        at=at,
+    )
+    return step
+
+
+def _duplicate_candidates(session: Session, *, event: Event, at: datetime) -> list[str]:
+    """Open events of the same category within 100 m and 24 h (linked, never dropped)."""
+    other = event_point(event)
+    return list(
+        session.scalars(
+            select(Event.code)
+            .where(
+                Event.id != event.id,
+                Event.category_code == event.category_code,
+                Event.status.in_(OPEN_STATES),
+                Event.reported_at >= at - DUPLICATE_WINDOW,
+                func.ST_DWithin(
+                    func.Geography(Event.geom), func.Geography(other), DUPLICATE_RADIUS_M
+                ),
+            )
+            .order_by(Event.reported_at)
+        )
+    )
+
+
+def _reporter_district(session: Session, actor: Actor) -> str | None:
+    if actor.grid_codes:
+        return sorted(actor.grid_codes)[0][:6]
+    return actor.area_code[:6] if actor.area_code else None
+
+
+def report_event(
+    session: Session,
+    *,
+    actor: Actor,
+    report: EventReport,
+    idempotency_key: str | None = None,
+    photos: list[PhotoInfo] | None = None,
+    photo_dir: Any = None,
+    now: datetime | None = None,
+) -> EventRead:
+    """File an event: located, registered and dispatched with deadlines in one transaction.
+
+    Resubmitting the same `idempotency_key` returns the original event (`created=False`).
+    """
+    at = _now(now)
+    if actor.role not in REPORTERS:
+        raise Forbidden(f"a {actor.role.label} account may not file events")
+    if idempotency_key:
+        existing = session.scalar(select(Event).where(Event.idempotency_key == idempotency_key))
+        if existing is not None:
+            return read_event(session, event=existing, now=at, created=False)
+    category = current_category(session, report.category)
+    if category.photo_required and report.self_resolved and not photos:
+        raise InvalidReport("a self-resolved event needs a photo of the fixed site")
+    try:
+        located = grid_service.locate_point(session, lon=report.lon, lat=report.lat, crs=report.crs)
+    except grid_errors.InvalidQuery as exc:
+        raise InvalidReport(str(exc)) from exc
+    district = (located.district.code[:6] if located.district else None) or _reporter_district(
+        session, actor
+    )
+    if district is None:
+        raise InvalidReport(
+            "the location is outside every district and your account has no "
+            "area to route it to; check the coordinates and crs"
+        )
+    building_code = report.building or (located.building.code if located.building else None)
+    building_id = (
+        session.scalar(select(Building.id).where(Building.code == building_code))
+        if building_code
+        else None
+    )
+    if report.building and building_id is None:
+        raise InvalidReport(f"building {report.building} does not exist")
+    contact = report.contact.strip() if report.contact else None
+    event_id = session.scalar(select(func.nextval("event_id_seq")))
+    event = Event(
+        id=event_id,
+        code=f"{district}-{at.astimezone(UTC):%Y%m%d}-{event_id:06d}",
+        idempotency_key=idempotency_key,
+        category_id=category.id,
+        category_code=category.code,
+        priority=category.priority,
+        status=EventStatus.REPORTED,
+        source=report.source,
+        description=report.description,
+        address=report.address,
+        geom=WKTElement(f"POINT({located.lon} {located.lat})", srid=STORAGE_SRID),
+        input_crs=located.input_crs.value,
+        locate_match=located.match,
+        grid_code=located.grid.code if located.grid else None,
+        community_code=located.community.code if located.community else None,
+        street_code=located.street.code if located.street else None,
+        district_code=district,
+        building_id=building_id,
+        organisation_id=report.organisation_id,
+        reporter_id=actor.staff_id,
+        contact_enc=get_cipher().encrypt(contact, context=CONTACT_CONTEXT) if contact else None,
+        contact_masked=mask_phone(contact) if contact else None,
+        external_ref=report.external_ref,
+        occurred_at=report.occurred_at,
+        reported_at=at,
+    )
+    try:
+        with session.begin_nested():
+            session.add(event)
+            session.flush()
+    except IntegrityError:
+        # Another request with the same key won the race: answer with its event.
+        existing = session.scalar(select(Event).where(Event.idempotency_key == idempotency_key))
+        if existing is None:
+            raise
+        return read_event(session, event=existing, now=at, created=False)
+
+    duplicates = _duplicate_candidates(session, event=event, at=at)
+    needs_check = report.source is not EventSource.GRID_WORKER and category.needs_check
+    event.status = None  # type: ignore[assignment]  # the first step records "from nothing"
+    first = add_step(
+        session,
+        event=event,
+        action="report",
+        to_status=EventStatus.REPORTED if needs_check else EventStatus.REGISTERED,
+        at=at,
+        actor_id=actor.staff_id,
+        note=report.description[:200],
+        data={
+            "locate": located.model_dump(
+                mode="json", include={"match", "distance_to_grid_m", "grid_candidates"}
+            ),
+            "duplicate_candidates": duplicates,
+            "source": report.source.value,
+        },
+    )
+    if photos:
+        from events.photos import attach_photos
+
+        attach_photos(session, event=event, step=first, photos=photos, directory=photo_dir)
+    if needs_check:
+        deadlines.start_stage(session, event=event, category=category, stage=Stage.CHECK, at=at)
+    elif report.self_resolved:
+        add_step(
+            session,
+            event=event,
+            action="self-resolve",
+            to_status=EventStatus.SELF_RESOLVED,
+            at=at,
+            actor_id=actor.staff_id,
+            note="网格员现场自行处置",
+        )
+        event.closed_at = at
+    else:
+        dispatch_event(session, event=event, category=category, at=at, actor_id=actor.staff_id)
+    return read_event(session, event=event, now=at)
+
+
+def get_event(session: Session, *, code: str) -> Event:
+    """An event by code."""
+    event = session.scalar(select(Event).where(Event.code == code))
+    if event is None:
+        raise NotFound(f"event {code} does not exist")
+    return event
+
+
+def _unit_ref(unit: DepartmentUnit | None) -> UnitRef | None:
+    if unit is None:
+        return None
+    return UnitRef(
+        id=unit.id,
+        code=unit.code,
+        name=unit.name,
+        dept_type=unit.dept_type.value,
+        dept_label=unit.dept_type.label,
+    )
+
+
+def read_event(
+    session: Session,
+    *,
+    event: Event,
+    now: datetime | None = None,
+    created: bool = True,
+    history: bool = True,
+) -> EventRead:
+    """The event as users see it: routing, deadlines, light, and (optionally) its history."""
+    at = _now(now)
+    category = session.get(EventCategory, event.category_id)
+    assert category is not None
+    point = to_shape(event.geom)
+    units = {
+        u.id: u
+        for u in session.scalars(
+            select(DepartmentUnit).where(
+                DepartmentUnit.id.in_([event.unit_id, *(event.assisting_unit_ids or [])])
+            )
+        )
+    }
+    steps = (
+        list(
+            session.execute(
+                select(EventStep, Staff.username, DepartmentUnit.name)
+                .outerjoin(Staff, EventStep.actor_id == Staff.id)
+                .outerjoin(DepartmentUnit, EventStep.unit_id == DepartmentUnit.id)
+                .where(EventStep.event_id == event.id)
+                .order_by(EventStep.at, EventStep.id)
+            ).all()
+        )
+        if history
+        else []
+    )
+    first_data = steps[0][0].data if steps else {}
+    dispatch = next(
+        (s.data["dispatch"] for s, _, _ in reversed(steps) if "dispatch" in s.data), None
+    )
+    stages = (
+        list(
+            session.scalars(
+                select(EventStage)
+                .where(EventStage.event_id == event.id)
+                .order_by(EventStage.started_at, EventStage.id)
+            )
+        )
+        if history
+        else []
+    )
+    duplicate_of = (
+        session.scalar(select(Event.code).where(Event.id == event.duplicate_of_id))
+        if event.duplicate_of_id
+        else None
+    )
+    return EventRead(
+        id=event.id,
+        code=event.code,
+        status=event.status,
+        status_label=event.status.label,
+        category=category.code,
+        category_name=f"{category.major_name}/{category.name}",
+        priority=event.priority.value,
+        source=event.source,
+        description=event.description,
+        address=event.address,
+        lon=point.x,
+        lat=point.y,
+        locate_match=event.locate_match,
+        grid_code=event.grid_code,
+        community=event.community_code,
+        street=event.street_code,
+        district_code=event.district_code,
+        building_code=session.scalar(select(Building.code).where(Building.id == event.building_id))
+        if event.building_id
+        else None,
+        unit=_unit_ref(units.get(event.unit_id) if event.unit_id else None),
+        assisting_units=[
+            r for r in (_unit_ref(units.get(i)) for i in event.assisting_unit_ids or []) if r
+        ],
+        reporter=session.scalar(select(Staff.username).where(Staff.id == event.reporter_id))
+        if event.reporter_id
+        else None,
+        reported_at=event.reported_at,
+        closed_at=event.closed_at,
+        stage=event.stage,
+        stage_deadline=event.stage_deadline,
+        light=deadlines.light(session, event=event, now=at),
+        supervision_level=event.supervision_level,
+        rework_count=event.rework_count,
+        duplicate_of=duplicate_of,
+        duplicate_candidates=list(first_data.get("duplicate_candidates", [])),
+        dispatch=dispatch,
+        stages=[
+            StageRead(
+                stage=s.stage,
+                stage_label=s.stage.label,
+                started_at=s.started_at,
+                deadline=s.deadline,
+                ended_at=s.ended_at,
+                on_time=s.on_time,
+            )
+            for s in stages
+        ],
+        steps=[
+            StepRead(
+                id=s.id,
+                action=s.action,
+                from_status=s.from_status,
+                to_status=s.to_status,
+                actor=user,
+                unit=unit,
+                note=s.note,
+                data=s.data,
+                at=s.at,
+            )
+            for s, user, unit in steps
+        ],
+        created=created,
+    )
+
+
+__all__ = [
+    "DepartmentType",
+    "add_step",
+    "current_category",
+    "dispatch_event",
+    "get_event",
+    "notify",
+    "read_event",
+    "report_event",
+]
