@@ -1,0 +1,190 @@
+"""What admins edit: categories (versioned), dispatch rules, the work calendar and units.
+
+Category edits add a new version and close the old one, so past events keep the limits and
+departments they were filed under.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from events.calendar import Limit
+from events.catalog import DepartmentType, Priority
+from events.exceptions import InvalidReport, NotFound
+from events.models import DepartmentUnit, DispatchRule, EventCategory, WorkCalendarDay
+from gis.crs import STORAGE_SRID
+from gis.geometry import GeometryError, parse_geometry, validate_polygonal
+from people.access import Actor, require_role
+from people.models import StaffRole
+
+ADMINS = frozenset({StaffRole.ADMIN})
+
+
+class CategoryChange(BaseModel):
+    """Fields of a subcategory an admin may change; unset fields keep their value."""
+
+    name: str | None = Field(default=None, max_length=100)
+    lead: DepartmentType | None = None
+    assisting: list[DepartmentType] | None = None
+    priority: Priority | None = None
+    sign_limit: str | None = None
+    handle_limit: str | None = None
+    verify_limit: str | None = None
+    photo_required: bool | None = None
+    onsite_verification_required: bool | None = None
+    needs_check: bool | None = None
+    description: str | None = None
+
+
+class RuleInput(BaseModel):
+    """A dispatch rule as an admin writes it."""
+
+    position: int = Field(ge=0)
+    name: str = Field(min_length=1, max_length=100)
+    category_code: str | None = Field(default=None, pattern=r"^\d{2}(\d{2})?$")
+    area_prefix: str | None = Field(default=None, pattern=r"^\d{6,12}$")
+    weekdays: list[int] | None = None
+    time_from: time | None = None
+    time_to: time | None = None
+    priority: Priority | None = None
+    lead: DepartmentType
+    assisting: list[DepartmentType] = Field(default_factory=list)
+    fixed_unit_id: int | None = None
+    active: bool = True
+
+
+def change_category(
+    session: Session,
+    *,
+    actor: Actor,
+    code: str,
+    change: CategoryChange,
+    now: datetime | None = None,
+) -> EventCategory:
+    """Write a new version of category `code`; events already filed keep their version."""
+    require_role(actor, ADMINS, "edit event categories")
+    current = session.scalar(
+        select(EventCategory)
+        .where(EventCategory.code == code, EventCategory.valid_to.is_(None))
+        .with_for_update()
+    )
+    if current is None:
+        raise NotFound(f"category {code} does not exist")
+    values = change.model_dump(exclude_unset=True)
+    for stage in ("sign_limit", "handle_limit", "verify_limit"):
+        if stage in values:
+            try:
+                Limit.parse(values[stage])
+            except ValueError as exc:
+                raise InvalidReport(f"{stage}: {exc}") from exc
+    if "assisting" in values:
+        values["assisting"] = [d.value for d in change.assisting or []]
+    moment = now or datetime.now(UTC)
+    copied = {
+        c.key: getattr(current, c.key)
+        for c in EventCategory.__table__.columns
+        if c.key not in ("id", "version", "valid_from", "valid_to", "changed_by")
+    }
+    current.valid_to = moment
+    session.flush()
+    version = EventCategory(
+        **(copied | values),
+        version=current.version + 1,
+        valid_from=moment,
+        changed_by=actor.staff_id,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def _check_rule(session: Session, data: RuleInput) -> dict[str, Any]:
+    if data.weekdays and not all(1 <= d <= 7 for d in data.weekdays):
+        raise InvalidReport("weekdays are 1 (Monday) to 7 (Sunday)")
+    if (data.time_from is None) != (data.time_to is None):
+        raise InvalidReport("give both time_from and time_to, or neither")
+    if data.fixed_unit_id is not None and session.get(DepartmentUnit, data.fixed_unit_id) is None:
+        raise NotFound(f"unit {data.fixed_unit_id} does not exist")
+    if data.category_code and not session.scalar(
+        select(func.count())
+        .select_from(EventCategory)
+        .where(EventCategory.code.startswith(data.category_code))
+    ):
+        raise InvalidReport(f"no category has code {data.category_code}")
+    values = data.model_dump()
+    values["assisting"] = [d.value for d in data.assisting]
+    return values
+
+
+def save_rule(
+    session: Session, *, actor: Actor, data: RuleInput, rule_id: int | None = None
+) -> DispatchRule:
+    """Create (or replace, with `rule_id`) a dispatch rule."""
+    require_role(actor, ADMINS, "edit dispatch rules")
+    values = _check_rule(session, data)
+    if rule_id is None:
+        rule = DispatchRule(**values)
+        session.add(rule)
+    else:
+        found = session.get(DispatchRule, rule_id)
+        if found is None:
+            raise NotFound(f"dispatch rule {rule_id} does not exist")
+        rule = found
+        for key, value in values.items():
+            setattr(rule, key, value)
+    session.flush()
+    return rule
+
+
+def delete_rule(session: Session, *, actor: Actor, rule_id: int) -> None:
+    """Deactivate a rule (kept so past dispatch explanations still name it)."""
+    require_role(actor, ADMINS, "edit dispatch rules")
+    rule = session.get(DispatchRule, rule_id)
+    if rule is None:
+        raise NotFound(f"dispatch rule {rule_id} does not exist")
+    rule.active = False
+    session.flush()
+
+
+def set_calendar_day(
+    session: Session, *, actor: Actor, day: date, kind: str | None, name: str = ""
+) -> None:
+    """Mark `day` a holiday or a worked weekend day (调休); kind None removes the entry."""
+    require_role(actor, ADMINS, "edit the work calendar")
+    if kind is None:
+        session.execute(delete(WorkCalendarDay).where(WorkCalendarDay.day == day))
+    elif kind == "holiday" or (kind == "workday" and day.isoweekday() >= 6):
+        session.execute(
+            insert(WorkCalendarDay)
+            .values(day=day, kind=kind, name=name)
+            .on_conflict_do_update(index_elements=["day"], set_={"kind": kind, "name": name})
+        )
+    elif kind == "workday":
+        raise InvalidReport(f"{day} is a weekday: it is a working day already")
+    else:
+        raise InvalidReport(f"kind '{kind}' must be holiday or workday")
+    session.info.pop("work_calendar", None)  # the next deadline reads the edited calendar
+    session.flush()
+
+
+def set_unit_jurisdiction(
+    session: Session, *, actor: Actor, unit_id: int, geometry: Any
+) -> DepartmentUnit:
+    """Replace a unit's jurisdiction polygon (validated; CGCS2000 lon/lat)."""
+    require_role(actor, ADMINS, "edit unit jurisdictions")
+    unit = session.get(DepartmentUnit, unit_id)
+    if unit is None:
+        raise NotFound(f"unit {unit_id} does not exist")
+    try:
+        polygon = validate_polygonal(parse_geometry(geometry), label=f"jurisdiction of {unit.name}")
+    except GeometryError as exc:
+        raise InvalidReport(str(exc)) from exc
+    unit.geom = f"SRID={STORAGE_SRID};{polygon.wkt}"  # type: ignore[assignment]
+    session.flush()
+    return unit
