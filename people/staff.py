@@ -24,6 +24,11 @@ def _hasher() -> PasswordHasher:
     return PasswordHasher()
 
 
+def hash_password(password: str) -> str:
+    """The argon2 hash stored for `password`."""
+    return _hasher().hash(password)
+
+
 def create_staff(
     session: Session,
     *,
@@ -59,7 +64,7 @@ def create_staff(
         username=username,
         full_name=full_name,
         role=role,
-        password_hash=_hasher().hash(password),
+        password_hash=hash_password(password),
         area_code=area_code,
         department_unit_id=department_unit_id,
         phone=phone,
