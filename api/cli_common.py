@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.exc import OperationalError
 
+from events.exceptions import EventError
 from gis import local_pg
 from gis.crs import CoordinateError
 from gis.geometry import GeometryError
@@ -26,6 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 USER_ERRORS = (
     GridError,
     PeopleError,
+    EventError,
     GeometryError,
     CoordinateError,
     local_pg.ClusterError,
