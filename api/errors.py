@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
+from events import exceptions as event_errors
 from gis.crs import CoordinateError
 from gis.geometry import GeometryError
 from grid.exceptions import GridError, InvalidQuery, NotFound
@@ -28,6 +29,12 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
     (people_errors.Duplicate, status.HTTP_409_CONFLICT),
     (people_errors.InvalidRecord, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (people_errors.PeopleError, status.HTTP_400_BAD_REQUEST),
+    (event_errors.NotFound, status.HTTP_404_NOT_FOUND),
+    (event_errors.Forbidden, status.HTTP_403_FORBIDDEN),
+    (event_errors.ActionNotAllowed, status.HTTP_409_CONFLICT),
+    (event_errors.Conflict, status.HTTP_409_CONFLICT),
+    (event_errors.InvalidReport, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (event_errors.EventError, status.HTTP_400_BAD_REQUEST),
 ]
 
 

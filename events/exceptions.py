@@ -21,3 +21,11 @@ class Forbidden(EventError):
 
 class Conflict(EventError):
     """The event changed under us (e.g. two dispatchers signing at once); reload and retry."""
+
+
+class ActionNotAllowed(EventError):
+    """The action is not possible from the event's state; `allowed` lists the possible ones."""
+
+    def __init__(self, message: str, *, allowed: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.allowed = list(allowed or [])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from events.calendar import Light
+from events.calendar import Light, Limit
 from events.models import EventSource, EventStatus, Stage
 from gis.crs import Crs
 
@@ -105,3 +105,63 @@ class EventRead(BaseModel):
     stages: list[StageRead] = Field(default_factory=list)
     steps: list[StepRead] = Field(default_factory=list)
     created: bool = Field(default=True, description="false when an idempotency key was reused")
+
+
+SupervisionLevel = Literal["yellow", "red"]
+
+
+class ActionInput(BaseModel):
+    """The fields of a workflow action; each action reads those it needs (events.actions.act)."""
+
+    note: str | None = Field(default=None, max_length=4000, description="what was done or seen")
+    reason: str | None = Field(
+        default=None,
+        max_length=300,
+        description="why: needed to return, rework, suspend, void and ask for an extension",
+    )
+    lon: float | None = Field(default=None, description="where the actor stands (verify)")
+    lat: float | None = None
+    crs: Crs = Crs.WGS84
+    passed: bool | None = Field(
+        default=None,
+        description="outcome of a check (false voids the report) or a verification "
+        "(false sends the case back to the unit)",
+    )
+    extra_limit: str | None = Field(
+        default=None, description="extension in working time, e.g. 4h or 2d (2个工作日)"
+    )
+    new_deadline: datetime | None = Field(
+        default=None, description="extension as the deadline wanted instead of extra_limit"
+    )
+    unit_id: int | None = Field(default=None, description="unit chosen by hand (dispatch)")
+    duplicate_of: str | None = Field(
+        default=None, description="code of the event this one duplicates (void)"
+    )
+    level: SupervisionLevel | None = Field(default=None, description="supervision (督办) level")
+
+    @field_validator("note", "reason", "duplicate_of")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("extra_limit")
+    @classmethod
+    def _limit_reads(cls, value: str | None) -> str | None:
+        if value is not None:
+            Limit.parse(value)  # the ValueError names the accepted forms
+        return value
+
+    @field_validator("new_deadline")
+    @classmethod
+    def _deadline_is_aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("new_deadline must carry a time zone, e.g. 2026-11-26T17:30+08:00")
+        return value
+
+    @model_validator(mode="after")
+    def _both_coordinates(self) -> ActionInput:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give both lon and lat, or neither")
+        if self.extra_limit is not None and self.new_deadline is not None:
+            raise ValueError("give either extra_limit or new_deadline for an extension, not both")
+        return self
