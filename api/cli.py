@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from api.cli_common import clear_errors, console, errors, progress_bar
+from api.cli_worker import worker
 from gis import local_pg
 from gis.config import get_settings
 from gis.crs import Crs
@@ -25,6 +26,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="The project-local PostGIS cluster.", no_args_is_help=True)
 seed_app = typer.Typer(help="Seed data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.command("worker")(worker)
 app.add_typer(seed_app, name="seed")
 
 
@@ -109,9 +111,16 @@ def db_reset(
 @clear_errors
 def migrate() -> None:
     """Apply every pending migration."""
+    from events.reference import load_reference_data
+
     url = _database_url()
     upgrade(url)
-    console.print(f"database at migration {current(url)}")
+    with session_scope() as session:
+        categories, days = load_reference_data(session)
+    console.print(
+        f"database at migration {current(url)}; reference data: {categories} new "
+        f"event categories, {days} new calendar days"
+    )
 
 
 class Scale(StrEnum):
@@ -126,20 +135,38 @@ def seed_demo(
         Scale, typer.Option(help="demo ≈ 200 grids; city ≈ 20,000 grids")
     ] = Scale.demo,
     seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same city")] = 42,
-    replace: Annotated[bool, typer.Option(help="delete an existing demo city first")] = False,
+    replace: Annotated[
+        bool, typer.Option(help="delete an existing demo city first (only before people exist)")
+    ] = False,
 ) -> None:
-    """Seed the synthetic Yichang demo city (idempotent)."""
+    """Seed the synthetic Yichang demo city, its residents, units and events (idempotent)."""
+    from events.demo import seed_demo_events
+    from events.reference import load_reference_data
     from grid.demo import seed_demo_city
+    from people.demo import seed_demo_people
 
     with progress_bar() as report, session_scope() as session:
-        summary = seed_demo_city(
+        load_reference_data(session)
+        city = seed_demo_city(
             session, scale=scale.value, seed=seed, replace=replace, on_progress=report
         )
-    what = "already present" if summary.already_present else "seeded"
+        people = seed_demo_people(session, scale=scale.value, seed=seed, on_progress=report)
+        events = seed_demo_events(session, scale=scale.value, seed=seed, on_progress=report)
+    what = "already present" if city.already_present else "seeded"
     console.print(
-        f"demo city {what}: {summary.districts} districts, {summary.streets} streets, "
-        f"{summary.communities} communities, {summary.grids} grids, "
-        f"{summary.buildings} buildings, {summary.houses} houses"
+        f"demo city {what}: {city.districts} districts, {city.streets} streets, "
+        f"{city.communities} communities, {city.grids} grids, "
+        f"{city.buildings} buildings, {city.houses} houses"
+    )
+    what = "already present" if people.already_present else "seeded"
+    console.print(
+        f"people {what}: {people.residents} residents ({people.floating} floating), "
+        f"{people.households} households, {people.special_groups} special-group members, "
+        f"{people.organisations} organisations, {people.staff} staff accounts"
+    )
+    console.print(
+        f"events: {events} new (department units, dispatchers and 60 days of "
+        "events; 0 when already present)"
     )
 
 

@@ -176,6 +176,13 @@ class Event(Base):
     __table_args__ = (
         Index("ix_event_open_unit", "unit_id", "status"),
         Index("ix_event_category_reported", "category_code", "reported_at"),
+        # Area-scoped queries (leaders, KPIs) filter on a grid-code prefix.
+        Index(
+            "ix_event_grid_prefix",
+            "grid_code",
+            "reported_at",
+            postgresql_ops={"grid_code": "varchar_pattern_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,1464 @@
+"""Demo events (事件) for the demo city: weeks of a living city's cases, in every state.
+
+`generate_events` is pure: from the stored city, units, staff, categories and work calendar
+(`load_event_frame`) and a seed it builds every event with its audit steps and deadline stages
+as numpy columns. `seed_demo_events` loads that frame, generates and writes with COPY inside
+the caller's transaction. Same city, units, staff, seed and `now` → the same events (ids come
+from the event id sequence, so they differ from one database to another).
+
+What makes it look alive:
+
+- volume: about `EVENTS_PER_DAY` a day (≈ 5,000 in 60 days at demo scale, ≈ 1,000,000 at city
+  scale), fewer on days off, growing slightly towards `now`;
+- time of day: reports peak 9–11 and 14–17, few at night (夜间施工扰民 is reported at night);
+- hot spots: markets (农贸市场/商圈), old residential blocks and construction sites get many more
+  events, clustered on a few buildings, each with its own category mix;
+- the closed loop: check (核实) of hotline/app/sensor reports, dispatch by the category's lead
+  department to the unit covering the point (police and fire areas are not streets), sign-for,
+  handling, verification, closure — with returns and re-dispatch, rework after a failed
+  verification, suspension (挂账), voided reports and self-resolved ones. Durations are drawn
+  as shares of each stage's working-time limit, scaled by a per-unit performance factor, so
+  some units are late far more often than others; a few cases stall and stay overdue.
+
+Every transition is an `event_step` (the last one's `to_status` is the event's status) and
+every stage an `event_stage` whose deadline is what `events.deadlines.due_at` gives for the
+category and start, so dashboards, lights and KPIs read the demo exactly as real data. Events
+are routed by the category's default lead department (the demo has no dispatch rules).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from argon2 import PasswordHasher
+from psycopg2 import sql
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from events.calendar import Limit, LimitUnit, WorkCalendar
+from events.catalog import DepartmentType
+from events.exceptions import EventError
+from events.models import EventSource, EventStatus, Stage
+from events.reference import load_reference_data, work_calendar
+from events.units_demo import seed_demo_dispatchers, seed_demo_units
+from grid.demo import DEFAULT_SEED, SCALES
+from people.demo import DEMO_PASSWORD
+
+__all__ = [
+    "EVENTS_PER_DAY",
+    "DemoEvents",
+    "DemoEventsError",
+    "EventFrame",
+    "VectorCalendar",
+    "generate_events",
+    "load_event_frame",
+    "seed_demo_events",
+    "write_events",
+]
+
+Array = npt.NDArray[Any]
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+Progress = Callable[[str, int, int], None]
+
+EVENTS_PER_DAY: Final = {"demo": 5_000 / 60, "city": 1_000_000 / 60}
+
+_US: Final = 1_000_000
+_MINUTE: Final = 60 * _US
+_HOUR: Final = 3_600 * _US
+_DAY: Final = 24 * _HOUR
+_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+_BATCH: Final = 100_000
+_NONE: Final = -1  # "no id" in integer columns
+
+# Relative report volume by local hour: peaks 9–11 and 14–17, quiet at night.
+HOUR_WEIGHTS: Final = np.array(
+    [0.15, 0.10, 0.08, 0.08, 0.10, 0.20, 0.50, 1.00, 1.80, 2.60, 2.80, 2.20,
+     1.00, 0.90, 1.90, 2.50, 2.60, 2.20, 1.20, 0.80, 0.60, 0.45, 0.30, 0.20]
+)  # fmt: skip
+_DAY_OFF_FACTOR: Final = 0.55  # grid workers patrol less on weekends and holidays
+_GROWTH: Final = 0.10  # the last day has 10 % more events than the first
+_NIGHT_CATEGORIES: Final = frozenset({"0802"})  # 夜间施工扰民 happens at night
+# Police and fire areas cut across streets and grids: their units are found point by point;
+# the other types' areas follow street lines, so a grid's unit is every point's in it.
+_POINT_ROUTED: Final = frozenset({DepartmentType.POLICE.value, DepartmentType.FIRE.value})
+
+_SOURCES: Final = (
+    EventSource.GRID_WORKER,
+    EventSource.HOTLINE,
+    EventSource.OPEN311,
+    EventSource.SENSOR,
+    EventSource.INSPECTION,
+)
+_SOURCE_P: Final = np.array([0.86, 0.08, 0.03, 0.015, 0.015])
+_INPUT_CRS: Final = ("gcj02", "wgs84", "gcj02", "wgs84", "gcj02")
+
+# Background mix by major category (大类), and subcategories more common than their siblings.
+_MAJOR_WEIGHTS: Final = {
+    "01": 5.0, "02": 8.0, "03": 9.0, "04": 5.0, "05": 1.5, "06": 22.0,
+    "07": 7.0, "08": 6.0, "09": 18.0, "10": 13.0, "11": 1.2, "12": 3.0,
+}  # fmt: skip
+_SUB_BOOST: Final = {
+    "0601": 3.0, "0901": 2.0, "0904": 3.0, "0702": 3.0, "1002": 2.0, "0201": 3.0,
+    "0203": 2.0, "0302": 4.0, "0312": 3.0, "0301": 2.0, "1003": 2.0, "0602": 2.0,
+}  # fmt: skip
+
+# Hot spots: what happens where. Weights over subcategory codes.
+_HOT_KINDS: Final = ("market", "old_residential", "construction")
+_HOT_MIX: Final[dict[str, dict[str, float]]] = {
+    "market": {
+        "0901": 6, "0902": 5, "0903": 4, "0601": 4, "1201": 2, "0314": 2, "0904": 2, "0603": 1,
+    },
+    "old_residential": {
+        "0201": 5, "0203": 4, "0302": 4, "0601": 3, "0605": 2, "0401": 2, "1002": 2,
+        "0804": 2, "0205": 1, "0312": 2, "1003": 1,
+    },
+    "construction": {
+        "0802": 5, "0803": 4, "0805": 3, "0801": 2, "0604": 3, "0602": 3, "1003": 2, "0310": 1,
+    },
+}  # fmt: skip
+_HOT_SHARE: Final = 0.30  # share of events at hot spots
+_HOT_BUILDINGS: Final = 6  # buildings a hot spot's events cluster on
+_GRIDS_PER_HOT_SPOT: Final = 70  # per kind: demo (200 grids) 3 of each, city ≈ 290
+
+_DETAILS: Final = {
+    "01": ("群众反映有可疑情况", "夜间有人员聚集", "存在治安隐患"),
+    "02": ("存在消防安全隐患", "堵塞疏散通道", "居民担心引发火灾"),
+    "03": ("双方争执不下", "当事人情绪激动，需调解", "多次协商未果"),
+    "04": ("需要上门帮扶", "生活困难，申请救助", "家属联系不上"),
+    "05": ("近期表现异常", "需要重点关注", "家属反映情况"),
+    "06": ("影响市容环境", "周边居民反映强烈", "已拍照取证"),
+    "07": ("影响市容", "张贴范围较大", "存在坠落风险"),
+    "08": ("影响周边居民休息", "未设置围挡", "存在安全隐患"),
+    "09": ("影响行人通行", "占用人行道", "多次劝导无效"),
+    "10": ("存在安全隐患", "影响群众出行", "需尽快维修"),
+    "11": ("情况紧急，请立即处置", "现场已疏散群众", "已拨打119/110"),
+    "12": ("存在安全隐患", "经营者拒不整改", "群众举报"),
+}
+
+# Lifecycle probabilities.
+_P_VOID_AT_CHECK: Final = 0.15  # a hotline/app report found untrue on site (核实不属实)
+_P_SELF_RESOLVED: Final = 0.08  # of grid workers' non-urgent reports
+_P_DUPLICATE: Final = 0.03  # voided as a duplicate after dispatch (scaled per grid worker)
+_P_RETURNED: Final = 0.05  # sent back by the unit as wrongly routed
+_P_SUSPENDED: Final = 0.015  # suspended (挂账) while being handled, still suspended
+_P_REWORK: Final = 0.08  # verification failed (scaled by unit performance)
+_P_STUCK: Final = 0.02  # the case stalls at some point (scaled by unit performance²)
+
+# Slots: every step an event may take, in order. An event uses a subset of them.
+(
+    S_REPORT, S_CHECK, S_VOID_CHECK, S_SELF, S_DISPATCH, S_VOID_DUP, S_RETURN, S_REDISPATCH,
+    S_SIGN, S_SUSPEND, S_HANDLE, S_REWORK, S_HANDLE2, S_VERIFY, S_CLOSE,
+) = range(15)  # fmt: skip
+N_SLOTS: Final = 15
+SLOT_ACTIONS: Final = (
+    "report", "check", "void", "self-resolve", "dispatch", "void", "return", "redispatch",
+    "sign", "suspend", "handle", "rework", "handle", "verify", "close",
+)  # fmt: skip
+SLOT_STATUS: Final = (
+    EventStatus.REGISTERED,  # or REPORTED when the report needs an on-site check
+    EventStatus.REGISTERED,
+    EventStatus.VOIDED,
+    EventStatus.SELF_RESOLVED,
+    EventStatus.DISPATCHED,
+    EventStatus.VOIDED,
+    EventStatus.RETURNED,
+    EventStatus.DISPATCHED,
+    EventStatus.SIGNED,
+    EventStatus.SUSPENDED,
+    EventStatus.HANDLED,
+    EventStatus.SIGNED,
+    EventStatus.HANDLED,
+    EventStatus.VERIFIED,
+    EventStatus.CLOSED,
+)
+_SLOT_NOTES: Final = (
+    None,
+    "网格员现场核实属实",
+    "现场核实不属实，作废",
+    "网格员现场自行处置",
+    None,
+    "重复上报，作废",
+    "不属本单位职责，申请退回",
+    "退回后重新派遣",
+    "已签收",
+    "需协调多部门，暂时挂账",
+    "已处置完毕",
+    "现场核查未整改到位，退回重办",
+    "已重新处置",
+    "现场核查通过",
+    "结案",
+)
+# Slots a stalled case can stop before: each follows a wait, so the case can hang there.
+_STALL_SLOTS: Final = (
+    S_CHECK,
+    S_DISPATCH,
+    S_REDISPATCH,
+    S_SIGN,
+    S_HANDLE,
+    S_HANDLE2,
+    S_VERIFY,
+    S_CLOSE,
+)
+
+# Stage rows an event may have: (stage, slot that starts it), in order; the slot that ends
+# each depends on the event's path (see generate_events).
+_STAGES: Final = (
+    (Stage.CHECK, S_REPORT),
+    (Stage.SIGN, S_DISPATCH),
+    (Stage.SIGN, S_REDISPATCH),
+    (Stage.HANDLE, S_SIGN),
+    (Stage.VERIFY, S_HANDLE),
+    (Stage.HANDLE, S_REWORK),
+    (Stage.VERIFY, S_HANDLE2),
+)
+_LIMIT_OF: Final = {Stage.CHECK: 0, Stage.SIGN: 0, Stage.HANDLE: 1, Stage.VERIFY: 2}
+_STATUS_VALUES: Final = np.array([s.value for s in EventStatus] + [None], dtype=object)
+_STATUS_CODE: Final = {s: i for i, s in enumerate(EventStatus)}
+
+
+def _text_where(mask: BoolArray, values: Array) -> Array:
+    """`values` (as objects) where `mask` holds, None (NULL) elsewhere."""
+    result = np.asarray(values, dtype=object).copy()
+    result[~mask] = None
+    return result
+
+
+class DemoEventsError(EventError):
+    """Demo events could not be seeded; the message says why and what to do."""
+
+
+# --------------------------------------------------------------------------- working time
+
+
+class VectorCalendar:
+    """`WorkCalendar` arithmetic on numpy arrays of UTC instants in integer microseconds.
+
+    Gives exactly what `WorkCalendar.add` gives for the days from `first` to `last`, but for a
+    million instants at once. Time zones with a fixed offset only (China has no summer time).
+    """
+
+    def __init__(self, calendar: WorkCalendar, first: date, last: date) -> None:
+        offset = calendar.tz.utcoffset(datetime(first.year, 1, 1))
+        if offset is None or offset != calendar.tz.utcoffset(datetime(first.year, 7, 1)):
+            raise ValueError(f"{calendar.tz} changes its UTC offset; cannot count in arrays")
+        self.offset = int(offset.total_seconds()) * _US
+        self.first = first.toordinal()
+        ordinals = range(self.first, last.toordinal() + 1)
+        self.working = np.array([calendar.is_working_day(date.fromordinal(o)) for o in ordinals])
+        self.before = np.concatenate([[0], np.cumsum(self.working)[:-1]]).astype(np.int64)
+        self.working_index = np.flatnonzero(self.working).astype(np.int64)
+        hours = calendar.hours
+        (m_open, m_close), (a_open, a_close) = (
+            (_micros(opens), _micros(closes)) for opens, closes in (hours.morning, hours.afternoon)
+        )
+        self.m_open, self.m_len = m_open, m_close - m_open
+        self.a_open, self.a_len = a_open, a_close - a_open
+        self.day = self.m_len + self.a_len
+
+    def _day_index(self, local: IntArray) -> IntArray:
+        index = local // _DAY + _EPOCH_ORDINAL - self.first
+        if index.size and (index.min() < 0 or index.max() >= len(self.working)):
+            raise ValueError("an instant lies outside the calendar's range of days")
+        return index
+
+    def clock(self, instants: IntArray) -> IntArray:
+        """Working microseconds from the first day of the range to each instant."""
+        local = instants + self.offset
+        index = self._day_index(local)
+        tod = local % _DAY
+        worked = np.clip(tod - self.m_open, 0, self.m_len) + np.clip(
+            tod - self.a_open, 0, self.a_len
+        )
+        return self.before[index] * self.day + np.where(self.working[index], worked, 0)
+
+    def instant(self, clock: IntArray) -> IntArray:
+        """The earliest instant at which the working-time clock reads `clock`."""
+        index, worked = np.divmod(clock, self.day)
+        whole = worked == 0  # the close of the previous working day, not the next opening
+        index = np.where(whole, index - 1, index)
+        worked = np.where(whole, self.day, worked)
+        if index.size and index.max() >= len(self.working_index):
+            raise ValueError("a deadline lies beyond the calendar's range of days")
+        ordinal = self.working_index[index] + self.first
+        tod = np.where(
+            worked <= self.m_len, self.m_open + worked, self.a_open + worked - self.m_len
+        )
+        return (ordinal - _EPOCH_ORDINAL) * _DAY + tod - self.offset
+
+    def add_working(self, instants: IntArray, micros: IntArray) -> IntArray:
+        """`WorkCalendar.add` of a working-hours limit of `micros` to each instant."""
+        return self.instant(self.clock(instants) + micros)
+
+    def add_days(self, instants: IntArray, days: IntArray) -> IntArray:
+        """`WorkCalendar.add` of a working-days limit: close of the N-th working day after."""
+        return self.instant((self.clock(instants) // self.day + days + 1) * self.day)
+
+
+def _micros(moment: Any) -> int:
+    return (((moment.hour * 60 + moment.minute) * 60 + moment.second) * _US) + moment.microsecond
+
+
+# --------------------------------------------------------------------------- the frame
+
+
+@dataclass(frozen=True, eq=False)
+class EventFrame:
+    """What events are generated from: the stored city, units, staff, categories, calendar.
+
+    Grids are ordered by code; buildings by grid code then id (`grid_first_building`,
+    `grid_building_count` index them); units by id.
+    """
+
+    district_codes: tuple[str, ...]
+    grid_code: Array
+    grid_kind: Array  # "market", "basic", "dedicated"
+    grid_x: FloatArray
+    grid_y: FloatArray
+    grid_first_building: IntArray
+    grid_building_count: IntArray
+    grid_old_residential: IntArray  # residential buildings of at most 7 floors
+    grid_workers: list[list[int]]  # staff ids of each grid's grid workers
+    building_id: IntArray
+    building_x: FloatArray
+    building_y: FloatArray
+    building_address: Array
+    unit_id: IntArray
+    unit_code: Array
+    unit_name: Array
+    unit_type: Array  # DepartmentType values
+    unit_district: Array
+    unit_geom: Array  # shapely MultiPolygons or None
+    unit_x: FloatArray
+    unit_y: FloatArray
+    dispatcher_of_unit: dict[int, int]
+    command_staff_id: int | None
+    category_id: IntArray
+    category_code: Array
+    category_name: Array
+    category_lead: Array
+    category_assisting: list[list[str]]
+    category_priority: Array
+    category_limits: list[tuple[Limit, Limit, Limit]]  # sign, handle, verify
+    category_needs_check: BoolArray
+    calendar: WorkCalendar
+
+
+def _read_frame(session: Session, query: str, params: dict[str, Any]) -> pd.DataFrame:
+    """Rows of `query` read with COPY (fast for hundreds of thousands of rows)."""
+    cursor = session.connection().connection.cursor()
+    bound = cursor.mogrify(query, params).decode()
+    buffer = io.StringIO()
+    cursor.copy_expert(f"COPY ({bound}) TO STDOUT WITH (FORMAT csv, HEADER)", buffer)
+    buffer.seek(0)
+    return pd.read_csv(buffer, dtype=str, keep_default_na=False)
+
+
+def load_event_frame(session: Session, *, district_codes: Sequence[str]) -> EventFrame:
+    """Read what event generation needs from the database (nothing is written)."""
+    codes = {"codes": list(district_codes)}
+    grids = _read_frame(
+        session,
+        "SELECT g.code, g.name, g.grid_type::text AS grid_type, ST_X(p) AS x, ST_Y(p) AS y "
+        "FROM grid g CROSS JOIN LATERAL ST_PointOnSurface(g.geom) p "
+        "WHERE g.district_code = ANY(%(codes)s) ORDER BY g.code",
+        codes,
+    )
+    buildings = _read_frame(
+        session,
+        "SELECT b.id, b.grid_code, ST_X(c) AS x, ST_Y(c) AS y, b.address, b.use::text AS use, "
+        "b.floors FROM building b CROSS JOIN LATERAL ST_Centroid(b.geom) c "
+        "WHERE b.district_code = ANY(%(codes)s) AND b.grid_code IS NOT NULL "
+        "ORDER BY b.grid_code, b.id",
+        codes,
+    )
+    grid_code = grids["code"].to_numpy(dtype=str)
+    b_grid = np.searchsorted(grid_code, buildings["grid_code"].to_numpy(dtype=str))
+    counts = np.bincount(b_grid, minlength=len(grid_code)).astype(np.int64)
+    floors = pd.to_numeric(buildings["floors"], errors="coerce").fillna(1).to_numpy()
+    old = (buildings["use"].to_numpy() == "residential") & (floors <= 7)
+    names = grids["name"].to_numpy(dtype=str)
+    kind = np.where(
+        np.char.find(names, "农贸市场") >= 0,
+        "market",
+        np.where(
+            np.char.find(names, "商圈") >= 0, "market", grids["grid_type"].to_numpy(dtype=str)
+        ),
+    )
+
+    workers: list[list[int]] = [[] for _ in grid_code]
+    for grid, staff_id in session.execute(
+        text(
+            "SELECT sg.grid_code, sg.staff_id FROM staff_grid sg "
+            "JOIN staff s ON s.id = sg.staff_id WHERE s.active AND s.role = 'grid_worker' "
+            "AND sg.grid_code LIKE ANY(:patterns) "
+            "ORDER BY sg.grid_code, sg.staff_id"
+        ),
+        {"patterns": [f"{c}%" for c in district_codes]},
+    ).all():
+        index = int(np.searchsorted(grid_code, grid))
+        if index < len(grid_code) and grid_code[index] == grid:
+            workers[index].append(int(staff_id))
+
+    units = session.execute(
+        text(
+            "SELECT id, name, dept_type::text, district_code, ST_AsBinary(geom), "
+            "ST_X(location), ST_Y(location), code FROM department_unit "
+            "WHERE active AND district_code = ANY(:codes) ORDER BY id"
+        ),
+        codes,
+    ).all()
+    dispatchers: dict[int, int] = dict(
+        session.execute(
+            text(
+                "SELECT department_unit_id, min(id) FROM staff WHERE active AND role = "
+                "'dispatcher' AND department_unit_id IS NOT NULL GROUP BY department_unit_id"
+            )
+        ).all()
+    )
+    command = session.scalar(
+        text(
+            "SELECT id FROM staff WHERE active AND role = 'command' "
+            "ORDER BY username <> 'command', id LIMIT 1"
+        )
+    )
+    categories = session.execute(
+        text(
+            "SELECT id, code, name, lead::text, assisting, priority::text, sign_limit, "
+            "handle_limit, verify_limit, needs_check FROM event_category "
+            "WHERE valid_to IS NULL ORDER BY code"
+        )
+    ).all()
+    return EventFrame(
+        district_codes=tuple(district_codes),
+        grid_code=grid_code,
+        grid_kind=kind,
+        grid_x=grids["x"].to_numpy(dtype=float),
+        grid_y=grids["y"].to_numpy(dtype=float),
+        grid_first_building=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64),
+        grid_building_count=counts,
+        grid_old_residential=np.bincount(b_grid[old], minlength=len(grid_code)).astype(np.int64),
+        grid_workers=workers,
+        building_id=buildings["id"].to_numpy(dtype=np.int64),
+        building_x=buildings["x"].to_numpy(dtype=float),
+        building_y=buildings["y"].to_numpy(dtype=float),
+        building_address=buildings["address"].to_numpy(dtype=object),
+        unit_id=np.array([u[0] for u in units], dtype=np.int64),
+        unit_code=np.array([u[7] for u in units], dtype=object),
+        unit_name=np.array([u[1] for u in units], dtype=object),
+        unit_type=np.array([u[2] for u in units], dtype=object),
+        unit_district=np.array([u[3] for u in units], dtype=object),
+        unit_geom=np.array(
+            [shapely.from_wkb(bytes(u[4])) if u[4] is not None else None for u in units],
+            dtype=object,
+        ),
+        unit_x=np.array([u[5] if u[5] is not None else np.nan for u in units], dtype=float),
+        unit_y=np.array([u[6] if u[6] is not None else np.nan for u in units], dtype=float),
+        dispatcher_of_unit={int(k): int(v) for k, v in dispatchers.items()},
+        command_staff_id=int(command) if command is not None else None,
+        category_id=np.array([c[0] for c in categories], dtype=np.int64),
+        category_code=np.array([c[1] for c in categories], dtype=str),
+        category_name=np.array([c[2] for c in categories], dtype=object),
+        category_lead=np.array([c[3] for c in categories], dtype=object),
+        category_assisting=[list(c[4] or []) for c in categories],
+        category_priority=np.array([c[5] for c in categories], dtype=object),
+        category_limits=[
+            (Limit.parse(c[6]), Limit.parse(c[7]), Limit.parse(c[8])) for c in categories
+        ],
+        category_needs_check=np.array([bool(c[9]) for c in categories]),
+        calendar=work_calendar(session),
+    )
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True, eq=False)
+class DemoEvents:
+    """Generated events, steps and stages as columns; `event` indexes the event columns.
+
+    Instants are UTC microseconds since 1970 (int64); -1 is "none" in id and time columns.
+    """
+
+    # events, ordered by reported_at
+    reported_at: IntArray
+    grid: IntArray  # index into EventFrame grids
+    building: IntArray  # index into EventFrame buildings, -1 for none
+    lon: FloatArray
+    lat: FloatArray
+    category: IntArray  # index into EventFrame categories
+    source: Array  # EventSource values
+    reporter_id: IntArray
+    unit_id: IntArray
+    assisting: list[list[int]]
+    status: Array  # EventStatus values
+    closed_at: IntArray
+    stage: Array  # Stage values or None
+    stage_started_at: IntArray
+    stage_deadline: IntArray
+    suspended_at: IntArray
+    rework_count: IntArray
+    returned_by: IntArray  # unit that returned the event, -1 for none
+    void_reason: Array
+    description: Array
+    updated_at: IntArray
+    # steps, ordered by event then time
+    step_event: IntArray
+    step_slot: IntArray
+    step_from: Array
+    step_to: Array
+    step_actor: IntArray
+    step_unit: IntArray
+    step_at: IntArray
+    # stages, ordered by event then start
+    stage_event: IntArray
+    stage_kind: Array
+    stage_unit: IntArray
+    stage_started: IntArray
+    stage_due: IntArray
+    stage_ended: IntArray  # -1 while running
+
+    def __len__(self) -> int:
+        return len(self.reported_at)
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def _category_weights(frame: EventFrame, mix: dict[str, float] | None) -> FloatArray:
+    """Weights over the frame's categories: the background mix, or a hot spot's."""
+    codes = frame.category_code
+    if mix is not None:
+        weights = np.array([float(mix.get(str(c), 0.0)) for c in codes])
+        if weights.sum() > 0:
+            return weights / weights.sum()
+    majors = np.array([str(c)[:2] for c in codes])
+    sizes = {m: int((majors == m).sum()) for m in set(majors.tolist())}
+    weights = np.array(
+        [
+            _MAJOR_WEIGHTS.get(m, 1.0) / sizes[m] * _SUB_BOOST.get(str(c), 1.0)
+            for m, c in zip(majors, codes, strict=True)
+        ]
+    )
+    return weights / weights.sum()
+
+
+def _report_times(
+    rng: np.random.Generator, n: int, *, now_us: int, days: int, calendar: WorkCalendar, offset: int
+) -> IntArray:
+    """`n` report instants over the `days` before `now`, with daily and hourly rhythms."""
+    start = now_us - days * _DAY
+    local_start = start + offset
+    first_hour = local_start // _HOUR
+    bins = np.arange(first_hour, (now_us + offset) // _HOUR + 1)
+    ordinals = bins * _HOUR // _DAY + _EPOCH_ORDINAL
+    working = {
+        o: calendar.is_working_day(date.fromordinal(o)) for o in np.unique(ordinals).tolist()
+    }
+    day_factor = np.array([1.0 if working[o] else _DAY_OFF_FACTOR for o in ordinals.tolist()])
+    age = (bins - first_hour) / max(len(bins) - 1, 1)
+    weight = HOUR_WEIGHTS[(bins * _HOUR % _DAY) // _HOUR] * day_factor * (1 + _GROWTH * age)
+    # The first and last bins are cut by the window.
+    weight[0] *= 1 - (local_start % _HOUR) / _HOUR
+    weight[-1] *= ((now_us + offset) % _HOUR) / _HOUR
+    chosen = rng.choice(len(bins), size=n, p=weight / weight.sum())
+    low = np.maximum(bins[chosen] * _HOUR, local_start)
+    high = np.minimum((bins[chosen] + 1) * _HOUR, now_us + offset)
+    local = low + (rng.random(n) * np.maximum(high - low, 1)).astype(np.int64)
+    return np.sort(_seconds(local - offset))
+
+
+def _hot_spots(
+    rng: np.random.Generator, frame: EventFrame
+) -> list[tuple[str, int, IntArray, float]]:
+    """(kind, grid, building indices, intensity) of each hot spot."""
+    n_grids = len(frame.grid_code)
+    per_kind = max(2, round(n_grids / _GRIDS_PER_HOT_SPOT))
+    has_buildings = frame.grid_building_count > 0
+    markets = np.flatnonzero((frame.grid_kind == "market") & has_buildings)
+    basic = np.flatnonzero((frame.grid_kind == "basic") & has_buildings)
+    old = basic[np.argsort(-frame.grid_old_residential[basic], kind="stable")]
+    chosen = {
+        "market": rng.permutation(markets)[:per_kind].tolist(),
+        "old_residential": old[:per_kind].tolist(),
+        "construction": [],
+    }
+    taken = set(chosen["market"]) | set(chosen["old_residential"])
+    if len(chosen["market"]) < per_kind:  # too few market grids: busy streets stand in
+        rest = [g for g in rng.permutation(basic).tolist() if g not in taken]
+        chosen["market"] += rest[: per_kind - len(chosen["market"])]
+        taken |= set(chosen["market"])
+    chosen["construction"] = [g for g in rng.permutation(basic).tolist() if g not in taken][
+        :per_kind
+    ]
+    spots = []
+    for kind in _HOT_KINDS:
+        for grid in chosen[kind]:
+            first = int(frame.grid_first_building[grid])
+            count = int(frame.grid_building_count[grid])
+            members = np.arange(first, first + count)
+            centre = first + int(rng.integers(count))
+            distance = np.hypot(
+                frame.building_x[members] - frame.building_x[centre],
+                frame.building_y[members] - frame.building_y[centre],
+            )
+            near = members[np.argsort(distance, kind="stable")[:_HOT_BUILDINGS]]
+            spots.append((kind, int(grid), near.astype(np.int64), float(rng.lognormal(0, 0.4))))
+    return spots
+
+
+def _points_units(
+    frame: EventFrame, kind: str, x: FloatArray, y: FloatArray, district: Array
+) -> IntArray:
+    """Index of the unit of `kind` covering each point (lowest id first), else -1."""
+    result = np.full(len(x), _NONE, dtype=np.int64)
+    for u in np.flatnonzero(frame.unit_type == kind).tolist():  # units are ordered by id
+        geom = frame.unit_geom[u]
+        if geom is None:
+            continue
+        todo = np.flatnonzero((result == _NONE) & (district == frame.unit_district[u]))
+        if todo.size == 0:
+            continue
+        inside = shapely.contains_xy(geom, x[todo], y[todo])
+        result[todo[inside]] = u
+    return result
+
+
+def _nearest_units(
+    frame: EventFrame, kind: str, x: FloatArray, y: FloatArray, district: Array
+) -> IntArray:
+    """Index of the nearest unit of `kind` in the point's district (by location), else -1."""
+    result = np.full(len(x), _NONE, dtype=np.int64)
+    best = np.full(len(x), np.inf)
+    kx = np.cos(np.radians(30.7))
+    for u in np.flatnonzero((frame.unit_type == kind) & ~np.isnan(frame.unit_x)).tolist():
+        mine = district == frame.unit_district[u]
+        d2 = ((x - frame.unit_x[u]) * kx) ** 2 + (y - frame.unit_y[u]) ** 2
+        better = mine & (d2 < best)
+        best[better], result[better] = d2[better], u
+    return result
+
+
+def _route(
+    frame: EventFrame,
+    kind: str,
+    x: FloatArray,
+    y: FloatArray,
+    district: Array,
+    per_grid: IntArray | None,
+) -> IntArray:
+    """Unit index for `kind` at each point: covering, else nearest, else the command centre.
+
+    `per_grid` (the grid's unit, for types whose areas follow grid lines) saves testing points.
+    """
+    units = per_grid.copy() if per_grid is not None else _points_units(frame, kind, x, y, district)
+    missing = units == _NONE
+    if missing.any():
+        units[missing] = _nearest_units(frame, kind, x[missing], y[missing], district[missing])
+    missing = units == _NONE
+    if missing.any():
+        centres = _nearest_units(
+            frame, DepartmentType.COMMAND_CENTRE.value, x[missing], y[missing], district[missing]
+        )
+        units[missing] = centres
+    return units
+
+
+def _stage_due(
+    vc: VectorCalendar, frame: EventFrame, category: IntArray, stage: Stage, start: IntArray
+) -> IntArray:
+    """Deadline of `stage` started at `start` for each event: `events.deadlines.due_at`."""
+    index = _LIMIT_OF[stage]
+    urgent = frame.category_priority == "urgent"
+    unit = np.array([limits[index].unit is LimitUnit.DAYS for limits in frame.category_limits])
+    amount = np.array([limits[index].amount for limits in frame.category_limits])
+    micros = np.array([round(a * _HOUR) for a in amount], dtype=np.int64)
+    wall = np.where(unit, np.round(amount * 24 * _HOUR), micros).astype(np.int64)
+    is_urgent, is_days = urgent[category], unit[category]
+    result = np.empty(len(start), dtype=np.int64)
+    on_clock = is_urgent
+    result[on_clock] = start[on_clock] + wall[category[on_clock]]
+    days = ~is_urgent & is_days
+    result[days] = vc.add_days(start[days], amount[category[days]].astype(np.int64))
+    hours = ~is_urgent & ~is_days
+    result[hours] = vc.add_working(start[hours], micros[category[hours]])
+    return result
+
+
+def _seconds(instants: IntArray) -> IntArray:
+    """Instants truncated to whole seconds (stored times need no microseconds)."""
+    return instants // _US * _US
+
+
+def _spend(
+    vc: VectorCalendar, start: IntArray, due: IntArray, share: FloatArray, urgent: BoolArray
+) -> IntArray:
+    """The instant when `share` of the time from `start` to `due` is used (working time,
+    or wall time for urgent events); never earlier than a minute after `start`."""
+    wall = start + (share * (due - start)).astype(np.int64)
+    c0 = vc.clock(start)
+    worked = vc.instant(c0 + np.maximum((share * (vc.clock(due) - c0)).astype(np.int64), 1))
+    return np.maximum(_seconds(np.where(urgent, wall, worked)), start + _MINUTE)
+
+
+def _after(vc: VectorCalendar, start: IntArray, hours: FloatArray) -> IntArray:
+    """`hours` of working time after `start` (at least a minute later)."""
+    moved = vc.instant(vc.clock(start) + np.maximum((hours * _HOUR).astype(np.int64), 1))
+    return np.maximum(_seconds(moved), start + _MINUTE)
+
+
+def _share(rng: np.random.Generator, median: float, sigma: float, scale: FloatArray) -> FloatArray:
+    """Shares of a stage's limit used: log-normal around `median`, times the unit's factor."""
+    return np.clip(rng.lognormal(np.log(median), sigma, len(scale)) * scale, 0.02, 6.0)
+
+
+def generate_events(
+    frame: EventFrame,
+    *,
+    scale: str = "demo",
+    seed: int = DEFAULT_SEED,
+    days: int = 60,
+    now: datetime,
+) -> DemoEvents:
+    """Generate the demo events of `scale` for the `days` before `now` (no database)."""
+    if now.tzinfo is None:
+        raise ValueError("now must carry a time zone, e.g. datetime.now(UTC)")
+    if days < 1:
+        raise ValueError(f"days must be at least 1, not {days}")
+    if len(frame.grid_code) == 0 or len(frame.category_code) == 0:
+        raise DemoEventsError("the frame has no grids or no categories to make events from")
+    streams = [np.random.default_rng([seed, 8_800, i]) for i in range(8)]
+    now_us = int(now.timestamp() * _US)
+    first = (now - timedelta(days=days + 2)).astimezone(frame.calendar.tz).date()
+    vc = VectorCalendar(frame.calendar, first, first + timedelta(days=days + 2 + 800))
+    n = round(EVENTS_PER_DAY.get(scale, EVENTS_PER_DAY["demo"]) * days)
+
+    # When: daily and hourly rhythms.
+    rng = streams[0]
+    reported = _report_times(
+        rng, n, now_us=now_us, days=days, calendar=frame.calendar, offset=vc.offset
+    )
+
+    # Where and what: hot spots with their own mixes, the rest spread by building count.
+    rng = streams[1]
+    spots = _hot_spots(rng, frame)
+    hot = rng.random(n) < (_HOT_SHARE if spots else 0.0)
+    n_hot = int(hot.sum())
+    building = np.full(n, _NONE, dtype=np.int64)
+    grid = np.empty(n, dtype=np.int64)
+    category = np.empty(n, dtype=np.int64)
+    if n_hot:
+        intensity = np.array([s[3] for s in spots])
+        spot = rng.choice(len(spots), size=n_hot, p=intensity / intensity.sum())
+        which = rng.geometric(0.45, n_hot) - 1  # the centre building most, its neighbours less
+        hot_index = np.flatnonzero(hot)
+        for k, (_, g, members, _) in enumerate(spots):
+            mine = hot_index[spot == k]
+            grid[mine] = g
+            building[mine] = members[np.minimum(which[spot == k], len(members) - 1)]
+        for kind in _HOT_KINDS:
+            mine = hot_index[np.array([spots[s][0] == kind for s in spot.tolist()], dtype=bool)]
+            weights = _category_weights(frame, _HOT_MIX[kind])
+            category[mine] = rng.choice(len(weights), size=len(mine), p=weights)
+    cold = np.flatnonzero(~hot)
+    grid_weight = frame.grid_building_count + 5.0
+    grid[cold] = rng.choice(len(grid_weight), size=len(cold), p=grid_weight / grid_weight.sum())
+    count = frame.grid_building_count[grid[cold]]
+    pick = (rng.random(len(cold)) * count).astype(np.int64)
+    building[cold] = np.where(count > 0, frame.grid_first_building[grid[cold]] + pick, _NONE)
+    weights = _category_weights(frame, None)
+    category[cold] = rng.choice(len(weights), size=len(cold), p=weights)
+
+    # Night-time categories move to the evening of the same day.
+    night = np.isin(frame.category_code[category], list(_NIGHT_CATEGORIES))
+    if night.any():
+        local = reported[night] + vc.offset
+        evening = (20 * _HOUR + rng.random(int(night.sum())) * 4 * _HOUR).astype(np.int64)
+        moved = local - local % _DAY + evening - vc.offset
+        reported[night] = _seconds(np.minimum(moved, now_us - _MINUTE))
+    order = np.argsort(reported, kind="stable")
+    reported, grid, building, category = (
+        reported[order],
+        grid[order],
+        building[order],
+        category[order],
+    )
+
+    # A point a couple of metres off the building's centre (buildings keep 3 m from grid edges).
+    jitter = rng.uniform(-1.5e-5, 1.5e-5, (n, 2))
+    has_building = building != _NONE
+    bx = np.where(has_building, frame.building_x[np.maximum(building, 0)], frame.grid_x[grid])
+    by = np.where(has_building, frame.building_y[np.maximum(building, 0)], frame.grid_y[grid])
+    lon = np.where(has_building, bx + jitter[:, 0], bx)
+    lat = np.where(has_building, by + jitter[:, 1], by)
+
+    # Who reports: the grid's worker, or the command centre taking a hotline call.
+    rng = streams[2]
+    source_index = rng.choice(len(_SOURCES), size=n, p=_SOURCE_P)
+    source = np.array([s.value for s in _SOURCES], dtype=object)[source_index]
+    from_worker = source_index == 0
+    worker_of_grid = np.array(
+        [
+            ws[int(h) % len(ws)] if ws else _NONE
+            for ws, h in zip(
+                frame.grid_workers, rng.integers(0, 1 << 30, len(frame.grid_code)), strict=True
+            )
+        ],
+        dtype=np.int64,
+    )
+    worker = worker_of_grid[grid]
+    command = frame.command_staff_id if frame.command_staff_id is not None else _NONE
+    reporter = np.where(from_worker, worker, command)
+    # Some grid workers file duplicates more often than others.
+    sloppiness = rng.lognormal(0, 0.5, len(frame.grid_code))[grid]
+
+    # Routing: the lead department's unit covering the point.
+    district = np.array([c[:6] for c in frame.grid_code], dtype=object)[grid]
+    grid_district = np.array([c[:6] for c in frame.grid_code], dtype=object)
+    per_grid: dict[str, IntArray] = {}
+
+    def route(kind: str, rows: IntArray) -> IntArray:
+        """Unit index of `kind` for the events `rows` (police and fire areas point by point)."""
+        if kind in _POINT_ROUTED:
+            return _route(frame, kind, lon[rows], lat[rows], district[rows], None)
+        if kind not in per_grid:
+            per_grid[kind] = _points_units(frame, kind, frame.grid_x, frame.grid_y, grid_district)
+        return _route(frame, kind, lon[rows], lat[rows], district[rows], per_grid[kind][grid[rows]])
+
+    unit_ids = np.append(frame.unit_id, _NONE)  # index -1 → no unit
+    unit_index = np.full(n, _NONE, dtype=np.int64)
+    lead = frame.category_lead[category]
+    for kind in sorted(set(lead.tolist())):
+        rows = np.flatnonzero(lead == kind)
+        unit_index[rows] = route(kind, rows)
+    unit1 = unit_ids[unit_index]
+    assisting: list[list[int]] = [[] for _ in range(n)]
+    for kind in sorted({k for a in frame.category_assisting for k in a}):
+        cats = [i for i, a in enumerate(frame.category_assisting) if kind in a]
+        rows = np.flatnonzero(np.isin(category, cats))
+        if rows.size == 0:
+            continue
+        found = route(kind, rows)
+        kinds = np.append(frame.unit_type, "")[found]
+        for row, unit, unit_kind in zip(
+            rows.tolist(), unit_ids[found].tolist(), kinds.tolist(), strict=True
+        ):
+            # Like dispatch_event: only a unit of that very type, and never the lead unit.
+            if unit != _NONE and unit_kind == kind and unit != unit1[row]:
+                assisting[row].append(int(unit))
+    # Re-dispatch after a return goes to the street office (or the command centre).
+    street_office = unit_ids[route(DepartmentType.STREET_OFFICE.value, np.arange(n))]
+    centre = unit_ids[
+        _nearest_units(frame, DepartmentType.COMMAND_CENTRE.value, lon, lat, district)
+    ]
+    unit2 = np.where((street_office != unit1) & (street_office != _NONE), street_office, centre)
+
+    # Unit performance: slow units are late, stall and fail verification more often.
+    rng = streams[3]
+    perf_of_unit = rng.lognormal(0, 0.3, len(frame.unit_id))
+    perf = np.append(perf_of_unit, 1.0)[unit_index]
+
+    # Branches of the loop.
+    rng = streams[4]
+    draw = rng.random((n, 8))
+    urgent = frame.category_priority[category] == "urgent"
+    needs_check = ~from_worker & frame.category_needs_check[category]
+    void_check = needs_check & (draw[:, 0] < _P_VOID_AT_CHECK)
+    self_resolved = from_worker & ~urgent & (draw[:, 1] < _P_SELF_RESOLVED)
+    routed = unit1 != _NONE
+    dispatched = ~void_check & ~self_resolved & routed
+    duplicate = dispatched & (draw[:, 2] < _P_DUPLICATE * sloppiness)
+    returned = dispatched & ~duplicate & (draw[:, 3] < _P_RETURNED) & (unit2 != _NONE)
+    signed = dispatched & ~duplicate
+    suspended = signed & (draw[:, 4] < _P_SUSPENDED)
+    handled = signed & ~suspended
+    rework = handled & (draw[:, 5] < np.minimum(_P_REWORK * perf, 0.5))
+    stalls = draw[:, 6] < _P_STUCK * perf**2
+
+    # Times, stage by stage.
+    rng = streams[5]
+    t = np.full((n, N_SLOTS), np.iinfo(np.int64).max, dtype=np.int64)
+    active = np.zeros((n, N_SLOTS), dtype=bool)
+    due = np.full((n, len(_STAGES)), _NONE, dtype=np.int64)
+    t[:, S_REPORT] = reported
+    active[:, S_REPORT] = True
+    due[:, 0] = _stage_due(vc, frame, category, Stage.CHECK, reported)
+    checked_at = _spend(vc, reported, due[:, 0], _share(rng, 0.35, 0.7, np.ones(n)), urgent)
+    t[:, S_CHECK] = t[:, S_VOID_CHECK] = checked_at
+    active[:, S_CHECK] = needs_check & ~void_check
+    active[:, S_VOID_CHECK] = void_check
+    t[:, S_SELF] = reported
+    active[:, S_SELF] = self_resolved
+    registered = np.where(needs_check, checked_at, reported)
+    dispatch_at = np.where(needs_check, _after(vc, registered, rng.exponential(1.0, n)), registered)
+    t[:, S_DISPATCH] = dispatch_at
+    active[:, S_DISPATCH] = dispatched
+    due[:, 1] = _stage_due(vc, frame, category, Stage.SIGN, dispatch_at)
+    t[:, S_VOID_DUP] = _after(vc, dispatch_at, rng.exponential(0.8, n))
+    active[:, S_VOID_DUP] = duplicate
+    t[:, S_RETURN] = _spend(vc, dispatch_at, due[:, 1], _share(rng, 0.5, 0.5, perf), urgent)
+    t[:, S_REDISPATCH] = _after(vc, t[:, S_RETURN], rng.exponential(3.0, n))
+    active[:, S_RETURN] = active[:, S_REDISPATCH] = returned
+    due[:, 2] = _stage_due(vc, frame, category, Stage.SIGN, t[:, S_REDISPATCH])
+    sign_from = np.where(returned, t[:, S_REDISPATCH], dispatch_at)
+    sign_due = np.where(returned, due[:, 2], due[:, 1])
+    unit_final = np.where(returned, unit2, unit1)
+    perf_final = np.where(returned, 1.0, perf)
+    t[:, S_SIGN] = _spend(vc, sign_from, sign_due, _share(rng, 0.3, 0.6, perf_final), urgent)
+    active[:, S_SIGN] = signed
+    due[:, 3] = _stage_due(vc, frame, category, Stage.HANDLE, t[:, S_SIGN])
+    t[:, S_SUSPEND] = _spend(vc, t[:, S_SIGN], due[:, 3], rng.uniform(0.1, 0.6, n), urgent)
+    active[:, S_SUSPEND] = suspended
+    t[:, S_HANDLE] = _spend(vc, t[:, S_SIGN], due[:, 3], _share(rng, 0.5, 0.55, perf_final), urgent)
+    active[:, S_HANDLE] = handled
+    due[:, 4] = _stage_due(vc, frame, category, Stage.VERIFY, t[:, S_HANDLE])
+    first_verdict = _spend(vc, t[:, S_HANDLE], due[:, 4], _share(rng, 0.3, 0.6, np.ones(n)), urgent)
+    t[:, S_REWORK] = first_verdict
+    active[:, S_REWORK] = active[:, S_HANDLE2] = rework
+    due[:, 5] = _stage_due(vc, frame, category, Stage.HANDLE, first_verdict)
+    t[:, S_HANDLE2] = _spend(
+        vc, first_verdict, due[:, 5], _share(rng, 0.4, 0.5, perf_final), urgent
+    )
+    due[:, 6] = _stage_due(vc, frame, category, Stage.VERIFY, t[:, S_HANDLE2])
+    second_verdict = _spend(
+        vc, t[:, S_HANDLE2], due[:, 6], _share(rng, 0.3, 0.6, np.ones(n)), urgent
+    )
+    t[:, S_VERIFY] = np.where(rework, second_verdict, first_verdict)
+    active[:, S_VERIFY] = handled
+    t[:, S_CLOSE] = _after(vc, t[:, S_VERIFY], rng.exponential(1.5, n))
+    active[:, S_CLOSE] = handled
+
+    # Cut at `now` and where a case stalls: the steps left are those before the cut.
+    rng = streams[6]
+    slot = np.arange(N_SLOTS)
+    stall_candidate = active & np.isin(slot, _STALL_SLOTS)[None, :]
+    stall_candidate[:, S_DISPATCH] &= needs_check  # an instant dispatch cannot stall
+    n_candidates = stall_candidate.sum(axis=1)
+    nth = (rng.random(n) * n_candidates).astype(np.int64)
+    rank = np.cumsum(stall_candidate, axis=1) - 1
+    stall_slot = np.where(
+        stalls & (n_candidates > 0),
+        np.argmax(stall_candidate & (rank == nth[:, None]), axis=1),
+        N_SLOTS,
+    )
+    late = active & (t > now_us)
+    first_late = np.where(late.any(axis=1), np.argmax(late, axis=1), N_SLOTS)
+    cut = np.minimum(first_late, stall_slot)
+    done = active & (slot[None, :] < cut[:, None])
+
+    # The event's state after its last step (statuses as indexes into _STATUS_VALUES).
+    last = N_SLOTS - 1 - np.argmax(done[:, ::-1], axis=1)
+    slot_status = np.tile(np.array([_STATUS_CODE[s] for s in SLOT_STATUS]), (n, 1))
+    slot_status[:, S_REPORT] = np.where(
+        needs_check, _STATUS_CODE[EventStatus.REPORTED], _STATUS_CODE[EventStatus.REGISTERED]
+    )
+    status = _STATUS_VALUES[slot_status[np.arange(n), last]]
+    closed_at = np.where(
+        done[:, S_CLOSE], t[:, S_CLOSE], np.where(done[:, S_SELF], t[:, S_SELF], _NONE)
+    )
+    updated_at = t[np.arange(n), last]
+
+    # Stages: started by one slot, ended by the slot that follows in the event's path.
+    end_slot = np.stack(
+        [
+            np.where(void_check, S_VOID_CHECK, S_CHECK),
+            np.where(duplicate, S_VOID_DUP, np.where(returned, S_RETURN, S_SIGN)),
+            np.full(n, S_SIGN),
+            np.full(n, S_HANDLE),
+            np.where(rework, S_REWORK, S_VERIFY),
+            np.full(n, S_HANDLE2),
+            np.full(n, S_VERIFY),
+        ],
+        axis=1,
+    )
+    starts = np.array([start for _, start in _STAGES])
+    exists = done[:, starts]
+    exists[:, 0] &= needs_check
+    rows = np.arange(n)[:, None]
+    ended = exists & done[rows, end_slot]
+    ended_at = np.where(ended, t[rows, end_slot], _NONE)
+    stage_unit = np.stack(
+        [
+            np.full(n, _NONE),
+            unit1,
+            unit2,
+            unit_final,
+            np.full(n, _NONE),
+            unit_final,
+            np.full(n, _NONE),
+        ],
+        axis=1,
+    )
+    running = exists & ~ended
+    has_running = running.any(axis=1)
+    which = np.argmax(running, axis=1)
+    stage_names = np.array([s.value for s, _ in _STAGES], dtype=object)
+    stage = _text_where(has_running, stage_names[which])
+    stage_started = np.where(has_running, t[np.arange(n), starts[which]], _NONE)
+    stage_deadline = np.where(has_running, due[np.arange(n), which], _NONE)
+    suspended_at = np.where(done[:, S_SUSPEND], t[:, S_SUSPEND], _NONE)
+
+    # The unit holding the case: the last dispatch's.
+    unit_id = np.where(done[:, S_REDISPATCH], unit2, np.where(done[:, S_DISPATCH], unit1, _NONE))
+    assisting = [a if done[i, S_DISPATCH] else [] for i, a in enumerate(assisting)]
+
+    # Steps, in event then slot order.
+    event_of_step, slot_of_step = np.nonzero(done)
+    previous = np.where(done, slot[None, :], -1)
+    previous = np.maximum.accumulate(previous, axis=1)  # last done slot at or before each
+    prior_slot = np.full((n, N_SLOTS), -1, dtype=np.int64)
+    prior_slot[:, 1:] = previous[:, :-1]
+    prior = prior_slot[event_of_step, slot_of_step]
+    # The first step comes "from nothing": index -1 of _STATUS_VALUES is None.
+    step_from = _STATUS_VALUES[
+        np.where(prior >= 0, slot_status[event_of_step, np.maximum(prior, 0)], -1)
+    ]
+    step_to = _STATUS_VALUES[slot_status[event_of_step, slot_of_step]]
+    dispatcher = np.full(int(unit_ids.max()) + 2, _NONE, dtype=np.int64)
+    for unit, staff in frame.dispatcher_of_unit.items():
+        if unit < len(dispatcher) - 1:
+            dispatcher[unit] = staff
+
+    def dispatcher_of(units: IntArray) -> IntArray:
+        return dispatcher[units]  # index -1 is the padding slot: no dispatcher
+
+    actor_matrix = np.stack(
+        [
+            reporter,  # report
+            worker,  # check
+            np.full(n, command),  # void
+            reporter,  # self-resolve
+            np.where(needs_check, command, reporter),  # dispatch
+            np.full(n, command),  # void duplicate
+            dispatcher_of(unit1),  # return
+            np.full(n, command),  # redispatch
+            dispatcher_of(unit_final),  # sign
+            np.full(n, command),  # suspend
+            dispatcher_of(unit_final),  # handle
+            worker,  # rework
+            dispatcher_of(unit_final),  # handle again
+            worker,  # verify
+            np.full(n, command),  # close
+        ],
+        axis=1,
+    )
+    none = np.full(n, _NONE)
+    unit_matrix = np.stack(
+        [none, none, none, none, unit1, none, unit1, unit2, unit_final, unit_final,
+         unit_final, none, unit_final, none, none],
+        axis=1,
+    )  # fmt: skip
+
+    stage_event, stage_row = np.nonzero(exists)
+
+    # What was reported.
+    rng = streams[7]
+    names = frame.category_name[category]
+    majors = np.array([str(c)[:2] for c in frame.category_code], dtype=object)[category]
+    detail_pick = rng.integers(0, 3, n)
+    addresses = _text_where(has_building, frame.building_address[np.maximum(building, 0)])
+    description = np.array(
+        [
+            f"{name}：{address or '网格内'}，{_DETAILS.get(major, ('请核实处理',) * 3)[k]}"
+            for name, address, major, k in zip(
+                names.tolist(),
+                addresses.tolist(),
+                majors.tolist(),
+                detail_pick.tolist(),
+                strict=True,
+            )
+        ],
+        dtype=object,
+    )
+    void_reason = _text_where(
+        done[:, S_VOID_CHECK] | done[:, S_VOID_DUP],
+        np.where(done[:, S_VOID_CHECK], "现场核实不属实", "重复上报"),
+    )
+    return DemoEvents(
+        reported_at=reported,
+        grid=grid,
+        building=building,
+        lon=lon,
+        lat=lat,
+        category=category,
+        source=source,
+        reporter_id=reporter,
+        unit_id=unit_id,
+        assisting=assisting,
+        status=status,
+        closed_at=closed_at,
+        stage=stage,
+        stage_started_at=stage_started,
+        stage_deadline=stage_deadline,
+        suspended_at=suspended_at,
+        rework_count=done[:, S_REWORK].astype(np.int64),
+        returned_by=np.where(done[:, S_RETURN], unit1, _NONE),
+        void_reason=void_reason,
+        description=description,
+        updated_at=updated_at,
+        step_event=event_of_step.astype(np.int64),
+        step_slot=slot_of_step.astype(np.int64),
+        step_from=step_from,
+        step_to=step_to,
+        step_actor=actor_matrix[event_of_step, slot_of_step],
+        step_unit=unit_matrix[event_of_step, slot_of_step],
+        step_at=t[event_of_step, slot_of_step],
+        stage_event=stage_event.astype(np.int64),
+        stage_kind=stage_names[stage_row],
+        stage_unit=stage_unit[stage_event, stage_row],
+        stage_started=t[stage_event, starts[stage_row]],
+        stage_due=due[stage_event, stage_row],
+        stage_ended=ended_at[stage_event, stage_row],
+    )
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+def _iso(instants: IntArray) -> Array:
+    """ISO 8601 UTC text of each instant (µs since 1970, whole seconds); None where -1."""
+    text_ = np.datetime_as_string(
+        (np.maximum(instants, 0) // _US).astype("datetime64[s]"), unit="s", timezone="UTC"
+    ).astype(object)
+    text_[instants == _NONE] = None
+    return text_
+
+
+def _nullable(values: IntArray) -> Any:
+    """Integer column with -1 as NULL."""
+    missing = values == _NONE
+    return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
+
+
+def _pg_array(values: list[list[int]]) -> list[str]:
+    return ["{" + ",".join(map(str, v)) + "}" for v in values]
+
+
+def _copy_frame(
+    session: Session,
+    table: str,
+    frame: pd.DataFrame,
+    on_progress: Progress | None,
+    stage: str,
+) -> int:
+    """COPY a DataFrame's rows into `table` (columns named as the frame's) in batches."""
+    cursor = session.connection().connection.cursor()
+    statement = (
+        sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)")
+        .format(sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, frame.columns)))
+        .as_string(cursor)
+    )
+    total = len(frame)
+    if on_progress:
+        on_progress(stage, 0, total)
+    for begin in range(0, total, _BATCH):
+        buffer = io.StringIO()
+        frame.iloc[begin : begin + _BATCH].to_csv(buffer, header=False, index=False)
+        buffer.seek(0)
+        cursor.copy_expert(statement, buffer)
+        if on_progress:
+            on_progress(stage, min(begin + _BATCH, total), total)
+    return total
+
+
+def _reserve_event_ids(session: Session, n: int) -> IntArray:
+    """`n` fresh ids from the event id sequence (so the sequence stays ahead of them)."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    ids = session.execute(
+        text("SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, :n)"),
+        {"n": n},
+    ).scalars()
+    return np.sort(np.fromiter(ids, dtype=np.int64, count=n))
+
+
+def _ensure_reporters(session: Session, *, district_codes: Sequence[str], scale: str) -> int:
+    """One grid-worker account for every grid that has none (when people.demo has not run).
+
+    Accounts are named like people.demo's (`gw<grid code>`), so seeding people later reuses
+    them. They share one argon2 hash: of the demo password at demo scale, else of a secret.
+    """
+    missing = session.execute(
+        text(
+            "SELECT g.code, g.name FROM grid g WHERE g.district_code = ANY(:codes) AND NOT "
+            "EXISTS (SELECT 1 FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id "
+            "WHERE sg.grid_code = g.code AND s.active AND s.role = 'grid_worker') "
+            "ORDER BY g.code"
+        ),
+        {"codes": list(district_codes)},
+    ).all()
+    if not missing:
+        return 0
+    usernames = [f"gw{code}" for code, _ in missing]
+    taken = set(
+        session.scalars(
+            text("SELECT username FROM staff WHERE username = ANY(:names)"), {"names": usernames}
+        )
+    )
+    password = DEMO_PASSWORD if scale == "demo" else secrets.token_urlsafe(32)
+    password_hash = PasswordHasher().hash(password)
+    new = [(u, name) for u, (_, name) in zip(usernames, missing, strict=True) if u not in taken]
+    staff = pd.DataFrame(
+        {
+            "username": [u for u, _ in new],
+            "full_name": [f"{name}网格员"[:50] for _, name in new],
+            "password_hash": password_hash,
+            "role": "grid_worker",
+            "active": "t",
+        }
+    )
+    _copy_frame(session, "staff", staff, None, "staff")
+    ids: dict[str, int] = dict(
+        session.execute(
+            text("SELECT username, id FROM staff WHERE username = ANY(:names)"),
+            {"names": usernames},
+        ).all()
+    )
+    links = pd.DataFrame(
+        {
+            "staff_id": [ids[f"gw{code}"] for code, _ in missing],
+            "grid_code": [c for c, _ in missing],
+        }
+    )
+    _copy_frame(session, "staff_grid", links, None, "staff_grid")
+    return len(new)
+
+
+def _step_data(frame: EventFrame, events: DemoEvents) -> list[str]:
+    """The JSON `data` of each step: the report's source and location match, the dispatch's
+    explanation like `dispatch_event` writes it (other steps have none)."""
+    data = np.full(len(events.step_event), "{}", dtype=object)
+    report = np.flatnonzero(events.step_slot == S_REPORT)
+    for source in _SOURCES:
+        rows = report[events.source[events.step_event[report]] == source.value]
+        data[rows] = json.dumps(
+            {
+                "locate": {"match": "inside", "distance_to_grid_m": 0.0},
+                "duplicate_candidates": [],
+                "source": source.value,
+            }
+        )
+    names = dict(zip(frame.unit_id.tolist(), frame.unit_name.tolist(), strict=True))
+    codes = dict(zip(frame.unit_id.tolist(), frame.unit_code.tolist(), strict=True))
+    dispatch = np.flatnonzero(np.isin(events.step_slot, [S_DISPATCH, S_REDISPATCH]))
+    cache: dict[tuple[int, int, int, tuple[int, ...]], str] = {}
+    for row, event, unit, slot in zip(
+        dispatch.tolist(),
+        events.step_event[dispatch].tolist(),
+        events.step_unit[dispatch].tolist(),
+        events.step_slot[dispatch].tolist(),
+        strict=True,
+    ):
+        cat = int(events.category[event])
+        helpers = tuple(events.assisting[event]) if slot == S_DISPATCH else ()
+        key = (unit, cat, slot, helpers)
+        if key not in cache:
+            lead = DepartmentType(str(frame.category_lead[cat]))
+            rule = (
+                f"no dispatch rule matched; category {frame.category_code[cat]} "
+                f"{frame.category_name[cat]} goes to {lead.label} by default"
+                if slot == S_DISPATCH
+                else "re-dispatched by the command centre after the unit returned the case"
+            )
+            cache[key] = json.dumps(
+                {
+                    "dispatch": {
+                        "rule_id": None,
+                        "rule": rule,
+                        "lead_type": lead.value,
+                        "unit_id": unit,
+                        "unit": f"{names.get(unit, '?')}'s jurisdiction covers the location",
+                        "assisting": [codes[h] for h in helpers],
+                        "excluded_units": [],
+                    }
+                },
+                ensure_ascii=False,
+            )
+        data[row] = cache[key]
+    return data.tolist()
+
+
+def write_events(
+    session: Session,
+    frame: EventFrame,
+    events: DemoEvents,
+    *,
+    on_progress: Progress | None = None,
+) -> int:
+    """COPY generated events, their steps and stages; returns the number of events."""
+    n = len(events)
+    ids = _reserve_event_ids(session, n)
+    grid_code = frame.grid_code[events.grid]
+    district = np.array([c[:6] for c in grid_code.tolist()], dtype=object)
+    day = np.datetime_as_string(events.reported_at.astype("datetime64[us]"), unit="D")
+    code = [
+        f"{d}-{y.replace('-', '')}-{i:06d}"
+        for d, y, i in zip(district.tolist(), day.tolist(), ids.tolist(), strict=True)
+    ]
+    points = shapely.points(events.lon, events.lat)
+    geom = shapely.to_wkb(shapely.set_srid(points, 4490), hex=True, include_srid=True)
+    source_index = {s.value: i for i, s in enumerate(_SOURCES)}
+    input_crs = np.array(_INPUT_CRS, dtype=object)[[source_index[s] for s in events.source]]
+    external_ref = _text_where(
+        events.source != EventSource.GRID_WORKER.value,
+        np.array([f"{s}-{i}" for s, i in zip(events.source, ids.tolist(), strict=True)]),
+    )
+    status_before = _text_where(
+        events.suspended_at != _NONE, np.full(n, EventStatus.SIGNED.value, dtype=object)
+    )
+    rows = pd.DataFrame(
+        {
+            "id": ids,
+            "code": code,
+            "category_id": frame.category_id[events.category],
+            "category_code": frame.category_code[events.category],
+            "priority": frame.category_priority[events.category],
+            "status": events.status,
+            "source": events.source,
+            "description": events.description,
+            "address": _text_where(
+                events.building != _NONE, frame.building_address[np.maximum(events.building, 0)]
+            ),
+            "geom": geom,
+            "input_crs": input_crs,
+            "locate_match": "inside",
+            "grid_code": grid_code,
+            "community_code": [c[:12] for c in grid_code.tolist()],
+            "street_code": [c[:9] + "000" for c in grid_code.tolist()],
+            "district_code": district,
+            "building_id": _nullable(
+                np.where(
+                    events.building != _NONE,
+                    frame.building_id[np.maximum(events.building, 0)],
+                    _NONE,
+                )
+            ),
+            "reporter_id": _nullable(events.reporter_id),
+            "external_ref": external_ref,
+            "unit_id": _nullable(events.unit_id),
+            "assisting_unit_ids": _pg_array(events.assisting),
+            "occurred_at": _iso(events.reported_at),
+            "reported_at": _iso(events.reported_at),
+            "closed_at": _iso(events.closed_at),
+            "stage": events.stage,
+            "stage_started_at": _iso(events.stage_started_at),
+            "stage_deadline": _iso(events.stage_deadline),
+            "suspended_at": _iso(events.suspended_at),
+            "status_before_suspension": status_before,
+            "rework_count": events.rework_count,
+            "return_count": (events.returned_by != _NONE).astype(np.int64),
+            "returned_by_unit_ids": _pg_array(
+                [[int(u)] if u != _NONE else [] for u in events.returned_by.tolist()]
+            ),
+            "void_reason": events.void_reason,
+            "updated_at": _iso(events.updated_at),
+        }
+    )
+    _copy_frame(session, "event", rows, on_progress, "events")
+    del rows
+
+    notes = np.array(_SLOT_NOTES, dtype=object)[events.step_slot]
+    report = events.step_slot == S_REPORT
+    notes[report] = np.array([d[:200] for d in events.description], dtype=object)[
+        events.step_event[report]
+    ]
+    steps = pd.DataFrame(
+        {
+            "event_id": ids[events.step_event],
+            "action": np.array(SLOT_ACTIONS, dtype=object)[events.step_slot],
+            "from_status": events.step_from,
+            "to_status": events.step_to,
+            "actor_id": _nullable(events.step_actor),
+            "unit_id": _nullable(events.step_unit),
+            "note": notes,
+            "data": _step_data(frame, events),
+            "at": _iso(events.step_at),
+        }
+    )
+    _copy_frame(session, "event_step", steps, on_progress, "event_steps")
+    del steps
+
+    ended = events.stage_ended != _NONE
+    stages = pd.DataFrame(
+        {
+            "event_id": ids[events.stage_event],
+            "stage": events.stage_kind,
+            "unit_id": _nullable(events.stage_unit),
+            "started_at": _iso(events.stage_started),
+            "deadline": _iso(events.stage_due),
+            "ended_at": _iso(events.stage_ended),
+            "on_time": _text_where(
+                ended, np.where(events.stage_ended <= events.stage_due, "t", "f")
+            ),
+        }
+    )
+    _copy_frame(session, "event_stage", stages, on_progress, "event_stages")
+    for table in ("event", "event_step", "event_stage"):
+        session.execute(text(f"ANALYZE {table}"))
+    return n
+
+
+def seed_demo_events(
+    session: Session,
+    *,
+    scale: str = "demo",
+    seed: int = DEFAULT_SEED,
+    days: int = 60,
+    now: datetime | None = None,
+    on_progress: Progress | None = None,
+) -> int:
+    """Write `days` of demo events up to `now` for the demo city of `scale`; returns how many.
+
+    Needs the demo city (grid.demo.seed_demo_city); adds what else is missing — the category
+    table and work calendar, the demo units and dispatchers, and a grid worker for every grid
+    without one (people.demo normally provides them). When the scale's districts already have
+    events nothing is written and 0 is returned. Runs in the session's transaction, never
+    commits. `on_progress(stage, done, total)` reports "generate", then "events",
+    "event_steps" and "event_stages" as they are copied.
+    """
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose demo or city")
+    codes = SCALES[scale].district_codes
+    at = now or datetime.now(UTC)
+    if at.tzinfo is None:
+        raise ValueError("now must carry a time zone, e.g. datetime.now(UTC)")
+    session.flush()
+    if session.execute(
+        text("SELECT EXISTS (SELECT 1 FROM event WHERE district_code = ANY(:codes))"),
+        {"codes": list(codes)},
+    ).scalar_one():
+        return 0
+    grids = session.execute(
+        text("SELECT count(*) FROM grid WHERE district_code = ANY(:codes)"), {"codes": list(codes)}
+    ).scalar_one()
+    if not grids:
+        raise DemoEventsError(
+            f"the demo city for scale '{scale}' is not in the database (no grids in districts "
+            f"{', '.join(codes)}); seed it first with `gridgov seed demo --scale {scale}`"
+        )
+    if on_progress:
+        on_progress("generate", 0, 1)
+    if not session.execute(text("SELECT EXISTS (SELECT 1 FROM event_category)")).scalar_one():
+        load_reference_data(session)
+    seed_demo_units(session, scale=scale, seed=seed)
+    seed_demo_dispatchers(session)
+    _ensure_reporters(session, district_codes=codes, scale=scale)
+    session.flush()
+    frame = load_event_frame(session, district_codes=codes)
+    events = generate_events(frame, scale=scale, seed=seed, days=days, now=at)
+    if on_progress:
+        on_progress("generate", 1, 1)
+    count = write_events(session, frame, events, on_progress=on_progress)
+    session.expire_all()
+    return count

@@ -1,0 +1,419 @@
+"""Performance indicators (考核指标) of the event loop, by unit, department, grid, grid worker or
+district, for the events reported in a period.
+
+The cohort is every event in the actor's scope whose `reported_at` lies in [start, end); each
+indicator is that cohort's state at `now`. One SQL statement computes them all with FILTER
+clauses, over the events and their deadline stages.
+
+Definitions (counts are of cohort events unless said otherwise):
+
+- reported (上报数): the cohort.
+- voided: status voided (作废: invalid or duplicate).
+- valid-report rate (有效上报率) = (reported − voided) / reported.
+- registered (立案数): not voided and past the on-site check, i.e. status neither reported
+  nor voided.
+- closed (结案数): status closed, or self_resolved (fixed on the spot by the grid worker).
+- closure rate (结案率) = closed / registered.
+- closed on time (按期结案数): closed events none of whose stages ended late (a self-resolved
+  event has no stage and counts as on time).
+- on-time closure rate (按期结案率) = closed on time / closed.
+- sign-for stages (签收): SIGN stages of cohort events that have ended (signed for, returned or
+  voided while waiting); on time when they ended by their deadline.
+  on-time sign-for rate (按时签收率) = SIGN stages ended on time / SIGN stages ended.
+- handled (处置数): events with at least one ended HANDLE stage.
+- reworked: handled events with rework_count > 0; rework rate (返工率) = reworked / handled.
+- mean handling time (平均处置时长), hours of wall-clock time over handled events, from the
+  dispatch (start of the first SIGN stage) to the end of the last ended HANDLE stage.
+- open: status in `events.workflow.OPEN_STATES`.
+- overdue (超期): open events whose clock runs (not suspended) and whose running stage's
+  deadline is before `now`.
+- returned: events a unit returned at least once (return_count > 0).
+- score (综合得分), 0–100: 100 × the weighted mean of on-time closure rate (weight 0.30), closure
+  rate (0.25), on-time sign-for rate (0.20), 1 − rework rate (0.15) and 1 − overdue /
+  registered (0.10), over the components whose denominator is not zero (None if none is).
+  The valid-report rate measures the reporters, not the handlers, so it is not in the score.
+
+Grouping: events go to the row of their unit (`unit`, the unit holding the case now), that
+unit's department (`department`), grid (`grid`), reporter (`worker`, the account that filed it)
+or district (`district`). SIGN stages go to the unit that had to sign for them under `unit` and
+`department` (a case returned by one police station and signed for by a street office counts
+once for each), and to the event's row otherwise. Events with no unit, grid or reporter form a
+row whose key is None.
+
+Scope (people.access): admins see everything; leaders, command staff and inspectors their area
+(by grid code prefix; events outside every grid by district); grid workers their grids;
+dispatchers the events their unit holds, and only their unit's sign-for stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from events.exceptions import Forbidden, InvalidReport
+from events.models import Department, DepartmentUnit, Event, EventStage, EventStatus, Stage
+from events.workflow import OPEN_STATES
+from grid.models import AdminUnit, Grid
+from grid.service import area_prefix
+from people.access import READ_AGGREGATES, Actor, grid_scope
+from people.models import Staff, StaffRole
+
+KpiGrouping = Literal["unit", "department", "grid", "worker", "district"]
+GROUPINGS: Final = ("unit", "department", "grid", "worker", "district")
+
+# Weights of the composite score (综合得分).
+SCORE_WEIGHTS: Final = {
+    "on_time_closure_rate": 0.30,
+    "closure_rate": 0.25,
+    "on_time_sign_rate": 0.20,
+    "no_rework_rate": 0.15,
+    "not_overdue_rate": 0.10,
+}
+READ_KPIS: Final = READ_AGGREGATES | {StaffRole.DISPATCHER}
+CLOSED_STATES: Final = frozenset({EventStatus.CLOSED, EventStatus.SELF_RESOLVED})
+_NO_KEY_NAMES: Final = {
+    "unit": "（未派遣）",
+    "department": "（未派遣）",
+    "grid": "（网格外）",
+    "worker": "（无上报人）",
+    "district": "（无区县）",
+}
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    """The indicators of one unit, department, grid, grid worker or district (see module doc)."""
+
+    key: str | None  # unit or department id, grid code, staff id or district code
+    name: str
+    reported: int
+    voided: int
+    registered: int
+    closed: int
+    closed_on_time: int
+    open: int
+    overdue: int
+    signs_ended: int
+    signs_on_time: int
+    handled: int
+    reworked: int
+    returned: int
+    mean_handling_hours: float | None
+
+    @property
+    def valid_report_rate(self) -> float | None:
+        """有效上报率: (reported − voided) / reported."""
+        return _ratio(self.reported - self.voided, self.reported)
+
+    @property
+    def closure_rate(self) -> float | None:
+        """结案率: closed / registered."""
+        return _ratio(self.closed, self.registered)
+
+    @property
+    def on_time_closure_rate(self) -> float | None:
+        """按期结案率: closed with every stage on time / closed."""
+        return _ratio(self.closed_on_time, self.closed)
+
+    @property
+    def on_time_sign_rate(self) -> float | None:
+        """按时签收率: SIGN stages ended on time / SIGN stages ended."""
+        return _ratio(self.signs_on_time, self.signs_ended)
+
+    @property
+    def rework_rate(self) -> float | None:
+        """返工率: handled events reworked / handled events."""
+        return _ratio(self.reworked, self.handled)
+
+    @property
+    def score(self) -> float | None:
+        """综合得分 0–100: weighted mean of the defined components (SCORE_WEIGHTS)."""
+        components = {
+            "on_time_closure_rate": self.on_time_closure_rate,
+            "closure_rate": self.closure_rate,
+            "on_time_sign_rate": self.on_time_sign_rate,
+            "no_rework_rate": None if self.rework_rate is None else 1 - self.rework_rate,
+            "not_overdue_rate": _ratio(self.registered - self.overdue, self.registered),
+        }
+        defined = {k: v for k, v in components.items() if v is not None}
+        if not defined:
+            return None
+        weight = sum(SCORE_WEIGHTS[k] for k in defined)
+        return round(100 * sum(SCORE_WEIGHTS[k] * v for k, v in defined.items()) / weight, 2)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _scope(actor: Actor) -> ColumnElement[bool]:
+    """Which events the actor's indicators may count."""
+    if actor.role not in READ_KPIS:
+        raise Forbidden(f"a {actor.role.label} ({actor.role.value}) account may not read KPIs")
+    if actor.role is StaffRole.ADMIN:
+        return true()
+    if actor.role is StaffRole.DISPATCHER:
+        if actor.department_unit_id is None:
+            return false()
+        return Event.unit_id == actor.department_unit_id
+    if actor.role is StaffRole.GRID_WORKER:
+        return grid_scope(actor, Event.grid_code)
+    if not actor.area_code:
+        return false()
+    in_area = grid_scope(actor, Event.grid_code)
+    prefix = area_prefix(actor.area_code)
+    if len(prefix) == 6:  # a district sees its cases outside every grid too
+        return or_(in_area, and_(Event.grid_code.is_(None), Event.district_code == prefix))
+    return in_area
+
+
+def _text_key(key: Any) -> Any:
+    """A group key as text, '' for none, so that groups can be joined with = (no NULLs)."""
+    return func.coalesce(cast(key, Text), "")
+
+
+def _event_key(by: str) -> Any:
+    """The column an event is grouped by (department: of the unit joined to the event)."""
+    return {
+        "unit": Event.unit_id,
+        "department": DepartmentUnit.department_id,
+        "grid": Event.grid_code,
+        "worker": Event.reporter_id,
+        "district": Event.district_code,
+    }[by]
+
+
+def kpis(
+    session: Session,
+    *,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    by: KpiGrouping = "unit",
+    now: datetime | None = None,
+) -> list[KpiRow]:
+    """Indicators of the events reported in [start, end) within the actor's scope, one row per
+    `by` group, ordered by key (None last). See the module docstring for the definitions."""
+    if by not in GROUPINGS:
+        raise InvalidReport(f"cannot group KPIs by '{by}'; use one of {', '.join(GROUPINGS)}")
+    at = now or datetime.now(UTC)
+    for label, moment in (("start", start), ("end", end), ("now", at)):
+        if moment.tzinfo is None:
+            raise InvalidReport(f"{label} must carry a time zone (e.g. +08:00)")
+    if end <= start:
+        raise InvalidReport(f"the period is empty: end {end} is not after start {start}")
+
+    # Per event, from its stages (an index probe each): any stage late, dispatch and last
+    # handling time, and its ended / on-time SIGN stages — those of the unit holding the event
+    # ("own") and of other units that held it before ("foreign").
+    ended_sign = and_(EventStage.stage == Stage.SIGN, EventStage.ended_at.is_not(None))
+    own = EventStage.unit_id.is_not_distinct_from(Event.unit_id)
+    split = by in ("unit", "department") or actor.role is StaffRole.DISPATCHER
+    mine = own if split else true()
+    facts = (
+        select(
+            func.bool_or(EventStage.on_time.is_(False)).label("any_late"),
+            func.min(EventStage.started_at)
+            .filter(EventStage.stage == Stage.SIGN)
+            .label("dispatched_at"),
+            func.max(EventStage.ended_at)
+            .filter(EventStage.stage == Stage.HANDLE)
+            .label("handled_at"),
+            func.count().filter(ended_sign, mine).label("signs_ended"),
+            func.count()
+            .filter(ended_sign, mine, EventStage.on_time.is_(True))
+            .label("signs_on_time"),
+            func.count().filter(EventStage.stage == Stage.SIGN, ~own).label("foreign_signs"),
+        )
+        .where(EventStage.event_id == Event.id)
+        .lateral("facts")
+    )
+    members = (
+        select(
+            Event.id,
+            Event.unit_id,
+            _text_key(_event_key(by)).label("key"),
+            Event.status,
+            Event.rework_count,
+            Event.return_count,
+            Event.stage_deadline,
+            Event.suspended_at,
+            *facts.c,
+        )
+        .select_from(Event)
+        .join(facts, true())
+        .where(Event.reported_at >= start, Event.reported_at < end, _scope(actor))
+    )
+    if by == "department":
+        members = members.outerjoin(DepartmentUnit, DepartmentUnit.id == Event.unit_id)
+    cohort = members.cte("cohort")
+    c = cohort.c
+    status = c.status
+    closed = status.in_(CLOSED_STATES)
+    handled = c.handled_at.is_not(None)
+    hours = func.extract("epoch", c.handled_at - c.dispatched_at) / 3600.0
+    per_event = (
+        select(
+            c.key,
+            func.count().label("reported"),
+            func.count().filter(status == EventStatus.VOIDED).label("voided"),
+            func.count()
+            .filter(status.notin_([EventStatus.REPORTED, EventStatus.VOIDED]))
+            .label("registered"),
+            func.count().filter(closed).label("closed"),
+            func.count()
+            .filter(closed, func.coalesce(c.any_late, False).is_(False))
+            .label("closed_on_time"),
+            func.count().filter(status.in_(OPEN_STATES)).label("open"),
+            func.count()
+            .filter(status.in_(OPEN_STATES), c.suspended_at.is_(None), c.stage_deadline < at)
+            .label("overdue"),
+            func.count().filter(handled).label("handled"),
+            func.count().filter(handled, c.rework_count > 0).label("reworked"),
+            func.count().filter(c.return_count > 0).label("returned"),
+            func.avg(hours).filter(handled).label("mean_handling_hours"),
+            func.sum(c.signs_ended).label("signs_ended"),
+            func.sum(c.signs_on_time).label("signs_on_time"),
+        )
+        .group_by(c.key)
+        .cte("per_event")
+    )
+    # SIGN stages of units that no longer hold the event (returned or re-dispatched), counted
+    # for the unit that had to sign for them; only under unit and department, never for a
+    # dispatcher (who sees their own unit's stages only).
+    if split and actor.role is not StaffRole.DISPATCHER:
+        earlier = (  # an index probe per event that has such stages, a few per cent of them
+            select(EventStage.unit_id, EventStage.ended_at, EventStage.on_time)
+            .where(
+                EventStage.event_id == c.id,
+                EventStage.stage == Stage.SIGN,
+                EventStage.unit_id.is_distinct_from(c.unit_id),
+            )
+            .lateral("earlier")
+        )
+        foreign_key = _text_key(
+            earlier.c.unit_id
+            if by == "unit"
+            else select(DepartmentUnit.department_id)
+            .where(DepartmentUnit.id == earlier.c.unit_id)
+            .scalar_subquery()
+        )
+        foreign = (
+            select(
+                foreign_key.label("key"),
+                func.count().filter(earlier.c.ended_at.is_not(None)).label("signs_ended"),
+                func.count().filter(earlier.c.on_time.is_(True)).label("signs_on_time"),
+            )
+            .select_from(cohort)
+            .join(earlier, true())
+            .where(c.foreign_signs > 0)
+            .group_by(foreign_key)
+            .cte("foreign_signs")
+        )
+    else:
+        foreign = (
+            select(
+                literal("").label("key"),
+                literal(0).label("signs_ended"),
+                literal(0).label("signs_on_time"),
+            )
+            .where(false())
+            .cte("foreign_signs")
+        )
+    zero = literal(0)
+    counts = (
+        "reported",
+        "voided",
+        "registered",
+        "closed",
+        "closed_on_time",
+        "open",
+        "overdue",
+        "handled",
+        "reworked",
+        "returned",
+    )
+    rows = session.execute(
+        select(
+            func.coalesce(per_event.c.key, foreign.c.key).label("key"),
+            *(func.coalesce(per_event.c[name], zero).label(name) for name in counts),
+            per_event.c.mean_handling_hours,
+            *(
+                (
+                    func.coalesce(per_event.c[name], zero) + func.coalesce(foreign.c[name], zero)
+                ).label(name)
+                for name in ("signs_ended", "signs_on_time")
+            ),
+        ).select_from(per_event.join(foreign, per_event.c.key == foreign.c.key, full=True))
+    ).all()
+    names = _names(session, by, [r.key for r in rows if r.key])
+    result = [
+        KpiRow(
+            key=r.key or None,
+            name=names.get(r.key, r.key) if r.key else _NO_KEY_NAMES[by],
+            reported=r.reported,
+            voided=r.voided,
+            registered=r.registered,
+            closed=r.closed,
+            closed_on_time=r.closed_on_time,
+            open=r.open,
+            overdue=r.overdue,
+            signs_ended=int(r.signs_ended),
+            signs_on_time=int(r.signs_on_time),
+            handled=r.handled,
+            reworked=r.reworked,
+            returned=r.returned,
+            mean_handling_hours=(
+                None if r.mean_handling_hours is None else float(r.mean_handling_hours)
+            ),
+        )
+        for r in rows
+    ]
+    # Ids in numeric order, codes in code order (all keys are digits), no key last.
+    return sorted(result, key=lambda row: (row.key is None, len(row.key or ""), row.key or ""))
+
+
+def _names(session: Session, by: str, keys: list[str]) -> dict[str, str]:
+    """Display names of the group keys."""
+    if not keys:
+        return {}
+    ids = [int(k) for k in keys] if by in ("unit", "department", "worker") else []
+    query: Any
+    if by == "unit":
+        query = select(DepartmentUnit.id, DepartmentUnit.name).where(DepartmentUnit.id.in_(ids))
+    elif by == "department":
+        query = select(Department.id, Department.name).where(Department.id.in_(ids))
+    elif by == "grid":
+        query = select(Grid.code, Grid.name).where(Grid.code.in_(keys))
+    elif by == "worker":
+        query = select(Staff.id, Staff.full_name).where(Staff.id.in_(ids))
+    else:
+        query = select(AdminUnit.district_code, AdminUnit.name).where(
+            AdminUnit.code.in_([f"{k}000000" for k in keys])
+        )
+    return {str(key): str(name) for key, name in session.execute(query).all()}
+
+
+__all__ = [
+    "GROUPINGS",
+    "READ_KPIS",
+    "SCORE_WEIGHTS",
+    "KpiGrouping",
+    "KpiRow",
+    "kpis",
+]
