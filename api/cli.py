@@ -170,6 +170,32 @@ def seed_demo(
     )
 
 
+@app.command("escalate")
+@clear_errors
+def escalate(
+    every: Annotated[
+        float | None, typer.Option(help="repeat every so many seconds (default: run once)")
+    ] = None,
+) -> None:
+    """Supervise (督办) stages that turned yellow or red; run from cron or with --every."""
+    import time
+    from datetime import UTC, datetime
+
+    from events.escalation import escalate_overdue
+
+    while True:
+        with session_scope() as session:
+            report = escalate_overdue(session, now=datetime.now(UTC))
+        console.print(
+            f"{datetime.now():%H:%M:%S} checked {report.checked} running stages: "
+            f"{len(report.yellow)} yellow, {len(report.red)} red, "
+            f"{report.notifications} notifications queued"
+        )
+        if every is None:
+            return
+        time.sleep(every)
+
+
 class Layer(StrEnum):
     grids = "grids"
     buildings = "buildings"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -96,3 +97,11 @@ def test_export_then_import_into_a_fresh_database_keeps_every_grid(seeded, tmp_p
     # Importing the same grids again is refused as duplicates, and nothing is written.
     again = run("import", "grids", str(path), database_url=seeded)
     assert again.returncode == 1 and "duplicate" in (again.stderr + again.stdout).lower()
+
+
+def test_escalation_job_supervises_the_overdue_demo_events_once(seeded):
+    first = run("escalate", database_url=seeded, check=True)
+    red = int(re.search(r"(\d+) red", first.stdout).group(1))
+    assert red > 0, first.stdout
+    again = run("escalate", database_url=seeded, check=True)
+    assert re.search(r"0 yellow, 0 red", again.stdout), again.stdout
