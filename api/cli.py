@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from api.cli_common import clear_errors, console, errors, progress_bar
+from api.cli_people import people_app
 from api.cli_worker import worker
 from gis import local_pg
 from gis.config import get_settings
@@ -27,6 +28,7 @@ db_app = typer.Typer(help="The project-local PostGIS cluster.", no_args_is_help=
 seed_app = typer.Typer(help="Seed data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command("worker")(worker)
+app.add_typer(people_app, name="people")
 app.add_typer(seed_app, name="seed")
 
 

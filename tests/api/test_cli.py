@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,25 @@ def test_escalation_job_supervises_the_overdue_demo_events_once(seeded):
     assert red > 0, first.stdout
     again = run("escalate", database_url=seeded, check=True)
     assert re.search(r"0 yellow, 0 red", again.stdout), again.stdout
+
+
+def test_people_import_reports_bad_rows_and_writes_an_error_file(seeded, tmp_path):
+    from people.documents import make_id_number
+
+    template = tmp_path / "template.csv"
+    run("people", "template", str(template), database_url=seeded, check=True)
+    header = template.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+    ledger = tmp_path / "ledger.csv"
+    good = {
+        "姓名": "测试甲",
+        "证件号码": make_id_number("420502", date(1990, 1, 2), 7),
+        "人口类型": "户籍人口",
+    }
+    bad = {"姓名": "测试乙", "证件号码": "420502199001020000", "人口类型": "户籍人口"}
+    rows = [",".join(header)] + [",".join(r.get(h, "") for h in header) for r in (good, bad)]
+    ledger.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = run("people", "import", str(ledger), "--as", "admin", database_url=seeded)
+    assert result.returncode == 2, result.stderr
+    assert "check digit" in result.stdout + result.stderr
+    errors = list(tmp_path.glob("ledger.errors.csv"))
+    assert errors and "420502199001020000" in errors[0].read_text(encoding="utf-8-sig")
