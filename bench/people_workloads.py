@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +43,9 @@ def write_ledger_csv(engine: Engine, path: Path, rows: int, *, seed: int = 3) ->
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         for i in range(rows):
-            birth = date(
-                1940 + int(rng.integers(0, 80)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
-            )
-            # The sequence and a varying region keep 2,000,000 numbers unique.
-            region = f"4205{2 + i // 1_000_000:02d}"
-            number = make_id_number(region, birth, (i // 80) % 1000)
+            # Distinct (birth date, sequence) pairs keep every number unique.
+            birth = date(1950, 1, 1) + timedelta(days=i % 20_000)
+            number = make_id_number("420502", birth, (i // 20_000) % 1000)
             floating = rng.random() < 0.25
             writer.writerow(
                 [
