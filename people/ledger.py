@@ -1,17 +1,18 @@
 """Import and export of the resident ledger (台账): CSV and Excel (.xlsx) files, Chinese headers.
 
 An import streams the file in batches. Each row is validated in Python (document numbers,
-dates, code labels, phones, lengths), its ID number and phone encrypted and hashed, and the
-batch COPYed into a TEMP staging table while the next batch is read. Checks that need the whole
-file or the database — a document twice in the file, unknown houses, houses or people outside
-the actor's scope — then run set-based in SQL, and the valid rows are written by a handful of
-INSERT … SELECT / UPDATE … FROM statements: a resident already in the ledger (same document) is
-updated, not duplicated, and a changed house closes the open residence and opens a new one.
+dates, code labels, phones, lengths) and its ID number and phone encrypted and hashed; a
+document already seen earlier in the file is reported. Each batch is then COPYed into a TEMP
+table and, on a helper thread while Python reads the next batch, checked set-based against the
+database — unknown houses, houses or people outside the actor's scope, residence history — and
+written by a handful of INSERT … SELECT / UPDATE … FROM statements: a resident already in the
+ledger (same document) is updated, not duplicated, and a changed house closes the open
+residence and opens a new one.
 
-Valid rows go in, invalid rows are reported (row, column, reason) and written to an error file
+Valid rows go in; invalid rows are reported (row, column, reason) and written to an error file
 in the input's format. A file that cannot be read as a ledger (wrong type, empty, missing
-required columns) raises `LedgerFileError` before anything is written. The caller owns the
-transaction: if anything fails midway, rolling back leaves no row of the import behind.
+required columns) raises `LedgerFileError` with nothing written, even when the problem shows
+only halfway through (the import runs in a savepoint). The caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -62,8 +63,8 @@ __all__ = [
     "write_template",
 ]
 
-# on_progress(stage, done, total); stages "read" (rows), "check" and "write" (steps),
-# "errors" (rows copied to the error file).
+# on_progress(stage, done, total); stages "read" and "written" (rows), then "errors" (rows
+# copied to the error file).
 ProgressCallback = Callable[[str, int, int], None]
 
 BATCH_ROWS: Final = 10_000
@@ -509,8 +510,8 @@ _DATE_PATTERN: Final = re.compile(
 _DATE_DIGITS: Final = re.compile(r"\d{8}")
 _MASKED: Final = "*"
 
-# Staging columns, in COPY order; every row of the file with a readable document is staged,
-# `ok` false when Python found a problem, so duplicates are still seen across bad rows.
+# Columns of a staged batch row, in COPY order; rows with problems are staged too, `ok` false,
+# so the SQL checks can report everything wrong with them at once.
 _STAGE_COLUMNS: Final = (
     "row_no",
     "ok",
@@ -933,6 +934,8 @@ class _BatchWriter:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-write")
         self.pending: Future[None] | None = None
         self.inserted = self.updated = self.written = 0
+        # Residents when the import began, and as many as the statistics last described.
+        self.residents_before = self.analysed = _estimated_residents(session)
 
     def submit(self, rows: list[tuple[Any, ...]], errors: list[tuple[Any, ...]]) -> None:
         """Queue a batch, once the one before it is written (raising what it raised)."""
@@ -965,6 +968,11 @@ class _BatchWriter:
         session.execute(text(f"TRUNCATE {_BATCH}, {_LINK}"))
         self._copy(_ERROR, _ERROR_COLUMNS, errors)
         self._copy(_BATCH, _STAGE_COLUMNS, rows)
+        if self.residents_before + self.inserted > 2 * self.analysed:
+            # The import has more than doubled the tables since their statistics were taken;
+            # ANALYZE counts this transaction's own rows, so the plans stay index probes.
+            session.execute(text("ANALYZE resident, residence"))
+            self.analysed = _estimated_residents(session)
         with _index_probes(session):
             _link_batch(session)
             _sql_checks(session, self.actor, self.layout, self.today)
@@ -972,6 +980,14 @@ class _BatchWriter:
         self.inserted += inserted
         self.updated += updated
         self.written += len(rows)
+
+
+def _estimated_residents(session: Session) -> int:
+    """How many residents the planner believes there are."""
+    estimate = session.execute(
+        text("SELECT reltuples FROM pg_class WHERE oid = CAST('resident' AS regclass)")
+    ).scalar_one()
+    return max(int(estimate), 0)
 
 
 # Planner settings for a batch's statements (see _index_probes).
@@ -987,11 +1003,11 @@ _PROBE_SETTINGS: Final = {
 def _index_probes(session: Session) -> Iterator[None]:
     """Plan the batch's statements as index probes per batch row, whatever the statistics say.
 
-    Each statement joins one batch (thousands of rows) to tables of millions. While an import
-    fills `resident`, its statistics still describe the table as it was — empty, for a first
-    load — so the planner would scan or hash the whole table once per batch, which makes a
-    large import quadratic; and the costs it then sees switch on JIT compilation, which takes
-    longer than the statements. The settings are transaction-local and put back afterwards.
+    Each statement joins one batch (thousands of rows) to tables of millions; a plan that scans
+    or hashes a whole table once per batch makes a large import quadratic. Statistics lag
+    behind an import that fills the tables (the writer re-analyses as they grow), and the
+    costs these settings produce would switch on JIT compilation, which takes longer than the
+    statements. The settings are transaction-local and put back afterwards.
     """
     names = list(_PROBE_SETTINGS)
     previous = session.execute(

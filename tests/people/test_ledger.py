@@ -4,15 +4,19 @@ row and column, re-import as update, scope, and masked or unmasked export."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from api import cli_people
 from people import ledger, service
 from people.documents import check_digit
 from people.exceptions import Forbidden, InvalidRecord
@@ -763,3 +767,82 @@ def test_unmasked_export_needs_a_reason_and_a_role_that_may_unmask(city, tmp_pat
             city["session"], actor=city["inspector"], path=path, unmasked=True, reason="想看看"
         )
     assert not path.exists()
+
+
+# --- batches ------------------------------------------------------------------------------
+
+
+def test_duplicates_and_updates_are_found_across_batches(city, tmp_path, monkeypatch):
+    monkeypatch.setattr(ledger, "BATCH_ROWS", 3)
+    run(city, write_rows(tmp_path / "一.csv", [person(30, name="旧名")]))
+    rows = [person(s) for s in range(11, 18)] + [person(12, name="又来"), person(30, name="新名")]
+    report = run(city, write_rows(tmp_path / "二.csv", rows))
+
+    assert (report.total_rows, report.inserted, report.updated) == (9, 7, 1)
+    error = the_error(report)
+    assert (error.row, error.column) == (9, "证件号码") and "already on row 3" in error.reason
+    assert resident(city, 30).name == "新名"
+    assert resident(city, 12).name == "张三"
+
+
+def test_seen_documents_reports_repeats_within_and_across_batches():
+    seen = ledger._SeenDocuments()
+    assert seen.repeats([5, 9, 5], [2, 3, 4]) == {4: 2}
+    assert seen.repeats([9, 7, 7, 1], [5, 6, 7, 8]) == {5: 3, 7: 6}
+    assert seen.repeats([1, 2], [9, 10]) == {9: 8}
+    assert seen.repeats([], []) == {}
+
+
+def test_planner_settings_are_put_back_after_an_import(city, tmp_path):
+    session = city["session"]
+    query = text("SELECT current_setting('enable_seqscan'), current_setting('jit')")
+    before = tuple(session.execute(query).one())
+    run(city, write_rows(tmp_path / "台账.csv", [person(11)]))
+    settings = session.execute(query).one()
+    assert tuple(settings) == before
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(city, monkeypatch):
+    """The `people` sub-app, its commands working in the test's rolled-back session."""
+
+    @contextmanager
+    def test_session() -> Iterator[Session]:
+        yield city["session"]
+
+    monkeypatch.setattr(cli_people, "session_scope", test_session)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli_people.people_app, [str(a) for a in args])
+
+
+def test_cli_writes_the_template(cli, tmp_path):
+    result = cli("template", tmp_path / "模板.xlsx")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "模板.xlsx").exists()
+
+
+def test_cli_imports_and_says_where_the_rejected_rows_went(cli, city, tmp_path):
+    path = write_rows(tmp_path / "台账.csv", [person(11), person(12, phone="12")])
+    result = cli("import", path, "--as", "boss")
+    assert result.exit_code == 2
+    assert "1 residents added" in result.output and "1 rejected" in result.output
+    assert "台账.errors.csv" in result.output
+    assert count(city["session"]) == 1
+
+
+def test_cli_refuses_an_unknown_account_in_one_sentence(cli, tmp_path):
+    result = cli("import", write_rows(tmp_path / "台账.csv", [person(11)]), "--as", "nobody")
+    assert result.exit_code == 1
+    assert "no account named nobody" in result.output and "Traceback" not in result.output
+
+
+def test_cli_exports_unmasked_only_with_a_reason(cli, city, tmp_path):
+    run(city, write_rows(tmp_path / "台账.csv", [person(11)]))
+    refused = cli("export", tmp_path / "x.csv", "--as", "boss", "--unmasked")
+    assert refused.exit_code == 1 and "say why" in refused.output
+    done = cli("export", tmp_path / "x.csv", "--as", "boss", "--unmasked", "--reason", "年度核对")
+    assert done.exit_code == 0 and "exported 1 residents" in done.output
+    assert id_number(11) in (tmp_path / "x.csv").read_text(encoding="utf-8-sig")
