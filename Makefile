@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+VENDOR := maps/vendor/node_modules/.installed-stamp
 
 .PHONY: demo test bench lint db system venv clean
 
@@ -30,7 +31,12 @@ db: system venv  ## start the project-local PostGIS (unless DATABASE_URL is set)
 system:
 	@./gis/system-packages.sh
 
-venv: $(STAMP)
+venv: $(STAMP) $(VENDOR)
+
+# Leaflet, folium's plugins and their styles from the npm registry, served by the app itself.
+$(VENDOR): maps/vendor/package-lock.json | system
+	npm ci --prefix maps/vendor --no-audit --no-fund --loglevel=error
+	@touch $(VENDOR)
 
 $(STAMP): pyproject.toml | system
 	$(PYTHON) -m venv $(VENV)
@@ -40,4 +46,4 @@ $(STAMP): pyproject.toml | system
 
 clean:  ## stop the local cluster and delete it, the virtualenv and caches
 	-[ -x $(BIN)/gridgov ] && [ -z "$${DATABASE_URL:-}" ] && $(BIN)/gridgov db destroy --yes
-	rm -rf $(VENV) .pgdata .pytest_cache .mypy_cache .ruff_cache *.egg-info bench/results.json bench/results.md
+	rm -rf $(VENV) maps/vendor/node_modules .pgdata .pytest_cache .mypy_cache .ruff_cache *.egg-info bench/results.json bench/results.md

@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api import errors
-from api.routers import grids, health
+from api.auth import PUBLIC, LoginThrottle
+from api.routers import (
+    auth,
+    events,
+    grids,
+    health,
+    imports,
+    maps,
+    open311,
+    pages,
+    people,
+    reference,
+    stats,
+    tiles,
+)
+from api.templating import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
 
 INDEX_HTML = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>gridgov 网格化社会治理</title>
@@ -34,10 +50,27 @@ def create_app() -> FastAPI:
         version="0.1.0",
     )
     errors.install(app)
-    app.include_router(health.router)
-    app.include_router(grids.router)
+    app.state.login_throttle = LoginThrottle()
+    for module in (
+        health,
+        auth,
+        grids,
+        people,
+        events,
+        reference,
+        stats,
+        imports,
+        open311,
+        pages,
+        maps,
+        tiles,
+    ):
+        app.include_router(module.router)
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
+    # check_dir=False: a checkout without `npm ci` still serves the API; pages then say why.
+    app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
 
-    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse, dependencies=[PUBLIC])
     def index() -> str:
         return INDEX_HTML
 

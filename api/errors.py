@@ -1,21 +1,43 @@
-"""Domain errors → HTTP status codes with a sentence in `detail`; never a stack trace."""
+"""Every error as one JSON shape with a sentence in Chinese and English; never a stack trace.
+
+{"error": {"code": "not_found", "message": "未找到 Not found: event … does not exist",
+           "field": null}}
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from events import exceptions as event_errors
+from events.attachments import AttachmentError
 from gis.crs import CoordinateError
 from gis.geometry import GeometryError
 from grid.exceptions import GridError, InvalidQuery, NotFound
 from people import exceptions as people_errors
 
 log = logging.getLogger(__name__)
+
+# status → (code, Chinese title, English title) of the error shape.
+TITLES: dict[int, tuple[str, str, str]] = {
+    400: ("bad_request", "请求有误", "Bad request"),
+    401: ("unauthenticated", "未登录或登录已过期", "Not signed in"),
+    403: ("forbidden", "无权操作", "Forbidden"),
+    404: ("not_found", "未找到", "Not found"),
+    405: ("method_not_allowed", "不支持该方法", "Method not allowed"),
+    409: ("conflict", "状态冲突", "Conflict"),
+    413: ("too_large", "内容过大", "Too large"),
+    415: ("unsupported_media_type", "不支持的内容类型", "Unsupported media type"),
+    422: ("invalid", "数据校验未通过", "Invalid input"),
+    429: ("rate_limited", "请求过于频繁", "Too many requests"),
+    503: ("unavailable", "服务暂不可用", "Service unavailable"),
+}
 
 # Most specific first: the first matching class decides the status.
 STATUS_OF: list[tuple[type[Exception], int]] = [
@@ -31,20 +53,76 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
     (people_errors.PeopleError, status.HTTP_400_BAD_REQUEST),
     (event_errors.NotFound, status.HTTP_404_NOT_FOUND),
     (event_errors.Forbidden, status.HTTP_403_FORBIDDEN),
-    (event_errors.ActionNotAllowed, status.HTTP_409_CONFLICT),
     (event_errors.Conflict, status.HTTP_409_CONFLICT),
     (event_errors.InvalidReport, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (event_errors.EventError, status.HTTP_400_BAD_REQUEST),
 ]
 
+# Refused uploads: too big is 413, not an image we take is 415, the rest 422.
+ATTACHMENT_STATUS = {
+    "too_large": status.HTTP_413_CONTENT_TOO_LARGE,
+    "too_many_pixels": status.HTTP_413_CONTENT_TOO_LARGE,
+    "not_a_photo": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    "unsupported": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+class ApiError(Exception):
+    """An error raised by the HTTP layer itself (authentication, rate limits, uploads)."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.field = field
+        self.headers = headers
+
+
+def error_body(status_code: int, message: str, field: str | None = None, **extra: Any) -> Any:
+    """The error shape: a code, a sentence prefixed with its Chinese and English title."""
+    code, chinese, english = TITLES.get(status_code, ("error", "错误", "Error"))
+    return {
+        "error": {"code": code, "message": f"{chinese} {english}: {message}", "field": field}
+        | extra
+    }
+
+
+def error_response(
+    status_code: int,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A JSON response in the error shape."""
+    return JSONResponse(
+        status_code=status_code,
+        content=error_body(status_code, message, field, **extra),
+        headers=headers,
+    )
+
+
+def _field(loc: Any) -> str:
+    return ".".join(str(p) for p in loc if p not in ("query", "body", "path", "header", "form"))
+
 
 def _validation_sentence(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"] if p not in ("query", "body", "path"))
         value = error.get("input")
-        shown = f" (got {value!r})" if value is not None and not isinstance(value, dict) else ""
-        parts.append(f"{where}: {error['msg']}{shown}")
+        shown = (
+            f" (got {value!r})"
+            if value is not None and not isinstance(value, dict | list | bytes)
+            else ""
+        )
+        where = _field(error["loc"])
+        parts.append(f"{where}: {error['msg']}{shown}" if where else f"{error['msg']}{shown}")
     return "; ".join(parts)
 
 
@@ -53,22 +131,44 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            content={"detail": _validation_sentence(exc), "errors": exc.errors()},
+        errors = exc.errors()
+        field = _field(errors[0]["loc"]) if errors else None
+        return error_response(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, _validation_sentence(exc), field or None
         )
+
+    @app.exception_handler(ApiError)
+    def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status_code, str(exc), exc.field, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == status.HTTP_404_NOT_FOUND and message == "Not Found":
+            message = f"there is no {request.url.path}; see /docs for the endpoints"
+        return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(AttachmentError)
+    def _refused_upload(request: Request, exc: AttachmentError) -> JSONResponse:
+        code = ATTACHMENT_STATUS.get(exc.reason, status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return error_response(code, str(exc), "photos", reason=exc.reason)
+
+    @app.exception_handler(event_errors.ActionNotAllowed)
+    def _not_now(request: Request, exc: event_errors.ActionNotAllowed) -> JSONResponse:
+        return error_response(status.HTTP_409_CONFLICT, str(exc), allowed=exc.allowed)
 
     for error_class, code in STATUS_OF:
 
         def _handler(request: Request, exc: Exception, code: int = code) -> JSONResponse:
-            return JSONResponse(status_code=code, content={"detail": str(exc)})
+            return error_response(code, str(exc))
 
         app.add_exception_handler(error_class, _handler)
 
     @app.exception_handler(OperationalError)
     def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
         log.error("database unavailable: %s", exc.orig)
-        return JSONResponse(
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-            content={"detail": "the database is not reachable; try again in a minute"},
+        return error_response(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the database is not reachable; try again in a minute",
+            headers={"Retry-After": "60"},
         )

@@ -406,6 +406,11 @@ def _unit_ref(unit: DepartmentUnit | None) -> UnitRef | None:
     )
 
 
+def get_unit_ref(session: Session, *, unit_id: int | None) -> UnitRef | None:
+    """A department unit by id and name, None when there is no such unit."""
+    return _unit_ref(session.get(DepartmentUnit, unit_id) if unit_id is not None else None)
+
+
 def read_event(
     session: Session,
     *,

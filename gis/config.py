@@ -38,10 +38,16 @@ class Settings(BaseSettings):
     upload_dir: Path = PROJECT_DIR / "var" / "uploads"
     max_photo_mb: float = Field(default=10.0, gt=0)
     # Signs tokens and sessions; may be rotated.
-    secret_key: str = "dev-only-secret-change-me"
+    secret_key: str = "dev-only-secret-change-me-before-production"
     # Encrypts ID numbers and phones and keys their lookup hashes: changing it makes stored
     # personal data unreadable, so it is separate from SECRET_KEY (default: the same value).
     pii_key: str | None = None
+    # Access tokens and page sessions last one working shift.
+    token_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+    # Failed logins allowed per username, and login attempts per client address, per window.
+    login_failures_per_user: int = Field(default=5, ge=1)
+    login_attempts_per_address: int = Field(default=30, ge=1)
+    login_window_s: int = Field(default=900, ge=10)
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system packages gridgov needs on Debian/Ubuntu: PostgreSQL + PostGIS (unless
-# DATABASE_URL points at a database elsewhere) and Python's venv module.
+# DATABASE_URL points at a database elsewhere), Python's venv module and npm, which fetches the
+# browser assets (Leaflet and its plugins) from the npm registry so no page needs a CDN.
 # With --browser it also wants Chromium, which the tests drive headless to check the pages.
 # As root it installs what is missing with apt-get; otherwise it names the packages to install.
 set -euo pipefail
@@ -11,6 +12,9 @@ if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
 fi
 if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   missing+=("python3-venv")
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=("npm")
 fi
 if [ -z "${DATABASE_URL:-}" ]; then
   pg_ctl=$(ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n 1 || true)
@@ -42,6 +46,7 @@ for m in "${missing[@]}"; do
   case "$m" in
     python3-venv) packages+=(python3-venv) ;;
     chromium) packages+=(chromium) ;;
+    npm) packages+=(nodejs npm) ;;
     postgresql) ;;  # chosen together with PostGIS below
     postgis) ;;
   esac

@@ -104,6 +104,14 @@ def authenticate(session: Session, *, username: str, password: str) -> Actor | N
     return load_actor(session, staff_id=staff.id)
 
 
+def full_name_of(session: Session, *, staff_id: int) -> str:
+    """The account holder's name as shown in pages."""
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound(f"account {staff_id} does not exist")
+    return staff.full_name
+
+
 def set_password(session: Session, *, staff_id: int, password: str) -> None:
     """Replace an account's password."""
     if len(password) < MIN_PASSWORD:

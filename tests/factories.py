@@ -14,6 +14,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.auth import issue_token
 from events.catalog import DepartmentType
 from events.models import Department, DepartmentUnit
 from gis.bulk import ewkb_hex
@@ -143,6 +144,12 @@ def add_staff(session: Session, username: str, role: str, **scope: Any) -> Actor
     return create_staff(
         session, username=username, password="test-password", full_name=username, role=role, **scope
     )
+
+
+def bearer(actor: Actor) -> dict[str, str]:
+    """Request headers that sign in as `actor` (a token issued directly, no password round)."""
+    token, _ = issue_token(actor)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def id_number(sequence: int, birth: date = date(1985, 6, 15), region: str = "420502") -> str:

@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.auth import ALL_STAFF, allow
 from api.deps import SessionDep
 from api.geojson import feature, feature_collection
 from gis.crs import Crs
 from grid import service
 from grid.schemas import LocateResult
 
-router = APIRouter(prefix="/api", tags=["grids 网格"])
+router = APIRouter(prefix="/api", tags=["grids 网格"], dependencies=[allow(ALL_STAFF)])
 
 AreaQuery = Annotated[
     str | None,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.auth import PUBLIC
 from api.deps import SessionDep
 from gis.db import postgis_version
 
 router = APIRouter(tags=["health 健康检查"])
 
 
-@router.get("/api/health")
+@router.get("/api/health", dependencies=[PUBLIC])
 def health(session: SessionDep) -> dict[str, str]:
     """Database reachable and PostGIS version; 503 (from the error handler) when it is down."""
     return {"status": "ok", "database": "ok", "postgis": postgis_version(session)}

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import COMMUNITY, add_building, add_grid, admin_tree, square
+from tests.factories import COMMUNITY, add_building, add_grid, add_staff, admin_tree, bearer, square
+
+
+@pytest.fixture(autouse=True)
+def signed_in(client, session):
+    client.headers.update(bearer(add_staff(session, "viewer", "admin")))
 
 
 @pytest.fixture
@@ -37,15 +42,18 @@ def test_locate_returns_grid_community_and_building(client, two_grids):
 def test_locate_swapped_coordinates_get_400_with_a_hint(client, two_grids):
     response = client.get("/api/locate", params={"lon": 30.7, "lat": 111.28})
     assert response.status_code == 400
-    assert "did you swap lat and lon" in response.json()["detail"]
+    assert "did you swap lat and lon" in response.json()["error"]["message"]
 
 
 def test_locate_unknown_crs_and_non_numbers_get_422_sentences(client, two_grids):
     bad_crs = client.get("/api/locate", params={"lon": 111.28, "lat": 30.7, "crs": "mars"})
-    assert bad_crs.status_code == 422 and "crs" in bad_crs.json()["detail"]
+    assert bad_crs.status_code == 422 and "crs" in bad_crs.json()["error"]["message"]
     not_number = client.get("/api/locate", params={"lon": "east", "lat": 30.7})
     assert not_number.status_code == 422
-    assert "lon" in not_number.json()["detail"] and "'east'" in not_number.json()["detail"]
+    assert (
+        "lon" in not_number.json()["error"]["message"]
+        and "'east'" in not_number.json()["error"]["message"]
+    )
 
 
 def test_grids_are_a_geojson_feature_collection_filtered_by_community_and_bbox(client, two_grids):
@@ -67,7 +75,7 @@ def test_one_grid_by_code_and_404_for_an_unknown_code(client, two_grids):
     assert found.status_code == 200
     assert found.json()["properties"]["community"]["name"] == "测试社区"
     missing = client.get("/api/grids/420502001001999")
-    assert missing.status_code == 404 and "does not exist" in missing.json()["detail"]
+    assert missing.status_code == 404 and "does not exist" in missing.json()["error"]["message"]
 
 
 def test_bad_bbox_and_area_code_get_400_saying_what_is_wrong(client, two_grids):

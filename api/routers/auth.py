@@ -1,0 +1,163 @@
+"""Signing in: tokens for API clients, a login form and session cookie for the pages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from api.auth import (
+    ALL_STAFF,
+    CHALLENGE,
+    PUBLIC,
+    allow,
+    clear_session_cookies,
+    client_address,
+    issue_token,
+    set_session_cookies,
+    throttle_of,
+)
+from api.deps import SessionDep
+from api.errors import ApiError, error_body
+from api.templating import templates
+from events.schemas import UnitRef
+from events.service import get_unit_ref
+from people.access import Actor
+from people.models import StaffRole
+from people.staff import authenticate, full_name_of
+
+router = APIRouter(tags=["auth 登录"])
+
+# Where each role lands after signing in on a page.
+ROLE_HOME = {
+    StaffRole.GRID_WORKER: "/worker",
+    StaffRole.INSPECTOR: "/worker",
+    StaffRole.DISPATCHER: "/console",
+    StaffRole.COMMAND: "/console",
+    StaffRole.LEADER: "/maps/leader",
+    StaffRole.ADMIN: "/console",
+}
+
+
+class Token(BaseModel):
+    """An OAuth2 bearer token."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class Scope(BaseModel):
+    """What an account may see: its grids, admin area or department unit."""
+
+    grids: list[str]
+    area_code: str | None
+    unit_id: int | None
+
+
+class Me(BaseModel):
+    """The signed-in account."""
+
+    id: int
+    username: str
+    full_name: str
+    role: str
+    role_label: str
+    unit: UnitRef | None
+    scope: Scope
+    home: str
+
+
+def _sign_in(session: SessionDep, request: Request, username: str, password: str) -> Actor:
+    throttle = throttle_of(request)
+    throttle.check(username=username, address=client_address(request))
+    actor = authenticate(session, username=username, password=password)
+    if actor is None:
+        throttle.failed(username=username)
+        raise ApiError(
+            status.HTTP_401_UNAUTHORIZED,
+            "the username or password is wrong",
+            headers=CHALLENGE,
+        )
+    throttle.succeeded(username=username)
+    return actor
+
+
+@router.post("/api/auth/token", response_model=Token, dependencies=[PUBLIC])
+def token(
+    session: SessionDep,
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> Token:
+    """Exchange a username and password (OAuth2 password form) for a bearer token."""
+    actor = _sign_in(session, request, form.username, form.password)
+    access_token, lifetime = issue_token(actor)
+    return Token(access_token=access_token, expires_in=lifetime)
+
+
+@router.get("/api/me", response_model=Me)
+def me(session: SessionDep, actor: Annotated[Actor, allow(ALL_STAFF)]) -> Me:
+    """The signed-in account: role, department unit and scope."""
+    return Me(
+        id=actor.staff_id,
+        username=actor.username,
+        full_name=full_name_of(session, staff_id=actor.staff_id),
+        role=actor.role.value,
+        role_label=actor.role.label,
+        unit=get_unit_ref(session, unit_id=actor.department_unit_id),
+        scope=Scope(
+            grids=sorted(actor.grid_codes),
+            area_code=actor.area_code,
+            unit_id=actor.department_unit_id,
+        ),
+        home=ROLE_HOME[actor.role],
+    )
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only paths on this site: never redirect a signed-in user to another host.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False, dependencies=[PUBLIC])
+def login_page(request: Request, next: str | None = None) -> Response:
+    """The sign-in form of the pages."""
+    return templates.TemplateResponse(request, "login.html", {"next": _safe_next(next)})
+
+
+@router.post("/login", include_in_schema=False, dependencies=[PUBLIC])
+def login(
+    session: SessionDep,
+    request: Request,
+    username: Annotated[str, Form(max_length=50)],
+    password: Annotated[str, Form(max_length=200)],
+    next: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Check the form; on success start a page session and go to the role's page."""
+    try:
+        actor = _sign_in(session, request, username, password)
+    except ApiError as exc:
+        message = error_body(exc.status_code, str(exc))["error"]["message"]
+        context: dict[str, Any] = {"error": message, "username": username, "next": next}
+        return templates.TemplateResponse(
+            request, "login.html", context, status_code=exc.status_code, headers=exc.headers
+        )
+    access_token, lifetime = issue_token(actor)
+    response = RedirectResponse(
+        _safe_next(next) or ROLE_HOME[actor.role], status_code=status.HTTP_303_SEE_OTHER
+    )
+    set_session_cookies(response, access_token, lifetime)
+    return response
+
+
+@router.post("/logout", include_in_schema=False, dependencies=[PUBLIC])
+def logout() -> Response:
+    """End the page session."""
+    response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    clear_session_cookies(response)
+    return response
