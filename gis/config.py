@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     login_failures_per_user: int = Field(default=5, ge=1)
     login_attempts_per_address: int = Field(default=30, ge=1)
     login_window_s: int = Field(default=900, ge=10)
+    # The insert-only event endpoint the HTTP benchmark compares against; off in service.
+    bench_endpoints: bool = False
+    # Map basemap: none (outline map), osm, tianditu (needs TIANDITU_KEY), or xyz (BASEMAP_URL,
+    # a self-hosted {z}/{x}/{y} template; BASEMAP_CRS gcj02 when its tiles are Gaode/Tencent).
+    basemap: Literal["none", "osm", "tianditu", "xyz"] = "none"
+    tianditu_key: str | None = None
+    basemap_url: str | None = None
+    basemap_crs: Literal["wgs84", "gcj02"] = "wgs84"
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:
