@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from gis.config import get_settings
 from grid.models import AdminUnit, Grid
 from people.access import Actor, load_actor
 from people.exceptions import Duplicate, InvalidRecord, NotFound
@@ -21,6 +22,9 @@ MIN_PASSWORD = 8
 
 @functools.lru_cache
 def _hasher() -> PasswordHasher:
+    if get_settings().environment == "test":
+        # The test suite creates hundreds of accounts: same algorithm, cheapest parameters.
+        return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     return PasswordHasher()
 
 

@@ -9,6 +9,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
+
+# Before any settings are read: the test profile (cheap password hashing, see people.staff).
+os.environ.setdefault("ENVIRONMENT", "test")
+
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
