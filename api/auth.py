@@ -16,13 +16,13 @@ import threading
 import time
 from collections import defaultdict, deque
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import jwt
 from fastapi import Depends, Request, Response, status
 from sqlalchemy.orm import Session
 
-from api.deps import get_session
+from api.deps import SessionDep
 from api.errors import ApiError
 from gis.config import Settings, get_settings
 from people.access import Actor, load_actor
@@ -120,9 +120,7 @@ class Gate:
     def __init__(self, roles: frozenset[StaffRole]) -> None:
         self.roles = roles
 
-    def __call__(
-        self, request: Request, session: Annotated[Session, Depends(get_session)]
-    ) -> Actor:
+    def __call__(self, request: Request, session: SessionDep) -> Actor:
         actor = actor_of(request, session)
         if actor is None:
             raise _unauthenticated(
@@ -155,12 +153,32 @@ class PublicGate(Gate):
         return "PublicGate()"
 
 
-def allow(*roles: StaffRole | frozenset[StaffRole]) -> Any:
-    """The dependency admitting signed-in staff of `roles` (single roles or role sets)."""
+class PageGate(Gate):
+    """A page's gate: a visitor not signed in (or whose session expired) passes as None so the
+    page can send them to /login; the page answers a signed-in account of another role."""
+
+    def __call__(self, request: Request, session: SessionDep) -> Actor | None:  # type: ignore[override]
+        try:
+            return actor_of(request, session)
+        except ApiError:
+            return None
+
+
+def _role_set(roles: tuple[StaffRole | frozenset[StaffRole], ...]) -> frozenset[StaffRole]:
     flat: set[StaffRole] = set()
     for role in roles:
         flat |= role if isinstance(role, frozenset) else {role}
-    return Depends(Gate(frozenset(flat)))
+    return frozenset(flat)
+
+
+def allow(*roles: StaffRole | frozenset[StaffRole]) -> Any:
+    """The dependency admitting signed-in staff of `roles` (single roles or role sets)."""
+    return Depends(Gate(_role_set(roles)))
+
+
+def page_gate(*roles: StaffRole | frozenset[StaffRole]) -> Any:
+    """The dependency of a page for `roles` (see `PageGate`)."""
+    return Depends(PageGate(_role_set(roles)))
 
 
 PUBLIC = Depends(PublicGate())

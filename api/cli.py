@@ -11,6 +11,8 @@ import typer
 from rich.table import Table
 
 from api.cli_common import clear_errors, console, errors, progress_bar
+from api.cli_integrations import integration_app
+from api.cli_maps import map_app
 from api.cli_people import people_app
 from api.cli_worker import worker
 from gis import local_pg
@@ -29,6 +31,8 @@ seed_app = typer.Typer(help="Seed data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command("worker")(worker)
 app.add_typer(people_app, name="people")
+app.add_typer(map_app, name="map")
+app.add_typer(integration_app, name="integration")
 app.add_typer(seed_app, name="seed")
 
 
@@ -146,6 +150,7 @@ def seed_demo(
     from events.reference import load_reference_data
     from grid.demo import seed_demo_city
     from people.demo import seed_demo_people
+    from people.integrations import seed_demo_key
 
     with progress_bar() as report, session_scope() as session:
         load_reference_data(session)
@@ -154,6 +159,7 @@ def seed_demo(
         )
         people = seed_demo_people(session, scale=scale.value, seed=seed, on_progress=report)
         events = seed_demo_events(session, scale=scale.value, seed=seed, on_progress=report)
+        open311_key = seed_demo_key(session)
     what = "already present" if city.already_present else "seeded"
     console.print(
         f"demo city {what}: {city.districts} districts, {city.streets} streets, "
@@ -170,6 +176,8 @@ def seed_demo(
         f"events: {events} new (department units, dispatchers and 60 days of "
         "events; 0 when already present)"
     )
+    if open311_key:
+        console.print("Open311 API key for the demo: gridgov-demo-key")
 
 
 @app.command("escalate")

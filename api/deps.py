@@ -17,4 +17,6 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client that got 201 can read it
+# back at once (FastAPI's default for yield dependencies commits after sending).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from events import exceptions as event_errors
@@ -163,6 +163,16 @@ def install(app: FastAPI) -> None:
             return error_response(code, str(exc))
 
         app.add_exception_handler(error_class, _handler)
+
+    @app.exception_handler(DataError)
+    def _value_out_of_range(request: Request, exc: DataError) -> JSONResponse:
+        # A value the checks let through but PostgreSQL refuses (an absurd time zone offset,
+        # a number past its column's range): the transaction has rolled back; say which value.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "a value is out of range"
+        return error_response(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"the database refused a value: {reason}; check the request and send it again",
+        )
 
     @app.exception_handler(OperationalError)
     def _database_down(request: Request, exc: OperationalError) -> JSONResponse:

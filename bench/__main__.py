@@ -23,11 +23,14 @@ from sqlalchemy.orm import Session
 from bench.common import Figure, bench_database, seed_city
 from bench.event_workloads import kpi_figures, report_figures
 from bench.frame import import_workload, locate_figures, seed_city_figures
+from bench.http_workloads import http_list_figures, http_workload
+from bench.map_workloads import map_figures
 from bench.people_workloads import (
     ledger_import_workload,
     ledger_memory_workload,
     population_stats_figures,
 )
+from bench.tile_workloads import tile_figures, tile_workload
 
 RESULTS_DIR = Path(__file__).resolve().parent
 console = Console()
@@ -55,6 +58,7 @@ def demo_workload() -> list[Figure]:
         figures = locate_figures(engine)
         _seed_everything(engine, "demo")
         figures += report_figures(engine, "demo city, 200 grids")
+        figures += map_figures(engine, "demo city")
     return figures
 
 
@@ -63,17 +67,22 @@ def city_workload() -> list[Figure]:
     with bench_database("city") as engine:
         figures = seed_city_figures(engine)
         figures += locate_figures(engine)
+        figures += tile_figures(engine, "city")
         started = time.perf_counter()
         _seed_everything(engine, "city")
         console.print(f"  people, units and events seeded in {time.perf_counter() - started:.0f} s")
         figures += population_stats_figures(engine)
         figures += kpi_figures(engine)
+        figures += http_list_figures(engine, "city")
         figures += report_figures(engine, "city, 20,000 grids")
+        figures += map_figures(engine, "city")
     return figures
 
 
 WORKLOADS: dict[str, Callable[[], list[Figure]]] = {
     "demo": demo_workload,
+    "http": http_workload,
+    "tiles": tile_workload,
     "import_buildings": import_workload,
     "import_residents": ledger_import_workload,
     "import_memory": ledger_memory_workload,

@@ -745,4 +745,18 @@ def act(
     return read_event(session, event=event, now=at)
 
 
-__all__ = ["HANDLERS", "VERIFY_RADIUS_M", "act"]
+def actions_for(session: Session, *, actor: Actor, event: Event) -> list[str]:
+    """The actions `actor` may take on `event` now: by its state, the role and the scope."""
+    possible = []
+    for action in allowed_actions(event.status, actor.role):
+        try:
+            _check_scope(session, actor, event, action)
+        except Forbidden:
+            continue
+        if action == "approve-extension" and _pending_extension(session, event) is None:
+            continue
+        possible.append(action)
+    return possible
+
+
+__all__ = ["HANDLERS", "VERIFY_RADIUS_M", "act", "actions_for"]

@@ -45,7 +45,7 @@ class CategoryChange(BaseModel):
 class RuleInput(BaseModel):
     """A dispatch rule as an admin writes it."""
 
-    position: int = Field(ge=0)
+    position: int = Field(ge=0, le=2_147_483_647)
     name: str = Field(min_length=1, max_length=100)
     category_code: str | None = Field(default=None, pattern=r"^\d{2}(\d{2})?$")
     area_prefix: str | None = Field(default=None, pattern=r"^\d{6,12}$")
@@ -55,7 +55,7 @@ class RuleInput(BaseModel):
     priority: Priority | None = None
     lead: DepartmentType
     assisting: list[DepartmentType] = Field(default_factory=list)
-    fixed_unit_id: int | None = None
+    fixed_unit_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
     active: bool = True
 
 

@@ -47,8 +47,9 @@ dispatchers the events their unit holds, and only their unit's sign-for stages.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Final, Literal
 
 from sqlalchemy import (
@@ -65,6 +66,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from events.calendar import CHINA_TZ
 from events.exceptions import Forbidden, InvalidReport
 from events.models import Department, DepartmentUnit, Event, EventStage, EventStatus, Stage
 from events.workflow import OPEN_STATES
@@ -409,6 +411,67 @@ def _names(session: Session, by: str, keys: list[str]) -> dict[str, str]:
     return {str(key): str(name) for key, name in session.execute(query).all()}
 
 
+_YEAR: Final = re.compile(r"^(\d{4})$")
+_QUARTER: Final = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
+_MONTH: Final = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+
+def period_bounds(
+    period: str | None = None,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    today: date | None = None,
+) -> tuple[datetime, datetime]:
+    """[start, end) in China time of a period written `2026`, `2026-Q4`, `2026-11` or
+    `2026-11-23`, or of the dates `start`..`end` (both included); default: this month."""
+    if period and (start or end):
+        raise InvalidReport("give either a period or from/to dates, not both")
+    if start or end:
+        if start is None or end is None:
+            raise InvalidReport("give both from and to dates (YYYY-MM-DD), or a period")
+        if end < start:
+            raise InvalidReport(f"to {end} is before from {start}; swap them")
+        first, last = start, end
+    elif period:
+        first, last = _period_days(period.strip())
+    else:
+        day = today or datetime.now(CHINA_TZ).date()
+        first, last = _period_days(f"{day.year}-{day.month:02d}")
+    after = date.fromordinal(last.toordinal() + 1)
+    return (
+        datetime.combine(first, time(), tzinfo=CHINA_TZ),
+        datetime.combine(after, time(), tzinfo=CHINA_TZ),
+    )
+
+
+def _period_days(period: str) -> tuple[date, date]:
+    """First and last day of a year, quarter, month or single day."""
+    try:
+        if match := _YEAR.match(period):
+            year = int(match[1])
+            return date(year, 1, 1), date(year, 12, 31)
+        if match := _QUARTER.match(period):
+            year, quarter = int(match[1]), int(match[2])
+            first = date(year, 3 * quarter - 2, 1)
+            return first, _month_end(year, 3 * quarter)
+        if match := _MONTH.match(period):
+            year, month = int(match[1]), int(match[2])
+            return date(year, month, 1), _month_end(year, month)
+        day = date.fromisoformat(period)
+        return day, day
+    except ValueError:
+        raise InvalidReport(
+            f"period '{period}' is not a year (2026), quarter (2026-Q4), month (2026-11) "
+            "or day (2026-11-23)"
+        ) from None
+
+
+def _month_end(year: int, month: int) -> date:
+    following = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    return date.fromordinal(following.toordinal() - 1)
+
+
 __all__ = [
     "GROUPINGS",
     "READ_KPIS",
@@ -416,4 +479,5 @@ __all__ = [
     "KpiGrouping",
     "KpiRow",
     "kpis",
+    "period_bounds",
 ]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from events.calendar import Light, Limit
+from events.calendar import Light, Limit, LimitUnit
 from events.models import EventSource, EventStatus, Stage
 from gis.crs import Crs
 
@@ -108,6 +108,7 @@ class EventRead(BaseModel):
 
 
 SupervisionLevel = Literal["yellow", "red"]
+MAX_EXTENSION_DAYS = 250  # a working year: longer waits are suspensions (挂账), not extensions
 
 
 class ActionInput(BaseModel):
@@ -148,7 +149,13 @@ class ActionInput(BaseModel):
     @classmethod
     def _limit_reads(cls, value: str | None) -> str | None:
         if value is not None:
-            Limit.parse(value)  # the ValueError names the accepted forms
+            limit = Limit.parse(value)  # the ValueError names the accepted forms
+            days = limit.amount if limit.unit is LimitUnit.DAYS else limit.amount / 6.5
+            if days > MAX_EXTENSION_DAYS:
+                raise ValueError(
+                    f"an extension of {value} is more than {MAX_EXTENSION_DAYS} working days; "
+                    "ask for less, or suspend the case (挂账) while it waits"
+                )
         return value
 
     @field_validator("new_deadline")
@@ -156,6 +163,11 @@ class ActionInput(BaseModel):
     def _deadline_is_aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.utcoffset() is None:
             raise ValueError("new_deadline must carry a time zone, e.g. 2026-11-26T17:30+08:00")
+        if value is not None and not 2000 <= value.year <= 2099:
+            raise ValueError(
+                f"new_deadline {value.isoformat()} is not a plausible deadline; give a date "
+                "in the coming weeks, e.g. 2026-11-26T17:30+08:00"
+            )
         return value
 
     @model_validator(mode="after")
@@ -165,3 +177,87 @@ class ActionInput(BaseModel):
         if self.extra_limit is not None and self.new_deadline is not None:
             raise ValueError("give either extra_limit or new_deadline for an extension, not both")
         return self
+
+
+def _no_nul(value: str | None) -> str | None:
+    """Text PostgreSQL can store: a NUL character is refused with a sentence, not a crash."""
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain a NUL (\\x00) character; remove it and send again")
+    return value
+
+
+class EventFiling(BaseModel):
+    """What staff file through the API (the source is not theirs to set: see EventReport)."""
+
+    category: str = Field(max_length=8, description="subcategory code, e.g. 0201")
+    lon: float = Field(allow_inf_nan=False, description="longitude in `crs`")
+    lat: float = Field(allow_inf_nan=False, description="latitude in `crs`")
+    crs: Crs = Field(
+        default=Crs.WGS84, description="wgs84 (GPS, default), cgcs2000, gcj02 (Gaode), bd09"
+    )
+    description: str = Field(min_length=2, max_length=4000)
+    address: str | None = Field(default=None, max_length=300)
+    building: str | None = Field(default=None, max_length=40, description="building code")
+    occurred_at: datetime | None = None
+    self_resolved: bool = Field(default=False, description="fixed on the spot (自行处置)")
+
+    @field_validator("category", "description", "address", "building")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        return _no_nul(value)
+
+    def to_report(self) -> EventReport:
+        """The report as the service takes it, filed by a member of staff."""
+        return EventReport(**self.model_dump(), source=EventSource.GRID_WORKER)
+
+
+class PhotoRef(BaseModel):
+    """A photo of an event and where to fetch it (and its thumbnail)."""
+
+    id: int
+    url: str
+    thumbnail_url: str
+    content_type: str
+    width: int
+    height: int
+    step_id: int | None = Field(description="the step (action) the photo was sent with")
+
+
+class EventDetail(EventRead):
+    """An event with its photos and the actions the caller may take on it now."""
+
+    photos: list[PhotoRef] = Field(default_factory=list)
+    actions: list[str] = Field(
+        default_factory=list, description="actions this caller may take now, in workflow order"
+    )
+
+
+class EventSummary(BaseModel):
+    """One row of an event list (queue, my events, map)."""
+
+    code: str
+    status: EventStatus
+    status_label: str
+    category: str
+    category_name: str
+    priority: str
+    description: str
+    address: str | None
+    grid_code: str | None
+    lon: float
+    lat: float
+    unit: UnitRef | None
+    reported_at: datetime
+    stage: Stage | None
+    stage_deadline: datetime | None
+    light: Light | None
+    duplicate_of: str | None
+
+
+class EventPage(BaseModel):
+    """A page of events and how many match in all."""
+
+    items: list[EventSummary]
+    total: int
+    page: int
+    page_size: int

@@ -20,7 +20,7 @@ from events import deadlines
 from events.attachments import PhotoInfo
 from events.catalog import DepartmentType
 from events.dispatch import choose_unit, decide_departments
-from events.exceptions import Forbidden, InvalidReport, NotFound
+from events.exceptions import Conflict, Forbidden, InvalidReport, NotFound
 from events.models import (
     DepartmentUnit,
     Event,
@@ -34,7 +34,7 @@ from events.models import (
 )
 from events.schemas import EventRead, EventReport, StageRead, StepRead, UnitRef
 from events.workflow import OPEN_STATES
-from gis.crs import STORAGE_SRID
+from gis.crs import STORAGE_SRID, CoordinateError, to_storage
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import Building
@@ -261,6 +261,18 @@ def _reporter_district(session: Session, actor: Actor) -> str | None:
     return actor.area_code[:6] if actor.area_code else None
 
 
+def _replay(
+    session: Session, *, event: Event, actor: Actor, key: str | None, at: datetime
+) -> EventRead:
+    """The event filed earlier under `key`, for its reporter only (keys are not shared)."""
+    if event.reporter_id != actor.staff_id:
+        raise Conflict(
+            f"the idempotency key {key!r} was already used by another account; "
+            "generate a new key for this report and send it again"
+        )
+    return read_event(session, event=event, now=at, created=False)
+
+
 def report_event(
     session: Session,
     *,
@@ -281,7 +293,7 @@ def report_event(
     if idempotency_key:
         existing = session.scalar(select(Event).where(Event.idempotency_key == idempotency_key))
         if existing is not None:
-            return read_event(session, event=existing, now=at, created=False)
+            return _replay(session, event=existing, actor=actor, key=idempotency_key, at=at)
     category = current_category(session, report.category)
     if category.photo_required and report.self_resolved and not photos:
         raise InvalidReport("a self-resolved event needs a photo of the fixed site")
@@ -343,7 +355,7 @@ def report_event(
         existing = session.scalar(select(Event).where(Event.idempotency_key == idempotency_key))
         if existing is None:
             raise
-        return read_event(session, event=existing, now=at, created=False)
+        return _replay(session, event=existing, actor=actor, key=idempotency_key, at=at)
 
     duplicates = _duplicate_candidates(session, event=event, at=at)
     needs_check = report.source is not EventSource.GRID_WORKER and category.needs_check
@@ -384,6 +396,48 @@ def report_event(
     else:
         dispatch_event(session, event=event, category=category, at=at, actor_id=actor.staff_id)
     return read_event(session, event=event, now=at)
+
+
+def insert_event_row(
+    session: Session,
+    *,
+    actor: Actor,
+    report: EventReport,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Event:
+    """Only insert the event row: no locating, routing, steps or outbox (a benchmark baseline)."""
+    at = _now(now)
+    if actor.role not in REPORTERS:
+        raise Forbidden(f"a {actor.role.label} account may not file events")
+    category = current_category(session, report.category)
+    try:
+        lon, lat = to_storage(report.lon, report.lat, report.crs)
+    except CoordinateError as exc:
+        raise InvalidReport(str(exc)) from exc
+    district = _reporter_district(session, actor) or "000000"
+    event_id = session.scalar(select(func.nextval("event_id_seq")))
+    event = Event(
+        id=event_id,
+        code=f"{district}-{at.astimezone(UTC):%Y%m%d}-{event_id:06d}",
+        idempotency_key=idempotency_key,
+        category_id=category.id,
+        category_code=category.code,
+        priority=category.priority,
+        status=EventStatus.REGISTERED,
+        source=report.source,
+        description=report.description,
+        address=report.address,
+        geom=WKTElement(f"POINT({lon} {lat})", srid=STORAGE_SRID),
+        input_crs=report.crs.value,
+        locate_match="outside",
+        district_code=district,
+        reporter_id=actor.staff_id,
+        reported_at=at,
+    )
+    session.add(event)
+    session.flush()
+    return event
 
 
 def get_event(session: Session, *, code: str) -> Event:
@@ -538,6 +592,7 @@ __all__ = [
     "current_category",
     "dispatch_event",
     "get_event",
+    "insert_event_row",
     "notify",
     "read_event",
     "report_event",

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # Event photos (EXIF stripped) are stored here by content hash.
     upload_dir: Path = PROJECT_DIR / "var" / "uploads"
     max_photo_mb: float = Field(default=10.0, gt=0)
+    # Files uploaded for import (ledgers, grid and building layers) are refused above this.
+    max_import_mb: float = Field(default=200.0, gt=0)
     # Signs tokens and sessions; may be rotated.
     secret_key: str = "dev-only-secret-change-me-before-production"
     # Encrypts ID numbers and phones and keys their lookup hashes: changing it makes stored
@@ -56,6 +58,14 @@ class Settings(BaseSettings):
     tianditu_key: str | None = None
     basemap_url: str | None = None
     basemap_crs: Literal["wgs84", "gcj02"] = "wgs84"
+
+    @model_validator(mode="after")
+    def _basemap_is_complete(self) -> Settings:
+        if self.basemap == "tianditu" and not self.tianditu_key:
+            raise ValueError("BASEMAP=tianditu needs TIANDITU_KEY (a Tianditu console key)")
+        if self.basemap == "xyz" and not (self.basemap_url and "{z}" in self.basemap_url):
+            raise ValueError("BASEMAP=xyz needs BASEMAP_URL, a tile template with {z}/{x}/{y}")
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:

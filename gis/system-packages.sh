@@ -2,13 +2,17 @@
 # Install the system packages gridgov needs on Debian/Ubuntu: PostgreSQL + PostGIS (unless
 # DATABASE_URL points at a database elsewhere), Python's venv module and npm, which fetches the
 # browser assets (Leaflet and its plugins) from the npm registry so no page needs a CDN.
-# With --browser it also wants Chromium, which the tests drive headless to check the pages.
+# With --browser it also wants Chromium and CJK fonts: the tests drive the pages headless.
 # As root it installs what is missing with apt-get; otherwise it names the packages to install.
 set -euo pipefail
 
 missing=()
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   missing+=("chromium")
+fi
+# Chinese glyphs for the pages' screenshots kept by the browser tests.
+if [ "${1:-}" = "--browser" ] && ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  missing+=("cjk-fonts")
 fi
 if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   missing+=("python3-venv")
@@ -46,6 +50,7 @@ for m in "${missing[@]}"; do
   case "$m" in
     python3-venv) packages+=(python3-venv) ;;
     chromium) packages+=(chromium) ;;
+    cjk-fonts) packages+=(fonts-noto-cjk) ;;
     npm) packages+=(nodejs npm) ;;
     postgresql) ;;  # chosen together with PostGIS below
     postgis) ;;

@@ -107,3 +107,30 @@ class GridCounts(BaseModel):
     name: str
     buildings: int
     houses: int
+
+
+class HouseRead(BaseModel):
+    """A house (unit / floor / room of a building), placed at a point inside its building."""
+
+    code: str = Field(description="building code-unit-room")
+    building_code: str
+    building_name: str | None
+    unit: str
+    floor: int
+    room: str
+    use: str
+    use_label: str
+    area_m2: float | None
+    grid_code: str | None
+    geometry: dict[str, Any] | None = Field(
+        default=None, description="a point inside the building footprint (GeoJSON)"
+    )
+
+
+class HousePage(BaseModel):
+    """A page of houses and the total that matched."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[HouseRead]

@@ -21,6 +21,8 @@ from grid.schemas import (
     GridCounts,
     GridPage,
     GridRead,
+    HousePage,
+    HouseRead,
     LocateResult,
 )
 
@@ -279,9 +281,7 @@ def list_buildings(
 ) -> BuildingPage:
     """Buildings of a grid, an admin area and/or a bbox, by code."""
     _check_page(page, page_size)
-    houses = select(func.count()).where(House.building_id == Building.id).scalar_subquery()
-    geometry = func.ST_AsGeoJSON(Building.geom, 7, 0) if with_geometry else null()
-    stmt = select(Building, houses, geometry)
+    stmt = _building_rows(with_geometry)
     if grid_code:
         stmt = stmt.where(Building.grid_code == grid_code)
     stmt = _bbox_filter(_area_filter(stmt, Building.grid_code, area_code), Building.geom, bbox)
@@ -289,21 +289,37 @@ def list_buildings(
     rows = session.execute(
         stmt.order_by(Building.code).offset((page - 1) * page_size).limit(page_size)
     ).all()
-    items = [
-        BuildingRead(
-            code=b.code,
-            name=b.name,
-            address=b.address,
-            floors=b.floors,
-            use=b.use.value,
-            use_label=b.use.label,
-            grid_code=b.grid_code,
-            houses=n,
-            geometry=json.loads(g) if g else None,
-        )
-        for b, n, g in rows
-    ]
+    items = [_building_read(row) for row in rows]
     return BuildingPage(total=total, page=page, page_size=page_size, items=items)
+
+
+def _building_rows(with_geometry: bool) -> Select:
+    houses = select(func.count()).where(House.building_id == Building.id).scalar_subquery()
+    geometry = func.ST_AsGeoJSON(Building.geom, 7, 0) if with_geometry else null()
+    return select(Building, houses, geometry)
+
+
+def _building_read(row: Any) -> BuildingRead:
+    building, houses, geometry = row
+    return BuildingRead(
+        code=building.code,
+        name=building.name,
+        address=building.address,
+        floors=building.floors,
+        use=building.use.value,
+        use_label=building.use.label,
+        grid_code=building.grid_code,
+        houses=houses,
+        geometry=json.loads(geometry) if geometry else None,
+    )
+
+
+def get_building(session: Session, *, code: str, with_geometry: bool = True) -> BuildingRead:
+    """One building by its code, with its footprint."""
+    row = session.execute(_building_rows(with_geometry).where(Building.code == code)).first()
+    if row is None:
+        raise NotFound(f"building {code} does not exist; check the building code")
+    return _building_read(row)
 
 
 def grid_counts(session: Session, *, area_code: str | None = None) -> list[GridCounts]:
@@ -363,3 +379,60 @@ def find_house(session: Session, *, code: str) -> tuple[House, Building]:
     if len(rows) > 1:
         raise InvalidQuery(f"house code {code} matches {len(rows)} houses on different floors")
     return rows[0][0], rows[0][1]
+
+
+def _house_rows() -> Select:
+    point = func.ST_AsGeoJSON(func.ST_PointOnSurface(Building.geom), 7, 0)
+    return select(House, Building.code, Building.name, Building.grid_code, point).join(
+        Building, House.building_id == Building.id
+    )
+
+
+def _house_read(row: Any) -> HouseRead:
+    house, building_code, building_name, grid_code, point = row
+    return HouseRead(
+        code=house_code(building_code, house.unit, house.room),
+        building_code=building_code,
+        building_name=building_name,
+        unit=house.unit,
+        floor=house.floor,
+        room=house.room,
+        use=house.use.value,
+        use_label=house.use.label,
+        area_m2=house.area_m2,
+        grid_code=grid_code,
+        geometry=json.loads(point) if point else None,
+    )
+
+
+def list_houses(
+    session: Session,
+    *,
+    building_code: str | None = None,
+    grid_code: str | None = None,
+    bbox: str | None = None,
+    page: int = 1,
+    page_size: int = 100,
+) -> HousePage:
+    """Houses of a building, a grid and/or the buildings in a bbox, by building, unit, room."""
+    _check_page(page, page_size)
+    stmt = _house_rows()
+    if building_code:
+        stmt = stmt.where(Building.code == building_code)
+    if grid_code:
+        stmt = stmt.where(Building.grid_code == grid_code)
+    stmt = _bbox_filter(stmt, Building.geom, bbox)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.execute(
+        stmt.order_by(Building.code, House.unit, House.floor, House.room, House.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    items = [_house_read(row) for row in rows]
+    return HousePage(total=total, page=page, page_size=page_size, items=items)
+
+
+def get_house(session: Session, *, code: str) -> HouseRead:
+    """One house by its code (building code-unit-room), placed at its building."""
+    house, _ = find_house(session, code=code)
+    return _house_read(session.execute(_house_rows().where(House.id == house.id)).one())

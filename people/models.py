@@ -316,3 +316,27 @@ class PiiAccessLog(Base):
     fields: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Integration(Base):
+    """An outside system (an Open311 app, a hotline bridge) that files events with an API key.
+
+    Only the key's sha256 is stored; the key itself is shown once, when it is issued. Each
+    integration acts through its own service account (`staff_id`), which cannot log in.
+    """
+
+    __tablename__ = "integration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(12))  # shown in lists to tell keys apart
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the key
+    # The admin area (district/street/community code) it may file and read events in.
+    area_code: Mapped[str] = mapped_column(String(12))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

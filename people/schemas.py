@@ -43,23 +43,23 @@ class ResidentUpdate(BaseModel):
     """Fields a grid worker may correct; the document itself is changed by re-registering."""
 
     name: str | None = Field(default=None, min_length=1, max_length=50)
-    former_name: str | None = None
-    ethnicity: str | None = None
-    native_place: str | None = None
-    registered_address: str | None = None
+    former_name: str | None = Field(default=None, max_length=50)
+    ethnicity: str | None = Field(default=None, max_length=20)
+    native_place: str | None = Field(default=None, max_length=100)
+    registered_address: str | None = Field(default=None, max_length=300)
     phone: str | None = None
-    education: str | None = None
-    occupation: str | None = None
-    employer: str | None = None
-    marital_status: str | None = None
-    political_status: str | None = None
+    education: str | None = Field(default=None, max_length=20)
+    occupation: str | None = Field(default=None, max_length=50)
+    employer: str | None = Field(default=None, max_length=200)
+    marital_status: str | None = Field(default=None, max_length=10)
+    political_status: str | None = Field(default=None, max_length=20)
     residence_type: ResidenceType | None = None
-    origin: str | None = None
+    origin: str | None = Field(default=None, max_length=200)
     arrival_date: date | None = None
-    arrival_reason: str | None = None
-    permit_number: str | None = None
+    arrival_reason: str | None = Field(default=None, max_length=50)
+    permit_number: str | None = Field(default=None, max_length=40)
     permit_expiry: date | None = None
-    relation_to_head: str | None = None
+    relation_to_head: str | None = Field(default=None, max_length=20)
 
 
 class ResidentRead(BaseModel):

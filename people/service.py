@@ -236,6 +236,9 @@ def update_resident(
     """Correct a resident's fields (only those given)."""
     resident = _load(session, actor, resident_id)
     values = changes.model_dump(exclude_unset=True)
+    for required in ("name", "residence_type"):
+        if required in values and values[required] is None:
+            raise InvalidRecord(f"{required} cannot be emptied; send a value or leave it out")
     if "phone" in values:
         phone = _normalise_phone(values.pop("phone"))
         resident.phone_enc = get_cipher().encrypt(phone, context=PHONE_CONTEXT) if phone else None
@@ -282,6 +285,7 @@ def list_residents(
     actor: Actor,
     grid_code: str | None = None,
     building_code: str | None = None,
+    house_code: str | None = None,
     residence_type: ResidenceType | None = None,
     name: str | None = None,
     include_inactive: bool = False,
@@ -289,7 +293,11 @@ def list_residents(
     page_size: int = 50,
     today: date | None = None,
 ) -> ResidentPage:
-    """Residents in the actor's scope, filtered; masked; ordered by grid, house and name."""
+    """Residents in the actor's scope, filtered; masked; ordered by grid, house and name.
+
+    Asking for a grid, building or house outside the actor's scope is refused (Forbidden)
+    rather than answered with an empty page.
+    """
     require_role(actor, READ_PERSONS, "list residents")
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidRecord(f"page must be ≥ 1 and page_size 1..{MAX_PAGE_SIZE}")
@@ -297,13 +305,23 @@ def list_residents(
     if not include_inactive:
         stmt = stmt.where(Resident.active)
     if grid_code:
+        require_grid(actor, grid_code, f"grid {grid_code}")
         stmt = stmt.where(Resident.grid_code == grid_code)
     if building_code:
+        building_grid = session.scalar(
+            select(Building.grid_code).where(Building.code == building_code)
+        )
+        if building_grid is not None:
+            require_grid(actor, building_grid, f"building {building_code}")
         stmt = (
             stmt.join(House, Resident.house_id == House.id)
             .join(Building, House.building_id == Building.id)
             .where(Building.code == building_code)
         )
+    if house_code:
+        house, building = _resolve_house(session, house_code)
+        require_grid(actor, building.grid_code, f"house {house_code}")
+        stmt = stmt.where(Resident.house_id == house.id)
     if residence_type:
         stmt = stmt.where(Resident.residence_type == residence_type)
     if name:

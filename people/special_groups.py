@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session
 
 from gis.codes import LabelledEnum
 from gis.crs import STORAGE_SRID, CoordinateError, to_storage
-from grid.models import Grid
+from grid.models import Building, Grid, House
+from grid.service import HOUSE_CODE
 from people.access import (
     READ_AGGREGATES,
     READ_PERSONS,
@@ -441,6 +442,34 @@ class OverdueVisitRead(BaseModel):
     days_overdue: int
 
 
+class DueVisitRead(BaseModel):
+    """A membership whose visit is due soon or overdue, with where the resident lives."""
+
+    special_group_id: int
+    resident_id: int
+    resident_name: str
+    doc_masked: str
+    grid_code: str | None
+    building_code: str | None
+    house_code: str | None
+    group_type: SpecialGroupType
+    group_type_label: str
+    danger_level: int | None
+    responsible_staff_id: int | None
+    last_visit_on: date | None
+    next_visit_due: date
+    days_overdue: int = Field(description="days past the due date; negative: days still left")
+
+
+class DueVisitPage(BaseModel):
+    """A page of due visits and the total that matched."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[DueVisitRead]
+
+
 class GridOverdue(BaseModel):
     """How many visits are overdue in a grid."""
 
@@ -752,6 +781,7 @@ def list_members(
     if group_type is not None:
         stmt = stmt.where(SpecialGroup.group_type == parse_group_type(group_type))
     if grid_code:
+        require_grid(actor, grid_code, f"grid {grid_code}")
         stmt = stmt.where(Resident.grid_code == grid_code)
     if not include_ended:
         stmt = stmt.where(SpecialGroup.ended_on.is_(None))
@@ -1053,6 +1083,76 @@ def list_overdue(
         )
         for g, name, doc_masked, grid, days in rows
     ]
+
+
+def list_due(
+    session: Session,
+    *,
+    actor: Actor,
+    within_days: int = 7,
+    grid_code: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+    today: date | None = None,
+) -> DueVisitPage:
+    """Visits due within `within_days` or overdue in the actor's scope, most urgent first."""
+    require_role(actor, READ_PERSONS, "list due visits by name")
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidRecord(f"page must be ≥ 1 and page_size 1..{MAX_PAGE_SIZE}")
+    if not 0 <= within_days <= 366:
+        raise InvalidRecord(f"within_days {within_days} must be 0..366")
+    today = today or date.today()
+    horizon = date.fromordinal(today.toordinal() + within_days)
+    days_overdue = (literal(today) - SpecialGroup.next_visit_due).label("days_overdue")
+    stmt = (
+        select(
+            SpecialGroup,
+            Resident.name,
+            Resident.doc_masked,
+            Resident.grid_code,
+            Building.code,
+            HOUSE_CODE,
+            days_overdue,
+        )
+        .join(Resident, SpecialGroup.resident_id == Resident.id)
+        .outerjoin(House, Resident.house_id == House.id)
+        .outerjoin(Building, House.building_id == Building.id)
+        .where(
+            SpecialGroup.ended_on.is_(None),
+            SpecialGroup.next_visit_due <= horizon,
+            Resident.active,
+            grid_scope(actor, Resident.grid_code),
+        )
+    )
+    if grid_code:
+        require_grid(actor, grid_code, f"grid {grid_code}")
+        stmt = stmt.where(Resident.grid_code == grid_code)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.execute(
+        stmt.order_by(SpecialGroup.next_visit_due, Resident.grid_code, SpecialGroup.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    items = [
+        DueVisitRead(
+            special_group_id=g.id,
+            resident_id=g.resident_id,
+            resident_name=name,
+            doc_masked=doc_masked,
+            grid_code=grid,
+            building_code=building,
+            house_code=house,
+            group_type=g.group_type,
+            group_type_label=g.group_type.label,
+            danger_level=g.danger_level,
+            responsible_staff_id=g.responsible_staff_id,
+            last_visit_on=g.last_visit_on,
+            next_visit_due=g.next_visit_due,
+            days_overdue=days,
+        )
+        for g, name, doc_masked, grid, building, house, days in rows
+    ]
+    return DueVisitPage(total=total, page=page, page_size=page_size, items=items)
 
 
 def overdue_by_grid(

@@ -9,14 +9,14 @@ the (grid_code, active) index serves them under any collation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import ColumnElement, Integer, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from grid import exceptions as grid_errors
-from grid.models import AdminUnit, Grid
+from grid.models import AdminUnit, Grid, House
 from grid.service import area_prefix
 from people.access import (
     READ_AGGREGATES,
@@ -360,12 +360,95 @@ def overdue_visits_by_worker(
     return [WorkerOverdue(int(i), u, n, int(c)) for i, u, n, c in session.execute(stmt)]
 
 
+@dataclass(frozen=True)
+class GridResidents:
+    """Active residents of one grid and their active special-group memberships."""
+
+    residents: int
+    special_groups: int
+
+
+def residents_by_grid(
+    session: Session, *, actor: Actor, area_code: str | None = None
+) -> dict[str, GridResidents]:
+    """Active residents and special-group memberships per grid in scope (and `area_code`):
+    the two counts a map needs, without `population_stats`' age bands and types."""
+    require_role(actor, READ_AGGREGATES, "see population statistics")
+    scope = _area_filter(actor, Resident.grid_code, area_code)
+    residents = session.execute(
+        select(Resident.grid_code, func.count())
+        .where(Resident.active, scope)
+        .group_by(Resident.grid_code)
+    ).all()
+    members = dict(
+        session.execute(
+            select(Resident.grid_code, func.count())
+            .select_from(SpecialGroup)
+            .join(Resident, Resident.id == SpecialGroup.resident_id)
+            .where(SpecialGroup.ended_on.is_(None), Resident.active, scope)
+            .group_by(Resident.grid_code)
+        ).all()
+    )
+    return {code: GridResidents(int(n), int(members.get(code, 0))) for code, n in residents if code}
+
+
+@dataclass(frozen=True)
+class BuildingVisitsDue:
+    """Special-group visits (走访) due in one building: counts only, no names."""
+
+    building_id: int
+    overdue: int  # next visit was due before today
+    due_soon: int  # due today or within the coming days
+
+
+def visits_due_by_building(
+    session: Session,
+    *,
+    actor: Actor,
+    grid_code: str,
+    today: date | None = None,
+    within_days: int = 7,
+) -> list[BuildingVisitsDue]:
+    """Per building of a grid, active special-group memberships whose visit is overdue or due
+    within `within_days` days (counts for a map: no names, no ID numbers)."""
+    require_role(actor, READ_AGGREGATES, "see visits due per building")
+    require_grid(actor, grid_code, f"grid {grid_code}")
+    if within_days < 0:
+        raise InvalidRecord("within_days must not be negative")
+    today = today or date.today()
+    horizon = today + timedelta(days=within_days)
+    due = SpecialGroup.next_visit_due
+    stmt = (
+        select(
+            House.building_id,
+            func.count().filter(due < today),
+            func.count().filter(due >= today),
+        )
+        .select_from(SpecialGroup)
+        .join(Resident, Resident.id == SpecialGroup.resident_id)
+        .join(House, House.id == Resident.house_id)
+        .where(
+            SpecialGroup.ended_on.is_(None),
+            due <= horizon,
+            Resident.active,
+            Resident.grid_code == grid_code,
+        )
+        .group_by(House.building_id)
+        .order_by(House.building_id)
+    )
+    return [BuildingVisitsDue(int(b), int(o), int(s)) for b, o, s in session.execute(stmt)]
+
+
 __all__ = [
     "AreaPopulation",
+    "BuildingVisitsDue",
+    "GridResidents",
     "Level",
     "OverdueVisit",
     "WorkerOverdue",
     "overdue_visits",
     "overdue_visits_by_worker",
     "population_stats",
+    "residents_by_grid",
+    "visits_due_by_building",
 ]

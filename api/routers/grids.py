@@ -22,7 +22,7 @@ AreaQuery = Annotated[
 BboxQuery = Annotated[
     str | None, Query(description="min_lon,min_lat,max_lon,max_lat in CGCS2000/WGS84")
 ]
-PageQuery = Annotated[int, Query(ge=1)]
+PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
 PageSizeQuery = Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)]
 
 
@@ -84,3 +84,33 @@ def list_buildings(
     return feature_collection(
         result.items, total=result.total, page=result.page, page_size=result.page_size
     )
+
+
+@router.get("/buildings/{code}")
+def get_building(session: SessionDep, code: str) -> dict[str, Any]:
+    """One building as a GeoJSON Feature with its footprint and house count."""
+    return feature(service.get_building(session, code=code))
+
+
+@router.get("/houses")
+def list_houses(
+    session: SessionDep,
+    building: Annotated[str | None, Query(description="building code")] = None,
+    grid: Annotated[str | None, Query(description="15-digit grid code")] = None,
+    bbox: BboxQuery = None,
+    page: PageQuery = 1,
+    page_size: PageSizeQuery = 100,
+) -> dict[str, Any]:
+    """Houses as a GeoJSON FeatureCollection of points inside their buildings."""
+    result = service.list_houses(
+        session, building_code=building, grid_code=grid, bbox=bbox, page=page, page_size=page_size
+    )
+    return feature_collection(
+        result.items, total=result.total, page=result.page, page_size=result.page_size
+    )
+
+
+@router.get("/houses/{code}")
+def get_house(session: SessionDep, code: str) -> dict[str, Any]:
+    """One house by its code (building code-unit-room) as a GeoJSON Feature."""
+    return feature(service.get_house(session, code=code))

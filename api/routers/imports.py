@@ -1,7 +1,354 @@
-"""(placeholder: filled in by its issue)."""
+"""File imports as jobs (admins upload, then follow progress and fetch the error file) and
+exports of the resident ledger, grids and buildings; the ledger template."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import shutil
+import tempfile
+import threading
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Annotated, Final, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+
+from api.auth import ADMIN, ALL_STAFF, allow
+from api.deps import SessionDep
+from api.errors import ApiError
+from api.import_jobs import ImportRunner
+from gis.config import get_settings
+from gis.crs import Crs
+from gis.jobs import ImportJob, JobStatus, get_job, list_jobs
+from grid import io as grid_io
+from people import ledger
+from people.access import READ_PERSONS, Actor
+
+router = APIRouter(prefix="/api", tags=["imports 导入导出"])
+
+Admin = Annotated[Actor, allow(ADMIN)]
+ImportKind = Literal["residents", "grids", "buildings"]
+JobId = Annotated[int, PathParam(ge=1, le=2_147_483_647)]
+
+KIND_LABELS: Final = {"residents": "实有人口台账", "grids": "网格", "buildings": "建筑"}
+# Accepted suffixes per kind; shapefiles come in several files, so they are not uploaded.
+SUFFIXES: Final[dict[str, tuple[str, ...]]] = {
+    "residents": (".csv", ".xlsx"),
+    "grids": (".geojson", ".json", ".gpkg", ".csv"),
+    "buildings": (".geojson", ".json", ".gpkg", ".csv"),
+}
+MEDIA_TYPES: Final = {
+    ".csv": "text/csv; charset=utf-8",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".geojson": "application/geo+json",
+    ".gpkg": "application/geopackage+sqlite3",
+}
+CHUNK: Final = 1 << 20
+_runner_lock = threading.Lock()
+
+
+class JobRead(BaseModel):
+    """An import job and how far it has got."""
+
+    id: int
+    kind: str
+    kind_label: str
+    filename: str
+    status: str
+    status_label: str
+    total: int
+    processed: int
+    imported: int
+    rejected: int
+    error_report_url: str | None
+    message: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def runner_of(request: Request) -> ImportRunner:
+    """The app's import runner: background threads in service; under tests (whose data is
+    never committed, so other sessions would not see it) inline, with scratch upload space."""
+    with _runner_lock:
+        runner: ImportRunner | None = getattr(request.app.state, "import_runner", None)
+        if runner is None:
+            if get_settings().environment == "test":
+                scratch = Path(tempfile.mkdtemp(prefix="gridgov-imports-"))
+                runner = ImportRunner(inline=True, upload_dir=scratch)
+            else:
+                runner = ImportRunner()
+            request.app.state.import_runner = runner
+    return runner
+
+
+def _job_read(job: ImportJob) -> JobRead:
+    status_ = JobStatus(job.status)
+    return JobRead(
+        id=job.id,
+        kind=job.kind,
+        kind_label=KIND_LABELS[job.kind],
+        filename=job.filename,
+        status=status_.value,
+        status_label=status_.label,
+        total=job.total,
+        processed=job.processed,
+        imported=job.imported,
+        rejected=job.rejected,
+        error_report_url=f"/api/imports/{job.id}/errors" if job.error_path else None,
+        message=job.message,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+def _load_job(session: Session, job_id: int) -> ImportJob:
+    job = get_job(session, job_id=job_id)
+    if job is None:
+        raise ApiError(status.HTTP_404_NOT_FOUND, f"import job {job_id} does not exist")
+    return job
+
+
+# --- checks on the upload ----------------------------------------------------------------------
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        f"the file is larger than {limit // (1024 * 1024)} MB; split it into smaller files "
+        "(by street or community) and import them one after the other",
+        field="file",
+    )
+
+
+def _check_suffix(kind: str, filename: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    if suffix in SUFFIXES[kind]:
+        return suffix
+    hint = ""
+    if suffix == ".xls":
+        hint = " (an old Excel .xls file: save it as .xlsx)"
+    elif suffix in (".shp", ".zip", ".dbf", ".shx"):
+        hint = " (a shapefile has several parts: save it as GeoPackage or GeoJSON first)"
+    raise ApiError(
+        status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        f"{filename or 'the file'} is not a file type {kind} are imported from{hint}; "
+        f"use one of {', '.join(SUFFIXES[kind])}",
+        field="file",
+    )
+
+
+def _save(source: IO[bytes], target: Path, limit: int) -> int:
+    """Copy the upload to `target`, refusing it (413) once it passes `limit` bytes."""
+    size = 0
+    with target.open("wb") as out:
+        while chunk := source.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                out.close()
+                target.unlink(missing_ok=True)
+                raise _too_large(limit)
+            out.write(chunk)
+    return size
+
+
+def _check_content(path: Path, filename: str, suffix: str) -> None:
+    """Refuse (415) a file whose first bytes do not match its suffix."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    zipped = head.startswith(b"PK\x03\x04")
+    if suffix == ".xlsx":
+        ok, expected = zipped, "an Excel .xlsx workbook"
+    elif suffix == ".gpkg":
+        ok, expected = head.startswith(b"SQLite format 3\x00"), "a GeoPackage"
+    elif suffix in (".geojson", ".json"):
+        ok, expected = head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"), "GeoJSON"
+    else:
+        ok, expected = not zipped and b"\x00" not in head, "CSV text"
+    if not ok:
+        raise ApiError(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"{filename} is named {suffix} but its content is not {expected}; "
+            "save it again in that format, or give it the suffix of what it is",
+            field="file",
+        )
+
+
+# --- imports -----------------------------------------------------------------------------------
+
+
+@router.post("/imports", response_model=JobRead, status_code=status.HTTP_202_ACCEPTED)
+def start_import(
+    session: SessionDep,
+    actor: Admin,
+    request: Request,
+    kind: Annotated[ImportKind, Form(description="residents, grids or buildings")],
+    file: Annotated[UploadFile, File(description="the file to import")],
+    crs: Annotated[
+        Crs, Form(description="lon/lat system of a layer that declares none")
+    ] = Crs.CGCS2000,
+) -> JobRead:
+    """Upload a file to import; the job runs in the background (follow it at its URL)."""
+    runner = runner_of(request)
+    declared = request.headers.get("content-length", "")
+    # Refused before reading when the size is declared (the multipart envelope adds a little).
+    if declared.isdigit() and int(declared) > runner.max_bytes + CHUNK:
+        raise _too_large(runner.max_bytes)
+    filename = file.filename or ""
+    suffix = _check_suffix(kind, filename)
+    target = runner.new_upload_path(filename)
+    try:
+        size = _save(file.file, target, runner.max_bytes)
+        if size == 0:
+            raise ApiError(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"{filename} is empty; choose the filled-in file and upload it again",
+                field="file",
+            )
+        _check_content(target, filename, suffix)
+    except BaseException:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise
+    job = runner.submit(
+        session,
+        actor=actor,
+        kind=kind,
+        filename=Path(filename.replace("\\", "/")).name[:255],
+        path=target,
+        crs=crs.value if kind != "residents" else None,
+    )
+    return _job_read(job)
+
+
+@router.get("/imports", response_model=list[JobRead])
+def list_imports(
+    session: SessionDep, actor: Admin, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> list[JobRead]:
+    """The most recent import jobs, newest first."""
+    return [_job_read(job) for job in list_jobs(session, limit=limit)]
+
+
+@router.get("/imports/{job_id}", response_model=JobRead)
+def get_import(session: SessionDep, actor: Admin, job_id: JobId) -> JobRead:
+    """An import job's status and counts."""
+    return _job_read(_load_job(session, job_id))
+
+
+@router.get("/imports/{job_id}/errors", response_class=FileResponse)
+def import_errors(session: SessionDep, actor: Admin, job_id: JobId) -> FileResponse:
+    """The rejected rows with the reason for each, to correct and import again."""
+    job = _load_job(session, job_id)
+    if not job.error_path or not Path(job.error_path).is_file():
+        raise ApiError(
+            status.HTTP_404_NOT_FOUND,
+            f"import job {job_id} has no error file"
+            + (
+                " (it is still running)"
+                if job.status in (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+                else ": no row was rejected"
+            ),
+        )
+    path = Path(job.error_path)
+    stem = Path(job.filename).stem or "import"
+    return FileResponse(
+        path,
+        media_type=MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream"),
+        filename=f"{stem}.errors{path.suffix.lower()}",
+    )
+
+
+# --- exports -----------------------------------------------------------------------------------
+
+
+def _scratch() -> Path:
+    return Path(tempfile.mkdtemp(prefix="gridgov-export-"))
+
+
+def _send(path: Path, download_name: str) -> FileResponse:
+    """Stream a written export and delete it afterwards."""
+    return FileResponse(
+        path,
+        media_type=MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream"),
+        filename=download_name,
+        background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True),
+    )
+
+
+def _stamp() -> str:
+    return date.today().strftime("%Y%m%d")
+
+
+@router.get("/exports/residents", response_class=FileResponse)
+def export_residents(
+    session: SessionDep,
+    actor: Annotated[Actor, allow(READ_PERSONS)],
+    grid: Annotated[str | None, Query(description="15-digit grid code")] = None,
+    area: Annotated[str | None, Query(description="admin code to narrow to")] = None,
+    fmt: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "xlsx",
+) -> FileResponse:
+    """The resident ledger in my scope, ID numbers and phones masked (not re-importable)."""
+    folder = _scratch()
+    path = folder / f"residents.{fmt}"
+    try:
+        ledger.export_residents(session, actor=actor, path=path, grid_code=grid, area_code=area)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return _send(path, f"residents-{grid or area or 'all'}-{_stamp()}.{fmt}")
+
+
+LayerFormat = Annotated[
+    Literal["geojson", "gpkg", "csv"], Query(alias="format", description="file format")
+]
+
+
+def _export_layer(session: Session, layer: str, area: str | None, fmt: str) -> FileResponse:
+    folder = _scratch()
+    path = folder / f"{layer}.{fmt}"
+    export = grid_io.export_grids if layer == "grids" else grid_io.export_buildings
+    try:
+        export(session, path=path, area_code=area)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return _send(path, f"{layer}-{area or 'all'}-{_stamp()}.{fmt}")
+
+
+@router.get("/exports/grids", response_class=FileResponse, dependencies=[allow(ALL_STAFF)])
+def export_grids(
+    session: SessionDep,
+    area: Annotated[str | None, Query(description="admin code to narrow to")] = None,
+    fmt: LayerFormat = "geojson",
+) -> FileResponse:
+    """Grids as GeoJSON, GeoPackage or CSV with WKT (CGCS2000 lon/lat)."""
+    return _export_layer(session, "grids", area, fmt)
+
+
+@router.get("/exports/buildings", response_class=FileResponse, dependencies=[allow(ALL_STAFF)])
+def export_buildings(
+    session: SessionDep,
+    area: Annotated[str | None, Query(description="admin code to narrow to")] = None,
+    fmt: LayerFormat = "geojson",
+) -> FileResponse:
+    """Buildings as GeoJSON, GeoPackage or CSV with WKT (CGCS2000 lon/lat)."""
+    return _export_layer(session, "buildings", area, fmt)
+
+
+@router.get(
+    "/templates/residents.{suffix}",
+    response_class=FileResponse,
+    dependencies=[allow(READ_PERSONS)],
+)
+def resident_template(suffix: Literal["xlsx", "csv"]) -> FileResponse:
+    """The empty resident ledger (Chinese headers; the .xlsx has a 说明 sheet and pick lists)."""
+    folder = _scratch()
+    path = ledger.write_template(folder / f"residents-template.{suffix}")
+    return _send(path, f"实有人口台账模板.{suffix}")
+
+
+__all__ = ["router", "runner_of"]

@@ -1,7 +1,301 @@
-"""(placeholder: filled in by its issue)."""
+"""Residents, households, special groups and their visits (走访); scoped and masked by the
+services in `people`, which decide who sees whom."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Path, Query, status
+from pydantic import BaseModel, Field
+
+from api.auth import allow
+from api.deps import SessionDep
+from api.errors import ApiError
+from gis.crs import Crs
+from people import service
+from people import special_groups as groups
+from people.access import READ_PERSONS, UNMASK, Actor
+from people.documents import DocumentType
+from people.models import ResidenceType, SpecialGroupType
+from people.schemas import (
+    HouseholdRead,
+    ResidenceRead,
+    ResidentCreate,
+    ResidentPage,
+    ResidentPii,
+    ResidentRead,
+    ResidentUpdate,
+)
+
+router = APIRouter(prefix="/api", tags=["people 人口"])
+
+Reader = Annotated[Actor, allow(READ_PERSONS)]
+# Ids are 32-bit in the database: larger numbers are refused (422) rather than failing there.
+MAX_ID = 2_147_483_647
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
+PageSizeQuery = Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)]
+GridQuery = Annotated[str | None, Query(description="15-digit grid code")]
+
+
+class UnmaskRequest(BaseModel):
+    """Why the clear ID number and phone are needed; kept in the access log."""
+
+    reason: str = Field(min_length=1, max_length=300, description="e.g. 核实身份，办理低保")
+
+
+class DocumentLookup(BaseModel):
+    """A document to find its holder by (sent in the body, not the URL, so it is not logged)."""
+
+    doc_type: DocumentType = DocumentType.ID_CARD
+    doc_number: str = Field(min_length=1, max_length=40)
+
+
+class MoveIn(BaseModel):
+    """A move into a house; the current residence ends the same day."""
+
+    house_code: str = Field(description="building code-unit-room")
+    on: date
+    reason: str | None = Field(default=None, max_length=100)
+
+
+class MoveOut(BaseModel):
+    """The end of a resident's current residence (moved away, deceased …)."""
+
+    on: date
+    reason: str = Field(min_length=1, max_length=100)
+
+
+class Enrolment(BaseModel):
+    """A resident joining a special group, with the group's own details."""
+
+    resident_id: int = Field(ge=1, le=MAX_ID)
+    group_type: str = Field(description="value (elderly_alone …) or Chinese label (独居老人 …)")
+    details: dict[str, object] = Field(default_factory=dict)
+    started_on: date
+    danger_level: int | None = Field(default=None, ge=0, le=groups.MAX_DANGER_LEVEL)
+    responsible_staff_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class VisitInput(BaseModel):
+    """A visit (走访) as the grid worker records it; the location is optional."""
+
+    visited_on: date
+    note: str = Field(min_length=1, max_length=2000, description="what the visit found")
+    lon: float | None = None
+    lat: float | None = None
+    crs: Crs = Crs.WGS84
+
+
+# --- residents ---------------------------------------------------------------------------------
+
+
+@router.get("/residents", response_model=ResidentPage)
+def list_residents(
+    session: SessionDep,
+    actor: Reader,
+    grid: GridQuery = None,
+    building: Annotated[str | None, Query(description="building code")] = None,
+    house: Annotated[str | None, Query(description="house code: building code-unit-room")] = None,
+    q: Annotated[str | None, Query(max_length=50, description="part of the name")] = None,
+    residence_type: ResidenceType | None = None,
+    include_inactive: bool = False,
+    page: PageQuery = 1,
+    page_size: PageSizeQuery = 50,
+) -> ResidentPage:
+    """Residents in my scope (masked), by grid, building, house and name."""
+    return service.list_residents(
+        session,
+        actor=actor,
+        grid_code=grid,
+        building_code=building,
+        house_code=house,
+        name=q,
+        residence_type=residence_type,
+        include_inactive=include_inactive,
+        page=page,
+        page_size=page_size,
+    )
+
+
+@router.post("/residents", response_model=ResidentRead, status_code=status.HTTP_201_CREATED)
+def register_resident(session: SessionDep, actor: Reader, data: ResidentCreate) -> ResidentRead:
+    """Register a resident (登记) in a house of my grids."""
+    return service.register_resident(session, actor=actor, data=data)
+
+
+@router.post("/residents/lookup", response_model=ResidentRead)
+def find_by_document(session: SessionDep, actor: Reader, lookup: DocumentLookup) -> ResidentRead:
+    """The resident holding a document (masked), found without decrypting anything."""
+    found = service.find_by_document(
+        session, actor=actor, doc_type=lookup.doc_type, number=lookup.doc_number
+    )
+    if found is None:
+        raise ApiError(
+            status.HTTP_404_NOT_FOUND,
+            "nobody with that document is registered; register them with POST /api/residents",
+        )
+    return found
+
+
+@router.get("/residents/{resident_id}", response_model=ResidentRead)
+def get_resident(session: SessionDep, actor: Reader, resident_id: Id) -> ResidentRead:
+    """One resident, masked."""
+    return service.get_resident(session, actor=actor, resident_id=resident_id)
+
+
+@router.patch("/residents/{resident_id}", response_model=ResidentRead)
+def update_resident(
+    session: SessionDep, actor: Reader, resident_id: Id, changes: ResidentUpdate
+) -> ResidentRead:
+    """Correct a resident's fields (only those sent)."""
+    return service.update_resident(session, actor=actor, resident_id=resident_id, changes=changes)
+
+
+@router.post("/residents/{resident_id}/unmask", response_model=ResidentPii)
+def unmask_resident(
+    session: SessionDep,
+    actor: Annotated[Actor, allow(UNMASK)],
+    resident_id: Id,
+    body: UnmaskRequest,
+) -> ResidentPii:
+    """The clear ID number and phone of one resident, for a stated reason (logged)."""
+    return service.unmask_resident(
+        session, actor=actor, resident_id=resident_id, reason=body.reason
+    )
+
+
+@router.get("/residents/{resident_id}/residences", response_model=list[ResidenceRead])
+def residence_history(session: SessionDep, actor: Reader, resident_id: Id) -> list[ResidenceRead]:
+    """Every stay of a resident in a house, oldest first."""
+    return service.residence_history(session, actor=actor, resident_id=resident_id)
+
+
+@router.post(
+    "/residents/{resident_id}/move-in",
+    response_model=ResidenceRead,
+    status_code=status.HTTP_201_CREATED,
+)
+def move_in(session: SessionDep, actor: Reader, resident_id: Id, move: MoveIn) -> ResidenceRead:
+    """Move a resident into a house (搬入), ending their current residence that day."""
+    return service.move_in(
+        session,
+        actor=actor,
+        resident_id=resident_id,
+        house_code=move.house_code,
+        on=move.on,
+        reason=move.reason,
+    )
+
+
+@router.post("/residents/{resident_id}/move-out", response_model=ResidentRead)
+def move_out(session: SessionDep, actor: Reader, resident_id: Id, move: MoveOut) -> ResidentRead:
+    """End a resident's current residence (搬离); the record stays, inactive."""
+    service.move_out(session, actor=actor, resident_id=resident_id, on=move.on, reason=move.reason)
+    return service.get_resident(session, actor=actor, resident_id=resident_id)
+
+
+@router.get("/households/{household_id}", response_model=HouseholdRead)
+def get_household(session: SessionDep, actor: Reader, household_id: Id) -> HouseholdRead:
+    """A household (户) and its members, masked."""
+    return service.get_household(session, actor=actor, household_id=household_id)
+
+
+# --- special groups and visits -------------------------------------------------------------
+
+
+@router.get("/special-groups", response_model=groups.SpecialGroupPage)
+def list_special_groups(
+    session: SessionDep,
+    actor: Reader,
+    grid: GridQuery = None,
+    group_type: Annotated[
+        SpecialGroupType | None, Query(alias="type", description="group type")
+    ] = None,
+    include_ended: bool = False,
+    page: PageQuery = 1,
+    page_size: PageSizeQuery = 50,
+) -> groups.SpecialGroupPage:
+    """Special-group memberships in my scope (masked), by grid and type."""
+    return groups.list_members(
+        session,
+        actor=actor,
+        group_type=group_type,
+        grid_code=grid,
+        include_ended=include_ended,
+        page=page,
+        page_size=page_size,
+    )
+
+
+@router.post(
+    "/special-groups", response_model=groups.SpecialGroupRead, status_code=status.HTTP_201_CREATED
+)
+def enrol(session: SessionDep, actor: Reader, enrolment: Enrolment) -> groups.SpecialGroupRead:
+    """Enrol a resident in a special group; the first visit falls due one interval later."""
+    return groups.enrol(
+        session,
+        actor=actor,
+        resident_id=enrolment.resident_id,
+        group_type=enrolment.group_type,
+        details=dict(enrolment.details),
+        started_on=enrolment.started_on,
+        danger_level=enrolment.danger_level,
+        responsible_staff_id=enrolment.responsible_staff_id,
+    )
+
+
+@router.get("/special-groups/{special_group_id}", response_model=groups.SpecialGroupRead)
+def get_special_group(
+    session: SessionDep, actor: Reader, special_group_id: Id
+) -> groups.SpecialGroupRead:
+    """One membership, masked."""
+    return groups.get_membership(session, actor=actor, special_group_id=special_group_id)
+
+
+@router.get("/special-groups/{special_group_id}/visits", response_model=list[groups.VisitRead])
+def list_visits(session: SessionDep, actor: Reader, special_group_id: Id) -> list[groups.VisitRead]:
+    """The visits of a membership, newest first."""
+    return groups.list_visits(session, actor=actor, special_group_id=special_group_id)
+
+
+@router.post(
+    "/special-groups/{special_group_id}/visits",
+    response_model=groups.VisitRead,
+    status_code=status.HTTP_201_CREATED,
+)
+def record_visit(
+    session: SessionDep, actor: Reader, special_group_id: Id, visit: VisitInput
+) -> groups.VisitRead:
+    """Record a visit (走访) and move the next due date on."""
+    return groups.record_visit(
+        session,
+        actor=actor,
+        special_group_id=special_group_id,
+        visited_on=visit.visited_on,
+        note=visit.note,
+        lon=visit.lon,
+        lat=visit.lat,
+        crs=visit.crs.value,
+    )
+
+
+@router.get("/visits/due", response_model=groups.DueVisitPage)
+def due_visits(
+    session: SessionDep,
+    actor: Reader,
+    grid: GridQuery = None,
+    within_days: Annotated[int, Query(ge=0, le=366, description="due within this many days")] = 7,
+    page: PageQuery = 1,
+    page_size: PageSizeQuery = 50,
+) -> groups.DueVisitPage:
+    """Special-group members in my grids whose visit is overdue or due soon, most urgent first."""
+    return groups.list_due(
+        session,
+        actor=actor,
+        grid_code=grid,
+        within_days=within_days,
+        page=page,
+        page_size=page_size,
+    )

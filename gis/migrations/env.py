@@ -14,7 +14,7 @@ from gis.db import Base
 
 # Domain tables register themselves on Base.metadata when their models are imported; a
 # package that does not exist yet (people, events) simply adds nothing.
-for module in ("grid.models", "people.models", "events.models"):
+for module in ("grid.models", "people.models", "events.models", "gis.jobs"):
     try:
         importlib.import_module(module)
     except ModuleNotFoundError as exc:

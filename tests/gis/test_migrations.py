@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
 import events.models  # noqa: F401  (registers the tables)
+import gis.jobs  # noqa: F401
 import grid.models  # noqa: F401
 import people.models  # noqa: F401
 from gis import local_pg

@@ -1,0 +1,361 @@
+"""What the map pages show, gathered from the domain services into `maps.model` data.
+
+Shared by the pages (`api.routers.maps`) and the export command (`api.cli_maps`), so a
+briefing file shows exactly what the page did. Only service calls here: the queries live in
+`grid.generalised`, `events.map_stats`, `events.kpis` and `people.stats`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Final
+
+from sqlalchemy.orm import Session
+
+from events.calendar import CHINA_TZ
+from events.catalog import DepartmentType
+from events.exceptions import Forbidden, InvalidReport
+from events.kpis import KpiRow
+from events.map_stats import (
+    MAP_ROLES,
+    EventMarker,
+    area_actor,
+    daily_trend,
+    grid_open_events,
+    heat_cells,
+    jurisdictions,
+    major_categories,
+    open_by_grid,
+    overdue_events,
+    panel_kpis,
+    period_by_grid,
+    unit_duplicates,
+    unit_open_events,
+    unit_outline,
+)
+from grid.generalised import (
+    Outline,
+    admin_outlines,
+    area_view,
+    generalised_grids,
+    grid_buildings,
+    grid_names,
+    tolerance_for,
+)
+from grid.models import AdminLevel
+from maps.layers import MEASURE_KEYS
+from maps.model import (
+    Area,
+    BuildingFigure,
+    ChildArea,
+    DuplicatePair,
+    GridFigure,
+    GridMap,
+    HeatPoint,
+    KpiLine,
+    LeaderMap,
+    LeaderPanel,
+    Marker,
+    Shape,
+    TrendDay,
+    UnitMap,
+)
+from people.access import Actor
+from people.models import StaffRole
+from people.stats import population_stats, residents_by_grid, visits_due_by_building
+
+TREND_DAYS: Final = 30
+# A heat cell is about this many screen pixels wide at the zoom the page opens at.
+HEAT_CELL_PIXELS: Final = 8
+_CHILD_DIGITS: Final = {"city": 6, "district": 9, "street": 12, "community": 15}
+
+
+def _shape(outline: Outline) -> Shape:
+    return Shape(outline.code, outline.name, outline.wkb)
+
+
+def _local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str | None:
+    return None if moment is None else moment.astimezone(CHINA_TZ).strftime(fmt)
+
+
+def _marker(e: EventMarker) -> Marker:
+    return Marker(
+        code=e.code,
+        lon=e.lon,
+        lat=e.lat,
+        category=e.category,
+        unit=e.unit,
+        status=e.status,
+        stage=e.stage,
+        deadline=_local(e.deadline, "%m-%d %H:%M"),
+        light=e.light,
+        hours_overdue=e.hours_overdue,
+    )
+
+
+def _kpi_line(row: KpiRow) -> KpiLine:
+    return KpiLine(
+        key=row.key,
+        name=row.name,
+        reported=row.reported,
+        registered=row.registered,
+        closed=row.closed,
+        open=row.open,
+        overdue=row.overdue,
+        closure_rate=row.closure_rate,
+        on_time_closure_rate=row.on_time_closure_rate,
+        on_time_sign_rate=row.on_time_sign_rate,
+        score=row.score,
+    )
+
+
+def _per(part: int, whole: int, scale: float) -> float | None:
+    return round(scale * part / whole, 1) if whole else None
+
+
+def period_start(now: datetime, days: int) -> datetime:
+    """Midnight (China time) `days - 1` days before today: the period is whole days."""
+    if not 1 <= days <= 366:
+        raise InvalidReport(f"days must be 1..366, got {days}")
+    first: date = now.astimezone(CHINA_TZ).date() - timedelta(days=days - 1)
+    return datetime.combine(first, datetime.min.time(), CHINA_TZ)
+
+
+def _leader_scope(actor: Actor, area: str | None) -> tuple[str | None, Actor]:
+    """The area a leader map shows (default: the actor's own) and the actor narrowed to it."""
+    if actor.role not in MAP_ROLES:
+        raise Forbidden(f"a {actor.role.label} ({actor.role.value}) account has no leader map")
+    area = area or (actor.area_code if actor.role is not StaffRole.ADMIN else None)
+    return area, area_actor(actor, area)
+
+
+def leader_panel(
+    session: Session, *, actor: Actor, area: str | None, days: int, now: datetime
+) -> LeaderPanel:
+    """The KPI part of the leader panel: indicators of the period, trend, worst 10 lists."""
+    area, scoped = _leader_scope(actor, area)
+    view = area_view(session, area_code=area)
+    kpis = panel_kpis(
+        session, actor=scoped, name=view.name, start=period_start(now, days), end=now, now=now
+    )
+    trend = daily_trend(
+        session,
+        actor=scoped,
+        prefix=view.prefix,
+        today=now.astimezone(CHINA_TZ).date(),
+        days=TREND_DAYS,
+    )
+    return LeaderPanel(
+        area_name=view.name,
+        days=days,
+        total=_kpi_line(kpis.total),
+        by_department=[_kpi_line(r) for r in kpis.by_department],
+        worst_grids=[_kpi_line(r) for r in kpis.worst_grids],
+        worst_units=[_kpi_line(r) for r in kpis.worst_units],
+        trend=[TrendDay(d.day.isoformat(), d.reported, d.closed) for d in trend],
+    )
+
+
+def _children(
+    level: str,
+    grids: list[GridFigure],
+    names_of: Callable[[int], dict[str, str]],
+) -> list[ChildArea]:
+    """The areas one level down with their open and overdue events, summed from the grids."""
+    digits = _CHILD_DIGITS.get(level)
+    if not digits:
+        return []
+    names = names_of(digits)
+    sums: dict[str, list[int]] = {}
+    for g in grids:
+        total = sums.setdefault(g.code[:digits], [0, 0])
+        total[0] += g.open
+        total[1] += g.overdue
+    children = []
+    for key, (n_open, n_overdue) in sorted(sums.items()):
+        code = key if digits == 15 else key.ljust(12, "0")
+        children.append(ChildArea(code, names.get(key, code), n_open, n_overdue))
+    return children
+
+
+def leader_data(
+    session: Session,
+    *,
+    actor: Actor,
+    area: str | None,
+    days: int,
+    category: str | None,
+    measure: str,
+    now: datetime,
+    panel_url: str | None = None,
+) -> tuple[LeaderMap, float]:
+    """The overview of `area` (default: the actor's own) and its simplification tolerance.
+
+    With `panel_url` the KPI panel is left for the page to fetch from there; without it the
+    KPIs are computed here and inlined (an export).
+    """
+    area, scoped = _leader_scope(actor, area)
+    view = area_view(session, area_code=area)
+    tolerance = tolerance_for(view.bbox)
+    prefix = view.prefix
+    start = period_start(now, days)
+
+    outlines = generalised_grids(session, prefix=prefix, tolerance=tolerance)
+    counts = open_by_grid(session, actor=scoped, prefix=prefix, now=now)
+    period = period_by_grid(session, actor=scoped, prefix=prefix, start=start, end=now)
+    people = residents_by_grid(session, actor=actor, area_code=area)
+    grids = []
+    for o in outlines:
+        c, k = counts.get(o.code), period.get(o.code)
+        p = people.get(o.code)
+        residents = p.residents if p else 0
+        valid_reports = k.reported - k.voided if k else 0
+        grids.append(
+            GridFigure(
+                code=o.code,
+                name=o.name,
+                wkb=o.wkb,
+                open=c.open if c else 0,
+                overdue=c.overdue if c else 0,
+                on_time_rate=_per(k.closed_on_time, k.closed, 100) if k else None,
+                events_per_1000=_per(valid_reports, residents, 1000),
+                special_density=_per(p.special_groups if p else 0, residents, 1000),
+            )
+        )
+
+    streets = admin_outlines(session, level=AdminLevel.STREET, prefix=prefix, tolerance=tolerance)
+    communities = admin_outlines(
+        session, level=AdminLevel.COMMUNITY, prefix=prefix, tolerance=tolerance
+    )
+    cell = tolerance * HEAT_CELL_PIXELS
+    heat = heat_cells(
+        session, actor=scoped, prefix=prefix, start=start, end=now, cell_deg=cell, category=category
+    )
+    overdue_total, overdue = overdue_events(session, actor=scoped, prefix=prefix, now=now)
+    units = {
+        t: [
+            _shape(j.outline)
+            for j in jurisdictions(session, dept_types=[t], bbox=view.bbox, tolerance=tolerance)
+        ]
+        for t in (DepartmentType.POLICE, DepartmentType.FIRE)
+    }
+
+    def names_of(digits: int) -> dict[str, str]:
+        if digits == 15:
+            return {o.code: o.name for o in outlines}
+        if digits == 6:
+            districts = admin_outlines(
+                session, level=AdminLevel.DISTRICT, prefix=prefix, tolerance=tolerance
+            )
+            return {o.code[:6]: o.name for o in districts}
+        return {o.code[:digits]: o.name for o in (streets if digits == 9 else communities)}
+
+    data = LeaderMap(
+        area=Area(view.code, view.name, view.level, view.bbox, view.trail),
+        generated_at=_local(now) or "",
+        now=now.isoformat(),
+        days=days,
+        category=category or None,
+        categories=major_categories(session),
+        measure=measure if measure in MEASURE_KEYS else MEASURE_KEYS[0],
+        grids=grids,
+        streets=[_shape(o) for o in streets],
+        communities=[_shape(o) for o in communities],
+        police=units[DepartmentType.POLICE],
+        fire=units[DepartmentType.FIRE],
+        heat=[HeatPoint(c.lon, c.lat, c.count) for c in heat],
+        heat_cell_deg=cell,
+        overdue_total=overdue_total,
+        overdue=[_marker(e) for e in overdue],
+        children=_children(view.level, grids, names_of),
+        residents=sum(p.residents for p in people.values()),
+        special_groups=sum(p.special_groups for p in people.values()),
+        panel=None
+        if panel_url
+        else leader_panel(session, actor=actor, area=area, days=days, now=now),
+        panel_url=panel_url,
+    )
+    return data, tolerance
+
+
+def unit_data(
+    session: Session, *, actor: Actor, unit_id: int | None, now: datetime
+) -> tuple[UnitMap, float]:
+    """A department unit's map (a dispatcher's own unit, or any unit for command staff)."""
+    probe = unit_outline(session, actor=actor, unit_id=unit_id, tolerance=1e-5)
+    bbox = probe[4]
+    tolerance = tolerance_for(bbox) if bbox else 1e-5
+    uid, name, dept_label, outline, bbox = unit_outline(
+        session, actor=actor, unit_id=unit_id, tolerance=tolerance
+    )
+    events = unit_open_events(session, actor=actor, unit_id=uid, now=now)
+    pairs = unit_duplicates(session, actor=actor, unit_id=uid, now=now)
+    if bbox is None:  # no area and no open events: somewhere to look at all the same
+        view = area_view(session, area_code=None)
+        bbox = view.bbox
+    data = UnitMap(
+        unit_id=uid,
+        unit_name=name,
+        dept_label=dept_label,
+        bbox=bbox,
+        generated_at=_local(now) or "",
+        jurisdiction=_shape(outline) if outline else None,
+        events=[_marker(e) for e in events],
+        duplicates=[
+            DuplicatePair(p.code, p.lon, p.lat, p.other_code, p.other_lon, p.other_lat, p.voided)
+            for p in pairs
+        ],
+    )
+    return data, tolerance
+
+
+def grid_data(session: Session, *, actor: Actor, grid_code: str | None, now: datetime) -> GridMap:
+    """One grid's map for its grid worker (or for command staff and admins)."""
+    if grid_code is None:
+        if actor.role is not StaffRole.GRID_WORKER or not actor.grid_codes:
+            raise InvalidReport("name the grid: ?grid=<15-digit grid code>")
+        grid_code = sorted(actor.grid_codes)[0]
+    if not actor.can_see_grid(grid_code):
+        raise Forbidden(f"grid {grid_code} is not one of your grids")
+    view = area_view(session, area_code=grid_code)
+    tolerance = tolerance_for(view.bbox)
+    outline = generalised_grids(session, prefix=grid_code, tolerance=tolerance)[0]
+    today = now.astimezone(CHINA_TZ).date()
+    due = {
+        d.building_id: d
+        for d in visits_due_by_building(session, actor=actor, grid_code=grid_code, today=today)
+    }
+    buildings = []
+    for b in grid_buildings(session, grid_code=grid_code):
+        d = due.get(b.id)
+        buildings.append(
+            BuildingFigure(
+                code=b.code,
+                name=b.name,
+                use=b.use_label,
+                floors=b.floors,
+                houses=b.houses,
+                visits_overdue=d.overdue if d else 0,
+                visits_due_soon=d.due_soon if d else 0,
+                wkb=b.wkb,
+            )
+        )
+    population = population_stats(session, actor=actor, level="grid", area_code=grid_code)
+    mine = grid_names(session, codes=actor.grid_codes) if actor.grid_codes else []
+    community = view.trail[-2][1] if len(view.trail) >= 2 else ""
+    return GridMap(
+        grid=_shape(outline),
+        community=community,
+        bbox=view.bbox,
+        generated_at=_local(now) or "",
+        buildings=buildings,
+        events=[
+            _marker(e) for e in grid_open_events(session, actor=actor, grid_code=grid_code, now=now)
+        ],
+        residents=sum(p.residents for p in population),
+        my_grids=mine,
+    )
+
+
+__all__ = ["grid_data", "leader_data", "leader_panel", "period_start", "unit_data"]

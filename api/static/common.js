@@ -1,0 +1,665 @@
+// gridgov pages, shared by /worker and /console: the API client (page session cookie plus the
+// CSRF header), error sentences from the {"error": {code, message, field}} shape, small DOM
+// helpers, and the event view with its action forms. Plain ES module: no build step, no CDN.
+
+export const CSRF_COOKIE = "gridgov_csrf";
+
+export const STATUS_LABEL = {
+  reported: "已上报",
+  registered: "已立案",
+  dispatched: "已派遣",
+  signed: "处置中",
+  handled: "已处置",
+  verified: "已核查",
+  closed: "已结案",
+  returned: "已退回",
+  suspended: "挂账",
+  voided: "已作废",
+  self_resolved: "自行处置",
+};
+export const OPEN_STATUSES = [
+  "reported",
+  "registered",
+  "dispatched",
+  "signed",
+  "handled",
+  "verified",
+  "returned",
+  "suspended",
+];
+export const LIGHT_LABEL = {
+  green: "绿灯 on time",
+  yellow: "黄灯 due soon",
+  red: "红灯 overdue",
+};
+const PRIORITY_LABEL = { urgent: "特急 urgent", high: "紧急 high", normal: "一般 normal", low: "较低 low" };
+const STAGE_LABEL = { check: "核实", sign: "签收", handle: "处置", verify: "核查" };
+
+// --- DOM -------------------------------------------------------------------------------------
+
+/** An element with attributes and children; strings become text nodes, never HTML. */
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      node.addEventListener(key.slice(2), value);
+    } else if (key === "class") {
+      node.className = value;
+    } else if (key === "dataset") {
+      Object.assign(node.dataset, value);
+    } else if (value === true) {
+      node.setAttribute(key, "");
+    } else {
+      node.setAttribute(key, String(value));
+    }
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** Replace a node's children; arrays are flattened, empty values skipped. */
+export function fill(node, ...children) {
+  node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+  return node;
+}
+
+export function $(selector, root = document) {
+  return root.querySelector(selector);
+}
+
+// --- API client ------------------------------------------------------------------------------
+
+export function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(rest.join("="));
+  }
+  return "";
+}
+
+export function loginUrl() {
+  return `/login?next=${encodeURIComponent(location.pathname)}`;
+}
+
+/** A refusal from the server, carrying its sentence, field and (for 409) the allowed actions. */
+export class ApiError extends Error {
+  constructor(status, body, text) {
+    const error = (body && body.error) || {};
+    super(error.message || fallbackMessage(status, text));
+    this.name = "ApiError";
+    this.status = status;
+    this.code = error.code || "error";
+    this.field = error.field || null;
+    this.allowed = error.allowed || null;
+  }
+}
+
+/** The request never reached the server (offline, connection dropped). */
+export class NetworkError extends Error {
+  constructor() {
+    super("网络不可用，请联网后重试 The network is unavailable; try again when you are back online.");
+    this.name = "NetworkError";
+  }
+}
+
+function fallbackMessage(status, text) {
+  if (status >= 500) {
+    return `服务器出错（${status}），请稍后重试 The server failed (${status}); try again later.`;
+  }
+  return `请求未成功（${status}） The request failed (${status}): ${(text || "").slice(0, 200)}`;
+}
+
+/** Whether a failed send should be tried again later rather than shown as refused. */
+export function isTransient(error) {
+  return (
+    error instanceof NetworkError ||
+    (error instanceof ApiError && (error.status >= 500 || [401, 408, 429].includes(error.status)))
+  );
+}
+
+/** fetch() for the JSON API: same-origin cookie, CSRF header on changes, errors thrown. */
+export async function request(path, { method = "GET", json, form, headers = {} } = {}) {
+  const init = {
+    method,
+    credentials: "same-origin",
+    headers: { Accept: "application/json", ...headers },
+  };
+  if (!["GET", "HEAD"].includes(method)) init.headers["X-CSRF-Token"] = cookie(CSRF_COOKIE);
+  if (json !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    init.body = form; // the browser sets the multipart boundary
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new NetworkError();
+  }
+  const text = await response.text();
+  let body = null;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = null;
+    }
+  }
+  if (!response.ok) throw new ApiError(response.status, body, text);
+  return { status: response.status, body };
+}
+
+export async function api(path, options) {
+  return (await request(path, options)).body;
+}
+
+/** Items of a list answer, whether it is a bare array or a page {items, total}. */
+export function itemsOf(body) {
+  if (Array.isArray(body)) return body;
+  return (body && (body.items || body.features)) || [];
+}
+
+/** Show an error as its sentence; mark the form field it names; offer sign-in on 401. */
+export function showError(target, error, form = null) {
+  target.hidden = false;
+  target.replaceChildren(error.message || String(error));
+  if (error.allowed && error.allowed.length) {
+    target.append(` 当前可执行 Allowed now: ${error.allowed.map(actionLabel).join("、")}`);
+  }
+  if (error.status === 401) {
+    target.append(" ", h("a", { href: loginUrl() }, "重新登录 Sign in again"));
+  }
+  if (form && error.field) {
+    const name = String(error.field).split(".").pop();
+    const input = form.elements.namedItem(name);
+    if (input && input.focus) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    }
+  }
+}
+
+export function clearError(target, form = null) {
+  target.hidden = true;
+  target.replaceChildren();
+  if (form) {
+    for (const input of form.querySelectorAll("[aria-invalid]")) {
+      input.removeAttribute("aria-invalid");
+    }
+  }
+}
+
+// --- formatting ------------------------------------------------------------------------------
+
+export function fmtTime(iso) {
+  if (!iso) return "—";
+  return new Date(iso).toLocaleString("zh-CN", {
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    hour12: false,
+  });
+}
+
+/** Time left to a deadline (or how far past it), in Chinese and English. */
+export function remaining(iso) {
+  if (!iso) return "";
+  const minutes = Math.round((new Date(iso) - Date.now()) / 60000);
+  const span = Math.abs(minutes);
+  const text =
+    span < 60 ? `${span}分钟 ${span} min` : span < 2880 ? `${Math.round(span / 60)}小时 ${Math.round(span / 60)} h` : `${Math.round(span / 1440)}天 ${Math.round(span / 1440)} d`;
+  return minutes >= 0 ? `剩 ${text} left` : `超期 ${text} overdue`;
+}
+
+export function today() {
+  const now = new Date();
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+export function lightDot(light) {
+  const label = LIGHT_LABEL[light] || "无期限 no deadline";
+  return h("span", { class: `light ${light || "none"}`, title: label, role: "img", "aria-label": label });
+}
+
+export function statusBadge(status, label) {
+  return h("span", { class: `status s-${status}` }, label || STATUS_LABEL[status] || status);
+}
+
+/** A client-made idempotency key (UUID v4), also where crypto.randomUUID is missing (http). */
+export function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+// --- where am I ------------------------------------------------------------------------------
+
+/** The browser's position (WGS84 degrees), or an error that says what to do instead. */
+export function currentPosition({ timeout = 15000 } = {}) {
+  return new Promise((resolve, reject) => {
+    if (!navigator.geolocation) {
+      reject(new Error("此浏览器不能定位，请在地图上点选 This browser cannot locate; tap the map instead."));
+      return;
+    }
+    if (!window.isSecureContext) {
+      reject(new Error("定位需要 HTTPS 访问，请在地图上点选 Location needs HTTPS; tap the map instead."));
+      return;
+    }
+    navigator.geolocation.getCurrentPosition(
+      (position) => resolve(position.coords),
+      (error) => {
+        const why = {
+          1: "定位权限被拒绝，请允许定位或在地图上点选 Location permission was denied; allow it or tap the map.",
+          2: "暂时无法定位，请到开阔处重试或在地图上点选 The position is unavailable; try in the open or tap the map.",
+          3: "定位超时，请重试或在地图上点选 Locating timed out; try again or tap the map.",
+        };
+        reject(new Error(why[error.code] || error.message));
+      },
+      { enableHighAccuracy: true, timeout, maximumAge: 30000 },
+    );
+  });
+}
+
+// --- maps (Leaflet from /static/vendor, no basemap tiles: outlines only) ------------------------
+
+export function outlineMap(container, { lon, lat, zoom = 16 } = {}) {
+  const map = L.map(container, { zoomControl: true, attributionControl: false });
+  if (lon !== undefined && lat !== undefined) map.setView([lat, lon], zoom);
+  return map;
+}
+
+/** Draw a grid's outline (and its buildings, faintly) from /api/grids/{code}; returns its bounds. */
+export async function drawGrid(map, code, { buildings = false } = {}) {
+  const feature = await api(`/api/grids/${encodeURIComponent(code)}`);
+  const layer = L.geoJSON(feature, {
+    style: { color: "#0b5cad", weight: 2, fillOpacity: 0.04 },
+  }).addTo(map);
+  const name = (feature.properties && feature.properties.name) || code;
+  layer.bindTooltip(`${name} ${code}`, { sticky: true });
+  if (buildings) {
+    try {
+      const collection = await api(`/api/buildings?grid=${encodeURIComponent(code)}&page_size=500`);
+      L.geoJSON(collection, {
+        style: { color: "#5b6b7c", weight: 1, fillOpacity: 0.15 },
+        interactive: false,
+      }).addTo(map);
+    } catch {
+      // Buildings only help orientation; the outline is enough to tap a point.
+    }
+  }
+  return layer.getBounds();
+}
+
+// --- events ----------------------------------------------------------------------------------
+
+// Steps that are not actions a person picks: the report itself and what the system does.
+const STEP_LABEL = { report: "上报 Report", escalate: "督办 Escalated", remind: "提醒 Reminder" };
+
+export function actionLabel(action) {
+  return (ACTIONS[action] && ACTIONS[action].label) || STEP_LABEL[action] || action;
+}
+
+/** A row of an event list; `onOpen(code)` when it is chosen. */
+export function eventRow(item, onOpen) {
+  const where = [item.address, item.grid_code].filter(Boolean).join(" · ");
+  return h(
+    "li",
+    { class: "event", dataset: { code: item.code } },
+    h(
+      "button",
+      { type: "button", class: "row-button", onclick: () => onOpen(item.code) },
+      h(
+        "div",
+        { class: "event-head" },
+        lightDot(item.light),
+        h("span", { class: "code" }, item.code),
+        statusBadge(item.status, item.status_label),
+        h("span", { class: "category" }, item.category_name || item.category),
+      ),
+      h("div", { class: "event-text" }, item.description),
+      h(
+        "div",
+        { class: "event-meta muted" },
+        item.stage_deadline
+          ? `${STAGE_LABEL[item.stage] || ""}期限 due ${fmtTime(item.stage_deadline)} · ${remaining(item.stage_deadline)}`
+          : `上报 reported ${fmtTime(item.reported_at)}`,
+        item.unit ? ` · ${item.unit.name}` : "",
+        where ? ` · ${where}` : "",
+        item.duplicate_of ? ` · 疑似重复 duplicate of ${item.duplicate_of}` : "",
+      ),
+    ),
+  );
+}
+
+// Each workflow action: its label and the inputs it takes. `quick` ones go with one tap.
+// A trailing "?" marks an optional input; the server still decides (and says) what is missing.
+export const ACTIONS = {
+  sign: { label: "签收 Sign for", fields: [], quick: true },
+  return: { label: "退回 Return", fields: ["reason", "note?"], hint: "例如：不属于本辖区 e.g. not our area" },
+  handle: { label: "处置完成 Report handled", fields: ["note", "photos?"] },
+  extend: { label: "申请延期 Ask for more time", fields: ["extra_limit", "reason"] },
+  "approve-extension": { label: "批准延期 Approve extension", fields: ["extra_limit?", "note?"] },
+  suspend: { label: "挂账 Suspend", fields: ["reason", "note?"] },
+  resume: { label: "恢复 Resume", fields: [], quick: true },
+  void: { label: "作废 Void", fields: ["reason", "duplicate_of?", "note?"] },
+  supervise: { label: "督办 Supervise", fields: ["level", "note?"] },
+  redispatch: { label: "重新派遣 Re-dispatch", fields: ["unit_id", "note?"] },
+  dispatch: { label: "派遣 Dispatch", fields: ["unit_id?", "note?"] },
+  check: { label: "核实 Check on site", fields: ["passed", "reason?", "note?"], position: true },
+  verify: { label: "核查通过 Fix verified", fields: ["note?", "photos"], position: true, extra: { passed: true } },
+  rework: { label: "核查不通过 Fix rejected", fields: ["reason", "note?", "photos?"] },
+  "self-resolve": { label: "自行处置 Fixed it myself", fields: ["note?", "photos"] },
+  close: { label: "结案 Close", fields: [], quick: true },
+};
+
+const LIMITS = [
+  ["4h", "4小时 4 working hours"],
+  ["1d", "1个工作日 1 working day"],
+  ["2d", "2个工作日 2 working days"],
+  ["3d", "3个工作日 3 working days"],
+  ["5d", "5个工作日 5 working days"],
+  ["10d", "10个工作日 10 working days"],
+];
+
+let unitsCache = null;
+
+/** Department units for hand dispatch; null when the list cannot be had (then type an id). */
+async function units() {
+  if (unitsCache === null) {
+    try {
+      unitsCache = itemsOf(await api("/api/units")).map((f) => f.properties || f);
+      unitsCache = unitsCache.filter((u) => u.active !== false);
+    } catch {
+      unitsCache = [];
+    }
+  }
+  return unitsCache;
+}
+
+function field(name, event, action) {
+  const optional = name.endsWith("?");
+  const key = optional ? name.slice(0, -1) : name;
+  const mark = optional ? "（选填 optional）" : "";
+  switch (key) {
+    case "note":
+      return h("label", {}, `说明 Note${mark}`, h("textarea", { name: "note", rows: 2, maxlength: 4000, required: !optional }));
+    case "reason":
+      return h(
+        "label",
+        {},
+        `原因 Reason${mark}`,
+        h("input", { name: "reason", maxlength: 300, required: !optional, placeholder: ACTIONS[action].hint || "" }),
+      );
+    case "photos":
+      return h(
+        "label",
+        {},
+        `现场照片 Photos${optional ? mark : ""}`,
+        h("input", { type: "file", name: "photos", accept: "image/*", capture: "environment", multiple: true }),
+      );
+    case "extra_limit":
+      return h(
+        "label",
+        {},
+        `延长 Extra time${mark}`,
+        h(
+          "select",
+          { name: "extra_limit", required: !optional },
+          optional ? h("option", { value: "" }, "按申请 As asked") : null,
+          LIMITS.map(([value, text]) => h("option", { value }, text)),
+        ),
+      );
+    case "level":
+      return h(
+        "label",
+        {},
+        "督办级别 Level",
+        h(
+          "select",
+          { name: "level" },
+          h("option", { value: "yellow" }, "黄牌督办 Yellow"),
+          h("option", { value: "red" }, "红牌督办 Red"),
+        ),
+      );
+    case "passed":
+      return h(
+        "fieldset",
+        { class: "inline" },
+        h("legend", {}, "核实结果 Outcome"),
+        h("label", { class: "check" }, h("input", { type: "radio", name: "passed", value: "true", checked: true }), "属实 Confirmed"),
+        h("label", { class: "check" }, h("input", { type: "radio", name: "passed", value: "false" }), "不属实 Not confirmed"),
+      );
+    case "duplicate_of": {
+      const guess = event.duplicate_of || (event.duplicate_candidates || [])[0] || "";
+      return h("label", {}, `重复于 Duplicate of${mark}`, h("input", { name: "duplicate_of", value: guess, maxlength: 40 }));
+    }
+    case "unit_id": {
+      const select = h(
+        "select",
+        { name: "unit_id", required: !optional },
+        h("option", { value: "" }, optional ? "按派遣规则 By the dispatch rules" : "选择单位 Choose a unit"),
+      );
+      const label = h("label", {}, `责任单位 Unit${mark}`, select);
+      units().then((list) => {
+        if (!list.length) {
+          select.replaceWith(h("input", { name: "unit_id", type: "number", min: 1, required: !optional, placeholder: "单位编号 unit id" }));
+          return;
+        }
+        for (const unit of list) {
+          if (event.unit && unit.id === event.unit.id) continue;
+          select.append(h("option", { value: unit.id }, `${unit.name}（${unit.dept_type_label || unit.dept_type || ""}）`));
+        }
+      });
+      return label;
+    }
+    default:
+      return null;
+  }
+}
+
+/** The request body of an action form: multipart when photos are attached, else JSON. */
+function actionBody(form, spec, where) {
+  const values = { ...(spec.extra || {}) };
+  for (const element of form.elements) {
+    if (!element.name || element.type === "file" || element.type === "submit") continue;
+    if (element.type === "radio" && !element.checked) continue;
+    const value = element.value.trim();
+    if (value === "") continue;
+    if (element.name === "unit_id") values.unit_id = Number(value);
+    else if (element.name === "passed") values.passed = value === "true";
+    else values[element.name] = value;
+  }
+  if (where) Object.assign(values, { lon: where.longitude, lat: where.latitude, crs: "wgs84" });
+  const files = form.elements.namedItem("photos");
+  if (files && files.files && files.files.length) {
+    const body = new FormData();
+    for (const [key, value] of Object.entries(values)) body.append(key, String(value));
+    for (const file of files.files) body.append("photos", file, file.name);
+    return { form: body };
+  }
+  return { json: values };
+}
+
+async function postAction(event, action, form, status) {
+  const spec = ACTIONS[action] || { fields: [] };
+  let where = null;
+  if (spec.position) {
+    status.hidden = false;
+    status.replaceChildren("正在定位… Locating…");
+    try {
+      where = await currentPosition();
+    } catch {
+      where = null; // the server says whether this action needs the position
+    }
+  }
+  const body = form ? actionBody(form, spec, where) : { json: { ...(spec.extra || {}) } };
+  return api(`/api/events/${encodeURIComponent(event.code)}/${action}`, { method: "POST", ...body });
+}
+
+function actionPanel(event, onChanged) {
+  const actions = (event.actions || []).filter((a) => ACTIONS[a]);
+  if (!actions.length) return h("p", { class: "muted" }, "当前没有你可执行的操作 Nothing for you to do on this event now.");
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const status = h("p", { class: "muted", role: "status", hidden: true });
+  const holder = h("div", { class: "action-form" });
+  const run = async (action, form, button) => {
+    clearError(error, form);
+    button.disabled = true;
+    try {
+      const updated = await postAction(event, action, form, status);
+      status.hidden = false;
+      status.replaceChildren(`已完成 Done: ${actionLabel(action)}`);
+      await onChanged(updated);
+    } catch (failure) {
+      status.hidden = true;
+      showError(error, failure, form);
+    } finally {
+      button.disabled = false;
+    }
+  };
+  const buttons = actions.map((action) => {
+    const spec = ACTIONS[action];
+    const button = h("button", { type: "button", class: spec.quick ? "" : "secondary", dataset: { action } }, spec.label);
+    button.addEventListener("click", () => {
+      if (spec.quick) {
+        run(action, null, button);
+        return;
+      }
+      const submit = h("button", { type: "submit" }, `提交 Submit: ${spec.label}`);
+      const form = h(
+        "form",
+        { class: "stack", dataset: { action } },
+        h("h4", {}, spec.label),
+        spec.fields.map((name) => field(name, event, action)),
+        spec.position ? h("p", { class: "muted" }, "提交时将附上你当前的位置 Your current position is sent with it.") : null,
+        submit,
+      );
+      form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        run(action, form, submit);
+      });
+      holder.replaceChildren(form);
+      const first = form.querySelector("input:not([type=file]), textarea, select");
+      if (first) first.focus();
+    });
+    return button;
+  });
+  return h("div", { class: "actions" }, h("div", { class: "buttons" }, buttons), holder, status, error);
+}
+
+const DISPATCH_LABEL = {
+  rule: "规则 Rule",
+  unit: "单位 Unit",
+  lead_type: "牵头部门 Lead",
+  assisting: "协办 Assisting",
+};
+
+function dispatchText(dispatch) {
+  if (!dispatch) return null;
+  const lines = Object.entries(DISPATCH_LABEL)
+    .map(([key, label]) => [label, [].concat(dispatch[key] ?? []).join("、")])
+    .filter(([, text]) => text)
+    .map(([label, text]) => h("li", {}, h("span", { class: "muted" }, `${label}: `), text));
+  return lines.length ? h("ul", { class: "plain" }, lines) : null;
+}
+
+function history(steps) {
+  return h(
+    "ol",
+    { class: "history" },
+    (steps || []).map((step) =>
+      h(
+        "li",
+        {},
+        h("time", { datetime: step.at }, fmtTime(step.at)),
+        " ",
+        h("b", {}, actionLabel(step.action)),
+        step.from_status ? ` ${STATUS_LABEL[step.from_status] || step.from_status} → ` : " → ",
+        STATUS_LABEL[step.to_status] || step.to_status,
+        step.actor ? ` · ${step.actor}` : "",
+        step.unit ? ` · ${step.unit}` : "",
+        step.note ? h("div", { class: "note" }, step.note) : null,
+      ),
+    ),
+  );
+}
+
+/** Render one event (GET /api/events/{code}) with photos, history, map and its actions;
+ * `onChanged(event)` gets the event as an action left it. */
+export function renderEvent(container, event, { onChanged }) {
+  const mapBox = h("div", { class: "map small", "aria-label": "事件位置 Event location" });
+  const photos = (event.photos || []).map((photo) =>
+    h(
+      "a",
+      { href: photo.url, target: "_blank", rel: "noopener" },
+      h("img", { src: photo.thumbnail_url || photo.url, alt: "现场照片 photo", loading: "lazy" }),
+    ),
+  );
+  const row = (label, value) => (value ? [h("dt", {}, label), h("dd", {}, value)] : []);
+  fill(
+    container,
+    h(
+      "header",
+      { class: "event-head big" },
+      lightDot(event.light),
+      h("h2", {}, event.code),
+      statusBadge(event.status, event.status_label),
+    ),
+    h("p", { class: "category" }, `${event.category_name || ""}（${event.category}）`, event.priority ? ` · ${PRIORITY_LABEL[event.priority] || event.priority}` : ""),
+    h("p", { class: "description" }, event.description),
+    h(
+      "dl",
+      { class: "facts" },
+      row(
+        "期限 Deadline",
+        event.stage_deadline
+          ? `${STAGE_LABEL[event.stage] || event.stage || ""} ${fmtTime(event.stage_deadline)}（${remaining(event.stage_deadline)}）`
+          : null,
+      ),
+      row("责任单位 Unit", event.unit ? event.unit.name : null),
+      row("地址 Address", event.address),
+      row("网格 Grid", [event.grid_code, event.community].filter(Boolean).join(" · ")),
+      row("上报 Reported", `${fmtTime(event.reported_at)}${event.reporter ? ` · ${event.reporter}` : ""}`),
+      row("督办 Supervision", event.supervision_level),
+      row("返工 Rework", event.rework_count ? String(event.rework_count) : null),
+      row("重复于 Duplicate of", event.duplicate_of),
+      row("疑似重复 Possible duplicates", (event.duplicate_candidates || []).join("、")),
+    ),
+    h("h3", {}, "操作 Actions"),
+    actionPanel(event, onChanged),
+    photos.length ? [h("h3", {}, "照片 Photos"), h("div", { class: "thumbs" }, photos)] : null,
+    event.dispatch ? [h("h3", {}, "派遣说明 Why this unit"), dispatchText(event.dispatch)] : null,
+    h("h3", {}, "位置 Location"),
+    mapBox,
+    h("h3", {}, "办理记录 History"),
+    history(event.steps),
+  );
+  if (typeof L !== "undefined" && event.lat !== undefined && event.lat !== null) {
+    const map = outlineMap(mapBox, { lon: event.lon, lat: event.lat, zoom: 17 });
+    L.circleMarker([event.lat, event.lon], { radius: 8, color: "#d64545", fillOpacity: 0.8 })
+      .addTo(map)
+      .bindTooltip(event.code);
+    if (event.grid_code) drawGrid(map, event.grid_code).catch(() => {});
+  }
+}
+
+// Signing out also forgets the cached account, so the next person starts clean.
+document.addEventListener("submit", (e) => {
+  if (e.target && e.target.id === "signout") {
+    try {
+      localStorage.removeItem("gridgov.me");
+    } catch {
+      // storage may be off; nothing to forget then
+    }
+  }
+});

@@ -1,0 +1,224 @@
+"""What the map pages are drawn from: plain data handed over by the caller (no database here).
+
+Geometry is WKB in CGCS2000 (SRID 4490) lon/lat, already generalised for the view; rates are
+percentages or per-1,000 figures, None when their denominator is zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Mode = Literal["served", "export"]
+BasemapKind = Literal["none", "osm", "tianditu", "xyz"]
+Bbox = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat (CGCS2000)
+
+
+@dataclass(frozen=True)
+class View:
+    """How a page is delivered: served by the app or exported as one file, and its basemap.
+
+    `shift_gcj02`: the basemap's tiles are GCJ-02 (Gaode/Tencent), so overlays are moved
+    onto them. `tiles_url` is the vector-tile template (`…/{layer}/{z}/{x}/{y}.mvt`), None
+    when there is no tile server (an exported file).
+    """
+
+    mode: Mode = "served"
+    basemap: BasemapKind = "none"
+    basemap_url: str | None = None
+    tianditu_key: str | None = None
+    shift_gcj02: bool = False
+    vendor_url: str = "/static/vendor"
+    tiles_url: str | None = "/tiles/{layer}/{z}/{x}/{y}.mvt"
+    event_link: str | None = "/console?event={code}"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """An outline to draw: code, name, WKB geometry."""
+
+    code: str
+    name: str
+    wkb: bytes
+
+
+@dataclass(frozen=True)
+class GridFigure:
+    """One grid of the choropleth with every measure the selector offers."""
+
+    code: str
+    name: str
+    wkb: bytes
+    open: int  # 在办事件 now
+    overdue: int  # 超期事件 now
+    on_time_rate: float | None  # 按期结案率 %, events reported in the period
+    events_per_1000: float | None  # valid reports in the period per 1,000 residents
+    special_density: float | None  # special-group members per 1,000 residents
+
+
+@dataclass(frozen=True)
+class Marker:
+    """An event on the map (code, place, category, unit, state): never who reported it."""
+
+    code: str
+    lon: float
+    lat: float
+    category: str
+    unit: str | None
+    status: str
+    stage: str | None
+    deadline: str | None  # local time, as shown
+    light: str | None  # green / yellow / red
+    hours_overdue: float | None
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    """Two events that may be (or were voided as) the same case."""
+
+    code: str
+    lon: float
+    lat: float
+    other_code: str
+    other_lon: float
+    other_lat: float
+    voided: bool
+
+
+@dataclass(frozen=True)
+class HeatPoint:
+    """A heat-map cell: mean position of its events and how many there are."""
+
+    lon: float
+    lat: float
+    count: int
+
+
+@dataclass(frozen=True)
+class KpiLine:
+    """One row of a KPI table (an area, a grid, a department or a unit)."""
+
+    key: str | None
+    name: str
+    reported: int
+    registered: int
+    closed: int
+    open: int
+    overdue: int
+    closure_rate: float | None  # 结案率, 0..1
+    on_time_closure_rate: float | None  # 按期结案率, 0..1
+    on_time_sign_rate: float | None  # 按时签收率, 0..1
+    score: float | None  # 综合得分 0–100
+
+
+@dataclass(frozen=True)
+class TrendDay:
+    """Events reported and closed on one day."""
+
+    day: str  # YYYY-MM-DD
+    reported: int
+    closed: int
+
+
+@dataclass(frozen=True)
+class ChildArea:
+    """A street, community or grid inside the shown area, with its event counts now."""
+
+    code: str
+    name: str
+    open: int
+    overdue: int
+
+
+@dataclass(frozen=True)
+class Area:
+    """The area a page shows: code (None: the whole city), name, level, extent, parents."""
+
+    code: str | None
+    name: str
+    level: str
+    bbox: Bbox
+    trail: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LeaderPanel:
+    """The KPI part of the leader map's side panel (the slow part: loaded after the map)."""
+
+    area_name: str
+    days: int
+    total: KpiLine
+    by_department: list[KpiLine]
+    worst_grids: list[KpiLine]
+    worst_units: list[KpiLine]
+    trend: list[TrendDay]
+
+
+@dataclass(frozen=True)
+class LeaderMap:
+    """Everything the leader overview (领导驾驶舱) draws."""
+
+    area: Area
+    generated_at: str  # local time the figures were read, as shown
+    now: str  # the same instant, ISO 8601
+    days: int  # the period: the last `days` days
+    category: str | None
+    categories: list[tuple[str, str]]
+    measure: str
+    grids: list[GridFigure]
+    streets: list[Shape]
+    communities: list[Shape]
+    police: list[Shape]
+    fire: list[Shape]
+    heat: list[HeatPoint]
+    heat_cell_deg: float
+    overdue_total: int
+    overdue: list[Marker]
+    children: list[ChildArea]
+    residents: int
+    special_groups: int
+    # The KPIs inline (an export), or None and `panel_url` for the page to fetch them.
+    panel: LeaderPanel | None = None
+    panel_url: str | None = None
+
+
+@dataclass(frozen=True)
+class UnitMap:
+    """A department unit's map: its jurisdiction, open events by light, duplicates."""
+
+    unit_id: int
+    unit_name: str
+    dept_label: str
+    bbox: Bbox
+    generated_at: str
+    jurisdiction: Shape | None
+    events: list[Marker]
+    duplicates: list[DuplicatePair]
+
+
+@dataclass(frozen=True)
+class BuildingFigure:
+    """A building of a grid map with counts only (houses, visits due)."""
+
+    code: str
+    name: str | None
+    use: str
+    floors: int | None
+    houses: int
+    visits_overdue: int
+    visits_due_soon: int
+    wkb: bytes
+
+
+@dataclass(frozen=True)
+class GridMap:
+    """A grid worker's map: the grid, its buildings and houses, open events, visits due."""
+
+    grid: Shape
+    community: str
+    bbox: Bbox
+    generated_at: str
+    buildings: list[BuildingFigure]
+    events: list[Marker]
+    residents: int
+    my_grids: list[tuple[str, str]]

@@ -1,0 +1,460 @@
+"""The map dashboards in headless Chromium on the demo city: offline, correct, private.
+
+The pages are served by uvicorn from a committed demo database (tests/maps/demo_city.py);
+every test checks that no request leaves 127.0.0.1 and no script fails. Screenshots go to
+var/test-artefacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.auth import SESSION_COOKIE, issue_token
+from api.cli import app as cli
+from api.deps import get_session
+from gis.config import PROJECT_DIR, get_settings
+from gis.db import get_engine, session_scope
+from people.access import Actor
+from people.pii import get_cipher
+from people.service import DOC_CONTEXT, PHONE_CONTEXT
+from tests.api.test_pages_in_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.factories import COMMUNITY, add_grid, add_staff, admin_tree, bearer, square
+from tests.maps.demo_city import STREET, DemoCity, demo_city
+
+ARTEFACTS = PROJECT_DIR / "var" / "test-artefacts"
+CST = ZoneInfo("Asia/Shanghai")
+OPEN = "('reported','registered','dispatched','signed','handled','verified','returned','suspended')"
+MEASURES = ("open", "overdue", "on_time_rate", "events_per_1000", "special_density")
+
+
+# --- access (no browser) -------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_city(session):
+    admin_tree(session)
+    add_grid(session, COMMUNITY + "001", square(111.28, 30.70, 0.01))
+    return {
+        "worker": add_staff(session, "map.w", "grid_worker", grid_codes=[COMMUNITY + "001"]),
+        "leader": add_staff(session, "map.l", "leader", area_code="420502000000"),
+    }
+
+
+def test_a_grid_worker_gets_403_on_the_leader_map(client, small_city):
+    response = client.get("/maps/leader", headers=bearer(small_city["worker"]))
+    assert response.status_code == 403
+    assert "领导 leader" in response.text and 'href="/worker"' in response.text
+
+
+def test_anonymous_visitors_are_sent_to_login_with_the_map_as_next(client):
+    response = client.get("/maps/leader?area=420502003", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/maps/leader%3Farea%3D420502003"
+
+
+def test_a_leader_cannot_open_an_area_outside_their_own(client, small_city):
+    response = client.get("/maps/leader?area=420503", headers=bearer(small_city["leader"]))
+    assert response.status_code == 403
+    assert "outside your area" in response.json()["error"]["message"]
+
+
+# --- the demo city in a browser --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(database_url: str) -> Iterator[DemoCity]:
+    with demo_city(database_url) as city:
+        yield city
+
+
+@pytest.fixture(scope="module")
+def server(demo: DemoCity) -> Iterator[str]:
+    """The real app on a free loopback port, reading the demo database."""
+    app = create_app()
+
+    def demo_session() -> Iterator[Session]:
+        with session_scope(demo.engine) as session:
+            yield session
+
+    app.dependency_overrides[get_session] = demo_session
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the chromium package"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@dataclass
+class Visit:
+    """A page opened as an account, with what it requested and what went wrong."""
+
+    page: Page
+    requested: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def outside(self) -> set[str | None]:
+        return {
+            urlparse(u).hostname for u in self.requested if not u.startswith(("data:", "file:"))
+        } - {"127.0.0.1"}
+
+    def check_clean(self) -> None:
+        assert not self.outside(), f"requests left the machine: {sorted(map(str, self.outside()))}"
+        assert not self.errors, f"script errors: {self.errors}"
+
+
+def open_page(browser: Browser, url: str, actor: Actor | None, **context: Any) -> Visit:
+    """Open `url` signed in as `actor` (a page session cookie), recording requests and errors."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, **context)
+    if actor is not None:
+        token, _ = issue_token(actor)
+        origin = urlparse(url)
+        ctx.add_cookies(
+            [{"name": SESSION_COOKIE, "value": token, "url": f"{origin.scheme}://{origin.netloc}"}]
+        )
+    page = ctx.new_page()
+    visit = Visit(page)
+    page.on("request", lambda request: visit.requested.append(request.url))
+    page.on("pageerror", lambda error: visit.errors.append(str(error)))
+    page.on(
+        "response",
+        lambda r: visit.errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
+    page.on(
+        "console",
+        lambda message: visit.errors.append(message.text) if message.type == "error" else None,
+    )
+    page.goto(url)
+    page.wait_for_function("window.gridgov && window.gridgov.map !== undefined", timeout=20_000)
+    return visit
+
+
+def wait_for_panel(page: Page) -> None:
+    page.wait_for_function(
+        "document.getElementById('gg-kpi-panel').dataset.loaded === '1'", timeout=60_000
+    )
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTEFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def grid_count(demo: DemoCity, prefix: str) -> int:
+    with demo.engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM grid WHERE code LIKE :p"), {"p": prefix + "%"}
+            ).scalar_one()
+        )
+
+
+def expected_measures(demo: DemoCity, now: datetime, days: int = 30) -> dict[str, dict[str, Any]]:
+    """Every choropleth measure per grid, computed here in plain SQL."""
+    start = datetime.combine(now.astimezone(CST).date() - timedelta(days=days - 1), clock(), CST)
+    closed = "e.status IN ('closed','self_resolved')"
+    period = "e.reported_at >= :start AND e.reported_at < :now"
+    sql = f"""
+        SELECT g.code,
+          (SELECT count(*) FROM event e WHERE e.grid_code = g.code AND e.status IN {OPEN}),
+          (SELECT count(*) FROM event e WHERE e.grid_code = g.code AND e.status IN {OPEN}
+             AND e.suspended_at IS NULL AND e.stage_deadline < :now),
+          (SELECT count(*) FROM event e WHERE e.grid_code = g.code AND {period}
+             AND e.status <> 'voided'),
+          (SELECT count(*) FROM event e WHERE e.grid_code = g.code AND {period} AND {closed}),
+          (SELECT count(*) FROM event e WHERE e.grid_code = g.code AND {period} AND {closed}
+             AND NOT EXISTS (SELECT 1 FROM event_stage s
+                             WHERE s.event_id = e.id AND s.on_time = false)),
+          (SELECT count(*) FROM resident r WHERE r.grid_code = g.code AND r.active),
+          (SELECT count(*) FROM special_group sg JOIN resident r ON r.id = sg.resident_id
+             WHERE r.grid_code = g.code AND r.active AND sg.ended_on IS NULL)
+        FROM grid g ORDER BY g.code
+    """
+    out: dict[str, dict[str, Any]] = {}
+    with demo.engine.connect() as conn:
+        for code, n_open, overdue, valid, n_closed, on_time, residents, special in conn.execute(
+            text(sql), {"now": now, "start": start}
+        ):
+            out[code] = {
+                "open": n_open,
+                "overdue": overdue,
+                "on_time_rate": 100 * on_time / n_closed if n_closed else None,
+                "events_per_1000": 1000 * valid / residents if residents else None,
+                "special_density": 1000 * special / residents if residents else None,
+            }
+    return out
+
+
+def test_leader_overview_draws_every_grid_offline_with_correct_values(server, browser, demo):
+    visit = open_page(browser, f"{server}/maps/leader", demo.leader)
+    page = visit.page
+    wait_for_panel(page)
+    assert page.evaluate("gridgov.drawnGrids()") == grid_count(demo, "420502") == 200
+    assert page.title().startswith("西陵区")
+    layers = page.evaluate("Object.keys(gridgov.layers)")
+    assert {"grids", "streets", "communities", "police", "fire", "heat", "overdue"} <= set(layers)
+    screenshot(page, "maps_leader_overview")
+
+    now = datetime.fromisoformat(page.get_attribute("#gg-panel", "data-now") or "")
+    expected = expected_measures(demo, now)
+    shown = page.evaluate(
+        "(() => { const d = gridgov.data.grids; const out = {};"
+        " d.k.forEach((code, i) => { out[code] = {}; Object.keys(d.m).forEach(k => {"
+        " out[code][k] = d.m[k][i]; }); }); return out; })()"
+    )
+    assert set(shown) == set(expected)
+    for code, values in expected.items():
+        for measure in MEASURES:
+            want, got = values[measure], shown[code][measure]
+            if want is None:
+                assert got is None, (code, measure, got)
+            else:
+                assert got == pytest.approx(want, abs=0.051), (code, measure, got, want)
+    # The legend and the tooltip follow the selector.
+    page.select_option("#gg-measure", "on_time_rate")
+    assert "按期结案率" in page.inner_text(".gg-legend")
+    assert "measure=on_time_rate" in page.url
+    visit.check_clean()
+
+
+def test_overdue_markers_link_to_the_event_and_match_the_count(server, browser, demo):
+    visit = open_page(browser, f"{server}/maps/leader", demo.leader)
+    page = visit.page
+    now = datetime.fromisoformat(page.get_attribute("#gg-panel", "data-now") or "")
+    with demo.engine.connect() as conn:
+        overdue = conn.execute(
+            text(
+                f"SELECT count(*) FROM event WHERE status IN {OPEN} AND suspended_at IS NULL "
+                "AND stage_deadline < :now AND grid_code IS NOT NULL"
+            ),
+            {"now": now},
+        ).scalar_one()
+    assert page.evaluate("gridgov.layers.overdue.getLayers().length") == overdue > 0
+    html = page.evaluate(
+        "(() => { const m = gridgov.layers.overdue.getLayers()[0]; m.openPopup();"
+        " return m.getPopup().getContent(); })()"
+    )
+    code = page.evaluate("gridgov.layers.overdue.getLayers()[0].feature.properties.code")
+    assert f"/console?event={code}" in html
+    visit.check_clean()
+
+
+def test_drill_down_from_the_map_to_a_grid_keeps_the_area_in_the_url(server, browser, demo):
+    visit = open_page(browser, f"{server}/maps/leader?area=420502003", demo.leader)
+    page = visit.page
+    assert page.evaluate("gridgov.drawnGrids()") == grid_count(demo, "420502003")
+    assert "云集街道" in page.inner_text("#gg-panel h1")
+    # Click the first grid: its popup offers the grid, community and street.
+    target = page.evaluate(
+        "(() => { const p = gridgov.layers.grids.getLayers()[0];"
+        " const c = gridgov.map.latLngToContainerPoint(p.getCenter());"
+        " const r = gridgov.map.getContainer().getBoundingClientRect();"
+        " return {x: r.left + c.x, y: r.top + c.y, code: p.feature.properties.code}; })()"
+    )
+    page.mouse.click(target["x"], target["y"])
+    page.wait_for_selector(".gg-drill a", timeout=5_000)
+    grid_link = page.locator(".gg-drill a").first
+    grid_code = (grid_link.get_attribute("href") or "").split("area=")[1].split("&")[0]
+    assert grid_code.startswith("420502003") and len(grid_code) == 15
+    grid_link.click()
+    page.wait_for_url(re.compile(rf"area={grid_code}"))
+    page.wait_for_function("window.gridgov && window.gridgov.map !== undefined")
+    assert page.evaluate("gridgov.drawnGrids()") == 1
+    wait_for_panel(page)
+    screenshot(page, "maps_leader_grid")
+    visit.check_clean()
+
+
+def test_a_street_leader_sees_their_street_by_default(server, browser, demo):
+    visit = open_page(browser, f"{server}/maps/leader", demo.street_leader)
+    assert visit.page.evaluate("gridgov.drawnGrids()") == grid_count(demo, STREET[:9])
+    visit.check_clean()
+
+
+def test_unit_map_shows_the_units_open_events_by_light(server, browser, demo):
+    visit = open_page(browser, f"{server}/maps/unit", demo.dispatcher)
+    page = visit.page
+    with demo.engine.connect() as conn:
+        held = conn.execute(
+            text(f"SELECT count(*) FROM event WHERE unit_id = :u AND status IN {OPEN}"),
+            {"u": demo.unit_id},
+        ).scalar_one()
+    assert page.evaluate("gridgov.layers.events.getLayers().length") == held > 0
+    lights = page.evaluate("gridgov.layers.events.getLayers().map(m => m.feature.properties.light)")
+    assert set(lights) <= {"green", "yellow", "red", None}
+    assert page.evaluate("gridgov.layers.jurisdiction.getLayers().length") == 1
+    screenshot(page, "maps_unit")
+    visit.check_clean()
+
+
+def test_grid_map_shows_buildings_and_visit_counts_without_names(server, browser, demo):
+    visit = open_page(browser, f"{server}/maps/grid", demo.worker)
+    page = visit.page
+    with demo.engine.connect() as conn:
+        buildings = conn.execute(
+            text("SELECT count(*) FROM building WHERE grid_code = :g"), {"g": demo.grid_code}
+        ).scalar_one()
+    drawn = page.evaluate(
+        "['buildings', 'visits_soon', 'visits_overdue']"
+        ".map(k => gridgov.layers[k].getLayers().length).reduce((a, b) => a + b, 0)"
+    )
+    assert drawn == buildings > 0
+    today = datetime.now(CST).date()
+    with demo.engine.connect() as conn:
+        overdue_visits = conn.execute(
+            text(
+                "SELECT count(*) FROM special_group sg JOIN resident r ON r.id = sg.resident_id "
+                "WHERE r.grid_code = :g AND r.active AND sg.ended_on IS NULL "
+                "AND r.house_id IS NOT NULL AND sg.next_visit_due < :today"
+            ),
+            {"g": demo.grid_code, "today": today},
+        ).scalar_one()
+    shown = page.inner_text("#gg-panel .gg-kpis .gg-kpi:nth-child(5) b")
+    assert int(shown.replace(",", "")) == overdue_visits
+    screenshot(page, "maps_grid")
+    visit.check_clean()
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def exported(demo: DemoCity, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`gridgov map export leader` run against the demo database."""
+    out = tmp_path_factory.mktemp("export") / "leader.html"
+    patch = pytest.MonkeyPatch()
+    patch.setenv("DATABASE_URL", demo.url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(
+            cli, ["map", "export", "leader", "--area", "420502", "--out", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+        assert "written to" in result.output
+    finally:
+        get_engine(demo.url).dispose()
+        patch.undo()
+        get_settings.cache_clear()
+    yield out
+
+
+def test_exported_file_opens_with_the_network_off_and_draws_the_grids(browser, exported):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_offline(True)
+    blocked: list[str] = []
+
+    def refuse(route: Any) -> None:
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", refuse)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(exported.as_uri())
+    page.wait_for_function("window.gridgov && window.gridgov.map !== undefined")
+    assert page.evaluate("gridgov.drawnGrids()") == 200
+    assert page.evaluate("gridgov.exported") is True
+    assert "按期结案率" in page.inner_text("#gg-kpi-panel")  # KPIs inlined, nothing fetched
+    screenshot(page, "maps_leader_export")
+    assert blocked == [] and errors == []
+    source = exported.read_text(encoding="utf-8")
+    assert "/static/vendor" not in source and "cdn." not in source
+    assert "tiles/buildings" not in source  # vector tiles cannot be inlined: left out
+
+
+# --- privacy ---------------------------------------------------------------------------------
+
+
+def _cjk_substrings(source: str) -> set[str]:
+    """Every run of 2–4 Chinese characters that occurs in `source`."""
+    out: set[str] = set()
+    for run in re.findall(r"[\u3400-\u9fff]+", source):
+        for size in (2, 3, 4):
+            out.update(run[i : i + size] for i in range(len(run) - size + 1))
+    return out
+
+
+def test_no_resident_name_phone_or_id_number_in_any_page_source(server, demo, exported):
+    import httpx
+
+    sources = {"export": exported.read_text(encoding="utf-8")}
+    for path, actor in (
+        ("/maps/leader", demo.leader),
+        ("/maps/leader/panel", demo.leader),
+        ("/maps/leader?area=420502003", demo.street_leader),
+        ("/maps/unit", demo.dispatcher),
+        ("/maps/grid", demo.worker),
+    ):
+        response = httpx.get(server + path, headers=bearer(actor), timeout=60)
+        assert response.status_code == 200, (path, response.text[:300])
+        sources[path] = response.text
+
+    cipher = get_cipher()
+    with demo.engine.connect() as conn:
+        rows = conn.execute(text("SELECT name, doc_enc, phone_enc FROM resident")).all()
+        public = " ".join(
+            conn.execute(
+                text(
+                    "SELECT string_agg(name, ' ') FROM (SELECT name FROM grid UNION ALL "
+                    "SELECT name FROM admin_unit UNION ALL SELECT name FROM department_unit "
+                    "UNION ALL SELECT name FROM department UNION ALL SELECT name FROM "
+                    "event_category UNION ALL SELECT major_name FROM event_category UNION ALL "
+                    "SELECT coalesce(name, '') FROM building) n"
+                )
+            ).scalar_one()
+            or ""
+        )
+    names = {r.name for r in rows}
+    phones = {cipher.decrypt(r.phone_enc, context=PHONE_CONTEXT) for r in rows if r.phone_enc}
+    documents = {cipher.decrypt(r.doc_enc, context=DOC_CONTEXT) for r in rows}
+    assert len(names) > 1000 and len(phones) > 1000 and len(documents) == len(rows)
+    public_words = _cjk_substrings(public)
+    for where, source in sources.items():
+        words = _cjk_substrings(source) - public_words
+        assert not names & words, f"{where} shows resident names: {sorted(names & words)[:5]}"
+        digit_runs = set(re.findall(r"\d{11,18}X?", source))
+        assert not phones & digit_runs, f"{where} shows phone numbers"
+        assert not documents & digit_runs, f"{where} shows ID numbers"
+        assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", source), f"{where}: a phone-like number"

@@ -1,0 +1,476 @@
+"""HTTP: residents and special-group visits, scoped to the caller's grids and masked."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from people import service
+from people import special_groups as sg
+from people.models import PiiAccessLog, Resident, Visit
+from people.schemas import ResidentCreate
+from tests.factories import (
+    COMMUNITY,
+    add_building,
+    add_grid,
+    add_house,
+    add_staff,
+    add_unit,
+    admin_tree,
+    bearer,
+    id_number,
+    square,
+)
+
+GRID_A, GRID_B = COMMUNITY + "001", COMMUNITY + "002"
+TODAY = date.today()
+
+
+@pytest.fixture
+def city(session):
+    """Grids A and B with a building of two houses each, three residents, and every role."""
+    admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
+    for code, building_code, lon in ((GRID_A, "BA", 111.28), (GRID_B, "BB", 111.29)):
+        add_grid(session, code, square(lon, 30.70, 0.01))
+        building = add_building(session, building_code, square(lon + 0.001, 30.701, 0.0002), code)
+        add_house(session, building, room="0101")
+        add_house(session, building, room="0201", floor=2)
+    actors = {
+        "worker_a": add_staff(session, "worker_a", "grid_worker", grid_codes=[GRID_A]),
+        "worker_b": add_staff(session, "worker_b", "grid_worker", grid_codes=[GRID_B]),
+        "inspector": add_staff(session, "inspector", "inspector", area_code="420502000000"),
+        "command": add_staff(session, "command", "command", area_code="420502000000"),
+        "leader": add_staff(session, "leader", "leader", area_code="420502000000"),
+        "dispatcher": add_staff(
+            session,
+            "dispatcher",
+            "dispatcher",
+            department_unit_id=add_unit(session, "PS-1", "police", location=(111.285, 30.705)).id,
+        ),
+        "admin": add_staff(session, "boss", "admin"),
+    }
+    residents = {}
+    for key, sequence, name, house in (
+        ("zhang", 11, "张三", "BA-1-0101"),
+        ("li", 12, "李四", "BA-1-0201"),
+        ("wang", 13, "王五", "BB-1-0101"),
+    ):
+        residents[key] = service.register_resident(
+            session,
+            actor=actors["admin"],
+            data=ResidentCreate(
+                doc_number=id_number(sequence),
+                name=name,
+                phone="13912345678",
+                house_code=house,
+                moved_in=date(2020, 1, 1),
+            ),
+        ).id
+    return {"session": session, **actors, "residents": residents}
+
+
+def as_(city, role: str) -> dict[str, str]:
+    return bearer(city[role])
+
+
+# --- residents ---------------------------------------------------------------------------------
+
+
+def test_a_grid_worker_lists_only_their_grid_masked_with_totals_and_pages(client, city):
+    response = client.get("/api/residents", headers=as_(city, "worker_a"), params={"page_size": 1})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["total"] == 2 and body["page_size"] == 1 and len(body["items"]) == 1
+    second = client.get(
+        "/api/residents", headers=as_(city, "worker_a"), params={"page_size": 1, "page": 2}
+    ).json()
+    names = {body["items"][0]["name"], second["items"][0]["name"]}
+    assert names == {"张三", "李四"}
+    item = body["items"][0]
+    assert "*" in item["doc_masked"] and item["doc_masked"] != id_number(11)
+    assert item["phone_masked"] == "139****5678"
+    assert "doc_number" not in item and "phone" not in item
+
+
+def test_command_sees_the_whole_area_and_filters_by_building_house_and_name(client, city):
+    headers = as_(city, "command")
+    assert client.get("/api/residents", headers=headers).json()["total"] == 3
+    by_building = client.get("/api/residents", headers=headers, params={"building": "BB"}).json()
+    assert [r["name"] for r in by_building["items"]] == ["王五"]
+    by_house = client.get("/api/residents", headers=headers, params={"house": "BA-1-0201"}).json()
+    assert [r["name"] for r in by_house["items"]] == ["李四"]
+    by_name = client.get("/api/residents", headers=headers, params={"q": "张"}).json()
+    assert [r["name"] for r in by_name["items"]] == ["张三"]
+
+
+def test_a_grid_worker_cannot_reach_another_grids_residents_by_any_route_or_filter(client, city):
+    headers = as_(city, "worker_a")
+    other = city["residents"]["wang"]
+    for path in (
+        f"/api/residents/{other}",
+        f"/api/residents/{other}/residences",
+    ):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 403, path
+        assert "outside your scope" in response.json()["error"]["message"]
+    for params in ({"grid": GRID_B}, {"building": "BB"}, {"house": "BB-1-0101"}):
+        response = client.get("/api/residents", headers=headers, params=params)
+        assert response.status_code == 403, params
+        assert response.json()["error"]["code"] == "forbidden"
+    patched = client.patch(f"/api/residents/{other}", headers=headers, json={"name": "改名"})
+    assert patched.status_code == 403
+    unmasked = client.post(
+        f"/api/residents/{other}/unmask", headers=headers, json={"reason": "核实身份信息"}
+    )
+    assert unmasked.status_code == 403
+    found = client.post(
+        "/api/residents/lookup", headers=headers, json={"doc_number": id_number(13)}
+    )
+    assert found.status_code == 403
+    assert city["session"].get(Resident, other).name == "王五"
+
+
+@pytest.mark.parametrize("role", ["leader", "dispatcher"])
+def test_leaders_and_dispatchers_see_no_resident(client, city, role):
+    headers = as_(city, role)
+    assert client.get("/api/residents", headers=headers).status_code == 403
+    one = client.get(f"/api/residents/{city['residents']['zhang']}", headers=headers)
+    assert one.status_code == 403 and one.json()["error"]["code"] == "forbidden"
+
+
+def test_anonymous_callers_are_asked_to_sign_in(client, city):
+    response = client.get("/api/residents")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+    assert client.get("/api/special-groups").status_code == 401
+    assert client.get("/api/visits/due").status_code == 401
+
+
+def test_registering_a_resident_derives_sex_and_birth_and_refuses_duplicates(client, city):
+    headers = as_(city, "worker_a")
+    payload = {
+        "doc_number": id_number(21, birth=date(1990, 3, 4)),
+        "name": "赵六",
+        "house_code": "BA-1-0101",
+        "moved_in": "2024-05-01",
+    }
+    created = client.post("/api/residents", headers=headers, json=payload)
+    assert created.status_code == 201
+    body = created.json()
+    assert body["birth_date"] == "1990-03-04" and body["sex"] == "male"
+    assert body["grid_code"] == GRID_A and body["house_code"] == "BA-1-0101"
+    again = client.post("/api/residents", headers=headers, json=payload)
+    assert again.status_code == 409 and "already registered" in again.json()["error"]["message"]
+
+
+def count_residents(session) -> int:
+    return session.scalar(select(func.count()).select_from(Resident))
+
+
+def test_bad_registrations_get_4xx_sentences_and_write_nothing(client, city):
+    session, headers = city["session"], as_(city, "worker_a")
+    before = count_residents(session)
+    bad_number = client.post(
+        "/api/residents",
+        headers=headers,
+        json={"doc_number": "420502198506150012", "name": "钱七", "house_code": "BA-1-0101"},
+    )
+    assert bad_number.status_code == 422
+    assert bad_number.json()["error"]["message"].startswith("数据校验未通过 Invalid input")
+    other_grid = client.post(
+        "/api/residents",
+        headers=headers,
+        json={"doc_number": id_number(31), "name": "钱七", "house_code": "BB-1-0101"},
+    )
+    assert other_grid.status_code == 403
+    no_name = client.post("/api/residents", headers=headers, json={"doc_number": id_number(31)})
+    assert no_name.status_code == 422 and no_name.json()["error"]["field"] == "name"
+    unknown_house = client.post(
+        "/api/residents",
+        headers=headers,
+        json={"doc_number": id_number(31), "name": "钱七", "house_code": "BA-9-9999"},
+    )
+    assert unknown_house.status_code == 404
+    assert count_residents(session) == before
+
+
+def test_patch_changes_only_the_fields_sent_and_masks_the_new_phone(client, city):
+    resident = city["residents"]["zhang"]
+    response = client.patch(
+        f"/api/residents/{resident}",
+        headers=as_(city, "worker_a"),
+        json={"phone": "13800001111", "occupation": "教师"},
+    )
+    assert response.status_code == 200
+    assert response.json()["phone_masked"] == "138****1111"
+    assert response.json()["name"] == "张三"
+    for bad in ({"phone": "12345"}, {"name": None}, {"occupation": "很长" * 40}):
+        refused = client.patch(
+            f"/api/residents/{resident}", headers=as_(city, "worker_a"), json=bad
+        )
+        assert refused.status_code == 422, bad
+    assert city["session"].get(Resident, resident).name == "张三"
+
+
+def access_log_rows(session) -> int:
+    return session.scalar(select(func.count()).select_from(PiiAccessLog))
+
+
+def test_unmasking_needs_a_reason_and_is_logged(client, city):
+    session, resident = city["session"], city["residents"]["zhang"]
+    url = f"/api/residents/{resident}/unmask"
+    missing = client.post(url, headers=as_(city, "worker_a"), json={})
+    assert missing.status_code == 422 and missing.json()["error"]["field"] == "reason"
+    too_short = client.post(url, headers=as_(city, "worker_a"), json={"reason": "看"})
+    assert too_short.status_code == 422 and "reason" in too_short.json()["error"]["message"]
+    assert access_log_rows(session) == 0
+    shown = client.post(url, headers=as_(city, "worker_a"), json={"reason": "办理低保需核实身份"})
+    assert shown.status_code == 200
+    assert shown.json()["doc_number"] == id_number(11)
+    assert shown.json()["phone"] == "13912345678"
+    log = session.scalars(select(PiiAccessLog)).one()
+    assert log.staff_id == city["worker_a"].staff_id and log.resident_id == resident
+    assert log.reason == "办理低保需核实身份"
+
+
+def test_inspectors_read_residents_but_may_not_unmask(client, city):
+    resident = city["residents"]["zhang"]
+    assert client.get(f"/api/residents/{resident}", headers=as_(city, "inspector")).is_success
+    refused = client.post(
+        f"/api/residents/{resident}/unmask",
+        headers=as_(city, "inspector"),
+        json={"reason": "核实身份信息"},
+    )
+    assert refused.status_code == 403
+    assert access_log_rows(city["session"]) == 0
+
+
+def test_lookup_by_document_finds_the_holder_or_says_how_to_register(client, city):
+    headers = as_(city, "worker_a")
+    found = client.post(
+        "/api/residents/lookup", headers=headers, json={"doc_number": id_number(12)}
+    )
+    assert found.status_code == 200 and found.json()["name"] == "李四"
+    missing = client.post(
+        "/api/residents/lookup", headers=headers, json={"doc_number": id_number(99)}
+    )
+    assert (
+        missing.status_code == 404 and "POST /api/residents" in missing.json()["error"]["message"]
+    )
+
+
+def test_moving_house_is_kept_in_the_residence_history(client, city):
+    headers, resident = as_(city, "worker_a"), city["residents"]["zhang"]
+    moved = client.post(
+        f"/api/residents/{resident}/move-in",
+        headers=headers,
+        json={"house_code": "BA-1-0201", "on": "2025-03-01", "reason": "换房"},
+    )
+    assert moved.status_code == 201 and moved.json()["house_code"] == "BA-1-0201"
+    history = client.get(f"/api/residents/{resident}/residences", headers=headers).json()
+    assert [(h["house_code"], h["moved_out"]) for h in history] == [
+        ("BA-1-0101", "2025-03-01"),
+        ("BA-1-0201", None),
+    ]
+    gone = client.post(
+        f"/api/residents/{resident}/move-out",
+        headers=headers,
+        json={"on": "2025-06-01", "reason": "迁往外地"},
+    )
+    assert gone.status_code == 200 and gone.json()["active"] is False
+    assert client.get("/api/residents", headers=headers).json()["total"] == 1
+    too_early = client.post(
+        f"/api/residents/{city['residents']['li']}/move-out",
+        headers=headers,
+        json={"on": "2019-01-01", "reason": "迁往外地"},
+    )
+    assert too_early.status_code == 422
+
+
+# --- special groups and visits ------------------------------------------------------------------
+
+
+@pytest.fixture
+def groups(city):
+    """Zhang (grid A) lives alone, overdue; Wang (grid B) is a released prisoner, not yet due."""
+    session = city["session"]
+    alone = sg.enrol(
+        session,
+        actor=city["admin"],
+        resident_id=city["residents"]["zhang"],
+        group_type="elderly_alone",
+        details={"children_phone": "13912345678", "health": "慢性病"},
+        started_on=TODAY - timedelta(days=30),
+    )
+    released = sg.enrol(
+        session,
+        actor=city["admin"],
+        resident_id=city["residents"]["wang"],
+        group_type="released_prisoner",
+        details={"crime": "盗窃罪", "sentence": "有期徒刑3年", "release_date": "2020-01-01"},
+        started_on=TODAY,
+    )
+    return {"alone": alone.id, "released": released.id}
+
+
+def test_special_groups_are_listed_in_scope_by_type_with_details_masked(client, city, groups):
+    mine = client.get("/api/special-groups", headers=as_(city, "worker_a")).json()
+    assert mine["total"] == 1
+    item = mine["items"][0]
+    assert item["group_type"] == "elderly_alone" and item["group_type_label"] == "独居老人"
+    assert item["details"]["children_phone"] == "139****5678"
+    assert "*" in item["doc_masked"]
+    everyone = client.get("/api/special-groups", headers=as_(city, "command")).json()
+    assert everyone["total"] == 2
+    by_type = client.get(
+        "/api/special-groups", headers=as_(city, "command"), params={"type": "released_prisoner"}
+    ).json()
+    assert [i["id"] for i in by_type["items"]] == [groups["released"]]
+    other = client.get(
+        "/api/special-groups", headers=as_(city, "worker_a"), params={"grid": GRID_B}
+    )
+    assert other.status_code == 403
+    assert client.get("/api/special-groups", headers=as_(city, "leader")).status_code == 403
+
+
+def test_due_visits_list_what_my_grids_owe_with_house_and_days_overdue(client, city, groups):
+    due = client.get("/api/visits/due", headers=as_(city, "worker_a"))
+    assert due.status_code == 200
+    body = due.json()
+    assert body["total"] == 1
+    item = body["items"][0]
+    assert item["special_group_id"] == groups["alone"]
+    assert item["resident_name"] == "张三" and "*" in item["doc_masked"]
+    assert item["group_type_label"] == "独居老人"
+    assert (item["building_code"], item["house_code"]) == ("BA", "BA-1-0101")
+    assert item["next_visit_due"] == (TODAY - timedelta(days=23)).isoformat()
+    assert item["days_overdue"] == 23
+    # Worker B's released prisoner is due in 30 days: listed only with a longer horizon.
+    b_soon = client.get("/api/visits/due", headers=as_(city, "worker_b")).json()
+    assert b_soon["total"] == 0
+    b_month = client.get(
+        "/api/visits/due", headers=as_(city, "worker_b"), params={"within_days": 30}
+    ).json()
+    assert [i["days_overdue"] for i in b_month["items"]] == [-30]
+    assert client.get("/api/visits/due", headers=as_(city, "dispatcher")).status_code == 403
+
+
+def test_recording_a_visit_moves_the_due_date_and_lists_it(client, city, groups):
+    headers = as_(city, "worker_a")
+    url = f"/api/special-groups/{groups['alone']}/visits"
+    recorded = client.post(
+        url,
+        headers=headers,
+        json={
+            "visited_on": TODAY.isoformat(),
+            "note": "上门走访，身体尚好",
+            "lon": 111.2811,
+            "lat": 30.7011,
+        },
+    )
+    assert recorded.status_code == 201
+    assert recorded.json()["next_visit_due"] == (TODAY + timedelta(days=7)).isoformat()
+    assert recorded.json()["lon"] == pytest.approx(111.2811)
+    visits = client.get(url, headers=headers).json()
+    assert [v["note"] for v in visits] == ["上门走访，身体尚好"]
+    due = client.get("/api/visits/due", headers=headers, params={"within_days": 3}).json()
+    assert due["total"] == 0
+
+
+def test_visits_outside_my_grids_in_the_future_or_without_a_note_are_refused(client, city, groups):
+    session = city["session"]
+    before = session.scalar(select(func.count()).select_from(Visit))
+    other = client.post(
+        f"/api/special-groups/{groups['released']}/visits",
+        headers=as_(city, "worker_a"),
+        json={"visited_on": TODAY.isoformat(), "note": "走访"},
+    )
+    assert other.status_code == 403
+    url = f"/api/special-groups/{groups['alone']}/visits"
+    future = client.post(
+        url,
+        headers=as_(city, "worker_a"),
+        json={"visited_on": (TODAY + timedelta(days=2)).isoformat(), "note": "走访"},
+    )
+    assert future.status_code == 422 and "in the future" in future.json()["error"]["message"]
+    no_note = client.post(
+        url, headers=as_(city, "worker_a"), json={"visited_on": TODAY.isoformat()}
+    )
+    assert no_note.status_code == 422 and no_note.json()["error"]["field"] == "note"
+    half_point = client.post(
+        url,
+        headers=as_(city, "worker_a"),
+        json={"visited_on": TODAY.isoformat(), "note": "走访", "lon": 111.28},
+    )
+    assert half_point.status_code == 422
+    assert session.scalar(select(func.count()).select_from(Visit)) == before
+
+
+def test_enrolling_through_the_api_checks_the_groups_details(client, city):
+    headers = as_(city, "worker_a")
+    payload = {
+        "resident_id": city["residents"]["li"],
+        "group_type": "残疾人",
+        "details": {"category": "肢体", "grade": 5, "certificate_number": "x"},
+        "started_on": TODAY.isoformat(),
+    }
+    refused = client.post("/api/special-groups", headers=headers, json=payload)
+    assert refused.status_code == 422 and "details.grade" in refused.json()["error"]["message"]
+    payload["group_type"] = "独居老人"
+    payload["details"] = {"health": "健康"}
+    created = client.post("/api/special-groups", headers=headers, json=payload)
+    assert created.status_code == 201
+    assert created.json()["next_visit_due"] == (TODAY + timedelta(days=7)).isoformat()
+    one = client.get(f"/api/special-groups/{created.json()['id']}", headers=headers)
+    assert one.json()["resident_name"] == "李四"
+
+
+# --- houses, buildings by code, and raw input ---------------------------------------------------
+
+
+def test_houses_are_points_in_their_buildings_by_building_grid_and_bbox(client, city):
+    headers = as_(city, "dispatcher")  # the spatial frame is open to every staff member
+    houses = client.get("/api/houses", headers=headers, params={"building": "BA"}).json()
+    assert houses["type"] == "FeatureCollection" and houses["total"] == 2
+    assert [f["id"] for f in houses["features"]] == ["BA-1-0101", "BA-1-0201"]
+    first = houses["features"][0]
+    assert first["geometry"]["type"] == "Point"
+    lon, lat = first["geometry"]["coordinates"]
+    assert 111.281 < lon < 111.2812 and 30.701 < lat < 30.7012
+    assert first["properties"]["grid_code"] == GRID_A and first["properties"]["floor"] == 1
+    by_grid = client.get("/api/houses", headers=headers, params={"grid": GRID_B}).json()
+    assert {f["properties"]["building_code"] for f in by_grid["features"]} == {"BB"}
+    in_box = client.get(
+        "/api/houses", headers=headers, params={"bbox": "111.29,30.70,111.30,30.71"}
+    ).json()
+    assert in_box["total"] == 2
+    one = client.get("/api/houses/BB-1-0201", headers=headers)
+    assert one.status_code == 200 and one.json()["properties"]["room"] == "0201"
+    assert client.get("/api/houses/BB-9-0201", headers=headers).status_code == 404
+    assert client.get("/api/houses/nonsense", headers=headers).status_code == 400
+    assert client.get("/api/houses").status_code == 401
+
+
+def test_a_building_by_code_is_a_feature_with_its_footprint(client, city):
+    response = client.get("/api/buildings/BA", headers=as_(city, "leader"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == "BA" and body["geometry"]["type"] == "MultiPolygon"
+    assert body["properties"]["houses"] == 2
+    missing = client.get("/api/buildings/NOPE", headers=as_(city, "leader"))
+    assert missing.status_code == 404 and "does not exist" in missing.json()["error"]["message"]
+
+
+def test_nul_characters_are_refused_before_they_reach_the_database(client, city):
+    headers = as_(city, "worker_a")
+    query = client.get("/api/residents", headers=headers, params={"q": "张\x00"})
+    assert query.status_code == 422 and query.json()["error"]["field"] == "q"
+    body = client.post(
+        "/api/residents",
+        headers=headers,
+        json={"doc_number": id_number(31), "name": "钱\x00七", "house_code": "BA-1-0101"},
+    )
+    assert body.status_code == 422 and body.json()["error"]["field"] == "name"
+    assert client.get("/api/houses/BA-1-01%0001", headers=headers).status_code == 422

@@ -1,0 +1,506 @@
+"""The /worker and /console pages driven in headless Chromium against a real server.
+
+A grid worker files an event with GPS and a photo, the police station's dispatcher signs for it
+on the console, and the worker sees it being handled; a report made offline is queued in the
+browser and sent once when the connection returns. The server is a real uvicorn process on
+loopback serving the app on a database of its own (the pages commit), and no request may leave
+127.0.0.1. Screenshots of each page are kept in var/test-artefacts/pages/.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from shapely import box
+from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from events.models import Attachment, Event
+from events.reference import load_reference_data
+from gis import local_pg
+from gis.migrate import upgrade
+from people import service as people_service
+from people import special_groups
+from people.schemas import ResidentCreate
+from tests.api.test_pages_in_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.factories import (
+    COMMUNITY,
+    DISTRICT,
+    add_building,
+    add_grid,
+    add_house,
+    add_staff,
+    add_unit,
+    admin_tree,
+    id_number,
+    square,
+)
+
+ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artefacts" / "pages"
+PASSWORD = "test-password"
+WEST, EAST = COMMUNITY + "001", COMMUNITY + "002"
+HERE = {"longitude": 111.285, "latitude": 30.705}  # in grid WEST, in police station PS-W's area
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+TIMEOUT = 15_000
+UVICORN = (sys.executable, "-m", "uvicorn", "api.app:app", "--log-level", "warning")
+
+
+# -- the server and its database -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pages_database(database_url: str) -> Iterator[str]:
+    """A database of its own: the server commits, so it must not share the test database."""
+    url = make_url(database_url)
+    text_url = url.set(database=f"{url.database}_pages").render_as_string(hide_password=False)
+    local_pg.drop_database(text_url)
+    local_pg.ensure_database(text_url)
+    upgrade(text_url)
+    yield text_url
+    local_pg.drop_database(text_url)
+
+
+@pytest.fixture(scope="module")
+def pages_engine(pages_database: str) -> Iterator[Engine]:
+    engine = create_engine(pages_database)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def city(pages_engine: Engine) -> dict[str, Any]:
+    """Two grids, a police station, a command centre, accounts and a resident due a visit."""
+    with Session(pages_engine) as session:
+        admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
+        add_grid(session, WEST, square(111.28, 30.70, 0.01))
+        add_grid(session, EAST, square(111.29, 30.70, 0.01))
+        building = add_building(
+            session, "B-W1", square(111.2849, 30.7049, 0.0003), WEST, name="夷陵路12号"
+        )
+        add_house(session, building, room="0101")
+        load_reference_data(session)
+        police = add_unit(
+            session, "PS-W", "police", geom=box(111.27, 30.69, 111.31, 30.73), name="西陵派出所"
+        )
+        add_unit(session, "CC", "command_centre", location=(111.29, 30.71), name="西陵区指挥中心")
+        add_staff(session, "worker1", "grid_worker", grid_codes=[WEST, EAST])
+        add_staff(session, "police1", "dispatcher", department_unit_id=police.id)
+        add_staff(session, "command1", "command", area_code=DISTRICT + "000000")
+        admin = add_staff(session, "admin1", "admin")
+        resident = people_service.register_resident(
+            session,
+            actor=admin,
+            data=ResidentCreate(
+                doc_number=id_number(7, birth=date(1940, 3, 1)),
+                name="王秀英",
+                house_code="B-W1-1-0101",
+                moved_in=date(2000, 1, 1),
+            ),
+        )
+        special_groups.enrol(
+            session,
+            actor=admin,
+            resident_id=resident.id,
+            group_type="elderly_alone",
+            details={},
+            started_on=date.today() - timedelta(days=60),
+        )
+        police_unit = police.id
+        session.commit()
+    return {"police_unit": police_unit}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(pages_database: str, city: dict[str, Any], tmp_path_factory) -> Iterator[str]:
+    """`uvicorn api.app:app` as a user runs it, on a free loopback port and the pages database."""
+    port = _free_port()
+    env = os.environ | {
+        "DATABASE_URL": pages_database,
+        "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+    }
+    log = tmp_path_factory.mktemp("server") / "uvicorn.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [*UVICORN, "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/api/health", timeout=1).status_code < 500:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the server did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+    yield base
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the chromium package"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    """A small JPEG as a phone camera would give."""
+    path = tmp_path_factory.mktemp("photos") / "site.jpg"
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (180, 90, 40)).save(buffer, "JPEG")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+# -- watching the browser --------------------------------------------------------------------------
+
+
+@dataclass
+class Watch:
+    """Every request a browser context makes, and the script errors of its pages."""
+
+    requested: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    # Console messages expected while the network is cut on purpose.
+    tolerated: tuple[str, ...] = ()
+
+    def page(self, page: Page) -> Page:
+        page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
+        page.on("console", self._console)
+        return page
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error" and not any(t in message.text for t in self.tolerated):
+            self.errors.append(f"console: {message.text}")
+
+    def check(self) -> None:
+        outside = {urlparse(u).hostname for u in self.requested if u.startswith("http")}
+        assert outside <= {"127.0.0.1"}, f"requests left the machine: {sorted(outside)}"
+        assert not self.errors, "\n".join(self.errors)
+
+
+def open_context(browser: Browser, watch: Watch, **options: Any) -> BrowserContext:
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
+    context.on("request", lambda request: watch.requested.append(request.url))
+    context.set_default_timeout(TIMEOUT)
+    return context
+
+
+def sign_in(page: Page, server: str, path: str, username: str) -> None:
+    """Open `path`, get sent to /login, sign in and land back on `path` ready."""
+    page.goto(f"{server}{path}")
+    expect(page).to_have_url(re.compile(r"/login\?next=" + re.escape(path)))
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{server}{path}")
+    page.wait_for_selector("body[data-ready=true]")
+
+
+def shoot(page: Page, name: str) -> None:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+
+
+def events_described(engine: Engine, description: str) -> int:
+    with Session(engine) as session:
+        count = session.scalar(
+            select(func.count()).select_from(Event).where(Event.description == description)
+        )
+    return int(count or 0)
+
+
+def photos_of(engine: Engine, description: str) -> int:
+    with Session(engine) as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(Attachment)
+            .join(Event, Event.id == Attachment.event_id)
+            .where(Event.description == description)
+        )
+    return int(count or 0)
+
+
+def file_report(page: Page, description: str, *, photo: Path | None = None) -> None:
+    """Fill the report form at the phone's position (category 0101 可疑人员) and send it."""
+    page.click("#use-gps")
+    expect(page.locator("#where-text")).to_contain_text("定位 GPS")
+    page.fill("#category-search", "可疑")
+    expect(page.locator("#category option")).to_have_count(1)
+    page.select_option("#category", "0101")
+    page.fill("textarea[name=description]", description)
+    if photo is not None:
+        page.set_input_files("#photos", str(photo))
+        expect(page.locator("#photo-preview img")).to_have_count(1)
+    page.click("#report-submit")
+
+
+# -- the journeys ----------------------------------------------------------------------------------
+
+
+def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handled(
+    server, browser, pages_engine, photo
+):
+    watch = Watch()
+    phone = open_context(
+        browser,
+        watch,
+        viewport=PHONE,
+        geolocation=HERE,
+        permissions=["geolocation"],
+        service_workers="block",
+    )
+    worker = watch.page(phone.new_page())
+    sign_in(worker, server, "/worker", "worker1")
+    expect(worker.locator("#report-map path.leaflet-interactive").first).to_be_visible()
+    page_text = "楼道里有可疑人员反复踩点（浏览器测试）"
+    file_report(worker, page_text, photo=photo)
+    result = worker.locator("#report-result")
+    expect(result).to_contain_text("已上报")
+    expect(result).to_contain_text("西陵派出所")
+    code = re.search(r"Reported: (\S+)", result.inner_text()).group(1)
+    shoot(worker, "worker-report")
+
+    desk = open_context(browser, watch, viewport=DESKTOP)
+    console = watch.page(desk.new_page())
+    sign_in(console, server, "/console", "police1")
+    row = console.locator(f"#queue li.event[data-code='{code}']")
+    expect(row).to_contain_text("已派遣")
+    expect(row.locator(".light.green")).to_have_count(1)
+    expect(console.locator("#count-green")).to_have_text("1")
+    row.locator("button.row-button").click()
+    detail = console.locator("#detail-body")
+    expect(detail.locator("h2")).to_have_text(code)
+    expect(detail).to_contain_text(page_text)
+    expect(detail.locator(".history")).to_contain_text("派遣")
+    thumbnail = detail.locator(".thumbs img").first
+    expect(thumbnail).to_be_visible()
+    loaded = "img => img.complete && img.naturalWidth > 0"
+    console.wait_for_function(loaded, arg=thumbnail.element_handle())
+    expect(detail.locator(".map .leaflet-interactive").first).to_be_visible()
+    shoot(console, "console-event")
+    detail.locator("button[data-action=sign]").click()
+    expect(detail.locator(".event-head .status")).to_have_text("处置中")
+    expect(detail.locator("button[data-action=handle]")).to_be_visible()
+    shoot(console, "console-signed")
+
+    worker.click("[data-tab=events]")
+    mine = worker.locator(f"#events-list li.event[data-code='{code}']")
+    expect(mine.locator(".status")).to_have_text("处置中")
+    mine.locator("button.row-button").click()
+    expect(worker.locator("#detail-body .history")).to_contain_text("签收")
+    shoot(worker, "worker-event")
+
+    # The unit reports the fix; the worker verifies it on site with a photo and closes it.
+    detail.locator("button[data-action=handle]").click()
+    detail.locator("form[data-action=handle] textarea[name=note]").fill("已劝离并加装门禁")
+    detail.locator("form[data-action=handle] button[type=submit]").click()
+    expect(detail.locator(".event-head .status")).to_have_text("已处置")
+    worker.click("#detail-back")
+    worker.select_option("#events-filter", "handled")
+    worker.locator(f"#events-list li.event[data-code='{code}'] button.row-button").click()
+    verify = worker.locator("#detail-body")
+    verify.locator("button[data-action=verify]").click()
+    form = verify.locator("form[data-action=verify]")
+    form.locator("input[name=photos]").set_input_files(str(photo))
+    form.locator("textarea[name=note]").fill("现场复核：门禁已装好")
+    form.locator("button[type=submit]").click()
+    expect(verify.locator(".event-head .status")).to_have_text("已结案")
+    expect(verify.locator(".thumbs img")).to_have_count(2)
+    shoot(worker, "worker-verified")
+
+    worker.click("#detail-back")
+    worker.click("[data-tab=visits]")
+    visit = worker.locator("#visits-list li.visit").first
+    expect(visit).to_contain_text("独居")
+    visit.locator("button", has_text="记录走访").click()
+    visit.locator("textarea[name=note]").fill("老人身体尚好，已检查燃气")
+    visit.locator("button[type=submit]").click()
+    expect(worker.locator("#visits-list")).to_contain_text("已记录")
+    shoot(worker, "worker-visits")
+    watch.check()
+    phone.close()
+    desk.close()
+
+
+def test_report_made_offline_is_queued_and_sent_once_when_back_online(
+    server, browser, pages_engine, photo
+):
+    watch = Watch(tolerated=("ERR_INTERNET_DISCONNECTED",))
+    phone = open_context(
+        browser, watch, viewport=PHONE, geolocation=HERE, permissions=["geolocation"]
+    )
+    worker = watch.page(phone.new_page())
+    sign_in(worker, server, "/worker", "worker1")
+    # The service worker keeps the page itself, so it opens again without a connection.
+    worker.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    description = "地下车库消防通道被堵（离线上报）"
+    phone.set_offline(True)
+    expect(worker.locator("#banner")).to_contain_text("离线")
+    file_report(worker, description, photo=photo)  # the photo waits in IndexedDB as a Blob
+    expect(worker.locator("#report-result")).to_contain_text("待发送")
+    expect(worker.locator("#queued-banner")).to_contain_text("待发送 1 条")
+    worker.reload()
+    worker.wait_for_selector("body[data-ready=true]")
+    worker.click("[data-tab=events]")
+    expect(worker.locator("#queued-list li.queued")).to_contain_text("待发送 queued")
+    shoot(worker, "worker-offline-queued")
+    assert events_described(pages_engine, description) == 0
+
+    phone.set_offline(False)
+    expect(worker.locator("#queued-list li.queued")).to_have_count(0)
+    expect(worker.locator("#banner")).to_contain_text("已发送 1 条")
+    expect(worker.locator("#events-list")).to_contain_text(description)
+    assert events_described(pages_engine, description) == 1
+    assert photos_of(pages_engine, description) == 1
+    worker.reload()
+    worker.wait_for_selector("body[data-ready=true]")
+    worker.wait_for_timeout(500)
+    assert events_described(pages_engine, description) == 1
+    watch.check()
+    phone.close()
+
+
+def test_a_report_whose_answer_is_lost_is_sent_again_and_counted_once(
+    server, browser, pages_engine
+):
+    watch = Watch(tolerated=("ERR_FAILED",))
+    phone = open_context(
+        browser,
+        watch,
+        viewport=PHONE,
+        geolocation=HERE,
+        permissions=["geolocation"],
+        service_workers="block",
+    )
+    worker = watch.page(phone.new_page())
+    sign_in(worker, server, "/worker", "worker1")
+
+    def lose_the_answer(route):
+        route.fetch()  # the server files it …
+        route.abort()  # … but the phone never hears back
+
+    worker.route("**/api/events", lose_the_answer, times=1)
+    description = "路灯杆倾斜（应答丢失）"
+    file_report(worker, description)
+    expect(worker.locator("#report-result")).to_contain_text("待发送")
+    assert events_described(pages_engine, description) == 1
+    worker.reload()  # on load the queue is sent again, with the same Idempotency-Key
+    worker.wait_for_selector("body[data-ready=true]")
+    worker.click("[data-tab=events]")
+    expect(worker.locator("#events-list")).to_contain_text(description)
+    expect(worker.locator("#queued-list li.queued")).to_have_count(0)
+    assert events_described(pages_engine, description) == 1
+    watch.check()
+    phone.close()
+
+
+def api_client(server: str, username: str) -> httpx.Client:
+    """An API client signed in with a bearer token."""
+    token = httpx.post(
+        f"{server}/api/auth/token", data={"username": username, "password": PASSWORD}
+    ).json()["access_token"]
+    return httpx.Client(base_url=server, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_command_centre_sees_returned_cases_and_duplicates_and_can_re_route_them(server, browser):
+    with api_client(server, "worker1") as worker, api_client(server, "police1") as police:
+        codes = [
+            worker.post(
+                "/api/events",
+                json={
+                    "category": "0107",
+                    "lon": HERE["longitude"],
+                    "lat": HERE["latitude"] + 0.0002 * n,  # about 22 m apart
+                    "description": f"群租房消防隐患（第{n + 1}次上报）",
+                },
+            ).json()["code"]
+            for n in range(2)
+        ]
+        returned = police.post(f"/api/events/{codes[1]}/return", json={"reason": "不属于本辖区"})
+        assert returned.json()["status"] == "returned"
+    watch = Watch()
+    desk = open_context(browser, watch, viewport=DESKTOP)
+    console = watch.page(desk.new_page())
+    sign_in(console, server, "/console", "command1")
+    console.click("[data-view=duplicates]")
+    expect(console.locator("#list-title")).to_contain_text("疑似重复")
+    for code in codes:
+        expect(console.locator(f"#queue li.event[data-code='{code}']")).to_contain_text("附近同类")
+    console.click("[data-view=supervision]")
+    expect(console.locator("#list-title")).to_contain_text("督办")
+    expect(console.locator("#list-error")).to_be_hidden()
+    console.click("[data-view=unrouted]")
+    row = console.locator(f"#queue li.event[data-code='{codes[1]}']")
+    expect(row).to_contain_text("已退回")
+    row.locator("button.row-button").click()
+    detail = console.locator("#detail-body")
+    expect(detail.locator(".history")).to_contain_text("不属于本辖区")
+    detail.locator("button[data-action=redispatch]").click()
+    form = detail.locator("form[data-action=redispatch]")
+    command_centre = form.locator("select[name=unit_id] option", has_text="西陵区指挥中心")
+    expect(command_centre).to_have_count(1)
+    form.locator("select[name=unit_id]").select_option(command_centre.get_attribute("value"))
+    form.locator("button[type=submit]").click()
+    expect(detail.locator(".event-head .status")).to_have_text("已派遣")
+    expect(console.locator(f"#queue li.event[data-code='{codes[1]}']")).to_have_count(0)
+    shoot(console, "console-command")
+    console.click("#signout button")
+    expect(console).to_have_url(f"{server}/login")
+    console.goto(f"{server}/console")
+    expect(console).to_have_url(re.compile(r"/login\?next=/console"))
+    watch.check()
+    desk.close()
+
+
+def test_pages_send_strangers_to_login_and_other_roles_to_their_own_page(server):
+    anonymous = httpx.get(f"{server}/console", follow_redirects=False)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == "/login?next=/console"
+    with httpx.Client(base_url=server) as client:
+        signed = client.post(
+            "/login",
+            data={"username": "police1", "password": PASSWORD},
+            follow_redirects=False,
+        )
+        assert signed.headers["location"] == "/console"
+        refused = client.get("/worker")
+    assert refused.status_code == 403
+    assert "网格员" in refused.text and 'href="/console"' in refused.text

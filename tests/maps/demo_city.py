@@ -1,0 +1,98 @@
+"""A committed demo city in its own database, for the map pages' browser tests and exports.
+
+The map pages are served by a real uvicorn in another thread, so their data cannot live in a
+test's rolled-back transaction: this builds `<test database>_mapsdemo`, seeds the demo city
+(200 grids, 50,000 residents, 5,000 events), adds one account per role and drops it after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from events.demo import seed_demo_events
+from events.models import DepartmentUnit
+from events.reference import load_reference_data
+from gis import local_pg
+from gis.migrate import upgrade
+from grid.demo import seed_demo_city
+from grid.models import Grid
+from people.access import Actor
+from people.demo import seed_demo_people
+from people.staff import create_staff
+
+PASSWORD = "test-password"
+DISTRICT = "420502"
+STREET = "420502003000"  # 云集街道
+
+
+@dataclass(frozen=True)
+class DemoCity:
+    """The demo database and an account of each role that opens a map."""
+
+    url: str
+    engine: Engine
+    leader: Actor
+    street_leader: Actor
+    dispatcher: Actor
+    worker: Actor
+    grid_code: str
+    unit_id: int
+
+
+@contextmanager
+def demo_city(base_url: str) -> Iterator[DemoCity]:
+    """Create, migrate and seed the demo database next to `base_url`; drop it afterwards."""
+    url = make_url(base_url)
+    demo_url = url.set(database=f"{url.database}_mapsdemo").render_as_string(hide_password=False)
+    local_pg.drop_database(demo_url)
+    local_pg.ensure_database(demo_url)
+    upgrade(demo_url)
+    engine = create_engine(demo_url)
+    try:
+        with Session(engine) as session:
+            load_reference_data(session)
+            seed_demo_city(session, scale="demo")
+            seed_demo_people(session, scale="demo")
+            seed_demo_events(session, scale="demo")
+            grid_code = session.scalars(select(Grid.code).order_by(Grid.code)).first()
+            unit = session.scalars(
+                select(DepartmentUnit)
+                .where(DepartmentUnit.dept_type == "police")
+                .order_by(DepartmentUnit.code)
+            ).first()
+            assert grid_code is not None and unit is not None
+            accounts = {
+                name: create_staff(
+                    session, username=name, password=PASSWORD, full_name=name, role=role, **scope
+                )
+                for name, role, scope in (
+                    ("map.leader", "leader", {"area_code": DISTRICT + "000000"}),
+                    ("map.street", "leader", {"area_code": STREET}),
+                    ("map.dispatcher", "dispatcher", {"department_unit_id": unit.id}),
+                    ("map.worker", "grid_worker", {"grid_codes": [grid_code]}),
+                )
+            }
+            session.commit()
+            unit_id = unit.id
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
+        yield DemoCity(
+            url=demo_url,
+            engine=engine,
+            leader=accounts["map.leader"],
+            street_leader=accounts["map.street"],
+            dispatcher=accounts["map.dispatcher"],
+            worker=accounts["map.worker"],
+            grid_code=grid_code,
+            unit_id=unit_id,
+        )
+    finally:
+        engine.dispose()
+        local_pg.drop_database(demo_url)
