@@ -48,10 +48,10 @@ dispatchers the events their unit holds, and only their unit's sign-for stages.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any, Final, Literal
 
+from pydantic import BaseModel, ConfigDict, computed_field
 from sqlalchemy import (
     ColumnElement,
     Text,
@@ -97,9 +97,10 @@ _NO_KEY_NAMES: Final = {
 }
 
 
-@dataclass(frozen=True)
-class KpiRow:
+class KpiRow(BaseModel):
     """The indicators of one unit, department, grid, grid worker or district (see module doc)."""
+
+    model_config = ConfigDict(frozen=True)
 
     key: str | None  # unit or department id, grid code, staff id or district code
     name: str
@@ -117,31 +118,37 @@ class KpiRow:
     returned: int
     mean_handling_hours: float | None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def valid_report_rate(self) -> float | None:
         """有效上报率: (reported − voided) / reported."""
         return _ratio(self.reported - self.voided, self.reported)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def closure_rate(self) -> float | None:
         """结案率: closed / registered."""
         return _ratio(self.closed, self.registered)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def on_time_closure_rate(self) -> float | None:
         """按期结案率: closed with every stage on time / closed."""
         return _ratio(self.closed_on_time, self.closed)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def on_time_sign_rate(self) -> float | None:
         """按时签收率: SIGN stages ended on time / SIGN stages ended."""
         return _ratio(self.signs_on_time, self.signs_ended)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def rework_rate(self) -> float | None:
         """返工率: handled events reworked / handled events."""
         return _ratio(self.reworked, self.handled)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def score(self) -> float | None:
         """综合得分 0–100: weighted mean of the defined components (SCORE_WEIGHTS)."""

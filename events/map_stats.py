@@ -509,9 +509,8 @@ def _by_department(session: Session, by_unit: list[KpiRow]) -> list[KpiRow]:
     for row in by_unit:
         groups.setdefault(departments.get(int(row.key)) if row.key else None, []).append(row)
     return [
-        dataclasses.replace(
-            _total(rows, names.get(dept, "（未派遣）") if dept else "（未派遣）"),
-            key=str(dept) if dept else None,
+        _total(rows, names.get(dept, "（未派遣）") if dept else "（未派遣）").model_copy(
+            update={"key": str(dept) if dept else None}
         )
         for dept, rows in groups.items()
     ]

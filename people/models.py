@@ -95,7 +95,7 @@ class Household(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)  # 户号
     head_id: Mapped[int | None] = mapped_column(
-        ForeignKey("resident.id", use_alter=True, ondelete="SET NULL"), default=None
+        ForeignKey("resident.id", use_alter=True, ondelete="SET NULL"), index=True, default=None
     )
     house_id: Mapped[int | None] = mapped_column(ForeignKey("house.id"), index=True, default=None)
     address: Mapped[str | None] = mapped_column(String(300), default=None)
@@ -172,7 +172,10 @@ class Residence(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"))
+    # Indexed in full too: deleting a resident cascades here, and history reads by resident.
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("resident.id", ondelete="CASCADE"), index=True
+    )
     house_id: Mapped[int] = mapped_column(ForeignKey("house.id"))
     moved_in: Mapped[date]
     moved_out: Mapped[date | None] = mapped_column(default=None)

@@ -7,11 +7,11 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from api.auth import allow
 from api.deps import SessionDep
-from events.kpis import READ_KPIS, KpiGrouping, kpis, period_bounds
+from events.kpis import READ_KPIS, KpiGrouping, KpiRow, kpis, period_bounds
 from people import special_groups as groups
 from people.access import READ_AGGREGATES, Actor
 from people.stats import AreaPopulation, population_stats
@@ -21,39 +21,13 @@ router = APIRouter(prefix="/api/stats", tags=["stats 统计"])
 Aggregates = Annotated[Actor, allow(READ_AGGREGATES)]
 
 
-class KpiRead(BaseModel):
-    """The indicators of one unit, department, grid, grid worker or district."""
-
-    key: str | None = Field(description="unit/department/staff id, grid or district code")
-    name: str
-    reported: int
-    voided: int
-    registered: int
-    closed: int
-    closed_on_time: int
-    open: int
-    overdue: int
-    signs_ended: int
-    signs_on_time: int
-    handled: int
-    reworked: int
-    returned: int
-    mean_handling_hours: float | None
-    valid_report_rate: float | None
-    closure_rate: float | None
-    on_time_closure_rate: float | None
-    on_time_sign_rate: float | None
-    rework_rate: float | None
-    score: float | None = Field(description="综合得分 0–100")
-
-
 class KpiReport(BaseModel):
     """KPIs of the events reported in [start, end), one row per group."""
 
     by: str
     start: datetime
     end: datetime
-    rows: list[KpiRead]
+    rows: list[KpiRow]
 
 
 @router.get("/kpis", response_model=KpiReport)
@@ -75,32 +49,7 @@ def event_kpis(
         by=by,
         start=start,
         end=end,
-        rows=[
-            KpiRead(
-                key=r.key,
-                name=r.name,
-                reported=r.reported,
-                voided=r.voided,
-                registered=r.registered,
-                closed=r.closed,
-                closed_on_time=r.closed_on_time,
-                open=r.open,
-                overdue=r.overdue,
-                signs_ended=r.signs_ended,
-                signs_on_time=r.signs_on_time,
-                handled=r.handled,
-                reworked=r.reworked,
-                returned=r.returned,
-                mean_handling_hours=r.mean_handling_hours,
-                valid_report_rate=r.valid_report_rate,
-                closure_rate=r.closure_rate,
-                on_time_closure_rate=r.on_time_closure_rate,
-                on_time_sign_rate=r.on_time_sign_rate,
-                rework_rate=r.rework_rate,
-                score=r.score,
-            )
-            for r in rows
-        ],
+        rows=rows,
     )
 
 
