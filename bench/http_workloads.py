@@ -9,17 +9,12 @@ routing, deadlines, history and outbox cost per report over HTTP.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,9 +22,15 @@ from rich.console import Console
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from bench.common import Figure, admin_actor, bench_database, percentiles, seed_city
+from bench.common import (
+    Figure,
+    admin_actor,
+    bench_database,
+    percentiles,
+    seed_city,
+    uvicorn_server,
+)
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 CLIENTS = (1, 8, 32)
 # Requests per endpoint at each concurrency: enough for a p99 that is not one outlier.
 REQUESTS = {1: 200, 8: 480, 32: 960}
@@ -39,60 +40,12 @@ CATEGORIES = ("0102", "0201", "0601", "0701", "1001", "0404")
 console = Console()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serve(engine: Engine) -> Iterator[str]:
     """The app in uvicorn on a free loopback port, on `engine`'s database; yields its base URL."""
-    port = _free_port()
-    env = os.environ | {
-        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-        "BENCH_ENDPOINTS": "1",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {server.returncode} before serving")
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn did not answer on {base} within 60 s")
-            time.sleep(0.2)
+    env = {"DATABASE_URL": engine.url.render_as_string(hide_password=False), "BENCH_ENDPOINTS": "1"}
+    with uvicorn_server("api.app:app", env, "/api/health") as base:
         yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def _bearer(actor: Any) -> dict[str, str]:

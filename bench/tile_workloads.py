@@ -10,15 +10,9 @@ account lookup per tile), as it does in service.
 from __future__ import annotations
 
 import math
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import mapbox_vector_tile
@@ -27,13 +21,19 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bench.common import Figure, admin_actor, bench_database, percentiles, seed_city
+from bench.common import (
+    Figure,
+    admin_actor,
+    bench_database,
+    percentiles,
+    seed_city,
+    uvicorn_server,
+)
 
 ZOOMS = (14, 15, 16)
 MAX_TILES = 150  # per zoom
 MIN_SAMPLES = 300  # timed requests per zoom and server (tiles repeated in rounds)
 CONCURRENCY = 4  # clients for the tiles/s figure
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROPERTIES = "code,floors,use,grid_code"
 
 Tile = tuple[int, int, int]
@@ -64,58 +64,6 @@ def built_up_tiles(engine: Engine, seed: int = 11) -> dict[int, list[Tile]]:
             tiles = [tiles[i] for i in sorted(picked)]
         chosen[z] = tiles
     return chosen
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def _server(app: str, env: dict[str, str], ready_path: str) -> Iterator[str]:
-    """Run `app` with uvicorn on a free loopback port until the block ends; yields its URL."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=PROJECT_DIR,
-        env=os.environ | env,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{app} exited with code {process.returncode} on start")
-            try:
-                if httpx.get(base + ready_path, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{app} did not answer {ready_path} within 60 s")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _fetch(client: httpx.Client, url: str) -> bytes:
@@ -186,8 +134,8 @@ def tile_figures(engine: Engine, label: str) -> list[Figure]:
     auth = {"Authorization": f"Bearer {token}"}
     figures: list[Figure] = []
     with (
-        _server("api.app:app", ours_env, "/api/health") as ours_base,
-        _server("tipg.main:app", tipg_env, "/healthz") as tipg_base,
+        uvicorn_server("api.app:app", ours_env, "/api/health") as ours_base,
+        uvicorn_server("tipg.main:app", tipg_env, "/healthz") as tipg_base,
         httpx.Client(headers=auth, timeout=60) as ours_client,
         httpx.Client(timeout=60) as tipg_client,
     ):

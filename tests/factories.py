@@ -12,13 +12,16 @@ from shapely import MultiPolygon, box
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from api.auth import issue_token
 from events.catalog import DepartmentType
 from events.models import Department, DepartmentUnit
+from gis import local_pg
 from gis.bulk import ewkb_hex
 from gis.geometry import to_multipolygon
+from gis.migrate import upgrade
 from grid.models import AdminLevel, AdminUnit, Building, Grid, House
 from people.access import Actor
 from people.documents import make_id_number
@@ -144,6 +147,20 @@ def add_staff(session: Session, username: str, role: str, **scope: Any) -> Actor
     return create_staff(
         session, username=username, password="test-password", full_name=username, role=role, **scope
     )
+
+
+def fresh_database(base_url: str, suffix: str) -> str:
+    """URL of a newly created and migrated database named after `base_url`'s plus `suffix`.
+
+    For tests whose code under test commits (servers, CLI subprocesses, background jobs);
+    the caller drops it with `local_pg.drop_database`.
+    """
+    url = make_url(base_url)
+    fresh = url.set(database=f"{url.database}{suffix}").render_as_string(hide_password=False)
+    local_pg.drop_database(fresh)
+    local_pg.ensure_database(fresh)
+    upgrade(fresh)
+    return fresh
 
 
 def bearer(actor: Actor) -> dict[str, str]:

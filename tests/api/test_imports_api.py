@@ -18,7 +18,6 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely import box
 from sqlalchemy import Engine, create_engine, func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from api.app import create_app
@@ -27,7 +26,6 @@ from api.import_jobs import ImportRunner
 from gis import local_pg
 from gis.db import session_scope
 from gis.jobs import ImportJob
-from gis.migrate import upgrade
 from grid.models import Building, Grid
 from people.ledger import COLUMNS
 from people.models import Resident
@@ -40,6 +38,7 @@ from tests.factories import (
     add_staff,
     admin_tree,
     bearer,
+    fresh_database,
     id_number,
     square,
 )
@@ -334,11 +333,7 @@ def test_the_ledger_template_has_the_chinese_headers_and_a_notes_sheet(client, c
 @pytest.fixture(scope="module")
 def committed_engine(database_url: str) -> Iterator[Engine]:
     """A throwaway database whose data is committed, for jobs running on their own sessions."""
-    url = make_url(database_url)
-    text = url.set(database=f"{url.database}_jobs").render_as_string(hide_password=False)
-    local_pg.drop_database(text)
-    local_pg.ensure_database(text)
-    upgrade(text)
+    text = fresh_database(database_url, "_jobs")
     engine = create_engine(text)
     with session_scope(engine) as session:
         admin_tree(session, community_geom=square(111.28, 30.70, 0.02))

@@ -6,25 +6,19 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from gis import local_pg
-from gis.migrate import upgrade
 from people.exceptions import PeopleError
 from people.integrations import check_key
 from tests.api.test_cli import run
-from tests.factories import DISTRICT, admin_tree
+from tests.factories import DISTRICT, admin_tree, fresh_database
 
 
 @pytest.fixture(scope="module")
 def keys_database(database_url: str) -> Iterator[str]:
     """A database of its own with the district 420502: the commands commit."""
-    url = make_url(database_url)
-    text_url = url.set(database=f"{url.database}_keys").render_as_string(hide_password=False)
-    local_pg.drop_database(text_url)
-    local_pg.ensure_database(text_url)
-    upgrade(text_url)
+    text_url = fresh_database(database_url, "_keys")
     engine = create_engine(text_url)
     with Session(engine) as session:
         admin_tree(session)

@@ -29,13 +29,11 @@ from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from shapely import box
 from sqlalchemy import Engine, create_engine, func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from events.models import Attachment, Event
 from events.reference import load_reference_data
 from gis import local_pg
-from gis.migrate import upgrade
 from people import service as people_service
 from people import special_groups
 from people.schemas import ResidentCreate
@@ -49,6 +47,7 @@ from tests.factories import (
     add_staff,
     add_unit,
     admin_tree,
+    fresh_database,
     id_number,
     square,
 )
@@ -69,11 +68,7 @@ UVICORN = (sys.executable, "-m", "uvicorn", "api.app:app", "--log-level", "warni
 @pytest.fixture(scope="module")
 def pages_database(database_url: str) -> Iterator[str]:
     """A database of its own: the server commits, so it must not share the test database."""
-    url = make_url(database_url)
-    text_url = url.set(database=f"{url.database}_pages").render_as_string(hide_password=False)
-    local_pg.drop_database(text_url)
-    local_pg.ensure_database(text_url)
-    upgrade(text_url)
+    text_url = fresh_database(database_url, "_pages")
     yield text_url
     local_pg.drop_database(text_url)
 

@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from events.exceptions import InvalidReport, NotFound
@@ -45,10 +44,17 @@ from events.reference import load_reference_data
 from events.schemas import EventReport
 from events.service import report_event
 from gis import local_pg
-from gis.migrate import upgrade
 from people.access import Actor
 from people.exceptions import Forbidden
-from tests.factories import COMMUNITY, add_grid, add_staff, add_unit, admin_tree, square
+from tests.factories import (
+    COMMUNITY,
+    add_grid,
+    add_staff,
+    add_unit,
+    admin_tree,
+    fresh_database,
+    square,
+)
 
 PROJECT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Yichang
@@ -157,11 +163,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(database_url: str) -> Iterator[World]:
     """A database of its own: the worker commits, so it must not share the test database."""
-    url = make_url(database_url)
-    text_url = url.set(database=f"{url.database}_outbox").render_as_string(hide_password=False)
-    local_pg.drop_database(text_url)
-    local_pg.ensure_database(text_url)
-    upgrade(text_url)
+    text_url = fresh_database(database_url, "_outbox")
     engine = create_engine(text_url)
     with Session(engine) as session, session.begin():
         admin_tree(session, community_geom=square(111.28, 30.70, 0.02))

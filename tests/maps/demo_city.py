@@ -12,19 +12,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, create_engine, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from events.demo import seed_demo_events
 from events.models import DepartmentUnit
 from events.reference import load_reference_data
 from gis import local_pg
-from gis.migrate import upgrade
 from grid.demo import seed_demo_city
 from grid.models import Grid
 from people.access import Actor
 from people.demo import seed_demo_people
 from people.staff import create_staff
+from tests.factories import fresh_database
 
 PASSWORD = "test-password"
 DISTRICT = "420502"
@@ -48,11 +47,7 @@ class DemoCity:
 @contextmanager
 def demo_city(base_url: str) -> Iterator[DemoCity]:
     """Create, migrate and seed the demo database next to `base_url`; drop it afterwards."""
-    url = make_url(base_url)
-    demo_url = url.set(database=f"{url.database}_mapsdemo").render_as_string(hide_password=False)
-    local_pg.drop_database(demo_url)
-    local_pg.ensure_database(demo_url)
-    upgrade(demo_url)
+    demo_url = fresh_database(base_url, "_mapsdemo")
     engine = create_engine(demo_url)
     try:
         with Session(engine) as session:
