@@ -273,6 +273,40 @@ def _replay(
     return read_event(session, event=event, now=at, created=False)
 
 
+def _new_event(
+    session: Session,
+    *,
+    actor: Actor,
+    report: EventReport,
+    category: EventCategory,
+    district: str,
+    at: datetime,
+    idempotency_key: str | None,
+    status: EventStatus,
+    point: tuple[float, float],
+    **located: Any,
+) -> Event:
+    """A new event row (not yet added) with its id and code, e.g. 420502-20261123-000123."""
+    event_id = session.scalar(select(func.nextval("event_id_seq")))
+    return Event(
+        id=event_id,
+        code=f"{district}-{at.astimezone(UTC):%Y%m%d}-{event_id:06d}",
+        idempotency_key=idempotency_key,
+        category_id=category.id,
+        category_code=category.code,
+        priority=category.priority,
+        status=status,
+        source=report.source,
+        description=report.description,
+        address=report.address,
+        geom=WKTElement(f"POINT({point[0]} {point[1]})", srid=STORAGE_SRID),
+        district_code=district,
+        reporter_id=actor.staff_id,
+        reported_at=at,
+        **located,
+    )
+
+
 def report_event(
     session: Session,
     *,
@@ -318,33 +352,27 @@ def report_event(
     if report.building and building_id is None:
         raise InvalidReport(f"building {report.building} does not exist")
     contact = report.contact.strip() if report.contact else None
-    event_id = session.scalar(select(func.nextval("event_id_seq")))
-    event = Event(
-        id=event_id,
-        code=f"{district}-{at.astimezone(UTC):%Y%m%d}-{event_id:06d}",
+    event = _new_event(
+        session,
+        actor=actor,
+        report=report,
+        category=category,
+        district=district,
+        at=at,
         idempotency_key=idempotency_key,
-        category_id=category.id,
-        category_code=category.code,
-        priority=category.priority,
         status=EventStatus.REPORTED,
-        source=report.source,
-        description=report.description,
-        address=report.address,
-        geom=WKTElement(f"POINT({located.lon} {located.lat})", srid=STORAGE_SRID),
+        point=(located.lon, located.lat),
         input_crs=located.input_crs.value,
         locate_match=located.match,
         grid_code=located.grid.code if located.grid else None,
         community_code=located.community.code if located.community else None,
         street_code=located.street.code if located.street else None,
-        district_code=district,
         building_id=building_id,
         organisation_id=report.organisation_id,
-        reporter_id=actor.staff_id,
         contact_enc=get_cipher().encrypt(contact, context=CONTACT_CONTEXT) if contact else None,
         contact_masked=mask_phone(contact) if contact else None,
         external_ref=report.external_ref,
         occurred_at=report.occurred_at,
-        reported_at=at,
     )
     try:
         with session.begin_nested():
@@ -416,24 +444,18 @@ def insert_event_row(
     except CoordinateError as exc:
         raise InvalidReport(str(exc)) from exc
     district = _reporter_district(session, actor) or "000000"
-    event_id = session.scalar(select(func.nextval("event_id_seq")))
-    event = Event(
-        id=event_id,
-        code=f"{district}-{at.astimezone(UTC):%Y%m%d}-{event_id:06d}",
+    event = _new_event(
+        session,
+        actor=actor,
+        report=report,
+        category=category,
+        district=district,
+        at=at,
         idempotency_key=idempotency_key,
-        category_id=category.id,
-        category_code=category.code,
-        priority=category.priority,
         status=EventStatus.REGISTERED,
-        source=report.source,
-        description=report.description,
-        address=report.address,
-        geom=WKTElement(f"POINT({lon} {lat})", srid=STORAGE_SRID),
+        point=(lon, lat),
         input_crs=report.crs.value,
         locate_match="outside",
-        district_code=district,
-        reporter_id=actor.staff_id,
-        reported_at=at,
     )
     session.add(event)
     session.flush()
