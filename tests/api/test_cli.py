@@ -12,10 +12,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from gis import local_pg
-from gis.migrate import upgrade
+from tests.factories import fresh_database
 
 GRIDGOV = str(Path(sys.executable).parent / "gridgov")
 
@@ -34,11 +33,7 @@ def run(*args: str, database_url: str, check: bool = False) -> subprocess.Comple
 @pytest.fixture(scope="module")
 def cli_database(database_url: str) -> Iterator[str]:
     """A database of its own: the commands commit, so they must not share the test database."""
-    url = make_url(database_url).set(database=make_url(database_url).database + "_cli")
-    text_url = url.render_as_string(hide_password=False)
-    local_pg.drop_database(text_url)
-    local_pg.ensure_database(text_url)
-    upgrade(text_url)
+    text_url = fresh_database(database_url, "_cli")
     yield text_url
     local_pg.drop_database(text_url)
 

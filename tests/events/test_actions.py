@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 from sqlalchemy import Engine, create_engine, func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from events.actions import act
@@ -35,7 +34,6 @@ from events.schemas import ActionInput, EventRead, EventReport
 from events.service import read_event, report_event
 from events.workflow import TRANSITIONS, allowed_actions
 from gis import local_pg
-from gis.migrate import upgrade
 from people.access import Actor, load_actor
 from people.models import Staff, StaffGrid, StaffRole
 from tests.factories import (
@@ -45,6 +43,7 @@ from tests.factories import (
     add_grid,
     add_unit,
     admin_tree,
+    fresh_database,
     square,
 )
 
@@ -768,13 +767,7 @@ def test_leader_supervision_tells_the_unit_its_supervisor_and_the_command_centre
 @pytest.fixture(scope="module")
 def committed_engine(database_url: str) -> Iterator[Engine]:
     """A database of its own: the racing transactions must really commit."""
-    url = make_url(database_url)
-    text_url = url.set(database=f"{url.database}_actions_race").render_as_string(
-        hide_password=False
-    )
-    local_pg.drop_database(text_url)
-    local_pg.ensure_database(text_url)
-    upgrade(text_url)
+    text_url = fresh_database(database_url, "_actions_race")
     engine = create_engine(text_url)
     try:
         yield engine
