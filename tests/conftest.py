@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session
+from api.import_jobs import ImportRunner
 from gis import local_pg
 from gis.config import get_settings
 from gis.migrate import upgrade
@@ -70,9 +72,14 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def client(session: Session) -> Iterator[TestClient]:
-    """An HTTP client of the real app whose requests share the test's rolled-back session."""
+def client(session: Session, tmp_path: Path) -> Iterator[TestClient]:
+    """An HTTP client of the real app whose requests share the test's rolled-back session.
+
+    Import jobs run inline on that session (a background thread's own session would not see
+    the test's uncommitted rows), with their files under the test's tmp_path.
+    """
     app = create_app()
     app.dependency_overrides[get_session] = lambda: session
+    app.state.import_runner = ImportRunner(inline=True, upload_dir=tmp_path / "imports")
     with TestClient(app) as test_client:
         yield test_client

@@ -21,7 +21,6 @@ from api.auth import ADMIN, ALL_STAFF, allow
 from api.deps import SessionDep
 from api.errors import ApiError
 from api.import_jobs import ImportRunner
-from gis.config import get_settings
 from gis.crs import Crs
 from gis.jobs import ImportJob, JobStatus, get_job, list_jobs
 from grid import io as grid_io
@@ -72,16 +71,12 @@ class JobRead(BaseModel):
 
 
 def runner_of(request: Request) -> ImportRunner:
-    """The app's import runner: background threads in service; under tests (whose data is
-    never committed, so other sessions would not see it) inline, with scratch upload space."""
+    """The app's import runner: background threads, unless one was installed on `app.state`
+    (tests install an inline runner, as their data is never committed for other sessions)."""
     with _runner_lock:
         runner: ImportRunner | None = getattr(request.app.state, "import_runner", None)
         if runner is None:
-            if get_settings().environment == "test":
-                scratch = Path(tempfile.mkdtemp(prefix="gridgov-imports-"))
-                runner = ImportRunner(inline=True, upload_dir=scratch)
-            else:
-                runner = ImportRunner()
+            runner = ImportRunner()
             request.app.state.import_runner = runner
     return runner
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session
+from api.import_jobs import ImportRunner
 from events.reference import load_reference_data
 from tests.factories import (
     COMMUNITY,
@@ -41,7 +43,7 @@ MAX_EXAMPLES = int(os.environ.get("GRIDGOV_FUZZ_EXAMPLES", "8"))
 
 
 @pytest.fixture
-def admin_headers(session: Session) -> Iterator[dict[str, str]]:
+def admin_headers(session: Session, tmp_path: Path) -> Iterator[dict[str, str]]:
     """A small city on the test database, the app bound to it, and an admin's bearer header."""
 
     def per_request() -> Iterator[Session]:
@@ -65,10 +67,12 @@ def admin_headers(session: Session) -> Iterator[dict[str, str]]:
     add_unit(session, "PS01", "police", geom=square(111.28, 30.70, 0.02))
     headers = bearer(add_staff(session, "fuzz-admin", "admin"))
     APP.dependency_overrides[get_session] = per_request
+    APP.state.import_runner = ImportRunner(inline=True, upload_dir=tmp_path / "imports")
     try:
         yield headers
     finally:
         APP.dependency_overrides.clear()
+        del APP.state.import_runner
 
 
 @schema.parametrize()
