@@ -29,41 +29,29 @@ def leader_map(data: LeaderMap, view: View, *, tolerance: float) -> folium.Map:
     layers.choropleth(
         data.grids, view=view, decimals=decimals, measure=data.measure, admin_names=admin_names
     ).add_to(m)
-    layers.outlines(
-        data.communities,
-        view=view,
-        decimals=decimals,
-        name="社区",
-        layer_id="communities",
-        style={"color": "#3d4752", "weight": 1.2, "fill": False, "dashArray": "3 3"},
-        show=data.area.level in ("street", "community", "grid"),
-    ).add_to(m)
-    layers.outlines(
-        data.streets,
-        view=view,
-        decimals=decimals,
-        name="街道",
-        layer_id="streets",
-        style={"color": "#1f2933", "weight": 2.4, "fill": False},
-    ).add_to(m)
-    layers.outlines(
-        data.police,
-        view=view,
-        decimals=decimals,
-        name="派出所辖区",
-        layer_id="police",
-        style={"color": "#1559b7", "weight": 2, "fill": False, "dashArray": "8 4"},
-        show=False,
-    ).add_to(m)
-    layers.outlines(
-        data.fire,
-        view=view,
-        decimals=decimals,
-        name="消防救援辖区",
-        layer_id="fire",
-        style={"color": "#d9480f", "weight": 2, "fill": False, "dashArray": "8 4"},
-        show=False,
-    ).add_to(m)
+    dashed = {"weight": 2, "fill": False, "dashArray": "8 4"}
+    outlines = (  # boundaries, name, layer id, style, shown at first
+        (
+            data.communities,
+            "社区",
+            "communities",
+            {"color": "#3d4752", "weight": 1.2, "fill": False, "dashArray": "3 3"},
+            data.area.level in ("street", "community", "grid"),
+        ),
+        (data.streets, "街道", "streets", {"color": "#1f2933", "weight": 2.4, "fill": False}, True),
+        (data.police, "派出所辖区", "police", {"color": "#1559b7", **dashed}, False),
+        (data.fire, "消防救援辖区", "fire", {"color": "#d9480f", **dashed}, False),
+    )
+    for boundaries, name, layer_id, style, show in outlines:
+        layers.outlines(
+            boundaries,
+            view=view,
+            decimals=decimals,
+            name=name,
+            layer_id=layer_id,
+            style=style,
+            show=show,
+        ).add_to(m)
     category = dict(data.categories).get(data.category or "", "全部类别")
     layers.heat(
         data.heat,

@@ -49,7 +49,7 @@ def test_an_export_inlines_scripts_and_the_images_of_stylesheets():
 
 def test_a_plugin_with_an_unknown_asset_stops_the_render():
     heat = HeatMap([[30.7, 111.3, 1.0]])
-    heat.default_js = [("mystery", "https://cdn.example.com/mystery.js")]
+    heat.default_js = [("mystery", "https://static.example.org/mystery.js")]
     figure = figure_with(heat)
     with pytest.raises(MissingAsset, match="mystery"):
         localise(figure, View())
