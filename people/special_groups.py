@@ -32,7 +32,18 @@ from pydantic import (
     model_validator,
 )
 from shapely import Point
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -442,23 +453,36 @@ class OverdueVisitRead(BaseModel):
     days_overdue: int
 
 
-class DueVisitRead(BaseModel):
+class DueVisitRead(OverdueVisitRead):
     """A membership whose visit is due soon or overdue, with where the resident lives."""
 
-    special_group_id: int
-    resident_id: int
-    resident_name: str
-    doc_masked: str
-    grid_code: str | None
     building_code: str | None
     house_code: str | None
-    group_type: SpecialGroupType
-    group_type_label: str
-    danger_level: int | None
-    responsible_staff_id: int | None
-    last_visit_on: date | None
-    next_visit_due: date
     days_overdue: int = Field(description="days past the due date; negative: days still left")
+
+
+def _days_overdue(today: date) -> Any:
+    """Days from the due date to `today` (date − date is an integer in PostgreSQL)."""
+    return type_coerce(literal(today) - SpecialGroup.next_visit_due, Integer).label("days_overdue")
+
+
+def _visit_fields(
+    group: SpecialGroup, name: str, doc_masked: str, grid: str | None, days: int
+) -> dict[str, Any]:
+    return {
+        "special_group_id": group.id,
+        "resident_id": group.resident_id,
+        "resident_name": name,
+        "doc_masked": doc_masked,
+        "grid_code": grid,
+        "group_type": group.group_type,
+        "group_type_label": group.group_type.label,
+        "danger_level": group.danger_level,
+        "responsible_staff_id": group.responsible_staff_id,
+        "last_visit_on": group.last_visit_on,
+        "next_visit_due": group.next_visit_due,
+        "days_overdue": days,
+    }
 
 
 class DueVisitPage(BaseModel):
@@ -1053,7 +1077,7 @@ def list_overdue(
     """Overdue visits in the actor's scope, most overdue first; filter by grid or by worker."""
     require_role(actor, READ_PERSONS, "list overdue visits by name")
     today = today or date.today()
-    days_overdue = (literal(today) - SpecialGroup.next_visit_due).label("days_overdue")
+    days_overdue = _days_overdue(today)
     stmt = (
         select(SpecialGroup, Resident.name, Resident.doc_masked, Resident.grid_code, days_overdue)
         .join(Resident, SpecialGroup.resident_id == Resident.id)
@@ -1067,20 +1091,7 @@ def list_overdue(
         stmt.order_by(SpecialGroup.next_visit_due, Resident.grid_code, SpecialGroup.id)
     ).all()
     return [
-        OverdueVisitRead(
-            special_group_id=g.id,
-            resident_id=g.resident_id,
-            resident_name=name,
-            doc_masked=doc_masked,
-            grid_code=grid,
-            group_type=g.group_type,
-            group_type_label=g.group_type.label,
-            danger_level=g.danger_level,
-            responsible_staff_id=g.responsible_staff_id,
-            last_visit_on=g.last_visit_on,
-            next_visit_due=g.next_visit_due,
-            days_overdue=days,
-        )
+        OverdueVisitRead(**_visit_fields(g, name, doc_masked, grid, days))
         for g, name, doc_masked, grid, days in rows
     ]
 
@@ -1103,7 +1114,7 @@ def list_due(
         raise InvalidRecord(f"within_days {within_days} must be 0..366")
     today = today or date.today()
     horizon = date.fromordinal(today.toordinal() + within_days)
-    days_overdue = (literal(today) - SpecialGroup.next_visit_due).label("days_overdue")
+    days_overdue = _days_overdue(today)
     stmt = (
         select(
             SpecialGroup,
@@ -1135,20 +1146,9 @@ def list_due(
     ).all()
     items = [
         DueVisitRead(
-            special_group_id=g.id,
-            resident_id=g.resident_id,
-            resident_name=name,
-            doc_masked=doc_masked,
-            grid_code=grid,
+            **_visit_fields(g, name, doc_masked, grid, days),
             building_code=building,
             house_code=house,
-            group_type=g.group_type,
-            group_type_label=g.group_type.label,
-            danger_level=g.danger_level,
-            responsible_staff_id=g.responsible_staff_id,
-            last_visit_on=g.last_visit_on,
-            next_visit_due=g.next_visit_due,
-            days_overdue=days,
         )
         for g, name, doc_masked, grid, building, house, days in rows
     ]
