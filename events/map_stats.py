@@ -465,20 +465,8 @@ def _total(rows: list[KpiRow], name: str) -> KpiRow:
     """One row adding up `rows` (every event is in exactly one of them)."""
     handled = sum(r.handled for r in rows)
     hours = sum((r.mean_handling_hours or 0.0) * r.handled for r in rows)
-    fields = (
-        "reported",
-        "voided",
-        "registered",
-        "closed",
-        "closed_on_time",
-        "open",
-        "overdue",
-        "signs_ended",
-        "signs_on_time",
-        "handled",
-        "reworked",
-        "returned",
-    )
+    # Every count of a row adds up; the derived rates are recomputed from the sums.
+    fields = [f for f, info in KpiRow.model_fields.items() if info.annotation is int]
     sums = {f: sum(getattr(r, f) for r in rows) for f in fields}
     return KpiRow(
         key=None, name=name, **sums, mean_handling_hours=hours / handled if handled else None
