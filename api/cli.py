@@ -304,6 +304,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="default: settings HOST (127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="default: settings PORT (8000)")] = None,
     reload: bool = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="server processes (they share all state in PostgreSQL)")
+    ] = 1,
 ) -> None:
     """Serve the API and pages."""
     import uvicorn
@@ -312,7 +315,7 @@ def serve(
     host, port = host or settings.host, port or settings.port
     base = f"http://{host}:{port}"
     console.print(f"gridgov on {base}/  —  API docs {base}/docs  —  grids {base}/api/grids")
-    uvicorn.run("api.app:app", host=host, port=port, reload=reload)
+    uvicorn.run("api.app:app", host=host, port=port, reload=reload, workers=workers)
 
 
 if __name__ == "__main__":  # pragma: no cover
