@@ -5,7 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 VENDOR := maps/vendor/node_modules/.installed-stamp
 
-.PHONY: demo test bench lint db system venv clean
+# The lock files pin every dependency with hashes; pyproject.toml keeps the lower bounds.
+LOCK_DEV := requirements-dev.txt
+LOCK     := requirements.txt
+COMPILE   = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes
+
+.PHONY: demo test bench lint db system venv lock upgrade clean
 
 demo: db  ## set up everything, seed the demo city and serve it on 127.0.0.1:8000
 	$(BIN)/gridgov seed demo
@@ -38,11 +43,22 @@ $(VENDOR): maps/vendor/package-lock.json | system
 	npm ci --prefix maps/vendor --no-audit --no-fund --loglevel=error
 	@touch $(VENDOR)
 
-$(STAMP): pyproject.toml | system
+# Exactly the locked versions (hash-checked), then gridgov itself without resolving anything.
+$(STAMP): pyproject.toml $(LOCK_DEV) | system
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK_DEV)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+lock: venv  ## add what pyproject.toml newly asks for to the lock files, keeping the other pins
+	$(COMPILE) pyproject.toml -o $(LOCK)
+	echo 'setuptools>=77' | $(COMPILE) pyproject.toml - --extra dev -o $(LOCK_DEV)
+
+upgrade: venv  ## refresh the lock files to the newest releases allowed, reinstall, run the tests
+	$(COMPILE) --upgrade pyproject.toml -o $(LOCK)
+	echo 'setuptools>=77' | $(COMPILE) --upgrade pyproject.toml - --extra dev -o $(LOCK_DEV)
+	rm -f $(STAMP)
+	$(MAKE) test
 
 clean:  ## stop the local cluster and delete it, the virtualenv and caches
 	-[ -x $(BIN)/gridgov ] && [ -z "$${DATABASE_URL:-}" ] && $(BIN)/gridgov db destroy --yes

@@ -7,6 +7,7 @@ ratio to it, because absolute times on a shared machine drift from run to run.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import time
@@ -30,6 +31,7 @@ from bench.people_workloads import (
     ledger_memory_workload,
     population_stats_figures,
 )
+from bench.soak_workloads import SOAK_SECONDS, soak_workload
 from bench.tile_workloads import tile_figures, tile_workload
 
 RESULTS_DIR = Path(__file__).resolve().parent
@@ -87,6 +89,7 @@ WORKLOADS: dict[str, Callable[[], list[Figure]]] = {
     "import_residents": ledger_import_workload,
     "import_memory": ledger_memory_workload,
     "city": city_workload,
+    "soak": soak_workload,
 }
 CITY_WORKLOADS = {"city", "import_memory"}
 
@@ -140,7 +143,14 @@ def main() -> None:
     parser.add_argument(
         "--skip-city", action="store_true", help="skip the city-scale workloads (20,000 grids)"
     )
+    parser.add_argument(
+        "--soak-seconds",
+        type=float,
+        default=SOAK_SECONDS,
+        help=f"how long the soak workload runs (default {SOAK_SECONDS:.0f} s)",
+    )
     args = parser.parse_args()
+    WORKLOADS["soak"] = functools.partial(soak_workload, args.soak_seconds)
     names = args.only or [n for n in WORKLOADS if not (args.skip_city and n in CITY_WORKLOADS)]
     started = time.perf_counter()
     figures: list[Figure] = []

@@ -109,8 +109,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def uvicorn_server(app: str, env: dict[str, str], ready_path: str) -> Iterator[str]:
-    """Run `app` with uvicorn on a free loopback port until the block ends; yields its URL."""
+def uvicorn_process(
+    app: str, env: dict[str, str], ready_path: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run `app` with uvicorn on a free loopback port until the block ends; yields its URL and
+    the server process (for workloads that read its memory)."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -143,7 +146,7 @@ def uvicorn_server(app: str, env: dict[str, str], ready_path: str) -> Iterator[s
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{app} did not answer {ready_path} within 60 s")
             time.sleep(0.2)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         try:
@@ -151,3 +154,10 @@ def uvicorn_server(app: str, env: dict[str, str], ready_path: str) -> Iterator[s
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def uvicorn_server(app: str, env: dict[str, str], ready_path: str) -> Iterator[str]:
+    """Run `app` with uvicorn on a free loopback port until the block ends; yields its URL."""
+    with uvicorn_process(app, env, ready_path) as (base, _):
+        yield base

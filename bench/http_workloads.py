@@ -48,7 +48,7 @@ def serve(engine: Engine) -> Iterator[str]:
         yield base
 
 
-def _bearer(actor: Any) -> dict[str, str]:
+def bearer(actor: Any) -> dict[str, str]:
     from api.auth import issue_token
 
     token, _ = issue_token(actor)
@@ -108,7 +108,7 @@ def drive(
     return run
 
 
-def _grid_points(engine: Engine, n: int) -> list[tuple[float, float]]:
+def grid_points(engine: Engine, n: int) -> list[tuple[float, float]]:
     """`n` points inside the city's grids (several per grid, deterministic)."""
     with engine.connect() as conn:
         grids = conn.execute(text("SELECT count(*) FROM grid")).scalar_one()
@@ -123,7 +123,7 @@ def _grid_points(engine: Engine, n: int) -> list[tuple[float, float]]:
     return [(float(x), float(y)) for x, y in rows]
 
 
-def _filings(points: list[tuple[float, float]], path: str) -> list[Any]:
+def filings(points: list[tuple[float, float]], path: str) -> list[Any]:
     """One POST per point, each with its own idempotency key."""
 
     def request(i: int, lon: float, lat: float) -> Callable[[httpx.Client], httpx.Response]:
@@ -159,7 +159,7 @@ def _account(session: Session, username: str, full_name: str, role: str, **scope
     )
 
 
-def _reporter(engine: Engine) -> Any:
+def reporter(engine: Engine) -> Any:
     """A grid worker covering every grid, so every point is in their grids."""
     with Session(engine) as session:
         grids = list(session.scalars(text("SELECT code FROM grid ORDER BY code")))
@@ -172,9 +172,9 @@ def _reporter(engine: Engine) -> Any:
 
 def intake_figures(engine: Engine, base: str, label: str) -> list[Figure]:
     """POST /api/events against POST /api/bench/insert-event at 1, 8 and 32 clients."""
-    headers = _bearer(_reporter(engine))
+    headers = bearer(reporter(engine))
     total = sum(REQUESTS.values()) * 2 + WARM_UP * 2
-    points = _grid_points(engine, total)
+    points = grid_points(engine, total)
     cursor = 0
 
     def take(n: int) -> list[tuple[float, float]]:
@@ -183,13 +183,13 @@ def intake_figures(engine: Engine, base: str, label: str) -> list[Figure]:
         return points[cursor - n : cursor]
 
     for path in ("/api/events", "/api/bench/insert-event"):
-        drive(base, headers, _filings(take(WARM_UP), path), 4, 201)
+        drive(base, headers, filings(take(WARM_UP), path), 4, 201)
     figures = []
     baseline = "POST /api/bench/insert-event (auth, parse, insert the row only)"
     for clients in CLIENTS:
         n = REQUESTS[clients]
-        full = drive(base, headers, _filings(take(n), "/api/events"), clients, 201)
-        bare = drive(base, headers, _filings(take(n), "/api/bench/insert-event"), clients, 201)
+        full = drive(base, headers, filings(take(n), "/api/events"), clients, 201)
+        bare = drive(base, headers, filings(take(n), "/api/bench/insert-event"), clients, 201)
         (p50, p99), (b50, b99) = percentiles(full.latencies), percentiles(bare.latencies)
         name = f"POST /api/events, {clients} client{'s' if clients > 1 else ''} ({label})"
         console.print(
@@ -204,7 +204,7 @@ def intake_figures(engine: Engine, base: str, label: str) -> list[Figure]:
     return figures
 
 
-def _list_accounts(engine: Engine) -> dict[str, Any]:
+def list_accounts(engine: Engine) -> dict[str, Any]:
     """Who lists events: an admin, the busiest unit's dispatcher, the busiest grid's worker and
     the command centre of the busiest district."""
     with Session(engine) as session:
@@ -265,7 +265,7 @@ LIST_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
 
 def list_figures(engine: Engine, base: str, label: str) -> list[Figure]:
     """GET /api/events p50/p99 per caller and filter, against GET /api/me (signed-in floor)."""
-    accounts = {name: _bearer(actor) for name, actor in _list_accounts(engine).items()}
+    accounts = {name: bearer(actor) for name, actor in list_accounts(engine).items()}
 
     def get(path: str, params: dict[str, Any]) -> Callable[[httpx.Client], httpx.Response]:
         return lambda client: client.get(path, params=params)
@@ -296,7 +296,7 @@ def http_list_figures(engine: Engine, label: str) -> list[Figure]:
         return list_figures(engine, base, label)
 
 
-def _seed_demo(engine: Engine) -> None:
+def seed_demo(engine: Engine) -> None:
     from events.demo import seed_demo_events
     from events.reference import load_reference_data
     from people.demo import seed_demo_people
@@ -316,7 +316,7 @@ def _seed_demo(engine: Engine) -> None:
 def http_workload() -> list[Figure]:
     """At demo scale: HTTP intake at 1, 8 and 32 clients, then the list (after the intake)."""
     with bench_database("http") as engine:
-        _seed_demo(engine)
+        seed_demo(engine)
         with serve(engine) as base:
             figures = intake_figures(engine, base, "demo city")
             figures += list_figures(engine, base, "demo city")
