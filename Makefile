@@ -7,6 +7,11 @@ VENDOR := maps/vendor/node_modules/.installed-stamp
 
 .PHONY: demo test bench lint db system venv clean
 
+# The local cluster is durable unless told otherwise: only the test suite and the benchmarks
+# run it fast (no fsync, no synchronous commit). `gridgov db up` rewrites the setting each
+# time, so the next `make demo` or `make db` runs it durable again.
+test bench: export PG_DURABILITY = fast
+
 demo: db  ## set up everything, seed the demo city and serve it on 127.0.0.1:8000
 	$(BIN)/gridgov seed demo
 	$(BIN)/gridgov serve

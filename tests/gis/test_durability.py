@@ -1,0 +1,78 @@
+"""The local cluster is durable by default; fast only when asked; production refuses fast."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from gis import db, local_pg
+from gis.config import Settings
+from tests.faults.processes import ThrowawayCluster
+
+SETTINGS = ("fsync", "synchronous_commit", "full_page_writes")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[ThrowawayCluster]:
+    """A cluster initialised and started the way `gridgov db up` does, without any option."""
+    cluster = ThrowawayCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def production(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the engine code as ENVIRONMENT=production (with proper secrets)."""
+    settings = Settings(environment="production", secret_key="s" * 40, database_url=None)
+    monkeypatch.setattr(db, "get_settings", lambda: settings)
+
+
+def test_a_fresh_cluster_is_durable_and_fast_only_when_asked_then_durable_again(cluster):
+    assert [cluster.show(name) for name in SETTINGS] == ["on", "on", "on"]
+
+    cluster.start("fast")  # running: the setting is rewritten and reloaded
+    assert [cluster.show(name) for name in SETTINGS] == ["off", "off", "off"]
+
+    # Started again without the option (here after a stop), it is durable again.
+    cluster.settings = cluster.settings.model_copy(update={"pg_durability": "durable"})
+    local_pg.down(cluster.settings)
+    cluster.start()
+    assert [cluster.show(name) for name in SETTINGS] == ["on", "on", "on"]
+
+
+def test_production_refuses_a_fast_database_and_accepts_a_durable_one(cluster, monkeypatch):
+    production(monkeypatch)
+    cluster.start("fast")
+    fast = create_engine(cluster.url)
+    try:
+        with pytest.raises(db.NonDurableDatabase, match="fsync = off"):
+            db.check_durable(fast)
+    finally:
+        fast.dispose()
+    # An engine made in production checks each new connection, whatever code uses it.
+    db.get_engine.cache_clear()
+    try:
+        engine = db.get_engine(cluster.url)
+        with (
+            pytest.raises(db.NonDurableDatabase, match="synchronous_commit = off"),
+            engine.connect() as connection,
+        ):
+            connection.execute(text("SELECT 1"))
+
+        cluster.start("durable")
+        engine.dispose()
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar_one() == 1
+        db.check_durable(engine)  # no error
+    finally:
+        db.get_engine.cache_clear()
+
+
+def test_production_settings_refuse_the_fast_mode():
+    with pytest.raises(ValueError, match="PG_DURABILITY=fast"):
+        Settings(environment="production", secret_key="s" * 40, pg_durability="fast")
+    assert Settings(environment="test", pg_durability="fast").pg_durability == "fast"
