@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 
 from gis import db, local_pg
 from gis.config import Settings
-from tests.faults.processes import ThrowawayCluster
+from tests.faults.processes import ServerProcess, ThrowawayCluster
 
 SETTINGS = ("fsync", "synchronous_commit", "full_page_writes")
 
@@ -76,3 +76,21 @@ def test_production_settings_refuse_the_fast_mode():
     with pytest.raises(ValueError, match="PG_DURABILITY=fast"):
         Settings(environment="production", secret_key="s" * 40, pg_durability="fast")
     assert Settings(environment="test", pg_durability="fast").pg_durability == "fast"
+
+
+def test_a_production_server_refuses_to_start_on_a_fast_database(cluster, tmp_path):
+    cluster.start("fast")
+    env = {"ENVIRONMENT": "production", "SECRET_KEY": "s" * 40}
+    server = ServerProcess(cluster.plain_url, tmp_path, **env)
+    try:
+        with pytest.raises(RuntimeError, match="refuses a database that can lose"):
+            server.start()
+        assert server.process is not None and server.process.returncode != 0
+    finally:
+        server.stop()
+    cluster.start("durable")
+    server = ServerProcess(cluster.plain_url, tmp_path, **env)
+    try:
+        server.start()  # answers /api/health
+    finally:
+        server.stop()
