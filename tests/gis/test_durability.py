@@ -37,9 +37,13 @@ def test_a_fresh_cluster_is_durable_and_fast_only_when_asked_then_durable_again(
     cluster.start("fast")  # running: the setting is rewritten and reloaded
     assert [cluster.show(name) for name in SETTINGS] == ["off", "off", "off"]
 
-    # Started again without the option (here after a stop), it is durable again.
+    # Started again without the option (here after a stop), it is durable again, even with
+    # the lines that clusters made by earlier versions carry in postgresql.conf.
     cluster.settings = cluster.settings.model_copy(update={"pg_durability": "durable"})
     local_pg.down(cluster.settings)
+    conf = local_pg.data_dir(cluster.settings) / "postgresql.conf"
+    with conf.open("a", encoding="utf-8") as old:
+        old.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
     cluster.start()
     assert [cluster.show(name) for name in SETTINGS] == ["on", "on", "on"]
 
