@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from events.reference import load_reference_data
 from gis.migrate import upgrade
 from tests.factories import (
-    COMMUNITY,
     add_grid,
     add_staff,
     add_unit,
@@ -26,11 +25,8 @@ from tests.factories import (
     bearer,
     square,
 )
+from tests.faults.helpers import GRID
 from tests.faults.processes import ServerProcess, ThrowawayCluster
-
-GRID = COMMUNITY + "001"
-# A point in GRID inside the police station's area: reports there are dispatched to it.
-POINT = {"lon": 111.285, "lat": 30.705}
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from tests.factories import COMMUNITY
 from tests.faults.processes import ThrowawayCluster
+
+GRID = COMMUNITY + "001"
+# A point in GRID inside the police station's area: reports there are dispatched to it.
+POINT = {"lon": 111.285, "lat": 30.705}
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:

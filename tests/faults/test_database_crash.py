@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy import create_engine, text
 
-from tests.faults.conftest import POINT
+from tests.faults.helpers import POINT, wait_for
 
 CLIENTS = 4
 
@@ -56,13 +56,6 @@ class Client:
 
 def acknowledged_count(clients: list[Client]) -> int:
     return sum(len(c.acknowledged) for c in clients)
-
-
-def wait_for(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_acknowledged_events_survive_a_database_crash_and_the_outage_is_503(

@@ -12,8 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.faults.conftest import POINT
-from tests.faults.helpers import query, row_locked, wait_for, waiting_writers
+from tests.faults.helpers import POINT, query, row_locked, wait_for, waiting_writers
 
 REPORT = {"category": "0101", "description": "楼道里有可疑人员", **POINT}
 

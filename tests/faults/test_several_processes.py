@@ -18,8 +18,7 @@ from typing import Any
 import httpx
 
 from gis.config import PROJECT_DIR
-from tests.faults.conftest import POINT
-from tests.faults.helpers import query
+from tests.faults.helpers import POINT, query
 
 KEYS = 4
 COPIES = 6  # concurrent posts of each key, spread over the processes

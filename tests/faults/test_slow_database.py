@@ -11,8 +11,7 @@ import uuid
 
 import httpx
 
-from tests.faults.conftest import POINT
-from tests.faults.helpers import query, row_locked
+from tests.faults.helpers import POINT, query, row_locked
 
 TIMEOUT_S = 1
 # Generous: the point is that the answer comes at the timeout, not after the lock is freed.
