@@ -78,11 +78,6 @@ class Settings(BaseSettings):
     def _refuse_weak_secrets_in_production(self) -> Settings:
         if self.environment != "production":
             return self
-        if self.pg_durability != "durable":
-            raise ValueError(
-                "PG_DURABILITY=fast may lose acknowledged writes in a crash; production runs "
-                "durable (unset PG_DURABILITY)"
-            )
         for name, value in (("SECRET_KEY", self.secret_key), ("PII_KEY", self.pii_secret)):
             if value.startswith("dev-only"):
                 raise ValueError(

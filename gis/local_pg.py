@@ -174,6 +174,11 @@ def up(settings: Settings) -> ClusterStatus:
 
     Either way the cluster then runs with the durability of `settings.pg_durability`.
     """
+    if settings.environment == "production" and settings.pg_durability != "durable":
+        raise ClusterError(
+            "PG_DURABILITY=fast may lose acknowledged writes in a crash; production runs the "
+            "cluster durable (unset PG_DURABILITY)"
+        )
     current = status(settings)
     if current.initialised:
         write_durability(current.data_dir, settings.pg_durability)

@@ -27,7 +27,9 @@ def cluster() -> Iterator[ThrowawayCluster]:
 
 def production(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run the engine code as ENVIRONMENT=production (with proper secrets)."""
-    settings = Settings(environment="production", secret_key="s" * 40, database_url=None)
+    settings = Settings(
+        environment="production", secret_key="s" * 40, database_url=None, pg_durability="durable"
+    )
     monkeypatch.setattr(db, "get_settings", lambda: settings)
 
 
@@ -76,15 +78,22 @@ def test_production_refuses_a_fast_database_and_accepts_a_durable_one(cluster, m
         db.get_engine.cache_clear()
 
 
-def test_production_settings_refuse_the_fast_mode():
-    with pytest.raises(ValueError, match="PG_DURABILITY=fast"):
-        Settings(environment="production", secret_key="s" * 40, pg_durability="fast")
-    assert Settings(environment="test", pg_durability="fast").pg_durability == "fast"
+def test_production_will_not_start_the_local_cluster_fast(cluster):
+    fast = cluster.settings.model_copy(
+        update={"environment": "production", "pg_durability": "fast"}
+    )
+    with pytest.raises(local_pg.ClusterError, match="PG_DURABILITY=fast"):
+        local_pg.up(fast)
+    # Outside production the same request is honoured.
+    cluster.start("fast")
+    assert cluster.show("fsync") == "off"
+    cluster.start("durable")
 
 
 def test_a_production_server_refuses_to_start_on_a_fast_database(cluster, tmp_path):
     cluster.start("fast")
-    env = {"ENVIRONMENT": "production", "SECRET_KEY": "s" * 40}
+    # PG_DURABILITY=durable: `make test` runs with fast, which production settings refuse.
+    env = {"ENVIRONMENT": "production", "SECRET_KEY": "s" * 40, "PG_DURABILITY": "durable"}
     server = ServerProcess(cluster.plain_url, tmp_path, **env)
     try:
         with pytest.raises(RuntimeError, match="refuses a database that can lose"):
