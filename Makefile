@@ -12,6 +12,11 @@ COMPILE   = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --ge
 
 .PHONY: demo test bench lint db system venv lock upgrade clean
 
+# The local cluster is durable unless told otherwise: only the test suite and the benchmarks
+# run it fast (no fsync, no synchronous commit). `gridgov db up` rewrites the setting each
+# time, so the next `make demo` or `make db` runs it durable again.
+test bench: export PG_DURABILITY = fast
+
 demo: db  ## set up everything, seed the demo city and serve it on 127.0.0.1:8000
 	$(BIN)/gridgov seed demo
 	$(BIN)/gridgov serve

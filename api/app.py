@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -24,6 +27,14 @@ from api.routers import (
     tiles,
 )
 from api.templating import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
+from gis.db import check_durable, get_request_engine
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # ENVIRONMENT=production refuses to start on a database that can lose acknowledged writes.
+    check_durable(get_request_engine())
+    yield
 
 
 def create_app() -> FastAPI:
@@ -35,6 +46,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
         # PostgreSQL text cannot hold NUL characters: refuse them with a sentence, not a 500.
         dependencies=[Depends(no_nul)],
+        lifespan=_lifespan,
     )
     errors.install(app)
     app.state.login_throttle = LoginThrottle()

@@ -18,7 +18,7 @@ from api.cli_worker import worker
 from gis import local_pg
 from gis.config import get_settings
 from gis.crs import Crs
-from gis.db import session_scope
+from gis.db import check_durable, session_scope
 from gis.migrate import current, upgrade
 
 app = typer.Typer(
@@ -312,6 +312,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    check_durable()  # in production: refuse a database that may lose acknowledged writes
     host, port = host or settings.host, port or settings.port
     base = f"http://{host}:{port}"
     console.print(f"gridgov on {base}/  —  API docs {base}/docs  —  grids {base}/api/grids")

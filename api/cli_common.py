@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from events.exceptions import EventError
 from gis import local_pg
 from gis.crs import CoordinateError
+from gis.db import NonDurableDatabase
 from gis.geometry import GeometryError
 from grid.exceptions import GridError
 from people.exceptions import PeopleError
@@ -31,6 +32,7 @@ USER_ERRORS = (
     GeometryError,
     CoordinateError,
     local_pg.ClusterError,
+    NonDurableDatabase,
     FileNotFoundError,
     ValueError,
 )

@@ -8,12 +8,16 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.orm import Session
 
-from gis.db import session_scope
+from gis.db import get_request_engine, session_scope
 
 
 def get_session() -> Iterator[Session]:
-    """A session that commits when the request succeeds and rolls back when it fails."""
-    with session_scope() as session:
+    """A session that commits when the request succeeds and rolls back when it fails.
+
+    Its statements time out after STATEMENT_TIMEOUT_S (answered 503), so a slow database
+    does not hold the server's workers.
+    """
+    with session_scope(get_request_engine()) as session:
         yield session
 
 

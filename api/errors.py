@@ -9,15 +9,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg2.errors
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from events import exceptions as event_errors
 from events.attachments import AttachmentError
 from gis.crs import CoordinateError
+from gis.db import NonDurableDatabase
 from gis.geometry import GeometryError
 from grid.exceptions import GridError, InvalidQuery, NotFound
 from people import exceptions as people_errors
@@ -65,6 +67,40 @@ ATTACHMENT_STATUS = {
     "not_a_photo": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     "unsupported": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
 }
+
+
+# Seconds a client should wait before retrying a request the database could not serve.
+RETRY_AFTER_TIMEOUT_S = 5
+RETRY_AFTER_OUTAGE_S = 10
+
+# Database failures answered 503 with Retry-After: the request may succeed when retried (with
+# the same Idempotency-Key), and nothing of it was committed unless the commit itself was cut.
+UNAVAILABLE = (OperationalError, InterfaceError, NonDurableDatabase)
+
+
+def database_unavailable(exc: Exception) -> tuple[str, dict[str, str]] | None:
+    """The sentence and headers of a 503 for a database failure, or None for other errors.
+
+    A statement cancelled by statement_timeout (QueryCanceled) says the database is slow; a
+    lost or refused connection (the server restarting, a network cut) says it is unreachable.
+    """
+    if isinstance(exc, NonDurableDatabase):
+        return str(exc), {"Retry-After": str(RETRY_AFTER_OUTAGE_S)}
+    if not isinstance(exc, DBAPIError):
+        return None
+    if isinstance(exc.orig, psycopg2.errors.QueryCanceled):
+        return (
+            "数据库繁忙，请稍后重试。the database took too long to answer and the request "
+            "was cancelled, nothing was saved; try again in a few seconds",
+            {"Retry-After": str(RETRY_AFTER_TIMEOUT_S)},
+        )
+    if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+        return (
+            "数据库暂时无法连接，请稍后重试。the database is not reachable right now; "
+            "try again shortly (send the same Idempotency-Key so nothing is filed twice)",
+            {"Retry-After": str(RETRY_AFTER_OUTAGE_S)},
+        )
+    return None
 
 
 class ApiError(Exception):
@@ -174,11 +210,13 @@ def install(app: FastAPI) -> None:
             f"the database refused a value: {reason}; check the request and send it again",
         )
 
-    @app.exception_handler(OperationalError)
-    def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database unavailable: %s", exc.orig)
-        return error_response(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "the database is not reachable; try again in a minute",
-            headers={"Retry-After": "60"},
-        )
+    def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        answer = database_unavailable(exc)
+        if answer is None:  # a DBAPIError that is not about availability: a plain 500
+            raise exc
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        message, headers = answer
+        return error_response(status.HTTP_503_SERVICE_UNAVAILABLE, message, headers=headers)
+
+    for error_class in UNAVAILABLE:
+        app.add_exception_handler(error_class, _database_down)

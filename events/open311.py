@@ -614,12 +614,15 @@ def _to_requests(
         centre = district_command_centre(session, district_code=district)
         centres[district] = centre.name if centre else "指挥中心 Command centre"
     building_ids = {e.building_id for e in events if e.building_id}
+    # Rows unpack like tuples (Result.tuples() is deprecated in SQLAlchemy 2.1, and dict() of
+    # a Result takes it for a mapping because it has keys()).
     buildings = (
-        dict(
-            session.execute(
+        {
+            building_id: code
+            for building_id, code in session.execute(
                 select(Building.id, Building.code).where(Building.id.in_(building_ids))
-            ).tuples()
-        )
+            )
+        }
         if building_ids
         else {}
     )

@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     pg_port: int = Field(default=54329, ge=1024, le=65535)
     pg_data_dir: Path = PROJECT_DIR / ".pgdata"
     pg_database: str = "gridgov"
+    # The local cluster is durable (fsync, synchronous commit, full-page writes) unless `fast`
+    # is chosen explicitly, which only the test suite and `make bench` do: a crash may then
+    # lose acknowledged writes. Applied at every `gridgov db up`.
+    pg_durability: Literal["durable", "fast"] = "durable"
+    # Requests' statements are cancelled after this many seconds (answered 503 with
+    # Retry-After) so a slow database does not hold every worker; 0 turns it off.
+    statement_timeout_s: float = Field(default=30.0, ge=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     # Points just outside every grid within this distance go to the nearest grid.

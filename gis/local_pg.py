@@ -120,12 +120,48 @@ def _initialise(directory: Path) -> None:
         ]
     )
     with (directory / "postgresql.conf").open("a", encoding="utf-8") as conf:
-        # A development and test cluster: durability is traded for speed of loads and tests.
+        # Durability is not set here: see write_durability (rewritten at every `db up`).
         conf.write(
-            "\n# gridgov local cluster\nlisten_addresses = '127.0.0.1'\nfsync = off\n"
-            "synchronous_commit = off\nfull_page_writes = off\nshared_buffers = 512MB\n"
+            "\n# gridgov local cluster\nlisten_addresses = '127.0.0.1'\nshared_buffers = 512MB\n"
             "work_mem = 64MB\nmaintenance_work_mem = 512MB\nmax_wal_size = 4GB\n"
         )
+
+
+# fsync, synchronous_commit and full_page_writes: durable unless fast is chosen explicitly.
+DURABILITY_FILE = "gridgov-durability.conf"
+DURABILITY: dict[str, dict[str, str]] = {
+    "durable": {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"},
+    "fast": {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"},
+}
+_INCLUDE = f"include_if_exists = '{DURABILITY_FILE}'"
+
+
+def write_durability(directory: Path, mode: str) -> None:
+    """Write the durability settings of `mode` into the cluster's own include file.
+
+    postgresql.conf includes the file last, so it also overrides the `fsync = off` lines
+    that clusters initialised by earlier versions carry; a cluster started without
+    PG_DURABILITY=fast is therefore durable again.
+    """
+    conf = directory / "postgresql.conf"
+    lines = conf.read_text(encoding="utf-8").splitlines()
+    if not lines or lines[-1].strip() != _INCLUDE:
+        lines = [line for line in lines if line.strip() != _INCLUDE]
+        conf.write_text("\n".join([*lines, _INCLUDE]) + "\n", encoding="utf-8")
+    note = (
+        "# durable: an acknowledged commit survives a crash\n"
+        if mode == "durable"
+        else "# fast: for the test suite and benchmarks only; a crash loses recent commits\n"
+    )
+    included = directory / DURABILITY_FILE
+    included.write_text(
+        "# written by `gridgov db up` (PG_DURABILITY); edits are overwritten\n"
+        + note
+        + "".join(f"{name} = {value}\n" for name, value in DURABILITY[mode].items()),
+        encoding="utf-8",
+    )
+    if _as_root():
+        shutil.chown(included, SERVER_USER, SERVER_USER)
 
 
 def _port_in_use(port: int) -> bool:
@@ -134,12 +170,25 @@ def _port_in_use(port: int) -> bool:
 
 
 def up(settings: Settings) -> ClusterStatus:
-    """Initialise (first time) and start the cluster; reuse it when it is already running."""
+    """Initialise (first time) and start the cluster; reuse it when it is already running.
+
+    Either way the cluster then runs with the durability of `settings.pg_durability`.
+    """
+    if settings.environment == "production" and settings.pg_durability != "durable":
+        raise ClusterError(
+            "PG_DURABILITY=fast may lose acknowledged writes in a crash; production runs the "
+            "cluster durable (unset PG_DURABILITY)"
+        )
     current = status(settings)
+    if current.initialised:
+        write_durability(current.data_dir, settings.pg_durability)
     if current.running:
+        # fsync, synchronous_commit and full_page_writes change on a reload.
+        _run([str(_bin_dir() / "pg_ctl"), "reload", "-D", str(current.data_dir)])
         return current
     if not current.initialised:
         _initialise(current.data_dir)
+        write_durability(current.data_dir, settings.pg_durability)
     if _port_in_use(settings.pg_port):
         raise ClusterError(
             f"port {settings.pg_port} is taken by another server; set PG_PORT to a free port "

@@ -16,14 +16,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from api import open311_format
 from api.auth import ADMIN, PUBLIC, Gate, allow
 from api.deps import SessionDep
-from api.errors import STATUS_OF, TITLES, ApiError
+from api.errors import STATUS_OF, TITLES, UNAVAILABLE, ApiError, database_unavailable
 from api.open311_format import Format
 from events import open311 as service
 from events.calendar import CHINA_TZ
@@ -67,9 +66,10 @@ def _status_and_message(exc: Exception) -> tuple[int, str, dict[str, str] | None
     if isinstance(exc, StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return exc.status_code, detail, getattr(exc, "headers", None)
-    if isinstance(exc, OperationalError):
-        message = "the database is not reachable; try again in a minute"
-        return status.HTTP_503_SERVICE_UNAVAILABLE, message, {"Retry-After": "60"}
+    unavailable = database_unavailable(exc)
+    if unavailable is not None:
+        message, headers = unavailable
+        return status.HTTP_503_SERVICE_UNAVAILABLE, message, headers
     if isinstance(exc, ActionNotAllowed):
         return status.HTTP_409_CONFLICT, str(exc), None
     for error_class, code in STATUS_OF:
@@ -95,7 +95,7 @@ HANDLED: dict[Any, Callable[[Request, Exception], Response]] = {
         RequestValidationError,
         ApiError,
         StarletteHTTPException,
-        OperationalError,
+        *UNAVAILABLE,
         *(error_class for error_class, _ in STATUS_OF),
     )
 }

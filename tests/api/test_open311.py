@@ -15,8 +15,8 @@ from events.open311 import Submission, submit_request
 from events.schemas import ActionInput
 from people.integrations import issue_key, revoke_key
 from tests.events import test_report
-from tests.events.test_report import CST, file
-from tests.factories import DISTRICT, add_staff, bearer
+from tests.events.test_report import CST, EAST, file
+from tests.factories import DISTRICT, add_building, add_staff, bearer, square
 
 city = test_report.city  # the small city with units and categories, so requests dispatch
 BASE = "/open311/v2"
@@ -489,3 +489,23 @@ def test_a_nul_character_is_400_not_a_server_error(client, city, app_key):
     assert "NUL" in errors_of(response)[1]
     token = client.get(f"{BASE}/tokens/a%00b.json", params={"api_key": app_key})
     assert token.status_code == 400
+
+
+def test_a_request_near_a_building_reads_back_in_json_xml_and_by_id(client, city, app_key):
+    """The building's code comes back as address_id; reading it never fails (it answered 500)."""
+    add_building(city["session"], "B-OPEN311", square(111.2919, 30.7049, 0.0002), EAST)
+    filed = post(client, app_key)
+    assert filed.status_code == 201, filed.text
+    request_id = filed.json()[0]["service_request_id"]
+
+    listed = client.get(f"{BASE}/requests.json", params={"api_key": app_key})
+    assert listed.status_code == 200, listed.text
+    assert [r["address_id"] for r in listed.json()] == ["B-OPEN311"]
+    one = client.get(f"{BASE}/requests/{request_id}.json", params={"api_key": app_key})
+    assert one.status_code == 200, one.text
+    assert one.json()[0]["address_id"] == "B-OPEN311"
+    xml = client.get(f"{BASE}/requests.xml", params={"api_key": app_key})
+    assert xml.status_code == 200, xml.text
+    assert ET.fromstring(xml.content).findtext("request/address_id") == "B-OPEN311"
+    by_id_xml = client.get(f"{BASE}/requests/{request_id}.xml", params={"api_key": app_key})
+    assert ET.fromstring(by_id_xml.content).findtext("request/address_id") == "B-OPEN311"
