@@ -483,7 +483,7 @@ def test_admin_replay_sends_again_and_other_roles_are_refused(world, receiver):
 def test_replay_names_what_is_missing(world, receiver):
     file_events(world)
     with Session(world.engine) as session, session.begin():
-        with pytest.raises(InvalidReport, match="either outbox ids or an event code"):
+        with pytest.raises(InvalidReport, match="either outbox ids, an event code or dead=True"):
             replay(session, actor=world.admin)
         with pytest.raises(NotFound, match="event 420502-x does not exist"):
             replay(session, actor=world.admin, event_code="420502-x")
@@ -512,10 +512,9 @@ def test_run_worker_delivers_until_stopped(world, receiver):
 
 
 def worker_process(world: World, *args: str) -> subprocess.Popen[str]:
-    """`gridgov worker` as a separate process (the command function, run by typer)."""
-    code = "import typer; from api.cli_worker import worker; typer.run(worker)"
+    """`gridgov worker` as a separate process."""
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args],
+        [sys.executable, "-c", "from api.cli import app; app()", "worker", *args],
         cwd=PROJECT,
         env=os.environ | {"DATABASE_URL": world.url, "COLUMNS": "200"},
         stdout=subprocess.PIPE,
