@@ -499,6 +499,10 @@ def post(
             raise TimeoutError("cut off while connecting")
         connection.request("POST", target, body=body, headers=headers)
         response = connection.getresponse()
+        if watchdog.reason is not None:
+            # Cut mid-answer, a status line can still parse ("HTTP/1.1 200" then EOF): an
+            # answer that did not arrive whole before the deadline is no answer.
+            raise TimeoutError("cut off while reading the answer")
         status, reason = response.status, response.reason
         text = b""
         if not 200 <= status < 300:
