@@ -25,10 +25,11 @@ from sqlalchemy import Engine, create_engine, func, select, text, update
 from sqlalchemy.orm import Session
 
 from events.models import DeliveryAttempt, DeliveryStatus, DepartmentUnit, Outbox
-from events.outbox import ERROR_BODY_CHARS, MAX_ATTEMPTS, retry_delay
+from events.outbox import MAX_ATTEMPTS, retry_delay
 from events.reference import load_reference_data
 from events.schemas import EventReport
 from events.service import report_event
+from events.webhooks import ERROR_BODY_CHARS
 from gis import local_pg
 from people.access import Actor
 from tests.factories import (
