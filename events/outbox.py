@@ -9,12 +9,13 @@ changes the event (`events.service.notify`). `gridgov worker` delivers them afte
    It locks them with `FOR UPDATE SKIP LOCKED`, moves their `next_attempt_at` forward by a
    lease and commits. Concurrent workers skip each other's rows while claiming and do not see
    leased rows afterwards, so no row is posted by two workers at the same time;
-2. **post** — with no transaction open, a small thread pool posts each receiver's rows in
-   turn, at most one request in flight per receiver, so a slow receiver holds one thread and
-   never the others. Each delivery has a **total deadline** (`WEBHOOK_DEADLINE_S`, 10 s:
-   connect, send and the whole answer): a receiver that trickles bytes is cut off at the
-   deadline and the attempt counts as failed. Only the status line, the headers and at most
-   `RESPONSE_BODY_CAP` bytes of an error answer are read, so a huge answer costs nothing;
+2. **post** — with no transaction open, a small thread pool (`WEBHOOK_CONCURRENCY`) posts
+   each receiver's rows in turn, one request in flight per receiver in each worker, so a slow
+   receiver holds one thread and never the others. Each delivery has a **total deadline**
+   (`WEBHOOK_DEADLINE_S`, 10 s: connect, send and the whole answer): a receiver that trickles
+   bytes is cut off at the deadline and the attempt counts as failed. Only the status line,
+   the headers and at most `RESPONSE_BODY_CAP` bytes of an error answer are read, so a huge
+   answer costs nothing;
 3. **record** — a new short transaction per row writes a `delivery_attempt` row (status code,
    error, duration: the delivery log) and updates the outbox row, but only if the lease is still
    ours (the leased `next_attempt_at` is the claim token).
@@ -672,6 +673,9 @@ def _serve(
             except OperationalError as exc:  # its rows stay leased and are retried later
                 log.error("database unreachable while recording: %s", str(exc.orig or exc).strip())
                 continue
+            except Exception:  # one turn's failure must not stop the others' deliveries
+                log.exception("a delivery turn failed; its rows are retried when the lease ends")
+                continue
             totals.add(report)
             if on_batch is not None:
                 on_batch(report)
@@ -679,9 +683,7 @@ def _serve(
     with ThreadPoolExecutor(threads, thread_name_prefix="webhook") as pool:
         try:
             while not stop.is_set():
-                free = threads - len(running)
-                more_due = False
-                if free:
+                if free := threads - len(running):
                     try:
                         claims = claim_due(
                             factory,
@@ -720,13 +722,11 @@ def _serve(
                             served.remove(unit_id)
                         served.append(unit_id)
                     del served[:-SERVED_MEMORY]
-                    more_due = len(turns) == free  # maybe more receivers are waiting
-                if more_due and len(running) < threads:
-                    continue
+                # Every thread busy, or nothing else due: wait for a turn to end or for poll_s.
                 if running:
                     done, _ = wait(running, timeout=poll_s, return_when=FIRST_COMPLETED)
                     collect(done)
-                elif not more_due:
+                else:
                     stop.wait(poll_s)
         finally:
             # Stopping: the turns in flight hand their rows back within STOP_GRACE_S.
