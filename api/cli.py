@@ -14,7 +14,7 @@ from api.cli_common import clear_errors, console, errors, progress_bar
 from api.cli_integrations import integration_app
 from api.cli_maps import map_app
 from api.cli_people import people_app
-from api.cli_worker import worker
+from api.cli_worker import worker_app
 from gis import local_pg
 from gis.config import get_settings
 from gis.crs import Crs
@@ -29,7 +29,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="The project-local PostGIS cluster.", no_args_is_help=True)
 seed_app = typer.Typer(help="Seed data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.command("worker")(worker)
+app.add_typer(worker_app, name="worker")
 app.add_typer(people_app, name="people")
 app.add_typer(map_app, name="map")
 app.add_typer(integration_app, name="integration")

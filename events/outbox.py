@@ -3,11 +3,19 @@
 Every dispatch, return, supervision and closure writes `outbox` rows in the transaction that
 changes the event (`events.service.notify`). `gridgov worker` delivers them after commit:
 
-1. **claim** — a short transaction selects due rows (`status = 'pending'`,
-   `next_attempt_at <= now`) with `FOR UPDATE SKIP LOCKED`, moves their `next_attempt_at`
-   forward by a lease and commits. Concurrent workers skip each other's rows while claiming and
-   do not see leased rows afterwards, so no row is posted by two workers at the same time;
-2. **post** — with no transaction open, each payload is POSTed to the unit's `webhook_url`;
+1. **claim** — a short transaction picks due rows (`status = 'pending'`,
+   `next_attempt_at <= now`) round-robin by receiver: at most `per_receiver` rows of each unit,
+   first rows of every unit before second rows, units this worker served least recently first.
+   It locks them with `FOR UPDATE SKIP LOCKED`, moves their `next_attempt_at` forward by a
+   lease and commits. Concurrent workers skip each other's rows while claiming and do not see
+   leased rows afterwards, so no row is posted by two workers at the same time;
+2. **post** — with no transaction open, a small thread pool (`WEBHOOK_CONCURRENCY`) posts
+   each receiver's rows in turn, one request in flight per receiver in each worker, so a slow
+   receiver holds one thread and never the others. Each delivery has a **total deadline**
+   (`WEBHOOK_DEADLINE_S`, 10 s: connect, send and the whole answer): a receiver that trickles
+   bytes is cut off at the deadline and the attempt counts as failed. Only the status line,
+   the headers and at most `RESPONSE_BODY_CAP` bytes of an error answer are read, so a huge
+   answer costs nothing;
 3. **record** — a new short transaction per row writes a `delivery_attempt` row (status code,
    error, duration: the delivery log) and updates the outbox row, but only if the lease is still
    ours (the leased `next_attempt_at` is the claim token).
@@ -16,10 +24,17 @@ Outcomes: any 2xx marks the row `delivered`. Anything else — another status, a
 refused connection, a unit with a URL but no secret — counts a failed attempt and schedules the
 next one after `retry_delay(attempts)`: 30 s · 2^(attempts-1), capped at 1 h, plus up to 10 %
 jitter. A row is given up (`dead`) only after `MAX_ATTEMPTS` failures, which by construction
-span at least `RETRY_FOR` (48 h); an admin can `replay` it. Within one batch, once a URL has
-timed out or refused the connection, the other rows for that URL are not posted again but
-counted as failed attempts ("not sent"), so one dead receiver costs one timeout per batch, not
-one per row.
+span at least `RETRY_FOR` (48 h); dead rows stay in the table (`dead_letters`,
+`gridgov worker dead`) until an admin replays them (`replay`, `gridgov worker replay`). Within
+one turn, once a receiver has timed out or refused the connection, its other claimed rows are
+not posted again but counted as failed attempts ("not sent"), so one dead receiver costs one
+timeout per turn, not one per row.
+
+**Stopping.** SIGINT/SIGTERM (or `stop`) end claiming at once; a request in flight gets
+`STOP_GRACE_S` to finish, then its connection is cut and the row is handed back as due (the
+interruption is logged as an attempt that does not count towards the retries), and claimed rows
+not yet posted are handed back too. A worker killed outright leaves its rows leased: they are
+due again when the lease runs out.
 
 A unit without a `webhook_url` reads its events in the app (the dispatcher console): its rows
 are marked `delivered` at once with the note `NO_WEBHOOK` in `last_error` and a logged attempt,
@@ -30,49 +45,41 @@ the lease runs out the row is due again and is posted again. A replay also re-se
 must therefore de-duplicate, by `X-Gridgov-Delivery` (one outbox row: the same notification to
 the same unit) or by `X-Gridgov-Event` + `X-Gridgov-Step` (one transition of one event).
 
-**Request** — `POST <webhook_url>`, body: the outbox payload as UTF-8 JSON
-(`event_code`, `step_id`, `kind`, `status`, `category`, `priority`, `unit`, `deadline`, `at`),
-headers:
-
-- `Content-Type: application/json; charset=utf-8`
-- `X-Gridgov-Event`: event code, e.g. `420502-20261123-000042`
-- `X-Gridgov-Step`: id of the event step (transition) being notified
-- `X-Gridgov-Kind`: dispatch / return / supervise / close …
-- `X-Gridgov-Delivery`: outbox row id, the same on every retry and replay
-- `X-Gridgov-Attempt`: 1 for the first try, counting up on retries (restarts after a replay)
-- `X-Gridgov-Timestamp`: Unix time in whole seconds when the request was signed
-- `X-Gridgov-Signature`: `sha256=` + lower-case hex HMAC-SHA256, keyed with the unit's
-  `webhook_secret` (UTF-8), of the bytes `<timestamp>.<body>`
-
-**Verifying** (any language): take the raw request body bytes, compute
-`HMAC_SHA256(secret, timestamp_header + "." + body)`, compare it in constant time with the hex
-after `sha256=`, and reject timestamps more than a few minutes from your clock (replay
-protection). `verify_signature` does exactly this in Python.
+The request each delivery makes, and how a receiver verifies it: `events.webhooks`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
-import httpx
-from sqlalchemy import Engine, exists, select, update
+from sqlalchemy import Engine, Integer, exists, func, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from events.exceptions import InvalidReport, NotFound
 from events.models import DeliveryAttempt, DeliveryStatus, DepartmentUnit, Event, Outbox
+from events.webhooks import (
+    Claim,
+    Outcome,
+    deadline_s_or_setting,
+    encode_payload,
+    post,
+    sign,
+    verify_signature,
+)
+from gis.config import get_settings
 from gis.db import get_engine, session_factory
 from people.access import Actor, require_role
 from people.models import StaffRole
@@ -84,9 +91,10 @@ MAX_RETRY = timedelta(hours=1)
 JITTER = 0.10  # up to +10 %, never less, so the schedule below is a lower bound
 RETRY_FOR = timedelta(hours=48)
 NO_WEBHOOK = "no webhook configured: the unit reads it in the app"
-SIGNATURE_MAX_AGE_S = 300
-USER_AGENT = "gridgov-webhook/1"
-ERROR_BODY_CHARS = 200
+# Rows of one receiver claimed per turn: its share before other receivers get theirs.
+PER_RECEIVER = 10
+# How many receivers this worker remembers for its round-robin order.
+SERVED_MEMORY = 10_000
 
 SessionFactory = sessionmaker[Session]
 
@@ -111,44 +119,6 @@ def _attempts_to_cover(span: timedelta) -> int:
 
 # A row becomes dead on its MAX_ATTEMPTS-th failure: at least RETRY_FOR after its first try.
 MAX_ATTEMPTS = _attempts_to_cover(RETRY_FOR)
-
-
-def sign(secret: str, timestamp: str | int, body: bytes) -> str:
-    """The `X-Gridgov-Signature` value: `sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>`."""
-    message = str(timestamp).encode("ascii") + b"." + body
-    return "sha256=" + hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
-
-
-def verify_signature(
-    secret: str,
-    timestamp: str | int,
-    body: bytes | str,
-    header: str,
-    *,
-    max_age_s: float | None = SIGNATURE_MAX_AGE_S,
-    now: float | None = None,
-) -> bool:
-    """Whether `header` signs `body` at `timestamp` with `secret` (for receivers).
-
-    `timestamp` is the `X-Gridgov-Timestamp` header, `body` the raw request body. With
-    `max_age_s`, a timestamp further than that from `now` (Unix seconds, default: the clock)
-    is refused, so a captured request cannot be replayed later.
-    """
-    try:
-        moment = int(str(timestamp).strip())
-    except ValueError:
-        return False
-    if max_age_s is not None and abs((time.time() if now is None else now) - moment) > max_age_s:
-        return False
-    raw = body.encode("utf-8") if isinstance(body, str) else body
-    return hmac.compare_digest(sign(secret, moment, raw), header.strip())
-
-
-def encode_payload(payload: dict[str, Any]) -> bytes:
-    """The request body: the payload as compact UTF-8 JSON (Chinese left readable)."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode(
-        "utf-8"
-    )
 
 
 @dataclass
@@ -177,40 +147,6 @@ class DeliveryReport:
         return ", ".join(parts)
 
 
-@dataclass(frozen=True)
-class Claim:
-    """An outbox row leased to this worker, with what it takes to post it."""
-
-    outbox_id: int
-    event_code: str
-    step_id: int
-    kind: str
-    payload: dict[str, Any]
-    unit_code: str
-    url: str | None
-    secret: str | None
-    attempts: int
-    due_at: datetime
-    lease_until: datetime
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The result of one try: HTTP status, or why there was none."""
-
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-    # True when the receiver could not be reached at all (timeout, refused, DNS): the rest of
-    # the batch for the same URL is not tried.
-    unreachable: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """A 2xx answer."""
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
 def _factory(engine_or_session_factory: Engine | SessionFactory | None) -> SessionFactory:
     if engine_or_session_factory is None:
         return session_factory(get_engine())
@@ -236,32 +172,90 @@ def claim_due(
     *,
     now: datetime | None = None,
     batch: int = 100,
-    timeout_s: float = 10,
+    per_receiver: int = PER_RECEIVER,
+    receivers: int | None = None,
+    skip_units: Collection[int] = (),
+    served: Sequence[int] = (),
+    timeout_s: float | None = None,
 ) -> list[Claim]:
-    """Lease up to `batch` due rows to this worker in one short, committed transaction."""
+    """Lease up to `batch` due rows to this worker in one short, committed transaction.
+
+    Fair between receivers: at most `per_receiver` rows of each unit, taken round-robin (every
+    unit's first row before any unit's second), units never or least recently `served` (unit
+    ids, most recent last) first. `receivers` caps how many units get rows; `skip_units`
+    (units this worker is posting to already) get none.
+    """
     at = _aware(now)
+    deadline_s = deadline_s_or_setting(timeout_s)
+    rank = (
+        func.row_number()
+        .over(partition_by=Outbox.unit_id, order_by=(Outbox.next_attempt_at, Outbox.id))
+        .label("rank")
+    )
+    due = select(Outbox.id, Outbox.unit_id, Outbox.next_attempt_at, rank).where(
+        Outbox.status == DeliveryStatus.PENDING, Outbox.next_attempt_at <= at
+    )
+    if skip_units:
+        due = due.where(Outbox.unit_id.not_in(sorted(skip_units)))
+    candidates = due.subquery()
+    # NULL (never served by this worker) sorts first, then the least recently served.
+    turn = func.array_position(literal(list(served), ARRAY(Integer)), candidates.c.unit_id)
     with _factory(engine_or_session_factory).begin() as session:
-        rows = session.execute(
-            select(
-                Outbox,
-                DepartmentUnit.code,
-                DepartmentUnit.webhook_url,
-                DepartmentUnit.webhook_secret,
+        chosen = select(candidates.c.id, candidates.c.unit_id).where(
+            candidates.c.rank <= per_receiver
+        )
+        if receivers is not None:
+            units = session.scalars(
+                select(candidates.c.unit_id)
+                .where(candidates.c.rank == 1)
+                .order_by(turn.asc().nulls_first(), candidates.c.next_attempt_at)
+                .limit(receivers)
+            ).all()
+            chosen = chosen.where(candidates.c.unit_id.in_(units))
+        picked: list[tuple[int, int]] = [
+            (outbox_id, unit_id)
+            for outbox_id, unit_id in session.execute(
+                chosen.order_by(
+                    candidates.c.rank,
+                    turn.asc().nulls_first(),
+                    candidates.c.next_attempt_at,
+                    candidates.c.id,
+                ).limit(batch)
             )
-            .join(DepartmentUnit, DepartmentUnit.id == Outbox.unit_id)
-            .where(Outbox.status == DeliveryStatus.PENDING, Outbox.next_attempt_at <= at)
-            .order_by(Outbox.next_attempt_at, Outbox.id)
-            .limit(batch)
-            .with_for_update(of=Outbox, skip_locked=True)
-        ).all()
+        ]
+        if not picked:
+            return []
+        order = {outbox_id: position for position, (outbox_id, _) in enumerate(picked)}
+        rows = list(
+            session.execute(
+                select(
+                    Outbox,
+                    DepartmentUnit.code,
+                    DepartmentUnit.webhook_url,
+                    DepartmentUnit.webhook_secret,
+                )
+                .join(DepartmentUnit, DepartmentUnit.id == Outbox.unit_id)
+                .where(
+                    Outbox.id.in_(list(order)),
+                    Outbox.status == DeliveryStatus.PENDING,
+                    Outbox.next_attempt_at <= at,
+                )
+                .with_for_update(of=Outbox, skip_locked=True)
+            )
+        )
         if not rows:
             return []
-        lease_until = at + lease_for(len(rows), timeout_s)
+        rows.sort(key=lambda row: order[row[0].id])
+        # One receiver's rows are posted one after another, and all of them when the caller
+        # runs the whole claim at once (`deliver_due` with fewer threads than receivers).
+        longest = max(Counter(row[0].unit_id for row in rows).values())
+        lease_until = at + lease_for(len(rows) if receivers is None else longest, deadline_s)
         claims = []
         for row, unit_code, url, secret in rows:
             claims.append(
                 Claim(
                     outbox_id=row.id,
+                    unit_id=row.unit_id,
                     event_code=str(row.payload.get("event_code", "")),
                     step_id=row.step_id,
                     kind=row.kind,
@@ -276,61 +270,6 @@ def claim_due(
             )
             row.next_attempt_at = lease_until
     return claims
-
-
-def _describe(exc: Exception, url: str, timeout_s: float) -> tuple[str, bool]:
-    """A sentence for the delivery log, and whether the receiver was unreachable."""
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out after {timeout_s:g} s waiting for {url}", True
-    if isinstance(exc, httpx.ConnectError):
-        return f"could not connect to {url} ({exc or 'connection refused'}); is it down?", True
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return f"webhook URL {url!r} is not a valid http(s) URL; fix the unit's webhook_url", False
-    return f"{type(exc).__name__} posting to {url}: {exc}", isinstance(exc, httpx.TransportError)
-
-
-def post(claim: Claim, *, client: httpx.Client, timeout_s: float = 10) -> Outcome:
-    """POST one claimed row to its unit, signed; never raises for network or HTTP errors."""
-    assert claim.url is not None
-    if not claim.secret:
-        return Outcome(
-            None,
-            f"unit {claim.unit_code} has a webhook URL but no webhook secret; set one so "
-            "deliveries can be signed",
-            0,
-        )
-    body = encode_payload(claim.payload)
-    timestamp = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/json; charset=utf-8",
-        "User-Agent": USER_AGENT,
-        "X-Gridgov-Event": claim.event_code,
-        "X-Gridgov-Step": str(claim.step_id),
-        "X-Gridgov-Kind": claim.kind,
-        "X-Gridgov-Delivery": str(claim.outbox_id),
-        "X-Gridgov-Attempt": str(claim.attempts + 1),
-        "X-Gridgov-Timestamp": timestamp,
-        "X-Gridgov-Signature": sign(claim.secret, timestamp, body),
-    }
-    started = time.monotonic()
-    try:
-        response = client.post(claim.url, content=body, headers=headers, timeout=timeout_s)
-    except Exception as exc:  # any failure of one delivery is logged on its row; carry on
-        error, unreachable = _describe(exc, claim.url, timeout_s)
-        return Outcome(None, error, _ms_since(started), unreachable)
-    duration = _ms_since(started)
-    if 200 <= response.status_code < 300:
-        return Outcome(response.status_code, None, duration)
-    text = response.text.strip().replace("\n", " ")[:ERROR_BODY_CHARS]
-    return Outcome(
-        response.status_code,
-        f"HTTP {response.status_code} {response.reason_phrase}" + (f": {text}" if text else ""),
-        duration,
-    )
-
-
-def _ms_since(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)
 
 
 def record(
@@ -385,12 +324,22 @@ def record(
     return status
 
 
-def release(factory: SessionFactory, claims: Iterable[Claim]) -> int:
-    """Hand claimed, unsent rows back as due at their old time; returns how many."""
+def release(
+    factory: SessionFactory,
+    claims: Iterable[Claim],
+    *,
+    interrupted: Outcome | None = None,
+    at: datetime | None = None,
+) -> int:
+    """Hand claimed, unsent rows back as due at their old time; returns how many.
+
+    With `interrupted` (a request cut because the worker stops), the cut attempt is logged
+    without counting towards the retries: the receiver may have got it.
+    """
     released = 0
     with factory.begin() as session:
         for claim in claims:
-            released += session.execute(
+            handed_back = session.execute(
                 update(Outbox)
                 .where(
                     Outbox.id == claim.outbox_id,
@@ -400,7 +349,91 @@ def release(factory: SessionFactory, claims: Iterable[Claim]) -> int:
                 .values(next_attempt_at=claim.due_at)
                 .execution_options(synchronize_session=False)
             ).rowcount  # type: ignore[attr-defined]  # a CursorResult
+            released += handed_back
+            if interrupted is not None and handed_back:
+                session.add(
+                    DeliveryAttempt(
+                        outbox_id=claim.outbox_id,
+                        at=at or datetime.now(UTC),
+                        status_code=None,
+                        error=interrupted.error,
+                        duration_ms=interrupted.duration_ms,
+                    )
+                )
     return released
+
+
+def _count(
+    report: DeliveryReport, claim: Claim, outcome: Outcome, status: DeliveryStatus | None
+) -> None:
+    """Add one recorded attempt to `report` and log what needs a reader."""
+    if status is None:
+        report.lost += 1
+    elif claim.url is None:
+        report.no_webhook += 1
+        log.info("outbox %s: %s (unit %s)", claim.outbox_id, NO_WEBHOOK, claim.unit_code)
+    elif status is DeliveryStatus.DELIVERED:
+        report.delivered += 1
+    elif status is DeliveryStatus.DEAD:
+        report.dead += 1
+        log.error(
+            "outbox %s to %s given up after %s attempts: %s",
+            claim.outbox_id,
+            claim.unit_code,
+            claim.attempts + 1,
+            outcome.error,
+        )
+    else:
+        report.failed += 1
+        log.warning("outbox %s to %s failed: %s", claim.outbox_id, claim.unit_code, outcome.error)
+
+
+def _deliver_turn(
+    factory: SessionFactory,
+    claims: Sequence[Claim],
+    *,
+    clock: Callable[[], datetime],
+    deadline_s: float,
+    post_until: float,
+    stop: threading.Event | None,
+) -> DeliveryReport:
+    """Post one receiver's claimed rows one after another and record each; hand back the rest.
+
+    Stops early (handing the unsent rows back) when `stop` is set or the monotonic clock
+    passes `post_until`, well before the lease runs out.
+    """
+    report = DeliveryReport(claimed=len(claims))
+    unreachable: str | None = None
+    for index, claim in enumerate(claims):
+        if (stop is not None and stop.is_set()) or time.monotonic() > post_until:
+            report.released += release(factory, claims[index:])
+            break
+        at = clock()
+        if claim.url is None:
+            outcome = Outcome(None, NO_WEBHOOK, 0)
+        elif unreachable is not None:
+            outcome = Outcome(None, f"not sent: {unreachable} (earlier in this turn)", 0)
+        else:
+            outcome = post(claim, timeout_s=deadline_s, stop=stop)
+            if outcome.interrupted:
+                report.released += release(factory, [claim], interrupted=outcome, at=at)
+                continue  # the loop hands back the rest: `stop` is set
+            if outcome.unreachable and outcome.error:
+                unreachable = outcome.error
+        _count(report, claim, outcome, record(factory, claim, outcome, at=at))
+    return report
+
+
+def _by_receiver(claims: Iterable[Claim]) -> list[list[Claim]]:
+    """Claims grouped by unit, in the order the claim put them."""
+    groups: dict[int, list[Claim]] = {}
+    for claim in claims:
+        groups.setdefault(claim.unit_id, []).append(claim)
+    return list(groups.values())
+
+
+def _clock(now: datetime | None) -> Callable[[], datetime]:
+    return (lambda: _aware(now)) if now else (lambda: datetime.now(UTC))
 
 
 def deliver_due(
@@ -408,69 +441,96 @@ def deliver_due(
     *,
     now: datetime | None = None,
     batch: int = 100,
-    timeout_s: float = 10,
-    client: httpx.Client | None = None,
+    per_receiver: int = PER_RECEIVER,
+    timeout_s: float | None = None,
+    concurrency: int | None = None,
     stop: threading.Event | None = None,
 ) -> DeliveryReport:
-    """Claim due rows, post each with no transaction open, record each result in its own.
+    """Claim due rows fairly, post them (receivers in parallel), record each result; one turn.
 
     `now` (time-zone aware) fixes the clock for due-ness, backoff and the log; default: the
-    real clock at each step. `stop`, when set, hands the rows not yet posted back at once.
+    real clock at each step. `timeout_s` is the total deadline of one delivery (default
+    `WEBHOOK_DEADLINE_S`), `concurrency` the number of receivers posted to at once (default
+    `WEBHOOK_CONCURRENCY`). `stop`, when set, hands the rows not yet posted back at once.
     """
     factory = _factory(engine_or_session_factory)
-    clock: Callable[[], datetime] = (lambda: _aware(now)) if now else (lambda: datetime.now(UTC))
-    claims = claim_due(factory, now=clock(), batch=batch, timeout_s=timeout_s)
-    report = DeliveryReport(claimed=len(claims))
+    clock = _clock(now)
+    deadline_s = deadline_s_or_setting(timeout_s)
+    claims = claim_due(
+        factory, now=clock(), batch=batch, per_receiver=per_receiver, timeout_s=deadline_s
+    )
+    report = DeliveryReport()
     if not claims:
         return report
     # Stop posting well before the lease runs out, so no other worker can take a row mid-post.
-    post_until = time.monotonic() + lease_for(len(claims), timeout_s).total_seconds()
-    post_until -= 3 * timeout_s + 5
-    own_client = client is None
-    http = client or httpx.Client(follow_redirects=False, headers={"User-Agent": USER_AGENT})
-    unreachable: dict[str, str] = {}
-    try:
-        for index, claim in enumerate(claims):
-            if (stop is not None and stop.is_set()) or time.monotonic() > post_until:
-                report.released += release(factory, claims[index:])
-                break
-            at = clock()
-            if claim.url is None:
-                outcome = Outcome(None, NO_WEBHOOK, 0)
-            elif claim.url in unreachable:
-                outcome = Outcome(
-                    None, f"not sent: {unreachable[claim.url]} (earlier in this batch)", 0
-                )
-            else:
-                outcome = post(claim, client=http, timeout_s=timeout_s)
-                if outcome.unreachable and outcome.error:
-                    unreachable[claim.url] = outcome.error
-            status = record(factory, claim, outcome, at=at)
-            if status is None:
-                report.lost += 1
-            elif claim.url is None:
-                report.no_webhook += 1
-                log.info("outbox %s: %s (unit %s)", claim.outbox_id, NO_WEBHOOK, claim.unit_code)
-            elif status is DeliveryStatus.DELIVERED:
-                report.delivered += 1
-            elif status is DeliveryStatus.DEAD:
-                report.dead += 1
-                log.error(
-                    "outbox %s to %s given up after %s attempts: %s",
-                    claim.outbox_id,
-                    claim.unit_code,
-                    claim.attempts + 1,
-                    outcome.error,
-                )
-            else:
-                report.failed += 1
-                log.warning(
-                    "outbox %s to %s failed: %s", claim.outbox_id, claim.unit_code, outcome.error
-                )
-    finally:
-        if own_client:
-            http.close()
+    post_until = time.monotonic() + lease_for(len(claims), deadline_s).total_seconds()
+    post_until -= 3 * deadline_s + 5
+    turns = _by_receiver(claims)
+    threads = min(concurrency or get_settings().webhook_concurrency, len(turns))
+    with ThreadPoolExecutor(threads, thread_name_prefix="webhook") as pool:
+        futures = [
+            pool.submit(
+                _deliver_turn,
+                factory,
+                turn,
+                clock=clock,
+                deadline_s=deadline_s,
+                post_until=post_until,
+                stop=stop,
+            )
+            for turn in turns
+        ]
+        for future in futures:
+            report.add(future.result())
     return report
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A row given up after `RETRY_FOR` of failures, waiting for an admin to replay it."""
+
+    outbox_id: int
+    event_code: str
+    unit_code: str
+    kind: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+
+
+def dead_letters(
+    session: Session, *, actor: Actor, unit_code: str | None = None, limit: int = 100
+) -> list[DeadLetter]:
+    """The dead rows, oldest first (of one unit when `unit_code` is given); admins only."""
+    require_role(actor, frozenset({StaffRole.ADMIN}), "read the webhook dead letters")
+    last_attempt = (
+        select(func.max(DeliveryAttempt.at))
+        .where(DeliveryAttempt.outbox_id == Outbox.id)
+        .scalar_subquery()
+    )
+    query = (
+        select(Outbox, DepartmentUnit.code, last_attempt)
+        .join(DepartmentUnit, DepartmentUnit.id == Outbox.unit_id)
+        .where(Outbox.status == DeliveryStatus.DEAD)
+        .order_by(Outbox.created_at, Outbox.id)
+        .limit(limit)
+    )
+    if unit_code is not None:
+        query = query.where(DepartmentUnit.code == unit_code.strip())
+    return [
+        DeadLetter(
+            outbox_id=row.id,
+            event_code=str(row.payload.get("event_code", "")),
+            unit_code=code,
+            kind=row.kind,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            created_at=row.created_at,
+            last_attempt_at=tried,
+        )
+        for row, code, tried in session.execute(query)
+    ]
 
 
 def replay(
@@ -479,17 +539,25 @@ def replay(
     actor: Actor,
     outbox_ids: list[int] | None = None,
     event_code: str | None = None,
+    dead: bool = False,
+    unit_code: str | None = None,
     now: datetime | None = None,
 ) -> list[int]:
-    """Re-queue delivered or dead rows (by id, or all of one event) to be sent again; admins only.
+    """Re-queue delivered or dead rows to be sent again; admins only.
 
-    Rows still pending are left alone (they are queued already). Returns the re-queued ids.
-    A replay keeps the outbox id, so `X-Gridgov-Delivery` repeats: a receiver that already has
-    the delivery may ignore it, one that lost it takes it.
+    Give exactly one of: `outbox_ids`, `event_code` (all rows of one event), or `dead=True`
+    (every dead letter, of one unit when `unit_code` is given). Rows still pending are left
+    alone (they are queued already). Returns the re-queued ids. A replay keeps the outbox id,
+    so `X-Gridgov-Delivery` repeats: a receiver that already has the delivery may ignore it,
+    one that lost it takes it.
     """
     require_role(actor, frozenset({StaffRole.ADMIN}), "replay webhook deliveries")
-    if (outbox_ids is None) == (event_code is None):
-        raise InvalidReport("give either outbox ids or an event code to replay, not both")
+    if sum((outbox_ids is not None, event_code is not None, dead)) != 1:
+        raise InvalidReport(
+            "give either outbox ids, an event code or dead=True to replay, exactly one of them"
+        )
+    if unit_code is not None and not dead:
+        raise InvalidReport("a unit code narrows a replay of dead letters only; add dead=True")
     at = _aware(now)
     query = select(Outbox.id, Outbox.status)
     if event_code is not None:
@@ -497,6 +565,15 @@ def replay(
         if event_id is None:
             raise NotFound(f"event {event_code} does not exist")
         query = query.where(Outbox.event_id == event_id)
+    elif dead:
+        query = query.where(Outbox.status == DeliveryStatus.DEAD)
+        if unit_code is not None:
+            unit_id = session.scalar(
+                select(DepartmentUnit.id).where(DepartmentUnit.code == unit_code.strip())
+            )
+            if unit_id is None:
+                raise NotFound(f"department unit {unit_code} does not exist")
+            query = query.where(Outbox.unit_id == unit_id)
     else:
         wanted = sorted(set(outbox_ids or []))
         query = query.where(Outbox.id.in_(wanted))
@@ -528,44 +605,132 @@ def run_worker(
     stop: threading.Event | None = None,
     engine: Engine | None = None,
     batch: int = 100,
-    timeout_s: float = 10,
+    timeout_s: float | None = None,
+    concurrency: int | None = None,
     on_batch: Callable[[DeliveryReport], None] | None = None,
 ) -> DeliveryReport:
-    """Deliver due rows until stopped (SIGINT/SIGTERM or `stop`); `once`: one batch, then return.
+    """Deliver due rows until stopped (SIGINT/SIGTERM or `stop`); `once`: one turn, then return.
 
-    A full batch is followed at once by the next; otherwise the loop waits `poll_s`. If the
-    database goes away later the loop logs it and keeps trying; unreachable on the first
-    batch, it raises. Returns the totals.
+    Up to `concurrency` receivers (default `WEBHOOK_CONCURRENCY`) are posted to at once, each
+    by its own thread, one request at a time; a thread that finishes a receiver's turn frees its
+    place for the next receiver in round-robin order, so a slow receiver never holds up the
+    others. `on_batch` gets each finished turn. When nothing is due the loop waits `poll_s`.
+    On stop, claiming ends at once and requests in flight get `STOP_GRACE_S` before they are
+    cut and handed back. If the database goes away later the loop logs it and keeps trying;
+    unreachable on the first claim, it raises. Returns the totals.
     """
     stop = stop or threading.Event()
     factory = session_factory(engine or get_engine())
+    deadline_s = deadline_s_or_setting(timeout_s)
+    threads = concurrency or get_settings().webhook_concurrency
     totals = DeliveryReport()
-    reached_database = False
     restore = _stop_on_signals(stop)
     try:
-        with httpx.Client(follow_redirects=False, headers={"User-Agent": USER_AGENT}) as client:
-            while not stop.is_set():
-                try:
-                    report = deliver_due(
-                        factory, batch=batch, timeout_s=timeout_s, client=client, stop=stop
-                    )
-                except OperationalError as exc:
-                    if once or not reached_database:
-                        raise
-                    log.error("database unreachable, retrying: %s", str(exc.orig or exc).strip())
-                    stop.wait(max(poll_s, 5.0))
-                    continue
-                reached_database = True
-                totals.add(report)
-                if on_batch is not None and (report.claimed or once):
-                    on_batch(report)
-                if once:
-                    break
-                if report.claimed < batch:
-                    stop.wait(poll_s)
+        if once:
+            report = deliver_due(
+                factory, batch=batch, timeout_s=deadline_s, concurrency=threads, stop=stop
+            )
+            totals.add(report)
+            if on_batch is not None:
+                on_batch(report)
+            return totals
+        _serve(
+            factory,
+            stop=stop,
+            poll_s=poll_s,
+            batch=batch,
+            deadline_s=deadline_s,
+            threads=threads,
+            totals=totals,
+            on_batch=on_batch,
+        )
     finally:
         restore()
     return totals
+
+
+def _serve(
+    factory: SessionFactory,
+    *,
+    stop: threading.Event,
+    poll_s: float,
+    batch: int,
+    deadline_s: float,
+    threads: int,
+    totals: DeliveryReport,
+    on_batch: Callable[[DeliveryReport], None] | None,
+) -> None:
+    """The worker loop: keep every thread busy with a different receiver's turn until stopped."""
+    running: dict[Future[DeliveryReport], int] = {}  # a turn in progress → its unit
+    served: list[int] = []  # units in the order this worker last gave them a turn
+    reached_database = False
+
+    def collect(done: Iterable[Future[DeliveryReport]]) -> None:
+        for future in done:
+            running.pop(future)
+            try:
+                report = future.result()
+            except OperationalError as exc:  # its rows stay leased and are retried later
+                log.error("database unreachable while recording: %s", str(exc.orig or exc).strip())
+                continue
+            except Exception:  # one turn's failure must not stop the others' deliveries
+                log.exception("a delivery turn failed; its rows are retried when the lease ends")
+                continue
+            totals.add(report)
+            if on_batch is not None:
+                on_batch(report)
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="webhook") as pool:
+        try:
+            while not stop.is_set():
+                if free := threads - len(running):
+                    try:
+                        claims = claim_due(
+                            factory,
+                            now=datetime.now(UTC),
+                            batch=batch,
+                            receivers=free,
+                            skip_units=set(running.values()),
+                            served=served,
+                            timeout_s=deadline_s,
+                        )
+                    except OperationalError as exc:
+                        if not reached_database:
+                            raise
+                        log.error(
+                            "database unreachable, retrying: %s", str(exc.orig or exc).strip()
+                        )
+                        stop.wait(max(poll_s, 5.0))
+                        continue
+                    reached_database = True
+                    turns = _by_receiver(claims)
+                    lease_s = lease_for(max((len(t) for t in turns), default=0), deadline_s)
+                    post_until = time.monotonic() + lease_s.total_seconds() - 3 * deadline_s - 5
+                    for turn in turns:
+                        unit_id = turn[0].unit_id
+                        future = pool.submit(
+                            _deliver_turn,
+                            factory,
+                            turn,
+                            clock=_clock(None),
+                            deadline_s=deadline_s,
+                            post_until=post_until,
+                            stop=stop,
+                        )
+                        running[future] = unit_id
+                        if unit_id in served:
+                            served.remove(unit_id)
+                        served.append(unit_id)
+                    del served[:-SERVED_MEMORY]
+                # Every thread busy, or nothing else due: wait for a turn to end or for poll_s.
+                if running:
+                    done, _ = wait(running, timeout=poll_s, return_when=FIRST_COMPLETED)
+                    collect(done)
+                else:
+                    stop.wait(poll_s)
+        finally:
+            # Stopping: the turns in flight hand their rows back within STOP_GRACE_S.
+            collect(wait(running).done)
 
 
 def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
@@ -577,7 +742,9 @@ def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
     }
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %s: finishing the current delivery, then stopping", signum)
+        log.info(
+            "signal %s: claiming no more; deliveries in flight finish or are handed back", signum
+        )
         stop.set()
         signal.signal(signum, previous[signum] or signal.SIG_DFL)
 
@@ -596,9 +763,11 @@ __all__ = [
     "NO_WEBHOOK",
     "RETRY_FOR",
     "Claim",
+    "DeadLetter",
     "DeliveryReport",
     "Outcome",
     "claim_due",
+    "dead_letters",
     "deliver_due",
     "encode_payload",
     "post",

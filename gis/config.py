@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     login_failures_per_user: int = Field(default=5, ge=1)
     login_attempts_per_address: int = Field(default=30, ge=1)
     login_window_s: int = Field(default=900, ge=10)
+    # Webhook delivery (`gridgov worker`): the total time one delivery may take (connect, send,
+    # the whole answer), and how many receivers are posted to at once.
+    webhook_deadline_s: float = Field(default=10.0, gt=0, le=300)
+    webhook_concurrency: int = Field(default=4, ge=1, le=64)
     # The insert-only event endpoint the HTTP benchmark compares against; off in service.
     bench_endpoints: bool = False
     # Map basemap: none (outline map), osm, tianditu (needs TIANDITU_KEY), or xyz (BASEMAP_URL,

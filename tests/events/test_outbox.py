@@ -34,7 +34,9 @@ from events.outbox import (
     RETRY_FOR,
     DeliveryReport,
     claim_due,
+    dead_letters,
     deliver_due,
+    release,
     replay,
     retry_delay,
     run_worker,
@@ -44,6 +46,7 @@ from events.reference import load_reference_data
 from events.schemas import EventReport
 from events.service import report_event
 from gis import local_pg
+from gis.db import session_factory
 from people.access import Actor
 from people.exceptions import Forbidden
 from tests.factories import (
@@ -55,6 +58,7 @@ from tests.factories import (
     fresh_database,
     square,
 )
+from tests.faults.webhook_receivers import HUGE_BODY_BYTES, WebhookReceiver
 
 PROJECT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Yichang
@@ -483,7 +487,7 @@ def test_admin_replay_sends_again_and_other_roles_are_refused(world, receiver):
 def test_replay_names_what_is_missing(world, receiver):
     file_events(world)
     with Session(world.engine) as session, session.begin():
-        with pytest.raises(InvalidReport, match="either outbox ids or an event code"):
+        with pytest.raises(InvalidReport, match="either outbox ids, an event code or dead=True"):
             replay(session, actor=world.admin)
         with pytest.raises(NotFound, match="event 420502-x does not exist"):
             replay(session, actor=world.admin, event_code="420502-x")
@@ -512,10 +516,9 @@ def test_run_worker_delivers_until_stopped(world, receiver):
 
 
 def worker_process(world: World, *args: str) -> subprocess.Popen[str]:
-    """`gridgov worker` as a separate process (the command function, run by typer)."""
-    code = "import typer; from api.cli_worker import worker; typer.run(worker)"
+    """`gridgov worker` as a separate process."""
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args],
+        [sys.executable, "-c", "from api.cli import app; app()", "worker", *args],
         cwd=PROJECT,
         env=os.environ | {"DATABASE_URL": world.url, "COLUMNS": "200"},
         stdout=subprocess.PIPE,
@@ -553,3 +556,127 @@ def test_worker_command_on_an_unreachable_database_says_so_and_exits(world):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 1
     assert "database is not reachable" in err and "Traceback" not in err
+
+
+# --- deadlines, fairness, stopping, dead letters ---------------------------------------------
+
+
+def in_thread(target: Any, **kwargs: Any) -> tuple[threading.Thread, list[Any]]:
+    """Run `target(**kwargs)` in a thread; the list gets its result."""
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(target(**kwargs)), daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_trickling_receiver_is_cut_off_at_the_total_deadline(world):
+    trickle = WebhookReceiver("trickle", trickle_every_s=0.2).start()
+    try:
+        point_police_at(world, trickle.url)
+        file_events(world)
+        thread, result = in_thread(
+            deliver_due, engine_or_session_factory=world.engine, now=T0, timeout_s=1
+        )
+        thread.join(timeout=15)  # a byte every 0.2 s never trips a per-read timeout
+        assert not thread.is_alive(), "the delivery was not cut off at its deadline"
+    finally:
+        trickle.stop()
+    [report] = result
+    [row] = outbox_rows(world)
+    assert report.failed == 1 and row.status is DeliveryStatus.PENDING and row.attempts == 1
+    [attempt] = attempts_of(world, row.id)
+    assert "timed out after 1 s" in (attempt.error or "") and attempt.status_code is None
+    assert 900 <= attempt.duration_ms < 5_000
+
+
+def test_huge_error_answer_is_read_only_as_far_as_the_log_needs(world):
+    huge = WebhookReceiver("huge").start()  # 500 with a 512 MB body, then 200 with another
+    try:
+        point_police_at(world, huge.url)
+        file_events(world)
+        assert deliver_due(world.engine, now=T0, timeout_s=10).failed == 1
+        [row] = outbox_rows(world)
+        assert (row.last_error or "").startswith("HTTP 500 Internal Server Error: xxx")
+        assert len(row.last_error or "") < 250
+        assert deliver_due(world.engine, now=row.next_attempt_at, timeout_s=10).delivered == 1
+        time.sleep(0.2)  # let the receiver notice the hang-ups
+    finally:
+        huge.stop()
+    assert huge.bytes_sent < HUGE_BODY_BYTES // 8  # the worker hung up, it did not read it all
+
+
+def test_claims_take_receivers_in_turn_so_a_backlog_cannot_starve_another(world):
+    file_events(world, 5)  # the police station has a backlog
+    file_events(world, category="0107", now=T0 + timedelta(minutes=1))  # + housing, newer
+    police, housing = (
+        world.police_id,
+        next(r.unit_id for r in outbox_rows(world) if r.payload["unit"] == "ZJ-1"),
+    )
+    later = T0 + timedelta(minutes=2)
+
+    claims = claim_due(world.engine, now=later, batch=2, timeout_s=1)
+    assert sorted(c.unit_id for c in claims) == sorted([police, housing])
+    release(session_factory(world.engine), claims)
+
+    claims = claim_due(world.engine, now=later, batch=100, per_receiver=2, timeout_s=1)
+    assert [c.unit_id for c in claims].count(police) == 2 and len(claims) == 3
+    release(session_factory(world.engine), claims)
+
+    # A worker posting to the police already, or that served it last, takes housing first.
+    [claim] = claim_due(world.engine, now=later, receivers=1, skip_units={police}, timeout_s=1)
+    assert claim.unit_id == housing
+    release(session_factory(world.engine), [claim])
+    claims = claim_due(world.engine, now=later, receivers=1, served=[housing, police])
+    assert {c.unit_id for c in claims} == {housing}
+    claims += claim_due(world.engine, now=later, receivers=1, served=[police, housing])
+    assert {c.unit_id for c in claims} == {housing, police}
+
+
+def test_stopping_cuts_a_delivery_in_flight_and_hands_its_row_back(world):
+    trickle = WebhookReceiver("trickle", trickle_every_s=0.2).start()
+    stop = threading.Event()
+    try:
+        point_police_at(world, trickle.url)
+        file_events(world, 2)
+        thread, result = in_thread(
+            deliver_due, engine_or_session_factory=world.engine, now=T0, timeout_s=60, stop=stop
+        )
+        assert trickle.wait_for(lambda r: r.in_progress == 1, timeout_s=10)
+        stop.set()
+        thread.join(timeout=10)  # the grace, not the 60 s deadline
+        assert not thread.is_alive()
+    finally:
+        trickle.stop()
+    [report] = result
+    assert (report.claimed, report.released, report.failed) == (2, 2, 0)
+    for row in outbox_rows(world):  # due again at once, no retry used up
+        assert row.status is DeliveryStatus.PENDING and row.attempts == 0
+        assert row.next_attempt_at == T0
+    [first, second] = outbox_rows(world)
+    [cut] = attempts_of(world, first.id)
+    assert "interrupted" in (cut.error or "") and attempts_of(world, second.id) == []
+
+
+def test_dead_letters_are_listed_for_admins_and_replayed_by_unit(world, receiver):
+    file_events(world, 2)
+    with world.engine.begin() as connection:
+        connection.execute(
+            update(Outbox).values(status=DeliveryStatus.DEAD, last_error="could not connect")
+        )
+    ids = [r.id for r in outbox_rows(world)]
+    with Session(world.engine) as session, session.begin():
+        letters = dead_letters(session, actor=world.admin)
+        assert [d.outbox_id for d in letters] == ids and letters[0].unit_code == "PS-W"
+        assert dead_letters(session, actor=world.admin, unit_code="ZJ-1") == []
+        with pytest.raises(Forbidden):
+            dead_letters(session, actor=world.dispatcher)
+        with pytest.raises(InvalidReport, match="dead letters only"):
+            replay(session, actor=world.admin, event_code="x", unit_code="PS-W")
+        with pytest.raises(NotFound, match="unit PS-X does not exist"):
+            replay(session, actor=world.admin, dead=True, unit_code="PS-X")
+        assert replay(session, actor=world.admin, dead=True, unit_code="ZJ-1", now=T0) == []
+        assert replay(session, actor=world.admin, dead=True, unit_code="PS-W", now=T0) == ids
+    assert deliver_due(world.engine, now=T0, timeout_s=5).delivered == 2
+    assert sorted(receiver.deliveries().values()) == [1, 1]
+    with Session(world.engine) as session:
+        assert dead_letters(session, actor=world.admin) == []
