@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.auth import LoginThrottle
+from api.import_jobs import ImportRunner
 from api.input_checks import no_nul
 from api.routers import (
     auth,
@@ -26,6 +31,21 @@ from api.routers import (
 from api.templating import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At start-up, fail the imports a killed server left running and delete expired files;
+    at shutdown, let running imports finish."""
+    runner: ImportRunner | None = getattr(app.state, "import_runner", None)
+    if runner is None:
+        runner = app.state.import_runner = ImportRunner()
+    if not runner.inline:  # an inline runner (tests) runs nothing in the background
+        await run_in_threadpool(runner.start)
+    try:
+        yield
+    finally:
+        await run_in_threadpool(runner.shutdown)
+
+
 def create_app() -> FastAPI:
     """Build the application with its routers and error handlers."""
     # The stock docs pages load Swagger UI and ReDoc from a CDN; these serve them locally.
@@ -35,6 +55,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
         # PostgreSQL text cannot hold NUL characters: refuse them with a sentence, not a 500.
         dependencies=[Depends(no_nul)],
+        lifespan=_lifespan,
     )
     errors.install(app)
     app.state.login_throttle = LoginThrottle()
