@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from api.cli_backup import backup, restore
 from api.cli_common import clear_errors, console, errors, progress_bar
 from api.cli_integrations import integration_app
 from api.cli_maps import map_app
@@ -29,7 +31,22 @@ app = typer.Typer(
 db_app = typer.Typer(help="The project-local PostGIS cluster.", no_args_is_help=True)
 seed_app = typer.Typer(help="Seed data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.command("worker")(worker)
+app.command("backup")(backup)
+app.command("restore")(restore)
+
+
+@functools.wraps(worker)
+def _worker_after_import_recovery(*args: Any, **kwargs: Any) -> Any:
+    """`gridgov worker`, which first fails the imports a killed server left running."""
+    from api.import_jobs import ImportRunner
+
+    report = ImportRunner().start_once()
+    if report and report.interrupted:
+        console.print(f"import housekeeping: {report}", highlight=False)
+    return worker(*args, **kwargs)
+
+
+app.command("worker")(_worker_after_import_recovery)
 app.add_typer(people_app, name="people")
 app.add_typer(map_app, name="map")
 app.add_typer(integration_app, name="integration")

@@ -174,17 +174,22 @@ class ImportRunner:
 
     # --- housekeeping ------------------------------------------------------------------------
 
+    def start_once(self) -> Housekeeping | None:
+        """The start-up round of housekeeping alone (for processes that run no imports)."""
+        try:
+            return self.housekeep(at_startup=True)
+        except Exception:
+            log.warning("import housekeeping failed", exc_info=True)
+            return None
+
     def start(self, *, interval_s: float = HOUSEKEEPING_INTERVAL_S) -> Housekeeping | None:
         """Tidy up after a crash now, then keep heartbeats and clean up periodically.
 
         Called when a server process starts; an inline runner (tests) has nothing to keep.
         Returns what the first round did, or None when it could not run (retried soon).
         """
-        report: Housekeeping | None = None
-        try:
-            report = self.housekeep(at_startup=True)
-        except Exception:  # e.g. the database is not up yet: the server starts all the same
-            log.warning("import housekeeping at start-up failed; retrying later", exc_info=True)
+        # Should the database not be up yet, the server starts all the same and retries soon.
+        report = self.start_once()
         if report and (report.interrupted or report.files_removed):
             log.warning("import housekeeping at start-up: %s", report)
         with self._lock:

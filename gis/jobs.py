@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    or_,
     select,
     text,
     update,
@@ -49,6 +50,7 @@ __all__ = [
     "fail_interrupted",
     "files_in_use",
     "finish_job",
+    "forget_error_files",
     "get_job",
     "interrupted_jobs",
     "list_jobs",
@@ -247,6 +249,19 @@ def files_in_use(session: Session, *, now: datetime | None = None) -> set[str]:
         if p
     )
     return wanted
+
+
+def forget_error_files(session: Session) -> int:
+    """Expire now every error file a job names (after a restore: backups leave them out)."""
+    now = datetime.now(UTC)
+    result = session.execute(
+        update(ImportJob)
+        .where(ImportJob.error_path.is_not(None))
+        .where(or_(ImportJob.error_expires_at.is_(None), ImportJob.error_expires_at > now))
+        .values(error_expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def watch_client_connection(session: Session) -> None:

@@ -206,9 +206,11 @@ def test_a_server_killed_mid_import_fails_the_job_keeps_nothing_and_the_retry_im
 
     # Mid-run: some batches written (in the import's transaction), the rest still to come.
     running = wait_for(
-        lambda: (j := job(server, headers, job_id))["status"] == "running"
-        and 0 < j["processed"] < ROWS
-        and j,
+        lambda: (
+            (j := job(server, headers, job_id))["status"] == "running"
+            and 0 < j["processed"] < ROWS
+            and j
+        ),
         120,
         "the import never got under way",
     )
