@@ -247,17 +247,16 @@ class ImportRunner:
         removed += self._remove_strays(keep, now)
         return Housekeeping(interrupted=[job.id for job in interrupted], files_removed=removed)
 
-    def _inside(self, path: Path) -> bool:
-        return path.resolve().is_relative_to(self.upload_dir.resolve())
-
     def _remove(self, path: Path) -> int:
-        """Delete a job's file, and its folder once nothing else is in it; 1 if it existed."""
+        """Delete a job's file; its folder too (with any half-written file a crash left in
+        it) when it is one of ours, each job having a folder of its own. Returns files gone."""
+        folder = path.parent
+        if folder.resolve().parent == self.upload_dir.resolve() and folder.is_dir():
+            gone = sum(1 for p in folder.rglob("*") if p.is_file())
+            shutil.rmtree(folder, ignore_errors=True)
+            return gone
         existed = path.is_file()
         path.unlink(missing_ok=True)
-        folder = path.parent
-        if self._inside(folder) and folder.resolve() != self.upload_dir.resolve():
-            with suppress(OSError):
-                folder.rmdir()  # only when empty: the other file may still be wanted
         return int(existed)
 
     def _remove_strays(self, keep: set[Path], now: datetime) -> int:
