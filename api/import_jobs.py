@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from events.exceptions import EventError
 from gis.config import get_settings
 from gis.crs import CoordinateError
-from gis.db import session_scope
+from gis.db import get_engine, session_scope
 from gis.geometry import GeometryError
 from gis.jobs import (
     ImportJob,
@@ -106,6 +106,11 @@ class ImportRunner:
         self._keeper: threading.Thread | None = None
         self.lease = timedelta(seconds=settings.import_lease_s)
 
+    def _db(self) -> Engine:
+        # The configured database's engine by its URL, resolved when used: a server's runner
+        # follows the settings of the moment instead of fixing the process-wide default.
+        return self.engine or get_engine(get_settings().sqlalchemy_url)
+
     def new_upload_path(self, filename: str) -> Path:
         """A fresh path for an uploaded file, in a private directory of its own."""
         private_dir(self.upload_dir)
@@ -138,7 +143,7 @@ class ImportRunner:
             assert found is not None
             return found
         # The job row is committed first, so the thread (another connection) can read it.
-        with session_scope(self.engine) as own:
+        with session_scope(self._db()) as own:
             job_id = create_job(
                 own, kind=kind, filename=filename, path=str(path), staff_id=actor.staff_id, crs=crs
             ).id
@@ -212,7 +217,7 @@ class ImportRunner:
                 with self._lock:
                     active = set(self._active)
                 if active:
-                    with session_scope(self.engine) as own:
+                    with session_scope(self._db()) as own:
                         record_heartbeat(own, job_ids=active)
                 if time.monotonic() >= next_clean:
                     next_clean = time.monotonic() + interval_s
@@ -226,7 +231,7 @@ class ImportRunner:
         with self._lock:
             active = set(self._active)
         doomed: list[str] = []
-        with session_scope(self.engine) as own:
+        with session_scope(self._db()) as own:
             interrupted = interrupted_jobs(
                 own,
                 me=Owner.this_process(),
@@ -306,14 +311,14 @@ class ImportRunner:
                 self._active.discard(job_id)
 
     def _run_job(self, job_id: int, actor: Actor) -> None:
-        with session_scope(self.engine) as own:
+        with session_scope(self._db()) as own:
             start_job(own, job_id=job_id)
             job = get_job(own, job_id=job_id)
             assert job is not None
             upload = job.path
-        reporter = _ProgressWriter(self.engine, job_id)
+        reporter = _ProgressWriter(self._db(), job_id)
         try:
-            with session_scope(self.engine) as work:
+            with session_scope(self._db()) as work:
                 watch_client_connection(work)
                 job = get_job(work, job_id=job_id)
                 assert job is not None
@@ -331,7 +336,7 @@ class ImportRunner:
 
     def _record(self, job_id: int, outcome: Outcome) -> None:
         try:
-            with session_scope(self.engine) as own:
+            with session_scope(self._db()) as own:
                 finish_job(own, job_id=job_id, outcome=outcome)
         except Exception:
             log.exception("could not record the end of import job %s", job_id)
@@ -348,7 +353,7 @@ class _Undo(Exception):
 class _ProgressWriter:
     """Writes progress in its own short transactions, at most every PROGRESS_INTERVAL_S."""
 
-    def __init__(self, engine: Engine | None, job_id: int) -> None:
+    def __init__(self, engine: Engine, job_id: int) -> None:
         self.engine, self.job_id = engine, job_id
         self.last = 0.0
 
