@@ -283,9 +283,9 @@ def restore(*, url: str, upload_dir: Path, source: Path, replace: bool = False) 
         local_pg.ensure_database(url)  # a database that does not exist yet is empty
         if not replace and not _database_is_empty(url):
             raise BackupError(
-                f"the database {make_url(url).database} already has tables; restore into an "
-                "empty database (gridgov db reset, or a new DATABASE_URL), or pass --replace "
-                "to drop everything in it first"
+                f"the database {make_url(url).database} already has tables; restore into a "
+                "new database (a DATABASE_URL naming one that does not exist yet: restore "
+                "creates it), or pass --replace to drop everything in this one first"
             )
         if not replace and _has_files(upload_dir):
             raise BackupError(

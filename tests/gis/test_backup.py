@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from events.models import Attachment
+from events.schemas import EventReport
 from events.service import report_event
 from gis import local_pg
 from gis.db import session_scope
@@ -90,8 +91,6 @@ def source(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         ledger = tmp_path_factory.mktemp("ledger") / "台账.csv"
         ledger.write_bytes(ledger_csv(*(person(n, f"居民{n}") for n in range(1, 6))))
         import_residents(session, actor=city["admin"], path=ledger)
-        from events.schemas import EventReport
-
         for colour in ("red", "green", "blue"):
             report_event(
                 session,
