@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.auth import LoginThrottle
+from api.import_jobs import ImportRunner
 from api.input_checks import no_nul
 from api.routers import (
     auth,
@@ -32,9 +34,18 @@ from gis.db import check_durable, get_request_engine
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # ENVIRONMENT=production refuses to start on a database that can lose acknowledged writes.
-    check_durable(get_request_engine())
-    yield
+    """At start-up, refuse a non-durable database in production, fail the imports a killed
+    server left running and delete expired files; at shutdown, let running imports finish."""
+    await run_in_threadpool(check_durable, get_request_engine())
+    runner: ImportRunner | None = getattr(app.state, "import_runner", None)
+    if runner is None:
+        runner = app.state.import_runner = ImportRunner()
+    if not runner.inline:  # an inline runner (tests) runs nothing in the background
+        await run_in_threadpool(runner.start)
+    try:
+        yield
+    finally:
+        await run_in_threadpool(runner.shutdown)
 
 
 def create_app() -> FastAPI:

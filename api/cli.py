@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from api.cli_backup import backup, restore
 from api.cli_common import clear_errors, console, errors, progress_bar
 from api.cli_integrations import integration_app
 from api.cli_maps import map_app
@@ -30,6 +31,8 @@ db_app = typer.Typer(help="The project-local PostGIS cluster.", no_args_is_help=
 seed_app = typer.Typer(help="Seed data.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(worker_app, name="worker")
+app.command("backup")(backup)
+app.command("restore")(restore)
 app.add_typer(people_app, name="people")
 app.add_typer(map_app, name="map")
 app.add_typer(integration_app, name="integration")

@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from api.cli_common import clear_errors, console
+from api.import_jobs import ImportRunner
 from events.outbox import DeliveryReport, dead_letters, replay, run_worker
 from gis.config import get_settings
 from gis.db import session_scope
@@ -47,6 +48,10 @@ def worker(
     if ctx.invoked_subcommand is not None:
         return
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # First fail the imports a killed server left running (and delete their files).
+    housekeeping = ImportRunner().housekeep(at_startup=True)
+    if housekeeping.interrupted:
+        console.print(f"import housekeeping: {housekeeping}", highlight=False)
     settings = get_settings()
     if not once:
         console.print(

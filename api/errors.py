@@ -34,6 +34,7 @@ TITLES: dict[int, tuple[str, str, str]] = {
     404: ("not_found", "未找到", "Not found"),
     405: ("method_not_allowed", "不支持该方法", "Method not allowed"),
     409: ("conflict", "状态冲突", "Conflict"),
+    410: ("gone", "已过期删除", "Gone"),
     413: ("too_large", "内容过大", "Too large"),
     415: ("unsupported_media_type", "不支持的内容类型", "Unsupported media type"),
     422: ("invalid", "数据校验未通过", "Invalid input"),

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import re
+import shutil
 import threading
 import time
 import unicodedata
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import IO, Any, Final
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -27,17 +32,24 @@ from sqlalchemy.orm import Session
 from events.exceptions import EventError
 from gis.config import get_settings
 from gis.crs import CoordinateError
-from gis.db import session_scope
+from gis.db import get_engine, session_scope
 from gis.geometry import GeometryError
 from gis.jobs import (
     ImportJob,
     JobStatus,
     Outcome,
+    Owner,
     create_job,
+    expired_error_files,
+    fail_interrupted,
+    files_in_use,
     finish_job,
     get_job,
+    interrupted_jobs,
+    record_heartbeat,
     record_progress,
     start_job,
+    watch_client_connection,
 )
 from grid import importer
 from grid.exceptions import GridError, ImportRejected
@@ -52,6 +64,11 @@ PROGRESS_INTERVAL_S: Final = 0.5
 # Errors a user can act on: the job fails with their sentence.
 FILE_ERRORS: Final = (PeopleError, GridError, GeometryError, CoordinateError, EventError)
 ERROR_FILE_HEADER: Final = ("行号 row", "要素 feature", "错误原因 reason")
+# Uploads and error files: readable by the server's user only.
+PRIVATE_DIR: Final = 0o700
+PRIVATE_FILE: Final = 0o600
+# Housekeeping (expired files, interrupted jobs) runs this often (seconds) in a server.
+HOUSEKEEPING_INTERVAL_S: Final = 600.0
 
 Progress = Callable[[str, int, int], None]
 
@@ -84,11 +101,21 @@ class ImportRunner:
         self._executor: ThreadPoolExecutor | None = None
         self._futures: set[Future[None]] = set()
         self._lock = threading.Lock()
+        self._active: set[int] = set()  # jobs queued or running on this runner's threads
+        self._stop = threading.Event()
+        self._keeper: threading.Thread | None = None
+        self.lease = timedelta(seconds=settings.import_lease_s)
+
+    def _db(self) -> Engine:
+        # The configured database's engine by its URL, resolved when used: a server's runner
+        # follows the settings of the moment instead of fixing the process-wide default.
+        return self.engine or get_engine(get_settings().sqlalchemy_url)
 
     def new_upload_path(self, filename: str) -> Path:
-        """A fresh path for an uploaded file, in a directory of its own."""
+        """A fresh path for an uploaded file, in a private directory of its own."""
+        private_dir(self.upload_dir)
         folder = self.upload_dir / uuid.uuid4().hex
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=PRIVATE_DIR)
         return folder / safe_filename(filename)
 
     def submit(
@@ -116,11 +143,12 @@ class ImportRunner:
             assert found is not None
             return found
         # The job row is committed first, so the thread (another connection) can read it.
-        with session_scope(self.engine) as own:
+        with session_scope(self._db()) as own:
             job_id = create_job(
                 own, kind=kind, filename=filename, path=str(path), staff_id=actor.staff_id, crs=crs
             ).id
         with self._lock:
+            self._active.add(job_id)
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
                     max_workers=self._workers, thread_name_prefix="gridgov-import"
@@ -140,10 +168,118 @@ class ImportRunner:
 
     def shutdown(self) -> None:
         """Let running jobs finish and stop the threads."""
+        self._stop.set()
         with self._lock:
             executor, self._executor = self._executor, None
+            keeper, self._keeper = self._keeper, None
         if executor is not None:
             executor.shutdown(wait=True)
+        if keeper is not None:
+            keeper.join(timeout=30)
+
+    # --- housekeeping ------------------------------------------------------------------------
+
+    def start_once(self) -> Housekeeping | None:
+        """The start-up round of housekeeping alone (for processes that run no imports)."""
+        try:
+            return self.housekeep(at_startup=True)
+        except Exception:
+            log.warning("import housekeeping failed", exc_info=True)
+            return None
+
+    def start(self, *, interval_s: float = HOUSEKEEPING_INTERVAL_S) -> Housekeeping | None:
+        """Tidy up after a crash now, then keep heartbeats and clean up periodically.
+
+        Called when a server process starts; an inline runner (tests) has nothing to keep.
+        Returns what the first round did, or None when it could not run (retried soon).
+        """
+        # Should the database not be up yet, the server starts all the same and retries soon.
+        report = self.start_once()
+        if report and (report.interrupted or report.files_removed):
+            log.warning("import housekeeping at start-up: %s", report)
+        with self._lock:
+            if self._keeper is None:
+                self._stop.clear()
+                self._keeper = threading.Thread(
+                    target=self._keep,
+                    args=(interval_s, report is None),
+                    name="gridgov-import-keeper",
+                    daemon=True,
+                )
+                self._keeper.start()
+        return report
+
+    def _keep(self, interval_s: float, retry_soon: bool) -> None:
+        beat = max(1.0, min(interval_s, self.lease.total_seconds() / 4))
+        next_clean = time.monotonic() + (beat if retry_soon else interval_s)
+        while not self._stop.wait(beat):
+            try:
+                with self._lock:
+                    active = set(self._active)
+                if active:
+                    with session_scope(self._db()) as own:
+                        record_heartbeat(own, job_ids=active)
+                if time.monotonic() >= next_clean:
+                    next_clean = time.monotonic() + interval_s
+                    self.housekeep()
+            except Exception:  # the database may be away for a moment: try again next time
+                log.warning("import housekeeping failed; trying again later", exc_info=True)
+
+    def housekeep(self, *, at_startup: bool = False, now: datetime | None = None) -> Housekeeping:
+        """Fail interrupted jobs and delete their files, expired error files and stray uploads."""
+        now = now or datetime.now(UTC)
+        with self._lock:
+            active = set(self._active)
+        doomed: list[str] = []
+        with session_scope(self._db()) as own:
+            interrupted = interrupted_jobs(
+                own,
+                me=Owner.this_process(),
+                running_here=active,
+                is_alive=_process_alive,
+                lease=self.lease,
+                at_startup=at_startup,
+                now=now,
+            )
+            for job in interrupted:
+                doomed += [job.path, *([job.error_path] if job.error_path else [])]
+                fail_interrupted(own, job=job)
+            for job in expired_error_files(own, now=now):
+                assert job.error_path is not None
+                doomed.append(job.error_path)
+            keep = {Path(p).parent.resolve() for p in files_in_use(own, now=now)}
+        removed = sum(self._remove(Path(p)) for p in doomed)
+        removed += self._remove_strays(keep, now)
+        return Housekeeping(interrupted=[job.id for job in interrupted], files_removed=removed)
+
+    def _remove(self, path: Path) -> int:
+        """Delete a job's file; its folder too (with any half-written file a crash left in
+        it) when it is one of ours, each job having a folder of its own. Returns files gone."""
+        folder = path.parent
+        if folder.resolve().parent == self.upload_dir.resolve() and folder.is_dir():
+            gone = sum(1 for p in folder.rglob("*") if p.is_file())
+            shutil.rmtree(folder, ignore_errors=True)
+            return gone
+        existed = path.is_file()
+        path.unlink(missing_ok=True)
+        return int(existed)
+
+    def _remove_strays(self, keep: set[Path], now: datetime) -> int:
+        """Upload folders no job wants: an upload interrupted before its job was made, or
+        files of jobs whose rows are gone. Young folders are left (their job is being made)."""
+        if not self.upload_dir.is_dir():
+            return 0
+        removed = 0
+        cutoff = now.timestamp() - self.lease.total_seconds()
+        for folder in self.upload_dir.iterdir():
+            if not folder.is_dir() or folder.resolve() in keep:
+                continue
+            with suppress(OSError):
+                if folder.stat().st_mtime > cutoff:
+                    continue
+                removed += sum(1 for p in folder.rglob("*") if p.is_file())
+                shutil.rmtree(folder)
+        return removed
 
     def _forget(self, future: Future[None]) -> None:
         with self._lock:
@@ -168,14 +304,22 @@ class ImportRunner:
         _remove_upload(job.path)
 
     def _run_in_background(self, job_id: int, actor: Actor) -> None:
-        with session_scope(self.engine) as own:
+        try:
+            self._run_job(job_id, actor)
+        finally:
+            with self._lock:
+                self._active.discard(job_id)
+
+    def _run_job(self, job_id: int, actor: Actor) -> None:
+        with session_scope(self._db()) as own:
             start_job(own, job_id=job_id)
             job = get_job(own, job_id=job_id)
             assert job is not None
             upload = job.path
-        reporter = _ProgressWriter(self.engine, job_id)
+        reporter = _ProgressWriter(self._db(), job_id)
         try:
-            with session_scope(self.engine) as work:
+            with session_scope(self._db()) as work:
+                watch_client_connection(work)
                 job = get_job(work, job_id=job_id)
                 assert job is not None
                 outcome = run_import(work, job, actor, on_progress=reporter)
@@ -192,7 +336,7 @@ class ImportRunner:
 
     def _record(self, job_id: int, outcome: Outcome) -> None:
         try:
-            with session_scope(self.engine) as own:
+            with session_scope(self._db()) as own:
                 finish_job(own, job_id=job_id, outcome=outcome)
         except Exception:
             log.exception("could not record the end of import job %s", job_id)
@@ -209,7 +353,7 @@ class _Undo(Exception):
 class _ProgressWriter:
     """Writes progress in its own short transactions, at most every PROGRESS_INTERVAL_S."""
 
-    def __init__(self, engine: Engine | None, job_id: int) -> None:
+    def __init__(self, engine: Engine, job_id: int) -> None:
         self.engine, self.job_id = engine, job_id
         self.last = 0.0
 
@@ -235,9 +379,48 @@ def _unexpected(job_id: int, exc: Exception) -> Outcome:
     )
 
 
+@dataclass(frozen=True)
+class Housekeeping:
+    """What a housekeeping round did."""
+
+    interrupted: list[int]
+    files_removed: int
+
+    def __str__(self) -> str:
+        jobs = ", ".join(map(str, self.interrupted)) or "none"
+        return f"interrupted jobs marked failed: {jobs}; files deleted: {self.files_removed}"
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) readable by this user only; tighten it if it exists."""
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(PRIVATE_DIR)  # made by an older version with the default mode
+    return path
+
+
+def open_private(path: Path, mode: str = "wb", **kwargs: object) -> IO[Any]:
+    """Open a new file for writing that only this user can read (0600 from creation on)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    return os.fdopen(fd, mode, **kwargs)  # type: ignore[call-overload]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
 def _remove_upload(path: str) -> None:
     # The upload may hold clear ID numbers and phones: keep it no longer than the import.
-    Path(path).unlink(missing_ok=True)
+    upload = Path(path)
+    upload.unlink(missing_ok=True)
+    with suppress(OSError):
+        upload.parent.rmdir()  # only when no error file was written beside it
 
 
 def run_import(
@@ -319,7 +502,7 @@ def _layer(session: Session, job: ImportJob, path: Path, on_progress: Progress |
 def _write_rejections(report: importer.ImportReport, source: Path) -> Path:
     """Every rejected feature of a grid or building import as a CSV beside the upload."""
     target = source.with_name("errors.csv")
-    with target.open("w", encoding="utf-8-sig", newline="") as handle:
+    with open_private(target, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(ERROR_FILE_HEADER)
         for rejection in report.rejected:
@@ -327,4 +510,11 @@ def _write_rejections(report: importer.ImportReport, source: Path) -> Path:
     return target
 
 
-__all__ = ["ImportRunner", "run_import", "safe_filename"]
+__all__ = [
+    "Housekeeping",
+    "ImportRunner",
+    "open_private",
+    "private_dir",
+    "run_import",
+    "safe_filename",
+]

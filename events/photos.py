@@ -44,3 +44,20 @@ def attach_photos(
     session.add_all(rows)
     session.flush()
     return rows
+
+
+def relocate_photos(session: Session, *, old_root: Path, new_root: Path) -> int:
+    """Point stored photo paths under `old_root` at `new_root` (after a restore elsewhere)."""
+    from sqlalchemy import func, update
+
+    old, new = str(old_root).rstrip("/") + "/", str(new_root).rstrip("/") + "/"
+    moved = 0
+    for column in (Attachment.path, Attachment.thumbnail_path):
+        result = session.execute(
+            update(Attachment)
+            .where(func.starts_with(column, old))
+            .values({column: new + func.substr(column, len(old) + 1)})
+            .execution_options(synchronize_session=False)
+        )
+        moved = max(moved, result.rowcount or 0)  # type: ignore[attr-defined]
+    return moved

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     max_photo_mb: float = Field(default=10.0, gt=0)
     # Files uploaded for import (ledgers, grid and building layers) are refused above this.
     max_import_mb: float = Field(default=200.0, gt=0)
+    # Error files of import jobs (rejected rows, clear ID numbers) are deleted this many days
+    # after the job ends; uploads are deleted as soon as their job ends.
+    import_error_file_days: float = Field(default=7.0, gt=0)
+    # A queued or running import job whose runner has not signalled for this long is
+    # treated as interrupted (its server was killed) and marked failed.
+    import_lease_s: int = Field(default=120, ge=10)
     # Signs tokens and sessions; may be rotated.
     secret_key: str = "dev-only-secret-change-me-before-production"
     # Encrypts ID numbers and phones and keys their lookup hashes: changing it makes stored

@@ -60,6 +60,7 @@ __all__ = [
     "RowError",
     "export_residents",
     "import_residents",
+    "record_error_file_download",
     "write_template",
 ]
 
@@ -1277,6 +1278,24 @@ def _default_error_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.errors{path.suffix.lower()}")
 
 
+def record_error_file_download(
+    session: Session, *, actor: Actor, job_id: int, filename: str, rows: int
+) -> None:
+    """Write the access-log row for reading an import's error file (clear ID numbers in it)."""
+    session.add(
+        PiiAccessLog(
+            staff_id=actor.staff_id,
+            resident_id=None,
+            fields="import_error_file",
+            reason=(
+                f"下载导入错误文件 downloaded the error file of import job {job_id} "
+                f"({filename}, {rows} rejected rows with clear ID numbers)"
+            )[:300],
+        )
+    )
+    session.flush()
+
+
 def _row_errors(session: Session) -> Iterator[tuple[int, list[tuple[str, str]]]]:
     """Each rejected row's errors in column order, streamed from the server."""
     rows = session.execute(
@@ -1344,8 +1363,14 @@ def _text_indexes(index: dict[str, int]) -> list[int]:
 
 @contextmanager
 def _atomic(target: Path) -> Iterator[Path]:
-    """A path to write instead of `target`, moved onto it only when the block succeeds."""
+    """A path to write instead of `target`, moved onto it only when the block succeeds.
+
+    The part file is created readable by this user only (0600): error files and exports hold
+    personal data, and writers that reopen it keep that mode.
+    """
     part = target.with_name(f".{target.name}.part")
+    part.unlink(missing_ok=True)
+    os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         yield part
         os.replace(part, target)

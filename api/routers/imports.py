@@ -20,9 +20,9 @@ from starlette.background import BackgroundTask
 from api.auth import ADMIN, ALL_STAFF, allow
 from api.deps import SessionDep
 from api.errors import ApiError
-from api.import_jobs import ImportRunner
+from api.import_jobs import ImportRunner, open_private
 from gis.crs import Crs
-from gis.jobs import ImportJob, JobStatus, get_job, list_jobs
+from gis.jobs import ImportJob, JobStatus, error_file_expired, get_job, list_jobs
 from grid import io as grid_io
 from people import ledger
 from people.access import READ_PERSONS, Actor
@@ -64,6 +64,7 @@ class JobRead(BaseModel):
     imported: int
     rejected: int
     error_report_url: str | None
+    error_report_expires_at: datetime | None
     message: str | None
     created_at: datetime | None
     started_at: datetime | None
@@ -95,6 +96,7 @@ def _job_read(job: ImportJob) -> JobRead:
         imported=job.imported,
         rejected=job.rejected,
         error_report_url=f"/api/imports/{job.id}/errors" if job.error_path else None,
+        error_report_expires_at=job.error_expires_at if job.error_path else None,
         message=job.message,
         created_at=job.created_at,
         started_at=job.started_at,
@@ -139,9 +141,9 @@ def _check_suffix(kind: str, filename: str) -> str:
 
 
 def _save(source: IO[bytes], target: Path, limit: int) -> int:
-    """Copy the upload to `target`, refusing it (413) once it passes `limit` bytes."""
+    """Copy the upload to `target` (private), refusing it (413) once it passes `limit` bytes."""
     size = 0
-    with target.open("wb") as out:
+    with open_private(target) as out:
         while chunk := source.read(CHUNK):
             size += len(chunk)
             if size > limit:
@@ -236,8 +238,20 @@ def get_import(session: SessionDep, actor: Admin, job_id: JobId) -> JobRead:
 
 @router.get("/imports/{job_id}/errors", response_class=FileResponse)
 def import_errors(session: SessionDep, actor: Admin, job_id: JobId) -> FileResponse:
-    """The rejected rows with the reason for each, to correct and import again."""
+    """The rejected rows with the reason for each, to correct and import again.
+
+    A ledger's error file holds clear ID numbers: each download writes an access-log row,
+    and the file is deleted IMPORT_ERROR_FILE_DAYS after the import (410 after that).
+    """
     job = _load_job(session, job_id)
+    if job.error_path and error_file_expired(job):
+        assert job.error_expires_at is not None
+        raise ApiError(
+            status.HTTP_410_GONE,
+            f"the error file of import job {job_id} expired on "
+            f"{job.error_expires_at:%Y-%m-%d %H:%M} UTC and was deleted, as it held personal "
+            "data; import the file again to get a new error file",
+        )
     if not job.error_path or not Path(job.error_path).is_file():
         raise ApiError(
             status.HTTP_404_NOT_FOUND,
@@ -249,6 +263,10 @@ def import_errors(session: SessionDep, actor: Admin, job_id: JobId) -> FileRespo
             ),
         )
     path = Path(job.error_path)
+    if job.kind == "residents":
+        ledger.record_error_file_download(
+            session, actor=actor, job_id=job.id, filename=job.filename, rows=job.rejected
+        )
     stem = Path(job.filename).stem or "import"
     return FileResponse(
         path,
