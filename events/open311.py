@@ -42,6 +42,7 @@ from events.schemas import EventReport
 from events.service import report_event
 from events.workflow import FINAL_STATES
 from gis.crs import Crs
+from gis.text import InputModel
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import AdminLevel, AdminUnit, Building
@@ -109,7 +110,7 @@ class ServiceDefinition(BaseModel):
     attributes: list[ServiceAttribute]
 
 
-class Submission(BaseModel):
+class Submission(InputModel):
     """The fields of `POST requests` (form-encoded), as GeoReport v2 names them."""
 
     service_code: str | None = Field(default=None, max_length=8)
@@ -188,7 +189,7 @@ class ServiceRequestDetail(ServiceRequest):
     notes: list[RequestNote]
 
 
-class RequestQuery(BaseModel):
+class RequestQuery(InputModel):
     """The filters of `GET requests`, with our `page`/`page_size` extension."""
 
     service_request_id: str | None = None

@@ -399,7 +399,7 @@ def test_huge_pixel_count_is_refused_before_decoding() -> None:
     error = refusal(bomb)
     assert error.reason == "too_many_pixels"
     assert str(error) == (
-        "the photo is 10000 × 6000 pixels (60 MP); the limit is 50 MP — send a smaller photo"
+        "the photo is 10000 × 6000 pixels (60 MP); the limit is 40 MP — send a smaller photo"
     )
 
 
