@@ -6,16 +6,19 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Annotated, Final, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.auth import ADMIN, ALL_STAFF, allow
 from api.deps import SessionDep
@@ -23,6 +26,7 @@ from api.errors import ApiError
 from api.import_jobs import ImportRunner
 from gis.crs import Crs
 from gis.jobs import ImportJob, JobStatus, get_job, list_jobs
+from gis.text import InputModel
 from grid import io as grid_io
 from people import ledger
 from people.access import READ_PERSONS, Actor
@@ -177,18 +181,92 @@ def _check_content(path: Path, filename: str, suffix: str) -> None:
 # --- imports -----------------------------------------------------------------------------------
 
 
-@router.post("/imports", response_model=JobRead, status_code=status.HTTP_202_ACCEPTED)
+class ImportForm(InputModel):
+    """The form fields beside the uploaded file."""
+
+    kind: ImportKind = Field(description="residents, grids or buildings")
+    crs: Crs = Field(
+        default=Crs.CGCS2000, description="lon/lat system of a layer that declares none"
+    )
+
+
+@dataclass
+class ImportUpload:
+    """An import's form as received: its fields and the file (spooled by the form parser)."""
+
+    form: ImportForm
+    file: StarletteUpload
+
+
+async def read_import_form(request: Request) -> ImportUpload:
+    """The import form, read only once the gate before it has admitted the caller.
+
+    Declared as File/Form parameters, FastAPI would read (and spool to disk) the whole upload
+    before any dependency ran, for anyone who asked; here the gate runs first.
+    """
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "multipart/form-data":
+        raise ApiError(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"a body of type '{media or 'none'}' cannot carry a file; upload the file as "
+            "multipart/form-data with the fields kind and file",
+        )
+    form = await request.form(max_files=1, max_fields=10)
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    try:
+        parsed = ImportForm.model_validate(fields)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_context=False)]
+        raise RequestValidationError(errors) from None
+    file = form.get("file")
+    if not isinstance(file, StarletteUpload):
+        raise ApiError(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "file is missing; send the file to import in the form field 'file'",
+            field="file",
+        )
+    return ImportUpload(parsed, file)
+
+
+_IMPORT_BODY: Final = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["kind", "file"],
+                    "properties": {
+                        "kind": {"type": "string", "enum": ["residents", "grids", "buildings"]},
+                        "file": {"type": "string", "format": "binary"},
+                        "crs": {
+                            "type": "string",
+                            "enum": [c.value for c in Crs],
+                            "default": Crs.CGCS2000.value,
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/imports",
+    response_model=JobRead,
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=_IMPORT_BODY,
+)
 def start_import(
     session: SessionDep,
     actor: Admin,
     request: Request,
-    kind: Annotated[ImportKind, Form(description="residents, grids or buildings")],
-    file: Annotated[UploadFile, File(description="the file to import")],
-    crs: Annotated[
-        Crs, Form(description="lon/lat system of a layer that declares none")
-    ] = Crs.CGCS2000,
+    upload: Annotated[ImportUpload, Depends(read_import_form)],
 ) -> JobRead:
-    """Upload a file to import; the job runs in the background (follow it at its URL)."""
+    """Upload a file to import (form fields kind, file, crs); the job runs in the background
+    (follow it at its URL)."""
+    kind, crs, file = upload.form.kind, upload.form.crs, upload.file
     runner = runner_of(request)
     declared = request.headers.get("content-length", "")
     # Refused before reading when the size is declared (the multipart envelope adds a little).
