@@ -3,9 +3,12 @@ exports of the resident ledger, grids and buildings; the ledger template."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sqlite3
 import tempfile
 import threading
+import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -51,6 +54,8 @@ MEDIA_TYPES: Final = {
     ".gpkg": "application/geopackage+sqlite3",
 }
 CHUNK: Final = 1 << 20
+# A ledger's sheets inflate to a few times the workbook; far more is a zip bomb.
+MAX_XLSX_EXPANDED: Final = 2 * 1024 * CHUNK
 _runner_lock = threading.Lock()
 
 
@@ -176,6 +181,55 @@ def _check_content(path: Path, filename: str, suffix: str) -> None:
             "save it again in that format, or give it the suffix of what it is",
             field="file",
         )
+    if suffix == ".xlsx":
+        _check_workbook(path, filename)
+    elif suffix == ".gpkg":
+        _check_geopackage(path, filename)
+
+
+def _broken(filename: str, what: str) -> ApiError:
+    return ApiError(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        f"{filename} is {what}; open it in Excel or QGIS, save it again and upload the new file",
+        field="file",
+    )
+
+
+def _check_workbook(path: Path, filename: str) -> None:
+    """Refuse a damaged .xlsx (422) or one that would expand past what a ledger needs (413).
+
+    The sizes are the archive's own declarations; reading never goes past them, so a zip bomb
+    is refused here, before one byte is inflated.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            names = {member.filename for member in members}
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise _broken(
+            filename, "a damaged Excel workbook (its zip archive cannot be read)"
+        ) from None
+    if "xl/workbook.xml" not in names:
+        raise _broken(filename, "a zip archive but not an Excel .xlsx workbook")
+    expanded = sum(member.file_size for member in members)
+    packed = sum(member.compress_size for member in members) or 1
+    if expanded > MAX_XLSX_EXPANDED or (expanded > 50 * CHUNK and expanded / packed > 200):
+        raise ApiError(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"{filename} expands to {expanded // CHUNK} MB when opened (from {packed // CHUNK} "
+            "MB), more than a ledger holds; it is refused as a possible zip bomb — save the "
+            "sheet again as .xlsx or CSV",
+            field="file",
+        )
+
+
+def _check_geopackage(path: Path, filename: str) -> None:
+    """Refuse (422) a .gpkg that is no readable GeoPackage (SQLite with gpkg_contents)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            db.execute("SELECT count(*) FROM gpkg_contents").fetchone()
+    except sqlite3.Error:
+        raise _broken(filename, "a damaged GeoPackage (no readable gpkg_contents table)") from None
 
 
 # --- imports -----------------------------------------------------------------------------------
