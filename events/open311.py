@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from geoalchemy2.shape import to_shape
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -113,6 +113,9 @@ class ServiceDefinition(BaseModel):
 class Submission(InputModel):
     """The fields of `POST requests` (form-encoded), as GeoReport v2 names them."""
 
+    # The same form carries api_key and attribute[…] fields, read on their own.
+    model_config = ConfigDict(extra="ignore")
+
     service_code: str | None = Field(default=None, max_length=8)
     lat: float | None = None
     long: float | None = None
@@ -191,6 +194,9 @@ class ServiceRequestDetail(ServiceRequest):
 
 class RequestQuery(InputModel):
     """The filters of `GET requests`, with our `page`/`page_size` extension."""
+
+    # The query also carries api_key, read by the gate.
+    model_config = ConfigDict(extra="ignore")
 
     service_request_id: str | None = None
     service_code: str | None = None

@@ -13,7 +13,7 @@ import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, BaseModel, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
 
 # C0 controls except \t \n \r, surrogates, and the two non-characters XML forbids.
 UNPRINTABLE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -98,7 +98,10 @@ def _checked(value: Any) -> Any:
 
 
 class InputModel(BaseModel):
-    """A body the API takes: no field may hold text or a time an output cannot carry."""
+    """A body the API takes: no field may hold text or a time an output cannot carry, and a
+    field it does not know is refused (a misspelt `occured_at` must not vanish silently)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="after")
     @classmethod
