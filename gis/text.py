@@ -79,6 +79,7 @@ def check_occurrence(value: datetime | None, *, now: datetime | None = None) -> 
 
 
 Text = Annotated[str, AfterValidator(check_text)]
+PlausibleDate = Annotated[date, AfterValidator(check_moment)]
 
 
 def _checked(value: Any) -> Any:

@@ -17,7 +17,7 @@ from api.deps import SessionDep
 from api.geojson import feature
 from events import admin, directory
 from events.catalog import DepartmentType
-from gis.text import InputModel
+from gis.text import InputModel, PlausibleDate
 from people.access import Actor
 
 router = APIRouter(prefix="/api", tags=["reference 基础数据"])
@@ -172,7 +172,7 @@ def list_calendar(
 
 @router.put("/calendar/{day}", response_model=directory.CalendarDayRead)
 def set_calendar_day(
-    session: SessionDep, actor: Admin, day: date, entry: CalendarDayInput
+    session: SessionDep, actor: Admin, day: PlausibleDate, entry: CalendarDayInput
 ) -> directory.CalendarDayRead:
     """Mark a day a holiday or a worked weekend day; deadlines set from now on count it."""
     admin.set_calendar_day(session, actor=actor, day=day, kind=entry.kind, name=entry.name)
