@@ -78,7 +78,6 @@ def check_occurrence(value: datetime | None, *, now: datetime | None = None) -> 
     return value
 
 
-Text = Annotated[str, AfterValidator(check_text)]
 PlausibleDate = Annotated[date, AfterValidator(check_moment)]
 
 
