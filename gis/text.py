@@ -48,7 +48,7 @@ def check_moment(value: datetime | date) -> datetime | date:
     low, high = (
         (EARLIEST, LATEST) if isinstance(plain, datetime) else (EARLIEST.date(), LATEST.date())
     )
-    if not low <= plain < high:  # type: ignore[operator]
+    if not low <= plain < high:
         raise ValueError(
             f"{value.isoformat()} is not a plausible date; give one between 1900 and 2099"
         )
