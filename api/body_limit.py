@@ -60,12 +60,17 @@ def _plain_sentence(limit: int) -> str:
 
 @dataclass(frozen=True)
 class BodyRule:
-    """The body limit of the routes whose method and path match, and what to say past it."""
+    """The body limit of the routes whose method and path match, and what to say past it.
+
+    Files only come in multipart bodies: a JSON report needs no room for photos, so any other
+    media type keeps DEFAULT_LIMIT.
+    """
 
     methods: frozenset[str]
     path: re.Pattern[str]
     limit: Callable[[], int]
     advice: Callable[[int], str]
+    multipart: bool = True  # the limit holds for multipart bodies only
 
 
 # First match wins; anything else gets DEFAULT_LIMIT.
@@ -84,14 +89,17 @@ RULES: Final = (
         re.compile(r"/api/units/[^/]+/jurisdiction/?"),
         lambda: GEOMETRY_LIMIT,
         _plain_sentence,
+        multipart=False,
     ),
 )
 
 
-def limit_of(method: str, path: str) -> tuple[int, Callable[[int], str]]:
+def limit_of(method: str, path: str, media: str = "") -> tuple[int, Callable[[int], str]]:
     """The body limit in bytes of a request, and the advice given when it is passed."""
     for rule in RULES:
         if method in rule.methods and rule.path.fullmatch(path):
+            if rule.multipart and media != "multipart/form-data":
+                break
             return rule.limit(), rule.advice
     return DEFAULT_LIMIT, _plain_sentence
 
@@ -131,8 +139,10 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit, advice = limit_of(scope["method"], scope["path"])
-        declared = dict(scope["headers"]).get(b"content-length", b"")
+        headers = dict(scope["headers"])
+        media = headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1")
+        limit, advice = limit_of(scope["method"], scope["path"], media)
+        declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await self._refuse(
                 send, f"the request body is {_megabytes(int(declared))}; {advice(limit)}"

@@ -363,6 +363,15 @@ CASES = [
         status=413,
     ),
     Case(
+        "2 MB JSON report (photos come in multipart bodies)",
+        "worker",
+        "POST",
+        EVENTS,
+        json_body(report(description="x" * (2 * MB))),
+        status=413,
+        words=("1 MB",),
+    ),
+    Case(
         "100k nested JSON to a report",
         "worker",
         "POST",

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from api.body_limit import limit_of
 from gis import local_pg
 from tests.factories import add_staff, bearer, fresh_database
 
@@ -252,3 +253,24 @@ def test_a_body_within_the_limit_still_reaches_the_route(server: int) -> None:
     )
     assert pushed.status == 401
     assert error_of(pushed)["code"] == "unauthenticated"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "media", "limit"),
+    [
+        ("POST", "/api/events", "multipart/form-data", 9 * 10 * MB + MB),
+        ("POST", "/api/events/420502-20261123-000001/handle", "multipart/form-data", 91 * MB),
+        ("POST", "/api/events", "application/json", MB),  # a JSON report carries no photos
+        ("POST", "/api/imports", "multipart/form-data", 201 * MB),
+        ("POST", "/api/imports", "application/json", MB),
+        ("PUT", "/api/units/3/jurisdiction", "application/json", 16 * MB),
+        ("POST", "/api/residents", "application/json", MB),
+        ("POST", "/api/auth/token", "application/x-www-form-urlencoded", MB),
+        ("POST", "/open311/v2/requests.json", "multipart/form-data", MB),
+        ("GET", "/api/events", "", MB),
+    ],
+)
+def test_each_route_has_the_limit_its_content_needs(
+    method: str, path: str, media: str, limit: int
+) -> None:
+    assert limit_of(method, path, media)[0] == limit
