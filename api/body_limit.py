@@ -167,7 +167,7 @@ class BodyLimitMiddleware:
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
-            if exceeded:
+            if exceeded and not started:
                 # Whatever the route made of the cut-off body (a parse error), the answer is 413.
                 return
             if message["type"] == "http.response.start":
