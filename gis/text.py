@@ -36,8 +36,9 @@ def check_text(value: str) -> str:
     found = UNPRINTABLE.search(value)
     if found is not None:
         raise ValueError(
-            f"contains the control character {describe_character(found.group())} at position "
-            f"{found.start() + 1}; remove it (tabs and line breaks are fine) and send again"
+            f"contains {describe_character(found.group())} at position {found.start() + 1}, a "
+            "control character that XML and Excel cannot carry; remove it (tabs and line "
+            "breaks are fine) and send again"
         )
     return value
 
