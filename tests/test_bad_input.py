@@ -343,6 +343,14 @@ CASES = [
         form(open311(description="井盖\x01丢失")),
         status=400,
     ),
+    Case(
+        "NUL in the sign-in form",
+        None,
+        "POST",
+        "/api/auth/token",
+        form({"username": "admin\x00", "password": "test-password"}),
+        words=("NUL",),
+    ),
     Case("NUL in the query", "worker", "GET", "/api/events?q=a%00b", field="q"),
     Case("NUL in a page's query", None, "GET", "/login?next=%2F%00", field="next"),
     Case(
