@@ -10,8 +10,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
-from api import errors
+from api import errors, input_checks
 from api.auth import LoginThrottle
+from api.body_limit import BodyLimitMiddleware
 from api.import_jobs import ImportRunner
 from api.input_checks import no_nul
 from api.routers import (
@@ -55,11 +56,15 @@ def create_app() -> FastAPI:
         title="gridgov 网格化社会治理",
         description="Grids, buildings, residents and events of a city on PostGIS.",
         version="0.1.0",
-        # PostgreSQL text cannot hold NUL characters: refuse them with a sentence, not a 500.
+        # PostgreSQL text cannot hold NUL characters: refuse them in the path and query with a
+        # sentence, not a 500 (bodies are checked where they are parsed, after the gate).
         dependencies=[Depends(no_nul)],
         lifespan=_lifespan,
     )
     errors.install(app)
+    input_checks.install(app)
+    # Body sizes are enforced while the body streams in, before any route parses it.
+    app.add_middleware(BodyLimitMiddleware)
     app.state.login_throttle = LoginThrottle()
     for module in (
         health,

@@ -64,6 +64,7 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
 # Refused uploads: too big is 413, not an image we take is 415, the rest 422.
 ATTACHMENT_STATUS = {
     "too_large": status.HTTP_413_CONTENT_TOO_LARGE,
+    "too_many": status.HTTP_413_CONTENT_TOO_LARGE,
     "too_many_pixels": status.HTTP_413_CONTENT_TOO_LARGE,
     "not_a_photo": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     "unsupported": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,

@@ -1,53 +1,42 @@
-"""Checks on raw request input that hold for every route of the app."""
+"""Checks on raw request input that hold for every route of the app.
+
+Only the path and the query are checked here, app-wide: they are already in memory. A body is
+never read before the route's gate has run (see api/body_limit.py for its size): its text is
+checked where it is parsed, by the schemas' shared validator (gis/text.py), and the handlers
+below turn text PostgreSQL cannot store, should any slip past, into a 422 instead of a 500.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import json
-from collections.abc import Iterator
-from typing import Any
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
 
-from fastapi import Request, status
-
-from api.errors import ApiError
-
-
-def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
-    """Every string in a JSON value (keys included), with the field it sits in."""
-    if isinstance(value, str):
-        yield where, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            name = f"{where}.{key}" if where else str(key)
-            yield name, str(key)
-            yield from _strings(item, name)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, f"{where}.{index}" if where else str(index))
+from api.errors import ApiError, error_response
 
 
 async def no_nul(request: Request) -> None:
-    """Refuse NUL characters in the path, query or body: PostgreSQL text cannot hold them."""
-    sent: list[tuple[str, str]] = [
-        *request.path_params.items(),
-        *request.query_params.multi_items(),
-    ]
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        form = await request.form()
-        for key, value in form.multi_items():
-            if isinstance(value, str):
-                sent.append((key, value))
-            elif value.filename:
-                sent.append((key, value.filename))
-    elif request.method not in ("GET", "HEAD", "DELETE") and "json" in content_type:
-        # Not JSON at all: the body's own validation says so.
-        with contextlib.suppress(ValueError):
-            sent.extend(_strings(json.loads(await request.body()), ""))
+    """Refuse NUL characters in the path or query: PostgreSQL text cannot hold them."""
+    sent = [*request.path_params.items(), *request.query_params.multi_items()]
     for name, value in sent:
         if "\x00" in name or "\x00" in value:
             raise ApiError(
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"{name or 'the body'} contains a NUL (\\x00) character; remove it and send again",
+                f"{name or 'the query'} contains a NUL (\\x00) character; remove it and send again",
                 field=name or None,
             )
+
+
+def _unstorable(request: Request, exc: Exception) -> JSONResponse:
+    """Text the database driver refused (NUL, a lone surrogate): 422, the transaction undone."""
+    if isinstance(exc, UnicodeEncodeError) or "NUL (0x00)" in str(exc):
+        return error_response(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "a text field contains a character that cannot be stored (a NUL or a broken "
+            "surrogate pair); remove it and send again",
+        )
+    raise exc
+
+
+def install(app: FastAPI) -> None:
+    """Register the last line of defence against text PostgreSQL cannot hold."""
+    app.add_exception_handler(ValueError, _unstorable)

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from events.calendar import CHINA_TZ
+from gis.text import UNPRINTABLE
 
 Format = Literal["json", "xml"]
 FORMATS: tuple[Format, ...] = ("json", "xml")
@@ -63,7 +64,9 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    # XML 1.0 cannot carry control characters (input refuses them, but rows stored before that
+    # may hold some): each is shown as U+FFFD so that one row cannot break the whole feed.
+    return UNPRINTABLE.sub("\ufffd", str(value))
 
 
 def _fill(element: ET.Element, value: Any, name: str) -> None:

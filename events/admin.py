@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -20,13 +20,14 @@ from events.exceptions import InvalidReport, NotFound
 from events.models import DepartmentUnit, DispatchRule, EventCategory, WorkCalendarDay
 from gis.crs import STORAGE_SRID
 from gis.geometry import GeometryError, parse_geometry, validate_polygonal
+from gis.text import InputModel
 from people.access import Actor, require_role
 from people.models import StaffRole
 
 ADMINS = frozenset({StaffRole.ADMIN})
 
 
-class CategoryChange(BaseModel):
+class CategoryChange(InputModel):
     """Fields of a subcategory an admin may change; unset fields keep their value."""
 
     name: str | None = Field(default=None, max_length=100)
@@ -42,7 +43,7 @@ class CategoryChange(BaseModel):
     description: str | None = None
 
 
-class RuleInput(BaseModel):
+class RuleInput(InputModel):
     """A dispatch rule as an admin writes it."""
 
     position: int = Field(ge=0, le=2_147_483_647)

@@ -34,7 +34,10 @@ else:
     HEIF_SUPPORTED = True
 
 MAX_PHOTO_BYTES: Final = 10 * 1024 * 1024
-MAX_PHOTO_PIXELS: Final = 50_000_000  # a 50 MP phone photo; a decompression bomb is far above
+MAX_PHOTOS: Final = 9  # per report or action, as phone galleries pick them
+# Decoding costs CPU by the pixel, not by the byte: a small PNG can hold 50 MP (a second of CPU).
+MAX_PHOTO_PIXELS: Final = 40_000_000  # a 40 MP phone photo; a decompression bomb is far above
+MAX_REQUEST_PIXELS: Final = 120_000_000  # all photos of one report: nine 12 MP phone photos fit
 THUMBNAIL_PIXELS: Final = 320  # longest side of the thumbnail
 JPEG_QUALITY: Final = 90
 WEBP_QUALITY: Final = 90
@@ -90,7 +93,7 @@ _PHOTO_KINDS: Final = frozenset(
 class AttachmentError(ValueError):
     """A file refused as an event photo; `reason` names the check, the message says what to do.
 
-    Reasons: empty, too_large, too_many_pixels, not_a_photo, unsupported, damaged.
+    Reasons: empty, too_large, too_many, too_many_pixels, not_a_photo, unsupported, damaged.
     """
 
     def __init__(self, reason: str, message: str) -> None:
@@ -388,6 +391,56 @@ def inspect_photo(
         gps_hint=gps_hint,
         taken_at=taken_at,
     )
+
+
+def _header_pixels(data: bytes) -> int:
+    """Pixels of an image by its header alone (nothing decoded); 0 when it cannot be read."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=_OPENED_FORMATS) as probe:
+                width, height = probe.size
+    except Exception:  # not an image we take: inspect_photo says what it is
+        return 0
+    return width * height
+
+
+def check_photo_budget(
+    photos: list[bytes],
+    *,
+    max_photos: int = MAX_PHOTOS,
+    max_pixels: int = MAX_PHOTO_PIXELS,
+    max_total_pixels: int = MAX_REQUEST_PIXELS,
+) -> None:
+    """Refuse too many photos, or more pixels than one request may decode, before decoding any."""
+    if len(photos) > max_photos:
+        raise AttachmentError(
+            "too_many",
+            f"{len(photos)} photos were sent; at most {max_photos} fit in one report or action "
+            "— leave some out",
+        )
+    total = 0
+    for number, data in enumerate(photos, start=1):
+        pixels = _header_pixels(data)
+        if pixels > max_pixels:
+            raise AttachmentError(
+                "too_many_pixels",
+                f"photo {number} has {pixels / 1e6:.0f} MP; the limit is {max_pixels / 1e6:g} MP "
+                "per photo — send a smaller photo",
+            )
+        total += pixels
+    if total > max_total_pixels:
+        raise AttachmentError(
+            "too_many_pixels",
+            f"the {len(photos)} photos have {total / 1e6:.0f} MP together; one request may "
+            f"carry {max_total_pixels / 1e6:g} MP — send fewer or smaller photos",
+        )
+
+
+def inspect_photos(photos: list[bytes], *, max_bytes: int = MAX_PHOTO_BYTES) -> list[PhotoInfo]:
+    """Check the photos of one request: count and pixel budget first, then each by content."""
+    check_photo_budget(photos)
+    return [inspect_photo(data, max_bytes=max_bytes) for data in photos]
 
 
 def thumbnail_path(photo: Path) -> Path:

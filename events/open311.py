@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from geoalchemy2.shape import to_shape
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,7 @@ from events.schemas import EventReport
 from events.service import report_event
 from events.workflow import FINAL_STATES
 from gis.crs import Crs
+from gis.text import InputModel
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import AdminLevel, AdminUnit, Building
@@ -109,8 +110,11 @@ class ServiceDefinition(BaseModel):
     attributes: list[ServiceAttribute]
 
 
-class Submission(BaseModel):
+class Submission(InputModel):
     """The fields of `POST requests` (form-encoded), as GeoReport v2 names them."""
+
+    # The same form carries api_key and attribute[…] fields, read on their own.
+    model_config = ConfigDict(extra="ignore")
 
     service_code: str | None = Field(default=None, max_length=8)
     lat: float | None = None
@@ -188,8 +192,11 @@ class ServiceRequestDetail(ServiceRequest):
     notes: list[RequestNote]
 
 
-class RequestQuery(BaseModel):
+class RequestQuery(InputModel):
     """The filters of `GET requests`, with our `page`/`page_size` extension."""
+
+    # The query also carries api_key, read by the gate.
+    model_config = ConfigDict(extra="ignore")
 
     service_request_id: str | None = None
     service_code: str | None = None

@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from events.calendar import Light, Limit, LimitUnit
 from events.models import EventSource, EventStatus, Stage
 from gis.crs import Crs
+from gis.text import InputModel, check_occurrence
 
 
-class EventReport(BaseModel):
+class EventReport(InputModel):
     """What a grid worker (or an integration) files."""
 
     category: str = Field(description="subcategory code, e.g. 0201")
@@ -111,7 +112,7 @@ SupervisionLevel = Literal["yellow", "red"]
 MAX_EXTENSION_DAYS = 250  # a working year: longer waits are suspensions (挂账), not extensions
 
 
-class ActionInput(BaseModel):
+class ActionInput(InputModel):
     """The fields of a workflow action; each action reads those it needs (events.actions.act)."""
 
     note: str | None = Field(default=None, max_length=4000, description="what was done or seen")
@@ -179,14 +180,7 @@ class ActionInput(BaseModel):
         return self
 
 
-def _no_nul(value: str | None) -> str | None:
-    """Text PostgreSQL can store: a NUL character is refused with a sentence, not a crash."""
-    if value is not None and "\x00" in value:
-        raise ValueError("must not contain a NUL (\\x00) character; remove it and send again")
-    return value
-
-
-class EventFiling(BaseModel):
+class EventFiling(InputModel):
     """What staff file through the API (the source is not theirs to set: see EventReport)."""
 
     category: str = Field(max_length=8, description="subcategory code, e.g. 0201")
@@ -201,10 +195,10 @@ class EventFiling(BaseModel):
     occurred_at: datetime | None = None
     self_resolved: bool = Field(default=False, description="fixed on the spot (自行处置)")
 
-    @field_validator("category", "description", "address", "building")
+    @field_validator("occurred_at")
     @classmethod
-    def _storable(cls, value: str | None) -> str | None:
-        return _no_nul(value)
+    def _plausible_occurrence(cls, value: datetime | None) -> datetime | None:
+        return check_occurrence(value)
 
     def to_report(self) -> EventReport:
         """The report as the service takes it, filed by a member of staff."""

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gis.config import get_settings
+from gis.text import InputModel
 from grid.models import AdminUnit
 from people.exceptions import Duplicate, Forbidden, InvalidRecord, NotFound
 from people.models import Integration, Staff, StaffRole
@@ -50,7 +51,7 @@ class IntegrationRef:
     staff_id: int
 
 
-class IntegrationCreate(BaseModel):
+class IntegrationCreate(InputModel):
     """What an admin gives to issue a key."""
 
     name: str = Field(min_length=3, max_length=40, description="e.g. city-app")

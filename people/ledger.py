@@ -37,6 +37,7 @@ import numpy as np
 from sqlalchemy import Integer, String, column, func, insert, literal, or_, select, table, text
 from sqlalchemy.orm import Session
 
+from gis.text import UNPRINTABLE, check_text
 from grid.models import Building, House
 from people.access import (
     READ_PERSONS,
@@ -589,6 +590,15 @@ class _Row:
         self.errors.append((self.names.get(key, ""), reason))
 
 
+def _unprintable(value: str) -> str:
+    """The reason a cell holding a control character is refused."""
+    try:
+        check_text(value)
+    except ValueError as exc:
+        return str(exc)
+    return "contains a control character; remove it"
+
+
 class _RowChecker:
     """Validates, encrypts and hashes rows; one per import (it holds the layout and cipher).
 
@@ -621,6 +631,9 @@ class _RowChecker:
             row.bad("name", "姓名 is empty; every resident needs a name")
         elif len(name) > _NAME_MAX:
             row.bad("name", f"is {len(name)} characters long; at most {_NAME_MAX} fit")
+        elif UNPRINTABLE.search(name):
+            row.bad("name", _unprintable(name))
+            name = None
 
         kind, number = self._document(row)
         sex, birth = self._sex_and_birth(row, kind, number)
@@ -652,6 +665,10 @@ class _RowChecker:
             value = row.text(key)
             if value is not None and limit and len(value) > limit:
                 row.bad(key, f"is {len(value)} characters long; at most {limit} fit")
+                value = None
+            elif value is not None and UNPRINTABLE.search(value):
+                # xlsx and XML cannot hold it: the export of the ledger would break.
+                row.bad(key, _unprintable(value))
                 value = None
             texts[key] = value
 

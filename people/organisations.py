@@ -21,6 +21,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from gis.crs import STORAGE_SRID
+from gis.text import InputModel
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import Building
@@ -49,7 +50,7 @@ def _org_type(value: Any) -> Any:
 OrgType = Annotated[OrganisationType, BeforeValidator(_org_type)]
 
 
-class OrganisationCreate(BaseModel):
+class OrganisationCreate(InputModel):
     """An organisation as a grid worker registers it; place it by building_code or lon/lat."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -75,7 +76,7 @@ class OrganisationCreate(BaseModel):
     security_key_unit: bool = False
 
 
-class OrganisationUpdate(BaseModel):
+class OrganisationUpdate(InputModel):
     """Fields to change; only those given are touched. A new place replaces the old one."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

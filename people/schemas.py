@@ -6,11 +6,12 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+from gis.text import InputModel
 from people.documents import DocumentType
 from people.models import ResidenceType, Sex, SpecialGroupType
 
 
-class ResidentCreate(BaseModel):
+class ResidentCreate(InputModel):
     """A resident as a grid worker registers them; sex and birth date come from the ID card."""
 
     doc_type: DocumentType = DocumentType.ID_CARD
@@ -39,7 +40,7 @@ class ResidentCreate(BaseModel):
     relation_to_head: str | None = Field(default=None, max_length=20)
 
 
-class ResidentUpdate(BaseModel):
+class ResidentUpdate(InputModel):
     """Fields a grid worker may correct; the document itself is changed by re-registering."""
 
     name: str | None = Field(default=None, min_length=1, max_length=50)

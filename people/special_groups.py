@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 
 from gis.codes import LabelledEnum
 from gis.crs import STORAGE_SRID, CoordinateError, to_storage
+from gis.text import InputModel
 from grid.models import Building, Grid, House
 from grid.service import HOUSE_CODE
 from people.access import (
@@ -209,7 +210,7 @@ def _labelled_enum_of(annotation: Any) -> type[LabelledEnum] | None:
     return None
 
 
-class Details(BaseModel):
+class Details(InputModel):
     """Base of the type-specific fields: unknown keys refused, codes taken by value or label."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

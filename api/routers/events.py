@@ -13,12 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import ALL_STAFF, allow
 from api.deps import SessionDep
 from api.errors import ApiError
 from events import query
-from events.attachments import PhotoInfo, inspect_photo
+from events.attachments import MAX_PHOTOS, AttachmentError, PhotoInfo, inspect_photos
 from events.calendar import Light
 from events.catalog import DepartmentType
 from events.models import EventStatus
@@ -30,7 +31,6 @@ from people.access import Actor
 
 router = APIRouter(tags=["events 事件"])
 
-MAX_PHOTOS = 9  # per report or action, as phone galleries pick them
 # Room for the text fields of a multipart body beside the photos.
 _FORM_SLACK = 1024 * 1024
 _JSON_TYPES = ("application/json", "")
@@ -71,7 +71,17 @@ def _max_photo_bytes() -> int:
 
 async def _read_form(request: Request) -> Submission:
     limit = _max_photo_bytes()
-    form = await request.form(max_files=MAX_PHOTOS, max_fields=50)
+    try:
+        # One file more than allowed is read, so that the count check below says how many.
+        form = await request.form(max_files=MAX_PHOTOS + 1, max_fields=50)
+    except StarletteHTTPException as exc:
+        if "files" in str(exc.detail):
+            raise AttachmentError(
+                "too_many",
+                f"more than {MAX_PHOTOS} photos were sent; at most {MAX_PHOTOS} fit in one "
+                "report or action — leave some out",
+            ) from None
+        raise
     submission = Submission()
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
@@ -149,8 +159,7 @@ def _validated(model: type[M], fields: dict[str, Any]) -> M:
 
 def _photos(submission: Submission) -> list[PhotoInfo]:
     """Each photo checked by content (413 too big, 415 not a photo) before anything is written."""
-    limit = _max_photo_bytes()
-    return [inspect_photo(data, max_bytes=limit) for data in submission.photos]
+    return inspect_photos(submission.photos, max_bytes=_max_photo_bytes())
 
 
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:

@@ -3,19 +3,25 @@ exports of the resident ledger, grids and buildings; the ledger template."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sqlite3
 import tempfile
 import threading
+import zipfile
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Annotated, Final, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.auth import ADMIN, ALL_STAFF, allow
 from api.deps import SessionDep
@@ -23,6 +29,7 @@ from api.errors import ApiError
 from api.import_jobs import ImportRunner, open_private
 from gis.crs import Crs
 from gis.jobs import ImportJob, JobStatus, error_file_expired, get_job, list_jobs
+from gis.text import InputModel
 from grid import io as grid_io
 from people import ledger
 from people.access import READ_PERSONS, Actor
@@ -47,6 +54,8 @@ MEDIA_TYPES: Final = {
     ".gpkg": "application/geopackage+sqlite3",
 }
 CHUNK: Final = 1 << 20
+# A ledger's sheets inflate to a few times the workbook; far more is a zip bomb.
+MAX_XLSX_EXPANDED: Final = 2 * 1024 * CHUNK
 _runner_lock = threading.Lock()
 
 
@@ -174,23 +183,146 @@ def _check_content(path: Path, filename: str, suffix: str) -> None:
             "save it again in that format, or give it the suffix of what it is",
             field="file",
         )
+    if suffix == ".xlsx":
+        _check_workbook(path, filename)
+    elif suffix == ".gpkg":
+        _check_geopackage(path, filename)
+
+
+def _broken(filename: str, what: str) -> ApiError:
+    return ApiError(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        f"{filename} is {what}; open it in Excel or QGIS, save it again and upload the new file",
+        field="file",
+    )
+
+
+def _check_workbook(path: Path, filename: str) -> None:
+    """Refuse a damaged .xlsx (422) or one that would expand past what a ledger needs (413).
+
+    The sizes are the archive's own declarations; reading never goes past them, so a zip bomb
+    is refused here, before one byte is inflated.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            names = {member.filename for member in members}
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise _broken(
+            filename, "a damaged Excel workbook (its zip archive cannot be read)"
+        ) from None
+    if "xl/workbook.xml" not in names:
+        raise _broken(filename, "a zip archive but not an Excel .xlsx workbook")
+    expanded = sum(member.file_size for member in members)
+    packed = sum(member.compress_size for member in members) or 1
+    if expanded > MAX_XLSX_EXPANDED or (expanded > 50 * CHUNK and expanded / packed > 200):
+        raise ApiError(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"{filename} expands to {expanded // CHUNK} MB when opened (from {packed // CHUNK} "
+            "MB), more than a ledger holds; it is refused as a possible zip bomb — save the "
+            "sheet again as .xlsx or CSV",
+            field="file",
+        )
+
+
+def _check_geopackage(path: Path, filename: str) -> None:
+    """Refuse (422) a .gpkg that is no readable GeoPackage (SQLite with gpkg_contents)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            db.execute("SELECT count(*) FROM gpkg_contents").fetchone()
+    except sqlite3.Error:
+        raise _broken(filename, "a damaged GeoPackage (no readable gpkg_contents table)") from None
 
 
 # --- imports -----------------------------------------------------------------------------------
 
 
-@router.post("/imports", response_model=JobRead, status_code=status.HTTP_202_ACCEPTED)
+class ImportForm(InputModel):
+    """The form fields beside the uploaded file."""
+
+    kind: ImportKind = Field(description="residents, grids or buildings")
+    crs: Crs = Field(
+        default=Crs.CGCS2000, description="lon/lat system of a layer that declares none"
+    )
+
+
+@dataclass
+class ImportUpload:
+    """An import's form as received: its fields and the file (spooled by the form parser)."""
+
+    form: ImportForm
+    file: StarletteUpload
+
+
+async def read_import_form(request: Request) -> ImportUpload:
+    """The import form, read only once the gate before it has admitted the caller.
+
+    Declared as File/Form parameters, FastAPI would read (and spool to disk) the whole upload
+    before any dependency ran, for anyone who asked; here the gate runs first.
+    """
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "multipart/form-data":
+        raise ApiError(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"a body of type '{media or 'none'}' cannot carry a file; upload the file as "
+            "multipart/form-data with the fields kind and file",
+        )
+    form = await request.form(max_files=1, max_fields=10)
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    try:
+        parsed = ImportForm.model_validate(fields)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_context=False)]
+        raise RequestValidationError(errors) from None
+    file = form.get("file")
+    if not isinstance(file, StarletteUpload):
+        raise ApiError(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "file is missing; send the file to import in the form field 'file'",
+            field="file",
+        )
+    return ImportUpload(parsed, file)
+
+
+_IMPORT_BODY: Final = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["kind", "file"],
+                    "properties": {
+                        "kind": {"type": "string", "enum": ["residents", "grids", "buildings"]},
+                        "file": {"type": "string", "format": "binary"},
+                        "crs": {
+                            "type": "string",
+                            "enum": [c.value for c in Crs],
+                            "default": Crs.CGCS2000.value,
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/imports",
+    response_model=JobRead,
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=_IMPORT_BODY,
+)
 def start_import(
     session: SessionDep,
     actor: Admin,
     request: Request,
-    kind: Annotated[ImportKind, Form(description="residents, grids or buildings")],
-    file: Annotated[UploadFile, File(description="the file to import")],
-    crs: Annotated[
-        Crs, Form(description="lon/lat system of a layer that declares none")
-    ] = Crs.CGCS2000,
+    upload: Annotated[ImportUpload, Depends(read_import_form)],
 ) -> JobRead:
-    """Upload a file to import; the job runs in the background (follow it at its URL)."""
+    """Upload a file to import (form fields kind, file, crs); the job runs in the background
+    (follow it at its URL)."""
+    kind, crs, file = upload.form.kind, upload.form.crs, upload.file
     runner = runner_of(request)
     declared = request.headers.get("content-length", "")
     # Refused before reading when the size is declared (the multipart envelope adds a little).

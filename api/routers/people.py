@@ -7,12 +7,13 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.auth import allow
 from api.deps import SessionDep
 from api.errors import ApiError
 from gis.crs import Crs
+from gis.text import InputModel
 from people import service
 from people import special_groups as groups
 from people.access import READ_PERSONS, UNMASK, Actor
@@ -39,20 +40,20 @@ PageSizeQuery = Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)]
 GridQuery = Annotated[str | None, Query(description="15-digit grid code")]
 
 
-class UnmaskRequest(BaseModel):
+class UnmaskRequest(InputModel):
     """Why the clear ID number and phone are needed; kept in the access log."""
 
     reason: str = Field(min_length=1, max_length=300, description="e.g. 核实身份，办理低保")
 
 
-class DocumentLookup(BaseModel):
+class DocumentLookup(InputModel):
     """A document to find its holder by (sent in the body, not the URL, so it is not logged)."""
 
     doc_type: DocumentType = DocumentType.ID_CARD
     doc_number: str = Field(min_length=1, max_length=40)
 
 
-class MoveIn(BaseModel):
+class MoveIn(InputModel):
     """A move into a house; the current residence ends the same day."""
 
     house_code: str = Field(description="building code-unit-room")
@@ -60,14 +61,14 @@ class MoveIn(BaseModel):
     reason: str | None = Field(default=None, max_length=100)
 
 
-class MoveOut(BaseModel):
+class MoveOut(InputModel):
     """The end of a resident's current residence (moved away, deceased …)."""
 
     on: date
     reason: str = Field(min_length=1, max_length=100)
 
 
-class Enrolment(BaseModel):
+class Enrolment(InputModel):
     """A resident joining a special group, with the group's own details."""
 
     resident_id: int = Field(ge=1, le=MAX_ID)
@@ -78,7 +79,7 @@ class Enrolment(BaseModel):
     responsible_staff_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
-class VisitInput(BaseModel):
+class VisitInput(InputModel):
     """A visit (走访) as the grid worker records it; the location is optional."""
 
     visited_on: date

@@ -10,13 +10,14 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.auth import ADMIN, ALL_STAFF, COMMAND, allow
 from api.deps import SessionDep
 from api.geojson import feature
 from events import admin, directory
 from events.catalog import DepartmentType
+from gis.text import InputModel, PlausibleDate
 from people.access import Actor
 
 router = APIRouter(prefix="/api", tags=["reference 基础数据"])
@@ -30,7 +31,7 @@ TypeQuery = Annotated[
 ]
 
 
-class CalendarDayInput(BaseModel):
+class CalendarDayInput(InputModel):
     """A holiday, or a weekend day that is worked (调休上班)."""
 
     kind: Literal["holiday", "workday"]
@@ -171,7 +172,7 @@ def list_calendar(
 
 @router.put("/calendar/{day}", response_model=directory.CalendarDayRead)
 def set_calendar_day(
-    session: SessionDep, actor: Admin, day: date, entry: CalendarDayInput
+    session: SessionDep, actor: Admin, day: PlausibleDate, entry: CalendarDayInput
 ) -> directory.CalendarDayRead:
     """Mark a day a holiday or a worked weekend day; deadlines set from now on count it."""
     admin.set_calendar_day(session, actor=actor, day=day, kind=entry.kind, name=entry.name)

@@ -14,10 +14,13 @@ from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 from events.attachments import (
     HEIF_SUPPORTED,
     MAX_PHOTO_BYTES,
+    MAX_PHOTOS,
     AttachmentError,
     PhotoInfo,
+    check_photo_budget,
     describe_content,
     inspect_photo,
+    inspect_photos,
     store_photo,
     thumbnail_path,
 )
@@ -399,7 +402,7 @@ def test_huge_pixel_count_is_refused_before_decoding() -> None:
     error = refusal(bomb)
     assert error.reason == "too_many_pixels"
     assert str(error) == (
-        "the photo is 10000 × 6000 pixels (60 MP); the limit is 50 MP — send a smaller photo"
+        "the photo is 10000 × 6000 pixels (60 MP); the limit is 40 MP — send a smaller photo"
     )
 
 
@@ -412,6 +415,45 @@ def test_pixel_count_beyond_what_pillow_will_open_is_refused_too() -> None:
 
 def test_the_pixel_limit_can_be_lowered() -> None:
     assert refusal(jpeg(noisy(100, 100)), max_pixels=5_000).reason == "too_many_pixels"
+
+
+def flat_png(width: int, height: int) -> bytes:
+    """A one-colour PNG: a few kilobytes on disk however many pixels it holds."""
+    return encode(Image.new("1", (width, height)), "PNG")
+
+
+def test_a_small_50_megapixel_png_is_refused_without_decoding_a_pixel(monkeypatch) -> None:
+    def no_decoding(self: Image.Image) -> None:
+        raise AssertionError("a pixel was decoded")
+
+    small, big = jpeg(), flat_png(10_000, 5_000)
+    assert len(big) < 100_000
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    monkeypatch.setattr(Image.Image, "verify", no_decoding)
+    with pytest.raises(AttachmentError) as caught:
+        inspect_photos([small, big])
+    assert caught.value.reason == "too_many_pixels"
+    assert str(caught.value) == (
+        "photo 2 has 50 MP; the limit is 40 MP per photo — send a smaller photo"
+    )
+
+
+def test_more_photos_than_a_report_holds_are_refused_before_any_is_read() -> None:
+    with pytest.raises(AttachmentError) as caught:
+        check_photo_budget([b"not even an image"] * 12)
+    assert caught.value.reason == "too_many"
+    assert "12 photos were sent; at most 9" in str(caught.value)
+    check_photo_budget([jpeg()] * MAX_PHOTOS)  # the other side: nine fit
+
+
+def test_the_photos_of_one_request_share_a_pixel_budget() -> None:
+    twelve_mp = flat_png(4_000, 3_000)
+    check_photo_budget([twelve_mp] * 9)  # nine 12 MP phone photos: 108 MP fit
+    thirty_five_mp = flat_png(7_000, 5_000)
+    with pytest.raises(AttachmentError) as caught:
+        check_photo_budget([thirty_five_mp] * 4)  # each fits; together 140 MP do not
+    assert caught.value.reason == "too_many_pixels"
+    assert "140 MP together" in str(caught.value)
 
 
 def test_attachment_errors_are_value_errors() -> None:
