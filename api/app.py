@@ -6,8 +6,8 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from api import errors
-from api.auth import LoginThrottle
+from api import access_log, errors
+from api.auth import LoopbackOnlyWithWeakSecrets
 from api.input_checks import no_nul
 from api.routers import (
     auth,
@@ -37,7 +37,8 @@ def create_app() -> FastAPI:
         dependencies=[Depends(no_nul)],
     )
     errors.install(app)
-    app.state.login_throttle = LoginThrottle()
+    access_log.install()
+    app.add_middleware(LoopbackOnlyWithWeakSecrets)
     for module in (
         health,
         auth,
