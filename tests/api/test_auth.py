@@ -128,7 +128,8 @@ def test_an_attackers_failures_do_not_lock_the_user_out_from_another_address(cli
 def test_a_username_guessed_from_many_addresses_slows_each_guessing_address(client, worker):
     limit = get_settings().login_failures_per_user
     for n in range(limit):
-        assert _token(_from(client, f"192.0.2.{n + 1}"), password="wrong-password").status_code == 401
+        guesser = _from(client, f"192.0.2.{n + 1}")
+        assert _token(guesser, password="wrong-password").status_code == 401
     # Every address that guessed now waits, even with the right password …
     second_try = _token(_from(client, "192.0.2.1"))
     assert second_try.status_code == 429 and int(second_try.headers["Retry-After"]) > 0
