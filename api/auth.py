@@ -269,7 +269,8 @@ class LoopbackOnlyWithWeakSecrets:
             if refusal is not None:
                 await receive()  # lifespan.startup
                 await send({"type": "lifespan.startup.failed", "message": refusal})
-                return
+                # As Starlette's own lifespan does: the server has been told, now stop.
+                raise RuntimeError(refusal)
         elif scope["type"] in ("http", "websocket") and _reached_from_outside(scope):
             refusal = settings.serving_refusal(scope["server"][0])
             if refusal is not None:
