@@ -295,7 +295,7 @@ class Staff(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-@event.listens_for(Staff.active, "set")
+@event.listens_for(Staff.active, "set", active_history=True)
 def _disabling_ends_sessions(staff: Staff, value: bool, previous: object, _: object) -> None:
     # However an account is disabled, its old tokens must not come back to life if it is enabled
     # again later: disabling bumps the token version as signing out does.
