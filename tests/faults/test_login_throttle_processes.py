@@ -37,6 +37,7 @@ def throttle_database(database_url: str) -> Iterator[str]:
     try:
         with Session(engine) as session:
             add_staff(session, "duty.admin", "admin")
+            add_staff(session, "desk.clerk", "admin")
             session.commit()
         yield url
     finally:
@@ -57,11 +58,13 @@ def two_workers(
         yield server
 
 
-def _login(server: Served, address: str, password: str = PASSWORD) -> httpx.Response:
+def _login(
+    server: Served, address: str, password: str = PASSWORD, username: str = "duty.admin"
+) -> httpx.Response:
     # A new connection each time, so the two processes share the attempts between them.
     return httpx.post(
         f"{server.base}/api/auth/token",
-        data={"username": "duty.admin", "password": password},
+        data={"username": username, "password": password},
         headers={"X-Forwarded-For": address},
         timeout=30,
     )
@@ -122,3 +125,17 @@ def test_the_limit_holds_across_processes_and_when_every_process_is_replaced(two
 
     assert _login(two_workers, ATTACKER).status_code == 429
     assert _login(two_workers, OFFICE).status_code == 200
+
+
+def test_wrong_passwords_on_the_login_page_are_counted_by_every_process(two_workers):
+    page_guesser = "203.0.113.99"
+    for _ in range(get_settings().login_failures_per_user):
+        response = httpx.post(
+            f"{two_workers.base}/login",
+            data={"username": "desk.clerk", "password": "wrong-password"},
+            headers={"X-Forwarded-For": page_guesser},
+            timeout=30,
+        )
+        assert response.status_code == 401
+    held = _login(two_workers, page_guesser, username="desk.clerk")
+    assert held.status_code == 429 and int(held.headers["Retry-After"]) > 0
