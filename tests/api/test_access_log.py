@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from api.access_log import RedactSecrets, redact_query
+from people.integrations import issue_key
+from tests.factories import DISTRICT, admin_tree
 from tests.faults.served_app import Served, free_port, gridgov_command, served, uvicorn_command
 
 SECRET_KEY_VALUE = "k3y-0f-the-h0tline-bridge"
@@ -81,3 +83,14 @@ def test_the_access_log_of_a_real_server_hides_keys_tokens_and_passwords(server)
     assert "password=***" in log
     for secret in (SECRET_KEY_VALUE, SECRET_TOKEN, SECRET_PASSWORD):
         assert secret not in log
+
+
+def test_an_open311_key_may_be_sent_in_a_header_instead_of_the_url(client, session):
+    admin_tree(session)
+    key = issue_key(session, name="hotline-bridge", area_code=DISTRICT + "000000").key
+    listed = client.get("/open311/v2/requests.json", headers={"X-Api-Key": key})
+    assert listed.status_code == 200 and listed.json() == []
+    wrong = client.get("/open311/v2/requests.json", headers={"X-Api-Key": "not-a-key"})
+    assert wrong.status_code == 403
+    missing = client.get("/open311/v2/requests.json")
+    assert missing.status_code == 401 and "X-Api-Key" in missing.text
