@@ -10,8 +10,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
-from api import errors, input_checks
-from api.auth import LoginThrottle
+from api import access_log, errors, input_checks
+from api.auth import LoopbackOnlyWithWeakSecrets
 from api.body_limit import BodyLimitMiddleware
 from api.import_jobs import ImportRunner
 from api.input_checks import no_nul
@@ -63,9 +63,11 @@ def create_app() -> FastAPI:
     )
     errors.install(app)
     input_checks.install(app)
+    access_log.install()
     # Body sizes are enforced while the body streams in, before any route parses it.
     app.add_middleware(BodyLimitMiddleware)
-    app.state.login_throttle = LoginThrottle()
+    # Outermost: with development secrets, nobody but this machine is answered at all.
+    app.add_middleware(LoopbackOnlyWithWeakSecrets)
     for module in (
         health,
         auth,

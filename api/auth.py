@@ -5,28 +5,33 @@ Deny by default: every route declares a `Gate` — `allow(roles…)` for signed-
 Pages sign in through `/login`, which sets an HttpOnly SameSite session cookie holding the
 same token the API hands out, plus a readable CSRF cookie; a state-changing request made
 with the session cookie must echo that CSRF value in the `X-CSRF-Token` header.
+
+Every token carries its account's token version; signing out (or a new password, or disabling
+the account) bumps the version, so every token issued to the account before stops working.
+Failed logins are throttled through PostgreSQL (`people.login_throttle`), shared by all
+server processes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 from fastapi import Depends, Request, Response, status
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import SessionDep
-from api.errors import ApiError
+from api.errors import ApiError, error_response
 from gis.config import Settings, get_settings
 from people.access import Actor, load_actor
 from people.exceptions import NotFound as AccountNotFound
+from people.login_throttle import check_login
 from people.models import StaffRole
 
 SESSION_COOKIE = "gridgov_session"
@@ -50,6 +55,8 @@ def issue_token(actor: Actor, settings: Settings | None = None) -> tuple[str, in
         "sub": str(actor.staff_id),
         "name": actor.username,
         "role": actor.role.value,
+        # The account's token version: signing out bumps it and so revokes this token.
+        "ver": actor.token_version,
         "iat": now,
         "exp": now + timedelta(seconds=lifetime),
         "jti": secrets.token_urlsafe(8),
@@ -64,18 +71,35 @@ def _unauthenticated(message: str) -> ApiError:
     return ApiError(status.HTTP_401_UNAUTHORIZED, message, headers=CHALLENGE)
 
 
-def staff_id_of(token: str, settings: Settings | None = None) -> int:
-    """The account id a token was issued to; 401 when it is forged, malformed or expired."""
+def read_token(token: str, settings: Settings | None = None) -> tuple[int, int]:
+    """The account id and token version a token carries; 401 when forged, malformed or expired."""
     settings = settings or get_settings()
     try:
         claims = jwt.decode(
-            token, settings.secret_key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub", "ver"]},
         )
-        return int(claims["sub"])
+        return int(claims["sub"]), int(claims["ver"])
     except jwt.ExpiredSignatureError as exc:
         raise _unauthenticated("the sign-in has expired; sign in again") from exc
-    except (jwt.InvalidTokenError, ValueError) as exc:
+    except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
         raise _unauthenticated("the access token is not valid; sign in again") from exc
+
+
+def account_of(session: Session, token: str) -> Actor:
+    """The account a token signs in, checked against its current token version; else 401."""
+    staff_id, version = read_token(token)
+    try:
+        actor = load_actor(session, staff_id=staff_id)
+    except AccountNotFound as exc:
+        raise _unauthenticated("the account is disabled or no longer exists") from exc
+    if actor.token_version != version:
+        raise _unauthenticated(
+            "this sign-in has ended (signed out, or the password was changed); sign in again"
+        )
+    return actor
 
 
 def csrf_token_for(session_token: str, settings: Settings | None = None) -> str:
@@ -99,7 +123,7 @@ def actor_of(request: Request, session: Session) -> Actor | None:
         via_cookie = token is not None
     if token is None:
         return None
-    staff_id = staff_id_of(token)
+    actor = account_of(session, token)
     if via_cookie and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent, csrf_token_for(token)):
@@ -108,10 +132,7 @@ def actor_of(request: Request, session: Session) -> Actor | None:
                 f"this change was sent with the page session but without its {CSRF_HEADER} "
                 "header; reload the page and try again",
             )
-    try:
-        return load_actor(session, staff_id=staff_id)
-    except AccountNotFound as exc:
-        raise _unauthenticated("the account is disabled or no longer exists") from exc
+    return actor
 
 
 class Gate:
@@ -184,55 +205,15 @@ def page_gate(*roles: StaffRole | frozenset[StaffRole]) -> Any:
 PUBLIC = Depends(PublicGate())
 
 
-class LoginThrottle:
-    """Counts login attempts in a sliding window: failures per username, all per address."""
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._attempts: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, log: deque[float], now: float) -> deque[float]:
-        while log and log[0] <= now - self.settings.login_window_s:
-            log.popleft()
-        return log
-
-    def _refuse(self, log: deque[float], now: float, what: str) -> ApiError:
-        wait = int(log[0] + self.settings.login_window_s - now) + 1
-        return ApiError(
+def refuse_if_throttled(session: Session, *, username: str, address: str) -> None:
+    """429 with Retry-After when this login attempt must wait (see people.login_throttle)."""
+    refusal = check_login(session, username=username, address=address)
+    if refusal is not None:
+        raise ApiError(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many {what}; wait {wait} seconds before trying again",
-            headers={"Retry-After": str(wait)},
+            f"{refusal.reason} in {refusal.retry_after_s} seconds",
+            headers={"Retry-After": str(refusal.retry_after_s)},
         )
-
-    def check(self, *, username: str, address: str) -> None:
-        """Record an attempt; 429 when the address or the username is over its limit."""
-        now = time.monotonic()
-        with self._lock:
-            attempts = self._recent(self._attempts[address], now)
-            if len(attempts) >= self.settings.login_attempts_per_address:
-                raise self._refuse(attempts, now, f"login attempts from {address}")
-            attempts.append(now)
-            failures = self._recent(self._failures[username.lower()], now)
-            if len(failures) >= self.settings.login_failures_per_user:
-                raise self._refuse(failures, now, f"failed logins for '{username}'")
-
-    def failed(self, *, username: str) -> None:
-        """Count a wrong password against the username."""
-        with self._lock:
-            self._failures[username.lower()].append(time.monotonic())
-
-    def succeeded(self, *, username: str) -> None:
-        """A correct login clears the username's failures."""
-        with self._lock:
-            self._failures.pop(username.lower(), None)
-
-
-def throttle_of(request: Request) -> LoginThrottle:
-    """The app's login throttle (one per app, so tests start clean)."""
-    throttle: LoginThrottle = request.app.state.login_throttle
-    return throttle
 
 
 def client_address(request: Request) -> str:
@@ -267,3 +248,47 @@ def clear_session_cookies(response: Response) -> None:
     """End a page session."""
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
+
+
+class LoopbackOnlyWithWeakSecrets:
+    """ASGI middleware: with development or short secrets, answer nobody but this machine.
+
+    Anyone who knows the public development secret can sign a token for any account, so such
+    a server refuses to start when HOST is not a loopback address, and refuses every request
+    that arrived on a non-loopback address (however the server was started: `gridgov serve`
+    checks its --host too, but `uvicorn --host 0.0.0.0` would not).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        settings = get_settings()
+        if scope["type"] == "lifespan":
+            refusal = settings.serving_refusal(settings.host)
+            if refusal is not None:
+                await receive()  # lifespan.startup
+                await send({"type": "lifespan.startup.failed", "message": refusal})
+                # As Starlette's own lifespan does: the server has been told, now stop.
+                raise RuntimeError(refusal)
+        elif scope["type"] in ("http", "websocket") and _reached_from_outside(scope):
+            refusal = settings.serving_refusal(scope["server"][0])
+            if refusal is not None:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                response = error_response(status.HTTP_503_SERVICE_UNAVAILABLE, refusal)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _reached_from_outside(scope: Scope) -> bool:
+    # ASGI servers report the socket's own address; test clients report a host name instead.
+    server = scope.get("server")
+    if not server:
+        return False  # a Unix socket
+    try:
+        return not ipaddress.ip_address(str(server[0]).strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -311,15 +311,28 @@ def serve(
         int, typer.Option(min=1, help="server processes (they share all state in PostgreSQL)")
     ] = 1,
 ) -> None:
-    """Serve the API and pages."""
+    """Serve the API and pages (only on loopback while the secrets are development ones)."""
     import uvicorn
+
+    from api.access_log import uvicorn_log_config
 
     settings = get_settings()
     check_durable()  # in production: refuse a database that may lose acknowledged writes
     host, port = host or settings.host, port or settings.port
+    refusal = settings.serving_refusal(host)
+    if refusal is not None:
+        raise ValueError(refusal)
     base = f"http://{host}:{port}"
     console.print(f"gridgov on {base}/  —  API docs {base}/docs  —  grids {base}/api/grids")
-    uvicorn.run("api.app:app", host=host, port=port, reload=reload, workers=workers)
+    uvicorn.run(
+        "api.app:app",
+        host=host,
+        port=port,
+        reload=reload,
+        workers=workers,
+        # The access log hides api_key, token and password values (see api/access_log.py).
+        log_config=uvicorn_log_config(),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

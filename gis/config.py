@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +12,8 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Secrets shorter than this are refused in production and anywhere off loopback.
+MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -59,9 +63,10 @@ class Settings(BaseSettings):
     pii_key: str | None = None
     # Access tokens and page sessions last one working shift.
     token_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
-    # Failed logins allowed per username, and login attempts per client address, per window.
+    # Failed logins (successes never count) allowed per window: for one username from one
+    # address, and from one address over all usernames. See api/auth.py for the whole rule.
     login_failures_per_user: int = Field(default=5, ge=1)
-    login_attempts_per_address: int = Field(default=30, ge=1)
+    login_failures_per_address: int = Field(default=30, ge=1)
     login_window_s: int = Field(default=900, ge=10)
     # Webhook delivery (`gridgov worker`): the total time one delivery may take (connect, send,
     # the whole answer), and how many receivers are posted to at once.
@@ -86,21 +91,40 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:
-        if self.environment != "production":
-            return self
+        if self.environment == "production" and (weak := self.weak_secrets()):
+            raise ValueError(f"{weak[0]} in production")
+        return self
+
+    def weak_secrets(self) -> list[str]:
+        """A sentence for each secret still at its development default or too short to trust."""
+        weak = []
         for name, value in (("SECRET_KEY", self.secret_key), ("PII_KEY", self.pii_secret)):
             if value.startswith("dev-only"):
-                raise ValueError(
-                    f"{name} still has its development default; set a random "
-                    "secret for production (python -c 'import secrets; "
-                    "print(secrets.token_urlsafe(48))')"
+                weak.append(
+                    f"{name} still has its development default; set a random secret "
+                    f"(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
                 )
-            if len(value) < 32:
-                raise ValueError(
-                    f"{name} is shorter than 32 characters; use a random secret "
-                    "of at least 32 characters in production"
+            elif len(value) < MIN_SECRET_LENGTH:
+                weak.append(
+                    f"{name} is shorter than {MIN_SECRET_LENGTH} characters; use a random "
+                    f"secret of at least {MIN_SECRET_LENGTH} characters"
                 )
-        return self
+        return weak
+
+    def serving_refusal(self, host: str) -> str | None:
+        """Why serving on `host` must be refused (weak secrets off loopback), else None.
+
+        Anyone who knows the public development secret can sign tokens that pass as any
+        account, so such a server may only be reachable from this machine.
+        """
+        weak = self.weak_secrets()
+        if not weak or is_loopback(host):
+            return None
+        return (
+            f"开发密钥只能在本机地址上使用 Refusing to serve on {host}, which other machines "
+            f"can reach: {weak[0]}. Development secrets work only on a loopback address "
+            "(127.0.0.1, ::1, localhost)"
+        )
 
     @property
     def pii_secret(self) -> str:
@@ -125,6 +149,21 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg2://" + url[len(prefix) :]
         return url
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address or a name) only reaches this machine."""
+    host = host.strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        resolved = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    addresses = [str(a).split("%")[0] for a in resolved]
+    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
 
 
 @functools.lru_cache

@@ -43,6 +43,8 @@ class Actor:
     grid_codes: frozenset[str] = field(default_factory=frozenset)
     area_code: str | None = None
     department_unit_id: int | None = None
+    # Tokens carrying another version were revoked (signed out, new password, disabled).
+    token_version: int = 0
 
     def can_see_grid(self, grid_code: str | None) -> bool:
         """Whether a record in `grid_code` lies inside this actor's scope."""
@@ -68,6 +70,7 @@ def load_actor(session: Session, *, staff_id: int) -> Actor:
         grid_codes=frozenset(grids),
         area_code=staff.area_code,
         department_unit_id=staff.department_unit_id,
+        token_version=staff.token_version,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -287,7 +289,40 @@ class Staff(Base):
     area_code: Mapped[str | None] = mapped_column(String(12), default=None)
     phone: Mapped[str | None] = mapped_column(String(20), default=None)  # work phone
     active: Mapped[bool] = mapped_column(default=True)
+    # Carried in every token the account is issued; signing out, a new password or disabling
+    # the account bumps it, so every token issued before stops working at once.
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+@event.listens_for(Staff.active, "set", active_history=True)
+def _disabling_ends_sessions(staff: Staff, value: bool, previous: object, _: object) -> None:
+    # However an account is disabled, its old tokens must not come back to life if it is enabled
+    # again later: disabling bumps the token version as signing out does.
+    if previous is True and value is False:
+        staff.token_version = (staff.token_version or 0) + 1
+
+
+class LoginFailure(Base):
+    """A wrong password: for which username, from which address and when.
+
+    The login throttle counts these rows (several server processes share them); rows older
+    than the throttle window are pruned as new failures come in.
+    """
+
+    __tablename__ = "login_failure"
+    __table_args__ = (
+        Index("ix_login_failure_address_at", "address", "at"),
+        Index("ix_login_failure_username_at", "username", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # As typed, lower-cased: a username that does not exist is throttled like one that does.
+    username: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
 
 
 class StaffGrid(Base):

@@ -7,7 +7,7 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from gis.config import get_settings
@@ -124,4 +124,12 @@ def set_password(session: Session, *, staff_id: int, password: str) -> None:
     if staff is None:
         raise NotFound(f"account {staff_id} does not exist")
     staff.password_hash = _hasher().hash(password)
+    staff.token_version += 1  # a new password signs the account out everywhere
     session.flush()
+
+
+def end_sessions(session: Session, *, staff_id: int) -> None:
+    """Sign an account out everywhere: every token issued to it so far stops working."""
+    session.execute(
+        update(Staff).where(Staff.id == staff_id).values(token_version=Staff.token_version + 1)
+    )

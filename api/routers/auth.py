@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
@@ -13,21 +14,25 @@ from api.auth import (
     ALL_STAFF,
     CHALLENGE,
     PUBLIC,
+    SESSION_COOKIE,
+    account_of,
+    actor_of,
     allow,
     clear_session_cookies,
     client_address,
     issue_token,
+    refuse_if_throttled,
     set_session_cookies,
-    throttle_of,
 )
 from api.deps import SessionDep
-from api.errors import ApiError, error_body
+from api.errors import ApiError, error_body, error_response
 from api.templating import templates
 from events.schemas import UnitRef
 from events.service import get_unit_ref
 from people.access import Actor
+from people.login_throttle import record_failure, record_success
 from people.models import StaffRole
-from people.staff import authenticate, full_name_of
+from people.staff import authenticate, end_sessions, full_name_of
 
 router = APIRouter(tags=["auth 登录"])
 
@@ -72,30 +77,69 @@ class Me(BaseModel):
 
 
 def _sign_in(session: SessionDep, request: Request, username: str, password: str) -> Actor:
-    throttle = throttle_of(request)
-    throttle.check(username=username, address=client_address(request))
+    """The actor for a correct password; 429 when throttled, 401 when wrong.
+
+    A wrong password is counted in this request's transaction, so the caller must answer
+    the ApiError as a response (which commits) rather than let it propagate (which would
+    roll the count back).
+    """
+    address = client_address(request)
+    refuse_if_throttled(session, username=username, address=address)
     actor = authenticate(session, username=username, password=password)
     if actor is None:
-        throttle.failed(username=username)
+        record_failure(session, username=username, address=address)
         raise ApiError(
             status.HTTP_401_UNAUTHORIZED,
             "the username or password is wrong",
             headers=CHALLENGE,
         )
-    throttle.succeeded(username=username)
+    record_success(session, username=username, address=address)
     return actor
 
 
-@router.post("/api/auth/token", response_model=Token, dependencies=[PUBLIC])
+@router.post(
+    "/api/auth/token",
+    response_model=Token,
+    dependencies=[PUBLIC],
+    responses={401: {"description": "wrong password"}, 429: {"description": "throttled"}},
+)
 def token(
     session: SessionDep,
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-) -> Token:
+) -> Token | JSONResponse:
     """Exchange a username and password (OAuth2 password form) for a bearer token."""
-    actor = _sign_in(session, request, form.username, form.password)
+    try:
+        actor = _sign_in(session, request, form.username, form.password)
+    except ApiError as exc:
+        return error_response(exc.status_code, str(exc), headers=exc.headers)
     access_token, lifetime = issue_token(actor)
     return Token(access_token=access_token, expires_in=lifetime)
+
+
+@router.post(
+    "/api/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[PUBLIC],
+    responses={403: {"description": "a page session without its CSRF header"}},
+)
+def api_logout(session: SessionDep, request: Request) -> Response:
+    """Sign out everywhere: every token of the account (and its page sessions) stops working.
+
+    Open to anyone because it only acts on the token it is sent; without one, or with one
+    that no longer works, there is nothing to end and it answers 204 all the same.
+    """
+    try:
+        actor = actor_of(request, session)
+    except ApiError as exc:
+        if exc.status_code != status.HTTP_401_UNAUTHORIZED:
+            raise
+        actor = None
+    if actor is not None:
+        end_sessions(session, staff_id=actor.staff_id)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    clear_session_cookies(response)
+    return response
 
 
 @router.get("/api/me", response_model=Me)
@@ -156,8 +200,17 @@ def login(
 
 
 @router.post("/logout", include_in_schema=False, dependencies=[PUBLIC])
-def logout() -> Response:
-    """End the page session."""
+def logout(session: SessionDep, request: Request) -> Response:
+    """End the page session and every other sign-in of the account.
+
+    No CSRF header here (the page's sign-out is a plain form): the SameSite=strict cookie is
+    not sent by other sites' forms, so only our own pages can sign a user out.
+    """
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        # An expired or revoked session has nothing left to end.
+        with contextlib.suppress(ApiError):
+            end_sessions(session, staff_id=account_of(session, token).staff_id)
     response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
     clear_session_cookies(response)
     return response

@@ -139,14 +139,22 @@ class ApiKeyGate(Gate):
         session: SessionDep,
         form_key: Annotated[str | None, Depends(_form_key)],
         api_key: Annotated[
-            str | None, Query(description="the integration's API key (also as a form field)")
+            str | None,
+            Query(
+                description="the integration's API key; the X-Api-Key header keeps it out of URLs"
+            ),
+        ] = None,
+        header_key: Annotated[
+            str | None,
+            Header(alias="X-Api-Key", description="the integration's API key, kept out of URLs"),
         ] = None,
     ) -> IntegrationRef:
-        key = api_key or form_key
+        key = header_key or form_key or api_key
         if not key:
             raise ApiError(
                 status.HTTP_401_UNAUTHORIZED,
-                "api_key is missing; send it as a query parameter (or form field of a POST). "
+                "api_key is missing; send it in the X-Api-Key header or as the api_key form "
+                "field of a POST (a query parameter works too, but URLs are easily shared). "
                 "Keys are issued by the administrator",
             )
         return check_key(session, key=key)

@@ -131,7 +131,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
 }
 PAGES = {"/worker", "/console", "/maps/leader", "/maps/unit", "/maps/grid"}
 # Open to anyone, or to integrations holding an API key (tested in test_open311.py).
-NOT_STAFF = re.compile(r"^(/|/api/health|/api/auth/token|/login|/logout|/open311/v2/.*)$")
+NOT_STAFF = re.compile(r"^(/|/api/health|/api/auth/(token|logout)|/login|/logout|/open311/v2/.*)$")
 
 PARAMETERS = {
     "code": "420502001001001",
