@@ -1164,14 +1164,14 @@ def _scope_checks(session: Session, actor: Actor, *, house_column: str, doc_colu
         link.c.grid_code,
         link.c.house_id.is_not(None),
     )
-    resident_grid = func.coalesce(link.c.resident_grid, "(none)")
+    # Never which grid: an import must not tell where a person outside one's scope lives.
     reject(
         _SEQ_PERSON,
         doc_column,
-        literal("this person is already in the ledger in grid ")
-        + resident_grid
-        + outside
-        + "; ask the worker of that grid or the command centre to update them",
+        literal("this person is already registered outside ")
+        + literal(_scope_words(actor))
+        + "; ask the command centre (指挥中心) to move them into your grid "
+        "(该人员已在其他网格登记)",
         link.c.resident_grid,
         link.c.resident_id.is_not(None),
     )

@@ -19,6 +19,7 @@ from people.access import (
     UNMASK,
     Actor,
     grid_scope,
+    load_visible_resident,
     require_grid,
     require_role,
 )
@@ -146,11 +147,32 @@ def _read(session: Session, residents: list[Resident], today: date) -> list[Resi
 
 def _load(session: Session, actor: Actor, resident_id: int) -> Resident:
     require_role(actor, READ_PERSONS, "read residents")
-    resident = session.get(Resident, resident_id)
-    if resident is None:
-        raise NotFound(f"resident {resident_id} does not exist")
-    require_grid(actor, resident.grid_code, f"resident {resident_id}")
-    return resident
+    return load_visible_resident(session, actor, resident_id)
+
+
+def _duplicate_document(
+    actor: Actor, doc_type: DocumentType, number: str, resident_id: int, grid_code: str | None
+) -> Duplicate:
+    """The 409 for a document that is registered already, saying no more than the actor may see.
+
+    One document, one resident: the ledger cannot take a second record, so the refusal itself
+    tells the registrant that the person is registered somewhere. That much is accepted: the
+    registrant holds the ID card of a person in front of them, and refusing silently would leave
+    the person unregistered. What the answer never says, unless the actor may read that
+    resident anyway, is which resident or grid holds it; a transfer goes through the command
+    centre, which can see both grids.
+    """
+    shown = mask_id_number(number)
+    if actor.can_see_grid(grid_code):
+        return Duplicate(
+            f"a resident with {doc_type.label} {shown} is already registered "
+            f"(resident {resident_id}); update that record instead"
+        )
+    return Duplicate(
+        f"a resident with {doc_type.label} {shown} is already registered outside your scope; "
+        "ask the command centre (指挥中心) to move them into your grid instead of registering "
+        "them again (该证件已在其他网格登记，请联系指挥中心办理迁入)"
+    )
 
 
 def register_resident(
@@ -161,14 +183,13 @@ def register_resident(
     today = today or date.today()
     doc_type, number = normalise_document(data.doc_type, data.doc_number)
     doc_hash = document_hash(doc_type, number)
-    existing = session.scalar(
-        select(Resident.id).where(Resident.doc_type == doc_type, Resident.doc_hash == doc_hash)
-    )
-    if existing is not None:
-        raise Duplicate(
-            f"a resident with {doc_type.label} {mask_id_number(number)} is already registered "
-            f"(resident {existing}); update that record instead"
+    existing = session.execute(
+        select(Resident.id, Resident.grid_code).where(
+            Resident.doc_type == doc_type, Resident.doc_hash == doc_hash
         )
+    ).first()
+    if existing is not None:
+        raise _duplicate_document(actor, doc_type, number, *existing)
     sex, birth = data.sex, data.birth_date
     if doc_type is DocumentType.ID_CARD:
         info = validate_id_card(number, today=today)
@@ -273,9 +294,9 @@ def find_by_document(
             Resident.doc_type == kind, Resident.doc_hash == document_hash(kind, normal)
         )
     )
-    if resident is None:
+    if resident is None or not actor.can_see_grid(resident.grid_code):
+        # Outside one's scope reads exactly like not registered (see _duplicate_document).
         return None
-    require_grid(actor, resident.grid_code, "that resident")
     return _read(session, [resident], today or date.today())[0]
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from people import service
-from people.exceptions import Duplicate, Forbidden, InvalidRecord
+from people.exceptions import Duplicate, Forbidden, InvalidRecord, NotFound
 from people.models import PiiAccessLog, ResidenceType, Resident
 from people.schemas import ResidentCreate, ResidentUpdate
 from tests.factories import (
@@ -106,7 +106,7 @@ def test_grid_worker_cannot_register_or_read_residents_outside_their_grids(city)
     with pytest.raises(Forbidden, match="outside your scope"):
         register(city, actor="worker_a", house="BB-1-0101")
     resident = register(city, actor="worker_b", house="BB-1-0101")
-    with pytest.raises(Forbidden, match="outside your scope"):
+    with pytest.raises(NotFound, match="does not exist or is outside your scope"):
         service.get_resident(city["session"], actor=city["worker_a"], resident_id=resident.id)
     listing = service.list_residents(city["session"], actor=city["worker_a"])
     assert listing.total == 0
