@@ -1645,7 +1645,9 @@ def _export_row(row: Any, cipher: Any, unmasked: bool) -> list[Any]:
         "name": row.name,
         "former_name": row.former_name,
         "sex": row.sex.label if row.sex is not Sex.UNKNOWN else None,
-        "birth_date": row.birth_date,
+        # A masked file gives the year only: with the check character the full date would
+        # narrow the ID number to a handful of candidates (people/pii.py).
+        "birth_date": row.birth_date if unmasked or row.birth_date is None else row.birth_date.year,
         "doc_type": row.doc_type.label,
         "doc_number": number,
         "phone": phone,

@@ -129,8 +129,8 @@ def _read(session: Session, residents: list[Resident], today: date) -> list[Resi
             doc_masked=r.doc_masked,
             name=r.name,
             sex=r.sex,
-            birth_date=r.birth_date,
-            age=age_on(r.birth_date, today),
+            birth_year=r.birth_date.year if r.birth_date else None,
+            age=today.year - r.birth_date.year if r.birth_date else None,
             residence_type=r.residence_type,
             residence_type_label=r.residence_type.label,
             phone_masked=r.phone_masked,
@@ -366,7 +366,7 @@ def list_residents(
 def unmask_resident(
     session: Session, *, actor: Actor, resident_id: int, reason: str
 ) -> ResidentPii:
-    """The clear ID number and phone of one resident; writes an access-log row."""
+    """The clear ID number, birth date and phone of one resident; writes an access-log row."""
     require_role(actor, UNMASK, "see unmasked ID numbers or phones")
     if len(reason.strip()) < 4:
         raise InvalidRecord(
@@ -379,7 +379,7 @@ def unmask_resident(
         PiiAccessLog(
             staff_id=actor.staff_id,
             resident_id=resident.id,
-            fields="doc_number,phone",
+            fields="doc_number,birth_date,phone",
             reason=reason.strip(),
         )
     )
@@ -388,6 +388,7 @@ def unmask_resident(
         resident_id=resident.id,
         doc_type=resident.doc_type,
         doc_number=cipher.decrypt(resident.doc_enc, context=DOC_CONTEXT),
+        birth_date=resident.birth_date,
         phone=cipher.decrypt(resident.phone_enc, context=PHONE_CONTEXT)
         if resident.phone_enc
         else None,
@@ -539,7 +540,12 @@ def get_household(
         session.scalars(
             select(Resident)
             .where(Resident.household_id == household_id)
-            .order_by((Resident.id == household.head_id).desc(), Resident.birth_date)
+            # By year, not date: the order of members born in one year would hint at birthdays.
+            .order_by(
+                (Resident.id == household.head_id).desc(),
+                func.extract("year", Resident.birth_date),
+                Resident.id,
+            )
         )
     )
     reads = _read(session, members, today or date.today())

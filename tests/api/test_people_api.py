@@ -208,7 +208,7 @@ def test_registering_a_resident_derives_sex_and_birth_and_refuses_duplicates(cli
     created = client.post("/api/residents", headers=headers, json=payload)
     assert created.status_code == 201
     body = created.json()
-    assert body["birth_date"] == "1990-03-04" and body["sex"] == "male"
+    assert body["birth_year"] == 1990 and body["sex"] == "male"
     assert body["grid_code"] == GRID_A and body["house_code"] == "BA-1-0101"
     again = client.post("/api/residents", headers=headers, json=payload)
     assert again.status_code == 409 and "already registered" in again.json()["error"]["message"]

@@ -213,7 +213,7 @@ def test_enrolment_schedules_the_first_visit_one_interval_after_the_start(city):
         "张三",
         GRID_A,
     )
-    assert member.doc_masked.count("*") == 8
+    assert member.doc_masked.count("*") == 11
 
 
 @pytest.mark.parametrize(
