@@ -533,9 +533,12 @@ def get_household(
     """A household and its members (masked)."""
     require_role(actor, READ_PERSONS, "read households")
     household = session.get(Household, household_id)
-    if household is None:
-        raise NotFound(f"household {household_id} does not exist")
-    require_grid(actor, household.grid_code, f"household {household.code}")
+    if household is None or not actor.can_see_grid(household.grid_code):
+        # A family outside one's scope reads like no family: neither its code nor its grid.
+        raise NotFound(
+            f"household {household_id} does not exist or is outside your scope "
+            "(该户不存在或不在您的管辖范围内)"
+        )
     members = list(
         session.scalars(
             select(Resident)

@@ -157,6 +157,20 @@ def test_out_of_scope_and_nonexistent_residents_get_the_same_answer(client, city
         assert hidden == absent and hidden[0] == 404, (method, suffix)
         assert GRID_B not in str(hidden)
 
+    family = service.create_household(
+        city["session"], actor=city["admin"], code="HB-1", head_id=other
+    ).id
+    missing_family = 2_000_000_000
+    hidden_family = answer("GET", f"/api/households/{family}")
+    absent_family = answer("GET", f"/api/households/{missing_family}")
+    for body in (hidden_family[1], absent_family[1]):
+        body["error"]["message"] = body["error"]["message"].replace(str(family), "N")
+    assert hidden_family == absent_family and hidden_family[0] == 404
+    assert "HB-1" not in str(hidden_family) and GRID_B not in str(hidden_family)
+    # The family's own grid worker reads it.
+    own_family = client.get(f"/api/households/{family}", headers=as_(city, "worker_b"))
+    assert own_family.status_code == 200 and own_family.json()["code"] == "HB-1"
+
     lookup_hidden = answer("POST", "/api/residents/lookup", json={"doc_number": id_number(13)})
     lookup_absent = answer("POST", "/api/residents/lookup", json={"doc_number": id_number(77)})
     assert lookup_hidden == lookup_absent and lookup_hidden[0] == 404
