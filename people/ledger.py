@@ -81,9 +81,10 @@ NOTES_SHEET: Final = "说明"
 IMPORT_REASON: Final = "台账导入"  # residence.reason of stays opened by an import
 ERROR_COLUMNS: Final = ("错误行号", "错误列", "错误原因")
 MASKED_NOTE: Final = (
-    "注意：本文件的证件号码和联系电话已脱敏，不能再导入"
+    "注意：本文件的证件号码和联系电话已脱敏，出生日期只显示年份，不能再导入"
     "（需要修改后再导入时，请用 --unmasked 导出）。"
-    " Masked export: ID numbers and phones are masked, so this file cannot be re-imported; "
+    " Masked export: ID numbers and phones are masked and birth dates show the year only, "
+    "so this file cannot be re-imported; "
     "export with --unmasked to edit and re-import."
 )
 

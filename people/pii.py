@@ -7,8 +7,8 @@ SECRET_KEY with HKDF, so one secret serves both without the two uses ever sharin
 The masking rule (脱敏规则): no combination of fields that one role sees rebuilds a number.
 A GB 11643 ID number is region (6) + birth date (8) + sequence (3, odd for men) + check
 character, and the check character is a function of the other 17, so an attacker who knows
-all but one digit recovers it. Every output except the logged unmask (API JSON, ledger CSV and
-xlsx exports, special-group details, pages) therefore shows, for every role:
+all but one digit recovers it. Every output (API JSON, masked ledger CSV and xlsx exports,
+special-group details, pages, maps, tiles, Open311) therefore shows, for every role:
 
 - the ID number as region + 11 stars + check character: ``420502***********X``;
 - the birth year, never the month and day (``birth_year``; ``age`` is the age reached in the
@@ -19,7 +19,8 @@ What stays unknown is the month and day (365) and the sequence within the sex (5
 candidates. Region and year are public enough (the grid, the apparent age) that the mask is
 designed as if the attacker knew them anyway. Showing the full birth date with any sequence
 digit or the check character would leave 50 or fewer, so the full date is handed out only with
-the clear number, by `unmask_resident`, which writes an access-log row.
+the clear number, by `unmask_resident` and the unmasked ledger export, which both write an
+access-log row. tests/api/test_pii_exposure.py counts the candidates for every role.
 
 Phones show at most 7 of 11 digits (mobile 3 + 4: ``138****5678``, 10,000 candidates) and
 landlines their last 4 digits only; no output shows another part of a phone.
