@@ -128,7 +128,9 @@ def city(session):
         actor=actors["admin"],
         data=ResidentCreate(doc_number=NUMBER, name="张三", phone=PHONE, house_code="BA-1-0101"),
     )
-    service.create_household(session, actor=actors["admin"], code="H-1", head_id=resident.id)
+    household = service.create_household(
+        session, actor=actors["admin"], code="H-1", head_id=resident.id
+    )
     member = sg.enrol(
         session,
         actor=actors["admin"],
@@ -137,14 +139,20 @@ def city(session):
         details={"category": "physical", "grade": 2, "certificate_number": CERTIFICATE},
         started_on=date(2025, 1, 1),
     )
-    return {"session": session, "resident": resident, "member": member, **actors}
+    return {
+        "session": session,
+        "resident": resident,
+        "household": household.id,
+        "member": member,
+        **actors,
+    }
 
 
 def everything_seen(client: Any, city: dict[str, Any], role: str) -> str:
     """All a role gets back about the resident, as one text (refusals included)."""
     headers = bearer(city[role])
     rid, mid = city["resident"].id, city["member"].id
-    household = city["resident"].household_id or 0
+    household = city["household"]
     texts = []
     for path in (
         "/api/residents",
