@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from events.exceptions import EventError
+from gis import export_guard
 from gis.config import get_settings
 from gis.crs import CoordinateError
 from gis.db import get_engine, session_scope
@@ -506,7 +507,12 @@ def _write_rejections(report: importer.ImportReport, source: Path) -> Path:
         writer = csv.writer(handle)
         writer.writerow(ERROR_FILE_HEADER)
         for rejection in report.rejected:
-            writer.writerow([rejection.row or "", rejection.feature_id, rejection.reason])
+            # Feature ids come from the uploaded file: no formula may reach a spreadsheet.
+            writer.writerow(
+                export_guard.neutralise_row(
+                    [rejection.row or "", rejection.feature_id, rejection.reason]
+                )
+            )
     return target
 
 

@@ -19,6 +19,7 @@ from events.exceptions import Forbidden, InvalidReport
 from events.kpis import KpiRow
 from events.map_stats import (
     MAP_ROLES,
+    MAX_MARKERS,
     EventMarker,
     area_actor,
     daily_trend,
@@ -232,7 +233,11 @@ def leader_data(
     heat = heat_cells(
         session, actor=scoped, prefix=prefix, start=start, end=now, cell_deg=cell, category=category
     )
-    overdue_total, overdue = overdue_events(session, actor=scoped, prefix=prefix, now=now)
+    # Leaders get aggregates only: how many cases are overdue, not which (no markers).
+    single_events = actor.role is not StaffRole.LEADER
+    overdue_total, overdue = overdue_events(
+        session, actor=scoped, prefix=prefix, now=now, limit=MAX_MARKERS if single_events else 0
+    )
     units = {
         t: [
             _shape(j.outline)
@@ -275,6 +280,7 @@ def leader_data(
         if panel_url
         else leader_panel(session, actor=actor, area=area, days=days, now=now),
         panel_url=panel_url,
+        single_events=single_events,
     )
     return data, tolerance
 

@@ -2,7 +2,7 @@
 
 A stage turns yellow once 80 % of its working time is used and red when it is overdue. The
 periodic job `escalate_overdue` supervises each running stage at most once per level — yellow,
-then red — and leaders or the command centre may supervise by hand at any time (`supervise`).
+then red — and the command centre may supervise by hand at any time (`supervise`).
 Every supervision is an `event_step` (action 'supervise', the status unchanged) and one outbox
 row per informed unit: the unit responsible for the stage, whose row names its supervisor, and
 the district command centre.

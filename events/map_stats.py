@@ -32,9 +32,11 @@ from events.models import (
     EventStatus,
     EventStep,
 )
+from events.query import visible_to
 from events.workflow import OPEN_STATES
 from grid.exceptions import InvalidQuery
 from grid.generalised import Outline
+from grid.models import Grid
 from grid.service import area_prefix
 from people.access import Actor, grid_scope
 from people.models import StaffRole
@@ -348,7 +350,37 @@ def _unit_of(session: Session, actor: Actor, unit_id: int | None) -> DepartmentU
     unit = session.get(DepartmentUnit, unit_id)
     if unit is None:
         raise NotFound(f"department unit {unit_id} does not exist")
+    if actor.role is StaffRole.COMMAND and not _serves_area(session, unit, actor.area_code):
+        # Refused like an event of another area in the API (403), naming only the unit the
+        # caller asked for: its map would show cases that belong to another command centre.
+        raise Forbidden(
+            f"department unit {unit_id} serves no part of your area ({actor.area_code or 'none'}); "
+            "open the map of a unit working in your area (该单位不在您的管辖范围内)"
+        )
     return unit
+
+
+def _serves_area(session: Session, unit: DepartmentUnit, area_code: str | None) -> bool:
+    """Whether `unit` works in the area: its jurisdiction meets one of the area's grids, or,
+    without a jurisdiction, it belongs to the area's district."""
+    if not area_code:
+        return False
+    try:
+        prefix = area_prefix(area_code)
+    except InvalidQuery:
+        return False
+    if unit.geom is None:
+        return unit.district_code == prefix[:6]
+    jurisdiction = select(DepartmentUnit.geom).where(DepartmentUnit.id == unit.id)
+    meets = (
+        select(Grid.code)
+        .where(
+            Grid.code.startswith(prefix, autoescape=True),
+            func.ST_Intersects(Grid.geom, jurisdiction.scalar_subquery()),
+        )
+        .exists()
+    )
+    return bool(session.scalar(select(meets)))
 
 
 def unit_outline(
@@ -389,7 +421,8 @@ def unit_open_events(
 ) -> list[EventMarker]:
     """The open events a unit holds, with their lights (red first)."""
     unit = _unit_of(session, actor, unit_id)
-    where = [Event.status.in_(OPEN_STATES), Event.unit_id == unit.id]
+    # Only the cases the caller may read in the API too (a unit can span several areas).
+    where = [Event.status.in_(OPEN_STATES), Event.unit_id == unit.id, visible_to(actor)]
     return _markers(session, where, _aware(now, "now"), MAX_MARKERS)
 
 
@@ -400,6 +433,7 @@ def unit_duplicates(
     events voided as duplicates in the last `days` days, each linked to the other event."""
     unit = _unit_of(session, actor, unit_id)
     other = aliased(Event)
+    seen = select(Event.id).where(visible_to(actor))
     x, y = func.ST_X(Event.geom), func.ST_Y(Event.geom)
     ox, oy = func.ST_X(other.geom), func.ST_Y(other.geom)
     links: list[DuplicateLink] = []
@@ -409,6 +443,8 @@ def unit_duplicates(
         .where(
             or_(Event.unit_id == unit.id, other.unit_id == unit.id),
             Event.reported_at >= _aware(now, "now") - timedelta(days=days),
+            Event.id.in_(seen),
+            other.id.in_(seen),
         )
         .order_by(Event.code)
     )
@@ -431,6 +467,7 @@ def unit_duplicates(
         select(Event.code, x, y, other.code, ox, oy)
         .join(candidates, candidates.c.event_id == Event.id)
         .join(other, other.code == candidates.c.code)
+        .where(Event.id.in_(seen), other.id.in_(seen))
         .order_by(Event.code, other.code)
     )
     links += [DuplicateLink(c, a, b, oc, oa, ob, False) for c, a, b, oc, oa, ob in pairs]

@@ -90,6 +90,8 @@ def visible_to(actor: Actor) -> ColumnElement[bool]:
     role = actor.role
     if role is StaffRole.ADMIN:
         return true()
+    if role is StaffRole.LEADER:
+        return false()  # leaders see events as aggregates only (events.map_stats, events.kpis)
     if role is StaffRole.GRID_WORKER:
         mine = Event.reporter_id == actor.staff_id
         if not actor.grid_codes:
@@ -119,6 +121,8 @@ def visible_to(actor: Actor) -> ColumnElement[bool]:
 
 
 def _scope_sentence(actor: Actor) -> str:
+    if actor.role is StaffRole.LEADER:
+        return "what a leader account reads: leaders see counts, heat maps and KPIs, not events"
     if actor.role is StaffRole.GRID_WORKER:
         return f"your grids ({', '.join(sorted(actor.grid_codes)) or 'none'})"
     if actor.role is StaffRole.DISPATCHER:

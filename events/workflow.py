@@ -78,7 +78,9 @@ TRANSITIONS: dict[str, Transition] = {
             S.SELF_RESOLVED,
             {R.GRID_WORKER},
         ),
-        _t("supervise", "督办", set(OPEN_STATES) - {S.REPORTED}, None, set(SYSTEM) | {R.LEADER}),
+        # Not leaders: they see aggregates only, and a supervision answers with the event;
+        # a leader's instruction (领导批示) is entered by the command centre.
+        _t("supervise", "督办", set(OPEN_STATES) - {S.REPORTED}, None, set(SYSTEM)),
     )
 }
 

@@ -27,6 +27,7 @@ from pyproj.exceptions import CRSError
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from gis import export_guard
 from gis.crs import CoordinateError, Crs, parse_crs, to_storage_many
 from gis.db import STORAGE_SRID
 from gis.geometry import GeometryError, parse_geometry, validate_lon_lat_bounds
@@ -112,6 +113,11 @@ def write_features(frame: gpd.GeoDataFrame, path: str | Path) -> int:
         options["encoding"] = "UTF-8"  # writes the .cpg sidecar
     elif fmt is FileFormat.CSV:
         options["layer_options"] = {"GEOMETRY": "AS_WKT", "WRITE_BOM": "YES"}
+        # A CSV is opened in Excel: a building named "=HYPERLINK(...)" must stay text.
+        frame = frame.copy()
+        for name in frame.columns.drop(frame.geometry.name):
+            if not pd.api.types.is_numeric_dtype(frame[name]):
+                frame[name] = frame[name].map(export_guard.neutralise)
     _remove_existing(path, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     pyogrio.write_dataframe(
@@ -258,6 +264,10 @@ def read_feature_file(path: str | Path, *, crs: Crs | str = Crs.CGCS2000) -> Fea
         attributes = attributes.rename(columns={k[:10]: k for k in SHAPEFILE_NAMES})
     problems: dict[int, str] = {}
     if fmt is FileFormat.CSV:
+        # Our CSV exports guard formula-like text with an apostrophe; reading one undoes it.
+        for name in attributes.columns:
+            if not pd.api.types.is_numeric_dtype(attributes[name]):
+                attributes[name] = attributes[name].map(export_guard.restore)
         geometries = _csv_geometries(path, attributes, problems)
     else:
         geometries = _wkb_geometries(wkb, problems)

@@ -80,11 +80,12 @@ def leader_map(data: LeaderMap, view: View, *, tolerance: float) -> folium.Map:
         ),
         show=False,
     )
-    if open_events is not None:
-        open_events.add_to(m)
-    layers.events(
-        data.overdue, view=view, name="超期事件 (红灯)", layer_id="overdue", color="#d7191c"
-    ).add_to(m)
+    if data.single_events:  # never for leaders: aggregates only
+        if open_events is not None:
+            open_events.add_to(m)
+        layers.events(
+            data.overdue, view=view, name="超期事件 (红灯)", layer_id="overdue", color="#d7191c"
+        ).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m
 

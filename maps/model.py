@@ -180,6 +180,9 @@ class LeaderMap:
     # The KPIs inline (an export), or None and `panel_url` for the page to fetch them.
     panel: LeaderPanel | None = None
     panel_url: str | None = None
+    # Single events (overdue markers, the open-events tile layer) for command staff and admins;
+    # a leader's map has aggregates only, and `overdue` is then empty.
+    single_events: bool = True
 
 
 @dataclass(frozen=True)

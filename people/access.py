@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from grid.service import area_prefix
 from people.exceptions import Forbidden, NotFound
-from people.models import Staff, StaffGrid, StaffRole
+from people.models import Resident, Staff, StaffGrid, StaffRole
 
 # Roles allowed to read residents one by one (masked), and to ask for unmasked PII.
 READ_PERSONS = frozenset(
@@ -93,6 +93,28 @@ def require_grid(actor: Actor, grid_code: str | None, what: str) -> None:
             else (actor.area_code or "none")
         )
         raise Forbidden(f"{what} is in grid {grid_code or '(none)'}, outside your scope ({scope})")
+
+
+def resident_not_visible(resident_id: int) -> NotFound:
+    """The one answer for a resident who does not exist or lies outside the actor's scope.
+
+    Both cases read alike, so an error never tells whether, or in which grid, a person outside
+    one's scope is registered.
+    """
+    return NotFound(
+        f"resident {resident_id} does not exist or is outside your scope "
+        "(该人员不存在或不在您的管辖范围内)"
+    )
+
+
+def load_visible_resident(
+    session: Session, actor: Actor, resident_id: int, *, lock: bool = False
+) -> Resident:
+    """The resident if it exists and lies in the actor's scope, else `resident_not_visible`."""
+    resident = session.get(Resident, resident_id, with_for_update=lock or None)
+    if resident is None or not actor.can_see_grid(resident.grid_code):
+        raise resident_not_visible(resident_id)
+    return resident
 
 
 def grid_scope(actor: Actor, grid_column: Any) -> ColumnElement[bool]:

@@ -2099,7 +2099,7 @@ def _write_people(
                 kind,
                 _hex(cipher.encrypt(number, context=DOC_CONTEXT)),
                 _hex(doc_hash),
-                number[:6] + "********" + number[-4:] if gb else mask_id_number(number),
+                number[:6] + "*" * 11 + number[-1:] if gb else mask_id_number(number),
                 name,
                 sex,
                 birth,

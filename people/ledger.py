@@ -37,6 +37,7 @@ import numpy as np
 from sqlalchemy import Integer, String, column, func, insert, literal, or_, select, table, text
 from sqlalchemy.orm import Session
 
+from gis import export_guard
 from gis.text import UNPRINTABLE, check_text
 from grid.models import Building, House
 from people.access import (
@@ -82,9 +83,10 @@ NOTES_SHEET: Final = "说明"
 IMPORT_REASON: Final = "台账导入"  # residence.reason of stays opened by an import
 ERROR_COLUMNS: Final = ("错误行号", "错误列", "错误原因")
 MASKED_NOTE: Final = (
-    "注意：本文件的证件号码和联系电话已脱敏，不能再导入"
+    "注意：本文件的证件号码和联系电话已脱敏，出生日期只显示年份，不能再导入"
     "（需要修改后再导入时，请用 --unmasked 导出）。"
-    " Masked export: ID numbers and phones are masked, so this file cannot be re-imported; "
+    " Masked export: ID numbers and phones are masked and birth dates show the year only, "
+    "so this file cannot be re-imported; "
     "export with --unmasked to edit and re-import."
 )
 
@@ -389,7 +391,9 @@ def _decoded(path: Path, handle: Any, encoding: str) -> Iterator[str]:
 def _csv_rows(path: Path, handle: Any, encoding: str) -> Iterator[list[Any]]:
     reader = csv.reader(_decoded(path, handle, encoding))
     try:
-        yield from reader
+        # Our exports guard formula-like text with an apostrophe; importing one gives it back.
+        for row in reader:
+            yield [export_guard.restore(cell) for cell in row]
     except csv.Error as exc:
         raise LedgerFileError(
             f"{path.name} line {reader.line_num} cannot be read as CSV ({exc}); "
@@ -411,7 +415,7 @@ def _xlsx_rows(path: Path, sheet: Any) -> Iterator[list[Any]]:
 def _xlsx_value(value: Any) -> Any:
     """Cells as text, except dates and numbers too large to have kept every digit."""
     if value is None or isinstance(value, str):
-        return value
+        return export_guard.restore(value)
     if isinstance(value, datetime):
         return value.date() if value.time() == datetime.min.time() else value
     if isinstance(value, bool):
@@ -1182,14 +1186,14 @@ def _scope_checks(session: Session, actor: Actor, *, house_column: str, doc_colu
         link.c.grid_code,
         link.c.house_id.is_not(None),
     )
-    resident_grid = func.coalesce(link.c.resident_grid, "(none)")
+    # Never which grid: an import must not tell where a person outside one's scope lives.
     reject(
         _SEQ_PERSON,
         doc_column,
-        literal("this person is already in the ledger in grid ")
-        + resident_grid
-        + outside
-        + "; ask the worker of that grid or the command centre to update them",
+        literal("this person is already registered outside ")
+        + literal(_scope_words(actor))
+        + "; ask the command centre (指挥中心) to move them into your grid "
+        "(该人员已在其他网格登记)",
         link.c.resident_grid,
         link.c.resident_id.is_not(None),
     )
@@ -1371,7 +1375,8 @@ def _error_writer(
     with _atomic(target) as part, part.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
-        yield writer.writerow
+        # Rejected rows carry the uploader's cells as they were: guard them like any export.
+        yield lambda row: writer.writerow(export_guard.neutralise_row(row))
 
 
 def _text_indexes(index: dict[str, int]) -> list[int]:
@@ -1426,7 +1431,7 @@ def _xlsx_writer(
         cell.font = bold
         header_cells.append(cell)
     sheet.append(header_cells)
-    yield sheet.append
+    yield lambda row: sheet.append(export_guard.xlsx_row(sheet, row))
     if with_notes_sheet:
         _fill_notes(workbook.create_sheet(NOTES_SHEET), masked_note=note)
     with _atomic(target) as part:
@@ -1683,7 +1688,9 @@ def _export_row(row: Any, cipher: Any, unmasked: bool) -> list[Any]:
         "name": row.name,
         "former_name": row.former_name,
         "sex": row.sex.label if row.sex is not Sex.UNKNOWN else None,
-        "birth_date": row.birth_date,
+        # A masked file gives the year only: with the check character the full date would
+        # narrow the ID number to a handful of candidates (people/pii.py).
+        "birth_date": row.birth_date if unmasked or row.birth_date is None else row.birth_date.year,
         "doc_type": row.doc_type.label,
         "doc_number": number,
         "phone": phone,
@@ -1714,7 +1721,7 @@ def _ledger_writer(
         if note:
             writer.writerow([note])
         writer.writerow(header)
-        yield writer.writerow
+        yield lambda row: writer.writerow(export_guard.neutralise_row(row))
 
 
 # --- template -----------------------------------------------------------------------------

@@ -3,6 +3,27 @@
 ID numbers and phones are stored as AES-256-GCM ciphertext plus an HMAC-SHA256 lookup hash,
 so exact search and de-duplication never need to decrypt. Both sub-keys are derived from
 SECRET_KEY with HKDF, so one secret serves both without the two uses ever sharing a key.
+
+The masking rule (脱敏规则): no combination of fields that one role sees rebuilds a number.
+A GB 11643 ID number is region (6) + birth date (8) + sequence (3, odd for men) + check
+character, and the check character is a function of the other 17, so an attacker who knows
+all but one digit recovers it. Every output (API JSON, masked ledger CSV and xlsx exports,
+special-group details, pages, maps, tiles, Open311) therefore shows, for every role:
+
+- the ID number as region + 11 stars + check character: ``420502***********X``;
+- the birth year, never the month and day (``birth_year``; ``age`` is the age reached in the
+  current year, which says nothing more than the year); and sex.
+
+What stays unknown is the month and day (365) and the sequence within the sex (500): about
+182,500 bodies, of which the shown check character keeps one in eleven, some 16,000
+candidates. Region and year are public enough (the grid, the apparent age) that the mask is
+designed as if the attacker knew them anyway. Showing the full birth date with any sequence
+digit or the check character would leave 50 or fewer, so the full date is handed out only with
+the clear number, by `unmask_resident` and the unmasked ledger export, which both write an
+access-log row. tests/api/test_pii_exposure.py counts the candidates for every role.
+
+Phones show at most 7 of 11 digits (mobile 3 + 4: ``138****5678``, 10,000 candidates) and
+landlines their last 4 digits only; no output shows another part of a phone.
 """
 
 from __future__ import annotations
@@ -162,10 +183,13 @@ _COMPOUND_SURNAMES: Final = frozenset(
 
 
 def mask_id_number(number: str) -> str:
-    """Masked ID number: 18 characters keep 6 + 4 ("420502********123X"), others 2 + 2."""
+    """Masked ID number: 18 characters keep 6 + 1 ("420502***********X"), others 2 + 2.
+
+    Never the birth-date or sequence digits: see the module docstring for why.
+    """
     text = normalise_lookup_value(number)
     if len(text) == _ID_NUMBER_LENGTH:
-        return text[:6] + _MASK * 8 + text[-4:]
+        return text[:6] + _MASK * 11 + text[-1:]
     if len(text) <= 4:
         return _MASK * len(text)
     return text[:2] + _MASK * (len(text) - 4) + text[-2:]

@@ -71,8 +71,11 @@ class ResidentRead(BaseModel):
     doc_masked: str
     name: str
     sex: Sex
-    birth_date: date | None
-    age: int | None
+    birth_year: int | None = Field(
+        description="year of birth only: with the masked ID number a full date would give it "
+        "away (see people/pii.py)"
+    )
+    age: int | None = Field(description="the age reached in the current year (周岁 this year)")
     residence_type: ResidenceType
     residence_type_label: str
     phone_masked: str | None
@@ -99,6 +102,7 @@ class ResidentPii(BaseModel):
     resident_id: int
     doc_type: DocumentType
     doc_number: str
+    birth_date: date | None
     phone: str | None
 
 

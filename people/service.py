@@ -19,6 +19,7 @@ from people.access import (
     UNMASK,
     Actor,
     grid_scope,
+    load_visible_resident,
     require_grid,
     require_role,
 )
@@ -128,8 +129,8 @@ def _read(session: Session, residents: list[Resident], today: date) -> list[Resi
             doc_masked=r.doc_masked,
             name=r.name,
             sex=r.sex,
-            birth_date=r.birth_date,
-            age=age_on(r.birth_date, today),
+            birth_year=r.birth_date.year if r.birth_date else None,
+            age=today.year - r.birth_date.year if r.birth_date else None,
             residence_type=r.residence_type,
             residence_type_label=r.residence_type.label,
             phone_masked=r.phone_masked,
@@ -146,11 +147,32 @@ def _read(session: Session, residents: list[Resident], today: date) -> list[Resi
 
 def _load(session: Session, actor: Actor, resident_id: int) -> Resident:
     require_role(actor, READ_PERSONS, "read residents")
-    resident = session.get(Resident, resident_id)
-    if resident is None:
-        raise NotFound(f"resident {resident_id} does not exist")
-    require_grid(actor, resident.grid_code, f"resident {resident_id}")
-    return resident
+    return load_visible_resident(session, actor, resident_id)
+
+
+def _duplicate_document(
+    actor: Actor, doc_type: DocumentType, number: str, resident_id: int, grid_code: str | None
+) -> Duplicate:
+    """The 409 for a document that is registered already, saying no more than the actor may see.
+
+    One document, one resident: the ledger cannot take a second record, so the refusal itself
+    tells the registrant that the person is registered somewhere. That much is accepted: the
+    registrant holds the ID card of a person in front of them, and refusing silently would leave
+    the person unregistered. What the answer never says, unless the actor may read that
+    resident anyway, is which resident or grid holds it; a transfer goes through the command
+    centre, which can see both grids.
+    """
+    shown = mask_id_number(number)
+    if actor.can_see_grid(grid_code):
+        return Duplicate(
+            f"a resident with {doc_type.label} {shown} is already registered "
+            f"(resident {resident_id}); update that record instead"
+        )
+    return Duplicate(
+        f"a resident with {doc_type.label} {shown} is already registered outside your scope; "
+        "ask the command centre (指挥中心) to move them into your grid instead of registering "
+        "them again (该证件已在其他网格登记，请联系指挥中心办理迁入)"
+    )
 
 
 def register_resident(
@@ -161,14 +183,13 @@ def register_resident(
     today = today or date.today()
     doc_type, number = normalise_document(data.doc_type, data.doc_number)
     doc_hash = document_hash(doc_type, number)
-    existing = session.scalar(
-        select(Resident.id).where(Resident.doc_type == doc_type, Resident.doc_hash == doc_hash)
-    )
-    if existing is not None:
-        raise Duplicate(
-            f"a resident with {doc_type.label} {mask_id_number(number)} is already registered "
-            f"(resident {existing}); update that record instead"
+    existing = session.execute(
+        select(Resident.id, Resident.grid_code).where(
+            Resident.doc_type == doc_type, Resident.doc_hash == doc_hash
         )
+    ).first()
+    if existing is not None:
+        raise _duplicate_document(actor, doc_type, number, *existing)
     sex, birth = data.sex, data.birth_date
     if doc_type is DocumentType.ID_CARD:
         info = validate_id_card(number, today=today)
@@ -273,9 +294,9 @@ def find_by_document(
             Resident.doc_type == kind, Resident.doc_hash == document_hash(kind, normal)
         )
     )
-    if resident is None:
+    if resident is None or not actor.can_see_grid(resident.grid_code):
+        # Outside one's scope reads exactly like not registered (see _duplicate_document).
         return None
-    require_grid(actor, resident.grid_code, "that resident")
     return _read(session, [resident], today or date.today())[0]
 
 
@@ -345,7 +366,7 @@ def list_residents(
 def unmask_resident(
     session: Session, *, actor: Actor, resident_id: int, reason: str
 ) -> ResidentPii:
-    """The clear ID number and phone of one resident; writes an access-log row."""
+    """The clear ID number, birth date and phone of one resident; writes an access-log row."""
     require_role(actor, UNMASK, "see unmasked ID numbers or phones")
     if len(reason.strip()) < 4:
         raise InvalidRecord(
@@ -358,7 +379,7 @@ def unmask_resident(
         PiiAccessLog(
             staff_id=actor.staff_id,
             resident_id=resident.id,
-            fields="doc_number,phone",
+            fields="doc_number,birth_date,phone",
             reason=reason.strip(),
         )
     )
@@ -367,6 +388,7 @@ def unmask_resident(
         resident_id=resident.id,
         doc_type=resident.doc_type,
         doc_number=cipher.decrypt(resident.doc_enc, context=DOC_CONTEXT),
+        birth_date=resident.birth_date,
         phone=cipher.decrypt(resident.phone_enc, context=PHONE_CONTEXT)
         if resident.phone_enc
         else None,
@@ -511,14 +533,22 @@ def get_household(
     """A household and its members (masked)."""
     require_role(actor, READ_PERSONS, "read households")
     household = session.get(Household, household_id)
-    if household is None:
-        raise NotFound(f"household {household_id} does not exist")
-    require_grid(actor, household.grid_code, f"household {household.code}")
+    if household is None or not actor.can_see_grid(household.grid_code):
+        # A family outside one's scope reads like no family: neither its code nor its grid.
+        raise NotFound(
+            f"household {household_id} does not exist or is outside your scope "
+            "(该户不存在或不在您的管辖范围内)"
+        )
     members = list(
         session.scalars(
             select(Resident)
             .where(Resident.household_id == household_id)
-            .order_by((Resident.id == household.head_id).desc(), Resident.birth_date)
+            # By year, not date: the order of members born in one year would hint at birthdays.
+            .order_by(
+                (Resident.id == household.head_id).desc(),
+                func.extract("year", Resident.birth_date),
+                Resident.id,
+            )
         )
     )
     reads = _read(session, members, today or date.today())

@@ -57,6 +57,7 @@ from people.access import (
     READ_PERSONS,
     Actor,
     grid_scope,
+    load_visible_resident,
     require_grid,
     require_role,
 )
@@ -661,11 +662,7 @@ def _read(
 def _load_resident(session: Session, actor: Actor, resident_id: int, action: str) -> Resident:
     require_role(actor, READ_PERSONS, action)
     # Locking the resident serialises concurrent enrolments of the same person.
-    resident = session.get(Resident, resident_id, with_for_update=True)
-    if resident is None:
-        raise NotFound(f"resident {resident_id} does not exist")
-    require_grid(actor, resident.grid_code, f"resident {resident_id}")
-    return resident
+    return load_visible_resident(session, actor, resident_id, lock=True)
 
 
 def _load_membership(
@@ -673,11 +670,18 @@ def _load_membership(
 ) -> tuple[SpecialGroup, Resident]:
     require_role(actor, READ_PERSONS, action)
     group = session.get(SpecialGroup, special_group_id, with_for_update=True)
+    missing = NotFound(
+        f"special group membership {special_group_id} does not exist or is outside your scope "
+        "(不存在或不在您的管辖范围内)"
+    )
     if group is None:
-        raise NotFound(f"special group membership {special_group_id} does not exist")
+        raise missing
     resident = session.get(Resident, group.resident_id)
     assert resident is not None  # the foreign key cascades deletes
-    require_grid(actor, resident.grid_code, f"the resident of membership {special_group_id}")
+    if not actor.can_see_grid(resident.grid_code):
+        # Same answer as a membership that does not exist: it would otherwise confirm that
+        # somebody outside one's scope is in a special group, and name their grid.
+        raise missing
     return group, resident
 
 

@@ -28,9 +28,13 @@ from events.service import REPORTERS, insert_event_row, report_event
 from events.workflow import TRANSITIONS
 from gis.config import get_settings
 from people.access import Actor
+from people.models import StaffRole
 
 router = APIRouter(tags=["events 事件"])
 
+# Leaders get aggregates only (counts, heat, KPIs: /api/stats, /maps/leader), never an event's
+# description, reporter or photos; every other account reads the events of its own scope.
+EVENT_READERS = ALL_STAFF - {StaffRole.LEADER}
 # Room for the text fields of a multipart body beside the photos.
 _FORM_SLACK = 1024 * 1024
 _JSON_TYPES = ("application/json", "")
@@ -244,7 +248,7 @@ def file_event(
 @router.get("/api/events", response_model=EventPage)
 def list_events(
     session: SessionDep,
-    actor: Annotated[Actor, allow(ALL_STAFF)],
+    actor: Annotated[Actor, allow(EVENT_READERS)],
     status_: Annotated[
         list[EventStatus] | None, Query(alias="status", description="repeatable")
     ] = None,
@@ -301,7 +305,7 @@ def list_events(
 
 @router.get("/api/events/{code}", response_model=EventDetail)
 def get_event(
-    session: SessionDep, actor: Annotated[Actor, allow(ALL_STAFF)], code: CodePath
+    session: SessionDep, actor: Annotated[Actor, allow(EVENT_READERS)], code: CodePath
 ) -> EventDetail:
     """One event: its steps, stages, dispatch explanation, photos and my possible actions."""
     return query.event_detail(session, actor=actor, code=code)
@@ -322,7 +326,7 @@ def _send(photo: query.PhotoFile) -> FileResponse:
 )
 def get_photo(
     session: SessionDep,
-    actor: Annotated[Actor, allow(ALL_STAFF)],
+    actor: Annotated[Actor, allow(EVENT_READERS)],
     code: CodePath,
     photo_id: PhotoId,
 ) -> FileResponse:
@@ -337,7 +341,7 @@ def get_photo(
 )
 def get_thumbnail(
     session: SessionDep,
-    actor: Annotated[Actor, allow(ALL_STAFF)],
+    actor: Annotated[Actor, allow(EVENT_READERS)],
     code: CodePath,
     photo_id: PhotoId,
 ) -> FileResponse:

@@ -135,7 +135,8 @@ def find_by_document(session: SessionDep, actor: Reader, lookup: DocumentLookup)
     if found is None:
         raise ApiError(
             status.HTTP_404_NOT_FOUND,
-            "nobody with that document is registered; register them with POST /api/residents",
+            "nobody with that document is registered in your scope (您的管辖范围内无此证件人员); "
+            "if they live in your grid, register them with POST /api/residents",
         )
     return found
 

@@ -77,6 +77,12 @@ def get_tile(
             status.HTTP_404_NOT_FOUND,
             f"there is no tile layer '{layer}'; use one of {', '.join(sorted(tiles.LAYERS))}",
         )
+    if found.scoped and actor.role is StaffRole.LEADER:
+        raise ApiError(
+            status.HTTP_403_FORBIDDEN,
+            f"leaders see events as counts and heat maps, not one by one; the '{layer}' layer "
+            "is for staff who handle cases (领导账号只看汇总，不看单个事件)",
+        )
     scope = events_scope(actor) if found.scoped else None
     try:
         data = tiles.render_tile(session, layer=found, z=z, x=x, y=y, scope=scope)

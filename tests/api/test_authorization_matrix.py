@@ -1,5 +1,9 @@
 """Every route × every role: who passes the route's gate, stated here independently of the code.
 
+Leaders get aggregates only (counts, heat maps, choropleths, KPIs): no event list, no event
+detail, no photos, no resident rows, no single events on maps or in tiles, no action on a single
+event (督办 is entered by the command centre) and no Open311 (integrations only).
+
 Passing the gate is not the whole story (the services still scope rows to the caller's grids,
 unit or area; other tests check that): this matrix pins which roles may call each route at all,
 that the others get 403, that nobody gets in anonymously, and that no role can make a route 500.
@@ -36,6 +40,8 @@ REPORTERS = LEDGER
 ON_SITE = frozenset({R.GRID_WORKER, R.INSPECTOR})
 UNIT = frozenset({R.DISPATCHER})
 AGGREGATES = LEADERS | {R.GRID_WORKER, R.INSPECTOR}
+# Single events (descriptions, reporters, photos): everyone who handles cases, never leaders.
+EVENT_READERS = EVERYONE - {R.LEADER}
 
 EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/me"): EVERYONE,
@@ -66,10 +72,10 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/visits/due"): LEDGER,
     # events
     ("POST", "/api/events"): REPORTERS,
-    ("GET", "/api/events"): EVERYONE,
-    ("GET", "/api/events/{code}"): EVERYONE,
-    ("GET", "/api/events/{code}/photos/{photo_id}"): EVERYONE,
-    ("GET", "/api/events/{code}/photos/{photo_id}/thumbnail"): EVERYONE,
+    ("GET", "/api/events"): EVENT_READERS,
+    ("GET", "/api/events/{code}"): EVENT_READERS,
+    ("GET", "/api/events/{code}/photos/{photo_id}"): EVENT_READERS,
+    ("GET", "/api/events/{code}/photos/{photo_id}/thumbnail"): EVENT_READERS,
     ("POST", "/api/events/{code}/check"): ON_SITE,
     ("POST", "/api/events/{code}/dispatch"): COMMAND | {R.GRID_WORKER},
     ("POST", "/api/events/{code}/redispatch"): COMMAND,
@@ -85,7 +91,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("POST", "/api/events/{code}/resume"): COMMAND,
     ("POST", "/api/events/{code}/void"): COMMAND,
     ("POST", "/api/events/{code}/self-resolve"): frozenset({R.GRID_WORKER}),
-    ("POST", "/api/events/{code}/supervise"): LEADERS,
+    ("POST", "/api/events/{code}/supervise"): COMMAND,
     ("POST", "/api/events/{code}/{action}"): EVERYONE,  # unknown actions: 404 for anyone
     # reference data: everyone reads, admins edit; rules are internal to the command centre
     ("GET", "/api/categories"): EVERYONE,
@@ -127,6 +133,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/maps/leader/panel"): LEADERS,
     ("GET", "/maps/unit"): COMMAND | UNIT,
     ("GET", "/maps/grid"): COMMAND | ON_SITE,
+    # every account for the frame (buildings, grids); the events layer refuses leaders, below
     ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"): EVERYONE,
 }
 PAGES = {"/worker", "/console", "/maps/leader", "/maps/unit", "/maps/grid"}
@@ -226,3 +233,63 @@ def test_nobody_gets_in_without_signing_in(client, accounts):
         if not refused:
             let_in.append(f"{method} {path} ({response.status_code})")
     assert let_in == []
+
+
+# --- leaders: aggregates only, everywhere ----------------------------------------------------
+
+
+@pytest.fixture
+def an_overdue_event(session, accounts):
+    """One overdue event with a description naming a person, in the leader's area."""
+    from datetime import UTC, datetime, timedelta
+
+    from events.reference import load_reference_data
+    from tests.gis.test_tiles import TX, TY, Z, add_event
+
+    load_reference_data(session)  # the tile Z/TX/TY lies inside the accounts' grid
+    event = add_event(
+        session,
+        "E-LEADER-1",
+        0.25,
+        0.25,
+        COMMUNITY + "001",
+        stage_deadline=datetime.now(UTC) - timedelta(hours=3),
+    )
+    session.refresh(event)  # the geometry as read back, not the EWKT text it was given
+    return {"event": event, "tile": f"{Z}/{TX}/{TY}"}
+
+
+def test_leaders_get_counts_and_maps_but_never_a_single_event(client, accounts, an_overdue_event):
+    leader, command = accounts[R.LEADER], accounts[R.COMMAND]
+    code, tile = an_overdue_event["event"].code, an_overdue_event["tile"]
+    description = an_overdue_event["event"].description
+
+    # The rule's other side: command staff read the same event, list and tile.
+    assert client.get(f"/api/events/{code}", headers=command).status_code == 200
+    assert client.get(f"/tiles/events/{tile}.mvt", headers=command).content
+    command_map = client.get("/maps/leader", headers=command)
+    assert command_map.status_code == 200 and code in command_map.text
+
+    for path in ("/api/events", f"/api/events/{code}", f"/api/events/{code}/photos/1"):
+        refused = client.get(path, headers=leader)
+        assert refused.status_code == 403, path
+        assert description not in refused.text
+    supervised = client.post(f"/api/events/{code}/supervise", headers=leader, json={})
+    assert supervised.status_code == 403
+    tile_refused = client.get(f"/tiles/events/{tile}.mvt", headers=leader)
+    assert tile_refused.status_code == 403 and "leaders see events as counts" in tile_refused.text
+    assert client.get(f"/tiles/grids/{tile}.mvt", headers=leader).status_code == 200
+
+    page = client.get("/maps/leader", headers=leader)
+    assert page.status_code == 200
+    assert code not in page.text and description not in page.text
+    # The layer of single events (markers with a popup linking to the case) is not drawn.
+    assert "gridgov.events(" in command_map.text and "gridgov.events(" not in page.text
+    assert "共 1 件超期" in page.text  # the overdue count is there, as an aggregate
+    kpis = client.get("/api/stats/kpis", headers=leader)
+    assert kpis.status_code == 200 and code not in kpis.text
+    panel = client.get("/maps/leader/panel", headers=leader)
+    assert panel.status_code == 200 and code not in panel.text
+    # Open311 serves integrations holding an API key, never a staff sign-in.
+    open311 = client.get("/open311/v2/requests.json", headers=leader)
+    assert open311.status_code in (400, 401, 403) and code not in open311.text

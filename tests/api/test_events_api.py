@@ -351,7 +351,9 @@ def test_a_dispatcher_sees_only_their_units_queue(client, city):
 def test_area_staff_see_their_area_and_unknown_codes_get_404(client, city):
     event = file_at(city)
     assert codes(listed(client, city, who="command_staff")) == [event.code]
-    assert codes(listed(client, city, who="leader")) == [event.code]
+    # Leaders get aggregates only (/api/stats, /maps/leader), never the events themselves.
+    assert_error(client.get("/api/events", headers=bearer(city["leader"])), 403, "leader")
+    assert_error(client.get(f"/api/events/{event.code}", headers=bearer(city["leader"])), 403)
     detail = client.get(f"/api/events/{event.code}", headers=bearer(city["command_staff"]))
     assert detail.json()["actions"] == ["redispatch", "suspend", "void", "supervise"]
     missing = client.get("/api/events/420502-20260101-999999", headers=bearer(city["admin"]))

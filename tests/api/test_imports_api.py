@@ -410,3 +410,18 @@ def test_in_the_background_a_rejected_layer_fails_and_leaves_nothing(background,
     assert job["status"] == "failed" and job["rejected"] == 1 and job["finished_at"]
     with session_scope(committed_engine) as session:
         assert session.get(Grid, COMMUNITY + "009") is None
+
+
+def test_a_rejected_feature_id_cannot_become_a_formula_in_the_error_file(
+    client,
+    city,  # noqa: F811
+    runner,
+):
+    formula = '=HYPERLINK("http://evil.example/x","点此")'
+    layer = geojson([({"code": formula, "name": "坏网格"}, box(111.28, 30.71, 111.29, 30.72))])
+    failed = upload(client, as_(city, "admin"), "grids", "bad.geojson", layer).json()
+    assert failed["status"] == "failed"
+    report = client.get(failed["error_report_url"], headers=as_(city, "admin"))
+    rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
+    assert [r[1] for r in rows[1:]] == ["'" + formula] * (len(rows) - 1)
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)

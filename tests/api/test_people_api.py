@@ -113,23 +113,86 @@ def test_a_grid_worker_cannot_reach_another_grids_residents_by_any_route_or_filt
         f"/api/residents/{other}/residences",
     ):
         response = client.get(path, headers=headers)
-        assert response.status_code == 403, path
-        assert "outside your scope" in response.json()["error"]["message"]
+        assert response.status_code == 404, path
+        assert "does not exist or is outside your scope" in response.json()["error"]["message"]
     for params in ({"grid": GRID_B}, {"building": "BB"}, {"house": "BB-1-0101"}):
         response = client.get("/api/residents", headers=headers, params=params)
         assert response.status_code == 403, params
         assert response.json()["error"]["code"] == "forbidden"
     patched = client.patch(f"/api/residents/{other}", headers=headers, json={"name": "改名"})
-    assert patched.status_code == 403
+    assert patched.status_code == 404
     unmasked = client.post(
         f"/api/residents/{other}/unmask", headers=headers, json={"reason": "核实身份信息"}
     )
-    assert unmasked.status_code == 403
+    assert unmasked.status_code == 404
     found = client.post(
         "/api/residents/lookup", headers=headers, json={"doc_number": id_number(13)}
     )
-    assert found.status_code == 403
+    assert found.status_code == 404
     assert city["session"].get(Resident, other).name == "王五"
+    assert city["session"].scalar(select(func.count()).select_from(PiiAccessLog)) == 0
+
+
+def test_out_of_scope_and_nonexistent_residents_get_the_same_answer(client, city):
+    """An error must not tell whether, or in which grid, a person outside one's scope lives."""
+    headers = as_(city, "worker_a")
+    other, missing = city["residents"]["wang"], 2_000_000_000
+
+    def answer(method: str, path: str, **kwargs) -> tuple[int, dict]:
+        response = client.request(method, path, headers=headers, **kwargs)
+        body = response.json()
+        body["error"]["message"] = body["error"]["message"].replace(str(missing), "N")
+        body["error"]["message"] = body["error"]["message"].replace(str(other), "N")
+        return response.status_code, body
+
+    for method, suffix, kwargs in (
+        ("GET", "", {}),
+        ("GET", "/residences", {}),
+        ("PATCH", "", {"json": {"name": "改名"}}),
+        ("POST", "/unmask", {"json": {"reason": "核实身份信息"}}),
+        ("POST", "/move-out", {"json": {"on": "2024-01-01", "reason": "搬走"}}),
+    ):
+        hidden = answer(method, f"/api/residents/{other}{suffix}", **kwargs)
+        absent = answer(method, f"/api/residents/{missing}{suffix}", **kwargs)
+        assert hidden == absent and hidden[0] == 404, (method, suffix)
+        assert GRID_B not in str(hidden)
+
+    family = service.create_household(
+        city["session"], actor=city["admin"], code="HB-1", head_id=other
+    ).id
+    missing_family = 2_000_000_000
+    hidden_family = answer("GET", f"/api/households/{family}")
+    absent_family = answer("GET", f"/api/households/{missing_family}")
+    for body in (hidden_family[1], absent_family[1]):
+        body["error"]["message"] = body["error"]["message"].replace(str(family), "N")
+    assert hidden_family == absent_family and hidden_family[0] == 404
+    assert "HB-1" not in str(hidden_family) and GRID_B not in str(hidden_family)
+    # The family's own grid worker reads it.
+    own_family = client.get(f"/api/households/{family}", headers=as_(city, "worker_b"))
+    assert own_family.status_code == 200 and own_family.json()["code"] == "HB-1"
+
+    lookup_hidden = answer("POST", "/api/residents/lookup", json={"doc_number": id_number(13)})
+    lookup_absent = answer("POST", "/api/residents/lookup", json={"doc_number": id_number(77)})
+    assert lookup_hidden == lookup_absent and lookup_hidden[0] == 404
+    # Inside the scope the same lookup finds the person.
+    own = client.post("/api/residents/lookup", headers=headers, json={"doc_number": id_number(11)})
+    assert own.status_code == 200 and own.json()["id"] == city["residents"]["zhang"]
+
+
+def test_a_duplicate_registration_outside_ones_scope_names_neither_resident_nor_grid(client, city):
+    payload = {"doc_number": id_number(13), "name": "王五", "house_code": "BA-1-0101"}
+    refused = client.post("/api/residents", headers=as_(city, "worker_a"), json=payload)
+    assert refused.status_code == 409
+    message = refused.json()["error"]["message"]
+    assert "already registered outside your scope" in message and "指挥中心" in message
+    assert GRID_B not in message and f"resident {city['residents']['wang']}" not in message
+    assert str(city["residents"]["wang"]) not in str(refused.json())
+    # Whoever may see the existing record is told which one it is, to update it instead.
+    payload["house_code"] = "BB-1-0201"
+    seen = client.post("/api/residents", headers=as_(city, "worker_b"), json=payload)
+    assert seen.status_code == 409
+    assert f"resident {city['residents']['wang']}" in seen.json()["error"]["message"]
+    assert city["session"].scalar(select(func.count()).select_from(Resident)) == 3
 
 
 @pytest.mark.parametrize("role", ["leader", "dispatcher"])
@@ -159,7 +222,7 @@ def test_registering_a_resident_derives_sex_and_birth_and_refuses_duplicates(cli
     created = client.post("/api/residents", headers=headers, json=payload)
     assert created.status_code == 201
     body = created.json()
-    assert body["birth_date"] == "1990-03-04" and body["sex"] == "male"
+    assert body["birth_year"] == 1990 and body["sex"] == "male"
     assert body["grid_code"] == GRID_A and body["house_code"] == "BA-1-0101"
     again = client.post("/api/residents", headers=headers, json=payload)
     assert again.status_code == 409 and "already registered" in again.json()["error"]["message"]
@@ -387,7 +450,7 @@ def test_visits_outside_my_grids_in_the_future_or_without_a_note_are_refused(cli
         headers=as_(city, "worker_a"),
         json={"visited_on": TODAY.isoformat(), "note": "走访"},
     )
-    assert other.status_code == 403
+    assert other.status_code == 404  # the same answer as a membership that does not exist
     url = f"/api/special-groups/{groups['alone']}/visits"
     future = client.post(
         url,

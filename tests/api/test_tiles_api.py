@@ -137,7 +137,7 @@ EVENTS_URL = f"/tiles/events/{Z}/{TX}/{TY}.mvt"
     [
         ("admin", {}, {"E-G1", "E-G2"}),
         ("grid_worker", {"grid_codes": [G1]}, {"E-G1"}),
-        ("leader", {"area_code": COMMUNITY}, {"E-G1", "E-G2"}),
+        ("command", {"area_code": COMMUNITY}, {"E-G1", "E-G2"}),
         ("command", {"area_code": OTHER_STREET}, set()),
         ("dispatcher", {"unit": "PS01"}, {"E-G2"}),
     ],
@@ -152,6 +152,15 @@ def test_event_tile_is_scoped_to_the_caller(client, session, events, role, scope
     assert codes(response.content, "events") == expected
     assert response.headers["cache-control"] == "private, no-cache"
     assert response.headers["vary"] == "Authorization, Cookie"
+
+
+def test_leaders_get_no_event_tiles_but_the_frame(client, session, events):
+    """Leaders see events as counts and heat maps (/maps/leader), never one by one."""
+    client.headers.update(bearer(add_staff(session, "tile-leader", "leader", area_code=COMMUNITY)))
+    refused = client.get(EVENTS_URL)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert "E-G1" not in refused.text
+    assert client.get(URL).status_code == 200
 
 
 def test_openapi_documents_the_tile_media_type(admin):

@@ -738,10 +738,19 @@ def test_self_resolve_by_the_reporter_needs_a_photo_and_closes_the_case(city, tm
     assert outbox(city["session"], done)[-1] == ("self-resolve", "PS-W")
 
 
-def test_leader_supervision_tells_the_unit_its_supervisor_and_the_command_centre(city):
+def test_supervision_tells_the_unit_its_supervisor_and_the_command_centre(city):
     event = signed(city)
+    # Leaders see aggregates only; their instruction (领导批示) is entered by the command centre.
+    with pytest.raises(Forbidden, match="may not supervise"):
+        do(city, "leader", event, "supervise", TUESDAY.replace(hour=9), level="red")
     supervised = do(
-        city, "leader", event, "supervise", TUESDAY.replace(hour=9), level="red", note="限今日办结"
+        city,
+        "command_staff",
+        event,
+        "supervise",
+        TUESDAY.replace(hour=9),
+        level="red",
+        note="领导批示：限今日办结",
     )
     assert supervised.status is EventStatus.SIGNED and supervised.supervision_level == "red"
     step = supervised.steps[-1]
@@ -751,7 +760,7 @@ def test_leader_supervision_tells_the_unit_its_supervisor_and_the_command_centre
         EventStatus.SIGNED,
     )
     assert step.data["level"] == "red" and step.data["informed"] == ["PS-W", "CC"]
-    assert step.data["supervisor"] == "chief.w" and step.actor == "leader1"
+    assert step.data["supervisor"] == "chief.w" and step.actor == "cc.duty"
     rows = city["session"].scalars(
         select(Outbox).where(Outbox.event_id == event.id, Outbox.kind == "supervise")
     )

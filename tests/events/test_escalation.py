@@ -122,10 +122,10 @@ def test_each_new_stage_is_supervised_afresh(city):
 def test_a_manual_supervision_is_not_repeated_by_the_job(city):
     session = city["session"]
     event = file(city)
-    do(city, "leader", event, "supervise", MONDAY_10 + timedelta(minutes=5), level="yellow")
+    do(city, "command_staff", event, "supervise", MONDAY_10 + timedelta(minutes=5), level="yellow")
     report = escalate_overdue(session, now=MONDAY_10 + timedelta(minutes=50))
     assert report.yellow == []
-    assert supervisions(session, event.id) == [("yellow", "sign", city["leader"].staff_id)]
+    assert supervisions(session, event.id) == [("yellow", "sign", city["command_staff"].staff_id)]
 
 
 def test_yellow_is_found_when_the_spring_festival_lies_between_now_and_the_deadline(city):

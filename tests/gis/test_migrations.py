@@ -9,7 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from geoalchemy2 import alembic_helpers
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 import events.models  # noqa: F401  (registers the tables)
@@ -56,3 +56,42 @@ def test_downgrade_to_nothing_and_upgrade_again(scratch_url):
     assert leftover == set()
     upgrade(scratch_url)
     assert current(scratch_url) == head
+
+
+def test_0009_rewrites_stored_id_masks_that_showed_the_sequence_digits(scratch_url):
+    upgrade(scratch_url)
+    command.downgrade(alembic_config(scratch_url), "0008")
+    engine = create_engine(scratch_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO resident (doc_type, doc_enc, doc_hash, doc_masked, name, sex, "
+                "residence_type, active, updated_at) VALUES "
+                "('id_card', '\\x00', '\\x00', '420502********123X', '张三', 'male', "
+                "'registered', true, now()), "
+                "('passport', '\\x00', '\\x01', 'E1*****78', 'John', 'male', "
+                "'registered', true, now())"
+            )
+        )
+        rid = connection.scalar(text("SELECT min(id) FROM resident"))
+        connection.execute(
+            text(
+                "INSERT INTO special_group (resident_id, group_type, details, started_on, "
+                "visit_interval_days, next_visit_due) VALUES (:rid, 'disabled', "
+                """'{"certificate_number": "420502********123X42", "grade": 2}', """
+                "'2025-01-01', 30, '2025-02-01')"
+            ),
+            {"rid": rid},
+        )
+    upgrade(scratch_url)
+    with engine.connect() as connection:
+        masks = connection.scalars(text("SELECT doc_masked FROM resident ORDER BY id")).all()
+        certificate = connection.scalar(
+            text("SELECT details->>'certificate_number' FROM special_group")
+        )
+        connection.execute(text("DELETE FROM special_group"))
+        connection.execute(text("DELETE FROM resident"))
+        connection.commit()
+    engine.dispose()
+    assert masks == ["420502***********X", "E1*****78"]
+    assert certificate == "420502***********X42"

@@ -3,6 +3,7 @@ export → delete → import that must keep every feature and attribute."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import geopandas as gpd
@@ -163,6 +164,26 @@ def test_csv_export_has_a_wkt_column_first(city, tmp_path):
     export_buildings(city, path=path)
     header = path.read_text(encoding="utf-8-sig").splitlines()[0]
     assert header == "WKT,code,name,address,floors,use,grid_code"
+
+
+def test_csv_export_carries_formula_text_inert_and_reimports_it_unchanged(city, tmp_path):
+    building = city.scalar(select(Building).where(Building.code == "B-001"))
+    assert building is not None
+    building.name, building.address = '=HYPERLINK("http://evil.example","点我")', "+西陵一路18号"
+    city.flush()
+    before = _buildings(city)
+    path = tmp_path / "buildings.csv"
+    export_buildings(city, path=path)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        cells = [cell for line in csv.reader(handle) for cell in line]
+    assert "'+西陵一路18号" in cells
+    assert not any(cell.startswith(tuple("=+-@\t\r＝＋－＠")) for cell in cells)
+
+    city.execute(delete(Building))
+    city.expire_all()
+    assert import_buildings(city, path=path).imported == 4
+    city.expire_all()
+    _same(before, _buildings(city))
 
 
 def test_export_filters_by_community_or_street_code(city, tmp_path):

