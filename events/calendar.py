@@ -28,13 +28,12 @@ from pathlib import Path
 from typing import Final, Self
 from zoneinfo import ZoneInfo
 
+from gis.clock import CHINA_TZ
 from gis.codes import LabelledEnum
 
 _MICROS_PER_SECOND: Final = 1_000_000
 _MICROS_PER_HOUR: Final = 3600 * _MICROS_PER_SECOND
 _SATURDAY: Final = 5
-
-CHINA_TZ: Final = ZoneInfo("Asia/Shanghai")
 
 
 def _micros_of_day(moment: time) -> int:

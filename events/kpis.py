@@ -70,6 +70,7 @@ from events.calendar import CHINA_TZ
 from events.exceptions import Forbidden, InvalidReport
 from events.models import Department, DepartmentUnit, Event, EventStage, EventStatus, Stage
 from events.workflow import OPEN_STATES
+from gis.clock import local_today
 from grid.models import AdminUnit, Grid
 from grid.service import area_prefix
 from people.access import READ_AGGREGATES, Actor, grid_scope
@@ -443,7 +444,7 @@ def period_bounds(
     elif period:
         first, last = _period_days(period.strip())
     else:
-        day = today or datetime.now(CHINA_TZ).date()
+        day = today or local_today()
         first, last = _period_days(f"{day.year}-{day.month:02d}")
     after = date.fromordinal(last.toordinal() + 1)
     return (

@@ -10,10 +10,12 @@ kept inside a window every output (and Python's datetime arithmetic) handles.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
+
+from gis.clock import CHINA_TZ
 
 # C0 controls except \t \n \r, surrogates, and the two non-characters XML forbids.
 UNPRINTABLE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -21,7 +23,7 @@ EARLIEST: Final = datetime(1900, 1, 1)
 LATEST: Final = datetime(2100, 1, 1)
 # A report's time of occurrence: the system's own era, and no later than a day ahead
 # (a phone's clock may be off by hours, not by days).
-EARLIEST_OCCURRENCE: Final = datetime(2000, 1, 1, tzinfo=timezone(timedelta(hours=8)))
+EARLIEST_OCCURRENCE: Final = datetime(2000, 1, 1, tzinfo=CHINA_TZ)
 FUTURE_SLACK: Final = timedelta(days=1)
 
 

@@ -30,6 +30,7 @@ from psycopg2 import sql
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.clock import local_today
 from gis.db import STORAGE_SRID
 from grid.demo import DEFAULT_SEED, SCALES
 from people.credit_code import make_credit_code
@@ -1034,7 +1035,7 @@ def generate_people(
     `workers_of_grid[i]` lists the staff ids responsible for grid i (for special groups).
     """
     spec = _people_scale(scale)
-    today = today or date.today()
+    today = today or local_today()
     anchor = np.datetime64(min(today, REFERENCE_DAY), "D")
     today64 = np.datetime64(today, "D")
     streams = [np.random.default_rng([seed, 7_000 + i]) for i in range(12)]
@@ -1812,7 +1813,7 @@ def seed_demo_people(
     """
     spec = _people_scale(scale)
     codes = SCALES[scale].district_codes
-    today = today or date.today()
+    today = today or local_today()
     session.flush()
     if session.execute(
         text("SELECT EXISTS (SELECT 1 FROM resident WHERE district_code = ANY(:codes))"),

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
 
+from gis.clock import local_today
+
 # GB 11643-1999 / ISO 7064 MOD 11-2 weights for the 17 body digits, and the check character
 # for each remainder of the weighted sum mod 11.
 _ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -191,7 +193,7 @@ def _parse_birth(number: str, digits: str, noun: str, today: date | None) -> dat
             f"{noun} {number} has birth date {digits[:4]}-{digits[4:6]}-{digits[6:8]}, which is "
             "not a calendar date; check the date digits against the card.",
         ) from None
-    if birth > (today or date.today()):
+    if birth > (today or local_today()):
         raise DocumentError(
             "future_birth",
             f"{noun} {number} has birth date {birth.isoformat()}, which is in the future; "

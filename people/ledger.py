@@ -38,6 +38,7 @@ from sqlalchemy import Integer, String, column, func, insert, literal, or_, sele
 from sqlalchemy.orm import Session
 
 from gis import export_guard
+from gis.clock import local_today
 from gis.text import UNPRINTABLE, check_text
 from grid.models import Building, House
 from people.access import (
@@ -1466,7 +1467,7 @@ def import_residents(
             f"the error file {target.name} must be of the same type as {source.name} "
             f"({source.suffix.lower() or 'no suffix'})"
         )
-    today = today or date.today()
+    today = today or local_today()
     session.flush()
     with _open_rows(source) as (rows, estimate):
         layout = _read_header(source, rows, actor)

@@ -11,6 +11,7 @@ from datetime import date
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from gis.clock import local_today
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import Building, House
@@ -180,7 +181,7 @@ def register_resident(
 ) -> ResidentRead:
     """Add a resident to the ledger, living in `data.house_code` from `data.moved_in`."""
     require_role(actor, READ_PERSONS, "register residents")
-    today = today or date.today()
+    today = today or local_today()
     doc_type, number = normalise_document(data.doc_type, data.doc_number)
     doc_hash = document_hash(doc_type, number)
     existing = session.execute(
@@ -268,14 +269,14 @@ def update_resident(
         setattr(resident, name, value)
     _check_floating(resident)
     session.flush()
-    return _read(session, [resident], today or date.today())[0]
+    return _read(session, [resident], today or local_today())[0]
 
 
 def get_resident(
     session: Session, *, actor: Actor, resident_id: int, today: date | None = None
 ) -> ResidentRead:
     """One resident, masked."""
-    return _read(session, [_load(session, actor, resident_id)], today or date.today())[0]
+    return _read(session, [_load(session, actor, resident_id)], today or local_today())[0]
 
 
 def find_by_document(
@@ -297,7 +298,7 @@ def find_by_document(
     if resident is None or not actor.can_see_grid(resident.grid_code):
         # Outside one's scope reads exactly like not registered (see _duplicate_document).
         return None
-    return _read(session, [resident], today or date.today())[0]
+    return _read(session, [resident], today or local_today())[0]
 
 
 def list_residents(
@@ -359,7 +360,7 @@ def list_residents(
         total=total,
         page=page,
         page_size=page_size,
-        items=_read(session, residents, today or date.today()),
+        items=_read(session, residents, today or local_today()),
     )
 
 
@@ -551,7 +552,7 @@ def get_household(
             )
         )
     )
-    reads = _read(session, members, today or date.today())
+    reads = _read(session, members, today or local_today())
     house = next((m.house_code for m in reads if m.id == household.head_id), None)
     return HouseholdRead(
         id=household.id,

@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from gis.clock import local_today
 from gis.codes import LabelledEnum
 from gis.crs import STORAGE_SRID, CoordinateError, to_storage
 from gis.text import InputModel
@@ -737,7 +738,7 @@ def enrol(
             f"resident {resident_id} has moved away or died (inactive); only current residents "
             "are enrolled"
         )
-    _not_after_today("started_on", started_on, today or date.today())
+    _not_after_today("started_on", started_on, today or local_today())
     _check_danger_level(kind, danger_level)
     parsed = validate_details(kind, details)
     problems = parsed.problems_with_start(started_on)
@@ -863,7 +864,7 @@ def end_membership(
     _require_open(group)
     if not reason or not reason.strip():
         raise InvalidRecord("say why the membership ends (reason); it is kept with the record")
-    _not_after_today("ended_on", ended_on, today or date.today())
+    _not_after_today("ended_on", ended_on, today or local_today())
     if ended_on < group.started_on:
         raise InvalidRecord(f"ended_on {ended_on} is before started_on {group.started_on}")
     group.ended_on = ended_on
@@ -894,7 +895,7 @@ def record_visit(
     """
     group, _ = _load_membership(session, actor, special_group_id, "record visits")
     _require_open(group)
-    _not_after_today("visited_on", visited_on, today or date.today())
+    _not_after_today("visited_on", visited_on, today or local_today())
     if visited_on < group.started_on:
         raise InvalidRecord(
             f"visited_on {visited_on} is before the membership started ({group.started_on})"
@@ -1081,7 +1082,7 @@ def list_overdue(
 ) -> list[OverdueVisitRead]:
     """Overdue visits in the actor's scope, most overdue first; filter by grid or by worker."""
     require_role(actor, READ_PERSONS, "list overdue visits by name")
-    today = today or date.today()
+    today = today or local_today()
     days_overdue = _days_overdue(today)
     stmt = (
         select(SpecialGroup, Resident.name, Resident.doc_masked, Resident.grid_code, days_overdue)
@@ -1117,7 +1118,7 @@ def list_due(
         raise InvalidRecord(f"page must be ≥ 1 and page_size 1..{MAX_PAGE_SIZE}")
     if not 0 <= within_days <= 366:
         raise InvalidRecord(f"within_days {within_days} must be 0..366")
-    today = today or date.today()
+    today = today or local_today()
     horizon = date.fromordinal(today.toordinal() + within_days)
     days_overdue = _days_overdue(today)
     stmt = (
@@ -1165,7 +1166,7 @@ def overdue_by_grid(
 ) -> list[GridOverdue]:
     """Overdue visits counted per grid in the actor's scope, most first (no names)."""
     require_role(actor, READ_AGGREGATES, "see overdue visit counts")
-    today = today or date.today()
+    today = today or local_today()
     count = func.count(SpecialGroup.id)
     rows = session.execute(
         select(Resident.grid_code, Grid.name, count)
@@ -1188,7 +1189,7 @@ def overdue_by_worker(
     active grid worker of the resident's grid, or under staff_id None when the grid has none.
     """
     require_role(actor, READ_AGGREGATES, "see overdue visit counts")
-    today = today or date.today()
+    today = today or local_today()
     overdue = (
         select(SpecialGroup.id, SpecialGroup.responsible_staff_id, Resident.grid_code)
         .join(Resident, SpecialGroup.resident_id == Resident.id)

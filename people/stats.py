@@ -15,6 +15,7 @@ from typing import Any, Literal, NamedTuple
 from sqlalchemy import ColumnElement, Integer, and_, cast, func, select
 from sqlalchemy.orm import Session
 
+from gis.clock import local_today
 from grid import exceptions as grid_errors
 from grid.models import AdminUnit, Grid, House
 from grid.service import area_prefix
@@ -158,7 +159,7 @@ def population_stats(
     require_role(actor, READ_AGGREGATES, "see population statistics")
     if level not in _PREFIX_LENGTH:
         raise InvalidRecord(f"level '{level}' is unknown; use one of {', '.join(_PREFIX_LENGTH)}")
-    today = today or date.today()
+    today = today or local_today()
     d18, d60, d80 = (_years_before(today, y) for y in (18, 60, 80))
 
     area = _area_key(Grid.code, level).label("code")
@@ -289,7 +290,7 @@ def overdue_visits(
     require_role(actor, READ_PERSONS, "list residents with overdue visits")
     if not 1 <= limit <= MAX_OVERDUE_ROWS:
         raise InvalidRecord(f"limit must be 1..{MAX_OVERDUE_ROWS}")
-    today = today or date.today()
+    today = today or local_today()
     where = _overdue_where(actor, today)
     if grid_code is not None:
         require_grid(actor, grid_code, f"grid {grid_code}")
@@ -346,7 +347,7 @@ def overdue_visits_by_worker(
     Memberships with no responsible worker are not listed here (see `overdue_visits`).
     """
     require_role(actor, READ_AGGREGATES, "see overdue visits per grid worker")
-    today = today or date.today()
+    today = today or local_today()
     count = func.count().label("overdue_count")
     stmt = (
         select(Staff.id, Staff.username, Staff.full_name, count)
@@ -415,7 +416,7 @@ def visits_due_by_building(
     require_grid(actor, grid_code, f"grid {grid_code}")
     if within_days < 0:
         raise InvalidRecord("within_days must not be negative")
-    today = today or date.today()
+    today = today or local_today()
     horizon = today + timedelta(days=within_days)
     due = SpecialGroup.next_visit_due
     stmt = (

@@ -10,7 +10,7 @@ import tempfile
 import threading
 import zipfile
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated, Final, Literal
 
@@ -27,6 +27,7 @@ from api.auth import ADMIN, ALL_STAFF, allow
 from api.deps import SessionDep
 from api.errors import ApiError
 from api.import_jobs import ImportRunner, open_private
+from gis.clock import local_today
 from gis.crs import Crs
 from gis.jobs import ImportJob, JobStatus, error_file_expired, get_job, list_jobs
 from gis.text import InputModel
@@ -425,7 +426,7 @@ def _send(path: Path, download_name: str) -> FileResponse:
 
 
 def _stamp() -> str:
-    return date.today().strftime("%Y%m%d")
+    return local_today().strftime("%Y%m%d")
 
 
 @router.get("/exports/residents", response_class=FileResponse)

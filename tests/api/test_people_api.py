@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -537,3 +537,21 @@ def test_nul_characters_are_refused_before_they_reach_the_database(client, city)
     )
     assert body.status_code == 422 and body.json()["error"]["field"] == "name"
     assert client.get("/api/houses/BA-1-01%0001", headers=headers).status_code == 422
+
+
+def test_a_visit_is_judged_by_the_day_in_china_not_the_servers_day(client, city, groups):
+    # China has no daylight saving: its day is the UTC day of the moment eight hours on.
+    china_today = (datetime.now(UTC) + timedelta(hours=8)).date()
+    url = f"/api/special-groups/{groups['alone']}/visits"
+    today = client.post(
+        url,
+        headers=as_(city, "worker_a"),
+        json={"visited_on": china_today.isoformat(), "note": "今晚上门走访"},
+    )
+    assert today.status_code == 201, today.text
+    tomorrow = client.post(
+        url,
+        headers=as_(city, "worker_a"),
+        json={"visited_on": (china_today + timedelta(days=1)).isoformat(), "note": "走访"},
+    )
+    assert tomorrow.status_code == 422 and "in the future" in tomorrow.json()["error"]["message"]
