@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -20,12 +20,13 @@ from tests.factories import (
     add_unit,
     admin_tree,
     bearer,
+    china_today,
     id_number,
     square,
 )
 
 GRID_A, GRID_B = COMMUNITY + "001", COMMUNITY + "002"
-TODAY = date.today()
+TODAY = china_today()
 
 
 @pytest.fixture
@@ -540,18 +541,17 @@ def test_nul_characters_are_refused_before_they_reach_the_database(client, city)
 
 
 def test_a_visit_is_judged_by_the_day_in_china_not_the_servers_day(client, city, groups):
-    # China has no daylight saving: its day is the UTC day of the moment eight hours on.
-    china_today = (datetime.now(UTC) + timedelta(hours=8)).date()
+    day = china_today()  # UTC+8 worked out independently (tests/factories.py)
     url = f"/api/special-groups/{groups['alone']}/visits"
     today = client.post(
         url,
         headers=as_(city, "worker_a"),
-        json={"visited_on": china_today.isoformat(), "note": "今晚上门走访"},
+        json={"visited_on": day.isoformat(), "note": "今晚上门走访"},
     )
     assert today.status_code == 201, today.text
     tomorrow = client.post(
         url,
         headers=as_(city, "worker_a"),
-        json={"visited_on": (china_today + timedelta(days=1)).isoformat(), "note": "走访"},
+        json={"visited_on": (day + timedelta(days=1)).isoformat(), "note": "走访"},
     )
     assert tomorrow.status_code == 422 and "in the future" in tomorrow.json()["error"]["message"]

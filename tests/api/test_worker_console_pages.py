@@ -47,6 +47,7 @@ from tests.factories import (
     add_staff,
     add_unit,
     admin_tree,
+    china_today,
     fresh_database,
     id_number,
     square,
@@ -116,7 +117,7 @@ def city(pages_engine: Engine) -> dict[str, Any]:
             resident_id=resident.id,
             group_type="elderly_alone",
             details={},
-            started_on=date.today() - timedelta(days=60),
+            started_on=china_today() - timedelta(days=60),
         )
         police_unit = police.id
         session.commit()
