@@ -7,9 +7,12 @@ started together deliver every outbox row exactly once between them.
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +25,7 @@ from tests.faults.helpers import POINT, query
 
 KEYS = 4
 COPIES = 6  # concurrent posts of each key, spread over the processes
-ROWS = 150  # more than one worker's batch (100), so both workers claim rows
+ROWS = 150  # many turns' worth (a turn takes at most 10 rows of one receiver)
 
 
 def test_the_same_key_posted_at_once_to_several_processes_files_once(
@@ -124,7 +127,8 @@ def test_two_workers_at_once_never_deliver_the_same_outbox_row(
             "DATABASE_URL": throwaway_cluster.plain_url,
             "ENVIRONMENT": "test",
         }
-        command = [sys.executable, "-m", "api.cli", "worker", "--once"]
+        # Two long-running workers share the rows until none is pending, then are stopped.
+        command = [sys.executable, "-m", "api.cli", "worker", "--poll", "0.2"]
         workers = [
             subprocess.Popen(
                 command,
@@ -136,6 +140,13 @@ def test_two_workers_at_once_never_deliver_the_same_outbox_row(
             )
             for _ in range(2)
         ]
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and query(
+            throwaway_cluster, "SELECT 1 FROM outbox WHERE status = 'pending' LIMIT 1"
+        ):
+            time.sleep(0.5)
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
         outputs = [worker.communicate(timeout=60)[0] for worker in workers]
         assert [worker.returncode for worker in workers] == [0, 0], outputs
     finally:
@@ -147,9 +158,11 @@ def test_two_workers_at_once_never_deliver_the_same_outbox_row(
         receiver.server_close()
         conn.close()
 
-    # Each row was posted exactly once, and both workers had a share.
+    # Each row was posted exactly once, and the workers' own counts add up to that.
     assert Counter(deliveries) == Counter(pending)
-    assert all("delivered" in output for output in outputs), outputs
+    stopped = [re.search(r"stopped: \d+ due, (\d+) delivered", output) for output in outputs]
+    assert all(stopped), outputs
+    assert sum(int(match.group(1)) for match in stopped if match) == ROWS
     rows = query(
         throwaway_cluster,
         "SELECT status::text, attempts FROM outbox WHERE id = ANY(%s)",
