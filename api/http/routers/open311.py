@@ -19,11 +19,11 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
-from api import open311_format
-from api.auth import ADMIN, PUBLIC, Gate, allow
-from api.deps import SessionDep
-from api.errors import STATUS_OF, TITLES, UNAVAILABLE, ApiError, database_unavailable
-from api.open311_format import Format
+from api.http import open311_format
+from api.http.auth import ADMIN, PUBLIC, Gate, allow
+from api.http.deps import SessionDep
+from api.http.errors import STATUS_OF, TITLES, UNAVAILABLE, ApiError, database_unavailable
+from api.http.open311_format import Format
 from events import open311 as service
 from events.calendar import CHINA_TZ
 from events.exceptions import ActionNotAllowed
