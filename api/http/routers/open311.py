@@ -26,7 +26,6 @@ from api.http.errors import STATUS_OF, TITLES, UNAVAILABLE, ApiError, database_u
 from api.http.open311_format import Format
 from events import open311 as service
 from events.calendar import CHINA_TZ
-from events.exceptions import ActionNotAllowed
 from people.access import Actor
 from people.integrations import (
     IntegrationCreate,
@@ -70,8 +69,6 @@ def _status_and_message(exc: Exception) -> tuple[int, str, dict[str, str] | None
     if unavailable is not None:
         message, headers = unavailable
         return status.HTTP_503_SERVICE_UNAVAILABLE, message, headers
-    if isinstance(exc, ActionNotAllowed):
-        return status.HTTP_409_CONFLICT, str(exc), None
     for error_class, code in STATUS_OF:
         if isinstance(exc, error_class):
             # GeoReport v2 answers every malformed request with 400.
