@@ -10,26 +10,26 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
-from api import access_log, errors, input_checks
-from api.auth import LoopbackOnlyWithWeakSecrets
-from api.body_limit import BodyLimitMiddleware
-from api.import_jobs import ImportRunner
-from api.input_checks import no_nul
-from api.routers import (
+from api.http import access_log, errors, input_checks
+from api.http.auth import LoopbackOnlyWithWeakSecrets
+from api.http.body_limit import BodyLimitMiddleware
+from api.http.input_checks import no_nul
+from api.http.routers import (
     auth,
     events,
     grids,
     health,
     imports,
-    maps,
     open311,
-    pages,
     people,
     reference,
     stats,
     tiles,
 )
-from api.templating import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
+from api.import_jobs import ImportRunner
+from api.pages import maps
+from api.pages import routes as pages
+from api.pages.templating import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
 from gis.db import check_durable, get_request_engine
 
 

@@ -29,12 +29,10 @@ from typing import IO, Any, Final
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from events.exceptions import EventError
 from gis import export_guard
 from gis.config import get_settings
-from gis.crs import CoordinateError
 from gis.db import get_engine, session_scope
-from gis.geometry import GeometryError
+from gis.errors import DomainError
 from gis.jobs import (
     ImportJob,
     JobStatus,
@@ -53,9 +51,8 @@ from gis.jobs import (
     watch_client_connection,
 )
 from grid import importer
-from grid.exceptions import GridError, ImportRejected
+from grid.exceptions import ImportRejected
 from people.access import Actor
-from people.exceptions import PeopleError
 from people.ledger import LedgerImportReport, import_residents
 
 log = logging.getLogger(__name__)
@@ -63,7 +60,7 @@ log = logging.getLogger(__name__)
 # Progress is written at most this often (seconds) while a background job runs.
 PROGRESS_INTERVAL_S: Final = 0.5
 # Errors a user can act on: the job fails with their sentence.
-FILE_ERRORS: Final = (PeopleError, GridError, GeometryError, CoordinateError, EventError)
+FILE_ERRORS: Final = (DomainError,)
 ERROR_FILE_HEADER: Final = ("行号 row", "要素 feature", "错误原因 reason")
 # Uploads and error files: readable by the server's user only.
 PRIVATE_DIR: Final = 0o700

@@ -1,6 +1,6 @@
 """What the map pages show, gathered from the domain services into `maps.model` data.
 
-Shared by the pages (`api.routers.maps`) and the export command (`api.cli_maps`), so a
+Shared by the pages (`api.pages.maps`) and the export command (`api.cli.maps`), so a
 briefing file shows exactly what the page did. Only service calls here: the queries live in
 `grid.generalised`, `events.map_stats`, `events.kpis` and `people.stats`.
 """

@@ -49,7 +49,7 @@ def serve(engine: Engine) -> Iterator[str]:
 
 
 def bearer(actor: Any) -> dict[str, str]:
-    from api.auth import issue_token
+    from api.http.auth import issue_token
 
     token, _ = issue_token(actor)
     return {"Authorization": f"Bearer {token}"}

@@ -112,7 +112,7 @@ def _feature_count(data: bytes) -> int:
 
 def tile_figures(engine: Engine, label: str) -> list[Figure]:
     """Latency p50/p99, tiles/s and bytes per tile at z14–z16, ours against tipg."""
-    from api.auth import issue_token
+    from api.http.auth import issue_token
 
     url = make_url(engine.url.render_as_string(hide_password=False))
     with Session(engine) as session:

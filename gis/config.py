@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # Access tokens and page sessions last one working shift.
     token_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
     # Failed logins (successes never count) allowed per window: for one username from one
-    # address, and from one address over all usernames. See api/auth.py for the whole rule.
+    # address, and from one address over all usernames. See api/http/auth.py for the whole rule.
     login_failures_per_user: int = Field(default=5, ge=1)
     login_failures_per_address: int = Field(default=30, ge=1)
     login_window_s: int = Field(default=900, ge=10)

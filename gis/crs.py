@@ -19,6 +19,8 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 from shapely.geometry.base import BaseGeometry
 
+from gis.errors import DomainError
+
 STORAGE_SRID: Final = 4490  # CGCS2000 geographic; WGS84 input is taken as equal (cm apart)
 
 FloatArray = NDArray[np.float64]
@@ -34,7 +36,7 @@ class Crs(enum.StrEnum):
     BD09 = "bd09"  # 百度坐标: Baidu
 
 
-class CoordinateError(ValueError):
+class CoordinateError(DomainError, ValueError):
     """A coordinate or coordinate system the caller must fix; the message is shown to users."""
 
 

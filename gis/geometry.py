@@ -12,6 +12,8 @@ from shapely.errors import ShapelyError
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from gis.errors import DomainError
+
 __all__ = [
     "GeometryError",
     "explain",
@@ -51,7 +53,7 @@ _CHINA_LON, _CHINA_LAT = (73.0, 135.0), (18.0, 54.0)
 _PROJECTED_MIN = 1000.0  # no degree value comes near this; GK/Mercator metres are far above it
 
 
-class GeometryError(ValueError):
+class GeometryError(DomainError, ValueError):
     """A geometry that cannot be stored: str() is a sentence for the admin, `reason` a code."""
 
     def __init__(self, message: str, *, reason: str) -> None:

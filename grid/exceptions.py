@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gis import errors
+
 if TYPE_CHECKING:
     from grid.importer import ImportReport
 
 
-class GridError(Exception):
+class GridError(errors.DomainError):
     """Base of every error raised by the grid package."""
 
 
-class NotFound(GridError):
+class NotFound(GridError, errors.NotFound):
     """A grid, building or administrative unit with that code does not exist."""
 
 

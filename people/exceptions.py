@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from gis import errors
 
-class PeopleError(Exception):
+
+class PeopleError(errors.DomainError):
     """Base of every error raised by the people package."""
 
 
-class NotFound(PeopleError):
+class NotFound(PeopleError, errors.NotFound):
     """A resident, household, house, organisation or account does not exist."""
 
 
-class Forbidden(PeopleError):
+class Forbidden(PeopleError, errors.Forbidden):
     """The acting account's role or scope does not allow this."""
 
 
-class InvalidRecord(PeopleError):
+class InvalidRecord(PeopleError, errors.Invalid):
     """A field is malformed or inconsistent; the message names the field and the rule."""
 
 
-class Duplicate(PeopleError):
+class Duplicate(PeopleError, errors.Conflict):
     """The record already exists (same document, same credit code, same username)."""

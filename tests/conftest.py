@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session
+from api.http.deps import get_session
 from api.import_jobs import ImportRunner
 from gis import local_pg
 from gis.config import get_settings

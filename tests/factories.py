@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from api.auth import issue_token
+from api.http.auth import issue_token
 from events.catalog import DepartmentType
 from events.models import Department, DepartmentUnit
 from gis import local_pg

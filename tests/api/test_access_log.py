@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from api.access_log import RedactSecrets, redact_query
+from api.http.access_log import RedactSecrets, redact_query
 from people.integrations import issue_key
 from tests.factories import DISTRICT, admin_tree
 from tests.faults.served_app import Served, free_port, gridgov_command, served, uvicorn_command

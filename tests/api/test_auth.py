@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import create_app
-from api.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, Gate, PublicGate
+from api.http.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, Gate, PublicGate
 from gis.config import get_settings
 from people.models import LoginFailure, Staff
 from people.staff import set_password

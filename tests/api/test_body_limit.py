@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from api.body_limit import limit_of
+from api.http.body_limit import limit_of
 from gis import local_pg
 from tests.factories import add_staff, bearer, fresh_database
 

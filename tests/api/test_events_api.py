@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
-from api import errors
-from api.auth import CSRF_COOKIE, CSRF_HEADER
-from api.deps import get_session
-from api.routers.events import bench_router
+from api.http import errors
+from api.http.auth import CSRF_COOKIE, CSRF_HEADER
+from api.http.deps import get_session
+from api.http.routers.events import bench_router
 from events.catalog import DepartmentType
 from events.models import Attachment, Event, EventStep
 from events.schemas import EventReport

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session
+from api.http.deps import get_session
 from api.import_jobs import ImportRunner
 from gis import local_pg
 from gis.db import session_scope

@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.auth import SESSION_COOKIE, issue_token
 from api.cli import app as cli
-from api.deps import get_session
+from api.http.auth import SESSION_COOKIE, issue_token
+from api.http.deps import get_session
 from gis.config import PROJECT_DIR, get_settings
 from gis.db import get_engine, session_scope
 from people.access import Actor

@@ -24,7 +24,7 @@ from sqlalchemy.exc import ResourceClosedError
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session
+from api.http.deps import get_session
 from api.import_jobs import ImportRunner
 from events.reference import load_reference_data
 from people.integrations import issue_key

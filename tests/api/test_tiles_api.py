@@ -8,7 +8,7 @@ import mapbox_vector_tile
 import pytest
 from sqlalchemy import select
 
-from api.auth import SESSION_COOKIE, issue_token
+from api.http.auth import SESSION_COOKIE, issue_token
 from events.models import DepartmentUnit
 from events.reference import load_reference_data
 from gis.tiles import EXTENT, MAX_ZOOM

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from api import cli_people
+from api.cli import people as cli_people
 from people import ledger, service
 from people.documents import check_digit
 from people.exceptions import Forbidden, InvalidRecord

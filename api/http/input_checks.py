@@ -1,7 +1,7 @@
 """Checks on raw request input that hold for every route of the app.
 
 Only the path and the query are checked here, app-wide: they are already in memory. A body is
-never read before the route's gate has run (see api/body_limit.py for its size): its text is
+never read before the route's gate has run (see api/http/body_limit.py for its size): its text is
 checked where it is parsed, by the schemas' shared validator (gis/text.py), and the handlers
 below turn text PostgreSQL cannot store, should any slip past, into a 422 instead of a 500.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from api.errors import ApiError, error_response
+from api.http.errors import ApiError, error_response
 
 
 async def no_nul(request: Request) -> None:

@@ -1,6 +1,6 @@
 """The pages: the index, /worker for grid workers, /console for dispatchers and the command centre.
 
-The pages are shells rendered on the server; their scripts (api/static) call the JSON API with
+The pages are shells rendered on the server; their scripts (api/pages/static) call the JSON API with
 the page session. Each page (the map dashboards too) declares a `page_gate` with the roles it is
 for, and `refuse_visitor` sends an anonymous visitor (or one whose session expired) to
 /login?next=… rather than answering a JSON 401, and gives a signed-in account of another role a
@@ -15,11 +15,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, status
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from api.auth import PUBLIC, SESSION_COOKIE, actor_of, allow, clear_session_cookies, page_gate
-from api.deps import SessionDep
-from api.errors import ApiError
-from api.routers.auth import ROLE_HOME
-from api.templating import STATIC_DIR, templates
+from api.http.auth import PUBLIC, SESSION_COOKIE, actor_of, allow, clear_session_cookies, page_gate
+from api.http.deps import SessionDep
+from api.http.errors import ApiError
+from api.http.routers.auth import ROLE_HOME
+from api.pages.templating import STATIC_DIR, templates
 from people.access import Actor
 from people.models import StaffRole
 

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from api.auth import allow
-from api.deps import SessionDep
+from api.http.auth import allow
+from api.http.deps import SessionDep
 from events.kpis import READ_KPIS, KpiGrouping, KpiRow, kpis, period_bounds
 from people import special_groups as groups
 from people.access import READ_AGGREGATES, Actor

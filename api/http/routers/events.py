@@ -15,9 +15,9 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.auth import ALL_STAFF, allow
-from api.deps import SessionDep
-from api.errors import ApiError
+from api.http.auth import ALL_STAFF, allow
+from api.http.deps import SessionDep
+from api.http.errors import ApiError
 from events import query
 from events.attachments import MAX_PHOTOS, AttachmentError, PhotoInfo, inspect_photos
 from events.calendar import Light

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli_common import clear_errors, console
+from api.cli.common import clear_errors, console
 from gis.config import get_settings
 from gis.db import session_scope
 from maps.model import View

@@ -14,11 +14,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.auth import COMMAND, LEADERS, allow, page_gate
-from api.deps import SessionDep
+from api.http.auth import COMMAND, LEADERS, allow, page_gate
+from api.http.deps import SessionDep
 from api.map_data import grid_data, leader_data, leader_panel, unit_data
-from api.routers.pages import admit_visitor
-from api.templating import VENDOR_URL
+from api.pages.routes import admit_visitor
+from api.pages.templating import VENDOR_URL
 from gis.config import get_settings
 from maps.grid import render_grid
 from maps.leader import render_leader, render_leader_kpis

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.auth import ALL_STAFF, allow
-from api.deps import SessionDep
-from api.geojson import feature, feature_collection
+from api.http.auth import ALL_STAFF, allow
+from api.http.deps import SessionDep
+from api.http.geojson import feature, feature_collection
 from gis.crs import Crs
 from grid import service
 from grid.schemas import LocateResult

@@ -10,12 +10,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli_backup import backup, restore
-from api.cli_common import clear_errors, console, errors, progress_bar
-from api.cli_integrations import integration_app
-from api.cli_maps import map_app
-from api.cli_people import people_app
-from api.cli_worker import worker_app
+from api.cli.backup import backup, restore
+from api.cli.common import clear_errors, console, errors, progress_bar
+from api.cli.integrations import integration_app
+from api.cli.maps import map_app
+from api.cli.people import people_app
+from api.cli.worker import worker_app
 from gis import local_pg
 from gis.config import get_settings
 from gis.crs import Crs
@@ -314,7 +314,7 @@ def serve(
     """Serve the API and pages (only on loopback while the secrets are development ones)."""
     import uvicorn
 
-    from api.access_log import uvicorn_log_config
+    from api.http.access_log import uvicorn_log_config
 
     settings = get_settings()
     check_durable()  # in production: refuse a database that may lose acknowledged writes
@@ -330,10 +330,6 @@ def serve(
         port=port,
         reload=reload,
         workers=workers,
-        # The access log hides api_key, token and password values (see api/access_log.py).
+        # The access log hides api_key, token and password values (see api/http/access_log.py).
         log_config=uvicorn_log_config(),
     )
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app(prog_name="gridgov")

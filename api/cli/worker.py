@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli_common import clear_errors, console
+from api.cli.common import clear_errors, console
 from api.import_jobs import ImportRunner
 from events.outbox import DeliveryReport, dead_letters, replay, run_worker
 from gis.config import get_settings

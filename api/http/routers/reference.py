@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Path, Query, Response, status
 from pydantic import Field
 
-from api.auth import ADMIN, ALL_STAFF, COMMAND, allow
-from api.deps import SessionDep
-from api.geojson import feature
+from api.http.auth import ADMIN, ALL_STAFF, COMMAND, allow
+from api.http.deps import SessionDep
+from api.http.geojson import feature
 from events import admin, directory
 from events.catalog import DepartmentType
 from gis.text import InputModel, PlausibleDate

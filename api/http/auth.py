@@ -26,8 +26,8 @@ from fastapi import Depends, Request, Response, status
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.deps import SessionDep
-from api.errors import ApiError, error_response
+from api.http.deps import SessionDep
+from api.http.errors import ApiError, error_response
 from gis.config import Settings, get_settings
 from people.access import Actor, load_actor
 from people.exceptions import NotFound as AccountNotFound

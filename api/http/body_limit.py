@@ -17,7 +17,7 @@ from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_body
+from api.http.errors import error_body
 from events.attachments import MAX_PHOTOS
 from gis.config import get_settings
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from api.auth import ALL_STAFF, allow
-from api.deps import SessionDep
-from api.errors import ApiError
+from api.http.auth import ALL_STAFF, allow
+from api.http.deps import SessionDep
+from api.http.errors import ApiError
 from gis import tiles
 from grid.service import area_prefix
 from people.access import Actor

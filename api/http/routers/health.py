@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.auth import PUBLIC
-from api.deps import SessionDep
+from api.http.auth import PUBLIC
+from api.http.deps import SessionDep
 from gis.db import postgis_version
 
 router = APIRouter(tags=["health 健康检查"])

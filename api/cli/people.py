@@ -14,7 +14,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.cli_common import clear_errors, console, errors, progress_bar
+from api.cli.common import clear_errors, console, errors, progress_bar
 from gis.db import session_scope
 from people.access import Actor, load_actor
 from people.exceptions import NotFound

@@ -12,13 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.exc import OperationalError
 
-from events.exceptions import EventError
 from gis import local_pg
-from gis.crs import CoordinateError
 from gis.db import NonDurableDatabase
-from gis.geometry import GeometryError
-from grid.exceptions import GridError
-from people.exceptions import PeopleError
+from gis.errors import DomainError
 
 console = Console()
 errors = Console(stderr=True)
@@ -26,11 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Errors whose message is already a sentence for the user.
 USER_ERRORS = (
-    GridError,
-    PeopleError,
-    EventError,
-    GeometryError,
-    CoordinateError,
+    DomainError,  # every package's errors: grid, people, events, coordinates, geometry
     local_pg.ClusterError,
     NonDurableDatabase,
     FileNotFoundError,

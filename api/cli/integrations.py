@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli_common import clear_errors, console
+from api.cli.common import clear_errors, console
 from gis.db import session_scope
 
 integration_app = typer.Typer(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli_common import clear_errors, console, errors
+from api.cli.common import clear_errors, console, errors
 from gis import local_pg
 from gis.backup import BackupError, BackupReport
 from gis.backup import backup as write_backup

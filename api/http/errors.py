@@ -16,13 +16,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from events import exceptions as event_errors
 from events.attachments import AttachmentError
-from gis.crs import CoordinateError
+from gis import errors as domain
 from gis.db import NonDurableDatabase
-from gis.geometry import GeometryError
-from grid.exceptions import GridError, InvalidQuery, NotFound
-from people import exceptions as people_errors
 
 log = logging.getLogger(__name__)
 
@@ -42,23 +38,14 @@ TITLES: dict[int, tuple[str, str, str]] = {
     503: ("unavailable", "服务暂不可用", "Service unavailable"),
 }
 
-# Most specific first: the first matching class decides the status.
-STATUS_OF: list[tuple[type[Exception], int]] = [
-    (NotFound, status.HTTP_404_NOT_FOUND),
-    (InvalidQuery, status.HTTP_400_BAD_REQUEST),
-    (CoordinateError, status.HTTP_400_BAD_REQUEST),
-    (GeometryError, status.HTTP_400_BAD_REQUEST),
-    (GridError, status.HTTP_400_BAD_REQUEST),
-    (people_errors.NotFound, status.HTTP_404_NOT_FOUND),
-    (people_errors.Forbidden, status.HTTP_403_FORBIDDEN),
-    (people_errors.Duplicate, status.HTTP_409_CONFLICT),
-    (people_errors.InvalidRecord, status.HTTP_422_UNPROCESSABLE_CONTENT),
-    (people_errors.PeopleError, status.HTTP_400_BAD_REQUEST),
-    (event_errors.NotFound, status.HTTP_404_NOT_FOUND),
-    (event_errors.Forbidden, status.HTTP_403_FORBIDDEN),
-    (event_errors.Conflict, status.HTTP_409_CONFLICT),
-    (event_errors.InvalidReport, status.HTTP_422_UNPROCESSABLE_CONTENT),
-    (event_errors.EventError, status.HTTP_400_BAD_REQUEST),
+# The status of each kind of domain error (gis/errors.py), most specific first: the first
+# matching class decides. Every package's errors subclass one of these.
+STATUS_OF: list[tuple[type[domain.DomainError], int]] = [
+    (domain.NotFound, status.HTTP_404_NOT_FOUND),
+    (domain.Forbidden, status.HTTP_403_FORBIDDEN),
+    (domain.Conflict, status.HTTP_409_CONFLICT),
+    (domain.Invalid, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (domain.DomainError, status.HTTP_400_BAD_REQUEST),
 ]
 
 # Refused uploads: too big is 413, not an image we take is 415, the rest 422.
@@ -191,16 +178,14 @@ def install(app: FastAPI) -> None:
         code = ATTACHMENT_STATUS.get(exc.reason, status.HTTP_422_UNPROCESSABLE_CONTENT)
         return error_response(code, str(exc), "photos", reason=exc.reason)
 
-    @app.exception_handler(event_errors.ActionNotAllowed)
-    def _not_now(request: Request, exc: event_errors.ActionNotAllowed) -> JSONResponse:
-        return error_response(status.HTTP_409_CONFLICT, str(exc), allowed=exc.allowed)
+    for kind, code in STATUS_OF:
 
-    for error_class, code in STATUS_OF:
+        def _refused(request: Request, exc: Exception, code: int = code) -> JSONResponse:
+            if not isinstance(exc, domain.DomainError):  # registered for DomainErrors only
+                raise exc
+            return error_response(code, str(exc), exc.field, **exc.extra)
 
-        def _handler(request: Request, exc: Exception, code: int = code) -> JSONResponse:
-            return error_response(code, str(exc))
-
-        app.add_exception_handler(error_class, _handler)
+        app.add_exception_handler(kind, _refused)
 
     @app.exception_handler(DataError)
     def _value_out_of_range(request: Request, exc: DataError) -> JSONResponse:

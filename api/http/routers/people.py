@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from pydantic import Field
 
-from api.auth import allow
-from api.deps import SessionDep
-from api.errors import ApiError
+from api.http.auth import allow
+from api.http.deps import SessionDep
+from api.http.errors import ApiError
 from gis.crs import Crs
 from gis.text import InputModel
 from people import service

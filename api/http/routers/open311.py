@@ -19,14 +19,13 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
-from api import open311_format
-from api.auth import ADMIN, PUBLIC, Gate, allow
-from api.deps import SessionDep
-from api.errors import STATUS_OF, TITLES, UNAVAILABLE, ApiError, database_unavailable
-from api.open311_format import Format
+from api.http import open311_format
+from api.http.auth import ADMIN, PUBLIC, Gate, allow
+from api.http.deps import SessionDep
+from api.http.errors import STATUS_OF, TITLES, UNAVAILABLE, ApiError, database_unavailable
+from api.http.open311_format import Format
 from events import open311 as service
 from events.calendar import CHINA_TZ
-from events.exceptions import ActionNotAllowed
 from people.access import Actor
 from people.integrations import (
     IntegrationCreate,
@@ -70,8 +69,6 @@ def _status_and_message(exc: Exception) -> tuple[int, str, dict[str, str] | None
     if unavailable is not None:
         message, headers = unavailable
         return status.HTTP_503_SERVICE_UNAVAILABLE, message, headers
-    if isinstance(exc, ActionNotAllowed):
-        return status.HTTP_409_CONFLICT, str(exc), None
     for error_class, code in STATUS_OF:
         if isinstance(exc, error_class):
             # GeoReport v2 answers every malformed request with 400.

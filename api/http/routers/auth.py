@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from api.auth import (
+from api.http.auth import (
     ALL_STAFF,
     CHALLENGE,
     PUBLIC,
@@ -24,9 +24,9 @@ from api.auth import (
     refuse_if_throttled,
     set_session_cookies,
 )
-from api.deps import SessionDep
-from api.errors import ApiError, error_body, error_response
-from api.templating import templates
+from api.http.deps import SessionDep
+from api.http.errors import ApiError, error_body, error_response
+from api.pages.templating import templates
 from events.schemas import UnitRef
 from events.service import get_unit_ref
 from people.access import Actor

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from api.auth import ADMIN, ALL_STAFF, allow
-from api.deps import SessionDep
-from api.errors import ApiError
+from api.http.auth import ADMIN, ALL_STAFF, allow
+from api.http.deps import SessionDep
+from api.http.errors import ApiError
 from api.import_jobs import ImportRunner, open_private
 from gis.clock import local_today
 from gis.crs import Crs
