@@ -46,15 +46,13 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import Grouping
 
 from events import deadlines
-from events.actions import act, actions_for
-from events.attachments import PhotoInfo
+from events.actions import actions_for
 from events.calendar import CHINA_TZ, Light, Limit, LimitUnit, WorkCalendar, WorkingHours
 from events.catalog import DepartmentType, Priority
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.models import Attachment, DepartmentUnit, Event, EventCategory, EventStatus
 from events.reference import work_calendar
 from events.schemas import (
-    ActionInput,
     EventDetail,
     EventPage,
     EventRead,
@@ -568,22 +566,6 @@ def event_detail(
     return detail_of(session, actor=actor, read=read_event(session, event=event, now=now))
 
 
-def act_for(
-    session: Session,
-    *,
-    actor: Actor,
-    code: str,
-    action: str,
-    data: ActionInput,
-    photos: list[PhotoInfo] | None = None,
-) -> EventDetail:
-    """Do `action` as an API caller: an event outside their sight is refused (Forbidden) before
-    anything about its state is said; then `events.actions.act`, and the event as it stands."""
-    check_visible(session, actor=actor, event=get_event(session, code=code))
-    read = act(session, actor=actor, code=code, action=action, data=data, photos=photos)
-    return detail_of(session, actor=actor, read=read)
-
-
 @dataclass(frozen=True)
 class PhotoFile:
     """A stored photo (or its thumbnail) to send."""
@@ -618,7 +600,6 @@ def photo_file(
 __all__ = [
     "MAX_PAGE_SIZE",
     "PhotoFile",
-    "act_for",
     "check_visible",
     "detail_of",
     "event_detail",

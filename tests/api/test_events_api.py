@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from api import errors
 from api.auth import CSRF_COOKIE, CSRF_HEADER
 from api.deps import get_session
-from api.routers.events import bench_router
+from bench.app import bench_router
 from events.catalog import DepartmentType
 from events.models import Attachment, Event, EventStep
 from events.schemas import EventReport
@@ -485,7 +485,7 @@ def test_a_cookie_session_post_without_the_csrf_header_is_refused(client, city):
 # -- benchmark baseline ----------------------------------------------------------------------
 
 
-def test_the_insert_only_endpoint_exists_only_when_bench_endpoints_are_on(client, city, session):
+def test_the_insert_only_endpoint_is_served_by_the_bench_app_only(client, city, session):
     absent = client.post("/api/bench/insert-event", json=report(), headers=bearer(city["worker"]))
     assert_error(absent, 404)
     app = FastAPI()
