@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
@@ -14,10 +13,7 @@ from api.bodies import IdempotencyKey, SubmissionDep, body_doc, photos_of, valid
 from api.deps import SessionDep
 from api.errors import ApiError
 from events import actions, query
-from events.calendar import Light
-from events.catalog import DepartmentType
-from events.models import EventStatus
-from events.schemas import ActionInput, EventDetail, EventFiling, EventPage
+from events.schemas import ActionInput, EventDetail, EventFiling, EventFilter, EventPage
 from events.service import REPORTERS, report_event
 from events.workflow import TRANSITIONS
 from people.access import Actor
@@ -78,58 +74,10 @@ def file_event(
 def list_events(
     session: SessionDep,
     actor: Annotated[Actor, allow(EVENT_READERS)],
-    status_: Annotated[
-        list[EventStatus] | None, Query(alias="status", description="repeatable")
-    ] = None,
-    category: Annotated[
-        str | None, Query(max_length=8, description="subcategory (0201) or major (02) code")
-    ] = None,
-    unit: Annotated[
-        int | None, Query(ge=1, le=2**31 - 1, description="id of the unit handling it")
-    ] = None,
-    department: Annotated[
-        DepartmentType | None, Query(description="department type of the unit handling it")
-    ] = None,
-    grid: Annotated[str | None, Query(max_length=15, description="15-digit grid code")] = None,
-    overdue: Annotated[bool | None, Query(description="past the running stage's deadline")] = None,
-    light: Annotated[Light | None, Query(description="green, yellow or red")] = None,
-    bbox: Annotated[
-        str | None, Query(max_length=200, description="min_lon,min_lat,max_lon,max_lat")
-    ] = None,
-    since: Annotated[
-        datetime | None, Query(description="reported at or after (ISO 8601; no zone: China)")
-    ] = None,
-    until: Annotated[datetime | None, Query(description="reported before (ISO 8601)")] = None,
-    q: Annotated[
-        str | None, Query(max_length=100, description="text in the code, description or address")
-    ] = None,
-    mine: Annotated[bool, Query(description="only the events I reported")] = False,
-    sort: Annotated[
-        query.Sort, Query(description="deadline (soonest first) or -reported_at (newest first)")
-    ] = "deadline",
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=query.MAX_PAGE_SIZE)] = 50,
+    filters: Annotated[EventFilter, Query()],
 ) -> EventPage:
     """Events the caller may see (their grids, unit or area), filtered and paginated."""
-    return query.list_events(
-        session,
-        actor=actor,
-        status=status_,
-        category=category,
-        unit=unit,
-        department=department,
-        grid=grid,
-        overdue=overdue,
-        light=light,
-        bbox=bbox,
-        since=since,
-        until=until,
-        q=q,
-        mine=mine,
-        sort=sort,
-        page=page,
-        page_size=page_size,
-    )
+    return query.list_events(session, actor=actor, filters=filters)
 
 
 @router.get("/api/events/{code}", response_model=EventDetail)
