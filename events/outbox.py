@@ -362,8 +362,6 @@ __all__ = [
     "MAX_ATTEMPTS",
     "NO_WEBHOOK",
     "RETRY_FOR",
-    "Claim",
-    "Outcome",
     "aware",
     "claim_due",
     "factory_of",
