@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from events.calendar import CHINA_TZ
 from events.catalog import DepartmentType
 from events.exceptions import Forbidden, InvalidReport
-from events.kpis import KpiRow
 from events.map_stats import (
     MAP_ROLES,
     MAX_MARKERS,
@@ -35,6 +34,7 @@ from events.map_stats import (
     unit_open_events,
     unit_outline,
 )
+from events.schemas import KpiRow
 from grid.generalised import (
     Outline,
     admin_outlines,

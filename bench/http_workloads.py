@@ -1,7 +1,7 @@
 """HTTP workloads: event intake over loopback, and the scoped event list.
 
 The app runs in uvicorn (one process, as `gridgov serve` runs it) against the workload's
-database, with BENCH_ENDPOINTS=1 so that it also serves POST /api/bench/insert-event: the same
+database, as `bench.app:app`, which also serves POST /api/bench/insert-event: the same
 authentication, body parsing and validation, then only the INSERT of the event row. Both
 endpoints are driven by the same clients in the same run, so the ratio is what locating,
 routing, deadlines, history and outbox cost per report over HTTP.
@@ -43,8 +43,8 @@ console = Console()
 @contextmanager
 def serve(engine: Engine) -> Iterator[str]:
     """The app in uvicorn on a free loopback port, on `engine`'s database; yields its base URL."""
-    env = {"DATABASE_URL": engine.url.render_as_string(hide_password=False), "BENCH_ENDPOINTS": "1"}
-    with uvicorn_server("api.app:app", env, "/api/health") as base:
+    env = {"DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    with uvicorn_server("bench.app:app", env, "/api/health") as base:
         yield base
 
 

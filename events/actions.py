@@ -1,6 +1,7 @@
 """Workflow actions (办理动作): what grid workers, units and the command centre do to an event.
 
-`act()` is the one entry point. It locks the event row, asks the transition table
+`act()` is the one entry point; `act_for()` is the same for an API caller, who is first told
+nothing about an event outside their sight. It locks the event row, asks the transition table
 (`events.workflow`) whether the action is possible from the event's state and for the actor's
 role, checks the actor's scope (a dispatcher works on their unit's cases, a grid worker on their
 grids), runs the action and records it as an `event_step`, queuing outbox rows for the units
@@ -25,6 +26,7 @@ from events import deadlines
 from events.attachments import PhotoInfo
 from events.calendar import Light, Limit, LimitUnit
 from events.catalog import Priority
+from events.dispatch import dispatch_event, event_point
 from events.escalation import district_command_centre, supervise
 from events.exceptions import ActionNotAllowed, Forbidden, InvalidReport, NotFound
 from events.models import (
@@ -36,15 +38,17 @@ from events.models import (
     Outbox,
     Stage,
 )
+from events.outbox import notify
 from events.photos import attach_photos
 from events.reference import work_calendar
-from events.schemas import ActionInput, EventRead
-from events.service import add_step, dispatch_event, event_point, notify, read_event
+from events.schemas import ActionInput, EventDetail, EventRead
+from events.service import get_event, read_event
 from events.workflow import (
     SYSTEM,
     TRANSITIONS,
     IllegalTransition,
     Transition,
+    add_step,
     allowed_actions,
     transition,
 )
@@ -745,6 +749,25 @@ def act(
     return read_event(session, event=event, now=at)
 
 
+def act_for(
+    session: Session,
+    *,
+    actor: Actor,
+    code: str,
+    action: str,
+    data: ActionInput,
+    photos: list[PhotoInfo] | None = None,
+) -> EventDetail:
+    """Do `action` as an API caller: an event outside their sight is refused (Forbidden) before
+    anything about its state is said; then `act`, and the event as it stands with its photos and
+    the actor's next possible actions."""
+    from events.query import check_visible, detail_of  # the reads import this module
+
+    check_visible(session, actor=actor, event=get_event(session, code=code))
+    read = act(session, actor=actor, code=code, action=action, data=data, photos=photos)
+    return detail_of(session, actor=actor, read=read)
+
+
 def actions_for(session: Session, *, actor: Actor, event: Event) -> list[str]:
     """The actions `actor` may take on `event` now: by its state, the role and the scope."""
     possible = []
@@ -759,4 +782,4 @@ def actions_for(session: Session, *, actor: Actor, event: Event) -> list[str]:
     return possible
 
 
-__all__ = ["HANDLERS", "VERIFY_RADIUS_M", "act", "actions_for"]
+__all__ = ["HANDLERS", "VERIFY_RADIUS_M", "act", "act_for", "actions_for"]

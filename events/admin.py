@@ -6,58 +6,23 @@ departments they were filed under.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from events.calendar import Limit
-from events.catalog import DepartmentType, Priority
 from events.exceptions import InvalidReport, NotFound
 from events.models import DepartmentUnit, DispatchRule, EventCategory, WorkCalendarDay
+from events.schemas import CategoryChange, RuleInput
 from gis.crs import STORAGE_SRID
 from gis.geometry import GeometryError, parse_geometry, validate_polygonal
-from gis.text import InputModel
 from people.access import Actor, require_role
 from people.models import StaffRole
 
 ADMINS = frozenset({StaffRole.ADMIN})
-
-
-class CategoryChange(InputModel):
-    """Fields of a subcategory an admin may change; unset fields keep their value."""
-
-    name: str | None = Field(default=None, max_length=100)
-    lead: DepartmentType | None = None
-    assisting: list[DepartmentType] | None = None
-    priority: Priority | None = None
-    sign_limit: str | None = None
-    handle_limit: str | None = None
-    verify_limit: str | None = None
-    photo_required: bool | None = None
-    onsite_verification_required: bool | None = None
-    needs_check: bool | None = None
-    description: str | None = None
-
-
-class RuleInput(InputModel):
-    """A dispatch rule as an admin writes it."""
-
-    position: int = Field(ge=0, le=2_147_483_647)
-    name: str = Field(min_length=1, max_length=100)
-    category_code: str | None = Field(default=None, pattern=r"^\d{2}(\d{2})?$")
-    area_prefix: str | None = Field(default=None, pattern=r"^\d{6,12}$")
-    weekdays: list[int] | None = None
-    time_from: time | None = None
-    time_to: time | None = None
-    priority: Priority | None = None
-    lead: DepartmentType
-    assisting: list[DepartmentType] = Field(default_factory=list)
-    fixed_unit_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
-    active: bool = True
 
 
 def change_category(

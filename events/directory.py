@@ -4,108 +4,23 @@ the work calendar. Admins change them through `events.admin`."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time
+from datetime import date
 from typing import Any, Final
 
-from pydantic import BaseModel, Field
 from sqlalchemy import func, null, select
 from sqlalchemy.orm import Session
 
 from events.calendar import DayKind
-from events.catalog import DepartmentType, Priority
+from events.catalog import DepartmentType
 from events.exceptions import InvalidReport, NotFound
 from events.models import Department, DepartmentUnit, DispatchRule, EventCategory, WorkCalendarDay
+from events.schemas import CalendarDayRead, CategoryRead, DepartmentRead, RuleRead, UnitRead
 from people.access import Actor, require_role
 from people.models import StaffRole
 
 # Dispatch rules say which department handles what; command staff read them, admins edit them.
 READ_RULES: Final = frozenset({StaffRole.COMMAND, StaffRole.ADMIN})
 DAY_KIND_LABELS: Final = {DayKind.HOLIDAY.value: "节假日", DayKind.WORKDAY.value: "调休上班"}
-
-
-class CategoryRead(BaseModel):
-    """The current version of a subcategory (小类) with its routing and time limits."""
-
-    code: str
-    version: int
-    major_code: str
-    major_name: str
-    name: str
-    lead: DepartmentType = Field(description="department type that leads (牵头)")
-    lead_label: str
-    assisting: list[str] = Field(description="department types that assist (协办)")
-    assisting_labels: list[str]
-    priority: Priority
-    priority_label: str
-    sign_limit: str = Field(description="签收 limit: working hours ('2h') or days ('3d')")
-    handle_limit: str
-    verify_limit: str
-    photo_required: bool
-    onsite_verification_required: bool
-    needs_check: bool
-    description: str | None
-    valid_from: datetime
-
-
-class DepartmentRead(BaseModel):
-    """A department and how many units it has."""
-
-    id: int
-    name: str
-    dept_type: DepartmentType
-    dept_type_label: str
-    district_code: str
-    units: int
-
-
-class UnitRead(BaseModel):
-    """A department unit (police station, fire brigade …), optionally with its jurisdiction."""
-
-    id: int
-    code: str
-    name: str
-    department_id: int
-    department_name: str
-    dept_type: DepartmentType
-    dept_type_label: str
-    district_code: str
-    phone: str | None
-    active: bool
-    lon: float | None = Field(description="CGCS2000 longitude of its office")
-    lat: float | None
-    has_jurisdiction: bool
-    geometry: dict[str, Any] | None = Field(
-        default=None, description="jurisdiction MultiPolygon (GeoJSON), when asked for"
-    )
-
-
-class RuleRead(BaseModel):
-    """A dispatch rule; the first active rule that matches an event decides its departments."""
-
-    id: int
-    position: int
-    name: str
-    category_code: str | None
-    area_prefix: str | None
-    weekdays: list[int] | None
-    time_from: time | None
-    time_to: time | None
-    priority: Priority | None
-    lead: DepartmentType
-    lead_label: str
-    assisting: list[str]
-    fixed_unit_id: int | None
-    active: bool
-
-
-class CalendarDayRead(BaseModel):
-    """A day the work calendar treats specially: a holiday, or a worked weekend day (调休)."""
-
-    day: date
-    kind: str
-    kind_label: str
-    name: str
-    weekday: int = Field(description="1 Monday … 7 Sunday")
 
 
 def _labels(types: list[str]) -> list[str]:
@@ -311,11 +226,6 @@ def get_calendar_day(session: Session, *, day: date) -> CalendarDayRead | None:
 
 
 __all__ = [
-    "CalendarDayRead",
-    "CategoryRead",
-    "DepartmentRead",
-    "RuleRead",
-    "UnitRead",
     "category_read",
     "get_calendar_day",
     "get_rule",

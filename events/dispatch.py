@@ -4,7 +4,8 @@
    (admin-code prefix), day and time of day and priority; else the category's own default;
 2. the unit of that type whose jurisdiction covers the point; else the nearest unit of that
    type in the district; else the district command centre.
-Every decision carries a sentence saying why, kept in the event's history.
+Every decision carries a sentence saying why, kept in the event's history. `dispatch_event`
+applies the decision: it routes the event, starts its sign-for clock and queues the webhooks.
 """
 
 from __future__ import annotations
@@ -16,9 +17,20 @@ from typing import Any
 from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import Session
 
+from events import deadlines
 from events.calendar import CHINA_TZ
 from events.catalog import DepartmentType
-from events.models import DepartmentUnit, DispatchRule, EventCategory
+from events.models import (
+    DepartmentUnit,
+    DispatchRule,
+    Event,
+    EventCategory,
+    EventStatus,
+    EventStep,
+    Stage,
+)
+from events.outbox import notify
+from events.workflow import add_step
 
 
 @dataclass(frozen=True)
@@ -162,3 +174,103 @@ def choose_unit(
         f"{reason} and no command centre is configured for district "
         f"{district_code}; the case waits for manual dispatch",
     )
+
+
+def event_point(event: Event) -> Any:
+    """The event's stored location as an SQL expression (valid once the row is flushed)."""
+    return select(Event.geom).where(Event.id == event.id).scalar_subquery()
+
+
+def dispatch_event(
+    session: Session,
+    *,
+    event: Event,
+    category: EventCategory,
+    at: datetime,
+    actor_id: int | None,
+    action: str = "dispatch",
+    note: str | None = None,
+) -> EventStep:
+    """Route the event to a unit (skipping units that returned it) and start its sign-for clock."""
+    point = event_point(event)
+    decision = decide_departments(
+        session, category=category, area_code=event.grid_code or event.district_code, at=at
+    )
+    excluded = frozenset(event.returned_by_unit_ids or [])
+    outside = event.locate_match == "outside"
+    if decision.fixed_unit_id and decision.fixed_unit_id not in excluded:
+        lead_unit = session.get(DepartmentUnit, decision.fixed_unit_id)
+        how = f"the rule names a fixed unit, {lead_unit.name if lead_unit else '?'}"
+    else:
+        choice = choose_unit(
+            session,
+            dept_type=decision.lead,
+            point=point,
+            district_code=event.district_code,
+            exclude=excluded,
+            outside_grids=outside,
+        )
+        lead_unit, how = choice.unit, choice.how
+    assisting = []
+    for dept_type in decision.assisting:
+        if outside:
+            break  # the command centre decides who assists on a case outside every grid
+        helper = choose_unit(
+            session,
+            dept_type=dept_type,
+            point=point,
+            district_code=event.district_code,
+            exclude=excluded,
+        )
+        if (
+            helper.unit is not None
+            and helper.unit.dept_type is dept_type
+            and helper.unit != lead_unit
+        ):
+            assisting.append(helper.unit)
+    explanation = {
+        "rule_id": decision.rule_id,
+        "rule": decision.why,
+        "lead_type": decision.lead.value,
+        "unit_id": lead_unit.id if lead_unit else None,
+        "unit": how,
+        "assisting": [u.code for u in assisting],
+        "excluded_units": sorted(excluded),
+    }
+    event.dispatch_rule_id = decision.rule_id
+    event.unit_id = lead_unit.id if lead_unit else None
+    event.assisting_unit_ids = [u.id for u in assisting]
+    if lead_unit is None:
+        return add_step(
+            session,
+            event=event,
+            action=action,
+            to_status=EventStatus.REGISTERED,
+            at=at,
+            actor_id=actor_id,
+            note=note,
+            data={"dispatch": explanation},
+        )
+    deadlines.start_stage(
+        session, event=event, category=category, stage=Stage.SIGN, at=at, unit_id=lead_unit.id
+    )
+    step = add_step(
+        session,
+        event=event,
+        action=action,
+        to_status=EventStatus.DISPATCHED,
+        at=at,
+        actor_id=actor_id,
+        unit_id=lead_unit.id,
+        note=note,
+        data={"dispatch": explanation},
+    )
+    notify(
+        session,
+        event=event,
+        step=step,
+        unit_ids=[lead_unit.id, *event.assisting_unit_ids],
+        kind=action,
+        at=at,
+    )
+    return step

@@ -24,10 +24,10 @@ from events.calendar import Light, Limit, LimitUnit
 from events.catalog import DepartmentType, Priority
 from events.exceptions import InvalidReport
 from events.models import DepartmentUnit, Event, EventStatus, EventStep
+from events.outbox import notify
 from events.reference import work_calendar
 from events.schemas import SupervisionLevel
-from events.service import add_step, notify
-from events.workflow import TRANSITIONS
+from events.workflow import TRANSITIONS, add_step
 from people.models import Staff
 
 # The unit answers for the clock while it holds the case; a late check (核实) or verification

@@ -51,7 +51,6 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, computed_field
 from sqlalchemy import (
     ColumnElement,
     Text,
@@ -69,6 +68,7 @@ from sqlalchemy.orm import Session
 from events.calendar import CHINA_TZ
 from events.exceptions import Forbidden, InvalidReport
 from events.models import Department, DepartmentUnit, Event, EventStage, EventStatus, Stage
+from events.schemas import KpiRow
 from events.workflow import OPEN_STATES
 from gis.clock import local_today
 from grid.models import AdminUnit, Grid
@@ -79,14 +79,6 @@ from people.models import Staff, StaffRole
 KpiGrouping = Literal["unit", "department", "grid", "worker", "district"]
 GROUPINGS: Final = ("unit", "department", "grid", "worker", "district")
 
-# Weights of the composite score (综合得分).
-SCORE_WEIGHTS: Final = {
-    "on_time_closure_rate": 0.30,
-    "closure_rate": 0.25,
-    "on_time_sign_rate": 0.20,
-    "no_rework_rate": 0.15,
-    "not_overdue_rate": 0.10,
-}
 READ_KPIS: Final = READ_AGGREGATES | {StaffRole.DISPATCHER}
 CLOSED_STATES: Final = frozenset({EventStatus.CLOSED, EventStatus.SELF_RESOLVED})
 _NO_KEY_NAMES: Final = {
@@ -96,79 +88,6 @@ _NO_KEY_NAMES: Final = {
     "worker": "（无上报人）",
     "district": "（无区县）",
 }
-
-
-class KpiRow(BaseModel):
-    """The indicators of one unit, department, grid, grid worker or district (see module doc)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    key: str | None  # unit or department id, grid code, staff id or district code
-    name: str
-    reported: int
-    voided: int
-    registered: int
-    closed: int
-    closed_on_time: int
-    open: int
-    overdue: int
-    signs_ended: int
-    signs_on_time: int
-    handled: int
-    reworked: int
-    returned: int
-    mean_handling_hours: float | None
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def valid_report_rate(self) -> float | None:
-        """有效上报率: (reported − voided) / reported."""
-        return _ratio(self.reported - self.voided, self.reported)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def closure_rate(self) -> float | None:
-        """结案率: closed / registered."""
-        return _ratio(self.closed, self.registered)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def on_time_closure_rate(self) -> float | None:
-        """按期结案率: closed with every stage on time / closed."""
-        return _ratio(self.closed_on_time, self.closed)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def on_time_sign_rate(self) -> float | None:
-        """按时签收率: SIGN stages ended on time / SIGN stages ended."""
-        return _ratio(self.signs_on_time, self.signs_ended)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def rework_rate(self) -> float | None:
-        """返工率: handled events reworked / handled events."""
-        return _ratio(self.reworked, self.handled)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def score(self) -> float | None:
-        """综合得分 0–100: weighted mean of the defined components (SCORE_WEIGHTS)."""
-        components = {
-            "on_time_closure_rate": self.on_time_closure_rate,
-            "closure_rate": self.closure_rate,
-            "on_time_sign_rate": self.on_time_sign_rate,
-            "no_rework_rate": None if self.rework_rate is None else 1 - self.rework_rate,
-            "not_overdue_rate": _ratio(self.registered - self.overdue, self.registered),
-        }
-        defined = {k: v for k, v in components.items() if v is not None}
-        if not defined:
-            return None
-        weight = sum(SCORE_WEIGHTS[k] for k in defined)
-        return round(100 * sum(SCORE_WEIGHTS[k] * v for k, v in defined.items()) / weight, 2)
-
-
-def _ratio(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
 
 
 def _scope(actor: Actor) -> ColumnElement[bool]:
@@ -483,9 +402,7 @@ def _month_end(year: int, month: int) -> date:
 __all__ = [
     "GROUPINGS",
     "READ_KPIS",
-    "SCORE_WEIGHTS",
     "KpiGrouping",
-    "KpiRow",
     "kpis",
     "period_bounds",
 ]

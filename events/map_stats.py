@@ -22,7 +22,7 @@ from events.calendar import CHINA_TZ
 from events.catalog import DepartmentType
 from events.deadlines import light
 from events.exceptions import Forbidden, InvalidReport, NotFound
-from events.kpis import CLOSED_STATES, KpiRow, kpis
+from events.kpis import CLOSED_STATES, kpis
 from events.models import (
     Department,
     DepartmentUnit,
@@ -33,6 +33,7 @@ from events.models import (
     EventStep,
 )
 from events.query import visible_to
+from events.schemas import KpiRow
 from events.workflow import OPEN_STATES
 from grid.exceptions import InvalidQuery
 from grid.generalised import Outline

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from geoalchemy2.shape import to_shape
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -38,11 +38,23 @@ from events.models import (
     EventStatus,
     EventStep,
 )
-from events.schemas import EventReport
+from events.schemas import (
+    EventReport,
+    Receipt,
+    RequestNote,
+    RequestPage,
+    RequestQuery,
+    Service,
+    ServiceAttribute,
+    ServiceDefinition,
+    ServiceRequest,
+    ServiceRequestDetail,
+    Submission,
+    TokenRead,
+)
 from events.service import report_event
 from events.workflow import FINAL_STATES
 from gis.crs import Crs
-from gis.text import InputModel
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import AdminLevel, AdminUnit, Building
@@ -52,7 +64,6 @@ from people.integrations import IntegrationRef
 
 TOKEN_PREFIX = "open311:"  # events.idempotency_key of Open311 submissions: prefix + token
 DEFAULT_WINDOW = timedelta(days=90)
-MAX_RECORDS = 1000
 REPEAT_WINDOW = timedelta(minutes=10)  # same device/account and text within this: one request
 CLIENT_KEY_CHARS = 100
 
@@ -69,153 +80,6 @@ NOTICES: dict[EventStatus, str] = {
     EventStatus.VOIDED: "已作废（不属实或重复）。Voided: not confirmed on site or a duplicate.",
     EventStatus.SELF_RESOLVED: "网格员已现场处置。Fixed on the spot by the grid worker.",
 }
-
-
-class AttributeValue(BaseModel):
-    """One choice of a list attribute."""
-
-    key: str
-    name: str
-
-
-class ServiceAttribute(BaseModel):
-    """A field a service takes besides the standard ones (`attribute[code]`)."""
-
-    variable: bool = True
-    code: str
-    datatype: str  # string, number, datetime, text, singlevaluelist, multivaluelist
-    required: bool
-    datatype_description: str
-    order: int
-    description: str
-    values: list[AttributeValue] = Field(default_factory=list)
-
-
-class Service(BaseModel):
-    """An Open311 service: one event subcategory (小类)."""
-
-    service_code: str
-    service_name: str
-    description: str
-    metadata: bool
-    type: str
-    keywords: str
-    group: str
-
-
-class ServiceDefinition(BaseModel):
-    """The attributes a service takes."""
-
-    service_code: str
-    attributes: list[ServiceAttribute]
-
-
-class Submission(InputModel):
-    """The fields of `POST requests` (form-encoded), as GeoReport v2 names them."""
-
-    # The same form carries api_key and attribute[…] fields, read on their own.
-    model_config = ConfigDict(extra="ignore")
-
-    service_code: str | None = Field(default=None, max_length=8)
-    lat: float | None = None
-    long: float | None = None
-    address_string: str | None = Field(default=None, max_length=300)
-    address_id: str | None = Field(default=None, max_length=40, description="a building code")
-    email: str | None = Field(default=None, max_length=100)
-    device_id: str | None = Field(default=None, max_length=100)
-    account_id: str | None = Field(default=None, max_length=100)
-    first_name: str | None = Field(default=None, max_length=50)
-    last_name: str | None = Field(default=None, max_length=50)
-    phone: str | None = Field(default=None, max_length=30)
-    description: str | None = Field(default=None, max_length=4000)
-    media_url: str | None = Field(default=None, max_length=500)
-    jurisdiction_id: str | None = Field(default=None, max_length=12)
-
-
-class Receipt(BaseModel):
-    """The answer to `POST requests`."""
-
-    service_request_id: str
-    token: str
-    service_notice: str
-    account_id: str | None
-
-
-class TokenRead(BaseModel):
-    """The request a token stands for."""
-
-    service_request_id: str
-    token: str
-
-
-Timestamp = datetime  # a field below is called `datetime`, as in Open311 notes
-
-
-class RequestNote(BaseModel):
-    """One step of a request's history (extension)."""
-
-    datetime: Timestamp
-    type: str
-    status: str
-    status_label: str
-    summary: str | None
-    agency: str | None
-
-
-class ServiceRequest(BaseModel):
-    """A service request as GeoReport v2 returns it, plus our extensions when asked."""
-
-    service_request_id: str
-    status: str
-    status_notes: str | None
-    service_name: str
-    service_code: str
-    description: str
-    agency_responsible: str | None
-    service_notice: str
-    requested_datetime: datetime
-    updated_datetime: datetime
-    expected_datetime: datetime | None
-    address: str | None
-    address_id: str | None
-    zipcode: str | None
-    lat: float
-    long: float
-    media_url: str | None
-
-
-class ServiceRequestDetail(ServiceRequest):
-    """A request with our extensions (`extensions=true`): own status and the step history."""
-
-    detailed_status: str
-    detailed_status_label: str
-    notes: list[RequestNote]
-
-
-class RequestQuery(InputModel):
-    """The filters of `GET requests`, with our `page`/`page_size` extension."""
-
-    # The query also carries api_key, read by the gate.
-    model_config = ConfigDict(extra="ignore")
-
-    service_request_id: str | None = None
-    service_code: str | None = None
-    start_date: datetime | None = None
-    end_date: datetime | None = None
-    status: str | None = None
-    jurisdiction_id: str | None = None
-    page: int = Field(default=1, ge=1, le=100_000)
-    page_size: int = Field(default=MAX_RECORDS, ge=1, le=MAX_RECORDS)
-    extensions: bool = False
-
-
-class RequestPage(BaseModel):
-    """A page of requests and how many matched in all."""
-
-    total: int
-    page: int
-    page_size: int
-    items: list[ServiceRequest]
 
 
 # -- jurisdictions and services ----------------------------------------------------------------

@@ -17,7 +17,7 @@ import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -46,16 +46,16 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import Grouping
 
 from events import deadlines
-from events.actions import act, actions_for
-from events.attachments import PhotoInfo
+from events.actions import actions_for
 from events.calendar import CHINA_TZ, Light, Limit, LimitUnit, WorkCalendar, WorkingHours
-from events.catalog import DepartmentType, Priority
+from events.catalog import Priority
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.models import Attachment, DepartmentUnit, Event, EventCategory, EventStatus
 from events.reference import work_calendar
 from events.schemas import (
-    ActionInput,
+    MAX_PAGE_SIZE,
     EventDetail,
+    EventFilter,
     EventPage,
     EventRead,
     EventSummary,
@@ -70,8 +70,6 @@ from grid.service import area_prefix, parse_bbox
 from people.access import Actor
 from people.models import StaffRole
 
-MAX_PAGE_SIZE = 200
-Sort = Literal["deadline", "-reported_at"]
 PHOTO_URL = "/api/events/{code}/photos/{id}"
 # Monday 2000-01-03: the working-time clock in SQL counts from here (only differences matter).
 _EPOCH = date(2000, 1, 3)
@@ -313,53 +311,44 @@ def _like(text: str) -> str:
 
 
 def _filters(
-    session: Session,
-    *,
-    actor: Actor,
-    now: datetime,
-    status: list[EventStatus] | None,
-    category: str | None,
-    unit: int | None,
-    department: DepartmentType | None,
-    grid: str | None,
-    overdue: bool | None,
-    light: Light | None,
-    bbox: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    q: str | None,
-    mine: bool,
+    session: Session, *, actor: Actor, now: datetime, filters: EventFilter
 ) -> list[ColumnElement[bool]]:
     """The WHERE clauses of a list request, the caller's scope first."""
-    for name, text in (("category", category), ("grid", grid), ("bbox", bbox), ("q", q)):
+    for name, text in (
+        ("category", filters.category),
+        ("grid", filters.grid),
+        ("bbox", filters.bbox),
+        ("q", filters.q),
+    ):
         if text is not None and "\x00" in text:
             raise InvalidReport(f"{name} must not contain a NUL (\\x00) character; remove it")
     where = [visible_to(actor)]
-    if status:
-        where.append(Event.status.in_(sorted(set(status))))
-    if category:
-        code = category.strip()
+    if filters.status:
+        where.append(Event.status.in_(sorted(set(filters.status))))
+    if filters.category:
+        code = filters.category.strip()
         where.append(
             Event.category_code.like(f"{code}%") if len(code) <= 2 else Event.category_code == code
         )
-    if unit is not None:
-        where.append(Event.unit_id == unit)
-    if department is not None:
-        units = select(DepartmentUnit.id).where(DepartmentUnit.dept_type == department)
+    if filters.unit is not None:
+        where.append(Event.unit_id == filters.unit)
+    if filters.department is not None:
+        units = select(DepartmentUnit.id).where(DepartmentUnit.dept_type == filters.department)
         where.append(Event.unit_id.in_(units.scalar_subquery()))
-    if grid:
-        where.append(Event.grid_code == grid.strip())
-    if overdue is not None:
+    if filters.grid:
+        where.append(Event.grid_code == filters.grid.strip())
+    if filters.overdue is not None:
         where.append(
             _overdue(now)
-            if overdue
+            if filters.overdue
             else or_(Event.stage_deadline.is_(None), _not_overdue(now))  # no clock: not late
         )
-    if light is not None:
-        where.append(light_filter(work_calendar(session), now, Light(light)))
-    if bbox:
-        envelope = func.ST_MakeEnvelope(*parse_bbox(bbox), STORAGE_SRID)
+    if filters.light is not None:
+        where.append(light_filter(work_calendar(session), now, Light(filters.light)))
+    if filters.bbox:
+        envelope = func.ST_MakeEnvelope(*parse_bbox(filters.bbox), STORAGE_SRID)
         where.append(func.ST_Intersects(Event.geom, envelope))
+    since, until = filters.since, filters.until
     if since is not None:
         where.append(Event.reported_at >= _aware(since))
     if until is not None:
@@ -368,8 +357,8 @@ def _filters(
         raise InvalidReport(
             f"until {until.isoformat()} is not after since {since.isoformat()}; swap them"
         )
-    if q and q.strip():
-        pattern = _like(q.strip())
+    if filters.q and filters.q.strip():
+        pattern = _like(filters.q.strip())
         where.append(
             or_(
                 Event.code.ilike(pattern),
@@ -377,7 +366,7 @@ def _filters(
                 Event.address.ilike(pattern),
             )
         )
-    if mine:
+    if filters.mine:
         where.append(Event.reporter_id == actor.staff_id)
     return where
 
@@ -463,21 +452,7 @@ def list_events(
     session: Session,
     *,
     actor: Actor,
-    status: list[EventStatus] | None = None,
-    category: str | None = None,
-    unit: int | None = None,
-    department: DepartmentType | None = None,
-    grid: str | None = None,
-    overdue: bool | None = None,
-    light: Light | None = None,
-    bbox: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    q: str | None = None,
-    mine: bool = False,
-    sort: Sort = "deadline",
-    page: int = 1,
-    page_size: int = 50,
+    filters: EventFilter | None = None,
     now: datetime | None = None,
 ) -> EventPage:
     """A page of the events `actor` may see that match every filter given.
@@ -486,30 +461,16 @@ def list_events(
     min_lon,min_lat,max_lon,max_lat in CGCS2000/WGS84; `sort` is `deadline` (running stage
     deadline first, cases with no clock last) or `-reported_at` (newest first).
     """
+    filters = filters or EventFilter()
+    page, page_size = filters.page, filters.page_size
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidReport(f"page starts at 1 and page_size is 1..{MAX_PAGE_SIZE}")
     at = now or datetime.now(UTC)
-    where = _filters(
-        session,
-        actor=actor,
-        now=at,
-        status=status,
-        category=category,
-        unit=unit,
-        department=department,
-        grid=grid,
-        overdue=overdue,
-        light=light,
-        bbox=bbox,
-        since=since,
-        until=until,
-        q=q,
-        mine=mine,
-    )
+    where = _filters(session, actor=actor, now=at, filters=filters)
     total = session.scalar(select(func.count()).select_from(Event).where(*where)) or 0
     order = (
         (Event.stage_deadline.asc().nulls_last(), Event.id.asc())
-        if sort == "deadline"
+        if filters.sort == "deadline"
         else (Event.reported_at.desc(), Event.id.desc())
     )
     rows = session.execute(
@@ -568,22 +529,6 @@ def event_detail(
     return detail_of(session, actor=actor, read=read_event(session, event=event, now=now))
 
 
-def act_for(
-    session: Session,
-    *,
-    actor: Actor,
-    code: str,
-    action: str,
-    data: ActionInput,
-    photos: list[PhotoInfo] | None = None,
-) -> EventDetail:
-    """Do `action` as an API caller: an event outside their sight is refused (Forbidden) before
-    anything about its state is said; then `events.actions.act`, and the event as it stands."""
-    check_visible(session, actor=actor, event=get_event(session, code=code))
-    read = act(session, actor=actor, code=code, action=action, data=data, photos=photos)
-    return detail_of(session, actor=actor, read=read)
-
-
 @dataclass(frozen=True)
 class PhotoFile:
     """A stored photo (or its thumbnail) to send."""
@@ -616,9 +561,7 @@ def photo_file(
 
 
 __all__ = [
-    "MAX_PAGE_SIZE",
     "PhotoFile",
-    "act_for",
     "check_visible",
     "detail_of",
     "event_detail",

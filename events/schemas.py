@@ -1,13 +1,15 @@
-"""Pydantic shapes of events as services take and return them."""
+"""Pydantic shapes of events as services take and return them: reports, events and their lists,
+the reference tables, the performance indicators and Open311."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import date, datetime, time
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from events.calendar import Light, Limit, LimitUnit
+from events.catalog import DepartmentType, Priority
 from events.models import EventSource, EventStatus, Stage
 from gis.crs import Crs
 from gis.text import InputModel, check_occurrence
@@ -226,6 +228,45 @@ class EventDetail(EventRead):
     )
 
 
+MAX_PAGE_SIZE = 200
+Sort = Literal["deadline", "-reported_at"]
+
+
+class EventFilter(BaseModel):
+    """What a list of events asks for (GET /api/events): the filters, all of which must hold,
+    the order and the page. The caller's scope always applies on top."""
+
+    status: list[EventStatus] | None = Field(default=None, description="repeatable")
+    category: str | None = Field(
+        default=None, max_length=8, description="subcategory (0201) or major (02) code"
+    )
+    unit: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="id of the unit handling it"
+    )
+    department: DepartmentType | None = Field(
+        default=None, description="department type of the unit handling it"
+    )
+    grid: str | None = Field(default=None, max_length=15, description="15-digit grid code")
+    overdue: bool | None = Field(default=None, description="past the running stage's deadline")
+    light: Light | None = Field(default=None, description="green, yellow or red")
+    bbox: str | None = Field(
+        default=None, max_length=200, description="min_lon,min_lat,max_lon,max_lat"
+    )
+    since: datetime | None = Field(
+        default=None, description="reported at or after (ISO 8601; no zone: China)"
+    )
+    until: datetime | None = Field(default=None, description="reported before (ISO 8601)")
+    q: str | None = Field(
+        default=None, max_length=100, description="text in the code, description or address"
+    )
+    mine: bool = Field(default=False, description="only the events I reported")
+    sort: Sort = Field(
+        default="deadline", description="deadline (soonest first) or -reported_at (newest first)"
+    )
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    page_size: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
+
+
 class EventSummary(BaseModel):
     """One row of an event list (queue, my events, map)."""
 
@@ -255,3 +296,361 @@ class EventPage(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+# -- reference tables: what staff read and admins change -------------------------------------------
+
+
+class CategoryRead(BaseModel):
+    """The current version of a subcategory (小类) with its routing and time limits."""
+
+    code: str
+    version: int
+    major_code: str
+    major_name: str
+    name: str
+    lead: DepartmentType = Field(description="department type that leads (牵头)")
+    lead_label: str
+    assisting: list[str] = Field(description="department types that assist (协办)")
+    assisting_labels: list[str]
+    priority: Priority
+    priority_label: str
+    sign_limit: str = Field(description="签收 limit: working hours ('2h') or days ('3d')")
+    handle_limit: str
+    verify_limit: str
+    photo_required: bool
+    onsite_verification_required: bool
+    needs_check: bool
+    description: str | None
+    valid_from: datetime
+
+
+class DepartmentRead(BaseModel):
+    """A department and how many units it has."""
+
+    id: int
+    name: str
+    dept_type: DepartmentType
+    dept_type_label: str
+    district_code: str
+    units: int
+
+
+class UnitRead(BaseModel):
+    """A department unit (police station, fire brigade …), optionally with its jurisdiction."""
+
+    id: int
+    code: str
+    name: str
+    department_id: int
+    department_name: str
+    dept_type: DepartmentType
+    dept_type_label: str
+    district_code: str
+    phone: str | None
+    active: bool
+    lon: float | None = Field(description="CGCS2000 longitude of its office")
+    lat: float | None
+    has_jurisdiction: bool
+    geometry: dict[str, Any] | None = Field(
+        default=None, description="jurisdiction MultiPolygon (GeoJSON), when asked for"
+    )
+
+
+class RuleRead(BaseModel):
+    """A dispatch rule; the first active rule that matches an event decides its departments."""
+
+    id: int
+    position: int
+    name: str
+    category_code: str | None
+    area_prefix: str | None
+    weekdays: list[int] | None
+    time_from: time | None
+    time_to: time | None
+    priority: Priority | None
+    lead: DepartmentType
+    lead_label: str
+    assisting: list[str]
+    fixed_unit_id: int | None
+    active: bool
+
+
+class CalendarDayRead(BaseModel):
+    """A day the work calendar treats specially: a holiday, or a worked weekend day (调休)."""
+
+    day: date
+    kind: str
+    kind_label: str
+    name: str
+    weekday: int = Field(description="1 Monday … 7 Sunday")
+
+
+class CategoryChange(InputModel):
+    """Fields of a subcategory an admin may change; unset fields keep their value."""
+
+    name: str | None = Field(default=None, max_length=100)
+    lead: DepartmentType | None = None
+    assisting: list[DepartmentType] | None = None
+    priority: Priority | None = None
+    sign_limit: str | None = None
+    handle_limit: str | None = None
+    verify_limit: str | None = None
+    photo_required: bool | None = None
+    onsite_verification_required: bool | None = None
+    needs_check: bool | None = None
+    description: str | None = None
+
+
+class RuleInput(InputModel):
+    """A dispatch rule as an admin writes it."""
+
+    position: int = Field(ge=0, le=2_147_483_647)
+    name: str = Field(min_length=1, max_length=100)
+    category_code: str | None = Field(default=None, pattern=r"^\d{2}(\d{2})?$")
+    area_prefix: str | None = Field(default=None, pattern=r"^\d{6,12}$")
+    weekdays: list[int] | None = None
+    time_from: time | None = None
+    time_to: time | None = None
+    priority: Priority | None = None
+    lead: DepartmentType
+    assisting: list[DepartmentType] = Field(default_factory=list)
+    fixed_unit_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    active: bool = True
+
+
+# -- performance indicators (events.kpis) ----------------------------------------------------------
+
+# Weights of the composite score (综合得分).
+SCORE_WEIGHTS: Final = {
+    "on_time_closure_rate": 0.30,
+    "closure_rate": 0.25,
+    "on_time_sign_rate": 0.20,
+    "no_rework_rate": 0.15,
+    "not_overdue_rate": 0.10,
+}
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+class KpiRow(BaseModel):
+    """The indicators of one unit, department, grid, grid worker or district (see module doc)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str | None  # unit or department id, grid code, staff id or district code
+    name: str
+    reported: int
+    voided: int
+    registered: int
+    closed: int
+    closed_on_time: int
+    open: int
+    overdue: int
+    signs_ended: int
+    signs_on_time: int
+    handled: int
+    reworked: int
+    returned: int
+    mean_handling_hours: float | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def valid_report_rate(self) -> float | None:
+        """有效上报率: (reported − voided) / reported."""
+        return _ratio(self.reported - self.voided, self.reported)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def closure_rate(self) -> float | None:
+        """结案率: closed / registered."""
+        return _ratio(self.closed, self.registered)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def on_time_closure_rate(self) -> float | None:
+        """按期结案率: closed with every stage on time / closed."""
+        return _ratio(self.closed_on_time, self.closed)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def on_time_sign_rate(self) -> float | None:
+        """按时签收率: SIGN stages ended on time / SIGN stages ended."""
+        return _ratio(self.signs_on_time, self.signs_ended)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rework_rate(self) -> float | None:
+        """返工率: handled events reworked / handled events."""
+        return _ratio(self.reworked, self.handled)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def score(self) -> float | None:
+        """综合得分 0–100: weighted mean of the defined components (SCORE_WEIGHTS)."""
+        components = {
+            "on_time_closure_rate": self.on_time_closure_rate,
+            "closure_rate": self.closure_rate,
+            "on_time_sign_rate": self.on_time_sign_rate,
+            "no_rework_rate": None if self.rework_rate is None else 1 - self.rework_rate,
+            "not_overdue_rate": _ratio(self.registered - self.overdue, self.registered),
+        }
+        defined = {k: v for k, v in components.items() if v is not None}
+        if not defined:
+            return None
+        weight = sum(SCORE_WEIGHTS[k] for k in defined)
+        return round(100 * sum(SCORE_WEIGHTS[k] * v for k, v in defined.items()) / weight, 2)
+
+
+# -- Open311 GeoReport v2 (events.open311) ---------------------------------------------------------
+
+MAX_RECORDS = 1000
+
+
+class AttributeValue(BaseModel):
+    """One choice of a list attribute."""
+
+    key: str
+    name: str
+
+
+class ServiceAttribute(BaseModel):
+    """A field a service takes besides the standard ones (`attribute[code]`)."""
+
+    variable: bool = True
+    code: str
+    datatype: str  # string, number, datetime, text, singlevaluelist, multivaluelist
+    required: bool
+    datatype_description: str
+    order: int
+    description: str
+    values: list[AttributeValue] = Field(default_factory=list)
+
+
+class Service(BaseModel):
+    """An Open311 service: one event subcategory (小类)."""
+
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool
+    type: str
+    keywords: str
+    group: str
+
+
+class ServiceDefinition(BaseModel):
+    """The attributes a service takes."""
+
+    service_code: str
+    attributes: list[ServiceAttribute]
+
+
+class Submission(InputModel):
+    """The fields of `POST requests` (form-encoded), as GeoReport v2 names them."""
+
+    # The same form carries api_key and attribute[…] fields, read on their own.
+    model_config = ConfigDict(extra="ignore")
+
+    service_code: str | None = Field(default=None, max_length=8)
+    lat: float | None = None
+    long: float | None = None
+    address_string: str | None = Field(default=None, max_length=300)
+    address_id: str | None = Field(default=None, max_length=40, description="a building code")
+    email: str | None = Field(default=None, max_length=100)
+    device_id: str | None = Field(default=None, max_length=100)
+    account_id: str | None = Field(default=None, max_length=100)
+    first_name: str | None = Field(default=None, max_length=50)
+    last_name: str | None = Field(default=None, max_length=50)
+    phone: str | None = Field(default=None, max_length=30)
+    description: str | None = Field(default=None, max_length=4000)
+    media_url: str | None = Field(default=None, max_length=500)
+    jurisdiction_id: str | None = Field(default=None, max_length=12)
+
+
+class Receipt(BaseModel):
+    """The answer to `POST requests`."""
+
+    service_request_id: str
+    token: str
+    service_notice: str
+    account_id: str | None
+
+
+class TokenRead(BaseModel):
+    """The request a token stands for."""
+
+    service_request_id: str
+    token: str
+
+
+Timestamp = datetime  # a field below is called `datetime`, as in Open311 notes
+
+
+class RequestNote(BaseModel):
+    """One step of a request's history (extension)."""
+
+    datetime: Timestamp
+    type: str
+    status: str
+    status_label: str
+    summary: str | None
+    agency: str | None
+
+
+class ServiceRequest(BaseModel):
+    """A service request as GeoReport v2 returns it, plus our extensions when asked."""
+
+    service_request_id: str
+    status: str
+    status_notes: str | None
+    service_name: str
+    service_code: str
+    description: str
+    agency_responsible: str | None
+    service_notice: str
+    requested_datetime: datetime
+    updated_datetime: datetime
+    expected_datetime: datetime | None
+    address: str | None
+    address_id: str | None
+    zipcode: str | None
+    lat: float
+    long: float
+    media_url: str | None
+
+
+class ServiceRequestDetail(ServiceRequest):
+    """A request with our extensions (`extensions=true`): own status and the step history."""
+
+    detailed_status: str
+    detailed_status_label: str
+    notes: list[RequestNote]
+
+
+class RequestQuery(InputModel):
+    """The filters of `GET requests`, with our `page`/`page_size` extension."""
+
+    # The query also carries api_key, read by the gate.
+    model_config = ConfigDict(extra="ignore")
+
+    service_request_id: str | None = None
+    service_code: str | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    status: str | None = None
+    jurisdiction_id: str | None = None
+    page: int = Field(default=1, ge=1, le=100_000)
+    page_size: int = Field(default=MAX_RECORDS, ge=1, le=MAX_RECORDS)
+    extensions: bool = False
+
+
+class RequestPage(BaseModel):
+    """A page of requests and how many matched in all."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[ServiceRequest]

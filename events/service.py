@@ -1,8 +1,8 @@
 """Reporting an event: locate, register, dispatch, set deadlines and queue notifications, all in
 the caller's transaction; and reading events back with their history.
 
-The shared steps of every transition (`add_step`, `notify`, `dispatch_event`) live here so the
-workflow actions reuse them.
+The steps every transition shares live beside what they serve: `workflow.add_step` (the audit
+trail), `dispatch.dispatch_event` (routing) and `outbox.notify` (the webhooks).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from events import deadlines
 from events.attachments import PhotoInfo
 from events.catalog import DepartmentType
-from events.dispatch import choose_unit, decide_departments
+from events.dispatch import dispatch_event, event_point
 from events.exceptions import Conflict, Forbidden, InvalidReport, NotFound
 from events.models import (
     DepartmentUnit,
@@ -29,12 +29,11 @@ from events.models import (
     EventStage,
     EventStatus,
     EventStep,
-    Outbox,
     Stage,
 )
 from events.schemas import EventRead, EventReport, StageRead, StepRead, UnitRef
-from events.workflow import OPEN_STATES
-from gis.crs import STORAGE_SRID, CoordinateError, to_storage
+from events.workflow import OPEN_STATES, add_step
+from gis.crs import STORAGE_SRID
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import Building
@@ -72,169 +71,6 @@ def current_category(session: Session, code: str) -> EventCategory:
     return category
 
 
-def add_step(
-    session: Session,
-    *,
-    event: Event,
-    action: str,
-    to_status: EventStatus,
-    at: datetime,
-    actor_id: int | None,
-    unit_id: int | None = None,
-    note: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> EventStep:
-    """Record a transition (the audit trail) and move the event to `to_status`."""
-    step = EventStep(
-        event_id=event.id,
-        action=action,
-        from_status=event.status,
-        to_status=to_status,
-        actor_id=actor_id,
-        unit_id=unit_id,
-        note=note,
-        data=data or {},
-        at=at,
-    )
-    event.status = to_status
-    session.add(step)
-    session.flush()
-    return step
-
-
-def notify(
-    session: Session, *, event: Event, step: EventStep, unit_ids: list[int], kind: str, at: datetime
-) -> list[Outbox]:
-    """Queue one webhook per unit, delivered after commit by `gridgov worker`."""
-    units = session.scalars(select(DepartmentUnit).where(DepartmentUnit.id.in_(unit_ids)))
-    rows = []
-    for unit in units:
-        payload = {
-            "event_code": event.code,
-            "step_id": step.id,
-            "kind": kind,
-            "status": step.to_status.value,
-            "category": event.category_code,
-            "priority": event.priority.value,
-            "unit": unit.code,
-            "deadline": event.stage_deadline.isoformat() if event.stage_deadline else None,
-            "at": at.isoformat(),
-        }
-        rows.append(
-            Outbox(
-                event_id=event.id,
-                step_id=step.id,
-                unit_id=unit.id,
-                kind=kind,
-                payload=payload,
-                next_attempt_at=at,
-            )
-        )
-    session.add_all(rows)
-    session.flush()
-    return rows
-
-
-def event_point(event: Event) -> Any:
-    """The event's stored location as an SQL expression (valid once the row is flushed)."""
-    return select(Event.geom).where(Event.id == event.id).scalar_subquery()
-
-
-def dispatch_event(
-    session: Session,
-    *,
-    event: Event,
-    category: EventCategory,
-    at: datetime,
-    actor_id: int | None,
-    action: str = "dispatch",
-    note: str | None = None,
-) -> EventStep:
-    """Route the event to a unit (skipping units that returned it) and start its sign-for clock."""
-    point = event_point(event)
-    decision = decide_departments(
-        session, category=category, area_code=event.grid_code or event.district_code, at=at
-    )
-    excluded = frozenset(event.returned_by_unit_ids or [])
-    outside = event.locate_match == "outside"
-    if decision.fixed_unit_id and decision.fixed_unit_id not in excluded:
-        lead_unit = session.get(DepartmentUnit, decision.fixed_unit_id)
-        how = f"the rule names a fixed unit, {lead_unit.name if lead_unit else '?'}"
-    else:
-        choice = choose_unit(
-            session,
-            dept_type=decision.lead,
-            point=point,
-            district_code=event.district_code,
-            exclude=excluded,
-            outside_grids=outside,
-        )
-        lead_unit, how = choice.unit, choice.how
-    assisting = []
-    for dept_type in decision.assisting:
-        if outside:
-            break  # the command centre decides who assists on a case outside every grid
-        helper = choose_unit(
-            session,
-            dept_type=dept_type,
-            point=point,
-            district_code=event.district_code,
-            exclude=excluded,
-        )
-        if (
-            helper.unit is not None
-            and helper.unit.dept_type is dept_type
-            and helper.unit != lead_unit
-        ):
-            assisting.append(helper.unit)
-    explanation = {
-        "rule_id": decision.rule_id,
-        "rule": decision.why,
-        "lead_type": decision.lead.value,
-        "unit_id": lead_unit.id if lead_unit else None,
-        "unit": how,
-        "assisting": [u.code for u in assisting],
-        "excluded_units": sorted(excluded),
-    }
-    event.dispatch_rule_id = decision.rule_id
-    event.unit_id = lead_unit.id if lead_unit else None
-    event.assisting_unit_ids = [u.id for u in assisting]
-    if lead_unit is None:
-        return add_step(
-            session,
-            event=event,
-            action=action,
-            to_status=EventStatus.REGISTERED,
-            at=at,
-            actor_id=actor_id,
-            note=note,
-            data={"dispatch": explanation},
-        )
-    deadlines.start_stage(
-        session, event=event, category=category, stage=Stage.SIGN, at=at, unit_id=lead_unit.id
-    )
-    step = add_step(
-        session,
-        event=event,
-        action=action,
-        to_status=EventStatus.DISPATCHED,
-        at=at,
-        actor_id=actor_id,
-        unit_id=lead_unit.id,
-        note=note,
-        data={"dispatch": explanation},
-    )
-    notify(
-        session,
-        event=event,
-        step=step,
-        unit_ids=[lead_unit.id, *event.assisting_unit_ids],
-        kind=action,
-        at=at,
-    )
-    return step
-
-
 def _duplicate_candidates(session: Session, *, event: Event, at: datetime) -> list[str]:
     """Open events of the same category within 100 m and 24 h (linked, never dropped)."""
     other = event_point(event)
@@ -255,7 +91,9 @@ def _duplicate_candidates(session: Session, *, event: Event, at: datetime) -> li
     )
 
 
-def _reporter_district(session: Session, actor: Actor) -> str | None:
+def reporter_district(session: Session, actor: Actor) -> str | None:
+    """The district of the reporter's first grid or area: where a report outside every
+    district is routed."""
     if actor.grid_codes:
         return sorted(actor.grid_codes)[0][:6]
     return actor.area_code[:6] if actor.area_code else None
@@ -273,7 +111,7 @@ def _replay(
     return read_event(session, event=event, now=at, created=False)
 
 
-def _new_event(
+def new_event(
     session: Session,
     *,
     actor: Actor,
@@ -335,7 +173,7 @@ def report_event(
         located = grid_service.locate_point(session, lon=report.lon, lat=report.lat, crs=report.crs)
     except grid_errors.InvalidQuery as exc:
         raise InvalidReport(str(exc)) from exc
-    district = (located.district.code[:6] if located.district else None) or _reporter_district(
+    district = (located.district.code[:6] if located.district else None) or reporter_district(
         session, actor
     )
     if district is None:
@@ -352,7 +190,7 @@ def report_event(
     if report.building and building_id is None:
         raise InvalidReport(f"building {report.building} does not exist")
     contact = report.contact.strip() if report.contact else None
-    event = _new_event(
+    event = new_event(
         session,
         actor=actor,
         report=report,
@@ -424,42 +262,6 @@ def report_event(
     else:
         dispatch_event(session, event=event, category=category, at=at, actor_id=actor.staff_id)
     return read_event(session, event=event, now=at)
-
-
-def insert_event_row(
-    session: Session,
-    *,
-    actor: Actor,
-    report: EventReport,
-    idempotency_key: str | None = None,
-    now: datetime | None = None,
-) -> Event:
-    """Only insert the event row: no locating, routing, steps or outbox (a benchmark baseline)."""
-    at = _now(now)
-    if actor.role not in REPORTERS:
-        raise Forbidden(f"a {actor.role.label} account may not file events")
-    category = current_category(session, report.category)
-    try:
-        lon, lat = to_storage(report.lon, report.lat, report.crs)
-    except CoordinateError as exc:
-        raise InvalidReport(str(exc)) from exc
-    district = _reporter_district(session, actor) or "000000"
-    event = _new_event(
-        session,
-        actor=actor,
-        report=report,
-        category=category,
-        district=district,
-        at=at,
-        idempotency_key=idempotency_key,
-        status=EventStatus.REGISTERED,
-        point=(lon, lat),
-        input_crs=report.crs.value,
-        locate_match="outside",
-    )
-    session.add(event)
-    session.flush()
-    return event
 
 
 def get_event(session: Session, *, code: str) -> Event:
@@ -610,12 +412,10 @@ def read_event(
 
 __all__ = [
     "DepartmentType",
-    "add_step",
     "current_category",
-    "dispatch_event",
     "get_event",
-    "insert_event_row",
-    "notify",
+    "new_event",
     "read_event",
     "report_event",
+    "reporter_district",
 ]

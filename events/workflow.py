@@ -3,13 +3,19 @@
 `reported → registered → dispatched → signed → handled → verified → closed`, with the branches
 returned, suspended/resumed, rework (verification failed: back to signed), voided and
 self_resolved. The table is the single source of truth; services call `transition()` and get a
-domain error that lists what is allowed when the action is not.
+domain error that lists what is allowed when the action is not, and record each move with
+`add_step()` (the audit trail).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy.orm import Session
+
+from events.models import Event, EventStep
 from events.models import EventStatus as S
 from people.models import StaffRole as R
 
@@ -114,3 +120,33 @@ def transition(status: S, action: str, role: R) -> Transition:
             f"that needs one of: {roles}"
         )
     return rule
+
+
+def add_step(
+    session: Session,
+    *,
+    event: Event,
+    action: str,
+    to_status: S,
+    at: datetime,
+    actor_id: int | None,
+    unit_id: int | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> EventStep:
+    """Record a transition (the audit trail) and move the event to `to_status`."""
+    step = EventStep(
+        event_id=event.id,
+        action=action,
+        from_status=event.status,
+        to_status=to_status,
+        actor_id=actor_id,
+        unit_id=unit_id,
+        note=note,
+        data=data or {},
+        at=at,
+    )
+    event.status = to_status
+    session.add(step)
+    session.flush()
+    return step

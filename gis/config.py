@@ -72,8 +72,6 @@ class Settings(BaseSettings):
     # the whole answer), and how many receivers are posted to at once.
     webhook_deadline_s: float = Field(default=10.0, gt=0, le=300)
     webhook_concurrency: int = Field(default=4, ge=1, le=64)
-    # The insert-only event endpoint the HTTP benchmark compares against; off in service.
-    bench_endpoints: bool = False
     # Map basemap: none (outline map), osm, tianditu (needs TIANDITU_KEY), or xyz (BASEMAP_URL,
     # a self-hosted {z}/{x}/{y} template; BASEMAP_CRS gcj02 when its tiles are Gaode/Tencent).
     basemap: Literal["none", "osm", "tianditu", "xyz"] = "none"

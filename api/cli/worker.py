@@ -15,7 +15,8 @@ from rich.table import Table
 
 from api.cli.common import clear_errors, console
 from api.import_jobs import ImportRunner
-from events.outbox import DeliveryReport, dead_letters, replay, run_worker
+from events.dead_letters import dead_letters, replay
+from events.delivery import DeliveryReport, run_worker
 from gis.config import get_settings
 from gis.db import session_scope
 from people.access import Actor

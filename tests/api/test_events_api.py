@@ -9,15 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
-from api.http import errors
 from api.http.auth import CSRF_COOKIE, CSRF_HEADER
-from api.http.deps import get_session
-from api.http.routers.events import bench_router
 from events.catalog import DepartmentType
 from events.models import Attachment, Event, EventStep
 from events.schemas import EventReport
@@ -480,27 +475,6 @@ def test_a_cookie_session_post_without_the_csrf_header_is_refused(client, city):
     )
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["reporter"] == "zhang.min"
-
-
-# -- benchmark baseline ----------------------------------------------------------------------
-
-
-def test_the_insert_only_endpoint_exists_only_when_bench_endpoints_are_on(client, city, session):
-    absent = client.post("/api/bench/insert-event", json=report(), headers=bearer(city["worker"]))
-    assert_error(absent, 404)
-    app = FastAPI()
-    errors.install(app)
-    app.include_router(bench_router())
-    app.dependency_overrides[get_session] = lambda: session
-    with TestClient(app) as bench:
-        response = bench.post(
-            "/api/bench/insert-event", json=report(), headers=bearer(city["worker"])
-        )
-    assert response.status_code == 201, response.text
-    row = session.scalar(select(Event).where(Event.code == response.json()["code"]))
-    assert row is not None and row.grid_code is None and row.unit_id is None
-    steps = session.scalar(select(func.count()).where(EventStep.event_id == row.id))
-    assert steps == 0  # the row only: no locating, routing or history
 
 
 def test_an_extension_beyond_a_working_year_is_refused_before_it_is_recorded(client, city):

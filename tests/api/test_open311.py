@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from events.actions import act
 from events.models import Event, EventSource, EventStatus
-from events.open311 import Submission, submit_request
-from events.schemas import ActionInput
+from events.open311 import submit_request
+from events.schemas import ActionInput, Submission
 from people.integrations import issue_key, revoke_key
 from tests.events import test_report
 from tests.events.test_report import CST, EAST, file

@@ -10,6 +10,7 @@ from shapely import Polygon
 from events import admin
 from events.exceptions import InvalidReport
 from events.models import Event, EventCategory
+from events.schemas import CategoryChange, RuleInput
 from people.exceptions import Forbidden
 from tests.events.test_report import CST, MONDAY_10, city, file  # noqa: F401  (fixture)
 from tests.factories import add_staff
@@ -27,7 +28,7 @@ def test_editing_a_category_adds_a_version_and_past_events_keep_theirs(city, bos
         session,
         actor=boss,
         code="0102",
-        change=admin.CategoryChange(sign_limit="4h"),
+        change=CategoryChange(sign_limit="4h"),
         now=MONDAY_10,
     )
     after = file(city, category="0102", lon=111.283)
@@ -47,14 +48,14 @@ def test_category_edits_need_an_admin_and_a_readable_limit(city, boss):  # noqa:
             city["session"],
             actor=city["worker"],
             code="0102",
-            change=admin.CategoryChange(name="x"),
+            change=CategoryChange(name="x"),
         )
     with pytest.raises(InvalidReport, match="handle_limit"):
         admin.change_category(
             city["session"],
             actor=boss,
             code="0102",
-            change=admin.CategoryChange(handle_limit="soon"),
+            change=CategoryChange(handle_limit="soon"),
         )
 
 
@@ -62,9 +63,7 @@ def test_a_new_rule_routes_the_next_event(city, boss):  # noqa: F811
     admin.save_rule(
         city["session"],
         actor=boss,
-        data=admin.RuleInput(
-            position=1, name="治安乱点归住建", category_code="0102", lead="housing"
-        ),
+        data=RuleInput(position=1, name="治安乱点归住建", category_code="0102", lead="housing"),
     )
     event = file(city, category="0102")
     assert event.unit is not None and event.unit.code == "ZJ-1"
@@ -72,7 +71,7 @@ def test_a_new_rule_routes_the_next_event(city, boss):  # noqa: F811
         admin.save_rule(
             city["session"],
             actor=boss,
-            data=admin.RuleInput(position=2, name="x", category_code="99", lead="police"),
+            data=RuleInput(position=2, name="x", category_code="99", lead="police"),
         )
 
 

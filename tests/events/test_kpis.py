@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from events.exceptions import InvalidReport
-from events.kpis import SCORE_WEIGHTS, KpiGrouping, KpiRow, kpis
+from events.kpis import KpiGrouping, kpis
 from events.models import (
     DepartmentUnit,
     Event,
@@ -24,6 +24,7 @@ from events.models import (
     Stage,
 )
 from events.reference import load_reference_data
+from events.schemas import SCORE_WEIGHTS, KpiRow
 from grid.models import AdminLevel, AdminUnit
 from people.access import Actor
 from tests.factories import (

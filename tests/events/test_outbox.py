@@ -26,25 +26,15 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, text, update
 from sqlalchemy.orm import Session
 
+from events.dead_letters import dead_letters, replay
+from events.delivery import DeliveryReport, deliver_due, run_worker
 from events.exceptions import InvalidReport, NotFound
 from events.models import DeliveryAttempt, DeliveryStatus, DepartmentUnit, Outbox
-from events.outbox import (
-    MAX_ATTEMPTS,
-    NO_WEBHOOK,
-    RETRY_FOR,
-    DeliveryReport,
-    claim_due,
-    dead_letters,
-    deliver_due,
-    release,
-    replay,
-    retry_delay,
-    run_worker,
-    verify_signature,
-)
+from events.outbox import MAX_ATTEMPTS, NO_WEBHOOK, RETRY_FOR, claim_due, release, retry_delay
 from events.reference import load_reference_data
 from events.schemas import EventReport
 from events.service import report_event
+from events.webhooks import verify_signature
 from gis import local_pg
 from gis.db import session_factory
 from people.access import Actor

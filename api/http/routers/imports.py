@@ -16,14 +16,14 @@ from typing import IO, Annotated, Final, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi import Path as PathParam
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.http.auth import ADMIN, ALL_STAFF, allow
+from api.http.bodies import validate_fields
 from api.http.deps import SessionDep
 from api.http.errors import ApiError
 from api.import_jobs import ImportRunner, open_private
@@ -270,11 +270,7 @@ async def read_import_form(request: Request) -> ImportUpload:
         )
     form = await request.form(max_files=1, max_fields=10)
     fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-    try:
-        parsed = ImportForm.model_validate(fields)
-    except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_context=False)]
-        raise RequestValidationError(errors) from None
+    parsed = validate_fields(ImportForm, fields)
     file = form.get("file")
     if not isinstance(file, StarletteUpload):
         raise ApiError(

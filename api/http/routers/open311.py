@@ -25,6 +25,7 @@ from api.http.deps import SessionDep
 from api.http.errors import STATUS_OF, TITLES, UNAVAILABLE, ApiError, database_unavailable
 from api.http.open311_format import Format
 from events import open311 as service
+from events import schemas
 from events.calendar import CHINA_TZ
 from people.access import Actor
 from people.integrations import (
@@ -231,7 +232,7 @@ def create_request(
     fmt: Fmt,
     session: SessionDep,
     integration: Integration,
-    submission: Annotated[service.Submission, Form()],
+    submission: Annotated[schemas.Submission, Form()],
     attributes: Annotated[dict[str, str], Depends(_attributes)],
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", description="resending it files nothing new")
@@ -259,7 +260,7 @@ def list_requests(
     fmt: Fmt,
     session: SessionDep,
     integration: Integration,
-    query: Annotated[service.RequestQuery, Query()],
+    query: Annotated[schemas.RequestQuery, Query()],
 ) -> Response:
     """Requests filed through Open311 in the key's area (last 90 days, up to 1,000 a page)."""
     page = service.list_requests(session, integration=integration, query=query)

@@ -15,7 +15,7 @@ from pydantic import Field
 from api.http.auth import ADMIN, ALL_STAFF, COMMAND, allow
 from api.http.deps import SessionDep
 from api.http.geojson import feature
-from events import admin, directory
+from events import admin, directory, schemas
 from events.catalog import DepartmentType
 from gis.text import InputModel, PlausibleDate
 from people.access import Actor
@@ -41,20 +41,20 @@ class CalendarDayInput(InputModel):
 # --- categories ------------------------------------------------------------------------------
 
 
-@router.get("/categories", response_model=list[directory.CategoryRead])
+@router.get("/categories", response_model=list[schemas.CategoryRead])
 def list_categories(
     session: SessionDep,
     actor: Staff,
     major: Annotated[str | None, Query(description="2-digit major category (大类) code")] = None,
-) -> list[directory.CategoryRead]:
+) -> list[schemas.CategoryRead]:
     """The current event category table (事件分类): routing, priority and time limits."""
     return directory.list_categories(session, major_code=major)
 
 
-@router.patch("/categories/{code}", response_model=directory.CategoryRead)
+@router.patch("/categories/{code}", response_model=schemas.CategoryRead)
 def change_category(
-    session: SessionDep, actor: Admin, code: str, change: admin.CategoryChange
-) -> directory.CategoryRead:
+    session: SessionDep, actor: Admin, code: str, change: schemas.CategoryChange
+) -> schemas.CategoryRead:
     """Change a subcategory; a new version applies to events filed from now on."""
     category = admin.change_category(session, actor=actor, code=code, change=change)
     return directory.category_read(category)
@@ -63,10 +63,10 @@ def change_category(
 # --- departments and units -------------------------------------------------------------------
 
 
-@router.get("/departments", response_model=list[directory.DepartmentRead])
+@router.get("/departments", response_model=list[schemas.DepartmentRead])
 def list_departments(
     session: SessionDep, actor: Staff, dept_type: TypeQuery = None
-) -> list[directory.DepartmentRead]:
+) -> list[schemas.DepartmentRead]:
     """Departments (公安, 消防, 民政 …) and how many units each has."""
     return directory.list_departments(session, dept_type=dept_type)
 
@@ -116,36 +116,36 @@ def set_jurisdiction(
 # --- dispatch rules --------------------------------------------------------------------------
 
 
-@router.get("/dispatch-rules", response_model=list[directory.RuleRead])
+@router.get("/dispatch-rules", response_model=list[schemas.RuleRead])
 def list_rules(
     session: SessionDep,
     actor: Annotated[Actor, allow(COMMAND)],
     include_inactive: bool = False,
-) -> list[directory.RuleRead]:
+) -> list[schemas.RuleRead]:
     """Dispatch rules in the order they are tried; the first match decides the departments."""
     return directory.list_rules(session, actor=actor, include_inactive=include_inactive)
 
 
-@router.get("/dispatch-rules/{rule_id}", response_model=directory.RuleRead)
+@router.get("/dispatch-rules/{rule_id}", response_model=schemas.RuleRead)
 def get_rule(
     session: SessionDep, actor: Annotated[Actor, allow(COMMAND)], rule_id: Id
-) -> directory.RuleRead:
+) -> schemas.RuleRead:
     """One dispatch rule."""
     return directory.get_rule(session, actor=actor, rule_id=rule_id)
 
 
 @router.post(
-    "/dispatch-rules", response_model=directory.RuleRead, status_code=status.HTTP_201_CREATED
+    "/dispatch-rules", response_model=schemas.RuleRead, status_code=status.HTTP_201_CREATED
 )
-def create_rule(session: SessionDep, actor: Admin, data: admin.RuleInput) -> directory.RuleRead:
+def create_rule(session: SessionDep, actor: Admin, data: schemas.RuleInput) -> schemas.RuleRead:
     """Add a dispatch rule; events reported from now on are routed by it."""
     return directory.rule_read(admin.save_rule(session, actor=actor, data=data))
 
 
-@router.put("/dispatch-rules/{rule_id}", response_model=directory.RuleRead)
+@router.put("/dispatch-rules/{rule_id}", response_model=schemas.RuleRead)
 def replace_rule(
-    session: SessionDep, actor: Admin, rule_id: Id, data: admin.RuleInput
-) -> directory.RuleRead:
+    session: SessionDep, actor: Admin, rule_id: Id, data: schemas.RuleInput
+) -> schemas.RuleRead:
     """Replace a dispatch rule."""
     return directory.rule_read(admin.save_rule(session, actor=actor, data=data, rule_id=rule_id))
 
@@ -160,20 +160,20 @@ def delete_rule(session: SessionDep, actor: Admin, rule_id: Id) -> Response:
 # --- work calendar ---------------------------------------------------------------------------
 
 
-@router.get("/calendar", response_model=list[directory.CalendarDayRead])
+@router.get("/calendar", response_model=list[schemas.CalendarDayRead])
 def list_calendar(
     session: SessionDep,
     actor: Staff,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-) -> list[directory.CalendarDayRead]:
+) -> list[schemas.CalendarDayRead]:
     """Holidays and worked weekend days (调休) of the work calendar that deadlines count on."""
     return directory.list_calendar(session, year=year)
 
 
-@router.put("/calendar/{day}", response_model=directory.CalendarDayRead)
+@router.put("/calendar/{day}", response_model=schemas.CalendarDayRead)
 def set_calendar_day(
     session: SessionDep, actor: Admin, day: PlausibleDate, entry: CalendarDayInput
-) -> directory.CalendarDayRead:
+) -> schemas.CalendarDayRead:
     """Mark a day a holiday or a worked weekend day; deadlines set from now on count it."""
     admin.set_calendar_day(session, actor=actor, day=day, kind=entry.kind, name=entry.name)
     saved = directory.get_calendar_day(session, day=day)

@@ -11,7 +11,8 @@ from pydantic import BaseModel
 
 from api.http.auth import allow
 from api.http.deps import SessionDep
-from events.kpis import READ_KPIS, KpiGrouping, KpiRow, kpis, period_bounds
+from events.kpis import READ_KPIS, KpiGrouping, kpis, period_bounds
+from events.schemas import KpiRow
 from people import special_groups as groups
 from people.access import READ_AGGREGATES, Actor
 from people.stats import AreaPopulation, population_stats

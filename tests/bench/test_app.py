@@ -1,0 +1,39 @@
+"""The benchmark's own app: the product's app plus the insert-only baseline endpoint, which the
+product never serves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from api.http.deps import get_session
+from bench.app import create_bench_app
+from events.models import Event, EventStep
+from tests.api.test_events_api import assert_error, report
+from tests.events.test_actions import build_city
+from tests.factories import bearer
+
+
+@pytest.fixture
+def city(session) -> dict[str, Any]:
+    """The two-grid test city of the workflow tests."""
+    return build_city(session)
+
+
+def test_the_insert_only_endpoint_is_served_by_the_bench_app_only(client, city, session):
+    absent = client.post("/api/bench/insert-event", json=report(), headers=bearer(city["worker"]))
+    assert_error(absent, 404)
+    app = create_bench_app()
+    app.dependency_overrides[get_session] = lambda: session
+    with TestClient(app) as bench:
+        response = bench.post(
+            "/api/bench/insert-event", json=report(), headers=bearer(city["worker"])
+        )
+    assert response.status_code == 201, response.text
+    row = session.scalar(select(Event).where(Event.code == response.json()["code"]))
+    assert row is not None and row.grid_code is None and row.unit_id is None
+    steps = session.scalar(select(func.count()).where(EventStep.event_id == row.id))
+    assert steps == 0  # the row only: no locating, routing or history
