@@ -11,6 +11,7 @@ from typing import Any, Final
 from people.documents import DocumentType
 from people.models import ResidenceType, Resident, Sex
 
+# Columns an error file adds after the ledger's: row number, column, reason.
 ERROR_COLUMNS: Final = ("错误行号", "错误列", "错误原因")
 
 

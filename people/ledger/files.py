@@ -13,8 +13,8 @@ from people.ledger.columns import COLUMNS
 from people.ledger.report import LedgerFileError
 
 SUFFIXES: Final = (".csv", ".xlsx")
-DATA_SHEET: Final = "台账"
-NOTES_SHEET: Final = "说明"
+DATA_SHEET: Final = "台账"  # the sheet of rows in a workbook
+NOTES_SHEET: Final = "说明"  # the sheet of instructions, skipped when reading
 
 
 def check_suffix(path: Path) -> str:
