@@ -15,15 +15,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gis.config import get_settings
-from gis.text import InputModel
 from grid.models import AdminUnit
 from people.exceptions import Duplicate, Forbidden, InvalidRecord, NotFound
 from people.models import Integration, Staff, StaffRole
+from people.schemas import IntegrationRead, IssuedKey
 from people.staff import create_staff
 
 NAME = re.compile(r"^[a-z][a-z0-9_.-]{2,39}$")
@@ -49,35 +48,6 @@ class IntegrationRef:
     name: str
     area_code: str
     staff_id: int
-
-
-class IntegrationCreate(InputModel):
-    """What an admin gives to issue a key."""
-
-    name: str = Field(min_length=3, max_length=40, description="e.g. city-app")
-    area_code: str = Field(
-        min_length=12, max_length=12, description="12-digit district/street/community code"
-    )
-
-
-class IntegrationRead(BaseModel):
-    """An integration as admins see it (never the key itself)."""
-
-    id: int
-    name: str
-    key_prefix: str
-    area_code: str
-    service_account: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-    active: bool
-
-
-class IssuedKey(IntegrationRead):
-    """A newly issued integration with its key, shown this once."""
-
-    key: str
 
 
 def hash_key(key: str) -> str:

@@ -9,19 +9,17 @@ departments find the key units (消防/治安重点单位) inside their jurisdic
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import shapely
 from geoalchemy2 import WKBElement
 from geoalchemy2.shape import from_shape, to_shape
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from shapely import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from gis.crs import STORAGE_SRID
-from gis.text import InputModel
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import Building
@@ -30,6 +28,13 @@ from people.credit_code import CreditCodeError, validate_credit_code
 from people.exceptions import Duplicate, InvalidRecord, NotFound
 from people.models import Organisation, OrganisationType, PiiAccessLog
 from people.pii import PhoneError, get_cipher, mask_phone, validate_phone
+from people.schemas import (
+    OrganisationCreate,
+    OrganisationPage,
+    OrganisationRead,
+    OrganisationUpdate,
+    parse_org_type,
+)
 from people.service import MAX_PAGE_SIZE
 
 PHONE_CONTEXT = "organisation.phone"
@@ -40,93 +45,6 @@ class KeyUnitKind(enum.StrEnum):
 
     FIRE = "fire"  # 消防重点单位, for fire brigades
     SECURITY = "security"  # 治安重点单位, for police stations
-
-
-def _org_type(value: Any) -> Any:
-    return OrganisationType.parse(value) if isinstance(value, str) else value
-
-
-# Organisation types are taken by value ("school") or by Chinese label ("学校").
-OrgType = Annotated[OrganisationType, BeforeValidator(_org_type)]
-
-
-class OrganisationCreate(InputModel):
-    """An organisation as a grid worker registers it; place it by building_code or lon/lat."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    credit_code: str = Field(description="统一社会信用代码, 18 characters (GB 32100)")
-    pilot_code_confirmed: bool = Field(
-        default=False,
-        description="the licence shows exactly this code although it fails the check "
-        "characters (an early 2015 pilot code)",
-    )
-    name: str = Field(min_length=1, max_length=200)
-    org_type: OrgType
-    address: str | None = Field(default=None, max_length=300)
-    building_code: str | None = None
-    lon: float | None = None
-    lat: float | None = None
-    crs: str = "wgs84"
-    legal_representative: str | None = Field(default=None, max_length=50)
-    responsible_person: str | None = Field(default=None, max_length=50)
-    responsible_phone: str | None = None
-    staff_count: int | None = Field(default=None, ge=0)
-    fire_key_unit: bool = False
-    security_key_unit: bool = False
-
-
-class OrganisationUpdate(InputModel):
-    """Fields to change; only those given are touched. A new place replaces the old one."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    credit_code: str | None = None
-    pilot_code_confirmed: bool = False
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    org_type: OrgType | None = None
-    address: str | None = Field(default=None, max_length=300)
-    building_code: str | None = None
-    lon: float | None = None
-    lat: float | None = None
-    crs: str = "wgs84"
-    legal_representative: str | None = Field(default=None, max_length=50)
-    responsible_person: str | None = Field(default=None, max_length=50)
-    responsible_phone: str | None = None
-    staff_count: int | None = Field(default=None, ge=0)
-    fire_key_unit: bool | None = None
-    security_key_unit: bool | None = None
-
-
-class OrganisationRead(BaseModel):
-    """An organisation as staff see it; the responsible phone masked."""
-
-    id: int
-    credit_code: str
-    name: str
-    org_type: OrganisationType
-    org_type_label: str
-    address: str | None
-    building_code: str | None
-    grid_code: str | None
-    district_code: str
-    legal_representative: str | None
-    responsible_person: str | None
-    responsible_phone_masked: str | None
-    staff_count: int | None
-    fire_key_unit: bool
-    security_key_unit: bool
-    lon: float | None = Field(description="CGCS2000 longitude as stored")
-    lat: float | None = Field(description="CGCS2000 latitude as stored")
-
-
-class OrganisationPage(BaseModel):
-    """A page of organisations and the total that matched."""
-
-    total: int
-    page: int
-    page_size: int
-    items: list[OrganisationRead]
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -370,7 +288,7 @@ def list_organisations(
         stmt = stmt.where(Organisation.grid_code.startswith(prefix))
     if org_type is not None:
         try:
-            stmt = stmt.where(Organisation.org_type == _org_type(org_type))
+            stmt = stmt.where(Organisation.org_type == parse_org_type(org_type))
         except ValueError as exc:
             raise InvalidRecord(str(exc)) from exc
     if fire_key_unit is not None:

@@ -1,8 +1,9 @@
 """Special groups (特殊人群): typed memberships with their own fields and a visit (走访) schedule.
 
-Each membership's `details` are checked against the model of its type (`DETAILS_MODELS`);
-phones and the disability certificate number (which embeds the ID number) are stored encrypted
-with a masked copy, like every other piece of PII. The visit interval comes from the
+Each membership's `details` are checked against the model of its type
+(`people.schemas.DETAILS_MODELS`; its code tables are in `people.special_group_types`); phones
+and the disability certificate number (which embeds the ID number) are stored encrypted with a
+masked copy, like every other piece of PII. The visit interval comes from the
 `visit_interval` table (the highest `min_danger_level` not above the member's danger level) and
 is copied onto the membership, so overdue lists are a plain indexed date comparison.
 
@@ -13,24 +14,11 @@ every grid worker covering the resident's grid.
 from __future__ import annotations
 
 import base64
-import types
-import typing
-from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Any
 
 from geoalchemy2.shape import from_shape
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import ValidationError
 from shapely import Point
 from sqlalchemy import (
     ColumnElement,
@@ -48,9 +36,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gis.clock import local_today
-from gis.codes import LabelledEnum
 from gis.crs import STORAGE_SRID, CoordinateError, to_storage
-from gis.text import InputModel
 from grid.models import Building, Grid, House
 from grid.service import HOUSE_CODE
 from people.access import (
@@ -62,7 +48,7 @@ from people.access import (
     require_grid,
     require_role,
 )
-from people.documents import DocumentError, DocumentType, validate_id_card
+from people.documents import DocumentType
 from people.exceptions import Duplicate, InvalidRecord, NotFound
 from people.models import (
     Resident,
@@ -74,394 +60,28 @@ from people.models import (
     Visit,
     VisitInterval,
 )
-from people.pii import PhoneError, get_cipher, mask_id_number, mask_phone, validate_phone
+from people.pii import get_cipher
+from people.schemas import (
+    DETAILS_MODELS,
+    Details,
+    DisabledDetails,
+    DueVisitPage,
+    DueVisitRead,
+    GridOverdue,
+    OverdueVisitRead,
+    SpecialGroupPage,
+    SpecialGroupRead,
+    VisitIntervalChange,
+    VisitIntervalRead,
+    VisitRead,
+    WorkerOverdue,
+)
 from people.service import MAX_PAGE_SIZE, document_hash
 
 MAX_DANGER_LEVEL = 5
 # Encrypted copies of secret detail fields live beside the masked value under `<field>_enc`.
 _ENC_SUFFIX = "_enc"
 # The model has no column for why a membership ended, so the reason is kept in `details`.
-
-
-# --- code tables of the details ---------------------------------------------------------------
-
-
-class DisabilityCategory(LabelledEnum):
-    """disability category"""
-
-    # Declared in the order of the category digit (1–7) of the disability certificate number.
-    VISUAL = "visual", "视力"
-    HEARING = "hearing", "听力"
-    SPEECH = "speech", "言语"
-    PHYSICAL = "physical", "肢体"
-    INTELLECTUAL = "intellectual", "智力"
-    MENTAL = "mental", "精神"
-    MULTIPLE = "multiple", "多重"
-
-
-class AssistanceType(LabelledEnum):
-    """assistance type"""
-
-    MINIMUM_LIVING = "minimum_living", "低保"
-    EXTREME_POVERTY = "extreme_poverty", "特困供养"
-    NEAR_MINIMUM = "near_minimum", "低保边缘"
-    TEMPORARY = "temporary", "临时救助"
-
-
-class LeftBehindKind(LabelledEnum):
-    """left-behind kind"""
-
-    CHILD = "child", "留守儿童"
-    ELDERLY = "elderly", "留守老人"
-
-
-class HealthStatus(LabelledEnum):
-    """health status"""
-
-    HEALTHY = "healthy", "健康"
-    CHRONIC = "chronic", "慢性病"
-    PARTLY_DEPENDENT = "partly_dependent", "半失能"
-    DEPENDENT = "dependent", "失能"
-
-
-class EntitledCategory(LabelledEnum):
-    """entitled-group category"""
-
-    DISABLED_VETERAN = "disabled_veteran", "残疾军人"
-    MARTYR_FAMILY = "martyr_family", "烈士遗属"
-    DUTY_DEATH_FAMILY = "duty_death_family", "因公牺牲军人遗属"
-    ILLNESS_DEATH_FAMILY = "illness_death_family", "病故军人遗属"
-    DEMOBILISED = "demobilised", "在乡复员军人"
-    ILL_VETERAN = "ill_veteran", "带病回乡退伍军人"
-    WAR_VETERAN = "war_veteran", "参战参试退役人员"
-    SERVING_FAMILY = "serving_family", "现役军人家属"
-    OTHER = "other", "其他"
-
-
-class CorrectionType(LabelledEnum):
-    """community correction type"""
-
-    CONTROL = "control", "管制"
-    PROBATION = "probation", "缓刑"
-    PAROLE = "parole", "假释"
-    MEDICAL_PAROLE = "medical_parole", "暂予监外执行"
-
-
-class MentalDiagnosis(LabelledEnum):
-    """severe mental disorder diagnosis"""
-
-    # The six disorders of the national management and treatment standard (管理治疗工作规范).
-    SCHIZOPHRENIA = "schizophrenia", "精神分裂症"
-    SCHIZOAFFECTIVE = "schizoaffective", "分裂情感性障碍"
-    PARANOID = "paranoid", "偏执性精神病"
-    BIPOLAR = "bipolar", "双相情感障碍"
-    EPILEPSY = "epilepsy", "癫痫所致精神障碍"
-    INTELLECTUAL = "intellectual", "精神发育迟滞伴发精神障碍"
-
-
-class Treatment(LabelledEnum):
-    """treatment"""
-
-    HOME = "home", "居家治疗"
-    OUTPATIENT = "outpatient", "门诊治疗"
-    INPATIENT = "inpatient", "住院治疗"
-    UNTREATED = "untreated", "未治疗"
-
-
-class DrugRehabStatus(LabelledEnum):
-    """drug rehabilitation status"""
-
-    COMMUNITY_DETOX = "community_detox", "社区戒毒"
-    COMMUNITY_REHAB = "community_rehab", "社区康复"
-    ABSTINENT_3Y = "abstinent_3y", "戒断三年未复吸"
-
-
-class KeyYouthCategory(LabelledEnum):
-    """key youth category"""
-
-    IDLE = "idle", "闲散青少年"
-    MISBEHAVING = "misbehaving", "有不良行为青少年"
-    VAGRANT = "vagrant", "流浪乞讨青少年"
-    PRISONERS_CHILD = "prisoners_child", "服刑人员未成年子女"
-    LEFT_BEHIND_IN_DIFFICULTY = "left_behind_in_difficulty", "农村留守困境儿童"
-
-
-# --- details models ---------------------------------------------------------------------------
-
-
-def _valid_phone(value: str) -> str:
-    try:
-        return validate_phone(value)
-    except PhoneError as exc:
-        raise ValueError(str(exc)) from exc
-
-
-Phone = Annotated[str, AfterValidator(_valid_phone)]
-
-
-def _labelled_enum_of(annotation: Any) -> type[LabelledEnum] | None:
-    """The LabelledEnum in `X` or `X | None`, else None."""
-    candidates = (
-        typing.get_args(annotation)
-        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
-        else (annotation,)
-    )
-    for candidate in candidates:
-        if isinstance(candidate, type) and issubclass(candidate, LabelledEnum):
-            return candidate
-    return None
-
-
-class Details(InputModel):
-    """Base of the type-specific fields: unknown keys refused, codes taken by value or label."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    # Fields holding PII: stored encrypted under `<field>_enc`, the field itself masked.
-    SECRET_FIELDS: ClassVar[dict[str, Callable[[str], str]]] = {}
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _code_by_label(cls, value: Any, info: ValidationInfo) -> Any:
-        """Accept a code's Chinese label ("肢体") as well as its value ("physical")."""
-        field = cls.model_fields.get(info.field_name or "")
-        kind = _labelled_enum_of(field.annotation) if field else None
-        if kind is not None and isinstance(value, str):
-            return kind.parse(value)
-        return value
-
-    def problems_with_start(self, started_on: date) -> list[str]:
-        """Inconsistencies between these details and the membership's start date."""
-        return []
-
-
-class ElderlyAloneDetails(Details):
-    """独居老人: who to call and how they are."""
-
-    SECRET_FIELDS: ClassVar[dict[str, Callable[[str], str]]] = {"children_phone": mask_phone}
-
-    children_contact: str | None = Field(default=None, max_length=50)
-    children_phone: Phone | None = None
-    health: HealthStatus | None = None
-    notes: str | None = Field(default=None, max_length=500)
-
-
-class DisabledDetails(Details):
-    """残疾人: category, grade and the certificate (残疾人证) number."""
-
-    SECRET_FIELDS: ClassVar[dict[str, Callable[[str], str]]] = {
-        "certificate_number": lambda number: mask_id_number(number[:18]) + number[18:]
-    }
-
-    category: DisabilityCategory
-    grade: int = Field(ge=1, le=4, description="1 is the most severe")
-    certificate_number: str = Field(
-        description="20 characters: the holder's ID number, category digit 1–7, grade digit 1–4"
-    )
-
-    @field_validator("certificate_number")
-    @classmethod
-    def _certificate_format(cls, value: str) -> str:
-        number = value.replace(" ", "").upper()
-        if len(number) != 20 or not number[18:].isdigit():
-            raise ValueError(
-                "a disability certificate number (残疾人证号) has 20 characters: the holder's "
-                "18-character ID number, the category digit (1–7) and the grade digit (1–4)"
-            )
-        try:
-            validate_id_card(number[:18])
-        except DocumentError as exc:
-            raise ValueError(f"its first 18 characters are not a valid ID number: {exc}") from exc
-        return number
-
-    @model_validator(mode="after")
-    def _certificate_matches(self) -> DisabledDetails:
-        category_digit = list(DisabilityCategory).index(self.category) + 1
-        expected = f"{category_digit}{self.grade}"
-        if self.certificate_number[18:] != expected:
-            raise ValueError(
-                f"certificate_number ends in {self.certificate_number[18:]}, but category "
-                f"{self.category.label} with grade {self.grade} gives {expected}; check the "
-                "category, the grade or the number"
-            )
-        return self
-
-
-class LowIncomeDetails(Details):
-    """低保/困难群众: assistance certificate (低保证), monthly amount, family size."""
-
-    assistance_type: AssistanceType = AssistanceType.MINIMUM_LIVING
-    certificate_number: str = Field(min_length=1, max_length=40, description="低保证号")
-    monthly_amount: Decimal = Field(ge=0, max_digits=9, decimal_places=2, description="yuan")
-    family_size: int = Field(ge=1, le=30)
-
-
-class LeftBehindDetails(Details):
-    """留守儿童/老人: who looks after them and where the parents (or children) work."""
-
-    SECRET_FIELDS: ClassVar[dict[str, Callable[[str], str]]] = {"guardian_phone": mask_phone}
-
-    kind: LeftBehindKind
-    guardian_name: str | None = Field(default=None, max_length=50)
-    guardian_relation: str | None = Field(default=None, max_length=20)
-    guardian_phone: Phone | None = None
-    parents_workplace: str | None = Field(default=None, max_length=200)
-
-
-class EntitledDetails(Details):
-    """优抚对象: the entitlement category."""
-
-    category: EntitledCategory
-    certificate_number: str | None = Field(default=None, max_length=40)
-
-
-class ReleasedPrisonerDetails(Details):
-    """刑满释放人员: offence, sentence and release date."""
-
-    crime: str = Field(min_length=1, max_length=100, description="罪名")
-    sentence: str = Field(min_length=1, max_length=50, description="原判刑期, e.g. 有期徒刑3年")
-    release_date: date
-    prison: str | None = Field(default=None, max_length=100)
-
-    def problems_with_start(self, started_on: date) -> list[str]:
-        """The membership cannot start before the release."""
-        if self.release_date > started_on:
-            return [
-                f"release_date {self.release_date} is after started_on {started_on}; a "
-                "released prisoner is enrolled on or after release"
-            ]
-        return []
-
-
-class CommunityCorrectionDetails(Details):
-    """社区矫正对象: kind of correction, its period and the supervising justice office."""
-
-    correction_type: CorrectionType
-    start_date: date
-    end_date: date
-    justice_office: str = Field(min_length=1, max_length=100, description="司法所")
-
-    @model_validator(mode="after")
-    def _period(self) -> CommunityCorrectionDetails:
-        if self.end_date <= self.start_date:
-            raise ValueError(f"end_date {self.end_date} must be after start_date {self.start_date}")
-        return self
-
-
-class MentalDisorderDetails(Details):
-    """严重精神障碍患者: diagnosis, guardian and treatment; the danger level is a column."""
-
-    SECRET_FIELDS: ClassVar[dict[str, Callable[[str], str]]] = {"guardian_phone": mask_phone}
-
-    diagnosis: MentalDiagnosis
-    guardian_name: str = Field(min_length=1, max_length=50)
-    guardian_phone: Phone
-    treatment: Treatment | None = None
-    medication: str | None = Field(default=None, max_length=200)
-
-
-class DrugUserDetails(Details):
-    """吸毒人员: rehabilitation status and since when."""
-
-    status: DrugRehabStatus
-    start_date: date
-    drug: str | None = Field(default=None, max_length=50)
-
-
-class KeyYouthDetails(Details):
-    """重点青少年: category and guardian."""
-
-    SECRET_FIELDS: ClassVar[dict[str, Callable[[str], str]]] = {"guardian_phone": mask_phone}
-
-    category: KeyYouthCategory
-    guardian_name: str | None = Field(default=None, max_length=50)
-    guardian_phone: Phone | None = None
-    school: str | None = Field(default=None, max_length=100)
-
-
-DETAILS_MODELS: dict[SpecialGroupType, type[Details]] = {
-    SpecialGroupType.ELDERLY_ALONE: ElderlyAloneDetails,
-    SpecialGroupType.DISABLED: DisabledDetails,
-    SpecialGroupType.LOW_INCOME: LowIncomeDetails,
-    SpecialGroupType.LEFT_BEHIND: LeftBehindDetails,
-    SpecialGroupType.ENTITLED: EntitledDetails,
-    SpecialGroupType.RELEASED_PRISONER: ReleasedPrisonerDetails,
-    SpecialGroupType.COMMUNITY_CORRECTION: CommunityCorrectionDetails,
-    SpecialGroupType.MENTAL_DISORDER: MentalDisorderDetails,
-    SpecialGroupType.DRUG_USER: DrugUserDetails,
-    SpecialGroupType.KEY_YOUTH: KeyYouthDetails,
-}
-
-
-# --- shapes returned --------------------------------------------------------------------------
-
-
-class SpecialGroupRead(BaseModel):
-    """A membership as staff see it: resident named, ID number and detail PII masked."""
-
-    id: int
-    resident_id: int
-    resident_name: str
-    doc_masked: str
-    grid_code: str | None
-    group_type: SpecialGroupType
-    group_type_label: str
-    details: dict[str, Any]
-    danger_level: int | None
-    started_on: date
-    ended_on: date | None
-    end_reason: str | None
-    visit_interval_days: int
-    last_visit_on: date | None
-    next_visit_due: date
-    responsible_staff_id: int | None
-
-
-class SpecialGroupPage(BaseModel):
-    """A page of memberships and the total that matched."""
-
-    total: int
-    page: int
-    page_size: int
-    items: list[SpecialGroupRead]
-
-
-class VisitRead(BaseModel):
-    """A recorded visit and the membership's next due date after it."""
-
-    id: int
-    special_group_id: int
-    staff_id: int
-    visited_on: date
-    note: str | None
-    lon: float | None = Field(description="CGCS2000 longitude as stored")
-    lat: float | None = Field(description="CGCS2000 latitude as stored")
-    next_visit_due: date
-
-
-class OverdueVisitRead(BaseModel):
-    """A membership whose visit is overdue."""
-
-    special_group_id: int
-    resident_id: int
-    resident_name: str
-    doc_masked: str
-    grid_code: str | None
-    group_type: SpecialGroupType
-    group_type_label: str
-    danger_level: int | None
-    responsible_staff_id: int | None
-    last_visit_on: date | None
-    next_visit_due: date
-    days_overdue: int
-
-
-class DueVisitRead(OverdueVisitRead):
-    """A membership whose visit is due soon or overdue, with where the resident lives."""
-
-    building_code: str | None
-    house_code: str | None
-    days_overdue: int = Field(description="days past the due date; negative: days still left")
 
 
 def _days_overdue(today: date) -> Any:
@@ -486,46 +106,6 @@ def _visit_fields(
         "next_visit_due": group.next_visit_due,
         "days_overdue": days,
     }
-
-
-class DueVisitPage(BaseModel):
-    """A page of due visits and the total that matched."""
-
-    total: int
-    page: int
-    page_size: int
-    items: list[DueVisitRead]
-
-
-class GridOverdue(BaseModel):
-    """How many visits are overdue in a grid."""
-
-    grid_code: str | None
-    grid_name: str | None
-    overdue: int
-
-
-class WorkerOverdue(BaseModel):
-    """How many visits a staff member owes; staff_id None counts visits nobody owes."""
-
-    staff_id: int | None
-    full_name: str | None
-    overdue: int
-
-
-class VisitIntervalRead(BaseModel):
-    """A configured visit interval."""
-
-    group_type: SpecialGroupType
-    group_type_label: str
-    min_danger_level: int
-    interval_days: int
-
-
-class VisitIntervalChange(VisitIntervalRead):
-    """A visit interval as set, and how many open memberships were rescheduled."""
-
-    rescheduled: int
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.cli import people as cli_people
-from people import ledger, service
+from people import service
 from people.documents import check_digit
 from people.exceptions import Forbidden, InvalidRecord
 from people.ledger import (
@@ -29,6 +29,7 @@ from people.ledger import (
     import_residents,
     write_template,
 )
+from people.ledger import check as ledger_check
 from people.models import PiiAccessLog, Residence, Resident
 from tests.factories import (
     COMMUNITY,
@@ -555,7 +556,7 @@ def test_two_columns_for_the_same_field_are_refused(city, tmp_path):
 
 
 def test_a_file_broken_after_many_rows_writes_nothing(city, tmp_path, monkeypatch):
-    monkeypatch.setattr(ledger, "BATCH_ROWS", 50)
+    monkeypatch.setattr(ledger_check, "BATCH_ROWS", 50)
     # More rows than the encoding sniffer reads, so the bad bytes come after several batches.
     path = write_rows(tmp_path / "台账.csv", [person(s) for s in range(1000)])
     assert path.stat().st_size > 1 << 16
@@ -779,7 +780,7 @@ def test_unmasked_export_needs_a_reason_and_a_role_that_may_unmask(city, tmp_pat
 
 
 def test_duplicates_and_updates_are_found_across_batches(city, tmp_path, monkeypatch):
-    monkeypatch.setattr(ledger, "BATCH_ROWS", 3)
+    monkeypatch.setattr(ledger_check, "BATCH_ROWS", 3)
     run(city, write_rows(tmp_path / "一.csv", [person(30, name="旧名")]))
     rows = [person(s) for s in range(11, 18)] + [person(12, name="又来"), person(30, name="新名")]
     report = run(city, write_rows(tmp_path / "二.csv", rows))
@@ -792,7 +793,7 @@ def test_duplicates_and_updates_are_found_across_batches(city, tmp_path, monkeyp
 
 
 def test_seen_documents_reports_repeats_within_and_across_batches():
-    seen = ledger._SeenDocuments()
+    seen = ledger_check.SeenDocuments()
     assert seen.repeats([5, 9, 5], [2, 3, 4]) == {4: 2}
     assert seen.repeats([9, 7, 7, 1], [5, 6, 7, 8]) == {5: 3, 7: 6}
     assert seen.repeats([1, 2], [9, 10]) == {9: 8}

@@ -12,6 +12,7 @@ from people import organisations as orgs
 from people.credit_code import CREDIT_CODE_CHARS, make_credit_code
 from people.exceptions import Duplicate, Forbidden, InvalidRecord, NotFound
 from people.models import Organisation, PiiAccessLog
+from people.schemas import OrganisationCreate, OrganisationUpdate
 from tests.factories import (
     COMMUNITY,
     add_building,
@@ -51,7 +52,7 @@ def code(sequence: int) -> str:
 
 def register(city, sequence: int = 1, actor: str = "admin", **fields):
     fields.setdefault("building_code", "BA")
-    data = orgs.OrganisationCreate(
+    data = OrganisationCreate(
         credit_code=code(sequence),
         name=fields.pop("name", f"宜昌测试商贸有限公司{sequence}"),
         org_type=fields.pop("org_type", "enterprise"),
@@ -80,7 +81,7 @@ def test_credit_code_with_a_wrong_check_character_is_refused_naming_position_18(
         orgs.register_organisation(
             city["session"],
             actor=city["admin"],
-            data=orgs.OrganisationCreate(
+            data=OrganisationCreate(
                 credit_code=wrong_last_character(valid),
                 name="错码公司",
                 org_type="enterprise",
@@ -106,7 +107,7 @@ def test_malformed_credit_codes_are_refused_with_the_rule_they_break(city, bad, 
         orgs.register_organisation(
             city["session"],
             actor=city["admin"],
-            data=orgs.OrganisationCreate(
+            data=OrganisationCreate(
                 credit_code=bad, name="坏码商铺", org_type="shop", building_code="BA"
             ),
         )
@@ -122,12 +123,12 @@ def test_an_early_pilot_code_is_accepted_only_when_confirmed(city):
     }
     with pytest.raises(InvalidRecord, match="pilot code"):
         orgs.register_organisation(
-            city["session"], actor=city["admin"], data=orgs.OrganisationCreate(**data)
+            city["session"], actor=city["admin"], data=OrganisationCreate(**data)
         )
     org = orgs.register_organisation(
         city["session"],
         actor=city["admin"],
-        data=orgs.OrganisationCreate(**data, pilot_code_confirmed=True),
+        data=OrganisationCreate(**data, pilot_code_confirmed=True),
     )
     assert org.credit_code == pilot
 
@@ -140,7 +141,7 @@ def test_a_credit_code_is_registered_once(city):
         orgs.register_organisation(
             city["session"],
             actor=city["admin"],
-            data=orgs.OrganisationCreate(
+            data=OrganisationCreate(
                 credit_code=" " + code(1).lower(),  # normalised before the check
                 name="宜昌乙公司",
                 org_type="shop",
@@ -212,13 +213,13 @@ def test_moving_to_another_building_moves_the_organisation_to_its_grid(city):
             city["session"],
             actor=city["worker_a"],
             organisation_id=org.id,
-            changes=orgs.OrganisationUpdate(building_code="BB"),
+            changes=OrganisationUpdate(building_code="BB"),
         )
     moved = orgs.update_organisation(
         city["session"],
         actor=city["admin"],
         organisation_id=org.id,
-        changes=orgs.OrganisationUpdate(building_code="BB", staff_count=12, fire_key_unit=True),
+        changes=OrganisationUpdate(building_code="BB", staff_count=12, fire_key_unit=True),
     )
     assert (moved.building_code, moved.grid_code, moved.staff_count) == ("BB", GRID_B, 12)
     assert moved.fire_key_unit and FOOTPRINT_B.covers(Point(moved.lon, moved.lat))

@@ -16,7 +16,8 @@ from people import special_groups as sg
 from people.exceptions import Duplicate, Forbidden, InvalidRecord, NotFound
 from people.models import SpecialGroup, SpecialGroupType
 from people.pii import get_cipher, mask_id_number
-from people.schemas import ResidentCreate
+from people.schemas import DETAILS_MODELS, DisabledDetails, ResidentCreate
+from people.special_group_types import DisabilityCategory
 from tests.factories import (
     COMMUNITY,
     add_building,
@@ -148,13 +149,13 @@ def visit(city, group_id: int, on: date, actor: str = "worker_a", **kwargs):
 
 
 def test_every_group_type_has_its_own_details_model():
-    assert set(sg.DETAILS_MODELS) == set(SpecialGroupType)
+    assert set(DETAILS_MODELS) == set(SpecialGroupType)
 
 
 @pytest.mark.parametrize("group_type", list(SpecialGroupType))
 def test_each_group_accepts_its_documented_details(group_type):
     parsed = sg.validate_details(group_type, good_details(group_type))
-    assert isinstance(parsed, sg.DETAILS_MODELS[group_type])
+    assert isinstance(parsed, DETAILS_MODELS[group_type])
 
 
 def test_codes_are_taken_by_chinese_label_or_value_and_stored_by_value():
@@ -162,8 +163,8 @@ def test_codes_are_taken_by_chinese_label_or_value_and_stored_by_value():
     by_value = sg.validate_details(
         "disabled", {**good_details(SpecialGroupType.DISABLED), "category": "physical"}
     )
-    assert isinstance(by_label, sg.DisabledDetails) and isinstance(by_value, sg.DisabledDetails)
-    assert by_label.category is by_value.category is sg.DisabilityCategory.PHYSICAL
+    assert isinstance(by_label, DisabledDetails) and isinstance(by_value, DisabledDetails)
+    assert by_label.category is by_value.category is DisabilityCategory.PHYSICAL
     assert by_label.model_dump(mode="json")["category"] == "physical"
 
 

@@ -29,15 +29,13 @@ from events import schemas
 from events.calendar import CHINA_TZ
 from people.access import Actor
 from people.integrations import (
-    IntegrationCreate,
-    IntegrationRead,
     IntegrationRef,
-    IssuedKey,
     check_key,
     issue_key,
     list_keys,
     revoke_key,
 )
+from people.schemas import IntegrationCreate, IntegrationRead, IssuedKey
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = datetime(2026, 11, 22, tzinfo=CHINA_TZ)  # when this endpoint last changed

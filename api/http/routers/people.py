@@ -20,6 +20,7 @@ from people.access import READ_PERSONS, UNMASK, Actor
 from people.documents import DocumentType
 from people.models import ResidenceType, SpecialGroupType
 from people.schemas import (
+    DueVisitPage,
     HouseholdRead,
     ResidenceRead,
     ResidentCreate,
@@ -27,6 +28,9 @@ from people.schemas import (
     ResidentPii,
     ResidentRead,
     ResidentUpdate,
+    SpecialGroupPage,
+    SpecialGroupRead,
+    VisitRead,
 )
 
 router = APIRouter(prefix="/api", tags=["people 人口"])
@@ -207,7 +211,7 @@ def get_household(session: SessionDep, actor: Reader, household_id: Id) -> House
 # --- special groups and visits -------------------------------------------------------------
 
 
-@router.get("/special-groups", response_model=groups.SpecialGroupPage)
+@router.get("/special-groups", response_model=SpecialGroupPage)
 def list_special_groups(
     session: SessionDep,
     actor: Reader,
@@ -218,7 +222,7 @@ def list_special_groups(
     include_ended: bool = False,
     page: PageQuery = 1,
     page_size: PageSizeQuery = 50,
-) -> groups.SpecialGroupPage:
+) -> SpecialGroupPage:
     """Special-group memberships in my scope (masked), by grid and type."""
     return groups.list_members(
         session,
@@ -232,9 +236,9 @@ def list_special_groups(
 
 
 @router.post(
-    "/special-groups", response_model=groups.SpecialGroupRead, status_code=status.HTTP_201_CREATED
+    "/special-groups", response_model=SpecialGroupRead, status_code=status.HTTP_201_CREATED
 )
-def enrol(session: SessionDep, actor: Reader, enrolment: Enrolment) -> groups.SpecialGroupRead:
+def enrol(session: SessionDep, actor: Reader, enrolment: Enrolment) -> SpecialGroupRead:
     """Enrol a resident in a special group; the first visit falls due one interval later."""
     return groups.enrol(
         session,
@@ -248,28 +252,26 @@ def enrol(session: SessionDep, actor: Reader, enrolment: Enrolment) -> groups.Sp
     )
 
 
-@router.get("/special-groups/{special_group_id}", response_model=groups.SpecialGroupRead)
-def get_special_group(
-    session: SessionDep, actor: Reader, special_group_id: Id
-) -> groups.SpecialGroupRead:
+@router.get("/special-groups/{special_group_id}", response_model=SpecialGroupRead)
+def get_special_group(session: SessionDep, actor: Reader, special_group_id: Id) -> SpecialGroupRead:
     """One membership, masked."""
     return groups.get_membership(session, actor=actor, special_group_id=special_group_id)
 
 
-@router.get("/special-groups/{special_group_id}/visits", response_model=list[groups.VisitRead])
-def list_visits(session: SessionDep, actor: Reader, special_group_id: Id) -> list[groups.VisitRead]:
+@router.get("/special-groups/{special_group_id}/visits", response_model=list[VisitRead])
+def list_visits(session: SessionDep, actor: Reader, special_group_id: Id) -> list[VisitRead]:
     """The visits of a membership, newest first."""
     return groups.list_visits(session, actor=actor, special_group_id=special_group_id)
 
 
 @router.post(
     "/special-groups/{special_group_id}/visits",
-    response_model=groups.VisitRead,
+    response_model=VisitRead,
     status_code=status.HTTP_201_CREATED,
 )
 def record_visit(
     session: SessionDep, actor: Reader, special_group_id: Id, visit: VisitInput
-) -> groups.VisitRead:
+) -> VisitRead:
     """Record a visit (走访) and move the next due date on."""
     return groups.record_visit(
         session,
@@ -283,7 +285,7 @@ def record_visit(
     )
 
 
-@router.get("/visits/due", response_model=groups.DueVisitPage)
+@router.get("/visits/due", response_model=DueVisitPage)
 def due_visits(
     session: SessionDep,
     actor: Reader,
@@ -291,7 +293,7 @@ def due_visits(
     within_days: Annotated[int, Query(ge=0, le=366, description="due within this many days")] = 7,
     page: PageQuery = 1,
     page_size: PageSizeQuery = 50,
-) -> groups.DueVisitPage:
+) -> DueVisitPage:
     """Special-group members in my grids whose visit is overdue or due soon, most urgent first."""
     return groups.list_due(
         session,

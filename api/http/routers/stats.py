@@ -15,6 +15,7 @@ from events.kpis import READ_KPIS, KpiGrouping, kpis, period_bounds
 from events.schemas import KpiRow
 from people import special_groups as groups
 from people.access import READ_AGGREGATES, Actor
+from people.schemas import GridOverdue, WorkerOverdue
 from people.stats import AreaPopulation, population_stats
 
 router = APIRouter(prefix="/api/stats", tags=["stats 统计"])
@@ -67,10 +68,10 @@ def population(
     return population_stats(session, actor=actor, level=by, area_code=area)
 
 
-@router.get("/overdue-visits", response_model=list[groups.GridOverdue] | list[groups.WorkerOverdue])
+@router.get("/overdue-visits", response_model=list[GridOverdue] | list[WorkerOverdue])
 def overdue_visits(
     session: SessionDep, actor: Aggregates, by: Literal["grid", "worker"] = "grid"
-) -> list[groups.GridOverdue] | list[groups.WorkerOverdue]:
+) -> list[GridOverdue] | list[WorkerOverdue]:
     """Overdue special-group visits counted per grid or per grid worker (no resident names)."""
     if by == "worker":
         return groups.overdue_by_worker(session, actor=actor)
