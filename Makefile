@@ -33,6 +33,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 db: system venv  ## start the project-local PostGIS (unless DATABASE_URL is set) and migrate
 	$(BIN)/gridgov db up
