@@ -9,11 +9,11 @@ import pytest
 from events.reference import load_reference_data
 from events.schemas import EventReport
 from events.service import report_event
+from gis.clock import CHINA_TZ
 from tests.api.test_people_api import GRID_A, GRID_B, as_, city, groups  # noqa: F401  (fixtures)
-from tests.events.test_report import CST
 from tests.factories import COMMUNITY, add_unit
 
-NOVEMBER_23 = datetime(2026, 11, 23, 10, 0, tzinfo=CST)
+NOVEMBER_23 = datetime(2026, 11, 23, 10, 0, tzinfo=CHINA_TZ)
 
 
 @pytest.fixture

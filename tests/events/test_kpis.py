@@ -6,7 +6,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -24,6 +23,7 @@ from events.models import (
     Stage,
 )
 from events.reference import load_reference_data
+from gis.clock import CHINA_TZ
 from grid.models import AdminLevel, AdminUnit
 from people.access import Actor
 from tests.factories import (
@@ -37,9 +37,8 @@ from tests.factories import (
     square,
 )
 
-CST = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=CST)
-START = datetime(2026, 11, 1, tzinfo=CST)
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=CHINA_TZ)
+START = datetime(2026, 11, 1, tzinfo=CHINA_TZ)
 G1, G2 = COMMUNITY + "001", COMMUNITY + "002"  # street 001
 OTHER_STREET, OTHER_COMMUNITY = "420502002000", "420502002001"
 G3 = OTHER_COMMUNITY + "001"  # street 002

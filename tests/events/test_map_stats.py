@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,11 +18,11 @@ from events.map_stats import (
 from events.reference import load_reference_data
 from events.schemas import EventReport
 from events.service import report_event
+from gis.clock import CHINA_TZ
 from people.models import StaffRole
 from tests.factories import COMMUNITY, add_grid, add_staff, add_unit, admin_tree, square
 
-CST = ZoneInfo("Asia/Shanghai")
-MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=CST)
+MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=CHINA_TZ)
 WEST, EAST = COMMUNITY + "001", COMMUNITY + "002"
 
 
