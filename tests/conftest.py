@@ -33,6 +33,7 @@ from people.integrations import issue_key
 from tests.events.dispatch_city import build_dispatch_city
 from tests.events.workflow_city import build_city
 from tests.factories import DISTRICT
+from tests.people.residents_city import build_residents_city
 
 
 def _test_database_url() -> str:
@@ -110,3 +111,10 @@ def city(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> d
 def dispatch_city(session: Session) -> dict[str, Any]:
     """The dispatch tests' city (tests/events/dispatch_city.py): police areas across grid lines."""
     return build_dispatch_city(session)
+
+
+@pytest.fixture
+def residents_city(session: Session) -> dict[str, Any]:
+    """The residents and ledger tests' city (tests/people/residents_city.py): two grids, two
+    houses in each, a worker per grid, an admin, a leader and an inspector."""
+    return build_residents_city(session)

@@ -20,8 +20,7 @@ from people.ledger import export_residents
 from people.models import Resident
 from tests.events.workflow_city import SPOT
 from tests.factories import DISTRICT, bearer
-from tests.people.test_ledger import city as ledger_city  # noqa: F401
-from tests.people.test_ledger import person, read_back, run, write_rows
+from tests.people.residents_city import person, read_back, run, write_rows
 
 BASE = "/open311/v2"
 TRICKY = "井盖\t丢失\r\n第二行 🚧 <b>&amp;</b> \"引号\" 'x'"
@@ -133,7 +132,7 @@ def test_a_report_of_now_is_accepted_and_reads_back(
 
 
 def test_ledger_cells_with_control_characters_are_rejected_and_the_rest_export(
-    ledger_city: dict[str, Any],  # noqa: F811
+    residents_city: dict[str, Any],
     tmp_path: Any,
 ) -> None:
     path = write_rows(
@@ -145,15 +144,18 @@ def test_ledger_cells_with_control_characters_are_rejected_and_the_rest_export(
         ],
     )
 
-    report = run(ledger_city, path)
+    report = run(residents_city, path)
 
     assert report.inserted == 1
     reasons = {(error.row, error.column): error.reason for error in report.rejected}
     assert set(reasons) == {(2, "姓名"), (3, "工作单位")}
     assert "U+000B" in reasons[(2, "姓名")] and "U+0001" in reasons[(3, "工作单位")]
-    names = set(ledger_city["session"].scalars(select(Resident.name)))
+    names = set(residents_city["session"].scalars(select(Resident.name)))
     assert names == {"王五"}
     for suffix in (".csv", ".xlsx"):
         out = tmp_path / f"out{suffix}"
-        assert export_residents(ledger_city["session"], actor=ledger_city["admin"], path=out) == 1
+        assert (
+            export_residents(residents_city["session"], actor=residents_city["admin"], path=out)
+            == 1
+        )
         assert any("一部\t二部" in row for row in read_back(out))
