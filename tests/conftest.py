@@ -33,6 +33,7 @@ from people.integrations import issue_key
 from tests.events.dispatch_city import build_dispatch_city
 from tests.events.workflow_city import build_city
 from tests.factories import DISTRICT
+from tests.gis.tile_city import build_tile_city
 from tests.people.residents_city import build_residents_city
 
 
@@ -118,3 +119,10 @@ def residents_city(session: Session) -> dict[str, Any]:
     """The residents and ledger tests' city (tests/people/residents_city.py): two grids, two
     houses in each, a worker per grid, an admin, a leader and an inspector."""
     return build_residents_city(session)
+
+
+@pytest.fixture
+def tile_city(session: Session) -> Session:
+    """The tile tests' city (tests/gis/tile_city.py): two grids and buildings in and around
+    the tile Z/TX/TY; the session it was built in."""
+    return build_tile_city(session)
