@@ -17,7 +17,7 @@ import pytest
 
 from api.app import create_app
 from people.models import StaffRole
-from tests.api.test_auth import declared_gates
+from tests.api.gates import declared_gates
 from tests.factories import (
     COMMUNITY,
     DISTRICT,

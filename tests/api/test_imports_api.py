@@ -27,8 +27,8 @@ from gis import local_pg
 from gis.db import session_scope
 from gis.jobs import ImportJob
 from grid.models import Building, Grid
-from people.ledger import COLUMNS
 from people.models import Resident
+from tests.api.import_files import HEADERS, admin_headers, geojson, ledger_csv, person, upload
 from tests.api.people_city import GRID_A, GRID_B, as_
 from tests.factories import (
     COMMUNITY,
@@ -37,13 +37,10 @@ from tests.factories import (
     add_house,
     add_staff,
     admin_tree,
-    bearer,
     fresh_database,
     id_number,
     square,
 )
-
-HEADERS = [c.header for c in COLUMNS]
 
 
 @pytest.fixture
@@ -52,35 +49,6 @@ def runner(client, tmp_path) -> ImportRunner:
     inline = ImportRunner(inline=True, upload_dir=tmp_path / "imports")
     client.app.state.import_runner = inline
     return inline
-
-
-def ledger_csv(*rows: dict[str, str]) -> bytes:
-    """A ledger CSV by Chinese header (UTF-8 with BOM, as Excel saves it)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HEADERS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    return buffer.getvalue().encode("utf-8-sig")
-
-
-def person(sequence: int, name: str, house: str = "BA-1-0201") -> dict[str, str]:
-    return {
-        "姓名": name,
-        "证件号码": id_number(sequence),
-        "人口类型": "户籍人口",
-        "房屋编码": house,
-        "联系电话": "13812345678",
-    }
-
-
-def upload(client, headers, kind: str, name: str, content: bytes, **form: str):
-    return client.post(
-        "/api/imports",
-        headers=headers,
-        data={"kind": kind, **form},
-        files={"file": (name, content)},
-    )
 
 
 def count(session: Session, model: Any) -> int:
@@ -142,19 +110,6 @@ def test_an_unreadable_ledger_fails_the_job_with_a_sentence_and_writes_nothing(
 
 
 # --- grids and buildings -----------------------------------------------------------------------
-
-
-def geojson(features: list[tuple[dict[str, Any], Any]]) -> bytes:
-    return json.dumps(
-        {
-            "type": "FeatureCollection",
-            "features": [
-                {"type": "Feature", "properties": p, "geometry": g.__geo_interface__}
-                for p, g in features
-            ],
-        },
-        ensure_ascii=False,
-    ).encode()
 
 
 def test_grids_are_imported_from_geojson_and_a_bad_layer_fails_whole(
@@ -366,15 +321,6 @@ def background(
     with TestClient(app) as client:
         yield client, runner
     runner.shutdown()
-
-
-def admin_headers(engine: Engine) -> dict[str, str]:
-    from people.access import load_actor
-    from people.models import Staff
-
-    with session_scope(engine) as session:
-        staff_id = session.scalar(select(Staff.id).where(Staff.username == "boss"))
-        return bearer(load_actor(session, staff_id=staff_id))
 
 
 def test_in_the_background_a_job_is_queued_then_done_with_its_rows_committed(

@@ -36,7 +36,7 @@ from gis.db import get_engine, session_scope
 from people.access import Actor
 from people.pii import get_cipher
 from people.service import DOC_CONTEXT, PHONE_CONTEXT
-from tests.api.test_pages_in_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.api.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import COMMUNITY, add_grid, add_staff, admin_tree, bearer, square
 from tests.maps.demo_city import STREET, DemoCity, demo_city
 

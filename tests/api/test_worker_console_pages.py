@@ -37,7 +37,7 @@ from gis import local_pg
 from people import service as people_service
 from people import special_groups
 from people.schemas import ResidentCreate
-from tests.api.test_pages_in_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.api.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import (
     COMMUNITY,
     DISTRICT,
