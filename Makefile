@@ -21,7 +21,7 @@ demo: db  ## set up everything, seed the demo city and serve it on 127.0.0.1:800
 	$(BIN)/gridgov seed demo
 	$(BIN)/gridgov serve
 
-test: system venv lint  ## set up everything and run ruff, mypy and the test suite
+test: system venv lint  ## set up everything and run ruff, mypy, the layering contracts and the tests
 	@./gis/system-packages.sh --browser
 	$(BIN)/gridgov db up
 	$(BIN)/pytest
