@@ -104,7 +104,7 @@ def city(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> d
     photos are stored under tmp_path."""
     monkeypatch.setattr(get_settings(), "upload_dir", tmp_path / "photos")
     built = build_city(session)
-    built["open311"] = issue_key(session, name="bad-input-app", area_code=DISTRICT + "000000").key
+    built["open311"] = issue_key(session, name="workflow-app", area_code=DISTRICT + "000000").key
     return built
 
 
