@@ -21,7 +21,7 @@ demo: db  ## set up everything, seed the demo city and serve it on 127.0.0.1:800
 	$(BIN)/gridgov seed demo
 	$(BIN)/gridgov serve
 
-test: system venv lint  ## set up everything and run ruff, mypy and the test suite
+test: system venv lint  ## set up everything and run ruff, mypy, the layering contracts and the tests
 	@./gis/system-packages.sh --browser
 	$(BIN)/gridgov db up
 	$(BIN)/pytest
@@ -33,6 +33,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 db: system venv  ## start the project-local PostGIS (unless DATABASE_URL is set) and migrate
 	$(BIN)/gridgov db up

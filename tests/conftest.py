@@ -1,6 +1,9 @@
 """Test database: a real PostGIS database created, migrated and dropped once per run.
 
 Each test runs inside a transaction that is rolled back, so tests never see each other's rows.
+The small cities that tests in several packages build on are fixtures here; a city only one
+package uses lives in that package's conftest, and one only one module uses stays there under
+a name of its own.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +29,12 @@ from api.import_jobs import ImportRunner
 from gis import local_pg
 from gis.config import get_settings
 from gis.migrate import upgrade
+from people.integrations import issue_key
+from tests.events.dispatch_city import build_dispatch_city
+from tests.events.workflow_city import build_city
+from tests.factories import DISTRICT
+from tests.gis.tile_city import build_tile_city
+from tests.people.residents_city import build_residents_city
 
 
 def _test_database_url() -> str:
@@ -83,3 +93,36 @@ def client(session: Session, tmp_path: Path) -> Iterator[TestClient]:
     app.state.import_runner = ImportRunner(inline=True, upload_dir=tmp_path / "imports")
     with TestClient(app) as test_client:
         yield test_client
+
+
+# --- cities -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def city(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The workflow tests' two-grid city (tests/events/workflow_city.py) with an Open311 key;
+    photos are stored under tmp_path."""
+    monkeypatch.setattr(get_settings(), "upload_dir", tmp_path / "photos")
+    built = build_city(session)
+    built["open311"] = issue_key(session, name="workflow-app", area_code=DISTRICT + "000000").key
+    return built
+
+
+@pytest.fixture
+def dispatch_city(session: Session) -> dict[str, Any]:
+    """The dispatch tests' city (tests/events/dispatch_city.py): police areas across grid lines."""
+    return build_dispatch_city(session)
+
+
+@pytest.fixture
+def residents_city(session: Session) -> dict[str, Any]:
+    """The residents and ledger tests' city (tests/people/residents_city.py): two grids, two
+    houses in each, a worker per grid, an admin, a leader and an inspector."""
+    return build_residents_city(session)
+
+
+@pytest.fixture
+def tile_city(session: Session) -> Session:
+    """The tile tests' city (tests/gis/tile_city.py): two grids and buildings in and around
+    the tile Z/TX/TY; the session it was built in."""
+    return build_tile_city(session)

@@ -25,11 +25,9 @@ import events.models
 import gis.jobs
 import grid.models
 import people.models
-from gis.config import get_settings
 from gis.db import Base
-from people.integrations import issue_key
-from tests.events.test_actions import SPOT, build_city
-from tests.factories import DISTRICT, bearer
+from tests.events.workflow_city import SPOT
+from tests.factories import bearer
 
 assert events.models and gis.jobs and grid.models and people.models  # every table is counted
 
@@ -626,15 +624,6 @@ def _zip(members: dict[str, str]) -> bytes:
 
 
 # -- the test --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def city(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The two-grid city of the workflow tests with an Open311 key; photos under tmp_path."""
-    monkeypatch.setattr(get_settings(), "upload_dir", tmp_path / "photos")
-    built = build_city(session)
-    built["open311"] = issue_key(session, name="bad-input-app", area_code=DISTRICT + "000000").key
-    return built
 
 
 def written(session: Session, tmp_path: Path) -> tuple[dict[str, int], list[str]]:

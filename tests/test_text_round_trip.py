@@ -18,24 +18,22 @@ from gis.text import check_occurrence
 from people.integrations import issue_key
 from people.ledger import export_residents
 from people.models import Resident
-from tests.events.test_actions import SPOT
+from tests.events.workflow_city import SPOT
 from tests.factories import DISTRICT, bearer
-from tests.people.test_ledger import city as ledger_city  # noqa: F401
-from tests.people.test_ledger import person, read_back, run, write_rows
-from tests.test_bad_input import city  # noqa: F401
+from tests.people.residents_city import person, read_back, run, write_rows
 
 BASE = "/open311/v2"
 TRICKY = "井盖\t丢失\r\n第二行 🚧 <b>&amp;</b> \"引号\" 'x'"
 
 
 @pytest.fixture
-def app_key(city: dict[str, Any]) -> str:  # noqa: F811
+def app_key(city: dict[str, Any]) -> str:
     return issue_key(city["session"], name="round-trip", area_code=DISTRICT + "000000").key
 
 
 def test_tabs_line_breaks_and_emoji_round_trip_through_json_and_open311(
     client: Any,
-    city: dict[str, Any],  # noqa: F811
+    city: dict[str, Any],
     app_key: str,
 ) -> None:
     filed = client.post(
@@ -64,7 +62,7 @@ def test_tabs_line_breaks_and_emoji_round_trip_through_json_and_open311(
 
 def test_a_stored_control_character_does_not_break_the_xml_feed(
     client: Any,
-    city: dict[str, Any],  # noqa: F811
+    city: dict[str, Any],
     app_key: str,
 ) -> None:
     filed = client.post(
@@ -113,7 +111,7 @@ def test_occurred_at_is_taken_from_2000_to_a_day_ahead_and_refused_outside() -> 
 
 def test_a_report_of_now_is_accepted_and_reads_back(
     client: Any,
-    city: dict[str, Any],  # noqa: F811
+    city: dict[str, Any],
 ) -> None:
     occurred = datetime.now(UTC).replace(microsecond=0)
     filing = EventFiling(
@@ -134,7 +132,7 @@ def test_a_report_of_now_is_accepted_and_reads_back(
 
 
 def test_ledger_cells_with_control_characters_are_rejected_and_the_rest_export(
-    ledger_city: dict[str, Any],  # noqa: F811
+    residents_city: dict[str, Any],
     tmp_path: Any,
 ) -> None:
     path = write_rows(
@@ -146,15 +144,18 @@ def test_ledger_cells_with_control_characters_are_rejected_and_the_rest_export(
         ],
     )
 
-    report = run(ledger_city, path)
+    report = run(residents_city, path)
 
     assert report.inserted == 1
     reasons = {(error.row, error.column): error.reason for error in report.rejected}
     assert set(reasons) == {(2, "姓名"), (3, "工作单位")}
     assert "U+000B" in reasons[(2, "姓名")] and "U+0001" in reasons[(3, "工作单位")]
-    names = set(ledger_city["session"].scalars(select(Resident.name)))
+    names = set(residents_city["session"].scalars(select(Resident.name)))
     assert names == {"王五"}
     for suffix in (".csv", ".xlsx"):
         out = tmp_path / f"out{suffix}"
-        assert export_residents(ledger_city["session"], actor=ledger_city["admin"], path=out) == 1
+        assert (
+            export_residents(residents_city["session"], actor=residents_city["admin"], path=out)
+            == 1
+        )
         assert any("一部\t二部" in row for row in read_back(out))

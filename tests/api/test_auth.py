@@ -6,29 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import create_app
-from api.http.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, Gate, PublicGate
+from api.http.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, PublicGate
 from gis.config import get_settings
 from people.models import LoginFailure, Staff
 from people.staff import set_password
+from tests.api.gates import declared_gates
 from tests.factories import COMMUNITY, add_grid, add_staff, admin_tree, bearer, square
-
-
-def declared_gates(app):
-    """Every API route of `app` (included routers too) with the gates it declares."""
-    # The API documentation pages fastapi-offline adds: open, like the OpenAPI schema.
-    documentation = {"/docs", "/docs/oauth2-redirect", "/redoc"}
-    for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        if isinstance(route, APIRoute) and context.path not in documentation:
-            yield (
-                context,
-                [d.call for d in context.dependant.dependencies if isinstance(d.call, Gate)],
-            )
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 
 from api.app import create_app
 from people.models import StaffRole
-from tests.api.test_auth import declared_gates
+from tests.api.gates import declared_gates
 from tests.factories import (
     COMMUNITY,
     DISTRICT,
@@ -244,7 +244,7 @@ def an_overdue_event(session, accounts):
     from datetime import UTC, datetime, timedelta
 
     from events.reference import load_reference_data
-    from tests.gis.test_tiles import TX, TY, Z, add_event
+    from tests.gis.tile_city import TX, TY, Z, add_event
 
     load_reference_data(session)  # the tile Z/TX/TY lies inside the accounts' grid
     event = add_event(

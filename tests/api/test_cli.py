@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from gis import local_pg
+from tests.api.cli_run import run
 from tests.factories import fresh_database
-
-GRIDGOV = str(Path(sys.executable).parent / "gridgov")
-
-
-def run(*args: str, database_url: str, check: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run `gridgov` with DATABASE_URL pointing at `database_url`."""
-    env = os.environ | {"DATABASE_URL": database_url, "COLUMNS": "200"}
-    result = subprocess.run(
-        [GRIDGOV, *args], capture_output=True, text=True, env=env, timeout=300, check=False
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 @pytest.fixture(scope="module")

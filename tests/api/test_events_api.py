@@ -17,19 +17,14 @@ from events.catalog import DepartmentType
 from events.models import Attachment, Event, EventStep
 from events.schemas import EventReport
 from events.service import report_event
+from gis.clock import CHINA_TZ
 from gis.config import get_settings
 from gis.crs import from_storage
-from tests.events.test_actions import CST, EAST, SPOT, WEST, build_city
+from tests.api.event_requests import assert_error, report
+from tests.events.workflow_city import EAST, SPOT, WEST
 from tests.factories import METRE_LON, add_staff, bearer
 
 WEST_SPOT = (111.2885, 30.705)  # grid WEST, 150 m from the line to EAST at 111.29
-
-
-@pytest.fixture
-def city(session, tmp_path, monkeypatch) -> dict[str, Any]:
-    """The two-grid test city of the workflow tests; photos stored under tmp_path."""
-    monkeypatch.setattr(get_settings(), "upload_dir", tmp_path)
-    return build_city(session)
 
 
 def jpeg(colour: str = "green", size: tuple[int, int] = (64, 48), noise: bool = False) -> bytes:
@@ -44,17 +39,6 @@ def jpeg(colour: str = "green", size: tuple[int, int] = (64, 48), noise: bool = 
     return buffer.getvalue()
 
 
-def report(**fields: Any) -> dict[str, Any]:
-    """A valid JSON report at SPOT (grid EAST), overridden by `fields`."""
-    return {
-        "category": "0101",
-        "lon": SPOT[0],
-        "lat": SPOT[1],
-        "description": "楼道里有可疑人员",
-        "address": "西陵一路1号",
-    } | fields
-
-
 def post_event(client, city, who="worker", key=None, **fields):
     headers = bearer(city[who]) | ({"Idempotency-Key": key} if key else {})
     return client.post("/api/events", json=report(**fields), headers=headers)
@@ -62,16 +46,6 @@ def post_event(client, city, who="worker", key=None, **fields):
 
 def events_in_db(session) -> int:
     return session.scalar(select(func.count()).select_from(Event)) or 0
-
-
-def assert_error(response, status: int, *words: str) -> dict[str, Any]:
-    """The response is the one error shape with `status`, and its sentence has `words`."""
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert set(error) >= {"code", "message", "field"}
-    for word in words:
-        assert word in error["message"]
-    return error
 
 
 # -- filing --------------------------------------------------------------------------------
@@ -219,7 +193,7 @@ def file_at(city, by="worker", at=None, category="0101", lon=SPOT[0], lat=SPOT[1
         **fields,
     )
     return report_event(
-        city["session"], actor=city[by], report=report_, now=at or datetime.now(CST)
+        city["session"], actor=city[by], report=report_, now=at or datetime.now(CHINA_TZ)
     )
 
 
@@ -254,7 +228,7 @@ def test_list_items_carry_what_a_queue_shows(client, city):
 
 
 def test_list_filters_combine_and_pages_count_the_total(client, city):
-    now = datetime.now(CST)
+    now = datetime.now(CHINA_TZ)
     police = [file_at(city, at=now - timedelta(minutes=i)) for i in range(5)]
     fire = file_at(city, category="0201", lon=WEST_SPOT[0], description="消防通道被堵")
     assert listed(client, city)["total"] == 6
@@ -279,7 +253,7 @@ def test_list_filters_combine_and_pages_count_the_total(client, city):
 
 
 def test_mine_overdue_and_light_filters(client, city):
-    now = datetime.now(CST)
+    now = datetime.now(CHINA_TZ)
     late = file_at(city, at=now - timedelta(days=10))  # sign-for (1 working hour) long past
     fresh = file_at(city, by="worker2", at=now)
     assert codes(listed(client, city, overdue="true")) == [late.code]

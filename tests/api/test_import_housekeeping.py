@@ -28,8 +28,8 @@ from gis import local_pg
 from gis.db import session_scope
 from gis.jobs import ImportJob, JobStatus, Outcome, Owner, create_job, finish_job, start_job
 from people.models import PiiAccessLog
-from tests.api.test_imports_api import admin_headers, geojson, ledger_csv, person, upload
-from tests.api.test_people_api import GRID_A
+from tests.api.import_files import admin_headers, geojson, ledger_csv, person, upload
+from tests.api.people_city import GRID_A
 from tests.factories import (
     COMMUNITY,
     add_building,

@@ -27,9 +27,9 @@ from gis import local_pg
 from gis.db import session_scope
 from gis.jobs import ImportJob
 from grid.models import Building, Grid
-from people.ledger import COLUMNS
 from people.models import Resident
-from tests.api.test_people_api import GRID_A, GRID_B, as_, city  # noqa: F401  (fixture)
+from tests.api.import_files import HEADERS, admin_headers, geojson, ledger_csv, person, upload
+from tests.api.people_city import GRID_A, GRID_B, as_
 from tests.factories import (
     COMMUNITY,
     add_building,
@@ -37,13 +37,10 @@ from tests.factories import (
     add_house,
     add_staff,
     admin_tree,
-    bearer,
     fresh_database,
     id_number,
     square,
 )
-
-HEADERS = [c.header for c in COLUMNS]
 
 
 @pytest.fixture
@@ -52,35 +49,6 @@ def runner(client, tmp_path) -> ImportRunner:
     inline = ImportRunner(inline=True, upload_dir=tmp_path / "imports")
     client.app.state.import_runner = inline
     return inline
-
-
-def ledger_csv(*rows: dict[str, str]) -> bytes:
-    """A ledger CSV by Chinese header (UTF-8 with BOM, as Excel saves it)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HEADERS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    return buffer.getvalue().encode("utf-8-sig")
-
-
-def person(sequence: int, name: str, house: str = "BA-1-0201") -> dict[str, str]:
-    return {
-        "姓名": name,
-        "证件号码": id_number(sequence),
-        "人口类型": "户籍人口",
-        "房屋编码": house,
-        "联系电话": "13812345678",
-    }
-
-
-def upload(client, headers, kind: str, name: str, content: bytes, **form: str):
-    return client.post(
-        "/api/imports",
-        headers=headers,
-        data={"kind": kind, **form},
-        files={"file": (name, content)},
-    )
 
 
 def count(session: Session, model: Any) -> int:
@@ -92,14 +60,14 @@ def count(session: Session, model: Any) -> int:
 
 def test_a_ledger_import_reports_counts_and_an_error_file_of_the_bad_rows(
     client,
-    city,  # noqa: F811
+    people_city,
     runner,
 ):
-    session = city["session"]
+    session = people_city["session"]
     before = count(session, Resident)
     bad = {**person(42, "坏号码"), "证件号码": "420502198506150012"}
     content = ledger_csv(person(41, "周一"), bad, person(43, "吴二", house="BB-1-0201"))
-    response = upload(client, as_(city, "admin"), "residents", "台账.csv", content)
+    response = upload(client, as_(people_city, "admin"), "residents", "台账.csv", content)
     assert response.status_code == 202
     job = response.json()
     assert (job["status"], job["status_label"], job["kind_label"]) == (
@@ -111,15 +79,15 @@ def test_a_ledger_import_reports_counts_and_an_error_file_of_the_bad_rows(
     assert job["filename"] == "台账.csv" and "Imported 2 of 3 rows" in job["message"]
     assert job["error_report_url"] == f"/api/imports/{job['id']}/errors"
     assert count(session, Resident) == before + 2
-    again = client.get(f"/api/imports/{job['id']}", headers=as_(city, "admin"))
+    again = client.get(f"/api/imports/{job['id']}", headers=as_(people_city, "admin"))
     assert again.json()["imported"] == 2
-    errors = client.get(job["error_report_url"], headers=as_(city, "admin"))
+    errors = client.get(job["error_report_url"], headers=as_(people_city, "admin"))
     assert errors.status_code == 200 and errors.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(errors.content.decode("utf-8-sig"))))
     assert rows[0][-3:] == ["错误行号", "错误列", "错误原因"]
     assert [r[0] for r in rows[1:]] == ["坏号码"]
     assert rows[1][-3] == "3" and "check digit" in rows[1][-1]
-    listed = client.get("/api/imports", headers=as_(city, "admin")).json()
+    listed = client.get("/api/imports", headers=as_(people_city, "admin")).json()
     assert [j["id"] for j in listed] == [job["id"]]
     # The upload holds clear ID numbers: it is gone once imported.
     assert not any(p.is_file() and p.name == "台账.csv" for p in runner.upload_dir.rglob("*"))
@@ -127,45 +95,32 @@ def test_a_ledger_import_reports_counts_and_an_error_file_of_the_bad_rows(
 
 def test_an_unreadable_ledger_fails_the_job_with_a_sentence_and_writes_nothing(
     client,
-    city,  # noqa: F811
+    people_city,
     runner,
 ):
-    session = city["session"]
+    session = people_city["session"]
     before = count(session, Resident)
     content = "姓名,备注\n张三,无证件号码\n".encode()
-    job = upload(client, as_(city, "admin"), "residents", "ledger.csv", content).json()
+    job = upload(client, as_(people_city, "admin"), "residents", "ledger.csv", content).json()
     assert job["status"] == "failed" and job["imported"] == 0
     assert "证件号码" in job["message"] and job["error_report_url"] is None
     assert count(session, Resident) == before
-    missing = client.get(f"/api/imports/{job['id']}/errors", headers=as_(city, "admin"))
+    missing = client.get(f"/api/imports/{job['id']}/errors", headers=as_(people_city, "admin"))
     assert missing.status_code == 404 and "no error file" in missing.json()["error"]["message"]
 
 
 # --- grids and buildings -----------------------------------------------------------------------
 
 
-def geojson(features: list[tuple[dict[str, Any], Any]]) -> bytes:
-    return json.dumps(
-        {
-            "type": "FeatureCollection",
-            "features": [
-                {"type": "Feature", "properties": p, "geometry": g.__geo_interface__}
-                for p, g in features
-            ],
-        },
-        ensure_ascii=False,
-    ).encode()
-
-
 def test_grids_are_imported_from_geojson_and_a_bad_layer_fails_whole(
     client,
-    city,  # noqa: F811
+    people_city,
     runner,
 ):
-    session = city["session"]
+    session = people_city["session"]
     new = COMMUNITY + "003"
     good = geojson([({"code": new, "name": "北网格"}, box(111.28, 30.71, 111.29, 30.72))])
-    job = upload(client, as_(city, "admin"), "grids", "grids.geojson", good).json()
+    job = upload(client, as_(people_city, "admin"), "grids", "grids.geojson", good).json()
     assert (job["status"], job["imported"], job["total"]) == ("done", 1, 1)
     assert session.get(Grid, new).name == "北网格"
     overlapping = geojson(
@@ -174,12 +129,12 @@ def test_grids_are_imported_from_geojson_and_a_bad_layer_fails_whole(
             ({"code": COMMUNITY + "005", "name": "重叠"}, box(111.285, 30.70, 111.295, 30.705)),
         ]
     )
-    failed = upload(client, as_(city, "admin"), "grids", "more.geojson", overlapping).json()
+    failed = upload(client, as_(people_city, "admin"), "grids", "more.geojson", overlapping).json()
     assert failed["status"] == "failed" and failed["imported"] == 0
     assert (failed["total"], failed["rejected"]) == (2, 1)
     assert "nothing was imported" in failed["message"]
     assert session.get(Grid, COMMUNITY + "004") is None  # all or nothing
-    report = client.get(failed["error_report_url"], headers=as_(city, "admin"))
+    report = client.get(failed["error_report_url"], headers=as_(people_city, "admin"))
     rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
     assert rows[0] == ["行号 row", "要素 feature", "错误原因 reason"]
     assert [(r[0], r[1]) for r in rows[1:]] == [("2", COMMUNITY + "005")] * (len(rows) - 1)
@@ -188,14 +143,16 @@ def test_grids_are_imported_from_geojson_and_a_bad_layer_fails_whole(
 
 def test_buildings_are_imported_from_csv_with_wkt_into_the_grid_that_covers_them(
     client,
-    city,  # noqa: F811
+    people_city,
     runner,
 ):
     wkt = box(111.282, 30.702, 111.2822, 30.7022).wkt
     content = f'WKT,code,name,floors\n"{wkt}",BC,3号楼,5\n'.encode()
-    job = upload(client, as_(city, "admin"), "buildings", "楼栋.csv", content, crs="wgs84").json()
+    job = upload(
+        client, as_(people_city, "admin"), "buildings", "楼栋.csv", content, crs="wgs84"
+    ).json()
     assert (job["status"], job["imported"]) == ("done", 1)
-    building = city["session"].scalar(select(Building).where(Building.code == "BC"))
+    building = people_city["session"].scalar(select(Building).where(Building.code == "BC"))
     assert (building.grid_code, building.floors) == (GRID_A, 5)
 
 
@@ -218,7 +175,7 @@ def test_buildings_are_imported_from_csv_with_wkt_into_the_grid_that_covers_them
 )
 def test_bad_uploads_are_refused_at_once_and_no_job_is_made(
     client,
-    city,  # noqa: F811
+    people_city,
     runner,
     kind,
     name,
@@ -226,46 +183,48 @@ def test_bad_uploads_are_refused_at_once_and_no_job_is_made(
     status,
     words,
 ):
-    response = upload(client, as_(city, "admin"), kind, name, content)
+    response = upload(client, as_(people_city, "admin"), kind, name, content)
     assert response.status_code == status
     assert words in response.json()["error"]["message"]
-    assert count(city["session"], ImportJob) == 0
+    assert count(people_city["session"], ImportJob) == 0
     assert not [p for p in runner.upload_dir.rglob("*") if p.is_file()]
 
 
-def test_a_file_over_the_size_limit_gets_413(client, city, tmp_path):  # noqa: F811
+def test_a_file_over_the_size_limit_gets_413(client, people_city, tmp_path):
     client.app.state.import_runner = ImportRunner(
         inline=True, upload_dir=tmp_path / "imports", max_bytes=2 * 1024 * 1024
     )
     big = ledger_csv(person(41, "周一")) + b"\n" * (3 * 1024 * 1024)
-    response = upload(client, as_(city, "admin"), "residents", "big.csv", big)
+    response = upload(client, as_(people_city, "admin"), "residents", "big.csv", big)
     assert response.status_code == 413
     assert "larger than 2 MB" in response.json()["error"]["message"]
-    assert count(city["session"], ImportJob) == 0
+    assert count(people_city["session"], ImportJob) == 0
 
 
 @pytest.mark.parametrize("role", ["worker_a", "command", "leader", "dispatcher"])
-def test_only_admins_import(client, city, runner, role):  # noqa: F811
-    response = upload(client, as_(city, role), "residents", "l.csv", ledger_csv(person(41, "周一")))
+def test_only_admins_import(client, people_city, runner, role):
+    response = upload(
+        client, as_(people_city, role), "residents", "l.csv", ledger_csv(person(41, "周一"))
+    )
     assert response.status_code == 403
-    assert client.get("/api/imports", headers=as_(city, role)).status_code == 403
-    assert client.get("/api/imports/1", headers=as_(city, role)).status_code == 403
+    assert client.get("/api/imports", headers=as_(people_city, role)).status_code == 403
+    assert client.get("/api/imports/1", headers=as_(people_city, role)).status_code == 403
 
 
-def test_anonymous_uploads_and_unknown_jobs(client, city, runner):  # noqa: F811
+def test_anonymous_uploads_and_unknown_jobs(client, people_city, runner):
     anonymous = client.post(
         "/api/imports", data={"kind": "residents"}, files={"file": ("l.csv", b"x")}
     )
     assert anonymous.status_code == 401
-    assert client.get("/api/imports/999", headers=as_(city, "admin")).status_code == 404
+    assert client.get("/api/imports/999", headers=as_(people_city, "admin")).status_code == 404
 
 
 # --- exports and the template ------------------------------------------------------------------
 
 
-def test_a_grid_worker_exports_their_own_residents_masked(client, city):  # noqa: F811
+def test_a_grid_worker_exports_their_own_residents_masked(client, people_city):
     response = client.get(
-        "/api/exports/residents", headers=as_(city, "worker_a"), params={"format": "csv"}
+        "/api/exports/residents", headers=as_(people_city, "worker_a"), params={"format": "csv"}
     )
     assert response.status_code == 200
     assert "attachment" in response.headers["content-disposition"]
@@ -276,15 +235,15 @@ def test_a_grid_worker_exports_their_own_residents_masked(client, city):  # noqa
     assert sorted(r[0] for r in rows) == ["张三", "李四"]
     assert all("*" in n for n in numbers) and id_number(11) not in response.text
     other = client.get(
-        "/api/exports/residents", headers=as_(city, "worker_a"), params={"grid": GRID_B}
+        "/api/exports/residents", headers=as_(people_city, "worker_a"), params={"grid": GRID_B}
     )
     assert other.status_code == 403
-    leader = client.get("/api/exports/residents", headers=as_(city, "leader"))
+    leader = client.get("/api/exports/residents", headers=as_(people_city, "leader"))
     assert leader.status_code == 403
 
 
-def test_the_resident_export_opens_in_excel(client, city):  # noqa: F811
-    response = client.get("/api/exports/residents", headers=as_(city, "command"))
+def test_the_resident_export_opens_in_excel(client, people_city):
+    response = client.get("/api/exports/residents", headers=as_(people_city, "command"))
     assert response.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True)
     sheet = book.worksheets[0]
@@ -301,9 +260,9 @@ def test_the_resident_export_opens_in_excel(client, city):  # noqa: F811
         ("buildings", "geojson", b"{"),
     ],
 )
-def test_grids_and_buildings_export_in_each_format(client, city, layer, fmt, magic):  # noqa: F811
+def test_grids_and_buildings_export_in_each_format(client, people_city, layer, fmt, magic):
     response = client.get(
-        f"/api/exports/{layer}", headers=as_(city, "worker_a"), params={"format": fmt}
+        f"/api/exports/{layer}", headers=as_(people_city, "worker_a"), params={"format": fmt}
     )
     assert response.status_code == 200
     assert response.content.startswith(magic)
@@ -311,18 +270,18 @@ def test_grids_and_buildings_export_in_each_format(client, city, layer, fmt, mag
         codes = {f["properties"]["code"] for f in json.loads(response.content)["features"]}
         assert codes == ({GRID_A, GRID_B} if layer == "grids" else {"BA", "BB"})
     refused = client.get(
-        f"/api/exports/{layer}", headers=as_(city, "worker_a"), params={"format": "shp"}
+        f"/api/exports/{layer}", headers=as_(people_city, "worker_a"), params={"format": "shp"}
     )
     assert refused.status_code == 422
 
 
-def test_the_ledger_template_has_the_chinese_headers_and_a_notes_sheet(client, city):  # noqa: F811
-    response = client.get("/api/templates/residents.xlsx", headers=as_(city, "worker_a"))
+def test_the_ledger_template_has_the_chinese_headers_and_a_notes_sheet(client, people_city):
+    response = client.get("/api/templates/residents.xlsx", headers=as_(people_city, "worker_a"))
     assert response.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(response.content))
     assert book.sheetnames == ["台账", "说明"]
     assert [c.value for c in book["台账"][1]] == HEADERS
-    as_csv = client.get("/api/templates/residents.csv", headers=as_(city, "worker_a"))
+    as_csv = client.get("/api/templates/residents.csv", headers=as_(people_city, "worker_a"))
     assert as_csv.content.decode("utf-8-sig").strip() == ",".join(HEADERS)
     assert client.get("/api/templates/residents.xlsx").status_code == 401
 
@@ -362,15 +321,6 @@ def background(
     with TestClient(app) as client:
         yield client, runner
     runner.shutdown()
-
-
-def admin_headers(engine: Engine) -> dict[str, str]:
-    from people.access import load_actor
-    from people.models import Staff
-
-    with session_scope(engine) as session:
-        staff_id = session.scalar(select(Staff.id).where(Staff.username == "boss"))
-        return bearer(load_actor(session, staff_id=staff_id))
 
 
 def test_in_the_background_a_job_is_queued_then_done_with_its_rows_committed(
@@ -414,14 +364,14 @@ def test_in_the_background_a_rejected_layer_fails_and_leaves_nothing(background,
 
 def test_a_rejected_feature_id_cannot_become_a_formula_in_the_error_file(
     client,
-    city,  # noqa: F811
+    people_city,
     runner,
 ):
     formula = '=HYPERLINK("http://evil.example/x","点此")'
     layer = geojson([({"code": formula, "name": "坏网格"}, box(111.28, 30.71, 111.29, 30.72))])
-    failed = upload(client, as_(city, "admin"), "grids", "bad.geojson", layer).json()
+    failed = upload(client, as_(people_city, "admin"), "grids", "bad.geojson", layer).json()
     assert failed["status"] == "failed"
-    report = client.get(failed["error_report_url"], headers=as_(city, "admin"))
+    report = client.get(failed["error_report_url"], headers=as_(people_city, "admin"))
     rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
     assert [r[1] for r in rows[1:]] == ["'" + formula] * (len(rows) - 1)
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from gis import local_pg
 from people.exceptions import PeopleError
 from people.integrations import check_key
-from tests.api.test_cli import run
+from tests.api.cli_run import run
 from tests.factories import DISTRICT, admin_tree, fresh_database
 
 

@@ -55,7 +55,7 @@ def add_event(session, code: str, lon: float, lat: float, grid: str, unit_id: in
 
 
 @pytest.fixture
-def city(session) -> dict[str, Any]:
+def two_street_city(session) -> dict[str, Any]:
     """Street A (grid A, unit PS-A) and street B (grid B, unit PS-B) side by side, a unit
     PS-AB covering both, one open case per unit and street, and street A's command staff."""
     load_reference_data(session)
@@ -101,44 +101,55 @@ def city(session) -> dict[str, Any]:
     }
 
 
-def test_street_command_opens_its_own_streets_unit_map_with_its_cases(client, city):
-    page = client.get(f"/maps/unit?unit={city['units']['A']}", headers=city["command_a"])
+def test_street_command_opens_its_own_streets_unit_map_with_its_cases(client, two_street_city):
+    page = client.get(
+        f"/maps/unit?unit={two_street_city['units']['A']}", headers=two_street_city["command_a"]
+    )
     assert page.status_code == 200
     assert "E-A" in page.text and "E-B" not in page.text
     # The other street's staff see theirs the same way.
-    other = client.get(f"/maps/unit?unit={city['units']['B']}", headers=city["command_b"])
+    other = client.get(
+        f"/maps/unit?unit={two_street_city['units']['B']}", headers=two_street_city["command_b"]
+    )
     assert other.status_code == 200 and "E-B" in other.text
 
 
-def test_another_streets_unit_map_is_refused_as_the_api_refuses_its_cases(client, city):
-    page = client.get(f"/maps/unit?unit={city['units']['B']}", headers=city["command_a"])
-    api = client.get("/api/events/E-B", headers=city["command_a"])
+def test_another_streets_unit_map_is_refused_as_the_api_refuses_its_cases(client, two_street_city):
+    page = client.get(
+        f"/maps/unit?unit={two_street_city['units']['B']}", headers=two_street_city["command_a"]
+    )
+    api = client.get("/api/events/E-B", headers=two_street_city["command_a"])
     assert page.status_code == api.status_code == 403
     assert page.json()["error"]["code"] == "forbidden"
     assert "E-B" not in page.text and "楼道" not in page.text
     # An admin sees every unit's map.
     assert (
-        client.get(f"/maps/unit?unit={city['units']['B']}", headers=city["admin"]).status_code
+        client.get(
+            f"/maps/unit?unit={two_street_city['units']['B']}", headers=two_street_city["admin"]
+        ).status_code
         == 200
     )
 
 
-def test_a_unit_spanning_two_streets_shows_each_street_only_its_own_cases(client, city):
-    unit = city["units"]["AB"]
-    mine = client.get(f"/maps/unit?unit={unit}", headers=city["command_a"])
+def test_a_unit_spanning_two_streets_shows_each_street_only_its_own_cases(client, two_street_city):
+    unit = two_street_city["units"]["AB"]
+    mine = client.get(f"/maps/unit?unit={unit}", headers=two_street_city["command_a"])
     assert mine.status_code == 200
     assert "E-AB-A" in mine.text and "E-AB-B" not in mine.text
-    theirs = client.get(f"/maps/unit?unit={unit}", headers=city["command_b"])
+    theirs = client.get(f"/maps/unit?unit={unit}", headers=two_street_city["command_b"])
     assert "E-AB-B" in theirs.text and "E-AB-A" not in theirs.text
-    everything = client.get(f"/maps/unit?unit={unit}", headers=city["admin"])
+    everything = client.get(f"/maps/unit?unit={unit}", headers=two_street_city["admin"])
     assert "E-AB-A" in everything.text and "E-AB-B" in everything.text
 
 
-def test_grid_and_leader_maps_of_another_street_are_refused(client, city):
-    assert client.get(f"/maps/grid?grid={GRID_A}", headers=city["command_a"]).status_code == 200
-    grid = client.get(f"/maps/grid?grid={GRID_B}", headers=city["command_a"])
+def test_grid_and_leader_maps_of_another_street_are_refused(client, two_street_city):
+    assert (
+        client.get(f"/maps/grid?grid={GRID_A}", headers=two_street_city["command_a"]).status_code
+        == 200
+    )
+    grid = client.get(f"/maps/grid?grid={GRID_B}", headers=two_street_city["command_a"])
     assert grid.status_code == 403 and "E-B" not in grid.text
-    own = client.get(f"/maps/leader?area={STREET}", headers=city["command_a"])
+    own = client.get(f"/maps/leader?area={STREET}", headers=two_street_city["command_a"])
     assert own.status_code == 200
-    other = client.get(f"/maps/leader?area={OTHER_STREET}", headers=city["command_a"])
+    other = client.get(f"/maps/leader?area={OTHER_STREET}", headers=two_street_city["command_a"])
     assert other.status_code == 403 and "E-B" not in other.text

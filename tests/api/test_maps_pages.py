@@ -18,7 +18,6 @@ from datetime import time as clock
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
@@ -31,17 +30,17 @@ from api.app import create_app
 from api.cli import app as cli
 from api.http.auth import SESSION_COOKIE, issue_token
 from api.http.deps import get_session
+from gis.clock import CHINA_TZ
 from gis.config import PROJECT_DIR, get_settings
 from gis.db import get_engine, session_scope
 from people.access import Actor
 from people.pii import get_cipher
 from people.service import DOC_CONTEXT, PHONE_CONTEXT
-from tests.api.test_pages_in_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.api.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import COMMUNITY, add_grid, add_staff, admin_tree, bearer, square
 from tests.maps.demo_city import STREET, DemoCity, demo_city
 
 ARTEFACTS = PROJECT_DIR / "var" / "test-artefacts"
-CST = ZoneInfo("Asia/Shanghai")
 OPEN = "('reported','registered','dispatched','signed','handled','verified','returned','suspended')"
 MEASURES = ("open", "overdue", "on_time_rate", "events_per_1000", "special_density")
 
@@ -188,7 +187,9 @@ def grid_count(demo: DemoCity, prefix: str) -> int:
 
 def expected_measures(demo: DemoCity, now: datetime, days: int = 30) -> dict[str, dict[str, Any]]:
     """Every choropleth measure per grid, computed here in plain SQL."""
-    start = datetime.combine(now.astimezone(CST).date() - timedelta(days=days - 1), clock(), CST)
+    start = datetime.combine(
+        now.astimezone(CHINA_TZ).date() - timedelta(days=days - 1), clock(), CHINA_TZ
+    )
     closed = "e.status IN ('closed','self_resolved')"
     period = "e.reported_at >= :start AND e.reported_at < :now"
     sql = f"""
@@ -338,7 +339,7 @@ def test_grid_map_shows_buildings_and_visit_counts_without_names(server, browser
         ".map(k => gridgov.layers[k].getLayers().length).reduce((a, b) => a + b, 0)"
     )
     assert drawn == buildings > 0
-    today = datetime.now(CST).date()
+    today = datetime.now(CHINA_TZ).date()
     with demo.engine.connect() as conn:
         overdue_visits = conn.execute(
             text(

@@ -13,12 +13,12 @@ from events.actions import act
 from events.models import Event, EventSource, EventStatus
 from events.open311 import submit_request
 from events.schemas import ActionInput, Submission
+from gis.clock import CHINA_TZ
 from people.integrations import issue_key, revoke_key
-from tests.events import test_report
-from tests.events.test_report import CST, EAST, file
+from tests.events.dispatch_city import file
+from tests.events.workflow_city import EAST
 from tests.factories import DISTRICT, add_building, add_staff, bearer, square
 
-city = test_report.city  # the small city with units and categories, so requests dispatch
 BASE = "/open311/v2"
 # GeoReport v2 `GET requests` fields, every one present in every request.
 REQUEST_FIELDS = {
@@ -62,9 +62,9 @@ ATTRIBUTE_FIELDS = {
 
 
 @pytest.fixture
-def app_key(city):
+def app_key(dispatch_city):
     """A key for an Open311 app filing in district 420502 (the city fixture's district)."""
-    return issue_key(city["session"], name="city-app", area_code=DISTRICT + "000000").key
+    return issue_key(dispatch_city["session"], name="city-app", area_code=DISTRICT + "000000").key
 
 
 def form(key, **fields):
@@ -109,7 +109,9 @@ def aware(text):
     return moment
 
 
-def test_round_trip_a_request_filed_by_form_reads_back_in_json_and_xml(client, city, app_key):
+def test_round_trip_a_request_filed_by_form_reads_back_in_json_and_xml(
+    client, dispatch_city, app_key
+):
     filed = post(client, app_key)
     assert filed.status_code == 201
     assert filed.headers["content-type"] == "application/json; charset=utf-8"
@@ -129,7 +131,7 @@ def test_round_trip_a_request_filed_by_form_reads_back_in_json_and_xml(client, c
     assert request["description"] == "小区门口有人反复踩点"
     assert request["address"] == "西陵区测试社区3号楼"
     # Awaiting the on-site check (核实): the district command centre answers for it.
-    assert request["agency_responsible"] == city["command"].name
+    assert request["agency_responsible"] == dispatch_city["command"].name
     assert "核实" in request["service_notice"]
     assert request["lat"] == pytest.approx(30.705) and request["long"] == pytest.approx(111.292)
     requested = aware(request["requested_datetime"])
@@ -156,13 +158,13 @@ def test_round_trip_a_request_filed_by_form_reads_back_in_json_and_xml(client, c
     assert float(element.findtext("lat") or 0) == pytest.approx(30.705)
 
     # Filed as an Open311 event that a grid worker checks on site before dispatch.
-    event = city["session"].scalar(select(Event).where(Event.code == request_id))
+    event = dispatch_city["session"].scalar(select(Event).where(Event.code == request_id))
     assert event.source is EventSource.OPEN311
     assert event.status is EventStatus.REPORTED
     assert event.contact_masked == "138****1234"
 
 
-def test_posting_in_xml_answers_in_xml(client, city, app_key):
+def test_posting_in_xml_answers_in_xml(client, dispatch_city, app_key):
     filed = post(client, app_key, fmt="xml")
     assert filed.status_code == 201
     root = ET.fromstring(filed.content)
@@ -171,7 +173,7 @@ def test_posting_in_xml_answers_in_xml(client, city, app_key):
     assert root.find("request/token").text
 
 
-def test_services_list_and_definition_in_both_formats(client, city):
+def test_services_list_and_definition_in_both_formats(client, dispatch_city):
     listed = client.get(f"{BASE}/services.json")
     assert listed.status_code == 200
     services = {s["service_code"]: s for s in listed.json()}
@@ -203,7 +205,7 @@ def test_services_list_and_definition_in_both_formats(client, city):
     assert photo.findtext("variable") == "true"
 
 
-def test_unknown_service_definition_is_404_in_open311_shape(client, city):
+def test_unknown_service_definition_is_404_in_open311_shape(client, dispatch_city):
     for fmt in ("json", "xml"):
         response = client.get(f"{BASE}/services/9999.{fmt}")
         assert response.status_code == 404
@@ -211,7 +213,7 @@ def test_unknown_service_definition_is_404_in_open311_shape(client, city):
         assert code == 404 and "services.json" in description
 
 
-def test_discovery_names_the_endpoint_formats_and_jurisdiction(client, city):
+def test_discovery_names_the_endpoint_formats_and_jurisdiction(client, dispatch_city):
     body = client.get(f"{BASE}/discovery.json").json()
     [endpoint] = body["endpoints"]
     assert endpoint["url"].endswith("/open311/v2")
@@ -226,7 +228,9 @@ def test_discovery_names_the_endpoint_formats_and_jurisdiction(client, city):
     ]
 
 
-def test_missing_wrong_and_revoked_keys_are_refused_in_open311_shape(client, city, app_key):
+def test_missing_wrong_and_revoked_keys_are_refused_in_open311_shape(
+    client, dispatch_city, app_key
+):
     missing = client.get(f"{BASE}/requests.json")
     assert missing.status_code == 401
     assert errors_of(missing)[0] == 401 and "api_key" in errors_of(missing)[1]
@@ -236,7 +240,7 @@ def test_missing_wrong_and_revoked_keys_are_refused_in_open311_shape(client, cit
     assert wrong.headers["content-type"] == "text/xml; charset=utf-8"
     assert errors_of(wrong)[0] == 403
 
-    revoke_key(city["session"], name="city-app")
+    revoke_key(dispatch_city["session"], name="city-app")
     revoked = post(client, app_key)
     assert revoked.status_code == 403
     assert "revoked" in errors_of(revoked)[1]
@@ -261,17 +265,17 @@ def test_missing_wrong_and_revoked_keys_are_refused_in_open311_shape(client, cit
     ],
 )
 def test_bad_submissions_get_400_with_a_sentence_and_file_nothing(
-    client, city, app_key, fields, hint
+    client, dispatch_city, app_key, fields, hint
 ):
     response = post(client, app_key, **fields)
     assert response.status_code == 400, response.text
     code, description = errors_of(response)
     assert code == 400
     assert hint in description
-    assert city["session"].scalar(select(func.count()).select_from(Event)) == 0
+    assert dispatch_city["session"].scalar(select(func.count()).select_from(Event)) == 0
 
 
-def test_a_photo_attribute_and_a_building_attribute_are_taken(client, city, app_key):
+def test_a_photo_attribute_and_a_building_attribute_are_taken(client, dispatch_city, app_key):
     filed = post(
         client,
         app_key,
@@ -283,11 +287,11 @@ def test_a_photo_attribute_and_a_building_attribute_are_taken(client, city, app_
     request_id = filed.json()[0]["service_request_id"]
     [request] = client.get(f"{BASE}/requests/{request_id}.json", params={"api_key": app_key}).json()
     assert request["media_url"] == "https://img.example.com/1.jpg"
-    event = city["session"].scalar(select(Event).where(Event.code == request_id))
-    assert event.occurred_at == datetime(2026, 11, 23, 8, 0, tzinfo=CST)
+    event = dispatch_city["session"].scalar(select(Event).where(Event.code == request_id))
+    assert event.occurred_at == datetime(2026, 11, 23, 8, 0, tzinfo=CHINA_TZ)
 
 
-def test_the_same_idempotency_key_or_a_quick_repeat_files_once(client, city, app_key):
+def test_the_same_idempotency_key_or_a_quick_repeat_files_once(client, dispatch_city, app_key):
     first = post(client, app_key, headers={"Idempotency-Key": "abc-1"})
     again = post(client, app_key, headers={"Idempotency-Key": "abc-1"})
     assert (first.status_code, again.status_code) == (201, 200)
@@ -302,10 +306,10 @@ def test_the_same_idempotency_key_or_a_quick_repeat_files_once(client, city, app
     assert (one.status_code, two.status_code, other.status_code) == (201, 200, 201)
     assert one.json()[0]["service_request_id"] == two.json()[0]["service_request_id"]
     assert other.json()[0]["service_request_id"] != one.json()[0]["service_request_id"]
-    assert city["session"].scalar(select(func.count()).select_from(Event)) == 3
+    assert dispatch_city["session"].scalar(select(func.count()).select_from(Event)) == 3
 
 
-def test_a_token_leads_to_its_request_for_its_own_key_only(client, city, app_key):
+def test_a_token_leads_to_its_request_for_its_own_key_only(client, dispatch_city, app_key):
     [receipt] = post(client, app_key).json()
     found = client.get(f"{BASE}/tokens/{receipt['token']}.json", params={"api_key": app_key})
     assert found.json() == [
@@ -316,32 +320,34 @@ def test_a_token_leads_to_its_request_for_its_own_key_only(client, city, app_key
     )
     assert xml.findtext("request/service_request_id") == receipt["service_request_id"]
 
-    other = issue_key(city["session"], name="other-app", area_code=DISTRICT + "000000").key
+    other = issue_key(dispatch_city["session"], name="other-app", area_code=DISTRICT + "000000").key
     refused = client.get(f"{BASE}/tokens/{receipt['token']}.json", params={"api_key": other})
     assert refused.status_code == 404
 
 
-def _submit(city, key_name="city-app", when=None, **fields):
+def _submit(dispatch_city, key_name="city-app", when=None, **fields):
     from people.integrations import IntegrationRef
     from people.models import Integration
 
-    row = city["session"].scalar(select(Integration).where(Integration.name == key_name))
+    row = dispatch_city["session"].scalar(select(Integration).where(Integration.name == key_name))
     ref = IntegrationRef(id=row.id, name=row.name, area_code=row.area_code, staff_id=row.staff_id)
     submission = Submission(
         service_code="0101", lat=30.705, long=111.292, description="有可疑人员", **fields
     )
-    receipt, _ = submit_request(city["session"], integration=ref, submission=submission, now=when)
+    receipt, _ = submit_request(
+        dispatch_city["session"], integration=ref, submission=submission, now=when
+    )
     return receipt.service_request_id
 
 
-def test_status_filter_and_the_90_day_window(client, city, app_key):
+def test_status_filter_and_the_90_day_window(client, dispatch_city, app_key):
     now = datetime.now(UTC)
-    recent = _submit(city, when=now - timedelta(days=1))
-    voided = _submit(city, when=now - timedelta(days=2))
-    old = _submit(city, when=now - timedelta(days=100))
-    admin = add_staff(city["session"], "admin1", "admin")
+    recent = _submit(dispatch_city, when=now - timedelta(days=1))
+    voided = _submit(dispatch_city, when=now - timedelta(days=2))
+    old = _submit(dispatch_city, when=now - timedelta(days=100))
+    admin = add_staff(dispatch_city["session"], "admin1", "admin")
     act(
-        city["session"],
+        dispatch_city["session"],
         actor=admin,
         code=voided,
         action="void",
@@ -382,9 +388,9 @@ def test_status_filter_and_the_90_day_window(client, city, app_key):
     assert bad_status.status_code == 400
 
 
-def test_page_and_page_size_extension_with_the_total_in_a_header(client, city, app_key):
+def test_page_and_page_size_extension_with_the_total_in_a_header(client, dispatch_city, app_key):
     now = datetime.now(UTC)
-    codes = [_submit(city, when=now - timedelta(hours=h)) for h in (1, 2, 3)]
+    codes = [_submit(dispatch_city, when=now - timedelta(hours=h)) for h in (1, 2, 3)]
     response = client.get(
         f"{BASE}/requests.json", params={"api_key": app_key, "page": 2, "page_size": 2}
     )
@@ -394,10 +400,10 @@ def test_page_and_page_size_extension_with_the_total_in_a_header(client, city, a
     assert too_big.status_code == 400
 
 
-def test_extensions_add_the_detailed_status_and_the_step_history(client, city, app_key):
-    request_id = _submit(city, media_url="https://img.example.com/a.jpg")
-    worker = city["worker"]  # the grid worker of the event's grid checks it on site
-    act(city["session"], actor=worker, code=request_id, action="check", data=ActionInput())
+def test_extensions_add_the_detailed_status_and_the_step_history(client, dispatch_city, app_key):
+    request_id = _submit(dispatch_city, media_url="https://img.example.com/a.jpg")
+    worker = dispatch_city["worker"]  # the grid worker of the event's grid checks it on site
+    act(dispatch_city["session"], actor=worker, code=request_id, action="check", data=ActionInput())
 
     plain = client.get(f"{BASE}/requests/{request_id}.json", params={"api_key": app_key})
     assert set(plain.json()[0]) == REQUEST_FIELDS
@@ -407,7 +413,9 @@ def test_extensions_add_the_detailed_status_and_the_step_history(client, city, a
     ).json()
     assert request["detailed_status"] == "dispatched"
     assert request["detailed_status_label"] == "已派遣"
-    assert request["agency_responsible"] == city["police_w"].name  # now with the police station
+    assert (
+        request["agency_responsible"] == dispatch_city["police_w"].name
+    )  # now with the police station
     assert [n["type"] for n in request["notes"]] == ["report", "check", "dispatch"]
     assert all(aware(n["datetime"]) for n in request["notes"])
     assert request["media_url"] == "https://img.example.com/a.jpg"
@@ -424,9 +432,9 @@ def test_extensions_add_the_detailed_status_and_the_step_history(client, city, a
     ]
 
 
-def test_only_open311_requests_of_the_keys_area_are_visible(client, city, app_key):
-    own = _submit(city)
-    by_worker = file(city)  # a grid worker's own report stays internal
+def test_only_open311_requests_of_the_keys_area_are_visible(client, dispatch_city, app_key):
+    own = _submit(dispatch_city)
+    by_worker = file(dispatch_city)  # a grid worker's own report stays internal
     listed = client.get(f"{BASE}/requests.json", params={"api_key": app_key}).json()
     assert [r["service_request_id"] for r in listed] == [own]
     hidden = client.get(f"{BASE}/requests/{by_worker.code}.json", params={"api_key": app_key})
@@ -434,7 +442,7 @@ def test_only_open311_requests_of_the_keys_area_are_visible(client, city, app_ke
     assert errors_of(hidden)[0] == 404
 
 
-def test_jurisdiction_id_is_checked(client, city, app_key):
+def test_jurisdiction_id_is_checked(client, dispatch_city, app_key):
     assert client.get(f"{BASE}/services.json", params={"jurisdiction_id": DISTRICT}).is_success
     unknown = client.get(f"{BASE}/services.xml", params={"jurisdiction_id": "999999"})
     assert unknown.status_code == 404
@@ -449,15 +457,15 @@ def test_jurisdiction_id_is_checked(client, city, app_key):
     assert len(listed.json()) == 1
 
 
-def test_a_format_other_than_json_or_xml_is_400(client, city):
+def test_a_format_other_than_json_or_xml_is_400(client, dispatch_city):
     response = client.get(f"{BASE}/services.csv")
     assert response.status_code == 400
     assert "'json' or 'xml'" in errors_of(response)[1]
 
 
-def test_admins_issue_list_and_revoke_keys_over_the_api(client, city):
-    admin = add_staff(city["session"], "admin1", "admin")
-    command = add_staff(city["session"], "cc1", "command", area_code=DISTRICT + "000000")
+def test_admins_issue_list_and_revoke_keys_over_the_api(client, dispatch_city):
+    admin = add_staff(dispatch_city["session"], "admin1", "admin")
+    command = add_staff(dispatch_city["session"], "cc1", "command", area_code=DISTRICT + "000000")
     body = {"name": "hotline-bridge", "area_code": DISTRICT + "000000"}
     assert client.post("/api/integrations", json=body, headers=bearer(command)).status_code == 403
     issued = client.post("/api/integrations", json=body, headers=bearer(admin))
@@ -477,13 +485,13 @@ def test_admins_issue_list_and_revoke_keys_over_the_api(client, city):
     assert again.status_code == 409
 
 
-def test_open311_json_is_utf8_chinese_not_escaped(client, city):
+def test_open311_json_is_utf8_chinese_not_escaped(client, dispatch_city):
     response = client.get(f"{BASE}/services.json")
     assert "楼道堆放杂物".encode() in response.content
     assert json.loads(response.content.decode("utf-8"))
 
 
-def test_a_nul_character_is_400_not_a_server_error(client, city, app_key):
+def test_a_nul_character_is_400_not_a_server_error(client, dispatch_city, app_key):
     response = post(client, app_key, description="坏\x00了")
     assert response.status_code == 400
     assert "NUL" in errors_of(response)[1]
@@ -491,9 +499,9 @@ def test_a_nul_character_is_400_not_a_server_error(client, city, app_key):
     assert token.status_code == 400
 
 
-def test_a_request_near_a_building_reads_back_in_json_xml_and_by_id(client, city, app_key):
+def test_a_request_near_a_building_reads_back_in_json_xml_and_by_id(client, dispatch_city, app_key):
     """The building's code comes back as address_id; reading it never fails (it answered 500)."""
-    add_building(city["session"], "B-OPEN311", square(111.2919, 30.7049, 0.0002), EAST)
+    add_building(dispatch_city["session"], "B-OPEN311", square(111.2919, 30.7049, 0.0002), EAST)
     filed = post(client, app_key)
     assert filed.status_code == 201, filed.text
     request_id = filed.json()[0]["service_request_id"]

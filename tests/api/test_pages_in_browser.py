@@ -6,7 +6,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -14,18 +13,7 @@ import uvicorn
 from playwright.sync_api import sync_playwright
 
 from api.app import create_app
-
-CHROMIUM = Path("/usr/bin/chromium")
-# The flags keep Chromium from calling home, which a closed network refuses noisily.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.api.browser import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture(scope="module")

@@ -8,84 +8,28 @@ import pytest
 from sqlalchemy import func, select
 
 from people import service
-from people import special_groups as sg
 from people.models import PiiAccessLog, Resident, Visit
-from people.schemas import ResidentCreate
+from tests.api.people_city import GRID_A, GRID_B, as_
 from tests.factories import (
-    COMMUNITY,
-    add_building,
-    add_grid,
-    add_house,
-    add_staff,
-    add_unit,
-    admin_tree,
-    bearer,
     china_today,
     id_number,
-    square,
 )
 
-GRID_A, GRID_B = COMMUNITY + "001", COMMUNITY + "002"
 TODAY = china_today()
-
-
-@pytest.fixture
-def city(session):
-    """Grids A and B with a building of two houses each, three residents, and every role."""
-    admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
-    for code, building_code, lon in ((GRID_A, "BA", 111.28), (GRID_B, "BB", 111.29)):
-        add_grid(session, code, square(lon, 30.70, 0.01))
-        building = add_building(session, building_code, square(lon + 0.001, 30.701, 0.0002), code)
-        add_house(session, building, room="0101")
-        add_house(session, building, room="0201", floor=2)
-    actors = {
-        "worker_a": add_staff(session, "worker_a", "grid_worker", grid_codes=[GRID_A]),
-        "worker_b": add_staff(session, "worker_b", "grid_worker", grid_codes=[GRID_B]),
-        "inspector": add_staff(session, "inspector", "inspector", area_code="420502000000"),
-        "command": add_staff(session, "command", "command", area_code="420502000000"),
-        "leader": add_staff(session, "leader", "leader", area_code="420502000000"),
-        "dispatcher": add_staff(
-            session,
-            "dispatcher",
-            "dispatcher",
-            department_unit_id=add_unit(session, "PS-1", "police", location=(111.285, 30.705)).id,
-        ),
-        "admin": add_staff(session, "boss", "admin"),
-    }
-    residents = {}
-    for key, sequence, name, house in (
-        ("zhang", 11, "张三", "BA-1-0101"),
-        ("li", 12, "李四", "BA-1-0201"),
-        ("wang", 13, "王五", "BB-1-0101"),
-    ):
-        residents[key] = service.register_resident(
-            session,
-            actor=actors["admin"],
-            data=ResidentCreate(
-                doc_number=id_number(sequence),
-                name=name,
-                phone="13912345678",
-                house_code=house,
-                moved_in=date(2020, 1, 1),
-            ),
-        ).id
-    return {"session": session, **actors, "residents": residents}
-
-
-def as_(city, role: str) -> dict[str, str]:
-    return bearer(city[role])
 
 
 # --- residents ---------------------------------------------------------------------------------
 
 
-def test_a_grid_worker_lists_only_their_grid_masked_with_totals_and_pages(client, city):
-    response = client.get("/api/residents", headers=as_(city, "worker_a"), params={"page_size": 1})
+def test_a_grid_worker_lists_only_their_grid_masked_with_totals_and_pages(client, people_city):
+    response = client.get(
+        "/api/residents", headers=as_(people_city, "worker_a"), params={"page_size": 1}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["total"] == 2 and body["page_size"] == 1 and len(body["items"]) == 1
     second = client.get(
-        "/api/residents", headers=as_(city, "worker_a"), params={"page_size": 1, "page": 2}
+        "/api/residents", headers=as_(people_city, "worker_a"), params={"page_size": 1, "page": 2}
     ).json()
     names = {body["items"][0]["name"], second["items"][0]["name"]}
     assert names == {"张三", "李四"}
@@ -95,8 +39,8 @@ def test_a_grid_worker_lists_only_their_grid_masked_with_totals_and_pages(client
     assert "doc_number" not in item and "phone" not in item
 
 
-def test_command_sees_the_whole_area_and_filters_by_building_house_and_name(client, city):
-    headers = as_(city, "command")
+def test_command_sees_the_whole_area_and_filters_by_building_house_and_name(client, people_city):
+    headers = as_(people_city, "command")
     assert client.get("/api/residents", headers=headers).json()["total"] == 3
     by_building = client.get("/api/residents", headers=headers, params={"building": "BB"}).json()
     assert [r["name"] for r in by_building["items"]] == ["王五"]
@@ -106,9 +50,11 @@ def test_command_sees_the_whole_area_and_filters_by_building_house_and_name(clie
     assert [r["name"] for r in by_name["items"]] == ["张三"]
 
 
-def test_a_grid_worker_cannot_reach_another_grids_residents_by_any_route_or_filter(client, city):
-    headers = as_(city, "worker_a")
-    other = city["residents"]["wang"]
+def test_a_grid_worker_cannot_reach_another_grids_residents_by_any_route_or_filter(
+    client, people_city
+):
+    headers = as_(people_city, "worker_a")
+    other = people_city["residents"]["wang"]
     for path in (
         f"/api/residents/{other}",
         f"/api/residents/{other}/residences",
@@ -130,14 +76,14 @@ def test_a_grid_worker_cannot_reach_another_grids_residents_by_any_route_or_filt
         "/api/residents/lookup", headers=headers, json={"doc_number": id_number(13)}
     )
     assert found.status_code == 404
-    assert city["session"].get(Resident, other).name == "王五"
-    assert city["session"].scalar(select(func.count()).select_from(PiiAccessLog)) == 0
+    assert people_city["session"].get(Resident, other).name == "王五"
+    assert people_city["session"].scalar(select(func.count()).select_from(PiiAccessLog)) == 0
 
 
-def test_out_of_scope_and_nonexistent_residents_get_the_same_answer(client, city):
+def test_out_of_scope_and_nonexistent_residents_get_the_same_answer(client, people_city):
     """An error must not tell whether, or in which grid, a person outside one's scope lives."""
-    headers = as_(city, "worker_a")
-    other, missing = city["residents"]["wang"], 2_000_000_000
+    headers = as_(people_city, "worker_a")
+    other, missing = people_city["residents"]["wang"], 2_000_000_000
 
     def answer(method: str, path: str, **kwargs) -> tuple[int, dict]:
         response = client.request(method, path, headers=headers, **kwargs)
@@ -159,7 +105,7 @@ def test_out_of_scope_and_nonexistent_residents_get_the_same_answer(client, city
         assert GRID_B not in str(hidden)
 
     family = service.create_household(
-        city["session"], actor=city["admin"], code="HB-1", head_id=other
+        people_city["session"], actor=people_city["admin"], code="HB-1", head_id=other
     ).id
     missing_family = 2_000_000_000
     hidden_family = answer("GET", f"/api/households/{family}")
@@ -169,7 +115,7 @@ def test_out_of_scope_and_nonexistent_residents_get_the_same_answer(client, city
     assert hidden_family == absent_family and hidden_family[0] == 404
     assert "HB-1" not in str(hidden_family) and GRID_B not in str(hidden_family)
     # The family's own grid worker reads it.
-    own_family = client.get(f"/api/households/{family}", headers=as_(city, "worker_b"))
+    own_family = client.get(f"/api/households/{family}", headers=as_(people_city, "worker_b"))
     assert own_family.status_code == 200 and own_family.json()["code"] == "HB-1"
 
     lookup_hidden = answer("POST", "/api/residents/lookup", json={"doc_number": id_number(13)})
@@ -177,34 +123,36 @@ def test_out_of_scope_and_nonexistent_residents_get_the_same_answer(client, city
     assert lookup_hidden == lookup_absent and lookup_hidden[0] == 404
     # Inside the scope the same lookup finds the person.
     own = client.post("/api/residents/lookup", headers=headers, json={"doc_number": id_number(11)})
-    assert own.status_code == 200 and own.json()["id"] == city["residents"]["zhang"]
+    assert own.status_code == 200 and own.json()["id"] == people_city["residents"]["zhang"]
 
 
-def test_a_duplicate_registration_outside_ones_scope_names_neither_resident_nor_grid(client, city):
+def test_a_duplicate_registration_outside_ones_scope_names_neither_resident_nor_grid(
+    client, people_city
+):
     payload = {"doc_number": id_number(13), "name": "王五", "house_code": "BA-1-0101"}
-    refused = client.post("/api/residents", headers=as_(city, "worker_a"), json=payload)
+    refused = client.post("/api/residents", headers=as_(people_city, "worker_a"), json=payload)
     assert refused.status_code == 409
     message = refused.json()["error"]["message"]
     assert "already registered outside your scope" in message and "指挥中心" in message
-    assert GRID_B not in message and f"resident {city['residents']['wang']}" not in message
-    assert str(city["residents"]["wang"]) not in str(refused.json())
+    assert GRID_B not in message and f"resident {people_city['residents']['wang']}" not in message
+    assert str(people_city["residents"]["wang"]) not in str(refused.json())
     # Whoever may see the existing record is told which one it is, to update it instead.
     payload["house_code"] = "BB-1-0201"
-    seen = client.post("/api/residents", headers=as_(city, "worker_b"), json=payload)
+    seen = client.post("/api/residents", headers=as_(people_city, "worker_b"), json=payload)
     assert seen.status_code == 409
-    assert f"resident {city['residents']['wang']}" in seen.json()["error"]["message"]
-    assert city["session"].scalar(select(func.count()).select_from(Resident)) == 3
+    assert f"resident {people_city['residents']['wang']}" in seen.json()["error"]["message"]
+    assert people_city["session"].scalar(select(func.count()).select_from(Resident)) == 3
 
 
 @pytest.mark.parametrize("role", ["leader", "dispatcher"])
-def test_leaders_and_dispatchers_see_no_resident(client, city, role):
-    headers = as_(city, role)
+def test_leaders_and_dispatchers_see_no_resident(client, people_city, role):
+    headers = as_(people_city, role)
     assert client.get("/api/residents", headers=headers).status_code == 403
-    one = client.get(f"/api/residents/{city['residents']['zhang']}", headers=headers)
+    one = client.get(f"/api/residents/{people_city['residents']['zhang']}", headers=headers)
     assert one.status_code == 403 and one.json()["error"]["code"] == "forbidden"
 
 
-def test_anonymous_callers_are_asked_to_sign_in(client, city):
+def test_anonymous_callers_are_asked_to_sign_in(client, people_city):
     response = client.get("/api/residents")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthenticated"
@@ -212,8 +160,8 @@ def test_anonymous_callers_are_asked_to_sign_in(client, city):
     assert client.get("/api/visits/due").status_code == 401
 
 
-def test_registering_a_resident_derives_sex_and_birth_and_refuses_duplicates(client, city):
-    headers = as_(city, "worker_a")
+def test_registering_a_resident_derives_sex_and_birth_and_refuses_duplicates(client, people_city):
+    headers = as_(people_city, "worker_a")
     payload = {
         "doc_number": id_number(21, birth=date(1990, 3, 4)),
         "name": "赵六",
@@ -233,8 +181,8 @@ def count_residents(session) -> int:
     return session.scalar(select(func.count()).select_from(Resident))
 
 
-def test_bad_registrations_get_4xx_sentences_and_write_nothing(client, city):
-    session, headers = city["session"], as_(city, "worker_a")
+def test_bad_registrations_get_4xx_sentences_and_write_nothing(client, people_city):
+    session, headers = people_city["session"], as_(people_city, "worker_a")
     before = count_residents(session)
     bad_number = client.post(
         "/api/residents",
@@ -260,11 +208,11 @@ def test_bad_registrations_get_4xx_sentences_and_write_nothing(client, city):
     assert count_residents(session) == before
 
 
-def test_patch_changes_only_the_fields_sent_and_masks_the_new_phone(client, city):
-    resident = city["residents"]["zhang"]
+def test_patch_changes_only_the_fields_sent_and_masks_the_new_phone(client, people_city):
+    resident = people_city["residents"]["zhang"]
     response = client.patch(
         f"/api/residents/{resident}",
-        headers=as_(city, "worker_a"),
+        headers=as_(people_city, "worker_a"),
         json={"phone": "13800001111", "occupation": "教师"},
     )
     assert response.status_code == 200
@@ -272,47 +220,51 @@ def test_patch_changes_only_the_fields_sent_and_masks_the_new_phone(client, city
     assert response.json()["name"] == "张三"
     for bad in ({"phone": "12345"}, {"name": None}, {"occupation": "很长" * 40}):
         refused = client.patch(
-            f"/api/residents/{resident}", headers=as_(city, "worker_a"), json=bad
+            f"/api/residents/{resident}", headers=as_(people_city, "worker_a"), json=bad
         )
         assert refused.status_code == 422, bad
-    assert city["session"].get(Resident, resident).name == "张三"
+    assert people_city["session"].get(Resident, resident).name == "张三"
 
 
 def access_log_rows(session) -> int:
     return session.scalar(select(func.count()).select_from(PiiAccessLog))
 
 
-def test_unmasking_needs_a_reason_and_is_logged(client, city):
-    session, resident = city["session"], city["residents"]["zhang"]
+def test_unmasking_needs_a_reason_and_is_logged(client, people_city):
+    session, resident = people_city["session"], people_city["residents"]["zhang"]
     url = f"/api/residents/{resident}/unmask"
-    missing = client.post(url, headers=as_(city, "worker_a"), json={})
+    missing = client.post(url, headers=as_(people_city, "worker_a"), json={})
     assert missing.status_code == 422 and missing.json()["error"]["field"] == "reason"
-    too_short = client.post(url, headers=as_(city, "worker_a"), json={"reason": "看"})
+    too_short = client.post(url, headers=as_(people_city, "worker_a"), json={"reason": "看"})
     assert too_short.status_code == 422 and "reason" in too_short.json()["error"]["message"]
     assert access_log_rows(session) == 0
-    shown = client.post(url, headers=as_(city, "worker_a"), json={"reason": "办理低保需核实身份"})
+    shown = client.post(
+        url, headers=as_(people_city, "worker_a"), json={"reason": "办理低保需核实身份"}
+    )
     assert shown.status_code == 200
     assert shown.json()["doc_number"] == id_number(11)
     assert shown.json()["phone"] == "13912345678"
     log = session.scalars(select(PiiAccessLog)).one()
-    assert log.staff_id == city["worker_a"].staff_id and log.resident_id == resident
+    assert log.staff_id == people_city["worker_a"].staff_id and log.resident_id == resident
     assert log.reason == "办理低保需核实身份"
 
 
-def test_inspectors_read_residents_but_may_not_unmask(client, city):
-    resident = city["residents"]["zhang"]
-    assert client.get(f"/api/residents/{resident}", headers=as_(city, "inspector")).is_success
+def test_inspectors_read_residents_but_may_not_unmask(client, people_city):
+    resident = people_city["residents"]["zhang"]
+    assert client.get(
+        f"/api/residents/{resident}", headers=as_(people_city, "inspector")
+    ).is_success
     refused = client.post(
         f"/api/residents/{resident}/unmask",
-        headers=as_(city, "inspector"),
+        headers=as_(people_city, "inspector"),
         json={"reason": "核实身份信息"},
     )
     assert refused.status_code == 403
-    assert access_log_rows(city["session"]) == 0
+    assert access_log_rows(people_city["session"]) == 0
 
 
-def test_lookup_by_document_finds_the_holder_or_says_how_to_register(client, city):
-    headers = as_(city, "worker_a")
+def test_lookup_by_document_finds_the_holder_or_says_how_to_register(client, people_city):
+    headers = as_(people_city, "worker_a")
     found = client.post(
         "/api/residents/lookup", headers=headers, json={"doc_number": id_number(12)}
     )
@@ -325,8 +277,8 @@ def test_lookup_by_document_finds_the_holder_or_says_how_to_register(client, cit
     )
 
 
-def test_moving_house_is_kept_in_the_residence_history(client, city):
-    headers, resident = as_(city, "worker_a"), city["residents"]["zhang"]
+def test_moving_house_is_kept_in_the_residence_history(client, people_city):
+    headers, resident = as_(people_city, "worker_a"), people_city["residents"]["zhang"]
     moved = client.post(
         f"/api/residents/{resident}/move-in",
         headers=headers,
@@ -346,7 +298,7 @@ def test_moving_house_is_kept_in_the_residence_history(client, city):
     assert gone.status_code == 200 and gone.json()["active"] is False
     assert client.get("/api/residents", headers=headers).json()["total"] == 1
     too_early = client.post(
-        f"/api/residents/{city['residents']['li']}/move-out",
+        f"/api/residents/{people_city['residents']['li']}/move-out",
         headers=headers,
         json={"on": "2019-01-01", "reason": "迁往外地"},
     )
@@ -356,51 +308,32 @@ def test_moving_house_is_kept_in_the_residence_history(client, city):
 # --- special groups and visits ------------------------------------------------------------------
 
 
-@pytest.fixture
-def groups(city):
-    """Zhang (grid A) lives alone, overdue; Wang (grid B) is a released prisoner, not yet due."""
-    session = city["session"]
-    alone = sg.enrol(
-        session,
-        actor=city["admin"],
-        resident_id=city["residents"]["zhang"],
-        group_type="elderly_alone",
-        details={"children_phone": "13912345678", "health": "慢性病"},
-        started_on=TODAY - timedelta(days=30),
-    )
-    released = sg.enrol(
-        session,
-        actor=city["admin"],
-        resident_id=city["residents"]["wang"],
-        group_type="released_prisoner",
-        details={"crime": "盗窃罪", "sentence": "有期徒刑3年", "release_date": "2020-01-01"},
-        started_on=TODAY,
-    )
-    return {"alone": alone.id, "released": released.id}
-
-
-def test_special_groups_are_listed_in_scope_by_type_with_details_masked(client, city, groups):
-    mine = client.get("/api/special-groups", headers=as_(city, "worker_a")).json()
+def test_special_groups_are_listed_in_scope_by_type_with_details_masked(
+    client, people_city, groups
+):
+    mine = client.get("/api/special-groups", headers=as_(people_city, "worker_a")).json()
     assert mine["total"] == 1
     item = mine["items"][0]
     assert item["group_type"] == "elderly_alone" and item["group_type_label"] == "独居老人"
     assert item["details"]["children_phone"] == "139****5678"
     assert "*" in item["doc_masked"]
-    everyone = client.get("/api/special-groups", headers=as_(city, "command")).json()
+    everyone = client.get("/api/special-groups", headers=as_(people_city, "command")).json()
     assert everyone["total"] == 2
     by_type = client.get(
-        "/api/special-groups", headers=as_(city, "command"), params={"type": "released_prisoner"}
+        "/api/special-groups",
+        headers=as_(people_city, "command"),
+        params={"type": "released_prisoner"},
     ).json()
     assert [i["id"] for i in by_type["items"]] == [groups["released"]]
     other = client.get(
-        "/api/special-groups", headers=as_(city, "worker_a"), params={"grid": GRID_B}
+        "/api/special-groups", headers=as_(people_city, "worker_a"), params={"grid": GRID_B}
     )
     assert other.status_code == 403
-    assert client.get("/api/special-groups", headers=as_(city, "leader")).status_code == 403
+    assert client.get("/api/special-groups", headers=as_(people_city, "leader")).status_code == 403
 
 
-def test_due_visits_list_what_my_grids_owe_with_house_and_days_overdue(client, city, groups):
-    due = client.get("/api/visits/due", headers=as_(city, "worker_a"))
+def test_due_visits_list_what_my_grids_owe_with_house_and_days_overdue(client, people_city, groups):
+    due = client.get("/api/visits/due", headers=as_(people_city, "worker_a"))
     assert due.status_code == 200
     body = due.json()
     assert body["total"] == 1
@@ -412,17 +345,17 @@ def test_due_visits_list_what_my_grids_owe_with_house_and_days_overdue(client, c
     assert item["next_visit_due"] == (TODAY - timedelta(days=23)).isoformat()
     assert item["days_overdue"] == 23
     # Worker B's released prisoner is due in 30 days: listed only with a longer horizon.
-    b_soon = client.get("/api/visits/due", headers=as_(city, "worker_b")).json()
+    b_soon = client.get("/api/visits/due", headers=as_(people_city, "worker_b")).json()
     assert b_soon["total"] == 0
     b_month = client.get(
-        "/api/visits/due", headers=as_(city, "worker_b"), params={"within_days": 30}
+        "/api/visits/due", headers=as_(people_city, "worker_b"), params={"within_days": 30}
     ).json()
     assert [i["days_overdue"] for i in b_month["items"]] == [-30]
-    assert client.get("/api/visits/due", headers=as_(city, "dispatcher")).status_code == 403
+    assert client.get("/api/visits/due", headers=as_(people_city, "dispatcher")).status_code == 403
 
 
-def test_recording_a_visit_moves_the_due_date_and_lists_it(client, city, groups):
-    headers = as_(city, "worker_a")
+def test_recording_a_visit_moves_the_due_date_and_lists_it(client, people_city, groups):
+    headers = as_(people_city, "worker_a")
     url = f"/api/special-groups/{groups['alone']}/visits"
     recorded = client.post(
         url,
@@ -443,39 +376,41 @@ def test_recording_a_visit_moves_the_due_date_and_lists_it(client, city, groups)
     assert due["total"] == 0
 
 
-def test_visits_outside_my_grids_in_the_future_or_without_a_note_are_refused(client, city, groups):
-    session = city["session"]
+def test_visits_outside_my_grids_in_the_future_or_without_a_note_are_refused(
+    client, people_city, groups
+):
+    session = people_city["session"]
     before = session.scalar(select(func.count()).select_from(Visit))
     other = client.post(
         f"/api/special-groups/{groups['released']}/visits",
-        headers=as_(city, "worker_a"),
+        headers=as_(people_city, "worker_a"),
         json={"visited_on": TODAY.isoformat(), "note": "走访"},
     )
     assert other.status_code == 404  # the same answer as a membership that does not exist
     url = f"/api/special-groups/{groups['alone']}/visits"
     future = client.post(
         url,
-        headers=as_(city, "worker_a"),
+        headers=as_(people_city, "worker_a"),
         json={"visited_on": (TODAY + timedelta(days=2)).isoformat(), "note": "走访"},
     )
     assert future.status_code == 422 and "in the future" in future.json()["error"]["message"]
     no_note = client.post(
-        url, headers=as_(city, "worker_a"), json={"visited_on": TODAY.isoformat()}
+        url, headers=as_(people_city, "worker_a"), json={"visited_on": TODAY.isoformat()}
     )
     assert no_note.status_code == 422 and no_note.json()["error"]["field"] == "note"
     half_point = client.post(
         url,
-        headers=as_(city, "worker_a"),
+        headers=as_(people_city, "worker_a"),
         json={"visited_on": TODAY.isoformat(), "note": "走访", "lon": 111.28},
     )
     assert half_point.status_code == 422
     assert session.scalar(select(func.count()).select_from(Visit)) == before
 
 
-def test_enrolling_through_the_api_checks_the_groups_details(client, city):
-    headers = as_(city, "worker_a")
+def test_enrolling_through_the_api_checks_the_groups_details(client, people_city):
+    headers = as_(people_city, "worker_a")
     payload = {
-        "resident_id": city["residents"]["li"],
+        "resident_id": people_city["residents"]["li"],
         "group_type": "残疾人",
         "details": {"category": "肢体", "grade": 5, "certificate_number": "x"},
         "started_on": TODAY.isoformat(),
@@ -494,8 +429,8 @@ def test_enrolling_through_the_api_checks_the_groups_details(client, city):
 # --- houses, buildings by code, and raw input ---------------------------------------------------
 
 
-def test_houses_are_points_in_their_buildings_by_building_grid_and_bbox(client, city):
-    headers = as_(city, "dispatcher")  # the spatial frame is open to every staff member
+def test_houses_are_points_in_their_buildings_by_building_grid_and_bbox(client, people_city):
+    headers = as_(people_city, "dispatcher")  # the spatial frame is open to every staff member
     houses = client.get("/api/houses", headers=headers, params={"building": "BA"}).json()
     assert houses["type"] == "FeatureCollection" and houses["total"] == 2
     assert [f["id"] for f in houses["features"]] == ["BA-1-0101", "BA-1-0201"]
@@ -517,18 +452,18 @@ def test_houses_are_points_in_their_buildings_by_building_grid_and_bbox(client, 
     assert client.get("/api/houses").status_code == 401
 
 
-def test_a_building_by_code_is_a_feature_with_its_footprint(client, city):
-    response = client.get("/api/buildings/BA", headers=as_(city, "leader"))
+def test_a_building_by_code_is_a_feature_with_its_footprint(client, people_city):
+    response = client.get("/api/buildings/BA", headers=as_(people_city, "leader"))
     assert response.status_code == 200
     body = response.json()
     assert body["id"] == "BA" and body["geometry"]["type"] == "MultiPolygon"
     assert body["properties"]["houses"] == 2
-    missing = client.get("/api/buildings/NOPE", headers=as_(city, "leader"))
+    missing = client.get("/api/buildings/NOPE", headers=as_(people_city, "leader"))
     assert missing.status_code == 404 and "does not exist" in missing.json()["error"]["message"]
 
 
-def test_nul_characters_are_refused_before_they_reach_the_database(client, city):
-    headers = as_(city, "worker_a")
+def test_nul_characters_are_refused_before_they_reach_the_database(client, people_city):
+    headers = as_(people_city, "worker_a")
     query = client.get("/api/residents", headers=headers, params={"q": "张\x00"})
     assert query.status_code == 422 and query.json()["error"]["field"] == "q"
     body = client.post(
@@ -540,18 +475,18 @@ def test_nul_characters_are_refused_before_they_reach_the_database(client, city)
     assert client.get("/api/houses/BA-1-01%0001", headers=headers).status_code == 422
 
 
-def test_a_visit_is_judged_by_the_day_in_china_not_the_servers_day(client, city, groups):
+def test_a_visit_is_judged_by_the_day_in_china_not_the_servers_day(client, people_city, groups):
     day = china_today()  # UTC+8 worked out independently (tests/factories.py)
     url = f"/api/special-groups/{groups['alone']}/visits"
     today = client.post(
         url,
-        headers=as_(city, "worker_a"),
+        headers=as_(people_city, "worker_a"),
         json={"visited_on": day.isoformat(), "note": "今晚上门走访"},
     )
     assert today.status_code == 201, today.text
     tomorrow = client.post(
         url,
-        headers=as_(city, "worker_a"),
+        headers=as_(people_city, "worker_a"),
         json={"visited_on": (day + timedelta(days=1)).isoformat(), "note": "走访"},
     )
     assert tomorrow.status_code == 422 and "in the future" in tomorrow.json()["error"]["message"]

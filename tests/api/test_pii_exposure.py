@@ -103,7 +103,7 @@ def test_the_counter_finds_the_number_from_the_old_mask_and_the_birth_date():
 
 
 @pytest.fixture
-def city(session):
+def pii_city(session):
     """One grid, one house, one resident with an ID number, a phone and a disability certificate."""
     admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
     add_grid(session, GRID, square(111.28, 30.70, 0.01))
@@ -148,11 +148,11 @@ def city(session):
     }
 
 
-def everything_seen(client: Any, city: dict[str, Any], role: str) -> str:
+def everything_seen(client: Any, pii_city: dict[str, Any], role: str) -> str:
     """All a role gets back about the resident, as one text (refusals included)."""
-    headers = bearer(city[role])
-    rid, mid = city["resident"].id, city["member"].id
-    household = city["household"]
+    headers = bearer(pii_city[role])
+    rid, mid = pii_city["resident"].id, pii_city["member"].id
+    household = pii_city["household"]
     texts = []
     for path in (
         "/api/residents",
@@ -184,8 +184,8 @@ def everything_seen(client: Any, city: dict[str, Any], role: str) -> str:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_no_role_can_rebuild_an_id_number_from_what_it_sees(client, city, role):
-    seen = everything_seen(client, city, role)
+def test_no_role_can_rebuild_an_id_number_from_what_it_sees(client, pii_city, role):
+    seen = everything_seen(client, pii_city, role)
     assert NUMBER not in seen and CERTIFICATE not in seen
     if role in ("grid_worker", "inspector", "command", "admin"):
         # The outputs do show the resident, masked: the check below is not vacuous.
@@ -195,8 +195,8 @@ def test_no_role_can_rebuild_an_id_number_from_what_it_sees(client, city, role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_no_role_sees_more_than_seven_digits_of_a_phone(client, city, role):
-    seen = everything_seen(client, city, role)
+def test_no_role_sees_more_than_seven_digits_of_a_phone(client, pii_city, role):
+    seen = everything_seen(client, pii_city, role)
     assert PHONE not in seen
     shown: set[int] = set()
     for token in re.findall(r"(?<![0-9*])[0-9*]{11}(?![0-9*])", seen):
@@ -205,15 +205,15 @@ def test_no_role_sees_more_than_seven_digits_of_a_phone(client, city, role):
     assert len(shown) <= 7, f"{role} sees digits {sorted(shown)} of the phone"
 
 
-def test_the_unmask_answer_alone_gives_the_full_birth_date_and_is_logged(client, city):
+def test_the_unmask_answer_alone_gives_the_full_birth_date_and_is_logged(client, pii_city):
     from people.models import PiiAccessLog
 
     response = client.post(
-        f"/api/residents/{city['resident'].id}/unmask",
-        headers=bearer(city["grid_worker"]),
+        f"/api/residents/{pii_city['resident'].id}/unmask",
+        headers=bearer(pii_city["grid_worker"]),
         json={"reason": "核实身份办理低保"},
     )
     assert response.status_code == 200
     assert response.json()["doc_number"] == NUMBER
     assert response.json()["birth_date"] == BIRTH.isoformat()
-    assert city["session"].query(PiiAccessLog).count() == 1
+    assert pii_city["session"].query(PiiAccessLog).count() == 1

@@ -11,20 +11,24 @@ from shapely.geometry import mapping
 from sqlalchemy import func, select
 
 from events.models import DispatchRule, EventCategory, WorkCalendarDay
-from tests.events.test_report import CST, MONDAY_10, city, file  # noqa: F401  (fixture)
+from gis.clock import CHINA_TZ
+from tests.events.dispatch_city import file
+from tests.events.workflow_city import MONDAY_10
 from tests.factories import add_staff, bearer
 
 
 @pytest.fixture
-def people(city):  # noqa: F811
-    session = city["session"]
+def people(dispatch_city):
+    session = dispatch_city["session"]
     return {
         "admin": bearer(add_staff(session, "boss", "admin")),
         "command": bearer(add_staff(session, "command", "command", area_code="420502000000")),
         "leader": bearer(add_staff(session, "leader", "leader", area_code="420502000000")),
-        "worker": bearer(city["worker"]),
+        "worker": bearer(dispatch_city["worker"]),
         "dispatcher": bearer(
-            add_staff(session, "police1", "dispatcher", department_unit_id=city["police_w"].id)
+            add_staff(
+                session, "police1", "dispatcher", department_unit_id=dispatch_city["police_w"].id
+            )
         ),
     }
 
@@ -32,7 +36,7 @@ def people(city):  # noqa: F811
 # --- categories ---------------------------------------------------------------------------------
 
 
-def test_any_staff_member_reads_the_current_category_table(client, city, people):  # noqa: F811
+def test_any_staff_member_reads_the_current_category_table(client, dispatch_city, people):
     response = client.get("/api/categories", headers=people["worker"])
     assert response.status_code == 200
     rows = {c["code"]: c for c in response.json()}
@@ -48,10 +52,10 @@ def test_any_staff_member_reads_the_current_category_table(client, city, people)
 
 def test_an_admin_category_change_is_a_new_version_used_by_the_next_report(
     client,
-    city,  # noqa: F811
+    dispatch_city,
     people,
 ):
-    before = file(city, category="0102")
+    before = file(dispatch_city, category="0102")
     changed = client.patch(
         "/api/categories/0102", headers=people["admin"], json={"sign_limit": "4h"}
     )
@@ -59,14 +63,14 @@ def test_an_admin_category_change_is_a_new_version_used_by_the_next_report(
     assert (changed.json()["version"], changed.json()["sign_limit"]) == (2, "4h")
     listed = {c["code"]: c for c in client.get("/api/categories", headers=people["admin"]).json()}
     assert listed["0102"]["version"] == 2
-    after = file(city, category="0102", lon=111.283)
-    assert before.stage_deadline == datetime(2026, 11, 23, 12, 0, tzinfo=CST)
+    after = file(dispatch_city, category="0102", lon=111.283)
+    assert before.stage_deadline == datetime(2026, 11, 23, 12, 0, tzinfo=CHINA_TZ)
     # 10:00–12:00, lunch until 14:30, then two more working hours.
-    assert after.stage_deadline == datetime(2026, 11, 23, 16, 30, tzinfo=CST)
+    assert after.stage_deadline == datetime(2026, 11, 23, 16, 30, tzinfo=CHINA_TZ)
 
 
-def test_category_edits_are_for_admins_with_readable_limits(client, city, people):  # noqa: F811
-    session = city["session"]
+def test_category_edits_are_for_admins_with_readable_limits(client, dispatch_city, people):
+    session = dispatch_city["session"]
     for role in ("command", "worker", "leader"):
         refused = client.patch(
             "/api/categories/0102", headers=people[role], json={"sign_limit": "4h"}
@@ -91,7 +95,7 @@ def test_category_edits_are_for_admins_with_readable_limits(client, city, people
 
 def test_departments_and_units_are_listed_with_jurisdictions_on_request(
     client,
-    city,  # noqa: F811
+    dispatch_city,
     people,
 ):
     departments = client.get("/api/departments", headers=people["worker"]).json()
@@ -106,32 +110,32 @@ def test_departments_and_units_are_listed_with_jurisdictions_on_request(
         "/api/units", headers=people["worker"], params={"type": "police", "geometry": "true"}
     ).json()
     assert {f["geometry"]["type"] for f in shapes["features"]} == {"MultiPolygon"}
-    fire = client.get(f"/api/units/{city['fire'].id}", headers=people["worker"]).json()
+    fire = client.get(f"/api/units/{dispatch_city['fire'].id}", headers=people["worker"]).json()
     assert fire["geometry"] is None and fire["properties"]["has_jurisdiction"] is False
     assert fire["properties"]["lon"] == pytest.approx(111.30)
     unknown = client.get("/api/units", headers=people["worker"], params={"type": "army"})
     assert unknown.status_code == 422
 
 
-def test_a_redrawn_jurisdiction_decides_the_next_dispatch(client, city, people):  # noqa: F811
-    assert file(city, lon=111.292).unit.code == "PS-W"
+def test_a_redrawn_jurisdiction_decides_the_next_dispatch(client, dispatch_city, people):
+    assert file(dispatch_city, lon=111.292).unit.code == "PS-W"
     for unit, area in (
         ("police_w", box(111.27, 30.69, 111.288, 30.73)),
         ("police_e", box(111.288, 30.69, 111.31, 30.73)),
     ):
         response = client.put(
-            f"/api/units/{city[unit].id}/jurisdiction",
+            f"/api/units/{dispatch_city[unit].id}/jurisdiction",
             headers=people["admin"],
             json=mapping(area),
         )
         assert response.status_code == 200
         assert response.json()["geometry"]["type"] == "MultiPolygon"
-    event = file(city, lon=111.2921, lat=30.7051)
+    event = file(dispatch_city, lon=111.2921, lat=30.7051)
     assert event.unit.code == "PS-E" and "jurisdiction covers" in event.dispatch["unit"]
 
 
-def test_jurisdictions_must_be_polygons_drawn_by_an_admin(client, city, people):  # noqa: F811
-    url = f"/api/units/{city['police_w'].id}/jurisdiction"
+def test_jurisdictions_must_be_polygons_drawn_by_an_admin(client, dispatch_city, people):
+    url = f"/api/units/{dispatch_city['police_w'].id}/jurisdiction"
     area = mapping(box(111.27, 30.69, 111.288, 30.73))
     assert client.put(url, headers=people["command"], json=area).status_code == 403
     point = client.put(
@@ -147,7 +151,7 @@ def test_jurisdictions_must_be_polygons_drawn_by_an_admin(client, city, people):
     assert client.put(url, headers=people["admin"], json=bow_tie).status_code == 422
     missing = client.put("/api/units/999999/jurisdiction", headers=people["admin"], json=area)
     assert missing.status_code == 404
-    assert file(city, lon=111.292).unit.code == "PS-W"  # unchanged
+    assert file(dispatch_city, lon=111.292).unit.code == "PS-W"  # unchanged
 
 
 # --- dispatch rules -----------------------------------------------------------------------------
@@ -156,13 +160,13 @@ def test_jurisdictions_must_be_polygons_drawn_by_an_admin(client, city, people):
 RULE = {"position": 1, "name": "治安乱点交住建", "category_code": "0102", "lead": "housing"}
 
 
-def test_a_new_dispatch_rule_changes_where_the_next_report_goes(client, city, people):  # noqa: F811
-    assert file(city, category="0102").unit.code == "PS-W"
+def test_a_new_dispatch_rule_changes_where_the_next_report_goes(client, dispatch_city, people):
+    assert file(dispatch_city, category="0102").unit.code == "PS-W"
     created = client.post("/api/dispatch-rules", headers=people["admin"], json=RULE)
     assert created.status_code == 201
     rule = created.json()
     assert rule["lead_label"] == "住建" and rule["active"] is True
-    routed = file(city, category="0102", lon=111.283)
+    routed = file(dispatch_city, category="0102", lon=111.283)
     assert routed.unit.code == "ZJ-1" and "治安乱点交住建" in routed.dispatch["rule"]
     listed = client.get("/api/dispatch-rules", headers=people["command"]).json()
     assert [r["id"] for r in listed] == [rule["id"]]
@@ -172,7 +176,7 @@ def test_a_new_dispatch_rule_changes_where_the_next_report_goes(client, city, pe
         json={**RULE, "lead": "command_centre", "name": "治安乱点交指挥中心"},
     )
     assert replaced.status_code == 200 and replaced.json()["lead"] == "command_centre"
-    assert file(city, category="0102", lon=111.284).unit.code == "CC"
+    assert file(dispatch_city, category="0102", lon=111.284).unit.code == "CC"
     deleted = client.delete(f"/api/dispatch-rules/{rule['id']}", headers=people["admin"])
     assert deleted.status_code == 204
     assert client.get("/api/dispatch-rules", headers=people["command"]).json() == []
@@ -180,10 +184,10 @@ def test_a_new_dispatch_rule_changes_where_the_next_report_goes(client, city, pe
         "/api/dispatch-rules", headers=people["admin"], params={"include_inactive": "true"}
     ).json()
     assert [r["active"] for r in kept] == [False]
-    assert file(city, category="0102", lon=111.285).unit.code == "PS-W"
+    assert file(dispatch_city, category="0102", lon=111.285).unit.code == "PS-W"
 
 
-def test_dispatch_rules_are_read_by_command_and_edited_by_admins(client, city, people):  # noqa: F811
+def test_dispatch_rules_are_read_by_command_and_edited_by_admins(client, dispatch_city, people):
     for role in ("worker", "leader", "dispatcher"):
         assert client.get("/api/dispatch-rules", headers=people[role]).status_code == 403, role
     assert (
@@ -209,7 +213,7 @@ def count_rules(session) -> int:
 )
 def test_bad_rules_are_refused_and_nothing_is_saved(
     client,
-    city,  # noqa: F811
+    dispatch_city,
     people,
     change,
     status,
@@ -218,10 +222,10 @@ def test_bad_rules_are_refused_and_nothing_is_saved(
     response = client.post("/api/dispatch-rules", headers=people["admin"], json=RULE | change)
     assert response.status_code == status
     assert words in response.json()["error"]["message"]
-    assert count_rules(city["session"]) == 0
+    assert count_rules(dispatch_city["session"]) == 0
 
 
-def test_unknown_rules_are_404(client, city, people):  # noqa: F811
+def test_unknown_rules_are_404(client, dispatch_city, people):
     assert (
         client.put("/api/dispatch-rules/999", headers=people["admin"], json=RULE).status_code == 404
     )
@@ -232,7 +236,7 @@ def test_unknown_rules_are_404(client, city, people):  # noqa: F811
 # --- work calendar ------------------------------------------------------------------------------
 
 
-def test_the_calendar_lists_holidays_and_worked_weekends_of_a_year(client, city, people):  # noqa: F811
+def test_the_calendar_lists_holidays_and_worked_weekends_of_a_year(client, dispatch_city, people):
     days = client.get("/api/calendar", headers=people["worker"], params={"year": 2026}).json()
     assert days and all(d["day"].startswith("2026-") for d in days)
     kinds = {d["kind"]: d["kind_label"] for d in days}
@@ -241,7 +245,7 @@ def test_the_calendar_lists_holidays_and_worked_weekends_of_a_year(client, city,
     assert national_day["kind"] == "holiday" and national_day["weekday"] == 4
 
 
-def test_an_admin_holiday_moves_the_next_deadline(client, city, people):  # noqa: F811
+def test_an_admin_holiday_moves_the_next_deadline(client, dispatch_city, people):
     marked = client.put(
         "/api/calendar/2026-11-23",
         headers=people["admin"],
@@ -255,15 +259,15 @@ def test_an_admin_holiday_moves_the_next_deadline(client, city, people):  # noqa
         "name": "停工日",
         "weekday": 1,
     }
-    event = file(city, category="0102", now=MONDAY_10)
+    event = file(dispatch_city, category="0102", now=MONDAY_10)
     # Monday is off: the two working hours run from Tuesday's opening at 08:30.
-    assert event.stage_deadline == datetime(2026, 11, 24, 10, 30, tzinfo=CST)
+    assert event.stage_deadline == datetime(2026, 11, 24, 10, 30, tzinfo=CHINA_TZ)
     cleared = client.delete("/api/calendar/2026-11-23", headers=people["admin"])
     assert cleared.status_code == 204
-    assert city["session"].get(WorkCalendarDay, datetime(2026, 11, 23).date()) is None
+    assert dispatch_city["session"].get(WorkCalendarDay, datetime(2026, 11, 23).date()) is None
 
 
-def test_calendar_edits_are_checked_and_admin_only(client, city, people):  # noqa: F811
+def test_calendar_edits_are_checked_and_admin_only(client, dispatch_city, people):
     weekday_workday = client.put(
         "/api/calendar/2026-11-24", headers=people["admin"], json={"kind": "workday"}
     )
@@ -282,7 +286,7 @@ def test_calendar_edits_are_checked_and_admin_only(client, city, people):  # noq
     )
     assert refused.status_code == 403
     stored = (
-        city["session"]
+        dispatch_city["session"]
         .scalars(
             select(WorkCalendarDay.day).where(WorkCalendarDay.day >= datetime(2026, 11, 24).date())
         )

@@ -14,15 +14,9 @@ from events.reference import load_reference_data
 from gis.tiles import EXTENT, MAX_ZOOM
 from grid.models import AdminLevel, AdminUnit
 from tests.factories import COMMUNITY, DISTRICT, add_staff, add_unit, bearer
-from tests.gis.test_tiles import G1, G2, TX, TY, Z, add_event, at, build_city, tile_of
+from tests.gis.tile_city import G1, G2, TX, TY, Z, add_event, at, tile_of
 
 URL = f"/tiles/buildings/{Z}/{TX}/{TY}.mvt"
-
-
-@pytest.fixture
-def city(session):
-    """The city of the tile tests: grids G1 and G2 and buildings in and around tile Z/TX/TY."""
-    return build_city(session)
 
 
 @pytest.fixture
@@ -36,7 +30,7 @@ def codes(data: bytes, layer: str) -> set[str]:
     return {f["properties"]["code"] for f in decoded.get(layer, {}).get("features", [])}
 
 
-def test_building_tile_is_mvt_with_cache_headers(admin, city):
+def test_building_tile_is_mvt_with_cache_headers(admin, tile_city):
     response = admin.get(URL)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
@@ -47,7 +41,7 @@ def test_building_tile_is_mvt_with_cache_headers(admin, city):
     assert decoded["buildings"]["extent"] == EXTENT
 
 
-def test_unchanged_tile_answers_304_to_its_etag(admin, city):
+def test_unchanged_tile_answers_304_to_its_etag(admin, tile_city):
     etag = admin.get(URL).headers["etag"]
     again = admin.get(URL, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
@@ -58,7 +52,7 @@ def test_unchanged_tile_answers_304_to_its_etag(admin, city):
     assert changed.status_code == 200 and changed.content
 
 
-def test_empty_tile_is_200_with_no_bytes(admin, city):
+def test_empty_tile_is_200_with_no_bytes(admin, tile_city):
     response = admin.get(f"/tiles/buildings/{Z}/{TX}/{TY + 9}.mvt")
     assert response.status_code == 200 and response.content == b""
     assert response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
@@ -92,13 +86,13 @@ def test_non_numbers_are_422(admin):
     assert admin.get("/tiles/buildings/14/a/0.mvt").status_code == 422
 
 
-def test_anonymous_caller_gets_401(client, city):
+def test_anonymous_caller_gets_401(client, tile_city):
     response = client.get(URL)
     assert response.status_code == 401
     assert "sign in" in response.json()["error"]["message"]
 
 
-def test_page_session_cookie_is_enough(client, session, city):
+def test_page_session_cookie_is_enough(client, session, tile_city):
     token, _ = issue_token(add_staff(session, "cookie-worker", "grid_worker", grid_codes=[G1]))
     client.cookies.set(SESSION_COOKIE, token)
     response = client.get(URL)
@@ -110,13 +104,13 @@ OTHER_STREET = "420502002000"
 
 
 @pytest.fixture
-def events(city):
+def events(tile_city):
     """E-G1 (overdue) in grid G1, E-G2 in G2 with unit PS01; and an empty second street."""
-    load_reference_data(city)
-    unit = add_unit(city, "PS01", "police")
-    add_event(city, "E-G1", 0.25, 0.25, G1, stage_deadline=datetime(2020, 1, 1, tzinfo=UTC))
-    add_event(city, "E-G2", 0.75, 0.25, G2, unit_id=unit.id)
-    city.add(
+    load_reference_data(tile_city)
+    unit = add_unit(tile_city, "PS01", "police")
+    add_event(tile_city, "E-G1", 0.25, 0.25, G1, stage_deadline=datetime(2020, 1, 1, tzinfo=UTC))
+    add_event(tile_city, "E-G2", 0.75, 0.25, G2, unit_id=unit.id)
+    tile_city.add(
         AdminUnit(
             code=OTHER_STREET,
             name="学院街道",
@@ -125,8 +119,8 @@ def events(city):
             district_code=DISTRICT,
         )
     )
-    city.flush()
-    return city
+    tile_city.flush()
+    return tile_city
 
 
 EVENTS_URL = f"/tiles/events/{Z}/{TX}/{TY}.mvt"

@@ -37,7 +37,7 @@ from gis import local_pg
 from people import service as people_service
 from people import special_groups
 from people.schemas import ResidentCreate
-from tests.api.test_pages_in_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.api.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import (
     COMMUNITY,
     DISTRICT,
@@ -82,7 +82,7 @@ def pages_engine(pages_database: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="module")
-def city(pages_engine: Engine) -> dict[str, Any]:
+def console_city(pages_engine: Engine) -> dict[str, Any]:
     """Two grids, a police station, a command centre, accounts and a resident due a visit."""
     with Session(pages_engine) as session:
         admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
@@ -131,7 +131,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(pages_database: str, city: dict[str, Any], tmp_path_factory) -> Iterator[str]:
+def server(pages_database: str, console_city: dict[str, Any], tmp_path_factory) -> Iterator[str]:
     """`uvicorn api.app:app` as a user runs it, on a free loopback port and the pages database."""
     port = _free_port()
     env = os.environ | {

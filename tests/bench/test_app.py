@@ -3,24 +3,14 @@ product never serves."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.http.deps import get_session
 from bench.app import create_bench_app
 from events.models import Event, EventStep
-from tests.api.test_events_api import assert_error, report
-from tests.events.test_actions import build_city
+from tests.api.event_requests import assert_error, report
 from tests.factories import bearer
-
-
-@pytest.fixture
-def city(session) -> dict[str, Any]:
-    """The two-grid test city of the workflow tests."""
-    return build_city(session)
 
 
 def test_the_insert_only_endpoint_is_served_by_the_bench_app_only(client, city, session):

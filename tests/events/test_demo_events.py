@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -29,11 +28,11 @@ from events.units_demo import (
     voronoi_areas,
 )
 from events.workflow import FINAL_STATES, TRANSITIONS
+from gis.clock import CHINA_TZ
 from grid.demo import seed_demo_city
 from people.staff import authenticate
 
-CST = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=CST)  # a Monday morning
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=CHINA_TZ)  # a Monday morning
 DISTRICT = "420502"
 
 

@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from events.escalation import escalate_overdue
 from events.models import Event, EventStatus, EventStep, Outbox
+from gis.clock import CHINA_TZ
 from people.models import StaffRole
-from tests.events.test_actions import (
-    CST,
+from tests.events.workflow_city import (
     MONDAY_10,
     THURSDAY,
     TUESDAY,
     add_person,
-    build_city,
     do,
     file,
     handled,
     unit_code,
 )
 from tests.factories import add_unit, square
-
-
-@pytest.fixture
-def city(session: Session) -> dict[str, Any]:
-    return build_city(session)
 
 
 def supervisions(session: Session, event_id: int) -> list[tuple[str, str | None, int | None]]:
@@ -132,23 +124,23 @@ def test_yellow_is_found_when_the_spring_festival_lies_between_now_and_the_deadl
     session = city["session"]
     civil = add_unit(session, "MZ-1", "civil_affairs", geom=square(111.27, 30.69, 0.04))
     city["disp_mz"] = add_person(session, "disp.mz", StaffRole.DISPATCHER, unit_id=civil.id)
-    start = datetime(2026, 2, 10, 9, 0, tzinfo=CST)  # a Tuesday
+    start = datetime(2026, 2, 10, 9, 0, tzinfo=CHINA_TZ)  # a Tuesday
     event = file(city, category="0402", now=start - timedelta(minutes=10))  # handle in 5d
     signed = do(city, "disp_mz", event, "sign", start)
     # Day 0 Tue 10 Feb; Wed, Thu, Fri, the worked Saturday 14 Feb, then the holiday until
     # Mon 23 Feb: the fifth working day is Tue 24 Feb.
-    assert signed.stage_deadline == datetime(2026, 2, 24, 17, 30, tzinfo=CST)
-    saturday = datetime(2026, 2, 14, 15, 0, tzinfo=CST)  # 29.5 of 38.5 working hours: 77 %
+    assert signed.stage_deadline == datetime(2026, 2, 24, 17, 30, tzinfo=CHINA_TZ)
+    saturday = datetime(2026, 2, 14, 15, 0, tzinfo=CHINA_TZ)  # 29.5 of 38.5 working hours: 77 %
     assert escalate_overdue(session, now=saturday).yellow == []
     # In the holiday, 30.8 working hours (80 %) are long used although only 56 % of the wall
     # time has passed: a filter by wall time would miss it.
-    holiday = datetime(2026, 2, 18, 10, 0, tzinfo=CST)
+    holiday = datetime(2026, 2, 18, 10, 0, tzinfo=CHINA_TZ)
     assert escalate_overdue(session, now=holiday).yellow == [event.code]
 
 
 def test_urgent_events_escalate_on_the_clock_at_night(city):
     session = city["session"]
-    saturday_night = datetime(2026, 11, 28, 22, 0, tzinfo=CST)
+    saturday_night = datetime(2026, 11, 28, 22, 0, tzinfo=CHINA_TZ)
     fire = file(city, category="1101", now=saturday_night)  # 火灾: sign for within 30 minutes
     assert unit_code(fire) == "FS-1"
     assert escalate_overdue(session, now=saturday_night + timedelta(minutes=20)).yellow == []

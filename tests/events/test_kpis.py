@@ -6,7 +6,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -25,6 +24,7 @@ from events.models import (
 )
 from events.reference import load_reference_data
 from events.schemas import SCORE_WEIGHTS, KpiRow
+from gis.clock import CHINA_TZ
 from grid.models import AdminLevel, AdminUnit
 from people.access import Actor
 from tests.factories import (
@@ -38,9 +38,8 @@ from tests.factories import (
     square,
 )
 
-CST = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=CST)
-START = datetime(2026, 11, 1, tzinfo=CST)
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=CHINA_TZ)
+START = datetime(2026, 11, 1, tzinfo=CHINA_TZ)
 G1, G2 = COMMUNITY + "001", COMMUNITY + "002"  # street 001
 OTHER_STREET, OTHER_COMMUNITY = "420502002000", "420502002001"
 G3 = OTHER_COMMUNITY + "001"  # street 002
@@ -188,7 +187,7 @@ SPECS = [
 
 
 @pytest.fixture
-def city(session: Session) -> dict[str, Any]:
+def kpi_city(session: Session) -> dict[str, Any]:
     """Two streets, three grids, four units, workers, a dispatcher and leaders; SPECS stored."""
     admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
     for code, name, level, parent in (
@@ -306,10 +305,10 @@ def _store(
 
 
 def _expected(
-    city: dict[str, Any], by: str, specs: list[EventSpec], sign_unit: str | None = None
+    kpi_city: dict[str, Any], by: str, specs: list[EventSpec], sign_unit: str | None = None
 ) -> dict[str | None, dict[str, Any]]:
     """The indicators counted in Python, straight from the definitions."""
-    units, staff = city["units"], city["staff"]
+    units, staff = kpi_city["units"], kpi_city["staff"]
 
     def key(spec: EventSpec) -> str | None:
         if by == "unit":
@@ -413,15 +412,22 @@ def _check(rows: list[KpiRow], expected: dict[str | None, dict[str, Any]]) -> No
 
 @pytest.mark.parametrize("by", ["unit", "department", "grid", "worker", "district"])
 def test_every_indicator_equals_the_count_made_by_hand(
-    city: dict[str, Any], by: KpiGrouping
+    kpi_city: dict[str, Any], by: KpiGrouping
 ) -> None:
-    rows = kpis(city["session"], actor=city["staff"]["admin"], start=START, end=NOW, by=by, now=NOW)
-    _check(rows, _expected(city, by, SPECS))
+    rows = kpis(
+        kpi_city["session"], actor=kpi_city["staff"]["admin"], start=START, end=NOW, by=by, now=NOW
+    )
+    _check(rows, _expected(kpi_city, by, SPECS))
 
 
-def test_rates_and_score_follow_their_definitions(city: dict[str, Any]) -> None:
+def test_rates_and_score_follow_their_definitions(kpi_city: dict[str, Any]) -> None:
     (row,) = kpis(
-        city["session"], actor=city["staff"]["admin"], start=START, end=NOW, by="district", now=NOW
+        kpi_city["session"],
+        actor=kpi_city["staff"]["admin"],
+        start=START,
+        end=NOW,
+        by="district",
+        now=NOW,
     )
     # 12 events in the period: 1 voided, 1 awaiting its check; 5 closed (1 self-resolved),
     # of which 2 had a late stage; SIGN stages ended: 9, of which 2 late; 5 handled, 1 reworked.
@@ -447,62 +453,77 @@ def test_rates_and_score_follow_their_definitions(city: dict[str, Any]) -> None:
 
 
 def test_a_returned_events_sign_for_stage_counts_for_the_unit_that_returned_it(
-    city: dict[str, Any],
+    kpi_city: dict[str, Any],
 ) -> None:
     rows = kpis(
-        city["session"], actor=city["staff"]["admin"], start=START, end=NOW, by="unit", now=NOW
+        kpi_city["session"],
+        actor=kpi_city["staff"]["admin"],
+        start=START,
+        end=NOW,
+        by="unit",
+        now=NOW,
     )
-    p2 = next(r for r in rows if r.key == str(city["units"]["p2"].id))
-    u1 = next(r for r in rows if r.key == str(city["units"]["u1"].id))
+    p2 = next(r for r in rows if r.key == str(kpi_city["units"]["p2"].id))
+    u1 = next(r for r in rows if r.key == str(kpi_city["units"]["u1"].id))
     assert (p2.reported, p2.signs_ended, p2.signs_on_time) == (2, 2, 2)
     assert (u1.reported, u1.signs_ended, u1.signs_on_time, u1.returned) == (2, 2, 1, 1)
     assert p2.name == "公安PS-2"
 
 
-def test_events_without_a_unit_form_their_own_row(city: dict[str, Any]) -> None:
+def test_events_without_a_unit_form_their_own_row(kpi_city: dict[str, Any]) -> None:
     rows = kpis(
-        city["session"], actor=city["staff"]["admin"], start=START, end=NOW, by="unit", now=NOW
+        kpi_city["session"],
+        actor=kpi_city["staff"]["admin"],
+        start=START,
+        end=NOW,
+        by="unit",
+        now=NOW,
     )
     assert rows[-1].key is None and rows[-1].name == "（未派遣）"
     assert rows[-1].reported == 2  # self-resolved and awaiting its check
 
 
-def test_a_grid_worker_sees_only_their_grids(city: dict[str, Any]) -> None:
+def test_a_grid_worker_sees_only_their_grids(kpi_city: dict[str, Any]) -> None:
     rows = kpis(
-        city["session"], actor=city["staff"]["worker_b"], start=START, end=NOW, by="grid", now=NOW
+        kpi_city["session"],
+        actor=kpi_city["staff"]["worker_b"],
+        start=START,
+        end=NOW,
+        by="grid",
+        now=NOW,
     )
     assert [r.key for r in rows] == [G2]
-    _check(rows, _expected(city, "grid", [s for s in SPECS if s.grid == G2]))
+    _check(rows, _expected(kpi_city, "grid", [s for s in SPECS if s.grid == G2]))
 
 
 def test_a_dispatcher_sees_their_units_events_and_sign_for_stages_only(
-    city: dict[str, Any],
+    kpi_city: dict[str, Any],
 ) -> None:
-    actor = city["staff"]["dispatcher_p1"]
+    actor = kpi_city["staff"]["dispatcher_p1"]
     for by in ("unit", "grid"):
-        rows = kpis(city["session"], actor=actor, start=START, end=NOW, by=by, now=NOW)
+        rows = kpis(kpi_city["session"], actor=actor, start=START, end=NOW, by=by, now=NOW)
         mine = [s for s in SPECS if s.unit == "p1"]
-        _check(rows, _expected(city, by, mine, sign_unit="p1"))
-    (row,) = kpis(city["session"], actor=actor, start=START, end=NOW, by="unit", now=NOW)
-    assert row.key == str(city["units"]["p1"].id) and row.reported == 5
+        _check(rows, _expected(kpi_city, by, mine, sign_unit="p1"))
+    (row,) = kpis(kpi_city["session"], actor=actor, start=START, end=NOW, by="unit", now=NOW)
+    assert row.key == str(kpi_city["units"]["p1"].id) and row.reported == 5
 
 
 def test_a_street_leader_sees_the_street_and_a_district_leader_also_cases_outside_grids(
-    city: dict[str, Any],
+    kpi_city: dict[str, Any],
 ) -> None:
     street = kpis(
-        city["session"],
-        actor=city["staff"]["leader_street"],
+        kpi_city["session"],
+        actor=kpi_city["staff"]["leader_street"],
         start=START,
         end=NOW,
         by="grid",
         now=NOW,
     )
     in_street = [s for s in SPECS if s.grid in (G1, G2)]
-    _check(street, _expected(city, "grid", in_street))
+    _check(street, _expected(kpi_city, "grid", in_street))
     (district,) = kpis(
-        city["session"],
-        actor=city["staff"]["leader_district"],
+        kpi_city["session"],
+        actor=kpi_city["staff"]["leader_district"],
         start=START,
         end=NOW,
         by="district",
@@ -511,11 +532,11 @@ def test_a_street_leader_sees_the_street_and_a_district_leader_also_cases_outsid
     assert district.reported == 12  # the grid-less case included
 
 
-def test_the_period_excludes_events_reported_before_it(city: dict[str, Any]) -> None:
+def test_the_period_excludes_events_reported_before_it(kpi_city: dict[str, Any]) -> None:
     early = START - timedelta(days=10)
     (row,) = kpis(
-        city["session"],
-        actor=city["staff"]["admin"],
+        kpi_city["session"],
+        actor=kpi_city["staff"]["admin"],
         start=early,
         end=START,
         by="district",
@@ -524,8 +545,8 @@ def test_the_period_excludes_events_reported_before_it(city: dict[str, Any]) -> 
     assert (row.reported, row.closed, row.closed_on_time, row.signs_ended) == (1, 1, 0, 1)
     assert (
         kpis(
-            city["session"],
-            actor=city["staff"]["admin"],
+            kpi_city["session"],
+            actor=kpi_city["staff"]["admin"],
             start=NOW,
             end=NOW + timedelta(days=1),
             by="district",
@@ -535,10 +556,10 @@ def test_the_period_excludes_events_reported_before_it(city: dict[str, Any]) -> 
     )
 
 
-def test_overdue_depends_on_now(city: dict[str, Any]) -> None:
+def test_overdue_depends_on_now(kpi_city: dict[str, Any]) -> None:
     (later,) = kpis(
-        city["session"],
-        actor=city["staff"]["admin"],
+        kpi_city["session"],
+        actor=kpi_city["staff"]["admin"],
         start=START,
         end=NOW,
         by="district",
@@ -548,11 +569,11 @@ def test_overdue_depends_on_now(city: dict[str, Any]) -> None:
     assert later.overdue == 5
 
 
-def test_bad_periods_and_groupings_are_refused_with_a_reason(city: dict[str, Any]) -> None:
-    admin = city["staff"]["admin"]
+def test_bad_periods_and_groupings_are_refused_with_a_reason(kpi_city: dict[str, Any]) -> None:
+    admin = kpi_city["staff"]["admin"]
     with pytest.raises(InvalidReport, match="the period is empty"):
-        kpis(city["session"], actor=admin, start=NOW, end=START, by="unit", now=NOW)
+        kpis(kpi_city["session"], actor=admin, start=NOW, end=START, by="unit", now=NOW)
     with pytest.raises(InvalidReport, match="time zone"):
-        kpis(city["session"], actor=admin, start=datetime(2026, 11, 1), end=NOW, by="unit")
+        kpis(kpi_city["session"], actor=admin, start=datetime(2026, 11, 1), end=NOW, by="unit")
     with pytest.raises(InvalidReport, match="cannot group KPIs by 'street'"):
-        kpis(city["session"], actor=admin, start=START, end=NOW, by="street", now=NOW)  # type: ignore[arg-type]
+        kpis(kpi_city["session"], actor=admin, start=START, end=NOW, by="street", now=NOW)  # type: ignore[arg-type]

@@ -11,14 +11,15 @@ from events.calendar import Light
 from events.models import Event
 from events.query import light_filter
 from events.reference import work_calendar
-from tests.events.test_actions import CST, build_city, do, file
+from gis.clock import CHINA_TZ
+from tests.events.workflow_city import build_city, do, file
 
 
 def test_light_filter_picks_what_the_calendar_light_says_across_holidays_and_suspension(
     session,
 ):
     city = build_city(session)
-    at = lambda *parts: datetime(2026, *parts, tzinfo=CST)  # noqa: E731
+    at = lambda *parts: datetime(2026, *parts, tzinfo=CHINA_TZ)  # noqa: E731
     filed = [
         file(city, category="0102", now=at(9, 18, 16, 0)),  # Fri → Sun 20th, a worked weekend
         file(city, category="0102", now=at(9, 24, 17, 0)),  # Thu → over the Mid-Autumn holiday

@@ -3,73 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
 
 import pytest
-from shapely import box
 from sqlalchemy import func, select
 
 from events.exceptions import InvalidReport
 from events.models import DispatchRule, Event, EventSource, EventStatus, Outbox, Stage
-from events.reference import load_reference_data
-from events.schemas import EventReport
-from events.service import report_event
+from gis.clock import CHINA_TZ
+from tests.events.dispatch_city import file
+from tests.events.workflow_city import EAST, MONDAY_10
 from tests.factories import (
-    COMMUNITY,
     METRE_LON,
-    add_grid,
-    add_staff,
-    add_unit,
-    admin_tree,
-    square,
 )
 
-CST = ZoneInfo("Asia/Shanghai")
-MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=CST)
-WEST, EAST = COMMUNITY + "001", COMMUNITY + "002"
 
-
-@pytest.fixture
-def city(session):
-    """Two grids split at 111.29 E; police areas split at 111.295 E (not at the grid line)."""
-    admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
-    add_grid(session, WEST, square(111.28, 30.70, 0.01))
-    add_grid(session, EAST, square(111.29, 30.70, 0.01))
-    load_reference_data(session)
-    units = {
-        "police_w": add_unit(
-            session,
-            "PS-W",
-            "police",
-            geom=box(111.27, 30.69, 111.295, 30.73),
-            location=(111.285, 30.705),
-        ),
-        "police_e": add_unit(
-            session,
-            "PS-E",
-            "police",
-            geom=box(111.295, 30.69, 111.31, 30.73),
-            location=(111.298, 30.705),
-        ),
-        "fire": add_unit(session, "FS-1", "fire", location=(111.30, 30.71)),  # no area drawn
-        "command": add_unit(session, "CC", "command_centre", location=(111.29, 30.71)),
-        "housing": add_unit(session, "ZJ-1", "housing", geom=square(111.28, 30.70, 0.02)),
-    }
-    worker = add_staff(session, "worker1", "grid_worker", grid_codes=[WEST, EAST])
-    return {"session": session, "worker": worker, **units}
-
-
-def file(city, category="0101", lon=111.292, lat=30.705, key=None, now=MONDAY_10, **fields):
-    report = EventReport(
-        category=category, lon=lon, lat=lat, description="楼道里有可疑人员", **fields
-    )
-    return report_event(
-        city["session"], actor=city["worker"], report=report, idempotency_key=key, now=now
-    )
-
-
-def test_report_is_dispatched_to_the_police_station_whose_area_covers_it_across_grid_lines(city):
-    event = file(city, lon=111.292)  # grid EAST, but police area WEST
+def test_report_is_dispatched_to_the_police_station_whose_area_covers_it_across_grid_lines(
+    dispatch_city,
+):
+    event = file(dispatch_city, lon=111.292)  # grid EAST, but police area WEST
     assert event.status is EventStatus.DISPATCHED
     assert event.grid_code == EAST
     assert event.unit is not None and event.unit.code == "PS-W"
@@ -81,78 +32,83 @@ def test_report_is_dispatched_to_the_police_station_whose_area_covers_it_across_
     ]
 
 
-def test_sign_for_deadline_is_counted_in_working_hours(city):
-    monday = file(city, category="0102")  # 治安乱点: sign for within 2 working hours
+def test_sign_for_deadline_is_counted_in_working_hours(dispatch_city):
+    monday = file(dispatch_city, category="0102")  # 治安乱点: sign for within 2 working hours
     assert monday.stage is Stage.SIGN
-    assert monday.stage_deadline == datetime(2026, 11, 23, 12, 0, tzinfo=CST)
+    assert monday.stage_deadline == datetime(2026, 11, 23, 12, 0, tzinfo=CHINA_TZ)
     friday_evening = file(
-        city, category="0102", lon=111.283, now=datetime(2026, 11, 27, 21, 0, tzinfo=CST)
+        dispatch_city,
+        category="0102",
+        lon=111.283,
+        now=datetime(2026, 11, 27, 21, 0, tzinfo=CHINA_TZ),
     )
-    assert friday_evening.stage_deadline == datetime(2026, 11, 30, 10, 30, tzinfo=CST)
+    assert friday_evening.stage_deadline == datetime(2026, 11, 30, 10, 30, tzinfo=CHINA_TZ)
 
 
-def test_urgent_events_run_on_the_clock_not_office_hours(city):
-    fire = file(city, category="1101", now=datetime(2026, 11, 28, 22, 0, tzinfo=CST))  # Sat
-    assert fire.stage_deadline == datetime(2026, 11, 28, 22, 30, tzinfo=CST)
+def test_urgent_events_run_on_the_clock_not_office_hours(dispatch_city):
+    fire = file(
+        dispatch_city, category="1101", now=datetime(2026, 11, 28, 22, 0, tzinfo=CHINA_TZ)
+    )  # Sat
+    assert fire.stage_deadline == datetime(2026, 11, 28, 22, 30, tzinfo=CHINA_TZ)
 
 
-def test_dispatch_notifies_lead_and_assisting_units_through_the_outbox(city):
-    event = file(city, category="0107")  # 出租房屋治安隐患: police lead, housing assists
-    rows = city["session"].scalars(select(Outbox).where(Outbox.event_id == event.id)).all()
+def test_dispatch_notifies_lead_and_assisting_units_through_the_outbox(dispatch_city):
+    event = file(dispatch_city, category="0107")  # 出租房屋治安隐患: police lead, housing assists
+    rows = dispatch_city["session"].scalars(select(Outbox).where(Outbox.event_id == event.id)).all()
     assert sorted(r.payload["unit"] for r in rows) == ["PS-W", "ZJ-1"]
     assert {r.payload["event_code"] for r in rows} == {event.code}
     assert all(r.status.value == "pending" for r in rows)
 
 
-def test_no_unit_area_covers_the_point_so_the_nearest_unit_of_that_type_gets_it(city):
-    event = file(city, category="0201")  # fire: the only fire unit has no area drawn
+def test_no_unit_area_covers_the_point_so_the_nearest_unit_of_that_type_gets_it(dispatch_city):
+    event = file(dispatch_city, category="0201")  # fire: the only fire unit has no area drawn
     assert event.unit is not None and event.unit.code == "FS-1"
     assert "nearest" in event.dispatch["unit"]
 
 
-def test_no_unit_of_that_type_falls_back_to_the_district_command_centre(city):
-    event = file(city, category="0601")  # urban management: no such unit in the district
+def test_no_unit_of_that_type_falls_back_to_the_district_command_centre(dispatch_city):
+    event = file(dispatch_city, category="0601")  # urban management: no such unit in the district
     assert event.unit is not None and event.unit.code == "CC"
     assert "command centre" in event.dispatch["unit"]
 
 
-def test_point_outside_every_grid_is_accepted_and_routed_to_the_command_centre(city):
-    event = file(city, lon=111.30 + 300 * METRE_LON, lat=30.705)
+def test_point_outside_every_grid_is_accepted_and_routed_to_the_command_centre(dispatch_city):
+    event = file(dispatch_city, lon=111.30 + 300 * METRE_LON, lat=30.705)
     assert event.locate_match == "outside" and event.grid_code is None
     assert event.unit is not None and event.unit.code == "CC"
     assert "outside every grid" in event.dispatch["unit"]
 
 
-def test_resubmitting_the_same_idempotency_key_returns_the_original_event(city):
-    first = file(city, key="phone-42-0001")
-    again = file(city, key="phone-42-0001")
+def test_resubmitting_the_same_idempotency_key_returns_the_original_event(dispatch_city):
+    first = file(dispatch_city, key="phone-42-0001")
+    again = file(dispatch_city, key="phone-42-0001")
     assert (again.code, again.created, first.created) == (first.code, False, True)
-    count = city["session"].scalar(select(func.count()).select_from(Event))
+    count = dispatch_city["session"].scalar(select(func.count()).select_from(Event))
     assert count == 1
 
 
-def test_unknown_category_is_refused_with_a_hint(city):
+def test_unknown_category_is_refused_with_a_hint(dispatch_city):
     with pytest.raises(InvalidReport, match="category '9999' is unknown"):
-        file(city, category="9999")
+        file(dispatch_city, category="9999")
 
 
-def test_swapped_coordinates_are_refused_before_anything_is_written(city):
+def test_swapped_coordinates_are_refused_before_anything_is_written(dispatch_city):
     with pytest.raises(InvalidReport, match="did you swap lat and lon"):
-        file(city, lon=30.705, lat=111.292)
-    assert city["session"].scalar(select(func.count()).select_from(Event)) == 0
+        file(dispatch_city, lon=30.705, lat=111.292)
+    assert dispatch_city["session"].scalar(select(func.count()).select_from(Event)) == 0
 
 
-def test_same_category_within_100m_and_24h_is_linked_as_a_duplicate_candidate(city):
-    original = file(city, now=MONDAY_10)
-    near = file(city, lon=111.292 + 50 * METRE_LON, now=MONDAY_10.replace(hour=15))
-    far = file(city, lon=111.292 + 300 * METRE_LON, now=MONDAY_10.replace(hour=16))
+def test_same_category_within_100m_and_24h_is_linked_as_a_duplicate_candidate(dispatch_city):
+    original = file(dispatch_city, now=MONDAY_10)
+    near = file(dispatch_city, lon=111.292 + 50 * METRE_LON, now=MONDAY_10.replace(hour=15))
+    far = file(dispatch_city, lon=111.292 + 300 * METRE_LON, now=MONDAY_10.replace(hour=16))
     assert near.duplicate_candidates == [original.code]
     assert far.duplicate_candidates == []
     assert near.status is EventStatus.DISPATCHED  # linked, never silently dropped
 
 
-def test_first_matching_rule_in_order_decides_and_time_windows_apply(city):
-    session = city["session"]
+def test_first_matching_rule_in_order_decides_and_time_windows_apply(dispatch_city):
+    session = dispatch_city["session"]
     session.add_all(
         [
             DispatchRule(
@@ -173,16 +129,16 @@ def test_first_matching_rule_in_order_decides_and_time_windows_apply(city):
         ]
     )
     session.flush()
-    by_day = file(city, category="0102", now=MONDAY_10)
-    at_night = file(city, category="0102", lon=111.283, now=MONDAY_10.replace(hour=23))
+    by_day = file(dispatch_city, category="0102", now=MONDAY_10)
+    at_night = file(dispatch_city, category="0102", lon=111.283, now=MONDAY_10.replace(hour=23))
     assert "rule 2" in by_day.dispatch["rule"] and by_day.unit.code == "PS-W"
     assert [u.code for u in by_day.assisting_units] == ["ZJ-1"]
     assert "rule 1" in at_night.dispatch["rule"] and at_night.unit.code == "CC"
 
 
-def test_hotline_reports_wait_for_an_on_site_check_before_dispatch(city):
-    event = file(city, source=EventSource.HOTLINE, contact="13912345678")
+def test_hotline_reports_wait_for_an_on_site_check_before_dispatch(dispatch_city):
+    event = file(dispatch_city, source=EventSource.HOTLINE, contact="13912345678")
     assert event.status is EventStatus.REPORTED and event.stage is Stage.CHECK
     assert event.unit is None
-    row = city["session"].get(Event, event.id)
+    row = dispatch_city["session"].get(Event, event.id)
     assert row.contact_masked == "139****5678" and b"13912345678" not in row.contact_enc

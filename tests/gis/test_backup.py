@@ -27,8 +27,8 @@ from events.service import report_event
 from gis import local_pg
 from gis.db import session_scope
 from people.ledger import import_residents
-from tests.api.test_imports_api import ledger_csv, person
-from tests.events.test_actions import SPOT, build_city, photo
+from tests.api.import_files import ledger_csv, person
+from tests.events.workflow_city import SPOT, build_city, photo
 from tests.factories import add_building, add_house, fresh_database, square
 
 GRIDGOV = str(Path(sys.executable).parent / "gridgov")

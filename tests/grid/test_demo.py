@@ -30,7 +30,7 @@ XILING_STREETS = (
 
 
 @pytest.fixture(scope="module")
-def city() -> DemoCity:
+def generated_city() -> DemoCity:
     """The demo city of the default seed, generated once for the module."""
     return generate_city(scale="demo", seed=DEFAULT_SEED)
 
@@ -78,9 +78,14 @@ def _scalar(session: Session, sql: str, **params: object) -> Any:
 # --------------------------------------------------------------------------- generation
 
 
-def _fingerprint(city: DemoCity) -> list[object]:
+def _fingerprint(generated_city: DemoCity) -> list[object]:
     """Codes, names, attributes and geometry WKB of everything in the city."""
-    a, g, b, h = city.admin_units, city.grids, city.buildings, city.houses
+    a, g, b, h = (
+        generated_city.admin_units,
+        generated_city.grids,
+        generated_city.buildings,
+        generated_city.houses,
+    )
     return [
         a.code.tolist(),
         a.name.tolist(),
@@ -105,17 +110,20 @@ def _fingerprint(city: DemoCity) -> list[object]:
     ]
 
 
-def test_same_seed_gives_identical_city(city: DemoCity) -> None:
+def test_same_seed_gives_identical_city(generated_city: DemoCity) -> None:
     again = generate_city(scale="demo", seed=DEFAULT_SEED)
-    assert _fingerprint(again) == _fingerprint(city)
+    assert _fingerprint(again) == _fingerprint(generated_city)
 
 
-def test_different_seed_gives_different_city(city: DemoCity) -> None:
+def test_different_seed_gives_different_city(generated_city: DemoCity) -> None:
     other = generate_city(scale="demo", seed=DEFAULT_SEED + 1)
-    assert shapely.to_wkb(other.grids.geom).tolist() != shapely.to_wkb(city.grids.geom).tolist()
+    assert (
+        shapely.to_wkb(other.grids.geom).tolist()
+        != shapely.to_wkb(generated_city.grids.geom).tolist()
+    )
     assert (
         shapely.to_wkb(other.buildings.geom[:10]).tolist()
-        != shapely.to_wkb(city.buildings.geom[:10]).tolist()
+        != shapely.to_wkb(generated_city.buildings.geom[:10]).tolist()
     )
 
 
@@ -124,31 +132,31 @@ def test_unknown_scale_is_refused() -> None:
         generate_city(scale="huge")
 
 
-def test_demo_counts_are_in_the_stated_ranges(city: DemoCity) -> None:
-    assert city.count(AdminLevel.DISTRICT) == 1
-    assert city.count(AdminLevel.STREET) == 7
-    assert 35 <= city.count(AdminLevel.COMMUNITY) <= 45
-    assert 180 <= len(city.grids) <= 220
-    assert 5_000 <= len(city.buildings) <= 7_000
-    assert 50_000 <= len(city.houses) <= 100_000
+def test_demo_counts_are_in_the_stated_ranges(generated_city: DemoCity) -> None:
+    assert generated_city.count(AdminLevel.DISTRICT) == 1
+    assert generated_city.count(AdminLevel.STREET) == 7
+    assert 35 <= generated_city.count(AdminLevel.COMMUNITY) <= 45
+    assert 180 <= len(generated_city.grids) <= 220
+    assert 5_000 <= len(generated_city.buildings) <= 7_000
+    assert 50_000 <= len(generated_city.houses) <= 100_000
 
 
-def test_demo_has_the_seven_real_streets_of_xiling(city: DemoCity) -> None:
-    a = city.admin_units
+def test_demo_has_the_seven_real_streets_of_xiling(generated_city: DemoCity) -> None:
+    a = generated_city.admin_units
     streets = a.level == AdminLevel.STREET.value
     assert a.code[streets].tolist() == [f"420502{i:03d}000" for i in range(1, 8)]
     assert a.name[streets].tolist() == list(XILING_STREETS)
     assert a.code[a.level == AdminLevel.DISTRICT.value].tolist() == ["420502000000"]
 
 
-def test_district_lies_in_the_xiling_box(city: DemoCity) -> None:
-    minx, miny, maxx, maxy = shapely.total_bounds(city.admin_units.geom)
+def test_district_lies_in_the_xiling_box(generated_city: DemoCity) -> None:
+    minx, miny, maxx, maxy = shapely.total_bounds(generated_city.admin_units.geom)
     assert 111.255 <= minx < maxx <= 111.335
     assert 30.675 <= miny < maxy <= 30.755
 
 
-def test_codes_nest_street_community_grid(city: DemoCity) -> None:
-    a, g = city.admin_units, city.grids
+def test_codes_nest_street_community_grid(generated_city: DemoCity) -> None:
+    a, g = generated_city.admin_units, generated_city.grids
     parent = dict(zip(a.code.tolist(), a.parent_code, strict=True))
     for code, level in zip(a.code.tolist(), a.level.tolist(), strict=True):
         assert re.fullmatch(r"[0-9]{12}", code)
@@ -162,20 +170,24 @@ def test_codes_nest_street_community_grid(city: DemoCity) -> None:
     assert len(set(g.code.tolist())) == len(g)
 
 
-def test_community_names_are_unique_and_end_in_shequ(city: DemoCity) -> None:
-    a = city.admin_units
+def test_community_names_are_unique_and_end_in_shequ(generated_city: DemoCity) -> None:
+    a = generated_city.admin_units
     names = a.name[a.level == AdminLevel.COMMUNITY.value].tolist()
     assert len(set(names)) == len(names)
     assert all(n.endswith("社区") and len(n) >= 4 for n in names)
 
 
-def test_grids_are_mostly_basic_with_a_few_dedicated(city: DemoCity) -> None:
-    g = city.grids
+def test_grids_are_mostly_basic_with_a_few_dedicated(generated_city: DemoCity) -> None:
+    g = generated_city.grids
     basic = g.grid_type == "basic"
     assert 0 < (~basic).sum() < 0.15 * len(g)
     assert ((g.households[basic] >= 300) & (g.households[basic] <= 500)).all()
     community_names = dict(
-        zip(city.admin_units.code.tolist(), city.admin_units.name.tolist(), strict=True)
+        zip(
+            generated_city.admin_units.code.tolist(),
+            generated_city.admin_units.name.tolist(),
+            strict=True,
+        )
     )
     for name, community, code in zip(
         g.name.tolist(), g.community_code.tolist(), g.code.tolist(), strict=True
@@ -183,8 +195,8 @@ def test_grids_are_mostly_basic_with_a_few_dedicated(city: DemoCity) -> None:
         assert name.startswith(f"{community_names[community]}第{int(code[-3:])}网格")
 
 
-def test_buildings_have_codes_uses_floors_and_addresses(city: DemoCity) -> None:
-    b = city.buildings
+def test_buildings_have_codes_uses_floors_and_addresses(generated_city: DemoCity) -> None:
+    b = generated_city.buildings
     codes = b.code.tolist()
     assert len(set(codes)) == len(codes)
     assert all(
@@ -202,9 +214,9 @@ def test_buildings_have_codes_uses_floors_and_addresses(city: DemoCity) -> None:
     )
 
 
-def test_building_footprints_are_building_sized(city: DemoCity) -> None:
+def test_building_footprints_are_building_sized(generated_city: DemoCity) -> None:
     footprints = shapely.transform(
-        city.buildings.geom, lambda c: (c - [111.3, 30.7]) * [95_800.0, 110_850.0]
+        generated_city.buildings.geom, lambda c: (c - [111.3, 30.7]) * [95_800.0, 110_850.0]
     )
     rect = shapely.oriented_envelope(footprints)
     edges = shapely.get_coordinates(shapely.get_exterior_ring(rect)).reshape(-1, 5, 2)
@@ -212,8 +224,8 @@ def test_building_footprints_are_building_sized(city: DemoCity) -> None:
     assert sides.min() >= 5.5 and sides.max() <= 61
 
 
-def test_houses_only_in_residential_and_mixed_buildings(city: DemoCity) -> None:
-    b, h = city.buildings, city.houses
+def test_houses_only_in_residential_and_mixed_buildings(generated_city: DemoCity) -> None:
+    b, h = generated_city.buildings, generated_city.houses
     assert set(np.unique(b.use[h.building]).tolist()) == {"residential", "mixed"}
     rooms = h.room.tolist()
     assert all(re.fullmatch(r"[0-9]{4}", r) for r in rooms)  # floor + room: "0301"
@@ -227,19 +239,19 @@ def test_houses_only_in_residential_and_mixed_buildings(city: DemoCity) -> None:
 # --------------------------------------------------------------------------- seeding
 
 
-def test_seed_writes_what_was_generated(seeded: Seeded, city: DemoCity) -> None:
+def test_seed_writes_what_was_generated(seeded: Seeded, generated_city: DemoCity) -> None:
     s = seeded.summary
     assert not s.already_present and (s.scale, s.seed) == ("demo", DEFAULT_SEED)
     assert (s.districts, s.streets, s.grids, s.buildings, s.houses) == (
         1,
         7,
-        len(city.grids),
-        len(city.buildings),
-        len(city.houses),
+        len(generated_city.grids),
+        len(generated_city.buildings),
+        len(generated_city.houses),
     )
     assert _scalar(
         seeded.session, "SELECT count(*) FROM grid WHERE district_code = :d", d=XILING
-    ) == len(city.grids)
+    ) == len(generated_city.grids)
     assert (
         _scalar(
             seeded.session,

@@ -35,7 +35,7 @@ FORMATS = [".geojson", ".json", ".gpkg", ".shp", ".csv"]
 
 
 @pytest.fixture
-def city(session: Session) -> Session:
+def two_community_city(session: Session) -> Session:
     """Two communities side by side; three grids with Chinese names; four buildings."""
     admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
     admin_tree(session, community_geom=square(111.30, 30.70, 0.02), community=OTHER_COMMUNITY)
@@ -108,27 +108,29 @@ def _same(before: list[tuple[object, ...]], after: list[tuple[object, ...]]) -> 
 
 
 @pytest.mark.parametrize("suffix", FORMATS)
-def test_export_delete_import_round_trip_keeps_every_feature_and_attribute(city, tmp_path, suffix):
-    grids_before, buildings_before = _grids(city), _buildings(city)
+def test_export_delete_import_round_trip_keeps_every_feature_and_attribute(
+    two_community_city, tmp_path, suffix
+):
+    grids_before, buildings_before = _grids(two_community_city), _buildings(two_community_city)
     grid_file, building_file = tmp_path / f"grids{suffix}", tmp_path / f"buildings{suffix}"
-    assert export_grids(city, path=grid_file) == 3
-    assert export_buildings(city, path=building_file) == 4
+    assert export_grids(two_community_city, path=grid_file) == 3
+    assert export_buildings(two_community_city, path=building_file) == 4
 
-    city.execute(delete(Building))
-    city.execute(delete(Grid))
-    city.expire_all()
-    assert import_grids(city, path=grid_file).imported == 3
-    assert import_buildings(city, path=building_file).imported == 4
-    city.expire_all()
+    two_community_city.execute(delete(Building))
+    two_community_city.execute(delete(Grid))
+    two_community_city.expire_all()
+    assert import_grids(two_community_city, path=grid_file).imported == 3
+    assert import_buildings(two_community_city, path=building_file).imported == 4
+    two_community_city.expire_all()
 
-    _same(grids_before, _grids(city))
-    _same(buildings_before, _buildings(city))
+    _same(grids_before, _grids(two_community_city))
+    _same(buildings_before, _buildings(two_community_city))
 
 
 @pytest.mark.parametrize("suffix", FORMATS)
-def test_exports_are_in_cgcs2000_lon_lat(city, tmp_path, suffix):
+def test_exports_are_in_cgcs2000_lon_lat(two_community_city, tmp_path, suffix):
     path = tmp_path / f"grids{suffix}"
-    export_grids(city, path=path)
+    export_grids(two_community_city, path=path)
     frame = gpd.read_file(path, engine="pyogrio")
     if suffix != ".csv":  # CSV carries no CRS; its WKT is lon/lat in EPSG:4490 by convention
         assert frame.crs.to_epsg() == 4490
@@ -136,9 +138,9 @@ def test_exports_are_in_cgcs2000_lon_lat(city, tmp_path, suffix):
     assert west.bounds == pytest.approx((111.28, 30.70, 111.29, 30.72))
 
 
-def test_shapefile_gets_short_field_names_and_a_utf8_cpg(city, tmp_path):
+def test_shapefile_gets_short_field_names_and_a_utf8_cpg(two_community_city, tmp_path):
     path = tmp_path / "grids.shp"
-    export_grids(city, path=path)
+    export_grids(two_community_city, path=path)
     assert path.with_suffix(".cpg").read_text().strip().upper() == "UTF-8"
     fields = list(pyogrio.read_info(path)["fields"])
     assert fields == ["code", "name", "comm_code", "grid_type", "households"]
@@ -159,51 +161,53 @@ def test_gbk_shapefile_without_cpg_keeps_its_chinese_names(tmp_path):
     assert frame.crs.to_epsg() == 4490
 
 
-def test_csv_export_has_a_wkt_column_first(city, tmp_path):
+def test_csv_export_has_a_wkt_column_first(two_community_city, tmp_path):
     path = tmp_path / "buildings.csv"
-    export_buildings(city, path=path)
+    export_buildings(two_community_city, path=path)
     header = path.read_text(encoding="utf-8-sig").splitlines()[0]
     assert header == "WKT,code,name,address,floors,use,grid_code"
 
 
-def test_csv_export_carries_formula_text_inert_and_reimports_it_unchanged(city, tmp_path):
-    building = city.scalar(select(Building).where(Building.code == "B-001"))
+def test_csv_export_carries_formula_text_inert_and_reimports_it_unchanged(
+    two_community_city, tmp_path
+):
+    building = two_community_city.scalar(select(Building).where(Building.code == "B-001"))
     assert building is not None
     building.name, building.address = '=HYPERLINK("http://evil.example","点我")', "+西陵一路18号"
-    city.flush()
-    before = _buildings(city)
+    two_community_city.flush()
+    before = _buildings(two_community_city)
     path = tmp_path / "buildings.csv"
-    export_buildings(city, path=path)
+    export_buildings(two_community_city, path=path)
     with path.open(encoding="utf-8-sig", newline="") as handle:
         cells = [cell for line in csv.reader(handle) for cell in line]
     assert "'+西陵一路18号" in cells
     assert not any(cell.startswith(tuple("=+-@\t\r＝＋－＠")) for cell in cells)
 
-    city.execute(delete(Building))
-    city.expire_all()
-    assert import_buildings(city, path=path).imported == 4
-    city.expire_all()
-    _same(before, _buildings(city))
+    two_community_city.execute(delete(Building))
+    two_community_city.expire_all()
+    assert import_buildings(two_community_city, path=path).imported == 4
+    two_community_city.expire_all()
+    _same(before, _buildings(two_community_city))
 
 
-def test_export_filters_by_community_or_street_code(city, tmp_path):
+def test_export_filters_by_community_or_street_code(two_community_city, tmp_path):
     path = tmp_path / "g.geojson"
-    assert export_grids(city, path=path, area_code=COMMUNITY) == 2
-    assert export_grids(city, path=path, area_code=OTHER_COMMUNITY) == 1
-    assert export_grids(city, path=path, area_code="420502001000") == 3  # the street
-    assert export_buildings(city, path=path, area_code=COMMUNITY) == 3
-    assert export_buildings(city, path=path, area_code=OTHER_COMMUNITY + "001") == 1
+    assert export_grids(two_community_city, path=path, area_code=COMMUNITY) == 2
+    assert export_grids(two_community_city, path=path, area_code=OTHER_COMMUNITY) == 1
+    assert export_grids(two_community_city, path=path, area_code="420502001000") == 3  # the street
+    assert export_buildings(two_community_city, path=path, area_code=COMMUNITY) == 3
+    assert export_buildings(two_community_city, path=path, area_code=OTHER_COMMUNITY + "001") == 1
     codes = gpd.read_file(path, engine="pyogrio")["code"].tolist()
     assert codes == ["B-101"]
 
 
-def test_export_of_an_empty_area_writes_an_empty_file(city, tmp_path):
+def test_export_of_an_empty_area_writes_an_empty_file(two_community_city, tmp_path):
     path = tmp_path / "none.gpkg"
-    assert export_grids(city, path=path, area_code="420502009") == 0
+    assert export_grids(two_community_city, path=path, area_code="420502009") == 0
     assert len(gpd.read_file(path, engine="pyogrio")) == 0
 
 
-def test_gauss_kruger_shapefile_is_transformed_to_the_right_place(city, tmp_path):
+def test_gauss_kruger_shapefile_is_transformed_to_the_right_place(two_community_city, tmp_path):
     in_metres = gpd.GeoDataFrame(
         {"code": ["GK-1"], "name": ["高斯楼"]},
         geometry=[metre_box(111.285, 30.71, 20, 12)],
@@ -213,8 +217,8 @@ def test_gauss_kruger_shapefile_is_transformed_to_the_right_place(city, tmp_path
     path = tmp_path / "gk.shp"
     in_metres.to_file(path, engine="pyogrio")
 
-    import_buildings(city, path=path)
-    stored = city.scalars(select(Building).where(Building.code == "GK-1")).one()
+    import_buildings(two_community_city, path=path)
+    stored = two_community_city.scalars(select(Building).where(Building.code == "GK-1")).one()
     assert stored.grid_code == WEST
     assert shapely.equals_exact(
         to_shape(stored.geom).normalize(), metre_box(111.285, 30.71, 20, 12).normalize(), 1e-8
@@ -222,12 +226,12 @@ def test_gauss_kruger_shapefile_is_transformed_to_the_right_place(city, tmp_path
 
 
 @pytest.mark.parametrize("name", ["grids.xlsx", "grids.kml", "grids"])
-def test_unknown_suffix_is_refused_naming_the_accepted_ones(city, tmp_path, name):
+def test_unknown_suffix_is_refused_naming_the_accepted_ones(two_community_city, tmp_path, name):
     with pytest.raises(UnsupportedFormat) as info:
-        export_grids(city, path=tmp_path / name)
+        export_grids(two_community_city, path=tmp_path / name)
     assert ".geojson, .json, .gpkg, .shp, .csv" in str(info.value)
     with pytest.raises(UnsupportedFormat):
-        import_grids(city, path=tmp_path / name)
+        import_grids(two_community_city, path=tmp_path / name)
 
 
 def test_file_format_follows_the_suffix_ignoring_case():

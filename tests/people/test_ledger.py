@@ -32,135 +32,56 @@ from people.ledger import (
 from people.ledger import check as ledger_check
 from people.models import PiiAccessLog, Residence, Resident
 from tests.factories import (
-    COMMUNITY,
-    add_building,
-    add_grid,
-    add_house,
-    add_staff,
-    admin_tree,
     id_number,
-    square,
+)
+from tests.people.residents_city import (
+    GRID_A,
+    GRID_B,
+    HEADERS,
+    TODAY,
+    person,
+    read_back,
+    run,
+    write_rows,
 )
 
-GRID_A, GRID_B = COMMUNITY + "001", COMMUNITY + "002"
-TODAY = date(2026, 11, 22)
-HEADERS = [c.header for c in COLUMNS]
 ERROR_HEADERS = ["错误行号", "错误列", "错误原因"]
-
-
-@pytest.fixture
-def city(session: Session) -> dict[str, Any]:
-    """Two grids with a building each (two houses per building), a worker per grid, an admin."""
-    admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
-    add_grid(session, GRID_A, square(111.28, 30.70, 0.01))
-    add_grid(session, GRID_B, square(111.29, 30.70, 0.01))
-    building_a = add_building(session, "BA", square(111.281, 30.701, 0.0002), GRID_A)
-    building_b = add_building(session, "BB", square(111.291, 30.701, 0.0002), GRID_B)
-    for building in (building_a, building_b):
-        add_house(session, building, room="0101")
-        add_house(session, building, floor=2, room="0201")
-    return {
-        "session": session,
-        "worker_a": add_staff(session, "worker_a", "grid_worker", grid_codes=[GRID_A]),
-        "admin": add_staff(session, "boss", "admin"),
-        "inspector": add_staff(session, "inspector", "inspector", area_code="420502000000"),
-    }
-
-
-def person(sequence: int = 11, **fields: Any) -> dict[str, Any]:
-    """A row of the ledger by Chinese header; `fields` use the English keys of COLUMNS (any
-    other name is taken as a header, for columns that are not the ledger's)."""
-    values: dict[str, Any] = {
-        "name": "张三",
-        "doc_type": "居民身份证",
-        "doc_number": id_number(sequence),
-        "phone": "13812345678",
-        "residence_type": "户籍人口",
-        "house_code": "BA-1-0101",
-        "moved_in": "2020-01-01",
-    }
-    values.update(fields)
-    headers = {c.key: c.header for c in COLUMNS}
-    return {headers.get(key, key): value for key, value in values.items()}
-
-
-def write_rows(
-    path: Path,
-    rows: list[dict[str, Any]],
-    *,
-    header: list[str] | None = None,
-    encoding: str = "utf-8-sig",
-) -> Path:
-    """A ledger file (.csv or .xlsx by suffix): the header, then one line per row dict."""
-    if header is None:
-        keys = {k for r in rows for k in r}
-        header = [h for h in HEADERS if h in keys] + sorted(keys - set(HEADERS))
-    lines = [[r.get(h) for h in header] for r in rows]
-    if path.suffix == ".xlsx":
-        workbook = openpyxl.Workbook()
-        sheet = workbook.active
-        assert sheet is not None
-        sheet.append(header)
-        for line in lines:
-            sheet.append(line)
-        for cell in (c for row in sheet.iter_rows() for c in row if isinstance(c.value, str)):
-            cell.data_type = "s"  # text as typed into a text cell, never a formula
-        workbook.save(path)
-    else:
-        with path.open("w", encoding=encoding, newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            writer.writerows(["" if v is None else v for v in line] for line in lines)
-    return path
-
-
-def run(
-    city: dict[str, Any], path: Path, actor: str = "admin", **kwargs: Any
-) -> LedgerImportReport:
-    return import_residents(city["session"], actor=city[actor], path=path, today=TODAY, **kwargs)
-
-
-def read_back(path: Path) -> list[list[Any]]:
-    """Every row of a .csv or .xlsx file, as text ('' for blank)."""
-    if path.suffix == ".xlsx":
-        workbook = openpyxl.load_workbook(path, read_only=True)
-        try:
-            return [
-                ["" if v is None else str(v) for v in row]
-                for row in workbook.worksheets[0].iter_rows(values_only=True)
-            ]
-        finally:
-            workbook.close()
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.reader(handle))
 
 
 def count(session: Session, model: Any = Resident) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
 
 
-def resident(city: dict[str, Any], sequence: int = 11) -> Resident:
+def resident(residents_city: dict[str, Any], sequence: int = 11) -> Resident:
     found = service.find_by_document(
-        city["session"], actor=city["admin"], doc_type="id_card", number=id_number(sequence)
+        residents_city["session"],
+        actor=residents_city["admin"],
+        doc_type="id_card",
+        number=id_number(sequence),
     )
     assert found is not None, f"resident {id_number(sequence)} was not imported"
-    row = city["session"].get(Resident, found.id)
+    row = residents_city["session"].get(Resident, found.id)
     assert row is not None
     return row
 
 
-def clear_text(city: dict[str, Any], resident_id: int) -> tuple[str, str | None]:
+def clear_text(residents_city: dict[str, Any], resident_id: int) -> tuple[str, str | None]:
     pii = service.unmask_resident(
-        city["session"], actor=city["admin"], resident_id=resident_id, reason="test checks import"
+        residents_city["session"],
+        actor=residents_city["admin"],
+        resident_id=resident_id,
+        reason="test checks import",
     )
     return pii.doc_number, pii.phone
 
 
-def history(city: dict[str, Any], resident_id: int) -> list[tuple[str, date, date | None]]:
+def history(
+    residents_city: dict[str, Any], resident_id: int
+) -> list[tuple[str, date, date | None]]:
     return [
         (r.house_code, r.moved_in, r.moved_out)
         for r in service.residence_history(
-            city["session"], actor=city["admin"], resident_id=resident_id
+            residents_city["session"], actor=residents_city["admin"], resident_id=resident_id
         )
     ]
 
@@ -204,7 +125,7 @@ def test_template_of_an_unknown_type_names_the_accepted_ones(tmp_path):
         write_template(tmp_path / "模板.ods")
 
 
-def test_filled_in_template_imports(city, tmp_path):
+def test_filled_in_template_imports(residents_city, tmp_path):
     path = write_template(tmp_path / "台账.xlsx")
     workbook = openpyxl.load_workbook(path)
     sheet = workbook["台账"]
@@ -213,37 +134,37 @@ def test_filled_in_template_imports(city, tmp_path):
         sheet.append([values.get(h) for h in HEADERS])
     workbook.save(path)
 
-    report = run(city, path)
+    report = run(residents_city, path)
 
     assert (report.total_rows, report.inserted, report.updated, report.rejected) == (2, 2, 0, [])
-    assert resident(city, 12).name == "李四"
+    assert resident(residents_city, 12).name == "李四"
 
 
 # --- importing ----------------------------------------------------------------------------
 
 
-def test_csv_import_stores_residents_encrypted_with_their_house(city, tmp_path):
+def test_csv_import_stores_residents_encrypted_with_their_house(residents_city, tmp_path):
     path = write_rows(
         tmp_path / "台账.csv",
         [person(11, ethnicity="汉族"), person(12, name="李四", house_code="BA-1-0201", phone="")],
     )
-    report = run(city, path)
+    report = run(residents_city, path)
 
     assert (report.inserted, report.updated, report.rejected_rows) == (2, 0, 0)
     assert report.error_file is None
-    zhang = resident(city, 11)
+    zhang = resident(residents_city, 11)
     assert (zhang.name, zhang.sex.value, zhang.birth_date) == ("张三", "male", date(1985, 6, 15))
     assert (zhang.grid_code, zhang.district_code, zhang.ethnicity) == (GRID_A, "420502", "汉族")
     assert zhang.doc_masked == id_number(11)[:6] + "*" * 11 + id_number(11)[-1:]
     assert id_number(11).encode() not in zhang.doc_enc
-    assert clear_text(city, zhang.id) == (id_number(11), "13812345678")
-    assert history(city, zhang.id) == [("BA-1-0101", date(2020, 1, 1), None)]
-    li = resident(city, 12)
+    assert clear_text(residents_city, zhang.id) == (id_number(11), "13812345678")
+    assert history(residents_city, zhang.id) == [("BA-1-0101", date(2020, 1, 1), None)]
+    li = resident(residents_city, 12)
     assert (li.sex.value, li.phone_enc) == ("female", None)
-    assert history(city, li.id) == [("BA-1-0201", date(2020, 1, 1), None)]
+    assert history(residents_city, li.id) == [("BA-1-0201", date(2020, 1, 1), None)]
 
 
-def test_xlsx_import_reads_date_cells_and_numeric_phones(city, tmp_path):
+def test_xlsx_import_reads_date_cells_and_numeric_phones(residents_city, tmp_path):
     path = write_rows(
         tmp_path / "台账.xlsx",
         [
@@ -258,26 +179,28 @@ def test_xlsx_import_reads_date_cells_and_numeric_phones(city, tmp_path):
             )
         ],
     )
-    report = run(city, path)
+    report = run(residents_city, path)
 
     assert (report.inserted, report.rejected) == (1, [])
-    zhang = resident(city, 11)
+    zhang = resident(residents_city, 11)
     assert (zhang.residence_type.value, zhang.origin) == ("floating", "湖北省恩施州")
     assert (zhang.arrival_date, zhang.permit_expiry) == (date(2019, 3, 1), date(2027, 3, 1))
-    assert clear_text(city, zhang.id)[1] == "13812345678"
-    assert history(city, zhang.id) == [("BA-1-0101", date(2019, 3, 2), None)]
+    assert clear_text(residents_city, zhang.id)[1] == "13812345678"
+    assert history(residents_city, zhang.id) == [("BA-1-0101", date(2019, 3, 2), None)]
 
 
-def test_fifteen_digit_id_numbers_are_stored_upgraded(city, tmp_path):
+def test_fifteen_digit_id_numbers_are_stored_upgraded(residents_city, tmp_path):
     old = "420502850615011"  # born 1985-06-15, male
-    report = run(city, write_rows(tmp_path / "台账.csv", [person(doc_number=old)]))
+    report = run(residents_city, write_rows(tmp_path / "台账.csv", [person(doc_number=old)]))
     assert report.inserted == 1
-    row = city["session"].scalars(select(Resident)).one()
-    assert clear_text(city, row.id)[0] == "42050219850615011" + check_digit("42050219850615011")
+    row = residents_city["session"].scalars(select(Resident)).one()
+    assert clear_text(residents_city, row.id)[0] == "42050219850615011" + check_digit(
+        "42050219850615011"
+    )
     assert (row.sex.value, row.birth_date) == ("male", date(1985, 6, 15))
 
 
-def test_english_headers_are_accepted(city, tmp_path):
+def test_english_headers_are_accepted(residents_city, tmp_path):
     header = ["name", "doc_type", "doc_number", "phone", "residence_type", "house_code", "moved_in"]
     rows = [
         ["王五", "id_card", id_number(13), "0717-1234567", "registered", "BB-1-0101", "2021-05-01"]
@@ -286,32 +209,32 @@ def test_english_headers_are_accepted(city, tmp_path):
     with path.open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows([header, *rows])
 
-    report = run(city, path)
+    report = run(residents_city, path)
 
     assert (report.inserted, report.rejected, report.warnings) == (1, [], [])
-    assert resident(city, 13).grid_code == GRID_B
+    assert resident(residents_city, 13).grid_code == GRID_B
 
 
-def test_extra_columns_are_warned_about_once_and_ignored(city, tmp_path):
+def test_extra_columns_are_warned_about_once_and_ignored(residents_city, tmp_path):
     rows = [person(11, **{"备注": "x"}), person(12, **{"备注": "y"})]
-    report = run(city, write_rows(tmp_path / "台账.csv", rows))
+    report = run(residents_city, write_rows(tmp_path / "台账.csv", rows))
 
     assert report.inserted == 2
     assert len(report.warnings) == 1 and "备注" in report.warnings[0]
     assert "ignored" in report.warnings[0]
 
 
-def test_gb18030_csv_from_chinese_excel_is_read(city, tmp_path):
+def test_gb18030_csv_from_chinese_excel_is_read(residents_city, tmp_path):
     path = write_rows(tmp_path / "台账.csv", [person(11, name="欧阳娜娜")], encoding="gb18030")
-    assert report_ok(run(city, path))
-    assert resident(city, 11).name == "欧阳娜娜"
+    assert report_ok(run(residents_city, path))
+    assert resident(residents_city, 11).name == "欧阳娜娜"
 
 
 def report_ok(report: LedgerImportReport) -> bool:
     return report.rejected == [] and report.imported == report.total_rows
 
 
-def test_a_title_row_above_the_header_is_skipped(city, tmp_path):
+def test_a_title_row_above_the_header_is_skipped(residents_city, tmp_path):
     path = tmp_path / "台账.csv"
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
@@ -319,15 +242,15 @@ def test_a_title_row_above_the_header_is_skipped(city, tmp_path):
         writer.writerow(HEADERS)
         writer.writerow([person(11).get(h, "") for h in HEADERS])
         writer.writerow([person(12, name="").get(h, "") for h in HEADERS])
-    report = run(city, path)
+    report = run(residents_city, path)
     assert report.inserted == 1
     assert the_error(report).row == 4  # the spreadsheet's row: title 1, header 2
 
 
-def test_progress_is_reported_while_reading_and_writing(city, tmp_path):
+def test_progress_is_reported_while_reading_and_writing(residents_city, tmp_path):
     seen: list[tuple[str, int, int]] = []
     run(
-        city,
+        residents_city,
         write_rows(tmp_path / "台账.csv", [person(11), person(12)]),
         on_progress=lambda *a: seen.append(a),
     )
@@ -393,17 +316,17 @@ BAD_ROWS = [
 @pytest.mark.parametrize(("fields", "column", "reason"), BAD_ROWS)
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
 def test_a_bad_row_is_reported_and_the_good_rows_go_in(
-    city, tmp_path, fields, column, reason, suffix
+    residents_city, tmp_path, fields, column, reason, suffix
 ):
     path = write_rows(tmp_path / f"台账{suffix}", [person(11), person(12, **fields), person(13)])
 
-    report = run(city, path)
+    report = run(residents_city, path)
 
     assert (report.total_rows, report.inserted, report.rejected_rows) == (3, 2, 1)
     error = the_error(report)
     assert (error.row, error.column) == (3, column)
     assert reason in error.reason
-    assert count(city["session"]) == 2
+    assert count(residents_city["session"]) == 2
     # The error file: same format, the rejected row as written plus where and why.
     assert report.error_file == tmp_path / f"台账.errors{suffix}"
     header, *lines = read_back(report.error_file)
@@ -412,68 +335,72 @@ def test_a_bad_row_is_reported_and_the_good_rows_go_in(
     assert reason in lines[0][-1]
 
 
-def test_an_id_number_excel_turned_into_a_float_is_reported(city, tmp_path):
+def test_an_id_number_excel_turned_into_a_float_is_reported(residents_city, tmp_path):
     path = write_rows(tmp_path / "台账.xlsx", [person(11, doc_number=4.20502198506150e17)])
-    error = the_error(run(city, path))
+    error = the_error(run(residents_city, path))
     assert error.column == "证件号码" and "format the column as text" in error.reason
 
 
-def test_every_problem_of_a_row_is_reported(city, tmp_path):
+def test_every_problem_of_a_row_is_reported(residents_city, tmp_path):
     path = write_rows(tmp_path / "台账.csv", [person(11, phone="12", house_code="BA-7-0707")])
-    report = run(city, path)
+    report = run(residents_city, path)
     assert [(e.row, e.column) for e in report.rejected] == [(2, "联系电话"), (2, "房屋编码")]
     line = read_back(report.error_file)[1]
     assert line[-2] == "联系电话、房屋编码"
     assert line[-1].startswith("联系电话: ") and "；房屋编码: " in line[-1]
 
 
-def test_duplicate_ids_in_one_file_are_reported_on_the_second_occurrence(city, tmp_path):
+def test_duplicate_ids_in_one_file_are_reported_on_the_second_occurrence(residents_city, tmp_path):
     rows = [person(11), person(12), person(11, name="张三丰")]
-    report = run(city, write_rows(tmp_path / "台账.csv", rows))
+    report = run(residents_city, write_rows(tmp_path / "台账.csv", rows))
 
     assert (report.inserted, report.rejected_rows) == (2, 1)
     error = the_error(report)
     assert (error.row, error.column) == (4, "证件号码")
     assert "already on row 2" in error.reason
-    assert resident(city, 11).name == "张三"
+    assert resident(residents_city, 11).name == "张三"
 
 
-def test_a_duplicate_of_a_rejected_row_is_still_a_duplicate(city, tmp_path):
+def test_a_duplicate_of_a_rejected_row_is_still_a_duplicate(residents_city, tmp_path):
     rows = [person(11, phone="12"), person(11)]
-    report = run(city, write_rows(tmp_path / "台账.csv", rows))
+    report = run(residents_city, write_rows(tmp_path / "台账.csv", rows))
     assert report.inserted == 0
     assert [(e.row, e.column) for e in report.rejected] == [(2, "联系电话"), (3, "证件号码")]
 
 
-def test_a_row_with_more_cells_than_the_header_is_reported(city, tmp_path):
+def test_a_row_with_more_cells_than_the_header_is_reported(residents_city, tmp_path):
     path = tmp_path / "台账.csv"
     values = person(11)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(list(values))
         writer.writerow([*values.values(), "多出来的"])
-    error = the_error(run(city, path))
+    error = the_error(run(residents_city, path))
     assert error.column == "" and "unquoted comma" in error.reason
 
 
-def test_the_error_file_can_be_fixed_and_imported(city, tmp_path):
-    report = run(city, write_rows(tmp_path / "台账.csv", [person(11), person(12, phone="12")]))
+def test_the_error_file_can_be_fixed_and_imported(residents_city, tmp_path):
+    report = run(
+        residents_city, write_rows(tmp_path / "台账.csv", [person(11), person(12, phone="12")])
+    )
     lines = read_back(report.error_file)
     phone = lines[0].index("联系电话")
     lines[1][phone] = "13900001111"
     with report.error_file.open("w", encoding="utf-8-sig", newline="") as handle:
         csv.writer(handle).writerows(lines)
 
-    again = run(city, report.error_file)
+    again = run(residents_city, report.error_file)
 
     assert (again.inserted, again.rejected, again.warnings) == (1, [], [])
 
 
-def test_error_file_goes_where_asked(city, tmp_path):
+def test_error_file_goes_where_asked(residents_city, tmp_path):
     target = tmp_path / "out" / "errors.csv"
     target.parent.mkdir()
     report = run(
-        city, write_rows(tmp_path / "台账.csv", [person(11, phone="12")]), error_path=target
+        residents_city,
+        write_rows(tmp_path / "台账.csv", [person(11, phone="12")]),
+        error_path=target,
     )
     assert report.error_file == target and target.exists()
 
@@ -481,142 +408,149 @@ def test_error_file_goes_where_asked(city, tmp_path):
 # --- files that are not a ledger: a clear sentence and nothing written ----------------------
 
 
-def rejected_file(city: dict[str, Any], path: Path, match: str) -> None:
+def rejected_file(residents_city: dict[str, Any], path: Path, match: str) -> None:
     with pytest.raises(LedgerFileError, match=match):
-        run(city, path)
-    assert count(city["session"]) == 0
-    assert count(city["session"], Residence) == 0
+        run(residents_city, path)
+    assert count(residents_city["session"]) == 0
+    assert count(residents_city["session"], Residence) == 0
     assert not list(path.parent.glob("*.errors*"))
 
 
 @pytest.mark.parametrize("name", ["台账.txt", "台账.json", "台账.ods"])
-def test_other_file_types_are_refused_naming_the_accepted_ones(city, tmp_path, name):
+def test_other_file_types_are_refused_naming_the_accepted_ones(residents_city, tmp_path, name):
     path = tmp_path / name
     path.write_text("姓名,证件号码\n张三,1\n", encoding="utf-8")
-    rejected_file(city, path, r"use one of \.csv, \.xlsx")
+    rejected_file(residents_city, path, r"use one of \.csv, \.xlsx")
 
 
-def test_an_old_xls_workbook_is_refused_with_how_to_convert_it(city, tmp_path):
+def test_an_old_xls_workbook_is_refused_with_how_to_convert_it(residents_city, tmp_path):
     path = tmp_path / "台账.xls"
     path.write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 100)
-    rejected_file(city, path, "save it as .xlsx")
+    rejected_file(residents_city, path, "save it as .xlsx")
 
 
-def test_a_workbook_named_csv_is_refused(city, tmp_path):
+def test_a_workbook_named_csv_is_refused(residents_city, tmp_path):
     path = write_rows(tmp_path / "台账.xlsx", [person(11)])
     renamed = path.rename(tmp_path / "台账.csv")
-    rejected_file(city, renamed, "not CSV text")
+    rejected_file(residents_city, renamed, "not CSV text")
 
 
-def test_a_csv_named_xlsx_is_refused(city, tmp_path):
+def test_a_csv_named_xlsx_is_refused(residents_city, tmp_path):
     path = write_rows(tmp_path / "台账.csv", [person(11)])
     renamed = path.rename(tmp_path / "台账.xlsx")
-    rejected_file(city, renamed, "cannot be opened as an Excel .xlsx workbook")
+    rejected_file(residents_city, renamed, "cannot be opened as an Excel .xlsx workbook")
 
 
 @pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf", b"\r\n\r\n,,,\r\n"])
-def test_an_empty_csv_is_refused(city, tmp_path, content):
+def test_an_empty_csv_is_refused(residents_city, tmp_path, content):
     path = tmp_path / "台账.csv"
     path.write_bytes(content)
-    rejected_file(city, path, "is empty")
+    rejected_file(residents_city, path, "is empty")
 
 
-def test_an_empty_workbook_is_refused(city, tmp_path):
+def test_an_empty_workbook_is_refused(residents_city, tmp_path):
     path = tmp_path / "台账.xlsx"
     openpyxl.Workbook().save(path)
-    rejected_file(city, path, "is empty")
+    rejected_file(residents_city, path, "is empty")
 
 
-def test_a_header_without_rows_is_refused(city, tmp_path):
+def test_a_header_without_rows_is_refused(residents_city, tmp_path):
     path = write_rows(tmp_path / "台账.csv", [], header=HEADERS)
-    rejected_file(city, path, "no resident rows")
+    rejected_file(residents_city, path, "no resident rows")
 
 
-def test_missing_required_columns_reject_the_file_naming_them(city, tmp_path):
+def test_missing_required_columns_reject_the_file_naming_them(residents_city, tmp_path):
     rows = [{"姓名": "张三", "联系电话": "13812345678"}]
     path = write_rows(tmp_path / "台账.csv", rows)
-    rejected_file(city, path, "lacks the required column\\(s\\) 证件号码, 人口类型")
+    rejected_file(residents_city, path, "lacks the required column\\(s\\) 证件号码, 人口类型")
 
 
-def test_a_grid_workers_file_needs_the_house_column(city, tmp_path):
+def test_a_grid_workers_file_needs_the_house_column(residents_city, tmp_path):
     rows = [{"姓名": "张三", "证件号码": id_number(11), "人口类型": "户籍人口"}]
     with pytest.raises(LedgerFileError, match="房屋编码"):
-        run(city, write_rows(tmp_path / "台账.csv", rows), actor="worker_a")
+        run(residents_city, write_rows(tmp_path / "台账.csv", rows), actor="worker_a")
 
 
-def test_a_file_without_a_header_row_is_refused(city, tmp_path):
+def test_a_file_without_a_header_row_is_refused(residents_city, tmp_path):
     path = tmp_path / "台账.csv"
     path.write_text("张三,420502198506150011,户籍人口\n", encoding="utf-8")
-    rejected_file(city, path, "has no header row")
+    rejected_file(residents_city, path, "has no header row")
 
 
-def test_two_columns_for_the_same_field_are_refused(city, tmp_path):
+def test_two_columns_for_the_same_field_are_refused(residents_city, tmp_path):
     path = write_rows(tmp_path / "台账.csv", [person(11)], header=[*HEADERS, "name"])
-    rejected_file(city, path, "two columns for 姓名")
+    rejected_file(residents_city, path, "two columns for 姓名")
 
 
-def test_a_file_broken_after_many_rows_writes_nothing(city, tmp_path, monkeypatch):
+def test_a_file_broken_after_many_rows_writes_nothing(residents_city, tmp_path, monkeypatch):
     monkeypatch.setattr(ledger_check, "BATCH_ROWS", 50)
     # More rows than the encoding sniffer reads, so the bad bytes come after several batches.
     path = write_rows(tmp_path / "台账.csv", [person(s) for s in range(1000)])
     assert path.stat().st_size > 1 << 16
     path.write_bytes(path.read_bytes() + "张三,".encode("gb18030") + b"\n")
-    rejected_file(city, path, "line 1002 is not UTF-8 text")
+    rejected_file(residents_city, path, "line 1002 is not UTF-8 text")
 
 
 # --- re-import ------------------------------------------------------------------------------
 
 
-def test_reimporting_a_person_updates_them_and_moves_their_residence(city, tmp_path):
-    run(city, write_rows(tmp_path / "一.csv", [person(11, education="高中"), person(12)]))
-    before = resident(city, 11).id
+def test_reimporting_a_person_updates_them_and_moves_their_residence(residents_city, tmp_path):
+    run(residents_city, write_rows(tmp_path / "一.csv", [person(11, education="高中"), person(12)]))
+    before = resident(residents_city, 11).id
 
     changed = person(11, phone="13900001111", house_code="BA-1-0201", moved_in="2024-05-01")
-    report = run(city, write_rows(tmp_path / "二.csv", [changed, person(12)]))
+    report = run(residents_city, write_rows(tmp_path / "二.csv", [changed, person(12)]))
 
     assert (report.inserted, report.updated, report.rejected) == (0, 2, [])
-    assert count(city["session"]) == 2
-    zhang = resident(city, 11)
+    assert count(residents_city["session"]) == 2
+    zhang = resident(residents_city, 11)
     assert zhang.id == before
     assert zhang.education == "高中"  # a column the second file lacks keeps its value
-    assert clear_text(city, zhang.id)[1] == "13900001111"
-    assert history(city, zhang.id) == [
+    assert clear_text(residents_city, zhang.id)[1] == "13900001111"
+    assert history(residents_city, zhang.id) == [
         ("BA-1-0101", date(2020, 1, 1), date(2024, 5, 1)),
         ("BA-1-0201", date(2024, 5, 1), None),
     ]
-    assert history(city, resident(city, 12).id) == [("BA-1-0101", date(2020, 1, 1), None)]
+    assert history(residents_city, resident(residents_city, 12).id) == [
+        ("BA-1-0101", date(2020, 1, 1), None)
+    ]
 
 
-def test_a_move_without_a_date_happens_today(city, tmp_path):
-    run(city, write_rows(tmp_path / "一.csv", [person(11)]))
-    run(city, write_rows(tmp_path / "二.csv", [person(11, house_code="BB-1-0101", moved_in="")]))
-    zhang = resident(city, 11)
+def test_a_move_without_a_date_happens_today(residents_city, tmp_path):
+    run(residents_city, write_rows(tmp_path / "一.csv", [person(11)]))
+    run(
+        residents_city,
+        write_rows(tmp_path / "二.csv", [person(11, house_code="BB-1-0101", moved_in="")]),
+    )
+    zhang = resident(residents_city, 11)
     assert zhang.grid_code == GRID_B
-    assert history(city, zhang.id)[-2:] == [
+    assert history(residents_city, zhang.id)[-2:] == [
         ("BA-1-0101", date(2020, 1, 1), TODAY),
         ("BB-1-0101", TODAY, None),
     ]
 
 
-def test_a_move_dated_before_the_current_residence_is_refused(city, tmp_path):
-    run(city, write_rows(tmp_path / "一.csv", [person(11, moved_in="2022-01-01")]))
+def test_a_move_dated_before_the_current_residence_is_refused(residents_city, tmp_path):
+    run(residents_city, write_rows(tmp_path / "一.csv", [person(11, moved_in="2022-01-01")]))
     report = run(
-        city,
+        residents_city,
         write_rows(
             tmp_path / "二.csv", [person(11, house_code="BA-1-0201", moved_in="2021-01-01")]
         ),
     )
     error = the_error(report)
     assert error.column == "入住日期" and "history cannot be rewritten" in error.reason
-    assert history(city, resident(city, 11).id) == [("BA-1-0101", date(2022, 1, 1), None)]
+    assert history(residents_city, resident(residents_city, 11).id) == [
+        ("BA-1-0101", date(2022, 1, 1), None)
+    ]
 
 
 # --- scope ----------------------------------------------------------------------------------
 
 
-def test_a_grid_worker_cannot_import_into_a_house_outside_their_grids(city, tmp_path):
+def test_a_grid_worker_cannot_import_into_a_house_outside_their_grids(residents_city, tmp_path):
     rows = [person(11), person(12, house_code="BB-1-0101")]
-    report = run(city, write_rows(tmp_path / "台账.csv", rows), actor="worker_a")
+    report = run(residents_city, write_rows(tmp_path / "台账.csv", rows), actor="worker_a")
 
     assert report.inserted == 1
     error = the_error(report)
@@ -624,17 +558,19 @@ def test_a_grid_worker_cannot_import_into_a_house_outside_their_grids(city, tmp_
     assert f"is in grid {GRID_B}, outside your grids {GRID_A}" in error.reason
 
 
-def test_a_grid_worker_cannot_update_a_person_of_another_grid(city, tmp_path):
-    run(city, write_rows(tmp_path / "一.csv", [person(11, house_code="BB-1-0101")]))
-    report = run(city, write_rows(tmp_path / "二.csv", [person(11, name="改名")]), actor="worker_a")
+def test_a_grid_worker_cannot_update_a_person_of_another_grid(residents_city, tmp_path):
+    run(residents_city, write_rows(tmp_path / "一.csv", [person(11, house_code="BB-1-0101")]))
+    report = run(
+        residents_city, write_rows(tmp_path / "二.csv", [person(11, name="改名")]), actor="worker_a"
+    )
     error = the_error(report)
     assert error.column == "证件号码" and "already registered outside your grids" in error.reason
     assert GRID_B not in error.reason  # where the person lives is not the importer's business
-    assert resident(city, 11).name == "张三"
+    assert resident(residents_city, 11).name == "张三"
 
 
-def test_an_account_that_cannot_read_residents_cannot_import(city, tmp_path, session):
-    leader = add_staff(session, "leader", "leader", area_code="420502000000")
+def test_an_account_that_cannot_read_residents_cannot_import(residents_city, tmp_path, session):
+    leader = residents_city["leader"]  # a district leader sees aggregates only
     with pytest.raises(Forbidden):
         import_residents(session, actor=leader, path=write_rows(tmp_path / "a.csv", [person()]))
 
@@ -662,22 +598,22 @@ FULL = {
 }
 
 
-def ledger_fields(city: dict[str, Any]) -> list[dict[str, Any]]:
+def ledger_fields(residents_city: dict[str, Any]) -> list[dict[str, Any]]:
     """Every resident's ledger fields with the clear ID and phone, by ID number."""
     fields = [
         c.key for c in COLUMNS if c.key not in ("doc_number", "phone", "house_code", "moved_in")
     ]
     out = []
-    for row in city["session"].scalars(select(Resident)):
+    for row in residents_city["session"].scalars(select(Resident)):
         values = {f: getattr(row, f) for f in fields}
-        values["number"], values["phone"] = clear_text(city, row.id)
-        values["history"] = [(h, i, o) for h, i, o in history(city, row.id)]
+        values["number"], values["phone"] = clear_text(residents_city, row.id)
+        values["history"] = [(h, i, o) for h, i, o in history(residents_city, row.id)]
         out.append(values)
     return sorted(out, key=lambda v: v["number"])
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
-def test_unmasked_export_reimports_to_the_same_ledger(city, tmp_path, suffix):
+def test_unmasked_export_reimports_to_the_same_ledger(residents_city, tmp_path, suffix):
     rows = [
         person(11, **FULL),
         person(12, name="李四", house_code="BB-1-0201", phone="0717-1234567"),
@@ -691,87 +627,113 @@ def test_unmasked_export_reimports_to_the_same_ledger(city, tmp_path, suffix):
             phone="",
         ),
     ]
-    first = run(city, write_rows(tmp_path / f"台账{suffix}", rows))
+    first = run(residents_city, write_rows(tmp_path / f"台账{suffix}", rows))
     assert first.rejected == []
-    before = ledger_fields(city)
+    before = ledger_fields(residents_city)
 
     path = tmp_path / f"导出{suffix}"
     written = export_residents(
-        city["session"], actor=city["admin"], path=path, unmasked=True, reason="台账核对 round trip"
+        residents_city["session"],
+        actor=residents_city["admin"],
+        path=path,
+        unmasked=True,
+        reason="台账核对 round trip",
     )
     assert written == 3
-    session = city["session"]
+    session = residents_city["session"]
     session.execute(delete(Residence))
     session.execute(delete(Resident))
-    again = run(city, path)
+    again = run(residents_city, path)
 
     assert (again.inserted, again.rejected, again.warnings) == (3, [], [])
-    assert ledger_fields(city) == before
+    assert ledger_fields(residents_city) == before
 
 
-def test_unmasked_export_writes_one_access_log_row(city, tmp_path):
-    run(city, write_rows(tmp_path / "台账.csv", [person(11), person(12)]))
+def test_unmasked_export_writes_one_access_log_row(residents_city, tmp_path):
+    run(residents_city, write_rows(tmp_path / "台账.csv", [person(11), person(12)]))
     export_residents(
-        city["session"],
-        actor=city["admin"],
+        residents_city["session"],
+        actor=residents_city["admin"],
         path=tmp_path / "导出.csv",
         unmasked=True,
         reason="年度台账核对",
     )
     logs = (
-        city["session"]
+        residents_city["session"]
         .scalars(select(PiiAccessLog).where(PiiAccessLog.fields == "bulk_export"))
         .all()
     )
     assert len(logs) == 1
-    assert logs[0].resident_id is None and logs[0].staff_id == city["admin"].staff_id
+    assert logs[0].resident_id is None and logs[0].staff_id == residents_city["admin"].staff_id
     assert "年度台账核对" in logs[0].reason and "2 residents" in logs[0].reason
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
-def test_masked_export_has_no_clear_id_numbers_and_logs_nothing(city, tmp_path, suffix):
-    run(city, write_rows(tmp_path / "台账.csv", [person(11), person(12)]))
+def test_masked_export_has_no_clear_id_numbers_and_logs_nothing(residents_city, tmp_path, suffix):
+    run(residents_city, write_rows(tmp_path / "台账.csv", [person(11), person(12)]))
     path = tmp_path / f"导出{suffix}"
 
-    assert export_residents(city["session"], actor=city["admin"], path=path) == 2
+    assert (
+        export_residents(residents_city["session"], actor=residents_city["admin"], path=path) == 2
+    )
 
     content = "\n".join(",".join(line) for line in read_back(path))
     assert id_number(11) not in content and "13812345678" not in content
     assert id_number(11)[:6] + "*" * 11 in content
     assert "cannot be re-imported" in read_back(path)[0][0]
-    assert count(city["session"], PiiAccessLog) == 0
-    again = run(city, path)
+    assert count(residents_city["session"], PiiAccessLog) == 0
+    again = run(residents_city, path)
     assert again.imported == 0
     # Each row is refused for its masked ID number (its year-only birth date is refused too).
     masked_ids = [e for e in again.rejected if e.column == "证件号码"]
     assert len(masked_ids) == 2 and all("is masked" in e.reason for e in masked_ids)
 
 
-def test_a_grid_worker_exports_only_their_grids(city, tmp_path):
-    run(city, write_rows(tmp_path / "台账.csv", [person(11), person(12, house_code="BB-1-0101")]))
+def test_a_grid_worker_exports_only_their_grids(residents_city, tmp_path):
+    run(
+        residents_city,
+        write_rows(tmp_path / "台账.csv", [person(11), person(12, house_code="BB-1-0101")]),
+    )
     path = tmp_path / "导出.csv"
-    assert export_residents(city["session"], actor=city["worker_a"], path=path) == 1
+    assert (
+        export_residents(residents_city["session"], actor=residents_city["worker_a"], path=path)
+        == 1
+    )
     with pytest.raises(Forbidden):
-        export_residents(city["session"], actor=city["worker_a"], path=path, grid_code=GRID_B)
+        export_residents(
+            residents_city["session"], actor=residents_city["worker_a"], path=path, grid_code=GRID_B
+        )
 
 
-def test_export_can_be_narrowed_to_a_grid(city, tmp_path):
-    run(city, write_rows(tmp_path / "台账.csv", [person(11), person(12, house_code="BB-1-0101")]))
+def test_export_can_be_narrowed_to_a_grid(residents_city, tmp_path):
+    run(
+        residents_city,
+        write_rows(tmp_path / "台账.csv", [person(11), person(12, house_code="BB-1-0101")]),
+    )
     assert (
         export_residents(
-            city["session"], actor=city["admin"], path=tmp_path / "b.csv", grid_code=GRID_B
+            residents_city["session"],
+            actor=residents_city["admin"],
+            path=tmp_path / "b.csv",
+            grid_code=GRID_B,
         )
         == 1
     )
 
 
-def test_unmasked_export_needs_a_reason_and_a_role_that_may_unmask(city, tmp_path):
+def test_unmasked_export_needs_a_reason_and_a_role_that_may_unmask(residents_city, tmp_path):
     path = tmp_path / "导出.csv"
     with pytest.raises(InvalidRecord, match="say why"):
-        export_residents(city["session"], actor=city["admin"], path=path, unmasked=True)
+        export_residents(
+            residents_city["session"], actor=residents_city["admin"], path=path, unmasked=True
+        )
     with pytest.raises(Forbidden):
         export_residents(
-            city["session"], actor=city["inspector"], path=path, unmasked=True, reason="想看看"
+            residents_city["session"],
+            actor=residents_city["inspector"],
+            path=path,
+            unmasked=True,
+            reason="想看看",
         )
     assert not path.exists()
 
@@ -779,17 +741,17 @@ def test_unmasked_export_needs_a_reason_and_a_role_that_may_unmask(city, tmp_pat
 # --- batches ------------------------------------------------------------------------------
 
 
-def test_duplicates_and_updates_are_found_across_batches(city, tmp_path, monkeypatch):
+def test_duplicates_and_updates_are_found_across_batches(residents_city, tmp_path, monkeypatch):
     monkeypatch.setattr(ledger_check, "BATCH_ROWS", 3)
-    run(city, write_rows(tmp_path / "一.csv", [person(30, name="旧名")]))
+    run(residents_city, write_rows(tmp_path / "一.csv", [person(30, name="旧名")]))
     rows = [person(s) for s in range(11, 18)] + [person(12, name="又来"), person(30, name="新名")]
-    report = run(city, write_rows(tmp_path / "二.csv", rows))
+    report = run(residents_city, write_rows(tmp_path / "二.csv", rows))
 
     assert (report.total_rows, report.inserted, report.updated) == (9, 7, 1)
     error = the_error(report)
     assert (error.row, error.column) == (9, "证件号码") and "already on row 3" in error.reason
-    assert resident(city, 30).name == "新名"
-    assert resident(city, 12).name == "张三"
+    assert resident(residents_city, 30).name == "新名"
+    assert resident(residents_city, 12).name == "张三"
 
 
 def test_seen_documents_reports_repeats_within_and_across_batches():
@@ -800,11 +762,11 @@ def test_seen_documents_reports_repeats_within_and_across_batches():
     assert seen.repeats([], []) == {}
 
 
-def test_planner_settings_are_put_back_after_an_import(city, tmp_path):
-    session = city["session"]
+def test_planner_settings_are_put_back_after_an_import(residents_city, tmp_path):
+    session = residents_city["session"]
     query = text("SELECT current_setting('enable_seqscan'), current_setting('jit')")
     before = tuple(session.execute(query).one())
-    run(city, write_rows(tmp_path / "台账.csv", [person(11)]))
+    run(residents_city, write_rows(tmp_path / "台账.csv", [person(11)]))
     settings = session.execute(query).one()
     assert tuple(settings) == before
 
@@ -813,12 +775,12 @@ def test_planner_settings_are_put_back_after_an_import(city, tmp_path):
 
 
 @pytest.fixture
-def cli(city, monkeypatch):
+def cli(residents_city, monkeypatch):
     """The `people` sub-app, its commands working in the test's rolled-back session."""
 
     @contextmanager
     def test_session() -> Iterator[Session]:
-        yield city["session"]
+        yield residents_city["session"]
 
     monkeypatch.setattr(cli_people, "session_scope", test_session)
     runner = CliRunner()
@@ -831,13 +793,13 @@ def test_cli_writes_the_template(cli, tmp_path):
     assert (tmp_path / "模板.xlsx").exists()
 
 
-def test_cli_imports_and_says_where_the_rejected_rows_went(cli, city, tmp_path):
+def test_cli_imports_and_says_where_the_rejected_rows_went(cli, residents_city, tmp_path):
     path = write_rows(tmp_path / "台账.csv", [person(11), person(12, phone="12")])
     result = cli("import", path, "--as", "boss")
     assert result.exit_code == 2
     assert "1 residents added" in result.output and "1 rejected" in result.output
     assert "台账.errors.csv" in result.output
-    assert count(city["session"]) == 1
+    assert count(residents_city["session"]) == 1
 
 
 def test_cli_refuses_an_unknown_account_in_one_sentence(cli, tmp_path):
@@ -846,8 +808,8 @@ def test_cli_refuses_an_unknown_account_in_one_sentence(cli, tmp_path):
     assert "no account named nobody" in result.output and "Traceback" not in result.output
 
 
-def test_cli_exports_unmasked_only_with_a_reason(cli, city, tmp_path):
-    run(city, write_rows(tmp_path / "台账.csv", [person(11)]))
+def test_cli_exports_unmasked_only_with_a_reason(cli, residents_city, tmp_path):
+    run(residents_city, write_rows(tmp_path / "台账.csv", [person(11)]))
     refused = cli("export", tmp_path / "x.csv", "--as", "boss", "--unmasked")
     assert refused.exit_code == 1 and "say why" in refused.output
     done = cli("export", tmp_path / "x.csv", "--as", "boss", "--unmasked", "--reason", "年度核对")
@@ -885,31 +847,35 @@ def assert_no_live_formula(path: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
-def test_formula_text_is_exported_inert_and_reimports_unchanged(city, tmp_path, suffix):
+def test_formula_text_is_exported_inert_and_reimports_unchanged(residents_city, tmp_path, suffix):
     rows = [person(11, residence_type="流动人口", **FORMULAS)]
-    assert run(city, write_rows(tmp_path / "台账.csv", rows)).rejected == []
-    before = ledger_fields(city)
+    assert run(residents_city, write_rows(tmp_path / "台账.csv", rows)).rejected == []
+    before = ledger_fields(residents_city)
     assert before[0]["name"] == "=1+1"
 
     masked, unmasked = tmp_path / f"脱敏{suffix}", tmp_path / f"明文{suffix}"
-    export_residents(city["session"], actor=city["admin"], path=masked)
+    export_residents(residents_city["session"], actor=residents_city["admin"], path=masked)
     export_residents(
-        city["session"], actor=city["admin"], path=unmasked, unmasked=True, reason="台账核对"
+        residents_city["session"],
+        actor=residents_city["admin"],
+        path=unmasked,
+        unmasked=True,
+        reason="台账核对",
     )
     assert_no_live_formula(masked)
     assert_no_live_formula(unmasked)
 
-    city["session"].execute(delete(Residence))
-    city["session"].execute(delete(Resident))
-    again = run(city, unmasked)
+    residents_city["session"].execute(delete(Residence))
+    residents_city["session"].execute(delete(Resident))
+    again = run(residents_city, unmasked)
     assert (again.inserted, again.rejected) == (1, [])
-    assert ledger_fields(city) == before
+    assert ledger_fields(residents_city) == before
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
-def test_error_files_carry_formula_text_inert(city, tmp_path, suffix):
+def test_error_files_carry_formula_text_inert(residents_city, tmp_path, suffix):
     rows = [person(11, phone="12", **FORMULAS)]
-    report = run(city, write_rows(tmp_path / f"台账{suffix}", rows))
+    report = run(residents_city, write_rows(tmp_path / f"台账{suffix}", rows))
     assert report.error_file is not None and len(report.rejected) == 1
     assert_no_live_formula(report.error_file)
     lines = read_back(report.error_file)
@@ -918,6 +884,6 @@ def test_error_files_carry_formula_text_inert(city, tmp_path, suffix):
     if suffix == ".csv":
         with report.error_file.open("w", encoding="utf-8-sig", newline="") as handle:
             csv.writer(handle).writerows(lines)
-        again = run(city, report.error_file)
+        again = run(residents_city, report.error_file)
         assert (again.inserted, again.rejected) == (1, [])
-        assert resident(city, 11).name == "=1+1"
+        assert resident(residents_city, 11).name == "=1+1"

@@ -12,41 +12,12 @@ from people.exceptions import Duplicate, Forbidden, InvalidRecord, NotFound
 from people.models import PiiAccessLog, ResidenceType, Resident
 from people.schemas import ResidentCreate, ResidentUpdate
 from tests.factories import (
-    COMMUNITY,
-    add_building,
-    add_grid,
-    add_house,
-    add_staff,
-    admin_tree,
     id_number,
-    square,
 )
-
-GRID_A, GRID_B = COMMUNITY + "001", COMMUNITY + "002"
-TODAY = date(2026, 11, 22)
+from tests.people.residents_city import GRID_A, TODAY
 
 
-@pytest.fixture
-def city(session):
-    """Two grids with a building each, a worker per grid, an admin and a leader."""
-    admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
-    add_grid(session, GRID_A, square(111.28, 30.70, 0.01))
-    add_grid(session, GRID_B, square(111.29, 30.70, 0.01))
-    building_a = add_building(session, "BA", square(111.281, 30.701, 0.0002), GRID_A)
-    building_b = add_building(session, "BB", square(111.291, 30.701, 0.0002), GRID_B)
-    for building in (building_a, building_b):
-        add_house(session, building, room="0101")
-        add_house(session, building, floor=2, room="0201")
-    return {
-        "worker_a": add_staff(session, "worker_a", "grid_worker", grid_codes=[GRID_A]),
-        "worker_b": add_staff(session, "worker_b", "grid_worker", grid_codes=[GRID_B]),
-        "admin": add_staff(session, "boss", "admin"),
-        "leader": add_staff(session, "leader", "leader", area_code="420502000000"),
-        "session": session,
-    }
-
-
-def register(city, actor="worker_a", house="BA-1-0101", sequence=11, **fields):
+def register(residents_city, actor="worker_a", house="BA-1-0101", sequence=11, **fields):
     data = ResidentCreate(
         doc_number=id_number(sequence),
         name="张三",
@@ -55,11 +26,13 @@ def register(city, actor="worker_a", house="BA-1-0101", sequence=11, **fields):
         phone="13812345678",
         **fields,
     )
-    return service.register_resident(city["session"], actor=city[actor], data=data, today=TODAY)
+    return service.register_resident(
+        residents_city["session"], actor=residents_city[actor], data=data, today=TODAY
+    )
 
 
-def test_registration_derives_sex_and_birth_date_and_masks_id_and_phone(city):
-    resident = register(city, sequence=11)
+def test_registration_derives_sex_and_birth_date_and_masks_id_and_phone(residents_city):
+    resident = register(residents_city, sequence=11)
     assert (resident.sex.value, resident.birth_year, resident.age) == ("male", 1985, 41)
     number = id_number(11)
     assert resident.doc_masked == number[:6] + "*" * 11 + number[-1:]
@@ -67,103 +40,118 @@ def test_registration_derives_sex_and_birth_date_and_masks_id_and_phone(city):
     assert (resident.grid_code, resident.house_code) == (GRID_A, "BA-1-0101")
 
 
-def test_id_number_and_phone_are_encrypted_at_rest(city):
-    resident = register(city, sequence=11)
-    row = city["session"].get(Resident, resident.id)
+def test_id_number_and_phone_are_encrypted_at_rest(residents_city):
+    resident = register(residents_city, sequence=11)
+    row = residents_city["session"].get(Resident, resident.id)
     assert id_number(11).encode() not in row.doc_enc
     assert b"13812345678" not in row.phone_enc
 
 
-def test_second_registration_of_the_same_id_is_refused_as_duplicate(city):
-    register(city, sequence=11)
+def test_second_registration_of_the_same_id_is_refused_as_duplicate(residents_city):
+    register(residents_city, sequence=11)
     with pytest.raises(Duplicate, match="already registered"):
-        register(city, sequence=11, house="BA-1-0201")
+        register(residents_city, sequence=11, house="BA-1-0201")
 
 
-def test_malformed_id_number_is_refused_naming_the_rule(city):
+def test_malformed_id_number_is_refused_naming_the_rule(residents_city):
     bad = id_number(11)[:-1] + ("0" if id_number(11)[-1] != "0" else "1")
     with pytest.raises(InvalidRecord, match="check digit"):
         service.register_resident(
-            city["session"],
-            actor=city["worker_a"],
+            residents_city["session"],
+            actor=residents_city["worker_a"],
             data=ResidentCreate(doc_number=bad, name="李四", house_code="BA-1-0101"),
             today=TODAY,
         )
 
 
-def test_floating_resident_needs_an_origin(city):
+def test_floating_resident_needs_an_origin(residents_city):
     with pytest.raises(InvalidRecord, match="origin"):
-        register(city, residence_type=ResidenceType.FLOATING)
-    floating = register(city, residence_type=ResidenceType.FLOATING, origin="湖北省恩施州")
+        register(residents_city, residence_type=ResidenceType.FLOATING)
+    floating = register(
+        residents_city, residence_type=ResidenceType.FLOATING, origin="湖北省恩施州"
+    )
     assert floating.residence_type_label == "流动人口"
 
 
-def test_grid_worker_cannot_register_or_read_residents_outside_their_grids(city):
+def test_grid_worker_cannot_register_or_read_residents_outside_their_grids(residents_city):
     with pytest.raises(Forbidden, match="outside your scope"):
-        register(city, actor="worker_a", house="BB-1-0101")
-    resident = register(city, actor="worker_b", house="BB-1-0101")
+        register(residents_city, actor="worker_a", house="BB-1-0101")
+    resident = register(residents_city, actor="worker_b", house="BB-1-0101")
     with pytest.raises(NotFound, match="does not exist or is outside your scope"):
-        service.get_resident(city["session"], actor=city["worker_a"], resident_id=resident.id)
-    listing = service.list_residents(city["session"], actor=city["worker_a"])
+        service.get_resident(
+            residents_city["session"], actor=residents_city["worker_a"], resident_id=resident.id
+        )
+    listing = service.list_residents(residents_city["session"], actor=residents_city["worker_a"])
     assert listing.total == 0
 
 
-def test_leaders_see_aggregates_only_never_a_person(city):
-    resident = register(city)
+def test_leaders_see_aggregates_only_never_a_person(residents_city):
+    resident = register(residents_city)
     with pytest.raises(Forbidden, match="may not read residents"):
-        service.get_resident(city["session"], actor=city["leader"], resident_id=resident.id)
+        service.get_resident(
+            residents_city["session"], actor=residents_city["leader"], resident_id=resident.id
+        )
     with pytest.raises(Forbidden):
-        service.list_residents(city["session"], actor=city["leader"])
+        service.list_residents(residents_city["session"], actor=residents_city["leader"])
 
 
-def test_unmasking_returns_clear_values_and_writes_an_access_log_row(city):
-    resident = register(city, sequence=11)
+def test_unmasking_returns_clear_values_and_writes_an_access_log_row(residents_city):
+    resident = register(residents_city, sequence=11)
     pii = service.unmask_resident(
-        city["session"],
-        actor=city["worker_a"],
+        residents_city["session"],
+        actor=residents_city["worker_a"],
         resident_id=resident.id,
         reason="上门走访核实联系方式",
     )
     assert (pii.doc_number, pii.phone) == (id_number(11), "13812345678")
-    log = city["session"].scalars(select(PiiAccessLog)).all()
+    log = residents_city["session"].scalars(select(PiiAccessLog)).all()
     assert [(entry.staff_id, entry.resident_id, entry.reason) for entry in log] == [
-        (city["worker_a"].staff_id, resident.id, "上门走访核实联系方式")
+        (residents_city["worker_a"].staff_id, resident.id, "上门走访核实联系方式")
     ]
 
 
-def test_unmasking_needs_a_reason_and_an_allowed_role(city):
-    resident = register(city)
+def test_unmasking_needs_a_reason_and_an_allowed_role(residents_city):
+    resident = register(residents_city)
     with pytest.raises(InvalidRecord, match="say why"):
         service.unmask_resident(
-            city["session"], actor=city["worker_a"], resident_id=resident.id, reason=" "
+            residents_city["session"],
+            actor=residents_city["worker_a"],
+            resident_id=resident.id,
+            reason=" ",
         )
     with pytest.raises(Forbidden):
         service.unmask_resident(
-            city["session"], actor=city["leader"], resident_id=resident.id, reason="想看看"
+            residents_city["session"],
+            actor=residents_city["leader"],
+            resident_id=resident.id,
+            reason="想看看",
         )
-    assert city["session"].scalars(select(PiiAccessLog)).all() == []
+    assert residents_city["session"].scalars(select(PiiAccessLog)).all() == []
 
 
-def test_lookup_by_document_finds_the_resident_without_decrypting(city):
-    resident = register(city, sequence=11)
+def test_lookup_by_document_finds_the_resident_without_decrypting(residents_city):
+    resident = register(residents_city, sequence=11)
     found = service.find_by_document(
-        city["session"],
-        actor=city["admin"],
+        residents_city["session"],
+        actor=residents_city["admin"],
         doc_type="id_card",
         number=" " + id_number(11).lower() + " ",
     )
     assert found is not None and found.id == resident.id
     assert (
         service.find_by_document(
-            city["session"], actor=city["admin"], doc_type="id_card", number=id_number(13)
+            residents_city["session"],
+            actor=residents_city["admin"],
+            doc_type="id_card",
+            number=id_number(13),
         )
         is None
     )
 
 
-def test_moving_keeps_history_and_answers_who_lived_in_a_building_on_a_date(city):
-    session, worker = city["session"], city["worker_a"]
-    resident = register(city, sequence=11)  # BA-1-0101 since 2020-01-01
+def test_moving_keeps_history_and_answers_who_lived_in_a_building_on_a_date(residents_city):
+    session, worker = residents_city["session"], residents_city["worker_a"]
+    resident = register(residents_city, sequence=11)  # BA-1-0101 since 2020-01-01
     service.move_in(
         session,
         actor=worker,
@@ -190,40 +178,40 @@ def test_moving_keeps_history_and_answers_who_lived_in_a_building_on_a_date(city
     assert session.get(Resident, resident.id).active is False
 
 
-def test_moving_in_before_the_current_stay_began_is_refused(city):
-    resident = register(city)
+def test_moving_in_before_the_current_stay_began_is_refused(residents_city):
+    resident = register(residents_city)
     with pytest.raises(InvalidRecord, match="history cannot be rewritten"):
         service.move_in(
-            city["session"],
-            actor=city["worker_a"],
+            residents_city["session"],
+            actor=residents_city["worker_a"],
             resident_id=resident.id,
             house_code="BA-1-0201",
             on=date(2019, 1, 1),
         )
 
 
-def test_updating_a_phone_re_encrypts_and_re_masks_it(city):
-    resident = register(city)
+def test_updating_a_phone_re_encrypts_and_re_masks_it(residents_city):
+    resident = register(residents_city)
     updated = service.update_resident(
-        city["session"],
-        actor=city["worker_a"],
+        residents_city["session"],
+        actor=residents_city["worker_a"],
         resident_id=resident.id,
         changes=ResidentUpdate(phone="+86 139-0000-1111"),
     )
     assert updated.phone_masked == "139****1111"
     with pytest.raises(InvalidRecord, match=r"(?i)phone '12345' has 5 digits"):
         service.update_resident(
-            city["session"],
-            actor=city["worker_a"],
+            residents_city["session"],
+            actor=residents_city["worker_a"],
             resident_id=resident.id,
             changes=ResidentUpdate(phone="12345"),
         )
 
 
-def test_household_lists_head_first_with_relations(city):
-    session, worker = city["session"], city["worker_a"]
-    head = register(city, sequence=11)
-    spouse = register(city, sequence=12)
+def test_household_lists_head_first_with_relations(residents_city):
+    session, worker = residents_city["session"], residents_city["worker_a"]
+    head = register(residents_city, sequence=11)
+    spouse = register(residents_city, sequence=12)
     household = service.create_household(
         session,
         actor=worker,

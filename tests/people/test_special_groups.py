@@ -35,7 +35,7 @@ START = date(2026, 1, 1)
 
 
 @pytest.fixture
-def city(session):
+def groups_city(session):
     """Grids A (one worker), B (two workers) and C (none), a building each, and other roles."""
     admin_tree(session, community_geom=square(111.28, 30.70, 0.03))
     for code, lon in ((GRID_A, 111.28), (GRID_B, 111.29), (GRID_C, 111.30)):
@@ -54,7 +54,7 @@ def city(session):
     }
 
 
-def resident(city, sequence: int, grid: str = GRID_A, name: str = "张三") -> int:
+def resident(groups_city, sequence: int, grid: str = GRID_A, name: str = "张三") -> int:
     """A resident of the house in `grid`, registered by an admin; returns the resident id."""
     data = ResidentCreate(
         doc_number=id_number(sequence),
@@ -62,7 +62,9 @@ def resident(city, sequence: int, grid: str = GRID_A, name: str = "张三") -> i
         house_code=f"B{grid[-1]}-1-0101",
         moved_in=date(2020, 1, 1),
     )
-    read = service.register_resident(city["session"], actor=city["admin"], data=data, today=TODAY)
+    read = service.register_resident(
+        groups_city["session"], actor=groups_city["admin"], data=data, today=TODAY
+    )
     return read.id
 
 
@@ -116,15 +118,15 @@ def good_details(group_type: SpecialGroupType, sequence: int = 11) -> dict[str, 
     return examples[group_type]
 
 
-def enrol(city, resident_id: int, group_type=SpecialGroupType.ELDERLY_ALONE, **kwargs):
+def enrol(groups_city, resident_id: int, group_type=SpecialGroupType.ELDERLY_ALONE, **kwargs):
     """Enrol with good details, started on START, by worker_a unless told otherwise."""
     kwargs.setdefault("details", good_details(SpecialGroupType(group_type)))
     kwargs.setdefault("started_on", START)
     if group_type == SpecialGroupType.MENTAL_DISORDER:
         kwargs.setdefault("danger_level", 1)
-    actor = city[kwargs.pop("actor", "worker_a")]
+    actor = groups_city[kwargs.pop("actor", "worker_a")]
     return sg.enrol(
-        city["session"],
+        groups_city["session"],
         actor=actor,
         resident_id=resident_id,
         group_type=group_type,
@@ -133,10 +135,10 @@ def enrol(city, resident_id: int, group_type=SpecialGroupType.ELDERLY_ALONE, **k
     )
 
 
-def visit(city, group_id: int, on: date, actor: str = "worker_a", **kwargs):
+def visit(groups_city, group_id: int, on: date, actor: str = "worker_a", **kwargs):
     return sg.record_visit(
-        city["session"],
-        actor=city[actor],
+        groups_city["session"],
+        actor=groups_city[actor],
         special_group_id=group_id,
         visited_on=on,
         note="上门走访，情况稳定",
@@ -206,8 +208,8 @@ def test_a_missing_required_field_is_named():
 # --- enrolment and the visit interval ---------------------------------------------------------
 
 
-def test_enrolment_schedules_the_first_visit_one_interval_after_the_start(city):
-    member = enrol(city, resident(city, 11))
+def test_enrolment_schedules_the_first_visit_one_interval_after_the_start(groups_city):
+    member = enrol(groups_city, resident(groups_city, 11))
     assert (member.visit_interval_days, member.next_visit_due) == (7, date(2026, 1, 8))
     assert (member.group_type_label, member.resident_name, member.grid_code) == (
         "独居老人",
@@ -221,128 +223,133 @@ def test_enrolment_schedules_the_first_visit_one_interval_after_the_start(city):
     ("danger_level", "interval"), [(0, 90), (1, 30), (2, 30), (3, 14), (4, 14), (5, 14)]
 )
 def test_mental_disorder_interval_follows_the_highest_band_at_or_below_the_danger_level(
-    city, danger_level, interval
+    groups_city, danger_level, interval
 ):
     member = enrol(
-        city, resident(city, 11), SpecialGroupType.MENTAL_DISORDER, danger_level=danger_level
+        groups_city,
+        resident(groups_city, 11),
+        SpecialGroupType.MENTAL_DISORDER,
+        danger_level=danger_level,
     )
     assert member.visit_interval_days == interval
     assert member.next_visit_due == START + timedelta(days=interval)
 
 
-def test_mental_disorder_needs_a_danger_level_from_0_to_5(city):
-    resident_id = resident(city, 11)
+def test_mental_disorder_needs_a_danger_level_from_0_to_5(groups_city):
+    resident_id = resident(groups_city, 11)
     with pytest.raises(InvalidRecord, match="danger_level is required"):
-        enrol(city, resident_id, SpecialGroupType.MENTAL_DISORDER, danger_level=None)
+        enrol(groups_city, resident_id, SpecialGroupType.MENTAL_DISORDER, danger_level=None)
     with pytest.raises(InvalidRecord, match=r"danger_level 6 is outside 0\.\.5"):
-        enrol(city, resident_id, SpecialGroupType.MENTAL_DISORDER, danger_level=6)
+        enrol(groups_city, resident_id, SpecialGroupType.MENTAL_DISORDER, danger_level=6)
 
 
-def test_danger_level_is_refused_for_other_groups(city):
+def test_danger_level_is_refused_for_other_groups(groups_city):
     with pytest.raises(InvalidRecord, match="only applies to 严重精神障碍患者"):
-        enrol(city, resident(city, 11), danger_level=2)
+        enrol(groups_city, resident(groups_city, 11), danger_level=2)
 
 
-def test_enrolment_with_wrong_details_is_refused_and_nothing_is_stored(city):
+def test_enrolment_with_wrong_details_is_refused_and_nothing_is_stored(groups_city):
     with pytest.raises(InvalidRecord, match=r"details\.grade"):
         enrol(
-            city,
-            resident(city, 11),
+            groups_city,
+            resident(groups_city, 11),
             SpecialGroupType.DISABLED,
             details={**good_details(SpecialGroupType.DISABLED), "grade": 7},
         )
-    assert city["session"].scalars(select(SpecialGroup)).all() == []
+    assert groups_city["session"].scalars(select(SpecialGroup)).all() == []
 
 
-def test_phones_in_details_are_encrypted_at_rest_and_shown_masked(city):
-    member = enrol(city, resident(city, 11), SpecialGroupType.MENTAL_DISORDER)
+def test_phones_in_details_are_encrypted_at_rest_and_shown_masked(groups_city):
+    member = enrol(groups_city, resident(groups_city, 11), SpecialGroupType.MENTAL_DISORDER)
     assert member.details["guardian_phone"] == "139****5678"
     assert "guardian_phone_enc" not in member.details
-    stored = city["session"].get(SpecialGroup, member.id).details
+    stored = groups_city["session"].get(SpecialGroup, member.id).details
     assert "13912345678" not in json.dumps(stored)
     blob = base64.b64decode(stored["guardian_phone_enc"])
     context = "special_group.mental_disorder.guardian_phone"
     assert get_cipher().decrypt(blob, context=context) == "13912345678"
 
 
-def test_disability_certificate_must_carry_the_residents_own_id_number(city):
-    resident_id = resident(city, 11)
+def test_disability_certificate_must_carry_the_residents_own_id_number(groups_city):
+    resident_id = resident(groups_city, 11)
     someone_else = {**good_details(SpecialGroupType.DISABLED, sequence=13)}
     with pytest.raises(InvalidRecord, match="not this resident's ID number"):
-        enrol(city, resident_id, SpecialGroupType.DISABLED, details=someone_else)
-    member = enrol(city, resident_id, SpecialGroupType.DISABLED)
+        enrol(groups_city, resident_id, SpecialGroupType.DISABLED, details=someone_else)
+    member = enrol(groups_city, resident_id, SpecialGroupType.DISABLED)
     assert member.details["certificate_number"] == mask_id_number(id_number(11)) + "42"
 
 
-def test_released_prisoner_cannot_be_enrolled_before_release(city):
+def test_released_prisoner_cannot_be_enrolled_before_release(groups_city):
     with pytest.raises(InvalidRecord, match="release_date 2025-12-20 is after started_on"):
         enrol(
-            city,
-            resident(city, 11),
+            groups_city,
+            resident(groups_city, 11),
             SpecialGroupType.RELEASED_PRISONER,
             started_on=date(2025, 12, 1),
         )
 
 
-def test_a_second_open_membership_of_the_same_group_is_refused(city):
-    resident_id = resident(city, 11)
-    first = enrol(city, resident_id)
+def test_a_second_open_membership_of_the_same_group_is_refused(groups_city):
+    resident_id = resident(groups_city, 11)
+    first = enrol(groups_city, resident_id)
     with pytest.raises(Duplicate, match=f"already in 独居老人 .* since 2026-01-01 .*{first.id}"):
-        enrol(city, resident_id, started_on=date(2026, 1, 20))
-    assert enrol(city, resident_id, SpecialGroupType.LOW_INCOME).group_type == "low_income"
+        enrol(groups_city, resident_id, started_on=date(2026, 1, 20))
+    assert enrol(groups_city, resident_id, SpecialGroupType.LOW_INCOME).group_type == "low_income"
     sg.end_membership(
-        city["session"],
-        actor=city["worker_a"],
+        groups_city["session"],
+        actor=groups_city["worker_a"],
         special_group_id=first.id,
         ended_on=date(2026, 1, 15),
         reason="子女接回同住",
         today=TODAY,
     )
-    again = enrol(city, resident_id, started_on=date(2026, 1, 25))
+    again = enrol(groups_city, resident_id, started_on=date(2026, 1, 25))
     assert again.id != first.id
 
 
-def test_enrolment_cannot_start_in_the_future(city):
+def test_enrolment_cannot_start_in_the_future(groups_city):
     with pytest.raises(InvalidRecord, match="started_on 2026-03-01 is in the future"):
-        enrol(city, resident(city, 11), started_on=date(2026, 3, 1))
+        enrol(groups_city, resident(groups_city, 11), started_on=date(2026, 3, 1))
 
 
-def test_responsible_staff_must_be_a_grid_worker_of_the_residents_grid(city):
-    resident_id = resident(city, 11)
+def test_responsible_staff_must_be_a_grid_worker_of_the_residents_grid(groups_city):
+    resident_id = resident(groups_city, 11)
     with pytest.raises(InvalidRecord, match="not a grid worker of grid " + GRID_A):
-        enrol(city, resident_id, responsible_staff_id=city["worker_b"].staff_id)
-    member = enrol(city, resident_id, responsible_staff_id=city["worker_a"].staff_id)
-    assert member.responsible_staff_id == city["worker_a"].staff_id
+        enrol(groups_city, resident_id, responsible_staff_id=groups_city["worker_b"].staff_id)
+    member = enrol(groups_city, resident_id, responsible_staff_id=groups_city["worker_a"].staff_id)
+    assert member.responsible_staff_id == groups_city["worker_a"].staff_id
 
 
-def test_grid_worker_cannot_enrol_a_resident_of_another_grid(city):
-    in_b = resident(city, 11, GRID_B)
+def test_grid_worker_cannot_enrol_a_resident_of_another_grid(groups_city):
+    in_b = resident(groups_city, 11, GRID_B)
     with pytest.raises(NotFound, match="does not exist or is outside your scope") as refused:
-        enrol(city, in_b, actor="worker_a")
+        enrol(groups_city, in_b, actor="worker_a")
     assert GRID_B not in str(refused.value)
-    assert enrol(city, in_b, actor="worker_b").grid_code == GRID_B
+    assert enrol(groups_city, in_b, actor="worker_b").grid_code == GRID_B
 
 
-def test_leaders_and_dispatchers_get_no_member_lists(city):
-    enrol(city, resident(city, 11))
+def test_leaders_and_dispatchers_get_no_member_lists(groups_city):
+    enrol(groups_city, resident(groups_city, 11))
     for role in ("leader", "dispatcher"):
         with pytest.raises(Forbidden, match="may not list special-group members"):
-            sg.list_members(city["session"], actor=city[role])
+            sg.list_members(groups_city["session"], actor=groups_city[role])
         with pytest.raises(Forbidden):
-            enrol(city, resident(city, 12 if role == "leader" else 13), actor=role)
+            enrol(groups_city, resident(groups_city, 12 if role == "leader" else 13), actor=role)
 
 
-def test_member_lists_show_names_and_masked_ids_within_scope(city):
-    a = enrol(city, resident(city, 11, name="张三"))
-    enrol(city, resident(city, 13, name="李四"), SpecialGroupType.KEY_YOUTH)
-    enrol(city, resident(city, 15, GRID_B, name="王五"), actor="worker_b")
-    mine = sg.list_members(city["session"], actor=city["worker_a"])
+def test_member_lists_show_names_and_masked_ids_within_scope(groups_city):
+    a = enrol(groups_city, resident(groups_city, 11, name="张三"))
+    enrol(groups_city, resident(groups_city, 13, name="李四"), SpecialGroupType.KEY_YOUTH)
+    enrol(groups_city, resident(groups_city, 15, GRID_B, name="王五"), actor="worker_b")
+    mine = sg.list_members(groups_city["session"], actor=groups_city["worker_a"])
     assert [(m.resident_name, m.group_type) for m in mine.items] == [
         ("张三", "elderly_alone"),
         ("李四", "key_youth"),
     ]
     assert mine.items[0].doc_masked == a.doc_masked and "*" in a.doc_masked
-    everyone = sg.list_members(city["session"], actor=city["command"], group_type="独居老人")
+    everyone = sg.list_members(
+        groups_city["session"], actor=groups_city["command"], group_type="独居老人"
+    )
     assert [m.grid_code for m in everyone.items] == [GRID_A, GRID_B]
     assert everyone.total == 2
 
@@ -350,64 +357,72 @@ def test_member_lists_show_names_and_masked_ids_within_scope(city):
 # --- visits -----------------------------------------------------------------------------------
 
 
-def test_a_visit_moves_the_next_due_date_one_interval_on(city):
-    member = enrol(city, resident(city, 11))
-    recorded = visit(city, member.id, date(2026, 1, 10))
+def test_a_visit_moves_the_next_due_date_one_interval_on(groups_city):
+    member = enrol(groups_city, resident(groups_city, 11))
+    recorded = visit(groups_city, member.id, date(2026, 1, 10))
     assert recorded.next_visit_due == date(2026, 1, 17)
-    after = sg.get_membership(city["session"], actor=city["worker_a"], special_group_id=member.id)
+    after = sg.get_membership(
+        groups_city["session"], actor=groups_city["worker_a"], special_group_id=member.id
+    )
     assert (after.last_visit_on, after.next_visit_due) == (date(2026, 1, 10), date(2026, 1, 17))
 
 
-def test_an_older_visit_entered_late_does_not_move_the_schedule_back(city):
-    member = enrol(city, resident(city, 11))
-    visit(city, member.id, date(2026, 1, 20))
-    late = visit(city, member.id, date(2026, 1, 5))
+def test_an_older_visit_entered_late_does_not_move_the_schedule_back(groups_city):
+    member = enrol(groups_city, resident(groups_city, 11))
+    visit(groups_city, member.id, date(2026, 1, 20))
+    late = visit(groups_city, member.id, date(2026, 1, 5))
     assert late.next_visit_due == date(2026, 1, 27)
-    visits = sg.list_visits(city["session"], actor=city["worker_a"], special_group_id=member.id)
+    visits = sg.list_visits(
+        groups_city["session"], actor=groups_city["worker_a"], special_group_id=member.id
+    )
     assert [v.visited_on for v in visits] == [date(2026, 1, 20), date(2026, 1, 5)]
 
 
-def test_visit_location_from_a_gaode_phone_is_stored_in_cgcs2000(city):
-    member = enrol(city, resident(city, 11))
-    recorded = visit(city, member.id, date(2026, 1, 10), lon=111.2865, lat=30.6985, crs="gcj02")
+def test_visit_location_from_a_gaode_phone_is_stored_in_cgcs2000(groups_city):
+    member = enrol(groups_city, resident(groups_city, 11))
+    recorded = visit(
+        groups_city, member.id, date(2026, 1, 10), lon=111.2865, lat=30.6985, crs="gcj02"
+    )
     expected = to_storage(111.2865, 30.6985, "gcj02")
     assert (recorded.lon, recorded.lat) == pytest.approx(expected, abs=1e-9)
     assert abs(recorded.lon - 111.2865) > 0.003  # GCJ-02 offset of several hundred metres
-    stored = sg.list_visits(city["session"], actor=city["worker_a"], special_group_id=member.id)
+    stored = sg.list_visits(
+        groups_city["session"], actor=groups_city["worker_a"], special_group_id=member.id
+    )
     assert (stored[0].lon, stored[0].lat) == pytest.approx(expected, abs=1e-9)
-    assert stored[0].staff_id == city["worker_a"].staff_id
+    assert stored[0].staff_id == groups_city["worker_a"].staff_id
 
 
-def test_visits_cannot_be_in_the_future_or_before_the_membership_began(city):
-    member = enrol(city, resident(city, 11))
+def test_visits_cannot_be_in_the_future_or_before_the_membership_began(groups_city):
+    member = enrol(groups_city, resident(groups_city, 11))
     with pytest.raises(InvalidRecord, match="visited_on 2026-02-02 is in the future"):
-        visit(city, member.id, date(2026, 2, 2))
+        visit(groups_city, member.id, date(2026, 2, 2))
     with pytest.raises(InvalidRecord, match="before the membership started"):
-        visit(city, member.id, date(2025, 12, 31))
+        visit(groups_city, member.id, date(2025, 12, 31))
     with pytest.raises(InvalidRecord, match="both lon and lat"):
-        visit(city, member.id, date(2026, 1, 10), lon=111.28)
+        visit(groups_city, member.id, date(2026, 1, 10), lon=111.28)
 
 
-def test_grid_worker_cannot_visit_a_resident_of_another_grid(city):
-    member = enrol(city, resident(city, 11))
+def test_grid_worker_cannot_visit_a_resident_of_another_grid(groups_city):
+    member = enrol(groups_city, resident(groups_city, 11))
     with pytest.raises(NotFound, match="does not exist or is outside your scope"):
-        visit(city, member.id, date(2026, 1, 10), actor="worker_b")
+        visit(groups_city, member.id, date(2026, 1, 10), actor="worker_b")
     with pytest.raises(Forbidden):
-        visit(city, member.id, date(2026, 1, 10), actor="leader")
+        visit(groups_city, member.id, date(2026, 1, 10), actor="leader")
 
 
-def test_command_centre_staff_may_record_visits_in_their_area(city):
-    member = enrol(city, resident(city, 11))
-    assert visit(city, member.id, date(2026, 1, 10), actor="command").staff_id == (
-        city["command"].staff_id
+def test_command_centre_staff_may_record_visits_in_their_area(groups_city):
+    member = enrol(groups_city, resident(groups_city, 11))
+    assert visit(groups_city, member.id, date(2026, 1, 10), actor="command").staff_id == (
+        groups_city["command"].staff_id
     )
 
 
-def test_an_ended_membership_takes_no_visits_and_keeps_its_reason(city):
-    member = enrol(city, resident(city, 11))
+def test_an_ended_membership_takes_no_visits_and_keeps_its_reason(groups_city):
+    member = enrol(groups_city, resident(groups_city, 11))
     ended = sg.end_membership(
-        city["session"],
-        actor=city["worker_a"],
+        groups_city["session"],
+        actor=groups_city["worker_a"],
         special_group_id=member.id,
         ended_on=date(2026, 1, 20),
         reason="入住养老院",
@@ -416,50 +431,58 @@ def test_an_ended_membership_takes_no_visits_and_keeps_its_reason(city):
     assert (ended.ended_on, ended.end_reason) == (date(2026, 1, 20), "入住养老院")
     assert "end_reason" not in ended.details
     with pytest.raises(InvalidRecord, match="ended on 2026-01-20"):
-        visit(city, member.id, date(2026, 1, 25))
+        visit(groups_city, member.id, date(2026, 1, 25))
 
 
-def test_raising_the_danger_level_to_3_means_a_visit_every_two_weeks(city):
-    member = enrol(city, resident(city, 11), SpecialGroupType.MENTAL_DISORDER, danger_level=1)
+def test_raising_the_danger_level_to_3_means_a_visit_every_two_weeks(groups_city):
+    member = enrol(
+        groups_city, resident(groups_city, 11), SpecialGroupType.MENTAL_DISORDER, danger_level=1
+    )
     assert member.next_visit_due == date(2026, 1, 31)
-    visit(city, member.id, date(2026, 1, 10))
+    visit(groups_city, member.id, date(2026, 1, 10))
     raised = sg.change_danger_level(
-        city["session"], actor=city["worker_a"], special_group_id=member.id, danger_level=3
+        groups_city["session"],
+        actor=groups_city["worker_a"],
+        special_group_id=member.id,
+        danger_level=3,
     )
     assert (raised.danger_level, raised.visit_interval_days) == (3, 14)
     assert raised.next_visit_due == date(2026, 1, 24)
 
 
-def test_danger_levels_only_change_for_mental_disorder(city):
-    member = enrol(city, resident(city, 11))
+def test_danger_levels_only_change_for_mental_disorder(groups_city):
+    member = enrol(groups_city, resident(groups_city, 11))
     with pytest.raises(InvalidRecord, match="only apply to 严重精神障碍患者"):
         sg.change_danger_level(
-            city["session"], actor=city["worker_a"], special_group_id=member.id, danger_level=2
+            groups_city["session"],
+            actor=groups_city["worker_a"],
+            special_group_id=member.id,
+            danger_level=2,
         )
 
 
 # --- visit interval configuration -------------------------------------------------------------
 
 
-def test_admin_changes_an_interval_and_open_memberships_are_rescheduled(city):
-    session = city["session"]
-    never_visited = enrol(city, resident(city, 11))
-    visited = enrol(city, resident(city, 13))
-    visit(city, visited.id, date(2026, 1, 10))
-    ended = enrol(city, resident(city, 15))
+def test_admin_changes_an_interval_and_open_memberships_are_rescheduled(groups_city):
+    session = groups_city["session"]
+    never_visited = enrol(groups_city, resident(groups_city, 11))
+    visited = enrol(groups_city, resident(groups_city, 13))
+    visit(groups_city, visited.id, date(2026, 1, 10))
+    ended = enrol(groups_city, resident(groups_city, 15))
     sg.end_membership(
         session,
-        actor=city["admin"],
+        actor=groups_city["admin"],
         special_group_id=ended.id,
         ended_on=date(2026, 1, 5),
         reason="去世",
         today=TODAY,
     )
-    other_group = enrol(city, resident(city, 17), SpecialGroupType.LOW_INCOME)
+    other_group = enrol(groups_city, resident(groups_city, 17), SpecialGroupType.LOW_INCOME)
 
     change = sg.set_visit_interval(
         session,
-        actor=city["admin"],
+        actor=groups_city["admin"],
         group_type="elderly_alone",
         min_danger_level=0,
         interval_days=10,
@@ -468,7 +491,7 @@ def test_admin_changes_an_interval_and_open_memberships_are_rescheduled(city):
     assert change.rescheduled == 2
 
     def due(member):
-        read = sg.get_membership(session, actor=city["admin"], special_group_id=member.id)
+        read = sg.get_membership(session, actor=groups_city["admin"], special_group_id=member.id)
         return read.visit_interval_days, read.next_visit_due
 
     assert due(never_visited) == (10, date(2026, 1, 11))
@@ -477,8 +500,8 @@ def test_admin_changes_an_interval_and_open_memberships_are_rescheduled(city):
     assert due(other_group) == (90, date(2026, 4, 1))
     assert sg.enrol(
         session,
-        actor=city["admin"],
-        resident_id=resident(city, 19),
+        actor=groups_city["admin"],
+        resident_id=resident(groups_city, 19),
         group_type="elderly_alone",
         details={},
         started_on=START,
@@ -486,19 +509,23 @@ def test_admin_changes_an_interval_and_open_memberships_are_rescheduled(city):
     ).next_visit_due == date(2026, 1, 11)
 
 
-def test_a_new_danger_band_reschedules_only_members_at_or_above_it(city):
-    session = city["session"]
-    low = enrol(city, resident(city, 11), SpecialGroupType.MENTAL_DISORDER, danger_level=2)
-    high = enrol(city, resident(city, 13), SpecialGroupType.MENTAL_DISORDER, danger_level=4)
+def test_a_new_danger_band_reschedules_only_members_at_or_above_it(groups_city):
+    session = groups_city["session"]
+    low = enrol(
+        groups_city, resident(groups_city, 11), SpecialGroupType.MENTAL_DISORDER, danger_level=2
+    )
+    high = enrol(
+        groups_city, resident(groups_city, 13), SpecialGroupType.MENTAL_DISORDER, danger_level=4
+    )
     sg.set_visit_interval(
         session,
-        actor=city["admin"],
+        actor=groups_city["admin"],
         group_type="mental_disorder",
         min_danger_level=4,
         interval_days=7,
     )
-    low_now = sg.get_membership(session, actor=city["admin"], special_group_id=low.id)
-    high_now = sg.get_membership(session, actor=city["admin"], special_group_id=high.id)
+    low_now = sg.get_membership(session, actor=groups_city["admin"], special_group_id=low.id)
+    high_now = sg.get_membership(session, actor=groups_city["admin"], special_group_id=high.id)
     assert (low_now.visit_interval_days, low_now.next_visit_due) == (30, date(2026, 1, 31))
     assert (high_now.visit_interval_days, high_now.next_visit_due) == (7, date(2026, 1, 8))
     bands = [
@@ -509,27 +536,27 @@ def test_a_new_danger_band_reschedules_only_members_at_or_above_it(city):
     assert bands == [(0, 90), (1, 30), (3, 14), (4, 7)]
 
 
-def test_only_admins_change_visit_intervals_and_only_mental_disorder_has_bands(city):
+def test_only_admins_change_visit_intervals_and_only_mental_disorder_has_bands(groups_city):
     with pytest.raises(Forbidden, match="may not change visit intervals"):
         sg.set_visit_interval(
-            city["session"],
-            actor=city["command"],
+            groups_city["session"],
+            actor=groups_city["command"],
             group_type="elderly_alone",
             min_danger_level=0,
             interval_days=3,
         )
     with pytest.raises(InvalidRecord, match="has no danger levels"):
         sg.set_visit_interval(
-            city["session"],
-            actor=city["admin"],
+            groups_city["session"],
+            actor=groups_city["admin"],
             group_type="disabled",
             min_danger_level=2,
             interval_days=30,
         )
     with pytest.raises(InvalidRecord, match=r"interval_days 0 must be 1\.\.366"):
         sg.set_visit_interval(
-            city["session"],
-            actor=city["admin"],
+            groups_city["session"],
+            actor=groups_city["admin"],
             group_type="disabled",
             min_danger_level=0,
             interval_days=0,
@@ -540,7 +567,7 @@ def test_only_admins_change_visit_intervals_and_only_mental_disorder_has_bands(c
 
 
 @pytest.fixture
-def overdue(city):
+def overdue(groups_city):
     """Memberships with known due dates; on TODAY (2026-02-01) five are overdue.
 
     grid A (worker_a): 张一 elderly due 01-08 (24 days), 张二 mental level 3 due 01-15 (17),
@@ -549,43 +576,46 @@ def overdue(city):
     grid B (worker_b, worker_b2): 王一 elderly due 01-17 (15) owed by worker_b2 alone,
       王二 low income due 2025-12-30 (33) owed by both
     """
-    session, ids = city["session"], {}
-    ids["张一"] = enrol(city, resident(city, 11, name="张一")).id
+    session, ids = groups_city["session"], {}
+    ids["张一"] = enrol(groups_city, resident(groups_city, 11, name="张一")).id
     ids["张二"] = enrol(
-        city, resident(city, 13, name="张二"), SpecialGroupType.MENTAL_DISORDER, danger_level=3
+        groups_city,
+        resident(groups_city, 13, name="张二"),
+        SpecialGroupType.MENTAL_DISORDER,
+        danger_level=3,
     ).id
     ids["张三"] = enrol(
-        city,
-        resident(city, 15, name="张三"),
+        groups_city,
+        resident(groups_city, 15, name="张三"),
         SpecialGroupType.DISABLED,
         details=good_details(SpecialGroupType.DISABLED, sequence=15),
     ).id
     ids["张四"] = enrol(
-        city,
-        resident(city, 17, name="张四"),
+        groups_city,
+        resident(groups_city, 17, name="张四"),
         SpecialGroupType.KEY_YOUTH,
         started_on=date(2025, 12, 1),
     ).id
-    ended = enrol(city, resident(city, 19, name="张五"))
+    ended = enrol(groups_city, resident(groups_city, 19, name="张五"))
     sg.end_membership(
         session,
-        actor=city["worker_a"],
+        actor=groups_city["worker_a"],
         special_group_id=ended.id,
         ended_on=date(2026, 1, 2),
         reason="搬去子女家",
         today=TODAY,
     )
-    enrol(city, resident(city, 21, name="张六"), started_on=date(2026, 1, 25))
+    enrol(groups_city, resident(groups_city, 21, name="张六"), started_on=date(2026, 1, 25))
     ids["王一"] = enrol(
-        city,
-        resident(city, 23, GRID_B, name="王一"),
+        groups_city,
+        resident(groups_city, 23, GRID_B, name="王一"),
         started_on=date(2026, 1, 10),
-        responsible_staff_id=city["worker_b2"].staff_id,
+        responsible_staff_id=groups_city["worker_b2"].staff_id,
         actor="worker_b",
     ).id
     ids["王二"] = enrol(
-        city,
-        resident(city, 25, GRID_B, name="王二"),
+        groups_city,
+        resident(groups_city, 25, GRID_B, name="王二"),
         SpecialGroupType.LOW_INCOME,
         started_on=date(2025, 10, 1),
         actor="worker_b",
@@ -597,33 +627,37 @@ def names(rows):
     return [(r.resident_name, r.days_overdue) for r in rows]
 
 
-def test_overdue_visits_are_listed_most_overdue_first(city, overdue):
-    rows = sg.list_overdue(city["session"], actor=city["admin"], today=TODAY)
+def test_overdue_visits_are_listed_most_overdue_first(groups_city, overdue):
+    rows = sg.list_overdue(groups_city["session"], actor=groups_city["admin"], today=TODAY)
     assert names(rows) == [("王二", 33), ("张四", 32), ("张一", 24), ("张二", 17), ("王一", 15)]
     assert rows[0].next_visit_due == date(2025, 12, 30)
 
 
-def test_overdue_visits_per_grid(city, overdue):
-    in_a = sg.list_overdue(city["session"], actor=city["command"], today=TODAY, grid_code=GRID_A)
+def test_overdue_visits_per_grid(groups_city, overdue):
+    in_a = sg.list_overdue(
+        groups_city["session"], actor=groups_city["command"], today=TODAY, grid_code=GRID_A
+    )
     assert names(in_a) == [("张四", 32), ("张一", 24), ("张二", 17)]
-    counts = sg.overdue_by_grid(city["session"], actor=city["leader"], today=TODAY)
+    counts = sg.overdue_by_grid(groups_city["session"], actor=groups_city["leader"], today=TODAY)
     assert [(c.grid_code, c.grid_name, c.overdue) for c in counts] == [
         (GRID_A, "第001网格", 3),
         (GRID_B, "第002网格", 2),
     ]
 
 
-def test_overdue_visits_per_worker_follow_the_responsible_staff_else_the_grid(city, overdue):
+def test_overdue_visits_per_worker_follow_the_responsible_staff_else_the_grid(groups_city, overdue):
     def owed_by(worker):
-        staff_id = city[worker].staff_id
+        staff_id = groups_city[worker].staff_id
         return names(
-            sg.list_overdue(city["session"], actor=city["admin"], today=TODAY, staff_id=staff_id)
+            sg.list_overdue(
+                groups_city["session"], actor=groups_city["admin"], today=TODAY, staff_id=staff_id
+            )
         )
 
     assert owed_by("worker_a") == [("张四", 32), ("张一", 24), ("张二", 17)]
     assert owed_by("worker_b") == [("王二", 33)]
     assert owed_by("worker_b2") == [("王二", 33), ("王一", 15)]
-    counts = sg.overdue_by_worker(city["session"], actor=city["leader"], today=TODAY)
+    counts = sg.overdue_by_worker(groups_city["session"], actor=groups_city["leader"], today=TODAY)
     assert [(c.full_name, c.overdue) for c in counts] == [
         ("worker_a", 3),
         ("worker_b2", 2),
@@ -631,27 +665,27 @@ def test_overdue_visits_per_worker_follow_the_responsible_staff_else_the_grid(ci
     ]
 
 
-def test_a_grid_worker_sees_only_the_overdue_visits_of_their_grids(city, overdue):
-    mine = sg.list_overdue(city["session"], actor=city["worker_b"], today=TODAY)
+def test_a_grid_worker_sees_only_the_overdue_visits_of_their_grids(groups_city, overdue):
+    mine = sg.list_overdue(groups_city["session"], actor=groups_city["worker_b"], today=TODAY)
     assert names(mine) == [("王二", 33), ("王一", 15)]
-    counts = sg.overdue_by_grid(city["session"], actor=city["worker_b"], today=TODAY)
+    counts = sg.overdue_by_grid(groups_city["session"], actor=groups_city["worker_b"], today=TODAY)
     assert [(c.grid_code, c.overdue) for c in counts] == [(GRID_B, 2)]
 
 
-def test_a_visit_takes_a_member_off_the_overdue_list(city, overdue):
-    visit(city, overdue["张一"], TODAY)
-    rows = sg.list_overdue(city["session"], actor=city["worker_a"], today=TODAY)
+def test_a_visit_takes_a_member_off_the_overdue_list(groups_city, overdue):
+    visit(groups_city, overdue["张一"], TODAY)
+    rows = sg.list_overdue(groups_city["session"], actor=groups_city["worker_a"], today=TODAY)
     assert names(rows) == [("张四", 32), ("张二", 17)]
 
 
-def test_leaders_see_overdue_counts_but_no_names(city, overdue):
+def test_leaders_see_overdue_counts_but_no_names(groups_city, overdue):
     with pytest.raises(Forbidden, match="may not list overdue visits by name"):
-        sg.list_overdue(city["session"], actor=city["leader"], today=TODAY)
+        sg.list_overdue(groups_city["session"], actor=groups_city["leader"], today=TODAY)
     with pytest.raises(Forbidden):
-        sg.overdue_by_grid(city["session"], actor=city["dispatcher"], today=TODAY)
+        sg.overdue_by_grid(groups_city["session"], actor=groups_city["dispatcher"], today=TODAY)
 
 
-def test_overdue_visits_in_a_grid_without_workers_are_counted_as_owed_by_nobody(city):
-    enrol(city, resident(city, 11, GRID_C, name="赵一"), actor="admin")
-    counts = sg.overdue_by_worker(city["session"], actor=city["admin"], today=TODAY)
+def test_overdue_visits_in_a_grid_without_workers_are_counted_as_owed_by_nobody(groups_city):
+    enrol(groups_city, resident(groups_city, 11, GRID_C, name="赵一"), actor="admin")
+    counts = sg.overdue_by_worker(groups_city["session"], actor=groups_city["admin"], today=TODAY)
     assert [(c.staff_id, c.full_name, c.overdue) for c in counts] == [(None, None, 1)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,16 +18,16 @@ from events.map_stats import (
 from events.reference import load_reference_data
 from events.schemas import EventReport
 from events.service import report_event
+from gis.clock import CHINA_TZ
 from people.models import StaffRole
 from tests.factories import COMMUNITY, add_grid, add_staff, add_unit, admin_tree, square
 
-CST = ZoneInfo("Asia/Shanghai")
-MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=CST)
+MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=CHINA_TZ)
 WEST, EAST = COMMUNITY + "001", COMMUNITY + "002"
 
 
 @pytest.fixture
-def city(session):
+def map_stats_city(session):
     admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
     add_grid(session, WEST, square(111.28, 30.70, 0.01))
     add_grid(session, EAST, square(111.29, 30.70, 0.01))
@@ -53,16 +52,16 @@ def city(session):
     }
 
 
-def test_open_and_overdue_events_are_counted_per_grid(city):
-    session, admin = city["session"], city["admin"]
+def test_open_and_overdue_events_are_counted_per_grid(map_stats_city):
+    session, admin = map_stats_city["session"], map_stats_city["admin"]
     before = open_by_grid(session, actor=admin, prefix="", now=MONDAY_10 + timedelta(hours=1))
     assert {k: (v.open, v.overdue) for k, v in before.items()} == {WEST: (2, 0), EAST: (1, 0)}
     later = open_by_grid(session, actor=admin, prefix=WEST, now=MONDAY_10 + timedelta(days=30))
     assert {k: (v.open, v.overdue) for k, v in later.items()} == {WEST: (2, 2)}
 
 
-def test_period_counts_take_events_reported_in_the_period(city):
-    session, admin = city["session"], city["admin"]
+def test_period_counts_take_events_reported_in_the_period(map_stats_city):
+    session, admin = map_stats_city["session"], map_stats_city["admin"]
     start = MONDAY_10 - timedelta(days=1)
     counts = period_by_grid(
         session, actor=admin, prefix="", start=start, end=MONDAY_10 + timedelta(minutes=1)
@@ -70,8 +69,8 @@ def test_period_counts_take_events_reported_in_the_period(city):
     assert {k: (v.reported, v.voided, v.closed) for k, v in counts.items()} == {WEST: (1, 0, 0)}
 
 
-def test_heat_cells_count_events_at_their_mean_position_and_filter_by_category(city):
-    session, admin = city["session"], city["admin"]
+def test_heat_cells_count_events_at_their_mean_position_and_filter_by_category(map_stats_city):
+    session, admin = map_stats_city["session"], map_stats_city["admin"]
     window = {"start": MONDAY_10, "end": MONDAY_10 + timedelta(hours=1), "prefix": ""}
     cells = heat_cells(session, actor=admin, cell_deg=0.005, **window)
     assert sorted(c.count for c in cells) == [1, 2]
@@ -81,8 +80,8 @@ def test_heat_cells_count_events_at_their_mean_position_and_filter_by_category(c
     assert [c.count for c in fire] == [1]
 
 
-def test_overdue_markers_carry_no_description_or_reporter(city):
-    session, admin = city["session"], city["admin"]
+def test_overdue_markers_carry_no_description_or_reporter(map_stats_city):
+    session, admin = map_stats_city["session"], map_stats_city["admin"]
     total, markers = overdue_events(
         session, actor=admin, prefix="", now=MONDAY_10 + timedelta(days=30)
     )
@@ -92,8 +91,8 @@ def test_overdue_markers_carry_no_description_or_reporter(city):
     assert not fields & {"description", "reporter", "reporter_id", "contact", "address"}
 
 
-def test_a_leader_may_narrow_to_their_area_but_not_beyond(city):
-    leader, admin = city["leader"], city["admin"]
+def test_a_leader_may_narrow_to_their_area_but_not_beyond(map_stats_city):
+    leader, admin = map_stats_city["leader"], map_stats_city["admin"]
     assert area_actor(leader, WEST).area_code == WEST
     with pytest.raises(Forbidden, match="outside your area"):
         area_actor(leader, "420502002")
