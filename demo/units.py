@@ -29,12 +29,12 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from demo.city.scales import DEFAULT_SEED, SCALES
+from demo.people.scales import DEMO_PASSWORD
 from events.catalog import DepartmentType
 from events.exceptions import EventError
 from events.models import Department, DepartmentUnit
 from gis.bulk import ewkb_hex
-from grid.demo import DEFAULT_SEED, SCALES
-from people.demo import DEMO_PASSWORD
 from people.models import Staff, StaffRole
 from people.staff import create_staff
 
