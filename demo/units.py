@@ -345,7 +345,7 @@ def seed_demo_units(session: Session, *, scale: str = "demo", seed: int = DEFAUL
     """Write the demo departments and units of `scale`; returns how many units were added.
 
     A district that already has units is left alone, so seeding twice adds nothing. Needs the
-    demo city (grid.demo.seed_demo_city). Runs in the session's transaction, never commits.
+    demo city (demo.city.seed.seed_demo_city). Runs in the session's transaction, never commits.
     """
     codes = SCALES[scale].district_codes if scale in SCALES else ()
     session.flush()
@@ -406,7 +406,7 @@ def seed_demo_dispatchers(session: Session) -> int:
         if unit_id is None:
             raise DemoUnitsError(
                 f"unit {unit_code} for the demo account {username} does not exist; "
-                "seed the demo units first (events.units_demo.seed_demo_units)"
+                "seed the demo units first (demo.units.seed_demo_units)"
             )
         create_staff(
             session,

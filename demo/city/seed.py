@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
 import shapely
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from demo.arrays import Array, IntArray, Progress
+from demo.arrays import Array, Progress
 from demo.city.generate import SeedSummary, generate_city
 from demo.city.scales import DEFAULT_SEED, DemoSeedError, _scale
+from demo.writing import batch_progress, reserve_ids
 from gis.bulk import copy_rows
 from gis.db import STORAGE_SRID
 from grid.models import AdminLevel
@@ -85,22 +85,6 @@ def _ewkb(geoms: Array) -> list[str]:
     return list(shapely.to_wkb(shapely.set_srid(geoms, STORAGE_SRID), hex=True, include_srid=True))
 
 
-def _reserve_ids(session: Session, n: int) -> IntArray:
-    """`n` fresh ids from the building id sequence, safe alongside concurrent inserts."""
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    sequence = session.execute(text("SELECT pg_get_serial_sequence('building', 'id')")).scalar_one()
-    ids = (
-        session.execute(
-            text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)"),
-            {"sequence": sequence, "n": n},
-        )
-        .scalars()
-        .all()
-    )
-    return np.sort(np.array(ids, dtype=np.int64))
-
-
 def _copy(
     session: Session,
     table: str,
@@ -110,17 +94,8 @@ def _copy(
     on_progress: Progress | None,
 ) -> int:
     """COPY rows into `table`, reporting progress under the stage name "<table>s"."""
-    stage, done = f"{table}s", 0
-
-    def batch(n: int) -> None:
-        nonlocal done
-        done += n
-        if on_progress:
-            on_progress(stage, done, total)
-
-    if on_progress:
-        on_progress(stage, 0, total)
-    return copy_rows(session, table=table, columns=columns, rows=rows, on_batch=batch)
+    on_batch = batch_progress(on_progress, f"{table}s", total)
+    return copy_rows(session, table=table, columns=columns, rows=rows, on_batch=on_batch)
 
 
 def seed_demo_city(
@@ -198,7 +173,7 @@ def seed_demo_city(
     )
 
     b = city.buildings
-    ids = _reserve_ids(session, len(b))
+    ids = reserve_ids(session, "building", len(b))
     _copy(
         session,
         "building",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,6 +17,7 @@ from demo.arrays import Array, BoolArray, FloatArray, IntArray
 from events.calendar import Limit, WorkCalendar
 from events.exceptions import EventError
 from events.reference import work_calendar
+from gis.bulk import read_frame
 
 EVENTS_PER_DAY: Final = {"demo": 5_000 / 60, "city": 1_000_000 / 60}
 
@@ -158,13 +158,8 @@ class EventFrame:
 
 
 def _read_frame(session: Session, query: str, params: dict[str, Any]) -> pd.DataFrame:
-    """Rows of `query` read with COPY (fast for hundreds of thousands of rows)."""
-    cursor = session.connection().connection.cursor()
-    bound = cursor.mogrify(query, params).decode()
-    buffer = io.StringIO()
-    cursor.copy_expert(f"COPY ({bound}) TO STDOUT WITH (FORMAT csv, HEADER)", buffer)
-    buffer.seek(0)
-    return pd.read_csv(buffer, dtype=str, keep_default_na=False)
+    """Rows of `query` read with COPY (fast for hundreds of thousands of rows), as text."""
+    return read_frame(session, query=query, params=params, dtype=str)
 
 
 def load_event_frame(session: Session, *, district_codes: Sequence[str]) -> EventFrame:

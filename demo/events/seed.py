@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import secrets
 from collections.abc import Sequence
@@ -12,8 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from argon2 import PasswordHasher
-from psycopg2 import sql
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -41,9 +38,12 @@ from demo.events.generate import (
 )
 from demo.people.scales import DEMO_PASSWORD
 from demo.units import seed_demo_dispatchers, seed_demo_units
+from demo.writing import batch_progress, reserve_ids
 from events.catalog import DepartmentType
 from events.models import EventSource, EventStatus
 from events.reference import load_reference_data
+from gis.bulk import copy_frame
+from people.staff import hash_password
 
 # --------------------------------------------------------------------------- seeding
 
@@ -75,40 +75,14 @@ def _copy_frame(
     stage: str,
 ) -> int:
     """COPY a DataFrame's rows into `table` (columns named as the frame's) in batches."""
-    cursor = session.connection().connection.cursor()
-    statement = (
-        sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)")
-        .format(sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, frame.columns)))
-        .as_string(cursor)
-    )
-    total = len(frame)
-    if on_progress:
-        on_progress(stage, 0, total)
-    for begin in range(0, total, _BATCH):
-        buffer = io.StringIO()
-        frame.iloc[begin : begin + _BATCH].to_csv(buffer, header=False, index=False)
-        buffer.seek(0)
-        cursor.copy_expert(statement, buffer)
-        if on_progress:
-            on_progress(stage, min(begin + _BATCH, total), total)
-    return total
-
-
-def _reserve_event_ids(session: Session, n: int) -> IntArray:
-    """`n` fresh ids from the event id sequence (so the sequence stays ahead of them)."""
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    ids = session.execute(
-        text("SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, :n)"),
-        {"n": n},
-    ).scalars()
-    return np.sort(np.fromiter(ids, dtype=np.int64, count=n))
+    on_batch = batch_progress(on_progress, stage, len(frame))
+    return copy_frame(session, table=table, frame=frame, on_batch=on_batch, batch_rows=_BATCH)
 
 
 def _ensure_reporters(session: Session, *, district_codes: Sequence[str], scale: str) -> int:
-    """One grid-worker account for every grid that has none (when people.demo has not run).
+    """One grid-worker account for every grid that has none (when demo.people has not run).
 
-    Accounts are named like people.demo's (`gw<grid code>`), so seeding people later reuses
+    Accounts are named like demo.people's (`gw<grid code>`), so seeding people later reuses
     them. They share one argon2 hash: of the demo password at demo scale, else of a secret.
     """
     missing = session.execute(
@@ -129,7 +103,7 @@ def _ensure_reporters(session: Session, *, district_codes: Sequence[str], scale:
         )
     )
     password = DEMO_PASSWORD if scale == "demo" else secrets.token_urlsafe(32)
-    password_hash = PasswordHasher().hash(password)
+    password_hash = hash_password(password)
     new = [(u, name) for u, (_, name) in zip(usernames, missing, strict=True) if u not in taken]
     staff = pd.DataFrame(
         {
@@ -220,7 +194,7 @@ def write_events(
 ) -> int:
     """COPY generated events, their steps and stages; returns the number of events."""
     n = len(events)
-    ids = _reserve_event_ids(session, n)
+    ids = reserve_ids(session, "event", n)
     grid_code = frame.grid_code[events.grid]
     district = np.array([c[:6] for c in grid_code.tolist()], dtype=object)
     day = np.datetime_as_string(events.reported_at.astype("datetime64[us]"), unit="D")
@@ -342,9 +316,9 @@ def seed_demo_events(
 ) -> int:
     """Write `days` of demo events up to `now` for the demo city of `scale`; returns how many.
 
-    Needs the demo city (grid.demo.seed_demo_city); adds what else is missing — the category
+    Needs the demo city (demo.city.seed.seed_demo_city); adds what else is missing — the category
     table and work calendar, the demo units and dispatchers, and a grid worker for every grid
-    without one (people.demo normally provides them). When the scale's districts already have
+    without one (demo.people normally provides them). When the scale's districts already have
     events nothing is written and 0 is returned. Runs in the session's transaction, never
     commits. `on_progress(stage, done, total)` reports "generate", then "events",
     "event_steps" and "event_stages" as they are copied.

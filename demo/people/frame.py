@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -20,6 +19,7 @@ from demo.people.vocabulary import (
     _SURNAME,
     _SURNAME_P,
 )
+from gis.bulk import read_frame
 
 # --------------------------------------------------------------------------- the city frame
 
@@ -52,13 +52,10 @@ class CityFrame:
 
 
 def _read_csv(session: Session, query: str, params: dict[str, Any], dtype: Any) -> pd.DataFrame:
-    """Run `query` through COPY … TO STDOUT and parse it with pandas (fast for millions of rows)."""
-    cursor = session.connection().connection.cursor()
-    bound = cursor.mogrify(query, params).decode()
-    buffer = io.StringIO()
-    cursor.copy_expert(f"COPY ({bound}) TO STDOUT WITH (FORMAT csv, HEADER)", buffer)
-    buffer.seek(0)
-    return pd.read_csv(buffer, dtype=dtype, keep_default_na=False, na_values={"x": [""], "y": [""]})
+    """Rows of `query` read with COPY (fast for millions of rows); empty x/y become NaN."""
+    return read_frame(
+        session, query=query, params=params, dtype=dtype, na_values={"x": [""], "y": [""]}
+    )
 
 
 def load_city_frame(session: Session, *, district_codes: Sequence[str]) -> CityFrame:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import itertools
 import json
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
 import numpy as np
 import shapely
-from psycopg2 import sql
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -49,6 +46,8 @@ from demo.people.vocabulary import (
     _VILLAGES,
     HEAD,
 )
+from demo.writing import batch_progress, reserve_ids
+from gis.bulk import copy_rows
 from gis.clock import local_today
 from gis.db import STORAGE_SRID
 from people.credit_code import make_credit_code
@@ -59,29 +58,6 @@ from people.service import DOC_CONTEXT, PHONE_CONTEXT, document_hash
 from people.staff import create_staff, hash_password
 
 # --------------------------------------------------------------------------- writing
-
-
-def _reserve_ids(session: Session, table: str, n: int) -> IntArray:
-    """`n` fresh ids from the table's id sequence (ascending), safe beside concurrent inserts."""
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    sequence = session.execute(
-        text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table}
-    ).scalar_one()
-    low, high = session.execute(
-        text(
-            "SELECT min(v), max(v) FROM (SELECT nextval(CAST(:sequence AS regclass)) AS v "
-            "FROM generate_series(1, :n)) s"
-        ),
-        {"sequence": sequence, "n": n},
-    ).one()
-    if high - low + 1 == n:  # the usual case: nobody else drew from the sequence meanwhile
-        return np.arange(low, high + 1, dtype=np.int64)
-    ids = session.execute(
-        text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)"),
-        {"sequence": sequence, "n": n},
-    ).scalars()
-    return np.sort(np.fromiter(ids, dtype=np.int64, count=n))
 
 
 def _copy(
@@ -96,35 +72,20 @@ def _copy(
     """COPY `total` rows made batch by batch by `batch_rows(start, stop)` into `table`.
 
     Values must be CSV-ready: str, int, float, bool or None (NULL); bytea as '\\x…' hex.
+    The next batch is encrypted and formatted in a thread while the server ingests this one.
     """
-    stage = stage or table
-    cursor = session.connection().connection.cursor()
-    statement = (
-        sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)")
-        .format(sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
-        .as_string(cursor)
+    rows = itertools.chain.from_iterable(
+        batch_rows(start, min(total, start + _BATCH)) for start in range(0, total, _BATCH)
     )
-
-    def build(start: int) -> io.StringIO:
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(batch_rows(start, min(total, start + _BATCH)))
-        buffer.seek(0)
-        return buffer
-
-    if on_progress:
-        on_progress(stage, 0, total)
-    # The next batch is encrypted and formatted in a thread while the server ingests this
-    # one (psycopg2 releases the GIL while it waits on the server).
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(build, 0)
-        for start in range(0, total, _BATCH):
-            buffer = pending.result()
-            if start + _BATCH < total:
-                pending = pool.submit(build, start + _BATCH)
-            cursor.copy_expert(statement, buffer)
-            if on_progress:
-                on_progress(stage, min(total, start + _BATCH), total)
-    return total
+    return copy_rows(
+        session,
+        table=table,
+        columns=columns,
+        rows=rows,
+        on_batch=batch_progress(on_progress, stage or table, total),
+        batch_rows=_BATCH,
+        prefetch=True,
+    )
 
 
 def _opt_dates(values: Array) -> list[str | None]:
@@ -238,7 +199,7 @@ def _grid_workers(
         session, "SELECT username, id FROM staff WHERE username = ANY(:names)", names=usernames
     )
     new = [j for j, u in enumerate(usernames) if u not in existing]
-    ids = _reserve_ids(session, "staff", len(new))
+    ids = reserve_ids(session, "staff", len(new))
     staff_id = {u: int(existing[u]) for u in existing}
     staff_id.update({usernames[j]: int(i) for j, i in zip(new, ids.tolist(), strict=True)})
     password = DEMO_PASSWORD if can_log_in else secrets.token_urlsafe(32)
@@ -294,7 +255,7 @@ def seed_demo_people(
 ) -> PeopleSeedSummary:
     """Write residents, households, special groups, organisations and staff for the demo city.
 
-    Needs the demo city of `scale` (grid.demo.seed_demo_city) in the database. Runs in the
+    Needs the demo city of `scale` (demo.city.seed.seed_demo_city) in the database. Runs in the
     session's transaction and never commits. When the scale's districts already have residents,
     nothing is written and the summary counts what is there (`already_present=True`).
     `on_progress(stage, done, total)` reports "generate" and then each table as it is copied.
@@ -315,7 +276,7 @@ def seed_demo_people(
         raise DemoPeopleError(
             f"the demo city for scale '{scale}' is not in the database (no grids or houses in "
             f"districts {', '.join(codes)}); seed it first with `gridgov seed {scale}` "
-            "(grid.demo.seed_demo_city), then seed its people"
+            "(demo.city.seed.seed_demo_city), then seed its people"
         )
     if on_progress:
         on_progress("generate", 0, 1)
@@ -362,7 +323,7 @@ def _write_organisations(
 ) -> IntArray:
     """COPY the organisations; returns their ids."""
     n = len(people.org_building)
-    ids = _reserve_ids(session, "organisation", n)
+    ids = reserve_ids(session, "organisation", n)
     cipher = get_cipher()
     b = people.org_building
     grid = frame.grid_code[frame.building_grid[b]].tolist()
@@ -443,8 +404,8 @@ def _write_people(
 ) -> dict[str, int]:
     """COPY households, residents, residences and special groups; then set household heads."""
     n_hh, n = len(people.hh_size), people.residents
-    hh_ids = _reserve_ids(session, "household", n_hh)
-    person_ids = _reserve_ids(session, "resident", n)
+    hh_ids = reserve_ids(session, "household", n_hh)
+    person_ids = reserve_ids(session, "resident", n)
     house = people.hh_house
     building = frame.house_building[house]
     grid_index = frame.building_grid[building]
