@@ -149,7 +149,7 @@ def _office(street: str) -> str:
     return f"{street}办事处" if street.endswith("街道") else f"{street}人民政府"
 
 
-def _polygonal(geom: BaseGeometry) -> shapely.MultiPolygon:
+def polygonal(geom: BaseGeometry) -> shapely.MultiPolygon:
     """The polygon parts of `geom` (an intersection may add stray lines) as a MultiPolygon."""
     parts = [
         part
@@ -171,7 +171,7 @@ def voronoi_areas(
     boundary is the true perpendicular bisector between two stations, not a lon/lat one.
     """
     if len(points) == 1:
-        return [_polygonal(within)]
+        return [polygonal(within)]
     lat0 = within.centroid.y
     kx = math.cos(math.radians(lat0))
     to_plane = np.array([kx, 1.0])
@@ -192,7 +192,7 @@ def voronoi_areas(
         mine = [cell for cell in cells if cell.contains(plane(point))]
         if len(mine) != 1:
             raise AssertionError(f"station {point.wkt} lies in {len(mine)} Voronoi cells")
-        areas.append(_polygonal(shapely.intersection(back(mine[0]), within)))
+        areas.append(polygonal(shapely.intersection(back(mine[0]), within)))
     return areas
 
 
@@ -300,7 +300,7 @@ def _district_units(areas: list[_Area], *, seed: int) -> list[UnitSpec]:
                     name=pattern.format(**names),
                     dept_type=kind,
                     district_code=code6,
-                    geom=_polygonal(street.geom),
+                    geom=polygonal(street.geom),
                     location=office_point if shared else _inside(rng, street.geom, office_point),
                     phone=_phone(rng),
                 )
@@ -313,7 +313,7 @@ def _district_units(areas: list[_Area], *, seed: int) -> list[UnitSpec]:
                 name=pattern.format(district=district.name),
                 dept_type=kind,
                 district_code=code6,
-                geom=_polygonal(district.geom),
+                geom=polygonal(district.geom),
                 location=_inside(rng, district.geom, centre),
                 phone=_phone(rng),
             )

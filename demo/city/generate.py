@@ -11,30 +11,30 @@ import shapely
 
 from demo.arrays import Array, FloatArray, IntArray
 from demo.city.geometry import (
-    _apportion,
-    _blob,
-    _Density,
-    _Frame,
-    _mass,
-    _polygonal,
-    _reading_order,
-    _sample_points,
-    _split,
-    _unique_names,
-    _voronoi_cells,
+    Density,
+    Frame,
+    apportion,
+    blob_shape,
+    density_mass,
+    polygonal,
+    reading_order,
+    sample_points,
+    split_cells,
+    unique_names,
+    voronoi_cells,
 )
-from demo.city.scales import DEFAULT_SEED, CityScale, DistrictSpec, _scale
+from demo.city.scales import DEFAULT_SEED, CityScale, DistrictSpec, city_scale
 from grid.models import AdminLevel, BuildingUse, GridType, HouseUse
 
 # --------------------------------------------------------------------------- names
 
 
-def _words(text: str) -> tuple[str, ...]:
+def words(text: str) -> tuple[str, ...]:
     """The space-separated words of `text`."""
     return tuple(text.split())
 
 
-_COMMUNITY_STEMS = _words(
+_COMMUNITY_STEMS = words(
     "东山 西山 南湖 北门 桃花 樵湖 铁路 石板 云集 珍珠 胜利 解放 民主 团结 和平 朝阳 绿萝 "
     "福绥 环城 沿江 滨江 葛洲 明珠 窑湾 土门 桔城 平湖 宝塔 长江 红星 光明 幸福 白龙 杨岔 "
     "常刘 东湖 西湖 金缇 黄河 万寿 大公 夷陵 峡州 柏临 隆康 港窑 三江 西坝 学院 体育 文化 "
@@ -43,7 +43,7 @@ _COMMUNITY_STEMS = _words(
     "紫阳 龙盘 凤凰 金湖 银杏 枫林 柳湖 芦苇 双龙 九码 十里 八一 三峡 天然 磨基"
 )
 _COMMUNITY_ENDINGS = ("", "路", "里", "岗", "坪", "湾", "园", "苑", "桥", "街", "口", "岭", "坡")
-_STREET_STEMS = _words(
+_STREET_STEMS = words(
     "白洋 红花 官庄 王畈 新坪 梅子垭 金竹 三坪 长岭 石门 大堰 峡口 孙家河 马鞍 柳林 高坪 峰山 "
     "清溪 龙潭 汤渡 罗河 土桥 响水 栗林 殷家坪 百里荒 晓峰 仙女 鹿苑 黄牛 百花 双莲 河口 白河 "
     "花林 普溪 安福 郭家 潘家 杨林 江南 东岳 西塞 雷家 陈湾 古镇 碧水 松柏 栖霞 青龙 白鹤 金盆 "
@@ -51,7 +51,7 @@ _STREET_STEMS = _words(
     "五龙 七里 九湾 秀水 明月 清泉 泉水 高岚 黄陵 平善 莲沱 偏岩 丁字 临江 宋家 徐家 萧家 覃溪 "
     "甘家 秦家 椿树 花溪 罗田 长坪 官渡 曹家 邓家 骆家 鲁家 严家"
 )
-_ROADS = _words(
+_ROADS = words(
     "夷陵大道 东山大道 沿江大道 发展大道 城东大道 西陵一路 西陵二路 解放路 云集路 珍珠路 "
     "胜利一路 胜利二路 胜利三路 胜利四路 体育场路 隆康路 港窑路 西坝路 三江路 夜明珠路 "
     "桃花岭路 铁路坝路 学院街 绿萝路 北山坡路 峡州路 樵湖一路 樵湖二路 东湖路 西湖路 南湖路 "
@@ -227,7 +227,7 @@ class _Units:
 def _districts(
     rng: np.random.Generator,
     scale: CityScale,
-    frame: _Frame,
+    frame: Frame,
     outline: shapely.Polygon,
     carved: dict[int, shapely.Polygon],
 ) -> Array:
@@ -246,14 +246,14 @@ def _districts(
         x, y = frame.xy(lon, lat)
         x = x + rng.normal(0, 300, len(x))
         y = y + rng.normal(0, 300, len(y))
-        cells, _, _ = _voronoi_cells(remainder, x, y)
+        cells, _, _ = voronoi_cells(remainder, x, y)
         for i in rest:
             shapes[i] = shapely.union_all(cells[owner == i])
-    return _polygonal(np.array(shapes))
+    return polygonal(np.array(shapes))
 
 
 def _street_seeds(
-    rng: np.random.Generator, spec: DistrictSpec, district: Any, n: int, density: _Density
+    rng: np.random.Generator, spec: DistrictSpec, district: Any, n: int, density: Density
 ) -> tuple[FloatArray, FloatArray]:
     """Seeds of a district's streets: at the real streets' places where known, else by density."""
     minx, miny, maxx, maxy = district.bounds
@@ -267,16 +267,16 @@ def _street_seeds(
         y[~inside] = rep[1] + rng.normal(0, 50, int((~inside).sum()))
     extra = n - len(fixed)
     if extra > 0:
-        ex, ey = _sample_points(rng, district, extra, density, density.peak)
+        ex, ey = sample_points(rng, district, extra, density, density.peak)
         x, y = np.concatenate([x, ex]), np.concatenate([y, ey])
     return x, y
 
 
 def _build_tree(
     rng: np.random.Generator,
-    frame: _Frame,
+    frame: Frame,
     scale: CityScale,
-    density: _Density,
+    density: Density,
     outline: shapely.Polygon,
     carved: dict[int, shapely.Polygon],
 ) -> tuple[_Units, dict[str, Any]]:
@@ -293,26 +293,24 @@ def _build_tree(
         units.add(spec.code + "000000", spec.name, AdminLevel.DISTRICT, None)
 
     # Streets: real names first; other districts share out the remaining count by mass.
-    mass = _mass(districts, density, spacing)
+    mass = density_mass(districts, density, spacing)
     counts = np.array([len(d.streets) for d in scale.districts], dtype=np.int64)
     flexible = np.array([not d.fixed_streets for d in scale.districts])
     if flexible.any():
         spare = scale.streets - int(counts[~flexible].sum())
-        counts[flexible] = np.maximum(
-            counts[flexible], _apportion(spare, mass[flexible], minimum=1)
-        )
+        counts[flexible] = np.maximum(counts[flexible], apportion(spare, mass[flexible], minimum=1))
     used_names = {n for d in scale.districts for n in d.streets}
     needed = sum(
         max(0, int(n) - len(d.streets)) for n, d in zip(counts, scale.districts, strict=True)
     )
-    extra_names = iter(_unique_names(rng, _STREET_STEMS, ("",), "", needed, used_names))
+    extra_names = iter(unique_names(rng, _STREET_STEMS, ("",), "", needed, used_names))
     street_geoms: list[Any] = []
     street_district: list[int] = []
     street_names: list[str] = []
     for i, (spec, geom) in enumerate(zip(scale.districts, districts, strict=True)):
         n = int(counts[i])
         seeds = _street_seeds(rng, spec, geom, n, density)
-        cells, rx, ry = _split(geom, seeds, relax=1 if len(spec.street_anchors) < n else 0)
+        cells, rx, ry = split_cells(geom, seeds, relax=1 if len(spec.street_anchors) < n else 0)
         names = list(spec.streets[:n])
         for j in range(len(names), n):
             u = float(density.urbanity(rx[j : j + 1], ry[j : j + 1])[0])
@@ -329,18 +327,18 @@ def _build_tree(
     ]
 
     # Communities, numbered in reading order within their street.
-    per_street = _apportion(scale.communities, _mass(streets, density, spacing))
+    per_street = apportion(scale.communities, density_mass(streets, density, spacing))
     community_names = iter(
-        _unique_names(rng, _COMMUNITY_STEMS, _COMMUNITY_ENDINGS, "社区", int(per_street.sum()))
+        unique_names(rng, _COMMUNITY_STEMS, _COMMUNITY_ENDINGS, "社区", int(per_street.sum()))
     )
     community_geoms: list[Any] = []
     community_codes: list[str] = []
     community_street: list[int] = []
     for s, (code, geom) in enumerate(zip(street_codes, streets, strict=True)):
         n = int(per_street[s])
-        seeds = _sample_points(rng, geom, n, density, density.peak)
-        cells, rx, ry = _split(geom, seeds)
-        order = _reading_order(rx, ry, 800.0)
+        seeds = sample_points(rng, geom, n, density, density.peak)
+        cells, rx, ry = split_cells(geom, seeds)
+        order = reading_order(rx, ry, 800.0)
         for j, k in enumerate(order):
             ccode = f"{code[:9]}{j + 1:03d}"
             units.add(ccode, next(community_names), AdminLevel.COMMUNITY, code)
@@ -350,16 +348,16 @@ def _build_tree(
     communities = np.array(community_geoms)
 
     # Grid cells, numbered in reading order within their community.
-    per_community = _apportion(scale.grids, _mass(communities, density, spacing))
+    per_community = apportion(scale.grids, density_mass(communities, density, spacing))
     grid_geoms: list[Any] = []
     grid_codes: list[str] = []
     grid_seq: list[int] = []
     grid_community: list[int] = []
     for c, (ccode, geom) in enumerate(zip(community_codes, communities, strict=True)):
         n = int(per_community[c])
-        seeds = _sample_points(rng, geom, n, density, density.peak)
-        cells, rx, ry = _split(geom, seeds)
-        order = _reading_order(rx, ry, 250.0)
+        seeds = sample_points(rng, geom, n, density, density.peak)
+        cells, rx, ry = split_cells(geom, seeds)
+        order = reading_order(rx, ry, 250.0)
         for j, k in enumerate(order):
             grid_geoms.append(cells[k])
             grid_codes.append(f"{ccode}{j + 1:03d}")
@@ -385,7 +383,7 @@ def _repaired(geoms: Array) -> Array:
     if bad.any():
         geoms = geoms.copy()
         geoms[bad] = shapely.make_valid(geoms[bad])
-    return _polygonal(geoms)
+    return polygonal(geoms)
 
 
 def _union_by(children: Array, parent: IntArray, n: int) -> Array:
@@ -395,7 +393,7 @@ def _union_by(children: Array, parent: IntArray, n: int) -> Array:
     merged = [
         shapely.coverage_union_all(children[order[bounds[i] : bounds[i + 1]]]) for i in range(n)
     ]
-    return _polygonal(np.array(merged))
+    return polygonal(np.array(merged))
 
 
 def _cumulative(p: FloatArray) -> FloatArray:
@@ -599,7 +597,7 @@ def _houses(rng: np.random.Generator, b: dict[str, Any], u: FloatArray) -> dict[
 
 def _roads(rng: np.random.Generator, n_streets: int, per_street: int) -> list[list[str]]:
     """Road names for each street: real Yichang roads first, then made-up ones."""
-    made_up = _unique_names(
+    made_up = unique_names(
         rng, _STREET_STEMS + _COMMUNITY_STEMS, _ROAD_ENDINGS, "", n_streets * per_street, _ROADS
     )
     pool = list(_ROADS) + made_up
@@ -608,22 +606,22 @@ def _roads(rng: np.random.Generator, n_streets: int, per_street: int) -> list[li
 
 def generate_city(*, scale: str = "demo", seed: int = DEFAULT_SEED) -> DemoCity:
     """Generate the demo city of `scale` from `seed` in memory (no database)."""
-    spec = _scale(scale)
+    spec = city_scale(scale)
     streams = [np.random.default_rng([seed, i]) for i in range(8)]
-    frame = _Frame(spec.bbox)
+    frame = Frame(spec.bbox)
     # Districts with a box of their own (西陵区) get the same outline at every scale.
     carved = {
-        i: _blob(np.random.default_rng([seed, 100, int(d.code)]), frame, d.bbox)
+        i: blob_shape(np.random.default_rng([seed, 100, int(d.code)]), frame, d.bbox)
         for i, d in enumerate(spec.districts)
         if d.bbox is not None
     }
     if len(spec.districts) == 1 and carved:
         outline = carved[0]
     else:
-        outline = shapely.union_all([_blob(streams[0], frame, spec.bbox), *carved.values()])
+        outline = shapely.union_all([blob_shape(streams[0], frame, spec.bbox), *carved.values()])
         if not isinstance(outline, shapely.Polygon):
             raise AssertionError("the city outline must be one polygon")
-    density = _Density(frame, spec, streams[1], outline)
+    density = Density(frame, spec, streams[1], outline)
     units, tree = _build_tree(streams[2], frame, spec, density, outline, carved)
 
     # Grids: type, households, names.
@@ -681,7 +679,7 @@ def generate_city(*, scale: str = "demo", seed: int = DEFAULT_SEED) -> DemoCity:
 
     # Grids to lon/lat; every parent is then the union of its children in lon/lat, so a
     # child's edges are exactly its parent's and "covered by" holds without rounding doubt.
-    grid_ll = _polygonal(shapely.coverage_clean(_repaired(frame.to_lon_lat(grid_geoms))))
+    grid_ll = polygonal(shapely.coverage_clean(_repaired(frame.to_lon_lat(grid_geoms))))
     community_ll = _union_by(grid_ll, tree["grid_community"], len(tree["community_codes"]))
     street_ll = _union_by(community_ll, tree["community_street"], len(tree["street_names"]))
     district_ll = _union_by(street_ll, tree["street_district"], len(spec.districts))

@@ -15,7 +15,7 @@ from demo.city.scales import CityScale
 # --------------------------------------------------------------------------- geometry helpers
 
 
-class _Frame:
+class Frame:
     """Equirectangular metric plane centred on the scale's bbox (x east, y north, metres)."""
 
     def __init__(self, bbox: tuple[float, float, float, float]) -> None:
@@ -37,17 +37,17 @@ class _Frame:
         return shapely.transform(geoms, lambda c: c * scale + offset)
 
 
-class _Density:
+class Density:
     """Relative population density: Gaussian town centres over a rural base."""
 
     def __init__(
-        self, frame: _Frame, scale: CityScale, rng: np.random.Generator, outline: shapely.Polygon
+        self, frame: Frame, scale: CityScale, rng: np.random.Generator, outline: shapely.Polygon
     ) -> None:
         cx, cy = frame.xy([c.lon for c in scale.centres], [c.lat for c in scale.centres])
         sigma = [c.sigma_m for c in scale.centres]
         weight = [c.weight for c in scale.centres]
         if scale.towns:
-            tx, ty = _sample_points(rng, outline, scale.towns)
+            tx, ty = sample_points(rng, outline, scale.towns)
             cx, cy = np.concatenate([cx, tx]), np.concatenate([cy, ty])
             sigma += list(rng.uniform(500, 1_100, scale.towns))
             weight += list(rng.uniform(0.15, 0.35, scale.towns))
@@ -69,7 +69,7 @@ class _Density:
         return np.clip((self(x, y) - self.base) / (peak - self.base), 0.0, 1.0)
 
 
-def _sample_points(
+def sample_points(
     rng: np.random.Generator,
     polygon: shapely.geometry.base.BaseGeometry,
     n: int,
@@ -95,7 +95,7 @@ def _sample_points(
     return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
 
 
-def _polygonal(geoms: Array) -> Array:
+def polygonal(geoms: Array) -> Array:
     """Each geometry as a MultiPolygon of its polygonal parts (drops touching lines/points)."""
     parts, index = shapely.get_parts(geoms, return_index=True)
     nested, inner = shapely.get_parts(parts, return_index=True)  # collections of multipolygons
@@ -109,17 +109,17 @@ def _polygonal(geoms: Array) -> Array:
     return np.asarray(out)
 
 
-def _voronoi_cells(
+def voronoi_cells(
     parent: Any, x: FloatArray, y: FloatArray
 ) -> tuple[Array, FloatArray, FloatArray]:
     """Voronoi cells of the points clipped to `parent`; points in the same order as the cells."""
     diagram = shapely.voronoi_polygons(
         shapely.multipoints(np.column_stack([x, y])), extend_to=parent, ordered=True
     )
-    return _polygonal(shapely.intersection(shapely.get_parts(diagram), parent)), x, y
+    return polygonal(shapely.intersection(shapely.get_parts(diagram), parent)), x, y
 
 
-def _split(
+def split_cells(
     parent: shapely.geometry.base.BaseGeometry,
     seeds: tuple[FloatArray, FloatArray],
     relax: int = 1,
@@ -131,11 +131,11 @@ def _split(
     """
     x, y = seeds
     if len(x) == 1:
-        cells = _polygonal(np.array([parent]))
+        cells = polygonal(np.array([parent]))
         return cells, x.astype(float), y.astype(float)
     shapely.prepare(parent)
     for step in range(relax + 1):
-        cells, x, y = _voronoi_cells(parent, x, y)
+        cells, x, y = voronoi_cells(parent, x, y)
         if step == relax:
             break
         centre = shapely.centroid(cells)
@@ -149,8 +149,8 @@ def _split(
     return cells, shapely.get_x(rep), shapely.get_y(rep)
 
 
-def _blob(
-    rng: np.random.Generator, frame: _Frame, bbox: tuple[float, float, float, float]
+def blob_shape(
+    rng: np.random.Generator, frame: Frame, bbox: tuple[float, float, float, float]
 ) -> shapely.Polygon:
     """An irregular, roughly box-shaped outline filling most of `bbox` (local metres)."""
     x0, y0 = frame.xy(bbox[0], bbox[1])
@@ -169,7 +169,7 @@ def _blob(
     return outline
 
 
-def _apportion(total: int, weights: FloatArray, minimum: int = 1) -> IntArray:
+def apportion(total: int, weights: FloatArray, minimum: int = 1) -> IntArray:
     """Share `total` out in proportion to `weights` (largest remainder), at least `minimum`."""
     w = np.asarray(weights, float)
     w = w / w.sum()
@@ -183,7 +183,7 @@ def _apportion(total: int, weights: FloatArray, minimum: int = 1) -> IntArray:
     return counts + minimum
 
 
-def _mass(polys: Array, density: _Density, spacing: float) -> FloatArray:
+def density_mass(polys: Array, density: Density, spacing: float) -> FloatArray:
     """Population mass of each polygon: density summed over a sampling lattice."""
     minx, miny, maxx, maxy = shapely.total_bounds(polys)
     gx, gy = np.meshgrid(np.arange(minx, maxx, spacing), np.arange(miny, maxy, spacing))
@@ -202,12 +202,12 @@ def _mass(polys: Array, density: _Density, spacing: float) -> FloatArray:
     return np.maximum(mass, fallback)
 
 
-def _reading_order(x: FloatArray, y: FloatArray, band: float) -> IntArray:
+def reading_order(x: FloatArray, y: FloatArray, band: float) -> IntArray:
     """Indices sorting points north → south in bands of `band` metres, west → east in each."""
     return np.lexsort((x, -np.floor(y / band))).astype(np.int64)
 
 
-def _unique_names(
+def unique_names(
     rng: np.random.Generator,
     stems: Sequence[str],
     endings: Sequence[str],

@@ -190,7 +190,7 @@ SCALES: dict[str, CityScale] = {
 }
 
 
-def _scale(name: str) -> CityScale:
+def city_scale(name: str) -> CityScale:
     try:
         return SCALES[name]
     except KeyError:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from demo.arrays import Array, Progress
 from demo.city.generate import SeedSummary, generate_city
-from demo.city.scales import DEFAULT_SEED, DemoSeedError, _scale
+from demo.city.scales import DEFAULT_SEED, DemoSeedError, city_scale
 from demo.writing import batch_progress, reserve_ids
 from gis.bulk import copy_rows
 from gis.db import STORAGE_SRID
@@ -113,7 +113,7 @@ def seed_demo_city(
     `on_progress(stage, done, total)` reports "generate", then "admin_units", "grids",
     "buildings" and "houses" as they are copied.
     """
-    spec = _scale(scale)
+    spec = city_scale(scale)
     codes = spec.district_codes
     session.flush()
     present = session.execute(

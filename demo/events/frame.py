@@ -21,16 +21,16 @@ from gis.bulk import read_frame
 
 EVENTS_PER_DAY: Final = {"demo": 5_000 / 60, "city": 1_000_000 / 60}
 
-_US: Final = 1_000_000
-_MINUTE: Final = 60 * _US
-_HOUR: Final = 3_600 * _US
-_DAY: Final = 24 * _HOUR
-_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
-_BATCH: Final = 100_000
-_NONE: Final = -1  # "no id" in integer columns
+US: Final = 1_000_000
+MINUTE: Final = 60 * US
+HOUR: Final = 3_600 * US
+DAY: Final = 24 * HOUR
+EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+BATCH: Final = 100_000
+NONE: Final = -1  # "no id" in integer columns
 
 
-def _text_where(mask: BoolArray, values: Array) -> Array:
+def text_where(mask: BoolArray, values: Array) -> Array:
     """`values` (as objects) where `mask` holds, None (NULL) elsewhere."""
     result = np.asarray(values, dtype=object).copy()
     result[~mask] = None
@@ -55,7 +55,7 @@ class VectorCalendar:
         offset = calendar.tz.utcoffset(datetime(first.year, 1, 1))
         if offset is None or offset != calendar.tz.utcoffset(datetime(first.year, 7, 1)):
             raise ValueError(f"{calendar.tz} changes its UTC offset; cannot count in arrays")
-        self.offset = int(offset.total_seconds()) * _US
+        self.offset = int(offset.total_seconds()) * US
         self.first = first.toordinal()
         ordinals = range(self.first, last.toordinal() + 1)
         self.working = np.array([calendar.is_working_day(date.fromordinal(o)) for o in ordinals])
@@ -70,7 +70,7 @@ class VectorCalendar:
         self.day = self.m_len + self.a_len
 
     def _day_index(self, local: IntArray) -> IntArray:
-        index = local // _DAY + _EPOCH_ORDINAL - self.first
+        index = local // DAY + EPOCH_ORDINAL - self.first
         if index.size and (index.min() < 0 or index.max() >= len(self.working)):
             raise ValueError("an instant lies outside the calendar's range of days")
         return index
@@ -79,7 +79,7 @@ class VectorCalendar:
         """Working microseconds from the first day of the range to each instant."""
         local = instants + self.offset
         index = self._day_index(local)
-        tod = local % _DAY
+        tod = local % DAY
         worked = np.clip(tod - self.m_open, 0, self.m_len) + np.clip(
             tod - self.a_open, 0, self.a_len
         )
@@ -97,7 +97,7 @@ class VectorCalendar:
         tod = np.where(
             worked <= self.m_len, self.m_open + worked, self.a_open + worked - self.m_len
         )
-        return (ordinal - _EPOCH_ORDINAL) * _DAY + tod - self.offset
+        return (ordinal - EPOCH_ORDINAL) * DAY + tod - self.offset
 
     def add_working(self, instants: IntArray, micros: IntArray) -> IntArray:
         """`WorkCalendar.add` of a working-hours limit of `micros` to each instant."""
@@ -109,7 +109,7 @@ class VectorCalendar:
 
 
 def _micros(moment: Any) -> int:
-    return (((moment.hour * 60 + moment.minute) * 60 + moment.second) * _US) + moment.microsecond
+    return (((moment.hour * 60 + moment.minute) * 60 + moment.second) * US) + moment.microsecond
 
 
 # --------------------------------------------------------------------------- the frame

@@ -11,18 +11,18 @@ import shapely
 from demo.arrays import Array, BoolArray, FloatArray, IntArray
 from demo.city.scales import DEFAULT_SEED
 from demo.events.frame import (
-    _DAY,
-    _EPOCH_ORDINAL,
-    _HOUR,
-    _MINUTE,
-    _NONE,
-    _US,
+    DAY,
+    EPOCH_ORDINAL,
     EVENTS_PER_DAY,
+    HOUR,
+    MINUTE,
+    NONE,
+    US,
     DemoEvents,
     DemoEventsError,
     EventFrame,
     VectorCalendar,
-    _text_where,
+    text_where,
 )
 from events.calendar import LimitUnit, WorkCalendar
 from events.catalog import DepartmentType
@@ -40,7 +40,7 @@ _NIGHT_CATEGORIES: Final = frozenset({"0802"})  # 夜间施工扰民 happens at 
 # the other types' areas follow street lines, so a grid's unit is every point's in it.
 _POINT_ROUTED: Final = frozenset({DepartmentType.POLICE.value, DepartmentType.FIRE.value})
 
-_SOURCES: Final = (
+SOURCES: Final = (
     EventSource.GRID_WORKER,
     EventSource.HOTLINE,
     EventSource.OPEN311,
@@ -48,7 +48,7 @@ _SOURCES: Final = (
     EventSource.INSPECTION,
 )
 _SOURCE_P: Final = np.array([0.86, 0.08, 0.03, 0.015, 0.015])
-_INPUT_CRS: Final = ("gcj02", "wgs84", "gcj02", "wgs84", "gcj02")
+INPUT_CRS: Final = ("gcj02", "wgs84", "gcj02", "wgs84", "gcj02")
 
 # Background mix by major category (大类), and subcategories more common than their siblings.
 _MAJOR_WEIGHTS: Final = {
@@ -129,7 +129,7 @@ SLOT_STATUS: Final = (
     EventStatus.VERIFIED,
     EventStatus.CLOSED,
 )
-_SLOT_NOTES: Final = (
+SLOT_NOTES: Final = (
     None,
     "网格员现场核实属实",
     "现场核实不属实，作废",
@@ -198,23 +198,23 @@ def _report_times(
     rng: np.random.Generator, n: int, *, now_us: int, days: int, calendar: WorkCalendar, offset: int
 ) -> IntArray:
     """`n` report instants over the `days` before `now`, with daily and hourly rhythms."""
-    start = now_us - days * _DAY
+    start = now_us - days * DAY
     local_start = start + offset
-    first_hour = local_start // _HOUR
-    bins = np.arange(first_hour, (now_us + offset) // _HOUR + 1)
-    ordinals = bins * _HOUR // _DAY + _EPOCH_ORDINAL
+    first_hour = local_start // HOUR
+    bins = np.arange(first_hour, (now_us + offset) // HOUR + 1)
+    ordinals = bins * HOUR // DAY + EPOCH_ORDINAL
     working = {
         o: calendar.is_working_day(date.fromordinal(o)) for o in np.unique(ordinals).tolist()
     }
     day_factor = np.array([1.0 if working[o] else _DAY_OFF_FACTOR for o in ordinals.tolist()])
     age = (bins - first_hour) / max(len(bins) - 1, 1)
-    weight = HOUR_WEIGHTS[(bins * _HOUR % _DAY) // _HOUR] * day_factor * (1 + _GROWTH * age)
+    weight = HOUR_WEIGHTS[(bins * HOUR % DAY) // HOUR] * day_factor * (1 + _GROWTH * age)
     # The first and last bins are cut by the window.
-    weight[0] *= 1 - (local_start % _HOUR) / _HOUR
-    weight[-1] *= ((now_us + offset) % _HOUR) / _HOUR
+    weight[0] *= 1 - (local_start % HOUR) / HOUR
+    weight[-1] *= ((now_us + offset) % HOUR) / HOUR
     chosen = rng.choice(len(bins), size=n, p=weight / weight.sum())
-    low = np.maximum(bins[chosen] * _HOUR, local_start)
-    high = np.minimum((bins[chosen] + 1) * _HOUR, now_us + offset)
+    low = np.maximum(bins[chosen] * HOUR, local_start)
+    high = np.minimum((bins[chosen] + 1) * HOUR, now_us + offset)
     local = low + (rng.random(n) * np.maximum(high - low, 1)).astype(np.int64)
     return np.sort(_seconds(local - offset))
 
@@ -262,12 +262,12 @@ def _points_units(
     frame: EventFrame, kind: str, x: FloatArray, y: FloatArray, district: Array
 ) -> IntArray:
     """Index of the unit of `kind` covering each point (lowest id first), else -1."""
-    result = np.full(len(x), _NONE, dtype=np.int64)
+    result = np.full(len(x), NONE, dtype=np.int64)
     for u in np.flatnonzero(frame.unit_type == kind).tolist():  # units are ordered by id
         geom = frame.unit_geom[u]
         if geom is None:
             continue
-        todo = np.flatnonzero((result == _NONE) & (district == frame.unit_district[u]))
+        todo = np.flatnonzero((result == NONE) & (district == frame.unit_district[u]))
         if todo.size == 0:
             continue
         inside = shapely.contains_xy(geom, x[todo], y[todo])
@@ -279,7 +279,7 @@ def _nearest_units(
     frame: EventFrame, kind: str, x: FloatArray, y: FloatArray, district: Array
 ) -> IntArray:
     """Index of the nearest unit of `kind` in the point's district (by location), else -1."""
-    result = np.full(len(x), _NONE, dtype=np.int64)
+    result = np.full(len(x), NONE, dtype=np.int64)
     best = np.full(len(x), np.inf)
     kx = np.cos(np.radians(30.7))
     for u in np.flatnonzero((frame.unit_type == kind) & ~np.isnan(frame.unit_x)).tolist():
@@ -303,10 +303,10 @@ def _route(
     `per_grid` (the grid's unit, for types whose areas follow grid lines) saves testing points.
     """
     units = per_grid.copy() if per_grid is not None else _points_units(frame, kind, x, y, district)
-    missing = units == _NONE
+    missing = units == NONE
     if missing.any():
         units[missing] = _nearest_units(frame, kind, x[missing], y[missing], district[missing])
-    missing = units == _NONE
+    missing = units == NONE
     if missing.any():
         centres = _nearest_units(
             frame, DepartmentType.COMMAND_CENTRE.value, x[missing], y[missing], district[missing]
@@ -323,8 +323,8 @@ def _stage_due(
     urgent = frame.category_priority == "urgent"
     unit = np.array([limits[index].unit is LimitUnit.DAYS for limits in frame.category_limits])
     amount = np.array([limits[index].amount for limits in frame.category_limits])
-    micros = np.array([round(a * _HOUR) for a in amount], dtype=np.int64)
-    wall = np.where(unit, np.round(amount * 24 * _HOUR), micros).astype(np.int64)
+    micros = np.array([round(a * HOUR) for a in amount], dtype=np.int64)
+    wall = np.where(unit, np.round(amount * 24 * HOUR), micros).astype(np.int64)
     is_urgent, is_days = urgent[category], unit[category]
     result = np.empty(len(start), dtype=np.int64)
     on_clock = is_urgent
@@ -338,7 +338,7 @@ def _stage_due(
 
 def _seconds(instants: IntArray) -> IntArray:
     """Instants truncated to whole seconds (stored times need no microseconds)."""
-    return instants // _US * _US
+    return instants // US * US
 
 
 def _spend(
@@ -349,13 +349,13 @@ def _spend(
     wall = start + (share * (due - start)).astype(np.int64)
     c0 = vc.clock(start)
     worked = vc.instant(c0 + np.maximum((share * (vc.clock(due) - c0)).astype(np.int64), 1))
-    return np.maximum(_seconds(np.where(urgent, wall, worked)), start + _MINUTE)
+    return np.maximum(_seconds(np.where(urgent, wall, worked)), start + MINUTE)
 
 
 def _after(vc: VectorCalendar, start: IntArray, hours: FloatArray) -> IntArray:
     """`hours` of working time after `start` (at least a minute later)."""
-    moved = vc.instant(vc.clock(start) + np.maximum((hours * _HOUR).astype(np.int64), 1))
-    return np.maximum(_seconds(moved), start + _MINUTE)
+    moved = vc.instant(vc.clock(start) + np.maximum((hours * HOUR).astype(np.int64), 1))
+    return np.maximum(_seconds(moved), start + MINUTE)
 
 
 def _share(rng: np.random.Generator, median: float, sigma: float, scale: FloatArray) -> FloatArray:
@@ -379,7 +379,7 @@ def generate_events(
     if len(frame.grid_code) == 0 or len(frame.category_code) == 0:
         raise DemoEventsError("the frame has no grids or no categories to make events from")
     streams = [np.random.default_rng([seed, 8_800, i]) for i in range(8)]
-    now_us = int(now.timestamp() * _US)
+    now_us = int(now.timestamp() * US)
     first = (now - timedelta(days=days + 2)).astimezone(frame.calendar.tz).date()
     vc = VectorCalendar(frame.calendar, first, first + timedelta(days=days + 2 + 800))
     n = round(EVENTS_PER_DAY.get(scale, EVENTS_PER_DAY["demo"]) * days)
@@ -395,7 +395,7 @@ def generate_events(
     spots = _hot_spots(rng, frame)
     hot = rng.random(n) < (_HOT_SHARE if spots else 0.0)
     n_hot = int(hot.sum())
-    building = np.full(n, _NONE, dtype=np.int64)
+    building = np.full(n, NONE, dtype=np.int64)
     grid = np.empty(n, dtype=np.int64)
     category = np.empty(n, dtype=np.int64)
     if n_hot:
@@ -416,7 +416,7 @@ def generate_events(
     grid[cold] = rng.choice(len(grid_weight), size=len(cold), p=grid_weight / grid_weight.sum())
     count = frame.grid_building_count[grid[cold]]
     pick = (rng.random(len(cold)) * count).astype(np.int64)
-    building[cold] = np.where(count > 0, frame.grid_first_building[grid[cold]] + pick, _NONE)
+    building[cold] = np.where(count > 0, frame.grid_first_building[grid[cold]] + pick, NONE)
     weights = _category_weights(frame, None)
     category[cold] = rng.choice(len(weights), size=len(cold), p=weights)
 
@@ -424,9 +424,9 @@ def generate_events(
     night = np.isin(frame.category_code[category], list(_NIGHT_CATEGORIES))
     if night.any():
         local = reported[night] + vc.offset
-        evening = (20 * _HOUR + rng.random(int(night.sum())) * 4 * _HOUR).astype(np.int64)
-        moved = local - local % _DAY + evening - vc.offset
-        reported[night] = _seconds(np.minimum(moved, now_us - _MINUTE))
+        evening = (20 * HOUR + rng.random(int(night.sum())) * 4 * HOUR).astype(np.int64)
+        moved = local - local % DAY + evening - vc.offset
+        reported[night] = _seconds(np.minimum(moved, now_us - MINUTE))
     order = np.argsort(reported, kind="stable")
     reported, grid, building, category = (
         reported[order],
@@ -437,7 +437,7 @@ def generate_events(
 
     # A point a couple of metres off the building's centre (buildings keep 3 m from grid edges).
     jitter = rng.uniform(-1.5e-5, 1.5e-5, (n, 2))
-    has_building = building != _NONE
+    has_building = building != NONE
     bx = np.where(has_building, frame.building_x[np.maximum(building, 0)], frame.grid_x[grid])
     by = np.where(has_building, frame.building_y[np.maximum(building, 0)], frame.grid_y[grid])
     lon = np.where(has_building, bx + jitter[:, 0], bx)
@@ -445,12 +445,12 @@ def generate_events(
 
     # Who reports: the grid's worker, or the command centre taking a hotline call.
     rng = streams[2]
-    source_index = rng.choice(len(_SOURCES), size=n, p=_SOURCE_P)
-    source = np.array([s.value for s in _SOURCES], dtype=object)[source_index]
+    source_index = rng.choice(len(SOURCES), size=n, p=_SOURCE_P)
+    source = np.array([s.value for s in SOURCES], dtype=object)[source_index]
     from_worker = source_index == 0
     worker_of_grid = np.array(
         [
-            ws[int(h) % len(ws)] if ws else _NONE
+            ws[int(h) % len(ws)] if ws else NONE
             for ws, h in zip(
                 frame.grid_workers, rng.integers(0, 1 << 30, len(frame.grid_code)), strict=True
             )
@@ -458,7 +458,7 @@ def generate_events(
         dtype=np.int64,
     )
     worker = worker_of_grid[grid]
-    command = frame.command_staff_id if frame.command_staff_id is not None else _NONE
+    command = frame.command_staff_id if frame.command_staff_id is not None else NONE
     reporter = np.where(from_worker, worker, command)
     # Some grid workers file duplicates more often than others.
     sloppiness = rng.lognormal(0, 0.5, len(frame.grid_code))[grid]
@@ -476,8 +476,8 @@ def generate_events(
             per_grid[kind] = _points_units(frame, kind, frame.grid_x, frame.grid_y, grid_district)
         return _route(frame, kind, lon[rows], lat[rows], district[rows], per_grid[kind][grid[rows]])
 
-    unit_ids = np.append(frame.unit_id, _NONE)  # index -1 → no unit
-    unit_index = np.full(n, _NONE, dtype=np.int64)
+    unit_ids = np.append(frame.unit_id, NONE)  # index -1 → no unit
+    unit_index = np.full(n, NONE, dtype=np.int64)
     lead = frame.category_lead[category]
     for kind in sorted(set(lead.tolist())):
         rows = np.flatnonzero(lead == kind)
@@ -495,14 +495,14 @@ def generate_events(
             rows.tolist(), unit_ids[found].tolist(), kinds.tolist(), strict=True
         ):
             # Like dispatch_event: only a unit of that very type, and never the lead unit.
-            if unit != _NONE and unit_kind == kind and unit != unit1[row]:
+            if unit != NONE and unit_kind == kind and unit != unit1[row]:
                 assisting[row].append(int(unit))
     # Re-dispatch after a return goes to the street office (or the command centre).
     street_office = unit_ids[route(DepartmentType.STREET_OFFICE.value, np.arange(n))]
     centre = unit_ids[
         _nearest_units(frame, DepartmentType.COMMAND_CENTRE.value, lon, lat, district)
     ]
-    unit2 = np.where((street_office != unit1) & (street_office != _NONE), street_office, centre)
+    unit2 = np.where((street_office != unit1) & (street_office != NONE), street_office, centre)
 
     # Unit performance: slow units are late, stall and fail verification more often.
     rng = streams[3]
@@ -516,10 +516,10 @@ def generate_events(
     needs_check = ~from_worker & frame.category_needs_check[category]
     void_check = needs_check & (draw[:, 0] < _P_VOID_AT_CHECK)
     self_resolved = from_worker & ~urgent & (draw[:, 1] < _P_SELF_RESOLVED)
-    routed = unit1 != _NONE
+    routed = unit1 != NONE
     dispatched = ~void_check & ~self_resolved & routed
     duplicate = dispatched & (draw[:, 2] < _P_DUPLICATE * sloppiness)
-    returned = dispatched & ~duplicate & (draw[:, 3] < _P_RETURNED) & (unit2 != _NONE)
+    returned = dispatched & ~duplicate & (draw[:, 3] < _P_RETURNED) & (unit2 != NONE)
     signed = dispatched & ~duplicate
     suspended = signed & (draw[:, 4] < _P_SUSPENDED)
     handled = signed & ~suspended
@@ -530,7 +530,7 @@ def generate_events(
     rng = streams[5]
     t = np.full((n, N_SLOTS), np.iinfo(np.int64).max, dtype=np.int64)
     active = np.zeros((n, N_SLOTS), dtype=bool)
-    due = np.full((n, len(_STAGES)), _NONE, dtype=np.int64)
+    due = np.full((n, len(_STAGES)), NONE, dtype=np.int64)
     t[:, S_REPORT] = reported
     active[:, S_REPORT] = True
     due[:, 0] = _stage_due(vc, frame, category, Stage.CHECK, reported)
@@ -605,7 +605,7 @@ def generate_events(
     )
     status = _STATUS_VALUES[slot_status[np.arange(n), last]]
     closed_at = np.where(
-        done[:, S_CLOSE], t[:, S_CLOSE], np.where(done[:, S_SELF], t[:, S_SELF], _NONE)
+        done[:, S_CLOSE], t[:, S_CLOSE], np.where(done[:, S_SELF], t[:, S_SELF], NONE)
     )
     updated_at = t[np.arange(n), last]
 
@@ -627,16 +627,16 @@ def generate_events(
     exists[:, 0] &= needs_check
     rows = np.arange(n)[:, None]
     ended = exists & done[rows, end_slot]
-    ended_at = np.where(ended, t[rows, end_slot], _NONE)
+    ended_at = np.where(ended, t[rows, end_slot], NONE)
     stage_unit = np.stack(
         [
-            np.full(n, _NONE),
+            np.full(n, NONE),
             unit1,
             unit2,
             unit_final,
-            np.full(n, _NONE),
+            np.full(n, NONE),
             unit_final,
-            np.full(n, _NONE),
+            np.full(n, NONE),
         ],
         axis=1,
     )
@@ -644,13 +644,13 @@ def generate_events(
     has_running = running.any(axis=1)
     which = np.argmax(running, axis=1)
     stage_names = np.array([s.value for s, _ in _STAGES], dtype=object)
-    stage = _text_where(has_running, stage_names[which])
-    stage_started = np.where(has_running, t[np.arange(n), starts[which]], _NONE)
-    stage_deadline = np.where(has_running, due[np.arange(n), which], _NONE)
-    suspended_at = np.where(done[:, S_SUSPEND], t[:, S_SUSPEND], _NONE)
+    stage = text_where(has_running, stage_names[which])
+    stage_started = np.where(has_running, t[np.arange(n), starts[which]], NONE)
+    stage_deadline = np.where(has_running, due[np.arange(n), which], NONE)
+    suspended_at = np.where(done[:, S_SUSPEND], t[:, S_SUSPEND], NONE)
 
     # The unit holding the case: the last dispatch's.
-    unit_id = np.where(done[:, S_REDISPATCH], unit2, np.where(done[:, S_DISPATCH], unit1, _NONE))
+    unit_id = np.where(done[:, S_REDISPATCH], unit2, np.where(done[:, S_DISPATCH], unit1, NONE))
     assisting = [a if done[i, S_DISPATCH] else [] for i, a in enumerate(assisting)]
 
     # Steps, in event then slot order.
@@ -665,7 +665,7 @@ def generate_events(
         np.where(prior >= 0, slot_status[event_of_step, np.maximum(prior, 0)], -1)
     ]
     step_to = _STATUS_VALUES[slot_status[event_of_step, slot_of_step]]
-    dispatcher = np.full(int(unit_ids.max()) + 2, _NONE, dtype=np.int64)
+    dispatcher = np.full(int(unit_ids.max()) + 2, NONE, dtype=np.int64)
     for unit, staff in frame.dispatcher_of_unit.items():
         if unit < len(dispatcher) - 1:
             dispatcher[unit] = staff
@@ -693,7 +693,7 @@ def generate_events(
         ],
         axis=1,
     )
-    none = np.full(n, _NONE)
+    none = np.full(n, NONE)
     unit_matrix = np.stack(
         [none, none, none, none, unit1, none, unit1, unit2, unit_final, unit_final,
          unit_final, none, unit_final, none, none],
@@ -707,7 +707,7 @@ def generate_events(
     names = frame.category_name[category]
     majors = np.array([str(c)[:2] for c in frame.category_code], dtype=object)[category]
     detail_pick = rng.integers(0, 3, n)
-    addresses = _text_where(has_building, frame.building_address[np.maximum(building, 0)])
+    addresses = text_where(has_building, frame.building_address[np.maximum(building, 0)])
     description = np.array(
         [
             f"{name}：{address or '网格内'}，{_DETAILS.get(major, ('请核实处理',) * 3)[k]}"
@@ -721,7 +721,7 @@ def generate_events(
         ],
         dtype=object,
     )
-    void_reason = _text_where(
+    void_reason = text_where(
         done[:, S_VOID_CHECK] | done[:, S_VOID_DUP],
         np.where(done[:, S_VOID_CHECK], "现场核实不属实", "重复上报"),
     )
@@ -743,7 +743,7 @@ def generate_events(
         stage_deadline=stage_deadline,
         suspended_at=suspended_at,
         rework_count=done[:, S_REWORK].astype(np.int64),
-        returned_by=np.where(done[:, S_RETURN], unit1, _NONE),
+        returned_by=np.where(done[:, S_RETURN], unit1, NONE),
         void_reason=void_reason,
         description=description,
         updated_at=updated_at,

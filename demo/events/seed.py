@@ -17,23 +17,23 @@ from sqlalchemy.orm import Session
 from demo.arrays import Array, IntArray, Progress
 from demo.city.scales import DEFAULT_SEED, SCALES
 from demo.events.frame import (
-    _BATCH,
-    _NONE,
-    _US,
+    BATCH,
+    NONE,
+    US,
     DemoEvents,
     DemoEventsError,
     EventFrame,
-    _text_where,
     load_event_frame,
+    text_where,
 )
 from demo.events.generate import (
-    _INPUT_CRS,
-    _SLOT_NOTES,
-    _SOURCES,
+    INPUT_CRS,
     S_DISPATCH,
     S_REDISPATCH,
     S_REPORT,
     SLOT_ACTIONS,
+    SLOT_NOTES,
+    SOURCES,
     generate_events,
 )
 from demo.people.scales import DEMO_PASSWORD
@@ -51,15 +51,15 @@ from people.staff import hash_password
 def _iso(instants: IntArray) -> Array:
     """ISO 8601 UTC text of each instant (µs since 1970, whole seconds); None where -1."""
     text_ = np.datetime_as_string(
-        (np.maximum(instants, 0) // _US).astype("datetime64[s]"), unit="s", timezone="UTC"
+        (np.maximum(instants, 0) // US).astype("datetime64[s]"), unit="s", timezone="UTC"
     ).astype(object)
-    text_[instants == _NONE] = None
+    text_[instants == NONE] = None
     return text_
 
 
 def _nullable(values: IntArray) -> Any:
     """Integer column with -1 as NULL."""
-    missing = values == _NONE
+    missing = values == NONE
     return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
 
 
@@ -76,7 +76,7 @@ def _copy_frame(
 ) -> int:
     """COPY a DataFrame's rows into `table` (columns named as the frame's) in batches."""
     on_batch = batch_progress(on_progress, stage, len(frame))
-    return copy_frame(session, table=table, frame=frame, on_batch=on_batch, batch_rows=_BATCH)
+    return copy_frame(session, table=table, frame=frame, on_batch=on_batch, batch_rows=BATCH)
 
 
 def _ensure_reporters(session: Session, *, district_codes: Sequence[str], scale: str) -> int:
@@ -136,7 +136,7 @@ def _step_data(frame: EventFrame, events: DemoEvents) -> list[str]:
     explanation like `dispatch_event` writes it (other steps have none)."""
     data = np.full(len(events.step_event), "{}", dtype=object)
     report = np.flatnonzero(events.step_slot == S_REPORT)
-    for source in _SOURCES:
+    for source in SOURCES:
         rows = report[events.source[events.step_event[report]] == source.value]
         data[rows] = json.dumps(
             {
@@ -204,14 +204,14 @@ def write_events(
     ]
     points = shapely.points(events.lon, events.lat)
     geom = shapely.to_wkb(shapely.set_srid(points, 4490), hex=True, include_srid=True)
-    source_index = {s.value: i for i, s in enumerate(_SOURCES)}
-    input_crs = np.array(_INPUT_CRS, dtype=object)[[source_index[s] for s in events.source]]
-    external_ref = _text_where(
+    source_index = {s.value: i for i, s in enumerate(SOURCES)}
+    input_crs = np.array(INPUT_CRS, dtype=object)[[source_index[s] for s in events.source]]
+    external_ref = text_where(
         events.source != EventSource.GRID_WORKER.value,
         np.array([f"{s}-{i}" for s, i in zip(events.source, ids.tolist(), strict=True)]),
     )
-    status_before = _text_where(
-        events.suspended_at != _NONE, np.full(n, EventStatus.SIGNED.value, dtype=object)
+    status_before = text_where(
+        events.suspended_at != NONE, np.full(n, EventStatus.SIGNED.value, dtype=object)
     )
     rows = pd.DataFrame(
         {
@@ -223,8 +223,8 @@ def write_events(
             "status": events.status,
             "source": events.source,
             "description": events.description,
-            "address": _text_where(
-                events.building != _NONE, frame.building_address[np.maximum(events.building, 0)]
+            "address": text_where(
+                events.building != NONE, frame.building_address[np.maximum(events.building, 0)]
             ),
             "geom": geom,
             "input_crs": input_crs,
@@ -235,9 +235,9 @@ def write_events(
             "district_code": district,
             "building_id": _nullable(
                 np.where(
-                    events.building != _NONE,
+                    events.building != NONE,
                     frame.building_id[np.maximum(events.building, 0)],
-                    _NONE,
+                    NONE,
                 )
             ),
             "reporter_id": _nullable(events.reporter_id),
@@ -253,9 +253,9 @@ def write_events(
             "suspended_at": _iso(events.suspended_at),
             "status_before_suspension": status_before,
             "rework_count": events.rework_count,
-            "return_count": (events.returned_by != _NONE).astype(np.int64),
+            "return_count": (events.returned_by != NONE).astype(np.int64),
             "returned_by_unit_ids": _pg_array(
-                [[int(u)] if u != _NONE else [] for u in events.returned_by.tolist()]
+                [[int(u)] if u != NONE else [] for u in events.returned_by.tolist()]
             ),
             "void_reason": events.void_reason,
             "updated_at": _iso(events.updated_at),
@@ -264,7 +264,7 @@ def write_events(
     _copy_frame(session, "event", rows, on_progress, "events")
     del rows
 
-    notes = np.array(_SLOT_NOTES, dtype=object)[events.step_slot]
+    notes = np.array(SLOT_NOTES, dtype=object)[events.step_slot]
     report = events.step_slot == S_REPORT
     notes[report] = np.array([d[:200] for d in events.description], dtype=object)[
         events.step_event[report]
@@ -285,7 +285,7 @@ def write_events(
     _copy_frame(session, "event_step", steps, on_progress, "event_steps")
     del steps
 
-    ended = events.stage_ended != _NONE
+    ended = events.stage_ended != NONE
     stages = pd.DataFrame(
         {
             "event_id": ids[events.stage_event],
@@ -294,7 +294,7 @@ def write_events(
             "started_at": _iso(events.stage_started),
             "deadline": _iso(events.stage_due),
             "ended_at": _iso(events.stage_ended),
-            "on_time": _text_where(
+            "on_time": text_where(
                 ended, np.where(events.stage_ended <= events.stage_due, "t", "f")
             ),
         }

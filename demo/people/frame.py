@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 from demo.arrays import Array, BoolArray, FloatArray, IntArray
 from demo.people.scales import DemoPeopleError
 from demo.people.vocabulary import (
-    _GIVEN,
-    _MOBILE_PREFIXES,
-    _SINGLE_CHAR_NAME_P,
-    _SURNAME,
-    _SURNAME_P,
+    GIVEN,
+    MOBILE_PREFIXES,
+    SINGLE_CHAR_NAME_P,
+    SURNAME,
+    SURNAME_P,
 )
 from gis.bulk import read_frame
 
@@ -127,19 +127,19 @@ def load_city_frame(session: Session, *, district_codes: Sequence[str]) -> CityF
 # --------------------------------------------------------------------------- sampling helpers
 
 
-def _pick(rng: np.random.Generator, p: FloatArray, n: int) -> IntArray:
+def pick_indices(rng: np.random.Generator, p: FloatArray, n: int) -> IntArray:
     """`n` indices drawn with probabilities `p`."""
     return np.searchsorted(np.cumsum(p), rng.random(n) * p.sum(), side="right").clip(0, len(p) - 1)
 
 
-def _pick_rows(rng: np.random.Generator, p: FloatArray) -> IntArray:
+def pick_rows(rng: np.random.Generator, p: FloatArray) -> IntArray:
     """One column index per row of the row-stochastic matrix `p`."""
     cumulative = np.cumsum(p, axis=1)
     u = rng.random(len(p))[:, None] * cumulative[:, -1:]
     return np.minimum((u > cumulative).sum(axis=1), p.shape[1] - 1)
 
 
-def _weighted_sample(rng: np.random.Generator, weights: FloatArray, k: int) -> IntArray:
+def weighted_sample(rng: np.random.Generator, weights: FloatArray, k: int) -> IntArray:
     """`k` distinct indices, each drawn with probability proportional to its weight.
 
     Efraimidis–Spirakis: the k largest u**(1/w); zero weights are never drawn. Sorted.
@@ -153,11 +153,11 @@ def _weighted_sample(rng: np.random.Generator, weights: FloatArray, k: int) -> I
     return np.sort(eligible[top]).astype(np.int64)
 
 
-def _days(values: Any) -> Array:
+def as_days(values: Any) -> Array:
     return np.asarray(values).astype("timedelta64[D]")
 
 
-def _as_dates(days: Array) -> Array:
+def as_dates(days: Array) -> Array:
     """ISO date strings of datetime64[D] values."""
     return np.datetime_as_string(days, unit="D")
 
@@ -171,33 +171,33 @@ def _given_names(rng: np.random.Generator, male: BoolArray, year: IntArray) -> A
     for sex in (True, False):
         for e in range(3):
             sel = np.flatnonzero((male == sex) & (era == e))
-            pool = np.array(_GIVEN[(sex, e)])
+            pool = np.array(GIVEN[(sex, e)])
             first[sel] = pool[rng.integers(0, len(pool), len(sel))]
             second[sel] = pool[rng.integers(0, len(pool), len(sel))]
-    single = rng.random(n) < np.array(_SINGLE_CHAR_NAME_P)[era]
+    single = rng.random(n) < np.array(SINGLE_CHAR_NAME_P)[era]
     second[single] = ""
     return np.strings.add(first, second)
 
 
-def _chinese_names(
+def chinese_names(
     rng: np.random.Generator, male: BoolArray, year: IntArray, surname: IntArray | None = None
 ) -> Array:
     """Full names: surname (by frequency, or the given index) + given name."""
     if surname is None:
-        surname = _pick(rng, _SURNAME_P, len(male))
-    return np.strings.add(_SURNAME[surname], _given_names(rng, male, year))
+        surname = pick_indices(rng, SURNAME_P, len(male))
+    return np.strings.add(SURNAME[surname], _given_names(rng, male, year))
 
 
-def _mobiles(rng: np.random.Generator, n: int) -> Array:
+def mobile_numbers(rng: np.random.Generator, n: int) -> Array:
     """`n` valid mainland mobile numbers (bytes 'S11')."""
-    prefixes = np.array([p.encode() for p in _MOBILE_PREFIXES], dtype="S3")
+    prefixes = np.array([p.encode() for p in MOBILE_PREFIXES], dtype="S3")
     chars = np.empty((n, 11), dtype=np.uint8)
     chars[:, :3] = prefixes[rng.integers(0, len(prefixes), n)].view(np.uint8).reshape(n, 3)
     chars[:, 3:] = rng.integers(0, 10, (n, 8)) + ord("0")
     return chars.view("S11").ravel()
 
 
-def _masked_mobiles(phones: Array) -> Array:
+def masked_mobiles(phones: Array) -> Array:
     chars = phones.view(np.uint8).reshape(len(phones), 11).copy()
     chars[:, 3:7] = ord("*")
     return chars.view("S11").ravel()
@@ -207,7 +207,7 @@ _ID_WEIGHTS: Final = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4,
 _ID_CHECK: Final = np.frombuffer(b"10X98765432", dtype=np.uint8)
 
 
-def _id_numbers(region: IntArray, birth: Array, sequence: IntArray) -> Array:
+def id_numbers(region: IntArray, birth: Array, sequence: IntArray) -> Array:
     """GB 11643 numbers (bytes 'S18') of region + YYYYMMDD + 3-digit sequence + check."""
     n = len(region)
     year = birth.astype("datetime64[Y]").astype(np.int64) + 1970
@@ -226,7 +226,7 @@ def _id_numbers(region: IntArray, birth: Array, sequence: IntArray) -> Array:
     return chars.view("S18").ravel()
 
 
-def _unique_sequences(
+def unique_sequences(
     rng: np.random.Generator, region: IntArray, birth: Array, male: BoolArray
 ) -> IntArray:
     """3-digit ID sequences, odd for men, unique among people sharing region and birth day."""

@@ -13,54 +13,54 @@ from demo.arrays import Array, BoolArray, FloatArray, IntArray
 from demo.city.scales import DEFAULT_SEED
 from demo.people.frame import (
     CityFrame,
-    _chinese_names,
-    _days,
-    _id_numbers,
-    _mobiles,
-    _pick,
-    _pick_rows,
-    _unique_sequences,
-    _weighted_sample,
+    as_days,
+    chinese_names,
+    id_numbers,
+    mobile_numbers,
+    pick_indices,
+    pick_rows,
+    unique_sequences,
+    weighted_sample,
 )
-from demo.people.groups import _special_groups, _years_before
-from demo.people.scales import _DAYS_PER_YEAR, REFERENCE_DAY, DemoPeopleError, _people_scale
+from demo.people.groups import generate_special_groups, years_before
+from demo.people.scales import DAYS_PER_YEAR, REFERENCE_DAY, DemoPeopleError, people_scale
 from demo.people.vocabulary import (
-    _ARRIVAL_REASONS,
-    _DEDICATED_KINDS,
-    _EDUCATION,
-    _EDUCATION_P,
-    _ETHNICITY_P,
-    _FALLBACK_ORIGIN,
-    _FIRE_KEY_SHARE,
-    _FLOATING_SHARE,
-    _FOREIGN_NAMES,
-    _JOB_EMPLOYER,
-    _JOB_P_FLOATING,
-    _JOB_P_REGISTERED,
-    _JOBS,
-    _KIND_INDEX,
-    _NATIONALITIES,
-    _ORG_KINDS,
-    _ORIGIN_P,
-    _OVERSEAS_SHARE,
-    _PREVIOUS_RESIDENCE_SHARE,
-    _REGION_CODE,
-    _REGION_NAME,
-    _SECURITY_KEY_SHARE,
-    _SIZE_P,
-    _SURNAME_P,
-    _TEMPLATES,
-    _TRADE_CHARS,
-    _UNREGISTERED_SHARE,
-    _USE_KINDS,
-    _USE_ORG_WEIGHT,
+    ARRIVAL_REASONS,
     CHILD,
+    DEDICATED_KINDS,
+    EDUCATION,
+    EDUCATION_P,
+    ETHNICITY_P,
+    FALLBACK_ORIGIN,
+    FIRE_KEY_SHARE,
+    FLOATING_SHARE,
+    FOREIGN_NAMES,
     HEAD,
+    JOB_EMPLOYER,
+    JOB_P_FLOATING,
+    JOB_P_REGISTERED,
+    JOBS,
+    KIND_INDEX,
+    NATIONALITIES,
+    ORG_KINDS,
+    ORIGIN_P,
     OTHER,
+    OVERSEAS_SHARE,
     PARENT,
+    PREVIOUS_RESIDENCE_SHARE,
+    REGION_CODE,
+    REGION_NAME,
+    SECURITY_KEY_SHARE,
+    SIZE_P,
     SPOUSE,
-    _OrgKind,
-    _words,
+    SURNAME_P,
+    TEMPLATES,
+    TRADE_CHARS,
+    UNREGISTERED_SHARE,
+    USE_KINDS,
+    USE_ORG_WEIGHT,
+    OrgKind,
+    words,
 )
 from gis.clock import local_today
 from people.documents import DocumentType
@@ -136,13 +136,13 @@ class DemoPeople:
         return len(self.household)
 
 
-_OFFICES: Final = _words(
+_OFFICES: Final = words(
     "党群服务中心 社区服务中心 司法所 市场监督管理所 城管执法中队 税务所 财政所 文化站 "
     "劳动保障所 退役军人服务站 综治中心 卫生监督所"
 )
 
 
-def _org_name(kind: _OrgKind, choice: int, tn: str, grid_code: str, frame: CityFrame) -> str:
+def _org_name(kind: OrgKind, choice: int, tn: str, grid_code: str, frame: CityFrame) -> str:
     """The name of an organisation of `kind`: pattern `choice`, trade name `tn`."""
     community = frame.community_name.get(grid_code[:12], "").removesuffix("社区") + "社区"
     return kind.patterns[choice % len(kind.patterns)].format(
@@ -156,9 +156,9 @@ def _org_name(kind: _OrgKind, choice: int, tn: str, grid_code: str, frame: CityF
 
 def _organisations(rng: np.random.Generator, frame: CityFrame, count: int) -> dict[str, Any]:
     """Organisations in the non-residential buildings, with key-unit flags and contacts."""
-    uses = np.array(list(_USE_ORG_WEIGHT))
+    uses = np.array(list(USE_ORG_WEIGHT))
     weight = np.zeros(len(frame.building_use))
-    for building_use, w in _USE_ORG_WEIGHT.items():
+    for building_use, w in USE_ORG_WEIGHT.items():
         weight[frame.building_use == building_use] = w
     if not weight.any() or count <= 0:
         empty = np.zeros(0, dtype=np.int64)
@@ -174,49 +174,49 @@ def _organisations(rng: np.random.Generator, frame: CityFrame, count: int) -> di
             "responsible": np.zeros(0, dtype=str),
             "phone": [],
         }
-    building = np.sort(_pick(rng, weight / weight.sum(), count))
+    building = np.sort(pick_indices(rng, weight / weight.sum(), count))
     use = frame.building_use[building]
     grid_name = frame.grid_name[frame.building_grid[building]]
-    p = np.zeros((count, len(_ORG_KINDS)))
+    p = np.zeros((count, len(ORG_KINDS)))
     for u in uses:
-        p[use == u] = _USE_KINDS[str(u)]
-    for tag, mix in _DEDICATED_KINDS.items():
+        p[use == u] = USE_KINDS[str(u)]
+    for tag, mix in DEDICATED_KINDS.items():
         dedicated = np.char.find(grid_name.astype(str), f"（{tag}）") >= 0
         p[dedicated & np.isin(use, ("public", "commercial", "mixed"))] = mix
-    kind = _pick_rows(rng, p)
-    trade = np.array(_TRADE_CHARS)
+    kind = pick_rows(rng, p)
+    trade = np.array(TRADE_CHARS)
     a = rng.integers(0, len(trade), count)
     b = (a + rng.integers(1, len(trade), count)) % len(trade)  # two different characters
     tn = np.strings.add(trade[a], trade[b])
     pattern = rng.integers(0, 120, count)
     grid_code = frame.grid_code[frame.building_grid[building]]
     names = [
-        _org_name(_ORG_KINDS[k], c, t, g, frame)
+        _org_name(ORG_KINDS[k], c, t, g, frame)
         for k, c, t, g in zip(
             kind.tolist(), pattern.tolist(), tn.tolist(), grid_code.tolist(), strict=True
         )
     ]
-    lo = np.array([k.staff[0] for k in _ORG_KINDS])[kind]
-    hi = np.array([k.staff[1] for k in _ORG_KINDS])[kind]
+    lo = np.array([k.staff[0] for k in ORG_KINDS])[kind]
+    hi = np.array([k.staff[1] for k in ORG_KINDS])[kind]
     # Staff counts are skewed: most units small, a few large.
     staff = (lo + (hi - lo) * rng.random(count) ** 2.5).round().astype(np.int64)
     size_factor = 1 + np.log1p(staff) / 4
-    fire_w = np.array([k.fire for k in _ORG_KINDS])[kind] * size_factor
-    security_w = np.array([k.security for k in _ORG_KINDS])[kind] * size_factor
+    fire_w = np.array([k.fire for k in ORG_KINDS])[kind] * size_factor
+    security_w = np.array([k.security for k in ORG_KINDS])[kind] * size_factor
     fire = np.zeros(count, bool)
-    fire[_weighted_sample(rng, fire_w, round(_FIRE_KEY_SHARE * count))] = True
+    fire[weighted_sample(rng, fire_w, round(FIRE_KEY_SHARE * count))] = True
     security = np.zeros(count, bool)
-    security[_weighted_sample(rng, security_w, round(_SECURITY_KEY_SHARE * count))] = True
+    security[weighted_sample(rng, security_w, round(SECURITY_KEY_SHARE * count))] = True
     year = rng.integers(1955, 2000, (2, count))
     male = rng.random((2, count)) < 0.65
-    legal = _chinese_names(rng, male[0], year[0])
+    legal = chinese_names(rng, male[0], year[0])
     same = rng.random(count) < 0.5  # small units: the legal representative is in charge
-    responsible = np.where(same, legal, _chinese_names(rng, male[1], year[1]))
-    mobiles = _mobiles(rng, count).astype(str)
+    responsible = np.where(same, legal, chinese_names(rng, male[1], year[1]))
+    mobiles = mobile_numbers(rng, count).astype(str)
     landline = (
         rng.random(count)
         < np.isin(
-            np.array([k.org_type for k in _ORG_KINDS])[kind],
+            np.array([k.org_type for k in ORG_KINDS])[kind],
             (OrganisationType.SCHOOL, OrganisationType.HOSPITAL, OrganisationType.GOVERNMENT),
         )
         * 0.7
@@ -251,10 +251,10 @@ def _ages_and_sexes(
     """Ages (fractional years) and sexes of household members from their template."""
     n_hh = len(tpl)
     n = len(hh)
-    lo = np.array([t[2][0] for t in _TEMPLATES], float)[tpl]
-    hi = np.array([t[2][1] for t in _TEMPLATES], float)[tpl] + 1
+    lo = np.array([t[2][0] for t in TEMPLATES], float)[tpl]
+    hi = np.array([t[2][1] for t in TEMPLATES], float)[tpl] + 1
     head_age = lo + (hi - lo) * rng.random(n_hh)
-    head_male = rng.random(n_hh) < np.array([t[3] for t in _TEMPLATES])[tpl]
+    head_male = rng.random(n_hh) < np.array([t[3] for t in TEMPLATES])[tpl]
     ha = head_age[hh]
     age = ha.copy()
     spouse = rel == SPOUSE
@@ -298,7 +298,7 @@ def _marital(rng: np.random.Generator, age: FloatArray, partnered: BoolArray) ->
             [0.05, 0.12, 0.75, 0.08],
         ]
     )
-    pick = _pick_rows(rng, p[band])
+    pick = pick_rows(rng, p[band])
     status[:] = np.array(["未婚", "离婚", "丧偶", "已婚"])[pick]
     status[partnered] = "已婚"
     status[age < 20] = "未婚"
@@ -319,7 +319,7 @@ def generate_people(
     `visit_intervals` maps (group type, min danger level) → days (the `visit_interval` table);
     `workers_of_grid[i]` lists the staff ids responsible for grid i (for special groups).
     """
-    spec = _people_scale(scale)
+    spec = people_scale(scale)
     today = today or local_today()
     anchor = np.datetime64(min(today, REFERENCE_DAY), "D")
     today64 = np.datetime64(today, "D")
@@ -331,7 +331,7 @@ def generate_people(
     # Households: sizes 1–5 adding up to the target, each in its own house where possible.
     rng = streams[1]
     target = spec.residents
-    sizes = _pick(rng, _SIZE_P, int(target / 2.4) + 100) + 1
+    sizes = pick_indices(rng, SIZE_P, int(target / 2.4) + 100) + 1
     total = np.cumsum(sizes)
     n_hh = int(np.searchsorted(total, target)) + 1
     sizes = sizes[:n_hh].astype(np.int64)
@@ -345,13 +345,13 @@ def generate_people(
         extra = rng.choice(candidates, n_hh - len(candidates))
         house = np.sort(np.concatenate([candidates, extra]))
     tpl = np.empty(n_hh, dtype=np.int64)
-    tpl_size = np.array([len(t[0]) for t in _TEMPLATES])
-    tpl_weight = np.array([t[1] for t in _TEMPLATES])
+    tpl_size = np.array([len(t[0]) for t in TEMPLATES])
+    tpl_weight = np.array([t[1] for t in TEMPLATES])
     for s in range(1, 6):
         members = np.flatnonzero(sizes == s)
         options = np.flatnonzero(tpl_size == s)
-        tpl[members] = options[_pick(rng, tpl_weight[options], len(members))]
-    flat = np.concatenate([np.array(t[0]) for t in _TEMPLATES])
+        tpl[members] = options[pick_indices(rng, tpl_weight[options], len(members))]
+    flat = np.concatenate([np.array(t[0]) for t in TEMPLATES])
     tpl_start = np.r_[0, np.cumsum(tpl_size)[:-1]]
     hh = np.repeat(np.arange(n_hh), sizes)
     n = len(hh)
@@ -359,7 +359,7 @@ def generate_people(
     within = np.arange(n) - first[hh]
     rel = flat[tpl_start[tpl][hh] + within]
     age, male = _ages_and_sexes(rng, tpl, hh, rel, within, sizes)
-    birth = anchor - _days(np.floor(age * _DAYS_PER_YEAR))
+    birth = anchor - as_days(np.floor(age * DAYS_PER_YEAR))
     year = birth.astype("datetime64[Y]").astype(np.int64) + 1970
 
     # Residence type: floating households favour rented houses; a few overseas households.
@@ -368,11 +368,11 @@ def generate_people(
     hh_type = np.full(n_hh, ResidenceType.REGISTERED.value, dtype=object)
     score = rng.random(n_hh) * np.where(rented, 4.0, 1.0)
     order = np.argsort(-score, kind="stable")
-    floating_hh = order[np.cumsum(sizes[order]) <= _FLOATING_SHARE * n]
+    floating_hh = order[np.cumsum(sizes[order]) <= FLOATING_SHARE * n]
     hh_type[floating_hh] = ResidenceType.FLOATING.value
     small = (hh_type == ResidenceType.REGISTERED.value) & (sizes <= 2)
     overseas_w = np.where(small, np.where(rented, 5.0, 1.0), 0.0)
-    overseas_hh = _weighted_sample(rng, overseas_w, max(1, round(_OVERSEAS_SHARE * n / 1.5)))
+    overseas_hh = weighted_sample(rng, overseas_w, max(1, round(OVERSEAS_SHARE * n / 1.5)))
     hh_type[overseas_hh] = ResidenceType.OVERSEAS.value
     residence_type = hh_type[hh].astype("<U12")
     # 未落户: individuals without household registration, mostly young non-heads.
@@ -381,22 +381,22 @@ def generate_people(
         np.where(age < 30, 3.0, 0.5),
         0.0,
     )
-    unregistered = _weighted_sample(rng, unregistered_w, round(_UNREGISTERED_SHARE * n))
+    unregistered = weighted_sample(rng, unregistered_w, round(UNREGISTERED_SHARE * n))
     residence_type[unregistered] = ResidenceType.UNREGISTERED.value
 
     # Documents. Registered residents hold IDs of their district; floating ones of their
     # household's origin; overseas people passports or HK/Macau/Taiwan residence permits.
     house_district = frame.building_district[frame.house_building[house]]
     district_region = np.array([int(d) for d in house_district], dtype=np.int64)
-    origin_region = _pick(rng, _ORIGIN_P, n_hh)
-    same = _REGION_CODE[origin_region] == district_region
-    origin_region[same] = _FALLBACK_ORIGIN
+    origin_region = pick_indices(rng, ORIGIN_P, n_hh)
+    same = REGION_CODE[origin_region] == district_region
+    origin_region[same] = FALLBACK_ORIGIN
     region = np.full(n, -1, dtype=np.int64)
     region_code = district_region[hh].copy()
     is_floating = residence_type == ResidenceType.FLOATING.value
     region[is_floating] = origin_region[hh[is_floating]]
-    region_code[is_floating] = _REGION_CODE[region[is_floating]]
-    code_index = {int(c): i for i, c in enumerate(_REGION_CODE)}
+    region_code[is_floating] = REGION_CODE[region[is_floating]]
+    code_index = {int(c): i for i, c in enumerate(REGION_CODE)}
     registered_mask = ~is_floating
     region[registered_mask] = np.array([code_index.get(int(c), -1) for c in region_code])[
         registered_mask
@@ -404,7 +404,7 @@ def generate_people(
     doc_type = np.full(n, DocumentType.ID_CARD.value, dtype=object)
     overseas = residence_type == ResidenceType.OVERSEAS.value
     # Overseas households share a kind: 0 foreign passport, 1 HK, 2 Macau, 3 Taiwan.
-    overseas_kind = _pick(rng, np.array([0.6, 0.15, 0.1, 0.15]), n_hh)[hh]
+    overseas_kind = pick_indices(rng, np.array([0.6, 0.15, 0.1, 0.15]), n_hh)[hh]
     permit_region = np.array([0, 810000, 820000, 830000])[overseas_kind]
     permit_holder = overseas & (overseas_kind > 0)
     region_code[permit_holder] = permit_region[permit_holder]
@@ -427,13 +427,13 @@ def generate_people(
     )
     doc_number = np.empty(n, dtype=object)
     idx = np.flatnonzero(gb11643)
-    sequence = _unique_sequences(rng, region_code[idx], birth[idx], male[idx])
-    doc_number[idx] = _id_numbers(region_code[idx], birth[idx], sequence).astype(str)
-    nationality = _pick(rng, np.array([x[2] for x in _NATIONALITIES]), n_hh)[hh]
+    sequence = unique_sequences(rng, region_code[idx], birth[idx], male[idx])
+    doc_number[idx] = id_numbers(region_code[idx], birth[idx], sequence).astype(str)
+    nationality = pick_indices(rng, np.array([x[2] for x in NATIONALITIES]), n_hh)[hh]
     idx = np.flatnonzero(passport)
     serial = rng.choice(10_000_000, size=len(idx), replace=False)
     doc_number[idx] = [
-        f"{_NATIONALITIES[k][1]}{s:08d}"
+        f"{NATIONALITIES[k][1]}{s:08d}"
         for k, s in zip(nationality[idx].tolist(), serial.tolist(), strict=True)
     ]
     idx = np.flatnonzero(is_unregistered)
@@ -443,11 +443,11 @@ def generate_people(
 
     # Names: children and a head's father carry the family surname.
     rng = streams[3]
-    family = _pick(rng, _SURNAME_P, n_hh)
-    spouse_surname = _pick(rng, _SURNAME_P, n_hh)
+    family = pick_indices(rng, SURNAME_P, n_hh)
+    spouse_surname = pick_indices(rng, SURNAME_P, n_hh)
     head_male = np.zeros(n_hh, bool)
     head_male[hh[rel == HEAD]] = male[rel == HEAD]
-    surname = _pick(rng, _SURNAME_P, n)
+    surname = pick_indices(rng, SURNAME_P, n)
     fam = family[hh]
     surname[rel == HEAD] = fam[rel == HEAD]
     surname[rel == SPOUSE] = spouse_surname[hh[rel == SPOUSE]]
@@ -457,50 +457,52 @@ def generate_people(
     father_name = np.where(head_male | ~has_spouse, family, spouse_surname)
     surname[child] = father_name[hh[child]]
     surname[(rel == PARENT) & male] = fam[(rel == PARENT) & male]
-    name = _chinese_names(rng, male, year, surname)
+    name = chinese_names(rng, male, year, surname)
     foreign = np.flatnonzero(passport)
     for sex in (True, False):
-        pool = np.array(_FOREIGN_NAMES[sex])
+        pool = np.array(FOREIGN_NAMES[sex])
         sel = foreign[male[foreign] == sex]
         name = name.astype(f"<U{max(name.dtype.itemsize // 4, max(map(len, pool)))}")
         name[sel] = pool[rng.integers(0, len(pool), len(sel))]
 
     # Ethnicity by household (a spouse may differ), phones, schooling, work, politics.
     rng = streams[4]
-    ethnicity = _pick(rng, _ETHNICITY_P, n_hh)[hh]
-    ethnicity[rel == SPOUSE] = _pick(rng, _ETHNICITY_P, int((rel == SPOUSE).sum()))
+    ethnicity = pick_indices(rng, ETHNICITY_P, n_hh)[hh]
+    ethnicity[rel == SPOUSE] = pick_indices(rng, ETHNICITY_P, int((rel == SPOUSE).sum()))
     phone_p = np.select([age < 12, age < 18, age < 70, age < 80], [0.0, 0.8, 0.99, 0.88], 0.65)
     has_phone = rng.random(n) < phone_p
-    phone = np.where(has_phone, _mobiles(rng, n), b"")
+    phone = np.where(has_phone, mobile_numbers(rng, n), b"")
 
     cohort = 3 - np.digitize(year, (1955, 1970, 1990))  # 0: born 1990 or later … 3: before 1955
-    education = _pick_rows(rng, _EDUCATION_P[np.clip(cohort, 0, 3)])
+    education = pick_rows(rng, EDUCATION_P[np.clip(cohort, 0, 3)])
     education = np.select(
         [age < 6, age < 12, age < 15, age < 18],
-        [-1, _EDUCATION.index("小学"), _EDUCATION.index("初中"), _EDUCATION.index("高中")],
+        [-1, EDUCATION.index("小学"), EDUCATION.index("初中"), EDUCATION.index("高中")],
         education,
     )
 
     arrival_reason = np.full(n, -1, dtype=np.int64)
-    reason = _pick(rng, np.array([0.65, 0.2, 0.0, 0.15]), n)
-    reason[age < 18] = _ARRIVAL_REASONS.index("投亲")
+    reason = pick_indices(rng, np.array([0.65, 0.2, 0.0, 0.15]), n)
+    reason[age < 18] = ARRIVAL_REASONS.index("投亲")
     student = (age >= 18) & (age < 24) & (rng.random(n) < 0.5)
-    reason[student] = _ARRIVAL_REASONS.index("求学")
+    reason[student] = ARRIVAL_REASONS.index("求学")
     arrival_reason[is_floating] = reason[is_floating]
 
-    job = np.where(is_floating, _pick(rng, _JOB_P_FLOATING, n), _pick(rng, _JOB_P_REGISTERED, n))
-    occupation = np.array(_JOBS, dtype=object)[job]
-    occupation[is_floating & (arrival_reason == _ARRIVAL_REASONS.index("经商"))] = "个体经营"
+    job = np.where(
+        is_floating, pick_indices(rng, JOB_P_FLOATING, n), pick_indices(rng, JOB_P_REGISTERED, n)
+    )
+    occupation = np.array(JOBS, dtype=object)[job]
+    occupation[is_floating & (arrival_reason == ARRIVAL_REASONS.index("经商"))] = "个体经营"
     retired = np.where(male, age >= 60, age >= 55)
     occupation[retired] = np.where(rng.random(int(retired.sum())) < 0.88, "离退休人员", "无业")
     occupation[(age >= 18) & (age < 23) & (rng.random(n) < 0.55)] = "学生"
-    occupation[is_floating & (arrival_reason == _ARRIVAL_REASONS.index("求学"))] = "学生"
+    occupation[is_floating & (arrival_reason == ARRIVAL_REASONS.index("求学"))] = "学生"
     occupation[(age >= 6) & (age < 18)] = "学生"
     occupation[age < 6] = ""
     occupation = occupation.astype(str)
     employer = np.full(n, -1, dtype=np.int64)
-    for job_name, kinds in _JOB_EMPLOYER.items():
-        pool = np.flatnonzero(np.isin(orgs["kind"], [_KIND_INDEX[k] for k in kinds]))
+    for job_name, kinds in JOB_EMPLOYER.items():
+        pool = np.flatnonzero(np.isin(orgs["kind"], [KIND_INDEX[k] for k in kinds]))
         sel = np.flatnonzero((occupation == job_name) & (rng.random(n) < 0.6))
         if len(pool):
             employer[sel] = pool[rng.integers(0, len(pool), len(sel))]
@@ -524,23 +526,23 @@ def generate_people(
         rng.random(n_hh) * 25,
         rng.exponential(2.5, n_hh).clip(0.05, 15),
     )
-    hh_moved_in = today64 - _days(np.floor(years_here * _DAYS_PER_YEAR))
+    hh_moved_in = today64 - as_days(np.floor(years_here * DAYS_PER_YEAR))
     moved_in = np.maximum(hh_moved_in[hh], birth)
     arrival = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-    arrival[is_floating] = moved_in[is_floating] - _days(
+    arrival[is_floating] = moved_in[is_floating] - as_days(
         rng.integers(0, 60, int(is_floating.sum()))
     )
     arrival[is_floating] = np.maximum(arrival[is_floating], birth[is_floating])
     permit = is_floating & (age >= 16) & (rng.random(n) < 0.65)
-    issued = arrival + _days(rng.integers(30, 400, n))
+    issued = arrival + as_days(rng.integers(30, 400, n))
     permit &= issued < today64
     # Permits run a year or three and are mostly renewed in time; about 15 % have lapsed.
     term = np.where(rng.random(n) < 0.7, 365, 3 * 365)
     lapsed = rng.random(n) < 0.15
     expiry = np.where(
         lapsed,
-        today64 - _days(rng.integers(1, 180, n)),
-        today64 + _days((rng.random(n) * term).astype(np.int64) + 1),
+        today64 - as_days(rng.integers(1, 180, n)),
+        today64 + as_days((rng.random(n) * term).astype(np.int64) + 1),
     )
     permit_expiry = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     permit_expiry[permit] = np.maximum(expiry, issued + np.timedelta64(30, "D"))[permit]
@@ -557,15 +559,15 @@ def generate_people(
         )
     ]
     origin = np.full(n, "", dtype=object)
-    origin[is_floating] = _REGION_NAME[region[is_floating]]
-    origin[passport] = np.array([x[0] for x in _NATIONALITIES])[nationality[passport]]
+    origin[is_floating] = REGION_NAME[region[is_floating]]
+    origin[passport] = np.array([x[0] for x in NATIONALITIES])[nationality[passport]]
     hk = permit_holder & (overseas_kind == 1)
     origin[hk] = "香港特别行政区"
     origin[permit_holder & (overseas_kind == 2)] = "澳门特别行政区"
     origin[permit_holder & (overseas_kind == 3)] = "台湾地区"
 
     # Earlier residences in another house for about 5 % of the people.
-    moved_hh = rng.random(n_hh) < _PREVIOUS_RESIDENCE_SHARE
+    moved_hh = rng.random(n_hh) < PREVIOUS_RESIDENCE_SHARE
     old_enough = moved_in - birth > np.timedelta64(730, "D")
     prev_person = np.flatnonzero(moved_hh[hh] & old_enough)
     pool = np.arange(len(frame.house_id))
@@ -573,11 +575,11 @@ def generate_people(
     clash = prev_house_hh == house
     prev_house_hh[clash] = (prev_house_hh[clash] + 1) % len(pool)
     prev_house = prev_house_hh[hh[prev_person]]
-    stay = _days(np.floor(rng.uniform(0.5, 12, len(prev_person)) * _DAYS_PER_YEAR))
+    stay = as_days(np.floor(rng.uniform(0.5, 12, len(prev_person)) * DAYS_PER_YEAR))
     prev_moved_in = np.maximum(moved_in[prev_person] - stay, birth[prev_person])
 
     # Special groups.
-    groups = _special_groups(
+    groups = generate_special_groups(
         streams[6],
         frame=frame,
         today=today64,
@@ -586,8 +588,8 @@ def generate_people(
         house=house,
         hh=hh,
         sizes=sizes,
-        age=(today64 - birth).astype(np.int64) / _DAYS_PER_YEAR,  # ages as of today
-        turned_65=birth <= np.datetime64(_years_before(today, 65), "D"),
+        age=(today64 - birth).astype(np.int64) / DAYS_PER_YEAR,  # ages as of today
+        turned_65=birth <= np.datetime64(years_before(today, 65), "D"),
         male=male,
         birth=birth,
         residence_type=residence_type,

@@ -11,22 +11,22 @@ import numpy as np
 from demo.arrays import Array, BoolArray, FloatArray, IntArray
 from demo.people.frame import (
     CityFrame,
-    _days,
-    _pick,
-    _weighted_sample,
+    as_days,
+    pick_indices,
+    weighted_sample,
 )
 from demo.people.vocabulary import (
-    _DANGER_P,
-    _GROUP_RATES,
-    _OFFENCES,
-    _OVERDUE_SHARE,
+    DANGER_P,
+    GROUP_RATES,
+    OFFENCES,
+    OVERDUE_SHARE,
 )
 from people.models import ResidenceType, SpecialGroupType
 
 # --------------------------------------------------------------------------- special groups
 
 
-def _years_before(day: date, years: int) -> date:
+def years_before(day: date, years: int) -> date:
     """The same calendar day `years` earlier (28 February for a 29 February)."""
     try:
         return day.replace(year=day.year - years)
@@ -40,7 +40,7 @@ def _interval_days(intervals: dict[tuple[str, int], int], group: str, danger: in
     return intervals[(group, max(levels))] if levels else 90
 
 
-def _special_groups(
+def generate_special_groups(
     rng: np.random.Generator,
     *,
     frame: CityFrame,
@@ -82,15 +82,15 @@ def _special_groups(
         SpecialGroupType.DRUG_USER: local * ((age >= 18) & (age < 60)) * np.where(male, 4.0, 1.0),
         SpecialGroupType.KEY_YOUTH: local * ((age >= 12) & (age < 25)) * np.where(male, 3.0, 1.0),
     }
-    for group, rate in _GROUP_RATES.items():
+    for group, rate in GROUP_RATES.items():
         w = np.asarray(weights[group], float)
-        members.append((group, _weighted_sample(rng, w, max(1, round(rate * n)))))
+        members.append((group, weighted_sample(rng, w, max(1, round(rate * n)))))
     person = np.concatenate([m for _, m in members]).astype(np.int64)
     kind = np.concatenate([np.full(len(m), g.value, dtype=object) for g, m in members]).astype(str)
     count = len(person)
     danger = np.full(count, -1, dtype=np.int64)
     mental = kind == SpecialGroupType.MENTAL_DISORDER.value
-    danger[mental] = _pick(rng, _DANGER_P, int(mental.sum()))
+    danger[mental] = pick_indices(rng, DANGER_P, int(mental.sum()))
     interval = np.array(
         [
             _interval_days(intervals, k, max(d, 0))
@@ -98,18 +98,18 @@ def _special_groups(
         ],
         dtype=np.int64,
     )
-    started = today - _days(rng.integers(20, 3_650, count))
+    started = today - as_days(rng.integers(20, 3_650, count))
     started = np.maximum(started, birth[person] + np.timedelta64(1, "D"))
-    overdue = rng.random(count) < _OVERDUE_SHARE
+    overdue = rng.random(count) < OVERDUE_SHARE
     last = np.where(
         overdue,
-        today - _days(interval + rng.integers(1, 46, count)),
-        today - _days((rng.random(count) * interval).astype(np.int64)),
+        today - as_days(interval + rng.integers(1, 46, count)),
+        today - as_days((rng.random(count) * interval).astype(np.int64)),
     )
     started = np.minimum(started, last)
     never = ~overdue & (rng.random(count) < 0.04)
     # Never visited yet: a recent case whose first visit is still ahead.
-    started[never] = today - _days(rng.integers(0, 1, int(never.sum())) + (interval[never] // 2))
+    started[never] = today - as_days(rng.integers(0, 1, int(never.sum())) + (interval[never] // 2))
     last_visit = last.copy()
     last_visit[never] = np.datetime64("NaT")
     responsible = np.full(count, -1, dtype=np.int64)
@@ -187,7 +187,7 @@ def _details(
         elif k == SpecialGroupType.RELEASED_PRISONER:
             released = day - timedelta(days=int(30 + 1_800 * x))
             item = {
-                "offence": pick(_OFFENCES, y),
+                "offence": pick(OFFENCES, y),
                 "sentence_months": int(6 + 114 * z**2),
                 "released_on": released.isoformat(),
                 "resettled": bool(w < 0.8),
@@ -196,7 +196,7 @@ def _details(
             start = day - timedelta(days=int(30 + 700 * x))
             item = {
                 "correction_type": pick(("缓刑", "假释", "管制", "暂予监外执行"), y**1.5),
-                "offence": pick(_OFFENCES, z),
+                "offence": pick(OFFENCES, z),
                 "term_start": start.isoformat(),
                 "term_end": (start + timedelta(days=int(180 + 900 * w))).isoformat(),
             }

@@ -15,8 +15,8 @@ ORGANISATION_PHONE_CONTEXT: Final = "organisation.phone"
 # Birth dates count back from this day, so ID numbers stay the same whenever one seeds.
 REFERENCE_DAY: Final = date(2026, 1, 1)
 XILING_AREA: Final = "420502000000"
-_BATCH: Final = 20_000
-_DAYS_PER_YEAR: Final = 365.2425
+BATCH: Final = 20_000
+DAYS_PER_YEAR: Final = 365.2425
 
 
 class DemoPeopleError(PeopleError):
@@ -78,7 +78,7 @@ class PeopleSeedSummary:
     already_present: bool
 
 
-def _people_scale(name: str) -> PeopleScale:
+def people_scale(name: str) -> PeopleScale:
     if name not in PEOPLE_SCALES or name not in SCALES:
         raise DemoPeopleError(f"unknown scale {name!r}; choose demo or city")
     return PEOPLE_SCALES[name]

@@ -18,33 +18,33 @@ from demo.arrays import Array, IntArray, Progress
 from demo.city.scales import DEFAULT_SEED, SCALES
 from demo.people.frame import (
     CityFrame,
-    _as_dates,
-    _chinese_names,
-    _days,
-    _masked_mobiles,
-    _mobiles,
+    as_dates,
+    as_days,
+    chinese_names,
     load_city_frame,
+    masked_mobiles,
+    mobile_numbers,
 )
 from demo.people.generate import DemoPeople, generate_people
 from demo.people.scales import (
-    _BATCH,
+    BATCH,
     DEMO_ACCOUNTS,
     DEMO_PASSWORD,
     ORGANISATION_PHONE_CONTEXT,
     XILING_AREA,
     DemoPeopleError,
     PeopleSeedSummary,
-    _people_scale,
+    people_scale,
 )
 from demo.people.vocabulary import (
-    _ARRIVAL_REASONS,
-    _EDUCATION,
-    _ETHNICITIES,
-    _ORG_KINDS,
-    _REGION_NATIVE,
-    _RELATIONS,
-    _VILLAGES,
+    ARRIVAL_REASONS,
+    EDUCATION,
+    ETHNICITIES,
     HEAD,
+    ORG_KINDS,
+    REGION_NATIVE,
+    RELATIONS,
+    VILLAGES,
 )
 from demo.writing import batch_progress, reserve_ids
 from gis.bulk import copy_rows
@@ -75,7 +75,7 @@ def _copy(
     The next batch is encrypted and formatted in a thread while the server ingests this one.
     """
     rows = itertools.chain.from_iterable(
-        batch_rows(start, min(total, start + _BATCH)) for start in range(0, total, _BATCH)
+        batch_rows(start, min(total, start + BATCH)) for start in range(0, total, BATCH)
     )
     return copy_rows(
         session,
@@ -83,13 +83,13 @@ def _copy(
         columns=columns,
         rows=rows,
         on_batch=batch_progress(on_progress, stage or table, total),
-        batch_rows=_BATCH,
+        batch_rows=BATCH,
         prefetch=True,
     )
 
 
 def _opt_dates(values: Array) -> list[str | None]:
-    text_ = _as_dates(values)
+    text_ = as_dates(values)
     return [None if t == "NaT" else t for t in text_.tolist()]
 
 
@@ -206,8 +206,8 @@ def _grid_workers(
     password_hash = hash_password(password)
     years = rng.integers(1970, 2001, len(new))
     male = rng.random(len(new)) < 0.45
-    names = _chinese_names(rng, male, years).tolist()
-    phones = _mobiles(rng, len(new)).astype(str).tolist()
+    names = chinese_names(rng, male, years).tolist()
+    phones = mobile_numbers(rng, len(new)).astype(str).tolist()
     role = StaffRole.GRID_WORKER.value
     _copy(
         session,
@@ -260,7 +260,7 @@ def seed_demo_people(
     nothing is written and the summary counts what is there (`already_present=True`).
     `on_progress(stage, done, total)` reports "generate" and then each table as it is copied.
     """
-    spec = _people_scale(scale)
+    spec = people_scale(scale)
     codes = SCALES[scale].district_codes
     today = today or local_today()
     session.flush()
@@ -332,7 +332,7 @@ def _write_organisations(
         shapely.set_srid(points, STORAGE_SRID), hex=True, include_srid=True
     ).tolist()
     address = frame.building_address[b].tolist()
-    kinds = [_ORG_KINDS[k] for k in people.org_kind.tolist()]
+    kinds = [ORG_KINDS[k] for k in people.org_kind.tolist()]
     region = [g[:6] for g in grid]
     codes = [
         make_credit_code(r, s, authority=k.authority[0], kind=k.authority[1])
@@ -445,17 +445,17 @@ def _write_people(
 
     cipher = get_cipher()
     hh = people.household
-    relation = np.array(_RELATIONS)
-    ethnicity = np.array(_ETHNICITIES)
-    education = np.array((*_EDUCATION, ""))
-    reasons = np.array((*_ARRIVAL_REASONS, ""))
+    relation = np.array(RELATIONS)
+    ethnicity = np.array(ETHNICITIES)
+    education = np.array((*EDUCATION, ""))
+    reasons = np.array((*ARRIVAL_REASONS, ""))
     registered_address = np.where(
         people.residence_type == ResidenceType.REGISTERED.value,
         np.strings.add("湖北省宜昌市", hh_address[hh]),
         "",
     )
-    native = np.where(people.region >= 0, _REGION_NATIVE[people.region.clip(0)], "")
-    village = np.array(_VILLAGES)[(people.household * 7 + 3) % len(_VILLAGES)]
+    native = np.where(people.region >= 0, REGION_NATIVE[people.region.clip(0)], "")
+    village = np.array(VILLAGES)[(people.household * 7 + 3) % len(VILLAGES)]
     floating = people.residence_type == ResidenceType.FLOATING.value
     registered_address = np.where(
         floating,
@@ -472,7 +472,7 @@ def _write_people(
         numbers = people.doc_number[a:z].tolist()
         kinds = people.doc_type[a:z].tolist()
         phones = people.phone[a:z]
-        masked_phones = _masked_mobiles(np.where(phones == b"", b"00000000000", phones))
+        masked_phones = masked_mobiles(np.where(phones == b"", b"00000000000", phones))
         ids_card = np.isin(
             people.doc_type[a:z],
             (
@@ -488,7 +488,7 @@ def _write_people(
             numbers,
             people.name[a:z].tolist(),
             np.where(people.male[a:z], Sex.MALE.value, Sex.FEMALE.value).tolist(),
-            _as_dates(people.birth[a:z]).tolist(),
+            as_dates(people.birth[a:z]).tolist(),
             ethnicity[people.ethnicity[a:z]].tolist(),
             _blank_none(native[a:z]),
             _blank_none(registered_address[a:z]),
@@ -630,9 +630,9 @@ def _write_people(
         ),
     )
     prev_house_id = frame.house_id[people.prev_house]
-    prev_in = _as_dates(people.prev_moved_in).tolist()
-    prev_out = _as_dates(people.moved_in[people.prev_person]).tolist()
-    moved_in = _as_dates(people.moved_in).tolist()
+    prev_in = as_dates(people.prev_moved_in).tolist()
+    prev_out = as_dates(people.moved_in[people.prev_person]).tolist()
+    moved_in = as_dates(people.moved_in).tolist()
 
     def residence_rows(a: int, z: int) -> Iterable[Sequence[Any]]:
         for i in range(a, z):
@@ -663,8 +663,8 @@ def _write_people(
     sg = people.sg_person
     due = np.where(
         np.isnat(people.sg_last_visit),
-        people.sg_started + _days(people.sg_interval),
-        people.sg_last_visit + _days(people.sg_interval),
+        people.sg_started + as_days(people.sg_interval),
+        people.sg_last_visit + as_days(people.sg_interval),
     )
     details = [json.dumps(d, ensure_ascii=False) for d in people.sg_details]
     responsible = people.extras["responsible"]
@@ -675,10 +675,10 @@ def _write_people(
             people.sg_type[a:z].tolist(),
             details[a:z],
             [d if d >= 0 else None for d in people.sg_danger[a:z].tolist()],
-            _as_dates(people.sg_started[a:z]).tolist(),
+            as_dates(people.sg_started[a:z]).tolist(),
             people.sg_interval[a:z].tolist(),
             _opt_dates(people.sg_last_visit[a:z]),
-            _as_dates(due[a:z]).tolist(),
+            as_dates(due[a:z]).tolist(),
             [r if r >= 0 else None for r in responsible[a:z].tolist()],
             strict=True,
         )
