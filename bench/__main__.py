@@ -39,17 +39,12 @@ console = Console()
 
 
 def _seed_everything(engine: Engine, scale: str) -> None:
-    """People, units and events on top of a seeded city (one transaction each)."""
-    from events.demo import seed_demo_events
-    from events.reference import load_reference_data
-    from people.demo import seed_demo_people
+    """People, units, events and the Open311 key on top of a seeded city (one transaction)."""
+    from demo import seed_all
+    from demo.city.scales import DEFAULT_SEED
 
     with Session(engine) as session:
-        load_reference_data(session)
-        seed_demo_people(session, scale=scale)
-        session.commit()
-    with Session(engine) as session:
-        seed_demo_events(session, scale=scale)
+        seed_all(session, scale=scale, seed=DEFAULT_SEED)
         session.commit()
 
 

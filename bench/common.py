@@ -63,7 +63,7 @@ def bench_database(name: str) -> Iterator[Engine]:
 
 def seed_city(engine: Engine, scale: str) -> float:
     """Seed the demo city's grids and buildings at `scale`; returns seconds (ANALYZE included)."""
-    from grid.demo import seed_demo_city
+    from demo.city.seed import seed_demo_city
 
     started = time.perf_counter()
     with Session(engine) as session:

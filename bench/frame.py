@@ -60,8 +60,8 @@ def locate_figures(engine: Engine, n: int = 2000) -> list[Figure]:
 
 def seed_city_figures(engine: Engine) -> list[Figure]:
     """`seed demo --scale city` (grids, buildings, houses) against a raw COPY of the buildings."""
+    from demo.city.generate import generate_city
     from gis.bulk import copy_rows
-    from grid.demo import generate_city
 
     seconds = seed_city(engine, "city")
     with engine.connect() as conn:

@@ -27,7 +27,6 @@ from bench.common import (
     admin_actor,
     bench_database,
     percentiles,
-    seed_city,
     uvicorn_server,
 )
 
@@ -297,17 +296,12 @@ def http_list_figures(engine: Engine, label: str) -> list[Figure]:
 
 
 def seed_demo(engine: Engine) -> None:
-    from events.demo import seed_demo_events
-    from events.reference import load_reference_data
-    from people.demo import seed_demo_people
+    """The whole demo city (grids to events) in the benchmark database, analysed."""
+    from demo import seed_all
+    from demo.city.scales import DEFAULT_SEED
 
-    seed_city(engine, "demo")
     with Session(engine) as session:
-        load_reference_data(session)
-        seed_demo_people(session, scale="demo")
-        session.commit()
-    with Session(engine) as session:
-        seed_demo_events(session, scale="demo")
+        seed_all(session, scale="demo", seed=DEFAULT_SEED)
         session.commit()
     with engine.connect() as conn:
         conn.execute(text("ANALYZE"))

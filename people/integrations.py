@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.config import get_settings
 from grid.models import AdminUnit
 from people.exceptions import Duplicate, Forbidden, InvalidRecord, NotFound
 from people.models import Integration, Staff, StaffRole
@@ -29,9 +28,6 @@ NAME = re.compile(r"^[a-z][a-z0-9_.-]{2,39}$")
 AREA = re.compile(r"^[0-9]{12}$")
 KEY_PREFIX = "g311_"
 SHOWN_PREFIX = 12  # characters of a key kept in clear, so admins can tell keys apart
-DEMO_KEY = "gridgov-demo-key"
-DEMO_NAME = "demo-open311"
-DEMO_AREA = "420502000000"  # 西陵区, the demo city's district
 # Marking a key as used is a write; once a minute is enough to see which keys are alive.
 USE_RESOLUTION = timedelta(minutes=1)
 
@@ -167,18 +163,3 @@ def check_key(session: Session, *, key: str, now: datetime | None = None) -> Int
         area_code=integration.area_code,
         staff_id=integration.staff_id,
     )
-
-
-def seed_demo_key(session: Session) -> bool:
-    """Give the demo city the Open311 key `gridgov-demo-key` (not in production); idempotent.
-
-    True when the key was added now.
-    """
-    if get_settings().environment == "production":
-        return False
-    if session.scalar(select(Integration.id).where(Integration.name == DEMO_NAME)) is not None:
-        return False
-    if session.get(AdminUnit, DEMO_AREA) is None:
-        raise NotFound(f"the demo district {DEMO_AREA} is missing; seed the demo city first")
-    issue_key(session, name=DEMO_NAME, area_code=DEMO_AREA, key=DEMO_KEY)
-    return True

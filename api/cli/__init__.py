@@ -149,20 +149,13 @@ def seed_demo(
     ] = False,
 ) -> None:
     """Seed the synthetic Yichang demo city, its residents, units and events (idempotent)."""
-    from events.demo import seed_demo_events
-    from events.reference import load_reference_data
-    from grid.demo import seed_demo_city
-    from people.demo import seed_demo_people
-    from people.integrations import seed_demo_key
+    from demo import seed_all
 
     with progress_bar() as report, session_scope() as session:
-        load_reference_data(session)
-        city = seed_demo_city(
+        summary = seed_all(
             session, scale=scale.value, seed=seed, replace=replace, on_progress=report
         )
-        people = seed_demo_people(session, scale=scale.value, seed=seed, on_progress=report)
-        events = seed_demo_events(session, scale=scale.value, seed=seed, on_progress=report)
-        open311_key = seed_demo_key(session)
+    city, people, events = summary.city, summary.people, summary.events
     what = "already present" if city.already_present else "seeded"
     console.print(
         f"demo city {what}: {city.districts} districts, {city.streets} streets, "
@@ -179,7 +172,7 @@ def seed_demo(
         f"events: {events} new (department units, dispatchers and 60 days of "
         "events; 0 when already present)"
     )
-    if open311_key:
+    if summary.open311_key:
         console.print("Open311 API key for the demo: gridgov-demo-key")
 
 

@@ -1,6 +1,6 @@
 """The map dashboards in headless Chromium on the demo city: offline, correct, private.
 
-The pages are served by uvicorn from a committed demo database (tests/maps/demo_city.py);
+The pages are served by uvicorn from a committed demo database (tests/demo/demo_city.py);
 every test checks that no request leaves 127.0.0.1 and no script fails. Screenshots go to
 var/test-artefacts/ for a person to look at.
 """
@@ -37,8 +37,8 @@ from people.access import Actor
 from people.pii import get_cipher
 from people.service import DOC_CONTEXT, PHONE_CONTEXT
 from tests.api.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.demo.demo_city import STREET, DemoCity, demo_city
 from tests.factories import COMMUNITY, add_grid, add_staff, admin_tree, bearer, square
-from tests.maps.demo_city import STREET, DemoCity, demo_city
 
 ARTEFACTS = PROJECT_DIR / "var" / "test-artefacts"
 OPEN = "('reported','registered','dispatched','signed','handled','verified','returned','suspended')"

@@ -9,14 +9,12 @@ from sqlalchemy import select
 
 from people.exceptions import Duplicate, InvalidRecord, NotFound
 from people.integrations import (
-    DEMO_KEY,
     InvalidKey,
     check_key,
     hash_key,
     issue_key,
     list_keys,
     revoke_key,
-    seed_demo_key,
 )
 from people.models import Integration, Staff, StaffRole
 from people.staff import authenticate
@@ -77,9 +75,3 @@ def test_bad_names_unknown_areas_and_duplicates_are_refused_with_a_reason(sessio
         issue_key(session, name="city-app", area_code=area)
     with pytest.raises(NotFound, match="integration list"):
         revoke_key(session, name="nobody")
-
-
-def test_the_demo_key_is_seeded_once(session, area):
-    assert seed_demo_key(session) is True
-    assert seed_demo_key(session) is False
-    assert check_key(session, key=DEMO_KEY).area_code == AREA

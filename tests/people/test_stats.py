@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from grid.demo import seed_demo_city
+from demo.city.seed import seed_demo_city
+from demo.people.seed import seed_demo_people
 from grid.models import AdminLevel, AdminUnit, House
 from people.access import Actor, load_actor
-from people.demo import seed_demo_people
 from people.documents import DocumentType
 from people.exceptions import Forbidden, InvalidRecord
 from people.models import (

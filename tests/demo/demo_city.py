@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session
 
-from events.demo import seed_demo_events
+from demo import seed_all
+from demo.city.scales import DEFAULT_SEED
 from events.models import DepartmentUnit
-from events.reference import load_reference_data
 from gis import local_pg
-from grid.demo import seed_demo_city
 from grid.models import Grid
 from people.access import Actor
-from people.demo import seed_demo_people
 from people.staff import create_staff
 from tests.factories import fresh_database
 
@@ -52,10 +50,7 @@ def demo_city(base_url: str) -> Iterator[DemoCity]:
     engine = create_engine(demo_url)
     try:
         with Session(engine) as session:
-            load_reference_data(session)
-            seed_demo_city(session, scale="demo")
-            seed_demo_people(session, scale="demo")
-            seed_demo_events(session, scale="demo")
+            seed_all(session, scale="demo", seed=DEFAULT_SEED)
             grid_code = session.scalars(select(Grid.code).order_by(Grid.code)).first()
             unit = session.scalars(
                 select(DepartmentUnit)

@@ -13,8 +13,10 @@ import shapely
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from demo.city.generate import DemoCity, SeedSummary, generate_city
+from demo.city.scales import DEFAULT_SEED
+from demo.city.seed import seed_demo_city
 from gis.bulk import ewkb_hex
-from grid.demo import DEFAULT_SEED, DemoCity, SeedSummary, generate_city, seed_demo_city
 from grid.models import AdminLevel, Building
 
 XILING = "420502"

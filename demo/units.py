@@ -29,12 +29,12 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from demo.city.scales import DEFAULT_SEED, SCALES
+from demo.people.scales import DEMO_PASSWORD
 from events.catalog import DepartmentType
 from events.exceptions import EventError
 from events.models import Department, DepartmentUnit
 from gis.bulk import ewkb_hex
-from grid.demo import DEFAULT_SEED, SCALES
-from people.demo import DEMO_PASSWORD
 from people.models import Staff, StaffRole
 from people.staff import create_staff
 
@@ -149,7 +149,7 @@ def _office(street: str) -> str:
     return f"{street}办事处" if street.endswith("街道") else f"{street}人民政府"
 
 
-def _polygonal(geom: BaseGeometry) -> shapely.MultiPolygon:
+def polygonal(geom: BaseGeometry) -> shapely.MultiPolygon:
     """The polygon parts of `geom` (an intersection may add stray lines) as a MultiPolygon."""
     parts = [
         part
@@ -171,7 +171,7 @@ def voronoi_areas(
     boundary is the true perpendicular bisector between two stations, not a lon/lat one.
     """
     if len(points) == 1:
-        return [_polygonal(within)]
+        return [polygonal(within)]
     lat0 = within.centroid.y
     kx = math.cos(math.radians(lat0))
     to_plane = np.array([kx, 1.0])
@@ -192,7 +192,7 @@ def voronoi_areas(
         mine = [cell for cell in cells if cell.contains(plane(point))]
         if len(mine) != 1:
             raise AssertionError(f"station {point.wkt} lies in {len(mine)} Voronoi cells")
-        areas.append(_polygonal(shapely.intersection(back(mine[0]), within)))
+        areas.append(polygonal(shapely.intersection(back(mine[0]), within)))
     return areas
 
 
@@ -300,7 +300,7 @@ def _district_units(areas: list[_Area], *, seed: int) -> list[UnitSpec]:
                     name=pattern.format(**names),
                     dept_type=kind,
                     district_code=code6,
-                    geom=_polygonal(street.geom),
+                    geom=polygonal(street.geom),
                     location=office_point if shared else _inside(rng, street.geom, office_point),
                     phone=_phone(rng),
                 )
@@ -313,7 +313,7 @@ def _district_units(areas: list[_Area], *, seed: int) -> list[UnitSpec]:
                 name=pattern.format(district=district.name),
                 dept_type=kind,
                 district_code=code6,
-                geom=_polygonal(district.geom),
+                geom=polygonal(district.geom),
                 location=_inside(rng, district.geom, centre),
                 phone=_phone(rng),
             )
@@ -345,7 +345,7 @@ def seed_demo_units(session: Session, *, scale: str = "demo", seed: int = DEFAUL
     """Write the demo departments and units of `scale`; returns how many units were added.
 
     A district that already has units is left alone, so seeding twice adds nothing. Needs the
-    demo city (grid.demo.seed_demo_city). Runs in the session's transaction, never commits.
+    demo city (demo.city.seed.seed_demo_city). Runs in the session's transaction, never commits.
     """
     codes = SCALES[scale].district_codes if scale in SCALES else ()
     session.flush()
@@ -406,7 +406,7 @@ def seed_demo_dispatchers(session: Session) -> int:
         if unit_id is None:
             raise DemoUnitsError(
                 f"unit {unit_code} for the demo account {username} does not exist; "
-                "seed the demo units first (events.units_demo.seed_demo_units)"
+                "seed the demo units first (demo.units.seed_demo_units)"
             )
         create_staff(
             session,

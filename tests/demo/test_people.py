@@ -14,19 +14,19 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from grid.demo import seed_demo_city
-from people.access import Actor, load_actor
-from people.credit_code import validate_credit_code
-from people.demo import (
+from demo.city.seed import seed_demo_city
+from demo.people.frame import load_city_frame
+from demo.people.generate import generate_people
+from demo.people.scales import (
     DEMO_ACCOUNTS,
     DEMO_PASSWORD,
     ORGANISATION_PHONE_CONTEXT,
     DemoPeopleError,
     PeopleSeedSummary,
-    generate_people,
-    load_city_frame,
-    seed_demo_people,
 )
+from demo.people.seed import seed_demo_people
+from people.access import Actor, load_actor
+from people.credit_code import validate_credit_code
 from people.documents import DocumentType, validate_document, validate_id_card
 from people.models import Organisation, Resident, SpecialGroupType, Staff, StaffRole
 from people.pii import get_cipher, mask_id_number, mask_phone, validate_phone

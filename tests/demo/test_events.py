@@ -14,22 +14,24 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from events.calendar import Limit, LimitUnit, WorkCalendar
-from events.catalog import DepartmentType
-from events.deadlines import due_at
-from events.demo import VectorCalendar, generate_events, load_event_frame, seed_demo_events
-from events.models import DepartmentUnit, Event, EventCategory, EventStage, EventStatus, EventStep
-from events.reference import load_reference_data
-from events.service import read_event
-from events.units_demo import (
+from demo.city.seed import seed_demo_city
+from demo.events.frame import VectorCalendar, load_event_frame
+from demo.events.generate import generate_events
+from demo.events.seed import seed_demo_events
+from demo.units import (
     DEMO_DISPATCHERS,
     seed_demo_dispatchers,
     seed_demo_units,
     voronoi_areas,
 )
+from events.calendar import Limit, LimitUnit, WorkCalendar
+from events.catalog import DepartmentType
+from events.deadlines import due_at
+from events.models import DepartmentUnit, Event, EventCategory, EventStage, EventStatus, EventStep
+from events.reference import load_reference_data
+from events.service import read_event
 from events.workflow import FINAL_STATES, TRANSITIONS
 from gis.clock import CHINA_TZ
-from grid.demo import seed_demo_city
 from people.staff import authenticate
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=CHINA_TZ)  # a Monday morning

@@ -1,247 +1,40 @@
-"""A synthetic but realistic demo city (宜昌 Yichang), generated from a seed and bulk-loaded.
-
-`generate_city` is pure: it builds the administrative tree (district → street → community),
-the grids, the buildings and the houses in memory. `seed_demo_city` writes them with COPY
-inside the caller's transaction.
-
-Geometry is generated in a local metric plane (metres east/north of the scale's centre, an
-equirectangular frame at its mean latitude) and mapped to CGCS2000 lon/lat (EPSG:4490) by one
-affine transform. Each level of the tree is cut top-down (Voronoi cells of density-weighted
-seeds, clipped to the parent); in lon/lat the grids are then cleaned into an exact coverage
-(shared edges vertex for vertex) and every community, street and district is rebuilt as the
-coverage union of its children. So siblings never overlap, nothing falls in a gap, and each
-child is covered by its parent exactly, not just up to rounding. Buildings keep a 3 m setback
-from their grid's edge.
-"""
+"""Generating the demo city (`generate_city`): pure, from a scale and a seed."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import shapely
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from gis.bulk import copy_rows
-from gis.db import STORAGE_SRID
-from grid.exceptions import GridError
+from demo.arrays import Array, FloatArray, IntArray
+from demo.city.geometry import (
+    Density,
+    Frame,
+    apportion,
+    blob_shape,
+    density_mass,
+    polygonal,
+    reading_order,
+    sample_points,
+    split_cells,
+    unique_names,
+    voronoi_cells,
+)
+from demo.city.scales import DEFAULT_SEED, CityScale, DistrictSpec, city_scale
 from grid.models import AdminLevel, BuildingUse, GridType, HouseUse
-
-__all__ = [
-    "DEFAULT_SEED",
-    "SCALES",
-    "CityScale",
-    "DemoCity",
-    "DemoSeedError",
-    "DistrictSpec",
-    "SeedSummary",
-    "generate_city",
-    "seed_demo_city",
-]
-
-Array = npt.NDArray[Any]
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-Progress = Callable[[str, int, int], None]
-
-DEFAULT_SEED = 42
-
-
-class DemoSeedError(GridError):
-    """The demo city could not be (re)seeded; the message says why and what to do."""
-
-
-# --------------------------------------------------------------------------- scales
-
-
-@dataclass(frozen=True)
-class DistrictSpec:
-    """A district (区) of the demo city: code, name, where it lies and its real streets."""
-
-    code: str  # 6-digit county code
-    name: str
-    anchors: tuple[tuple[float, float], ...]  # lon/lat seeds of the district's Voronoi cells
-    streets: tuple[str, ...]  # real street/town names, coded 001, 002 … in this order
-    # Where each real street lies, as fractions (x, y) of the district's bounding box;
-    # streets without one are placed by population density.
-    street_anchors: tuple[tuple[float, float], ...] = ()
-    # Street count when fixed (西陵区 has exactly its 7 streets); else shared out by density.
-    fixed_streets: bool = False
-    # lon/lat box the district's own irregular outline fills; without one the district is
-    # what its anchors' Voronoi cells leave of the city.
-    bbox: tuple[float, float, float, float] | None = None
-
-
-@dataclass(frozen=True)
-class UrbanCentre:
-    """A Gaussian bump of population density: lon/lat, spread in metres, peak weight."""
-
-    lon: float
-    lat: float
-    sigma_m: float
-    weight: float
-
-
-@dataclass(frozen=True)
-class CityScale:
-    """Target counts, extent and character of one demo scale."""
-
-    name: str
-    bbox: tuple[float, float, float, float]  # lon/lat min_lon, min_lat, max_lon, max_lat
-    districts: tuple[DistrictSpec, ...]
-    streets: int
-    communities: int
-    grids: int
-    buildings: int
-    centres: tuple[UrbanCentre, ...]
-    base_density: float  # density far from every centre, relative to the centres' peaks
-    towns: int  # extra small random density bumps (market towns)
-    lowrise_share: float  # share of rural low-rise (1–4 floor) houses among residential, at u=0
-    tower_share: float  # share of high-rise (11–33 floor) towers among residential, at u=1
-    # Buildings per grid fall with urbanity u (dense grids have fewer, taller buildings):
-    # weight = 1 / (1 + urban_thinning * u).
-    urban_thinning: float
-    dedicated_share: float = 0.06  # share of dedicated grids (专属网格: schools, hospitals …)
-
-    @property
-    def district_codes(self) -> tuple[str, ...]:
-        """The 6-digit codes of the districts this scale seeds."""
-        return tuple(d.code for d in self.districts)
-
-
-_XILING = DistrictSpec(
-    code="420502",
-    name="西陵区",
-    anchors=(),  # its outline is its own (bbox below), the same at every scale
-    streets=(
-        "西陵街道",
-        "学院街道",
-        "云集街道",
-        "西坝街道",
-        "葛洲坝街道",
-        "夜明珠街道",
-        "窑湾街道",
-    ),
-    street_anchors=(
-        (0.50, 0.30),
-        (0.55, 0.58),
-        (0.78, 0.22),
-        (0.12, 0.30),
-        (0.28, 0.60),
-        (0.45, 0.86),
-        (0.84, 0.62),
-    ),
-    fixed_streets=True,
-    bbox=(111.26, 30.68, 111.33, 30.75),
-)
-
-_CITY_DISTRICTS = (
-    _XILING,
-    DistrictSpec(
-        code="420503",
-        name="伍家岗区",
-        anchors=((111.350, 30.668), (111.378, 30.640), (111.345, 30.700), (111.405, 30.670)),
-        streets=("大公桥街道", "万寿桥街道", "宝塔河街道", "伍家岗街道", "伍家乡"),
-    ),
-    DistrictSpec(
-        code="420504",
-        name="点军区",
-        anchors=((111.240, 30.660), (111.180, 30.600), (111.100, 30.640), (111.260, 30.560)),
-        streets=("点军街道", "艾家镇", "桥边镇", "联棚乡", "土城乡"),
-    ),
-    DistrictSpec(
-        code="420505",
-        name="猇亭区",
-        anchors=((111.430, 30.560), (111.470, 30.510), (111.380, 30.520)),
-        streets=("古老背街道", "云池街道", "虎牙街道"),
-    ),
-    DistrictSpec(
-        code="420506",
-        name="夷陵区",
-        anchors=(
-            (111.330, 30.790),
-            (111.200, 30.780),
-            (111.080, 30.840),
-            (111.300, 30.900),
-            (111.480, 30.820),
-            (111.520, 30.740),
-            (111.120, 30.730),
-        ),
-        streets=(
-            "小溪塔街道",
-            "樟村坪镇",
-            "雾渡河镇",
-            "分乡镇",
-            "太平溪镇",
-            "三斗坪镇",
-            "乐天溪镇",
-            "龙泉镇",
-            "鸦鹊岭镇",
-            "黄花镇",
-            "下堡坪乡",
-            "邓村乡",
-        ),
-    ),
-)
-
-SCALES: dict[str, CityScale] = {
-    "demo": CityScale(
-        name="demo",
-        bbox=(111.26, 30.68, 111.33, 30.75),
-        districts=(_XILING,),
-        streets=7,
-        communities=40,
-        grids=200,
-        buildings=6_000,
-        centres=(
-            UrbanCentre(111.300, 30.700, 2_000, 1.0),
-            UrbanCentre(111.288, 30.728, 1_500, 0.6),
-            UrbanCentre(111.318, 30.718, 1_300, 0.5),
-        ),
-        base_density=0.25,
-        towns=3,
-        lowrise_share=0.0,
-        tower_share=0.10,
-        urban_thinning=0.4,
-    ),
-    "city": CityScale(
-        name="city",
-        bbox=(111.0, 30.45, 111.6, 30.95),
-        districts=_CITY_DISTRICTS,
-        streets=100,
-        communities=1_000,
-        grids=20_000,
-        buildings=600_000,
-        centres=(
-            UrbanCentre(111.300, 30.705, 2_600, 1.0),
-            UrbanCentre(111.355, 30.660, 2_000, 0.7),
-            UrbanCentre(111.330, 30.780, 1_600, 0.45),
-            UrbanCentre(111.440, 30.535, 1_600, 0.4),
-            UrbanCentre(111.245, 30.665, 1_200, 0.3),
-        ),
-        base_density=0.12,
-        towns=14,
-        lowrise_share=0.95,
-        tower_share=0.12,
-        urban_thinning=2.5,
-    ),
-}
 
 # --------------------------------------------------------------------------- names
 
 
-def _words(text: str) -> tuple[str, ...]:
+def words(text: str) -> tuple[str, ...]:
     """The space-separated words of `text`."""
     return tuple(text.split())
 
 
-_COMMUNITY_STEMS = _words(
+_COMMUNITY_STEMS = words(
     "东山 西山 南湖 北门 桃花 樵湖 铁路 石板 云集 珍珠 胜利 解放 民主 团结 和平 朝阳 绿萝 "
     "福绥 环城 沿江 滨江 葛洲 明珠 窑湾 土门 桔城 平湖 宝塔 长江 红星 光明 幸福 白龙 杨岔 "
     "常刘 东湖 西湖 金缇 黄河 万寿 大公 夷陵 峡州 柏临 隆康 港窑 三江 西坝 学院 体育 文化 "
@@ -250,7 +43,7 @@ _COMMUNITY_STEMS = _words(
     "紫阳 龙盘 凤凰 金湖 银杏 枫林 柳湖 芦苇 双龙 九码 十里 八一 三峡 天然 磨基"
 )
 _COMMUNITY_ENDINGS = ("", "路", "里", "岗", "坪", "湾", "园", "苑", "桥", "街", "口", "岭", "坡")
-_STREET_STEMS = _words(
+_STREET_STEMS = words(
     "白洋 红花 官庄 王畈 新坪 梅子垭 金竹 三坪 长岭 石门 大堰 峡口 孙家河 马鞍 柳林 高坪 峰山 "
     "清溪 龙潭 汤渡 罗河 土桥 响水 栗林 殷家坪 百里荒 晓峰 仙女 鹿苑 黄牛 百花 双莲 河口 白河 "
     "花林 普溪 安福 郭家 潘家 杨林 江南 东岳 西塞 雷家 陈湾 古镇 碧水 松柏 栖霞 青龙 白鹤 金盆 "
@@ -258,7 +51,7 @@ _STREET_STEMS = _words(
     "五龙 七里 九湾 秀水 明月 清泉 泉水 高岚 黄陵 平善 莲沱 偏岩 丁字 临江 宋家 徐家 萧家 覃溪 "
     "甘家 秦家 椿树 花溪 罗田 长坪 官渡 曹家 邓家 骆家 鲁家 严家"
 )
-_ROADS = _words(
+_ROADS = words(
     "夷陵大道 东山大道 沿江大道 发展大道 城东大道 西陵一路 西陵二路 解放路 云集路 珍珠路 "
     "胜利一路 胜利二路 胜利三路 胜利四路 体育场路 隆康路 港窑路 西坝路 三江路 夜明珠路 "
     "桃花岭路 铁路坝路 学院街 绿萝路 北山坡路 峡州路 樵湖一路 樵湖二路 东湖路 西湖路 南湖路 "
@@ -412,219 +205,6 @@ class SeedSummary:
     already_present: bool
 
 
-# --------------------------------------------------------------------------- geometry helpers
-
-
-class _Frame:
-    """Equirectangular metric plane centred on the scale's bbox (x east, y north, metres)."""
-
-    def __init__(self, bbox: tuple[float, float, float, float]) -> None:
-        self.lon0 = (bbox[0] + bbox[2]) / 2
-        self.lat0 = (bbox[1] + bbox[3]) / 2
-        phi = math.radians(self.lat0)
-        # Metres per degree on the CGCS2000/GRS80 ellipsoid at the centre latitude.
-        self.ky = 111_132.954 - 559.822 * math.cos(2 * phi) + 1.175 * math.cos(4 * phi)
-        self.kx = 111_412.84 * math.cos(phi) - 93.5 * math.cos(3 * phi)
-
-    def xy(self, lon: Any, lat: Any) -> tuple[Any, Any]:
-        """Local metres of lon/lat degrees."""
-        return (np.asarray(lon) - self.lon0) * self.kx, (np.asarray(lat) - self.lat0) * self.ky
-
-    def to_lon_lat(self, geoms: Array) -> Array:
-        """Map local-metre geometries to lon/lat degrees (one affine transform)."""
-        scale = np.array([1 / self.kx, 1 / self.ky])
-        offset = np.array([self.lon0, self.lat0])
-        return shapely.transform(geoms, lambda c: c * scale + offset)
-
-
-class _Density:
-    """Relative population density: Gaussian town centres over a rural base."""
-
-    def __init__(
-        self, frame: _Frame, scale: CityScale, rng: np.random.Generator, outline: shapely.Polygon
-    ) -> None:
-        cx, cy = frame.xy([c.lon for c in scale.centres], [c.lat for c in scale.centres])
-        sigma = [c.sigma_m for c in scale.centres]
-        weight = [c.weight for c in scale.centres]
-        if scale.towns:
-            tx, ty = _sample_points(rng, outline, scale.towns)
-            cx, cy = np.concatenate([cx, tx]), np.concatenate([cy, ty])
-            sigma += list(rng.uniform(500, 1_100, scale.towns))
-            weight += list(rng.uniform(0.15, 0.35, scale.towns))
-        self.cx, self.cy = np.asarray(cx, float), np.asarray(cy, float)
-        self.s2 = 2 * np.asarray(sigma, float) ** 2
-        self.w = np.asarray(weight, float)
-        self.base = scale.base_density
-        self.peak = self.base + float(self.w.sum())
-
-    def __call__(self, x: FloatArray, y: FloatArray) -> FloatArray:
-        d = np.full(np.shape(x), self.base)
-        for cx, cy, s2, w in zip(self.cx, self.cy, self.s2, self.w, strict=True):
-            d += w * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / s2)
-        return d
-
-    def urbanity(self, x: FloatArray, y: FloatArray) -> FloatArray:
-        """0 in open country, 1 at the densest centre."""
-        peak = float(self(self.cx, self.cy).max())
-        return np.clip((self(x, y) - self.base) / (peak - self.base), 0.0, 1.0)
-
-
-def _sample_points(
-    rng: np.random.Generator,
-    polygon: shapely.geometry.base.BaseGeometry,
-    n: int,
-    density: Callable[[FloatArray, FloatArray], FloatArray] | None = None,
-    peak: float = 1.0,
-) -> tuple[FloatArray, FloatArray]:
-    """`n` random points inside `polygon`, thinned by `density`/`peak` when given."""
-    minx, miny, maxx, maxy = polygon.bounds
-    shapely.prepare(polygon)
-    xs: list[FloatArray] = []
-    ys: list[FloatArray] = []
-    got = 0
-    while got < n:
-        m = max(256, 8 * n)
-        x = rng.uniform(minx, maxx, m)
-        y = rng.uniform(miny, maxy, m)
-        keep = shapely.contains_xy(polygon, x, y)
-        if density is not None:
-            keep &= rng.uniform(0, peak, m) < density(x, y)
-        xs.append(x[keep])
-        ys.append(y[keep])
-        got += int(keep.sum())
-    return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
-
-
-def _polygonal(geoms: Array) -> Array:
-    """Each geometry as a MultiPolygon of its polygonal parts (drops touching lines/points)."""
-    parts, index = shapely.get_parts(geoms, return_index=True)
-    nested, inner = shapely.get_parts(parts, return_index=True)  # collections of multipolygons
-    index = index[inner]
-    nested2, inner2 = shapely.get_parts(nested, return_index=True)
-    index = index[inner2]
-    keep = (shapely.get_type_id(nested2) == 3) & (shapely.area(nested2) > 0)
-    out = shapely.multipolygons(nested2[keep], indices=index[keep])
-    if len(out) != len(geoms):
-        raise AssertionError("a partition cell lost all its area")
-    return np.asarray(out)
-
-
-def _voronoi_cells(
-    parent: Any, x: FloatArray, y: FloatArray
-) -> tuple[Array, FloatArray, FloatArray]:
-    """Voronoi cells of the points clipped to `parent`; points in the same order as the cells."""
-    diagram = shapely.voronoi_polygons(
-        shapely.multipoints(np.column_stack([x, y])), extend_to=parent, ordered=True
-    )
-    return _polygonal(shapely.intersection(shapely.get_parts(diagram), parent)), x, y
-
-
-def _split(
-    parent: shapely.geometry.base.BaseGeometry,
-    seeds: tuple[FloatArray, FloatArray],
-    relax: int = 1,
-) -> tuple[Array, FloatArray, FloatArray]:
-    """Cut `parent` into Voronoi cells of `seeds` (Lloyd-relaxed `relax` times).
-
-    Returns the cells (MultiPolygons covering `parent` with no gaps or overlaps) and a
-    representative point of each.
-    """
-    x, y = seeds
-    if len(x) == 1:
-        cells = _polygonal(np.array([parent]))
-        return cells, x.astype(float), y.astype(float)
-    shapely.prepare(parent)
-    for step in range(relax + 1):
-        cells, x, y = _voronoi_cells(parent, x, y)
-        if step == relax:
-            break
-        centre = shapely.centroid(cells)
-        cx, cy = shapely.get_x(centre), shapely.get_y(centre)
-        outside = ~shapely.contains_xy(parent, cx, cy)
-        if outside.any():
-            inside = shapely.point_on_surface(cells[outside])
-            cx[outside], cy[outside] = shapely.get_x(inside), shapely.get_y(inside)
-        x, y = cx, cy
-    rep = shapely.point_on_surface(cells)
-    return cells, shapely.get_x(rep), shapely.get_y(rep)
-
-
-def _blob(
-    rng: np.random.Generator, frame: _Frame, bbox: tuple[float, float, float, float]
-) -> shapely.Polygon:
-    """An irregular, roughly box-shaped outline filling most of `bbox` (local metres)."""
-    x0, y0 = frame.xy(bbox[0], bbox[1])
-    x1, y1 = frame.xy(bbox[2], bbox[3])
-    cx, cy, hx, hy = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
-    t = np.linspace(0, 2 * np.pi, 120, endpoint=False)
-    c, s = np.cos(t), np.sin(t)
-    # A superellipse (n=4) is a rounded box; low harmonics make the edge wander.
-    r = (np.abs(c) ** 4 + np.abs(s) ** 4) ** -0.25
-    for k in (2, 3, 5, 7):
-        r *= 1 + rng.uniform(0.01, 0.045) * np.sin(k * t + rng.uniform(0, 2 * np.pi))
-    ring = np.column_stack([cx + hx * r * c, cy + hy * r * s])
-    outline = shapely.intersection(shapely.Polygon(ring), shapely.box(x0, y0, x1, y1))
-    if not isinstance(outline, shapely.Polygon):
-        raise AssertionError("the outline must be one polygon")
-    return outline
-
-
-def _apportion(total: int, weights: FloatArray, minimum: int = 1) -> IntArray:
-    """Share `total` out in proportion to `weights` (largest remainder), at least `minimum`."""
-    w = np.asarray(weights, float)
-    w = w / w.sum()
-    free = total - minimum * len(w)
-    if free <= 0:
-        return np.full(len(w), minimum, dtype=np.int64)
-    quota = free * w
-    counts = np.floor(quota).astype(np.int64)
-    left = free - int(counts.sum())
-    counts[np.argsort(-(quota - counts), kind="stable")[:left]] += 1
-    return counts + minimum
-
-
-def _mass(polys: Array, density: _Density, spacing: float) -> FloatArray:
-    """Population mass of each polygon: density summed over a sampling lattice."""
-    minx, miny, maxx, maxy = shapely.total_bounds(polys)
-    gx, gy = np.meshgrid(np.arange(minx, maxx, spacing), np.arange(miny, maxy, spacing))
-    px, py = gx.ravel(), gy.ravel()
-    tree = shapely.STRtree(polys)
-    point_idx, poly_idx = tree.query(shapely.points(px, py), predicate="intersects")
-    # A point on a shared edge counts once, for the first polygon.
-    first = np.unique(point_idx, return_index=True)[1]
-    point_idx, poly_idx = point_idx[first], poly_idx[first]
-    mass = (
-        np.bincount(poly_idx, weights=density(px[point_idx], py[point_idx]), minlength=len(polys))
-        * spacing**2
-    )
-    rep = shapely.point_on_surface(polys)
-    fallback = shapely.area(polys) * density(shapely.get_x(rep), shapely.get_y(rep))
-    return np.maximum(mass, fallback)
-
-
-def _reading_order(x: FloatArray, y: FloatArray, band: float) -> IntArray:
-    """Indices sorting points north → south in bands of `band` metres, west → east in each."""
-    return np.lexsort((x, -np.floor(y / band))).astype(np.int64)
-
-
-def _unique_names(
-    rng: np.random.Generator,
-    stems: Sequence[str],
-    endings: Sequence[str],
-    suffix: str,
-    n: int,
-    taken: Iterable[str] = (),
-) -> list[str]:
-    """`n` distinct names stem+ending+suffix in random order, avoiding `taken`."""
-    pool = [s + e + suffix for e in endings for s in stems]
-    avoid = set(taken)
-    pool = [p for p in pool if p not in avoid]
-    if n > len(pool):
-        raise AssertionError(f"only {len(pool)} distinct names for {n} places")
-    order = rng.permutation(len(pool))[:n]
-    return [pool[i] for i in order]
-
-
 # --------------------------------------------------------------------------- generation
 
 
@@ -647,7 +227,7 @@ class _Units:
 def _districts(
     rng: np.random.Generator,
     scale: CityScale,
-    frame: _Frame,
+    frame: Frame,
     outline: shapely.Polygon,
     carved: dict[int, shapely.Polygon],
 ) -> Array:
@@ -666,14 +246,14 @@ def _districts(
         x, y = frame.xy(lon, lat)
         x = x + rng.normal(0, 300, len(x))
         y = y + rng.normal(0, 300, len(y))
-        cells, _, _ = _voronoi_cells(remainder, x, y)
+        cells, _, _ = voronoi_cells(remainder, x, y)
         for i in rest:
             shapes[i] = shapely.union_all(cells[owner == i])
-    return _polygonal(np.array(shapes))
+    return polygonal(np.array(shapes))
 
 
 def _street_seeds(
-    rng: np.random.Generator, spec: DistrictSpec, district: Any, n: int, density: _Density
+    rng: np.random.Generator, spec: DistrictSpec, district: Any, n: int, density: Density
 ) -> tuple[FloatArray, FloatArray]:
     """Seeds of a district's streets: at the real streets' places where known, else by density."""
     minx, miny, maxx, maxy = district.bounds
@@ -687,16 +267,16 @@ def _street_seeds(
         y[~inside] = rep[1] + rng.normal(0, 50, int((~inside).sum()))
     extra = n - len(fixed)
     if extra > 0:
-        ex, ey = _sample_points(rng, district, extra, density, density.peak)
+        ex, ey = sample_points(rng, district, extra, density, density.peak)
         x, y = np.concatenate([x, ex]), np.concatenate([y, ey])
     return x, y
 
 
 def _build_tree(
     rng: np.random.Generator,
-    frame: _Frame,
+    frame: Frame,
     scale: CityScale,
-    density: _Density,
+    density: Density,
     outline: shapely.Polygon,
     carved: dict[int, shapely.Polygon],
 ) -> tuple[_Units, dict[str, Any]]:
@@ -713,26 +293,24 @@ def _build_tree(
         units.add(spec.code + "000000", spec.name, AdminLevel.DISTRICT, None)
 
     # Streets: real names first; other districts share out the remaining count by mass.
-    mass = _mass(districts, density, spacing)
+    mass = density_mass(districts, density, spacing)
     counts = np.array([len(d.streets) for d in scale.districts], dtype=np.int64)
     flexible = np.array([not d.fixed_streets for d in scale.districts])
     if flexible.any():
         spare = scale.streets - int(counts[~flexible].sum())
-        counts[flexible] = np.maximum(
-            counts[flexible], _apportion(spare, mass[flexible], minimum=1)
-        )
+        counts[flexible] = np.maximum(counts[flexible], apportion(spare, mass[flexible], minimum=1))
     used_names = {n for d in scale.districts for n in d.streets}
     needed = sum(
         max(0, int(n) - len(d.streets)) for n, d in zip(counts, scale.districts, strict=True)
     )
-    extra_names = iter(_unique_names(rng, _STREET_STEMS, ("",), "", needed, used_names))
+    extra_names = iter(unique_names(rng, _STREET_STEMS, ("",), "", needed, used_names))
     street_geoms: list[Any] = []
     street_district: list[int] = []
     street_names: list[str] = []
     for i, (spec, geom) in enumerate(zip(scale.districts, districts, strict=True)):
         n = int(counts[i])
         seeds = _street_seeds(rng, spec, geom, n, density)
-        cells, rx, ry = _split(geom, seeds, relax=1 if len(spec.street_anchors) < n else 0)
+        cells, rx, ry = split_cells(geom, seeds, relax=1 if len(spec.street_anchors) < n else 0)
         names = list(spec.streets[:n])
         for j in range(len(names), n):
             u = float(density.urbanity(rx[j : j + 1], ry[j : j + 1])[0])
@@ -749,18 +327,18 @@ def _build_tree(
     ]
 
     # Communities, numbered in reading order within their street.
-    per_street = _apportion(scale.communities, _mass(streets, density, spacing))
+    per_street = apportion(scale.communities, density_mass(streets, density, spacing))
     community_names = iter(
-        _unique_names(rng, _COMMUNITY_STEMS, _COMMUNITY_ENDINGS, "社区", int(per_street.sum()))
+        unique_names(rng, _COMMUNITY_STEMS, _COMMUNITY_ENDINGS, "社区", int(per_street.sum()))
     )
     community_geoms: list[Any] = []
     community_codes: list[str] = []
     community_street: list[int] = []
     for s, (code, geom) in enumerate(zip(street_codes, streets, strict=True)):
         n = int(per_street[s])
-        seeds = _sample_points(rng, geom, n, density, density.peak)
-        cells, rx, ry = _split(geom, seeds)
-        order = _reading_order(rx, ry, 800.0)
+        seeds = sample_points(rng, geom, n, density, density.peak)
+        cells, rx, ry = split_cells(geom, seeds)
+        order = reading_order(rx, ry, 800.0)
         for j, k in enumerate(order):
             ccode = f"{code[:9]}{j + 1:03d}"
             units.add(ccode, next(community_names), AdminLevel.COMMUNITY, code)
@@ -770,16 +348,16 @@ def _build_tree(
     communities = np.array(community_geoms)
 
     # Grid cells, numbered in reading order within their community.
-    per_community = _apportion(scale.grids, _mass(communities, density, spacing))
+    per_community = apportion(scale.grids, density_mass(communities, density, spacing))
     grid_geoms: list[Any] = []
     grid_codes: list[str] = []
     grid_seq: list[int] = []
     grid_community: list[int] = []
     for c, (ccode, geom) in enumerate(zip(community_codes, communities, strict=True)):
         n = int(per_community[c])
-        seeds = _sample_points(rng, geom, n, density, density.peak)
-        cells, rx, ry = _split(geom, seeds)
-        order = _reading_order(rx, ry, 250.0)
+        seeds = sample_points(rng, geom, n, density, density.peak)
+        cells, rx, ry = split_cells(geom, seeds)
+        order = reading_order(rx, ry, 250.0)
         for j, k in enumerate(order):
             grid_geoms.append(cells[k])
             grid_codes.append(f"{ccode}{j + 1:03d}")
@@ -805,7 +383,7 @@ def _repaired(geoms: Array) -> Array:
     if bad.any():
         geoms = geoms.copy()
         geoms[bad] = shapely.make_valid(geoms[bad])
-    return _polygonal(geoms)
+    return polygonal(geoms)
 
 
 def _union_by(children: Array, parent: IntArray, n: int) -> Array:
@@ -815,7 +393,7 @@ def _union_by(children: Array, parent: IntArray, n: int) -> Array:
     merged = [
         shapely.coverage_union_all(children[order[bounds[i] : bounds[i + 1]]]) for i in range(n)
     ]
-    return _polygonal(np.array(merged))
+    return polygonal(np.array(merged))
 
 
 def _cumulative(p: FloatArray) -> FloatArray:
@@ -1019,7 +597,7 @@ def _houses(rng: np.random.Generator, b: dict[str, Any], u: FloatArray) -> dict[
 
 def _roads(rng: np.random.Generator, n_streets: int, per_street: int) -> list[list[str]]:
     """Road names for each street: real Yichang roads first, then made-up ones."""
-    made_up = _unique_names(
+    made_up = unique_names(
         rng, _STREET_STEMS + _COMMUNITY_STEMS, _ROAD_ENDINGS, "", n_streets * per_street, _ROADS
     )
     pool = list(_ROADS) + made_up
@@ -1028,22 +606,22 @@ def _roads(rng: np.random.Generator, n_streets: int, per_street: int) -> list[li
 
 def generate_city(*, scale: str = "demo", seed: int = DEFAULT_SEED) -> DemoCity:
     """Generate the demo city of `scale` from `seed` in memory (no database)."""
-    spec = _scale(scale)
+    spec = city_scale(scale)
     streams = [np.random.default_rng([seed, i]) for i in range(8)]
-    frame = _Frame(spec.bbox)
+    frame = Frame(spec.bbox)
     # Districts with a box of their own (西陵区) get the same outline at every scale.
     carved = {
-        i: _blob(np.random.default_rng([seed, 100, int(d.code)]), frame, d.bbox)
+        i: blob_shape(np.random.default_rng([seed, 100, int(d.code)]), frame, d.bbox)
         for i, d in enumerate(spec.districts)
         if d.bbox is not None
     }
     if len(spec.districts) == 1 and carved:
         outline = carved[0]
     else:
-        outline = shapely.union_all([_blob(streams[0], frame, spec.bbox), *carved.values()])
+        outline = shapely.union_all([blob_shape(streams[0], frame, spec.bbox), *carved.values()])
         if not isinstance(outline, shapely.Polygon):
             raise AssertionError("the city outline must be one polygon")
-    density = _Density(frame, spec, streams[1], outline)
+    density = Density(frame, spec, streams[1], outline)
     units, tree = _build_tree(streams[2], frame, spec, density, outline, carved)
 
     # Grids: type, households, names.
@@ -1101,7 +679,7 @@ def generate_city(*, scale: str = "demo", seed: int = DEFAULT_SEED) -> DemoCity:
 
     # Grids to lon/lat; every parent is then the union of its children in lon/lat, so a
     # child's edges are exactly its parent's and "covered by" holds without rounding doubt.
-    grid_ll = _polygonal(shapely.coverage_clean(_repaired(frame.to_lon_lat(grid_geoms))))
+    grid_ll = polygonal(shapely.coverage_clean(_repaired(frame.to_lon_lat(grid_geoms))))
     community_ll = _union_by(grid_ll, tree["grid_community"], len(tree["community_codes"]))
     street_ll = _union_by(community_ll, tree["community_street"], len(tree["street_names"]))
     district_ll = _union_by(street_ll, tree["street_district"], len(spec.districts))
@@ -1152,246 +730,4 @@ def generate_city(*, scale: str = "demo", seed: int = DEFAULT_SEED) -> DemoCity:
             use=np.array([u_.value for u_ in _HOUSE_USES])[h["use"]],
             area_m2=h["area"],
         ),
-    )
-
-
-# --------------------------------------------------------------------------- seeding
-
-
-def _scale(name: str) -> CityScale:
-    try:
-        return SCALES[name]
-    except KeyError:
-        raise ValueError(f"unknown scale {name!r}; choose demo or city") from None
-
-
-def _count_present(session: Session, codes: Sequence[str]) -> dict[str, int]:
-    """Counts of what the districts `codes` already hold."""
-    params = {"codes": list(codes)}
-    rows = session.execute(
-        text(
-            "SELECT level::text, count(*) FROM admin_unit "
-            "WHERE district_code = ANY(:codes) GROUP BY level"
-        ),
-        params,
-    ).all()
-    levels = {str(level): int(n) for level, n in rows}
-    grids = session.execute(
-        text("SELECT count(*) FROM grid WHERE district_code = ANY(:codes)"), params
-    ).scalar_one()
-    buildings = session.execute(
-        text("SELECT count(*) FROM building WHERE district_code = ANY(:codes)"), params
-    ).scalar_one()
-    houses = session.execute(
-        text(
-            "SELECT count(*) FROM house h JOIN building b ON b.id = h.building_id "
-            "WHERE b.district_code = ANY(:codes)"
-        ),
-        params,
-    ).scalar_one()
-    return {
-        "districts": int(levels.get(AdminLevel.DISTRICT.value, 0)),
-        "streets": int(levels.get(AdminLevel.STREET.value, 0)),
-        "communities": int(levels.get(AdminLevel.COMMUNITY.value, 0)),
-        "grids": int(grids),
-        "buildings": int(buildings),
-        "houses": int(houses),
-    }
-
-
-def _delete_districts(session: Session, codes: Sequence[str]) -> None:
-    """Delete the districts' houses, buildings, grids and admin units (children first)."""
-    params = {"codes": list(codes)}
-    statements = (
-        "DELETE FROM house h USING building b "
-        "WHERE h.building_id = b.id AND b.district_code = ANY(:codes)",
-        "DELETE FROM building WHERE district_code = ANY(:codes) OR grid_code IN "
-        "(SELECT code FROM grid WHERE district_code = ANY(:codes))",
-        "DELETE FROM grid WHERE district_code = ANY(:codes)",
-        "DELETE FROM admin_unit WHERE district_code = ANY(:codes) AND level = 'community'",
-        "DELETE FROM admin_unit WHERE district_code = ANY(:codes) AND level = 'street'",
-        "DELETE FROM admin_unit WHERE district_code = ANY(:codes) AND level = 'district'",
-    )
-    try:
-        with session.begin_nested():
-            for statement in statements:
-                session.execute(text(statement), params)
-    except IntegrityError as exc:
-        raise DemoSeedError(
-            f"cannot replace districts {', '.join(codes)}: other rows (residents, events, "
-            "staff …) still refer to their grids or buildings; delete those first or seed "
-            f"into an empty database ({exc.orig})"
-        ) from exc
-
-
-def _ewkb(geoms: Array) -> list[str]:
-    """Hex EWKB (SRID 4490) of each geometry, as COPY reads it."""
-    return list(shapely.to_wkb(shapely.set_srid(geoms, STORAGE_SRID), hex=True, include_srid=True))
-
-
-def _reserve_ids(session: Session, n: int) -> IntArray:
-    """`n` fresh ids from the building id sequence, safe alongside concurrent inserts."""
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    sequence = session.execute(text("SELECT pg_get_serial_sequence('building', 'id')")).scalar_one()
-    ids = (
-        session.execute(
-            text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :n)"),
-            {"sequence": sequence, "n": n},
-        )
-        .scalars()
-        .all()
-    )
-    return np.sort(np.array(ids, dtype=np.int64))
-
-
-def _copy(
-    session: Session,
-    table: str,
-    columns: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    total: int,
-    on_progress: Progress | None,
-) -> int:
-    """COPY rows into `table`, reporting progress under the stage name "<table>s"."""
-    stage, done = f"{table}s", 0
-
-    def batch(n: int) -> None:
-        nonlocal done
-        done += n
-        if on_progress:
-            on_progress(stage, done, total)
-
-    if on_progress:
-        on_progress(stage, 0, total)
-    return copy_rows(session, table=table, columns=columns, rows=rows, on_batch=batch)
-
-
-def seed_demo_city(
-    session: Session,
-    *,
-    scale: str = "demo",
-    seed: int = DEFAULT_SEED,
-    replace: bool = False,
-    on_progress: Progress | None = None,
-) -> SeedSummary:
-    """Write the demo city of `scale` into the session's transaction (never commits).
-
-    When the scale's districts exist already, nothing is written and the summary counts what
-    is there (`already_present=True`); `replace=True` deletes those districts' rows first.
-    `on_progress(stage, done, total)` reports "generate", then "admin_units", "grids",
-    "buildings" and "houses" as they are copied.
-    """
-    spec = _scale(scale)
-    codes = spec.district_codes
-    session.flush()
-    present = session.execute(
-        text("SELECT count(*) FROM admin_unit WHERE code = ANY(:codes)"),
-        {"codes": [c + "000000" for c in codes]},
-    ).scalar_one()
-    if present and not replace:
-        return SeedSummary(
-            scale=spec.name, seed=seed, already_present=True, **_count_present(session, codes)
-        )
-    if on_progress:
-        on_progress("generate", 0, 1)
-    city = generate_city(scale=scale, seed=seed)
-    if on_progress:
-        on_progress("generate", 1, 1)
-    if present:
-        _delete_districts(session, codes)
-
-    a = city.admin_units
-    # Parents before children, so the self-referencing foreign key is satisfied row by row.
-    level_rank = {
-        AdminLevel.DISTRICT.value: 0,
-        AdminLevel.STREET.value: 1,
-        AdminLevel.COMMUNITY.value: 2,
-    }
-    order = sorted(range(len(a)), key=lambda i: (level_rank[str(a.level[i])], str(a.code[i])))
-    admin_wkb = _ewkb(a.geom)
-    _copy(
-        session,
-        "admin_unit",
-        ("code", "name", "level", "parent_code", "district_code", "geom"),
-        (
-            (a.code[i], a.name[i], a.level[i], a.parent_code[i], a.district_code[i], admin_wkb[i])
-            for i in order
-        ),
-        len(a),
-        on_progress,
-    )
-
-    g = city.grids
-    _copy(
-        session,
-        "grid",
-        ("code", "name", "community_code", "district_code", "grid_type", "households", "geom"),
-        zip(
-            g.code.tolist(),
-            g.name.tolist(),
-            g.community_code.tolist(),
-            g.district_code.tolist(),
-            g.grid_type.tolist(),
-            g.households.tolist(),
-            _ewkb(g.geom),
-            strict=True,
-        ),
-        len(g),
-        on_progress,
-    )
-
-    b = city.buildings
-    ids = _reserve_ids(session, len(b))
-    _copy(
-        session,
-        "building",
-        ("id", "code", "address", "floors", "use", "grid_code", "district_code", "geom"),
-        zip(
-            ids.tolist(),
-            b.code.tolist(),
-            b.address.tolist(),
-            b.floors.tolist(),
-            b.use.tolist(),
-            b.grid_code.tolist(),
-            b.district_code.tolist(),
-            _ewkb(b.geom),
-            strict=True,
-        ),
-        len(b),
-        on_progress,
-    )
-
-    h = city.houses
-    _copy(
-        session,
-        "house",
-        ("building_id", "unit", "floor", "room", "use", "area_m2"),
-        zip(
-            ids[h.building].tolist(),
-            h.unit.tolist(),
-            h.floor.tolist(),
-            h.room.tolist(),
-            h.use.tolist(),
-            h.area_m2.tolist(),
-            strict=True,
-        ),
-        len(h),
-        on_progress,
-    )
-
-    # Fresh statistics so the planner uses the spatial indexes on the new rows right away.
-    for table in ("admin_unit", "grid", "building", "house"):
-        session.execute(text(f"ANALYZE {table}"))
-    session.expire_all()
-    return SeedSummary(
-        scale=spec.name,
-        seed=seed,
-        districts=city.count(AdminLevel.DISTRICT),
-        streets=city.count(AdminLevel.STREET),
-        communities=city.count(AdminLevel.COMMUNITY),
-        grids=len(g),
-        buildings=len(b),
-        houses=len(h),
-        already_present=False,
     )

@@ -1,0 +1,58 @@
+"""The deterministic demo city: every sample-data generator, and `seed_all`.
+
+Only the CLI (`gridgov seed demo`) and the benchmarks use this package; no domain package
+imports it. The pieces, in the order `seed_all` runs them: `demo.city` (admin tree, grids,
+buildings, houses), `demo.people` (residents, households, special groups, organisations,
+staff), `demo.units` (department units and dispatchers, seeded with the events),
+`demo.events` (weeks of events in every state) and `demo.open311` (the demo API key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from demo.arrays import Progress
+from demo.city.generate import SeedSummary
+from demo.city.seed import seed_demo_city
+from demo.events.seed import seed_demo_events
+from demo.open311 import seed_demo_key
+from demo.people.scales import PeopleSeedSummary
+from demo.people.seed import seed_demo_people
+from events.reference import load_reference_data
+
+__all__ = ["DemoSeedSummary", "seed_all"]
+
+
+@dataclass(frozen=True)
+class DemoSeedSummary:
+    """What `seed_all` wrote, or found already there."""
+
+    city: SeedSummary
+    people: PeopleSeedSummary
+    events: int  # new events; 0 when the scale's districts already had events
+    open311_key: bool  # True when the demo Open311 key was added now
+
+
+def seed_all(
+    session: Session,
+    *,
+    scale: str,
+    seed: int,
+    replace: bool = False,
+    on_progress: Progress | None = None,
+) -> DemoSeedSummary:
+    """Seed the whole demo city of `scale` from `seed` in the session's transaction (no commit).
+
+    The reference data (category table, work calendar), then the city, its people, units,
+    dispatchers and events, then the Open311 key. Idempotent: what is there already is kept
+    and counted. `replace=True` deletes an existing city first (only before people exist).
+    `on_progress(stage, done, total)` reports each stage as it goes.
+    """
+    load_reference_data(session)
+    city = seed_demo_city(session, scale=scale, seed=seed, replace=replace, on_progress=on_progress)
+    people = seed_demo_people(session, scale=scale, seed=seed, on_progress=on_progress)
+    events = seed_demo_events(session, scale=scale, seed=seed, on_progress=on_progress)
+    open311_key = seed_demo_key(session)
+    return DemoSeedSummary(city=city, people=people, events=events, open311_key=open311_key)

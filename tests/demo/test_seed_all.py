@@ -1,0 +1,39 @@
+"""seed_all: the whole demo city in one call, and a second call that adds nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from demo import seed_all
+from demo.city.scales import DEFAULT_SEED
+from demo.open311 import DEMO_KEY
+from people.integrations import check_key
+
+TABLES = ("grid", "building", "resident", "organisation", "staff", "department_unit", "event")
+
+
+def _counts(session: Session) -> dict[str, int]:
+    return {t: session.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES}
+
+
+def test_seed_all_seeds_city_people_units_events_and_key_once(session):
+    progress: list[tuple[str, int, int]] = []
+    first = seed_all(
+        session, scale="demo", seed=DEFAULT_SEED, on_progress=lambda *p: progress.append(p)
+    )
+    assert not first.city.already_present and first.city.grids == 200
+    assert not first.people.already_present and first.people.residents == 50_000
+    assert first.events > 0 and first.open311_key
+    assert check_key(session, key=DEMO_KEY).area_code == "420502000000"
+    stages = list(dict.fromkeys(stage for stage, _, _ in progress))
+    assert stages.index("grids") < stages.index("residents") < stages.index("events")
+    counts = _counts(session)
+    assert counts["event"] == first.events and counts["department_unit"] > 0
+
+    again = seed_all(session, scale="demo", seed=DEFAULT_SEED)
+    assert again.city.already_present and again.people.already_present
+    assert again.city.grids == first.city.grids
+    assert again.people.residents == first.people.residents
+    assert again.events == 0 and not again.open311_key
+    assert _counts(session) == counts
