@@ -69,7 +69,8 @@ def reassign_events(session: Session, *, grid_codes: Iterable[str]) -> EventRegr
         ).bindparams(bindparam("codes", type_=ARRAY(String))),
         {"codes": codes},
     ).all()
-    existing = set(session.scalars(select(Grid.code).where(Grid.code.in_(codes))))
+    old_codes = {row[2] for row in rows if row[2] is not None}
+    existing = set(session.scalars(select(Grid.code).where(Grid.code.in_(old_codes))))
     final = {status.value for status in FINAL_STATES} | {status.name for status in FINAL_STATES}
     for event_id, code, old, status, lon, lat in rows:
         closed = str(status) in final

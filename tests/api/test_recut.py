@@ -158,6 +158,11 @@ def build_community(session: Session) -> dict[str, Any]:
         session, "E-CLOSED-NW", 111.284, 30.718, G1, status=EventStatus.CLOSED, closed_at=None
     )
     add_event(session, "E-CLOSED-SE", 111.296, 30.703, G2, status=EventStatus.CLOSED)
+    # in the neighbour, a few metres from the re-cut community: looked at, left alone
+    add_event(session, "E-OPEN-NB-EDGE", 111.3002, 30.705, NEIGHBOUR + "001")
+    add_event(
+        session, "E-CLOSED-NB-EDGE", 111.3002, 30.706, NEIGHBOUR + "001", status=EventStatus.VOIDED
+    )
     return {"admin": admin, "workers": (west, east, both), "residents": ids, "plans": plans}
 
 
@@ -215,6 +220,8 @@ def test_open_events_move_to_the_grid_now_covering_them_closed_ones_keep_history
         "E-OPEN-NE": G4,
         "E-OPEN-SW": G1,
         "E-OPEN-NB": NEIGHBOUR + "001",
+        "E-OPEN-NB-EDGE": NEIGHBOUR + "001",
+        "E-CLOSED-NB-EDGE": NEIGHBOUR + "001",
         # closed in 001, which still exists: the past stays where it was filed
         "E-CLOSED-NW": G1,
         # closed in 002, which no longer exists: filed under the grid now covering it
