@@ -1,9 +1,9 @@
 """Re-cutting grids (网格调整): replace one community's grids and re-assign its buildings.
 
 A building belongs to the grid covering its interior point (ST_PointOnSurface); on a shared
-boundary the lowest grid code wins. Residents and events carry grid codes too: the caller
-(api layer) re-assigns them in the same transaction from the summary's building moves, so
-this package never reaches into theirs.
+boundary the lowest grid code wins. Houses go with their building. Residents, events and
+staff carry grid codes too: the caller (api/recut.py) re-assigns them in the same transaction
+after the re-cut, so this package never reaches into theirs.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
-from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import String
@@ -30,7 +30,7 @@ from grid.importer import (
     insert_staged_grids,
 )
 from grid.io import FeatureFile, features_from_frame
-from grid.models import AdminLevel, AdminUnit, Building, Grid
+from grid.models import AdminLevel, AdminUnit, Building, Grid, House
 
 __all__ = [
     "BuildingMove",
@@ -57,11 +57,12 @@ class BuildingMove:
 
 @dataclass(frozen=True)
 class GridMove:
-    """How many buildings went from one grid to another (None: no grid)."""
+    """How many buildings, and houses in them, went from one grid to another (None: no grid)."""
 
     from_grid: str | None
     to_grid: str | None
     buildings: int
+    houses: int = 0
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,12 @@ def recut_community(
     building_moves += [m for m in reassigned.values() if m.building_id not in before]
     building_moves.sort(key=lambda m: m.building_code)
     counts = Counter((m.from_grid, m.to_grid) for m in building_moves)
+    houses_of = _house_counts(session, [m.building_id for m in building_moves])
+    houses: Counter[tuple[str | None, str | None]] = Counter()
+    for m in building_moves:
+        houses[(m.from_grid, m.to_grid)] += houses_of.get(m.building_id, 0)
     moves = [
-        GridMove(from_grid, to_grid, n)
+        GridMove(from_grid, to_grid, n, houses[(from_grid, to_grid)])
         for (from_grid, to_grid), n in sorted(
             counts.items(), key=lambda item: (item[0][0] or "", item[0][1] or "")
         )
@@ -232,6 +237,18 @@ def recut_community(
         unassigned=[m.building_code for m in building_moves if m.to_grid is None],
         warnings=warnings,
     )
+
+
+def _house_counts(session: Session, building_ids: list[int]) -> dict[int, int]:
+    """How many houses each of these buildings has (buildings without houses left out)."""
+    if not building_ids:
+        return {}
+    rows = session.execute(
+        select(House.building_id, func.count())
+        .where(House.building_id.in_(building_ids))
+        .group_by(House.building_id)
+    )
+    return {int(building_id): int(n) for building_id, n in rows}
 
 
 def _new_grid_features(new_grids: gpd.GeoDataFrame | Iterable[NewGrid]) -> FeatureFile:

@@ -15,6 +15,7 @@ from api.cli.common import clear_errors, console, errors, progress_bar
 from api.cli.integrations import integration_app
 from api.cli.maps import map_app
 from api.cli.people import people_app
+from api.cli.recut import recut_command
 from api.cli.worker import worker_app
 from gis import local_pg
 from gis.config import get_settings
@@ -33,6 +34,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(worker_app, name="worker")
 app.command("backup")(backup)
 app.command("restore")(restore)
+app.command("recut")(recut_command)
 app.add_typer(people_app, name="people")
 app.add_typer(map_app, name="map")
 app.add_typer(integration_app, name="integration")

@@ -53,6 +53,8 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/buildings/{code}"): EVERYONE,
     ("GET", "/api/houses"): EVERYONE,
     ("GET", "/api/houses/{code}"): EVERYONE,
+    # re-cutting a community's grids (网格调整) moves people and events: admins only
+    ("POST", "/api/communities/{code}/recut"): ADMIN,
     # residents
     ("GET", "/api/residents"): LEDGER,
     ("POST", "/api/residents"): LEDGER,
