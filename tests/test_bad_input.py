@@ -26,6 +26,7 @@ import gis.jobs
 import grid.models
 import people.models
 from gis.db import Base
+from tests.api.event_requests import report
 from tests.events.workflow_city import SPOT
 from tests.factories import bearer
 
@@ -36,17 +37,6 @@ BOUNDARY = "x-gridgov-boundary"
 
 
 # -- what is sent ----------------------------------------------------------------------------------
-
-
-def report(**fields: Any) -> dict[str, Any]:
-    """A valid JSON report at SPOT, overridden by `fields`."""
-    return {
-        "category": "0101",
-        "lon": SPOT[0],
-        "lat": SPOT[1],
-        "description": "楼道里有可疑人员",
-        "address": "西陵一路1号",
-    } | fields
 
 
 def resident(**fields: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from api.cli.backup import backup, restore
-from api.cli.common import clear_errors, console, errors, progress_bar
+from api.cli.common import clear_errors, console, print_rejections, progress_bar
 from api.cli.integrations import integration_app
 from api.cli.maps import map_app
 from api.cli.people import people_app
@@ -232,10 +232,7 @@ def import_file(
                     session, path=path, crs=crs.value, on_progress=report
                 )
     except importer.ImportRejected as exc:
-        table = Table("feature", "reason", title=f"{len(exc.report.rejected)} rejected")
-        for rejection in exc.report.rejected[:50]:
-            table.add_row(str(rejection.feature_id), rejection.reason)
-        errors.print(table)
+        print_rejections(exc.report)
         raise
     console.print(f"imported {result.imported} of {result.total} {layer.value}")
 

@@ -10,11 +10,13 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from gis import local_pg
 from gis.db import NonDurableDatabase
 from gis.errors import DomainError
+from grid.importer import ImportReport
 
 console = Console()
 errors = Console(stderr=True)
@@ -70,3 +72,11 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
             progress.update(tasks[stage], completed=done, total=total)
 
         yield report
+
+
+def print_rejections(report: ImportReport, *, limit: int = 50) -> None:
+    """The features a layer import or a re-cut refused, with the reason for each (to stderr)."""
+    table = Table("feature", "reason", title=f"{len(report.rejected)} rejected")
+    for rejection in report.rejected[:limit]:
+        table.add_row(str(rejection.feature_id), rejection.reason)
+    errors.print(table)

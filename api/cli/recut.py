@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli.common import clear_errors, console, errors
+from api.cli.common import clear_errors, console, print_rejections
 from api.recut import RecutReport, recut
 from gis.crs import Crs
 from gis.db import session_scope
@@ -37,10 +37,7 @@ def recut_command(
                 session, community_code=community, new_grids=read_features(path, crs=crs.value)
             )
     except RecutRejected as exc:
-        table = Table("feature", "reason", title=f"{len(exc.report.rejected)} rejected")
-        for rejection in exc.report.rejected[:50]:
-            table.add_row(str(rejection.feature_id), rejection.reason)
-        errors.print(table)
+        print_rejections(exc.report)
         raise
     print_report(report)
 
