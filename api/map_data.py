@@ -13,7 +13,7 @@ from typing import Final
 
 from sqlalchemy.orm import Session
 
-from events.calendar import CHINA_TZ
+from gis.clock import CHINA_TZ
 from events.catalog import DepartmentType
 from events.exceptions import Forbidden, InvalidReport
 from events.map_stats import (

@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import Session
 
 from events import deadlines
-from events.calendar import CHINA_TZ
+from gis.clock import CHINA_TZ
 from events.catalog import DepartmentType
 from events.models import (
     DepartmentUnit,

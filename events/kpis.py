@@ -65,7 +65,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from events.calendar import CHINA_TZ
+from gis.clock import CHINA_TZ
 from events.exceptions import Forbidden, InvalidReport
 from events.models import Department, DepartmentUnit, Event, EventStage, EventStatus, Stage
 from events.schemas import KpiRow
