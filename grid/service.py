@@ -195,9 +195,7 @@ def _area_filter(
     return stmt
 
 
-def _bbox_filter(
-    stmt: Select[*_Columns], geom_column: Any, bbox: str | None
-) -> Select[*_Columns]:
+def _bbox_filter(stmt: Select[*_Columns], geom_column: Any, bbox: str | None) -> Select[*_Columns]:
     if bbox:
         envelope = func.ST_MakeEnvelope(*parse_bbox(bbox), STORAGE_SRID)
         stmt = stmt.where(geom_column.op("&&")(envelope)).where(

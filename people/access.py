@@ -8,7 +8,6 @@ dispatchers see no resident at all (they work on events).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, false, select, true
 from sqlalchemy.orm import Session
