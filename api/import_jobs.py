@@ -397,10 +397,12 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def open_private(path: Path, mode: str = "wb", **kwargs: object) -> IO[Any]:
+def open_private(
+    path: Path, mode: str = "wb", *, encoding: str | None = None, newline: str | None = None
+) -> IO[Any]:
     """Open a new file for writing that only this user can read (0600 from creation on)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
-    return os.fdopen(fd, mode, **kwargs)  # type: ignore[call-overload]
+    return os.fdopen(fd, mode, encoding=encoding, newline=newline)
 
 
 def _process_alive(pid: int) -> bool:

@@ -13,7 +13,6 @@ from typing import Final
 
 from sqlalchemy.orm import Session
 
-from events.calendar import CHINA_TZ
 from events.catalog import DepartmentType
 from events.exceptions import Forbidden, InvalidReport
 from events.map_stats import (
@@ -35,6 +34,7 @@ from events.map_stats import (
     unit_outline,
 )
 from events.schemas import KpiRow
+from gis.clock import CHINA_TZ
 from grid.generalised import (
     Outline,
     admin_outlines,

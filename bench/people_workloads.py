@@ -174,7 +174,8 @@ def ledger_memory_workload(rows: int = 2_000_000) -> list[Figure]:
                 capture_output=True,
                 text=True,
             )
-            return json.loads(out.stdout.strip().splitlines()[-1])
+            figures: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+            return figures
 
         idle = probe(False)
         busy = probe(True)

@@ -229,7 +229,7 @@ def _dms_to_degrees(value: object, ref: object, negative: str) -> float | None:
     if not isinstance(value, tuple) or not 1 <= len(value) <= 3:
         return None
     try:
-        degrees = sum(float(part) / 60**i for i, part in enumerate(value))
+        degrees = sum(float(part) / 60.0**i for i, part in enumerate(value))
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     if not math.isfinite(degrees):

@@ -18,7 +18,6 @@ from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import Session
 
 from events import deadlines
-from events.calendar import CHINA_TZ
 from events.catalog import DepartmentType
 from events.models import (
     DepartmentUnit,
@@ -31,6 +30,7 @@ from events.models import (
 )
 from events.outbox import notify
 from events.workflow import add_step
+from gis.clock import CHINA_TZ
 
 
 @dataclass(frozen=True)

@@ -65,12 +65,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from events.calendar import CHINA_TZ
 from events.exceptions import Forbidden, InvalidReport
 from events.models import Department, DepartmentUnit, Event, EventStage, EventStatus, Stage
 from events.schemas import KpiRow
 from events.workflow import OPEN_STATES
-from gis.clock import local_today
+from gis.clock import CHINA_TZ, local_today
 from grid.models import AdminUnit, Grid
 from grid.service import area_prefix
 from people.access import READ_AGGREGATES, Actor, grid_scope

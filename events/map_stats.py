@@ -13,12 +13,11 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
-from events.calendar import CHINA_TZ
 from events.catalog import DepartmentType
 from events.deadlines import light
 from events.exceptions import Forbidden, InvalidReport, NotFound
@@ -35,6 +34,7 @@ from events.models import (
 from events.query import visible_to
 from events.schemas import KpiRow
 from events.workflow import OPEN_STATES
+from gis.clock import CHINA_TZ
 from grid.exceptions import InvalidQuery
 from grid.generalised import Outline
 from grid.models import Grid
@@ -131,7 +131,7 @@ class Jurisdiction:
     dept_type: str
 
 
-def _range(column: Any, prefix: str) -> ColumnElement[bool]:
+def _range(column: SQLColumnExpression[str | None], prefix: str) -> ColumnElement[bool]:
     """`column` starts with the digit string `prefix` ('' matches everything)."""
     if not prefix:
         return true()

@@ -27,7 +27,6 @@ from pydantic import ValidationError
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from events.calendar import CHINA_TZ
 from events.escalation import district_command_centre
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.models import (
@@ -54,6 +53,7 @@ from events.schemas import (
 )
 from events.service import report_event
 from events.workflow import FINAL_STATES
+from gis.clock import CHINA_TZ
 from gis.crs import Crs
 from grid import exceptions as grid_errors
 from grid import service as grid_service

@@ -121,7 +121,8 @@ def notify(
 def retry_delay(attempts: int, *, jitter: bool = True) -> timedelta:
     """Wait after the `attempts`-th failure: 30 s · 2^(attempts-1), at most 1 h, +0–10 % jitter."""
     exponent = min(max(attempts, 1) - 1, 20)  # 2^20 · 30 s is far past the cap already
-    delay = min(FIRST_RETRY * 2**exponent, MAX_RETRY)
+    factor: int = 2**exponent
+    delay = min(FIRST_RETRY * factor, MAX_RETRY)
     if jitter:
         delay += delay * random.uniform(0, JITTER)
     return delay

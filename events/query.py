@@ -47,7 +47,7 @@ from sqlalchemy.sql.elements import Grouping
 
 from events import deadlines
 from events.actions import actions_for
-from events.calendar import CHINA_TZ, Light, Limit, LimitUnit, WorkCalendar, WorkingHours
+from events.calendar import Light, Limit, LimitUnit, WorkCalendar, WorkingHours
 from events.catalog import Priority
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.models import Attachment, DepartmentUnit, Event, EventCategory, EventStatus
@@ -64,6 +64,7 @@ from events.schemas import (
 )
 from events.service import get_event, read_event
 from events.workflow import OPEN_STATES
+from gis.clock import CHINA_TZ
 from gis.crs import STORAGE_SRID
 from grid.exceptions import InvalidQuery
 from grid.service import area_prefix, parse_bbox

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, func, null, select
 from sqlalchemy.orm import Session, aliased
@@ -28,6 +28,7 @@ from grid.schemas import (
 
 MAX_PAGE_SIZE = 1000
 _METRES_PER_DEGREE = 111_320.0
+_Columns = TypeVarTuple("_Columns")
 
 
 def _point(lon: float, lat: float) -> ColumnElement[Any]:
@@ -186,13 +187,15 @@ def _nearest_building(
     return BuildingRef(code=row[0], name=row[1], address=row[2], distance_m=round(row[3], 2))
 
 
-def _area_filter(stmt: Select, code_column: Any, area_code: str | None) -> Select:
+def _area_filter(
+    stmt: Select[*_Columns], code_column: Any, area_code: str | None
+) -> Select[*_Columns]:
     if area_code:
         stmt = stmt.where(code_column.startswith(area_prefix(area_code)))
     return stmt
 
 
-def _bbox_filter(stmt: Select, geom_column: Any, bbox: str | None) -> Select:
+def _bbox_filter(stmt: Select[*_Columns], geom_column: Any, bbox: str | None) -> Select[*_Columns]:
     if bbox:
         envelope = func.ST_MakeEnvelope(*parse_bbox(bbox), STORAGE_SRID)
         stmt = stmt.where(geom_column.op("&&")(envelope)).where(
@@ -201,7 +204,7 @@ def _bbox_filter(stmt: Select, geom_column: Any, bbox: str | None) -> Select:
     return stmt
 
 
-def _grid_rows(with_geometry: bool) -> Select:
+def _grid_rows(with_geometry: bool) -> Select[*tuple[Any, ...]]:
     street = aliased(AdminUnit)
     buildings = select(func.count()).where(Building.grid_code == Grid.code).scalar_subquery()
     houses = (
@@ -293,7 +296,7 @@ def list_buildings(
     return BuildingPage(total=total, page=page, page_size=page_size, items=items)
 
 
-def _building_rows(with_geometry: bool) -> Select:
+def _building_rows(with_geometry: bool) -> Select[*tuple[Any, ...]]:
     houses = select(func.count()).where(House.building_id == Building.id).scalar_subquery()
     geometry = func.ST_AsGeoJSON(Building.geom, 7, 0) if with_geometry else null()
     return select(Building, houses, geometry)
@@ -381,7 +384,7 @@ def find_house(session: Session, *, code: str) -> tuple[House, Building]:
     return rows[0][0], rows[0][1]
 
 
-def _house_rows() -> Select:
+def _house_rows() -> Select[*tuple[Any, ...]]:
     point = func.ST_AsGeoJSON(func.ST_PointOnSurface(Building.geom), 7, 0)
     return select(House, Building.code, Building.name, Building.grid_code, point).join(
         Building, House.building_id == Building.id

@@ -8,9 +8,8 @@ dispatchers see no resident at all (they work on events).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, false, select, true
 from sqlalchemy.orm import Session
 
 from grid.service import area_prefix
@@ -117,7 +116,7 @@ def load_visible_resident(
     return resident
 
 
-def grid_scope(actor: Actor, grid_column: Any) -> ColumnElement[bool]:
+def grid_scope(actor: Actor, grid_column: SQLColumnExpression[str | None]) -> ColumnElement[bool]:
     """A WHERE clause limiting `grid_column` to the actor's scope."""
     if actor.role is StaffRole.ADMIN:
         return true()

@@ -9,7 +9,7 @@ departments find the key units (消防/治安重点单位) inside their jurisdic
 from __future__ import annotations
 
 import enum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import shapely
 from geoalchemy2 import WKBElement
@@ -372,7 +372,7 @@ def _jurisdiction(polygon: BaseGeometry | bytes | bytearray | memoryview | WKBEl
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
         raise InvalidRecord(f"the jurisdiction polygon is not valid ({reason}); repair it first")
-    return shapely.to_wkb(geom, include_srid=False)
+    return cast(bytes, shapely.to_wkb(geom, include_srid=False))
 
 
 def key_units_in(

@@ -34,6 +34,7 @@ from people.models import (
     Resident,
     Sex,
     SpecialGroup,
+    SpecialGroupType,
 )
 from people.pii import PhoneError, get_cipher, mask_id_number, mask_phone, validate_phone
 from people.schemas import (
@@ -116,7 +117,7 @@ def _read(session: Session, residents: list[Resident], today: date) -> list[Resi
             .where(House.id.in_({r.house_id for r in residents if r.house_id}))
         ).all()
     )
-    groups: dict[int, list] = {i: [] for i in ids}
+    groups: dict[int, list[SpecialGroupType]] = {i: [] for i in ids}
     for resident_id, group_type in session.execute(
         select(SpecialGroup.resident_id, SpecialGroup.group_type)
         .where(SpecialGroup.resident_id.in_(ids), SpecialGroup.ended_on.is_(None))

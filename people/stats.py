@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import ColumnElement, Integer, and_, cast, func, select
+from sqlalchemy import ColumnElement, Integer, SQLColumnExpression, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from gis.clock import local_today
@@ -104,7 +104,7 @@ def _next_prefix(prefix: str) -> str | None:
     return str(int(prefix) + 1).zfill(len(prefix))
 
 
-def _code_range(column: Any, prefix: str) -> ColumnElement[bool]:
+def _code_range(column: SQLColumnExpression[str | None], prefix: str) -> ColumnElement[bool]:
     """`column` starts with the digit string `prefix`, as an index-friendly range."""
     upper = _next_prefix(prefix)
     if upper is None:

@@ -220,6 +220,7 @@ def import_file(
 ) -> None:
     """Import grids or buildings; nothing is written if any feature is rejected."""
     from grid import importer
+    from grid.exceptions import ImportRejected
 
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
@@ -231,7 +232,7 @@ def import_file(
                 result = importer.import_buildings(
                     session, path=path, crs=crs.value, on_progress=report
                 )
-    except importer.ImportRejected as exc:
+    except ImportRejected as exc:
         print_rejections(exc.report)
         raise
     console.print(f"imported {result.imported} of {result.total} {layer.value}")

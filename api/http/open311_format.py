@@ -16,7 +16,7 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from events.calendar import CHINA_TZ
+from gis.clock import CHINA_TZ
 from gis.text import UNPRINTABLE
 
 Format = Literal["json", "xml"]

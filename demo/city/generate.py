@@ -418,7 +418,8 @@ def _class_mix(scale: CityScale, u: FloatArray, kind: IntArray) -> FloatArray:
     mix[:, _OTHER] = np.clip(1 - mix.sum(axis=1), 0.02, None)
     dedicated = kind >= 0
     mix[dedicated] = _KIND_MIX[kind[dedicated]]
-    return mix / mix.sum(axis=1, keepdims=True)
+    totals: FloatArray = mix.sum(axis=1, keepdims=True)
+    return mix / totals
 
 
 def _buildings(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import shapely
@@ -34,7 +34,7 @@ class Frame:
         """Map local-metre geometries to lon/lat degrees (one affine transform)."""
         scale = np.array([1 / self.kx, 1 / self.ky])
         offset = np.array([self.lon0, self.lat0])
-        return shapely.transform(geoms, lambda c: c * scale + offset)
+        return cast(Array, shapely.transform(geoms, lambda c: c * scale + offset))
 
 
 class Density:
@@ -172,7 +172,7 @@ def blob_shape(
 def apportion(total: int, weights: FloatArray, minimum: int = 1) -> IntArray:
     """Share `total` out in proportion to `weights` (largest remainder), at least `minimum`."""
     w = np.asarray(weights, float)
-    w = w / w.sum()
+    w = w / float(w.sum())
     free = total - minimum * len(w)
     if free <= 0:
         return np.full(len(w), minimum, dtype=np.int64)
@@ -198,8 +198,11 @@ def density_mass(polys: Array, density: Density, spacing: float) -> FloatArray:
         * spacing**2
     )
     rep = shapely.point_on_surface(polys)
-    fallback = shapely.area(polys) * density(shapely.get_x(rep), shapely.get_y(rep))
-    return np.maximum(mass, fallback)
+    fallback = cast(FloatArray, shapely.area(polys)) * density(
+        shapely.get_x(rep), shapely.get_y(rep)
+    )
+    larger: FloatArray = np.maximum(mass, fallback)
+    return larger
 
 
 def reading_order(x: FloatArray, y: FloatArray, band: float) -> IntArray:

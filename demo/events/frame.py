@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, Final
 
 import numpy as np
@@ -108,7 +108,7 @@ class VectorCalendar:
         return self.instant((self.clock(instants) // self.day + days + 1) * self.day)
 
 
-def _micros(moment: Any) -> int:
+def _micros(moment: time) -> int:
     return (((moment.hour * 60 + moment.minute) * 60 + moment.second) * US) + moment.microsecond
 
 

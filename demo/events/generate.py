@@ -182,7 +182,7 @@ def _category_weights(frame: EventFrame, mix: dict[str, float] | None) -> FloatA
     if mix is not None:
         weights = np.array([float(mix.get(str(c), 0.0)) for c in codes])
         if weights.sum() > 0:
-            return weights / weights.sum()
+            return weights / float(weights.sum())
     majors = np.array([str(c)[:2] for c in codes])
     sizes = {m: int((majors == m).sum()) for m in set(majors.tolist())}
     weights = np.array(
@@ -191,7 +191,7 @@ def _category_weights(frame: EventFrame, mix: dict[str, float] | None) -> FloatA
             for m, c in zip(majors, codes, strict=True)
         ]
     )
-    return weights / weights.sum()
+    return weights / float(weights.sum())
 
 
 def _report_times(

@@ -129,14 +129,17 @@ def load_city_frame(session: Session, *, district_codes: Sequence[str]) -> CityF
 
 def pick_indices(rng: np.random.Generator, p: FloatArray, n: int) -> IntArray:
     """`n` indices drawn with probabilities `p`."""
-    return np.searchsorted(np.cumsum(p), rng.random(n) * p.sum(), side="right").clip(0, len(p) - 1)
+    return np.searchsorted(np.cumsum(p), rng.random(n) * float(p.sum()), side="right").clip(
+        0, len(p) - 1
+    )
 
 
 def pick_rows(rng: np.random.Generator, p: FloatArray) -> IntArray:
     """One column index per row of the row-stochastic matrix `p`."""
     cumulative = np.cumsum(p, axis=1)
     u = rng.random(len(p))[:, None] * cumulative[:, -1:]
-    return np.minimum((u > cumulative).sum(axis=1), p.shape[1] - 1)
+    picks: IntArray = np.minimum((u > cumulative).sum(axis=1), p.shape[1] - 1)
+    return picks
 
 
 def weighted_sample(rng: np.random.Generator, weights: FloatArray, k: int) -> IntArray:

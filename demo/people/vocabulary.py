@@ -387,7 +387,7 @@ def _mix(spec: str) -> FloatArray:
     for item in spec.split():
         name, weight = item.split(":")
         p[KIND_INDEX[name]] = float(weight)
-    return p / p.sum()
+    return p / float(p.sum())
 
 
 # Which kinds of organisation each building use houses, and how many per building.

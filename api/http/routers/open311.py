@@ -26,7 +26,7 @@ from api.http.errors import STATUS_OF, TITLES, UNAVAILABLE, ApiError, database_u
 from api.http.open311_format import Format
 from events import open311 as service
 from events import schemas
-from events.calendar import CHINA_TZ
+from gis.clock import CHINA_TZ
 from people.access import Actor
 from people.integrations import (
     IntegrationRef,
