@@ -16,70 +16,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import geopandas as gpd
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from api.schemas import GridMoveCounts, RecutReport, Unplaced, WorkerToReassign
 from events.regrid import reassign_events
 from grid.recut import NewGrid, recut_community
 from people.regrid import grid_workers, reassign_grids, restore_worker_scopes
 
-__all__ = ["GridMoveCounts", "RecutReport", "Unplaced", "WorkerToReassign", "recut"]
-
-
-class GridMoveCounts(BaseModel):
-    """What went from one old grid to one new grid (null: no grid)."""
-
-    from_grid: str | None
-    to_grid: str | None
-    buildings: int = 0
-    houses: int = 0
-    residents: int = Field(0, description="current residents (moved-away records not counted)")
-    households: int = 0
-    organisations: int = 0
-    open_events: int = 0
-    closed_events_refiled: int = Field(
-        0, description="closed events whose old grid code was removed, filed by their point"
-    )
-    visit_plans: int = Field(0, description="open special-group memberships (走访计划)")
-
-
-class Unplaced(BaseModel):
-    """What no new grid covers: it now has no grid until a grid is drawn over it."""
-
-    buildings: list[str] = Field(default_factory=list, description="building codes")
-    residents: list[int] = Field(default_factory=list, description="resident ids")
-    households: list[str] = Field(default_factory=list, description="household codes")
-    organisations: list[str] = Field(default_factory=list, description="credit codes")
-    open_events: list[str] = Field(default_factory=list, description="event codes")
-
-
-class WorkerToReassign(BaseModel):
-    """A grid worker of a removed grid: give them one of the new grids."""
-
-    staff_id: int
-    username: str
-    full_name: str
-    removed_grid: str
-    remaining_grids: list[str]
-
-
-class RecutReport(BaseModel):
-    """The summary of a re-cut: grids removed and added, and what moved where."""
-
-    community_code: str
-    removed: list[str]
-    added: list[str]
-    moves: list[GridMoveCounts]
-    unplaced: Unplaced
-    workers_to_reassign: list[WorkerToReassign]
-    visit_plans_released: int = Field(
-        description="visit plans whose responsible worker does not cover the resident's new "
-        "grid; they now fall to the new grid's workers"
-    )
-    former_residents_refiled: int = Field(
-        description="records of moved-away residents that followed the house they last lived in"
-    )
-    warnings: list[str]
+__all__ = ["recut"]
 
 
 def recut(

@@ -13,7 +13,8 @@ import typer
 from rich.table import Table
 
 from api.cli.common import clear_errors, console, print_rejections
-from api.recut import RecutReport, recut
+from api.recut import recut
+from api.schemas import RecutReport
 from gis.crs import Crs
 from gis.db import session_scope
 from grid.exceptions import RecutRejected

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
 
 from api.http.auth import (
     ALL_STAFF,
@@ -27,7 +26,7 @@ from api.http.auth import (
 from api.http.deps import SessionDep
 from api.http.errors import ApiError, error_body, error_response
 from api.pages.templating import templates
-from events.schemas import UnitRef
+from api.schemas import Me, Scope, Token
 from events.service import get_unit_ref
 from people.access import Actor
 from people.login_throttle import record_failure, record_success
@@ -45,35 +44,6 @@ ROLE_HOME = {
     StaffRole.LEADER: "/maps/leader",
     StaffRole.ADMIN: "/console",
 }
-
-
-class Token(BaseModel):
-    """An OAuth2 bearer token."""
-
-    access_token: str
-    token_type: str = "bearer"
-    expires_in: int
-
-
-class Scope(BaseModel):
-    """What an account may see: its grids, admin area or department unit."""
-
-    grids: list[str]
-    area_code: str | None
-    unit_id: int | None
-
-
-class Me(BaseModel):
-    """The signed-in account."""
-
-    id: int
-    username: str
-    full_name: str
-    role: str
-    role_label: str
-    unit: UnitRef | None
-    scope: Scope
-    home: str
 
 
 def _sign_in(session: SessionDep, request: Request, username: str, password: str) -> Actor:

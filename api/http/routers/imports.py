@@ -10,14 +10,12 @@ import tempfile
 import threading
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated, Final, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile as StarletteUpload
@@ -27,10 +25,10 @@ from api.http.bodies import validate_fields
 from api.http.deps import SessionDep
 from api.http.errors import ApiError
 from api.import_jobs import ImportRunner, open_private
+from api.schemas import ImportForm, JobRead
 from gis.clock import local_today
 from gis.crs import Crs
 from gis.jobs import ImportJob, JobStatus, error_file_expired, get_job, list_jobs
-from gis.text import InputModel
 from grid import io as grid_io
 from people import ledger
 from people.access import READ_PERSONS, Actor
@@ -38,7 +36,6 @@ from people.access import READ_PERSONS, Actor
 router = APIRouter(prefix="/api", tags=["imports 导入导出"])
 
 Admin = Annotated[Actor, allow(ADMIN)]
-ImportKind = Literal["residents", "grids", "buildings"]
 JobId = Annotated[int, PathParam(ge=1, le=2_147_483_647)]
 
 KIND_LABELS: Final = {"residents": "实有人口台账", "grids": "网格", "buildings": "建筑"}
@@ -58,27 +55,6 @@ CHUNK: Final = 1 << 20
 # A ledger's sheets inflate to a few times the workbook; far more is a zip bomb.
 MAX_XLSX_EXPANDED: Final = 2 * 1024 * CHUNK
 _runner_lock = threading.Lock()
-
-
-class JobRead(BaseModel):
-    """An import job and how far it has got."""
-
-    id: int
-    kind: str
-    kind_label: str
-    filename: str
-    status: str
-    status_label: str
-    total: int
-    processed: int
-    imported: int
-    rejected: int
-    error_report_url: str | None
-    error_report_expires_at: datetime | None
-    message: str | None
-    created_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
 
 
 def runner_of(request: Request) -> ImportRunner:
@@ -236,15 +212,6 @@ def _check_geopackage(path: Path, filename: str) -> None:
 
 
 # --- imports -----------------------------------------------------------------------------------
-
-
-class ImportForm(InputModel):
-    """The form fields beside the uploaded file."""
-
-    kind: ImportKind = Field(description="residents, grids or buildings")
-    crs: Crs = Field(
-        default=Crs.CGCS2000, description="lon/lat system of a layer that declares none"
-    )
 
 
 @dataclass

@@ -3,21 +3,25 @@ services in `people`, which decide who sees whom."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import Field
 
 from api.http.auth import allow
 from api.http.deps import SessionDep
 from api.http.errors import ApiError
-from gis.crs import Crs
-from gis.text import InputModel
+from api.schemas import (
+    MAX_ID,
+    DocumentLookup,
+    Enrolment,
+    MoveIn,
+    MoveOut,
+    UnmaskRequest,
+    VisitInput,
+)
 from people import service
 from people import special_groups as groups
 from people.access import READ_PERSONS, UNMASK, Actor
-from people.documents import DocumentType
 from people.models import ResidenceType, SpecialGroupType
 from people.schemas import (
     DueVisitPage,
@@ -37,60 +41,10 @@ router = APIRouter(prefix="/api", tags=["people 人口"])
 
 Reader = Annotated[Actor, allow(READ_PERSONS)]
 # Ids are 32-bit in the database: larger numbers are refused (422) rather than failing there.
-MAX_ID = 2_147_483_647
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
 PageSizeQuery = Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)]
 GridQuery = Annotated[str | None, Query(description="15-digit grid code")]
-
-
-class UnmaskRequest(InputModel):
-    """Why the clear ID number and phone are needed; kept in the access log."""
-
-    reason: str = Field(min_length=1, max_length=300, description="e.g. 核实身份，办理低保")
-
-
-class DocumentLookup(InputModel):
-    """A document to find its holder by (sent in the body, not the URL, so it is not logged)."""
-
-    doc_type: DocumentType = DocumentType.ID_CARD
-    doc_number: str = Field(min_length=1, max_length=40)
-
-
-class MoveIn(InputModel):
-    """A move into a house; the current residence ends the same day."""
-
-    house_code: str = Field(description="building code-unit-room")
-    on: date
-    reason: str | None = Field(default=None, max_length=100)
-
-
-class MoveOut(InputModel):
-    """The end of a resident's current residence (moved away, deceased …)."""
-
-    on: date
-    reason: str = Field(min_length=1, max_length=100)
-
-
-class Enrolment(InputModel):
-    """A resident joining a special group, with the group's own details."""
-
-    resident_id: int = Field(ge=1, le=MAX_ID)
-    group_type: str = Field(description="value (elderly_alone …) or Chinese label (独居老人 …)")
-    details: dict[str, object] = Field(default_factory=dict)
-    started_on: date
-    danger_level: int | None = Field(default=None, ge=0, le=groups.MAX_DANGER_LEVEL)
-    responsible_staff_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-
-
-class VisitInput(InputModel):
-    """A visit (走访) as the grid worker records it; the location is optional."""
-
-    visited_on: date
-    note: str = Field(min_length=1, max_length=2000, description="what the visit found")
-    lon: float | None = None
-    lat: float | None = None
-    crs: Crs = Crs.WGS84
 
 
 # --- residents ---------------------------------------------------------------------------------

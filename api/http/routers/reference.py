@@ -7,17 +7,17 @@ centre and admins read the dispatch rules; only admins change any of them (`even
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
-from pydantic import Field
 
 from api.http.auth import ADMIN, ALL_STAFF, COMMAND, allow
 from api.http.deps import SessionDep
 from api.http.geojson import feature
+from api.schemas import CalendarDayInput
 from events import admin, directory, schemas
 from events.catalog import DepartmentType
-from gis.text import InputModel, PlausibleDate
+from gis.text import PlausibleDate
 from people.access import Actor
 
 router = APIRouter(prefix="/api", tags=["reference 基础数据"])
@@ -29,13 +29,6 @@ Admin = Annotated[Actor, allow(ADMIN)]
 TypeQuery = Annotated[
     DepartmentType | None, Query(alias="type", description="department type (police, fire …)")
 ]
-
-
-class CalendarDayInput(InputModel):
-    """A holiday, or a weekend day that is worked (调休上班)."""
-
-    kind: Literal["holiday", "workday"]
-    name: str = Field(default="", max_length=50, description="e.g. 国庆节, 国庆节调休")
 
 
 # --- categories ------------------------------------------------------------------------------

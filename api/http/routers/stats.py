@@ -3,16 +3,15 @@ limited by the services to the caller's area, unit or grids; no names, no ID num
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from api.http.auth import allow
 from api.http.deps import SessionDep
+from api.schemas import KpiReport
 from events.kpis import READ_KPIS, KpiGrouping, kpis, period_bounds
-from events.schemas import KpiRow
 from people import special_groups as groups
 from people.access import READ_AGGREGATES, Actor
 from people.schemas import GridOverdue, WorkerOverdue
@@ -21,15 +20,6 @@ from people.stats import AreaPopulation, population_stats
 router = APIRouter(prefix="/api/stats", tags=["stats 统计"])
 
 Aggregates = Annotated[Actor, allow(READ_AGGREGATES)]
-
-
-class KpiReport(BaseModel):
-    """KPIs of the events reported in [start, end), one row per group."""
-
-    by: str
-    start: datetime
-    end: datetime
-    rows: list[KpiRow]
 
 
 @router.get("/kpis", response_model=KpiReport)
