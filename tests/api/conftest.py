@@ -3,15 +3,28 @@ import tests."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
+from gis import local_pg
+from gis.db import session_scope
 from people import special_groups as sg
-from tests.api.people_city import build_people_city
-from tests.factories import china_today
+from tests.api.people_city import GRID_A, build_people_city
+from tests.factories import (
+    add_building,
+    add_grid,
+    add_house,
+    add_staff,
+    admin_tree,
+    china_today,
+    fresh_database,
+    square,
+)
 
 TODAY = china_today()
 
@@ -43,3 +56,20 @@ def groups(people_city: dict[str, Any]) -> dict[str, int]:
         started_on=TODAY,
     )
     return {"alone": alone.id, "released": released.id}
+
+
+@pytest.fixture(scope="module")
+def committed_engine(database_url: str) -> Iterator[Engine]:
+    """A throwaway database whose data is committed (a grid, a house and an admin), for jobs
+    running on their own sessions."""
+    text = fresh_database(database_url, "_jobs")
+    engine = create_engine(text)
+    with session_scope(engine) as session:
+        admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
+        add_grid(session, GRID_A, square(111.28, 30.70, 0.01))
+        building = add_building(session, "BA", square(111.281, 30.701, 0.0002), GRID_A)
+        add_house(session, building, room="0101")
+        add_staff(session, "boss", "admin")
+    yield engine
+    engine.dispose()
+    local_pg.drop_database(text)

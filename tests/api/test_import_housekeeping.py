@@ -18,63 +18,39 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.http.deps import get_session
 from api.import_jobs import ImportRunner
-from gis import local_pg
 from gis.db import session_scope
 from gis.jobs import ImportJob, JobStatus, Outcome, Owner, create_job, finish_job, start_job
 from people.models import PiiAccessLog
 from tests.api.import_files import admin_headers, geojson, ledger_csv, person, upload
-from tests.api.people_city import GRID_A
 from tests.factories import (
     COMMUNITY,
-    add_building,
-    add_grid,
-    add_house,
-    add_staff,
-    admin_tree,
-    fresh_database,
     square,
 )
 
 
-@pytest.fixture(scope="module")
-def kept_engine(database_url: str) -> Iterator[Engine]:
-    """A throwaway database with a grid, a house and an admin, all committed."""
-    text = fresh_database(database_url, "_keep")
-    engine = create_engine(text)
-    with session_scope(engine) as session:
-        admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
-        add_grid(session, GRID_A, square(111.28, 30.70, 0.01))
-        building = add_building(session, "BA", square(111.281, 30.701, 0.0002), GRID_A)
-        add_house(session, building, room="0101")
-        add_staff(session, "boss", "admin")
-    yield engine
-    engine.dispose()
-    local_pg.drop_database(text)
-
-
 @pytest.fixture
-def runner(kept_engine: Engine, tmp_path: Path) -> Iterator[ImportRunner]:
-    runner = ImportRunner(engine=kept_engine, upload_dir=tmp_path / "imports")
+def runner(committed_engine: Engine, tmp_path: Path) -> Iterator[ImportRunner]:
+    runner = ImportRunner(engine=committed_engine, upload_dir=tmp_path / "imports")
     yield runner
     runner.shutdown()
-    with session_scope(kept_engine) as session:
+    with session_scope(committed_engine) as session:
         session.execute(delete(PiiAccessLog))
         session.execute(delete(ImportJob))
 
 
 @pytest.fixture
-def client(kept_engine: Engine, runner: ImportRunner) -> Iterator[TestClient]:
+def client(committed_engine: Engine, runner: ImportRunner) -> Iterator[TestClient]:
     """The real app on the committed database, with a background import runner."""
     app = create_app()
 
     def committed_session() -> Iterator[Session]:
-        with session_scope(kept_engine) as session:
+        with session_scope(committed_engine) as session:
             yield session
 
     app.dependency_overrides[get_session] = committed_session
@@ -132,15 +108,15 @@ def access_rows(engine: Engine) -> list[str]:
 
 
 def test_an_error_file_with_clear_ids_is_readable_by_the_server_user_only(
-    client, runner, kept_engine
+    client, runner, committed_engine
 ):
-    headers = admin_headers(kept_engine)
+    headers = admin_headers(committed_engine)
     content = ledger_csv(
         person(61, "私密一", house="BA-1-0101"), {**person(62, "没有房"), "房屋编码": "BA-9-9"}
     )
     job_id = upload(client, headers, "residents", "私密.csv", content).json()["id"]
     runner.wait(timeout=120)
-    job = read_job(kept_engine, job_id)
+    job = read_job(committed_engine, job_id)
     assert job.status == "done" and job.error_path
     error_file = Path(job.error_path)
     assert mode(error_file) == 0o600
@@ -149,12 +125,12 @@ def test_an_error_file_with_clear_ids_is_readable_by_the_server_user_only(
     assert [p.name for p in error_file.parent.iterdir()] == [error_file.name]
 
 
-def test_a_grid_layer_error_file_is_private_too(client, runner, kept_engine):
-    headers = admin_headers(kept_engine)
+def test_a_grid_layer_error_file_is_private_too(client, runner, committed_engine):
+    headers = admin_headers(committed_engine)
     outside = geojson([({"code": COMMUNITY + "019", "name": "界外"}, square(111.6, 31.0, 0.01))])
     job_id = upload(client, headers, "grids", "outside.geojson", outside).json()["id"]
     runner.wait(timeout=120)
-    job = read_job(kept_engine, job_id)
+    job = read_job(committed_engine, job_id)
     assert job.status == "failed" and job.error_path
     assert mode(Path(job.error_path)) == 0o600
     assert not (Path(job.error_path).parent / "outside.geojson").exists()
@@ -163,25 +139,27 @@ def test_a_grid_layer_error_file_is_private_too(client, runner, kept_engine):
 # --- crash recovery ----------------------------------------------------------------------------
 
 
-def test_at_start_up_a_job_whose_server_died_is_failed_and_its_upload_deleted(runner, kept_engine):
+def test_at_start_up_a_job_whose_server_died_is_failed_and_its_upload_deleted(
+    runner, committed_engine
+):
     upload_path = job_file(runner, "killed.csv")
     half_written = upload_path.with_name(".errors.csv.part")  # killed while writing it
     half_written.write_text("姓名,证件号码\n")
-    job_id = add_job(kept_engine, upload_path, Owner(socket.gethostname(), dead_pid()))
+    job_id = add_job(committed_engine, upload_path, Owner(socket.gethostname(), dead_pid()))
     report = runner.start()
     assert report is not None and report.interrupted == [job_id]
-    job = read_job(kept_engine, job_id)
+    job = read_job(committed_engine, job_id)
     assert job.status == JobStatus.FAILED.value and job.finished_at
     assert "interrupted" in (job.message or "") and "中断" in (job.message or "")
     assert not upload_path.exists() and not upload_path.parent.exists()
 
 
 def test_gridgov_worker_also_fails_interrupted_imports_when_it_starts(
-    runner, kept_engine, tmp_path
+    runner, committed_engine, tmp_path
 ):
     upload_path = job_file(runner, "killed.csv")
-    job_id = add_job(kept_engine, upload_path, Owner(socket.gethostname(), dead_pid()))
-    url = kept_engine.url.render_as_string(hide_password=False)
+    job_id = add_job(committed_engine, upload_path, Owner(socket.gethostname(), dead_pid()))
+    url = committed_engine.url.render_as_string(hide_password=False)
     env = os.environ | {"DATABASE_URL": url, "UPLOAD_DIR": str(tmp_path)}
     result = subprocess.run(
         [str(Path(sys.executable).parent / "gridgov"), "worker", "--once"],
@@ -193,36 +171,36 @@ def test_gridgov_worker_also_fails_interrupted_imports_when_it_starts(
     )
     assert result.returncode == 0, result.stderr
     assert f"interrupted jobs marked failed: {job_id}" in result.stdout
-    assert read_job(kept_engine, job_id).status == JobStatus.FAILED.value
+    assert read_job(committed_engine, job_id).status == JobStatus.FAILED.value
     assert not upload_path.exists()
 
 
-def test_a_job_another_live_process_runs_is_left_alone(runner, kept_engine):
+def test_a_job_another_live_process_runs_is_left_alone(runner, committed_engine):
     upload_path = job_file(runner, "alive.csv")
-    job_id = add_job(kept_engine, upload_path, Owner(socket.gethostname(), os.getppid()))
+    job_id = add_job(committed_engine, upload_path, Owner(socket.gethostname(), os.getppid()))
     report = runner.housekeep(at_startup=True)
     assert report.interrupted == []
-    assert read_job(kept_engine, job_id).status == JobStatus.RUNNING.value
+    assert read_job(committed_engine, job_id).status == JobStatus.RUNNING.value
     assert upload_path.is_file()
 
 
 def test_a_job_on_another_host_is_failed_only_once_its_heartbeat_is_older_than_the_lease(
-    runner, kept_engine
+    runner, committed_engine
 ):
     upload_path = job_file(runner, "elsewhere.csv")
-    job_id = add_job(kept_engine, upload_path, Owner("another-host", 4242))
+    job_id = add_job(committed_engine, upload_path, Owner("another-host", 4242))
     assert runner.housekeep().interrupted == []
     assert upload_path.is_file()
     later = datetime.now(UTC) + runner.lease + timedelta(seconds=1)
     assert runner.housekeep(now=later).interrupted == [job_id]
-    assert read_job(kept_engine, job_id).status == JobStatus.FAILED.value
+    assert read_job(committed_engine, job_id).status == JobStatus.FAILED.value
     assert not upload_path.exists()
 
 
-def test_a_running_job_keeps_its_heartbeat_fresh(runner, kept_engine):
+def test_a_running_job_keeps_its_heartbeat_fresh(runner, committed_engine):
     upload_path = job_file(runner, "beating.csv")
-    job_id = add_job(kept_engine, upload_path, Owner.this_process())
-    with session_scope(kept_engine) as session:
+    job_id = add_job(committed_engine, upload_path, Owner.this_process())
+    with session_scope(committed_engine) as session:
         session.execute(
             update(ImportJob)
             .where(ImportJob.id == job_id)
@@ -232,14 +210,14 @@ def test_a_running_job_keeps_its_heartbeat_fresh(runner, kept_engine):
     runner.start(interval_s=0.2)
     deadline = time.monotonic() + 10
     hour_ago = datetime.now(UTC) - timedelta(minutes=59)
-    while (read_job(kept_engine, job_id).heartbeat_at or hour_ago) <= hour_ago:
+    while (read_job(committed_engine, job_id).heartbeat_at or hour_ago) <= hour_ago:
         assert time.monotonic() < deadline, "the heartbeat was not renewed"
         time.sleep(0.1)
     runner._active.discard(job_id)
-    assert read_job(kept_engine, job_id).status == JobStatus.RUNNING.value
+    assert read_job(committed_engine, job_id).status == JobStatus.RUNNING.value
 
 
-def test_stray_upload_folders_are_removed_once_older_than_the_lease(runner, kept_engine):
+def test_stray_upload_folders_are_removed_once_older_than_the_lease(runner, committed_engine):
     old = job_file(runner, "abandoned.csv")
     young = job_file(runner, "arriving.csv")
     long_ago = time.time() - runner.lease.total_seconds() - 60
@@ -271,33 +249,35 @@ def finished_with_errors(runner: ImportRunner, engine: Engine, kind: str = "resi
         return job.id
 
 
-def test_downloading_a_ledger_error_file_writes_an_access_log_row(client, runner, kept_engine):
-    headers = admin_headers(kept_engine)
-    job_id = finished_with_errors(runner, kept_engine)
+def test_downloading_a_ledger_error_file_writes_an_access_log_row(client, runner, committed_engine):
+    headers = admin_headers(committed_engine)
+    job_id = finished_with_errors(runner, committed_engine)
     job = client.get(f"/api/imports/{job_id}", headers=headers).json()
     expires = datetime.fromisoformat(job["error_report_expires_at"])
     assert timedelta(days=6) < expires - datetime.now(UTC) <= timedelta(days=7)
-    assert access_rows(kept_engine) == []
+    assert access_rows(committed_engine) == []
     response = client.get(job["error_report_url"], headers=headers)
     assert response.status_code == 200 and "420502198506150011" in response.text
-    [reason] = access_rows(kept_engine)
+    [reason] = access_rows(committed_engine)
     assert f"import job {job_id}" in reason and "done.csv" in reason
 
 
 def test_a_layer_error_file_holds_no_personal_data_and_is_not_access_logged(
-    client, runner, kept_engine
+    client, runner, committed_engine
 ):
-    headers = admin_headers(kept_engine)
-    job_id = finished_with_errors(runner, kept_engine, kind="grids")
+    headers = admin_headers(committed_engine)
+    job_id = finished_with_errors(runner, committed_engine, kind="grids")
     assert client.get(f"/api/imports/{job_id}/errors", headers=headers).status_code == 200
-    assert access_rows(kept_engine) == []
+    assert access_rows(committed_engine) == []
 
 
-def test_an_expired_error_file_is_deleted_and_its_download_answers_410(client, runner, kept_engine):
-    headers = admin_headers(kept_engine)
-    expired = finished_with_errors(runner, kept_engine)
-    current = finished_with_errors(runner, kept_engine)
-    with session_scope(kept_engine) as session:
+def test_an_expired_error_file_is_deleted_and_its_download_answers_410(
+    client, runner, committed_engine
+):
+    headers = admin_headers(committed_engine)
+    expired = finished_with_errors(runner, committed_engine)
+    current = finished_with_errors(runner, committed_engine)
+    with session_scope(committed_engine) as session:
         session.execute(
             update(ImportJob)
             .where(ImportJob.id == expired)
@@ -319,6 +299,6 @@ def test_an_expired_error_file_is_deleted_and_its_download_answers_410(client, r
     assert "已过期" in message and "expired" in message and "import the file again" in message
     assert client.get(f"/api/imports/{current}/errors", headers=headers).status_code == 200
     # Only the download that happened is in the access log.
-    assert len(access_rows(kept_engine)) == 1
-    with session_scope(kept_engine) as session:
+    assert len(access_rows(committed_engine)) == 1
+    with session_scope(committed_engine) as session:
         assert session.scalar(select(func.count()).select_from(ImportJob)) == 2

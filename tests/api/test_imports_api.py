@@ -17,13 +17,12 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from shapely import box
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.http.deps import get_session
 from api.import_jobs import ImportRunner
-from gis import local_pg
 from gis.db import session_scope
 from gis.jobs import ImportJob
 from grid.models import Building, Grid
@@ -32,14 +31,7 @@ from tests.api.import_files import HEADERS, admin_headers, geojson, ledger_csv, 
 from tests.api.people_city import GRID_A, GRID_B, as_
 from tests.factories import (
     COMMUNITY,
-    add_building,
-    add_grid,
-    add_house,
-    add_staff,
-    admin_tree,
-    fresh_database,
     id_number,
-    square,
 )
 
 
@@ -287,22 +279,6 @@ def test_the_ledger_template_has_the_chinese_headers_and_a_notes_sheet(client, p
 
 
 # --- the background path, on committed data ----------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def committed_engine(database_url: str) -> Iterator[Engine]:
-    """A throwaway database whose data is committed, for jobs running on their own sessions."""
-    text = fresh_database(database_url, "_jobs")
-    engine = create_engine(text)
-    with session_scope(engine) as session:
-        admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
-        add_grid(session, GRID_A, square(111.28, 30.70, 0.01))
-        building = add_building(session, "BA", square(111.281, 30.701, 0.0002), GRID_A)
-        add_house(session, building, room="0101")
-        add_staff(session, "boss", "admin")
-    yield engine
-    engine.dispose()
-    local_pg.drop_database(text)
 
 
 @pytest.fixture
