@@ -21,7 +21,7 @@ from api.http.deps import SessionDep
 from events.exceptions import Forbidden, InvalidReport
 from events.models import Event, EventStatus
 from events.schemas import EventFiling, EventReport
-from events.service import REPORTERS, current_category, new_event, reporter_district
+from events.service import REPORTERS, current_category, new_event
 from gis.crs import CoordinateError, to_storage
 from people.access import Actor
 
@@ -45,7 +45,7 @@ def insert_event_row(
         lon, lat = to_storage(report.lon, report.lat, report.crs)
     except CoordinateError as exc:
         raise InvalidReport(str(exc)) from exc
-    district = reporter_district(session, actor) or "000000"
+    district = actor.log_district
     event = new_event(
         session,
         actor=actor,

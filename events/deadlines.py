@@ -52,7 +52,12 @@ def start_stage(
     end_stage(session, event=event, at=at)
     deadline = due_at(session, category=category, stage=stage, start=at)
     row = EventStage(
-        event_id=event.id, stage=stage, unit_id=unit_id, started_at=at, deadline=deadline
+        event_id=event.id,
+        district_code=event.district_code,
+        stage=stage,
+        unit_id=unit_id,
+        started_at=at,
+        deadline=deadline,
     )
     session.add(row)
     event.stage, event.stage_started_at, event.stage_deadline = stage, at, deadline

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from events.catalog import DepartmentType, Priority
 from gis.codes import LabelledEnum, db_enum
 from gis.db import STORAGE_SRID, Base
+from gis.distribution import DistrictKeyed, Placement, district_fk, placed
 from grid.models import grid_fk
 
 
@@ -43,6 +44,7 @@ class EventStatus(LabelledEnum):
     SUSPENDED = "suspended", "挂账"
     VOIDED = "voided", "已作废"
     SELF_RESOLVED = "self_resolved", "自行处置"
+    TRANSFERRED = "transferred", "已移交"  # moved to another district's centre (跨区移交)
 
 
 class EventSource(LabelledEnum):
@@ -77,6 +79,7 @@ class Department(Base):
     """A department of the district government (公安分局, 消防救援大队, 民政局 …)."""
 
     __tablename__ = "department"
+    __table_args__ = (placed(Placement.REFERENCE),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -88,6 +91,7 @@ class DepartmentUnit(Base):
     """A unit that handles events (派出所, 消防救援站, 民政所, 城管中队 …) and its jurisdiction."""
 
     __tablename__ = "department_unit"
+    __table_args__ = (placed(Placement.REFERENCE),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -123,6 +127,7 @@ class EventCategory(Base):
         Index(
             "uq_event_category_current", "code", unique=True, postgresql_where="valid_to IS NULL"
         ),
+        placed(Placement.REFERENCE),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -150,6 +155,7 @@ class DispatchRule(Base):
     """An ordered routing rule: the first active rule whose conditions all hold decides."""
 
     __tablename__ = "dispatch_rule"
+    __table_args__ = (placed(Placement.REFERENCE),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     position: Mapped[int] = mapped_column(index=True)
@@ -169,7 +175,7 @@ class DispatchRule(Base):
     active: Mapped[bool] = mapped_column(default=True)
 
 
-class Event(Base):
+class Event(DistrictKeyed, Base):
     """An event (事件) from report to closure, with where it is and who handles it."""
 
     __tablename__ = "event"
@@ -183,11 +189,21 @@ class Event(Base):
             "reported_at",
             postgresql_ops={"grid_code": "varchar_pattern_ops"},
         ),
+        # The code starts with the district's, so (code, district_code) is as unique as code.
+        UniqueConstraint("code", "district_code"),
+        CheckConstraint("substr(code, 1, 6) = district_code", name="code_in_district"),
+        # A phone resends a report to the same place, hence the same district.
+        UniqueConstraint("idempotency_key", "district_code"),
+        grid_fk(),
+        district_fk("building_id", "building.id"),
+        district_fk("organisation_id", "organisation.id"),
+        district_fk("duplicate_of_id", "event.id"),
+        placed(Placement.DISTRIBUTED),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(24), unique=True)  # 420502-20261122-000123
-    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True, default=None)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(24))  # 420502-20261122-000123
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), default=None)
     category_id: Mapped[int] = mapped_column(ForeignKey("event_category.id"))
     category_code: Mapped[str] = mapped_column(String(8))
     priority: Mapped[Priority] = mapped_column(db_enum(Priority, "priority"))
@@ -200,12 +216,12 @@ class Event(Base):
     )
     input_crs: Mapped[str] = mapped_column(String(10), default="wgs84")
     locate_match: Mapped[str] = mapped_column(String(10))  # inside/boundary/nearby/outside
-    grid_code: Mapped[str | None] = mapped_column(grid_fk(), index=True, default=None)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True, default=None)
     community_code: Mapped[str | None] = mapped_column(String(12), default=None)
     street_code: Mapped[str | None] = mapped_column(String(12), default=None)
-    district_code: Mapped[str] = mapped_column(String(6), index=True)
-    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"), default=None)
-    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), default=None)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True, index=True)
+    building_id: Mapped[int | None] = mapped_column(default=None)
+    organisation_id: Mapped[int | None] = mapped_column(default=None)
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     # 12345 callers and app users stay private: their contact is stored encrypted.
     contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
@@ -216,7 +232,7 @@ class Event(Base):
     dispatch_rule_id: Mapped[int | None] = mapped_column(
         ForeignKey("dispatch_rule.id"), default=None
     )
-    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"), default=None)
+    duplicate_of_id: Mapped[int | None] = mapped_column(default=None)
     occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -240,13 +256,18 @@ class Event(Base):
     )
 
 
-class EventStage(Base):
+class EventStage(DistrictKeyed, Base):
     """One run of a deadline stage: when it started, was due, ended, and how much was paused."""
 
     __tablename__ = "event_stage"
+    __table_args__ = (
+        district_fk("event_id", "event.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    event_id: Mapped[int] = mapped_column(index=True)
     stage: Mapped[Stage] = mapped_column(db_enum(Stage, "stage_kind"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("department_unit.id"), default=None)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -255,13 +276,18 @@ class EventStage(Base):
     on_time: Mapped[bool | None] = mapped_column(default=None)
 
 
-class EventStep(Base):
+class EventStep(DistrictKeyed, Base):
     """One transition of an event: the audit trail (actor, from → to, note, time)."""
 
     __tablename__ = "event_step"
+    __table_args__ = (
+        district_fk("event_id", "event.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    event_id: Mapped[int] = mapped_column(index=True)
     action: Mapped[str] = mapped_column(String(30))
     from_status: Mapped[EventStatus | None] = mapped_column(
         db_enum(EventStatus, "event_status"), default=None
@@ -274,15 +300,21 @@ class EventStep(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-class Attachment(Base):
+class Attachment(DistrictKeyed, Base):
     """A photo of an event, stripped of EXIF, stored by content hash."""
 
     __tablename__ = "attachment"
-    __table_args__ = (CheckConstraint("size > 0", name="not_empty"),)
+    __table_args__ = (
+        CheckConstraint("size > 0", name="not_empty"),
+        district_fk("event_id", "event.id", ondelete="CASCADE"),
+        district_fk("step_id", "event_step.id"),
+        placed(Placement.DISTRIBUTED),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
-    step_id: Mapped[int | None] = mapped_column(ForeignKey("event_step.id"), default=None)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    event_id: Mapped[int] = mapped_column(index=True)
+    step_id: Mapped[int | None] = mapped_column(default=None)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     content_type: Mapped[str] = mapped_column(String(50))
     size: Mapped[int]
@@ -297,17 +329,21 @@ class Attachment(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class Outbox(Base):
+class Outbox(DistrictKeyed, Base):
     """A notification to deliver after commit (webhook to a unit), retried until delivered."""
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "next_attempt_at", postgresql_where="status = 'pending'"),
+        district_fk("event_id", "event.id", ondelete="CASCADE"),
+        district_fk("step_id", "event_step.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
-    step_id: Mapped[int] = mapped_column(ForeignKey("event_step.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    event_id: Mapped[int] = mapped_column(index=True)
+    step_id: Mapped[int]
     unit_id: Mapped[int] = mapped_column(ForeignKey("department_unit.id"))
     kind: Mapped[str] = mapped_column(String(30))  # dispatch / return / supervise / close …
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
@@ -321,13 +357,18 @@ class Outbox(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
-class DeliveryAttempt(Base):
+class DeliveryAttempt(DistrictKeyed, Base):
     """One try at delivering an outbox row: the delivery log."""
 
     __tablename__ = "delivery_attempt"
+    __table_args__ = (
+        district_fk("outbox_id", "outbox.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status_code: Mapped[int | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
@@ -338,7 +379,10 @@ class WorkCalendarDay(Base):
     """A holiday on a weekday, or a worked weekend day (调休); everything else follows Mon–Fri."""
 
     __tablename__ = "work_calendar"
-    __table_args__ = (CheckConstraint("kind IN ('holiday', 'workday')", name="kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('holiday', 'workday')", name="kind"),
+        placed(Placement.REFERENCE),
+    )
 
     day: Mapped[date] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))

@@ -106,6 +106,7 @@ def notify(
         rows.append(
             Outbox(
                 event_id=event.id,
+                district_code=event.district_code,
                 step_id=step.id,
                 unit_id=unit.id,
                 kind=kind,
@@ -251,6 +252,7 @@ def claim_due(
             claims.append(
                 Claim(
                     outbox_id=row.id,
+                    district_code=row.district_code,
                     unit_id=row.unit_id,
                     event_code=str(row.payload.get("event_code", "")),
                     step_id=row.step_id,
@@ -304,6 +306,7 @@ def record(
             session.add(
                 DeliveryAttempt(
                     outbox_id=claim.outbox_id,
+                    district_code=claim.district_code,
                     at=at,
                     status_code=outcome.status_code,
                     error=outcome.error,
@@ -350,6 +353,7 @@ def release(
                 session.add(
                     DeliveryAttempt(
                         outbox_id=claim.outbox_id,
+                        district_code=claim.district_code,
                         at=at or datetime.now(UTC),
                         status_code=None,
                         error=interrupted.error,

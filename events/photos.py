@@ -29,6 +29,7 @@ def attach_photos(
         rows.append(
             Attachment(
                 event_id=event.id,
+                district_code=event.district_code,
                 step_id=step.id,
                 sha256=photo.sha256,
                 content_type=photo.content_type,

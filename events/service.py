@@ -91,14 +91,6 @@ def _duplicate_candidates(session: Session, *, event: Event, at: datetime) -> li
     )
 
 
-def reporter_district(session: Session, actor: Actor) -> str | None:
-    """The district of the reporter's first grid or area: where a report outside every
-    district is routed."""
-    if actor.grid_codes:
-        return sorted(actor.grid_codes)[0][:6]
-    return actor.area_code[:6] if actor.area_code else None
-
-
 def _replay(
     session: Session, *, event: Event, actor: Actor, key: str | None, at: datetime
 ) -> EventRead:
@@ -173,9 +165,8 @@ def report_event(
         located = grid_service.locate_point(session, lon=report.lon, lat=report.lat, crs=report.crs)
     except grid_errors.InvalidQuery as exc:
         raise InvalidReport(str(exc)) from exc
-    district = (located.district.code[:6] if located.district else None) or reporter_district(
-        session, actor
-    )
+    # A report outside every district is routed to the reporter's own district.
+    district = (located.district.code[:6] if located.district else None) or actor.home_district
     if district is None:
         raise InvalidReport(
             "the location is outside every district and your account has no "
@@ -417,5 +408,4 @@ __all__ = [
     "new_event",
     "read_event",
     "report_event",
-    "reporter_district",
 ]

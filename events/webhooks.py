@@ -90,6 +90,7 @@ class Claim:
     """An outbox row leased to this worker, with what it takes to post it."""
 
     outbox_id: int
+    district_code: str
     unit_id: int
     event_code: str
     step_id: int

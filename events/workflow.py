@@ -137,6 +137,7 @@ def add_step(
     """Record a transition (the audit trail) and move the event to `to_status`."""
     step = EventStep(
         event_id=event.id,
+        district_code=event.district_code,
         action=action,
         from_status=event.status,
         to_status=to_status,

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from gis.codes import LabelledEnum
 from gis.config import get_settings
 from gis.db import Base
+from gis.distribution import Placement, placed
 
 __all__ = [
     "IMPORT_KINDS",
@@ -79,6 +80,7 @@ class ImportJob(Base):
     __table_args__ = (
         CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
         CheckConstraint("kind IN ('residents', 'grids', 'buildings')", name="kind"),
+        placed(Placement.LOCAL),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gis.codes import LabelledEnum, db_enum
 from gis.db import STORAGE_SRID, Base
+from gis.distribution import DistrictKeyed, Placement, district_fk, placed
 
 
 # Residents, events and staff point at grids that re-cutting may replace inside one
 # transaction; the check waits for the commit so the caller can re-assign them first.
-def grid_fk(ondelete: str | None = None) -> ForeignKey:
-    """A reference to grid.code checked at commit (re-cutting may replace grids first)."""
-    return ForeignKey("grid.code", deferrable=True, initially="DEFERRED", ondelete=ondelete)
+def grid_fk(ondelete: str | None = None) -> ForeignKeyConstraint:
+    """A reference from `grid_code` to the grid of the same district, checked at commit."""
+    return district_fk("grid_code", "grid.code", ondelete=ondelete, deferred=True)
 
 
 class AdminLevel(LabelledEnum):
@@ -60,6 +68,7 @@ class AdminUnit(Base):
     __table_args__ = (
         CheckConstraint("code ~ '^[0-9]{12}$'", name="code_12_digits"),
         CheckConstraint("district_code = substr(code, 1, 6)", name="district_prefix"),
+        placed(Placement.REFERENCE),
     )
 
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
@@ -74,7 +83,7 @@ class AdminUnit(Base):
     )
 
 
-class Grid(Base):
+class Grid(DistrictKeyed, Base):
     """A grid (网格): 15-digit code = community code + 3-digit sequence."""
 
     __tablename__ = "grid"
@@ -82,12 +91,16 @@ class Grid(Base):
         CheckConstraint("code ~ '^[0-9]{15}$'", name="code_15_digits"),
         CheckConstraint("substr(code, 1, 12) = community_code", name="code_in_community"),
         CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
+        # The code starts with the district's, so (code, district_code) is as unique as code.
+        CheckConstraint("substr(code, 1, 6) = district_code", name="code_in_district"),
+        placed(Placement.DISTRIBUTED),
     )
+    identity_column = "code"
 
     code: Mapped[str] = mapped_column(String(15), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     community_code: Mapped[str] = mapped_column(ForeignKey("admin_unit.code"), index=True)
-    district_code: Mapped[str] = mapped_column(String(6), index=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True, index=True)
     grid_type: Mapped[GridType] = mapped_column(
         db_enum(GridType, "grid_type"), default=GridType.BASIC
     )
@@ -99,38 +112,48 @@ class Grid(Base):
     community: Mapped[AdminUnit] = relationship(lazy="joined")
 
 
-class Building(Base):
+class Building(DistrictKeyed, Base):
     """A building with its footprint, assigned to the grid that contains it."""
 
     __tablename__ = "building"
-    __table_args__ = (CheckConstraint("ST_IsValid(geom)", name="geom_valid"),)
+    __table_args__ = (
+        CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
+        UniqueConstraint("code", "district_code"),
+        district_fk("grid_code", "grid.code"),
+        placed(Placement.DISTRIBUTED),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str | None] = mapped_column(String(200), default=None)
     address: Mapped[str | None] = mapped_column(String(300), default=None)
     floors: Mapped[int | None] = mapped_column(default=None)
     use: Mapped[BuildingUse] = mapped_column(
         db_enum(BuildingUse, "building_use"), default=BuildingUse.RESIDENTIAL
     )
-    grid_code: Mapped[str | None] = mapped_column(ForeignKey("grid.code"), index=True)
-    district_code: Mapped[str] = mapped_column(String(6), index=True)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True, index=True)
     geom: Mapped[WKBElement] = mapped_column(
         Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True, nullable=False)
     )
 
 
-class House(Base):
+class House(DistrictKeyed, Base):
     """A dwelling or premises in a building (unit / floor / room)."""
 
     __tablename__ = "house"
     __table_args__ = (
-        UniqueConstraint("building_id", "unit", "floor", "room", name="uq_house_address"),
+        UniqueConstraint(
+            "building_id", "district_code", "unit", "floor", "room", name="uq_house_address"
+        ),
         Index("ix_house_building_id", "building_id"),
+        district_fk("building_id", "building.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    building_id: Mapped[int]
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     unit: Mapped[str] = mapped_column(String(10), default="1")  # 单元
     floor: Mapped[int]
     room: Mapped[str] = mapped_column(String(20))

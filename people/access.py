@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, SQLColumnExpression, false, select, true
 from sqlalchemy.orm import Session
 
+from gis.distribution import NO_DISTRICT
 from grid.service import area_prefix
 from people.exceptions import Forbidden, NotFound
 from people.models import Resident, Staff, StaffGrid, StaffRole
@@ -54,6 +55,20 @@ class Actor:
         if self.area_code and grid_code:
             return grid_code.startswith(area_prefix(self.area_code))
         return False
+
+    @property
+    def home_district(self) -> str | None:
+        """The district of the actor's first grid or of its area (None above district level)."""
+        if self.grid_codes:
+            return sorted(self.grid_codes)[0][:6]
+        if self.area_code and len(area_prefix(self.area_code)) >= 6:
+            return self.area_code[:6]
+        return None
+
+    @property
+    def log_district(self) -> str:
+        """Where a log row about no single record is kept: the home district, else 000000."""
+        return self.home_district or NO_DISTRICT
 
 
 def load_actor(session: Session, *, staff_id: int) -> Actor:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     LargeBinary,
     String,
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gis.codes import LabelledEnum, db_enum
 from gis.db import STORAGE_SRID, Base
+from gis.distribution import DistrictKeyed, Placement, district_fk, placed
 from grid.models import grid_fk
 from people.documents import DocumentType
 
@@ -89,35 +91,52 @@ class StaffRole(LabelledEnum):
     ADMIN = "admin", "管理员"
 
 
-class Household(Base):
+class Household(DistrictKeyed, Base):
     """A household (户): members, head and the house it lives in."""
 
     __tablename__ = "household"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)  # 户号
-    head_id: Mapped[int | None] = mapped_column(
-        ForeignKey("resident.id", use_alter=True, ondelete="SET NULL"), index=True, default=None
+    __table_args__ = (
+        UniqueConstraint("code", "district_code"),
+        ForeignKeyConstraint(
+            ["head_id", "district_code"],
+            ["resident.id", "resident.district_code"],
+            use_alter=True,
+            name="fk_household_head_id_resident",
+        ),
+        district_fk("house_id", "house.id"),
+        grid_fk(),
+        placed(Placement.DISTRIBUTED),
     )
-    house_id: Mapped[int | None] = mapped_column(ForeignKey("house.id"), index=True, default=None)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32))  # 户号
+    head_id: Mapped[int | None] = mapped_column(index=True, default=None)
+    house_id: Mapped[int | None] = mapped_column(index=True, default=None)
     address: Mapped[str | None] = mapped_column(String(300), default=None)
-    grid_code: Mapped[str | None] = mapped_column(grid_fk(), index=True, default=None)
-    district_code: Mapped[str] = mapped_column(String(6), index=True)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True, default=None)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True, index=True)
 
 
-class Resident(Base):
-    """A person in the ledger, following the GB/T 31000 basic-data fields."""
+class Resident(DistrictKeyed, Base):
+    """A person in the ledger of one district, following the GB/T 31000 basic-data fields.
+
+    A document is registered once per district here and once nationwide in `person_identity`.
+    """
 
     __tablename__ = "resident"
     __table_args__ = (
-        UniqueConstraint("doc_type", "doc_hash", name="uq_resident_document"),
+        UniqueConstraint("doc_type", "doc_hash", "district_code", name="uq_resident_document"),
+        district_fk("household_id", "household.id"),
+        district_fk("house_id", "house.id"),
+        grid_fk(),
         Index("ix_resident_grid_active", "grid_code", "active"),
         CheckConstraint(
             "residence_type <> 'floating' OR origin IS NOT NULL", name="floating_has_origin"
         ),
+        placed(Placement.DISTRIBUTED),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     doc_type: Mapped[DocumentType] = mapped_column(db_enum(DocumentType, "document_type"))
     doc_enc: Mapped[bytes] = mapped_column(LargeBinary)
     doc_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
@@ -145,14 +164,14 @@ class Resident(Base):
     arrival_reason: Mapped[str | None] = mapped_column(String(50), default=None)
     permit_number: Mapped[str | None] = mapped_column(String(40), default=None)
     permit_expiry: Mapped[date | None] = mapped_column(default=None)
-    household_id: Mapped[int | None] = mapped_column(
-        ForeignKey("household.id", ondelete="SET NULL"), index=True, default=None
-    )
+    household_id: Mapped[int | None] = mapped_column(index=True, default=None)
     relation_to_head: Mapped[str | None] = mapped_column(String(20), default=None)  # 与户主关系
     # Current residence, kept equal to the open `residence` row by the service.
-    house_id: Mapped[int | None] = mapped_column(ForeignKey("house.id"), index=True, default=None)
-    grid_code: Mapped[str | None] = mapped_column(grid_fk(), default=None)
-    district_code: Mapped[str | None] = mapped_column(String(6), index=True, default=None)
+    house_id: Mapped[int | None] = mapped_column(index=True, default=None)
+    grid_code: Mapped[str | None] = mapped_column(String(15), default=None)
+    # The district whose ledger holds the record; moving to another district starts a new
+    # record there (the distribution column never changes).
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True, index=True)
     active: Mapped[bool] = mapped_column(default=True)  # false once moved away or deceased
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
@@ -160,7 +179,7 @@ class Resident(Base):
     )
 
 
-class Residence(Base):
+class Residence(DistrictKeyed, Base):
     """One stay of a resident in a house (人房关联); moving ends it, nothing is deleted."""
 
     __tablename__ = "residence"
@@ -169,34 +188,41 @@ class Residence(Base):
         Index("ix_residence_house_period", "house_id", "moved_in", "moved_out"),
         # At most one open residence per resident.
         Index(
-            "uq_residence_open", "resident_id", unique=True, postgresql_where="moved_out IS NULL"
+            "uq_residence_open",
+            "resident_id",
+            "district_code",
+            unique=True,
+            postgresql_where="moved_out IS NULL",
         ),
+        district_fk("resident_id", "resident.id", ondelete="CASCADE"),
+        district_fk("house_id", "house.id"),
+        placed(Placement.DISTRIBUTED),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     # Indexed in full too: deleting a resident cascades here, and history reads by resident.
-    resident_id: Mapped[int] = mapped_column(
-        ForeignKey("resident.id", ondelete="CASCADE"), index=True
-    )
-    house_id: Mapped[int] = mapped_column(ForeignKey("house.id"))
+    resident_id: Mapped[int] = mapped_column(index=True)
+    house_id: Mapped[int]
     moved_in: Mapped[date]
     moved_out: Mapped[date | None] = mapped_column(default=None)
     reason: Mapped[str | None] = mapped_column(String(100), default=None)
 
 
-class SpecialGroup(Base):
+class SpecialGroup(DistrictKeyed, Base):
     """A resident's membership of a special group, with its type-specific data and visits."""
 
     __tablename__ = "special_group"
     __table_args__ = (
         CheckConstraint("danger_level BETWEEN 0 AND 5", name="danger_level_0_5"),
         Index("ix_special_group_due", "next_visit_due", postgresql_where="ended_on IS NULL"),
+        district_fk("resident_id", "resident.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    resident_id: Mapped[int] = mapped_column(
-        ForeignKey("resident.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    resident_id: Mapped[int] = mapped_column(index=True)
     group_type: Mapped[SpecialGroupType] = mapped_column(
         db_enum(SpecialGroupType, "special_group_type"), index=True
     )
@@ -225,17 +251,21 @@ class VisitInterval(Base):
     interval_days: Mapped[int] = mapped_column(
         CheckConstraint("interval_days > 0", name="positive")
     )
+    __table_args__ = (placed(Placement.REFERENCE),)
 
 
-class Visit(Base):
+class Visit(DistrictKeyed, Base):
     """A grid worker's visit to a special-group member."""
 
     __tablename__ = "visit"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    special_group_id: Mapped[int] = mapped_column(
-        ForeignKey("special_group.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        district_fk("special_group_id", "special_group.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
     )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    special_group_id: Mapped[int] = mapped_column(index=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     visited_on: Mapped[date]
     note: Mapped[str | None] = mapped_column(Text, default=None)
@@ -244,23 +274,31 @@ class Visit(Base):
     )
 
 
-class Organisation(Base):
-    """An organisation (实有单位) with its unified social credit code (GB 32100)."""
+class Organisation(DistrictKeyed, Base):
+    """An organisation (实有单位) with its unified social credit code (GB 32100).
+
+    Organisations are counted where they are: one with premises in two districts is in both
+    ledgers, so the credit code is unique within a district.
+    """
 
     __tablename__ = "organisation"
+    __table_args__ = (
+        UniqueConstraint("credit_code", "district_code"),
+        district_fk("building_id", "building.id"),
+        grid_fk(),
+        placed(Placement.DISTRIBUTED),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    credit_code: Mapped[str] = mapped_column(String(18))
     name: Mapped[str] = mapped_column(String(200), index=True)
     org_type: Mapped[OrganisationType] = mapped_column(
         db_enum(OrganisationType, "organisation_type")
     )
     address: Mapped[str | None] = mapped_column(String(300), default=None)
-    building_id: Mapped[int | None] = mapped_column(
-        ForeignKey("building.id"), index=True, default=None
-    )
-    grid_code: Mapped[str | None] = mapped_column(grid_fk(), index=True, default=None)
-    district_code: Mapped[str] = mapped_column(String(6), index=True)
+    building_id: Mapped[int | None] = mapped_column(index=True, default=None)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True, default=None)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True, index=True)
     legal_representative: Mapped[str | None] = mapped_column(String(50), default=None)
     responsible_person: Mapped[str | None] = mapped_column(String(50), default=None)
     responsible_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
@@ -277,6 +315,7 @@ class Staff(Base):
     """A user account: grid worker, dispatcher, command centre, leader or admin."""
 
     __tablename__ = "staff"
+    __table_args__ = (placed(Placement.REFERENCE),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(50), unique=True)
@@ -314,6 +353,7 @@ class LoginFailure(Base):
     __table_args__ = (
         Index("ix_login_failure_address_at", "address", "at"),
         Index("ix_login_failure_username_at", "username", "at"),
+        placed(Placement.LOCAL),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -329,28 +369,33 @@ class StaffGrid(Base):
     """Grids a grid worker covers (one grid may have several workers)."""
 
     __tablename__ = "staff_grid"
+    __table_args__ = (grid_fk(ondelete="CASCADE"), placed(Placement.DISTRIBUTED))
 
     staff_id: Mapped[int] = mapped_column(
         ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
     )
-    grid_code: Mapped[str] = mapped_column(
-        grid_fk(ondelete="CASCADE"), primary_key=True, index=True
-    )
+    grid_code: Mapped[str] = mapped_column(String(15), primary_key=True, index=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
 
 
-class PiiAccessLog(Base):
-    """Every read of unmasked personal data: who, whose, which field, when and why."""
+class PiiAccessLog(DistrictKeyed, Base):
+    """Every read of unmasked personal data: who, whose, which field, when and why.
+
+    Kept in the district of the record that was read.
+    """
 
     __tablename__ = "pii_access_log"
+    __table_args__ = (
+        district_fk("resident_id", "resident.id"),
+        district_fk("organisation_id", "organisation.id"),
+        placed(Placement.DISTRIBUTED),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
-    resident_id: Mapped[int | None] = mapped_column(
-        ForeignKey("resident.id", ondelete="SET NULL"), index=True
-    )
-    organisation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organisation.id", ondelete="SET NULL"), default=None
-    )
+    resident_id: Mapped[int | None] = mapped_column(index=True)
+    organisation_id: Mapped[int | None] = mapped_column(default=None)
     fields: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -364,6 +409,7 @@ class Integration(Base):
     """
 
     __tablename__ = "integration"
+    __table_args__ = (placed(Placement.REFERENCE),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -378,3 +424,26 @@ class Integration(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class PersonIdentity(Base):
+    """Which district's ledger holds a person: one row per document, nationwide.
+
+    The resident tables are distributed by district, where a unique key can only hold within
+    one district. This table is distributed by the document hash instead, so its primary key
+    keeps a document in one ledger across every district; registering, importing and moving a
+    person between districts claim or move the row in the same transaction as the record.
+    """
+
+    __tablename__ = "person_identity"
+    __table_args__ = (placed(Placement.IDENTITY, "doc_hash"),)
+
+    doc_type: Mapped[DocumentType] = mapped_column(
+        db_enum(DocumentType, "document_type"), primary_key=True
+    )
+    doc_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(6))
+    resident_id: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

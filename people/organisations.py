@@ -323,6 +323,7 @@ def unmask_organisation_phone(
         PiiAccessLog(
             staff_id=actor.staff_id,
             organisation_id=organisation.id,
+            district_code=organisation.district_code,
             fields="responsible_phone",
             reason=reason.strip(),
         )

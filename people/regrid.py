@@ -99,8 +99,9 @@ def restore_worker_scopes(
     existing = _existing(session, list(before))
     session.execute(
         text(
-            "INSERT INTO staff_grid (staff_id, grid_code) "
-            "SELECT * FROM unnest(CAST(:staff AS integer[]), CAST(:codes AS varchar[])) "
+            "INSERT INTO staff_grid (staff_id, grid_code, district_code) "
+            "SELECT staff, code, substr(code, 1, 6) FROM "
+            "unnest(CAST(:staff AS integer[]), CAST(:codes AS varchar[])) AS t(staff, code) "
             "ON CONFLICT DO NOTHING"
         ),
         {

@@ -15,6 +15,7 @@ from gis.clock import local_today
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import Building, House
+from people import identity
 from people.access import (
     READ_PERSONS,
     UNMASK,
@@ -185,13 +186,15 @@ def register_resident(
     today = today or local_today()
     doc_type, number = normalise_document(data.doc_type, data.doc_number)
     doc_hash = document_hash(doc_type, number)
-    existing = session.execute(
-        select(Resident.id, Resident.grid_code).where(
-            Resident.doc_type == doc_type, Resident.doc_hash == doc_hash
+    held = identity.holder(session, doc_type, doc_hash)
+    if held is not None:
+        raise _duplicate_document(
+            actor,
+            doc_type,
+            number,
+            held[1],
+            session.get(Resident, held[1]).grid_code,  # type: ignore[union-attr]
         )
-    ).first()
-    if existing is not None:
-        raise _duplicate_document(actor, doc_type, number, *existing)
     sex, birth = data.sex, data.birth_date
     if doc_type is DocumentType.ID_CARD:
         info = validate_id_card(number, today=today)
@@ -216,13 +219,30 @@ def register_resident(
     if data.house_code:
         house, building = _resolve_house(session, data.house_code)
         require_grid(actor, building.grid_code, f"house {data.house_code}")
+        resident.district_code = building.district_code
     elif actor.role.value == "grid_worker":
         raise InvalidRecord(
             "house_code is required: a grid worker registers residents where "
             "they live in one of their grids"
         )
+    elif actor.home_district is None:
+        raise InvalidRecord(
+            "house_code is required: your account covers more than one district, and the "
+            "house decides whose ledger the resident is registered in (请填写房屋编码)"
+        )
+    else:
+        resident.district_code = actor.home_district
     session.add(resident)
     session.flush()
+    if not identity.claim(
+        session,
+        doc_type=doc_type,
+        doc_hash=doc_hash,
+        district=resident.district_code,
+        resident_id=resident.id,
+    ):
+        # Registered by someone else between the check above and now.
+        raise _duplicate_document(actor, doc_type, number, resident.id, None)
     if data.house_code:
         _start_residence(session, resident, house, building, data.moved_in or today, "登记")
     return _read(session, [resident], today)[0]
@@ -236,10 +256,84 @@ def _start_residence(
     on: date,
     reason: str | None,
 ) -> None:
-    session.add(Residence(resident_id=resident.id, house_id=house.id, moved_in=on, reason=reason))
-    resident.house_id, resident.grid_code = house.id, building.grid_code
-    resident.district_code, resident.active = building.district_code, True
+    session.add(
+        Residence(
+            resident_id=resident.id,
+            district_code=resident.district_code,
+            house_id=house.id,
+            moved_in=on,
+            reason=reason,
+        )
+    )
+    resident.house_id, resident.grid_code, resident.active = house.id, building.grid_code, True
     session.flush()
+
+
+def _move_to_district(session: Session, resident: Resident, district: str, on: date) -> Resident:
+    """Carry a person to another district's ledger (跨区迁移) and return the new record.
+
+    The district is where a record is kept (the distribution column), so it never changes:
+    the record here ends as moved away, its open special-group memberships end and start
+    again there, and the nationwide identity points at the new record. The old record keeps
+    its history for this district.
+    """
+    current = _open_residence(session, resident.id)
+    if current is not None:
+        if on < current.moved_in:
+            raise InvalidRecord(
+                f"moving on {on} is before the current residence began ({current.moved_in}); "
+                "history cannot be rewritten"
+            )
+        current.moved_out, current.reason = on, f"迁往 {district}"
+    copied = {
+        column.key: getattr(resident, column.key)
+        for column in Resident.__table__.columns
+        if column.key
+        not in {
+            "id",
+            "district_code",
+            "house_id",
+            "grid_code",
+            "household_id",
+            "relation_to_head",
+            "created_at",
+            "updated_at",
+        }
+    }
+    moved = Resident(**copied, district_code=district)
+    session.add(moved)
+    resident.house_id, resident.active = None, False
+    session.flush()
+    groups = session.scalars(
+        select(SpecialGroup).where(
+            SpecialGroup.resident_id == resident.id, SpecialGroup.ended_on.is_(None)
+        )
+    ).all()
+    for group in groups:
+        group.ended_on, group.end_reason = on, f"迁往 {district}，在新辖区继续管理"
+        carried = {
+            column.key: getattr(group, column.key)
+            for column in SpecialGroup.__table__.columns
+            if column.key
+            not in {
+                "id",
+                "district_code",
+                "resident_id",
+                "ended_on",
+                "end_reason",
+                "responsible_staff_id",
+            }
+        }
+        session.add(SpecialGroup(**carried, resident_id=moved.id, district_code=district))
+    identity.move(
+        session,
+        doc_type=moved.doc_type,
+        doc_hash=moved.doc_hash,
+        district=district,
+        resident_id=moved.id,
+    )
+    session.flush()
+    return moved
 
 
 def _open_residence(session: Session, resident_id: int) -> Residence | None:
@@ -381,6 +475,7 @@ def unmask_resident(
         PiiAccessLog(
             staff_id=actor.staff_id,
             resident_id=resident.id,
+            district_code=resident.district_code,
             fields="doc_number,birth_date,phone",
             reason=reason.strip(),
         )
@@ -406,10 +501,16 @@ def move_in(
     on: date,
     reason: str | None = None,
 ) -> ResidenceRead:
-    """Move a resident into a house on `on`, ending their current residence that day."""
+    """Move a resident into a house on `on`, ending their current residence that day.
+
+    A house in another district moves the person to that district's ledger: the record here
+    ends and a new one starts there (see `_move_to_district`), whose id the answer carries.
+    """
     resident = _load(session, actor, resident_id)
     house, building = _resolve_house(session, house_code)
     require_grid(actor, building.grid_code, f"house {house_code}")
+    if building.district_code != resident.district_code:
+        resident = _move_to_district(session, resident, building.district_code, on)
     current = _open_residence(session, resident.id)
     if current is not None:
         if current.house_id == house.id:

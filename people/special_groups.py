@@ -343,6 +343,7 @@ def enrol(
     interval = _interval_days(session, kind, danger_level)
     group = SpecialGroup(
         resident_id=resident_id,
+        district_code=resident.district_code,
         group_type=kind,
         details=_stored_details(kind, parsed),
         danger_level=danger_level,
@@ -493,6 +494,7 @@ def record_visit(
         geom = from_shape(Point(lon, lat), srid=STORAGE_SRID)
     visit = Visit(
         special_group_id=group.id,
+        district_code=group.district_code,
         staff_id=actor.staff_id,
         visited_on=visited_on,
         note=note.strip(),

@@ -10,6 +10,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+import events.models  # noqa: F401  (the tables register on Base.metadata)
+import gis.jobs  # noqa: F401
+import grid.models  # noqa: F401
+import people.models  # noqa: F401
 from api.cli.backup import backup, restore
 from api.cli.common import clear_errors, console, print_rejections, progress_bar
 from api.cli.integrations import integration_app
@@ -20,7 +24,8 @@ from api.cli.worker import worker_app
 from gis import local_pg
 from gis.config import get_settings
 from gis.crs import Crs
-from gis.db import check_durable, session_scope
+from gis.db import Base, check_durable, session_scope
+from gis.distribution import citus_ddl, key_problems, placements
 from gis.migrate import current, upgrade
 
 app = typer.Typer(
@@ -99,6 +104,26 @@ def db_status() -> None:
         f"database: {settings.pg_database if settings.uses_local_cluster else 'DATABASE_URL'}"
         f", migration {current(_database_url()) or 'none'}"
     )
+
+
+@db_app.command("citus-ddl")
+@clear_errors
+def db_citus_ddl() -> None:
+    """Print the Citus statements that distribute this schema by district, in order.
+
+    The connected database's keys are checked against Citus's rules first; a key that breaks
+    them is named and nothing is printed (exit 1).
+    """
+    metadata = Base.metadata
+    with session_scope() as session:
+        problems = key_problems(session, placements(metadata))
+    if problems:
+        for problem in problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(1)
+    typer.echo("-- gridgov on Citus: run on the coordinator after `gridgov migrate`")
+    for statement in citus_ddl(metadata):
+        typer.echo(statement)
 
 
 @db_app.command("reset")

@@ -59,8 +59,7 @@ def _delete_districts(session: Session, codes: Sequence[str]) -> None:
     """Delete the districts' houses, buildings, grids and admin units (children first)."""
     params = {"codes": list(codes)}
     statements = (
-        "DELETE FROM house h USING building b "
-        "WHERE h.building_id = b.id AND b.district_code = ANY(:codes)",
+        "DELETE FROM house WHERE district_code = ANY(:codes)",
         "DELETE FROM building WHERE district_code = ANY(:codes) OR grid_code IN "
         "(SELECT code FROM grid WHERE district_code = ANY(:codes))",
         "DELETE FROM grid WHERE district_code = ANY(:codes)",
@@ -197,9 +196,10 @@ def seed_demo_city(
     _copy(
         session,
         "house",
-        ("building_id", "unit", "floor", "room", "use", "area_m2"),
+        ("building_id", "district_code", "unit", "floor", "room", "use", "area_m2"),
         zip(
             ids[h.building].tolist(),
+            b.district_code[h.building].tolist(),
             h.unit.tolist(),
             h.floor.tolist(),
             h.room.tolist(),

@@ -125,6 +125,7 @@ def _ensure_reporters(session: Session, *, district_codes: Sequence[str], scale:
         {
             "staff_id": [ids[f"gw{code}"] for code, _ in missing],
             "grid_code": [c for c, _ in missing],
+            "district_code": [c[:6] for c, _ in missing],
         }
     )
     _copy_frame(session, "staff_grid", links, None, "staff_grid")
@@ -272,6 +273,7 @@ def write_events(
     steps = pd.DataFrame(
         {
             "event_id": ids[events.step_event],
+            "district_code": district[events.step_event],
             "action": np.array(SLOT_ACTIONS, dtype=object)[events.step_slot],
             "from_status": events.step_from,
             "to_status": events.step_to,
@@ -289,6 +291,7 @@ def write_events(
     stages = pd.DataFrame(
         {
             "event_id": ids[events.stage_event],
+            "district_code": district[events.stage_event],
             "stage": events.stage_kind,
             "unit_id": _nullable(events.stage_unit),
             "started_at": _iso(events.stage_started),

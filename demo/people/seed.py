@@ -223,9 +223,11 @@ def _grid_workers(
     _copy(
         session,
         "staff_grid",
-        ("staff_id", "grid_code"),
+        ("staff_id", "grid_code", "district_code"),
         len(new),
-        lambda a, b: ((int(ids[k]), grids[grid_of[new[k]]]) for k in range(a, b)),
+        lambda a, b: (
+            (int(ids[k]), grids[grid_of[new[k]]], grids[grid_of[new[k]]][:6]) for k in range(a, b)
+        ),
         on_progress,
     )
     workers: list[list[int]] = [[] for _ in grids]
@@ -638,11 +640,19 @@ def _write_people(
         for i in range(a, z):
             if i < n_prev:
                 p = int(people.prev_person[i])
-                yield (int(person_ids[p]), int(prev_house_id[i]), prev_in[i], prev_out[i], "迁出")
+                yield (
+                    int(person_ids[p]),
+                    person_district[p],
+                    int(prev_house_id[i]),
+                    prev_in[i],
+                    prev_out[i],
+                    "迁出",
+                )
             else:
                 p = i - n_prev
                 yield (
                     int(person_ids[p]),
+                    person_district[p],
                     int(person_house_id[p]),
                     moved_in[p],
                     None,
@@ -652,7 +662,7 @@ def _write_people(
     _copy(
         session,
         "residence",
-        ("resident_id", "house_id", "moved_in", "moved_out", "reason"),
+        ("resident_id", "district_code", "house_id", "moved_in", "moved_out", "reason"),
         n_prev + n,
         residence_rows,
         on_progress,
@@ -672,6 +682,7 @@ def _write_people(
     def group_rows(a: int, z: int) -> Iterable[Sequence[Any]]:
         return zip(
             person_ids[sg[a:z]].tolist(),
+            person_district[sg[a:z]].tolist(),
             people.sg_type[a:z].tolist(),
             details[a:z],
             [d if d >= 0 else None for d in people.sg_danger[a:z].tolist()],
@@ -688,6 +699,7 @@ def _write_people(
         "special_group",
         (
             "resident_id",
+            "district_code",
             "group_type",
             "details",
             "danger_level",
@@ -702,6 +714,17 @@ def _write_people(
         on_progress,
         "special_groups",
     )
+
+    # Each person's document, held by the record just written (one ledger nationwide).
+    if n:
+        session.execute(
+            text(
+                "INSERT INTO person_identity (doc_type, doc_hash, district_code, resident_id) "
+                "SELECT doc_type, doc_hash, district_code, id FROM resident "
+                "WHERE id BETWEEN :low AND :high"
+            ),
+            {"low": int(person_ids.min()), "high": int(person_ids.max())},
+        )
 
     # Household heads, now that both sides exist.
     heads = np.flatnonzero(people.relation == HEAD)

@@ -36,6 +36,7 @@ def record_error_file_download(
         PiiAccessLog(
             staff_id=actor.staff_id,
             resident_id=None,
+            district_code=actor.log_district,
             fields="import_error_file",
             reason=(
                 f"下载导入错误文件 downloaded the error file of import job {job_id} "

@@ -83,6 +83,7 @@ def export_residents(
             PiiAccessLog(
                 staff_id=actor.staff_id,
                 resident_id=None,
+                district_code=actor.log_district,
                 fields="bulk_export",
                 reason=f"{reason.strip()} (exported {written} residents unmasked to {target.name})"[
                     :300

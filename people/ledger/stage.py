@@ -12,6 +12,7 @@ from sqlalchemy import Integer, String, column, func, insert, literal, or_, sele
 from sqlalchemy.orm import Session
 
 from gis.bulk import copy_rows
+from people import identity
 from people.access import Actor, grid_scope
 from people.exceptions import PeopleError
 from people.ledger.check import SEQ_HISTORY, SEQ_HOUSE, SEQ_PERSON, SEQ_SCOPE, STAGE_COLUMNS
@@ -56,7 +57,7 @@ def create_temp(session: Session) -> None:
             row_no int PRIMARY KEY, ok boolean, house_code text, has_house boolean,
             building_id int, matches int, house_id int, grid_code text, district_code text,
             moved_in date, resident_id int, resident_grid text, open_house_id int,
-            open_moved_in date, new_id int) ON COMMIT DROP""",
+            open_moved_in date, new_id int, resident_district text) ON COMMIT DROP""",
         f"CREATE TEMP TABLE {ERROR_TABLE} (row_no int, seq int, col text, reason text) "
         "ON COMMIT DROP",
         f"CREATE INDEX ON {ERROR_TABLE} (row_no)",
@@ -124,7 +125,7 @@ class BatchWriter:
             session.execute(text("ANALYZE resident, residence"))
             self.analysed = _estimated_residents(session)
         with _index_probes(session):
-            _link_batch(session)
+            _link_batch(session, self.actor.home_district)
             _sql_checks(session, self.actor, self.layout, self.today)
             inserted, updated = _write(session, self.today)
         self.inserted += inserted
@@ -181,9 +182,10 @@ def _index_probes(session: Session) -> Iterator[None]:
         apply(previous)
 
 
-def _link_batch(session: Session) -> None:
+def _link_batch(session: Session, home_district: str | None) -> None:
     """For each row of the batch: its house (by code), the resident already holding its
-    document, and that resident's open residence.
+    document (in any district: `person_identity`), that resident's open residence, and the
+    district whose ledger the row goes to (the house's, the resident's, or the importer's).
 
     Run under _index_probes: each lookup is an index probe per row, whatever the table sizes.
     """
@@ -193,10 +195,11 @@ def _link_batch(session: Session) -> None:
             INSERT INTO {_LINK}
             SELECT s.row_no, s.ok, s.house_code, s.building_code IS NOT NULL,
                    b.id, h.matches, CASE WHEN h.matches = 1 THEN h.house_id END,
-                   b.grid_code, b.district_code, s.moved_in,
+                   b.grid_code, coalesce(b.district_code, r.district_code, :home), s.moved_in,
                    r.id, r.grid_code, o.house_id, o.moved_in,
                    CASE WHEN r.id IS NULL
-                        THEN nextval(pg_get_serial_sequence('resident', 'id')) END
+                        THEN nextval(pg_get_serial_sequence('resident', 'id')) END,
+                   r.district_code
             FROM {_BATCH} s
             LEFT JOIN LATERAL (
                 SELECT id, grid_code, district_code FROM building WHERE code = s.building_code
@@ -206,15 +209,19 @@ def _link_batch(session: Session) -> None:
                 WHERE building_id = b.id AND unit = s.unit AND room = s.room
             ) h ON s.building_code IS NOT NULL
             LEFT JOIN LATERAL (
-                SELECT id, grid_code FROM resident
-                WHERE doc_type = CAST(s.doc_type AS document_type) AND doc_hash = s.doc_hash
+                SELECT r.id, r.grid_code, r.district_code
+                FROM person_identity i
+                JOIN resident r ON r.id = i.resident_id AND r.district_code = i.district_code
+                WHERE i.doc_type = CAST(s.doc_type AS document_type) AND i.doc_hash = s.doc_hash
             ) r ON true
             LEFT JOIN LATERAL (
                 SELECT house_id, moved_in FROM residence
-                WHERE resident_id = r.id AND moved_out IS NULL
+                WHERE resident_id = r.id AND district_code = r.district_code
+                  AND moved_out IS NULL
             ) o ON true
             """
-        )
+        ),
+        {"home": home_district},
     )
 
 
@@ -270,6 +277,28 @@ def _sql_checks(session: Session, actor: Actor, layout: Layout, today: date) -> 
             """
         ),
         {"col": layout.name("moved_in"), "today": today},
+    )
+    # The district is where a record is kept and never changes: a move to another district
+    # goes through move-in (迁入) one person at a time, which carries the record across.
+    session.execute(
+        text(
+            f"""
+            INSERT INTO {ERROR_TABLE} (row_no, seq, col, reason)
+            SELECT row_no, {SEQ_PERSON}, :col,
+                   CASE WHEN resident_district IS NOT NULL
+                        THEN 'this person is registered in the ledger of district '
+                             || resident_district || ', and house ' || house_code
+                             || ' is in another district; move them one by one with move-in '
+                             || '(迁入), which carries the record to the new district'
+                        ELSE 'give house_code: your account covers several districts, and the '
+                             || 'house decides whose ledger the person joins (请填写房屋编码)'
+                   END
+            FROM {_LINK}
+            WHERE ok AND (district_code IS NULL
+                          OR resident_district <> district_code)
+            """
+        ),
+        {"col": layout.name("house_code")},
     )
     session.execute(
         text(
@@ -349,14 +378,20 @@ def _write(session: Session, today: date) -> tuple[int, int]:
                 s.arrival_date, s.permit_expiry, l.house_id, l.grid_code, l.district_code, true
             FROM {_BATCH} s JOIN {_LINK} l USING (row_no)
             WHERE l.ok AND l.resident_id IS NULL
-            ON CONFLICT (doc_type, doc_hash) DO NOTHING
+            ON CONFLICT (doc_type, doc_hash, district_code) DO NOTHING
             """
         )
     ).rowcount  # type: ignore[attr-defined]  # a CursorResult
     expected = session.execute(
         text(f"SELECT count(*) FROM {_LINK} WHERE ok AND resident_id IS NULL")
     ).scalar_one()
-    if inserted != expected:
+    taken = identity.claim_imported(
+        session,
+        f"(SELECT r.doc_type, r.doc_hash, r.district_code, r.id FROM resident r "
+        f"JOIN {_LINK} l ON r.id = l.new_id AND r.district_code = l.district_code "
+        "WHERE l.ok AND l.resident_id IS NULL) AS imported",
+    )
+    if inserted != expected or taken:
         raise PeopleError(
             f"{expected - inserted} of the residents in the file were registered by someone "
             "else while the import ran; nothing was imported, so import the file again"
@@ -381,11 +416,10 @@ def _write(session: Session, today: date) -> tuple[int, int]:
                 permit_expiry = coalesce(s.permit_expiry, r.permit_expiry),
                 house_id = coalesce(s.house_id, r.house_id),
                 grid_code = coalesce(s.grid_code, r.grid_code),
-                district_code = coalesce(s.district_code, r.district_code),
                 active = r.active OR s.house_id IS NOT NULL,
                 updated_at = now()
             FROM s
-            WHERE r.id = s.resident_id
+            WHERE r.id = s.resident_id AND r.district_code = s.district_code
             """
         )
     ).rowcount  # type: ignore[attr-defined]
@@ -407,8 +441,8 @@ def _write(session: Session, today: date) -> tuple[int, int]:
     session.execute(
         text(
             f"""
-            INSERT INTO residence (resident_id, house_id, moved_in, reason)
-            SELECT coalesce(l.resident_id, l.new_id), l.house_id,
+            INSERT INTO residence (resident_id, district_code, house_id, moved_in, reason)
+            SELECT coalesce(l.resident_id, l.new_id), l.district_code, l.house_id,
                    coalesce(l.moved_in, CAST(:today AS date)), :reason
             FROM {_LINK} l
             WHERE l.ok AND l.house_id IS NOT NULL
