@@ -189,9 +189,9 @@ class Event(DistrictKeyed, Base):
             "reported_at",
             postgresql_ops={"grid_code": "varchar_pattern_ops"},
         ),
-        # The code starts with the district's, so (code, district_code) is as unique as code.
+        # Codes gridgov issues start with the district's, so for them (code, district_code)
+        # is as unique as code; a code given by an import is unique within its district.
         UniqueConstraint("code", "district_code"),
-        CheckConstraint("substr(code, 1, 6) = district_code", name="code_in_district"),
         # A phone resends a report to the same place, hence the same district.
         UniqueConstraint("idempotency_key", "district_code"),
         grid_fk(),

@@ -28,8 +28,8 @@ from typing import Any
 
 from sqlalchemy import ForeignKeyConstraint, MetaData, Table, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import AddConstraint
 from sqlalchemy.orm import declared_attr
+from sqlalchemy.schema import AddConstraint
 
 DISTRIBUTION_COLUMN = "district_code"
 # The district of a row that concerns no single district (an admin's export across the city,

@@ -375,7 +375,12 @@ class StaffGrid(Base):
         ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
     )
     grid_code: Mapped[str] = mapped_column(String(15), primary_key=True, index=True)
-    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    # A grid code starts with its district's.
+    district_code: Mapped[str] = mapped_column(
+        String(6),
+        primary_key=True,
+        default=lambda context: context.get_current_parameters()["grid_code"][:6],
+    )
 
 
 class PiiAccessLog(DistrictKeyed, Base):

@@ -88,10 +88,7 @@ def assign_grids(session: Session, *, staff_id: int, grid_codes: list[str]) -> N
     if unknown:
         raise NotFound(f"grid(s) {', '.join(sorted(unknown))} do not exist")
     session.execute(delete(StaffGrid).where(StaffGrid.staff_id == staff_id))
-    session.add_all(
-        StaffGrid(staff_id=staff_id, grid_code=c, district_code=c[:6])
-        for c in sorted(set(grid_codes))
-    )
+    session.add_all(StaffGrid(staff_id=staff_id, grid_code=c) for c in sorted(set(grid_codes)))
     session.flush()
 
 

@@ -92,9 +92,8 @@ def add_building(
     session: Session, code: str, geom: BaseGeometry, grid_code: str | None, **fields: object
 ) -> Building:
     """A building with the given footprint, assigned to `grid_code`."""
-    building = Building(
-        code=code, geom=ewkb(geom), grid_code=grid_code, district_code=DISTRICT, **fields
-    )
+    fields.setdefault("district_code", grid_code[:6] if grid_code else DISTRICT)
+    building = Building(code=code, geom=ewkb(geom), grid_code=grid_code, **fields)
     session.add(building)
     session.flush()
     return building
@@ -141,7 +140,13 @@ def add_house(
     session: Session, building: Building, *, unit: str = "1", floor: int = 1, room: str = "0101"
 ) -> House:
     """A house in `building`; its code is `<building code>-<unit>-<room>`."""
-    house = House(building_id=building.id, unit=unit, floor=floor, room=room)
+    house = House(
+        building_id=building.id,
+        district_code=building.district_code,
+        unit=unit,
+        floor=floor,
+        room=room,
+    )
     session.add(house)
     session.flush()
     return house

@@ -294,7 +294,7 @@ def _sql_checks(session: Session, actor: Actor, layout: Layout, today: date) -> 
                              || 'house decides whose ledger the person joins (请填写房屋编码)'
                    END
             FROM {_LINK}
-            WHERE ok AND (district_code IS NULL
+            WHERE ok AND ((NOT has_house AND district_code IS NULL)
                           OR resident_district <> district_code)
             """
         ),

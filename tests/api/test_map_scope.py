@@ -32,7 +32,7 @@ GRID_A, GRID_B = COMMUNITY + "001", OTHER_COMMUNITY + "001"
 def add_event(session, code: str, lon: float, lat: float, grid: str, unit_id: int) -> Event:
     category = session.query(EventCategory).order_by(EventCategory.code).first()
     event = Event(
-        code=f"{grid[:6]}-{code}",  # an event code starts with its district's
+        code=code,
         category_id=category.id,
         category_code=category.code,
         priority=category.priority,

@@ -81,7 +81,7 @@ def add_event(session: Session, code: str, lon: float, lat: float, grid: str, **
     category = session.scalars(select(EventCategory).order_by(EventCategory.code)).first()
     assert category is not None
     event = Event(
-        code=f"{grid[:6]}-{code}",  # an event code starts with its district's
+        code=code,
         category_id=category.id,
         category_code=category.code,
         priority=category.priority,

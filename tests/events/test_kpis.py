@@ -290,6 +290,7 @@ def _store(
         session.add(
             EventStage(
                 event_id=event.id,
+                district_code=event.district_code,
                 stage=stage.stage,
                 unit_id=units[stage.unit].id if stage.unit else None,
                 started_at=started,

@@ -111,9 +111,10 @@ def test_two_workers_at_once_never_deliver_the_same_outbox_row(
             # Only this test's rows are due: earlier ones are set aside, then ROWS copies added.
             cur.execute("UPDATE outbox SET status = 'delivered' WHERE status = 'pending'")
             cur.execute(
-                "INSERT INTO outbox (event_id, step_id, unit_id, kind, payload, status,"
-                " attempts, next_attempt_at)"
-                " SELECT o.event_id, o.step_id, o.unit_id, o.kind, o.payload, 'pending', 0,"
+                "INSERT INTO outbox (event_id, district_code, step_id, unit_id, kind, payload,"
+                " status, attempts, next_attempt_at)"
+                " SELECT o.event_id, o.district_code, o.step_id, o.unit_id, o.kind, o.payload,"
+                " 'pending', 0,"
                 " now() - interval '1 minute'"
                 " FROM outbox o JOIN event e ON e.id = o.event_id AND e.code = %s,"
                 " generate_series(1, %s)",

@@ -93,7 +93,7 @@ def add_event(
     ).first()
     lon, lat = at(Z, TX, TY, fx, fy)
     event = Event(
-        code=f"{DISTRICT}-{code}",  # an event code starts with its district's
+        code=code,
         category_id=category.id,
         category_code=category.code,
         priority=category.priority,

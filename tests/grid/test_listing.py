@@ -17,7 +17,14 @@ def grids_with_buildings(session):
     add_grid(session, COMMUNITY + "002", square(111.29, 30.70, 0.01))
     tower = add_building(session, "B1", square(111.281, 30.701, 0.0002), COMMUNITY + "001")
     add_building(session, "B2", square(111.283, 30.701, 0.0002), COMMUNITY + "001")
-    session.add_all([House(building_id=tower.id, floor=f, room=f"{f:02d}01") for f in (1, 2, 3)])
+    session.add_all(
+        [
+            House(
+                building_id=tower.id, district_code=tower.district_code, floor=f, room=f"{f:02d}01"
+            )
+            for f in (1, 2, 3)
+        ]
+    )
     session.flush()
     return session
 

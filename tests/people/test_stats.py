@@ -154,6 +154,7 @@ def _group(
     session.add(
         SpecialGroup(
             resident_id=resident.id,
+            district_code=resident.district_code,
             group_type=group,
             started_on=date(2024, 1, 1),
             visit_interval_days=30,

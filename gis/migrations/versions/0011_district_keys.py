@@ -164,11 +164,10 @@ def upgrade() -> None:
     for table, column, target, key, _before, now, deferred in FOREIGN_KEYS:
         _add_fk(table, f"{column}, district_code", target, f"{key}, district_code",
                 _fk_name(table, column, target), now, deferred)
-    for table in ("grid", "event"):
-        op.execute(
-            f"ALTER TABLE {table} ADD CONSTRAINT ck_{table}_code_in_district "
-            "CHECK (substr(code, 1, 6) = district_code)"
-        )
+    op.execute(
+        "ALTER TABLE grid ADD CONSTRAINT ck_grid_code_in_district "
+        "CHECK (substr(code, 1, 6) = district_code)"
+    )
 
     op.execute(
         """
@@ -191,8 +190,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP TABLE person_identity")
-    for table in ("grid", "event"):
-        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT ck_{table}_code_in_district")
+    op.execute("ALTER TABLE grid DROP CONSTRAINT ck_grid_code_in_district")
     for table, column, target, _key, _before, _now, _deferred in FOREIGN_KEYS:
         op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {_fk_name(table, column, target)}")
     for table, name, _before, _now in UNIQUE_KEYS:
