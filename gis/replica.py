@@ -14,7 +14,9 @@ How far behind the replica is (checked at most once per REPLICA_CHECK_S per proc
   (it has every commit up to the last one it replayed); the smaller bound is the lag.
 
 `pg_last_xact_replay_timestamp()` alone would be wrong on an idle primary: it ages without any
-lag, and the first write after a quiet hour would look an hour behind.
+lag. The bounds err on the fresh side: a check that catches the first write after a quiet spell
+before the replica has replayed it (milliseconds) bounds the lag by the quiet spell, and the
+reads go to the primary until the next check.
 """
 
 from __future__ import annotations
@@ -249,8 +251,9 @@ def read_router() -> ReplicaRouter:
 def read_session_scope() -> Iterator[Session]:
     """A read-only session for dashboards: on the replica when it is healthy, else the primary.
 
-    A replica that fails to connect sends this read to the primary at once; one that fails
-    in the middle of a read fails that read (503, retry) and sends the next to the primary.
+    A replica that fails to connect sends this read to the primary at once; one whose
+    connection is lost in the middle of a read fails that read (503, retry) and sends the next
+    ones to the primary.
     """
     router = read_router()
     session = session_factory(router.read_engine())()
@@ -266,7 +269,12 @@ def read_session_scope() -> Iterator[Session]:
         session.commit()
     except BaseException as exc:
         session.rollback()
-        if isinstance(exc, UNREACHABLE) and router.on_replica(session):
+        # A lost connection, not a cancelled statement (timeout, recovery conflict).
+        if (
+            isinstance(exc, DBAPIError)
+            and exc.connection_invalidated
+            and router.on_replica(session)
+        ):
             router.report_failure(exc)
         raise
     finally:

@@ -67,7 +67,8 @@ def db_up() -> None:
 @db_app.command("down")
 @clear_errors
 def db_down() -> None:
-    """Stop the local cluster; its data stays."""
+    """Stop the local cluster (and its replica); the data stays."""
+    local_pg.replica_down(get_settings())
     state = local_pg.down(get_settings())
     console.print(f"PostGIS cluster stopped (data kept in {state.data_dir})")
 

@@ -177,6 +177,37 @@ def test_a_lagging_replica_sends_the_dashboards_to_the_primary_until_it_catches_
     assert [s for s in statements.on(replica_pair.replica_port) if not _lag_check(s)]
 
 
+def test_an_idle_primary_does_not_make_the_replica_look_behind(
+    replica_pair: ReplicaPair, replica_client: TestClient, replica_settings: Any
+) -> None:
+    replica_settings(replica_max_lag_s=1.0)
+    replica_serving()
+    # No commit for longer than the bound: the last replayed commit's age alone says "lagging".
+    wait_for(
+        lambda: (
+            replica_pair.on_replica(
+                "SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())"
+            )
+            > 2.0
+        ),
+        CATCH_UP_S,
+        "a quiet spell longer than the bound",
+    )
+    wait_for(
+        lambda: (
+            replica_client.get("/api/health").json()["replica"]
+            == {
+                "state": "ok",
+                "reads_from": "replica",
+                "lag_s": 0.0,
+                "max_lag_s": 1.0,
+            }
+        ),
+        10,
+        "the replica to be reported caught up",
+    )
+
+
 def test_a_stopped_replica_leaves_every_dashboard_answering_from_the_primary(
     replica_pair: ReplicaPair,
     replica_city: dict[str, Any],
