@@ -374,6 +374,9 @@ def serve(
     settings = get_settings()
     check_durable()  # in production: refuse a database that may lose acknowledged writes
     host, port = host or settings.host, port or settings.port
+    refusal = settings.serving_refusal(host)
+    if refusal is not None:
+        raise ValueError(refusal)
     if settings.database_replica_url:
         console.print("dashboards read from DATABASE_REPLICA_URL (the primary when it lags)")
     elif settings.uses_local_cluster and local_pg.replica_status(settings).running:
@@ -384,9 +387,6 @@ def serve(
             f"dashboards read from the local replica on 127.0.0.1:{settings.pg_replica_port} "
             "(the primary when it lags or stops)"
         )
-    refusal = settings.serving_refusal(host)
-    if refusal is not None:
-        raise ValueError(refusal)
     base = f"http://{host}:{port}"
     console.print(f"gridgov on {base}/  —  API docs {base}/docs  —  grids {base}/api/grids")
     uvicorn.run(

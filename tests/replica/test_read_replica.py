@@ -8,9 +8,12 @@ of the process, so the tests see where each request really went.
 from __future__ import annotations
 
 import math
+import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -18,7 +21,9 @@ from sqlalchemy.exc import DBAPIError
 
 from gis.db import get_request_engine, session_scope
 from gis.replica import read_router, read_session_scope
+from tests.api.cli_run import GRIDGOV
 from tests.faults.helpers import GRID, POINT, wait_for
+from tests.faults.served_app import free_port, served
 from tests.replica.conftest import CATCH_UP_S, ReplicaPair, Statements, replica_serving
 
 
@@ -280,13 +285,23 @@ def test_replica_up_is_idempotent_and_refuses_a_primary_it_does_not_manage(
     assert "state: ok" in status.stdout
 
     elsewhere = replica_pair.env | {"DATABASE_URL": replica_pair.primary.plain_url}
-    import subprocess
-
-    from tests.api.cli_run import GRIDGOV
-
     refused = subprocess.run(
         [GRIDGOV, "db", "replica", "up"], capture_output=True, text=True, env=elsewhere, check=False
     )
     assert refused.returncode == 1
     assert "DATABASE_URL" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_gridgov_serve_reads_the_dashboards_from_the_running_local_replica(
+    replica_pair: ReplicaPair, replica_city: dict[str, Any], tmp_path: Path
+) -> None:
+    port = free_port()
+    command = [GRIDGOV, "serve", "--port", str(port)]
+    with served(command, port=port, env=replica_pair.env, log=tmp_path / "serve.log") as server:
+        health = httpx.get(f"{server.base}/api/health", timeout=10).json()["replica"]
+        assert health["state"] == "ok"
+        assert health["reads_from"] == "replica"
+        page = httpx.get(f"{server.base}/maps/leader", headers=replica_city["leader"], timeout=60)
+        assert page.status_code == 200
+        assert f"local replica on 127.0.0.1:{replica_pair.replica_port}" in server.output()
