@@ -98,6 +98,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _replica_is_postgresql(self) -> Settings:
+        url = self.database_replica_url
+        if url and not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg2://")):
+            raise ValueError(
+                "DATABASE_REPLICA_URL must be a PostgreSQL URL "
+                "(postgresql://user:pass@replica-host:5432/gridgov)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:
         if self.environment == "production" and (weak := self.weak_secrets()):
             raise ValueError(f"{weak[0]} in production")
