@@ -17,8 +17,11 @@ COMPILE   = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --ge
 # time, so the next `make demo` or `make db` runs it durable again.
 test bench: export PG_DURABILITY = fast
 
-demo: db  ## set up everything, seed the demo city and serve it on 127.0.0.1:8000
+# The dashboards read from a hot standby of the local cluster (`gridgov serve` picks it up);
+# with DATABASE_URL set there is no local cluster to copy, so no local replica either.
+demo: db  ## set up everything, seed the demo city, start its read replica, serve on 127.0.0.1:8000
 	$(BIN)/gridgov seed demo
+	[ -n "$${DATABASE_URL:-}" ] || $(BIN)/gridgov db replica up
 	$(BIN)/gridgov serve
 
 test: system venv lint  ## set up everything and run ruff, mypy, the layering contracts and the tests
@@ -66,6 +69,6 @@ upgrade: venv  ## refresh the lock files to the newest releases allowed, reinsta
 	rm -f $(STAMP)
 	$(MAKE) test
 
-clean:  ## stop the local cluster and delete it, the virtualenv and caches
+clean:  ## stop the local cluster (and replica) and delete them, the virtualenv and caches
 	-[ -x $(BIN)/gridgov ] && [ -z "$${DATABASE_URL:-}" ] && $(BIN)/gridgov db destroy --yes
-	rm -rf $(VENV) maps/vendor/node_modules .pgdata .pytest_cache .mypy_cache .ruff_cache *.egg-info bench/results.json bench/results.md
+	rm -rf $(VENV) maps/vendor/node_modules .pgdata .pgdata-replica .pytest_cache .mypy_cache .ruff_cache *.egg-info bench/results.json bench/results.md

@@ -27,6 +27,16 @@ class Settings(BaseSettings):
     pg_port: int = Field(default=54329, ge=1024, le=65535)
     pg_data_dir: Path = PROJECT_DIR / ".pgdata"
     pg_database: str = "gridgov"
+    # A read replica for the dashboards (map pages, tiles, statistics, exports); unset, they
+    # read from the primary. `gridgov serve` uses the local hot standby of `gridgov db replica
+    # up` when it runs and this is unset. Reads fall back to the primary when the replica is
+    # down or more than REPLICA_MAX_LAG_S behind; one lag check is reused for REPLICA_CHECK_S.
+    database_replica_url: str | None = None
+    replica_max_lag_s: float = Field(default=30.0, gt=0)
+    replica_check_s: float = Field(default=2.0, ge=0)
+    # The local hot standby (`gridgov db replica up`) of the project-local cluster.
+    pg_replica_port: int = Field(default=54330, ge=1024, le=65535)
+    pg_replica_data_dir: Path = PROJECT_DIR / ".pgdata-replica"
     # The local cluster is durable (fsync, synchronous commit, full-page writes) unless `fast`
     # is chosen explicitly, which only the test suite and `make bench` do: a crash may then
     # lose acknowledged writes. Applied at every `gridgov db up`.
@@ -88,6 +98,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _replica_is_postgresql(self) -> Settings:
+        url = self.database_replica_url
+        if url and not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg2://")):
+            raise ValueError(
+                "DATABASE_REPLICA_URL must be a PostgreSQL URL "
+                "(postgresql://user:pass@replica-host:5432/gridgov)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:
         if self.environment == "production" and (weak := self.weak_secrets()):
             raise ValueError(f"{weak[0]} in production")
@@ -135,6 +155,11 @@ class Settings(BaseSettings):
         return f"postgresql+psycopg2://postgres@127.0.0.1:{self.pg_port}/{self.pg_database}"
 
     @property
+    def local_replica_url(self) -> str:
+        """URL of the project-local hot standby (`gridgov db replica up`)."""
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.pg_replica_port}/{self.pg_database}"
+
+    @property
     def uses_local_cluster(self) -> bool:
         """True unless DATABASE_URL points at a database managed elsewhere."""
         return not self.database_url
@@ -142,11 +167,20 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         """The URL SQLAlchemy connects to, with the psycopg2 driver made explicit."""
-        url = self.database_url or self.local_database_url
-        for prefix in ("postgresql://", "postgres://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg2://" + url[len(prefix) :]
-        return url
+        return with_psycopg2(self.database_url or self.local_database_url)
+
+    @property
+    def replica_sqlalchemy_url(self) -> str | None:
+        """The read replica's URL for SQLAlchemy, None when no replica is configured."""
+        return with_psycopg2(self.database_replica_url) if self.database_replica_url else None
+
+
+def with_psycopg2(url: str) -> str:
+    """`url` with the psycopg2 driver made explicit."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
 
 
 def is_loopback(host: str) -> bool:

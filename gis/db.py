@@ -19,6 +19,7 @@ __all__ = [
     "NonDurableDatabase",
     "check_durable",
     "get_engine",
+    "get_replica_engine",
     "get_request_engine",
     "session_factory",
     "session_scope",
@@ -103,7 +104,34 @@ def get_engine(url: str | None = None, *, statement_timeout_s: float = 0) -> Eng
 
 def get_request_engine() -> Engine:
     """The engine of HTTP requests: statements time out after STATEMENT_TIMEOUT_S."""
-    return get_engine(statement_timeout_s=get_settings().statement_timeout_s)
+    settings = get_settings()
+    return get_engine(settings.sqlalchemy_url, statement_timeout_s=settings.statement_timeout_s)
+
+
+# A replica that does not answer within this many seconds counts as down (reads go to the
+# primary) rather than holding the request.
+REPLICA_CONNECT_TIMEOUT_S = 3
+
+
+@functools.lru_cache
+def get_replica_engine(url: str, *, statement_timeout_s: float = 0) -> Engine:
+    """The engine on the read replica at `url`, for requests (see gis.replica).
+
+    Its sessions are read-only, so a write sent there by mistake fails loudly; it connects
+    with a short timeout and names itself `gridgov-replica-read` in pg_stat_activity.
+    """
+    options = "-c default_transaction_read_only=on"
+    if statement_timeout_s > 0:
+        options += f" -c statement_timeout={round(statement_timeout_s * 1000)}"
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={
+            "options": options,
+            "connect_timeout": REPLICA_CONNECT_TIMEOUT_S,
+            "application_name": "gridgov-replica-read",
+        },
+    )
 
 
 def check_durable(engine: Engine | None = None) -> None:

@@ -74,7 +74,12 @@ def _run(args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[
 
 def data_dir(settings: Settings) -> Path:
     """The data directory; outside the project only when `postgres` cannot reach the project."""
-    wanted = settings.pg_data_dir.resolve()
+    return _reachable(settings.pg_data_dir, settings.pg_port)
+
+
+def _reachable(wanted: Path, port: int) -> Path:
+    """`wanted`, or a directory of the server user's when it cannot reach `wanted`."""
+    wanted = wanted.resolve()
     if not _as_root():
         return wanted
     probe = subprocess.run(
@@ -83,12 +88,15 @@ def data_dir(settings: Settings) -> Path:
     if probe.returncode == 0:
         return wanted
     # e.g. a checkout under /root (mode 700): the server user cannot traverse it.
-    return Path("/var/lib/postgresql/gridgov") / f"{wanted.parent.name}-{settings.pg_port}"
+    return Path("/var/lib/postgresql/gridgov") / f"{wanted.parent.name}-{port}"
 
 
 def status(settings: Settings) -> ClusterStatus:
     """Whether the cluster exists and is running."""
-    directory = data_dir(settings)
+    return _status(data_dir(settings), settings.pg_port)
+
+
+def _status(directory: Path, port: int) -> ClusterStatus:
     initialised = (directory / "PG_VERSION").exists()
     running = False
     if initialised:
@@ -98,7 +106,7 @@ def status(settings: Settings) -> ClusterStatus:
             ).returncode
             == 0
         )
-    return ClusterStatus(directory, settings.pg_port, initialised, running)
+    return ClusterStatus(directory, port, initialised, running)
 
 
 def _initialise(directory: Path) -> None:
@@ -194,7 +202,13 @@ def up(settings: Settings) -> ClusterStatus:
             f"port {settings.pg_port} is taken by another server; set PG_PORT to a free port "
             "or DATABASE_URL to use that server"
         )
-    log = current.data_dir / "server.log"
+    _start(current.data_dir, settings.pg_port)
+    _wait_ready(settings.pg_port)
+    ensure_database(settings.local_database_url)
+    return status(settings)
+
+
+def _start(directory: Path, port: int) -> None:
     _run(
         [
             str(_bin_dir() / "pg_ctl"),
@@ -203,29 +217,26 @@ def up(settings: Settings) -> ClusterStatus:
             "-t",
             "60",
             "-D",
-            str(current.data_dir),
+            str(directory),
             "-l",
-            str(log),
+            str(directory / "server.log"),
             "-o",
-            f"-p {settings.pg_port} -k {current.data_dir}",
+            f"-p {port} -k {directory}",
         ]
     )
-    _wait_ready(settings)
-    ensure_database(settings.local_database_url)
-    return status(settings)
 
 
-def _wait_ready(settings: Settings, timeout_s: float = 30.0) -> None:
+def _wait_ready(port: int, timeout_s: float = 30.0, what: str = "the local cluster") -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             psycopg2.connect(
-                host="127.0.0.1", port=settings.pg_port, user="postgres", dbname="postgres"
+                host="127.0.0.1", port=port, user="postgres", dbname="postgres"
             ).close()
             return
         except psycopg2.OperationalError:
             time.sleep(0.3)
-    raise ClusterError(f"the local cluster did not accept connections on port {settings.pg_port}")
+    raise ClusterError(f"{what} did not accept connections on port {port}")
 
 
 def down(settings: Settings) -> ClusterStatus:
@@ -237,7 +248,8 @@ def down(settings: Settings) -> ClusterStatus:
 
 
 def destroy(settings: Settings) -> None:
-    """Stop the cluster and delete its data directory."""
+    """Stop the cluster and delete its data directory (and its local replica's)."""
+    replica_destroy(settings)
     current = down(settings)
     if current.data_dir.exists():
         shutil.rmtree(current.data_dir)
@@ -272,3 +284,134 @@ def drop_database(url: str) -> None:
     with _autocommit_cursor(url, maintenance=True) as (cur, dbname):
         statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
         cur.execute(statement.format(sql.Identifier(dbname)))
+
+
+# -- the local hot standby (`gridgov db replica up`) -------------------------------------------
+
+
+def replica_dir(settings: Settings) -> Path:
+    """The local replica's data directory (PG_REPLICA_DATA_DIR)."""
+    return _reachable(settings.pg_replica_data_dir, settings.pg_replica_port)
+
+
+def replica_status(settings: Settings) -> ClusterStatus:
+    """Whether the local replica exists and is running."""
+    return _status(replica_dir(settings), settings.pg_replica_port)
+
+
+# Written to the standby's postgresql.auto.conf after the base backup: its name in the
+# primary's pg_stat_replication, and feedback so that replaying vacuum on the standby does not
+# cancel a dashboard query that still reads the old rows.
+STANDBY_SETTINGS = "cluster_name = 'gridgov-replica'\nhot_standby_feedback = on\n"
+
+
+def replica_up(settings: Settings) -> ClusterStatus:
+    """Start a hot standby of the local cluster on PG_REPLICA_PORT; reuse it when it runs.
+
+    The primary is configured for streaming replication first if it needs it. A stopped
+    standby is rebuilt from a fresh base backup: without a replication slot the primary may
+    have recycled the WAL it would need (a slot would instead pile WAL up on the primary for
+    as long as the replica is down).
+    """
+    if not settings.uses_local_cluster:
+        raise ClusterError(
+            "DATABASE_URL 指向外部数据库: the local replica streams from the project-local "
+            "cluster, but DATABASE_URL points at a database managed elsewhere; set up a standby "
+            "of that server there and point DATABASE_REPLICA_URL at it"
+        )
+    if settings.pg_replica_port == settings.pg_port:
+        raise ClusterError(
+            f"PG_REPLICA_PORT and PG_PORT are both {settings.pg_port}; give the replica a port "
+            "of its own"
+        )
+    primary = status(settings)
+    if not primary.running:
+        raise ClusterError("the local cluster is not running; start it with `gridgov db up`")
+    current = replica_status(settings)
+    if current.running:
+        return current
+    if _port_in_use(settings.pg_replica_port):
+        raise ClusterError(
+            f"port {settings.pg_replica_port} is taken by another server; set PG_REPLICA_PORT "
+            "to a free port"
+        )
+    _prepare_primary(settings, primary.data_dir)
+    _base_backup(settings, current.data_dir)
+    _start(current.data_dir, settings.pg_replica_port)
+    _wait_ready(settings.pg_replica_port, what="the local replica")
+    return replica_status(settings)
+
+
+def _prepare_primary(settings: Settings, directory: Path) -> None:
+    """Let the primary stream WAL to a standby on 127.0.0.1 (PostgreSQL 15's defaults do)."""
+    with _autocommit_cursor(settings.local_database_url, maintenance=True) as (cur, _):
+        cur.execute("SELECT current_setting('wal_level'), current_setting('max_wal_senders')::int")
+        wal_level, senders = cur.fetchone()
+        restart = wal_level == "minimal" or senders < 1
+        if restart:
+            cur.execute("ALTER SYSTEM SET wal_level = 'replica'")
+            cur.execute("ALTER SYSTEM SET max_wal_senders = 10")
+        if not _replication_allowed(settings.pg_port):
+            with (directory / "pg_hba.conf").open("a", encoding="utf-8") as hba:
+                hba.write("\n# gridgov local replica\nhost replication all 127.0.0.1/32 trust\n")
+            cur.execute("SELECT pg_reload_conf()")
+    if restart:
+        _run([str(_bin_dir() / "pg_ctl"), "restart", "-w", "-m", "fast", "-D", str(directory)])
+        _wait_ready(settings.pg_port)
+
+
+def _replication_allowed(port: int) -> bool:
+    """Whether pg_hba.conf lets a standby on 127.0.0.1 connect for replication."""
+    try:
+        psycopg2.connect(
+            host="127.0.0.1", port=port, user="postgres", dbname="postgres", replication="true"
+        ).close()
+    except psycopg2.OperationalError:
+        return False
+    return True
+
+
+def _base_backup(settings: Settings, directory: Path) -> None:
+    """Copy the primary into an empty `directory` as a standby (`pg_basebackup -R`)."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    if _as_root():
+        shutil.chown(directory, SERVER_USER, SERVER_USER)
+    directory.chmod(0o700)
+    _run(
+        [
+            str(_bin_dir() / "pg_basebackup"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(settings.pg_port),
+            "-U",
+            "postgres",
+            "--no-password",
+            "-D",
+            str(directory),
+            "--write-recovery-conf",
+            "--wal-method=stream",
+            "--checkpoint=fast",
+        ]
+    )
+    # The primary's own log came with the copy.
+    (directory / "server.log").unlink(missing_ok=True)
+    with (directory / "postgresql.auto.conf").open("a", encoding="utf-8") as conf:
+        conf.write(STANDBY_SETTINGS)
+
+
+def replica_down(settings: Settings) -> ClusterStatus:
+    """Stop the local replica if it runs (the next `replica up` copies the primary afresh)."""
+    current = replica_status(settings)
+    if current.running:
+        _run([str(_bin_dir() / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(current.data_dir)])
+    return replica_status(settings)
+
+
+def replica_destroy(settings: Settings) -> None:
+    """Stop the local replica and delete its data directory."""
+    current = replica_down(settings)
+    if current.data_dir.exists():
+        shutil.rmtree(current.data_dir)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.http.deps import get_session
+from api.http.deps import get_read_session, get_session
 from api.import_jobs import ImportRunner
 from gis import local_pg
 from gis.config import get_settings
@@ -89,7 +89,8 @@ def client(session: Session, tmp_path: Path) -> Iterator[TestClient]:
     the test's uncommitted rows), with their files under the test's tmp_path.
     """
     app = create_app()
-    app.dependency_overrides[get_session] = lambda: session
+    for dependency in (get_session, get_read_session):  # the dashboards' reads too
+        app.dependency_overrides[dependency] = lambda: session
     app.state.import_runner = ImportRunner(inline=True, upload_dir=tmp_path / "imports")
     with TestClient(app) as test_client:
         yield test_client

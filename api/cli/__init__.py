@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -35,7 +36,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The project-local PostGIS cluster.", no_args_is_help=True)
 seed_app = typer.Typer(help="Seed data.", no_args_is_help=True)
+replica_app = typer.Typer(
+    help="A hot standby of the local cluster that serves the dashboards' reads.",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
+db_app.add_typer(replica_app, name="replica")
 app.add_typer(worker_app, name="worker")
 app.command("backup")(backup)
 app.command("restore")(restore)
@@ -66,7 +72,8 @@ def db_up() -> None:
 @db_app.command("down")
 @clear_errors
 def db_down() -> None:
-    """Stop the local cluster; its data stays."""
+    """Stop the local cluster (and its replica); the data stays."""
+    local_pg.replica_down(get_settings())
     state = local_pg.down(get_settings())
     console.print(f"PostGIS cluster stopped (data kept in {state.data_dir})")
 
@@ -124,6 +131,61 @@ def db_citus_ddl() -> None:
     typer.echo("-- gridgov on Citus: run on the coordinator after `gridgov migrate`")
     for statement in citus_ddl(metadata):
         typer.echo(statement)
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+psycopg2://", "postgresql://")
+
+
+@replica_app.command("up")
+@clear_errors
+def replica_up() -> None:
+    """Start a hot standby of the local cluster (pg_basebackup + streaming) on PG_REPLICA_PORT."""
+    settings = get_settings()
+    state = local_pg.replica_up(settings)
+    console.print(
+        f"read replica running on 127.0.0.1:{state.port} (data: {state.data_dir}), streaming "
+        f"from 127.0.0.1:{settings.pg_port}; `gridgov serve` reads the dashboards from it, "
+        f"other servers with DATABASE_REPLICA_URL={_plain(settings.local_replica_url)}"
+    )
+
+
+@replica_app.command("down")
+@clear_errors
+def replica_down() -> None:
+    """Stop the local replica (dashboards then read from the primary)."""
+    state = local_pg.replica_down(get_settings())
+    console.print(f"read replica stopped (data in {state.data_dir})")
+
+
+@replica_app.command("status")
+@clear_errors
+def replica_status() -> None:
+    """Say whether the local replica runs and how far behind the primary it is."""
+    from gis.db import get_replica_engine, get_request_engine
+    from gis.replica import ReplicaRouter
+
+    settings = get_settings()
+    if not settings.uses_local_cluster:
+        raise ValueError("DATABASE_URL is set: there is no local replica")
+    state = local_pg.replica_status(settings)
+    console.print(
+        f"replica: {'running' if state.running else 'stopped'} on port {state.port}, data "
+        f"{state.data_dir}{'' if state.initialised else ' (not initialised)'}"
+    )
+    if not state.running:
+        raise typer.Exit(3)
+    router = ReplicaRouter(
+        get_request_engine(),
+        get_replica_engine(settings.local_replica_url),
+        max_lag_s=settings.replica_max_lag_s,
+        check_s=0,
+    )
+    health = router.health()
+    lag = "" if health.lag_s is None else f", lag {health.lag_s:.1f} s"
+    console.print(f"state: {health.state}{lag} (bound {settings.replica_max_lag_s:g} s)")
+    if health.detail:
+        console.print(health.detail)
 
 
 @db_app.command("reset")
@@ -340,6 +402,16 @@ def serve(
     refusal = settings.serving_refusal(host)
     if refusal is not None:
         raise ValueError(refusal)
+    if settings.database_replica_url:
+        console.print("dashboards read from DATABASE_REPLICA_URL (the primary when it lags)")
+    elif settings.uses_local_cluster and local_pg.replica_status(settings).running:
+        # The worker processes inherit the environment, so they use it too.
+        os.environ["DATABASE_REPLICA_URL"] = _plain(settings.local_replica_url)
+        get_settings.cache_clear()
+        console.print(
+            f"dashboards read from the local replica on 127.0.0.1:{settings.pg_replica_port} "
+            "(the primary when it lags or stops)"
+        )
     base = f"http://{host}:{port}"
     console.print(f"gridgov on {base}/  —  API docs {base}/docs  —  grids {base}/api/grids")
     uvicorn.run(

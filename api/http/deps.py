@@ -1,4 +1,4 @@
-"""FastAPI dependencies: one database transaction per request."""
+"""FastAPI dependencies: one database transaction per request, on the primary or the replica."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import Depends
 from sqlalchemy.orm import Session
 
 from gis.db import get_request_engine, session_scope
+from gis.replica import read_session_scope
 
 
 def get_session() -> Iterator[Session]:
@@ -21,6 +22,17 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
+def get_read_session() -> Iterator[Session]:
+    """A read-only session for dashboards: the replica when it is healthy, else the primary.
+
+    Only for reads that may be up to REPLICA_MAX_LAG_S old (maps, tiles, statistics, exports);
+    what the caller has just written is read through SessionDep. See gis.replica.
+    """
+    with read_session_scope() as session:
+        yield session
+
+
 # scope="function": commit before the response is sent, so a client that got 201 can read it
 # back at once (FastAPI's default for yield dependencies commits after sending).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]

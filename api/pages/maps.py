@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.http.auth import COMMAND, LEADERS, allow, page_gate
-from api.http.deps import SessionDep
+from api.http.deps import ReadSessionDep
 from api.map_data import grid_data, leader_data, leader_panel, unit_data
 from api.pages.routes import admit_visitor
 from api.pages.templating import VENDOR_URL
@@ -55,7 +55,7 @@ _HTML = {"Cache-Control": "private, no-store"}
 @router.get("/maps/leader", response_class=HTMLResponse)
 def leader_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     actor: Annotated[Actor | None, page_gate(LEADER_ROLES)],
     area: Annotated[str | None, Query(description="区县/街道/社区/网格代码")] = None,
     days: Annotated[int, Query(ge=1, le=366, description="时段：最近天数")] = 30,
@@ -83,7 +83,7 @@ def leader_page(
 
 @router.get("/maps/leader/panel", response_class=HTMLResponse)
 def leader_panel_fragment(
-    session: SessionDep,
+    session: ReadSessionDep,
     actor: Annotated[Actor, allow(LEADERS)],
     area: Annotated[str | None, Query(description="区县/街道/社区/网格代码")] = None,
     days: Annotated[int, Query(ge=1, le=366, description="时段：最近天数")] = 30,
@@ -97,7 +97,7 @@ def leader_panel_fragment(
 @router.get("/maps/unit", response_class=HTMLResponse)
 def unit_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     actor: Annotated[Actor | None, page_gate(UNIT_ROLES)],
     unit: Annotated[int | None, Query(description="承办单位 id (command staff)")] = None,
 ) -> Response:
@@ -112,7 +112,7 @@ def unit_page(
 @router.get("/maps/grid", response_class=HTMLResponse)
 def grid_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     actor: Annotated[Actor | None, page_gate(GRID_ROLES)],
     grid: Annotated[str | None, Query(description="网格代码 (15 digits)")] = None,
 ) -> Response:

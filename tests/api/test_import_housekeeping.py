@@ -22,7 +22,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.http.deps import get_session
+from api.http.deps import get_read_session, get_session
 from api.import_jobs import ImportRunner
 from gis.db import session_scope
 from gis.jobs import ImportJob, JobStatus, Outcome, Owner, create_job, finish_job, start_job
@@ -53,7 +53,8 @@ def client(committed_engine: Engine, runner: ImportRunner) -> Iterator[TestClien
         with session_scope(committed_engine) as session:
             yield session
 
-    app.dependency_overrides[get_session] = committed_session
+    for dependency in (get_session, get_read_session):  # the dashboards' reads too
+        app.dependency_overrides[dependency] = committed_session
     app.state.import_runner = runner
     with TestClient(app) as test_client:
         yield test_client

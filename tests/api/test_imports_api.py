@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.http.deps import get_session
+from api.http.deps import get_read_session, get_session
 from api.import_jobs import ImportRunner
 from gis.db import session_scope
 from gis.jobs import ImportJob
@@ -291,7 +291,8 @@ def background(
         with session_scope(committed_engine) as session:
             yield session
 
-    app.dependency_overrides[get_session] = committed_session
+    for dependency in (get_session, get_read_session):  # the dashboards' reads too
+        app.dependency_overrides[dependency] = committed_session
     runner = ImportRunner(engine=committed_engine, upload_dir=tmp_path / "imports")
     app.state.import_runner = runner
     with TestClient(app) as client:

@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.cli import app as cli
 from api.http.auth import SESSION_COOKIE, issue_token
-from api.http.deps import get_session
+from api.http.deps import get_read_session, get_session
 from gis.clock import CHINA_TZ
 from gis.config import PROJECT_DIR, get_settings
 from gis.db import get_engine, session_scope
@@ -94,7 +94,8 @@ def server(demo: DemoCity) -> Iterator[str]:
         with session_scope(demo.engine) as session:
             yield session
 
-    app.dependency_overrides[get_session] = demo_session
+    for dependency in (get_session, get_read_session):  # the dashboards' reads too
+        app.dependency_overrides[dependency] = demo_session
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -24,7 +24,7 @@ from sqlalchemy.exc import ResourceClosedError
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.http.deps import get_session
+from api.http.deps import get_read_session, get_session
 from api.import_jobs import ImportRunner
 from events.reference import load_reference_data
 from people.integrations import issue_key
@@ -103,7 +103,8 @@ def callers(session: Session, tmp_path: Path) -> Iterator[dict[str, Caller]]:
         for role, scope in scopes.items()
     }
     signed["open311"] = Caller({}, {"api_key": issue_key(session, name="fuzz", area_code=area).key})
-    APP.dependency_overrides[get_session] = per_request
+    for dependency in (get_session, get_read_session):  # the dashboards' reads too
+        APP.dependency_overrides[dependency] = per_request
     APP.state.import_runner = ImportRunner(inline=True, upload_dir=tmp_path / "imports")
     try:
         yield signed

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from api.http.deps import get_session
+from api.http.deps import get_read_session, get_session
 from bench.app import create_bench_app
 from events.models import Event, EventStep
 from tests.api.event_requests import assert_error, report
@@ -17,7 +17,8 @@ def test_the_insert_only_endpoint_is_served_by_the_bench_app_only(client, city, 
     absent = client.post("/api/bench/insert-event", json=report(), headers=bearer(city["worker"]))
     assert_error(absent, 404)
     app = create_bench_app()
-    app.dependency_overrides[get_session] = lambda: session
+    for dependency in (get_session, get_read_session):  # the dashboards' reads too
+        app.dependency_overrides[dependency] = lambda: session
     with TestClient(app) as bench:
         response = bench.post(
             "/api/bench/insert-event", json=report(), headers=bearer(city["worker"])

@@ -23,3 +23,14 @@ def test_local_cluster_url_uses_the_configured_port():
     settings = Settings(database_url=None, pg_port=55432)
     assert settings.sqlalchemy_url.endswith("@127.0.0.1:55432/gridgov")
     assert settings.uses_local_cluster
+
+
+def test_replica_url_is_optional_and_given_the_psycopg2_driver():
+    assert Settings(database_replica_url=None).replica_sqlalchemy_url is None
+    settings = Settings(database_replica_url="postgres://u:p@replica.example:5432/city")
+    assert settings.replica_sqlalchemy_url == "postgresql+psycopg2://u:p@replica.example:5432/city"
+
+
+def test_a_replica_url_that_is_not_postgresql_is_refused_with_an_example():
+    with pytest.raises(ValidationError, match="DATABASE_REPLICA_URL must be a PostgreSQL URL"):
+        Settings(database_replica_url="mysql://u:p@replica.example/city")

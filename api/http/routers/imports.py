@@ -22,7 +22,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.http.auth import ADMIN, ALL_STAFF, allow
 from api.http.bodies import validate_fields
-from api.http.deps import SessionDep
+from api.http.deps import ReadSessionDep, SessionDep
 from api.http.errors import ApiError
 from api.import_jobs import ImportRunner, open_private
 from api.schemas import ImportForm, JobRead
@@ -394,7 +394,7 @@ def _stamp() -> str:
 
 @router.get("/exports/residents", response_class=FileResponse)
 def export_residents(
-    session: SessionDep,
+    session: ReadSessionDep,
     actor: Annotated[Actor, allow(READ_PERSONS)],
     grid: Annotated[str | None, Query(description="15-digit grid code")] = None,
     area: Annotated[str | None, Query(description="admin code to narrow to")] = None,
@@ -430,7 +430,7 @@ def _export_layer(session: Session, layer: str, area: str | None, fmt: str) -> F
 
 @router.get("/exports/grids", response_class=FileResponse, dependencies=[allow(ALL_STAFF)])
 def export_grids(
-    session: SessionDep,
+    session: ReadSessionDep,
     area: Annotated[str | None, Query(description="admin code to narrow to")] = None,
     fmt: LayerFormat = "geojson",
 ) -> FileResponse:
@@ -440,7 +440,7 @@ def export_grids(
 
 @router.get("/exports/buildings", response_class=FileResponse, dependencies=[allow(ALL_STAFF)])
 def export_buildings(
-    session: SessionDep,
+    session: ReadSessionDep,
     area: Annotated[str | None, Query(description="admin code to narrow to")] = None,
     fmt: LayerFormat = "geojson",
 ) -> FileResponse:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api.http.auth import allow
-from api.http.deps import SessionDep
+from api.http.deps import ReadSessionDep
 from api.schemas import KpiReport
 from events.kpis import READ_KPIS, KpiGrouping, kpis, period_bounds
 from people import special_groups as groups
@@ -24,7 +24,7 @@ Aggregates = Annotated[Actor, allow(READ_AGGREGATES)]
 
 @router.get("/kpis", response_model=KpiReport)
 def event_kpis(
-    session: SessionDep,
+    session: ReadSessionDep,
     actor: Annotated[Actor, allow(READ_KPIS)],
     by: KpiGrouping = "unit",
     period: Annotated[
@@ -47,7 +47,7 @@ def event_kpis(
 
 @router.get("/population", response_model=list[AreaPopulation])
 def population(
-    session: SessionDep,
+    session: ReadSessionDep,
     actor: Aggregates,
     by: Literal["grid", "community", "street", "district"] = "grid",
     area: Annotated[
@@ -60,7 +60,7 @@ def population(
 
 @router.get("/overdue-visits", response_model=list[GridOverdue] | list[WorkerOverdue])
 def overdue_visits(
-    session: SessionDep, actor: Aggregates, by: Literal["grid", "worker"] = "grid"
+    session: ReadSessionDep, actor: Aggregates, by: Literal["grid", "worker"] = "grid"
 ) -> list[GridOverdue] | list[WorkerOverdue]:
     """Overdue special-group visits counted per grid or per grid worker (no resident names)."""
     if by == "worker":

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response, status
 
 from api.http.auth import ALL_STAFF, allow
-from api.http.deps import SessionDep
+from api.http.deps import ReadSessionDep
 from api.http.errors import ApiError
 from gis import tiles
 from grid.service import area_prefix
@@ -63,7 +63,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 )
 def get_tile(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     actor: Annotated[Actor, allow(ALL_STAFF)],
     layer: Annotated[str, Path(description="buildings (z14+), grids (z10+) or events (z12+)")],
     z: Annotated[int, Path(description=f"zoom 0..{tiles.MAX_ZOOM}")],
