@@ -122,7 +122,7 @@ def citus_ddl(metadata: MetaData) -> list[str]:
         for constraint in table.foreign_key_constraints
         if constraint.use_alter
     ]
-    dialect = postgresql.dialect()
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     statements = [f"ALTER TABLE {fk.table.name} DROP CONSTRAINT {fk.name};" for fk in cyclic]
     statements += [
         f"SELECT create_reference_table('{t.name}');" for t in groups[Placement.REFERENCE]
