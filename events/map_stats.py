@@ -370,8 +370,11 @@ def _serves_area(session: Session, unit: DepartmentUnit, area_code: str | None) 
         prefix = area_prefix(area_code)
     except InvalidQuery:
         return False
+    # A unit works in its own district only, whatever its jurisdiction polygon overlaps.
+    if not unit.district_code.startswith(prefix[:6]):
+        return False
     if unit.geom is None:
-        return unit.district_code == prefix[:6]
+        return True
     jurisdiction = select(DepartmentUnit.geom).where(DepartmentUnit.id == unit.id)
     meets = (
         select(Grid.code)

@@ -43,6 +43,7 @@ class EventStatus(LabelledEnum):
     SUSPENDED = "suspended", "挂账"
     VOIDED = "voided", "已作废"
     SELF_RESOLVED = "self_resolved", "自行处置"
+    TRANSFERRED = "transferred", "已移交"
 
 
 class EventSource(LabelledEnum):

@@ -57,7 +57,8 @@ class TileScope:
     """Which rows of a scoped layer (events) a caller may see.
 
     Everything; or the rows of some grids, of an area (grid-code prefix, plus the rows outside
-    every grid of `district_code` when the area is a district) or of one department unit.
+    every grid of `district_code` when the area is a district, or of every district starting with
+    it when the area is a city) or of one department unit.
     """
 
     everything: bool = False
@@ -77,7 +78,10 @@ class TileScope:
             parts.append(rows.c.grid_code.startswith(self.area_prefix, autoescape=True))
         if self.district_code:
             parts.append(
-                and_(rows.c.grid_code.is_(None), rows.c.district_code == self.district_code)
+                and_(
+                    rows.c.grid_code.is_(None),
+                    rows.c.district_code.startswith(self.district_code, autoescape=True),
+                )
             )
         if self.unit_id is not None:
             parts.append(rows.c.unit_id == self.unit_id)

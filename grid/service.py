@@ -52,15 +52,19 @@ def _admin_ref(unit: AdminUnit | None) -> AdminRef | None:
 def area_prefix(code: str) -> str:
     """The code prefix shared by everything inside an admin unit or grid.
 
-    Accepts 6-digit district codes, 9-digit street prefixes, 12-digit admin codes
-    (trailing zero groups dropped) and 15-digit grid codes.
+    Accepts 4-digit city prefixes (地级市, e.g. 4205 宜昌市: every district of the city),
+    6-digit district codes, 9-digit street prefixes, 12-digit admin codes (trailing zero
+    groups dropped) and 15-digit grid codes.
     """
     code = code.strip()
-    if not code.isdigit() or len(code) not in (6, 9, 12, 15):
+    if not code.isdigit() or len(code) not in (4, 6, 9, 12, 15):
         raise InvalidQuery(
-            f"area code '{code}' is not a 6-, 9-, 12- or 15-digit administrative or grid code"
+            f"area code '{code}' is not a 4-digit city, 6-, 9-, 12- or 15-digit administrative "
+            "or grid code (区划代码格式不对)"
         )
     if len(code) == 12:
+        if code[4:] == "00000000":
+            return code[:4]
         if code[6:] == "000000":
             return code[:6]
         if code[9:] == "000":

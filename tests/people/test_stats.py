@@ -423,7 +423,7 @@ def test_dispatchers_get_no_statistics(session: Session, town: Town) -> None:
 def test_bad_level_or_area_code_is_explained(session: Session, town: Town) -> None:
     with pytest.raises(InvalidRecord, match="level 'village'"):
         population_stats(session, actor=town.admin, level="village")  # type: ignore[arg-type]
-    with pytest.raises(InvalidRecord, match="not a 6-, 9-, 12- or 15-digit"):
+    with pytest.raises(InvalidRecord, match="not a 4-digit city, 6-, 9-, 12- or 15-digit"):
         population_stats(session, actor=town.admin, level="grid", area_code="42-05")
 
 

@@ -32,8 +32,8 @@ def events_scope(actor: Actor) -> tiles.TileScope:
     if not actor.area_code:
         return tiles.TileScope()
     prefix = area_prefix(actor.area_code)
-    # A district also sees its cases that fall outside every grid.
-    return tiles.TileScope(area_prefix=prefix, district_code=prefix if len(prefix) == 6 else None)
+    # A district (or a city, all its districts) also sees its cases outside every grid.
+    return tiles.TileScope(area_prefix=prefix, district_code=prefix if len(prefix) <= 6 else None)
 
 
 def etag_of(data: bytes) -> str:
