@@ -41,9 +41,9 @@ from events.models import (
 from events.outbox import notify
 from events.photos import attach_photos
 from events.reference import work_calendar
-from events.transfer import check_transfer, transfer_event
 from events.schemas import ActionInput, EventDetail, EventRead
 from events.service import get_event, read_event
+from events.transfer import check_transfer, transfer_event
 from events.workflow import (
     SYSTEM,
     TRANSITIONS,
@@ -693,7 +693,9 @@ def _supervise(ctx: _Context) -> None:
 def _transfer(ctx: _Context) -> None:
     """跨区移交: the case goes on as a new case of the receiving district; this one ends."""
     event = ctx.event
-    name = check_transfer(ctx.session, actor=ctx.actor, event=event, to_district=ctx.data.to_district)
+    name = check_transfer(
+        ctx.session, actor=ctx.actor, event=event, to_district=ctx.data.to_district
+    )
     reason = _need(
         ctx.data.reason,
         "跨区移交需要说明理由，例如 事发地属伍家岗区 (a transfer needs a reason: why the case "

@@ -203,7 +203,11 @@ def dispatch_event(
     excluded = frozenset(event.returned_by_unit_ids or [])
     outside = event.locate_match == "outside"
     fixed = session.get(DepartmentUnit, decision.fixed_unit_id) if decision.fixed_unit_id else None
-    if fixed is not None and fixed.id not in excluded and fixed.district_code == event.district_code:
+    if (
+        fixed is not None
+        and fixed.id not in excluded
+        and fixed.district_code == event.district_code
+    ):
         lead_unit: DepartmentUnit | None = fixed
         how = f"the rule names a fixed unit, {fixed.name}"
     else:

@@ -2,7 +2,8 @@
 
 `reported → registered → dispatched → signed → handled → verified → closed`, with the branches
 returned, suspended/resumed, rework (verification failed: back to signed), voided,
-self_resolved and transferred (跨区移交: the case goes on as a new case of another district). The table is the single source of truth; services call `transition()` and get a
+self_resolved and transferred (跨区移交: the case goes on as a new case of another district).
+The table is the single source of truth; services call `transition()` and get a
 domain error that lists what is allowed when the action is not, and record each move with
 `add_step()` (the audit trail).
 """

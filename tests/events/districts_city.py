@@ -20,7 +20,7 @@ WJG_STREET = "420503001000"
 WJG_COMMUNITY = "420503001001"
 WJG_GRID = WJG_COMMUNITY + "001"
 CITY = "4205"
-WJG_SPOT = (111.305, 30.705)  # in 伍家岗's grid, inside 西陵 PS-E's jurisdiction polygon
+WJG_SPOT = (111.305, 30.702)  # in 伍家岗's grid, inside 西陵 PS-E's jurisdiction polygon
 
 
 def add_second_district(session: Session, city: dict[str, Any]) -> dict[str, Any]:

@@ -160,7 +160,13 @@ def bring_to(city: dict[str, Any], status: EventStatus, tmp_path: Any) -> EventR
     if status is EventStatus.TRANSFERRED:
         add_second_district(city["session"], city)
         return do(
-            city, "command_staff", file(city), "transfer", morning, to_district=WJG, reason="属伍家岗区"
+            city,
+            "command_staff",
+            file(city),
+            "transfer",
+            morning,
+            to_district=WJG,
+            reason="属伍家岗区",
         )
     if status is EventStatus.SIGNED:
         return signed(city)
