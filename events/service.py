@@ -96,7 +96,9 @@ def reporter_district(session: Session, actor: Actor) -> str | None:
     district is routed."""
     if actor.grid_codes:
         return sorted(actor.grid_codes)[0][:6]
-    return actor.area_code[:6] if actor.area_code else None
+    # A city-level area (4 digits) names no one district to route to.
+    area = actor.area_code
+    return area[:6] if area and len(area) >= 6 else None
 
 
 def _replay(

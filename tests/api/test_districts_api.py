@@ -178,7 +178,8 @@ def test_the_city_commands_tiles_show_both_districts(client, districts):
 
 
 def kpi_keys(client, actor) -> dict[str, int]:
-    response = client.get("/api/stats/kpis", headers=bearer(actor), params={"by": "district", "period": "2026-11"})
+    params = {"by": "district", "period": "2026-11"}
+    response = client.get("/api/stats/kpis", headers=bearer(actor), params=params)
     assert response.status_code == 200, response.text
     return {row["key"]: row["reported"] for row in response.json()["rows"]}
 
@@ -292,10 +293,9 @@ def test_the_district_command_transfers_a_case_and_each_side_reads_its_half(clie
     )
     city = client.get("/api/events", headers=bearer(districts["city_command"])).json()["items"]
     assert {code, new_code} <= {e["code"] for e in city}
-    open_xl = client.get(
-        "/api/events", headers=bearer(districts["disp_w"]), params={"status": ["dispatched", "signed"]}
-    ).json()["items"]
-    assert code not in {e["code"] for e in open_xl}
+    params = {"status": ["dispatched", "signed"]}
+    open_xl = client.get("/api/events", headers=bearer(districts["disp_w"]), params=params)
+    assert code not in {e["code"] for e in open_xl.json()["items"]}
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from events.admin import save_rule
 from events.exceptions import ActionNotAllowed, Forbidden, InvalidReport
 from events.kpis import kpis
 from events.models import Attachment, DispatchRule, EventStatus, EventStep
 from events.query import check_visible
+from events.schemas import RuleInput
 from events.service import get_event
 from events.workflow import FINAL_STATES, OPEN_STATES
 from tests.events.districts_city import WJG, WJG_GRID, WJG_SPOT, event_row
@@ -50,6 +52,18 @@ def test_a_rule_naming_another_districts_unit_does_not_pull_cases_across(two_dis
     assert unit_code(wjg) == "WJG-PS"
     xiling = file(two_districts)
     assert unit_code(xiling) == "PS-E"  # in its own district the rule still holds
+
+
+def test_a_rule_naming_a_unit_must_keep_to_that_units_district(two_districts):
+    session, admin = two_districts["session"], two_districts["admin"]
+    unit = two_districts["police_e"].id
+    rule = {"position": 1, "name": "东片治安", "lead": "police", "fixed_unit_id": unit}
+    with pytest.raises(InvalidReport, match="area_prefix"):
+        save_rule(session, actor=admin, data=RuleInput(**rule))
+    with pytest.raises(InvalidReport, match="420502"):
+        save_rule(session, actor=admin, data=RuleInput(**rule, area_prefix=WJG))
+    saved = save_rule(session, actor=admin, data=RuleInput(**rule, area_prefix="420502001"))
+    assert saved.fixed_unit_id == unit
 
 
 def test_the_command_centre_cannot_dispatch_by_hand_to_another_districts_unit(two_districts):
