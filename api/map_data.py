@@ -241,7 +241,9 @@ def leader_data(
     units = {
         t: [
             _shape(j.outline)
-            for j in jurisdictions(session, dept_types=[t], bbox=view.bbox, tolerance=tolerance)
+            for j in jurisdictions(
+                session, dept_types=[t], bbox=view.bbox, tolerance=tolerance, prefix=prefix
+            )
         ]
         for t in (DepartmentType.POLICE, DepartmentType.FIRE)
     }

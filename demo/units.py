@@ -52,6 +52,7 @@ T = DepartmentType
 # 西陵区's stations sit in the street they are named after; the district has more streets
 # than police stations, so their areas straddle street lines by construction.
 XILING: Final = "420502"
+WUJIAGANG: Final = "420503"
 _XILING_POLICE: Final = (
     ("西陵派出所", "001"),
     ("学院街派出所", "002"),
@@ -67,12 +68,14 @@ DEMO_DISPATCHERS: Final[list[tuple[str, str]]] = [
     ("fire1", f"{XILING}-fire-01"),
     ("civil1", f"{XILING}001-civil_affairs"),
     ("urban1", f"{XILING}001-urban_management"),
+    ("wjg.police1", f"{WUJIAGANG}-police-01"),
 ]
 _DISPATCHER_NAMES: Final = {
     "police1": "西陵派出所值班民警",
     "fire1": "消防救援站值班员",
     "civil1": "西陵街道民政办专干",
     "urban1": "西陵街道城管中队队员",
+    "wjg.police1": "伍家岗区派出所值班民警",
 }
 
 # Street-level services: unit name from the street's full name and its stem (西陵街道 → 西陵).

@@ -43,6 +43,7 @@ from events.photos import attach_photos
 from events.reference import work_calendar
 from events.schemas import ActionInput, EventDetail, EventRead
 from events.service import get_event, read_event
+from events.transfer import check_transfer, transfer_event
 from events.workflow import (
     SYSTEM,
     TRANSITIONS,
@@ -294,6 +295,12 @@ def _manual_dispatch(ctx: _Context, unit_id: int) -> EventStep:
     if unit is None or not unit.active:
         raise NotFound(f"unit {unit_id} does not exist or is inactive")
     event = ctx.event
+    if unit.district_code != event.district_code:
+        raise InvalidReport(
+            f"{unit.name}属于{unit.district_code}区县，不能接收{event.district_code}的案件；"
+            f"跨区案件请用跨区移交 (unit {unit_id} is in district {unit.district_code}, not in "
+            f"the event's district {event.district_code}; transfer the case instead)"
+        )
     deadlines.start_stage(
         ctx.session,
         event=event,
@@ -683,6 +690,39 @@ def _supervise(ctx: _Context) -> None:
     )
 
 
+def _transfer(ctx: _Context) -> None:
+    """跨区移交: the case goes on as a new case of the receiving district; this one ends."""
+    event = ctx.event
+    name = check_transfer(
+        ctx.session, actor=ctx.actor, event=event, to_district=ctx.data.to_district
+    )
+    reason = _need(
+        ctx.data.reason,
+        "跨区移交需要说明理由，例如 事发地属伍家岗区 (a transfer needs a reason: why the case "
+        "belongs to the other district)",
+    )
+    assert ctx.data.to_district is not None
+    target = ctx.data.to_district.strip()
+    had_unit = event.unit_id if event.status is not EventStatus.RETURNED else None
+    new = transfer_event(
+        ctx.session,
+        actor=ctx.actor,
+        event=event,
+        category=ctx.category,
+        to_district=target,
+        reason=reason,
+        at=ctx.at,
+    )
+    deadlines.end_stage(ctx.session, event=event, at=ctx.at)
+    event.suspended_at = None
+    step = ctx.step(
+        EventStatus.TRANSFERRED,
+        note=ctx.data.note or f"移交{name}：{reason}",
+        data={"transferred_to": new.code, "to_district": target, "reason": reason},
+    )
+    ctx.tell(step, [had_unit, *(event.assisting_unit_ids or [])], transferred_to=new.code)
+
+
 HANDLERS: dict[str, Callable[[_Context], None]] = {
     "check": _check,
     "dispatch": _dispatch,
@@ -700,6 +740,7 @@ HANDLERS: dict[str, Callable[[_Context], None]] = {
     "void": _void,
     "self-resolve": _self_resolve,
     "supervise": _supervise,
+    "transfer": _transfer,
 }
 assert set(HANDLERS) == set(TRANSITIONS), "every action of the table has a handler"
 

@@ -75,8 +75,19 @@ def _check_rule(session: Session, data: RuleInput) -> dict[str, Any]:
         raise InvalidReport("weekdays are 1 (Monday) to 7 (Sunday)")
     if (data.time_from is None) != (data.time_to is None):
         raise InvalidReport("give both time_from and time_to, or neither")
-    if data.fixed_unit_id is not None and session.get(DepartmentUnit, data.fixed_unit_id) is None:
-        raise NotFound(f"unit {data.fixed_unit_id} does not exist")
+    if data.fixed_unit_id is not None:
+        unit = session.get(DepartmentUnit, data.fixed_unit_id)
+        if unit is None:
+            raise NotFound(f"unit {data.fixed_unit_id} does not exist")
+        # Units are per district: a rule naming one must not reach cases of another.
+        prefix = data.area_prefix or ""
+        if not prefix.startswith(unit.district_code):
+            raise InvalidReport(
+                f"规则指定的单位 {unit.name} 属于 {unit.district_code}，"
+                f"area_prefix 须限定在该区县内（以 {unit.district_code} 开头）"
+                f"(a rule naming a unit of district {unit.district_code} needs an area_prefix "
+                "inside that district)"
+            )
     if data.category_code and not session.scalar(
         select(func.count())
         .select_from(EventCategory)

@@ -192,6 +192,22 @@ def get_rule(session: Session, *, actor: Actor, rule_id: int) -> RuleRead:
     return rule_read(rule)
 
 
+def districts_seen(session: Session, *, actor: Actor) -> tuple[str, ...] | None:
+    """The districts (6-digit codes, or a 4-digit city prefix) whose base map (grids,
+    buildings, houses) the actor sees: an admin every one (None); a grid worker their grids'
+    districts, a dispatcher their unit's, area staff their area's; nobody another district's."""
+    if actor.role is StaffRole.ADMIN:
+        return None
+    if actor.grid_codes:
+        return tuple(sorted({code[:6] for code in actor.grid_codes}))
+    if actor.department_unit_id is not None:
+        unit = session.get(DepartmentUnit, actor.department_unit_id)
+        return (unit.district_code,) if unit is not None else ()
+    if actor.area_code:
+        return (actor.area_code.strip()[:6],)  # a city's 4 digits stay 4
+    return ()
+
+
 def _day_read(entry: WorkCalendarDay) -> CalendarDayRead:
     return CalendarDayRead(
         day=entry.day,

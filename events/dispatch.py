@@ -3,7 +3,9 @@
 1. the first active rule (by position) matching category (subcategory or major code), area
    (admin-code prefix), day and time of day and priority; else the category's own default;
 2. the unit of that type whose jurisdiction covers the point; else the nearest unit of that
-   type in the district; else the district command centre.
+   type in the district; else the district command centre. Units are per district: a case is
+   only ever routed to a unit of its own district, whatever another district's jurisdiction
+   polygon (or a rule's fixed unit) says.
 Every decision carries a sentence saying why, kept in the event's history. `dispatch_event`
 applies the decision: it routes the event, starts its sign-for clock and queues the webhooks.
 """
@@ -114,8 +116,12 @@ def choose_unit(
     exclude: frozenset[int] = frozenset(),
     outside_grids: bool = False,
 ) -> UnitChoice:
-    """The unit of `dept_type` responsible for `point` (a SRID 4490 point expression)."""
-    active = and_(DepartmentUnit.active, DepartmentUnit.id.notin_(exclude) if exclude else true())
+    """The unit of `dept_type` in `district_code` responsible for `point` (SRID 4490 point)."""
+    active = and_(
+        DepartmentUnit.active,
+        DepartmentUnit.district_code == district_code,
+        DepartmentUnit.id.notin_(exclude) if exclude else true(),
+    )
     if not outside_grids:
         covering = session.scalar(
             select(DepartmentUnit)
@@ -135,7 +141,6 @@ def choose_unit(
             .where(
                 active,
                 DepartmentUnit.dept_type == dept_type,
-                DepartmentUnit.district_code == district_code,
                 DepartmentUnit.location.is_not(None),
             )
             .order_by(DepartmentUnit.location.op("<->")(point))
@@ -155,7 +160,6 @@ def choose_unit(
         .where(
             active,
             DepartmentUnit.dept_type == DepartmentType.COMMAND_CENTRE,
-            DepartmentUnit.district_code == district_code,
         )
         .order_by(DepartmentUnit.id)
         .limit(1)
@@ -198,9 +202,14 @@ def dispatch_event(
     )
     excluded = frozenset(event.returned_by_unit_ids or [])
     outside = event.locate_match == "outside"
-    if decision.fixed_unit_id and decision.fixed_unit_id not in excluded:
-        lead_unit = session.get(DepartmentUnit, decision.fixed_unit_id)
-        how = f"the rule names a fixed unit, {lead_unit.name if lead_unit else '?'}"
+    fixed = session.get(DepartmentUnit, decision.fixed_unit_id) if decision.fixed_unit_id else None
+    if (
+        fixed is not None
+        and fixed.id not in excluded
+        and fixed.district_code == event.district_code
+    ):
+        lead_unit: DepartmentUnit | None = fixed
+        how = f"the rule names a fixed unit, {fixed.name}"
     else:
         choice = choose_unit(
             session,

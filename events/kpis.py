@@ -11,7 +11,7 @@ Definitions (counts are of cohort events unless said otherwise):
 - voided: status voided (作废: invalid or duplicate).
 - valid-report rate (有效上报率) = (reported − voided) / reported.
 - registered (立案数): not voided and past the on-site check, i.e. status neither reported
-  nor voided.
+  nor voided; nor transferred (跨区移交: the receiving district counts its new case).
 - closed (结案数): status closed, or self_resolved (fixed on the spot by the grid worker).
 - closure rate (结案率) = closed / registered.
 - closed on time (按期结案数): closed events none of whose stages ended late (a self-resolved
@@ -105,8 +105,9 @@ def _scope(actor: Actor) -> ColumnElement[bool]:
         return false()
     in_area = grid_scope(actor, Event.grid_code)
     prefix = area_prefix(actor.area_code)
-    if len(prefix) == 6:  # a district sees its cases outside every grid too
-        return or_(in_area, and_(Event.grid_code.is_(None), Event.district_code == prefix))
+    if len(prefix) <= 6:  # a district (or city) sees its cases outside every grid too
+        outside = and_(Event.grid_code.is_(None), Event.district_code.startswith(prefix))
+        return or_(in_area, outside)
     return in_area
 
 
@@ -201,7 +202,9 @@ def kpis(
             func.count().label("reported"),
             func.count().filter(status == EventStatus.VOIDED).label("voided"),
             func.count()
-            .filter(status.notin_([EventStatus.REPORTED, EventStatus.VOIDED]))
+            .filter(
+                status.notin_([EventStatus.REPORTED, EventStatus.VOIDED, EventStatus.TRANSFERRED])
+            )
             .label("registered"),
             func.count().filter(closed).label("closed"),
             func.count()

@@ -370,8 +370,11 @@ def _serves_area(session: Session, unit: DepartmentUnit, area_code: str | None) 
         prefix = area_prefix(area_code)
     except InvalidQuery:
         return False
+    # A unit works in its own district only, whatever its jurisdiction polygon overlaps.
+    if not unit.district_code.startswith(prefix[:6]):
+        return False
     if unit.geom is None:
-        return unit.district_code == prefix[:6]
+        return True
     jurisdiction = select(DepartmentUnit.geom).where(DepartmentUnit.id == unit.id)
     meets = (
         select(Grid.code)
@@ -571,8 +574,10 @@ def jurisdictions(
     dept_types: Sequence[DepartmentType],
     bbox: tuple[float, float, float, float],
     tolerance: float,
+    prefix: str = "",
 ) -> list[Jurisdiction]:
-    """Areas of the units of `dept_types` that overlap `bbox` (CGCS2000), simplified."""
+    """Areas of the units of `dept_types` that overlap `bbox` (CGCS2000), simplified; only the
+    units of the district (or city) the area `prefix` lies in, when given."""
     envelope = func.ST_MakeEnvelope(*bbox, 4490)
     rows = session.execute(
         select(
@@ -586,6 +591,7 @@ def jurisdictions(
             DepartmentUnit.active,
             DepartmentUnit.geom.is_not(None),
             DepartmentUnit.geom.op("&&")(envelope),
+            DepartmentUnit.district_code.startswith(prefix[:6], autoescape=True),
         )
         .order_by(DepartmentUnit.code)
     )

@@ -79,6 +79,8 @@ NOTICES: dict[EventStatus, str] = {
     EventStatus.SUSPENDED: "挂账，暂缓处置。On hold.",
     EventStatus.VOIDED: "已作废（不属实或重复）。Voided: not confirmed on site or a duplicate.",
     EventStatus.SELF_RESOLVED: "网格员已现场处置。Fixed on the spot by the grid worker.",
+    EventStatus.TRANSFERRED: "已移交其他区县办理。Transferred to another district, which handles "
+    "it as a new request.",
 }
 
 

@@ -142,8 +142,13 @@ class ActionInput(InputModel):
         default=None, description="code of the event this one duplicates (void)"
     )
     level: SupervisionLevel | None = Field(default=None, description="supervision (督办) level")
+    to_district: str | None = Field(
+        default=None,
+        max_length=12,
+        description="6-digit code of the district a case is transferred to (跨区移交), e.g. 420503",
+    )
 
-    @field_validator("note", "reason", "duplicate_of")
+    @field_validator("note", "reason", "duplicate_of", "to_district")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None

@@ -1,14 +1,16 @@
 """The event state machine: which action moves an event from which state to which, and who may.
 
 `reported → registered → dispatched → signed → handled → verified → closed`, with the branches
-returned, suspended/resumed, rework (verification failed: back to signed), voided and
-self_resolved. The table is the single source of truth; services call `transition()` and get a
+returned, suspended/resumed, rework (verification failed: back to signed), voided,
+self_resolved and transferred (跨区移交: the case goes on as a new case of another district).
+The table is the single source of truth; services call `transition()` and get a
 domain error that lists what is allowed when the action is not, and record each move with
 `add_step()` (the audit trail).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,7 +33,8 @@ OPEN_STATES = frozenset(
         S.SUSPENDED,
     }
 )
-FINAL_STATES = frozenset({S.CLOSED, S.VOIDED, S.SELF_RESOLVED})
+# Ended for this event's district: a transferred case goes on as a new case elsewhere.
+FINAL_STATES = frozenset({S.CLOSED, S.VOIDED, S.SELF_RESOLVED, S.TRANSFERRED})
 
 
 class IllegalTransition(Exception):
@@ -87,6 +90,8 @@ TRANSITIONS: dict[str, Transition] = {
         # Not leaders: they see aggregates only, and a supervision answers with the event;
         # a leader's instruction (领导批示) is entered by the command centre.
         _t("supervise", "督办", set(OPEN_STATES) - {S.REPORTED}, None, set(SYSTEM)),
+        # The place or the party responsible is in another district (events.transfer).
+        _t("transfer", "跨区移交", set(OPEN_STATES), S.TRANSFERRED, set(SYSTEM)),
     )
 }
 
@@ -151,3 +156,31 @@ def add_step(
     session.add(step)
     session.flush()
     return step
+
+
+def carry_steps(
+    session: Session, *, event: Event, steps: Sequence[EventStep], origin: str
+) -> dict[int, EventStep]:
+    """Copy another event's `steps` into `event`'s history as they were (times, actors, units,
+    notes, states), each marked `carried_from` in its data; the event's status is unchanged.
+
+    Returns the new steps by the id of the step each copies.
+    """
+    carried = {
+        step.id: EventStep(
+            event_id=event.id,
+            district_code=event.district_code,
+            action=step.action,
+            from_status=step.from_status,
+            to_status=step.to_status,
+            actor_id=step.actor_id,
+            unit_id=step.unit_id,
+            note=step.note,
+            data={**(step.data or {}), "carried_from": {"event": origin, "step_id": step.id}},
+            at=step.at,
+        )
+        for step in steps
+    }
+    session.add_all(carried.values())
+    session.flush()
+    return carried

@@ -57,7 +57,8 @@ class TileScope:
     """Which rows of a scoped layer (events) a caller may see.
 
     Everything; or the rows of some grids, of an area (grid-code prefix, plus the rows outside
-    every grid of `district_code` when the area is a district) or of one department unit.
+    every grid of `district_code` when the area is a district, or of every district starting with
+    it when the area is a city) or of one department unit.
     """
 
     everything: bool = False
@@ -77,7 +78,10 @@ class TileScope:
             parts.append(rows.c.grid_code.startswith(self.area_prefix, autoescape=True))
         if self.district_code:
             parts.append(
-                and_(rows.c.grid_code.is_(None), rows.c.district_code == self.district_code)
+                and_(
+                    rows.c.grid_code.is_(None),
+                    rows.c.district_code.startswith(self.district_code, autoescape=True),
+                )
             )
         if self.unit_id is not None:
             parts.append(rows.c.unit_id == self.unit_id)
@@ -105,9 +109,16 @@ _building = table(
     column("floors", Integer),
     column("use", String),
     column("grid_code", String),
+    column("district_code", String),
     column("geom"),
 )
-_grid = table("grid", column("code", String), column("name", String), column("geom"))
+_grid = table(
+    "grid",
+    column("code", String),
+    column("name", String),
+    column("district_code", String),
+    column("geom"),
+)
 _event = table(
     "event",
     column("code", String),
@@ -196,8 +207,11 @@ def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     return west, north - size, west + size, north
 
 
-def tile_query(layer: TileLayer, scope: TileScope | None = None) -> Any:
-    """The statement that returns one tile of `layer` as MVT bytes, for bind params z, x, y."""
+def tile_query(
+    layer: TileLayer, scope: TileScope | None = None, districts: tuple[str, ...] | None = None
+) -> Any:
+    """The statement that returns one tile of `layer` as MVT bytes, for bind params z, x, y;
+    only rows of `districts` (district or city code prefixes; None: all) when given."""
     z, x, y = (bindparam(name, type_=Integer) for name in ("z", "x", "y"))
     envelope = func.ST_TileEnvelope(z, x, y)
     world = func.ST_MakeEnvelope(
@@ -222,17 +236,31 @@ def tile_query(layer: TileLayer, scope: TileScope | None = None) -> Any:
     )
     if layer.scoped:
         features = features.where((scope or TileScope()).clause(rows))
+    if districts is not None:
+        code = rows.c.district_code
+        features = features.where(
+            or_(false(), *(code.startswith(d, autoescape=True) for d in districts))
+        )
     t = features.subquery("t")
     return select(func.ST_AsMVT(t.table_valued(), layer.name, EXTENT, "geom"))
 
 
 def render_tile(
-    session: Session, *, layer: TileLayer, z: int, x: int, y: int, scope: TileScope | None = None
+    session: Session,
+    *,
+    layer: TileLayer,
+    z: int,
+    x: int,
+    y: int,
+    scope: TileScope | None = None,
+    districts: tuple[str, ...] | None = None,
 ) -> bytes:
     """One tile of `layer` as MVT bytes; empty bytes when the zoom is below the layer's or no
-    feature touches the tile. Scoped layers show only the rows of `scope` (none without one)."""
+    feature touches the tile. Scoped layers show only the rows of `scope` (none without one);
+    every layer only the rows of `districts` when given (None: every district)."""
     check_tile(z, x, y)
     if z < layer.minzoom:
         return b""
-    data = session.execute(tile_query(layer, scope), {"z": z, "x": x, "y": y}).scalar_one()
+    statement = tile_query(layer, scope, districts)
+    data = session.execute(statement, {"z": z, "x": x, "y": y}).scalar_one()
     return bytes(data) if data is not None else b""

@@ -101,6 +101,11 @@ def area_view(session: Session, *, area_code: str | None) -> AreaView:
             raise NotFound("there are no grids yet; import grids or run `gridgov seed demo`")
         return AreaView(None, "全市", "city", "", bbox, [])
     prefix = area_prefix(area_code)
+    if len(prefix) == 4:  # a city (市级): every district whose code starts with it
+        bbox = _grid_extent(session, prefix)
+        if bbox is None:
+            raise NotFound(f"city {area_code} has no district with grids to show")
+        return AreaView(prefix, "全市", "city", prefix, bbox, [])
     trail = _trail(session, prefix)
     if not trail:
         raise NotFound(

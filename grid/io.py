@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -33,7 +34,7 @@ from gis.db import STORAGE_SRID
 from gis.geometry import GeometryError, parse_geometry, validate_lon_lat_bounds
 from grid.exceptions import InvalidQuery, UnreadableFile, UnsupportedFormat
 from grid.models import Building, Grid
-from grid.service import area_prefix
+from grid.service import area_prefix, within_districts
 
 __all__ = [
     "BUILDING_COLUMNS",
@@ -159,8 +160,15 @@ def _area_filter(stmt: Select[Any], *columns: Any, area_code: str | None) -> Sel
     return stmt.where(or_(*(column.like(prefix + "%") for column in columns)))
 
 
-def export_grids(session: Session, *, path: str | Path, area_code: str | None = None) -> int:
-    """Write the grids (optionally those under a district/street/community code) to `path`.
+def export_grids(
+    session: Session,
+    *,
+    path: str | Path,
+    area_code: str | None = None,
+    districts: Sequence[str] | None = None,
+) -> int:
+    """Write the grids (optionally those under a district/street/community code, and only
+    those of `districts` when given) to `path`.
 
     The format follows the suffix; geometry is EPSG:4490 lon/lat. Returns the feature count.
     """
@@ -173,13 +181,22 @@ def export_grids(session: Session, *, path: str | Path, area_code: str | None = 
         Grid.households,
         func.ST_AsBinary(Grid.geom),
     ).order_by(Grid.code)
-    stmt = _area_filter(stmt, Grid.code, area_code=area_code)
+    stmt = _area_filter(stmt, Grid.code, area_code=area_code).where(
+        within_districts(Grid.district_code, districts)
+    )
     rows = list(session.execute(stmt).all())
     return write_features(_frame(rows, GRID_COLUMNS, {"households"}), path)
 
 
-def export_buildings(session: Session, *, path: str | Path, area_code: str | None = None) -> int:
-    """Write the buildings (optionally those under an area code) to `path`; returns the count.
+def export_buildings(
+    session: Session,
+    *,
+    path: str | Path,
+    area_code: str | None = None,
+    districts: Sequence[str] | None = None,
+) -> int:
+    """Write the buildings (optionally those under an area code, and only those of `districts`
+    when given) to `path`; returns the count.
 
     A 6-digit district filter also exports that district's buildings outside every grid.
     """
@@ -194,6 +211,7 @@ def export_buildings(session: Session, *, path: str | Path, area_code: str | Non
         func.ST_AsBinary(Building.geom),
     ).order_by(Building.code)
     stmt = _area_filter(stmt, Building.grid_code, Building.district_code, area_code=area_code)
+    stmt = stmt.where(within_districts(Building.district_code, districts))
     rows = list(session.execute(stmt).all())
     return write_features(_frame(rows, BUILDING_COLUMNS, {"floors"}), path)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, func, null, select
+from sqlalchemy import ColumnElement, Select, false, func, null, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from gis.config import get_settings
@@ -52,15 +53,19 @@ def _admin_ref(unit: AdminUnit | None) -> AdminRef | None:
 def area_prefix(code: str) -> str:
     """The code prefix shared by everything inside an admin unit or grid.
 
-    Accepts 6-digit district codes, 9-digit street prefixes, 12-digit admin codes
-    (trailing zero groups dropped) and 15-digit grid codes.
+    Accepts 4-digit city prefixes (地级市, e.g. 4205 宜昌市: every district of the city),
+    6-digit district codes, 9-digit street prefixes, 12-digit admin codes (trailing zero
+    groups dropped) and 15-digit grid codes.
     """
     code = code.strip()
-    if not code.isdigit() or len(code) not in (6, 9, 12, 15):
+    if not code.isdigit() or len(code) not in (4, 6, 9, 12, 15):
         raise InvalidQuery(
-            f"area code '{code}' is not a 6-, 9-, 12- or 15-digit administrative or grid code"
+            f"area code '{code}' is not a 4-digit city, 6-, 9-, 12- or 15-digit administrative "
+            "or grid code (区划代码格式不对)"
         )
     if len(code) == 12:
+        if code[4:] == "00000000":
+            return code[:4]
         if code[6:] == "000000":
             return code[:6]
         if code[9:] == "000":
@@ -241,10 +246,19 @@ def _grid_read(row: Any) -> GridRead:
     )
 
 
+def within_districts(column: Any, districts: Sequence[str] | None) -> ColumnElement[bool]:
+    """`column` (a district or grid code) in one of `districts` (district or city prefixes);
+    None means every district, an empty list none."""
+    if districts is None:
+        return true()
+    return or_(false(), *(column.startswith(d, autoescape=True) for d in districts))
+
+
 def list_grids(
     session: Session,
     *,
     area_code: str | None = None,
+    districts: Sequence[str] | None = None,
     bbox: str | None = None,
     page: int = 1,
     page_size: int = 100,
@@ -254,7 +268,7 @@ def list_grids(
     _check_page(page, page_size)
     stmt = _bbox_filter(
         _area_filter(_grid_rows(with_geometry), Grid.code, area_code), Grid.geom, bbox
-    )
+    ).where(within_districts(Grid.district_code, districts))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.execute(
         stmt.order_by(Grid.code).offset((page - 1) * page_size).limit(page_size)
@@ -264,9 +278,19 @@ def list_grids(
     )
 
 
-def get_grid(session: Session, *, code: str, with_geometry: bool = True) -> GridRead:
-    """One grid by its 15-digit code."""
-    row = session.execute(_grid_rows(with_geometry).where(Grid.code == code)).first()
+def get_grid(
+    session: Session,
+    *,
+    code: str,
+    with_geometry: bool = True,
+    districts: Sequence[str] | None = None,
+) -> GridRead:
+    """One grid by its 15-digit code (in `districts`: another district's reads as missing)."""
+    row = session.execute(
+        _grid_rows(with_geometry).where(
+            Grid.code == code, within_districts(Grid.district_code, districts)
+        )
+    ).first()
     if row is None:
         raise NotFound(f"grid {code} does not exist; grid codes have 15 digits")
     return _grid_read(row)
@@ -281,10 +305,11 @@ def list_buildings(
     page: int = 1,
     page_size: int = 100,
     with_geometry: bool = True,
+    districts: Sequence[str] | None = None,
 ) -> BuildingPage:
     """Buildings of a grid, an admin area and/or a bbox, by code."""
     _check_page(page, page_size)
-    stmt = _building_rows(with_geometry)
+    stmt = _building_rows(with_geometry).where(within_districts(Building.district_code, districts))
     if grid_code:
         stmt = stmt.where(Building.grid_code == grid_code)
     stmt = _bbox_filter(_area_filter(stmt, Building.grid_code, area_code), Building.geom, bbox)
@@ -317,9 +342,19 @@ def _building_read(row: Any) -> BuildingRead:
     )
 
 
-def get_building(session: Session, *, code: str, with_geometry: bool = True) -> BuildingRead:
-    """One building by its code, with its footprint."""
-    row = session.execute(_building_rows(with_geometry).where(Building.code == code)).first()
+def get_building(
+    session: Session,
+    *,
+    code: str,
+    with_geometry: bool = True,
+    districts: Sequence[str] | None = None,
+) -> BuildingRead:
+    """One building by its code, with its footprint (in `districts`)."""
+    row = session.execute(
+        _building_rows(with_geometry).where(
+            Building.code == code, within_districts(Building.district_code, districts)
+        )
+    ).first()
     if row is None:
         raise NotFound(f"building {code} does not exist; check the building code")
     return _building_read(row)
@@ -416,10 +451,11 @@ def list_houses(
     bbox: str | None = None,
     page: int = 1,
     page_size: int = 100,
+    districts: Sequence[str] | None = None,
 ) -> HousePage:
     """Houses of a building, a grid and/or the buildings in a bbox, by building, unit, room."""
     _check_page(page, page_size)
-    stmt = _house_rows()
+    stmt = _house_rows().where(within_districts(Building.district_code, districts))
     if building_code:
         stmt = stmt.where(Building.code == building_code)
     if grid_code:
@@ -435,7 +471,9 @@ def list_houses(
     return HousePage(total=total, page=page, page_size=page_size, items=items)
 
 
-def get_house(session: Session, *, code: str) -> HouseRead:
+def get_house(session: Session, *, code: str, districts: Sequence[str] | None = None) -> HouseRead:
     """One house by its code (building code-unit-room), placed at its building."""
-    house, _ = find_house(session, code=code)
+    house, building = find_house(session, code=code)
+    if districts is not None and not any(building.district_code.startswith(d) for d in districts):
+        raise NotFound(f"house {code} does not exist; check the building code, unit and room")
     return _house_read(session.execute(_house_rows().where(House.id == house.id)).one())

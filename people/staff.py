@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from gis.config import get_settings
-from grid.models import AdminUnit, Grid
+from grid.models import AdminLevel, AdminUnit, Grid
 from people.access import Actor, load_actor
 from people.exceptions import Duplicate, InvalidRecord, NotFound
 from people.models import Staff, StaffGrid, StaffRole
@@ -62,8 +62,11 @@ def create_staff(
         raise InvalidRecord(f"a {role.label} account needs its admin area (area_code)")
     if role is StaffRole.DISPATCHER and department_unit_id is None:
         raise InvalidRecord("a dispatcher account needs its department unit")
-    if area_code and session.get(AdminUnit, area_code) is None:
-        raise NotFound(f"admin area {area_code} does not exist")
+    if area_code and not area_exists(session, area_code):
+        raise NotFound(
+            f"admin area {area_code} does not exist; give a 12-digit district, street or "
+            "community code, or a 4-digit city prefix such as 4205 (该区划不存在)"
+        )
     staff = Staff(
         username=username,
         full_name=full_name,
@@ -78,6 +81,23 @@ def create_staff(
     if grid_codes:
         assign_grids(session, staff_id=staff.id, grid_codes=grid_codes)
     return load_actor(session, staff_id=staff.id)
+
+
+def area_exists(session: Session, area_code: str) -> bool:
+    """Whether `area_code` is an admin unit, or a 4-digit city prefix (市级) of one district."""
+    if len(area_code) == 4 and area_code.isdigit():
+        return (
+            session.scalar(
+                select(AdminUnit.code)
+                .where(
+                    AdminUnit.level == AdminLevel.DISTRICT,
+                    AdminUnit.district_code.startswith(area_code),
+                )
+                .limit(1)
+            )
+            is not None
+        )
+    return session.get(AdminUnit, area_code) is not None
 
 
 def assign_grids(session: Session, *, staff_id: int, grid_codes: list[str]) -> None:

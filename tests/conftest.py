@@ -31,6 +31,7 @@ from gis.config import get_settings
 from gis.migrate import upgrade
 from people.integrations import issue_key
 from tests.events.dispatch_city import build_dispatch_city
+from tests.events.districts_city import add_second_district
 from tests.events.workflow_city import build_city
 from tests.factories import DISTRICT
 from tests.gis.tile_city import build_tile_city
@@ -127,3 +128,10 @@ def tile_city(session: Session) -> Session:
     """The tile tests' city (tests/gis/tile_city.py): two grids and buildings in and around
     the tile Z/TX/TY; the session it was built in."""
     return build_tile_city(session)
+
+
+@pytest.fixture
+def two_districts(city: dict[str, Any]) -> dict[str, Any]:
+    """The workflow city (西陵区) and 伍家岗区 beside it, with city-level (宜昌市 4205) command
+    and leader accounts (tests/events/districts_city.py)."""
+    return add_second_district(city["session"], city)

@@ -97,13 +97,26 @@ _XILING = DistrictSpec(
     bbox=(111.26, 30.68, 111.33, 30.75),
 )
 
+_WUJIAGANG_STREETS = ("大公桥街道", "万寿桥街道", "宝塔河街道", "伍家岗街道", "伍家乡")
+
+# The demo's second district: what the demo box leaves east and south of 西陵区, so the two
+# share their border exactly; its five real streets, river side first.
+_WUJIAGANG = DistrictSpec(
+    code="420503",
+    name="伍家岗区",
+    anchors=((111.350, 30.668), (111.378, 30.645), (111.360, 30.700)),
+    streets=_WUJIAGANG_STREETS,
+    street_anchors=((0.25, 0.75), (0.45, 0.60), (0.30, 0.35), (0.65, 0.45), (0.80, 0.20)),
+    fixed_streets=True,
+)
+
 _CITY_DISTRICTS = (
     _XILING,
     DistrictSpec(
         code="420503",
         name="伍家岗区",
         anchors=((111.350, 30.668), (111.378, 30.640), (111.345, 30.700), (111.405, 30.670)),
-        streets=("大公桥街道", "万寿桥街道", "宝塔河街道", "伍家岗街道", "伍家乡"),
+        streets=_WUJIAGANG_STREETS,
     ),
     DistrictSpec(
         code="420504",
@@ -147,18 +160,21 @@ _CITY_DISTRICTS = (
 )
 
 SCALES: dict[str, CityScale] = {
+    # 西陵区 (its own box, 111.26–111.33 E, 30.68–30.75 N) and 伍家岗区 beside it: the box
+    # below, less 西陵区. About 200 grids each.
     "demo": CityScale(
         name="demo",
-        bbox=(111.26, 30.68, 111.33, 30.75),
-        districts=(_XILING,),
-        streets=7,
-        communities=40,
-        grids=200,
-        buildings=6_000,
+        bbox=(111.30, 30.62, 111.41, 30.715),
+        districts=(_XILING, _WUJIAGANG),
+        streets=12,
+        communities=75,
+        grids=390,
+        buildings=11_000,
         centres=(
             UrbanCentre(111.300, 30.700, 2_000, 1.0),
             UrbanCentre(111.288, 30.728, 1_500, 0.6),
             UrbanCentre(111.318, 30.718, 1_300, 0.5),
+            UrbanCentre(111.355, 30.665, 1_800, 0.7),
         ),
         base_density=0.25,
         towns=3,

@@ -15,6 +15,8 @@ ORGANISATION_PHONE_CONTEXT: Final = "organisation.phone"
 # Birth dates count back from this day, so ID numbers stay the same whenever one seeds.
 REFERENCE_DAY: Final = date(2026, 1, 1)
 XILING_AREA: Final = "420502000000"
+WUJIAGANG_AREA: Final = "420503000000"
+CITY_AREA: Final = "4205"  # 宜昌市: every district of the city (a 4-digit city prefix)
 BATCH: Final = 20_000
 DAYS_PER_YEAR: Final = 365.2425
 
@@ -57,6 +59,13 @@ DEMO_ACCOUNTS: Final[list[DemoAccount]] = [
     DemoAccount("worker1", StaffRole.GRID_WORKER, "网格员一", "the first grid by code"),
     DemoAccount("worker2", StaffRole.GRID_WORKER, "网格员二", "a grid in another street"),
     DemoAccount("inspector1", StaffRole.INSPECTOR, "督查员一", f"area {XILING_AREA}"),
+    DemoAccount("wjg.leader", StaffRole.LEADER, "伍家岗区领导", f"area {WUJIAGANG_AREA}"),
+    DemoAccount("wjg.command", StaffRole.COMMAND, "伍家岗区指挥中心", f"area {WUJIAGANG_AREA}"),
+    DemoAccount(
+        "wjg.worker1", StaffRole.GRID_WORKER, "伍家岗网格员一", "the first grid of 伍家岗区"
+    ),
+    DemoAccount("city1", StaffRole.COMMAND, "宜昌市指挥中心", f"city {CITY_AREA}"),
+    DemoAccount("city.leader", StaffRole.LEADER, "宜昌市领导", f"city {CITY_AREA}"),
     # Dispatchers (police1, fire1, civil1, urban1) belong to department units, which the
     # events package seeds; they are added there, not here.
 ]

@@ -28,9 +28,11 @@ from demo.people.frame import (
 from demo.people.generate import DemoPeople, generate_people
 from demo.people.scales import (
     BATCH,
+    CITY_AREA,
     DEMO_ACCOUNTS,
     DEMO_PASSWORD,
     ORGANISATION_PHONE_CONTEXT,
+    WUJIAGANG_AREA,
     XILING_AREA,
     DemoPeopleError,
     PeopleSeedSummary,
@@ -131,7 +133,8 @@ def _name_ids(session: Session, query: str, **params: Any) -> dict[str, int]:
 
 def _demo_accounts(session: Session, frame: CityFrame) -> dict[str, int]:
     """Create the named demo logins that do not exist yet; returns username → staff id."""
-    first = str(frame.grid_code[0])
+    grids = [str(c) for c in frame.grid_code]
+    first = grids[0]
     other_street = [str(c) for c in frame.grid_code if str(c)[:9] != first[:9]]
     second = (
         other_street[0] if other_street else str(frame.grid_code[min(1, len(frame.grid_code) - 1)])
@@ -143,6 +146,11 @@ def _demo_accounts(session: Session, frame: CityFrame) -> dict[str, int]:
         "worker1": {"grid_codes": [first]},
         "worker2": {"grid_codes": [second]},
         "inspector1": {"area_code": XILING_AREA},
+        "wjg.leader": {"area_code": WUJIAGANG_AREA},
+        "wjg.command": {"area_code": WUJIAGANG_AREA},
+        "wjg.worker1": {"grid_codes": [c for c in grids if c.startswith(WUJIAGANG_AREA[:6])][:1]},
+        "city1": {"area_code": CITY_AREA},
+        "city.leader": {"area_code": CITY_AREA},
     }
     existing = _name_ids(
         session,
@@ -183,7 +191,7 @@ def _grid_workers(
     demo_grid = _name_ids(
         session,
         "SELECT sg.grid_code, sg.staff_id FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id "
-        "WHERE s.username IN ('worker1', 'worker2')",
+        "WHERE s.username IN ('worker1', 'worker2', 'wjg.worker1')",
     )
     second = rng.random(len(grids)) < 0.35
     usernames: list[str] = []

@@ -94,6 +94,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("POST", "/api/events/{code}/void"): COMMAND,
     ("POST", "/api/events/{code}/self-resolve"): frozenset({R.GRID_WORKER}),
     ("POST", "/api/events/{code}/supervise"): COMMAND,
+    ("POST", "/api/events/{code}/transfer"): COMMAND,
     ("POST", "/api/events/{code}/{action}"): EVERYONE,  # unknown actions: 404 for anyone
     # reference data: everyone reads, admins edit; rules are internal to the command centre
     ("GET", "/api/categories"): EVERYONE,

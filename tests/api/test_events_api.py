@@ -324,7 +324,7 @@ def test_area_staff_see_their_area_and_unknown_codes_get_404(client, city):
     assert_error(client.get("/api/events", headers=bearer(city["leader"])), 403, "leader")
     assert_error(client.get(f"/api/events/{event.code}", headers=bearer(city["leader"])), 403)
     detail = client.get(f"/api/events/{event.code}", headers=bearer(city["command_staff"]))
-    assert detail.json()["actions"] == ["redispatch", "suspend", "void", "supervise"]
+    assert detail.json()["actions"] == ["redispatch", "suspend", "void", "supervise", "transfer"]
     missing = client.get("/api/events/420502-20260101-999999", headers=bearer(city["admin"]))
     assert_error(missing, 404, "does not exist")
 
@@ -358,6 +358,7 @@ def test_an_action_not_possible_now_gets_409_with_what_is_allowed(client, city):
         "void",
         "self-resolve",
         "supervise",
+        "transfer",
     ]
     assert len(city["session"].scalars(select(EventStep)).all()) == 2  # nothing recorded
 

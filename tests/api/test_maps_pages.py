@@ -207,7 +207,7 @@ def expected_measures(demo: DemoCity, now: datetime, days: int = 30) -> dict[str
           (SELECT count(*) FROM resident r WHERE r.grid_code = g.code AND r.active),
           (SELECT count(*) FROM special_group sg JOIN resident r ON r.id = sg.resident_id
              WHERE r.grid_code = g.code AND r.active AND sg.ended_on IS NULL)
-        FROM grid g ORDER BY g.code
+        FROM grid g WHERE g.district_code = '420502' ORDER BY g.code
     """
     out: dict[str, dict[str, Any]] = {}
     with demo.engine.connect() as conn:
@@ -266,7 +266,8 @@ def test_overdue_markers_link_to_the_event_and_match_the_count(server, browser, 
         overdue = conn.execute(
             text(
                 f"SELECT count(*) FROM event WHERE status IN {OPEN} AND suspended_at IS NULL "
-                "AND stage_deadline < :now AND grid_code IS NOT NULL"
+                "AND stage_deadline < :now AND grid_code IS NOT NULL "
+                "AND district_code = '420502'"  # the command centre's district, not 伍家岗区's
             ),
             {"now": now},
         ).scalar_one()

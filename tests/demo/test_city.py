@@ -20,6 +20,9 @@ from gis.bulk import ewkb_hex
 from grid.models import AdminLevel, Building
 
 XILING = "420502"
+WUJIAGANG = "420503"
+DEMO_DISTRICTS = [XILING, WUJIAGANG]
+WUJIAGANG_STREETS = ("大公桥街道", "万寿桥街道", "宝塔河街道", "伍家岗街道", "伍家乡")
 XILING_STREETS = (
     "西陵街道",
     "学院街道",
@@ -58,8 +61,8 @@ def seeded(engine: Engine) -> Iterator[Seeded]:
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
     other = Building(
         code="OTHER-1",
-        district_code="420503",
-        geom=ewkb_hex(shapely.MultiPolygon([shapely.box(111.40, 30.60, 111.401, 30.601)])),
+        district_code="420504",  # 点军区, not in the demo
+        geom=ewkb_hex(shapely.MultiPolygon([shapely.box(111.20, 30.60, 111.201, 30.601)])),
     )
     session.add(other)
     session.flush()
@@ -134,27 +137,43 @@ def test_unknown_scale_is_refused() -> None:
         generate_city(scale="huge")
 
 
-def test_demo_counts_are_in_the_stated_ranges(generated_city: DemoCity) -> None:
-    assert generated_city.count(AdminLevel.DISTRICT) == 1
-    assert generated_city.count(AdminLevel.STREET) == 7
-    assert 35 <= generated_city.count(AdminLevel.COMMUNITY) <= 45
-    assert 180 <= len(generated_city.grids) <= 220
-    assert 5_000 <= len(generated_city.buildings) <= 7_000
-    assert 50_000 <= len(generated_city.houses) <= 100_000
+@pytest.mark.parametrize("district", DEMO_DISTRICTS)
+def test_demo_counts_are_in_the_stated_ranges(generated_city: DemoCity, district: str) -> None:
+    """Two districts of about 40 communities, 200 grids and 6,000 buildings each."""
+    a, b = generated_city.admin_units, generated_city.buildings
+    assert generated_city.count(AdminLevel.DISTRICT) == 2
+    assert generated_city.count(AdminLevel.STREET) == 12
+    mine = a.district_code == district
+    assert 30 <= int((mine & (a.level == AdminLevel.COMMUNITY.value)).sum()) <= 45
+    assert 170 <= int((generated_city.grids.district_code == district).sum()) <= 220
+    assert 4_500 <= int((b.district_code == district).sum()) <= 7_000
+    houses = int((b.district_code[generated_city.houses.building] == district).sum())
+    assert 50_000 <= houses <= 100_000
 
 
-def test_demo_has_the_seven_real_streets_of_xiling(generated_city: DemoCity) -> None:
+def test_demo_has_the_real_streets_of_xiling_and_wujiagang(generated_city: DemoCity) -> None:
     a = generated_city.admin_units
     streets = a.level == AdminLevel.STREET.value
-    assert a.code[streets].tolist() == [f"420502{i:03d}000" for i in range(1, 8)]
-    assert a.name[streets].tolist() == list(XILING_STREETS)
-    assert a.code[a.level == AdminLevel.DISTRICT.value].tolist() == ["420502000000"]
+    assert a.code[streets].tolist() == [f"420502{i:03d}000" for i in range(1, 8)] + [
+        f"420503{i:03d}000" for i in range(1, 6)
+    ]
+    assert a.name[streets].tolist() == list(XILING_STREETS) + list(WUJIAGANG_STREETS)
+    districts = a.level == AdminLevel.DISTRICT.value
+    assert a.code[districts].tolist() == ["420502000000", "420503000000"]
+    assert a.name[districts].tolist() == ["西陵区", "伍家岗区"]
 
 
-def test_district_lies_in_the_xiling_box(generated_city: DemoCity) -> None:
-    minx, miny, maxx, maxy = shapely.total_bounds(generated_city.admin_units.geom)
+def test_xiling_lies_in_its_box_and_wujiagang_beside_it(generated_city: DemoCity) -> None:
+    a = generated_city.admin_units
+    xiling = a.geom[a.district_code == XILING]
+    minx, miny, maxx, maxy = shapely.total_bounds(xiling)
     assert 111.255 <= minx < maxx <= 111.335
     assert 30.675 <= miny < maxy <= 30.755
+    outlines = a.geom[a.level == AdminLevel.DISTRICT.value]
+    # Neighbours: a shared border kilometres long, no overlap.
+    border = shapely.intersection(outlines[0].boundary, outlines[1].boundary)
+    assert shapely.length(border) > 0.03  # degrees, ~3 km
+    assert shapely.area(shapely.intersection(outlines[0], outlines[1])) < 1e-9
 
 
 def test_codes_nest_street_community_grid(generated_city: DemoCity) -> None:
@@ -209,10 +228,15 @@ def test_buildings_have_codes_uses_floors_and_addresses(generated_city: DemoCity
     assert share["residential"] > 0.5
     assert {"commercial", "mixed", "office", "public", "industrial"} <= share.keys()
     assert b.floors.min() >= 1 and b.floors.max() <= 33
-    assert b.floors[b.use == "residential"].min() >= 6  # 西陵 is all town
+    xiling = b.district_code == XILING
+    assert b.floors[xiling & (b.use == "residential")].min() >= 6  # 西陵 is all town
     assert all(
         re.fullmatch(r"西陵区(" + "|".join(XILING_STREETS) + r").+\d+号", s)
-        for s in b.address.tolist()
+        for s in b.address[xiling].tolist()
+    )
+    assert all(
+        re.fullmatch(r"伍家岗区(" + "|".join(WUJIAGANG_STREETS) + r").+\d+号", s)
+        for s in b.address[~xiling].tolist()
     )
 
 
@@ -245,21 +269,21 @@ def test_seed_writes_what_was_generated(seeded: Seeded, generated_city: DemoCity
     s = seeded.summary
     assert not s.already_present and (s.scale, s.seed) == ("demo", DEFAULT_SEED)
     assert (s.districts, s.streets, s.grids, s.buildings, s.houses) == (
-        1,
-        7,
+        2,
+        12,
         len(generated_city.grids),
         len(generated_city.buildings),
         len(generated_city.houses),
     )
     assert _scalar(
-        seeded.session, "SELECT count(*) FROM grid WHERE district_code = :d", d=XILING
+        seeded.session, "SELECT count(*) FROM grid WHERE district_code = ANY(:d)", d=DEMO_DISTRICTS
     ) == len(generated_city.grids)
     assert (
         _scalar(
             seeded.session,
             "SELECT count(*) FROM house h JOIN building b "
-            "ON b.id = h.building_id WHERE b.district_code = :d",
-            d=XILING,
+            "ON b.id = h.building_id WHERE b.district_code = ANY(:d)",
+            d=DEMO_DISTRICTS,
         )
         == s.houses
     )
@@ -281,22 +305,24 @@ def test_houses_point_at_the_new_buildings_not_older_ones(seeded: Seeded) -> Non
         == 0
     )
     assert (
-        _scalar(session, "SELECT min(id) FROM building WHERE district_code = :d", d=XILING)
+        _scalar(
+            session, "SELECT min(id) FROM building WHERE district_code = ANY(:d)", d=DEMO_DISTRICTS
+        )
         > seeded.other_building_id
     )
     # The id sequence moved past the reserved ids: an ordinary insert still works.
     with session.begin_nested() as savepoint:
         later = Building(
             code="OTHER-2",
-            district_code="420503",
-            geom=ewkb_hex(shapely.MultiPolygon([shapely.box(111.41, 30.6, 111.411, 30.601)])),
+            district_code="420504",
+            geom=ewkb_hex(shapely.MultiPolygon([shapely.box(111.21, 30.6, 111.211, 30.601)])),
         )
         session.add(later)
         session.flush()
         assert later.id > _scalar(
             session,
-            "SELECT max(id) FROM building WHERE district_code = :d",
-            d=XILING,
+            "SELECT max(id) FROM building WHERE district_code = ANY(:d)",
+            d=DEMO_DISTRICTS,
         )
         savepoint.rollback()
 
@@ -305,15 +331,16 @@ def test_polygons_are_valid_multipolygons_in_cgcs2000(seeded: Seeded) -> None:
     for table in ("admin_unit", "grid", "building"):
         bad = _scalar(
             seeded.session,
-            f"SELECT count(*) FROM {table} WHERE district_code = :d AND NOT "
+            f"SELECT count(*) FROM {table} WHERE district_code = ANY(:d) AND NOT "
             "(ST_IsValid(geom) AND ST_SRID(geom) = 4490 "
             "AND GeometryType(geom) = 'MULTIPOLYGON')",
-            d=XILING,
+            d=DEMO_DISTRICTS,
         )
         assert bad == 0, table
 
 
-def test_grids_cover_the_district_without_gaps(seeded: Seeded) -> None:
+@pytest.mark.parametrize("district", DEMO_DISTRICTS)
+def test_grids_cover_the_district_without_gaps(seeded: Seeded, district: str) -> None:
     district_m2, grids_m2 = seeded.session.execute(
         text(
             "SELECT ST_Area(ST_Transform(d.geom, 4546)), "
@@ -321,7 +348,7 @@ def test_grids_cover_the_district_without_gaps(seeded: Seeded) -> None:
             "        WHERE g.district_code = :d) "
             "FROM admin_unit d WHERE d.code = :d || '000000'"
         ),
-        {"d": XILING},
+        {"d": district},
     ).one()
     assert grids_m2 == pytest.approx(district_m2, rel=1e-3)
 
@@ -335,9 +362,9 @@ def test_siblings_do_not_overlap(seeded: Seeded, table: str, group: str) -> None
         seeded.session,
         f"SELECT count(*) FROM {table} a JOIN {table} b ON a.code < b.code "
         f"AND a.{group} = b.{group} AND ST_Intersects(a.geom, b.geom) "
-        "WHERE a.district_code = :d AND b.district_code = :d "
+        "WHERE a.district_code = ANY(:d) AND b.district_code = ANY(:d) "
         "AND ST_Area(ST_Transform(ST_Intersection(a.geom, b.geom), 4546)) >= 1",
-        d=XILING,
+        d=DEMO_DISTRICTS,
     )
     assert overlaps == 0
 
@@ -348,9 +375,9 @@ def test_children_are_covered_by_their_parents(seeded: Seeded) -> None:
         _scalar(
             session,
             "SELECT count(*) FROM admin_unit c JOIN admin_unit p "
-            "ON p.code = c.parent_code WHERE c.district_code = :d "
+            "ON p.code = c.parent_code WHERE c.district_code = ANY(:d) "
             "AND NOT ST_CoveredBy(c.geom, p.geom)",
-            d=XILING,
+            d=DEMO_DISTRICTS,
         )
         == 0
     )
@@ -358,9 +385,9 @@ def test_children_are_covered_by_their_parents(seeded: Seeded) -> None:
         _scalar(
             session,
             "SELECT count(*) FROM grid g JOIN admin_unit c "
-            "ON c.code = g.community_code WHERE g.district_code = :d "
+            "ON c.code = g.community_code WHERE g.district_code = ANY(:d) "
             "AND NOT ST_CoveredBy(g.geom, c.geom)",
-            d=XILING,
+            d=DEMO_DISTRICTS,
         )
         == 0
     )
@@ -372,9 +399,9 @@ def test_every_building_lies_within_its_grid(seeded: Seeded) -> None:
         _scalar(
             session,
             "SELECT count(*) FROM building b LEFT JOIN grid g "
-            "ON g.code = b.grid_code WHERE b.district_code = :d "
+            "ON g.code = b.grid_code WHERE b.district_code = ANY(:d) "
             "AND (g.code IS NULL OR NOT ST_Within(b.geom, g.geom))",
-            d=XILING,
+            d=DEMO_DISTRICTS,
         )
         == 0
     )
@@ -386,8 +413,8 @@ def test_no_two_buildings_intersect(seeded: Seeded) -> None:
             seeded.session,
             "SELECT count(*) FROM building a JOIN building b "
             "ON a.id < b.id AND ST_Intersects(a.geom, b.geom) "
-            "WHERE a.district_code = :d",
-            d=XILING,
+            "WHERE a.district_code = ANY(:d)",
+            d=DEMO_DISTRICTS,
         )
         == 0
     )
@@ -422,15 +449,19 @@ def test_replace_seeds_again_with_the_same_counts(seeded: Seeded) -> None:
         assert not replaced.already_present
         assert replaced == seeded.summary
         assert (
-            _scalar(session, "SELECT min(id) FROM building WHERE district_code = :d", d=XILING)
+            _scalar(
+                session,
+                "SELECT min(id) FROM building WHERE district_code = ANY(:d)",
+                d=DEMO_DISTRICTS,
+            )
             > before
         )
         assert (
             _scalar(
                 session,
                 "SELECT count(*) FROM house h JOIN building b "
-                "ON b.id = h.building_id WHERE b.district_code = :d",
-                d=XILING,
+                "ON b.id = h.building_id WHERE b.district_code = ANY(:d)",
+                d=DEMO_DISTRICTS,
             )
             == seeded.summary.houses
         )

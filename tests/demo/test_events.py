@@ -124,8 +124,9 @@ def test_fire_areas_also_partition_the_district(seeded: Seeded) -> None:
         seeded.session,
         "SELECT count(*), sum(ST_Area(ST_Transform(geom, 4546))) / 1e6, "
         "(SELECT ST_Area(ST_Transform(geom, 4546)) / 1e6 FROM admin_unit WHERE code = :a) "
-        "FROM department_unit WHERE dept_type = 'fire'",
+        "FROM department_unit WHERE dept_type = 'fire' AND district_code = :d",
         a=DISTRICT + "000000",
+        d=DISTRICT,
     )[0]
     assert count == 2
     assert total_km2 == pytest.approx(district_km2, rel=1e-6)
@@ -135,6 +136,7 @@ def test_each_street_has_one_civil_affairs_office_urban_squad_justice_office_and
     seeded: Seeded,
 ) -> None:
     streets = _scalar(seeded.session, "SELECT count(*) FROM admin_unit WHERE level = 'street'")
+    assert streets == 12  # 7 of 西陵区, 5 of 伍家岗区
     for kind in ("civil_affairs", "urban_management", "justice", "street_office"):
         per_street = _rows(
             seeded.session,
@@ -143,7 +145,7 @@ def test_each_street_has_one_civil_affairs_office_urban_squad_justice_office_and
             "WHERE s.level = 'street' GROUP BY s.code",
             kind=kind,
         )
-        assert len(per_street) == streets == 7
+        assert len(per_street) == streets
         assert {n for _, n in per_street} == {1}, kind
 
 
@@ -157,7 +159,17 @@ def test_every_department_type_has_a_unit_and_the_district_one_command_centre(
     )
     assert set(kinds) == set(DepartmentType)
     assert kinds[DepartmentType.COMMAND_CENTRE] == 1
-    assert seeded.units == sum(kinds.values())
+    both = Counter(seeded.session.scalars(select(DepartmentUnit.district_code)))
+    assert both[DISTRICT] == sum(kinds.values()) and set(both) == {DISTRICT, "420503"}
+    assert seeded.units == sum(both.values())  # each district has its own units
+    assert (
+        _scalar(
+            seeded.session,
+            "SELECT count(*) FROM department_unit u JOIN department d ON d.id = u.department_id "
+            "WHERE d.district_code <> u.district_code",
+        )
+        == 0
+    )
     located = _scalar(
         seeded.session,
         "SELECT bool_and(location IS NOT NULL AND ST_Covers(geom, location) "
@@ -176,7 +188,7 @@ def test_voronoi_areas_follow_the_order_of_the_stations() -> None:
 
 
 def test_demo_dispatchers_log_in_and_belong_to_their_units(seeded: Seeded) -> None:
-    assert seeded.dispatchers == len(DEMO_DISPATCHERS) == 4
+    assert seeded.dispatchers == len(DEMO_DISPATCHERS) == 5
     for username, unit_code in DEMO_DISPATCHERS:
         actor = authenticate(seeded.session, username=username, password="gridgov-demo")
         assert actor is not None and actor.role.value == "dispatcher"
@@ -191,6 +203,7 @@ def test_demo_dispatchers_log_in_and_belong_to_their_units(seeded: Seeded) -> No
         "fire1": DepartmentType.FIRE,
         "civil1": DepartmentType.CIVIL_AFFAIRS,
         "urban1": DepartmentType.URBAN_MANAGEMENT,
+        "wjg.police1": DepartmentType.POLICE,  # 伍家岗区's
     }
 
 
@@ -215,7 +228,12 @@ def test_about_five_thousand_events_in_sixty_days_seeded_within_a_minute(seeded:
 
 def test_every_state_is_present(seeded: Seeded) -> None:
     counts = dict(_rows(seeded.session, "SELECT status::text, count(*) FROM event GROUP BY 1"))
-    assert set(counts) == {s.value for s in EventStatus}
+    # A transfer (跨区移交) files a second, linked case; the demo's events stay where reported.
+    assert set(counts) == {s.value for s in EventStatus} - {"transferred"}
+    per_district = dict(
+        _rows(seeded.session, "SELECT district_code, count(*) FROM event GROUP BY 1")
+    )
+    assert set(per_district) == {DISTRICT, "420503"} and min(per_district.values()) > 1_000
     assert counts["closed"] > counts["signed"] > counts["returned"] > 0
     branches = _rows(
         seeded.session,

@@ -121,7 +121,7 @@ def test_second_run_writes_nothing_and_counts_what_is_there(seeded: Seeded) -> N
 
 
 def test_same_seed_gives_the_same_people_and_another_seed_others(seeded: Seeded) -> None:
-    frame = load_city_frame(seeded.session, district_codes=[XILING])
+    frame = load_city_frame(seeded.session, district_codes=[XILING, "420503"])
     once = generate_people(frame, seed=42, today=TODAY)
     twice = generate_people(frame, seed=42, today=TODAY)
     assert np.array_equal(once.doc_number, twice.doc_number)
@@ -162,9 +162,9 @@ def test_document_numbers_are_unique_and_valid(seeded: Seeded) -> None:
             assert resident.birth_date == info.birth_date
             assert resident.sex.value == info.sex
             if resident.residence_type.value == "registered":
-                assert number.startswith(XILING)
+                assert number.startswith(resident.district_code)
             if resident.residence_type.value == "floating":
-                assert not number.startswith(XILING)
+                assert not number.startswith(resident.district_code)
                 assert resident.origin
         if resident.phone_enc is not None:
             phone = cipher.decrypt(resident.phone_enc, context=PHONE_CONTEXT)
@@ -205,7 +205,8 @@ def test_every_resident_lives_in_a_house_of_a_building_in_their_grid(seeded: See
         seeded.session,
         "SELECT count(*) FROM resident r LEFT JOIN house h ON h.id = r.house_id "
         "LEFT JOIN building b ON b.id = h.building_id "
-        "WHERE b.grid_code IS DISTINCT FROM r.grid_code OR r.district_code <> '420502'",
+        "WHERE b.grid_code IS DISTINCT FROM r.grid_code "
+        "OR r.district_code IS DISTINCT FROM left(r.grid_code, 6)",
     )
     assert misplaced == 0
 
@@ -470,6 +471,13 @@ def test_demo_accounts_log_in_with_the_demo_password(seeded: Seeded) -> None:
     assert other[:9] != first_grid[:9]  # a grid in another street
     for name in ("leader", "command", "inspector1"):
         assert actors[name].area_code == "420502000000"
+    for name in ("wjg.leader", "wjg.command"):
+        assert actors[name].area_code == "420503000000"
+    first_wjg = _scalar(session, "SELECT min(code) FROM grid WHERE district_code = '420503'")
+    assert actors["wjg.worker1"].grid_codes == {first_wjg}
+    for name in ("city1", "city.leader"):  # 宜昌市: both districts
+        assert actors[name].area_code == "4205"
+        assert actors[name].can_see_grid(first_grid) and actors[name].can_see_grid(first_wjg)
 
 
 def test_every_grid_has_one_or_two_grid_workers(seeded: Seeded) -> None:

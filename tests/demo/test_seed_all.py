@@ -22,7 +22,7 @@ def test_seed_all_seeds_city_people_units_events_and_key_once(session):
     first = seed_all(
         session, scale="demo", seed=DEFAULT_SEED, on_progress=lambda *p: progress.append(p)
     )
-    assert not first.city.already_present and first.city.grids == 200
+    assert not first.city.already_present and first.city.grids == 390  # 西陵区 and 伍家岗区
     assert not first.people.already_present and first.people.residents == 50_000
     assert first.events > 0 and first.open311_key
     assert check_key(session, key=DEMO_KEY).area_code == "420502000000"

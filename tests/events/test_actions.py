@@ -31,6 +31,7 @@ from events.service import read_event
 from events.workflow import TRANSITIONS, allowed_actions
 from gis import local_pg
 from people.models import StaffRole
+from tests.events.districts_city import WJG, add_second_district
 from tests.events.workflow_city import (
     EAST,
     MONDAY_10,
@@ -156,6 +157,17 @@ def bring_to(city: dict[str, Any], status: EventStatus, tmp_path: Any) -> EventR
         return do(city, "command_staff", file(city), "suspend", morning, reason="等待法院判决")
     if status is EventStatus.VOIDED:
         return do(city, "command_staff", file(city), "void", morning, reason="不属实")
+    if status is EventStatus.TRANSFERRED:
+        add_second_district(city["session"], city)
+        return do(
+            city,
+            "command_staff",
+            file(city),
+            "transfer",
+            morning,
+            to_district=WJG,
+            reason="属伍家岗区",
+        )
     if status is EventStatus.SIGNED:
         return signed(city)
     event = handled(city, tmp_path)

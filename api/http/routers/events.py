@@ -148,6 +148,7 @@ ACTION_FIELDS = {
     "supervise": "level (yellow or red; default from the light), note",
     "self-resolve": "photos of the fixed site, note",
     "close": "nothing",
+    "transfer": "to_district (6-digit code of the receiving district), reason, note",
 }
 assert set(ACTION_FIELDS) == set(TRANSITIONS), "every workflow action is documented"
 

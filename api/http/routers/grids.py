@@ -9,11 +9,17 @@ from fastapi import APIRouter, Query
 from api.http.auth import ALL_STAFF, allow
 from api.http.deps import SessionDep
 from api.http.geojson import feature, feature_collection
+from events.directory import districts_seen
 from gis.crs import Crs
 from grid import service
 from grid.schemas import LocateResult
+from people.access import Actor
 
-router = APIRouter(prefix="/api", tags=["grids 网格"], dependencies=[allow(ALL_STAFF)])
+router = APIRouter(prefix="/api", tags=["grids 网格"])
+
+# The base map is per district: staff see their own district's (or city's) grids, buildings
+# and houses; another district's read as missing (404), as for its events and residents.
+Staff = Annotated[Actor, allow(ALL_STAFF)]
 
 AreaQuery = Annotated[
     str | None,
@@ -29,6 +35,7 @@ PageSizeQuery = Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)]
 @router.get("/locate", response_model=LocateResult)
 def locate(
     session: SessionDep,
+    actor: Staff,
     lon: Annotated[float, Query(description="longitude in `crs`")],
     lat: Annotated[float, Query(description="latitude in `crs`")],
     crs: Annotated[
@@ -42,6 +49,7 @@ def locate(
 @router.get("/grids")
 def list_grids(
     session: SessionDep,
+    actor: Staff,
     area: AreaQuery = None,
     community: AreaQuery = None,
     street: AreaQuery = None,
@@ -53,6 +61,7 @@ def list_grids(
     result = service.list_grids(
         session,
         area_code=community or street or area,
+        districts=districts_seen(session, actor=actor),
         bbox=bbox,
         page=page,
         page_size=page_size,
@@ -63,14 +72,16 @@ def list_grids(
 
 
 @router.get("/grids/{code}")
-def get_grid(session: SessionDep, code: str) -> dict[str, Any]:
+def get_grid(session: SessionDep, actor: Staff, code: str) -> dict[str, Any]:
     """One grid as a GeoJSON Feature with its counts."""
-    return feature(service.get_grid(session, code=code))
+    districts = districts_seen(session, actor=actor)
+    return feature(service.get_grid(session, code=code, districts=districts))
 
 
 @router.get("/buildings")
 def list_buildings(
     session: SessionDep,
+    actor: Staff,
     grid: Annotated[str | None, Query(description="15-digit grid code")] = None,
     area: AreaQuery = None,
     bbox: BboxQuery = None,
@@ -79,7 +90,13 @@ def list_buildings(
 ) -> dict[str, Any]:
     """Buildings as a GeoJSON FeatureCollection, by grid, admin area and bbox."""
     result = service.list_buildings(
-        session, grid_code=grid, area_code=area, bbox=bbox, page=page, page_size=page_size
+        session,
+        grid_code=grid,
+        area_code=area,
+        bbox=bbox,
+        page=page,
+        page_size=page_size,
+        districts=districts_seen(session, actor=actor),
     )
     return feature_collection(
         result.items, total=result.total, page=result.page, page_size=result.page_size
@@ -87,14 +104,16 @@ def list_buildings(
 
 
 @router.get("/buildings/{code}")
-def get_building(session: SessionDep, code: str) -> dict[str, Any]:
+def get_building(session: SessionDep, actor: Staff, code: str) -> dict[str, Any]:
     """One building as a GeoJSON Feature with its footprint and house count."""
-    return feature(service.get_building(session, code=code))
+    districts = districts_seen(session, actor=actor)
+    return feature(service.get_building(session, code=code, districts=districts))
 
 
 @router.get("/houses")
 def list_houses(
     session: SessionDep,
+    actor: Staff,
     building: Annotated[str | None, Query(description="building code")] = None,
     grid: Annotated[str | None, Query(description="15-digit grid code")] = None,
     bbox: BboxQuery = None,
@@ -103,7 +122,13 @@ def list_houses(
 ) -> dict[str, Any]:
     """Houses as a GeoJSON FeatureCollection of points inside their buildings."""
     result = service.list_houses(
-        session, building_code=building, grid_code=grid, bbox=bbox, page=page, page_size=page_size
+        session,
+        building_code=building,
+        grid_code=grid,
+        bbox=bbox,
+        page=page,
+        page_size=page_size,
+        districts=districts_seen(session, actor=actor),
     )
     return feature_collection(
         result.items, total=result.total, page=result.page, page_size=result.page_size
@@ -111,6 +136,7 @@ def list_houses(
 
 
 @router.get("/houses/{code}")
-def get_house(session: SessionDep, code: str) -> dict[str, Any]:
+def get_house(session: SessionDep, actor: Staff, code: str) -> dict[str, Any]:
     """One house by its code (building code-unit-room) as a GeoJSON Feature."""
-    return feature(service.get_house(session, code=code))
+    districts = districts_seen(session, actor=actor)
+    return feature(service.get_house(session, code=code, districts=districts))

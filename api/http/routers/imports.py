@@ -26,6 +26,7 @@ from api.http.deps import ReadSessionDep, SessionDep
 from api.http.errors import ApiError
 from api.import_jobs import ImportRunner, open_private
 from api.schemas import ImportForm, JobRead
+from events.directory import districts_seen
 from gis.clock import local_today
 from gis.crs import Crs
 from gis.jobs import ImportJob, JobStatus, error_file_expired, get_job, list_jobs
@@ -416,36 +417,41 @@ LayerFormat = Annotated[
 ]
 
 
-def _export_layer(session: Session, layer: str, area: str | None, fmt: str) -> FileResponse:
+def _export_layer(
+    session: Session, actor: Actor, layer: str, area: str | None, fmt: str
+) -> FileResponse:
     folder = _scratch()
     path = folder / f"{layer}.{fmt}"
     export = grid_io.export_grids if layer == "grids" else grid_io.export_buildings
+    districts = districts_seen(session, actor=actor)  # another district's layer is not yours
     try:
-        export(session, path=path, area_code=area)
+        export(session, path=path, area_code=area, districts=districts)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return _send(path, f"{layer}-{area or 'all'}-{_stamp()}.{fmt}")
 
 
-@router.get("/exports/grids", response_class=FileResponse, dependencies=[allow(ALL_STAFF)])
+@router.get("/exports/grids", response_class=FileResponse)
 def export_grids(
     session: ReadSessionDep,
+    actor: Annotated[Actor, allow(ALL_STAFF)],
     area: Annotated[str | None, Query(description="admin code to narrow to")] = None,
     fmt: LayerFormat = "geojson",
 ) -> FileResponse:
     """Grids as GeoJSON, GeoPackage or CSV with WKT (CGCS2000 lon/lat)."""
-    return _export_layer(session, "grids", area, fmt)
+    return _export_layer(session, actor, "grids", area, fmt)
 
 
-@router.get("/exports/buildings", response_class=FileResponse, dependencies=[allow(ALL_STAFF)])
+@router.get("/exports/buildings", response_class=FileResponse)
 def export_buildings(
     session: ReadSessionDep,
+    actor: Annotated[Actor, allow(ALL_STAFF)],
     area: Annotated[str | None, Query(description="admin code to narrow to")] = None,
     fmt: LayerFormat = "geojson",
 ) -> FileResponse:
     """Buildings as GeoJSON, GeoPackage or CSV with WKT (CGCS2000 lon/lat)."""
-    return _export_layer(session, "buildings", area, fmt)
+    return _export_layer(session, actor, "buildings", area, fmt)
 
 
 @router.get(

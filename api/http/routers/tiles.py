@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 from api.http.auth import ALL_STAFF, allow
 from api.http.deps import ReadSessionDep
 from api.http.errors import ApiError
+from events.directory import districts_seen
 from gis import tiles
 from grid.service import area_prefix
 from people.access import Actor
@@ -32,8 +33,8 @@ def events_scope(actor: Actor) -> tiles.TileScope:
     if not actor.area_code:
         return tiles.TileScope()
     prefix = area_prefix(actor.area_code)
-    # A district also sees its cases that fall outside every grid.
-    return tiles.TileScope(area_prefix=prefix, district_code=prefix if len(prefix) == 6 else None)
+    # A district (or a city, all its districts) also sees its cases outside every grid.
+    return tiles.TileScope(area_prefix=prefix, district_code=prefix if len(prefix) <= 6 else None)
 
 
 def etag_of(data: bytes) -> str:
@@ -84,8 +85,11 @@ def get_tile(
             "is for staff who handle cases (领导账号只看汇总，不看单个事件)",
         )
     scope = events_scope(actor) if found.scoped else None
+    districts = districts_seen(session, actor=actor)
     try:
-        data = tiles.render_tile(session, layer=found, z=z, x=x, y=y, scope=scope)
+        data = tiles.render_tile(
+            session, layer=found, z=z, x=x, y=y, scope=scope, districts=districts
+        )
     except tiles.TileError as exc:
         raise ApiError(
             status.HTTP_400_BAD_REQUEST,
@@ -101,8 +105,8 @@ def get_tile(
         if found.max_age
         else "private, no-cache",
     }
-    if found.scoped:
-        headers["Vary"] = "Authorization, Cookie"
+    # Every layer is cut to the caller's district(s): the bytes differ per account.
+    headers["Vary"] = "Authorization, Cookie"
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(content=data, media_type=MVT_MEDIA_TYPE, headers=headers)

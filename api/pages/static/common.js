@@ -16,6 +16,7 @@ export const STATUS_LABEL = {
   suspended: "挂账",
   voided: "已作废",
   self_resolved: "自行处置",
+  transferred: "已移交",
 };
 export const OPEN_STATUSES = [
   "reported",
@@ -303,7 +304,12 @@ export async function drawGrid(map, code, { buildings = false } = {}) {
 // --- events ----------------------------------------------------------------------------------
 
 // Steps that are not actions a person picks: the report itself and what the system does.
-const STEP_LABEL = { report: "上报 Report", escalate: "督办 Escalated", remind: "提醒 Reminder" };
+const STEP_LABEL = {
+  report: "上报 Report",
+  escalate: "督办 Escalated",
+  remind: "提醒 Reminder",
+  "transfer-in": "移交接收 Transferred in",
+};
 
 export function actionLabel(action) {
   return (ACTIONS[action] && ACTIONS[action].label) || STEP_LABEL[action] || action;
@@ -360,6 +366,7 @@ export const ACTIONS = {
   rework: { label: "核查不通过 Fix rejected", fields: ["reason", "note?", "photos?"] },
   "self-resolve": { label: "自行处置 Fixed it myself", fields: ["note?", "photos"] },
   close: { label: "结案 Close", fields: [], quick: true },
+  transfer: { label: "跨区移交 Transfer to another district", fields: ["to_district", "reason", "note?"], hint: "例如：事发地属伍家岗区" },
 };
 
 const LIMITS = [
@@ -438,6 +445,13 @@ function field(name, event, action) {
         h("legend", {}, "核实结果 Outcome"),
         h("label", { class: "check" }, h("input", { type: "radio", name: "passed", value: "true", checked: true }), "属实 Confirmed"),
         h("label", { class: "check" }, h("input", { type: "radio", name: "passed", value: "false" }), "不属实 Not confirmed"),
+      );
+    case "to_district":
+      return h(
+        "label",
+        {},
+        `接收区县代码 Receiving district${mark}`,
+        h("input", { name: "to_district", required: !optional, pattern: "[0-9]{6}", maxlength: 6, inputmode: "numeric", placeholder: "420503" }),
       );
     case "duplicate_of": {
       const guess = event.duplicate_of || (event.duplicate_candidates || [])[0] || "";
