@@ -12,7 +12,7 @@ from typing import Any
 
 from geoalchemy2 import WKTElement
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,15 +25,18 @@ from events.models import (
     DepartmentUnit,
     Event,
     EventCategory,
+    EventKey,
     EventSource,
     EventStage,
     EventStatus,
     EventStep,
+    KeyKind,
     Stage,
 )
 from events.schemas import EventRead, EventReport, StageRead, StepRead, UnitRef
 from events.workflow import OPEN_STATES, add_step
 from gis.crs import STORAGE_SRID
+from gis.partitions import sequence_part
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import Building
@@ -116,11 +119,15 @@ def new_event(
     point: tuple[float, float],
     **located: Any,
 ) -> Event:
-    """A new event row (not yet added) with its id and code, e.g. 420502-20261123-000123."""
-    event_id = session.scalar(select(func.nextval("event_id_seq")))
+    """A new event row (not yet added) with its id and code, e.g. 420502-20261123-000123.
+
+    The id is stamped with the month the row is created in (the database's clock, see
+    gis.partitions); the code ends with the sequence's part of it.
+    """
+    event_id = session.execute(text("SELECT month_stamped_id('event_id_seq')")).scalar_one()
     return Event(
         id=event_id,
-        code=f"{district}-{at.astimezone(UTC):%Y%m%d}-{event_id:06d}",
+        code=f"{district}-{at.astimezone(UTC):%Y%m%d}-{sequence_part(event_id):06d}",
         idempotency_key=idempotency_key,
         category_id=category.id,
         category_code=category.code,
@@ -205,8 +212,7 @@ def report_event(
     )
     try:
         with session.begin_nested():
-            session.add(event)
-            session.flush()
+            add_event(session, event)
     except IntegrityError:
         # Another request with the same key won the race: answer with its event.
         existing = session.scalar(select(Event).where(Event.idempotency_key == idempotency_key))
@@ -253,6 +259,20 @@ def report_event(
     else:
         dispatch_event(session, event=event, category=category, at=at, actor_id=actor.staff_id)
     return read_event(session, event=event, now=at)
+
+
+def add_event(session: Session, event: Event) -> None:
+    """Insert a new event with its keys (event_key): a code or an idempotency key already
+    taken in the district raises IntegrityError."""
+    session.add(event)
+    session.flush()
+    keys = {KeyKind.CODE: event.code, KeyKind.IDEMPOTENCY: event.idempotency_key}
+    session.add_all(
+        EventKey(district_code=event.district_code, kind=kind, key=key, event_id=event.id)
+        for kind, key in keys.items()
+        if key is not None
+    )
+    session.flush()
 
 
 def get_event(session: Session, *, code: str) -> Event:
@@ -403,6 +423,7 @@ def read_event(
 
 __all__ = [
     "DepartmentType",
+    "add_event",
     "current_category",
     "get_event",
     "new_event",
