@@ -216,9 +216,9 @@ class Event(DistrictKeyed, Base):
         ),
         CheckConstraint("substr(code, 1, 6) = district_code", name="code_in_district"),
         # Code and idempotency key are unique through event_key (a partitioned table's unique
-        # keys must hold its partition key); these indexes serve lookups.
+        # keys must hold its partition key), which also serves lookups; this index serves those
+        # by code of events filed without keys.
         Index("ix_event_code", "code"),
-        Index("ix_event_idempotency_key", "idempotency_key"),
         grid_fk(),
         district_fk("building_id", "building.id"),
         district_fk("organisation_id", "organisation.id"),
@@ -287,6 +287,8 @@ class EventKey(Base):
 
     __tablename__ = "event_key"
     __table_args__ = (
+        # Looking a key up before the district is known (an idempotent resend).
+        Index("ix_event_key_kind_key", "kind", "key"),
         district_fk("event_id", "event.id", ondelete="CASCADE"),
         placed(Placement.DISTRIBUTED),
     )

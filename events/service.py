@@ -12,7 +12,7 @@ from typing import Any
 
 from geoalchemy2 import WKTElement
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,7 +36,7 @@ from events.models import (
 from events.schemas import EventRead, EventReport, StageRead, StepRead, UnitRef
 from events.workflow import OPEN_STATES, add_step
 from gis.crs import STORAGE_SRID
-from gis.partitions import sequence_part
+from gis.partitions import month_floor, sequence_part
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import Building
@@ -162,7 +162,7 @@ def report_event(
     if actor.role not in REPORTERS:
         raise Forbidden(f"a {actor.role.label} account may not file events")
     if idempotency_key:
-        existing = session.scalar(select(Event).where(Event.idempotency_key == idempotency_key))
+        existing = event_by_key(session, KeyKind.IDEMPOTENCY, idempotency_key)
         if existing is not None:
             return _replay(session, event=existing, actor=actor, key=idempotency_key, at=at)
     category = current_category(session, report.category)
@@ -215,7 +215,9 @@ def report_event(
             add_event(session, event)
     except IntegrityError:
         # Another request with the same key won the race: answer with its event.
-        existing = session.scalar(select(Event).where(Event.idempotency_key == idempotency_key))
+        existing = (
+            event_by_key(session, KeyKind.IDEMPOTENCY, idempotency_key) if idempotency_key else None
+        )
         if existing is None:
             raise
         return _replay(session, event=existing, actor=actor, key=idempotency_key, at=at)
@@ -275,9 +277,28 @@ def add_event(session: Session, event: Event) -> None:
     session.flush()
 
 
+def event_by_key(session: Session, kind: KeyKind, key: str) -> Event | None:
+    """The event a code or an idempotency key names (through event_key), None when none."""
+    event_id = session.scalar(
+        select(EventKey.event_id).where(EventKey.kind == kind, EventKey.key == key).limit(1)
+    )
+    return session.get(Event, event_id) if event_id is not None else None
+
+
+def code_is(session: Session, code: str) -> list[ColumnElement[bool]]:
+    """`Event.code == code`, and the event's id when event_key knows it, so a query by code
+    reads one monthly partition instead of every partition's code index."""
+    event_id = session.scalar(
+        select(EventKey.event_id).where(
+            EventKey.district_code == code[:6], EventKey.kind == KeyKind.CODE, EventKey.key == code
+        )
+    )
+    return [Event.code == code] + ([Event.id == event_id] if event_id is not None else [])
+
+
 def get_event(session: Session, *, code: str) -> Event:
     """An event by code."""
-    event = session.scalar(select(Event).where(Event.code == code))
+    event = session.scalar(select(Event).where(*code_is(session, code)))
     if event is None:
         raise NotFound(f"event {code} does not exist")
     return event
@@ -327,7 +348,7 @@ def read_event(
                 select(EventStep, Staff.username, DepartmentUnit.name)
                 .outerjoin(Staff, EventStep.actor_id == Staff.id)
                 .outerjoin(DepartmentUnit, EventStep.unit_id == DepartmentUnit.id)
-                .where(EventStep.event_id == event.id)
+                .where(EventStep.event_id == event.id, EventStep.id >= month_floor(event.id))
                 .order_by(EventStep.at, EventStep.id)
             ).all()
         )
@@ -424,7 +445,9 @@ def read_event(
 __all__ = [
     "DepartmentType",
     "add_event",
+    "code_is",
     "current_category",
+    "event_by_key",
     "get_event",
     "new_event",
     "read_event",

@@ -27,7 +27,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def ensure_partitions(url: str) -> list[str]:
     """Create the missing monthly partitions in the database at `url` (none before 0012)."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
     from gis import partitions
@@ -35,10 +35,7 @@ def ensure_partitions(url: str) -> list[str]:
     engine = create_engine(url)
     try:
         with Session(engine) as session, session.begin():
-            partitioned = session.scalar(
-                text("SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass('event')")
-            )
-            return partitions.ensure(session) if partitioned else []
+            return partitions.ensure(session) if partitions.is_partitioned(session) else []
     finally:
         engine.dispose()
 

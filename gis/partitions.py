@@ -55,6 +55,15 @@ def sequence_part(row_id: int) -> int:
     return row_id % STAMP
 
 
+def month_floor(row_id: int) -> int:
+    """The lowest id of the month `row_id` was stamped in (0 for an id from before stamping).
+
+    A step or an outbox row is never created before its event, so `EventStep.id >=
+    month_floor(event.id)` is always true and lets a query skip the earlier months.
+    """
+    return (row_id // STAMP) * STAMP if row_id >= FIRST_MONTH * STAMP else 0
+
+
 def add_months(month: int, n: int) -> int:
     """YYYYMM `n` months after (or before, when negative) `month`."""
     index = (month // 100) * 12 + (month % 100 - 1) + n
@@ -82,12 +91,21 @@ def retention_setting() -> int:
     return get_settings().outbox_retention_months
 
 
+def is_partitioned(session: Session) -> bool:
+    """Whether the database's case history is partitioned (migrated to 0012 or later)."""
+    return bool(
+        session.scalar(
+            text("SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass('public.event')")
+        )
+    )
+
+
 def existing_months(session: Session, table: str) -> list[int]:
-    """The months that have a partition of `table`, in order."""
+    """The months that have a partition of `table`, in order (none for a missing table)."""
     names = session.scalars(
         text(
             "SELECT c.relname FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
-            "WHERE h.inhparent = CAST(:table AS regclass)"
+            "WHERE h.inhparent = to_regclass(:table)"
         ),
         {"table": table},
     )
@@ -224,6 +242,8 @@ __all__ = [
     "coverage",
     "ensure",
     "is_partition",
+    "is_partitioned",
+    "month_floor",
     "month_of",
     "months_ahead_setting",
     "partition_name",

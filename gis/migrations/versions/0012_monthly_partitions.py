@@ -9,7 +9,7 @@ and every column that references them become bigint.
 
 A unique key of a partitioned table must contain the partition key, so event.code and
 event.idempotency_key lose theirs: `event_key` (district_code, kind, key) → event_id keeps
-them unique, and event keeps plain indexes on both for lookups.
+them unique and serves lookups by either (event keeps a plain index on code).
 
 Each table is converted in place: a partitioned copy is filled, the old table dropped and the
 copy renamed, then its indexes, primary key and the foreign keys from and to it are made
@@ -43,10 +43,7 @@ ID_COLUMNS = {
     "delivery_attempt": ("outbox_id",),
 }
 # Indexes this revision adds to event (in place of the unique keys).
-NEW_EVENT_INDEXES = {
-    "ix_event_code": "CREATE INDEX ix_event_code ON event (code)",
-    "ix_event_idempotency_key": "CREATE INDEX ix_event_idempotency_key ON event (idempotency_key)",
-}
+NEW_EVENT_INDEXES = {"ix_event_code": "CREATE INDEX ix_event_code ON event (code)"}
 
 MONTH_STAMPED_ID = f"""
 CREATE FUNCTION month_stamped_id(seq regclass, at timestamptz DEFAULT now()) RETURNS bigint
@@ -153,6 +150,7 @@ def upgrade() -> None:
         """
     )
     op.execute("CREATE INDEX ix_event_key_event_id ON event_key (event_id)")
+    op.execute("CREATE INDEX ix_event_key_kind_key ON event_key (kind, key)")
     # Until now both were unique per district on event itself: one key row each.
     op.execute(
         "INSERT INTO event_key (district_code, kind, key, event_id, created_at) "
