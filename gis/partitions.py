@@ -148,7 +148,8 @@ def ensure(
     created = []
     for table in PARTITIONED:
         have = set(existing_months(session, table))
-        first = min([current, *have, *([month_of(since)] if since else [])])
+        # Months before 2000-01 belong to <table>_before.
+        first = max(FIRST_MONTH, min([current, *have, *([month_of(since)] if since else [])]))
         month = first
         while month <= last:
             if month not in have:
