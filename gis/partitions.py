@@ -137,8 +137,8 @@ def ensure(
     """Create the missing monthly partitions; returns the names of those created.
 
     Every table gets a partition for each month from the earliest needed (the month of
-    `since`, the earliest one it has, or the current month) through `ahead` months after the
-    current one (PARTITION_MONTHS_AHEAD). Runs in the session's transaction.
+    `since` when given, else the current month) through `ahead` months after the current one
+    (PARTITION_MONTHS_AHEAD). Runs in the session's transaction.
     """
     at = now or datetime.now(UTC)
     current = month_of(at)
@@ -148,8 +148,9 @@ def ensure(
     created = []
     for table in PARTITIONED:
         have = set(existing_months(session, table))
-        # Months before 2000-01 belong to <table>_before.
-        first = max(FIRST_MONTH, min([current, *have, *([month_of(since)] if since else [])]))
+        # Months before 2000-01 belong to <table>_before. Past months are not filled in
+        # unless asked for: a pruned outbox month stays dropped.
+        first = max(FIRST_MONTH, min(current, month_of(since)) if since else current)
         month = first
         while month <= last:
             if month not in have:

@@ -200,6 +200,9 @@ def test_prune_drops_an_old_settled_outbox_month_and_keeps_one_with_a_pending_ro
     assert attempts == {pending}
     assert 202601 in partitions.existing_months(session, "event")
     assert session.get(Event, event.id) is not None
+    # The daily run does not make the dropped month again.
+    assert "outbox_p202601" not in partitions.ensure(session, now=DECEMBER)
+    assert 202601 not in partitions.existing_months(session, "outbox")
 
 
 def test_an_idempotent_resend_returns_the_original_event_kept_by_event_key(dispatch_city):
