@@ -103,16 +103,15 @@ def test_rows_stamped_either_side_of_midnight_go_to_their_own_months(session, di
 
 def test_a_row_without_a_month_partition_is_refused(session, dispatch_city):
     event_id = file(dispatch_city).id
-    with pytest.raises(IntegrityError, match="no partition"):
-        with session.begin_nested():
-            session.execute(
-                text(
-                    "INSERT INTO event_step (id, district_code, event_id, action, to_status, "
-                    "data, at) SELECT month_stamped_id('event_step_id_seq', :at), district_code, "
-                    "id, 'note', status, '{}', :at FROM event WHERE id = :event"
-                ),
-                {"at": datetime(2001, 1, 1, tzinfo=UTC), "event": event_id},
-            )
+    with pytest.raises(IntegrityError, match="no partition"), session.begin_nested():
+        session.execute(
+            text(
+                "INSERT INTO event_step (id, district_code, event_id, action, to_status, "
+                "data, at) SELECT month_stamped_id('event_step_id_seq', :at), district_code, "
+                "id, 'note', status, '{}', :at FROM event WHERE id = :event"
+            ),
+            {"at": datetime(2001, 1, 1, tzinfo=UTC), "event": event_id},
+        )
 
 
 def test_ensure_creates_the_months_ahead_and_coverage_counts_them(session):
