@@ -274,3 +274,22 @@ def test_only_the_parents_are_checked_by_the_key_test(session):
     assert kinds == {"event": "p", "event_step": "p", "outbox": "p", "event_key": "r"}
     assert partitions.is_partition("event_step_p202612") and partitions.is_partition("event_before")
     assert not partitions.is_partition("event_key") and not partitions.is_partition("event_stage")
+
+
+def test_a_report_in_a_month_without_its_partition_gets_503_and_saves_nothing(
+    client, session, city
+):
+    from tests.api.event_requests import assert_error, report
+    from tests.factories import bearer
+
+    current = month_of(datetime.now(UTC))
+    _drop_months_after(session, partitions.add_months(current, -1))  # the current month too
+    before = _scalar(session, "SELECT count(*) FROM event")
+    response = client.post("/api/events", json=report(), headers=bearer(city["worker"]))
+    assert_error(response, 503, "gridgov db partitions", "分区")
+    assert response.headers["Retry-After"]
+    assert _scalar(session, "SELECT count(*) FROM event") == before
+    # Once the months are made again the same report is filed.
+    partitions.ensure(session)
+    filed = client.post("/api/events", json=report(), headers=bearer(city["worker"]))
+    assert filed.status_code == 201, filed.text
