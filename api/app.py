@@ -31,14 +31,17 @@ from api.import_jobs import ImportRunner
 from api.pages import maps
 from api.pages import routes as pages
 from api.pages.templating import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
-from gis.db import check_durable, get_request_engine
+from gis import partitions
+from gis.db import check_durable, get_request_engine, session_scope
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """At start-up, refuse a non-durable database in production, fail the imports a killed
-    server left running and delete expired files; at shutdown, let running imports finish."""
+    """At start-up, refuse a non-durable database in production, create the monthly partitions
+    ahead, fail the imports a killed server left running and delete expired files; at
+    shutdown, let running imports finish."""
     await run_in_threadpool(check_durable, get_request_engine())
+    await run_in_threadpool(_ensure_partitions)
     runner: ImportRunner | None = getattr(app.state, "import_runner", None)
     if runner is None:
         runner = app.state.import_runner = ImportRunner()
@@ -48,6 +51,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await run_in_threadpool(runner.shutdown)
+
+
+def _ensure_partitions() -> None:
+    """The months ahead of event, event_step and outbox (gis.partitions), when missing."""
+    with session_scope(get_request_engine()) as session:
+        if not partitions.is_partitioned(session):
+            return  # not migrated yet: `gridgov migrate` creates them
+        if partitions.coverage(session).months_ahead < partitions.months_ahead_setting():
+            partitions.ensure(session)
 
 
 def create_app() -> FastAPI:

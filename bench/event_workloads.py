@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from bench.common import Figure, admin_actor, percentiles, timed
@@ -56,7 +56,7 @@ def report_figures(engine: Engine, label: str, n: int = 500) -> list[Figure]:
             session.commit()
             ours.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            event_id = session.scalar(select(func.nextval("event_id_seq")))
+            event_id = session.execute(text("SELECT month_stamped_id('event_id_seq')")).scalar_one()
             session.add(
                 Event(
                     id=event_id,

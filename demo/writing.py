@@ -9,6 +9,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from demo.arrays import IntArray, Progress
+from gis.partitions import STAMP
+
+# China time is UTC+8 all year (no daylight saving since 1991), as gis.partitions counts months.
+_CHINA_OFFSET_S = 8 * 3600
 
 
 def reserve_ids(session: Session, table: str, n: int) -> IntArray:
@@ -32,6 +36,23 @@ def reserve_ids(session: Session, table: str, n: int) -> IntArray:
         {"sequence": sequence, "n": n},
     ).scalars()
     return np.sort(np.fromiter(ids, dtype=np.int64, count=n))
+
+
+def stamp_ids(ids: IntArray, instants_us: IntArray) -> IntArray:
+    """Month-stamped ids (gis.partitions): YYYYMM of each instant (µs since 1970) in China time
+    · 10^10 + the reserved id, so a backfilled row lands in the partition of its own month."""
+    months = (
+        ((instants_us // 1_000_000 + _CHINA_OFFSET_S).astype("datetime64[s]"))
+        .astype("datetime64[M]")
+        .astype(np.int64)
+    )
+    yyyymm = (months // 12 + 1970) * 100 + months % 12 + 1
+    return yyyymm * STAMP + ids
+
+
+def reserve_stamped_ids(session: Session, table: str, instants_us: IntArray) -> IntArray:
+    """One fresh month-stamped id of `table` per instant (`reserve_ids`, then `stamp_ids`)."""
+    return stamp_ids(reserve_ids(session, table, len(instants_us)), instants_us)
 
 
 def batch_progress(on_progress: Progress | None, stage: str, total: int) -> Callable[[int], None]:

@@ -42,7 +42,7 @@ from events.outbox import notify
 from events.photos import attach_photos
 from events.reference import work_calendar
 from events.schemas import ActionInput, EventDetail, EventRead
-from events.service import get_event, read_event
+from events.service import code_is, get_event, read_event
 from events.transfer import check_transfer, transfer_event
 from events.workflow import (
     SYSTEM,
@@ -135,7 +135,7 @@ def _locked_event(session: Session, code: str) -> Event:
     """
     event = session.scalar(
         select(Event)
-        .where(Event.code == code.strip())
+        .where(*code_is(session, code.strip()))
         .with_for_update()
         .execution_options(populate_existing=True)
     )

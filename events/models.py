@@ -4,11 +4,13 @@ their audit trail, attachments, the notification outbox and the work calendar.""
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from enum import StrEnum
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -73,6 +76,28 @@ class DeliveryStatus(LabelledEnum):
     PENDING = "pending", "待发送"
     DELIVERED = "delivered", "已送达"
     DEAD = "dead", "已放弃"
+
+
+# event, event_step and outbox are partitioned by month of their id (gis.partitions).
+PARTITIONED_BY_MONTH = {"postgresql_partition_by": "RANGE (id)"}
+
+
+def month_stamped_id(table: str) -> Any:
+    """The id column of a monthly partitioned table: YYYYMM · 10^10 + its sequence's next value
+    (`gis.partitions`), given by the database."""
+    return mapped_column(
+        BigInteger,
+        primary_key=True,
+        autoincrement=False,
+        server_default=text(f"month_stamped_id('{table}_id_seq')"),
+    )
+
+
+class KeyKind(StrEnum):
+    """What an `event_key` row keeps unique within a district."""
+
+    CODE = "code"  # the event's code, 420502-20261122-000123
+    IDEMPOTENCY = "idempotency"  # the key a phone or integration resends a report with
 
 
 class Department(Base):
@@ -189,19 +214,18 @@ class Event(DistrictKeyed, Base):
             "reported_at",
             postgresql_ops={"grid_code": "varchar_pattern_ops"},
         ),
-        # Codes gridgov issues start with the district's, so for them (code, district_code)
-        # is as unique as code; a code given by an import is unique within its district.
-        UniqueConstraint("code", "district_code"),
-        # A phone resends a report to the same place, hence the same district.
-        UniqueConstraint("idempotency_key", "district_code"),
+        # Code and idempotency key are unique through event_key (a partitioned table's unique
+        # keys must hold its partition key), which also serves lookups; this index serves those
+        # by code of events filed without keys.
+        Index("ix_event_code", "code"),
         grid_fk(),
         district_fk("building_id", "building.id"),
         district_fk("organisation_id", "organisation.id"),
         district_fk("duplicate_of_id", "event.id"),
-        placed(Placement.DISTRIBUTED),
+        placed(Placement.DISTRIBUTED) | PARTITIONED_BY_MONTH,
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    id: Mapped[int] = month_stamped_id("event")
     code: Mapped[str] = mapped_column(String(24))  # 420502-20261122-000123
     idempotency_key: Mapped[str | None] = mapped_column(String(100), default=None)
     category_id: Mapped[int] = mapped_column(ForeignKey("event_category.id"))
@@ -232,7 +256,7 @@ class Event(DistrictKeyed, Base):
     dispatch_rule_id: Mapped[int | None] = mapped_column(
         ForeignKey("dispatch_rule.id"), default=None
     )
-    duplicate_of_id: Mapped[int | None] = mapped_column(default=None)
+    duplicate_of_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -256,6 +280,25 @@ class Event(DistrictKeyed, Base):
     )
 
 
+class EventKey(Base):
+    """A value unique per district that names one event: its code, the idempotency key it was
+    filed with (partitioned `event` cannot keep them unique itself)."""
+
+    __tablename__ = "event_key"
+    __table_args__ = (
+        # Looking a key up before the district is known (an idempotent resend).
+        Index("ix_event_key_kind_key", "kind", "key"),
+        district_fk("event_id", "event.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30), primary_key=True)  # a KeyKind
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class EventStage(DistrictKeyed, Base):
     """One run of a deadline stage: when it started, was due, ended, and how much was paused."""
 
@@ -267,7 +310,7 @@ class EventStage(DistrictKeyed, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
-    event_id: Mapped[int] = mapped_column(index=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, index=True)
     stage: Mapped[Stage] = mapped_column(db_enum(Stage, "stage_kind"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("department_unit.id"), default=None)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -282,12 +325,12 @@ class EventStep(DistrictKeyed, Base):
     __tablename__ = "event_step"
     __table_args__ = (
         district_fk("event_id", "event.id", ondelete="CASCADE"),
-        placed(Placement.DISTRIBUTED),
+        placed(Placement.DISTRIBUTED) | PARTITIONED_BY_MONTH,
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    id: Mapped[int] = month_stamped_id("event_step")
     district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
-    event_id: Mapped[int] = mapped_column(index=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, index=True)
     action: Mapped[str] = mapped_column(String(30))
     from_status: Mapped[EventStatus | None] = mapped_column(
         db_enum(EventStatus, "event_status"), default=None
@@ -313,8 +356,8 @@ class Attachment(DistrictKeyed, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
-    event_id: Mapped[int] = mapped_column(index=True)
-    step_id: Mapped[int | None] = mapped_column(default=None)
+    event_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    step_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     content_type: Mapped[str] = mapped_column(String(50))
     size: Mapped[int]
@@ -337,13 +380,13 @@ class Outbox(DistrictKeyed, Base):
         Index("ix_outbox_due", "next_attempt_at", postgresql_where="status = 'pending'"),
         district_fk("event_id", "event.id", ondelete="CASCADE"),
         district_fk("step_id", "event_step.id", ondelete="CASCADE"),
-        placed(Placement.DISTRIBUTED),
+        placed(Placement.DISTRIBUTED) | PARTITIONED_BY_MONTH,
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    id: Mapped[int] = month_stamped_id("outbox")
     district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
-    event_id: Mapped[int] = mapped_column(index=True)
-    step_id: Mapped[int]
+    event_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    step_id: Mapped[int] = mapped_column(BigInteger)
     unit_id: Mapped[int] = mapped_column(ForeignKey("department_unit.id"))
     kind: Mapped[str] = mapped_column(String(30))  # dispatch / return / supervise / close …
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
@@ -368,7 +411,7 @@ class DeliveryAttempt(DistrictKeyed, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
-    outbox_id: Mapped[int] = mapped_column(index=True)
+    outbox_id: Mapped[int] = mapped_column(BigInteger, index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status_code: Mapped[int | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -36,6 +36,7 @@ from events.models import (
     EventSource,
     EventStatus,
     EventStep,
+    KeyKind,
 )
 from events.schemas import (
     EventReport,
@@ -51,7 +52,7 @@ from events.schemas import (
     Submission,
     TokenRead,
 )
-from events.service import report_event
+from events.service import code_is, event_by_key, report_event
 from events.workflow import FINAL_STATES
 from gis.clock import CHINA_TZ
 from gis.crs import Crs
@@ -366,7 +367,7 @@ def submit_request(
         if not 1 <= len(client_key) <= CLIENT_KEY_CHARS:
             raise InvalidReport(f"the Idempotency-Key must be 1–{CLIENT_KEY_CHARS} characters")
         token = _token_for(integration, client_key)
-        earlier = session.scalar(select(Event).where(Event.idempotency_key == TOKEN_PREFIX + token))
+        earlier = event_by_key(session, KeyKind.IDEMPOTENCY, TOKEN_PREFIX + token)
         if earlier is not None:
             return _receipt(earlier, token, submission.account_id), False
     else:
@@ -633,7 +634,7 @@ def get_request(
     """One request by its id; NotFound when it does not exist or is not the key's to read."""
     check_jurisdiction(session, jurisdiction_id=jurisdiction_id, integration=integration)
     event = session.scalar(
-        select(Event).where(Event.code == service_request_id, *_visible(integration))
+        select(Event).where(*code_is(session, service_request_id), *_visible(integration))
     )
     if event is None:
         raise NotFound(
@@ -652,12 +653,8 @@ def find_token(
 ) -> TokenRead:
     """The request a token of this integration stands for."""
     check_jurisdiction(session, jurisdiction_id=jurisdiction_id, integration=integration)
-    code = session.scalar(
-        select(Event.code).where(
-            Event.idempotency_key == TOKEN_PREFIX + token.strip(),
-            Event.reporter_id == integration.staff_id,
-        )
-    )
+    event = event_by_key(session, KeyKind.IDEMPOTENCY, TOKEN_PREFIX + token.strip())
+    code = event.code if event is not None and event.reporter_id == integration.staff_id else None
     if code is None:
         raise NotFound(f"token {token} is unknown to this api_key; POST requests gives tokens")
     return TokenRead(service_request_id=code, token=token.strip())

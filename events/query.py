@@ -396,12 +396,16 @@ def _summary_rows() -> Select[Any]:
             Event.stage_deadline,
             Event.stage_started_at,
             Event.suspended_at,
-            original.code.label("duplicate_of"),
+            # A subquery, not a join: it runs for the page's rows only and reads one monthly
+            # partition each, where a join would read every partition's events.
+            select(original.code)
+            .where(original.id == Event.duplicate_of_id)
+            .scalar_subquery()
+            .label("duplicate_of"),
         )
         .select_from(Event)
         .join(EventCategory, EventCategory.id == Event.category_id)
         .outerjoin(DepartmentUnit, DepartmentUnit.id == Event.unit_id)
-        .outerjoin(original, original.id == Event.duplicate_of_id)
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from geoalchemy2 import WKTElement
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,15 +25,18 @@ from events.models import (
     DepartmentUnit,
     Event,
     EventCategory,
+    EventKey,
     EventSource,
     EventStage,
     EventStatus,
     EventStep,
+    KeyKind,
     Stage,
 )
 from events.schemas import EventRead, EventReport, StageRead, StepRead, UnitRef
 from events.workflow import OPEN_STATES, add_step
 from gis.crs import STORAGE_SRID
+from gis.partitions import month_floor, sequence_part
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import Building
@@ -116,11 +119,15 @@ def new_event(
     point: tuple[float, float],
     **located: Any,
 ) -> Event:
-    """A new event row (not yet added) with its id and code, e.g. 420502-20261123-000123."""
-    event_id = session.scalar(select(func.nextval("event_id_seq")))
+    """A new event row (not yet added) with its id and code, e.g. 420502-20261123-000123.
+
+    The id is stamped with the month the row is created in (the database's clock, see
+    gis.partitions); the code ends with the sequence's part of it.
+    """
+    event_id = session.execute(text("SELECT month_stamped_id('event_id_seq')")).scalar_one()
     return Event(
         id=event_id,
-        code=f"{district}-{at.astimezone(UTC):%Y%m%d}-{event_id:06d}",
+        code=f"{district}-{at.astimezone(UTC):%Y%m%d}-{sequence_part(event_id):06d}",
         idempotency_key=idempotency_key,
         category_id=category.id,
         category_code=category.code,
@@ -155,7 +162,7 @@ def report_event(
     if actor.role not in REPORTERS:
         raise Forbidden(f"a {actor.role.label} account may not file events")
     if idempotency_key:
-        existing = session.scalar(select(Event).where(Event.idempotency_key == idempotency_key))
+        existing = event_by_key(session, KeyKind.IDEMPOTENCY, idempotency_key)
         if existing is not None:
             return _replay(session, event=existing, actor=actor, key=idempotency_key, at=at)
     category = current_category(session, report.category)
@@ -205,11 +212,12 @@ def report_event(
     )
     try:
         with session.begin_nested():
-            session.add(event)
-            session.flush()
+            add_event(session, event)
     except IntegrityError:
         # Another request with the same key won the race: answer with its event.
-        existing = session.scalar(select(Event).where(Event.idempotency_key == idempotency_key))
+        existing = (
+            event_by_key(session, KeyKind.IDEMPOTENCY, idempotency_key) if idempotency_key else None
+        )
         if existing is None:
             raise
         return _replay(session, event=existing, actor=actor, key=idempotency_key, at=at)
@@ -255,9 +263,42 @@ def report_event(
     return read_event(session, event=event, now=at)
 
 
+def add_event(session: Session, event: Event) -> None:
+    """Insert a new event with its keys (event_key): a code or an idempotency key already
+    taken in the district raises IntegrityError."""
+    session.add(event)
+    session.flush()
+    keys = {KeyKind.CODE: event.code, KeyKind.IDEMPOTENCY: event.idempotency_key}
+    session.add_all(
+        EventKey(district_code=event.district_code, kind=kind, key=key, event_id=event.id)
+        for kind, key in keys.items()
+        if key is not None
+    )
+    session.flush()
+
+
+def event_by_key(session: Session, kind: KeyKind, key: str) -> Event | None:
+    """The event a code or an idempotency key names (through event_key), None when none."""
+    event_id = session.scalar(
+        select(EventKey.event_id).where(EventKey.kind == kind, EventKey.key == key).limit(1)
+    )
+    return session.get(Event, event_id) if event_id is not None else None
+
+
+def code_is(session: Session, code: str) -> list[ColumnElement[bool]]:
+    """`Event.code == code`, and the event's id when event_key knows it, so a query by code
+    reads one monthly partition instead of every partition's code index."""
+    event_id = session.scalar(
+        select(EventKey.event_id).where(
+            EventKey.district_code == code[:6], EventKey.kind == KeyKind.CODE, EventKey.key == code
+        )
+    )
+    return [Event.code == code] + ([Event.id == event_id] if event_id is not None else [])
+
+
 def get_event(session: Session, *, code: str) -> Event:
     """An event by code."""
-    event = session.scalar(select(Event).where(Event.code == code))
+    event = session.scalar(select(Event).where(*code_is(session, code)))
     if event is None:
         raise NotFound(f"event {code} does not exist")
     return event
@@ -307,7 +348,7 @@ def read_event(
                 select(EventStep, Staff.username, DepartmentUnit.name)
                 .outerjoin(Staff, EventStep.actor_id == Staff.id)
                 .outerjoin(DepartmentUnit, EventStep.unit_id == DepartmentUnit.id)
-                .where(EventStep.event_id == event.id)
+                .where(EventStep.event_id == event.id, EventStep.id >= month_floor(event.id))
                 .order_by(EventStep.at, EventStep.id)
             ).all()
         )
@@ -403,7 +444,10 @@ def read_event(
 
 __all__ = [
     "DepartmentType",
+    "add_event",
+    "code_is",
     "current_category",
+    "event_by_key",
     "get_event",
     "new_event",
     "read_event",

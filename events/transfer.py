@@ -15,14 +15,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from events.dispatch import dispatch_event
 from events.exceptions import Forbidden, InvalidReport
 from events.models import Attachment, Event, EventCategory, EventStatus, EventStep
+from events.service import add_event
 from events.workflow import add_step, carry_steps
 from gis.crs import Crs
+from gis.partitions import sequence_part
 from grid import service as grid_service
 from grid.exceptions import InvalidQuery
 from grid.models import AdminLevel, AdminUnit, Building
@@ -139,10 +141,10 @@ def transfer_event(
 
     The caller ends the old case (status transferred, `transferred_to` in its step).
     """
-    event_id = session.scalar(select(func.nextval("event_id_seq")))
+    event_id = session.execute(text("SELECT month_stamped_id('event_id_seq')")).scalar_one()
     new = Event(
         id=event_id,
-        code=f"{to_district}-{at.astimezone(UTC):%Y%m%d}-{event_id:06d}",
+        code=f"{to_district}-{at.astimezone(UTC):%Y%m%d}-{sequence_part(event_id):06d}",
         idempotency_key=None,
         category_id=event.category_id,
         category_code=event.category_code,
@@ -164,8 +166,7 @@ def transfer_event(
         reported_at=at,
         **_located(session, event, to_district),
     )
-    session.add(new)
-    session.flush()
+    add_event(session, new)
     history = session.scalars(
         select(EventStep).where(EventStep.event_id == event.id).order_by(EventStep.at, EventStep.id)
     ).all()

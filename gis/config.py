@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # the whole answer), and how many receivers are posted to at once.
     webhook_deadline_s: float = Field(default=10.0, gt=0, le=300)
     webhook_concurrency: int = Field(default=4, ge=1, le=64)
+    # Monthly partitions of event, event_step and outbox (gis.partitions): months created
+    # ahead of the current one, and whole outbox months kept before it.
+    partition_months_ahead: int = Field(default=6, ge=0, le=120)
+    outbox_retention_months: int = Field(default=6, ge=0, le=120)
     # Map basemap: none (outline map), osm, tianditu (needs TIANDITU_KEY), or xyz (BASEMAP_URL,
     # a self-hosted {z}/{x}/{y} template; BASEMAP_CRS gcj02 when its tiles are Gaode/Tencent).
     basemap: Literal["none", "osm", "tianditu", "xyz"] = "none"

@@ -19,8 +19,25 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at `url` up to `revision`."""
+    """Migrate the database at `url` up to `revision`, then create the monthly partitions
+    of the case history ahead (`gis.partitions.ensure`) once its tables are partitioned."""
     command.upgrade(alembic_config(url), revision)
+    ensure_partitions(url)
+
+
+def ensure_partitions(url: str) -> list[str]:
+    """Create the missing monthly partitions in the database at `url` (none before 0012)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from gis import partitions
+
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            return partitions.ensure(session) if partitions.is_partitioned(session) else []
+    finally:
+        engine.dispose()
 
 
 def current(url: str) -> str | None:

@@ -22,7 +22,7 @@ from api.cli.maps import map_app
 from api.cli.people import people_app
 from api.cli.recut import recut_command
 from api.cli.worker import worker_app
-from gis import local_pg
+from gis import local_pg, partitions
 from gis.config import get_settings
 from gis.crs import Crs
 from gis.db import Base, check_durable, session_scope
@@ -186,6 +186,40 @@ def replica_status() -> None:
     console.print(f"state: {health.state}{lag} (bound {settings.replica_max_lag_s:g} s)")
     if health.detail:
         console.print(health.detail)
+
+
+@db_app.command("partitions")
+@clear_errors
+def db_partitions(
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="also drop outbox months older than OUTBOX_RETENTION_MONTHS whose rows are "
+            "all delivered or dead",
+        ),
+    ] = False,
+) -> None:
+    """Create the monthly partitions of event, event_step and outbox ahead (run it daily).
+
+    Months are created through PARTITION_MONTHS_AHEAD (6) after the current one; a row whose
+    month has no partition is refused, so a stopped timer shows in `GET /api/health` first.
+    """
+    with session_scope() as session:
+        created = partitions.ensure(session)
+        dropped = partitions.prune(session) if prune else []
+        covered = partitions.coverage(session)
+    console.print(
+        f"已建分区到 {covered.last_month} (partitions through {covered.last_month}, "
+        f"{covered.months_ahead} months ahead); created {len(created)}"
+        + (f": {', '.join(created)}" if created else "")
+    )
+    if prune:
+        console.print(
+            f"dropped {len(dropped)} outbox months" + (f": {', '.join(dropped)}" if dropped else "")
+        )
+    if covered.warning:
+        typer.echo(covered.warning, err=True)
 
 
 @db_app.command("reset")

@@ -13,7 +13,7 @@ import psycopg2.errors
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from events.attachments import AttachmentError
@@ -77,6 +77,13 @@ def database_unavailable(exc: Exception) -> tuple[str, dict[str, str]] | None:
         return str(exc), {"Retry-After": str(RETRY_AFTER_OUTAGE_S)}
     if not isinstance(exc, DBAPIError):
         return None
+    if isinstance(exc.orig, psycopg2.errors.CheckViolation) and "no partition" in str(exc.orig):
+        return (
+            "本月的案件分区尚未建立，请管理员运行 gridgov db partitions。the case history has no "
+            "partition for this month yet (the daily `gridgov db partitions` has stopped); "
+            "nothing was saved, send it again once it has run",
+            {"Retry-After": str(RETRY_AFTER_OUTAGE_S)},
+        )
     if isinstance(exc.orig, psycopg2.errors.QueryCanceled):
         return (
             "数据库繁忙，请稍后重试。the database took too long to answer and the request "
@@ -205,5 +212,6 @@ def install(app: FastAPI) -> None:
         message, headers = answer
         return error_response(status.HTTP_503_SERVICE_UNAVAILABLE, message, headers=headers)
 
-    for error_class in UNAVAILABLE:
+    # A row whose month has no partition yet is refused as a constraint violation.
+    for error_class in (*UNAVAILABLE, IntegrityError):
         app.add_exception_handler(error_class, _database_down)

@@ -38,10 +38,11 @@ from demo.events.generate import (
 )
 from demo.people.scales import DEMO_PASSWORD
 from demo.units import seed_demo_dispatchers, seed_demo_units
-from demo.writing import batch_progress, reserve_ids
+from demo.writing import batch_progress, reserve_stamped_ids
 from events.catalog import DepartmentType
-from events.models import EventSource, EventStatus
+from events.models import EventSource, EventStatus, KeyKind
 from events.reference import load_reference_data
+from gis import partitions
 from gis.bulk import copy_frame
 from people.staff import hash_password
 
@@ -193,14 +194,24 @@ def write_events(
     *,
     on_progress: Progress | None = None,
 ) -> int:
-    """COPY generated events, their steps and stages; returns the number of events."""
+    """COPY generated events, their steps, stages and keys; returns the number of events.
+
+    Events and steps get ids stamped with their own month (gis.partitions), whose partitions
+    are created first.
+    """
     n = len(events)
-    ids = reserve_ids(session, "event", n)
+    if n:
+        first, last = (
+            datetime.fromtimestamp(int(t) / US, UTC)
+            for t in (events.reported_at.min(), events.step_at.max())
+        )
+        partitions.ensure(session, since=first, now=max(last, datetime.now(UTC)))
+    ids = reserve_stamped_ids(session, "event", events.reported_at)
     grid_code = frame.grid_code[events.grid]
     district = np.array([c[:6] for c in grid_code.tolist()], dtype=object)
     day = np.datetime_as_string(events.reported_at.astype("datetime64[us]"), unit="D")
     code = [
-        f"{d}-{y.replace('-', '')}-{i:06d}"
+        f"{d}-{y.replace('-', '')}-{i % partitions.STAMP:06d}"
         for d, y, i in zip(district.tolist(), day.tolist(), ids.tolist(), strict=True)
     ]
     points = shapely.points(events.lon, events.lat)
@@ -264,6 +275,17 @@ def write_events(
     )
     _copy_frame(session, "event", rows, on_progress, "events")
     del rows
+    keys = pd.DataFrame(
+        {
+            "district_code": district,
+            "kind": KeyKind.CODE.value,
+            "key": code,
+            "event_id": ids,
+            "created_at": _iso(events.reported_at),
+        }
+    )
+    _copy_frame(session, "event_key", keys, None, "event_keys")
+    del keys
 
     notes = np.array(SLOT_NOTES, dtype=object)[events.step_slot]
     report = events.step_slot == S_REPORT
@@ -272,6 +294,7 @@ def write_events(
     ]
     steps = pd.DataFrame(
         {
+            "id": reserve_stamped_ids(session, "event_step", events.step_at),
             "event_id": ids[events.step_event],
             "district_code": district[events.step_event],
             "action": np.array(SLOT_ACTIONS, dtype=object)[events.step_slot],

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine
 
 from gis.config import get_settings
 from gis.db import Base
+from gis.partitions import is_partition
 
 # Domain tables register themselves on Base.metadata when their models are imported; a
 # package that does not exist yet (people, events) simply adds nothing.
@@ -30,6 +31,9 @@ def _include_object(
 ) -> bool:
     # PostGIS's own tables (spatial_ref_sys, tiger …) are not ours to migrate.
     if type_ == "table" and reflected and compare_to is None:
+        return False
+    # A foreign key to a partitioned table is reflected once more for each partition.
+    if type_ == "foreign_key_constraint" and reflected and is_partition(obj.referred_table.name):
         return False
     return bool(alembic_helpers.include_object(obj, name, type_, reflected, compare_to))
 

@@ -32,6 +32,7 @@ from events.reference import load_reference_data
 from events.service import read_event
 from events.workflow import FINAL_STATES, TRANSITIONS
 from gis.clock import CHINA_TZ
+from gis.partitions import sequence_part
 from people.staff import authenticate
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=CHINA_TZ)  # a Monday morning
@@ -407,11 +408,39 @@ def test_event_codes_and_ids_follow_the_service(seeded: Seeded) -> None:
     s = seeded.session
     events = s.execute(select(Event.id, Event.code, Event.reported_at, Event.district_code)).all()
     assert all(
-        code == f"{district}-{at.astimezone(UTC):%Y%m%d}-{id_:06d}"
+        code == f"{district}-{at.astimezone(UTC):%Y%m%d}-{sequence_part(id_):06d}"
         for id_, code, at, district in events
     )
     next_id = _scalar(s, "SELECT nextval('event_id_seq')")
-    assert next_id > max(id_ for id_, *_ in events)
+    assert next_id > max(sequence_part(id_) for id_, *_ in events)
+
+
+def test_demo_events_and_steps_land_in_the_partition_of_their_own_month(seeded: Seeded) -> None:
+    s = seeded.session
+    misplaced = _scalar(
+        s,
+        "SELECT count(*) FROM event WHERE tableoid::regclass::text <> "
+        "'event_p' || to_char(reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYYMM')",
+    )
+    steps_misplaced = _scalar(
+        s,
+        "SELECT count(*) FROM event_step WHERE tableoid::regclass::text <> "
+        "'event_step_p' || to_char(at AT TIME ZONE 'Asia/Shanghai', 'YYYYMM')",
+    )
+    months = _scalar(s, "SELECT count(DISTINCT tableoid) FROM event")
+    assert (misplaced, steps_misplaced) == (0, 0)
+    assert months >= 2  # 60 days of history span at least two months
+
+
+def test_every_demo_event_code_is_kept_unique_by_event_key(seeded: Seeded) -> None:
+    s = seeded.session
+    unkeyed = _scalar(
+        s,
+        "SELECT count(*) FROM event e WHERE NOT EXISTS (SELECT 1 FROM event_key k "
+        "WHERE k.district_code = e.district_code AND k.kind = 'code' AND k.key = e.code "
+        "AND k.event_id = e.id)",
+    )
+    assert unkeyed == 0
 
 
 def test_a_demo_event_reads_back_through_the_service(seeded: Seeded) -> None:

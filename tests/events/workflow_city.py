@@ -49,7 +49,9 @@ def add_person(
     )
     session.add(staff)
     session.flush()
-    session.add_all(StaffGrid(staff_id=staff.id, grid_code=code) for code in grids or [])
+    session.add_all(
+        StaffGrid(staff_id=staff.id, grid_code=code, district_code=code[:6]) for code in grids or []
+    )
     session.flush()
     return load_actor(session, staff_id=staff.id)
 

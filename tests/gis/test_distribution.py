@@ -59,15 +59,15 @@ def _scratch(session, ddl: str) -> None:
 
 
 def test_a_unique_key_without_the_district_code_is_found(session, declared):
-    _scratch(session, "ALTER TABLE event ADD CONSTRAINT scratch_code UNIQUE (code)")
+    _scratch(session, "ALTER TABLE building ADD CONSTRAINT scratch_code UNIQUE (code)")
     problems = key_problems(session, declared)
-    assert problems == ["event: key scratch_code (code) lacks district_code"]
+    assert problems == ["building: key scratch_code (code) lacks district_code"]
 
 
 def test_a_unique_index_without_the_district_code_is_found(session, declared):
-    _scratch(session, "CREATE UNIQUE INDEX scratch_ext ON event (external_ref)")
+    _scratch(session, "CREATE UNIQUE INDEX scratch_sha ON attachment (sha256)")
     assert key_problems(session, declared) == [
-        "event: key scratch_ext (external_ref) lacks district_code"
+        "attachment: key scratch_sha (sha256) lacks district_code"
     ]
 
 
@@ -155,12 +155,12 @@ def test_citus_ddl_command_prints_the_plan(database_url):
 
 def test_citus_ddl_command_refuses_a_schema_that_breaks_a_rule(engine, database_url):
     with engine.begin() as connection:
-        connection.execute(text("CREATE UNIQUE INDEX scratch_ref ON event (external_ref)"))
+        connection.execute(text("CREATE UNIQUE INDEX scratch_ref ON attachment (sha256)"))
     try:
         result = run("db", "citus-ddl", database_url=database_url)
     finally:
         with engine.begin() as connection:
             connection.execute(text("DROP INDEX scratch_ref"))
     assert result.returncode == 1
-    assert "event: key scratch_ref (external_ref) lacks district_code" in result.stderr
+    assert "attachment: key scratch_ref (sha256) lacks district_code" in result.stderr
     assert "create_distributed_table" not in result.stdout
