@@ -7,6 +7,7 @@ reads return masked values, and `unmask_resident` is the one way to the clear te
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -269,6 +270,13 @@ def _start_residence(
     session.flush()
 
 
+def _columns(row: Resident | SpecialGroup, *, leave: set[str]) -> dict[str, Any]:
+    """A row's column values to start a copy in another district: without its identity, its
+    district, its timestamps and the columns in `leave`."""
+    skip = leave | {"id", "district_code", "resident_id", "created_at", "updated_at"}
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in skip}
+
+
 def _move_to_district(session: Session, resident: Resident, district: str, on: date) -> Resident:
     """Carry a person to another district's ledger (跨区迁移) and return the new record.
 
@@ -285,22 +293,8 @@ def _move_to_district(session: Session, resident: Resident, district: str, on: d
                 "history cannot be rewritten"
             )
         current.moved_out, current.reason = on, f"迁往 {district}"
-    copied = {
-        column.key: getattr(resident, column.key)
-        for column in Resident.__table__.columns
-        if column.key
-        not in {
-            "id",
-            "district_code",
-            "house_id",
-            "grid_code",
-            "household_id",
-            "relation_to_head",
-            "created_at",
-            "updated_at",
-        }
-    }
-    moved = Resident(**copied, district_code=district)
+    place = {"house_id", "grid_code", "household_id", "relation_to_head"}
+    moved = Resident(**_columns(resident, leave=place), district_code=district)
     session.add(moved)
     resident.house_id, resident.active = None, False
     session.flush()
@@ -311,19 +305,7 @@ def _move_to_district(session: Session, resident: Resident, district: str, on: d
     ).all()
     for group in groups:
         group.ended_on, group.end_reason = on, f"迁往 {district}，在新辖区继续管理"
-        carried = {
-            column.key: getattr(group, column.key)
-            for column in SpecialGroup.__table__.columns
-            if column.key
-            not in {
-                "id",
-                "district_code",
-                "resident_id",
-                "ended_on",
-                "end_reason",
-                "responsible_staff_id",
-            }
-        }
+        carried = _columns(group, leave={"ended_on", "end_reason", "responsible_staff_id"})
         session.add(SpecialGroup(**carried, resident_id=moved.id, district_code=district))
     identity.move(
         session,
