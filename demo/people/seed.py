@@ -628,8 +628,12 @@ def _write_people(
         "residents",
     )
 
-    # Residences: the earlier, closed stays first, then one open stay per person.
-    n_prev = len(people.prev_person)
+    # Residences: the earlier, closed stays first, then one open stay per person. A stay in
+    # another district belongs to that district's ledger (a record of its own there), so only
+    # the earlier stays in the person's present district are written here.
+    prev_house_district = frame.building_district[frame.house_building[people.prev_house]]
+    kept = np.flatnonzero(prev_house_district == person_district[people.prev_person])
+    n_prev = len(kept)
     born_here = people.moved_in == people.birth
     rented = frame.house_use[house][hh] == "rented"
     current_reason = np.where(
@@ -639,15 +643,16 @@ def _write_people(
             floating | rented, "租住", np.where(people.relation == HEAD, "购房入住", "随户迁入")
         ),
     )
-    prev_house_id = frame.house_id[people.prev_house]
-    prev_in = as_dates(people.prev_moved_in).tolist()
-    prev_out = as_dates(people.moved_in[people.prev_person]).tolist()
+    prev_person = people.prev_person[kept]
+    prev_house_id = frame.house_id[people.prev_house[kept]]
+    prev_in = as_dates(people.prev_moved_in[kept]).tolist()
+    prev_out = as_dates(people.moved_in[prev_person]).tolist()
     moved_in = as_dates(people.moved_in).tolist()
 
     def residence_rows(a: int, z: int) -> Iterable[Sequence[Any]]:
         for i in range(a, z):
             if i < n_prev:
-                p = int(people.prev_person[i])
+                p = int(prev_person[i])
                 yield (
                     int(person_ids[p]),
                     person_district[p],
