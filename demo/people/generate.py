@@ -570,10 +570,16 @@ def generate_people(
     moved_hh = rng.random(n_hh) < PREVIOUS_RESIDENCE_SHARE
     old_enough = moved_in - birth > np.timedelta64(730, "D")
     prev_person = np.flatnonzero(moved_hh[hh] & old_enough)
-    pool = np.arange(len(frame.house_id))
-    prev_house_hh = pool[rng.integers(0, len(pool), n_hh)]
-    clash = prev_house_hh == house
-    prev_house_hh[clash] = (prev_house_hh[clash] + 1) % len(pool)
+    # In the same district: a stay elsewhere is kept in that district's ledger, not this one.
+    house_district = frame.building_district[frame.house_building]
+    prev_house_hh = np.empty(n_hh, dtype=np.int64)
+    for district in np.unique(house_district[house]):
+        pool = np.flatnonzero(house_district == district)
+        mine = np.flatnonzero(house_district[house] == district)
+        pick = rng.integers(0, len(pool), len(mine))
+        clash = pool[pick] == house[mine]
+        pick[clash] = (pick[clash] + 1) % len(pool)
+        prev_house_hh[mine] = pool[pick]
     prev_house = prev_house_hh[hh[prev_person]]
     stay = as_days(np.floor(rng.uniform(0.5, 12, len(prev_person)) * DAYS_PER_YEAR))
     prev_moved_in = np.maximum(moved_in[prev_person] - stay, birth[prev_person])
