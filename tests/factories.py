@@ -30,6 +30,7 @@ from people.staff import create_staff
 DISTRICT = "420502"
 STREET = "420502001000"
 COMMUNITY = "420502001001"
+DISTRICT_NAMES = {DISTRICT: "西陵区", "420503": "伍家岗区"}
 
 
 def china_today() -> date:
@@ -91,9 +92,11 @@ def add_grid(session: Session, code: str, geom: BaseGeometry, name: str | None =
 def add_building(
     session: Session, code: str, geom: BaseGeometry, grid_code: str | None, **fields: object
 ) -> Building:
-    """A building with the given footprint, assigned to `grid_code`."""
-    fields.setdefault("district_code", grid_code[:6] if grid_code else DISTRICT)
-    building = Building(code=code, geom=ewkb(geom), grid_code=grid_code, **fields)
+    """A building with the given footprint, assigned to `grid_code` (and its district)."""
+    district = grid_code[:6] if grid_code else DISTRICT
+    building = Building(
+        code=code, geom=ewkb(geom), grid_code=grid_code, district_code=district, **fields
+    )
     session.add(building)
     session.flush()
     return building
@@ -196,12 +199,16 @@ def add_unit(
     location: tuple[float, float] | None = None,
     name: str | None = None,
     webhook_url: str | None = None,
+    district: str = DISTRICT,
 ) -> DepartmentUnit:
-    """A department unit (and its department) with a jurisdiction and/or a location."""
+    """A department unit (and its district's department) with a jurisdiction and/or a location."""
     kind = DepartmentType(dept_type)
-    department = session.scalar(select(Department).where(Department.dept_type == kind))
+    department = session.scalar(
+        select(Department).where(Department.dept_type == kind, Department.district_code == district)
+    )
     if department is None:
-        department = Department(name=f"西陵区{kind.label}", dept_type=kind, district_code=DISTRICT)
+        place = DISTRICT_NAMES.get(district, district)
+        department = Department(name=f"{place}{kind.label}", dept_type=kind, district_code=district)
         session.add(department)
         session.flush()
     unit = DepartmentUnit(
@@ -209,7 +216,7 @@ def add_unit(
         name=name or f"{kind.label}{code}",
         department_id=department.id,
         dept_type=kind,
-        district_code=DISTRICT,
+        district_code=district,
         geom=ewkb(to_multipolygon(geom)) if geom is not None else None,
         location=f"SRID=4490;POINT({location[0]} {location[1]})" if location else None,
         webhook_url=webhook_url,
