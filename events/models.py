@@ -55,10 +55,19 @@ class EventSource(LabelledEnum):
 
     GRID_WORKER = "grid_worker", "网格员上报"
     HOTLINE = "hotline", "12345热线"
-    OPEN311 = "open311", "Open311接入"
-    SENSOR = "sensor", "物联感知"
+    MAILBOX = "mailbox", "市长信箱"
+    WEB_APP = "web_app", "网站·APP"
     INSPECTION = "inspection", "巡查发现"
     LEADER = "leader", "领导批示"
+    SENSOR = "sensor", "物联感知"
+    OPEN311 = "open311", "Open311接入"
+    DEPARTMENT = "department", "部门移交"
+
+
+# Raised by a citizen: the caller is answered (答复), called back (回访) and asked how satisfied.
+CITIZEN_SOURCES = frozenset(
+    {EventSource.HOTLINE, EventSource.MAILBOX, EventSource.WEB_APP, EventSource.OPEN311}
+)
 
 
 class Stage(LabelledEnum):
