@@ -70,6 +70,27 @@ CITIZEN_SOURCES = frozenset(
 )
 
 
+class AppealType(LabelledEnum):
+    """what the caller asks for (诉求类型)"""
+
+    CONSULT = "consult", "咨询"
+    HELP = "help", "求助"
+    COMPLAINT = "complaint", "投诉"
+    TIP_OFF = "tip_off", "举报"
+    SUGGESTION = "suggestion", "建议"
+    PRAISE = "praise", "表扬"
+
+
+class ReplyChannel(LabelledEnum):
+    """how the caller was answered (答复方式)"""
+
+    PHONE = "phone", "电话"
+    SMS = "sms", "短信"
+    LETTER = "letter", "书面"
+    WEB_APP = "web_app", "网站·APP"
+    IN_PERSON = "in_person", "当面"
+
+
 class Stage(LabelledEnum):
     """deadline stage"""
 

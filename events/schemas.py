@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 
 from events.calendar import Light, Limit, LimitUnit
 from events.catalog import DepartmentType, Priority
-from events.models import EventSource, EventStatus, Stage
+from events.models import EventSource, EventStatus, ReplyChannel, Stage
 from gis.crs import Crs
 from gis.text import InputModel, check_occurrence
 
@@ -147,8 +147,17 @@ class ActionInput(InputModel):
         max_length=12,
         description="6-digit code of the district a case is transferred to (跨区移交), e.g. 420503",
     )
+    reply: str | None = Field(
+        default=None, max_length=4000, description="what the caller was told (答复内容)"
+    )
+    reply_channel: ReplyChannel | None = Field(
+        default=None, description="how the caller was answered (答复方式): phone, sms, letter …"
+    )
+    replied_at: datetime | None = Field(
+        default=None, description="when the caller was answered; now when not given"
+    )
 
-    @field_validator("note", "reason", "duplicate_of", "to_district")
+    @field_validator("note", "reason", "duplicate_of", "to_district", "reply")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
@@ -164,6 +173,13 @@ class ActionInput(InputModel):
                     f"an extension of {value} is more than {MAX_EXTENSION_DAYS} working days; "
                     "ask for less, or suspend the case (挂账) while it waits"
                 )
+        return value
+
+    @field_validator("replied_at")
+    @classmethod
+    def _reply_time_is_aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("replied_at must carry a time zone, e.g. 2026-11-26T17:30+08:00")
         return value
 
     @field_validator("new_deadline")
