@@ -110,7 +110,7 @@ def room_labels(floor: int | None, room: str) -> tuple[int | None, list[str]]:
     with a floor given, a room of 1–2 digits is that room on that floor.
     """
     digits = room.lstrip("0") or "0"
-    if floor is None and len(digits) >= 3:
+    if len(digits) >= 3 and floor in (None, int(digits[:-2])):
         floor, number = int(digits[:-2]), int(digits[-2:])
     elif floor is not None and len(digits) <= 2:
         number = int(digits)
@@ -214,7 +214,13 @@ def _take_admin(text: str, names: list[AdminName], level: str) -> tuple[AdminNam
                     best = (len(stem), unit, rest)
     if best is None:
         return None, text
-    return best[1], best[2]
+    rest = best[2]
+    if level == "community":  # 前进里 + 小区12栋: the estate word names the same place
+        for word in ESTATE_SUFFIXES:
+            if rest.startswith(word):
+                rest = rest[len(word) :]
+                break
+    return best[1], rest
 
 
 def parse_address(text: str, admin_names: Iterable[AdminName] = ()) -> ParsedAddress:

@@ -134,3 +134,28 @@ class HousePage(BaseModel):
     page: int
     page_size: int
     items: list[HouseRead]
+
+
+class AddressCandidate(BaseModel):
+    """A place an address text may mean (地址匹配候选), best first in a search."""
+
+    building_code: str
+    building_name: str | None
+    address: str | None
+    house_id: int | None = Field(description="the house (户) when a unit/room was given and exists")
+    house_code: str | None = Field(description="building code-unit-room, as the ledger writes it")
+    room: str | None = Field(description="the house as read aloud: 3单元0502室")
+    grid_code: str | None
+    district_code: str
+    lon: float = Field(description="CGCS2000 (4490) longitude of a point inside the building")
+    lat: float = Field(description="CGCS2000 (4490) latitude of a point inside the building")
+    score: float = Field(ge=0, le=1, description="1 = every part of the text agrees")
+    why: str = Field(description="which parts matched (中文), e.g. 道路门牌一致; 楼栋一致")
+
+
+class AddressSearch(BaseModel):
+    """What an address text was read as, and the places it may mean (empty when none)."""
+
+    query: str
+    parsed: dict[str, Any]
+    candidates: list[AddressCandidate]

@@ -147,6 +147,7 @@ class BuildingTable:
     """Buildings: parallel arrays, footprints in lon/lat (4490)."""
 
     code: Array
+    name: list[str | None]  # 前进里社区12栋 for homes; None for shops, schools, works …
     address: Array
     floors: IntArray
     use: Array  # BuildingUse values
@@ -596,6 +597,25 @@ def _houses(rng: np.random.Generator, b: dict[str, Any], u: FloatArray) -> dict[
     }
 
 
+def _building_names(
+    b: dict[str, Any], grid_community: IntArray, community_codes: Array, unit_name: dict[str, str]
+) -> list[str | None]:
+    """Homes as residents name them: community + building number (前进里社区12栋), numbered
+    through the community in grid order and reading order within each grid (no randomness)."""
+    homes = np.isin(b["klass"], (_RES_LOW, _RES_MID, _TOWER, _MIXED))
+    community = grid_community[b["grid"]]
+    order = np.lexsort((b["seq"], b["grid"], community))
+    order = order[homes[order]]
+    number = np.zeros(len(homes), dtype=np.int64)
+    ranked = community[order]
+    number[order] = np.arange(len(order)) - np.searchsorted(ranked, ranked) + 1
+    community_of = community_codes[b["grid"]]
+    return [
+        f"{unit_name[c]}{n}栋" if home else None
+        for c, n, home in zip(community_of.tolist(), number.tolist(), homes.tolist(), strict=True)
+    ]
+
+
 def _roads(rng: np.random.Generator, n_streets: int, per_street: int) -> list[list[str]]:
     """Road names for each street: real Yichang roads first, then made-up ones."""
     made_up = unique_names(
@@ -673,6 +693,7 @@ def generate_city(*, scale: str = "demo", seed: int = DEFAULT_SEED) -> DemoCity:
             strict=True,
         )
     ]
+    names = _building_names(b, tree["grid_community"], community_codes, unit_name)
     grid_codes = tree["grid_codes"]
     building_codes = np.char.add(
         np.char.add(grid_codes[b["grid"]], "B"), np.char.zfill(b["seq"].astype(str), 4)
@@ -716,6 +737,7 @@ def generate_city(*, scale: str = "demo", seed: int = DEFAULT_SEED) -> DemoCity:
         ),
         buildings=BuildingTable(
             code=building_codes,
+            name=names,
             address=np.array(addresses),
             floors=b["floors"],
             use=np.array([u_.value for u_ in _CLASS_USE])[b["klass"]],

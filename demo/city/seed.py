@@ -176,10 +176,11 @@ def seed_demo_city(
     _copy(
         session,
         "building",
-        ("id", "code", "address", "floors", "use", "grid_code", "district_code", "geom"),
+        ("id", "code", "name", "address", "floors", "use", "grid_code", "district_code", "geom"),
         zip(
             ids.tolist(),
             b.code.tolist(),
+            b.name,
             b.address.tolist(),
             b.floors.tolist(),
             b.use.tolist(),
