@@ -15,6 +15,7 @@ from api.http.auth import LoopbackOnlyWithWeakSecrets
 from api.http.body_limit import BodyLimitMiddleware
 from api.http.input_checks import no_nul
 from api.http.routers import (
+    addresses,
     auth,
     events,
     grids,
@@ -85,6 +86,7 @@ def create_app() -> FastAPI:
         health,
         auth,
         grids,
+        addresses,
         recut,
         people,
         events,

@@ -94,7 +94,7 @@ def admin_stem(name: str) -> str:
 
 
 def building_name_key(name: str) -> str:
-    """The `name_key` of a building name: 前进里社区12栋 → 前进里#12 (unchanged without a number)."""
+    """A building name as `name_key` stores it: 前进里社区12栋 → 前进里#12 (else unchanged)."""
     return _NAME_TAIL.sub(lambda m: f"#{int(m.group(1))}", normalise(name), count=1)
 
 

@@ -24,7 +24,7 @@ from grid.address_text import (
     parse_address,
     room_labels,
 )
-from grid.exceptions import InvalidQuery
+from grid.exceptions import InvalidAddressQuery
 from grid.models import AdminUnit, Building, House
 from grid.schemas import AddressCandidate, AddressSearch
 from grid.service import house_code
@@ -90,14 +90,19 @@ def _road_agrees(address: str | None, key: str) -> bool:
 def _check_query(q: str, limit: int) -> str:
     text = q.strip()
     if not text:
-        raise InvalidQuery("q is empty; give the address as the caller says it, e.g. 夷陵大道121号")
+        raise InvalidAddressQuery(
+            "q is empty; give the address as the caller says it, e.g. 夷陵大道121号", field="q"
+        )
     if len(text) > MAX_QUERY_CHARS:
-        raise InvalidQuery(
+        raise InvalidAddressQuery(
             f"q is {len(text)} characters long; an address fits in {MAX_QUERY_CHARS}: "
-            "give the road and number or the community and building, not the whole call"
+            "give the road and number or the community and building, not the whole call",
+            field="q",
         )
     if not 1 <= limit <= MAX_CANDIDATES:
-        raise InvalidQuery(f"limit {limit} is not valid; use 1..{MAX_CANDIDATES}")
+        raise InvalidAddressQuery(
+            f"limit {limit} is not valid; ask for 1..{MAX_CANDIDATES} candidates", field="limit"
+        )
     return text
 
 
@@ -200,14 +205,14 @@ def search_addresses(
 
     `scope` limits the candidates to buildings whose grid code starts with one of its
     prefixes (a grid worker's grids, a street's or district's code prefix); None is all.
-    Raises InvalidQuery for an empty or over-long text and a limit outside 1..20.
+    Raises InvalidAddressQuery for an empty or over-long text and a limit outside 1..20.
     """
     text = _check_query(q, limit)
     parsed = parse_address(text, admin_names(session, normalise(text)))
     road_key, building_key = parsed.road_key, parsed.building_key
     if road_key is None and building_key is None:
         return AddressSearch(query=q, parsed=parsed.as_dict(), candidates=[])
-    keys = []
+    keys: list[ColumnElement[bool]] = []
     if road_key is not None:
         keys.append(Building.address_key.like(_escape_like(road_key[::-1]) + "%", escape="\\"))
     if building_key is not None:
@@ -273,7 +278,7 @@ def place_address(
     0.05; otherwise a sentence saying what was missing or ambiguous."""
     try:
         found = search_addresses(session, q=text, limit=3, scope=scope)
-    except InvalidQuery as exc:
+    except InvalidAddressQuery as exc:
         return AddressPlacement(None, str(exc))
     candidates = found.candidates
     if not candidates:
@@ -297,4 +302,3 @@ def place_address(
             "community, or give the 房屋编码",
         )
     return AddressPlacement(best, None)
-

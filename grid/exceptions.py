@@ -57,3 +57,7 @@ class RecutRejected(ImportRejected):
     def __init__(self, report: ImportReport, *, community_code: str) -> None:
         self.community_code = community_code
         super().__init__(report, what=f"the grids of community {community_code} were not changed")
+
+
+class InvalidAddressQuery(GridError, errors.Invalid):
+    """An address search with an empty or over-long text, or a limit out of range."""

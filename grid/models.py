@@ -119,7 +119,9 @@ class Grid(DistrictKeyed, Base):
 # keys from what a caller says, and a test holds the two to agreeing.
 _FULL_WIDTH = "translate({col}, '０１２３４５６７８９', '0123456789')"
 # The address reversed, so "ends with 夷陵大道121号" is an indexed prefix match.
-ADDRESS_KEY_SQL = "reverse(regexp_replace(" + _FULL_WIDTH.format(col="address") + ", '\\s', '', 'g'))"
+ADDRESS_KEY_SQL = (
+    "reverse(regexp_replace(" + _FULL_WIDTH.format(col="address") + ", '\\s', '', 'g'))"
+)
 # 前进里社区12栋 / 前进里小区12号楼 → 前进里#12: the estate stem and the building number.
 NAME_KEY_SQL = (
     "regexp_replace("

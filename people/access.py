@@ -140,3 +140,15 @@ def grid_scope(actor: Actor, grid_column: SQLColumnExpression[str | None]) -> Co
     if actor.area_code:
         return grid_column.startswith(area_prefix(actor.area_code))
     return false()
+
+
+def scope_prefixes(actor: Actor) -> list[str] | None:
+    """Code prefixes of the grids an actor works in: a grid worker's grid codes, area staff's
+    area prefix; None (everywhere) for an admin, [] for an account with neither."""
+    if actor.role is StaffRole.ADMIN:
+        return None
+    if actor.role is StaffRole.GRID_WORKER:
+        return sorted(actor.grid_codes)
+    if actor.area_code:
+        return [area_prefix(actor.area_code)]
+    return []

@@ -321,6 +321,10 @@ class RowChecker:
             return None, None, None, None
         if not code.isascii():
             code = unicodedata.normalize("NFKC", code)
+        if not code.isascii():
+            # An address (现住址 as written: 前进里社区12栋3单元502), not a code: it is placed
+            # by the address search when its batch is written (stage.place_by_address).
+            return code, None, None, None
         parts = [p.strip() for p in code.rsplit("-", 2)]
         if len(parts) != 3 or not all(parts):
             row.bad(
@@ -367,6 +371,7 @@ def _parse_date(text_value: str) -> date | str | None:
 
 # Order of a row's problems: Python's (by column) first, then the duplicate and SQL checks'.
 SEQ_DUPLICATE, SEQ_HOUSE, SEQ_SCOPE, SEQ_PERSON, SEQ_HISTORY = 100, 101, 102, 103, 104
+SEQ_ADDRESS: Final = 105
 
 
 class SeenDocuments:

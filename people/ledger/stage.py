@@ -12,10 +12,18 @@ from sqlalchemy import Integer, String, column, func, insert, literal, or_, sele
 from sqlalchemy.orm import Session
 
 from gis.bulk import copy_rows
+from grid.addresses import place_address
 from people import identity
-from people.access import Actor, grid_scope
+from people.access import Actor, grid_scope, scope_prefixes
 from people.exceptions import PeopleError
-from people.ledger.check import SEQ_HISTORY, SEQ_HOUSE, SEQ_PERSON, SEQ_SCOPE, STAGE_COLUMNS
+from people.ledger.check import (
+    SEQ_ADDRESS,
+    SEQ_HISTORY,
+    SEQ_HOUSE,
+    SEQ_PERSON,
+    SEQ_SCOPE,
+    STAGE_COLUMNS,
+)
 from people.ledger.columns import TEXT_KEYS
 from people.ledger.read import Layout
 from people.models import StaffRole
@@ -115,6 +123,7 @@ class BatchWriter:
 
     def _write_batch(self, rows: list[tuple[Any, ...]], errors: list[tuple[Any, ...]]) -> None:
         session = self.session
+        place_by_address(session, self.actor, rows, errors, self.layout.name("house_code"))
         session.execute(text(f"TRUNCATE {_BATCH}, {_LINK}"))
         # The rows are text, numbers, dates and None already (RowChecker.check).
         copy_rows(session, table=ERROR_TABLE, columns=_ERROR_COLUMNS, rows=errors, convert=False)
@@ -131,6 +140,48 @@ class BatchWriter:
         self.inserted += inserted
         self.updated += updated
         self.written += len(rows)
+
+
+_HOUSE_AT: Final = STAGE_COLUMNS.index("house_code")
+
+
+def place_by_address(
+    session: Session,
+    actor: Actor,
+    rows: list[tuple[Any, ...]],
+    errors: list[tuple[Any, ...]],
+    column: str,
+) -> None:
+    """Give rows whose 房屋编码 cell holds an address the house that address surely means
+    (grid.addresses.place_address, within the importer's grids or area); a row it does not
+    surely place is rejected with the reason, never dropped or placed at a guess."""
+    scope = scope_prefixes(actor)
+    for i, row in enumerate(rows):
+        address, building_code = row[_HOUSE_AT], row[_HOUSE_AT + 1]
+        if address is None or building_code is not None:
+            continue
+        placed = place_address(session, text=address, scope=scope)
+        found = placed.candidate
+        if found is not None and found.house_code is None:
+            reason = (
+                f"地址“{address}” is building {found.building_code} ({found.address}), but names "
+                "no house in it: add the 单元 and 室 (e.g. 3单元502) or give the 房屋编码"
+            )
+        elif found is not None and found.house_code is not None:
+            building, unit, room = found.house_code.rsplit("-", 2)
+            rows[i] = (
+                *row[:_HOUSE_AT],
+                found.house_code,
+                building,
+                unit,
+                room,
+                *row[_HOUSE_AT + 4 :],
+            )
+            continue
+        else:
+            reason = placed.reason or f"地址“{address}” was not placed"
+        rows[i] = (row[0], "f", *row[2:_HOUSE_AT], None, None, None, None, *row[_HOUSE_AT + 4 :])
+        errors.append((row[0], SEQ_ADDRESS, column, reason))
 
 
 def _estimated_residents(session: Session) -> int:
