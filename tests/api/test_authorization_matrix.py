@@ -53,6 +53,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/buildings/{code}"): EVERYONE,
     ("GET", "/api/houses"): EVERYONE,
     ("GET", "/api/houses/{code}"): EVERYONE,
+    ("GET", "/api/addresses/search"): EVERYONE,  # 地址匹配: the frame again, in one's own area
     # re-cutting a community's grids (网格调整) moves people and events: admins only
     ("POST", "/api/communities/{code}/recut"): ADMIN,
     # residents
