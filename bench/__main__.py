@@ -21,6 +21,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from bench.address_workloads import address_city_workload, address_figures, address_workload
 from bench.common import Figure, bench_database, seed_city
 from bench.event_workloads import kpi_figures, report_figures
 from bench.frame import import_workload, locate_figures, seed_city_figures
@@ -73,6 +74,7 @@ def city_workload() -> list[Figure]:
         figures += http_list_figures(engine, "city")
         figures += report_figures(engine, "city, 20,000 grids")
         figures += map_figures(engine, "city")
+        figures += address_figures(engine, "city")
     return figures
 
 
@@ -85,8 +87,12 @@ WORKLOADS: dict[str, Callable[[], list[Figure]]] = {
     "import_memory": ledger_memory_workload,
     "city": city_workload,
     "soak": soak_workload,
+    "addresses": address_workload,
+    "addresses_city": address_city_workload,
 }
-CITY_WORKLOADS = {"city", "import_memory"}
+CITY_WORKLOADS = {"city", "import_memory", "addresses_city"}
+# Run only when named: the full run measures the same figures inside "city" (one seeding).
+BY_NAME_ONLY = {"addresses_city"}
 
 
 def write_results(figures: list[Figure], seconds: float) -> None:
@@ -146,7 +152,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     WORKLOADS["soak"] = functools.partial(soak_workload, args.soak_seconds)
-    names = args.only or [n for n in WORKLOADS if not (args.skip_city and n in CITY_WORKLOADS)]
+    names = args.only or [
+        n
+        for n in WORKLOADS
+        if n not in BY_NAME_ONLY and not (args.skip_city and n in CITY_WORKLOADS)
+    ]
     started = time.perf_counter()
     figures: list[Figure] = []
     for name in names:
