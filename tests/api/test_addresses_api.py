@@ -102,7 +102,8 @@ def test_a_grid_worker_finds_nothing_outside_their_grids(client, places):
     assert [c["building_code"] for c in found] == ["BA"]
 
 
-def test_area_staff_find_nothing_outside_their_area(client, places, session):
+@pytest.mark.parametrize("role", ["command", "leader", "inspector"])
+def test_area_staff_find_nothing_outside_their_area(client, places, session, role):
     session.add(
         AdminUnit(
             code="420502002000",
@@ -112,7 +113,7 @@ def test_area_staff_find_nothing_outside_their_area(client, places, session):
             district_code=DISTRICT,
         )
     )
-    other = add_staff(session, "addr.other", "command", area_code="420502002000")
+    other = add_staff(session, "addr.other", role, area_code="420502002000")
     response = client.get(URL, params={"q": "测试路1号"}, headers=bearer(other))
     assert response.status_code == 200 and response.json()["candidates"] == []
 
