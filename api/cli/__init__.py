@@ -415,6 +415,31 @@ def locate(
     console.print(table)
 
 
+@app.command("address")
+@clear_errors
+def address(
+    text: Annotated[str, typer.Argument(help="the address as said, e.g. 前进里社区12栋3单元502")],
+    limit: Annotated[int, typer.Option(help="candidates to show (1..20)")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Find the buildings (and house) an address text means (地址匹配), best first."""
+    from grid.addresses import search_addresses
+
+    with session_scope() as session:
+        result = search_addresses(session, q=text, limit=limit)
+    if as_json:
+        print(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    if not result.candidates:
+        console.print(f"no building matches “{text}” (没有匹配的建筑)")
+        return
+    table = Table("score", "building 建筑", "house 房屋", "grid 网格", "why 依据")
+    for c in result.candidates:
+        building = f"{c.building_code} {c.building_name or ''}\n{c.address or ''}"
+        table.add_row(f"{c.score:.2f}", building, c.room or "—", c.grid_code or "—", c.why)
+    console.print(table)
+
+
 @app.command("serve")
 @clear_errors
 def serve(

@@ -69,6 +69,16 @@ def test_locate_in_the_demo_city_prints_grid_and_district_as_json(seeded):
     assert body["grid"]["code"].startswith("420502") and len(body["grid"]["code"]) == 15
 
 
+def test_address_search_in_the_demo_city(seeded):
+    result = run("address", "西陵区西陵街道西陵一路3号", "--json", database_url=seeded, check=True)
+    (best,) = json.loads(result.stdout)["candidates"]
+    assert best["address"] == "西陵区西陵街道西陵一路3号" and best["score"] == 0.96
+    nothing = run("address", "不存在大道12号", database_url=seeded, check=True)
+    assert "no building matches" in nothing.stdout
+    refused = run("address", " ", database_url=seeded)
+    assert refused.returncode == 1 and "q is empty" in refused.stderr
+
+
 def test_export_then_import_into_a_fresh_database_keeps_every_grid(seeded, tmp_path):
     path = tmp_path / "grids.gpkg"
     exported = run("export", "grids", str(path), database_url=seeded, check=True)
