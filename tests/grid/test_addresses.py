@@ -77,6 +77,10 @@ ADMIN = [
         ("解放路社区12号", {"estate": "解放路", "building_no": 12, "road": None}),
         ("湖北省宜昌市西陵区西陵街道夷陵大道121号", {"province": "湖北省", "city": "宜昌市"}),
         ("前进里社区12-3-502", {"building_no": 12, "unit": "3", "room": "502"}),
+        ("前进里社区十二栋三单元五零二", {"building_no": 12, "unit": "3", "room": "502"}),
+        ("前进里二十幢一-一二零三室", {"building_no": 20, "unit": "1", "room": "1203"}),
+        ("五一社区3栋", {"estate": "五一", "building_no": 3}),  # a name's numerals stay
+        ("胜利一路一百零二号", {"road": "胜利一路", "number": 102}),
     ],
 )
 def test_parser_reads_the_parts_callers_say(text, parts):
