@@ -16,6 +16,7 @@ from api.http.body_limit import BodyLimitMiddleware
 from api.http.input_checks import no_nul
 from api.http.routers import (
     auth,
+    devices,
     events,
     grids,
     health,
@@ -88,6 +89,7 @@ def create_app() -> FastAPI:
         recut,
         people,
         events,
+        devices,
         reference,
         stats,
         imports,
