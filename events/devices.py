@@ -407,3 +407,10 @@ def forget_signatures(session: Session, *, now: datetime) -> int:
         delete(ReadingSignature).where(ReadingSignature.seen_at < now - 2 * SIGNATURE_WINDOW)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def device_secret(session: Session, *, code: str) -> str:
+    """A device's secret in clear, for the device's own side (the simulator, a field tool on
+    the server); no route answers it after registration."""
+    device = get_device(session, code=code)
+    return get_cipher().decrypt(device.secret_enc, context=SECRET_CONTEXT)
