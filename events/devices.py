@@ -327,11 +327,22 @@ def list_devices(
     return [read_device(session, d) for d in session.scalars(query)]
 
 
-def get_device(session: Session, *, code: str) -> Device:
-    """A device by code (the code starts with its district's, so one district is read)."""
-    device = session.scalar(
-        select(Device).where(Device.district_code == code[:6], Device.code == code)
-    )
+def unit_devices(session: Session, *, unit_id: int) -> list[tuple[DeviceRead, str]]:
+    """The active devices a unit owns (for its map), each with its type's unit of measure."""
+    rows = session.execute(
+        select(Device, DeviceType.unit)
+        .join(DeviceType, DeviceType.code == Device.type_code)
+        .where(Device.unit_id == unit_id, Device.active)
+        .order_by(Device.code)
+    ).all()
+    return [(read_device(session, device), unit) for device, unit in rows]
+
+
+def get_device(session: Session, *, code: str, lock: bool = False) -> Device:
+    """A device by code (the code starts with its district's, so one district is read);
+    `lock` holds its row until commit, so a device's posts apply its rule one at a time."""
+    query = select(Device).where(Device.district_code == code[:6], Device.code == code)
+    device = session.scalar(query.with_for_update() if lock else query)
     if device is None:
         raise NotFound(f"device {code} is not registered; register it with POST /api/devices")
     return device
@@ -375,7 +386,7 @@ def verify_request(
             f"X-Timestamp {sent:%Y-%m-%d %H:%M:%S} UTC is more than 5 minutes from the server's "
             f"clock ({at:%H:%M:%S} UTC); set the device clock and sign again"
         )
-    device = get_device(session, code=code)
+    device = get_device(session, code=code, lock=True)
     if not device.active:
         raise Forbidden(f"device {code} is disabled; ask the command centre to enable it")
     secret = get_cipher().decrypt(device.secret_enc, context=SECRET_CONTEXT)

@@ -208,7 +208,11 @@ def ingest_readings(
     at = now or datetime.now(UTC)
     device_type = session.get(DeviceType, device.type_code)
     assert device_type is not None
-    actor = sensor_account(session, district_code=device.district_code)
+
+    def who() -> int:
+        """The service account, looked up only when a step is written (not per reading)."""
+        return sensor_account(session, district_code=device.district_code).staff_id
+
     values = sorted(((r.measured_at or at, r.value) for r in readings), key=lambda pair: pair[0])
     for measured_at, _ in values:
         if measured_at > at + FUTURE_SLACK:
@@ -216,7 +220,7 @@ def ingest_readings(
                 f"measured_at {measured_at.isoformat()} is in the future; set the device clock"
             )
     back_online = (
-        _back_online(session, device=device, at=at, actor_id=actor.staff_id)
+        _back_online(session, device=device, at=at, actor_id=who())
         if device.offline_event_id
         else None
     )
@@ -260,7 +264,7 @@ def ingest_readings(
                 device_type=device_type,
                 rows=attached,
                 at=at,
-                actor_id=actor.staff_id,
+                actor_id=who(),
             )
             attached = []
             _note_recovery(
@@ -270,7 +274,7 @@ def ingest_readings(
                 value=value,
                 measured_at=measured_at,
                 at=at,
-                actor_id=actor.staff_id,
+                actor_id=who(),
             )
             recovered_code = alarm.code
             alarm, device.alarm_event_id, device.breach_since = None, None, None
@@ -278,14 +282,14 @@ def ingest_readings(
             row["event_id"] = alarm.id
             if raised != alarm.code:
                 attached.append(row)
-    if alarm is not None:
+    if alarm is not None and attached:
         _note_readings(
             session,
             event=alarm,
             device_type=device_type,
             rows=attached,
             at=at,
-            actor_id=actor.staff_id,
+            actor_id=who(),
         )
     session.execute(insert(Reading), rows)
     device.last_seen_at = at

@@ -176,3 +176,17 @@ def test_body_over_the_readings_limit_is_413_before_it_is_read(client, device):
         headers=signed(device["secret"], body),
     )
     assert answer.status_code == 413 and "500 readings" in answer.json()["error"]["message"]
+
+
+def test_unit_map_shows_the_devices_the_unit_owns_with_their_state(client, city, device):
+    body = b'{"value": 30}'
+    url = f"/api/devices/{device['code']}/readings"
+    alarm = client.post(url, content=body, headers=signed(device["secret"], body)).json()["raised"]
+    page = client.get("/maps/unit", headers=bearer(city["disp_fire"]))
+    assert page.status_code == 200, page.text[:300]
+    assert "gridgov.devices(" in page.text and device["code"] in page.text
+    assert alarm in page.text and "30%LEL" in page.text
+    assert "物联设备（1 台，报警 1 台）" in page.text.replace("空心圆为本单位的", "")
+    assert device["secret"] not in page.text
+    police = client.get("/maps/unit", headers=bearer(city["disp_w"]))
+    assert device["code"] not in police.text
