@@ -36,13 +36,13 @@ from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.service import area_prefix
 from people.access import Actor, load_actor
-from people.models import Staff, StaffRole
+from people.integrations import issue_key
+from people.models import Integration, Staff, StaffRole
 from people.pii import get_cipher
-from people.staff import create_staff
 
 SECRET_CONTEXT = "device.secret"
 SIGNATURE_WINDOW = timedelta(minutes=5)  # older or newer timestamps are stale
-SERVICE_PREFIX = "iot."  # per-district service account iot.420502 (物联感知)
+SERVICE_PREFIX = "iot-"  # per-district integration iot-420502 (物联感知)
 REGISTRARS = frozenset({StaffRole.COMMAND, StaffRole.ADMIN})
 CODE = re.compile(r"^[0-9]{6}-[A-Z0-9][A-Z0-9_-]{1,32}$")
 
@@ -135,25 +135,22 @@ def get_device_type(session: Session, code: str) -> DeviceType:
 def sensor_account(session: Session, *, district_code: str) -> Actor:
     """The district's 物联感知 service account (role command), made on first use.
 
-    Its password is random and never shown: nobody signs in with it; it is the reporter of
-    the events the district's devices raise.
+    It is an integration's account (`people.integrations`, named iot-<district>), so events
+    from sensors are filed like those of every other outside system: by an account nobody
+    signs in with, listed and revocable with `gridgov integration`. Its key is never shown.
     """
     cache: dict[str, Actor] = session.info.setdefault("sensor_accounts", {})
     if district_code in cache:
         return cache[district_code]
-    username = f"{SERVICE_PREFIX}{district_code}"
-    staff_id = session.scalar(select(Staff.id).where(Staff.username == username))
+    name = f"{SERVICE_PREFIX}{district_code}"
+    staff_id = session.scalar(select(Integration.staff_id).where(Integration.name == name))
     if staff_id is None:
-        actor = create_staff(
-            session,
-            username=username,
-            password=secrets.token_urlsafe(32),
-            full_name=f"物联感知 {district_code}",
-            role=StaffRole.COMMAND,
-            area_code=f"{district_code}000000",
-        )
-    else:
-        actor = load_actor(session, staff_id=staff_id)
+        issued = issue_key(session, name=name, area_code=f"{district_code}000000")
+        staff = session.scalar(select(Staff).where(Staff.username == issued.service_account))
+        assert staff is not None
+        staff.full_name = f"物联感知 {district_code}"
+        staff_id = staff.id
+    actor = load_actor(session, staff_id=staff_id)
     cache[district_code] = actor
     return actor
 

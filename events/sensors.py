@@ -83,13 +83,19 @@ def _fmt(value: float, unit: str) -> str:
 
 
 def _raise_alarm(
-    session: Session, *, device: Device, device_type: DeviceType, value: float, at: datetime
+    session: Session,
+    *,
+    device: Device,
+    device_type: DeviceType,
+    value: float,
+    measured_at: datetime,
+    at: datetime,
 ) -> Event:
     """File the device's alarm event (report_event, source 物联感知)."""
     from geoalchemy2.shape import to_shape
 
     point = to_shape(device.geom)
-    held = int((at - device.breach_since).total_seconds()) if device.breach_since else 0
+    held = int((measured_at - device.breach_since).total_seconds()) if device.breach_since else 0
     report = EventReport(
         category=device_type.category_code,
         lon=point.x,
@@ -252,7 +258,12 @@ def ingest_readings(
                 device.breach_since = measured_at
             if measured_at - device.breach_since >= timedelta(seconds=device_type.hold_seconds):
                 alarm = _raise_alarm(
-                    session, device=device, device_type=device_type, value=value, at=at
+                    session,
+                    device=device,
+                    device_type=device_type,
+                    value=value,
+                    measured_at=measured_at,
+                    at=at,
                 )
                 device.alarm_event_id = alarm.id
                 raised = alarm.code
@@ -308,7 +319,8 @@ def ingest_readings(
 def _hand_to_owner(
     session: Session, *, event: Event, unit: DepartmentUnit, at: datetime, actor_id: int
 ) -> None:
-    """Send the offline task on from where the category routed it to the device's owner."""
+    """Send the offline task on from where the category routed it (公共设施 → 城管) to the
+    device's owner, who answers for the device."""
     if event.unit_id == unit.id or event.status is not EventStatus.DISPATCHED:
         return
     category = session.get(EventCategory, event.category_id)

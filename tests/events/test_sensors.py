@@ -312,5 +312,5 @@ def test_sensor_events_are_filed_by_the_districts_service_account(city):
     from people.models import Staff, StaffRole
 
     reporter = session.get(Staff, event.reporter_id)
-    assert reporter.username == "iot.420502" and reporter.role is StaffRole.COMMAND
+    assert reporter.username == "api.iot-420502" and reporter.role is StaffRole.COMMAND
     assert session.scalar(select(func.count()).select_from(Reading)) == 1
