@@ -96,6 +96,21 @@ def test_another_districts_command_centre_may_not_register_here(two_districts):
         )
 
 
+def test_an_admin_of_another_district_is_refused_and_a_city_wide_admin_is_not(two_districts):
+    from people.models import StaffRole
+    from tests.events.districts_city import WJG
+    from tests.events.workflow_city import add_person
+
+    session = two_districts["session"]
+    device = DeviceCreate(
+        type="gas", name="表间", lon=SPOT[0], lat=SPOT[1], unit_id=two_districts["fire"].id
+    )
+    other = add_person(session, "wjg.admin", StaffRole.ADMIN, area=WJG + "000000")
+    with pytest.raises(Forbidden, match="outside your area"):
+        register_device(session, actor=other, device=device)
+    assert register_device(session, actor=two_districts["admin"], device=device).code
+
+
 def test_owning_unit_must_be_of_the_devices_district(two_districts):
     with pytest.raises(InvalidReport, match="belongs to district 420503"):
         register_device(
