@@ -67,3 +67,25 @@ def test_escalation_job_files_one_offline_task_per_silent_device(demo_city):
     assert "0 went offline" in again.stdout
     tasks = "SELECT count(*) FROM event WHERE category_code = '1090' AND status = 'dispatched'"
     assert scalar(demo_city, tasks) == 2
+
+
+def test_simulate_over_http_posts_signed_readings_the_server_accepts(demo_city):
+    from bench.common import uvicorn_server
+
+    before = scalar(demo_city, "SELECT count(*) FROM reading")
+    with uvicorn_server("api.app:app", {"DATABASE_URL": demo_city}, "/api/health") as base:
+        result = run(
+            "sensors",
+            "simulate",
+            "--url",
+            base,
+            "--alarms",
+            "1",
+            "--seed",
+            "3",
+            database_url=demo_city,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "refused" not in result.stdout and "48 devices posted" in result.stdout
+    # one reading from each of 47 devices and a run of readings from the one in alarm
+    assert scalar(demo_city, "SELECT count(*) FROM reading") - before > 48
