@@ -106,7 +106,6 @@ def _raise_alarm(
             f"{_fmt(device_type.threshold, device_type.unit)}，已持续 {held} 秒"
         ),
         source=EventSource.SENSOR,
-        external_ref=device.code,
     )
     filed = report_event(
         session,
@@ -385,7 +384,6 @@ def mark_offline(session: Session, *, now: datetime | None = None) -> OfflineRep
                     f"{minutes} 分钟未上报，心跳周期 {device_type.heartbeat_seconds // 60} 分钟"
                 ),
                 source=EventSource.SENSOR,
-                external_ref=device.code,
             ),
             needs_check=False,
             now=at,

@@ -44,7 +44,10 @@ def test_simulate_raises_alarms_then_recovers_them(demo_city):
     assert first.returncode == 0, first.stderr
     raised = re.findall(r"\d{6}-\d{8}-\d{6}", first.stdout.split("recovered")[0])
     assert len(raised) == 3, first.stdout
-    alarms = "SELECT count(*) FROM event WHERE external_ref IN (SELECT code FROM device)"
+    alarms = (
+        "SELECT count(*) FROM event e WHERE e.source = 'sensor' AND EXISTS "
+        "(SELECT 1 FROM device d WHERE e.description LIKE '%设备 ' || d.code || '）%')"
+    )
     assert scalar(demo_city, alarms) == 3
     assert scalar(demo_city, "SELECT count(*) FROM device WHERE alarm_event_id IS NOT NULL") == 3
     calm = run("sensors", "simulate", "--alarms", "0", database_url=demo_city, check=True)

@@ -49,7 +49,10 @@ def post(city: dict[str, Any], code: str, *readings: tuple[float, float]) -> Any
 
 
 def sensor_events(session: Session, code: str, category: str | None = None) -> list[Event]:
-    query = select(Event).where(Event.source == EventSource.SENSOR, Event.external_ref == code)
+    # The description names the device (external_ref is left to the channels' ticket numbers).
+    query = select(Event).where(
+        Event.source == EventSource.SENSOR, Event.description.contains(f"设备 {code}）")
+    )
     if category:
         query = query.where(Event.category_code == category)
     return list(session.scalars(query.order_by(Event.id)))
