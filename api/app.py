@@ -17,6 +17,7 @@ from api.http.input_checks import no_nul
 from api.http.routers import (
     addresses,
     auth,
+    devices,
     events,
     grids,
     health,
@@ -90,6 +91,7 @@ def create_app() -> FastAPI:
         recut,
         people,
         events,
+        devices,
         reference,
         stats,
         imports,

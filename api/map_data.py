@@ -14,6 +14,7 @@ from typing import Final
 from sqlalchemy.orm import Session
 
 from events.catalog import DepartmentType
+from events.devices import unit_devices
 from events.exceptions import Forbidden, InvalidReport
 from events.map_stats import (
     MAP_ROLES,
@@ -50,6 +51,7 @@ from maps.model import (
     Area,
     BuildingFigure,
     ChildArea,
+    DeviceMarker,
     DuplicatePair,
     GridFigure,
     GridMap,
@@ -313,6 +315,19 @@ def unit_data(
         duplicates=[
             DuplicatePair(p.code, p.lon, p.lat, p.other_code, p.other_lon, p.other_lat, p.voided)
             for p in pairs
+        ],
+        devices=[
+            DeviceMarker(
+                code=d.code,
+                name=d.name,
+                type_name=d.type_name,
+                lon=d.lon,
+                lat=d.lat,
+                state=d.state,
+                last_value=f"{d.last_value:g}{measure}" if d.last_value is not None else None,
+                alarm_event=d.alarm_event,
+            )
+            for d, measure in unit_devices(session, unit_id=uid)
         ],
     )
     return data, tolerance

@@ -32,6 +32,7 @@ from bench.people_workloads import (
     ledger_memory_workload,
     population_stats_figures,
 )
+from bench.sensor_workloads import sensor_workload
 from bench.soak_workloads import SOAK_SECONDS, soak_workload
 from bench.tile_workloads import tile_figures, tile_workload
 
@@ -82,6 +83,7 @@ WORKLOADS: dict[str, Callable[[], list[Figure]]] = {
     "demo": demo_workload,
     "http": http_workload,
     "tiles": tile_workload,
+    "sensors": sensor_workload,
     "import_buildings": import_workload,
     "import_residents": ledger_import_workload,
     "import_memory": ledger_memory_workload,

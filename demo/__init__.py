@@ -4,7 +4,8 @@ Only the CLI (`gridgov seed demo`) and the benchmarks use this package; no domai
 imports it. The pieces, in the order `seed_all` runs them: `demo.city` (admin tree, grids,
 buildings, houses), `demo.people` (residents, households, special groups, organisations,
 staff), `demo.units` (department units and dispatchers, seeded with the events),
-`demo.events` (weeks of events in every state) and `demo.open311` (the demo API key).
+`demo.events` (weeks of events in every state), `demo.open311` (the demo API key) and
+`demo.devices` (a couple of dozen sensors per district).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from demo.arrays import Progress
 from demo.city.generate import SeedSummary
 from demo.city.seed import seed_demo_city
+from demo.devices import seed_demo_devices
 from demo.events.seed import seed_demo_events
 from demo.open311 import seed_demo_key
 from demo.people.scales import PeopleSeedSummary
@@ -55,4 +57,5 @@ def seed_all(
     people = seed_demo_people(session, scale=scale, seed=seed, on_progress=on_progress)
     events = seed_demo_events(session, scale=scale, seed=seed, on_progress=on_progress)
     open311_key = seed_demo_key(session)
+    seed_demo_devices(session, seed=seed)
     return DemoSeedSummary(city=city, people=people, events=events, open311_key=open311_key)

@@ -460,3 +460,7 @@ class WorkCalendarDay(Base):
     day: Mapped[date] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))
     name: Mapped[str] = mapped_column(String(50))
+
+
+# The sensors' tables (物联感知) live in their own module; importing it registers them here too.
+from events import device_models  # noqa: E402, F401

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from events.calendar import CalendarEntry, DayKind, WorkCalendar, read_calendar_csv
 from events.catalog import load_default_categories
+from events.devices import load_device_types
 from events.models import EventCategory, WorkCalendarDay
 
 
@@ -59,6 +60,8 @@ def load_reference_data(session: Session) -> tuple[int, int]:
         )
         added_days = len(result.all())
     session.flush()
+    # The sensors' device types file their alarms as categories: loaded after them.
+    load_device_types(session)
     return len(categories), added_days
 
 

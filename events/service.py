@@ -153,10 +153,13 @@ def report_event(
     photos: list[PhotoInfo] | None = None,
     photo_dir: Any = None,
     now: datetime | None = None,
+    needs_check: bool | None = None,
 ) -> EventRead:
     """File an event: located, registered and dispatched with deadlines in one transaction.
 
     Resubmitting the same `idempotency_key` returns the original event (`created=False`).
+    `needs_check` overrides whether the on-site check (核实) comes first (a sensor's device
+    type decides it); None decides by source and category.
     """
     at = _now(now)
     if actor.role not in REPORTERS:
@@ -223,7 +226,8 @@ def report_event(
         return _replay(session, event=existing, actor=actor, key=idempotency_key, at=at)
 
     duplicates = _duplicate_candidates(session, event=event, at=at)
-    needs_check = report.source is not EventSource.GRID_WORKER and category.needs_check
+    if needs_check is None:
+        needs_check = report.source is not EventSource.GRID_WORKER and category.needs_check
     event.status = None  # type: ignore[assignment]  # the first step records "from nothing"
     first = add_step(
         session,

@@ -1,4 +1,5 @@
-"""Monthly partitions of the case history: `event`, `event_step` and `outbox`.
+"""Monthly partitions of the case history: `event`, `event_step` and `outbox` (and the sensors'
+`reading`).
 
 The three tables are partitioned by RANGE of their id, and a new id carries its month:
 `YYYYMM · 10^10 + nextval(sequence)`, YYYYMM being the creation month in China time. The SQL
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from gis.clock import CHINA_TZ
 from gis.config import get_settings
 
-PARTITIONED = ("event", "event_step", "outbox")
+PARTITIONED = ("event", "event_step", "outbox", "reading")
 # A stamped id is month · STAMP + the sequence's value (which stays below STAMP).
 STAMP = 10**10
 FIRST_MONTH = 200001  # ids below FIRST_MONTH · STAMP are from before stamping
@@ -147,6 +148,8 @@ def ensure(
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
     created = []
     for table in PARTITIONED:
+        if session.scalar(text("SELECT to_regclass(:t)"), {"t": table}) is None:
+            continue  # a table of a later migration (reading, 0017) not made yet
         have = set(existing_months(session, table))
         # Months before 2000-01 belong to <table>_before. Past months are not filled in
         # unless asked for: a pruned outbox month stays dropped.

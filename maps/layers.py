@@ -20,7 +20,7 @@ from folium.plugins import VectorGridProtobuf
 from folium.template import Template
 
 from maps import encode
-from maps.model import DuplicatePair, GridFigure, HeatPoint, Marker, Shape, View
+from maps.model import DeviceMarker, DuplicatePair, GridFigure, HeatPoint, Marker, Shape, View
 
 # The measures of the choropleth: key, label, unit, and whether high values are good.
 MEASURES: Final = (
@@ -210,6 +210,24 @@ def events(
     to the event."""
     options = {"id": layer_id, "color": color, "link": view.event_link}
     return DataLayer("events", _marker_data(markers, view), options, name=name, show=show)
+
+
+def devices(markers: Sequence[DeviceMarker], *, view: View, name: str, layer_id: str) -> DataLayer:
+    """Sensors as markers coloured by state (alarm red, offline grey), with a popup naming the
+    device, its last value and its open alarm (linked like events)."""
+    lats, lons = encode.points([(m.lon, m.lat) for m in markers], gcj02=view.shift_gcj02)
+    data = {
+        "k": [m.code for m in markers],
+        "y": lats,
+        "x": lons,
+        "n": [m.name for m in markers],
+        "t": [m.type_name for m in markers],
+        "s": [m.state for m in markers],
+        "v": [m.last_value for m in markers],
+        "e": [m.alarm_event for m in markers],
+    }
+    options = {"id": layer_id, "link": view.event_link}
+    return DataLayer("devices", data, options, name=name)
 
 
 def duplicates(pairs: Sequence[DuplicatePair], *, view: View, name: str) -> DataLayer:

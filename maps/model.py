@@ -73,6 +73,20 @@ class Marker:
 
 
 @dataclass(frozen=True)
+class DeviceMarker:
+    """A sensor (物联设备) on the map: what it is, its state and last value, its open alarm."""
+
+    code: str
+    name: str
+    type_name: str
+    lon: float
+    lat: float
+    state: str  # normal / breaking / alarm / offline
+    last_value: str | None  # with its unit, as shown
+    alarm_event: str | None
+
+
+@dataclass(frozen=True)
 class DuplicatePair:
     """Two events that may be (or were voided as) the same case."""
 
@@ -197,6 +211,7 @@ class UnitMap:
     jurisdiction: Shape | None
     events: list[Marker]
     duplicates: list[DuplicatePair]
+    devices: list[DeviceMarker] = field(default_factory=list)  # the sensors the unit owns
 
 
 @dataclass(frozen=True)

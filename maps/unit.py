@@ -1,5 +1,5 @@
 """A department unit's map (部门地图) for its dispatchers: jurisdiction, open events by light,
-duplicates."""
+duplicates, the sensors it owns."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ def unit_map(data: UnitMap, view: View, *, tolerance: float) -> folium.Map:
         ).add_to(m)
     layers.duplicates(data.duplicates, view=view, name="疑似重复").add_to(m)
     layers.events(data.events, view=view, name="在办事件 (按时限灯)", layer_id="events").add_to(m)
+    if data.devices:
+        layers.devices(
+            data.devices, view=view, name="物联设备 (报警红·离线灰)", layer_id="devices"
+        ).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m
 

@@ -21,6 +21,7 @@ from api.cli.integrations import integration_app
 from api.cli.maps import map_app
 from api.cli.people import people_app
 from api.cli.recut import recut_command
+from api.cli.sensors import print_offline, sensors_app
 from api.cli.worker import worker_app
 from gis import local_pg, partitions
 from gis.config import get_settings
@@ -49,6 +50,7 @@ app.command("recut")(recut_command)
 app.add_typer(people_app, name="people")
 app.add_typer(map_app, name="map")
 app.add_typer(integration_app, name="integration")
+app.add_typer(sensors_app, name="sensors")
 app.add_typer(seed_app, name="seed")
 
 
@@ -306,11 +308,13 @@ def escalate(
         float | None, typer.Option(help="repeat every so many seconds (default: run once)")
     ] = None,
 ) -> None:
-    """Supervise (督办) stages that turned yellow or red; run from cron or with --every."""
+    """Supervise (督办) stages that turned yellow or red, and file 设备离线 tasks for silent
+    devices; run from cron or with --every."""
     import time
     from datetime import UTC, datetime
 
     from events.escalation import escalate_overdue
+    from events.sensors import mark_offline
 
     while True:
         with session_scope() as session:
@@ -320,6 +324,9 @@ def escalate(
             f"{len(report.yellow)} yellow, {len(report.red)} red, "
             f"{report.notifications} notifications queued"
         )
+        with session_scope() as session:
+            offline = mark_offline(session, now=datetime.now(UTC))
+        print_offline(offline)
         if every is None:
             return
         time.sleep(every)

@@ -26,6 +26,8 @@ MEGABYTE: Final = 1024 * 1024
 DEFAULT_LIMIT: Final = 1 * MEGABYTE
 # A unit's jurisdiction polygon (GeoJSON) may carry many vertices.
 GEOMETRY_LIMIT: Final = 16 * MEGABYTE
+# A device's batch of readings (500 at most, about 80 bytes each) with room to spare.
+READINGS_LIMIT: Final = 256 * 1024
 # Room for the text fields and the multipart envelope beside the files.
 FORM_SLACK: Final = 1 * MEGABYTE
 
@@ -51,6 +53,13 @@ def _import_sentence(limit: int) -> str:
     return (
         f"the import file limit is {get_settings().max_import_mb:g} MB; split the file "
         "and import the parts"
+    )
+
+
+def _readings_sentence(limit: int) -> str:
+    return (
+        f"a post of readings may carry at most {limit // 1024} KB (500 readings); "
+        "send larger batches in several posts"
     )
 
 
@@ -83,6 +92,13 @@ RULES: Final = (
     ),
     BodyRule(
         frozenset({"POST"}), re.compile(r"/api/imports/?"), import_request_limit, _import_sentence
+    ),
+    BodyRule(
+        frozenset({"POST"}),
+        re.compile(r"/api/devices/[^/]+/readings/?"),
+        lambda: READINGS_LIMIT,
+        _readings_sentence,
+        multipart=False,
     ),
     BodyRule(
         frozenset({"PUT"}),

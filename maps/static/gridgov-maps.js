@@ -300,6 +300,37 @@
     return register(options, map, group);
   };
 
+  var DEVICE_STATES = {
+    normal: ["正常", "#2b83ba"], breaking: ["超阈值", "#fdae61"],
+    alarm: ["报警", "#d7191c"], offline: ["离线", "#666666"],
+  };
+
+  G.devices = function (data, options, map) {
+    var group = L.featureGroup();
+    data.k.forEach(function (code, i) {
+      var state = DEVICE_STATES[data.s[i]] || DEVICE_STATES.normal;
+      var marker = L.circleMarker([data.y[i], data.x[i]], {
+        radius: 5, color: state[1], weight: 2.5, fillColor: "#ffffff", fillOpacity: 1,
+        dashArray: data.s[i] === "offline" ? "2 2" : null,
+      });
+      marker.feature = { properties: { code: code, state: data.s[i] } };
+      marker.bindPopup(function () {
+        var html = "<div class='gg-popup'><b>" + G.esc(data.t[i]) + "</b> " + G.esc(data.n[i]) +
+          "<br>" + G.esc(code) + "<br>" + state[0] + (data.v[i] ? " · 读数 " + G.esc(data.v[i]) : "");
+        if (data.e[i]) {
+          html += "<br>报警事件 " + G.esc(data.e[i]);
+          if (options.link && !G.exported) {
+            html += " <a href='" + G.esc(options.link.replace("{code}", encodeURIComponent(data.e[i]))) +
+              "'>查看 open →</a>";
+          }
+        }
+        return html + "</div>";
+      });
+      group.addLayer(marker);
+    });
+    return register(options, map, group);
+  };
+
   G.duplicates = function (data, options, map) {
     var group = L.featureGroup();
     data.k.forEach(function (code, i) {

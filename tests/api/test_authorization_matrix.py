@@ -109,6 +109,11 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("POST", "/api/dispatch-rules"): ADMIN,
     ("PUT", "/api/dispatch-rules/{rule_id}"): ADMIN,
     ("DELETE", "/api/dispatch-rules/{rule_id}"): ADMIN,
+    # sensors (物联感知): the command centre registers and watches its district's devices;
+    # a device's readings come signed with its own secret, no account (test_devices_api.py)
+    ("GET", "/api/device-types"): EVERYONE,
+    ("GET", "/api/devices"): COMMAND,
+    ("POST", "/api/devices"): COMMAND,
     ("GET", "/api/calendar"): EVERYONE,
     ("PUT", "/api/calendar/{day}"): ADMIN,
     ("DELETE", "/api/calendar/{day}"): ADMIN,
@@ -141,8 +146,12 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"): EVERYONE,
 }
 PAGES = {"/worker", "/console", "/maps/leader", "/maps/unit", "/maps/grid"}
-# Open to anyone, or to integrations holding an API key (tested in test_open311.py).
-NOT_STAFF = re.compile(r"^(/|/api/health|/api/auth/(token|logout)|/login|/logout|/open311/v2/.*)$")
+# Open to anyone, or to integrations holding an API key (tested in test_open311.py), or to
+# devices signing with their secret (tested in test_devices_api.py).
+NOT_STAFF = re.compile(
+    r"^(/|/api/health|/api/auth/(token|logout)|/login|/logout|/open311/v2/.*"
+    r"|/api/devices/\{code\}/readings)$"
+)
 
 PARAMETERS = {
     "code": "420502001001001",
