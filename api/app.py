@@ -16,6 +16,7 @@ from api.http.body_limit import BodyLimitMiddleware
 from api.http.input_checks import no_nul
 from api.http.routers import (
     auth,
+    callbacks,
     events,
     grids,
     health,
@@ -87,6 +88,7 @@ def create_app() -> FastAPI:
         grids,
         recut,
         people,
+        callbacks,  # before events: its POST /api/events/{code}/callbacks is not an action
         events,
         reference,
         stats,
