@@ -4,7 +4,8 @@ Only the CLI (`gridgov seed demo`) and the benchmarks use this package; no domai
 imports it. The pieces, in the order `seed_all` runs them: `demo.city` (admin tree, grids,
 buildings, houses), `demo.people` (residents, households, special groups, organisations,
 staff), `demo.units` (department units and dispatchers, seeded with the events),
-`demo.events` (weeks of events in every state) and `demo.open311` (the demo API key).
+`demo.events` (weeks of events in every state), `demo.open311` (the demo API key) and
+`demo.replies` (12345 cases answered and called back, for the citizen-service KPIs).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from demo.events.seed import seed_demo_events
 from demo.open311 import seed_demo_key
 from demo.people.scales import PeopleSeedSummary
 from demo.people.seed import seed_demo_people
+from demo.replies import seed_demo_replies
 from events.reference import load_reference_data
 
 __all__ = ["DemoSeedSummary", "seed_all"]
@@ -55,4 +57,5 @@ def seed_all(
     people = seed_demo_people(session, scale=scale, seed=seed, on_progress=on_progress)
     events = seed_demo_events(session, scale=scale, seed=seed, on_progress=on_progress)
     open311_key = seed_demo_key(session)
+    seed_demo_replies(session, seed=seed)
     return DemoSeedSummary(city=city, people=people, events=events, open311_key=open311_key)
