@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import text
 
 from events.kpis import citizen_kpis
+from events.map_stats import period_by_grid
 from events.models import Event, EventSource, EventStatus
 from events.workflow import add_step
 from gis.clock import CHINA_TZ
@@ -22,7 +23,7 @@ from tests.events.test_callbacks import (
     closed_case,
     reply,
 )
-from tests.events.workflow_city import MONDAY_10, file
+from tests.events.workflow_city import EAST, MONDAY_10, WEST, do, file
 
 START = datetime(2026, 11, 1, tzinfo=CHINA_TZ)
 END = datetime(2026, 12, 1, tzinfo=CHINA_TZ)
@@ -142,3 +143,25 @@ def test_citizen_kpis_equal_independent_counts(city):
     assert city_wide.citizen_accepted == 8
     nothing = citizen_kpis(session, actor=city["wjg_command"], start=START, end=END, now=NOW)
     assert nothing.citizen_accepted == 1 and nothing.callbacks_due == 0
+
+
+def test_appeal_hot_spots_count_citizens_cases_per_grid_but_not_voided_ones(city):
+    session = city["session"]
+    for source in (EventSource.HOTLINE, EventSource.MAILBOX, EventSource.OPEN311):
+        file(city, by="command_staff", source=source, now=MONDAY_10)  # grid EAST
+    file(city, by="command_staff", source=EventSource.WEB_APP, lon=111.285, now=MONDAY_10)
+    untrue = file(city, by="command_staff", source=EventSource.HOTLINE, now=MONDAY_10)
+    do(city, "worker", untrue, "check", MONDAY_10, passed=False, reason="现场无此情况")
+    file(city, now=MONDAY_10)  # a grid worker's case is no appeal
+    counts = period_by_grid(
+        session, actor=city["admin"], prefix="", start=START, end=MONDAY_10 + timedelta(hours=1)
+    )
+    expected = dict(
+        session.execute(
+            text(
+                "SELECT grid_code, count(*) FILTER (WHERE source IN ('hotline', 'mailbox', "
+                "'web_app', 'open311') AND status <> 'voided') FROM event GROUP BY grid_code"
+            )
+        ).all()
+    )
+    assert {code: c.citizen for code, c in counts.items()} == expected == {EAST: 3, WEST: 1}
