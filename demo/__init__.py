@@ -35,6 +35,7 @@ class DemoSeedSummary:
     people: PeopleSeedSummary
     events: int  # new events; 0 when the scale's districts already had events
     open311_key: bool  # True when the demo Open311 key was added now
+    replies: int = 0  # 12345 cases answered and called back (demo.replies), 0 when present
 
 
 def seed_all(
@@ -57,5 +58,7 @@ def seed_all(
     people = seed_demo_people(session, scale=scale, seed=seed, on_progress=on_progress)
     events = seed_demo_events(session, scale=scale, seed=seed, on_progress=on_progress)
     open311_key = seed_demo_key(session)
-    seed_demo_replies(session, seed=seed)
-    return DemoSeedSummary(city=city, people=people, events=events, open311_key=open311_key)
+    replies = seed_demo_replies(session, seed=seed)
+    return DemoSeedSummary(
+        city=city, people=people, events=events, open311_key=open311_key, replies=replies
+    )

@@ -174,7 +174,7 @@ def _work_case(
     do(worker, "verify", start + 25 * hours)
     if plan == "waiting_reply":
         return
-    replied = start + (96 if plan == "late_reply" else 26) * hours
+    replied = start + (200 if plan == "late_reply" else 26) * hours  # late: a week on
     do(command, "reply", replied, reply=answer, reply_channel="phone")
     called = replied + 20 * hours
     if plan == "callback_due":
