@@ -198,3 +198,22 @@ def test_open311_status_notes_show_the_reply_once_replied(client, city):
     done = client.post(f"/api/events/{code}/reply", headers=command, json=reply)
     assert done.status_code == 200, done.text
     assert notes() == "已安排民警巡查，请放心"
+
+
+def test_the_leader_panel_shows_the_citizen_service_figures(client, city):
+    code = verified(city)
+    command = bearer(city["command_staff"])
+    answer = {"reply": "已处理", "reply_channel": "sms"}
+    assert client.post(f"/api/events/{code}/reply", headers=command, json=answer).is_success
+    happy = {"outcome": "satisfied"}
+    assert client.post(f"/api/events/{code}/callbacks", headers=command, json=happy).is_success
+    panel = client.get("/maps/leader/panel", headers=bearer(city["leader"]))
+    assert panel.status_code == 200, panel.text
+    html = panel.text
+    block = html[html.index('id="gg-citizen-kpis"') : html.index('id="gg-accepted"')]
+    assert "满意率</small><b>100.0%" in block and "回访率</small><b>100.0%" in block
+    assert "按时答复率</small><b>100.0%" in block and "重办率</small><b>0.0%" in block
+    assert "12345热线" in html[html.index('id="gg-accepted"') :]
+    kpis = client.get("/api/stats/kpis", headers=bearer(city["leader"])).json()["citizen"]
+    assert kpis["accepted_by_source"] == {"hotline": 1}
+    assert kpis["satisfaction_rate"] == 1.0 and kpis["callbacks_reached"] == 1

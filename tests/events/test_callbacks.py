@@ -391,3 +391,18 @@ def test_callbacks_are_the_command_centres_of_the_district(city):
         now=THURSDAY,
     )
     assert row.status is CallbackStatus.REACHED
+
+
+def test_an_overdue_reply_is_supervised_at_the_command_centre_not_the_unit(city):
+    from events.escalation import escalate_overdue
+
+    session = city["session"]
+    event = at_reply(city)
+    before = set(session.scalars(select(Outbox.id).where(Outbox.event_id == event.id)))
+    escalate_overdue(session, now=WEDNESDAY.replace(hour=17, minute=31))
+    rows = session.scalars(
+        select(Outbox).where(Outbox.event_id == event.id, Outbox.id.notin_(before))
+    ).all()
+    assert [(r.kind, r.payload["unit"]) for r in rows] == [("supervise", "CC")]
+    steps = read_event(session, event=session.get(Event, event.id), now=THURSDAY).steps
+    assert steps[-1].action == "supervise" and "答复" in (steps[-1].note or "")
