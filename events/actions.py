@@ -548,6 +548,7 @@ def _reply(ctx: _Context) -> None:
     event.closed_at = ctx.at
     step = ctx.step(
         EventStatus.CLOSED,
+        note=data.note or f"答复（{channel.label}）：{text}",  # the history shows what was said
         data={
             "reply": text,
             "reply_channel": channel.value,

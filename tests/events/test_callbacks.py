@@ -142,6 +142,7 @@ def test_hotline_case_from_intake_to_a_satisfied_second_callback(city):
     assert replied.status is EventStatus.CLOSED
     assert replied.closed_at == WEDNESDAY.replace(hour=10)
     assert replied.steps[-1].action == "reply" and replied.steps[-1].actor == "cc.duty"
+    assert replied.steps[-1].note == "答复（电话）：已安排民警巡查，人员系外卖员"
     assert replied.steps[-1].data == {
         "reply": "已安排民警巡查，人员系外卖员",
         "reply_channel": "phone",
