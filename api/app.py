@@ -17,6 +17,7 @@ from api.http.input_checks import no_nul
 from api.http.routers import (
     addresses,
     auth,
+    callbacks,
     devices,
     events,
     grids,
@@ -90,6 +91,7 @@ def create_app() -> FastAPI:
         addresses,
         recut,
         people,
+        callbacks,  # before events: its POST /api/events/{code}/callbacks is not an action
         events,
         devices,
         reference,

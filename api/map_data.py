@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from events.catalog import DepartmentType
 from events.devices import unit_devices
 from events.exceptions import Forbidden, InvalidReport
+from events.kpis import citizen_kpis
 from events.map_stats import (
     MAP_ROLES,
     MAX_MARKERS,
@@ -34,7 +35,8 @@ from events.map_stats import (
     unit_open_events,
     unit_outline,
 )
-from events.schemas import KpiRow
+from events.models import EventSource
+from events.schemas import CitizenKpis, KpiRow
 from gis.clock import CHINA_TZ
 from grid.generalised import (
     Outline,
@@ -51,6 +53,7 @@ from maps.model import (
     Area,
     BuildingFigure,
     ChildArea,
+    CitizenLine,
     DeviceMarker,
     DuplicatePair,
     GridFigure,
@@ -113,6 +116,21 @@ def _kpi_line(row: KpiRow) -> KpiLine:
     )
 
 
+def _citizen_line(figures: CitizenKpis) -> CitizenLine:
+    counts = sorted(figures.accepted_by_source.items(), key=lambda item: (-item[1], item[0]))
+    return CitizenLine(
+        accepted_by_source=[(EventSource(source).label, n) for source, n in counts],
+        citizen_accepted=figures.citizen_accepted,
+        direct_reply_rate=figures.direct_reply_rate,
+        on_time_reply_rate=figures.on_time_reply_rate,
+        callback_rate=figures.callback_rate,
+        satisfaction_rate=figures.satisfaction_rate,
+        reopen_rate=figures.reopen_rate,
+        callbacks_reached=figures.callbacks_reached,
+        replies=figures.replies,
+    )
+
+
 def _per(part: int, whole: int, scale: float) -> float | None:
     return round(scale * part / whole, 1) if whole else None
 
@@ -139,9 +157,9 @@ def leader_panel(
     """The KPI part of the leader panel: indicators of the period, trend, worst 10 lists."""
     area, scoped = _leader_scope(actor, area)
     view = area_view(session, area_code=area)
-    kpis = panel_kpis(
-        session, actor=scoped, name=view.name, start=period_start(now, days), end=now, now=now
-    )
+    start = period_start(now, days)
+    kpis = panel_kpis(session, actor=scoped, name=view.name, start=start, end=now, now=now)
+    citizen = citizen_kpis(session, actor=scoped, start=start, end=now, now=now)
     trend = daily_trend(
         session,
         actor=scoped,
@@ -157,6 +175,7 @@ def leader_panel(
         worst_grids=[_kpi_line(r) for r in kpis.worst_grids],
         worst_units=[_kpi_line(r) for r in kpis.worst_units],
         trend=[TrendDay(d.day.isoformat(), d.reported, d.closed) for d in trend],
+        citizen=_citizen_line(citizen),
     )
 
 
@@ -224,6 +243,7 @@ def leader_data(
                 on_time_rate=_per(k.closed_on_time, k.closed, 100) if k else None,
                 events_per_1000=_per(valid_reports, residents, 1000),
                 special_density=_per(p.special_groups if p else 0, residents, 1000),
+                appeals=k.citizen if k else 0,
             )
         )
 

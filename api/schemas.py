@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.schemas import KpiRow, UnitRef
+from events.schemas import CitizenKpis, KpiRow, UnitRef
 from gis.crs import Crs
 from gis.text import InputModel
 from people import special_groups as groups
@@ -216,3 +216,4 @@ class KpiReport(BaseModel):
     start: datetime
     end: datetime
     rows: list[KpiRow]
+    citizen: CitizenKpis  # 受理量, 直办率, 按时答复率, 回访率, 满意率, 重办率 of the same events

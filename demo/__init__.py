@@ -4,8 +4,9 @@ Only the CLI (`gridgov seed demo`) and the benchmarks use this package; no domai
 imports it. The pieces, in the order `seed_all` runs them: `demo.city` (admin tree, grids,
 buildings, houses), `demo.people` (residents, households, special groups, organisations,
 staff), `demo.units` (department units and dispatchers, seeded with the events),
-`demo.events` (weeks of events in every state), `demo.open311` (the demo API key) and
-`demo.devices` (a couple of dozen sensors per district).
+`demo.events` (weeks of events in every state), `demo.open311` (the demo API key),
+`demo.devices` (a couple of dozen sensors per district) and
+`demo.replies` (12345 cases answered and called back, for the citizen-service KPIs).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from demo.events.seed import seed_demo_events
 from demo.open311 import seed_demo_key
 from demo.people.scales import PeopleSeedSummary
 from demo.people.seed import seed_demo_people
+from demo.replies import seed_demo_replies
 from events.reference import load_reference_data
 
 __all__ = ["DemoSeedSummary", "seed_all"]
@@ -35,6 +37,7 @@ class DemoSeedSummary:
     people: PeopleSeedSummary
     events: int  # new events; 0 when the scale's districts already had events
     open311_key: bool  # True when the demo Open311 key was added now
+    replies: int = 0  # 12345 cases answered and called back (demo.replies), 0 when present
 
 
 def seed_all(
@@ -58,4 +61,7 @@ def seed_all(
     events = seed_demo_events(session, scale=scale, seed=seed, on_progress=on_progress)
     open311_key = seed_demo_key(session)
     seed_demo_devices(session, seed=seed)
-    return DemoSeedSummary(city=city, people=people, events=events, open311_key=open311_key)
+    replies = seed_demo_replies(session, seed=seed)
+    return DemoSeedSummary(
+        city=city, people=people, events=events, open311_key=open311_key, replies=replies
+    )

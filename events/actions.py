@@ -30,6 +30,7 @@ from events.dispatch import dispatch_event, event_point
 from events.escalation import district_command_centre, supervise
 from events.exceptions import ActionNotAllowed, Forbidden, InvalidReport, NotFound
 from events.models import (
+    CITIZEN_SOURCES,
     DepartmentUnit,
     Event,
     EventCategory,
@@ -470,6 +471,11 @@ def _verify(ctx: _Context) -> None:
         data["crs"] = ctx.data.crs.value
     deadlines.end_stage(ctx.session, event=event, at=ctx.at)
     ctx.step(EventStatus.VERIFIED, data=data)
+    if event.source in CITIZEN_SOURCES:  # the caller is answered first (答复), which closes it
+        deadlines.start_stage(
+            ctx.session, event=event, category=ctx.category, stage=Stage.REPLY, at=ctx.at
+        )
+        return
     _close(ctx)
 
 
@@ -497,9 +503,94 @@ def _rework(ctx: _Context) -> None:
     ctx.tell(step, [event.unit_id], reason=reason)
 
 
+def _citizens(event: Event) -> bool:
+    return event.source in CITIZEN_SOURCES
+
+
 def _close_action(ctx: _Context) -> None:
-    """结案 by hand, for a verified case the system did not close."""
+    """结案 by hand, for a verified case the system did not close (never a citizen's case)."""
+    event = ctx.event
+    if _citizens(event):
+        raise ActionNotAllowed(
+            f"案件{event.code}来自{event.source.label}，须先答复来电人，答复后自动结案 "
+            f"(event {event.code} was raised by a citizen ({event.source.value}): reply to the "
+            "caller first (reply, 答复); the reply closes it)",
+            allowed=["reply"],
+        )
     _close(ctx)
+
+
+def _reply(ctx: _Context) -> None:
+    """答复: the operator's answer to the caller closes a verified citizen case; the callback
+    (回访) is then due."""
+    event, data = ctx.event, ctx.data
+    if not _citizens(event):
+        raise ActionNotAllowed(
+            f"event {event.code} was not raised by a citizen ({event.source.value}); there is "
+            "no caller to answer — close it instead (close, 结案)",
+            allowed=["close"],
+        )
+    text = _need(data.reply, "a reply needs its text (reply, 答复内容): what the caller was told")
+    channel = _need(
+        data.reply_channel,
+        "say how the caller was answered (reply_channel): phone, sms, letter, web_app, in_person",
+    )
+    replied_at = data.replied_at or ctx.at
+    waiting_since = event.stage_started_at
+    if replied_at > ctx.at:
+        raise InvalidReport(f"replied_at {replied_at.isoformat()} is in the future")
+    if waiting_since is not None and replied_at < waiting_since:
+        raise InvalidReport(
+            f"replied_at {replied_at.isoformat()} is before the fix was verified "
+            f"({waiting_since.isoformat()}); the reply comes after the check (核查)"
+        )
+    deadlines.end_stage(ctx.session, event=event, at=replied_at)
+    event.closed_at = ctx.at
+    step = ctx.step(
+        EventStatus.CLOSED,
+        note=data.note or f"答复（{channel.label}）：{text}",  # the history shows what was said
+        data={
+            "reply": text,
+            "reply_channel": channel.value,
+            "replied_at": replied_at.isoformat(),
+        },
+    )
+    ctx.tell(step, [event.unit_id])
+    from events.callbacks import open_callback  # callbacks records through this module
+
+    open_callback(ctx.session, event=event, at=ctx.at)
+
+
+def _reopen(ctx: _Context) -> None:
+    """重办: the caller was not satisfied at the callback; back to the same unit, signed, with
+    the caller's reason and a fresh handling deadline (recorded through events.callbacks)."""
+    from events.callbacks import reopening_callback  # callbacks records through this module
+
+    event = ctx.event
+    callback = reopening_callback(ctx.session, event=event)
+    if callback is None:
+        raise ActionNotAllowed(
+            f"event {event.code} is reopened (重办) only when the caller says 不满意 at the "
+            f"callback; record that with POST /api/events/{event.code}/callbacks",
+            allowed=[],
+        )
+    reason = _need(ctx.data.reason, "reopening a case needs the caller's reason (reason)")
+    event.closed_at = None
+    deadlines.start_stage(
+        ctx.session,
+        event=event,
+        category=ctx.category,
+        stage=Stage.HANDLE,
+        at=ctx.at,
+        unit_id=event.unit_id,
+    )
+    step = ctx.step(
+        EventStatus.SIGNED,
+        note=ctx.data.note or reason,
+        data={"reason": reason, "callback_id": callback.id, "round": callback.round},
+    )
+    callback.reopen_step_id = step.id
+    ctx.tell(step, [event.unit_id], reason=reason)
 
 
 def _pending_extension(session: Session, event: Event) -> EventStep | None:
@@ -733,6 +824,8 @@ HANDLERS: dict[str, Callable[[_Context], None]] = {
     "verify": _verify,
     "rework": _rework,
     "close": _close_action,
+    "reply": _reply,
+    "reopen": _reopen,
     "extend": _extend,
     "approve-extension": _approve_extension,
     "suspend": _suspend,
@@ -818,6 +911,10 @@ def actions_for(session: Session, *, actor: Actor, event: Event) -> list[str]:
         except Forbidden:
             continue
         if action == "approve-extension" and _pending_extension(session, event) is None:
+            continue
+        if action == "reopen":  # only through a callback's 不满意 (events.callbacks)
+            continue
+        if action == ("close" if _citizens(event) else "reply"):
             continue
         possible.append(action)
     return possible

@@ -11,6 +11,7 @@ from events.calendar import Light, Limit, LimitUnit
 from events.catalog import Priority
 from events.models import Event, EventCategory, EventStage, Stage
 from events.reference import work_calendar
+from gis.config import get_settings
 
 # The category column holding each stage's limit; the check (核实) uses the sign-for limit.
 LIMIT_COLUMN = {
@@ -22,7 +23,9 @@ LIMIT_COLUMN = {
 
 
 def stage_limit(category: EventCategory, stage: Stage) -> Limit:
-    """The time limit of `stage` for events of `category`."""
+    """The time limit of `stage` for events of `category` (the reply's is a setting)."""
+    if stage is Stage.REPLY:
+        return Limit.parse(get_settings().reply_limit)
     return Limit.parse(getattr(category, LIMIT_COLUMN[stage]))
 
 

@@ -40,6 +40,19 @@ or district (`district`). SIGN stages go to the unit that had to sign for them u
 once for each), and to the event's row otherwise. Events with no unit, grid or reporter form a
 row whose key is None.
 
+Citizen service (`citizen_kpis`, 12345 热线 and the other CITIZEN_SOURCES), same cohort and scope:
+
+- accepted by source (受理量): cohort events per source, every source.
+- citizen accepted: cohort events from a citizen source; direct replies (直办): those closed by
+  a `direct-reply` step; direct-reply rate (直办率) = direct replies / citizen accepted.
+- replies: REPLY stages of cohort events that have ended (the reply was given); on time when
+  given by their deadline; on-time reply rate (按时答复率) = on time / replies.
+- callbacks due: callbacks of cohort events that have ended (reached, unreached, reviewed) or
+  are still open past their due time; reached: those where the caller gave their satisfaction;
+  callback rate (回访率) = reached / due; satisfaction rate (满意率) = (满意 + 基本满意) / reached.
+- citizen closed: citizen cohort events closed at least once (a step into closed); reopened: of
+  those, the ones reopened (重办) at least once; reopen rate (重办率) = reopened / closed.
+
 Scope (people.access): admins see everything; leaders, command staff and inspectors their area
 (by grid code prefix; events outside every grid by district); grid workers their grids;
 dispatchers the events their unit holds, and only their unit's sign-for stages.
@@ -66,8 +79,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from events.exceptions import Forbidden, InvalidReport
-from events.models import Department, DepartmentUnit, Event, EventStage, EventStatus, Stage
-from events.schemas import KpiRow
+from events.models import (
+    CITIZEN_SOURCES,
+    Callback,
+    Department,
+    DepartmentUnit,
+    Event,
+    EventStage,
+    EventStatus,
+    EventStep,
+    Satisfaction,
+    Stage,
+)
+from events.schemas import CitizenKpis, KpiRow
 from events.workflow import OPEN_STATES
 from gis.clock import CHINA_TZ, local_today
 from grid.models import AdminUnit, Grid
@@ -141,11 +165,7 @@ def kpis(
     if by not in GROUPINGS:
         raise InvalidReport(f"cannot group KPIs by '{by}'; use one of {', '.join(GROUPINGS)}")
     at = now or datetime.now(UTC)
-    for label, moment in (("start", start), ("end", end), ("now", at)):
-        if moment.tzinfo is None:
-            raise InvalidReport(f"{label} must carry a time zone (e.g. +08:00)")
-    if end <= start:
-        raise InvalidReport(f"the period is empty: end {end} is not after start {start}")
+    _check_period(start, end, at)
 
     # Per event, from its stages (an index probe each): any stage late, dispatch and last
     # handling time, and its ended / on-time SIGN stages — those of the unit holding the event
@@ -319,6 +339,84 @@ def kpis(
     return sorted(result, key=lambda row: (row.key is None, len(row.key or ""), row.key or ""))
 
 
+def _check_period(start: datetime, end: datetime, at: datetime) -> None:
+    for label, moment in (("start", start), ("end", end), ("now", at)):
+        if moment.tzinfo is None:
+            raise InvalidReport(f"{label} must carry a time zone (e.g. +08:00)")
+    if end <= start:
+        raise InvalidReport(f"the period is empty: end {end} is not after start {start}")
+
+
+def citizen_kpis(
+    session: Session,
+    *,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+) -> CitizenKpis:
+    """The citizen-service indicators (受理量, 直办率, 按时答复率, 回访率, 满意率, 重办率) of the
+    events reported in [start, end) within the actor's scope (see the module docstring)."""
+    at = now or datetime.now(UTC)
+    _check_period(start, end, at)
+    cohort = (
+        select(Event.id, Event.source)
+        .where(Event.reported_at >= start, Event.reported_at < end, _scope(actor))
+        .cte("cohort")
+    )
+    c = cohort.c
+    citizen = c.source.in_(sorted(CITIZEN_SOURCES))
+
+    def stepped(*where: ColumnElement[bool]) -> ColumnElement[bool]:
+        return select(EventStep.id).where(EventStep.event_id == c.id, *where).exists()
+
+    into_closed = EventStep.to_status == EventStatus.CLOSED
+    by_source = {
+        str(source.value): int(n)
+        for source, n in session.execute(select(c.source, func.count()).group_by(c.source))
+    }
+    events = session.execute(
+        select(
+            func.count().filter(citizen),
+            func.count().filter(citizen, stepped(EventStep.action == "direct-reply", into_closed)),
+            func.count().filter(citizen, stepped(into_closed)),
+            func.count().filter(
+                citizen, stepped(into_closed), stepped(EventStep.action == "reopen")
+            ),
+        ).select_from(cohort)
+    ).one()
+    replies = session.execute(
+        select(func.count(), func.count().filter(EventStage.on_time.is_(True)))
+        .select_from(cohort)
+        .join(EventStage, EventStage.event_id == c.id)
+        .where(EventStage.stage == Stage.REPLY, EventStage.ended_at.is_not(None))
+    ).one()
+    reached = Callback.satisfaction.is_not(None)
+    callbacks = session.execute(
+        select(
+            func.count().filter(or_(Callback.ended_at.is_not(None), Callback.due_at < at)),
+            func.count().filter(reached),
+            func.count().filter(
+                Callback.satisfaction.in_([Satisfaction.SATISFIED, Satisfaction.FAIRLY_SATISFIED])
+            ),
+        )
+        .select_from(cohort)
+        .join(Callback, Callback.event_id == c.id)
+    ).one()
+    return CitizenKpis(
+        accepted_by_source=by_source,
+        citizen_accepted=events[0],
+        direct_replies=events[1],
+        citizen_closed=events[2],
+        reopened=events[3],
+        replies=replies[0],
+        replies_on_time=replies[1],
+        callbacks_due=callbacks[0],
+        callbacks_reached=callbacks[1],
+        satisfied=callbacks[2],
+    )
+
+
 def _names(session: Session, by: str, keys: list[str]) -> dict[str, str]:
     """Display names of the group keys."""
     if not keys:
@@ -405,6 +503,7 @@ __all__ = [
     "GROUPINGS",
     "READ_KPIS",
     "KpiGrouping",
+    "citizen_kpis",
     "kpis",
     "period_bounds",
 ]

@@ -23,6 +23,7 @@ from events.deadlines import light
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.kpis import CLOSED_STATES, kpis
 from events.models import (
+    CITIZEN_SOURCES,
     Department,
     DepartmentUnit,
     Event,
@@ -64,6 +65,7 @@ class GridPeriodCounts:
     voided: int
     closed: int  # closed or self-resolved
     closed_on_time: int  # closed with no stage ended late
+    citizen: int  # citizens' cases (12345 热线 …) not voided: the 诉求热点 measure
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,8 @@ def period_by_grid(
     session: Session, *, actor: Actor, prefix: str, start: datetime, end: datetime
 ) -> dict[str, GridPeriodCounts]:
     """Per grid inside `prefix`, events reported in [start, end): reported, voided, closed and
-    closed on time — the counts behind 按期结案率 and events per 1,000 residents, in one pass
+    closed on time, and citizens' cases — the counts behind 按期结案率, events per 1,000
+    residents and 诉求热点, in one pass
     (`events.kpis` computes these and much more; the choropleth needs only these)."""
     _require(actor, MAP_ROLES, "event counts")
     closed = Event.status.in_(CLOSED_STATES)
@@ -217,6 +220,9 @@ def period_by_grid(
             func.count().filter(Event.status == EventStatus.VOIDED),
             func.count().filter(closed),
             func.count().filter(closed, ~late),
+            func.count().filter(
+                Event.source.in_(sorted(CITIZEN_SOURCES)), Event.status != EventStatus.VOIDED
+            ),
         )
         .where(
             Event.reported_at >= _aware(start, "start"),

@@ -91,6 +91,24 @@ class ReplyChannel(LabelledEnum):
     IN_PERSON = "in_person", "当面"
 
 
+class Satisfaction(LabelledEnum):
+    """how satisfied the caller said they were at the callback (满意度)"""
+
+    SATISFIED = "satisfied", "满意"
+    FAIRLY_SATISFIED = "fairly_satisfied", "基本满意"
+    DISSATISFIED = "dissatisfied", "不满意"
+
+
+class CallbackStatus(LabelledEnum):
+    """where a callback (回访) stands"""
+
+    DUE = "due", "待回访"
+    REACHED = "reached", "已回访"
+    UNREACHED = "unreached", "未接通"  # three attempts, nobody answered
+    REVIEW = "review", "待复核"  # a second 不满意: the command centre reviews the case
+    REVIEWED = "reviewed", "已复核"
+
+
 class Stage(LabelledEnum):
     """deadline stage"""
 
@@ -98,6 +116,7 @@ class Stage(LabelledEnum):
     SIGN = "sign", "签收"
     HANDLE = "handle", "处置"
     VERIFY = "verify", "核查"
+    REPLY = "reply", "答复"  # a citizen case, verified, waits for the operator's reply
 
 
 class DeliveryStatus(LabelledEnum):
@@ -371,6 +390,44 @@ class EventStep(DistrictKeyed, Base):
     note: Mapped[str | None] = mapped_column(Text, default=None)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Callback(DistrictKeyed, Base):
+    """A callback (回访) to the caller after a citizen case closed: its attempts and outcome.
+
+    One per closing: a case reopened (重办) after 不满意 gets a new one when it closes again.
+    """
+
+    __tablename__ = "callback"
+    __table_args__ = (
+        Index("ix_callback_open_due", "due_at", postgresql_where="ended_at IS NULL"),
+        Index("ix_callback_review", "district_code", postgresql_where="status = 'review'"),
+        district_fk("event_id", "event.id", ondelete="CASCADE"),
+        district_fk("reopen_step_id", "event_step.id"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    round: Mapped[int] = mapped_column(default=1)  # 1 for the first closing, 2 after 重办 …
+    status: Mapped[CallbackStatus] = mapped_column(
+        db_enum(CallbackStatus, "callback_status"), default=CallbackStatus.DUE
+    )
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Every attempt: {"at", "outcome", "note", "actor"}; outcome no_answer or a Satisfaction.
+    attempt_log: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    satisfaction: Mapped[Satisfaction | None] = mapped_column(
+        db_enum(Satisfaction, "satisfaction"), default=None
+    )
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    reopen_step_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    review_note: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Attachment(DistrictKeyed, Base):

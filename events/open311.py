@@ -6,7 +6,8 @@ Mapping (https://wiki.open311.org/GeoReport_v2):
 - `status` is `closed` once the event is closed, voided or resolved on the spot, else `open`;
 - `agency_responsible` is the unit handling it, or the district command centre (指挥中心)
   while it awaits the on-site check (核实) or routing;
-- `expected_datetime` is the deadline of the running stage; `status_notes` the latest note;
+- `expected_datetime` is the deadline of the running stage; `status_notes` the reply to the
+  caller (答复) once a closed case has one, else the latest note;
 - `extensions=true` adds our own status and the step history (`notes`).
 
 Integrations file as their service account with `source=open311`, so every request gets the
@@ -450,6 +451,17 @@ def _open_or_closed(status: EventStatus) -> str:
     return "closed" if status in FINAL_STATES else "open"
 
 
+def _status_notes(event: Event, history: list[EventStep]) -> str | None:
+    """The reply to the caller (答复) once a closed case has one, else the latest step's note."""
+    if event.status is EventStatus.CLOSED:
+        for step in reversed(history):
+            if step.action in ("reply", "direct-reply") and (step.data or {}).get("reply"):
+                return str(step.data["reply"])
+            if step.action == "reopen":
+                break
+    return history[-1].note if history else None
+
+
 def _to_requests(
     session: Session, events: list[Event], *, extensions: bool
 ) -> list[ServiceRequest]:
@@ -514,7 +526,7 @@ def _to_requests(
         request = ServiceRequest(
             service_request_id=event.code,
             status=_open_or_closed(event.status),
-            status_notes=latest.note if latest else None,
+            status_notes=_status_notes(event, history),
             service_name=category.name,
             service_code=category.code,
             description=event.description,

@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 
 from events.calendar import Light, Limit, LimitUnit
 from events.catalog import DepartmentType, Priority
-from events.models import EventSource, EventStatus, ReplyChannel, Stage
+from events.models import (
+    CallbackStatus,
+    EventSource,
+    EventStatus,
+    ReplyChannel,
+    Satisfaction,
+    Stage,
+)
 from gis.crs import Crs
 from gis.text import InputModel, check_occurrence
 
@@ -523,6 +530,131 @@ class KpiRow(BaseModel):
             return None
         weight = sum(SCORE_WEIGHTS[k] for k in defined)
         return round(100 * sum(SCORE_WEIGHTS[k] * v for k, v in defined.items()) / weight, 2)
+
+
+class CitizenKpis(BaseModel):
+    """The citizen-service indicators (12345 热线 and the other citizen channels) of the events
+    reported in a period, in the caller's scope (events.kpis.citizen_kpis)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    accepted_by_source: dict[str, int]  # 受理量 per EventSource value, every source
+    citizen_accepted: int  # citizen cases (CITIZEN_SOURCES) filed
+    direct_replies: int  # closed by a direct-reply step (直办)
+    replies: int  # reply stages ended (答复)
+    replies_on_time: int
+    callbacks_due: int  # callbacks ended, or still open past their due time
+    callbacks_reached: int  # callbacks with the caller's satisfaction recorded
+    satisfied: int  # 满意 + 基本满意 among the reached
+    citizen_closed: int  # citizen cases closed at least once
+    reopened: int  # citizen cases reopened (重办) at least once
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def direct_reply_rate(self) -> float | None:
+        """直办率: closed by a direct reply / citizen cases accepted."""
+        return _ratio(self.direct_replies, self.citizen_accepted)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def on_time_reply_rate(self) -> float | None:
+        """按时答复率: replies on time / replies."""
+        return _ratio(self.replies_on_time, self.replies)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def callback_rate(self) -> float | None:
+        """回访率: callbacks reached / callbacks due."""
+        return _ratio(self.callbacks_reached, self.callbacks_due)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def satisfaction_rate(self) -> float | None:
+        """满意率: (满意 + 基本满意) / callbacks reached."""
+        return _ratio(self.satisfied, self.callbacks_reached)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reopen_rate(self) -> float | None:
+        """重办率: citizen cases reopened / citizen cases closed."""
+        return _ratio(self.reopened, self.citizen_closed)
+
+
+# -- reply and callback (events.callbacks) ---------------------------------------------------------
+
+CallbackOutcome = Literal["satisfied", "fairly_satisfied", "dissatisfied", "no_answer"]
+OUTCOME_LABELS: Final = {
+    **{s.value: s.label for s in Satisfaction},
+    "no_answer": "未接通",
+}
+
+
+class CallbackInput(InputModel):
+    """One callback attempt (回访): the caller's satisfaction, or nobody answered."""
+
+    outcome: CallbackOutcome = Field(
+        description="satisfied 满意, fairly_satisfied 基本满意, dissatisfied 不满意 (reopens the "
+        "case, 重办), no_answer 未接通 (the third ends the callback)"
+    )
+    note: str | None = Field(
+        default=None, max_length=2000, description="what the caller said; needed for 不满意"
+    )
+
+    @field_validator("note")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
+class ReviewInput(InputModel):
+    """The command centre's review (复核) of a case the caller was twice not satisfied with."""
+
+    note: str = Field(min_length=1, max_length=2000, description="what the review found")
+
+
+class CallbackAttempt(BaseModel):
+    """One attempt at calling the caller back."""
+
+    at: datetime
+    outcome: str
+    outcome_label: str
+    note: str | None
+    actor: str | None
+
+
+class CallbackRead(BaseModel):
+    """A callback (回访) with the case it follows: what the operator needs for the call. The
+    caller's phone is masked; unmasking is a separate, logged request (unmask_url)."""
+
+    id: int
+    event_code: str
+    round: int
+    status: CallbackStatus
+    status_label: str
+    opened_at: datetime
+    due_at: datetime
+    light: Light | None
+    attempts: int
+    attempt_log: list[CallbackAttempt]
+    satisfaction: Satisfaction | None
+    satisfaction_label: str | None
+    note: str | None
+    ended_at: datetime | None
+    reviewed_at: datetime | None
+    review_note: str | None
+    event_status: EventStatus
+    event_status_label: str
+    source: EventSource
+    source_label: str
+    category_name: str
+    description: str
+    address: str | None
+    unit: str | None
+    contact_masked: str | None
+    unmask_url: str
+    reply: str | None
+    reply_channel: str | None
+    replied_at: datetime | None
 
 
 # -- Open311 GeoReport v2 (events.open311) ---------------------------------------------------------

@@ -1,6 +1,8 @@
 """The event state machine: which action moves an event from which state to which, and who may.
 
-`reported → registered → dispatched → signed → handled → verified → closed`, with the branches
+`reported → registered → dispatched → signed → handled → verified → closed` (a citizen's case
+closes by the reply to the caller, 答复, and is reopened, 重办, when the caller is not
+satisfied at the callback), with the branches
 returned, suspended/resumed, rework (verification failed: back to signed), voided,
 self_resolved and transferred (跨区移交: the case goes on as a new case of another district).
 The table is the single source of truth; services call `transition()` and get a
@@ -68,7 +70,11 @@ TRANSITIONS: dict[str, Transition] = {
         _t("handle", "处置完成", {S.SIGNED}, S.HANDLED, {R.DISPATCHER}),
         _t("verify", "核查通过", {S.HANDLED}, S.VERIFIED, {R.GRID_WORKER, R.INSPECTOR}),
         _t("rework", "核查不通过", {S.HANDLED}, S.SIGNED, {R.GRID_WORKER, R.INSPECTOR}),
+        # A citizen case (CITIZEN_SOURCES) closes by the operator's reply to the caller, not
+        # by close; the callback (events.callbacks) may then reopen it (重办) to the same unit.
         _t("close", "结案", {S.VERIFIED}, S.CLOSED, set(SYSTEM)),
+        _t("reply", "答复", {S.VERIFIED}, S.CLOSED, set(SYSTEM)),
+        _t("reopen", "重办", {S.CLOSED}, S.SIGNED, set(SYSTEM)),
         _t("extend", "申请延期", {S.SIGNED}, None, {R.DISPATCHER}),
         _t("approve-extension", "批准延期", {S.SIGNED}, None, set(SYSTEM)),
         _t("suspend", "挂账", {S.DISPATCHED, S.SIGNED}, S.SUSPENDED, set(SYSTEM)),

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Secrets shorter than this are refused in production and anywhere off loopback.
 MIN_SECRET_LENGTH = 32
+# A working-time limit as events.calendar.Limit reads it: 4h, 1.5h, 1d, 2工作日 (whole days) …
+_LIMIT_PATTERN = r"^\s*(\d+(\.\d+)?\s*(h|hours?|小时|工作小时|个工作小时)|\d+\s*(d|days?|天|工作日|个工作日))\s*$"
 
 
 class Settings(BaseSettings):
@@ -86,6 +88,11 @@ class Settings(BaseSettings):
     # ahead of the current one, and whole outbox months kept before it.
     partition_months_ahead: int = Field(default=6, ge=0, le=120)
     outbox_retention_months: int = Field(default=6, ge=0, le=120)
+    # Citizen-raised cases (12345 热线, 市长信箱, 网站·APP, Open311): a verified case waits this
+    # long (working time on the work calendar: 4h, 1d …) for the operator's reply (答复), and
+    # the callback (回访) after closing is due this long after the reply.
+    reply_limit: str = Field(default="1d", pattern=_LIMIT_PATTERN)
+    callback_limit: str = Field(default="2d", pattern=_LIMIT_PATTERN)
     # Map basemap: none (outline map), osm, tianditu (needs TIANDITU_KEY), or xyz (BASEMAP_URL,
     # a self-hosted {z}/{x}/{y} template; BASEMAP_CRS gcj02 when its tiles are Gaode/Tencent).
     basemap: Literal["none", "osm", "tianditu", "xyz"] = "none"

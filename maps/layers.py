@@ -29,6 +29,7 @@ MEASURES: Final = (
     ("on_time_rate", "按期结案率", "%", True),
     ("events_per_1000", "每千人事件数", "件/千人", False),
     ("special_density", "特殊人群密度", "人/千人", False),
+    ("appeals", "诉求热点", "件", False),
 )
 MEASURE_KEYS: Final = tuple(m[0] for m in MEASURES)
 # Measures go to the page as integers: counts as they are, rates and densities times 10.
@@ -38,6 +39,7 @@ MEASURE_SCALES: Final = {
     "on_time_rate": 10,
     "events_per_1000": 10,
     "special_density": 10,
+    "appeals": 1,
 }
 
 

@@ -54,6 +54,7 @@ class GridFigure:
     on_time_rate: float | None  # 按期结案率 %, events reported in the period
     events_per_1000: float | None  # valid reports in the period per 1,000 residents
     special_density: float | None  # special-group members per 1,000 residents
+    appeals: int = 0  # 诉求热点: citizens' cases (12345 热线 …) reported in the period
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,21 @@ class Area:
 
 
 @dataclass(frozen=True)
+class CitizenLine:
+    """The citizen-service figures (12345 热线 and the other citizen channels) of the period."""
+
+    accepted_by_source: list[tuple[str, int]]  # (source label, 受理量), largest first
+    citizen_accepted: int
+    direct_reply_rate: float | None  # 直办率, 0..1
+    on_time_reply_rate: float | None  # 按时答复率, 0..1
+    callback_rate: float | None  # 回访率, 0..1
+    satisfaction_rate: float | None  # 满意率, 0..1
+    reopen_rate: float | None  # 重办率, 0..1
+    callbacks_reached: int
+    replies: int
+
+
+@dataclass(frozen=True)
 class LeaderPanel:
     """The KPI part of the leader map's side panel (the slow part: loaded after the map)."""
 
@@ -166,6 +182,7 @@ class LeaderPanel:
     worst_grids: list[KpiLine]
     worst_units: list[KpiLine]
     trend: list[TrendDay]
+    citizen: CitizenLine | None = None
 
 
 @dataclass(frozen=True)

@@ -297,6 +297,8 @@ def seed_demo(
         f"events: {events} new (department units, dispatchers and 60 days of "
         "events; 0 when already present)"
     )
+    if summary.replies:
+        console.print(f"12345 cases answered and called back: {summary.replies}")
     if summary.open311_key:
         console.print("Open311 API key for the demo: gridgov-demo-key")
 

@@ -42,7 +42,7 @@ from tests.factories import COMMUNITY, add_grid, add_staff, admin_tree, bearer, 
 
 ARTEFACTS = PROJECT_DIR / "var" / "test-artefacts"
 OPEN = "('reported','registered','dispatched','signed','handled','verified','returned','suspended')"
-MEASURES = ("open", "overdue", "on_time_rate", "events_per_1000", "special_density")
+MEASURES = ("open", "overdue", "on_time_rate", "events_per_1000", "special_density", "appeals")
 
 
 # --- access (no browser) -------------------------------------------------------------------
@@ -206,20 +206,32 @@ def expected_measures(demo: DemoCity, now: datetime, days: int = 30) -> dict[str
                              WHERE s.event_id = e.id AND s.on_time = false)),
           (SELECT count(*) FROM resident r WHERE r.grid_code = g.code AND r.active),
           (SELECT count(*) FROM special_group sg JOIN resident r ON r.id = sg.resident_id
-             WHERE r.grid_code = g.code AND r.active AND sg.ended_on IS NULL)
+             WHERE r.grid_code = g.code AND r.active AND sg.ended_on IS NULL),
+          (SELECT count(*) FROM event e WHERE e.grid_code = g.code AND {period}
+             AND e.status <> 'voided'
+             AND e.source IN ('hotline', 'mailbox', 'web_app', 'open311'))
         FROM grid g WHERE g.district_code = '420502' ORDER BY g.code
     """
     out: dict[str, dict[str, Any]] = {}
     with demo.engine.connect() as conn:
-        for code, n_open, overdue, valid, n_closed, on_time, residents, special in conn.execute(
-            text(sql), {"now": now, "start": start}
-        ):
+        for (
+            code,
+            n_open,
+            overdue,
+            valid,
+            n_closed,
+            on_time,
+            residents,
+            special,
+            appeals,
+        ) in conn.execute(text(sql), {"now": now, "start": start}):
             out[code] = {
                 "open": n_open,
                 "overdue": overdue,
                 "on_time_rate": 100 * on_time / n_closed if n_closed else None,
                 "events_per_1000": 1000 * valid / residents if residents else None,
                 "special_density": 1000 * special / residents if residents else None,
+                "appeals": appeals,
             }
     return out
 

@@ -34,3 +34,14 @@ def test_replica_url_is_optional_and_given_the_psycopg2_driver():
 def test_a_replica_url_that_is_not_postgresql_is_refused_with_an_example():
     with pytest.raises(ValidationError, match="DATABASE_REPLICA_URL must be a PostgreSQL URL"):
         Settings(database_replica_url="mysql://u:p@replica.example/city")
+
+
+@pytest.mark.parametrize("limit", ["4h", "1.5h", "1d", "2 工作日", "3个工作日"])
+def test_reply_and_callback_limits_read_as_working_time(limit):
+    assert Settings(reply_limit=limit, callback_limit=limit).reply_limit == limit
+
+
+@pytest.mark.parametrize("limit", ["1.5d", "tomorrow", "", "2w"])
+def test_a_reply_limit_that_is_no_working_time_is_refused(limit):
+    with pytest.raises(ValidationError, match="reply_limit"):
+        Settings(reply_limit=limit)

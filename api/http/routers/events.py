@@ -147,7 +147,10 @@ ACTION_FIELDS = {
     "void": "reason, duplicate_of (code of the event it duplicates), note",
     "supervise": "level (yellow or red; default from the light), note",
     "self-resolve": "photos of the fixed site, note",
-    "close": "nothing",
+    "close": "nothing (a citizen's case closes by reply instead)",
+    "reply": "reply (what the caller was told), reply_channel (phone, sms, letter, web_app, "
+    "in_person), replied_at (default now); closes a verified citizen case, opens its callback",
+    "reopen": "only through a callback's 不满意 (POST /api/events/{code}/callbacks)",
     "transfer": "to_district (6-digit code of the receiving district), reason, note",
 }
 assert set(ACTION_FIELDS) == set(TRANSITIONS), "every workflow action is documented"

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from api.http.auth import allow
 from api.http.deps import ReadSessionDep
 from api.schemas import KpiReport
-from events.kpis import READ_KPIS, KpiGrouping, kpis, period_bounds
+from events.kpis import READ_KPIS, KpiGrouping, citizen_kpis, kpis, period_bounds
 from people import special_groups as groups
 from people.access import READ_AGGREGATES, Actor
 from people.schemas import GridOverdue, WorkerOverdue
@@ -34,15 +34,12 @@ def event_kpis(
     from_: Annotated[date | None, Query(alias="from", description="first day")] = None,
     to: Annotated[date | None, Query(description="last day (included)")] = None,
 ) -> KpiReport:
-    """Performance indicators of the events reported in a period, in my scope."""
+    """Performance indicators of the events reported in a period, in my scope, with the
+    citizen-service ones (受理量, 直办率, 按时答复率, 回访率, 满意率, 重办率)."""
     start, end = period_bounds(period, start=from_, end=to)
     rows = kpis(session, actor=actor, start=start, end=end, by=by)
-    return KpiReport(
-        by=by,
-        start=start,
-        end=end,
-        rows=rows,
-    )
+    citizen = citizen_kpis(session, actor=actor, start=start, end=end)
+    return KpiReport(by=by, start=start, end=end, rows=rows, citizen=citizen)
 
 
 @router.get("/population", response_model=list[AreaPopulation])

@@ -34,7 +34,7 @@ export const LIGHT_LABEL = {
   red: "红灯 overdue",
 };
 const PRIORITY_LABEL = { urgent: "特急 urgent", high: "紧急 high", normal: "一般 normal", low: "较低 low" };
-const STAGE_LABEL = { check: "核实", sign: "签收", handle: "处置", verify: "核查" };
+const STAGE_LABEL = { check: "核实", sign: "签收", handle: "处置", verify: "核查", reply: "答复" };
 
 // --- DOM -------------------------------------------------------------------------------------
 
@@ -309,6 +309,8 @@ const STEP_LABEL = {
   escalate: "督办 Escalated",
   remind: "提醒 Reminder",
   "transfer-in": "移交接收 Transferred in",
+  reply: "答复 Replied to the caller", // the 答复/回访 panel (reply.js) sends it
+  reopen: "重办 Reopened after the callback",
 };
 
 export function actionLabel(action) {
