@@ -15,7 +15,10 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Secrets shorter than this are refused in production and anywhere off loopback.
 MIN_SECRET_LENGTH = 32
 # A working-time limit as events.calendar.Limit reads it: 4h, 1.5h, 1d, 2工作日 (whole days) …
-_LIMIT_PATTERN = r"^\s*(\d+(\.\d+)?\s*(h|hours?|小时|工作小时|个工作小时)|\d+\s*(d|days?|天|工作日|个工作日))\s*$"
+_LIMIT_PATTERN = (
+    r"^\s*(\d+(\.\d+)?\s*(h|hours?|小时|工作小时|个工作小时)"
+    r"|\d+\s*(d|days?|天|工作日|个工作日))\s*$"
+)
 
 
 class Settings(BaseSettings):
