@@ -1,4 +1,4 @@
-"""Intake over HTTP (受理): who may file which source, hotline calls with callers and ticket numbers,
+"""Intake over HTTP (受理): who may file which source, hotline calls with callers and tickets,
 the caller's phone read only with a logged reason, cases placed by address only, 直接答复, patrol
 findings and leaders' instructions."""
 
