@@ -216,3 +216,61 @@ def test_an_operator_files_a_call_with_a_tapped_point_and_one_without_then_locat
     width = small.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the console scrolls sideways on a phone ({width} px)"
     watch.check()
+
+
+def test_an_inspector_files_a_patrol_finding_from_the_worker_page(server, browser, intake_engine):
+    watch = Watch()
+    phone = open_context(
+        browser,
+        watch,
+        viewport=PHONE,
+        geolocation={"longitude": 111.295, "latitude": 30.705},
+        permissions=["geolocation"],
+        service_workers="block",
+    )
+    page = watch.page(phone.new_page())
+    sign_in(page, server, "/worker", "inspector1")
+    expect(page.locator("#report-form h2")).to_have_text("巡查发现 Patrol finding")
+    expect(page.locator("input[name=self_resolved]")).to_be_hidden()
+    page.click("#use-gps")
+    expect(page.locator("#where-text")).to_contain_text("定位 GPS")
+    page.fill("#category-search", "可疑")
+    page.select_option("#category", "0101")
+    words = "巡查发现有人在楼道反复踩点（浏览器测试）"
+    page.fill("textarea[name=description]", words)
+    page.click("#report-submit")
+    expect(page.locator("#report-result")).to_contain_text("已上报")
+    shoot(page, "worker-patrol-phone")
+    event = stored(intake_engine, words)
+    assert event.source is EventSource.INSPECTION and event.grid_code == EAST
+    watch.check()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, {"width": 1400, "height": 900}], ids=["390", "1400"])
+def test_a_leader_picks_a_point_on_the_city_map_and_files_an_urgent_instruction(
+    server, browser, intake_engine, viewport
+):
+    watch = Watch()
+    context = open_context(browser, watch, viewport=viewport)
+    page = watch.page(context.new_page())
+    page.goto(f"{server}/maps/leader")
+    page.fill("input[name=username]", "leader1")
+    page.fill("input[name=password]", "test-password")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#gg-instruct[data-ready='1']")
+    shoot(page, f"leader-before-{viewport['width']}")
+    page.click("#gg-instruct-pick")
+    the_map = page.locator(".folium-map").bounding_box()
+    assert the_map is not None
+    # Right of the legend, below the layer list: on the grids.
+    page.mouse.click(the_map["x"] + the_map["width"] * 0.6, the_map["y"] + the_map["height"] * 0.75)
+    expect(page.locator("#gg-instruct-where")).to_contain_text("已选点")
+    page.select_option("#gg-instruct select[name=category]", "0601")
+    words = f"请城管局今日内清理（领导批示 {viewport['width']}）"
+    page.fill("#gg-instruct textarea[name=description]", words)
+    page.click("#gg-instruct button[type=submit]")
+    expect(page.locator("#gg-instruct-result")).to_contain_text("已批示")
+    shoot(page, f"leader-instruction-{viewport['width']}")
+    event = stored(intake_engine, words)
+    assert event.source is EventSource.LEADER and event.priority.value == "urgent"
+    watch.check()
