@@ -4,7 +4,8 @@ Only the CLI (`gridgov seed demo`) and the benchmarks use this package; no domai
 imports it. The pieces, in the order `seed_all` runs them: `demo.city` (admin tree, grids,
 buildings, houses), `demo.people` (residents, households, special groups, organisations,
 staff), `demo.units` (department units and dispatchers, seeded with the events),
-`demo.events` (weeks of events in every state) and `demo.open311` (the demo API key).
+`demo.events` (weeks of events in every state), `demo.open311` (the demo API key) and
+`demo.hotline` (the 12345 operator `hotline1` and a few calls it took).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from demo.arrays import Progress
 from demo.city.generate import SeedSummary
 from demo.city.seed import seed_demo_city
 from demo.events.seed import seed_demo_events
+from demo.hotline import seed_demo_hotline
 from demo.open311 import seed_demo_key
 from demo.people.scales import PeopleSeedSummary
 from demo.people.seed import seed_demo_people
@@ -33,6 +35,7 @@ class DemoSeedSummary:
     people: PeopleSeedSummary
     events: int  # new events; 0 when the scale's districts already had events
     open311_key: bool  # True when the demo Open311 key was added now
+    hotline_calls: int = 0  # demo 12345 calls filed now (demo.hotline)
 
 
 def seed_all(
@@ -55,4 +58,7 @@ def seed_all(
     people = seed_demo_people(session, scale=scale, seed=seed, on_progress=on_progress)
     events = seed_demo_events(session, scale=scale, seed=seed, on_progress=on_progress)
     open311_key = seed_demo_key(session)
-    return DemoSeedSummary(city=city, people=people, events=events, open311_key=open311_key)
+    calls = seed_demo_hotline(session)
+    return DemoSeedSummary(
+        city=city, people=people, events=events, open311_key=open311_key, hotline_calls=calls
+    )
