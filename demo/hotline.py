@@ -33,7 +33,7 @@ DISTRICT_AREA: Final = "420502000000"  # 西陵区
 
 @dataclass(frozen=True)
 class Call:
-    """One call as the operator took it; `at_building` picks a demo building (None: address only)."""
+    """One call as the operator took it; `at_building` picks a demo building (None: no point)."""
 
     ticket: str
     source: EventSource
