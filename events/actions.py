@@ -49,9 +49,9 @@ from events.reference import work_calendar
 from events.schemas import ActionInput, EventDetail, EventRead
 from events.service import (
     building_point,
+    checked_on_site_first,
     code_is,
     get_event,
-    needs_check,
     read_event,
     route_located,
 )
@@ -415,7 +415,7 @@ def _locate(ctx: _Context) -> None:
         else None
     )
     ctx.session.flush()
-    check_first = needs_check(event.source, ctx.category)
+    check_first = checked_on_site_first(event.source, ctx.category)
     ctx.step(
         EventStatus.REPORTED if check_first else EventStatus.REGISTERED,
         data={

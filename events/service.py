@@ -377,14 +377,18 @@ def report_event(
     return read_event(session, event=event, now=at)
 
 
-def needs_check(source: EventSource, category: EventCategory) -> bool:
+def checked_on_site_first(source: EventSource, category: EventCategory) -> bool:
     """Whether a grid worker checks the report on site (核实) before it is routed: every source
     but those who saw it themselves or whose word is the order (grid worker, patrol, leader)."""
     return source not in SELF_CHECKED_SOURCES and category.needs_check
 
 
 def _first_status(report: EventReport, category: EventCategory) -> EventStatus:
-    return EventStatus.REPORTED if needs_check(report.source, category) else EventStatus.REGISTERED
+    return (
+        EventStatus.REPORTED
+        if checked_on_site_first(report.source, category)
+        else EventStatus.REGISTERED
+    )
 
 
 def route_located(
@@ -392,7 +396,7 @@ def route_located(
 ) -> None:
     """The path of a located case whose first step is recorded: the on-site check (核实)
     clock when its source needs one (the event is reported), else dispatch (it is registered)."""
-    if needs_check(event.source, category):
+    if checked_on_site_first(event.source, category):
         deadlines.start_stage(session, event=event, category=category, stage=Stage.CHECK, at=at)
     else:
         dispatch_event(session, event=event, category=category, at=at, actor_id=actor_id)
