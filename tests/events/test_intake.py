@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
-from events.exceptions import Conflict, Forbidden
-from events.models import AppealType, EventSource
+from events.exceptions import Conflict, Forbidden, InvalidReport
+from events.models import AppealType, Event, EventSource, EventStatus, Stage
 from events.service import event_code
 from gis.clock import CHINA_TZ
-from tests.events.workflow_city import file
+from tests.events.districts_city import WJG, WJG_GRID
+from tests.events.workflow_city import MONDAY_10, do, file
 
 LAST_SECOND = datetime(2026, 11, 23, 23, 59, 59, tzinfo=CHINA_TZ)  # Monday, 15:59:59 UTC
 MIDNIGHT = datetime(2026, 11, 24, 0, 0, 0, tzinfo=CHINA_TZ)  # Tuesday, Monday 16:00 UTC
@@ -63,3 +65,42 @@ def test_the_service_itself_refuses_a_source_the_role_does_not_file(city):
         file(city, by="worker", source=EventSource.MAILBOX, appeal_type=AppealType.HELP)
     with pytest.raises(Forbidden, match="integration"):
         file(city, by="admin", source=EventSource.OPEN311)
+
+
+def unlocated_call(city):
+    return file(
+        city,
+        by="command_staff",
+        lon=None,
+        lat=None,
+        address="伍家岗区某路口",
+        source=EventSource.HOTLINE,
+        appeal_type=AppealType.COMPLAINT,
+        contact="13912345678",
+        caller_name="王五",
+    )
+
+
+def test_an_unlocated_case_placed_in_another_district_is_transferred_not_located(
+    two_districts,
+):
+    event = unlocated_call(two_districts)
+    assert event.lon is None and event.district_code == "420502"
+    with pytest.raises(InvalidReport, match="transfer"):
+        do(two_districts, "command_staff", event, "locate", MONDAY_10, lon=111.31, lat=30.71)
+    old = do(
+        two_districts,
+        "command_staff",
+        event,
+        "transfer",
+        MONDAY_10,
+        to_district=WJG,
+        reason="事发地属伍家岗区",
+    )
+    new_code = old.steps[-1].data["transferred_to"]
+    session = two_districts["session"]
+    new = session.scalars(select(Event).where(Event.code == new_code)).one()
+    assert new.district_code == WJG and new.geom is None and new.status is EventStatus.REPORTED
+    assert new.contact_masked == "139****5678" and new.caller_name_masked == "王*"
+    located = do(two_districts, "wjg_command", new_code, "locate", MONDAY_10, lon=111.31, lat=30.71)
+    assert located.grid_code == WJG_GRID and located.stage is Stage.CHECK
