@@ -21,7 +21,8 @@ from api.http.deps import SessionDep
 from events.exceptions import Forbidden, InvalidReport
 from events.models import Event, EventStatus
 from events.schemas import EventFiling, EventReport
-from events.service import REPORTERS, current_category, new_event
+from events.service import current_category, new_event
+from events.sources import DEFAULT_SOURCE, FILERS, refusal
 from gis.crs import CoordinateError, to_storage
 from people.access import Actor
 
@@ -38,9 +39,12 @@ def insert_event_row(
     at = now or datetime.now(UTC)
     if at.tzinfo is None:
         raise InvalidReport("times must carry a time zone (e.g. +08:00)")
-    if actor.role not in REPORTERS:
-        raise Forbidden(f"a {actor.role.label} account may not file events")
+    why = refusal(report.source, actor.role)
+    if why is not None:
+        raise Forbidden(why)
     category = current_category(session, report.category)
+    if report.lon is None or report.lat is None:
+        raise InvalidReport("the baseline insert needs lon and lat")
     try:
         lon, lat = to_storage(report.lon, report.lat, report.crs)
     except CoordinateError as exc:
@@ -74,14 +78,17 @@ def bench_router() -> APIRouter:
     )
     def insert_event(
         session: SessionDep,
-        actor: Annotated[Actor, allow(REPORTERS)],
+        actor: Annotated[Actor, allow(FILERS)],
         submission: SubmissionDep,
         idempotency_key: IdempotencyKey = None,
     ) -> dict[str, Any]:
         """Insert the event row only (no locate, dispatch, steps or outbox)."""
         filing = validated(EventFiling, submission.fields)
         event = insert_event_row(
-            session, actor=actor, report=filing.to_report(), idempotency_key=idempotency_key
+            session,
+            actor=actor,
+            report=filing.to_report(filing.source or DEFAULT_SOURCE[actor.role]),
+            idempotency_key=idempotency_key,
         )
         return {"id": event.id, "code": event.code}
 

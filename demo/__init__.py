@@ -5,7 +5,8 @@ imports it. The pieces, in the order `seed_all` runs them: `demo.city` (admin tr
 buildings, houses), `demo.people` (residents, households, special groups, organisations,
 staff), `demo.units` (department units and dispatchers, seeded with the events),
 `demo.events` (weeks of events in every state), `demo.open311` (the demo API key),
-`demo.devices` (a couple of dozen sensors per district) and
+`demo.hotline` (the 12345 operator `hotline1` and a few calls it took), `demo.devices` (a
+couple of dozen sensors per district) and
 `demo.replies` (12345 cases answered and called back, for the citizen-service KPIs).
 """
 
@@ -20,6 +21,7 @@ from demo.city.generate import SeedSummary
 from demo.city.seed import seed_demo_city
 from demo.devices import seed_demo_devices
 from demo.events.seed import seed_demo_events
+from demo.hotline import seed_demo_hotline
 from demo.open311 import seed_demo_key
 from demo.people.scales import PeopleSeedSummary
 from demo.people.seed import seed_demo_people
@@ -61,7 +63,13 @@ def seed_all(
     events = seed_demo_events(session, scale=scale, seed=seed, on_progress=on_progress)
     open311_key = seed_demo_key(session)
     seed_demo_devices(session, seed=seed)
+    calls = seed_demo_hotline(session)
     replies = seed_demo_replies(session, seed=seed)
     return DemoSeedSummary(
-        city=city, people=people, events=events, open311_key=open311_key, replies=replies
+        city=city,
+        people=people,
+        events=events,
+        open311_key=open311_key,
+        hotline_calls=calls,
+        replies=replies,
     )

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from geoalchemy2 import WKTElement
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -31,19 +32,29 @@ from events.escalation import district_command_centre, supervise
 from events.exceptions import ActionNotAllowed, Forbidden, InvalidReport, NotFound
 from events.models import (
     CITIZEN_SOURCES,
+    AppealType,
     DepartmentUnit,
     Event,
     EventCategory,
+    EventSource,
     EventStatus,
     EventStep,
     Outbox,
+    ReplyChannel,
     Stage,
 )
 from events.outbox import notify
 from events.photos import attach_photos
 from events.reference import work_calendar
 from events.schemas import ActionInput, EventDetail, EventRead
-from events.service import code_is, get_event, read_event
+from events.service import (
+    building_point,
+    checked_on_site_first,
+    code_is,
+    get_event,
+    read_event,
+    route_located,
+)
 from events.transfer import check_transfer, transfer_event
 from events.workflow import (
     SYSTEM,
@@ -54,9 +65,10 @@ from events.workflow import (
     allowed_actions,
     transition,
 )
-from gis.crs import STORAGE_SRID, CoordinateError, to_storage
+from gis.crs import STORAGE_SRID, CoordinateError, Crs, to_storage
 from grid.exceptions import InvalidQuery
-from grid.service import area_prefix
+from grid.models import Building
+from grid.service import area_prefix, locate_point
 from people.access import Actor
 from people.models import Staff, StaffRole
 
@@ -346,9 +358,126 @@ def _close(ctx: _Context) -> EventStep:
 # -- the actions -----------------------------------------------------------------------------
 
 
+def _unlocated_first(ctx: _Context) -> None:
+    if ctx.event.geom is None:
+        raise ActionNotAllowed(
+            f"event {ctx.event.code} has no point yet; the command centre locates it first "
+            "(locate: lon and lat, or a building code)",
+            allowed=["locate", "void", "transfer"],
+        )
+
+
+def _locate(ctx: _Context) -> None:
+    """定位: the command centre gives a case placed by address its point (lon/lat/crs, or a
+    building), and it goes on as if filed there: the on-site check, or dispatch."""
+    event = ctx.event
+    if event.geom is not None:
+        raise ActionNotAllowed(
+            f"event {event.code} is located already (grid {event.grid_code or 'none'}); "
+            "a case is located once — void or transfer it if the place is wrong",
+            allowed=allowed_actions(event.status, ctx.actor.role),
+        )
+    data = ctx.data
+    if data.lon is None and not data.building:
+        raise InvalidReport(
+            "locating a case needs its place: lon and lat (with crs), or a building code",
+            field="lon",
+        )
+    lon, lat, crs = data.lon, data.lat, data.crs
+    if lon is None:
+        assert data.building is not None
+        (lon, lat), crs = building_point(ctx.session, data.building), Crs.CGCS2000
+    assert lat is not None
+    try:
+        found = locate_point(ctx.session, lon=lon, lat=lat, crs=crs)
+    except InvalidQuery as exc:
+        raise InvalidReport(str(exc)) from exc
+    district = found.district.code[:6] if found.district else None
+    if district is not None and district != event.district_code:
+        raise InvalidReport(
+            f"这个位置属于{district}，不在本案所属的{event.district_code}；请用跨区移交 "
+            f"(the point is in district {district}, not in the case's district "
+            f"{event.district_code}; transfer the case instead)",
+            field="lon",
+        )
+    building_code = data.building or (found.building.code if found.building else None)
+    event.geom = WKTElement(  # type: ignore[assignment]  # stored as WKB, read back as such
+        f"POINT({found.lon} {found.lat})", srid=STORAGE_SRID
+    )
+    event.input_crs = found.input_crs.value
+    event.locate_match = found.match
+    event.grid_code = found.grid.code if found.grid else None
+    event.community_code = found.community.code if found.community else None
+    event.street_code = found.street.code if found.street else None
+    event.building_id = (
+        ctx.session.scalar(select(Building.id).where(Building.code == building_code))
+        if building_code
+        else None
+    )
+    ctx.session.flush()
+    check_first = checked_on_site_first(event.source, ctx.category)
+    ctx.step(
+        EventStatus.REPORTED if check_first else EventStatus.REGISTERED,
+        data={
+            "locate": found.model_dump(
+                mode="json", include={"match", "distance_to_grid_m", "grid_candidates"}
+            ),
+            "lon": found.lon,
+            "lat": found.lat,
+            "building": building_code,
+        },
+        without_unit=True,
+    )
+    route_located(
+        ctx.session, event=event, category=ctx.category, at=ctx.at, actor_id=ctx.actor.staff_id
+    )
+
+
+def _direct_reply(ctx: _Context) -> None:
+    """直接答复: the operator answers a citizen's question (咨询) at once; closed without
+    dispatch, the answer recorded (counted as 直办) and a callback (回访) opened."""
+    event = ctx.event
+    if event.source not in CITIZEN_SOURCES or event.appeal_type is not AppealType.CONSULT:
+        kind = event.appeal_type.label if event.appeal_type else "无诉求类型"
+        raise ActionNotAllowed(
+            f"只有群众来电来信的咨询可以直接答复；本案为{event.source.label}·{kind} "
+            "(only a citizen's question, appeal_type consult, is answered without dispatch; "
+            f"event {event.code} follows the normal path: check, dispatch, handle)",
+            allowed=allowed_actions(event.status, ctx.actor.role),
+        )
+    reply = _need(ctx.data.reply, "a direct reply needs the answer given to the caller (reply)")
+    channel = ctx.data.reply_channel or (
+        ReplyChannel.PHONE if event.source is EventSource.HOTLINE else None
+    )
+    channel = _need(channel, "say how the caller was answered (reply_channel): phone, sms …")
+    replied_at = ctx.data.replied_at or ctx.at
+    if replied_at > ctx.at + timedelta(minutes=5):
+        raise InvalidReport(
+            f"replied_at {replied_at.isoformat()} is in the future; give when the caller was "
+            "answered",
+            field="replied_at",
+        )
+    deadlines.end_stage(ctx.session, event=event, at=ctx.at)
+    event.closed_at = ctx.at
+    ctx.step(
+        EventStatus.CLOSED,
+        note=ctx.data.note or reply[:200],
+        data={
+            "reply": reply,
+            "reply_channel": channel.value,
+            "replied_at": replied_at.isoformat(),
+        },
+        without_unit=True,
+    )
+    from events.callbacks import open_callback  # callbacks records through this module
+
+    open_callback(ctx.session, event=event, at=ctx.at)  # a 直办 case is called back too
+
+
 def _check(ctx: _Context) -> None:
     """核实: a grid worker confirms a report from another source, which is then dispatched."""
     event = ctx.event
+    _unlocated_first(ctx)
     if ctx.data.passed is False:
         reason = _need(ctx.data.reason, "a failed check needs a reason: what was found on site")
         deadlines.end_stage(ctx.session, event=event, at=ctx.at)
@@ -815,7 +944,9 @@ def _transfer(ctx: _Context) -> None:
 
 
 HANDLERS: dict[str, Callable[[_Context], None]] = {
+    "locate": _locate,
     "check": _check,
+    "direct-reply": _direct_reply,
     "dispatch": _dispatch,
     "redispatch": _redispatch,
     "sign": _sign,
@@ -915,6 +1046,14 @@ def actions_for(session: Session, *, actor: Actor, event: Event) -> list[str]:
         if action == "reopen":  # only through a callback's 不满意 (events.callbacks)
             continue
         if action == ("close" if _citizens(event) else "reply"):
+            continue
+        if action == "locate" and event.geom is not None:
+            continue
+        if action == "check" and event.geom is None:
+            continue
+        if action == "direct-reply" and not (
+            event.source in CITIZEN_SOURCES and event.appeal_type is AppealType.CONSULT
+        ):
             continue
         possible.append(action)
     return possible

@@ -122,7 +122,8 @@ def record_callback(
     now: datetime | None = None,
 ) -> CallbackRead:
     """Record one callback attempt on event `code` and return the callback as it now stands;
-    a first 不满意 reopens the case (重办), a second goes to review (复核)."""
+    a first 不满意 reopens the case (重办) to its unit, a second (or any on a case answered
+    at once, which has no unit) goes to review (复核)."""
     at = _moment(now)
     _require_command(actor)
     event = get_event(session, code=code.strip())
@@ -173,8 +174,10 @@ def record_callback(
                 CallbackRow.satisfaction == Satisfaction.DISSATISFIED,
             )
         )
-        if earlier:
-            row.status = CallbackStatus.REVIEW  # twice not satisfied: the centre reviews it
+        if earlier or event.unit_id is None:
+            # Twice not satisfied, or answered at once (直办) with no unit to reopen it to:
+            # the command centre reviews it.
+            row.status = CallbackStatus.REVIEW
         else:
             session.flush()
             assert entry.note is not None

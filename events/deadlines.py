@@ -29,14 +29,22 @@ def stage_limit(category: EventCategory, stage: Stage) -> Limit:
     return Limit.parse(getattr(category, LIMIT_COLUMN[stage]))
 
 
-def due_at(session: Session, *, category: EventCategory, stage: Stage, start: datetime) -> datetime:
-    """When a stage started at `start` is due.
+def due_at(
+    session: Session,
+    *,
+    category: EventCategory,
+    stage: Stage,
+    start: datetime,
+    priority: Priority | None = None,
+) -> datetime:
+    """When a stage started at `start` is due (`priority`: the event's, when it differs from
+    its category's, as a leader's instruction 领导批示 is always urgent).
 
     Urgent (特急) events run on the clock, not office hours: a fire at 22:00 on Saturday
     cannot wait for Monday morning. Everything else counts working time on the calendar.
     """
     limit = stage_limit(category, stage)
-    if category.priority is Priority.URGENT:
+    if (priority or category.priority) is Priority.URGENT:
         hours = limit.amount if limit.unit is LimitUnit.HOURS else limit.amount * 24
         return start + timedelta(hours=hours)
     return work_calendar(session).add(start, limit)
@@ -53,7 +61,7 @@ def start_stage(
 ) -> EventStage:
     """Open `stage` for `event` now and set the event's running clock to it."""
     end_stage(session, event=event, at=at)
-    deadline = due_at(session, category=category, stage=stage, start=at)
+    deadline = due_at(session, category=category, stage=stage, start=at, priority=event.priority)
     row = EventStage(
         event_id=event.id,
         district_code=event.district_code,

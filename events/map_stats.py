@@ -256,6 +256,7 @@ def heat_cells(
         Event.reported_at >= _aware(start, "start"),
         Event.reported_at < _aware(end, "end"),
         Event.status != EventStatus.VOIDED,
+        Event.geom.is_not(None),  # a case waiting to be located has no place on the map yet
         *_where(actor, prefix),
     ]
     if category:
@@ -283,7 +284,7 @@ def _markers(
         )
         .join(EventCategory, EventCategory.id == Event.category_id)
         .outerjoin(DepartmentUnit, DepartmentUnit.id == Event.unit_id)
-        .where(*where)
+        .where(*where, Event.geom.is_not(None))  # unlocated cases: the queue, not the map
         .order_by(Event.stage_deadline.asc().nulls_last(), Event.code)
         .limit(limit)
     ).all()
@@ -455,6 +456,8 @@ def unit_duplicates(
             Event.reported_at >= _aware(now, "now") - timedelta(days=days),
             Event.id.in_(seen),
             other.id.in_(seen),
+            Event.geom.is_not(None),
+            other.geom.is_not(None),
         )
         .order_by(Event.code)
     )
@@ -477,7 +480,12 @@ def unit_duplicates(
         select(Event.code, x, y, other.code, ox, oy)
         .join(candidates, candidates.c.event_id == Event.id)
         .join(other, other.code == candidates.c.code)
-        .where(Event.id.in_(seen), other.id.in_(seen))
+        .where(
+            Event.id.in_(seen),
+            other.id.in_(seen),
+            Event.geom.is_not(None),
+            other.geom.is_not(None),
+        )
         .order_by(Event.code, other.code)
     )
     links += [DuplicateLink(c, a, b, oc, oa, ob, False) for c, a, b, oc, oa, ob in pairs]

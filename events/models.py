@@ -147,6 +147,7 @@ class KeyKind(StrEnum):
 
     CODE = "code"  # the event's code, 420502-20261122-000123
     IDEMPOTENCY = "idempotency"  # the key a phone or integration resends a report with
+    TICKET = "ticket"  # a channel's own ticket number (工单号), "hotline:12345-20261203-0001"
 
 
 class Department(Base):
@@ -284,11 +285,12 @@ class Event(DistrictKeyed, Base):
     source: Mapped[EventSource] = mapped_column(db_enum(EventSource, "event_source"))
     description: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(300), default=None)
-    geom: Mapped[WKBElement] = mapped_column(
-        Geometry("POINT", srid=STORAGE_SRID, spatial_index=True, nullable=False)
+    # NULL while a case placed by address only waits for the command centre to locate it.
+    geom: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=True, nullable=True)
     )
     input_crs: Mapped[str] = mapped_column(String(10), default="wgs84")
-    locate_match: Mapped[str] = mapped_column(String(10))  # inside/boundary/nearby/outside
+    locate_match: Mapped[str] = mapped_column(String(10))  # inside/boundary/nearby/outside/none
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True, default=None)
     community_code: Mapped[str | None] = mapped_column(String(12), default=None)
     street_code: Mapped[str | None] = mapped_column(String(12), default=None)
@@ -299,6 +301,12 @@ class Event(DistrictKeyed, Base):
     # 12345 callers and app users stay private: their contact is stored encrypted.
     contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     contact_masked: Mapped[str | None] = mapped_column(String(40), default=None)
+    caller_name_enc: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    caller_name_masked: Mapped[str | None] = mapped_column(String(40), default=None)
+    appeal_type: Mapped[AppealType | None] = mapped_column(
+        db_enum(AppealType, "appeal_type"), default=None
+    )
+    # The channel's ticket number (工单号), unique per channel through event_key.
     external_ref: Mapped[str | None] = mapped_column(String(100), default=None)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("department_unit.id"), default=None)
     assisting_unit_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)

@@ -522,7 +522,7 @@ def _to_requests(
             event.unit_id is None and event.status not in FINAL_STATES
         )
         agency = centres[event.district_code] if waiting else units.get(event.unit_id or -1)
-        point = to_shape(event.geom)
+        point = to_shape(event.geom) if event.geom is not None else None
         request = ServiceRequest(
             service_request_id=event.code,
             status=_open_or_closed(event.status),
@@ -538,8 +538,8 @@ def _to_requests(
             address=event.address,
             address_id=buildings.get(event.building_id or -1),
             zipcode=None,
-            lat=point.y,
-            long=point.x,
+            lat=point.y if point else None,
+            long=point.x if point else None,
             media_url=(first_data.get("open311") or {}).get("media_url"),
         )
         if extensions:

@@ -344,6 +344,10 @@ def _filters(
             if filters.overdue
             else or_(Event.stage_deadline.is_(None), _not_overdue(now))  # no clock: not late
         )
+    if filters.unlocated is not None:
+        where.append(Event.geom.is_(None) if filters.unlocated else Event.geom.is_not(None))
+    if filters.source is not None:
+        where.append(Event.source == filters.source)
     if filters.light is not None:
         where.append(light_filter(work_calendar(session), now, Light(filters.light)))
     if filters.bbox:
@@ -402,6 +406,7 @@ def _summary_rows() -> Select[Any]:
             .where(original.id == Event.duplicate_of_id)
             .scalar_subquery()
             .label("duplicate_of"),
+            Event.source,
         )
         .select_from(Event)
         .join(EventCategory, EventCategory.id == Event.category_id)
@@ -444,6 +449,7 @@ def _summary(session: Session, row: Any, now: datetime) -> EventSummary:
         grid_code=row.grid_code,
         lon=row.lon,
         lat=row.lat,
+        source=row.source,
         unit=unit,
         reported_at=row.reported_at,
         stage=row.stage,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 from events.calendar import Light, Limit, LimitUnit
 from events.catalog import DepartmentType, Priority
 from events.models import (
+    AppealType,
     CallbackStatus,
     EventSource,
     EventStatus,
@@ -18,16 +19,19 @@ from events.models import (
     Satisfaction,
     Stage,
 )
+from events.sources import INTEGRATION_SOURCES, OPERATOR_CITIZEN_SOURCES, STAFF_SOURCES
 from gis.crs import Crs
 from gis.text import InputModel, check_occurrence
+from people.pii import validate_phone
 
 
 class EventReport(InputModel):
-    """What a grid worker (or an integration) files."""
+    """What a member of staff (or an integration) files; no point (lon, lat) means placed by
+    `address` only, waiting for the command centre to locate it."""
 
     category: str = Field(description="subcategory code, e.g. 0201")
-    lon: float
-    lat: float
+    lon: float | None = None
+    lat: float | None = None
     crs: Crs = Crs.WGS84
     description: str = Field(min_length=2, max_length=4000)
     address: str | None = Field(default=None, max_length=300)
@@ -36,8 +40,24 @@ class EventReport(InputModel):
     occurred_at: datetime | None = None
     source: EventSource = EventSource.GRID_WORKER
     contact: str | None = Field(default=None, description="caller's phone (hotline, Open311)")
+    caller_name: str | None = Field(default=None, max_length=50, description="来电人姓名")
+    appeal_type: AppealType | None = Field(default=None, description="诉求类型")
+    ticket: str | None = Field(
+        default=None, max_length=60, description="the channel's ticket number (工单号)"
+    )
     external_ref: str | None = Field(default=None, max_length=100)
     self_resolved: bool = Field(default=False, description="fixed on the spot (自行处置)")
+
+    @model_validator(mode="after")
+    def _point_or_address(self) -> EventReport:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give both lon and lat, or neither (then an address)")
+        if self.lon is None and not (self.address or "").strip():
+            raise ValueError(
+                "give the place: lon and lat, or the address the caller gave (the command "
+                "centre then locates it)"
+            )
+        return self
 
 
 class UnitRef(BaseModel):
@@ -89,9 +109,9 @@ class EventRead(BaseModel):
     source: EventSource
     description: str
     address: str | None
-    lon: float
-    lat: float
-    locate_match: str
+    lon: float | None = Field(description="null while the case waits to be located (定位)")
+    lat: float | None
+    locate_match: str = Field(description="inside, boundary, nearby, outside; none: no point yet")
     grid_code: str | None
     community: str | None
     street: str | None
@@ -100,6 +120,11 @@ class EventRead(BaseModel):
     unit: UnitRef | None
     assisting_units: list[UnitRef] = Field(default_factory=list)
     reporter: str | None
+    appeal_type: AppealType | None = None
+    appeal_type_label: str | None = None
+    caller_name: str | None = Field(default=None, description="masked: 张*")
+    caller_phone: str | None = Field(default=None, description="masked: 138****5678")
+    ticket: str | None = Field(default=None, description="the channel's ticket number (工单号)")
     reported_at: datetime
     closed_at: datetime | None
     stage: Stage | None
@@ -148,6 +173,9 @@ class ActionInput(InputModel):
     duplicate_of: str | None = Field(
         default=None, description="code of the event this one duplicates (void)"
     )
+    building: str | None = Field(
+        default=None, max_length=40, description="building code where the case is (locate)"
+    )
     level: SupervisionLevel | None = Field(default=None, description="supervision (督办) level")
     to_district: str | None = Field(
         default=None,
@@ -164,7 +192,7 @@ class ActionInput(InputModel):
         default=None, description="when the caller was answered; now when not given"
     )
 
-    @field_validator("note", "reason", "duplicate_of", "to_district", "reply")
+    @field_validator("note", "reason", "duplicate_of", "to_district", "reply", "building")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
@@ -211,28 +239,104 @@ class ActionInput(InputModel):
 
 
 class EventFiling(InputModel):
-    """What staff file through the API (the source is not theirs to set: see EventReport)."""
+    """What staff file through the API and the pages: the place by point, or by address only
+    (the command centre locates it later); the source (channel) by role, see events.sources."""
 
     category: str = Field(max_length=8, description="subcategory code, e.g. 0201")
-    lon: float = Field(allow_inf_nan=False, description="longitude in `crs`")
-    lat: float = Field(allow_inf_nan=False, description="latitude in `crs`")
+    lon: float | None = Field(
+        default=None,
+        allow_inf_nan=False,
+        description="longitude in `crs`; omit with lat when only the address is known",
+    )
+    lat: float | None = Field(default=None, allow_inf_nan=False, description="latitude in `crs`")
     crs: Crs = Field(
         default=Crs.WGS84, description="wgs84 (GPS, default), cgcs2000, gcj02 (Gaode), bd09"
     )
-    description: str = Field(min_length=2, max_length=4000)
+    description: str = Field(
+        min_length=2, max_length=4000, description="what was seen; for a call, the caller's words"
+    )
     address: str | None = Field(default=None, max_length=300)
     building: str | None = Field(default=None, max_length=40, description="building code")
     occurred_at: datetime | None = None
     self_resolved: bool = Field(default=False, description="fixed on the spot (自行处置)")
+    source: EventSource | None = Field(
+        default=None,
+        description="channel (来源): grid_worker, hotline, mailbox, web_app, department, "
+        "inspection, leader; default by role (grid worker, inspector, leader). Command-centre "
+        "operators must name it.",
+    )
+    appeal_type: AppealType | None = Field(
+        default=None,
+        description="诉求类型 consult/help/complaint/tip_off/suggestion/praise (citizen channels)",
+    )
+    caller_name: str | None = Field(default=None, max_length=50, description="来电人姓名")
+    caller_phone: str | None = Field(default=None, max_length=30, description="来电人电话")
+    ticket: str | None = Field(
+        default=None, max_length=60, description="the channel's ticket number (工单号)"
+    )
 
     @field_validator("occurred_at")
     @classmethod
     def _plausible_occurrence(cls, value: datetime | None) -> datetime | None:
         return check_occurrence(value)
 
-    def to_report(self) -> EventReport:
-        """The report as the service takes it, filed by a member of staff."""
-        return EventReport(**self.model_dump(), source=EventSource.GRID_WORKER)
+    @field_validator("caller_name", "ticket", "address")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("caller_phone")
+    @classmethod
+    def _phone_reads(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return validate_phone(value)  # PhoneError is a ValueError naming what to fix
+
+    @field_validator("source")
+    @classmethod
+    def _staff_source(cls, value: EventSource | None) -> EventSource | None:
+        if value in INTEGRATION_SOURCES:
+            raise ValueError(
+                f"{value.value} ({value.label}) cases come only through their integration "
+                "(the Open311 gateway, the device readings); choose a channel staff file: "
+                + ", ".join(sorted(s.value for s in STAFF_SOURCES))
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _place_and_caller(self) -> EventFiling:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give both lon and lat, or neither (then the address)")
+        if self.lon is None and self.address is None:
+            raise ValueError(
+                "give the place: lon and lat, or the address the caller gave (the case then "
+                "waits for the command centre to locate it)"
+            )
+        citizen = self.source in OPERATOR_CITIZEN_SOURCES
+        if citizen and self.appeal_type is None:
+            raise ValueError(
+                f"a {self.source.label if self.source else ''} case needs appeal_type (诉求类型): "
+                "consult, help, complaint, tip_off, suggestion or praise"
+            )
+        if not citizen and (self.caller_name or self.caller_phone or self.appeal_type):
+            raise ValueError(
+                "caller_name, caller_phone and appeal_type belong to a citizen's case; file it "
+                "under its channel (source hotline, mailbox or web_app)"
+            )
+        return self
+
+    def to_report(self, source: EventSource) -> EventReport:
+        """The report as the service takes it, under `source` (named, or the role's default)."""
+        fields = self.model_dump(exclude={"source", "caller_phone"})
+        return EventReport(**fields, source=source, contact=self.caller_phone)
+
+
+class CallerContact(BaseModel):
+    """A caller's clear phone and name (read with a logged reason)."""
+
+    code: str
+    caller_name: str | None
+    caller_phone: str | None
 
 
 class PhotoRef(BaseModel):
@@ -276,6 +380,10 @@ class EventFilter(BaseModel):
     )
     grid: str | None = Field(default=None, max_length=15, description="15-digit grid code")
     overdue: bool | None = Field(default=None, description="past the running stage's deadline")
+    unlocated: bool | None = Field(
+        default=None, description="true: only cases placed by address, waiting to be located (定位)"
+    )
+    source: EventSource | None = Field(default=None, description="channel (来源), e.g. hotline")
     light: Light | None = Field(default=None, description="green, yellow or red")
     bbox: str | None = Field(
         default=None, max_length=200, description="min_lon,min_lat,max_lon,max_lat"
@@ -307,8 +415,9 @@ class EventSummary(BaseModel):
     description: str
     address: str | None
     grid_code: str | None
-    lon: float
-    lat: float
+    lon: float | None = Field(description="null while the case waits to be located (定位)")
+    lat: float | None
+    source: EventSource | None = None
     unit: UnitRef | None
     reported_at: datetime
     stage: Stage | None
@@ -770,8 +879,8 @@ class ServiceRequest(BaseModel):
     address: str | None
     address_id: str | None
     zipcode: str | None
-    lat: float
-    long: float
+    lat: float | None = Field(description="null while the case waits to be located")
+    long: float | None
     media_url: str | None
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from events import deadlines
 from events.attachments import PhotoInfo
-from events.catalog import DepartmentType
+from events.catalog import DepartmentType, Priority
 from events.dispatch import dispatch_event, event_point
 from events.exceptions import Conflict, Forbidden, InvalidReport, NotFound
 from events.models import (
@@ -34,22 +34,27 @@ from events.models import (
     Stage,
 )
 from events.schemas import EventRead, EventReport, StageRead, StepRead, UnitRef
+from events.sources import (
+    OPERATOR_CITIZEN_SOURCES,
+    SELF_CHECKED_SOURCES,
+    refusal,
+)
 from events.workflow import OPEN_STATES, add_step
-from gis.crs import STORAGE_SRID
+from gis.clock import CHINA_TZ
+from gis.crs import STORAGE_SRID, Crs
 from gis.partitions import month_floor, sequence_part
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import Building
 from people.access import Actor
-from people.models import Staff, StaffRole
-from people.pii import get_cipher, mask_phone
+from people.models import Staff
+from people.pii import get_cipher, mask_name, mask_phone
 
-REPORTERS = frozenset(
-    {StaffRole.GRID_WORKER, StaffRole.INSPECTOR, StaffRole.COMMAND, StaffRole.ADMIN}
-)
 DUPLICATE_RADIUS_M = 100.0
 DUPLICATE_WINDOW = timedelta(hours=24)
 CONTACT_CONTEXT = "event.contact"
+CALLER_NAME_CONTEXT = "event.caller_name"
+UNLOCATED = "none"  # locate_match of a case placed by address only, waiting for 定位
 
 
 def _now(now: datetime | None) -> datetime:
@@ -106,6 +111,46 @@ def _replay(
     return read_event(session, event=event, now=at, created=False)
 
 
+def event_code(district: str, at: datetime, event_id: int) -> str:
+    """420502-20261203-000123: district, the day in China (Asia/Shanghai), sequence."""
+    return f"{district}-{at.astimezone(CHINA_TZ):%Y%m%d}-{sequence_part(event_id):06d}"
+
+
+def ticket_key(source: EventSource, ticket: str) -> str:
+    """The event_key of a channel's ticket number: unique per channel (and district)."""
+    return f"{source.value}:{ticket.strip()}"
+
+
+def _ticket_taken(session: Session, *, source: EventSource, ticket: str | None) -> Conflict | None:
+    """The 409 for a ticket number already filed on this channel, naming its event."""
+    if not ticket:
+        return None
+    existing = event_by_key(session, KeyKind.TICKET, ticket_key(source, ticket))
+    if existing is None:
+        return None
+    return Conflict(
+        f"工单号 {ticket} 已受理为事件 {existing.code} (ticket {ticket} of {source.value} was "
+        f"already filed as event {existing.code}); open that event instead of filing it again",
+        field="ticket",
+        existing_event=existing.code,
+    )
+
+
+def building_point(session: Session, code: str) -> tuple[float, float]:
+    """CGCS2000 lon/lat of a building (a point on its footprint), to place a case by building."""
+    row = session.execute(
+        select(
+            func.ST_X(func.ST_PointOnSurface(Building.geom)),
+            func.ST_Y(func.ST_PointOnSurface(Building.geom)),
+        ).where(Building.code == code.strip())
+    ).first()
+    if row is None:
+        raise InvalidReport(
+            f"building {code} does not exist; check the building code", field="building"
+        )
+    return float(row[0]), float(row[1])
+
+
 def new_event(
     session: Session,
     *,
@@ -116,27 +161,29 @@ def new_event(
     at: datetime,
     idempotency_key: str | None,
     status: EventStatus,
-    point: tuple[float, float],
+    point: tuple[float, float] | None,
     **located: Any,
 ) -> Event:
     """A new event row (not yet added) with its id and code, e.g. 420502-20261123-000123.
 
-    The id is stamped with the month the row is created in (the database's clock, see
-    gis.partitions); the code ends with the sequence's part of it.
+    The code carries the day in China (a report at 07:00 Beijing, 23:00 UTC the day before,
+    is today's); the id is stamped with the month the row is created in (the database's
+    clock, see gis.partitions) and the code ends with the sequence's part of it. A leader's
+    instruction (领导批示) is urgent whatever its category. `point` None: placed by address.
     """
     event_id = session.execute(text("SELECT month_stamped_id('event_id_seq')")).scalar_one()
     return Event(
         id=event_id,
-        code=f"{district}-{at.astimezone(UTC):%Y%m%d}-{sequence_part(event_id):06d}",
+        code=event_code(district, at, event_id),
         idempotency_key=idempotency_key,
         category_id=category.id,
         category_code=category.code,
-        priority=category.priority,
+        priority=Priority.URGENT if report.source is EventSource.LEADER else category.priority,
         status=status,
         source=report.source,
         description=report.description,
         address=report.address,
-        geom=WKTElement(f"POINT({point[0]} {point[1]})", srid=STORAGE_SRID),
+        geom=WKTElement(f"POINT({point[0]} {point[1]})", srid=STORAGE_SRID) if point else None,
         district_code=district,
         reporter_id=actor.staff_id,
         reported_at=at,
@@ -144,35 +191,42 @@ def new_event(
     )
 
 
-def report_event(
-    session: Session,
-    *,
-    actor: Actor,
-    report: EventReport,
-    idempotency_key: str | None = None,
-    photos: list[PhotoInfo] | None = None,
-    photo_dir: Any = None,
-    now: datetime | None = None,
-    needs_check: bool | None = None,
-) -> EventRead:
-    """File an event: located, registered and dispatched with deadlines in one transaction.
+def _check_filing(actor: Actor, report: EventReport) -> None:
+    """Refuse a source the actor's role does not file (403) or a report its source forbids."""
+    why = refusal(report.source, actor.role)
+    if why is not None:
+        raise Forbidden(why, field="source")
+    if report.source in OPERATOR_CITIZEN_SOURCES and report.appeal_type is None:
+        raise InvalidReport(
+            f"a {report.source.label} case needs appeal_type (诉求类型): consult, help, "
+            "complaint, tip_off, suggestion or praise",
+            field="appeal_type",
+        )
+    if report.self_resolved and report.source is not EventSource.GRID_WORKER:
+        raise InvalidReport(
+            "only a grid worker fixes a case on the spot (自行处置); file it without "
+            "self_resolved and the unit it is dispatched to handles it",
+            field="self_resolved",
+        )
 
-    Resubmitting the same `idempotency_key` returns the original event (`created=False`).
-    `needs_check` overrides whether the on-site check (核实) comes first (a sensor's device
-    type decides it); None decides by source and category.
-    """
-    at = _now(now)
-    if actor.role not in REPORTERS:
-        raise Forbidden(f"a {actor.role.label} account may not file events")
-    if idempotency_key:
-        existing = event_by_key(session, KeyKind.IDEMPOTENCY, idempotency_key)
-        if existing is not None:
-            return _replay(session, event=existing, actor=actor, key=idempotency_key, at=at)
-    category = current_category(session, report.category)
-    if category.photo_required and report.self_resolved and not photos:
-        raise InvalidReport("a self-resolved event needs a photo of the fixed site")
+
+def _located(session: Session, *, actor: Actor, report: EventReport) -> dict[str, Any]:
+    """Where the report is: its district, point and the fields locating gives the row; a report
+    placed by address only gets the actor's district and no point (locate_match 'none')."""
+    lon, lat, crs = report.lon, report.lat, report.crs
+    if lon is None and report.building:
+        (lon, lat), crs = building_point(session, report.building), Crs.CGCS2000
+    if lon is None or lat is None:
+        district = actor.home_district
+        if district is None:
+            raise InvalidReport(
+                "a case with no point waits in a district's queue, and your account has no "
+                "district; give lon and lat",
+                field="lon",
+            )
+        return {"district": district, "point": None, "locate_match": UNLOCATED, "locate": None}
     try:
-        located = grid_service.locate_point(session, lon=report.lon, lat=report.lat, crs=report.crs)
+        located = grid_service.locate_point(session, lon=lon, lat=lat, crs=crs)
     except grid_errors.InvalidQuery as exc:
         raise InvalidReport(str(exc)) from exc
     # A report outside every district is routed to the reporter's own district.
@@ -190,7 +244,67 @@ def report_event(
     )
     if report.building and building_id is None:
         raise InvalidReport(f"building {report.building} does not exist")
+    return {
+        "district": district,
+        "point": (located.lon, located.lat),
+        "locate": located,
+        "input_crs": located.input_crs.value,
+        "locate_match": located.match,
+        "grid_code": located.grid.code if located.grid else None,
+        "community_code": located.community.code if located.community else None,
+        "street_code": located.street.code if located.street else None,
+        "building_id": building_id,
+    }
+
+
+def _caller(report: EventReport) -> dict[str, Any]:
+    """The caller's phone and name, encrypted with their masks (shown everywhere else)."""
+    cipher = get_cipher()
     contact = report.contact.strip() if report.contact else None
+    name = report.caller_name.strip() if report.caller_name else None
+    return {
+        "contact_enc": cipher.encrypt(contact, context=CONTACT_CONTEXT) if contact else None,
+        "contact_masked": mask_phone(contact) if contact else None,
+        "caller_name_enc": cipher.encrypt(name, context=CALLER_NAME_CONTEXT) if name else None,
+        "caller_name_masked": mask_name(name) if name else None,
+    }
+
+
+def report_event(
+    session: Session,
+    *,
+    actor: Actor,
+    report: EventReport,
+    idempotency_key: str | None = None,
+    photos: list[PhotoInfo] | None = None,
+    photo_dir: Any = None,
+    now: datetime | None = None,
+    needs_check: bool | None = None,
+) -> EventRead:
+    """File an event: located, registered and dispatched with deadlines in one transaction.
+
+    Who may file which source is `events.sources.SOURCE_ROLES`. A case with no point (placed
+    by address) waits, reported, for the command centre's `locate`. A ticket number (工单号)
+    already filed on the same channel is a Conflict naming that event. Resubmitting the same
+    `idempotency_key` returns the original event (`created=False`). `needs_check` overrides
+    whether the on-site check (核实) comes first (a sensor's device type decides it); None
+    decides by source and category.
+    """
+    at = _now(now)
+    _check_filing(actor, report)
+    if idempotency_key:
+        existing = event_by_key(session, KeyKind.IDEMPOTENCY, idempotency_key)
+        if existing is not None:
+            return _replay(session, event=existing, actor=actor, key=idempotency_key, at=at)
+    if report.ticket and (
+        taken := _ticket_taken(session, source=report.source, ticket=report.ticket)
+    ):
+        raise taken
+    category = current_category(session, report.category)
+    if category.photo_required and report.self_resolved and not photos:
+        raise InvalidReport("a self-resolved event needs a photo of the fixed site")
+    place = _located(session, actor=actor, report=report)
+    district, point, located = place.pop("district"), place.pop("point"), place.pop("locate")
     event = new_event(
         session,
         actor=actor,
@@ -200,58 +314,59 @@ def report_event(
         at=at,
         idempotency_key=idempotency_key,
         status=EventStatus.REPORTED,
-        point=(located.lon, located.lat),
-        input_crs=located.input_crs.value,
-        locate_match=located.match,
-        grid_code=located.grid.code if located.grid else None,
-        community_code=located.community.code if located.community else None,
-        street_code=located.street.code if located.street else None,
-        building_id=building_id,
+        point=point,
         organisation_id=report.organisation_id,
-        contact_enc=get_cipher().encrypt(contact, context=CONTACT_CONTEXT) if contact else None,
-        contact_masked=mask_phone(contact) if contact else None,
-        external_ref=report.external_ref,
+        appeal_type=report.appeal_type,
+        external_ref=report.ticket or report.external_ref,
         occurred_at=report.occurred_at,
+        **place,
+        **_caller(report),
     )
     try:
         with session.begin_nested():
-            add_event(session, event)
+            add_event(session, event, ticket=report.ticket)
     except IntegrityError:
-        # Another request with the same key won the race: answer with its event.
+        # Another request with the same key or ticket won the race: answer with its event.
         existing = (
             event_by_key(session, KeyKind.IDEMPOTENCY, idempotency_key) if idempotency_key else None
         )
         if existing is None:
+            taken = _ticket_taken(session, source=report.source, ticket=report.ticket)
+            if taken is not None:
+                raise taken from None
             raise
         return _replay(session, event=existing, actor=actor, key=idempotency_key, at=at)
 
-    duplicates = _duplicate_candidates(session, event=event, at=at)
     if needs_check is None:
-        needs_check = report.source is not EventSource.GRID_WORKER and category.needs_check
+        needs_check = checked_on_site_first(report.source, category)
+    duplicates = _duplicate_candidates(session, event=event, at=at) if point else []
+    data: dict[str, Any] = {"duplicate_candidates": duplicates, "source": report.source.value}
+    if located is not None:
+        data["locate"] = located.model_dump(
+            mode="json", include={"match", "distance_to_grid_m", "grid_candidates"}
+        )
+    if report.appeal_type is not None:
+        data["appeal_type"] = report.appeal_type.value
+    if report.ticket:
+        data["ticket"] = report.ticket
     event.status = None  # type: ignore[assignment]  # the first step records "from nothing"
     first = add_step(
         session,
         event=event,
         action="report",
-        to_status=EventStatus.REPORTED if needs_check else EventStatus.REGISTERED,
+        to_status=EventStatus.REPORTED if point is None or needs_check else EventStatus.REGISTERED,
         at=at,
         actor_id=actor.staff_id,
         note=report.description[:200],
-        data={
-            "locate": located.model_dump(
-                mode="json", include={"match", "distance_to_grid_m", "grid_candidates"}
-            ),
-            "duplicate_candidates": duplicates,
-            "source": report.source.value,
-        },
+        data=data,
     )
     if photos:
         from events.photos import attach_photos
 
         attach_photos(session, event=event, step=first, photos=photos, directory=photo_dir)
-    if needs_check:
-        deadlines.start_stage(session, event=event, category=category, stage=Stage.CHECK, at=at)
-    elif report.self_resolved:
+    if point is None:
+        return read_event(session, event=event, now=at)  # waits for the command centre's locate
+    if report.self_resolved:
         add_step(
             session,
             event=event,
@@ -263,16 +378,53 @@ def report_event(
         )
         event.closed_at = at
     else:
-        dispatch_event(session, event=event, category=category, at=at, actor_id=actor.staff_id)
+        route_located(
+            session,
+            event=event,
+            category=category,
+            at=at,
+            actor_id=actor.staff_id,
+            check=needs_check,
+        )
     return read_event(session, event=event, now=at)
 
 
-def add_event(session: Session, event: Event) -> None:
-    """Insert a new event with its keys (event_key): a code or an idempotency key already
-    taken in the district raises IntegrityError."""
+def checked_on_site_first(source: EventSource, category: EventCategory) -> bool:
+    """Whether a grid worker checks the report on site (核实) before it is routed: every source
+    but those who saw it themselves or whose word is the order (grid worker, patrol, leader)."""
+    return source not in SELF_CHECKED_SOURCES and category.needs_check
+
+
+def route_located(
+    session: Session,
+    *,
+    event: Event,
+    category: EventCategory,
+    at: datetime,
+    actor_id: int | None,
+    check: bool | None = None,
+) -> None:
+    """The path of a located case whose first step is recorded: the on-site check (核实)
+    clock when it needs one (the event is reported), else dispatch (it is registered).
+    `check` None decides by source and category."""
+    if check is None:
+        check = checked_on_site_first(event.source, category)
+    if check:
+        deadlines.start_stage(session, event=event, category=category, stage=Stage.CHECK, at=at)
+    else:
+        dispatch_event(session, event=event, category=category, at=at, actor_id=actor_id)
+
+
+def add_event(session: Session, event: Event, *, ticket: str | None = None) -> None:
+    """Insert a new event with its keys (event_key): a code, an idempotency key or a channel's
+    ticket number already taken in the district raises IntegrityError."""
     session.add(event)
     session.flush()
-    keys = {KeyKind.CODE: event.code, KeyKind.IDEMPOTENCY: event.idempotency_key}
+    keys = {
+        KeyKind.CODE: event.code,
+        KeyKind.IDEMPOTENCY: event.idempotency_key,
+        KeyKind.TICKET: ticket_key(event.source, ticket) if ticket else None,
+    }
     session.add_all(
         EventKey(district_code=event.district_code, kind=kind, key=key, event_id=event.id)
         for kind, key in keys.items()
@@ -337,7 +489,7 @@ def read_event(
     at = _now(now)
     category = session.get(EventCategory, event.category_id)
     assert category is not None
-    point = to_shape(event.geom)
+    point = to_shape(event.geom) if event.geom is not None else None
     units = {
         u.id: u
         for u in session.scalars(
@@ -390,8 +542,8 @@ def read_event(
         source=event.source,
         description=event.description,
         address=event.address,
-        lon=point.x,
-        lat=point.y,
+        lon=point.x if point else None,
+        lat=point.y if point else None,
         locate_match=event.locate_match,
         grid_code=event.grid_code,
         community=event.community_code,
@@ -407,6 +559,11 @@ def read_event(
         reporter=session.scalar(select(Staff.username).where(Staff.id == event.reporter_id))
         if event.reporter_id
         else None,
+        appeal_type=event.appeal_type,
+        appeal_type_label=event.appeal_type.label if event.appeal_type else None,
+        caller_name=event.caller_name_masked,
+        caller_phone=event.contact_masked,
+        ticket=event.external_ref if event.source is not EventSource.OPEN311 else None,
         reported_at=event.reported_at,
         closed_at=event.closed_at,
         stage=event.stage,
@@ -456,4 +613,5 @@ __all__ = [
     "new_event",
     "read_event",
     "report_event",
+    "route_located",
 ]

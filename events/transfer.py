@@ -11,7 +11,7 @@ The old case ends as transferred (已移交). `events.actions` runs it as the `t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from geoalchemy2.shape import to_shape
@@ -21,10 +21,9 @@ from sqlalchemy.orm import Session
 from events.dispatch import dispatch_event
 from events.exceptions import Forbidden, InvalidReport
 from events.models import Attachment, Event, EventCategory, EventStatus, EventStep
-from events.service import add_event
+from events.service import add_event, event_code
 from events.workflow import add_step, carry_steps
 from gis.crs import Crs
-from gis.partitions import sequence_part
 from grid import service as grid_service
 from grid.exceptions import InvalidQuery
 from grid.models import AdminLevel, AdminUnit, Building
@@ -94,7 +93,16 @@ def check_transfer(session: Session, *, actor: Actor, event: Event, to_district:
 
 def _located(session: Session, event: Event, district: str) -> dict[str, Any]:
     """Where the new case lies in the receiving district: its grid when the place is inside
-    the district, else no grid (`outside`), which routes it to that district's command centre."""
+    the district, else no grid (`outside`), which routes it to that district's command centre;
+    a case with no point yet stays unlocated, for the receiving centre to locate."""
+    if event.geom is None:
+        return {
+            "locate_match": event.locate_match,
+            "grid_code": None,
+            "community_code": None,
+            "street_code": None,
+            "building_id": None,
+        }
     point = to_shape(event.geom)
     found = grid_service.locate_point(session, lon=point.x, lat=point.y, crs=Crs.CGCS2000)
     inside = found.district is not None and found.district.code[:6] == district
@@ -144,7 +152,7 @@ def transfer_event(
     event_id = session.execute(text("SELECT month_stamped_id('event_id_seq')")).scalar_one()
     new = Event(
         id=event_id,
-        code=f"{to_district}-{at.astimezone(UTC):%Y%m%d}-{sequence_part(event_id):06d}",
+        code=event_code(to_district, at, event_id),
         idempotency_key=None,
         category_id=event.category_id,
         category_code=event.category_code,
@@ -161,6 +169,9 @@ def transfer_event(
         reporter_id=event.reporter_id,
         contact_enc=event.contact_enc,
         contact_masked=event.contact_masked,
+        caller_name_enc=event.caller_name_enc,
+        caller_name_masked=event.caller_name_masked,
+        appeal_type=event.appeal_type,
         external_ref=event.external_ref,
         occurred_at=event.occurred_at,
         reported_at=at,
@@ -183,11 +194,13 @@ def transfer_event(
                 **{column: getattr(photo, column) for column in _PHOTO_COLUMNS},
             )
         )
+    unlocated = new.geom is None
     add_step(
         session,
         event=new,
         action="transfer-in",
-        to_status=EventStatus.REGISTERED,
+        # A case with no point waits in the receiving centre's queue for its locate (定位).
+        to_status=EventStatus.REPORTED if unlocated else EventStatus.REGISTERED,
         at=at,
         actor_id=actor.staff_id,
         note=reason,
@@ -197,7 +210,8 @@ def transfer_event(
             "reason": reason,
         },
     )
-    dispatch_event(session, event=new, category=category, at=at, actor_id=actor.staff_id)
+    if not unlocated:
+        dispatch_event(session, event=new, category=category, at=at, actor_id=actor.staff_id)
     return new
 
 

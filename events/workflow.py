@@ -63,6 +63,10 @@ TRANSITIONS: dict[str, Transition] = {
     t.action: t
     for t in (
         _t("check", "核实", {S.REPORTED}, S.REGISTERED, {R.GRID_WORKER, R.INSPECTOR}),
+        # A case placed by address only gets its point (定位), then goes on as if filed there.
+        _t("locate", "定位", {S.REPORTED}, None, set(SYSTEM)),
+        # A citizen's question (咨询) the operator answers at once: closed without dispatch (直办).
+        _t("direct-reply", "直接答复", {S.REPORTED, S.REGISTERED}, S.CLOSED, set(SYSTEM)),
         _t("dispatch", "派遣", {S.REGISTERED}, S.DISPATCHED, set(SYSTEM) | {R.GRID_WORKER}),
         _t("redispatch", "重新派遣", {S.RETURNED, S.DISPATCHED}, S.DISPATCHED, set(SYSTEM)),
         _t("sign", "签收", {S.DISPATCHED}, S.SIGNED, {R.DISPATCHER}),

@@ -132,6 +132,8 @@ def render_leader(data: LeaderMap, view: View, *, tolerance: float) -> str:
         trend_svg=trend_svg(data.panel.trend) if data.panel else "",
         child_label=CHILD_LABELS.get(data.area.level, "下级"),
         cell_m=int(round(data.heat_cell_deg * _METRES_PER_DEGREE, -1)),
+        # Map taps are in the basemap's system: GCJ-02 when overlays are shifted onto it.
+        instruct_crs="gcj02" if view.shift_gcj02 else "cgcs2000",
     )
     return render(m, view, title=f"{data.area.name} · 领导驾驶舱 gridgov", panel_html=html)
 

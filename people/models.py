@@ -401,6 +401,8 @@ class PiiAccessLog(DistrictKeyed, Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
     resident_id: Mapped[int | None] = mapped_column(index=True)
     organisation_id: Mapped[int | None] = mapped_column(default=None)
+    # The event whose caller (12345 热线来电人) was read; `people` does not reach into events.
+    event_id: Mapped[int | None] = mapped_column(BigInteger, index=True, default=None)
     fields: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

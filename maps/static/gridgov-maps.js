@@ -206,7 +206,7 @@
       }, { sticky: true });
       polygon.bindPopup(function () { return popup(i); }, { maxWidth: 320 });
       polygon.on("click", function () {
-        map.fitBounds(polygon.getBounds(), { maxZoom: 17 });
+        if (!G.picking) map.fitBounds(polygon.getBounds(), { maxZoom: 17 });
       });
       polygons.push(polygon);
       group.addLayer(polygon);
@@ -375,6 +375,83 @@
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", G.loadPanel);
   else window.setTimeout(G.loadPanel, 0);
+
+  // 领导批示: a leader (or the command centre) picks a point or grid on the map and files an
+  // instruction there with a note; the server files it as an urgent event (source leader).
+  G.setUpInstruction = function () {
+    var form = document.getElementById("gg-instruct");
+    if (!form || G.exported || !G.map) return;
+    var pick = document.getElementById("gg-instruct-pick");
+    var where = document.getElementById("gg-instruct-where");
+    var result = document.getElementById("gg-instruct-result");
+    var select = form.elements.category;
+    var point = null, marker = null;
+    fetch("/api/categories", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : []; })
+      .then(function (body) {
+        (Array.isArray(body) ? body : body.items || []).forEach(function (c) {
+          var option = document.createElement("option");
+          option.value = c.code;
+          option.textContent = c.code + " " + (c.major_name ? c.major_name + "/" : "") + c.name;
+          select.appendChild(option);
+        });
+        form.dataset.ready = "1";
+      })
+      .catch(function () { form.dataset.ready = "1"; });
+    pick.addEventListener("click", function () {
+      G.picking = !G.picking;
+      pick.setAttribute("aria-pressed", String(G.picking));
+      pick.textContent = G.picking ? "点击地图选择位置… Tap the map" : "📍 在地图上选点 Pick on the map";
+      G.map.getContainer().style.cursor = G.picking ? "crosshair" : "";
+    });
+    // "preclick" also comes for clicks on the grids, whose popups stop the map's own click.
+    G.map.on("preclick", function (e) {
+      if (!G.picking) return;
+      point = { lon: e.latlng.lng, lat: e.latlng.lat };
+      if (marker) marker.setLatLng(e.latlng);
+      else marker = L.circleMarker(e.latlng, { radius: 9, color: "#c81e1e", weight: 3, fillOpacity: 0.6 }).addTo(G.map);
+      where.textContent = "已选点 Point: " + point.lon.toFixed(6) + ", " + point.lat.toFixed(6);
+      pick.setAttribute("aria-pressed", "false");
+      pick.textContent = "📍 重新选点 Pick again";
+      G.map.getContainer().style.cursor = "";
+      window.setTimeout(function () {  // after the grid's own click: no popup, no zoom
+        G.picking = false;
+        G.map.closePopup();
+      }, 0);
+    });
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (!point) { result.textContent = "请先在地图上选点 Pick the place on the map first."; return; }
+      var csrf = (document.cookie.match(/(?:^|; )gridgov_csrf=([^;]*)/) || [])[1] || "";
+      var body = {
+        source: "leader", category: select.value, description: form.elements.description.value.trim(),
+        lon: point.lon, lat: point.lat, crs: form.dataset.crs || "cgcs2000",
+      };
+      result.textContent = "提交中… Sending…";
+      fetch("/api/events", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": decodeURIComponent(csrf) },
+        body: JSON.stringify(body),
+      })
+        .then(function (response) {
+          return response.json().then(function (answer) { return { ok: response.ok, answer: answer }; });
+        })
+        .then(function (r) {
+          if (!r.ok) {
+            result.textContent = (r.answer.error && r.answer.error.message) || "提交失败 Not filed";
+            result.className = "gg-note gg-red";
+            return;
+          }
+          result.className = "gg-note";
+          result.textContent = "已批示 Filed: " + r.answer.code + " · 特急 · " + r.answer.status_label +
+            (r.answer.unit ? " · " + r.answer.unit.name : "");
+          form.elements.description.value = "";
+        })
+        .catch(function (error) { result.textContent = "提交失败 Not filed: " + error.message; });
+    });
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", G.setUpInstruction);
+  else window.setTimeout(G.setUpInstruction, 0);
 
   // How many grid polygons are drawn on the map now (for tests and the status line).
   G.drawnGrids = function () {

@@ -36,7 +36,9 @@ COMMAND = frozenset({R.COMMAND, R.ADMIN})
 LEADERS = COMMAND | {R.LEADER}
 # Those who work with residents one by one (masked); leaders see aggregates, dispatchers events.
 LEDGER = COMMAND | {R.GRID_WORKER, R.INSPECTOR}
-REPORTERS = LEDGER
+# Who files events (events.sources.SOURCE_ROLES): grid workers, inspectors (巡查发现), leaders
+# (领导批示), the command centre's operators (热线受理) and admins; never a unit's dispatcher.
+REPORTERS = LEDGER | {R.LEADER}
 ON_SITE = frozenset({R.GRID_WORKER, R.INSPECTOR})
 UNIT = frozenset({R.DISPATCHER})
 AGGREGATES = LEADERS | {R.GRID_WORKER, R.INSPECTOR}
@@ -80,6 +82,10 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/events/{code}/photos/{photo_id}"): EVENT_READERS,
     ("GET", "/api/events/{code}/photos/{photo_id}/thumbnail"): EVENT_READERS,
     ("POST", "/api/events/{code}/check"): ON_SITE,
+    ("POST", "/api/events/{code}/locate"): COMMAND,
+    ("POST", "/api/events/{code}/direct-reply"): COMMAND,
+    # the one route that shows a caller's phone and name (logged): the command centre
+    ("POST", "/api/events/{code}/contact/unmask"): COMMAND,
     ("POST", "/api/events/{code}/dispatch"): COMMAND | {R.GRID_WORKER},
     ("POST", "/api/events/{code}/redispatch"): COMMAND,
     ("POST", "/api/events/{code}/sign"): UNIT,

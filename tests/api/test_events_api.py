@@ -120,11 +120,12 @@ def test_phone_coordinates_are_converted_before_locating_so_the_grid_is_right(cl
     [
         (report(lon=SPOT[1], lat=SPOT[0]), 422, ["did you swap lat and lon"]),
         (report(category="9999"), 422, ["category '9999' is unknown"]),
-        ({"category": "0101", "lon": SPOT[0]}, 422, ["lat", "description"]),
+        ({"category": "0101", "lon": SPOT[0]}, 422, ["description"]),
+        ({"category": "0101", "lon": SPOT[0], "description": "无纬度"}, 422, ["lat"]),
         (report(crs="utm"), 422, ["crs"]),
         (report(description="a\x00b"), 422, ["NUL"]),
     ],
-    ids=["swapped", "unknown-category", "missing-fields", "bad-crs", "nul"],
+    ids=["swapped", "unknown-category", "missing-fields", "lon-without-lat", "bad-crs", "nul"],
 )
 def test_bad_reports_get_the_error_shape_and_write_nothing(client, city, body, status, words):
     response = client.post("/api/events", json=body, headers=bearer(city["worker"]))

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from demo import seed_all
 from demo.city.scales import DEFAULT_SEED
+from demo.hotline import CALLS
 from demo.open311 import DEMO_KEY
 from people.integrations import check_key
 
@@ -29,12 +30,15 @@ def test_seed_all_seeds_city_people_units_events_and_key_once(session):
     stages = list(dict.fromkeys(stage for stage, _, _ in progress))
     assert stages.index("grids") < stages.index("residents") < stages.index("events")
     counts = _counts(session)
+    assert first.hotline_calls == len(CALLS)  # the 12345 desk's demo calls
     assert first.replies > 0  # the 12345 cases answered and called back (demo.replies)
-    assert counts["event"] == first.events + first.replies and counts["department_unit"] > 0
+    assert counts["event"] == first.events + first.hotline_calls + first.replies
+    assert counts["department_unit"] > 0
 
     again = seed_all(session, scale="demo", seed=DEFAULT_SEED)
     assert again.city.already_present and again.people.already_present
     assert again.city.grids == first.city.grids
     assert again.people.residents == first.people.residents
-    assert again.events == 0 and not again.open311_key and again.replies == 0
+    assert again.events == 0 and not again.open311_key
+    assert again.hotline_calls == 0 and again.replies == 0
     assert _counts(session) == counts

@@ -42,7 +42,8 @@ def build_dispatch_city(session: Session) -> dict[str, Any]:
         "housing": add_unit(session, "ZJ-1", "housing", geom=square(111.28, 30.70, 0.02)),
     }
     worker = add_staff(session, "worker1", "grid_worker", grid_codes=[WEST, EAST])
-    return {"session": session, "worker": worker, **units}
+    operator = add_staff(session, "cc.operator", "command", area_code=WEST[:6] + "000000")
+    return {"session": session, "worker": worker, "operator": operator, **units}
 
 
 def file(
@@ -52,12 +53,14 @@ def file(
     lat: float = 30.705,
     key: str | None = None,
     now: datetime = MONDAY_10,
+    by: str = "worker",
     **fields: Any,
 ) -> EventRead:
-    """Report an event as the city's grid worker, at Monday 10:00 unless told otherwise."""
+    """Report an event as the city's grid worker (or `by`), at Monday 10:00 unless told
+    otherwise."""
     report = EventReport(
         category=category, lon=lon, lat=lat, description="楼道里有可疑人员", **fields
     )
     return report_event(
-        city["session"], actor=city["worker"], report=report, idempotency_key=key, now=now
+        city["session"], actor=city[by], report=report, idempotency_key=key, now=now
     )

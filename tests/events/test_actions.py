@@ -16,6 +16,7 @@ from events.actions import act
 from events.calendar import Light
 from events.exceptions import ActionNotAllowed, Forbidden, InvalidReport
 from events.models import (
+    AppealType,
     Attachment,
     Event,
     EventSource,
@@ -142,7 +143,13 @@ def bring_to(city: dict[str, Any], status: EventStatus, tmp_path: Any) -> EventR
     """An event in `status`, reached by real actions (VERIFIED closes at once, so it is set)."""
     morning = MONDAY_10 + timedelta(hours=1)
     if status is EventStatus.REPORTED:
-        return file(city, source=EventSource.HOTLINE, contact="13912345678")
+        return file(
+            city,
+            by="command_staff",
+            appeal_type=AppealType.HELP,
+            source=EventSource.HOTLINE,
+            contact="13912345678",
+        )
     if status is EventStatus.REGISTERED:
         city["command"].active = False  # no unit at all for city management: waits for a hand
         city["session"].flush()
@@ -262,7 +269,13 @@ def test_staff_outside_the_events_area_are_refused(city, session):
 
 
 def test_hotline_report_checked_on_site_is_registered_and_dispatched_at_once(city):
-    event = file(city, source=EventSource.HOTLINE, contact="13912345678")
+    event = file(
+        city,
+        by="command_staff",
+        appeal_type=AppealType.HELP,
+        source=EventSource.HOTLINE,
+        contact="13912345678",
+    )
     checked = do(city, "worker", event, "check", MONDAY_10 + timedelta(minutes=20), note="属实")
     assert checked.status is EventStatus.DISPATCHED and unit_code(checked) == "PS-W"
     assert trail(checked) == [
@@ -277,7 +290,7 @@ def test_hotline_report_checked_on_site_is_registered_and_dispatched_at_once(cit
 
 
 def test_failed_check_voids_the_report_as_invalid(city):
-    event = file(city, source=EventSource.HOTLINE)
+    event = file(city, by="command_staff", appeal_type=AppealType.HELP, source=EventSource.HOTLINE)
     with pytest.raises(InvalidReport, match="needs a reason"):
         do(city, "worker", event, "check", MONDAY_10, passed=False)
     voided = do(city, "worker", event, "check", MONDAY_10, passed=False, reason="现场无此情况")
@@ -287,7 +300,9 @@ def test_failed_check_voids_the_report_as_invalid(city):
 
 
 def test_check_is_for_a_grid_worker_of_the_events_grid(city):
-    event = file(city, source=EventSource.HOTLINE)  # grid EAST
+    event = file(
+        city, by="command_staff", appeal_type=AppealType.HELP, source=EventSource.HOTLINE
+    )  # grid EAST
     with pytest.raises(Forbidden, match=f"in grid {EAST}, not in your grids \\({WEST}\\)"):
         do(city, "west_worker", event, "check", MONDAY_10)
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from events.exceptions import InvalidReport
-from events.models import DispatchRule, Event, EventSource, EventStatus, Outbox, Stage
+from events.models import AppealType, DispatchRule, Event, EventSource, EventStatus, Outbox, Stage
 from gis.clock import CHINA_TZ
 from tests.events.dispatch_city import file
 from tests.events.workflow_city import EAST, MONDAY_10
@@ -137,7 +137,13 @@ def test_first_matching_rule_in_order_decides_and_time_windows_apply(dispatch_ci
 
 
 def test_hotline_reports_wait_for_an_on_site_check_before_dispatch(dispatch_city):
-    event = file(dispatch_city, source=EventSource.HOTLINE, contact="13912345678")
+    event = file(
+        dispatch_city,
+        by="operator",
+        source=EventSource.HOTLINE,
+        appeal_type=AppealType.HELP,
+        contact="13912345678",
+    )
     assert event.status is EventStatus.REPORTED and event.stage is Stage.CHECK
     assert event.unit is None
     row = dispatch_city["session"].get(Event, event.id)

@@ -12,9 +12,20 @@ from api.http.auth import ALL_STAFF, allow
 from api.http.bodies import IdempotencyKey, SubmissionDep, body_doc, photos_of, validated
 from api.http.deps import SessionDep
 from api.http.errors import ApiError
+from api.schemas import UnmaskRequest
 from events import actions, query
-from events.schemas import ActionInput, EventDetail, EventFiling, EventFilter, EventPage
-from events.service import REPORTERS, report_event
+from events.callers import UNMASK_CALLER, unmask_caller
+from events.exceptions import InvalidReport
+from events.schemas import (
+    ActionInput,
+    CallerContact,
+    EventDetail,
+    EventFiling,
+    EventFilter,
+    EventPage,
+)
+from events.service import report_event
+from events.sources import DEFAULT_SOURCE, FILERS
 from events.workflow import TRANSITIONS
 from people.access import Actor
 from people.models import StaffRole
@@ -47,18 +58,31 @@ CodePath = Annotated[
 )
 def file_event(
     session: SessionDep,
-    actor: Annotated[Actor, allow(REPORTERS)],
+    actor: Annotated[Actor, allow(FILERS)],
     submission: SubmissionDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> EventDetail:
-    """File an event (上报): located, registered and dispatched with its deadlines at once."""
+    """File an event (上报 / 受理): located, checked or dispatched with its deadlines at once.
+
+    `source` is the channel: grid workers, inspectors (巡查发现) and leaders (领导批示) default to
+    their own; command-centre operators name it (hotline, mailbox, web_app, department, leader).
+    Without lon/lat the case is placed by its address and waits for the command centre's
+    `locate`.
+    """
     filing = validated(EventFiling, submission.fields)
+    source = filing.source or DEFAULT_SOURCE.get(actor.role)
+    if source is None:
+        raise InvalidReport(
+            "name the channel this case came in by (source): hotline, mailbox, web_app, "
+            "department or leader — a command-centre operator is not a grid worker",
+            field="source",
+        )
     photos = photos_of(submission)
     read = report_event(
         session,
         actor=actor,
-        report=filing.to_report(),
+        report=filing.to_report(source),
         idempotency_key=idempotency_key or None,
         photos=photos,
     )
@@ -86,6 +110,18 @@ def get_event(
 ) -> EventDetail:
     """One event: its steps, stages, dispatch explanation, photos and my possible actions."""
     return query.event_detail(session, actor=actor, code=code)
+
+
+@router.post("/api/events/{code}/contact/unmask", response_model=CallerContact)
+def unmask_event_caller(
+    session: SessionDep,
+    actor: Annotated[Actor, allow(UNMASK_CALLER)],
+    code: CodePath,
+    body: UnmaskRequest,
+) -> CallerContact:
+    """The caller's clear phone and name (来电人), for a stated reason (logged); command centre
+    of the event's district only."""
+    return unmask_caller(session, actor=actor, code=code, reason=body.reason)
 
 
 PhotoId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -132,6 +168,9 @@ def get_thumbnail(
 
 # The fields each action reads (the rest of ActionInput is ignored).
 ACTION_FIELDS = {
+    "locate": "lon, lat, crs of the place, or building (a building code); note",
+    "direct-reply": "reply (the answer given), reply_channel (phone for a hotline call when "
+    "not given), replied_at (now when not given), note — only for a citizen's 咨询",
     "check": "passed (false voids the report, with reason), note",
     "dispatch": "unit_id (command centre: chosen by hand) or none (by the rules), note",
     "redispatch": "unit_id, or none to route a returned case by the rules again; note",

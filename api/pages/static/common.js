@@ -28,6 +28,18 @@ export const OPEN_STATUSES = [
   "returned",
   "suspended",
 ];
+export const SOURCE_LABEL = {
+  grid_worker: "网格员上报",
+  hotline: "12345热线",
+  mailbox: "市长信箱",
+  web_app: "网站·APP",
+  inspection: "巡查发现",
+  leader: "领导批示",
+  sensor: "物联感知",
+  open311: "Open311接入",
+  department: "部门移交",
+};
+
 export const LIGHT_LABEL = {
   green: "绿灯 on time",
   yellow: "黄灯 due soon",
@@ -343,6 +355,7 @@ export function eventRow(item, onOpen) {
           : `上报 reported ${fmtTime(item.reported_at)}`,
         item.unit ? ` · ${item.unit.name}` : "",
         where ? ` · ${where}` : "",
+        item.lon === null ? " · 待定位 no point yet" : "",
         item.duplicate_of ? ` · 疑似重复 duplicate of ${item.duplicate_of}` : "",
       ),
     ),
@@ -369,6 +382,16 @@ export const ACTIONS = {
   "self-resolve": { label: "自行处置 Fixed it myself", fields: ["note?", "photos"] },
   close: { label: "结案 Close", fields: [], quick: true },
   transfer: { label: "跨区移交 Transfer to another district", fields: ["to_district", "reason", "note?"], hint: "例如：事发地属伍家岗区" },
+  locate: { label: "定位 Locate", fields: ["lon", "lat", "building?", "note?"] },
+  "direct-reply": { label: "直接答复 Answer now", fields: ["reply", "reply_channel", "note?"] },
+};
+
+export const REPLY_CHANNEL = {
+  phone: "电话 Phone",
+  sms: "短信 SMS",
+  letter: "书面 Letter",
+  web_app: "网站·APP Web/app",
+  in_person: "当面 In person",
 };
 
 const LIMITS = [
@@ -448,6 +471,29 @@ function field(name, event, action) {
         h("label", { class: "check" }, h("input", { type: "radio", name: "passed", value: "true", checked: true }), "属实 Confirmed"),
         h("label", { class: "check" }, h("input", { type: "radio", name: "passed", value: "false" }), "不属实 Not confirmed"),
       );
+    case "lon":
+    case "lat":
+      return h(
+        "label",
+        {},
+        key === "lon" ? "经度 Longitude (CGCS2000)" : "纬度 Latitude (CGCS2000)",
+        h("input", { name: key, type: "number", step: "any", required: !optional, inputmode: "decimal" }),
+      );
+    case "building":
+      return h("label", {}, `建筑编码 Building code${mark}`, h("input", { name: "building", maxlength: 40 }));
+    case "reply":
+      return h("label", {}, `答复内容 Reply${mark}`, h("textarea", { name: "reply", rows: 3, maxlength: 4000, required: !optional }));
+    case "reply_channel":
+      return h(
+        "label",
+        {},
+        "答复方式 Channel",
+        h(
+          "select",
+          { name: "reply_channel" },
+          Object.entries(REPLY_CHANNEL).map(([value, text]) => h("option", { value }, text)),
+        ),
+      );
     case "to_district":
       return h(
         "label",
@@ -493,6 +539,7 @@ function actionBody(form, spec, where) {
     if (value === "") continue;
     if (element.name === "unit_id") values.unit_id = Number(value);
     else if (element.name === "passed") values.passed = value === "true";
+    else if (element.name === "lon" || element.name === "lat") values[element.name] = Number(value);
     else values[element.name] = value;
   }
   if (where) Object.assign(values, { lon: where.longitude, lat: where.latitude, crs: "wgs84" });
@@ -643,6 +690,10 @@ export function renderEvent(container, event, { onChanged }) {
           : null,
       ),
       row("责任单位 Unit", event.unit ? event.unit.name : null),
+      row("来源 Source", SOURCE_LABEL[event.source] || event.source),
+      row("诉求类型 Appeal", event.appeal_type_label),
+      row("来电人 Caller", [event.caller_name, event.caller_phone].filter(Boolean).join(" · ")),
+      row("工单号 Ticket", event.ticket),
       row("地址 Address", event.address),
       row("网格 Grid", [event.grid_code, event.community].filter(Boolean).join(" · ")),
       row("上报 Reported", `${fmtTime(event.reported_at)}${event.reporter ? ` · ${event.reporter}` : ""}`),
@@ -660,7 +711,8 @@ export function renderEvent(container, event, { onChanged }) {
     h("h3", {}, "办理记录 History"),
     history(event.steps),
   );
-  if (typeof L !== "undefined" && event.lat !== undefined && event.lat !== null) {
+  if (event.lat === null) mapBox.replaceWith(h("p", { class: "muted" }, "待定位：指挥中心定位后派遣 No point yet: the command centre locates it (定位)."));
+  else if (typeof L !== "undefined" && event.lat !== undefined) {
     const map = outlineMap(mapBox, { lon: event.lon, lat: event.lat, zoom: 17 });
     L.circleMarker([event.lat, event.lon], { radius: 8, color: "#d64545", fillOpacity: 0.8 })
       .addTo(map)

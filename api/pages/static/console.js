@@ -219,6 +219,7 @@ async function start() {
     loadList();
   });
   $("#detail-close").addEventListener("click", closeEvent);
+  document.addEventListener("gridgov:filed", () => loadList()); // a case taken in 受理 (intake.js)
   try {
     state.me = await api("/api/me");
     $("#who").textContent = `${state.me.full_name || state.me.username} · ${state.me.role_label}${state.me.unit ? ` · ${state.me.unit.name}` : ""}`;

@@ -63,7 +63,7 @@ function unmaskLink(code) {
     if (!reason) return;
     try {
       const body = await api(`/api/events/${encodeURIComponent(code)}/contact/unmask`, { method: "POST", json: { reason } });
-      shown.textContent = body.contact || body.phone || JSON.stringify(body);
+      shown.textContent = [body.caller_name, body.caller_phone].filter(Boolean).join(" ") || "（未留电话）";
     } catch (failure) {
       shown.textContent = failure.message || String(failure);
     }

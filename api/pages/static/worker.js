@@ -378,6 +378,18 @@ async function setUpMap() {
       // offline or gone: the map still takes taps
     }
   }
+  if (!grids.length) {
+    // An inspector patrols an area, not grids: its grids give the map its bearings.
+    try {
+      const layer = L.geoJSON(await api("/api/grids?page_size=200"), {
+        style: { color: "#0b5cad", weight: 1, fillOpacity: 0.03 },
+        interactive: false,
+      }).addTo(state.map);
+      if (layer.getBounds().isValid()) bounds = layer.getBounds();
+    } catch {
+      // offline: the map still takes taps
+    }
+  }
   if (bounds && bounds.isValid() && !state.where) state.map.fitBounds(bounds, { padding: [10, 10] });
 }
 

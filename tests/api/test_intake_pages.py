@@ -1,0 +1,276 @@
+"""The 受理 (intake) panel of /console, the inspector's patrol form on /worker and the leader's
+instruction on /maps/leader, driven in headless Chromium against a real server.
+
+A command-centre operator takes a hotline call, taps the place on the map and files it; files a
+second call with an address only and finds it in the 待定位 list, then locates it there. The
+address search may not exist in this build: the panel says so and goes on. Screenshots at phone
+and desktop widths are kept in var/test-artefacts/pages/.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+from shapely import box
+from sqlalchemy import Engine, create_engine, select
+from sqlalchemy.orm import Session
+
+from events.models import Event, EventSource
+from events.reference import load_reference_data
+from gis import local_pg
+from tests.api.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.api.test_worker_console_pages import (
+    DESKTOP,
+    PHONE,
+    UVICORN,
+    Watch,
+    _free_port,
+    open_context,
+    shoot,
+    sign_in,
+)
+from tests.factories import (
+    COMMUNITY,
+    DISTRICT,
+    add_building,
+    add_grid,
+    add_staff,
+    add_unit,
+    admin_tree,
+    fresh_database,
+    square,
+)
+
+WEST, EAST = COMMUNITY + "001", COMMUNITY + "002"
+
+
+@pytest.fixture(scope="module")
+def intake_database(database_url: str) -> Iterator[str]:
+    """A database of its own: the server commits."""
+    text_url = fresh_database(database_url, "_intake_pages")
+    yield text_url
+    local_pg.drop_database(text_url)
+
+
+@pytest.fixture(scope="module")
+def intake_engine(intake_database: str) -> Iterator[Engine]:
+    engine = create_engine(intake_database)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def intake_city(intake_engine: Engine) -> None:
+    """Two grids, a police station, a command centre and the accounts that take calls."""
+    with Session(intake_engine) as session:
+        admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
+        add_grid(session, WEST, square(111.28, 30.70, 0.01))
+        add_grid(session, EAST, square(111.29, 30.70, 0.01))
+        add_building(session, "B-W1", square(111.2849, 30.7049, 0.0003), WEST, name="夷陵路12号")
+        load_reference_data(session)
+        add_unit(
+            session, "PS-W", "police", geom=box(111.27, 30.69, 111.31, 30.73), name="西陵派出所"
+        )
+        add_unit(session, "CC", "command_centre", location=(111.29, 30.71), name="西陵区指挥中心")
+        add_staff(session, "worker1", "grid_worker", grid_codes=[WEST, EAST])
+        add_staff(session, "inspector1", "inspector", area_code=COMMUNITY)
+        add_staff(session, "operator1", "command", area_code=DISTRICT + "000000")
+        add_staff(session, "leader1", "leader", area_code=DISTRICT + "000000")
+        session.commit()
+
+
+@pytest.fixture(scope="module")
+def server(intake_database: str, intake_city: None, tmp_path_factory) -> Iterator[str]:
+    """`uvicorn api.app:app` on a free loopback port and the intake pages' database."""
+    port = _free_port()
+    env = os.environ | {
+        "DATABASE_URL": intake_database,
+        "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+    }
+    log = tmp_path_factory.mktemp("server") / "uvicorn.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [*UVICORN, "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/api/health", timeout=1).status_code < 500:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the server did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+    yield base
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the chromium package"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def stored(engine: Engine, description: str) -> Event:
+    with Session(engine) as session:
+        event = session.scalars(select(Event).where(Event.description == description)).one()
+        session.expunge(event)
+    return event
+
+
+def take_call(page: Any, words: str, *, ticket: str) -> None:
+    """Fill the intake form as for a 12345 call (category 0601 暴露垃圾)."""
+    form = page.locator("#intake-form")
+    form.locator("select[name=source]").select_option("hotline")
+    form.locator("select[name=appeal_type]").select_option("complaint")
+    form.locator("input[name=caller_name]").fill("李四")
+    form.locator("input[name=caller_phone]").fill("13912345678")
+    form.locator("input[name=ticket]").fill(ticket)
+    page.fill("#intake-category-search", "暴露垃圾")
+    expect(page.locator("#intake-category option")).to_have_count(1)
+    form.locator("textarea[name=description]").fill(words)
+
+
+def test_an_operator_files_a_call_with_a_tapped_point_and_one_without_then_locates_it(
+    server, browser, intake_engine
+):
+    watch = Watch(tolerated=("404",))  # the address search may not exist in this build
+    desk = open_context(browser, watch, viewport=DESKTOP)
+    page = watch.page(desk.new_page())
+    sign_in(page, server, "/console", "operator1")
+    page.wait_for_selector("#intake[data-ready=true]")
+    expect(page.locator("#intake-map path").first).to_be_attached()  # the grids drawn
+
+    words = "小区门口垃圾堆了三天没人清运（浏览器测试）"
+    take_call(page, words, ticket="12345-B-1")
+    page.fill("#intake-address", "夷陵路12号")
+    page.click("#intake-find")
+    note = page.locator("#intake-match-note")
+    expect(note).not_to_have_text("查找中… Searching…")
+    # Tap the map right of its centre (the map is fitted to the two grids: grid EAST).
+    box_ = page.locator("#intake-map").bounding_box()
+    assert box_ is not None
+    page.mouse.click(box_["x"] + box_["width"] * 0.6, box_["y"] + box_["height"] * 0.5)
+    expect(page.locator("#intake-where")).to_contain_text("地图点选")
+    shoot(page, "intake-call-desktop")
+    page.click("#intake-submit")
+    result = page.locator("#intake-result")
+    expect(result).to_contain_text("已受理")
+    event = stored(intake_engine, words)
+    assert event.source is EventSource.HOTLINE and event.geom is not None
+    assert event.contact_masked == "139****5678" and event.external_ref == "12345-B-1"
+    assert event.grid_code == EAST
+    expect(result).to_contain_text(event.code)
+
+    # A second call with an address only: filed without a point, waiting in 待定位.
+    words2 = "某某小区东门路灯不亮（浏览器测试，无坐标）"
+    take_call(page, words2, ticket="12345-B-2")
+    page.fill("#intake-address", "西陵区某某小区东门")
+    page.click("#intake-submit")
+    expect(result).to_contain_text("待定位")
+    unlocated = stored(intake_engine, words2)
+    assert unlocated.geom is None and unlocated.locate_match == "none"
+    row = page.locator(f"#unlocated-list li.event[data-code='{unlocated.code}']")
+    expect(row).to_be_visible()
+    expect(page.locator("#unlocated-count")).to_have_text("1")
+    shoot(page, "intake-unlocated-desktop")
+
+    # Locate it: pick it, tap the map, press 定位.
+    row.locator("button.row-button").click()
+    locate = row.locator("button.locate")
+    expect(locate).to_be_disabled()
+    page.mouse.click(box_["x"] + box_["width"] * 0.4, box_["y"] + box_["height"] * 0.5)
+    expect(locate).to_be_enabled()
+    locate.click()
+    expect(result).to_contain_text("已定位")
+    expect(page.locator("#unlocated-list")).to_contain_text("没有待定位")
+    located = stored(intake_engine, words2)
+    assert located.geom is not None and located.grid_code in (WEST, EAST)
+    watch.check()
+
+    phone = open_context(browser, watch, viewport=PHONE)
+    small = watch.page(phone.new_page())
+    sign_in(small, server, "/console", "operator1")
+    small.wait_for_selector("#intake[data-ready=true]")
+    shoot(small, "intake-phone")
+    width = small.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the console scrolls sideways on a phone ({width} px)"
+    watch.check()
+
+
+def test_an_inspector_files_a_patrol_finding_from_the_worker_page(server, browser, intake_engine):
+    watch = Watch()
+    phone = open_context(
+        browser,
+        watch,
+        viewport=PHONE,
+        geolocation={"longitude": 111.295, "latitude": 30.705},
+        permissions=["geolocation"],
+        service_workers="block",
+    )
+    page = watch.page(phone.new_page())
+    sign_in(page, server, "/worker", "inspector1")
+    expect(page.locator("#report-form h2")).to_have_text("巡查发现 Patrol finding")
+    expect(page.locator("input[name=self_resolved]")).to_be_hidden()
+    page.click("#use-gps")
+    expect(page.locator("#where-text")).to_contain_text("定位 GPS")
+    page.fill("#category-search", "可疑")
+    page.select_option("#category", "0101")
+    words = "巡查发现有人在楼道反复踩点（浏览器测试）"
+    page.fill("textarea[name=description]", words)
+    page.click("#report-submit")
+    expect(page.locator("#report-result")).to_contain_text("已上报")
+    shoot(page, "worker-patrol-phone")
+    event = stored(intake_engine, words)
+    assert event.source is EventSource.INSPECTION and event.grid_code == EAST
+    watch.check()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, {"width": 1400, "height": 900}], ids=["390", "1400"])
+def test_a_leader_picks_a_point_on_the_city_map_and_files_an_urgent_instruction(
+    server, browser, intake_engine, viewport
+):
+    watch = Watch()
+    context = open_context(browser, watch, viewport=viewport)
+    page = watch.page(context.new_page())
+    page.goto(f"{server}/maps/leader")
+    page.fill("input[name=username]", "leader1")
+    page.fill("input[name=password]", "test-password")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#gg-instruct[data-ready='1']")
+    shoot(page, f"leader-before-{viewport['width']}")
+    page.click("#gg-instruct-pick")
+    the_map = page.locator(".folium-map").bounding_box()
+    assert the_map is not None
+    # Right of the legend, below the layer list: on the grids.
+    page.mouse.click(the_map["x"] + the_map["width"] * 0.6, the_map["y"] + the_map["height"] * 0.75)
+    expect(page.locator("#gg-instruct-where")).to_contain_text("已选点")
+    page.select_option("#gg-instruct select[name=category]", "0601")
+    words = f"请城管局今日内清理（领导批示 {viewport['width']}）"
+    page.fill("#gg-instruct textarea[name=description]", words)
+    page.click("#gg-instruct button[type=submit]")
+    expect(page.locator("#gg-instruct-result")).to_contain_text("已批示")
+    shoot(page, f"leader-instruction-{viewport['width']}")
+    event = stored(intake_engine, words)
+    assert event.source is EventSource.LEADER and event.priority.value == "urgent"
+    watch.check()
