@@ -39,6 +39,7 @@ class DemoSeedSummary:
     people: PeopleSeedSummary
     events: int  # new events; 0 when the scale's districts already had events
     open311_key: bool  # True when the demo Open311 key was added now
+    hotline_calls: int = 0  # demo 12345 calls filed now (demo.hotline)
     replies: int = 0  # 12345 cases answered and called back (demo.replies), 0 when present
 
 
