@@ -300,6 +300,7 @@ def test_public_routes_are_only_the_ones_meant_to_be_open():
         "/api/health",
         "/api/auth/token",
         "/api/auth/logout",  # acts only on the token it is sent
+        "/api/devices/{code}/readings",  # signed by the device's own secret (HMAC), not a token
         "/login",
         "/logout",
     }
