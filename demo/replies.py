@@ -20,7 +20,7 @@ from demo.city.scales import DEFAULT_SEED
 from demo.units import DEMO_DISPATCHERS
 from events.actions import act
 from events.callbacks import record_callback
-from events.models import Callback, DepartmentUnit, Event, EventSource
+from events.models import AppealType, Callback, DepartmentUnit, Event, EventSource
 from events.schemas import ActionInput, CallbackInput, EventReport
 from events.service import report_event
 from grid.models import Grid
@@ -94,15 +94,21 @@ def _places(session: Session, unit: DepartmentUnit, n: int) -> list[tuple[float,
 def seed_demo_replies(
     session: Session, *, seed: int = DEFAULT_SEED, now: datetime | None = None
 ) -> int:
-    """File and work the demo hotline cases up to `now`; returns how many (0 when the district
-    already has callbacks, or lacks the demo accounts). Never commits."""
+    """File and work the demo hotline cases up to `now`; returns how many (0 when they are
+    already there, or the demo accounts are missing). Never commits."""
     at = now or datetime.now(UTC)
-    if session.scalar(select(Callback.id).where(Callback.district_code == DISTRICT).limit(1)):
-        return 0
     command, police = _actor(session, COMMAND_LOGIN), _actor(session, POLICE_LOGIN)
     unit_code = dict(DEMO_DISPATCHERS).get(POLICE_LOGIN)
     unit = session.scalar(select(DepartmentUnit).where(DepartmentUnit.code == unit_code))
     if command is None or police is None or unit is None:
+        return 0
+    # Ours are the cases `command` filed (the hotline desk's own calls have callbacks too).
+    ours = (
+        select(Callback.id)
+        .join(Event, Event.id == Callback.event_id)
+        .where(Callback.district_code == DISTRICT, Event.reporter_id == command.staff_id)
+    )
+    if session.scalar(ours.limit(1)):
         return 0
     places = _places(session, unit, len(PLANS))
     rng = np.random.default_rng(seed)
@@ -148,6 +154,7 @@ def _work_case(
         lat=place[1],
         description=words,
         source=EventSource.HOTLINE,
+        appeal_type=AppealType.COMPLAINT,
         contact=phone,
     )
     code = report_event(session, actor=command, report=report, now=start).code

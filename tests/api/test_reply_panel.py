@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from events.actions import act
 from events.callbacks import record_callback
-from events.models import Callback, Event, EventSource, EventStatus
+from events.models import AppealType, Callback, Event, EventSource, EventStatus
 from events.schemas import ActionInput, CallbackInput, EventReport
 from events.service import report_event
 from people.access import load_actor
@@ -51,6 +51,7 @@ def _case(session: Session, words: str, *, until: str, start: datetime) -> str:
         lat=HERE["latitude"],
         description=words,
         source=EventSource.HOTLINE,
+        appeal_type=AppealType.TIP_OFF,
         contact="13912345678",
     )
     code = report_event(session, actor=command, report=report, now=start).code

@@ -10,8 +10,7 @@ from sqlalchemy import text
 
 from events.kpis import citizen_kpis
 from events.map_stats import period_by_grid
-from events.models import Event, EventSource, EventStatus
-from events.workflow import add_step
+from events.models import AppealType, EventSource
 from gis.clock import CHINA_TZ
 from tests.events.districts_city import WJG_SPOT, add_second_district
 from tests.events.test_callbacks import (
@@ -103,17 +102,22 @@ def test_citizen_kpis_equal_independent_counts(city):
     closed_case(city)  # callback due Friday 17:30: not due yet at NOW
     file(city, now=MONDAY_10)  # a grid worker's case
     file(city, by="command_staff", source=EventSource.MAILBOX, now=MONDAY_10)  # not checked yet
-    # A consultation answered at once (直办): the intake's direct-reply step closes it.
-    direct = file(city, by="command_staff", source=EventSource.HOTLINE, now=MONDAY_10)
-    row = session.get(Event, direct.id)
-    add_step(
-        session,
-        event=row,
-        action="direct-reply",
-        to_status=EventStatus.CLOSED,
-        at=MONDAY_10 + timedelta(minutes=5),
-        actor_id=city["command_staff"].staff_id,
-        data={"reply": "已告知办理流程", "reply_channel": "phone", "replied_at": "x"},
+    # A consultation answered at once (直办): closed by the operator, and called back too.
+    direct = file(
+        city,
+        by="command_staff",
+        source=EventSource.HOTLINE,
+        appeal_type=AppealType.CONSULT,
+        now=MONDAY_10,
+    )
+    do(
+        city,
+        "command_staff",
+        direct,
+        "direct-reply",
+        MONDAY_10 + timedelta(minutes=5),
+        reply="已告知办理流程",
+        reply_channel="phone",
     )
     # Another district's hotline case is outside 西陵's scope.
     file(
@@ -132,11 +136,11 @@ def test_citizen_kpis_equal_independent_counts(city):
     assert expected["accepted_by_source"] == {"grid_worker": 1, "hotline": 6, "mailbox": 1}
     assert (got.direct_replies, got.citizen_accepted) == (1, 7)
     assert (got.replies_on_time, got.replies) == (4, 5)
-    assert (got.callbacks_reached, got.callbacks_due) == (3, 4)
+    assert (got.callbacks_reached, got.callbacks_due) == (3, 5)  # the 直办 one not yet made
     assert (got.satisfied, got.callbacks_reached) == (2, 3)
     assert (got.reopened, got.citizen_closed) == (1, 6)
     assert got.satisfaction_rate == 2 / 3 and got.reopen_rate == 1 / 6
-    assert got.callback_rate == 3 / 4 and got.on_time_reply_rate == 4 / 5
+    assert got.callback_rate == 3 / 5 and got.on_time_reply_rate == 4 / 5
     assert got.direct_reply_rate == 1 / 7
 
     city_wide = citizen_kpis(session, actor=city["city_command"], start=START, end=END, now=NOW)

@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 
 from events.actions import act
 from events.attachments import PhotoInfo, inspect_photo
+from events.models import AppealType
 from events.reference import load_reference_data
 from events.schemas import ActionInput, EventRead, EventReport
 from events.service import report_event
+from events.sources import OPERATOR_CITIZEN_SOURCES
 from gis.clock import CHINA_TZ
 from people.access import Actor, load_actor
 from people.models import Staff, StaffGrid, StaffRole
@@ -113,7 +115,10 @@ def file(
     by: str = "worker",
     **fields: Any,
 ) -> EventRead:
-    """Report an event as a grid worker (or `by`) would."""
+    """Report an event as a grid worker (or `by`) would; a citizen's call or letter is a
+    complaint (投诉) unless `appeal_type` says otherwise."""
+    if fields.get("source") in OPERATOR_CITIZEN_SOURCES:
+        fields.setdefault("appeal_type", AppealType.COMPLAINT)
     report = EventReport(
         category=category, lon=lon, lat=lat, description="楼道里有可疑人员", **fields
     )
