@@ -10,13 +10,9 @@ var/test-artefacts/pages/.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 from shapely import box
@@ -31,13 +27,11 @@ from gis import local_pg
 from grid.models import Building
 from people.access import load_actor
 from people.models import Staff
-from tests.api.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.api.browser import CHROMIUM, CHROMIUM_ARGS, serving
 from tests.api.test_worker_console_pages import (
     DESKTOP,
     PHONE,
-    UVICORN,
     Watch,
-    _free_port,
     open_context,
     shoot,
     sign_in,
@@ -102,37 +96,8 @@ def intake_city(intake_engine: Engine) -> None:
 @pytest.fixture(scope="module")
 def server(intake_database: str, intake_city: None, tmp_path_factory) -> Iterator[str]:
     """`uvicorn api.app:app` on a free loopback port and the intake pages' database."""
-    port = _free_port()
-    env = os.environ | {
-        "DATABASE_URL": intake_database,
-        "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
-    }
-    log = tmp_path_factory.mktemp("server") / "uvicorn.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [*UVICORN, "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code < 500:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the server did not start:\n{log.read_text()}")
-        time.sleep(0.2)
-    yield base
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with serving(intake_database, tmp_path_factory.mktemp("server")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

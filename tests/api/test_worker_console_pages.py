@@ -10,12 +10,7 @@ loopback serving the app on a database of its own (the pages commit), and no req
 from __future__ import annotations
 
 import io
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -37,7 +32,7 @@ from gis import local_pg
 from people import service as people_service
 from people import special_groups
 from people.schemas import ResidentCreate
-from tests.api.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.api.browser import CHROMIUM, CHROMIUM_ARGS, serving
 from tests.factories import (
     COMMUNITY,
     DISTRICT,
@@ -60,7 +55,6 @@ HERE = {"longitude": 111.285, "latitude": 30.705}  # in grid WEST, in police sta
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
 TIMEOUT = 15_000
-UVICORN = (sys.executable, "-m", "uvicorn", "api.app:app", "--log-level", "warning")
 
 
 # -- the server and its database -----------------------------------------------------------------
@@ -124,46 +118,11 @@ def console_city(pages_engine: Engine) -> dict[str, Any]:
     return {"police_unit": police_unit}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(pages_database: str, console_city: dict[str, Any], tmp_path_factory) -> Iterator[str]:
     """`uvicorn api.app:app` as a user runs it, on a free loopback port and the pages database."""
-    port = _free_port()
-    env = os.environ | {
-        "DATABASE_URL": pages_database,
-        "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
-    }
-    log = tmp_path_factory.mktemp("server") / "uvicorn.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [*UVICORN, "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code < 500:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the server did not start:\n{log.read_text()}")
-        time.sleep(0.2)
-    yield base
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with serving(pages_database, tmp_path_factory.mktemp("server")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

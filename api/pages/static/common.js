@@ -325,6 +325,34 @@ const STEP_LABEL = {
   reopen: "重办 Reopened after the callback",
 };
 
+// The category picker (/worker, the console's intake): every word typed must appear in the
+// code or the names; the matches are grouped by 大类, and a single match is chosen.
+export function fillCategoryPicker(select, query, categories, describe = (c) => `${c.code} ${c.name}`) {
+  const words = query.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  const chosen = select.value;
+  const matches = categories.filter((c) => {
+    const text = `${c.code} ${c.name} ${c.major_name || ""} ${c.major_code || ""}`.toLowerCase();
+    return words.every((w) => text.includes(w));
+  });
+  const groups = new Map();
+  for (const c of matches) {
+    const key = `${c.major_code || ""} ${c.major_name || ""}`.trim();
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(c);
+  }
+  select.replaceChildren(
+    ...[...groups].map(([label, list]) =>
+      h(
+        "optgroup",
+        { label },
+        list.map((c) => h("option", { value: c.code, selected: c.code === chosen }, describe(c))),
+      ),
+    ),
+  );
+  if (matches.length === 1) select.value = matches[0].code;
+  return matches;
+}
+
 export function actionLabel(action) {
   return (ACTIONS[action] && ACTIONS[action].label) || STEP_LABEL[action] || action;
 }

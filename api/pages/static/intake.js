@@ -1,7 +1,7 @@
 // 受理 Intake on /console (command centre): take a call — channel, 诉求类型, caller, ticket number,
 // category, the caller's words and address — find the place with the address search (or a tap
 // on the map), and file it; a case filed without a point waits in the list below until located.
-import { $, api, clearError, eventRow, h, itemsOf, outlineMap, showError } from "./common.js";
+import { $, api, clearError, eventRow, fillCategoryPicker, h, itemsOf, outlineMap, showError } from "./common.js";
 
 const CITIZEN = new Set(["hotline", "mailbox", "web_app"]);
 const NO_MATCHER = "地址匹配暂不可用 Address search is not available: tap the map, or file without a point.";
@@ -23,29 +23,7 @@ async function loadCategories() {
 }
 
 function renderCategories() {
-  const select = $("#intake-category");
-  const words = $("#intake-category-search").value.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  const chosen = select.value;
-  const matches = state.categories.filter((c) => {
-    const text = `${c.code} ${c.name} ${c.major_name || ""} ${c.major_code || ""}`.toLowerCase();
-    return words.every((w) => text.includes(w));
-  });
-  const groups = new Map();
-  for (const c of matches) {
-    const key = `${c.major_code || ""} ${c.major_name || ""}`.trim();
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key).push(c);
-  }
-  select.replaceChildren(
-    ...[...groups].map(([label, list]) =>
-      h(
-        "optgroup",
-        { label },
-        list.map((c) => h("option", { value: c.code, selected: c.code === chosen }, `${c.code} ${c.name}`)),
-      ),
-    ),
-  );
-  if (matches.length === 1) select.value = matches[0].code;
+  const matches = fillCategoryPicker($("#intake-category"), $("#intake-category-search").value, state.categories);
   $("#intake-category-count").textContent = `${matches.length} / ${state.categories.length}`;
 }
 

@@ -10,6 +10,7 @@ import {
   currentPosition,
   drawGrid,
   eventRow,
+  fillCategoryPicker,
   fill,
   fmtTime,
   h,
@@ -274,35 +275,12 @@ function categoryName(code) {
 }
 
 function renderCategories() {
-  const select = $("#category");
-  const words = $("#category-search").value.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  const chosen = select.value;
-  const matches = state.categories.filter((c) => {
-    const text = `${c.code} ${c.name} ${c.major_name || ""} ${c.major_code || ""}`.toLowerCase();
-    return words.every((w) => text.includes(w));
-  });
-  const groups = new Map();
-  for (const c of matches) {
-    const key = `${c.major_code || ""} ${c.major_name || ""}`.trim();
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key).push(c);
-  }
-  select.replaceChildren(
-    ...[...groups].map(([label, list]) =>
-      h(
-        "optgroup",
-        { label },
-        list.map((c) =>
-          h(
-            "option",
-            { value: c.code, selected: c.code === chosen },
-            `${c.code} ${c.name}${c.lead_label ? ` · ${c.lead_label}` : ""}${c.photo_required ? " · 需照片" : ""}`,
-          ),
-        ),
-      ),
-    ),
+  const matches = fillCategoryPicker(
+    $("#category"),
+    $("#category-search").value,
+    state.categories,
+    (c) => `${c.code} ${c.name}${c.lead_label ? ` · ${c.lead_label}` : ""}${c.photo_required ? " · 需照片" : ""}`,
   );
-  if (matches.length === 1) select.value = matches[0].code;
   $("#category-count").textContent = state.categories.length
     ? `${matches.length} / ${state.categories.length}`
     : "分类未加载 categories not loaded";
