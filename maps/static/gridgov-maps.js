@@ -453,6 +453,24 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", G.setUpInstruction);
   else window.setTimeout(G.setUpInstruction, 0);
 
+  // On a phone the open layer list would hide a third of the map: it starts folded, its
+  // button opens it, and a tap on the map folds it again.
+  G.foldLayersOnPhones = function () {
+    if (!window.matchMedia("(max-width: 700px)").matches) return;
+    var fold = function () {
+      document.querySelectorAll(".leaflet-control-layers-expanded").forEach(function (control) {
+        control.classList.remove("leaflet-control-layers-expanded");
+      });
+    };
+    fold();
+    document.querySelectorAll(".folium-map").forEach(function (map) {
+      map.addEventListener("click", function (event) {
+        if (!event.target.closest(".leaflet-control-layers")) fold();
+      });
+    });
+  };
+  window.addEventListener("load", G.foldLayersOnPhones);
+
   // How many grid polygons are drawn on the map now (for tests and the status line).
   G.drawnGrids = function () {
     var group = G.layers.grids;

@@ -236,6 +236,9 @@ def test_a_leader_picks_a_point_on_the_city_map_and_files_an_urgent_instruction(
     page.fill("input[name=password]", "test-password")
     page.click("button[type=submit]")
     page.wait_for_selector("#gg-instruct[data-ready='1']")
+    # On a phone the layer list starts folded, so it does not hide the map; on a desk it is open.
+    layers = page.locator(".leaflet-control-layers-expanded")
+    expect(layers).to_have_count(0 if viewport["width"] <= 700 else 1)
     shoot(page, f"leader-before-{viewport['width']}")
     page.click("#gg-instruct-pick")
     the_map = page.locator(".folium-map").bounding_box()
