@@ -13,8 +13,8 @@ from events.exceptions import Forbidden, InvalidReport
 from events.query import check_visible
 from events.schemas import CallerContact
 from events.service import CALLER_NAME_CONTEXT, CONTACT_CONTEXT, get_event
-from people.access import Actor
-from people.models import PiiAccessLog, StaffRole
+from people.access import Actor, log_pii_read
+from people.models import StaffRole
 from people.pii import get_cipher
 
 # The command centre (and admins): who takes and answers calls.
@@ -36,16 +36,14 @@ def unmask_caller(session: Session, *, actor: Actor, code: str, reason: str) -> 
         )
     event = get_event(session, code=code)
     check_visible(session, actor=actor, event=event)
-    session.add(
-        PiiAccessLog(
-            staff_id=actor.staff_id,
-            event_id=event.id,
-            district_code=event.district_code,
-            fields="caller_name,caller_phone",
-            reason=reason.strip(),
-        )
+    log_pii_read(
+        session,
+        actor=actor,
+        event_id=event.id,
+        district_code=event.district_code,
+        fields="caller_name,caller_phone",
+        reason=reason,
     )
-    session.flush()
     cipher = get_cipher()
     return CallerContact(
         code=event.code,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gis.distribution import NO_DISTRICT
 from grid.service import area_prefix
 from people.exceptions import Forbidden, NotFound
-from people.models import Resident, Staff, StaffGrid, StaffRole
+from people.models import PiiAccessLog, Resident, Staff, StaffGrid, StaffRole
 
 # Roles allowed to read residents one by one (masked), and to ask for unmasked PII.
 READ_PERSONS = frozenset(
@@ -152,3 +152,30 @@ def scope_prefixes(actor: Actor) -> list[str] | None:
     if actor.area_code:
         return [area_prefix(actor.area_code)]
     return []
+
+
+def log_pii_read(
+    session: Session,
+    *,
+    actor: Actor,
+    district_code: str,
+    fields: str,
+    reason: str,
+    resident_id: int | None = None,
+    organisation_id: int | None = None,
+    event_id: int | None = None,
+) -> None:
+    """Write the access-log row of one read of unmasked personal data: who, why, which fields
+    of which resident, organisation or event's caller."""
+    session.add(
+        PiiAccessLog(
+            staff_id=actor.staff_id,
+            resident_id=resident_id,
+            organisation_id=organisation_id,
+            event_id=event_id,
+            district_code=district_code,
+            fields=fields,
+            reason=reason.strip(),
+        )
+    )
+    session.flush()

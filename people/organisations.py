@@ -23,10 +23,18 @@ from gis.crs import STORAGE_SRID
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import Building
-from people.access import READ_PERSONS, UNMASK, Actor, grid_scope, require_grid, require_role
+from people.access import (
+    READ_PERSONS,
+    UNMASK,
+    Actor,
+    grid_scope,
+    log_pii_read,
+    require_grid,
+    require_role,
+)
 from people.credit_code import CreditCodeError, validate_credit_code
 from people.exceptions import Duplicate, InvalidRecord, NotFound
-from people.models import Organisation, OrganisationType, PiiAccessLog
+from people.models import Organisation, OrganisationType
 from people.pii import PhoneError, get_cipher, mask_phone, validate_phone
 from people.schemas import (
     OrganisationCreate,
@@ -319,16 +327,14 @@ def unmask_organisation_phone(
             "the reason is kept in the access log"
         )
     organisation = _load(session, actor, organisation_id, "read organisations")
-    session.add(
-        PiiAccessLog(
-            staff_id=actor.staff_id,
-            organisation_id=organisation.id,
-            district_code=organisation.district_code,
-            fields="responsible_phone",
-            reason=reason.strip(),
-        )
+    log_pii_read(
+        session,
+        actor=actor,
+        organisation_id=organisation.id,
+        district_code=organisation.district_code,
+        fields="responsible_phone",
+        reason=reason,
     )
-    session.flush()
     if organisation.responsible_phone_enc is None:
         return None
     return get_cipher().decrypt(organisation.responsible_phone_enc, context=PHONE_CONTEXT)

@@ -23,6 +23,7 @@ from people.access import (
     Actor,
     grid_scope,
     load_visible_resident,
+    log_pii_read,
     require_grid,
     require_role,
 )
@@ -30,7 +31,6 @@ from people.documents import DocumentError, DocumentType, validate_document, val
 from people.exceptions import Duplicate, InvalidRecord, NotFound
 from people.models import (
     Household,
-    PiiAccessLog,
     Residence,
     ResidenceType,
     Resident,
@@ -453,16 +453,14 @@ def unmask_resident(
         )
     resident = _load(session, actor, resident_id)
     cipher = get_cipher()
-    session.add(
-        PiiAccessLog(
-            staff_id=actor.staff_id,
-            resident_id=resident.id,
-            district_code=resident.district_code,
-            fields="doc_number,birth_date,phone",
-            reason=reason.strip(),
-        )
+    log_pii_read(
+        session,
+        actor=actor,
+        resident_id=resident.id,
+        district_code=resident.district_code,
+        fields="doc_number,birth_date,phone",
+        reason=reason,
     )
-    session.flush()
     return ResidentPii(
         resident_id=resident.id,
         doc_type=resident.doc_type,
