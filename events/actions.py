@@ -615,6 +615,14 @@ def _rework(ctx: _Context) -> None:
         ctx.data.reason, "sending a fix back needs a reason: what is still wrong on site"
     )
     event.rework_count += 1
+    _back_to_unit(ctx, reason, action="rework", rework_count=event.rework_count)
+
+
+def _back_to_unit(
+    ctx: _Context, reason: str, *, action: str | None = None, **data: Any
+) -> EventStep:
+    """The case goes back to its unit, signed, on a fresh handling clock, with `reason`."""
+    event = ctx.event
     deadlines.start_stage(
         ctx.session,
         event=event,
@@ -625,11 +633,12 @@ def _rework(ctx: _Context) -> None:
     )
     step = ctx.step(
         EventStatus.SIGNED,
-        action="rework",
+        action=action,
         note=ctx.data.note or reason,
-        data={"reason": reason, "rework_count": event.rework_count},
+        data={"reason": reason, **data},
     )
     ctx.tell(step, [event.unit_id], reason=reason)
+    return step
 
 
 def _citizens(event: Event) -> bool:
@@ -705,21 +714,8 @@ def _reopen(ctx: _Context) -> None:
         )
     reason = _need(ctx.data.reason, "reopening a case needs the caller's reason (reason)")
     event.closed_at = None
-    deadlines.start_stage(
-        ctx.session,
-        event=event,
-        category=ctx.category,
-        stage=Stage.HANDLE,
-        at=ctx.at,
-        unit_id=event.unit_id,
-    )
-    step = ctx.step(
-        EventStatus.SIGNED,
-        note=ctx.data.note or reason,
-        data={"reason": reason, "callback_id": callback.id, "round": callback.round},
-    )
+    step = _back_to_unit(ctx, reason, callback_id=callback.id, round=callback.round)
     callback.reopen_step_id = step.id
-    ctx.tell(step, [event.unit_id], reason=reason)
 
 
 def _pending_extension(session: Session, event: Event) -> EventStep | None:
