@@ -1,0 +1,187 @@
+"""Actions that decide who has a case: 派遣, 重新派遣, 退回, 督办 and 跨区移交."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from events import deadlines
+from events.actions.context import (
+    ActionContext,
+    need,
+)
+from events.calendar import Light
+from events.dispatch import dispatch_event
+from events.escalation import supervise
+from events.exceptions import Forbidden, InvalidReport, NotFound
+from events.models import (
+    DepartmentUnit,
+    EventStatus,
+    EventStep,
+    Stage,
+)
+from events.transfer import check_transfer, transfer_event
+from events.workflow import (
+    SYSTEM,
+)
+
+
+def manual_dispatch(ctx: ActionContext, unit_id: int) -> EventStep:
+    """Dispatch to a unit chosen by the command centre, starting its sign-for clock."""
+    if ctx.actor.role not in SYSTEM:
+        raise Forbidden("only the command centre chooses a unit by hand; leave unit_id empty")
+    unit = ctx.session.get(DepartmentUnit, unit_id)
+    if unit is None or not unit.active:
+        raise NotFound(f"unit {unit_id} does not exist or is inactive")
+    event = ctx.event
+    if unit.district_code != event.district_code:
+        raise InvalidReport(
+            f"{unit.name}属于{unit.district_code}区县，不能接收{event.district_code}的案件；"
+            f"跨区案件请用跨区移交 (unit {unit_id} is in district {unit.district_code}, not in "
+            f"the event's district {event.district_code}; transfer the case instead)"
+        )
+    deadlines.start_stage(
+        ctx.session,
+        event=event,
+        category=ctx.category,
+        stage=Stage.SIGN,
+        at=ctx.at,
+        unit_id=unit.id,
+    )
+    event.unit_id = unit.id
+    event.assisting_unit_ids = [u for u in event.assisting_unit_ids or [] if u != unit.id]
+    helpers = ctx.session.scalars(
+        select(DepartmentUnit.code).where(DepartmentUnit.id.in_(event.assisting_unit_ids))
+    ).all()
+    step = ctx.step(
+        EventStatus.DISPATCHED,
+        unit_id=unit.id,
+        data={
+            "dispatch": {
+                "rule_id": None,
+                "rule": f"chosen by hand by {ctx.actor.username}",
+                "lead_type": unit.dept_type.value,
+                "unit_id": unit.id,
+                "unit": f"{unit.name}, chosen by the command centre",
+                "assisting": sorted(helpers),
+                "excluded_units": sorted(event.returned_by_unit_ids or []),
+            }
+        },
+    )
+    ctx.tell(step, [unit.id, *event.assisting_unit_ids])
+    return step
+
+
+def _dispatch(ctx: ActionContext) -> None:
+    """派遣 by hand: to the unit chosen, or by the dispatch rules again."""
+    if ctx.data.unit_id is not None:
+        manual_dispatch(ctx, ctx.data.unit_id)
+        return
+    dispatch_event(
+        ctx.session,
+        event=ctx.event,
+        category=ctx.category,
+        at=ctx.at,
+        actor_id=ctx.actor.staff_id,
+        note=ctx.data.note,
+    )
+
+
+def _redispatch(ctx: ActionContext) -> None:
+    """重新派遣: a returned (or re-routed) case to another unit, never to one that returned it."""
+    event = ctx.event
+    if ctx.data.unit_id is not None:
+        manual_dispatch(ctx, ctx.data.unit_id)
+        return
+    if event.status is EventStatus.DISPATCHED:
+        raise InvalidReport(
+            f"event {event.code} is already dispatched; name the unit to re-route it to (unit_id)"
+        )
+    dispatch_event(
+        ctx.session,
+        event=event,
+        category=ctx.category,
+        at=ctx.at,
+        actor_id=ctx.actor.staff_id,
+        action="redispatch",
+        note=ctx.data.note,
+    )
+
+
+def _return(ctx: ActionContext) -> None:
+    """退回: a wrongly routed case goes back to the command centre for re-dispatch."""
+    event = ctx.event
+    reason = need(
+        ctx.data.reason,
+        "returning a case needs a reason: say why it is not your unit's, e.g. 不属于本辖区",
+    )
+    unit_id = event.unit_id
+    deadlines.end_stage(ctx.session, event=event, at=ctx.at)
+    event.returned_by_unit_ids = [
+        *(event.returned_by_unit_ids or []),
+        *([unit_id] if unit_id else []),
+    ]
+    event.return_count += 1
+    step = ctx.step(EventStatus.RETURNED, note=ctx.data.note or reason, data={"reason": reason})
+    event.unit_id = None  # the case waits at the command centre
+    event.assisting_unit_ids = []
+    ctx.tell(step, [ctx.command_centre_id()], reason=reason, returned_by_unit_id=unit_id)
+
+
+def _supervise(ctx: ActionContext) -> None:
+    """督办 by hand: the unit, its supervisor and the command centre are told."""
+    event = ctx.event
+    light = deadlines.light(ctx.session, event=event, now=ctx.at)
+    level = ctx.data.level or ("red" if light is Light.RED else "yellow")
+    supervise(
+        ctx.session,
+        event=event,
+        level=level,
+        at=ctx.at,
+        actor_id=ctx.actor.staff_id,
+        note=ctx.data.note,
+        light=light,
+    )
+
+
+def _transfer(ctx: ActionContext) -> None:
+    """跨区移交: the case goes on as a new case of the receiving district; this one ends."""
+    event = ctx.event
+    name = check_transfer(
+        ctx.session, actor=ctx.actor, event=event, to_district=ctx.data.to_district
+    )
+    reason = need(
+        ctx.data.reason,
+        "跨区移交需要说明理由，例如 事发地属伍家岗区 (a transfer needs a reason: why the case "
+        "belongs to the other district)",
+    )
+    assert ctx.data.to_district is not None
+    target = ctx.data.to_district.strip()
+    had_unit = event.unit_id if event.status is not EventStatus.RETURNED else None
+    new = transfer_event(
+        ctx.session,
+        actor=ctx.actor,
+        event=event,
+        category=ctx.category,
+        to_district=target,
+        reason=reason,
+        at=ctx.at,
+    )
+    deadlines.end_stage(ctx.session, event=event, at=ctx.at)
+    event.suspended_at = None
+    step = ctx.step(
+        EventStatus.TRANSFERRED,
+        note=ctx.data.note or f"移交{name}：{reason}",
+        data={"transferred_to": new.code, "to_district": target, "reason": reason},
+    )
+    ctx.tell(step, [had_unit, *(event.assisting_unit_ids or [])], transferred_to=new.code)
+
+
+HANDLERS: dict[str, Callable[[ActionContext], None]] = {
+    "dispatch": _dispatch,
+    "redispatch": _redispatch,
+    "return": _return,
+    "supervise": _supervise,
+    "transfer": _transfer,
+}
