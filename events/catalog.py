@@ -69,6 +69,28 @@ class DepartmentType(LabelledEnum):
     COMMAND_CENTRE = "command_centre", "指挥中心"  # the district fallback for every case
 
 
+class Tier(LabelledEnum):
+    """tier (层级): where a case is held — the community's 综治工作站, the street's 综治中心, the
+    district's 社会治理指挥中心, or the city, which sees every district"""
+
+    COMMUNITY = "community", "社区"
+    STREET = "street", "街道"
+    DISTRICT = "district", "区县"
+    CITY = "city", "市"
+
+
+# The tiers from the bottom up: 上报 moves a case one step right, 下派 one or more steps left.
+TIER_ORDER: Final = (Tier.COMMUNITY, Tier.STREET, Tier.DISTRICT, Tier.CITY)
+# An area prefix's length (grid.service.area_prefix) says its tier.
+_TIER_BY_PREFIX_LENGTH: Final = {4: Tier.CITY, 6: Tier.DISTRICT, 9: Tier.STREET, 12: Tier.COMMUNITY}
+
+
+def tier_of_prefix(prefix: str) -> Tier | None:
+    """The tier of an area prefix (4 city, 6 district, 9 street, 12 community digits), or None
+    for a grid's 15 digits or anything else."""
+    return _TIER_BY_PREFIX_LENGTH.get(len(prefix))
+
+
 class Priority(LabelledEnum):
     """priority"""
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from events.catalog import DepartmentType, Priority
+from events.catalog import DepartmentType, Priority, Tier
 from gis.codes import LabelledEnum, db_enum
 from gis.db import STORAGE_SRID, Base
 from gis.distribution import DistrictKeyed, Placement, district_fk, placed
@@ -37,6 +37,7 @@ class EventStatus(LabelledEnum):
     """event status"""
 
     REPORTED = "reported", "已上报"  # from a non-grid-worker source, awaiting on-site check
+    PENDING = "pending", "待立案"  # received (and checked where needed), awaiting 立案 by judgement
     REGISTERED = "registered", "已立案"
     DISPATCHED = "dispatched", "已派遣"
     SIGNED = "signed", "处置中"
@@ -48,6 +49,7 @@ class EventStatus(LabelledEnum):
     VOIDED = "voided", "已作废"
     SELF_RESOLVED = "self_resolved", "自行处置"
     TRANSFERRED = "transferred", "已移交"  # moved to another district's centre (跨区移交)
+    REFUSED = "refused", "不予立案"  # the command centre declined it; the reporter sees why
 
 
 class EventSource(LabelledEnum):
@@ -113,6 +115,8 @@ class Stage(LabelledEnum):
     """deadline stage"""
 
     CHECK = "check", "核实"
+    REGISTER = "register", "立案"  # the command centre's own clock: a pending case awaits 立案
+    DISPATCH = "dispatch", "派遣"  # a registered case awaits the dispatcher's 派遣
     SIGN = "sign", "签收"
     HANDLE = "handle", "处置"
     VERIFY = "verify", "核查"
@@ -191,6 +195,9 @@ class DepartmentUnit(Base):
         ForeignKey("staff.id", ondelete="SET NULL"), default=None
     )
     active: Mapped[bool] = mapped_column(default=True)
+    # A tier's own centre (dept_type command_centre): the community, street, district or city
+    # prefix it serves; its tier is `catalog.tier_of_prefix(area_code)`. NULL for departments.
+    area_code: Mapped[str | None] = mapped_column(String(12), index=True, default=None)
 
 
 class EventCategory(Base):
@@ -220,6 +227,12 @@ class EventCategory(Base):
     photo_required: Mapped[bool] = mapped_column(default=False)
     onsite_verification_required: Mapped[bool] = mapped_column(default=True)
     needs_check: Mapped[bool] = mapped_column(default=True)
+    # The tier a registered case starts at (分级流转) and whether a grid worker's report is
+    # registered (立案) at once; otherwise it waits for the command centre's judgement.
+    start_tier: Mapped[Tier] = mapped_column(
+        db_enum(Tier, "tier"), default=Tier.DISTRICT, server_default="district"
+    )
+    auto_register: Mapped[bool] = mapped_column(default=True, server_default="true")
     description: Mapped[str | None] = mapped_column(Text, default=None)
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -308,6 +321,10 @@ class Event(DistrictKeyed, Base):
     )
     # The channel's ticket number (工单号), unique per channel through event_key.
     external_ref: Mapped[str | None] = mapped_column(String(100), default=None)
+    # The tier holding the case (分级流转); its centre is found from the event's own admin codes.
+    tier: Mapped[Tier] = mapped_column(
+        db_enum(Tier, "tier"), default=Tier.DISTRICT, server_default="district"
+    )
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("department_unit.id"), default=None)
     assisting_unit_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)
     dispatch_rule_id: Mapped[int | None] = mapped_column(
