@@ -546,3 +546,102 @@ class WorkCalendarDay(Base):
 
 # The sensors' tables (物联感知) live in their own module; importing it registers them here too.
 from events import device_models  # noqa: E402, F401
+
+# -- SUPERVISION: 督办单 and sanctions against units (events.supervision) ----------------------
+
+
+class SupervisionLevel(LabelledEnum):
+    """supervision level (督办级别), lowest first"""
+
+    GENERAL = "general", "一般督办"
+    KEY = "key", "重点督办"
+    LISTED = "listed", "挂牌督办"  # shown on the leader's map until lifted (摘牌)
+
+
+class SupervisionStatus(LabelledEnum):
+    """where a supervision order stands"""
+
+    OPEN = "open", "待回复"
+    REPLIED = "replied", "已回复"
+    LIFTED = "lifted", "已摘牌"
+
+
+class SanctionKind(LabelledEnum):
+    """a measure recorded against a unit"""
+
+    INTERVIEW = "interview", "约谈"
+    NOTICE = "notice", "通报"
+
+
+class SupervisionOrder(DistrictKeyed, Base):
+    """A supervision order (督办单): the case, the unit, the demand and when the unit must reply.
+
+    One `event_step` with action `supervise` records its issue (`step_id`).
+    """
+
+    __tablename__ = "supervision_order"
+    __table_args__ = (
+        Index("ix_supervision_order_unit_status", "unit_id", "status"),
+        # The job's look-up: open orders past their reply deadline, not yet told to the leader.
+        Index(
+            "ix_supervision_order_unanswered",
+            "reply_deadline",
+            postgresql_where="status = 'open' AND escalated_at IS NULL",
+        ),
+        # The leader's map: listed orders not yet lifted.
+        Index(
+            "ix_supervision_order_listed",
+            "district_code",
+            postgresql_where="level = 'listed' AND lifted_at IS NULL",
+        ),
+        district_fk("event_id", "event.id", ondelete="CASCADE"),
+        district_fk("step_id", "event_step.id"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    step_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("department_unit.id"))
+    level: Mapped[SupervisionLevel] = mapped_column(db_enum(SupervisionLevel, "supervision_level"))
+    demand: Mapped[str] = mapped_column(Text)
+    # The stage the case was in when the order was issued (the job issues once per level each).
+    stage: Mapped[Stage | None] = mapped_column(db_enum(Stage, "stage_kind"), default=None)
+    automatic: Mapped[bool] = mapped_column(default=False)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reply_deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[SupervisionStatus] = mapped_column(
+        db_enum(SupervisionStatus, "supervision_status"), default=SupervisionStatus.OPEN
+    )
+    reply: Mapped[str | None] = mapped_column(Text, default=None)
+    replied_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    replied_on_time: Mapped[bool | None] = mapped_column(default=None)
+    # Unanswered at its deadline: the leader was told (escalate_unanswered).
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    lift_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class UnitSanction(DistrictKeyed, Base):
+    """约谈 (an interview of the unit's head) or 通报 (a public notice) recorded against a unit."""
+
+    __tablename__ = "unit_sanction"
+    __table_args__ = (
+        district_fk("order_id", "supervision_order.id"),
+        district_fk("event_id", "event.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)  # the unit's
+    unit_id: Mapped[int] = mapped_column(ForeignKey("department_unit.id"), index=True)
+    kind: Mapped[SanctionKind] = mapped_column(db_enum(SanctionKind, "sanction_kind"))
+    reason: Mapped[str] = mapped_column(Text)
+    order_id: Mapped[int | None] = mapped_column(default=None)
+    event_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -16,8 +16,11 @@ from events.models import (
     EventSource,
     EventStatus,
     ReplyChannel,
+    SanctionKind,
     Satisfaction,
     Stage,
+    SupervisionLevel,
+    SupervisionStatus,
 )
 from events.sources import INTEGRATION_SOURCES, OPERATOR_CITIZEN_SOURCES, STAFF_SOURCES
 from gis.crs import Crs
@@ -142,7 +145,6 @@ class EventRead(BaseModel):
     created: bool = Field(default=True, description="false when an idempotency key was reused")
 
 
-SupervisionLevel = Literal["yellow", "red"]
 MAX_EXTENSION_DAYS = 250  # a working year: longer waits are suspensions (挂账), not extensions
 
 
@@ -169,14 +171,27 @@ class ActionInput(InputModel):
     new_deadline: datetime | None = Field(
         default=None, description="extension as the deadline wanted instead of extra_limit"
     )
-    unit_id: int | None = Field(default=None, description="unit chosen by hand (dispatch)")
+    unit_id: int | None = Field(
+        default=None,
+        description="unit chosen by hand (dispatch); supervise: the unit the order is for",
+    )
     duplicate_of: str | None = Field(
         default=None, description="code of the event this one duplicates (void)"
     )
     building: str | None = Field(
         default=None, max_length=40, description="building code where the case is (locate)"
     )
-    level: SupervisionLevel | None = Field(default=None, description="supervision (督办) level")
+    level: SupervisionLevel | None = Field(
+        default=None,
+        description="supervision (督办) level: general 一般督办, key 重点督办, listed 挂牌督办 "
+        "(yellow and red are read as general and key)",
+    )
+    reply_limit: str | None = Field(
+        default=None,
+        max_length=20,
+        description="supervise: the working time the unit has to reply, e.g. 4h or 2d "
+        "(default by level)",
+    )
     to_district: str | None = Field(
         default=None,
         max_length=12,
@@ -209,6 +224,19 @@ class ActionInput(InputModel):
                     "ask for less, or suspend the case (挂账) while it waits"
                 )
         return value
+
+    @field_validator("reply_limit")
+    @classmethod
+    def _reply_limit_reads(cls, value: str | None) -> str | None:
+        if value is not None:
+            Limit.parse(value)  # the ValueError names the accepted forms
+        return value
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _light_names_are_levels(cls, value: Any) -> Any:
+        # Before 督办单 had levels, a supervision was named after the light: keep those working.
+        return {"yellow": "general", "red": "key"}.get(value, value)
 
     @field_validator("replied_at")
     @classmethod
@@ -916,3 +944,146 @@ class RequestPage(BaseModel):
     page: int
     page_size: int
     items: list[ServiceRequest]
+
+
+# -- SUPERVISION: 督办单 and sanctions (events.supervision) -------------------------------------
+
+
+class SupervisionIssue(InputModel):
+    """A supervision order (督办单) issued by hand by the command centre."""
+
+    event: str = Field(max_length=40, description="the case's code, 420502-20261123-000123")
+    level: SupervisionLevel | None = Field(
+        default=None,
+        description="general 一般督办, key 重点督办, listed 挂牌督办; default from the case's "
+        "light (red: key, else general)",
+    )
+    demand: str | None = Field(
+        default=None, max_length=4000, description="督办要求: what the unit must do and report"
+    )
+    unit_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="the unit the order is for; default the unit holding the case",
+    )
+    reply_limit: str | None = Field(
+        default=None, max_length=20, description="working time to reply, e.g. 4h or 2d"
+    )
+
+    @field_validator("event", "demand")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _light_names_are_levels(cls, value: Any) -> Any:
+        return {"yellow": "general", "red": "key"}.get(value, value)
+
+
+class SupervisionReply(InputModel):
+    """The unit's reply to a supervision order (督办回复)."""
+
+    reply: str = Field(
+        min_length=1, max_length=4000, description="what the unit has done and when it ends"
+    )
+
+
+class SupervisionLift(InputModel):
+    """Lifting a listed order (摘牌) by the command centre."""
+
+    reason: str = Field(min_length=1, max_length=2000, description="why the listing ends")
+
+
+class SanctionInput(InputModel):
+    """约谈 or 通报 recorded against a unit."""
+
+    unit_id: int = Field(ge=1, le=2**31 - 1, description="the unit")
+    kind: SanctionKind = Field(description="interview 约谈 or notice 通报")
+    reason: str = Field(min_length=1, max_length=2000, description="why")
+    order_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="the supervision order it follows"
+    )
+
+
+class SupervisionFilter(BaseModel):
+    """Which supervision orders to list."""
+
+    status: SupervisionStatus | None = None
+    level: SupervisionLevel | None = None
+    unit_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    escalated: bool | None = Field(
+        default=None, description="true: only those unanswered at the deadline (told the leader)"
+    )
+    event: str | None = Field(default=None, max_length=40, description="one case's orders")
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+class SupervisionOrderRead(BaseModel):
+    """A supervision order as the caller may see it (no personal data)."""
+
+    id: int
+    event_code: str
+    event_status: EventStatus
+    event_status_label: str
+    category: str
+    unit: UnitRef
+    level: SupervisionLevel
+    level_label: str
+    demand: str
+    stage: Stage | None
+    automatic: bool
+    issued_by: str | None = Field(description="the account; null for the escalation job")
+    issued_at: datetime
+    reply_deadline: datetime
+    light: Light | None = Field(description="of the reply deadline while the order is open")
+    status: SupervisionStatus
+    status_label: str
+    reply: str | None
+    replied_by: str | None
+    replied_at: datetime | None
+    replied_on_time: bool | None
+    escalated_at: datetime | None = Field(description="when the leader was told it is unanswered")
+    lifted_at: datetime | None
+    lifted_by: str | None
+    lift_reason: str | None
+    can_reply: bool = False
+    can_lift: bool = False
+
+
+class SanctionRead(BaseModel):
+    """A recorded 约谈 or 通报."""
+
+    id: int
+    unit: UnitRef
+    kind: SanctionKind
+    kind_label: str
+    reason: str
+    order_id: int | None
+    event_code: str | None
+    by: str | None
+    at: datetime
+
+
+class SupervisionKpiRow(BaseModel):
+    """督办回复率 and 督办按时率 of one unit or department (events.kpis.supervision_kpis)."""
+
+    key: str | None
+    name: str
+    issued: int
+    due: int
+    replied: int
+    replied_on_time: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reply_rate(self) -> float | None:
+        """督办回复率: replied / due."""
+        return _ratio(self.replied, self.due)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def on_time_reply_rate(self) -> float | None:
+        """督办按时率: replied by the deadline / due."""
+        return _ratio(self.replied_on_time, self.due)

@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     # the callback (回访) after closing is due this long after the reply.
     reply_limit: str = Field(default="1d", pattern=_LIMIT_PATTERN)
     callback_limit: str = Field(default="2d", pattern=_LIMIT_PATTERN)
+    # Supervision orders (督办单, events.supervision): the working time a unit has to reply
+    # (督办回复) by level, and how long a stage stays red after its deadline before the
+    # escalation job lists the case (挂牌督办).
+    supervision_reply_general: str = Field(default="2d", pattern=_LIMIT_PATTERN)
+    supervision_reply_key: str = Field(default="1d", pattern=_LIMIT_PATTERN)
+    supervision_reply_listed: str = Field(default="4h", pattern=_LIMIT_PATTERN)
+    supervision_listed_after: str = Field(default="3d", pattern=_LIMIT_PATTERN)
     # Map basemap: none (outline map), osm, tianditu (needs TIANDITU_KEY), or xyz (BASEMAP_URL,
     # a self-hosted {z}/{x}/{y} template; BASEMAP_CRS gcj02 when its tiles are Gaode/Tencent).
     basemap: Literal["none", "osm", "tianditu", "xyz"] = "none"

@@ -310,21 +310,29 @@ def escalate(
         float | None, typer.Option(help="repeat every so many seconds (default: run once)")
     ] = None,
 ) -> None:
-    """Supervise (督办) stages that turned yellow or red, and file 设备离线 tasks for silent
-    devices; run from cron or with --every."""
+    """Issue supervision orders (督办单) for stages that turned yellow or red, escalate orders
+    unanswered at their deadline to the leader, and file 设备离线 tasks for silent devices; run
+    from cron or with --every."""
     import time
     from datetime import UTC, datetime
 
     from events.escalation import escalate_overdue
     from events.sensors import mark_offline
+    from events.supervision import escalate_unanswered
 
     while True:
         with session_scope() as session:
             report = escalate_overdue(session, now=datetime.now(UTC))
         console.print(
             f"{datetime.now():%H:%M:%S} checked {report.checked} running stages: "
-            f"{len(report.yellow)} yellow, {len(report.red)} red, "
-            f"{report.notifications} notifications queued"
+            f"{len(report.yellow)} 一般督办 (yellow), {len(report.red)} 重点督办 (red), "
+            f"{len(report.listed)} 挂牌督办, {report.notifications} notifications queued"
+        )
+        with session_scope() as session:
+            unanswered = escalate_unanswered(session, now=datetime.now(UTC))
+        console.print(
+            f"{datetime.now():%H:%M:%S} {len(unanswered.escalated)} supervision orders "
+            f"unanswered at their deadline escalated to the leader"
         )
         with session_scope() as session:
             offline = mark_offline(session, now=datetime.now(UTC))

@@ -13,14 +13,15 @@ from events.actions.context import (
 )
 from events.calendar import Light
 from events.dispatch import dispatch_event
-from events.escalation import supervise
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.models import (
     DepartmentUnit,
     EventStatus,
     EventStep,
     Stage,
+    SupervisionLevel,
 )
+from events.supervision import issue
 from events.transfer import check_transfer, transfer_event
 from events.workflow import (
     SYSTEM,
@@ -130,17 +131,20 @@ def _return(ctx: ActionContext) -> None:
 
 
 def _supervise(ctx: ActionContext) -> None:
-    """督办 by hand: the unit, its supervisor and the command centre are told."""
+    """督办 by hand: a supervision order (督办单, events.supervision) to the unit holding the
+    case (or the one named), its level by choice or by the light (red: 重点督办, else 一般督办)."""
     event = ctx.event
     light = deadlines.light(ctx.session, event=event, now=ctx.at)
-    level = ctx.data.level or ("red" if light is Light.RED else "yellow")
-    supervise(
+    default = SupervisionLevel.KEY if light is Light.RED else SupervisionLevel.GENERAL
+    issue(
         ctx.session,
         event=event,
-        level=level,
+        level=ctx.data.level or default,
         at=ctx.at,
         actor_id=ctx.actor.staff_id,
-        note=ctx.data.note,
+        demand=ctx.data.note,
+        unit_id=ctx.data.unit_id,
+        limit=ctx.data.reply_limit,
         light=light,
     )
 

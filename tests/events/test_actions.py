@@ -634,14 +634,14 @@ def test_supervision_tells_the_unit_its_supervisor_and_the_command_centre(city):
         level="red",
         note="领导批示：限今日办结",
     )
-    assert supervised.status is EventStatus.SIGNED and supervised.supervision_level == "red"
+    assert supervised.status is EventStatus.SIGNED and supervised.supervision_level == "key"
     step = supervised.steps[-1]
     assert (step.action, step.from_status, step.to_status) == (
         "supervise",
         EventStatus.SIGNED,
         EventStatus.SIGNED,
     )
-    assert step.data["level"] == "red" and step.data["informed"] == ["PS-W", "CC"]
+    assert step.data["level"] == "key" and step.data["informed"] == ["PS-W", "CC"]
     assert step.data["supervisor"] == "chief.w" and step.actor == "cc.duty"
     rows = city["session"].scalars(
         select(Outbox).where(Outbox.event_id == event.id, Outbox.kind == "supervise")
@@ -649,7 +649,7 @@ def test_supervision_tells_the_unit_its_supervisor_and_the_command_centre(city):
     payloads = {r.payload["unit"]: r.payload for r in rows}
     assert set(payloads) == {"PS-W", "CC"}
     assert payloads["PS-W"]["supervisor"]["username"] == "chief.w"
-    assert payloads["CC"]["level"] == "red" and payloads["CC"]["lead_unit"] == "PS-W"
+    assert payloads["CC"]["level"] == "key" and payloads["CC"]["lead_unit"] == "PS-W"
 
 
 # -- concurrency ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The escalation job (督办): yellow then red, once each per stage, to unit and command centre."""
+"""The escalation job (督办): supervision orders by level — 一般督办 at yellow, 重点督办 at red,
+挂牌督办 when red for long — once each per stage, to the unit and the command centre."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def supervise_rows(session: Session, event_id: int) -> list[tuple[str, str]]:
     ]
 
 
-def test_yellow_then_red_once_each_with_outbox_rows_to_the_unit_and_the_command_centre(city):
+def test_yellow_then_red_give_general_then_key_orders_once_each_to_unit_and_centre(city):
     session = city["session"]
     event = file(city)  # 0101: sign for within 1 working hour, by 11:00
 
@@ -62,15 +63,15 @@ def test_yellow_then_red_once_each_with_outbox_rows_to_the_unit_and_the_command_
     later = escalate_overdue(session, now=MONDAY_10 + timedelta(hours=5))
     assert (later.yellow, later.red) == ([], [])
 
-    assert supervisions(session, event.id) == [("yellow", "sign", None), ("red", "sign", None)]
+    assert supervisions(session, event.id) == [("general", "sign", None), ("key", "sign", None)]
     assert supervise_rows(session, event.id) == [
-        ("yellow", "CC"),
-        ("yellow", "PS-W"),
-        ("red", "CC"),
-        ("red", "PS-W"),
+        ("general", "CC"),
+        ("general", "PS-W"),
+        ("key", "CC"),
+        ("key", "PS-W"),
     ]
     row = session.get(Event, event.id)
-    assert row.supervision_level == "red" and row.status is EventStatus.DISPATCHED
+    assert row.supervision_level == "key" and row.status is EventStatus.DISPATCHED
     to_unit = session.scalars(
         select(Outbox).where(
             Outbox.event_id == event.id,
@@ -91,7 +92,7 @@ def test_a_stage_that_went_straight_to_red_gets_only_the_red_supervision(city):
     event = file(city)
     report = escalate_overdue(session, now=MONDAY_10 + timedelta(hours=3))
     assert (report.yellow, report.red) == ([], [event.code])
-    assert supervisions(session, event.id) == [("red", "sign", None)]
+    assert supervisions(session, event.id) == [("key", "sign", None)]
 
 
 def test_each_new_stage_is_supervised_afresh(city):
@@ -105,9 +106,9 @@ def test_each_new_stage_is_supervised_afresh(city):
     assert escalate_overdue(session, now=TUESDAY.replace(hour=16)).yellow == [event.code]
     assert escalate_overdue(session, now=TUESDAY.replace(hour=18)).red == [event.code]
     assert supervisions(session, event.id) == [
-        ("red", "sign", None),
-        ("yellow", "handle", None),
-        ("red", "handle", None),
+        ("key", "sign", None),
+        ("general", "handle", None),
+        ("key", "handle", None),
     ]
 
 
@@ -117,7 +118,7 @@ def test_a_manual_supervision_is_not_repeated_by_the_job(city):
     do(city, "command_staff", event, "supervise", MONDAY_10 + timedelta(minutes=5), level="yellow")
     report = escalate_overdue(session, now=MONDAY_10 + timedelta(minutes=50))
     assert report.yellow == []
-    assert supervisions(session, event.id) == [("yellow", "sign", city["command_staff"].staff_id)]
+    assert supervisions(session, event.id) == [("general", "sign", city["command_staff"].staff_id)]
 
 
 def test_yellow_is_found_when_the_spring_festival_lies_between_now_and_the_deadline(city):
@@ -148,7 +149,7 @@ def test_urgent_events_escalate_on_the_clock_at_night(city):
         fire.code
     ]
     assert escalate_overdue(session, now=saturday_night + timedelta(minutes=31)).red == [fire.code]
-    assert supervise_rows(session, fire.id)[-2:] == [("red", "CC"), ("red", "FS-1")]
+    assert supervise_rows(session, fire.id)[-2:] == [("key", "CC"), ("key", "FS-1")]
 
 
 def test_a_late_verification_is_reported_to_the_command_centre_only(city, tmp_path):
@@ -156,8 +157,8 @@ def test_a_late_verification_is_reported_to_the_command_centre_only(city, tmp_pa
     event = handled(city, tmp_path)  # verification by Wednesday 17:30, the grid worker's job
     report = escalate_overdue(session, now=THURSDAY.replace(hour=9))
     assert report.red == [event.code]
-    assert supervise_rows(session, event.id) == [("red", "CC")]
-    assert supervisions(session, event.id) == [("red", "verify", None)]
+    assert supervise_rows(session, event.id) == [("key", "CC")]
+    assert supervisions(session, event.id) == [("key", "verify", None)]
 
 
 def test_suspended_events_are_not_escalated(city):

@@ -184,7 +184,8 @@ ACTION_FIELDS = {
     "suspend": "reason (what it waits for), note",
     "resume": "nothing; note optional",
     "void": "reason, duplicate_of (code of the event it duplicates), note",
-    "supervise": "level (yellow or red; default from the light), note",
+    "supervise": "level (general, key or listed; default from the light), note (the demand), "
+    "unit_id, reply_limit",
     "self-resolve": "photos of the fixed site, note",
     "close": "nothing (a citizen's case closes by reply instead)",
     "reply": "reply (what the caller was told), reply_channel (phone, sms, letter, web_app, "
