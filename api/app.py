@@ -28,6 +28,7 @@ from api.http.routers import (
     recut,
     reference,
     stats,
+    supervision,
     tiles,
 )
 from api.import_jobs import ImportRunner
@@ -93,6 +94,7 @@ def create_app() -> FastAPI:
         people,
         callbacks,  # before events: its POST /api/events/{code}/callbacks is not an action
         events,
+        supervision,
         devices,
         reference,
         stats,

@@ -53,6 +53,16 @@ Citizen service (`citizen_kpis`, 12345 热线 and the other CITIZEN_SOURCES), sa
 - citizen closed: citizen cohort events closed at least once (a step into closed); reopened: of
   those, the ones reopened (重办) at least once; reopen rate (重办率) = reopened / closed.
 
+Supervision (`supervision_kpis`, 督办, events.supervision), by `unit` (the unit an order is
+addressed to) or its `department`, for the orders issued in [start, end) on cases in scope:
+
+- issued (督办数): the orders.
+- due (应回复数): orders replied, or whose reply deadline has passed at `now` — except a listed
+  order lifted (摘牌) before its deadline without a reply, which nobody owes any more.
+- replied: orders with a reply (督办回复); on time: replied by the reply deadline.
+- reply rate (督办回复率) = replied / due; on-time reply rate (督办按时率) = on time / due.
+A dispatcher sees the orders addressed to their own unit.
+
 Scope (people.access): admins see everything; leaders, command staff and inspectors their area
 (by grid code prefix; events outside every grid by district); grid workers their grids;
 dispatchers the events their unit holds, and only their unit's sign-for stages.
@@ -90,8 +100,9 @@ from events.models import (
     EventStep,
     Satisfaction,
     Stage,
+    SupervisionOrder,
 )
-from events.schemas import CitizenKpis, KpiRow
+from events.schemas import CitizenKpis, KpiRow, SupervisionKpiRow
 from events.workflow import OPEN_STATES
 from gis.clock import CHINA_TZ, local_today
 from grid.models import AdminUnit, Grid
@@ -417,6 +428,60 @@ def citizen_kpis(
     )
 
 
+def supervision_kpis(
+    session: Session,
+    *,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    by: Literal["unit", "department"] = "unit",
+    now: datetime | None = None,
+) -> list[SupervisionKpiRow]:
+    """督办回复率 and 督办按时率 of the orders issued in [start, end) on cases in the actor's
+    scope, one row per unit (or department) the orders were addressed to (module docstring)."""
+    if by not in ("unit", "department"):
+        raise InvalidReport(f"cannot group supervision KPIs by '{by}'; use unit or department")
+    at = now or datetime.now(UTC)
+    _check_period(start, end, at)
+    o = SupervisionOrder
+    if actor.role is StaffRole.DISPATCHER:
+        scope = o.unit_id == (actor.department_unit_id or -1)
+    else:
+        scope = _scope(actor)
+    key = _text_key(o.unit_id if by == "unit" else DepartmentUnit.department_id)
+    withdrawn = and_(
+        o.replied_at.is_(None), o.lifted_at.is_not(None), o.lifted_at < o.reply_deadline
+    )
+    due = and_(or_(o.replied_at.is_not(None), o.reply_deadline <= at), ~withdrawn)
+    rows = session.execute(
+        select(
+            key.label("key"),
+            func.count().label("issued"),
+            func.count().filter(due).label("due"),
+            func.count().filter(o.replied_at.is_not(None)).label("replied"),
+            func.count().filter(o.replied_on_time.is_(True)).label("on_time"),
+        )
+        .select_from(o)
+        .join(Event, Event.id == o.event_id)
+        .join(DepartmentUnit, DepartmentUnit.id == o.unit_id)
+        .where(o.issued_at >= start, o.issued_at < end, scope)
+        .group_by(key)
+    ).all()
+    names = _names(session, by, [r.key for r in rows if r.key])
+    result = [
+        SupervisionKpiRow(
+            key=r.key,
+            name=names.get(r.key, r.key),
+            issued=r.issued,
+            due=r.due,
+            replied=r.replied,
+            replied_on_time=r.on_time,
+        )
+        for r in rows
+    ]
+    return sorted(result, key=lambda row: (len(row.key or ""), row.key or ""))
+
+
 def _names(session: Session, by: str, keys: list[str]) -> dict[str, str]:
     """Display names of the group keys."""
     if not keys:
@@ -506,4 +571,5 @@ __all__ = [
     "citizen_kpis",
     "kpis",
     "period_bounds",
+    "supervision_kpis",
 ]

@@ -49,13 +49,10 @@ from events.models import (
     SupervisionLevel,
     SupervisionOrder,
     SupervisionStatus,
-    UnitSanction,
 )
 from events.outbox import notify
 from events.reference import work_calendar
 from events.schemas import (
-    SanctionInput,
-    SanctionRead,
     SupervisionFilter,
     SupervisionOrderRead,
     UnitRef,
@@ -107,7 +104,7 @@ def responsible_unit_id(event: Event) -> int | None:
     return event.unit_id if event.status in UNIT_STATES else None
 
 
-def _moment(now: datetime | None) -> datetime:
+def moment(now: datetime | None) -> datetime:
     at = now or datetime.now(UTC)
     if at.utcoffset() is None:
         raise InvalidReport("times must carry a time zone (e.g. +08:00)")
@@ -317,7 +314,7 @@ def _in_area(actor: Actor, event: Event) -> bool:
     return place.startswith(prefix)
 
 
-def _require_command(actor: Actor, what: str) -> None:
+def require_command(actor: Actor, what: str) -> None:
     if actor.role not in SYSTEM:
         raise Forbidden(
             f"a {actor.role.label} ({actor.role.value}) account may not {what}; "
@@ -345,7 +342,7 @@ def may_reply(session: Session, actor: Actor, order: SupervisionOrder, event: Ev
 # -- reading -------------------------------------------------------------------------------------
 
 
-def _unit_ref(unit: DepartmentUnit) -> UnitRef:
+def unit_ref(unit: DepartmentUnit) -> UnitRef:
     return UnitRef(
         id=unit.id,
         code=unit.code,
@@ -373,14 +370,14 @@ def read_orders(
     }
     staff_ids = {s for o in orders for s in (o.issued_by_id, o.replied_by_id, o.lifted_by_id) if s}
     names = dict(
-        session.execute(select(Staff.id, Staff.username).where(Staff.id.in_(staff_ids))).tuples()
+        session.execute(select(Staff.id, Staff.username).where(Staff.id.in_(staff_ids))).all()
     )
     categories = dict(
         session.execute(
             select(EventCategory.id, EventCategory.name).where(
                 EventCategory.id.in_({e.category_id for e in events.values()})
             )
-        ).tuples()
+        ).all()
     )
     calendar = work_calendar(session)
     result = []
@@ -394,7 +391,7 @@ def read_orders(
                 event_status=event.status,
                 event_status_label=event.status.label,
                 category=f"{event.category_code} {categories.get(event.category_id, '')}".strip(),
-                unit=_unit_ref(units[o.unit_id]),
+                unit=unit_ref(units[o.unit_id]),
                 level=o.level,
                 level_label=o.level.label,
                 demand=o.demand,
@@ -428,7 +425,7 @@ def list_orders(
     session: Session, *, actor: Actor, filters: SupervisionFilter, now: datetime | None = None
 ) -> list[SupervisionOrderRead]:
     """The orders `actor` may see, filtered; open ones first by reply deadline, then newest."""
-    at = _moment(now)
+    at = moment(now)
     query = (
         select(SupervisionOrder)
         .join(Event, Event.id == SupervisionOrder.event_id)
@@ -457,11 +454,11 @@ def get_order(
     session: Session, *, actor: Actor, order_id: int, now: datetime | None = None
 ) -> SupervisionOrderRead:
     """One order, if the actor may see it (else NotFound, saying nothing of others' orders)."""
-    order = _visible_order(session, actor=actor, order_id=order_id)
-    return read_orders(session, actor=actor, orders=[order], now=_moment(now))[0]
+    order = visible_order(session, actor=actor, order_id=order_id)
+    return read_orders(session, actor=actor, orders=[order], now=moment(now))[0]
 
 
-def _visible_order(
+def visible_order(
     session: Session, *, actor: Actor, order_id: int, lock: bool = False
 ) -> SupervisionOrder:
     query = (
@@ -491,8 +488,8 @@ def issue_by_hand(
     from events.actions import act  # the actions import this module
     from events.schemas import ActionInput
 
-    at = _moment(now)
-    _require_command(actor, "issue supervision orders (督办)")
+    at = moment(now)
+    require_command(actor, "issue supervision orders (督办)")
     if not entry.event:
         raise InvalidReport("name the case to supervise (event: its code)", field="event")
     read = act(
@@ -562,13 +559,13 @@ def reply(
     session: Session, *, actor: Actor, order_id: int, text: str, now: datetime | None = None
 ) -> SupervisionOrderRead:
     """Record the unit's reply (督办回复); on time when given by the reply deadline."""
-    at = _moment(now)
+    at = moment(now)
     if actor.role not in REPLIERS:
         raise Forbidden(
             f"a {actor.role.label} ({actor.role.value}) account may not reply to supervision "
             "orders; the unit's dispatchers do"
         )
-    order = _visible_order(session, actor=actor, order_id=order_id, lock=True)
+    order = visible_order(session, actor=actor, order_id=order_id, lock=True)
     event = session.get(Event, order.event_id)
     assert event is not None
     if not may_reply(session, actor, order, event):
@@ -611,9 +608,9 @@ def lift(
     session: Session, *, actor: Actor, order_id: int, reason: str, now: datetime | None = None
 ) -> SupervisionOrderRead:
     """Lift a listed order (摘牌): it leaves the leader's map; the reason is recorded."""
-    at = _moment(now)
-    _require_command(actor, "lift a listed supervision (摘牌)")
-    order = _visible_order(session, actor=actor, order_id=order_id, lock=True)
+    at = moment(now)
+    require_command(actor, "lift a listed supervision (摘牌)")
+    order = visible_order(session, actor=actor, order_id=order_id, lock=True)
     if order.level is not SupervisionLevel.LISTED:
         raise ActionNotAllowed(
             f"督办单{order.id}是{order.level.label}，只有挂牌督办需要摘牌 (order {order.id} is "
@@ -681,7 +678,7 @@ def escalate_unanswered(session: Session, *, now: datetime) -> UnansweredReport:
 
     Orders another transaction holds are left for the next run. Never commits.
     """
-    at = _moment(now)
+    at = moment(now)
     report = UnansweredReport()
     orders = session.scalars(
         select(SupervisionOrder)
@@ -726,130 +723,6 @@ def escalate_unanswered(session: Session, *, now: datetime) -> UnansweredReport:
         )
     session.flush()
     return report
-
-
-# -- sanctions -----------------------------------------------------------------------------------
-
-
-def record_sanction(
-    session: Session, *, actor: Actor, entry: SanctionInput, now: datetime | None = None
-) -> SanctionRead:
-    """Record 约谈 or 通报 against a unit of the actor's district (optionally for an order)."""
-    at = _moment(now)
-    _require_command(actor, "record 约谈 or 通报 against a unit")
-    unit = session.get(DepartmentUnit, entry.unit_id)
-    if unit is None:
-        raise NotFound(f"unit {entry.unit_id} does not exist", field="unit_id")
-    if not _unit_in_area(actor, unit):
-        raise Forbidden(
-            f"{unit.name} is in district {unit.district_code}, outside your area "
-            f"({actor.area_code or 'none'})"
-        )
-    event_id = None
-    if entry.order_id is not None:
-        order = _visible_order(session, actor=actor, order_id=entry.order_id)
-        if order.unit_id != unit.id:
-            raise InvalidReport(
-                f"督办单{order.id}不是发给{unit.name}的 (order {order.id} is addressed to another "
-                "unit; name that unit or leave order_id out)",
-                field="order_id",
-            )
-        event_id = order.event_id
-    text = entry.reason.strip()
-    if not text:
-        raise InvalidReport("a 约谈 or 通报 needs a reason", field="reason")
-    row = UnitSanction(
-        district_code=unit.district_code,
-        unit_id=unit.id,
-        kind=entry.kind,
-        reason=text,
-        order_id=entry.order_id,
-        event_id=event_id,
-        actor_id=actor.staff_id,
-        at=at,
-    )
-    session.add(row)
-    session.flush()
-    return _read_sanctions(session, [row])[0]
-
-
-def _unit_in_area(actor: Actor, unit: DepartmentUnit) -> bool:
-    if actor.role is StaffRole.ADMIN:
-        return True
-    if not actor.area_code:
-        return False
-    try:
-        prefix = area_prefix(actor.area_code)
-    except InvalidQuery:
-        return False
-    # A unit serves a district: staff of the district or above see it (a street's staff too,
-    # for the units working in their street).
-    return (
-        unit.district_code.startswith(prefix[:6])
-        if len(prefix) >= 6
-        else (unit.district_code.startswith(prefix))
-    )
-
-
-def sanctions(session: Session, *, actor: Actor, unit_id: int | None = None) -> list[SanctionRead]:
-    """约谈 and 通报 recorded against units the actor may see, newest first."""
-    if actor.role not in READERS:
-        raise Forbidden(f"a {actor.role.label} ({actor.role.value}) account has no sanctions")
-    query = select(UnitSanction).order_by(UnitSanction.at.desc(), UnitSanction.id.desc())
-    if actor.role is StaffRole.DISPATCHER:
-        query = query.where(UnitSanction.unit_id == (actor.department_unit_id or -1))
-    elif actor.role is not StaffRole.ADMIN:
-        prefix = _district_prefix(actor)
-        if prefix is None:
-            return []
-        query = query.where(UnitSanction.district_code.startswith(prefix))
-    if unit_id is not None:
-        query = query.where(UnitSanction.unit_id == unit_id)
-    return _read_sanctions(session, session.scalars(query.limit(500)).all())
-
-
-def _district_prefix(actor: Actor) -> str | None:
-    if not actor.area_code:
-        return None
-    try:
-        return area_prefix(actor.area_code)[:6]
-    except InvalidQuery:
-        return None
-
-
-def _read_sanctions(session: Session, rows: Sequence[UnitSanction]) -> list[SanctionRead]:
-    units = {
-        u.id: u
-        for u in session.scalars(
-            select(DepartmentUnit).where(DepartmentUnit.id.in_({r.unit_id for r in rows}))
-        )
-    }
-    names = dict(
-        session.execute(
-            select(Staff.id, Staff.username).where(Staff.id.in_({r.actor_id for r in rows}))
-        ).tuples()
-    )
-    codes = dict(
-        session.execute(
-            select(Event.id, Event.code).where(
-                Event.id.in_({r.event_id for r in rows if r.event_id})
-            )
-        ).tuples()
-    )
-    return [
-        SanctionRead(
-            id=r.id,
-            unit=_unit_ref(units[r.unit_id]),
-            kind=r.kind,
-            kind_label=r.kind.label,
-            reason=r.reason,
-            order_id=r.order_id,
-            event_code=codes.get(r.event_id) if r.event_id else None,
-            by=names.get(r.actor_id) if r.actor_id else None,
-            at=r.at,
-        )
-        for r in rows
-    ]
 
 
 # -- the leader's map ----------------------------------------------------------------------------
@@ -938,10 +811,12 @@ __all__ = [
     "listed_at",
     "listed_cases",
     "may_reply",
+    "moment",
     "read_orders",
-    "record_sanction",
     "reply",
     "reply_limit",
+    "require_command",
     "responsible_unit_id",
-    "sanctions",
+    "unit_ref",
+    "visible_order",
 ]

@@ -110,6 +110,16 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("POST", "/api/events/{code}/supervise"): COMMAND,
     ("POST", "/api/events/{code}/transfer"): COMMAND,
     ("POST", "/api/events/{code}/{action}"): EVERYONE,  # unknown actions: 404 for anyone
+    # supervision orders (督办单): units read and reply to their own, the command centre issues,
+    # lifts and records 约谈/通报, leaders read their area's (an order carries no personal data)
+    ("GET", "/api/supervision"): COMMAND | UNIT | {R.LEADER},
+    ("POST", "/api/supervision"): COMMAND,
+    ("GET", "/api/supervision/{order_id}"): COMMAND | UNIT | {R.LEADER},
+    ("POST", "/api/supervision/{order_id}/reply"): COMMAND | UNIT,
+    ("POST", "/api/supervision/{order_id}/lift"): COMMAND,
+    ("GET", "/api/supervision/sanctions"): COMMAND | UNIT | {R.LEADER},
+    ("POST", "/api/supervision/sanctions"): COMMAND,
+    ("GET", "/api/supervision/kpis"): COMMAND | UNIT | {R.LEADER},
     # reference data: everyone reads, admins edit; rules are internal to the command centre
     ("GET", "/api/categories"): EVERYONE,
     ("PATCH", "/api/categories/{code}"): ADMIN,
@@ -176,6 +186,7 @@ PARAMETERS = {
     "rule_id": "1",
     "job_id": "1",
     "callback_id": "1",
+    "order_id": "1",
     "day": "2026-10-01",
     "suffix": "csv",
     "name": "nobody",
