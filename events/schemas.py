@@ -976,6 +976,13 @@ class SupervisionIssue(InputModel):
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
+    @field_validator("reply_limit")
+    @classmethod
+    def _reply_limit_reads(cls, value: str | None) -> str | None:
+        if value is not None:
+            Limit.parse(value)  # the ValueError names the accepted forms
+        return value
+
     @field_validator("level", mode="before")
     @classmethod
     def _light_names_are_levels(cls, value: Any) -> Any:
