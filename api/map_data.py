@@ -36,6 +36,7 @@ from events.map_stats import (
     unit_outline,
 )
 from events.models import EventSource
+from events.supervision import ListedCase, listed_cases
 from events.schemas import CitizenKpis, KpiRow
 from gis.clock import CHINA_TZ
 from grid.generalised import (
@@ -61,6 +62,7 @@ from maps.model import (
     HeatPoint,
     KpiLine,
     LeaderMap,
+    ListedMarker,
     LeaderPanel,
     Marker,
     Shape,
@@ -97,6 +99,21 @@ def _marker(e: EventMarker) -> Marker:
         deadline=_local(e.deadline, "%m-%d %H:%M"),
         light=e.light,
         hours_overdue=e.hours_overdue,
+    )
+
+
+def _listed(case: ListedCase) -> ListedMarker:
+    return ListedMarker(
+        code=case.code,
+        lon=case.lon,
+        lat=case.lat,
+        category=case.category,
+        unit=case.unit,
+        demand=case.demand,
+        issued=_local(case.issued_at, "%Y-%m-%d") or "",
+        reply_deadline=_local(case.reply_deadline, "%m-%d %H:%M") or "",
+        replied=case.replied,
+        status=case.status,
     )
 
 
@@ -305,6 +322,7 @@ def leader_data(
         else leader_panel(session, actor=actor, area=area, days=days, now=now),
         panel_url=panel_url,
         single_events=single_events,
+        listed=[_listed(c) for c in listed_cases(session, actor=scoped, prefix=prefix)],
     )
     return data, tolerance
 

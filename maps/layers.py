@@ -20,7 +20,16 @@ from folium.plugins import VectorGridProtobuf
 from folium.template import Template
 
 from maps import encode
-from maps.model import DeviceMarker, DuplicatePair, GridFigure, HeatPoint, Marker, Shape, View
+from maps.model import (
+    DeviceMarker,
+    DuplicatePair,
+    GridFigure,
+    HeatPoint,
+    ListedMarker,
+    Marker,
+    Shape,
+    View,
+)
 
 # The measures of the choropleth: key, label, unit, and whether high values are good.
 MEASURES: Final = (
@@ -212,6 +221,28 @@ def events(
     to the event."""
     options = {"id": layer_id, "color": color, "link": view.event_link}
     return DataLayer("events", _marker_data(markers, view), options, name=name, show=show)
+
+
+def listed(
+    markers: Sequence[ListedMarker], *, view: View, name: str, link: bool
+) -> DataLayer:
+    """Cases under 挂牌督办 as flags with a popup (category, unit, demand, reply deadline) and a
+    legend entry; `link` to the case for those who may open it (not leaders)."""
+    lats, lons = encode.points([(m.lon, m.lat) for m in markers], gcj02=view.shift_gcj02)
+    data = {
+        "k": [m.code for m in markers],
+        "y": lats,
+        "x": lons,
+        "c": [m.category for m in markers],
+        "u": [m.unit for m in markers],
+        "m": [m.demand for m in markers],
+        "i": [m.issued for m in markers],
+        "d": [m.reply_deadline for m in markers],
+        "r": [m.replied for m in markers],
+        "s": [m.status for m in markers],
+    }
+    options = {"id": "listed", "link": view.event_link if link else None}
+    return DataLayer("listed", data, options, name=name)
 
 
 def devices(markers: Sequence[DeviceMarker], *, view: View, name: str, layer_id: str) -> DataLayer:

@@ -86,6 +86,13 @@ def leader_map(data: LeaderMap, view: View, *, tolerance: float) -> folium.Map:
         layers.events(
             data.overdue, view=view, name="超期事件 (红灯)", layer_id="overdue", color="#d7191c"
         ).add_to(m)
+    # 挂牌督办 stays on the map until the command centre lifts it, for leaders too.
+    layers.listed(
+        data.listed,
+        view=view,
+        name=f"挂牌督办 ({len(data.listed)})",
+        link=data.single_events,
+    ).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m
 

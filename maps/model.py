@@ -74,6 +74,23 @@ class Marker:
 
 
 @dataclass(frozen=True)
+class ListedMarker:
+    """A case under 挂牌督办 (listed supervision) not yet lifted: place, category, unit, the
+    demand and its dates; never who reported it."""
+
+    code: str
+    lon: float
+    lat: float
+    category: str
+    unit: str
+    demand: str
+    issued: str  # local date, as shown
+    reply_deadline: str  # local time, as shown
+    replied: bool
+    status: str
+
+
+@dataclass(frozen=True)
 class DeviceMarker:
     """A sensor (物联设备) on the map: what it is, its state and last value, its open alarm."""
 
@@ -214,6 +231,8 @@ class LeaderMap:
     # Single events (overdue markers, the open-events tile layer) for command staff and admins;
     # a leader's map has aggregates only, and `overdue` is then empty.
     single_events: bool = True
+    # Cases under 挂牌督办 until lifted: shown to leaders too (the listing is addressed to them).
+    listed: list[ListedMarker] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -331,6 +331,41 @@
     return register(options, map, group);
   };
 
+  // 挂牌督办: cases listed for supervision stay on the map, flagged, until the command centre
+  // lifts the listing (摘牌); a legend entry says what the flag means and how many there are.
+  G.listed = function (data, options, map) {
+    var group = L.featureGroup();
+    var icon = L.divIcon({ className: "gg-listed", html: "<span>挂</span>", iconSize: [22, 22], iconAnchor: [11, 22] });
+    data.k.forEach(function (code, i) {
+      var marker = L.marker([data.y[i], data.x[i]], { icon: icon, title: "挂牌督办 " + code, zIndexOffset: 1000 });
+      marker.feature = { properties: { code: code, replied: data.r[i] } };
+      marker.bindPopup(function () {
+        var html = "<div class='gg-popup'><b class='gg-red'>挂牌督办</b> " + G.esc(code) + "<br>" +
+          G.esc(data.c[i]) + "<br>责任单位 " + G.esc(data.u[i]) + "<br>督办要求 " + G.esc(data.m[i]) +
+          "<br>挂牌 " + G.esc(data.i[i]) + " · 回复时限 " + G.esc(data.d[i]) +
+          "<br>" + (data.r[i] ? "已回复，待摘牌" : "<b class='gg-red'>未回复</b>") + " · 案件" + G.esc(data.s[i]);
+        if (options.link && !G.exported) {
+          html += "<br><a href='" + G.esc(options.link.replace("{code}", encodeURIComponent(code))) +
+            "'>查看事件 open →</a>";
+        }
+        return html + "</div>";
+      });
+      group.addLayer(marker);
+    });
+    var legend = L.control({ position: "bottomright" });
+    legend.onAdd = function () {
+      var div = L.DomUtil.create("div", "gg-legend gg-listed-legend");
+      div.id = "gg-listed-legend";
+      div.innerHTML = "<div><span class='gg-listed gg-listed-key'><span>挂</span></span> 挂牌督办 " +
+        data.k.length + " 件 <small>（摘牌前一直显示）</small></div>";
+      return div;
+    };
+    legend.addTo(map);
+    map.on("overlayremove", function (e) { if (e.layer === group) legend.remove(); });
+    map.on("overlayadd", function (e) { if (e.layer === group) legend.addTo(map); });
+    return register(options, map, group);
+  };
+
   G.duplicates = function (data, options, map) {
     var group = L.featureGroup();
     data.k.forEach(function (code, i) {

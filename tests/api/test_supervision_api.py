@@ -135,3 +135,23 @@ def test_sanctions_and_kpis_over_http(client, city):
     assert [(r["name"], r["issued"], r["due"]) for r in kpis.json()] == [
         (city["police_w"].name, 1, 0)
     ]
+
+
+def test_a_listed_case_is_on_the_leaders_map_page_until_lifted(client, city):
+    code = open_case(city)
+    command, leader = bearer(city["command_staff"]), bearer(city["leader"])
+    before = client.get("/maps/leader", headers=leader)
+    assert before.status_code == 200 and code not in before.text  # aggregates only
+    listed = client.post(
+        "/api/supervision",
+        headers=command,
+        json={"event": code, "level": "listed", "demand": "挂牌督办：限期整改"},
+    ).json()
+    shown = client.get("/maps/leader", headers=leader)
+    assert code in shown.text and "挂牌督办：限期整改" in shown.text
+    assert "gridgov.listed(" in shown.text and 'id="gg-listed">1<' in shown.text
+    client.post(
+        f"/api/supervision/{listed['id']}/lift", headers=command, json={"reason": "整改到位"}
+    )
+    after = client.get("/maps/leader", headers=leader)
+    assert code not in after.text and 'id="gg-listed">0<' in after.text
