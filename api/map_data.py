@@ -36,8 +36,8 @@ from events.map_stats import (
     unit_outline,
 )
 from events.models import EventSource
-from events.supervision import ListedCase, listed_cases
 from events.schemas import CitizenKpis, KpiRow
+from events.supervision import ListedCase, listed_cases
 from gis.clock import CHINA_TZ
 from grid.generalised import (
     Outline,
@@ -62,8 +62,8 @@ from maps.model import (
     HeatPoint,
     KpiLine,
     LeaderMap,
-    ListedMarker,
     LeaderPanel,
+    ListedMarker,
     Marker,
     Shape,
     TrendDay,

@@ -223,9 +223,7 @@ def events(
     return DataLayer("events", _marker_data(markers, view), options, name=name, show=show)
 
 
-def listed(
-    markers: Sequence[ListedMarker], *, view: View, name: str, link: bool
-) -> DataLayer:
+def listed(markers: Sequence[ListedMarker], *, view: View, name: str, link: bool) -> DataLayer:
     """Cases under 挂牌督办 as flags with a popup (category, unit, demand, reply deadline) and a
     legend entry; `link` to the case for those who may open it (not leaders)."""
     lats, lons = encode.points([(m.lon, m.lat) for m in markers], gcj02=view.shift_gcj02)
