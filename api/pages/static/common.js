@@ -401,7 +401,7 @@ export const ACTIONS = {
   suspend: { label: "挂账 Suspend", fields: ["reason", "note?"] },
   resume: { label: "恢复 Resume", fields: [], quick: true },
   void: { label: "作废 Void", fields: ["reason", "duplicate_of?", "note?"] },
-  supervise: { label: "督办 Supervise", fields: ["level", "note?"] },
+  supervise: { label: "督办 Supervise", fields: ["level", "note?"], hint: "督办要求 the demand; the order goes to the unit holding the case" },
   redispatch: { label: "重新派遣 Re-dispatch", fields: ["unit_id", "note?"] },
   dispatch: { label: "派遣 Dispatch", fields: ["unit_id?", "note?"] },
   check: { label: "核实 Check on site", fields: ["passed", "reason?", "note?"], position: true },
@@ -412,6 +412,13 @@ export const ACTIONS = {
   transfer: { label: "跨区移交 Transfer to another district", fields: ["to_district", "reason", "note?"], hint: "例如：事发地属伍家岗区" },
   locate: { label: "定位 Locate", fields: ["lon", "lat", "building?", "note?"] },
   "direct-reply": { label: "直接答复 Answer now", fields: ["reply", "reply_channel", "note?"] },
+};
+
+// 督办级别 (events.models.SupervisionLevel), lowest first.
+export const SUPERVISION_LEVEL = {
+  general: "一般督办 General",
+  key: "重点督办 Key",
+  listed: "挂牌督办 Listed",
 };
 
 export const REPLY_CHANNEL = {
@@ -487,8 +494,7 @@ function field(name, event, action) {
         h(
           "select",
           { name: "level" },
-          h("option", { value: "yellow" }, "黄牌督办 Yellow"),
-          h("option", { value: "red" }, "红牌督办 Red"),
+          Object.entries(SUPERVISION_LEVEL).map(([value, text]) => h("option", { value }, text)),
         ),
       );
     case "passed":
@@ -725,7 +731,7 @@ export function renderEvent(container, event, { onChanged }) {
       row("地址 Address", event.address),
       row("网格 Grid", [event.grid_code, event.community].filter(Boolean).join(" · ")),
       row("上报 Reported", `${fmtTime(event.reported_at)}${event.reporter ? ` · ${event.reporter}` : ""}`),
-      row("督办 Supervision", event.supervision_level),
+      row("督办 Supervision", SUPERVISION_LEVEL[event.supervision_level] || event.supervision_level),
       row("返工 Rework", event.rework_count ? String(event.rework_count) : null),
       row("重复于 Duplicate of", event.duplicate_of),
       row("疑似重复 Possible duplicates", (event.duplicate_candidates || []).join("、")),

@@ -1,0 +1,140 @@
+"""The console's 督办单 panel driven in headless Chromium: a police station's dispatcher answers
+the order addressed to the unit (its reply deadline shown with its light); the command centre
+issues a listed order (挂牌督办), records a 约谈 against the unit and lifts the listing. Same
+server and database fixtures as the other console tests; screenshots at 390 and 1400 px."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, expect
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from events.actions import act
+from events.models import SupervisionOrder, SupervisionStatus, UnitSanction
+from events.schemas import ActionInput, EventReport
+from events.service import report_event
+from people.access import load_actor
+from people.models import Staff
+
+# The console tests' server, database and browser (module fixtures), shared by import.
+from tests.api.test_worker_console_pages import (  # noqa: F401
+    HERE,
+    Watch,
+    browser,
+    console_city,
+    open_context,
+    pages_database,
+    pages_engine,
+    server,
+    shoot,
+    sign_in,
+)
+
+
+def _actor(session: Session, username: str) -> Any:
+    staff_id = session.scalar(select(Staff.id).where(Staff.username == username))
+    return load_actor(session, staff_id=staff_id)
+
+
+@pytest.fixture(scope="module")
+def supervised(pages_engine: Engine, console_city: dict[str, Any]) -> dict[str, str]:  # noqa: F811
+    """Two cases signed for by 西陵派出所; the first has a 重点督办 order waiting for a reply."""
+    start = datetime.now(UTC) - timedelta(hours=1)
+    codes = {}
+    with Session(pages_engine) as session:
+        worker, police, command = (_actor(session, n) for n in ("worker1", "police1", "command1"))
+        for name, words in (("ordered", "楼道堆放杂物堵塞通道"), ("to_list", "小区门口占道经营")):
+            report = EventReport(
+                category="0101", lon=HERE["longitude"], lat=HERE["latitude"], description=words
+            )
+            code = report_event(session, actor=worker, report=report, now=start).code
+            act(session, actor=police, code=code, action="sign", data=ActionInput(), now=start)
+            codes[name] = code
+        act(
+            session,
+            actor=command,
+            code=codes["ordered"],
+            action="supervise",
+            data=ActionInput(level="key", note="请今日内清理并回复"),
+            now=start + timedelta(minutes=10),
+        )
+        session.commit()
+    return codes
+
+
+def test_a_unit_answers_its_order_and_the_centre_lists_sanctions_and_lifts(
+    server: str,  # noqa: F811
+    browser: Browser,  # noqa: F811
+    pages_engine: Engine,  # noqa: F811
+    supervised: dict[str, str],
+):
+    watch = Watch()
+    # The unit's dispatcher on a phone: the open order with its deadline, answered in place.
+    phone = open_context(browser, watch, viewport={"width": 390, "height": 844})
+    small = watch.page(phone.new_page())
+    sign_in(small, server, "/console", "police1")
+    panel = small.locator("#supervision-panel")
+    order = panel.locator("li.order[data-level=key]")
+    expect(order).to_contain_text("请今日内清理并回复")
+    expect(order).to_contain_text("回复时限")
+    expect(order.locator(".light")).to_have_count(1)
+    expect(panel.locator("#supervision-issue")).to_have_count(0)  # units do not issue
+    width = small.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
+    panel.scroll_into_view_if_needed()
+    shoot(small, "console-supervision-unit-390")
+    order.locator("textarea[name=reply]").fill("已组织清理完毕，通道畅通")
+    order.locator("button[type=submit]").click()
+    expect(small.locator("#supervision-status")).to_contain_text("已回复")
+    expect(order).to_have_count(0)
+    phone.close()
+
+    # The command centre at a desk: issue a listed order, record a 约谈, lift the listing.
+    desk = open_context(browser, watch, viewport={"width": 1400, "height": 900})
+    page = watch.page(desk.new_page())
+    sign_in(page, server, "/console", "command1")
+    panel = page.locator("#supervision-panel")
+    panel.locator("#supervision-issue summary").click()
+    form = panel.locator("#supervision-issue-form")
+    form.locator("input[name=event]").fill(supervised["to_list"])
+    form.locator("select[name=level]").select_option("listed")
+    form.locator("textarea[name=demand]").fill("挂牌督办：三日内整改到位")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#supervision-status")).to_contain_text("挂牌督办")
+    page.click("[data-supervision-view=listed]")
+    listed = panel.locator("li.order[data-level=listed]")
+    expect(listed).to_contain_text("挂牌督办：三日内整改到位")
+    expect(page.locator("#supervision-count-listed")).to_have_text("1")
+    listed.scroll_into_view_if_needed()
+    shoot(page, "console-supervision-centre-1400")
+    sanction = listed.locator("form", has=page.locator("select[name=kind]"))
+    sanction.locator("select[name=kind]").select_option("interview")
+    sanction.locator("input[name=reason]").fill("占道经营反复发生")
+    sanction.locator("button[type=submit]").click()
+    expect(page.locator("#supervision-status")).to_contain_text("已记录")
+    page.click("[data-supervision-view=listed]")
+    lift = panel.locator(
+        "li.order[data-level=listed] form", has=page.locator("input[name=reason][required]")
+    ).first
+    lift.locator("input[name=reason]").fill("已整改到位")
+    lift.locator("button[type=submit]", has_text="摘牌").click()
+    expect(page.locator("#supervision-status")).to_contain_text("已摘牌")
+    expect(panel.locator("li.order[data-level=listed]")).to_have_count(0)
+    page.click("[data-supervision-view=sanctions]")
+    expect(panel.locator("li.order")).to_contain_text("占道经营反复发生")
+    watch.check()
+    desk.close()
+
+    with Session(pages_engine) as session:
+        orders = session.scalars(select(SupervisionOrder).order_by(SupervisionOrder.id)).all()
+        sanctions = session.scalars(select(UnitSanction)).all()
+    assert [(o.level.value, o.status) for o in orders] == [
+        ("key", SupervisionStatus.REPLIED),
+        ("listed", SupervisionStatus.LIFTED),
+    ]
+    assert orders[0].replied_on_time is True and orders[1].lift_reason == "已整改到位"
+    assert [(s.kind.value, s.reason) for s in sanctions] == [("interview", "占道经营反复发生")]
