@@ -335,7 +335,7 @@
   // lifts the listing (摘牌); a legend entry says what the flag means and how many there are.
   G.listed = function (data, options, map) {
     var group = L.featureGroup();
-    var icon = L.divIcon({ className: "gg-listed", html: "<span>挂</span>", iconSize: [22, 22], iconAnchor: [11, 22] });
+    var icon = L.divIcon({ className: "gg-listed", html: "<span>挂</span>", iconSize: [24, 24], iconAnchor: [12, 24], popupAnchor: [0, -24] });
     data.k.forEach(function (code, i) {
       var marker = L.marker([data.y[i], data.x[i]], { icon: icon, title: "挂牌督办 " + code, zIndexOffset: 1000 });
       marker.feature = { properties: { code: code, replied: data.r[i] } };

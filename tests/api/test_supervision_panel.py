@@ -5,6 +5,7 @@ server and database fixtures as the other console tests; screenshots at 390 and 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from people.models import Staff
 # The console tests' server, database and browser (module fixtures), shared by import.
 from tests.api.test_worker_console_pages import (  # noqa: F401
     HERE,
+    PASSWORD,
     Watch,
     browser,
     console_city,
@@ -33,6 +35,7 @@ from tests.api.test_worker_console_pages import (  # noqa: F401
     shoot,
     sign_in,
 )
+from tests.factories import add_staff
 
 
 def _actor(session: Session, username: str) -> Any:
@@ -62,6 +65,7 @@ def supervised(pages_engine: Engine, console_city: dict[str, Any]) -> dict[str, 
             data=ActionInput(level="key", note="请今日内清理并回复"),
             now=start + timedelta(minutes=10),
         )
+        add_staff(session, "leader1", "leader", area_code="420502000000")
         session.commit()
     return codes
 
@@ -77,6 +81,7 @@ def test_a_unit_answers_its_order_and_the_centre_lists_sanctions_and_lifts(
     phone = open_context(browser, watch, viewport={"width": 390, "height": 844})
     small = watch.page(phone.new_page())
     sign_in(small, server, "/console", "police1")
+    small.wait_for_selector("#supervision-list[data-shown=open]")
     panel = small.locator("#supervision-panel")
     order = panel.locator("li.order[data-level=key]")
     expect(order).to_contain_text("请今日内清理并回复")
@@ -97,6 +102,7 @@ def test_a_unit_answers_its_order_and_the_centre_lists_sanctions_and_lifts(
     desk = open_context(browser, watch, viewport={"width": 1400, "height": 900})
     page = watch.page(desk.new_page())
     sign_in(page, server, "/console", "command1")
+    page.wait_for_selector("#supervision-list[data-shown=open]")
     panel = page.locator("#supervision-panel")
     panel.locator("#supervision-issue summary").click()
     form = panel.locator("#supervision-issue-form")
@@ -106,25 +112,24 @@ def test_a_unit_answers_its_order_and_the_centre_lists_sanctions_and_lifts(
     form.locator("button[type=submit]").click()
     expect(page.locator("#supervision-status")).to_contain_text("挂牌督办")
     page.click("[data-supervision-view=listed]")
+    page.wait_for_selector("#supervision-list[data-shown=listed]")
     listed = panel.locator("li.order[data-level=listed]")
     expect(listed).to_contain_text("挂牌督办：三日内整改到位")
     expect(page.locator("#supervision-count-listed")).to_have_text("1")
     listed.scroll_into_view_if_needed()
     shoot(page, "console-supervision-centre-1400")
-    sanction = listed.locator("form", has=page.locator("select[name=kind]"))
+    sanction = listed.locator("form.sanction")
     sanction.locator("select[name=kind]").select_option("interview")
     sanction.locator("input[name=reason]").fill("占道经营反复发生")
     sanction.locator("button[type=submit]").click()
     expect(page.locator("#supervision-status")).to_contain_text("已记录")
-    page.click("[data-supervision-view=listed]")
-    lift = panel.locator(
-        "li.order[data-level=listed] form", has=page.locator("input[name=reason][required]")
-    ).first
+    lift = listed.locator("form.lift")
     lift.locator("input[name=reason]").fill("已整改到位")
-    lift.locator("button[type=submit]", has_text="摘牌").click()
+    lift.locator("button[type=submit]").click()
     expect(page.locator("#supervision-status")).to_contain_text("已摘牌")
     expect(panel.locator("li.order[data-level=listed]")).to_have_count(0)
     page.click("[data-supervision-view=sanctions]")
+    page.wait_for_selector("#supervision-list[data-shown=sanctions]")
     expect(panel.locator("li.order")).to_contain_text("占道经营反复发生")
     watch.check()
     desk.close()
@@ -138,3 +143,65 @@ def test_a_unit_answers_its_order_and_the_centre_lists_sanctions_and_lifts(
     ]
     assert orders[0].replied_on_time is True and orders[1].lift_reason == "已整改到位"
     assert [(s.kind.value, s.reason) for s in sanctions] == [("interview", "占道经营反复发生")]
+
+
+def map_sign_in(page: Any, base: str) -> None:
+    """Sign in as leader1 on the way to /maps/leader (a map page has no ready flag)."""
+    page.goto(f"{base}/maps/leader")
+    page.fill("input[name=username]", "leader1")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(re.escape(f"{base}/maps/leader")))
+
+
+def test_the_leaders_map_flags_a_listed_case_until_it_is_lifted(
+    server: str,  # noqa: F811
+    browser: Browser,  # noqa: F811
+    pages_engine: Engine,  # noqa: F811
+    supervised: dict[str, str],
+):
+    with Session(pages_engine) as session:
+        command = _actor(session, "command1")
+        act(
+            session,
+            actor=command,
+            code=supervised["ordered"],
+            action="supervise",
+            data=ActionInput(level="listed", note="挂牌督办：通道堵塞限期整改"),
+        )
+        session.commit()
+        order_id = session.scalar(
+            select(SupervisionOrder.id)
+            .where(SupervisionOrder.level == "listed")
+            .order_by(SupervisionOrder.id.desc())
+        )
+    watch = Watch()
+    for width, height in ((1400, 900), (390, 844)):
+        context = open_context(browser, watch, viewport={"width": width, "height": height})
+        page = watch.page(context.new_page())
+        map_sign_in(page, server)
+        page.wait_for_function("window.gridgov && gridgov.layers && gridgov.layers.listed")
+        assert page.evaluate("gridgov.layers.listed.getLayers().length") == 1
+        legend = page.locator("#gg-listed-legend")
+        expect(legend).to_contain_text("挂牌督办 1 件")
+        popup = page.evaluate(
+            "(() => { const m = gridgov.layers.listed.getLayers()[0]; m.openPopup();"
+            " return m.getPopup().getContent().outerHTML || m.getPopup()._content; })()"
+        )
+        assert "挂牌督办：通道堵塞限期整改" in popup and "查看事件" not in popup  # no link
+        expect(page.locator("#gg-listed")).to_have_text("1")
+        shoot(page, f"leader-map-listed-{width}")
+        context.close()
+    with Session(pages_engine) as session:
+        from events.supervision import lift
+
+        lift(session, actor=_actor(session, "command1"), order_id=order_id, reason="整改到位")
+        session.commit()
+    context = open_context(browser, watch, viewport={"width": 1400, "height": 900})
+    page = watch.page(context.new_page())
+    map_sign_in(page, server)
+    page.wait_for_function("window.gridgov && gridgov.layers && gridgov.layers.listed")
+    assert page.evaluate("gridgov.layers.listed.getLayers().length") == 0
+    expect(page.locator("#gg-listed-legend")).to_contain_text("挂牌督办 0 件")
+    context.close()
+    watch.check()

@@ -36,9 +36,10 @@ function submitter(form, send) {
     clearError(error, form);
     button.disabled = true;
     try {
-      await send(values(form));
+      const message = await send(values(form));
       form.reset();
-      await load();
+      await load(); // the list as it now stands, then the confirmation
+      done(message);
     } catch (failure) {
       showError(error, failure, form);
     } finally {
@@ -60,29 +61,29 @@ function small(label, field, button, attrs = {}) {
 function replyForm(order) {
   const form = h(
     "form",
-    { class: "stack", dataset: { order: order.id } },
+    { class: "stack reply", dataset: { order: order.id } },
     h("label", {}, "督办回复 Reply: what was done, when it ends", h("textarea", { name: "reply", rows: 2, maxlength: 4000, required: true })),
     h("div", { class: "form-row" }, h("button", { type: "submit" }, "提交回复 Send reply")),
     h("p", { class: "error", role: "alert", hidden: true }),
   );
   return submitter(form, async (body) => {
     const row = await api(`/api/supervision/${order.id}/reply`, { method: "POST", json: body });
-    done(`已回复 Replied: 督办单 ${row.id}${row.replied_on_time ? "" : "（逾期 late）"}`);
+    return `已回复 Replied: 督办单 ${row.id}${row.replied_on_time ? "" : "（逾期 late）"}`;
   });
 }
 
 function liftForm(order) {
-  const form = h("form", { class: "stack" }, small("摘牌理由 Why the listing ends", "reason", "摘牌 Lift"), h("p", { class: "error", role: "alert", hidden: true }));
+  const form = h("form", { class: "stack lift" }, small("摘牌理由 Why the listing ends", "reason", "摘牌 Lift"), h("p", { class: "error", role: "alert", hidden: true }));
   return submitter(form, async (body) => {
     await api(`/api/supervision/${order.id}/lift`, { method: "POST", json: body });
-    done(`已摘牌 Lifted: 督办单 ${order.id}`);
+    return `已摘牌 Lifted: 督办单 ${order.id}`;
   });
 }
 
 function sanctionForm(order) {
   const form = h(
     "form",
-    { class: "stack" },
+    { class: "stack sanction" },
     h(
       "div",
       { class: "form-row" },
@@ -94,7 +95,7 @@ function sanctionForm(order) {
   );
   return submitter(form, async (body) => {
     await api("/api/supervision/sanctions", { method: "POST", json: { ...body, unit_id: order.unit.id, order_id: order.id } });
-    done(`已记录 Recorded against ${order.unit.name}`);
+    return `已记录 Recorded against ${order.unit.name}`;
   });
 }
 
@@ -180,10 +181,12 @@ async function load() {
   const error = $("#supervision-error");
   const ticket = ++state.loading;
   clearError(error);
+  list.dataset.shown = ""; // loading; set to the view once its rows are shown
   try {
     const rows = (await api(view.path)).filter(view.keep || (() => true));
     if (ticket !== state.loading) return;
     list.replaceChildren(...(rows.length ? rows.map(view.render) : [h("li", { class: "empty muted" }, view.empty)]));
+    list.dataset.shown = state.view;
   } catch (failure) {
     if (ticket !== state.loading) return;
     list.replaceChildren();
@@ -206,7 +209,7 @@ const issue = $("#supervision-issue-form");
 if (issue) {
   submitter(issue, async (body) => {
     const row = await api("/api/supervision", { method: "POST", json: body });
-    done(`已下发 Issued: 督办单 ${row.id} ${row.level_label} → ${row.unit.name}`);
+    return `已下发 Issued: 督办单 ${row.id} ${row.level_label} → ${row.unit.name}`;
   });
 }
 $("#supervision-refresh").addEventListener("click", load);
