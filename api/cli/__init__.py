@@ -325,8 +325,8 @@ def escalate(
             report = escalate_overdue(session, now=datetime.now(UTC))
         console.print(
             f"{datetime.now():%H:%M:%S} checked {report.checked} running stages: "
-            f"{len(report.yellow)} 一般督办 (yellow), {len(report.red)} 重点督办 (red), "
-            f"{len(report.listed)} 挂牌督办, {report.notifications} notifications queued"
+            f"{len(report.yellow)} yellow, {len(report.red)} red, {len(report.listed)} listed "
+            f"(督办单 issued: 一般/重点/挂牌督办), {report.notifications} notifications queued"
         )
         with session_scope() as session:
             unanswered = escalate_unanswered(session, now=datetime.now(UTC))
