@@ -518,6 +518,19 @@ def issue_by_hand(
 # -- replying, lifting ---------------------------------------------------------------------------
 
 
+def locked_case(session: Session, order: SupervisionOrder) -> Event:
+    """The order's case, its row locked and read fresh: a step recorded on it must not race a
+    workflow action (which locks the same row first)."""
+    event = session.scalar(
+        select(Event)
+        .where(Event.id == order.event_id, Event.district_code == order.district_code)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert event is not None
+    return event
+
+
 def _record(
     session: Session,
     *,
@@ -566,8 +579,7 @@ def reply(
             "orders; the unit's dispatchers do"
         )
     order = visible_order(session, actor=actor, order_id=order_id, lock=True)
-    event = session.get(Event, order.event_id)
-    assert event is not None
+    event = locked_case(session, order)
     if not may_reply(session, actor, order, event):
         unit = session.get(DepartmentUnit, order.unit_id)
         raise Forbidden(
@@ -624,8 +636,7 @@ def lift(
     text = reason.strip()
     if not text:
         raise InvalidReport("lifting (摘牌) needs a reason", field="reason")
-    event = session.get(Event, order.event_id)
-    assert event is not None
+    event = locked_case(session, order)
     order.lifted_at, order.lifted_by_id, order.lift_reason = at, actor.staff_id, text
     order.status = SupervisionStatus.LIFTED
     _record(
@@ -691,8 +702,7 @@ def escalate_unanswered(session: Session, *, now: datetime) -> UnansweredReport:
         .with_for_update(skip_locked=True)
     ).all()
     for order in orders:
-        event = session.get(Event, order.event_id)
-        assert event is not None
+        event = locked_case(session, order)
         unit = session.get(DepartmentUnit, order.unit_id)
         assert unit is not None
         centre = district_command_centre(session, district_code=event.district_code)

@@ -323,6 +323,9 @@ const STEP_LABEL = {
   "transfer-in": "移交接收 Transferred in",
   reply: "答复 Replied to the caller", // the 答复/回访 panel (reply.js) sends it
   reopen: "重办 Reopened after the callback",
+  "supervise-reply": "督办回复 Supervision answered", // the 督办单 panel (supervision.js)
+  "supervise-escalate": "督办逾期报告领导 Unanswered, told the leader",
+  "supervise-lift": "摘牌 Listing lifted",
 };
 
 // The category picker (/worker, the console's intake): every word typed must appear in the
