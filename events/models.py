@@ -586,7 +586,7 @@ class SupervisionOrder(DistrictKeyed, Base):
         Index(
             "ix_supervision_order_unanswered",
             "reply_deadline",
-            postgresql_where="status = 'open' AND escalated_at IS NULL",
+            postgresql_where="status = 'open' AND escalated_to_leader_at IS NULL",
         ),
         # The leader's map: listed orders not yet lifted.
         Index(
@@ -620,7 +620,9 @@ class SupervisionOrder(DistrictKeyed, Base):
     replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     replied_on_time: Mapped[bool | None] = mapped_column(default=None)
     # Unanswered at its deadline: the leader was told (escalate_unanswered).
-    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    escalated_to_leader_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), default=None
+    )
     lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
     lift_reason: Mapped[str | None] = mapped_column(Text, default=None)

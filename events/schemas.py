@@ -1051,7 +1051,9 @@ class SupervisionOrderRead(BaseModel):
     replied_by: str | None
     replied_at: datetime | None
     replied_on_time: bool | None
-    escalated_at: datetime | None = Field(description="when the leader was told it is unanswered")
+    escalated_to_leader_at: datetime | None = Field(
+        description="when the leader was told it is unanswered"
+    )
     lifted_at: datetime | None
     lifted_by: str | None
     lift_reason: str | None

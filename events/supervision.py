@@ -407,7 +407,7 @@ def read_orders(
                 replied_by=names.get(o.replied_by_id) if o.replied_by_id else None,
                 replied_at=o.replied_at,
                 replied_on_time=o.replied_on_time,
-                escalated_at=o.escalated_at,
+                escalated_to_leader_at=o.escalated_to_leader_at,
                 lifted_at=o.lifted_at,
                 lifted_by=names.get(o.lifted_by_id) if o.lifted_by_id else None,
                 lift_reason=o.lift_reason,
@@ -438,7 +438,7 @@ def list_orders(
     if filters.unit_id is not None:
         query = query.where(SupervisionOrder.unit_id == filters.unit_id)
     if filters.escalated is not None:
-        escalated = SupervisionOrder.escalated_at.is_not(None)
+        escalated = SupervisionOrder.escalated_to_leader_at.is_not(None)
         query = query.where(escalated if filters.escalated else ~escalated)
     if filters.event:
         query = query.where(Event.code == filters.event.strip())
@@ -695,7 +695,7 @@ def escalate_unanswered(session: Session, *, now: datetime) -> UnansweredReport:
         select(SupervisionOrder)
         .where(
             SupervisionOrder.status == SupervisionStatus.OPEN,
-            SupervisionOrder.escalated_at.is_(None),
+            SupervisionOrder.escalated_to_leader_at.is_(None),
             SupervisionOrder.reply_deadline < at,
         )
         .order_by(SupervisionOrder.reply_deadline, SupervisionOrder.id)
@@ -710,7 +710,7 @@ def escalate_unanswered(session: Session, *, now: datetime) -> UnansweredReport:
         supervisor = (
             session.get(Staff, unit.supervisor_staff_id) if unit.supervisor_staff_id else None
         )
-        order.escalated_at = at
+        order.escalated_to_leader_at = at
         step = _record(
             session,
             order=order,

@@ -215,7 +215,7 @@ def test_an_unanswered_order_is_escalated_to_the_leader_once(city):
     assert set(told) == {"CC", "PS-W"}
     assert told["CC"]["leaders"] == ["leader1"] and told["CC"]["supervisor"] == "chief.w"
     escalated = get_order(session, actor=city["leader"], order_id=unanswered.id, now=THURSDAY)
-    assert escalated.escalated_at == deadline + timedelta(seconds=1)
+    assert escalated.escalated_to_leader_at == deadline + timedelta(seconds=1)
     listed = list_orders(
         session, actor=city["leader"], filters=SupervisionFilter(escalated=True), now=THURSDAY
     )

@@ -126,7 +126,7 @@ function orderItem(order) {
       h("span", { class: "code" }, `督办单 ${order.id}`),
       h("a", { href: `/console?event=${encodeURIComponent(order.event_code)}` }, order.event_code),
       h("span", { class: "status" }, order.status_label),
-      order.escalated_at ? h("span", { class: "late" }, "已报领导 Escalated") : null,
+      order.escalated_to_leader_at ? h("span", { class: "late" }, "已报领导 Escalated") : null,
     ),
     h("div", { class: "event-meta muted" }, `${order.unit.name} · ${order.category} · 案件${order.event_status_label} · ${order.automatic ? "系统自动 automatic" : order.issued_by || ""} ${fmtTime(order.issued_at)}`),
     h("div", { class: "demand" }, `督办要求 Demand：${order.demand}`),

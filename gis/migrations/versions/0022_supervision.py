@@ -53,7 +53,7 @@ def upgrade() -> None:
         sa.Column("replied_by_id", sa.Integer(), sa.ForeignKey("staff.id"), nullable=True),
         sa.Column("replied_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("replied_on_time", sa.Boolean(), nullable=True),
-        sa.Column("escalated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("escalated_to_leader_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lifted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lifted_by_id", sa.Integer(), sa.ForeignKey("staff.id"), nullable=True),
         sa.Column("lift_reason", sa.Text(), nullable=True),
@@ -75,7 +75,7 @@ def upgrade() -> None:
         "ix_supervision_order_unanswered",
         "supervision_order",
         ["reply_deadline"],
-        postgresql_where="status = 'open' AND escalated_at IS NULL",
+        postgresql_where="status = 'open' AND escalated_to_leader_at IS NULL",
     )
     op.create_index(
         "ix_supervision_order_listed",
