@@ -9,11 +9,12 @@ job `escalate_overdue` issues a supervision order (督办单, `events.supervisio
   cases) past its deadline → 挂牌督办 (listed: shown on the leader's map until lifted).
 
 Each running stage gets each level at most once, and only levels above the highest already
-ordered in it (by hand or by the job: `event.supervision_level`, reset when a stage starts); a
-stage found past a higher threshold gets only the highest level owed. An order goes to the unit
-responsible for the stage (its outbox row names its supervisor) and to the district command
-centre; while no unit holds the case (a late check, verification or reply) the order is the
-command centre's own. The same run escalates orders left unanswered at their reply deadline to
+ordered in it (by hand or by the job: `event.supervision_level`, reset when a stage starts). A
+stage found red gets 重点督办 only, even if it went straight from green; 挂牌督办 comes only after
+a 重点督办 of the same stage (so a stage found long red is keyed now and listed by the next run).
+An order goes to the unit responsible for the stage (its outbox row names its supervisor) and
+to the district command centre; while no unit holds the case (a late check, verification or
+reply) the order is the command centre's own. The same run escalates orders left unanswered at their reply deadline to
 the leader (`supervision.escalate_unanswered`, from `gridgov escalate`).
 """
 
@@ -137,9 +138,11 @@ def _level_due(
     light = deadlines.light(session, event=event, now=now)
     owed = None
     if light is Light.RED:
-        listed = listed_at(session, event=event)
-        long_red = listed is not None and now >= listed
-        owed = SupervisionLevel.LISTED if long_red else SupervisionLevel.KEY
+        owed = SupervisionLevel.KEY
+        if event.supervision_level == SupervisionLevel.KEY.value:
+            listed = listed_at(session, event=event)  # only after a key order went unheeded
+            if listed is not None and now >= listed:
+                owed = SupervisionLevel.LISTED
     elif light is Light.YELLOW:
         owed = SupervisionLevel.GENERAL
     if owed is None or RANK[owed.value] <= RANK[event.supervision_level]:

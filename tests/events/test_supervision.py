@@ -259,12 +259,15 @@ def test_the_job_issues_general_key_then_listed_once_each(city):
     assert {o.unit_id for o in orders} == {city["police_w"].id}
 
 
-def test_a_stage_found_long_red_gets_only_the_listed_order(city):
+def test_a_stage_found_long_red_is_keyed_first_and_listed_by_the_next_run(city):
     session = city["session"]
     event = file(city)
-    report = escalate_overdue(session, now=datetime(2026, 11, 30, 9, tzinfo=CHINA_TZ))
-    assert (report.yellow, report.red, report.listed) == ([], [], [event.code])
-    assert levels_of(session, event.id) == [("listed", True)]
+    monday = datetime(2026, 11, 30, 9, tzinfo=CHINA_TZ)  # a week past the sign-for deadline
+    first = escalate_overdue(session, now=monday)
+    assert (first.yellow, first.red, first.listed) == ([], [event.code], [])
+    second = escalate_overdue(session, now=monday + timedelta(minutes=5))
+    assert (second.yellow, second.red, second.listed) == ([], [], [event.code])
+    assert levels_of(session, event.id) == [("key", True), ("listed", True)]
 
 
 def test_a_key_order_by_hand_is_not_repeated_by_the_job(city):
@@ -410,4 +413,14 @@ def test_reply_and_on_time_rates_match_independent_sql(city):
     departments = supervision_kpis(
         session, actor=city["admin"], start=start, end=end, by="department", now=now
     )
+    by_department = session.execute(
+        text(
+            "SELECT u.department_id, count(*), count(*) FILTER (WHERE o.replied_at IS NOT NULL)"
+            " FROM supervision_order o JOIN department_unit u ON u.id = o.unit_id"
+            " GROUP BY u.department_id"
+        )
+    ).all()
+    assert {str(d): (n, r) for d, n, r in by_department} == {
+        row.key: (row.issued, row.replied) for row in departments
+    }
     assert sum(r.issued for r in departments) == 5
