@@ -14,8 +14,8 @@ stage found red gets 重点督办 only, even if it went straight from green; 挂
 a 重点督办 of the same stage (so a stage found long red is keyed now and listed by the next run).
 An order goes to the unit responsible for the stage (its outbox row names its supervisor) and
 to the district command centre; while no unit holds the case (a late check, verification or
-reply) the order is the command centre's own. The same run escalates orders left unanswered at their reply deadline to
-the leader (`supervision.escalate_unanswered`, from `gridgov escalate`).
+reply) the order is the command centre's own. The same run escalates orders left unanswered
+at their reply deadline to the leader (`supervision.escalate_unanswered`, `gridgov escalate`).
 """
 
 from __future__ import annotations
