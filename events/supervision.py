@@ -53,7 +53,9 @@ from events.models import (
 from events.outbox import notify
 from events.reference import work_calendar
 from events.schemas import (
+    ActionInput,
     SupervisionFilter,
+    SupervisionIssue,
     SupervisionOrderRead,
     UnitRef,
 )
@@ -105,6 +107,7 @@ def responsible_unit_id(event: Event) -> int | None:
 
 
 def moment(now: datetime | None) -> datetime:
+    """`now`, which must carry a time zone, or the present."""
     at = now or datetime.now(UTC)
     if at.utcoffset() is None:
         raise InvalidReport("times must carry a time zone (e.g. +08:00)")
@@ -481,17 +484,20 @@ def visible_order(
 
 
 def issue_by_hand(
-    session: Session, *, actor: Actor, entry: Any, now: datetime | None = None
+    session: Session, *, actor: Actor, entry: SupervisionIssue, now: datetime | None = None
 ) -> SupervisionOrderRead:
     """Issue an order through the workflow action `supervise` (state, role and scope rules of
     `events.actions`), and return it."""
-    from events.actions import act  # the actions import this module
-    from events.schemas import ActionInput
+    from events.actions import act  # the actions (and the reads) import this module
+    from events.query import check_visible
+    from events.service import get_event
 
     at = moment(now)
     require_command(actor, "issue supervision orders (督办)")
     if not entry.event:
         raise InvalidReport("name the case to supervise (event: its code)", field="event")
+    # A case outside the caller's sight is refused before anything about its state is said.
+    check_visible(session, actor=actor, event=get_event(session, code=entry.event))
     read = act(
         session,
         actor=actor,
