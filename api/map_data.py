@@ -37,7 +37,7 @@ from events.map_stats import (
 )
 from events.models import EventSource
 from events.schemas import CitizenKpis, KpiRow
-from events.supervision import ListedCase, listed_cases
+from events.supervision import ListedCase, escalated_count, listed_cases
 from gis.clock import CHINA_TZ
 from grid.generalised import (
     Outline,
@@ -323,6 +323,7 @@ def leader_data(
         panel_url=panel_url,
         single_events=single_events,
         listed=[_listed(c) for c in listed_cases(session, actor=scoped, prefix=prefix)],
+        unanswered_orders=escalated_count(session, actor=scoped, prefix=prefix),
     )
     return data, tolerance
 

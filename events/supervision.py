@@ -760,6 +760,30 @@ class ListedCase:
     status: str
 
 
+def escalated_count(session: Session, *, actor: Actor, prefix: str | None) -> int:
+    """How many orders in the actor's area (and `prefix`) are still unanswered after being
+    escalated to the leader: the figure on the leader's map."""
+    query = (
+        select(func.count())
+        .select_from(SupervisionOrder)
+        .join(Event, Event.id == SupervisionOrder.event_id)
+        .where(
+            SupervisionOrder.status == SupervisionStatus.OPEN,
+            SupervisionOrder.escalated_to_leader_at.is_not(None),
+            _scope(actor),
+        )
+    )
+    if prefix:
+        query = query.where(_place().like(f"{prefix}%"))
+    return int(session.scalar(query) or 0)
+
+
+def _place() -> Any:
+    return func.coalesce(
+        Event.grid_code, Event.community_code, Event.street_code, Event.district_code
+    )
+
+
 def listed_cases(session: Session, *, actor: Actor, prefix: str | None) -> list[ListedCase]:
     """Cases with a listed order not yet lifted, in the actor's area (and `prefix`)."""
     lon, lat = func.ST_X(Event.geom), func.ST_Y(Event.geom)
@@ -788,10 +812,7 @@ def listed_cases(session: Session, *, actor: Actor, prefix: str | None) -> list[
         .order_by(SupervisionOrder.issued_at, SupervisionOrder.id)
     )
     if prefix:
-        place = func.coalesce(
-            Event.grid_code, Event.community_code, Event.street_code, Event.district_code
-        )
-        query = query.where(place.like(f"{prefix}%"))
+        query = query.where(_place().like(f"{prefix}%"))
     return [
         ListedCase(
             code=r[0],
@@ -818,6 +839,7 @@ __all__ = [
     "UnansweredReport",
     "district_command_centre",
     "escalate_unanswered",
+    "escalated_count",
     "get_order",
     "issue",
     "issue_by_hand",

@@ -233,6 +233,8 @@ class LeaderMap:
     single_events: bool = True
     # Cases under 挂牌督办 until lifted: shown to leaders too (the listing is addressed to them).
     listed: list[ListedMarker] = field(default_factory=list)
+    # Supervision orders still unanswered after being escalated to the leader (a count).
+    unanswered_orders: int = 0
 
 
 @dataclass(frozen=True)

@@ -155,3 +155,23 @@ def test_a_listed_case_is_on_the_leaders_map_page_until_lifted(client, city):
     )
     after = client.get("/maps/leader", headers=leader)
     assert code not in after.text and 'id="gg-listed">0<' in after.text
+
+
+def test_an_order_escalated_unanswered_is_counted_on_the_leaders_map(client, city):
+    from events.supervision import escalate_unanswered
+
+    code = open_case(city)
+    command, leader = bearer(city["command_staff"]), bearer(city["leader"])
+    order = client.post(
+        "/api/supervision", headers=command, json={"event": code, "reply_limit": "1h"}
+    ).json()
+    assert 'id="gg-unanswered">0<' in client.get("/maps/leader", headers=leader).text
+    later = datetime.fromisoformat(order["reply_deadline"]) + timedelta(seconds=1)
+    assert escalate_unanswered(city["session"], now=later).escalated == [order["id"]]
+    assert 'id="gg-unanswered">1<' in client.get("/maps/leader", headers=leader).text
+    client.post(
+        f"/api/supervision/{order['id']}/reply",
+        headers=bearer(city["disp_w"]),
+        json={"reply": "已处置"},
+    )
+    assert 'id="gg-unanswered">0<' in client.get("/maps/leader", headers=leader).text
