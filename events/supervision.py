@@ -20,6 +20,8 @@ deadline on the work calendar (by level: `SUPERVISION_REPLY_GENERAL` 2d, `…_KE
   outbox rows to the command centre (naming the area's leaders and the unit's supervisor) and
   to the unit. Leaders list them (`escalated=true`).
 - **lift** (`lift`, 摘牌): listed orders only, by the command centre, with a reason.
+- An order outlives the stage it was issued in: the reply is owed even once the case has moved
+  on or closed (the unit then says what was done).
 - **sanctions** (`record_sanction`): 约谈 (interview) and 通报 (public notice) against a unit.
 
 Who sees orders: a unit's dispatchers their unit's; command staff and leaders those of cases
