@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from events.calendar import Limit
+from events.catalog import Tier
 from events.exceptions import InvalidReport, NotFound
 from events.models import DepartmentUnit, DispatchRule, EventCategory, WorkCalendarDay
 from events.schemas import CategoryChange, RuleInput
@@ -49,6 +50,10 @@ def change_category(
                 Limit.parse(values[stage])
             except ValueError as exc:
                 raise InvalidReport(f"{stage}: {exc}") from exc
+    if values.get("start_tier") is Tier.CITY:
+        raise InvalidReport(
+            "start_tier city: a case starts at community, street or district", field="start_tier"
+        )
     if "assisting" in values:
         values["assisting"] = [d.value for d in change.assisting or []]
     moment = now or datetime.now(UTC)

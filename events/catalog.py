@@ -4,7 +4,9 @@ The table is data, `events/data/categories.csv`; a migration or seed copies it i
 database, where each deployment may change it. Every subcategory names the department type
 that leads (牵头) and those that assist (协办), a priority, and the time limits of the three
 stages — sign-for (签收), handling (处置) and verification (核查) — written as working hours
-("2h") or working days ("3d") and turned into deadlines by `events.calendar`.
+("2h") or working days ("3d") and turned into deadlines by `events.calendar`; the tier a case
+starts at (分级流转: 社区, 街道 or 区县) and whether a grid worker's report is registered (立案) at
+once or waits for the command centre's judgement.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ COLUMNS: Final = (
     "photo_required",
     "onsite_verification_required",
     "needs_check",
+    "start_tier",
+    "auto_register",
     "description",
 )
 
@@ -132,6 +136,8 @@ class CategorySpec:
     photo_required: bool
     onsite_verification_required: bool
     needs_check: bool = True  # 核实 by the grid worker when another source reports it
+    start_tier: Tier = Tier.DISTRICT  # where a registered case starts (分级流转)
+    auto_register: bool = True  # a grid worker's report is registered (立案) at once
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -198,6 +204,14 @@ def _parse_flag(column: str, text: str) -> bool:
     raise ValueError(f"{column} '{text}' must be yes or no")
 
 
+def _parse_tier(text: str) -> Tier:
+    """A start tier cell: community, street or district (the city holds no case at first)."""
+    tier = Tier.parse(text)
+    if tier is Tier.CITY:
+        raise ValueError("start_tier city: a case starts at community, street or district")
+    return tier
+
+
 def _parse_row(cells: dict[str, str]) -> CategorySpec:
     """The category one CSV row describes; ValueError says which cell is wrong."""
     assisting = tuple(
@@ -219,6 +233,8 @@ def _parse_row(cells: dict[str, str]) -> CategorySpec:
             "onsite_verification_required", cells["onsite_verification_required"]
         ),
         needs_check=_parse_flag("needs_check", cells["needs_check"]),
+        start_tier=_parse_tier(cells["start_tier"]),
+        auto_register=_parse_flag("auto_register", cells["auto_register"]),
         description=cells["description"].strip(),
     )
 

@@ -23,9 +23,15 @@ LIMIT_COLUMN = {
 
 
 def stage_limit(category: EventCategory, stage: Stage) -> Limit:
-    """The time limit of `stage` for events of `category` (the reply's is a setting)."""
+    """The time limit of `stage` for events of `category` (the reply's, 立案's and 派遣's are
+    settings)."""
+    settings = get_settings()
     if stage is Stage.REPLY:
-        return Limit.parse(get_settings().reply_limit)
+        return Limit.parse(settings.reply_limit)
+    if stage is Stage.REGISTER:
+        return Limit.parse(settings.register_limit)
+    if stage is Stage.DISPATCH:
+        return Limit.parse(settings.dispatch_limit)
     return Limit.parse(getattr(category, LIMIT_COLUMN[stage]))
 
 

@@ -223,7 +223,15 @@ def kpis(
             func.count().filter(status == EventStatus.VOIDED).label("voided"),
             func.count()
             .filter(
-                status.notin_([EventStatus.REPORTED, EventStatus.VOIDED, EventStatus.TRANSFERRED])
+                status.notin_(
+                    [
+                        EventStatus.REPORTED,
+                        EventStatus.PENDING,
+                        EventStatus.REFUSED,
+                        EventStatus.VOIDED,
+                        EventStatus.TRANSFERRED,
+                    ]
+                )
             )
             .label("registered"),
             func.count().filter(closed).label("closed"),

@@ -63,6 +63,7 @@ from events.schemas import (
     UnitRef,
 )
 from events.service import get_event, read_event
+from events.tiers import actor_tier
 from events.workflow import OPEN_STATES
 from gis.clock import CHINA_TZ
 from gis.crs import STORAGE_SRID
@@ -348,6 +349,15 @@ def _filters(
         where.append(Event.geom.is_(None) if filters.unlocated else Event.geom.is_not(None))
     if filters.source is not None:
         where.append(Event.source == filters.source)
+    if filters.tier is not None:
+        tier = actor_tier(actor) if filters.tier == "mine" else filters.tier
+        if tier is None:
+            raise InvalidReport(
+                "tier=mine is for command staff of a tier (an area code); name the tier instead: "
+                "community, street, district or city",
+                field="tier",
+            )
+        where.append(Event.tier == tier)
     if filters.light is not None:
         where.append(light_filter(work_calendar(session), now, Light(filters.light)))
     if filters.bbox:
@@ -407,6 +417,8 @@ def _summary_rows() -> Select[Any]:
             .scalar_subquery()
             .label("duplicate_of"),
             Event.source,
+            Event.tier,
+            Event.void_reason,
         )
         .select_from(Event)
         .join(EventCategory, EventCategory.id == Event.category_id)
@@ -451,6 +463,8 @@ def _summary(session: Session, row: Any, now: datetime) -> EventSummary:
         lat=row.lat,
         source=row.source,
         unit=unit,
+        tier=row.tier,
+        reason=row.void_reason,
         reported_at=row.reported_at,
         stage=row.stage,
         stage_deadline=row.stage_deadline,

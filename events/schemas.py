@@ -9,7 +9,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from events.calendar import Light, Limit, LimitUnit
-from events.catalog import DepartmentType, Priority
+from events.catalog import DepartmentType, Priority, Tier
 from events.models import (
     AppealType,
     CallbackStatus,
@@ -119,6 +119,11 @@ class EventRead(BaseModel):
     building_code: str | None
     unit: UnitRef | None
     assisting_units: list[UnitRef] = Field(default_factory=list)
+    tier: Tier = Field(default=Tier.DISTRICT, description="tier holding the case (分级流转)")
+    tier_label: str = "区县"
+    reason: str | None = Field(
+        default=None, description="why it was refused (不予立案) or voided: the reporter sees it"
+    )
     reporter: str | None
     appeal_type: AppealType | None = None
     appeal_type_label: str | None = None
@@ -170,6 +175,9 @@ class ActionInput(InputModel):
         default=None, description="extension as the deadline wanted instead of extra_limit"
     )
     unit_id: int | None = Field(default=None, description="unit chosen by hand (dispatch)")
+    tier: Tier | None = Field(
+        default=None, description="tier a case is handed down to (delegate 下派): community, street"
+    )
     duplicate_of: str | None = Field(
         default=None, description="code of the event this one duplicates (void)"
     )
@@ -364,6 +372,20 @@ MAX_PAGE_SIZE = 200
 Sort = Literal["deadline", "-reported_at"]
 
 
+class DispatchProposalRead(BaseModel):
+    """What automatic routing would do with a case now (派遣建议), not applied."""
+
+    event: str
+    unit: UnitRef | None = Field(description="the lead unit (主办); null: none found")
+    assisting_units: list[UnitRef] = Field(description="the assisting units (协办)")
+    rule_id: int | None = Field(description="the rule that matched; null: the category's default")
+    rule: str = Field(description="which rule decided the department types, and why")
+    lead_type: DepartmentType
+    lead_type_label: str
+    how: str = Field(description="how the lead unit was found (jurisdiction, nearest, fallback)")
+    excluded_units: list[int] = Field(description="units skipped because they returned the case")
+
+
 class EventFilter(BaseModel):
     """What a list of events asks for (GET /api/events): the filters, all of which must hold,
     the order and the page. The caller's scope always applies on top."""
@@ -384,6 +406,11 @@ class EventFilter(BaseModel):
         default=None, description="true: only cases placed by address, waiting to be located (定位)"
     )
     source: EventSource | None = Field(default=None, description="channel (来源), e.g. hotline")
+    tier: Tier | Literal["mine"] | None = Field(
+        default=None,
+        description="tier holding the case (community, street, district, city); mine: the "
+        "caller's own tier — a tier centre's queue",
+    )
     light: Light | None = Field(default=None, description="green, yellow or red")
     bbox: str | None = Field(
         default=None, max_length=200, description="min_lon,min_lat,max_lon,max_lat"
@@ -419,6 +446,8 @@ class EventSummary(BaseModel):
     lat: float | None
     source: EventSource | None = None
     unit: UnitRef | None
+    tier: Tier = Tier.DISTRICT
+    reason: str | None = Field(default=None, description="why it was refused or voided")
     reported_at: datetime
     stage: Stage | None
     stage_deadline: datetime | None
@@ -458,6 +487,11 @@ class CategoryRead(BaseModel):
     photo_required: bool
     onsite_verification_required: bool
     needs_check: bool
+    start_tier: Tier = Field(description="tier a registered case starts at (分级流转)")
+    start_tier_label: str
+    auto_register: bool = Field(
+        description="a grid worker's report is registered (立案) at once; else it waits"
+    )
     description: str | None
     valid_from: datetime
 
@@ -536,6 +570,8 @@ class CategoryChange(InputModel):
     photo_required: bool | None = None
     onsite_verification_required: bool | None = None
     needs_check: bool | None = None
+    start_tier: Tier | None = None
+    auto_register: bool | None = None
     description: str | None = None
 
 

@@ -39,6 +39,7 @@ from events.sources import (
     SELF_CHECKED_SOURCES,
     refusal,
 )
+from events.tiers import await_registration, registers_at_once, starting_tier
 from events.workflow import OPEN_STATES, add_step
 from gis.clock import CHINA_TZ
 from gis.crs import STORAGE_SRID, Crs
@@ -354,7 +355,9 @@ def report_event(
         session,
         event=event,
         action="report",
-        to_status=EventStatus.REPORTED if point is None or needs_check else EventStatus.REGISTERED,
+        to_status=EventStatus.REPORTED
+        if point is None or needs_check
+        else intake_status(event, category),
         at=at,
         actor_id=actor.staff_id,
         note=report.description[:200],
@@ -395,6 +398,12 @@ def checked_on_site_first(source: EventSource, category: EventCategory) -> bool:
     return source not in SELF_CHECKED_SOURCES and category.needs_check
 
 
+def intake_status(event: Event, category: EventCategory) -> EventStatus:
+    """Where a located (and, where needed, checked) case goes: registered when it registers at
+    once (events.tiers.registers_at_once), else pending (待立案) for the command centre."""
+    return EventStatus.REGISTERED if registers_at_once(event, category) else EventStatus.PENDING
+
+
 def route_located(
     session: Session,
     *,
@@ -405,14 +414,18 @@ def route_located(
     check: bool | None = None,
 ) -> None:
     """The path of a located case whose first step is recorded: the on-site check (核实)
-    clock when it needs one (the event is reported), else dispatch (it is registered).
+    clock when it needs one (the event is reported); else, registered at once, dispatch from
+    its starting tier; else the 立案 clock (it is pending, `intake_status`).
     `check` None decides by source and category."""
     if check is None:
         check = checked_on_site_first(event.source, category)
     if check:
         deadlines.start_stage(session, event=event, category=category, stage=Stage.CHECK, at=at)
-    else:
+    elif registers_at_once(event, category):
+        event.tier = starting_tier(session, event=event, category=category)
         dispatch_event(session, event=event, category=category, at=at, actor_id=actor_id)
+    else:
+        await_registration(session, event=event, category=category, at=at)
 
 
 def add_event(session: Session, event: Event, *, ticket: str | None = None) -> None:
@@ -556,6 +569,9 @@ def read_event(
         assisting_units=[
             r for r in (_unit_ref(units.get(i)) for i in event.assisting_unit_ids or []) if r
         ],
+        tier=event.tier,
+        tier_label=event.tier.label,
+        reason=event.void_reason,
         reporter=session.scalar(select(Staff.username).where(Staff.id == event.reporter_id))
         if event.reporter_id
         else None,
@@ -610,6 +626,7 @@ __all__ = [
     "current_category",
     "event_by_key",
     "get_event",
+    "intake_status",
     "new_event",
     "read_event",
     "report_event",

@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # the callback (回访) after closing is due this long after the reply.
     reply_limit: str = Field(default="1d", pattern=_LIMIT_PATTERN)
     callback_limit: str = Field(default="2d", pattern=_LIMIT_PATTERN)
+    # The command centre's own clocks (working time): a pending case waits this long for 立案
+    # (register or refuse), a registered case not dispatched automatically this long for 派遣.
+    register_limit: str = Field(default="2h", pattern=_LIMIT_PATTERN)
+    dispatch_limit: str = Field(default="1h", pattern=_LIMIT_PATTERN)
     # Map basemap: none (outline map), osm, tianditu (needs TIANDITU_KEY), or xyz (BASEMAP_URL,
     # a self-hosted {z}/{x}/{y} template; BASEMAP_CRS gcj02 when its tiles are Gaode/Tencent).
     basemap: Literal["none", "osm", "tianditu", "xyz"] = "none"

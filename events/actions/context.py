@@ -31,6 +31,7 @@ from events.schemas import ActionInput
 from events.service import (
     code_is,
 )
+from events.tiers import actor_tier, rank
 from events.workflow import (
     TRANSITIONS,
     IllegalTransition,
@@ -220,6 +221,23 @@ def check_scope(session: Session, actor: Actor, event: Event, action: str) -> No
             f"event {event.code} is outside your area ({actor.area_code or 'none'}); "
             f"ask the command centre of district {event.district_code}"
         )
+    if role is StaffRole.COMMAND:
+        check_tier(actor, event, action)
+
+
+def check_tier(actor: Actor, event: Event, action: str) -> None:
+    """Refuse command staff of a tier below the one holding the case (a higher tier may step
+    in; a lower one may not act on a case held above it)."""
+    mine = actor_tier(actor)
+    if mine is not None and rank(mine) >= rank(event.tier):
+        return
+    held = event.tier
+    yours = f"the {mine.label} tier ({mine.value})" if mine else "no tier (no area code)"
+    raise Forbidden(
+        f"案件{event.code}由{held.label}层级办理，下级不能{TRANSITIONS[action].label} "
+        f"(event {event.code} is held at the {held.value} tier and your account is at {yours}; "
+        f"a lower tier may not {action} a case held above it — ask the {held.value} centre)"
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -10,9 +11,10 @@ from events import deadlines
 from events.actions.context import (
     ActionContext,
     need,
+    unlocated_first,
 )
 from events.calendar import Light
-from events.dispatch import dispatch_event
+from events.dispatch import dispatch_event, propose_dispatch
 from events.escalation import supervise
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.models import (
@@ -27,8 +29,11 @@ from events.workflow import (
 )
 
 
-def manual_dispatch(ctx: ActionContext, unit_id: int) -> EventStep:
-    """Dispatch to a unit chosen by the command centre, starting its sign-for clock."""
+def manual_dispatch(
+    ctx: ActionContext, unit_id: int, *, proposal: dict[str, Any] | None = None
+) -> EventStep:
+    """Dispatch to a unit chosen by the command centre, starting its sign-for clock; with the
+    automatic `proposal` it differs from, the step records both and the dispatcher's reason."""
     if ctx.actor.role not in SYSTEM:
         raise Forbidden("only the command centre chooses a unit by hand; leave unit_id empty")
     unit = ctx.session.get(DepartmentUnit, unit_id)
@@ -54,29 +59,41 @@ def manual_dispatch(ctx: ActionContext, unit_id: int) -> EventStep:
     helpers = ctx.session.scalars(
         select(DepartmentUnit.code).where(DepartmentUnit.id.in_(event.assisting_unit_ids))
     ).all()
-    step = ctx.step(
-        EventStatus.DISPATCHED,
-        unit_id=unit.id,
-        data={
-            "dispatch": {
-                "rule_id": None,
-                "rule": f"chosen by hand by {ctx.actor.username}",
-                "lead_type": unit.dept_type.value,
-                "unit_id": unit.id,
-                "unit": f"{unit.name}, chosen by the command centre",
-                "assisting": sorted(helpers),
-                "excluded_units": sorted(event.returned_by_unit_ids or []),
-            }
-        },
-    )
+    chosen: dict[str, Any] = {
+        "rule_id": None,
+        "rule": f"chosen by hand by {ctx.actor.username}",
+        "lead_type": unit.dept_type.value,
+        "unit_id": unit.id,
+        "unit": f"{unit.name}, chosen by the command centre",
+        "assisting": sorted(helpers),
+        "excluded_units": sorted(event.returned_by_unit_ids or []),
+    }
+    if proposal is not None:
+        chosen |= {"proposal": proposal, "reason": ctx.data.reason}
+    step = ctx.step(EventStatus.DISPATCHED, unit_id=unit.id, data={"dispatch": chosen})
     ctx.tell(step, [unit.id, *event.assisting_unit_ids])
     return step
 
 
 def _dispatch(ctx: ActionContext) -> None:
-    """派遣 by hand: to the unit chosen, or by the dispatch rules again."""
+    """派遣: as automatic routing proposes (no unit_id), or to the unit chosen; a unit other
+    than the proposal's needs the dispatcher's reason, recorded with the proposal."""
     if ctx.data.unit_id is not None:
-        manual_dispatch(ctx, ctx.data.unit_id)
+        if ctx.actor.role not in SYSTEM:
+            raise Forbidden("only the command centre chooses a unit by hand; leave unit_id empty")
+        event = ctx.event
+        unlocated_first(ctx)
+        proposed = propose_dispatch(ctx.session, event=event, category=ctx.category, at=ctx.at)
+        if proposed.lead is None or proposed.lead.id == ctx.data.unit_id:
+            # the proposal itself, or no proposal at all: the hand choice needs no reason
+            manual_dispatch(ctx, ctx.data.unit_id, proposal=proposed.explanation())
+            return
+        need(
+            ctx.data.reason,
+            "改派须写明理由 (a unit other than the proposal's needs a reason: why not "
+            f"{proposed.lead.name if proposed.lead else 'the proposal'}), e.g. 该路段属市政养护",
+        )
+        manual_dispatch(ctx, ctx.data.unit_id, proposal=proposed.explanation())
         return
     dispatch_event(
         ctx.session,

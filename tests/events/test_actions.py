@@ -154,6 +154,17 @@ def bring_to(city: dict[str, Any], status: EventStatus, tmp_path: Any) -> EventR
         city["command"].active = False  # no unit at all for city management: waits for a hand
         city["session"].flush()
         return file(city, category="0601")
+    if status is EventStatus.PENDING:  # a dispute: the command centre's judgement (立案)
+        return file(city, category="0302")
+    if status is EventStatus.REFUSED:
+        return do(
+            city,
+            "command_staff",
+            file(city, category="0302"),
+            "refuse",
+            morning,
+            reason="属民事纠纷，已告知当事人诉讼途径",
+        )
     if status is EventStatus.SELF_RESOLVED:
         return file(city, self_resolved=True)
     if status is EventStatus.DISPATCHED:
@@ -268,7 +279,9 @@ def test_staff_outside_the_events_area_are_refused(city, session):
 # -- check (核实) and dispatch ---------------------------------------------------------------
 
 
-def test_hotline_report_checked_on_site_is_registered_and_dispatched_at_once(city):
+def test_hotline_report_checked_on_site_waits_for_register_then_for_dispatch(city):
+    # Issue 13 item 2: a report from another source than a grid worker is registered (立案)
+    # by the command centre's judgement, no longer dispatched as soon as it is checked.
     event = file(
         city,
         by="command_staff",
@@ -277,14 +290,22 @@ def test_hotline_report_checked_on_site_is_registered_and_dispatched_at_once(cit
         contact="13912345678",
     )
     checked = do(city, "worker", event, "check", MONDAY_10 + timedelta(minutes=20), note="属实")
-    assert checked.status is EventStatus.DISPATCHED and unit_code(checked) == "PS-W"
-    assert trail(checked) == [
+    assert checked.status is EventStatus.PENDING and checked.unit is None
+    assert checked.stage is Stage.REGISTER
+    registered = do(city, "command_staff", event, "register", MONDAY_10 + timedelta(minutes=30))
+    assert registered.status is EventStatus.REGISTERED and registered.stage is Stage.DISPATCH
+    sent = do(city, "command_staff", event, "dispatch", MONDAY_10 + timedelta(minutes=40))
+    assert sent.status is EventStatus.DISPATCHED and unit_code(sent) == "PS-W"
+    assert trail(sent) == [
         ("report", None, "reported"),
-        ("check", "reported", "registered"),
+        ("check", "reported", "pending"),
+        ("register", "pending", "registered"),
         ("dispatch", "registered", "dispatched"),
     ]
-    assert [(s.stage, s.ended_at is not None) for s in checked.stages] == [
+    assert [(s.stage, s.ended_at is not None) for s in sent.stages] == [
         (Stage.CHECK, True),
+        (Stage.REGISTER, True),
+        (Stage.DISPATCH, True),
         (Stage.SIGN, False),
     ]
 
