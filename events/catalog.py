@@ -48,6 +48,8 @@ COLUMNS: Final = (
     "auto_register",
     "description",
 )
+# A table written before tiers (分级流转) has neither: district, registered at once (as then).
+TIERLESS_COLUMNS: Final = tuple(c for c in COLUMNS if c not in ("start_tier", "auto_register"))
 
 _CODE = re.compile(r"\d{4}")
 _MAJOR_CODE = re.compile(r"\d{2}")
@@ -233,8 +235,8 @@ def _parse_row(cells: dict[str, str]) -> CategorySpec:
             "onsite_verification_required", cells["onsite_verification_required"]
         ),
         needs_check=_parse_flag("needs_check", cells["needs_check"]),
-        start_tier=_parse_tier(cells["start_tier"]),
-        auto_register=_parse_flag("auto_register", cells["auto_register"]),
+        start_tier=_parse_tier(cells.get("start_tier", Tier.DISTRICT.value)),
+        auto_register=_parse_flag("auto_register", cells.get("auto_register", "yes")),
         description=cells["description"].strip(),
     )
 
@@ -254,9 +256,11 @@ def read_categories(text: str, *, source: str = DEFAULT_CATEGORIES_FILE) -> list
         raise CategoryTableError(source, ["the table is empty; it needs a header and rows"])
     header_number, header_line = header
     columns = tuple(cell.strip() for cell in next(csv.reader([header_line])))
-    if columns != COLUMNS:
-        missing = [c for c in COLUMNS if c not in columns]
-        unknown = [c for c in columns if c not in COLUMNS]
+    if columns not in (COLUMNS, TIERLESS_COLUMNS):
+        tiered = "start_tier" in columns or "auto_register" in columns
+        expected = COLUMNS if tiered else TIERLESS_COLUMNS
+        missing = [c for c in expected if c not in columns]
+        unknown = [c for c in columns if c not in expected]
         detail = "; ".join(
             part
             for part in (
@@ -282,10 +286,10 @@ def read_categories(text: str, *, source: str = DEFAULT_CATEGORIES_FILE) -> list
     for number, line in lines:
         cells = next(csv.reader([line]))
         where = f"line {number}"
-        if len(cells) != len(COLUMNS):
-            problems.append(f"{where}: has {len(cells)} cells, the header has {len(COLUMNS)}")
+        if len(cells) != len(columns):
+            problems.append(f"{where}: has {len(cells)} cells, the header has {len(columns)}")
             continue
-        row = dict(zip(COLUMNS, cells, strict=True))
+        row = dict(zip(columns, cells, strict=True))
         where = f"line {number} ({row['code'].strip()} {row['name'].strip()})"
         try:
             category = _parse_row(row)

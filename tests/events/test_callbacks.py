@@ -27,7 +27,16 @@ from events.schemas import CallbackInput, EventRead
 from events.service import read_event
 from gis.clock import CHINA_TZ
 from tests.events.districts_city import add_second_district
-from tests.events.workflow_city import MONDAY_10, SPOT, TUESDAY, WEDNESDAY, do, file, photo
+from tests.events.workflow_city import (
+    MONDAY_10,
+    SPOT,
+    TUESDAY,
+    WEDNESDAY,
+    do,
+    file,
+    photo,
+    taken_up,
+)
 from tests.factories import METRE_LON
 
 THURSDAY = datetime(2026, 11, 26, tzinfo=CHINA_TZ)
@@ -39,12 +48,15 @@ NEAR = (SPOT[0] + 20 * METRE_LON, SPOT[1])
 
 def hotline_case(city: dict[str, Any], at: datetime = MONDAY_10) -> EventRead:
     """A 12345 case filed by the command centre's operator (category 0101: sign 1h, handle 1d,
-    verify 1d), checked on site by the grid worker 20 minutes later and so dispatched."""
+    verify 1d), checked on site by the grid worker 20 minutes later, then registered (立案) and
+    dispatched by the command centre at once."""
     event = file(
         city, by="command_staff", source=EventSource.HOTLINE, contact="13912345678", now=at
     )
     assert event.status is EventStatus.REPORTED and event.stage is Stage.CHECK
-    return do(city, "worker", event, "check", at + timedelta(minutes=20), note="属实")
+    checked = do(city, "worker", event, "check", at + timedelta(minutes=20), note="属实")
+    assert checked.status is EventStatus.PENDING
+    return taken_up(city, checked, at + timedelta(minutes=20))
 
 
 def fix(city: dict[str, Any], event: EventRead, handled_at: datetime, verified_at: datetime):
@@ -192,7 +204,8 @@ def test_hotline_case_from_intake_to_a_satisfied_second_callback(city):
     final = read_event(session, event=session.get(Event, event.id), now=NEXT_MONDAY)
     assert trail(final) == [
         ("report", "reported"),
-        ("check", "registered"),
+        ("check", "pending"),
+        ("register", "registered"),
         ("dispatch", "dispatched"),
         ("sign", "signed"),
         ("handle", "handled"),
@@ -205,6 +218,8 @@ def test_hotline_case_from_intake_to_a_satisfied_second_callback(city):
     ]
     assert [(s.stage, s.on_time) for s in final.stages] == [
         (Stage.CHECK, True),
+        (Stage.REGISTER, True),
+        (Stage.DISPATCH, True),
         (Stage.SIGN, True),
         (Stage.HANDLE, True),
         (Stage.VERIFY, True),
