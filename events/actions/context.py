@@ -232,7 +232,7 @@ def check_tier(actor: Actor, event: Event, action: str) -> None:
     if mine is not None and rank(mine) >= rank(event.tier):
         return
     held = event.tier
-    yours = f"the {mine.label} tier ({mine.value})" if mine else "no tier (no area code)"
+    yours = f"the {mine.value} tier ({mine.label})" if mine else "no tier (no area code)"
     raise Forbidden(
         f"案件{event.code}由{held.label}层级办理，下级不能{TRANSITIONS[action].label} "
         f"(event {event.code} is held at the {held.value} tier and your account is at {yours}; "
