@@ -109,6 +109,14 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("POST", "/api/events/{code}/self-resolve"): frozenset({R.GRID_WORKER}),
     ("POST", "/api/events/{code}/supervise"): COMMAND,
     ("POST", "/api/events/{code}/transfer"): COMMAND,
+    # TIERS: 立案 by judgement and the tiers (分级流转): command staff of the holding tier or
+    # above (their tier is checked past the gate, tests/events/test_tiers.py), and admins
+    ("GET", "/api/events/{code}/dispatch-proposal"): COMMAND,
+    ("POST", "/api/events/{code}/register"): COMMAND,
+    ("POST", "/api/events/{code}/refuse"): COMMAND,
+    ("POST", "/api/events/{code}/escalate"): COMMAND,
+    ("POST", "/api/events/{code}/delegate"): COMMAND,
+    ("POST", "/api/events/{code}/resolve"): COMMAND,
     ("POST", "/api/events/{code}/{action}"): EVERYONE,  # unknown actions: 404 for anyone
     # reference data: everyone reads, admins edit; rules are internal to the command centre
     ("GET", "/api/categories"): EVERYONE,

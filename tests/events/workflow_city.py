@@ -148,7 +148,7 @@ def do(
     )
 
 
-def taken_up(city: dict[str, Any], event: EventRead, at: datetime) -> EventRead:
+def taken_up(city: dict[str, Any], event: EventRead | str, at: datetime) -> EventRead:
     """A pending case registered (立案) and dispatched by the district command centre at `at`."""
     do(city, "command_staff", event, "register", at)
     return do(city, "command_staff", event, "dispatch", at)
