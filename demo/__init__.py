@@ -4,7 +4,8 @@ Only the CLI (`gridgov seed demo`) and the benchmarks use this package; no domai
 imports it. The pieces, in the order `seed_all` runs them: `demo.city` (admin tree, grids,
 buildings, houses), `demo.people` (residents, households, special groups, organisations,
 staff), `demo.units` (department units and dispatchers, seeded with the events),
-`demo.events` (weeks of events in every state), `demo.open311` (the demo API key),
+`demo.events` (weeks of events in every state), `demo.tiers` (the community, street, district
+and city centres and the logins community1 and street1), `demo.open311` (the demo API key),
 `demo.hotline` (the 12345 operator `hotline1` and a few calls it took), `demo.devices` (a
 couple of dozen sensors per district) and
 `demo.replies` (12345 cases answered and called back, for the citizen-service KPIs).
@@ -26,6 +27,7 @@ from demo.open311 import seed_demo_key
 from demo.people.scales import PeopleSeedSummary
 from demo.people.seed import seed_demo_people
 from demo.replies import seed_demo_replies
+from demo.tiers import seed_demo_tiers
 from events.reference import load_reference_data
 
 __all__ = ["DemoSeedSummary", "seed_all"]
@@ -62,6 +64,7 @@ def seed_all(
     city = seed_demo_city(session, scale=scale, seed=seed, replace=replace, on_progress=on_progress)
     people = seed_demo_people(session, scale=scale, seed=seed, on_progress=on_progress)
     events = seed_demo_events(session, scale=scale, seed=seed, on_progress=on_progress)
+    seed_demo_tiers(session, scale=scale)
     open311_key = seed_demo_key(session)
     seed_demo_devices(session, seed=seed)
     calls = seed_demo_hotline(session)
