@@ -6,6 +6,7 @@ export const CSRF_COOKIE = "gridgov_csrf";
 
 export const STATUS_LABEL = {
   reported: "已上报",
+  pending: "待立案",
   registered: "已立案",
   dispatched: "已派遣",
   signed: "处置中",
@@ -17,9 +18,11 @@ export const STATUS_LABEL = {
   voided: "已作废",
   self_resolved: "自行处置",
   transferred: "已移交",
+  refused: "不予立案",
 };
 export const OPEN_STATUSES = [
   "reported",
+  "pending",
   "registered",
   "dispatched",
   "signed",
@@ -46,7 +49,17 @@ export const LIGHT_LABEL = {
   red: "红灯 overdue",
 };
 const PRIORITY_LABEL = { urgent: "特急 urgent", high: "紧急 high", normal: "一般 normal", low: "较低 low" };
-const STAGE_LABEL = { check: "核实", sign: "签收", handle: "处置", verify: "核查", reply: "答复" };
+const STAGE_LABEL = {
+  check: "核实",
+  register: "立案",
+  dispatch: "派遣",
+  sign: "签收",
+  handle: "处置",
+  verify: "核查",
+  reply: "答复",
+};
+// 分级流转: the tier holding a case.
+export const TIER_LABEL = { community: "社区", street: "街道", district: "区县", city: "市" };
 
 // --- DOM -------------------------------------------------------------------------------------
 
@@ -403,7 +416,7 @@ export const ACTIONS = {
   void: { label: "作废 Void", fields: ["reason", "duplicate_of?", "note?"] },
   supervise: { label: "督办 Supervise", fields: ["level", "note?"] },
   redispatch: { label: "重新派遣 Re-dispatch", fields: ["unit_id", "note?"] },
-  dispatch: { label: "派遣 Dispatch", fields: ["unit_id?", "note?"] },
+  dispatch: { label: "派遣 Dispatch", fields: ["unit_id?", "reason?", "note?"], hint: "改派时说明理由 why not the proposal" },
   check: { label: "核实 Check on site", fields: ["passed", "reason?", "note?"], position: true },
   verify: { label: "核查通过 Fix verified", fields: ["note?", "photos"], position: true, extra: { passed: true } },
   rework: { label: "核查不通过 Fix rejected", fields: ["reason", "note?", "photos?"] },
@@ -412,6 +425,11 @@ export const ACTIONS = {
   transfer: { label: "跨区移交 Transfer to another district", fields: ["to_district", "reason", "note?"], hint: "例如：事发地属伍家岗区" },
   locate: { label: "定位 Locate", fields: ["lon", "lat", "building?", "note?"] },
   "direct-reply": { label: "直接答复 Answer now", fields: ["reply", "reply_channel", "note?"] },
+  register: { label: "立案 Register", fields: [], quick: true },
+  refuse: { label: "不予立案 Refuse", fields: ["reason", "note?"], hint: "上报人会看到 the reporter reads it" },
+  escalate: { label: "上报 Escalate", fields: ["reason", "note?"], hint: "例如：超出本级调处能力" },
+  delegate: { label: "下派 Delegate", fields: ["tier", "reason?", "note?"] },
+  resolve: { label: "就地解决 Resolve here", fields: ["note"] },
 };
 
 export const REPLY_CHANNEL = {
@@ -528,6 +546,20 @@ function field(name, event, action) {
         {},
         `接收区县代码 Receiving district${mark}`,
         h("input", { name: "to_district", required: !optional, pattern: "[0-9]{6}", maxlength: 6, inputmode: "numeric", placeholder: "420503" }),
+      );
+    case "tier":
+      return h(
+        "label",
+        {},
+        "下派到 Hand down to",
+        h(
+          "select",
+          { name: "tier" },
+          ["community", "street", "district"]
+            .filter((t) => ["community", "street", "district", "city"].indexOf(t) < ["community", "street", "district", "city"].indexOf(event.tier))
+            .reverse()
+            .map((t) => h("option", { value: t }, `${TIER_LABEL[t]} ${t}`)),
+        ),
       );
     case "duplicate_of": {
       const guess = event.duplicate_of || (event.duplicate_candidates || [])[0] || "";
@@ -717,6 +749,8 @@ export function renderEvent(container, event, { onChanged }) {
           ? `${STAGE_LABEL[event.stage] || event.stage || ""} ${fmtTime(event.stage_deadline)}（${remaining(event.stage_deadline)}）`
           : null,
       ),
+      row("层级 Tier", event.tier ? `${TIER_LABEL[event.tier] || event.tier} ${event.tier}` : null),
+      row("不予立案/作废理由 Reason", event.reason),
       row("责任单位 Unit", event.unit ? event.unit.name : null),
       row("来源 Source", SOURCE_LABEL[event.source] || event.source),
       row("诉求类型 Appeal", event.appeal_type_label),
