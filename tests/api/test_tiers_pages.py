@@ -165,7 +165,7 @@ def test_a_street_dispatcher_registers_dispatches_and_refuses_from_the_tier_queu
     # 立案 the first two
     for words in WORDS[:2]:
         row(page, words).locator("button.row-button").click()
-        expect(page.locator("#tiers-detail h2")).to_be_visible()
+        expect(page.locator("#tiers-detail .description")).to_have_text(words)
         offered = page.locator("#tiers-detail .buttons button")
         for action in ("register", "refuse", "escalate", "delegate", "resolve"):
             expect(offered.and_(page.locator(f"[data-action={action}]"))).to_have_count(1)
@@ -179,6 +179,7 @@ def test_a_street_dispatcher_registers_dispatches_and_refuses_from_the_tier_queu
     page.click("[data-tier-view=registered]")
     expect(page.locator("#tiers-count-registered")).to_have_text("2")
     row(page, WORDS[0]).locator("button.row-button").click()
+    expect(page.locator("#tiers-detail .description")).to_have_text(WORDS[0])
     proposal = page.locator("#tiers-proposal")
     expect(proposal).to_contain_text("西陵街道城管执法中队")
     expect(proposal).to_contain_text("covers the location")
@@ -188,6 +189,7 @@ def test_a_street_dispatcher_registers_dispatches_and_refuses_from_the_tier_queu
 
     # the second to a unit of their choosing: refused without a reason, then sent with one
     row(page, WORDS[1]).locator("button.row-button").click()
+    expect(page.locator("#tiers-detail .description")).to_have_text(WORDS[1])
     expect(page.locator("#tiers-proposal")).to_contain_text("西陵街道城管执法中队")
     page.locator("#tiers-detail button[data-action=dispatch]").click()
     form = page.locator("#tiers-detail form[data-action=dispatch]")
@@ -205,6 +207,7 @@ def test_a_street_dispatcher_registers_dispatches_and_refuses_from_the_tier_queu
     # 不予立案 the third, with the reason the inspector reads
     page.click("[data-tier-view=pending]")
     row(page, WORDS[2]).locator("button.row-button").click()
+    expect(page.locator("#tiers-detail .description")).to_have_text(WORDS[2])
     page.locator("#tiers-detail button[data-action=refuse]").click()
     refuse = page.locator("#tiers-detail form[data-action=refuse]")
     refuse.locator("input[name=reason]").fill("已由环卫当日清运，无需立案")

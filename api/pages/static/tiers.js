@@ -56,6 +56,7 @@ async function showProposal(event) {
   if (!(event.actions || []).includes("dispatch")) return;
   try {
     const proposal = await api(`/api/events/${encodeURIComponent(event.code)}/dispatch-proposal`);
+    if (state.open !== event.code) return;
     const accept = h("button", { type: "button", dataset: { action: "accept-proposal" } }, "按建议派遣 Dispatch as proposed");
     accept.disabled = !proposal.unit;
     accept.addEventListener("click", async () => {
@@ -105,8 +106,14 @@ async function openCase(code) {
   for (const row of document.querySelectorAll("#tiers-list .event")) row.classList.toggle("current", row.dataset.code === code);
   const error = $("#tiers-error");
   clearError(error);
+  // Nothing of the case shown before may be acted on while this one loads.
+  $("#tiers-case").hidden = false;
+  $("#tiers-proposal").hidden = true;
+  $("#tiers-detail").replaceChildren(h("p", { class: "muted" }, "加载中… Loading…"));
   try {
-    showCase(await api(`/api/events/${encodeURIComponent(code)}`));
+    const event = await api(`/api/events/${encodeURIComponent(code)}`);
+    if (state.open !== code) return; // another case was chosen meanwhile
+    showCase(event);
     if (window.matchMedia("(max-width: 60rem)").matches) $("#tiers-case").scrollIntoView();
   } catch (failure) {
     showError(error, failure);
