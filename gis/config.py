@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # long (working time on the work calendar: 4h, 1d …) for the operator's reply (答复), and
     # the callback (回访) after closing is due this long after the reply.
     reply_limit: str = Field(default="1d", pattern=_LIMIT_PATTERN)
+    # Every other case, once the on-site check (核查) passed, waits this long (working time)
+    # for the command centre to close it (结案).
+    close_limit: str = Field(default="4h", pattern=_LIMIT_PATTERN)
     callback_limit: str = Field(default="2d", pattern=_LIMIT_PATTERN)
     # Map basemap: none (outline map), osm, tianditu (needs TIANDITU_KEY), or xyz (BASEMAP_URL,
     # a self-hosted {z}/{x}/{y} template; BASEMAP_CRS gcj02 when its tiles are Gaode/Tencent).
