@@ -216,10 +216,14 @@ def test_hotline_case_from_intake_to_a_satisfied_second_callback(city):
     assert final.closed_at == FRIDAY.replace(hour=11)
 
 
-def test_a_grid_workers_case_still_closes_at_verification(city, tmp_path):
+def test_a_grid_workers_case_is_closed_by_the_command_centre_with_no_reply_or_callback(
+    city, tmp_path
+):
     event = file(city)
     do(city, "disp_w", event, "sign", MONDAY_10 + timedelta(minutes=30))
-    closed = fix(city, event, TUESDAY.replace(hour=10), TUESDAY.replace(hour=11))
+    verified = fix(city, event, TUESDAY.replace(hour=10), TUESDAY.replace(hour=11))
+    assert verified.status is EventStatus.VERIFIED and verified.stage is Stage.CLOSE
+    closed = do(city, "command_staff", event, "close", TUESDAY.replace(hour=12))
     assert closed.status is EventStatus.CLOSED
     assert callbacks_of(city, event) == []
 
