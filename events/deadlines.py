@@ -109,13 +109,8 @@ def extend_stage(session: Session, *, event: Event, new_deadline: datetime) -> N
 
 def light(session: Session, *, event: Event, now: datetime) -> Light | None:
     """Green ≤ 80 % of the stage's time used, yellow to 100 %, red overdue; None when no clock."""
-    if event.stage_started_at is None or event.stage_deadline is None:
-        return None
-    if event.suspended_at is not None:
-        now = event.suspended_at  # the clock stops while suspended (挂账)
-    if event.priority is Priority.URGENT:
-        return _wall_light(event.stage_started_at, event.stage_deadline, now)
-    return work_calendar(session).light(event.stage_started_at, event.stage_deadline, now)
+    running = clock(session, event=event, now=now)  # stopped while suspended (挂账)
+    return running.light if running else None
 
 
 def _wall_light(start: datetime, deadline: datetime, now: datetime) -> Light:
@@ -136,7 +131,6 @@ class Clock:
     when overdue. While the case is suspended (挂账) it is the time left when the clock stopped.
     """
 
-    stage: Stage
     deadline: datetime
     light: Light
     seconds_left: float
@@ -169,23 +163,44 @@ def _span(seconds: float, day_seconds: float) -> str:
 def clock(session: Session, *, event: Event, now: datetime) -> Clock | None:
     """The running stage's deadline, light and time left at `now` (at the suspension while the
     case is suspended: its clock stopped then); None when no clock runs."""
-    found = light(session, event=event, now=now)
-    if found is None or event.stage is None or event.stage_deadline is None:
+    if event.stage_started_at is None or event.stage_deadline is None:
         return None
-    at = event.suspended_at or now
-    if event.priority is Priority.URGENT:
-        left = (event.stage_deadline - at).total_seconds()
+    return deadline_clock(
+        session,
+        start=event.stage_started_at,
+        deadline=event.stage_deadline,
+        now=now,
+        urgent=event.priority is Priority.URGENT,
+        suspended_at=event.suspended_at,
+    )
+
+
+def deadline_clock(
+    session: Session,
+    *,
+    start: datetime,
+    deadline: datetime,
+    now: datetime,
+    urgent: bool = False,
+    suspended_at: datetime | None = None,
+) -> Clock:
+    """Any clock from `start` to `deadline` read at `now` (stopped at `suspended_at`): working
+    time on the calendar, wall time if `urgent`. Stages, sub-tasks and callbacks alike."""
+    at = suspended_at or now
+    if urgent:
+        found = _wall_light(start, deadline, at)
+        left = (deadline - at).total_seconds()
         day = 86400.0
     else:
         calendar = work_calendar(session)
-        left = calendar.working_seconds_between(at, event.stage_deadline)
+        found = calendar.light(start, deadline, at)
+        left = calendar.working_seconds_between(at, deadline)
         day = calendar.hours.hours_per_day * 3600
     return Clock(
-        stage=event.stage,
-        deadline=event.stage_deadline,
+        deadline=deadline,
         light=found,
         seconds_left=left,
-        suspended=event.suspended_at is not None,
+        suspended=suspended_at is not None,
         day_seconds=day,
     )
 

@@ -767,6 +767,7 @@ class CallbackRead(BaseModel):
     opened_at: datetime
     due_at: datetime
     light: Light | None
+    time_left: str | None = Field(default=None, description="剩余 1天 / 超期 2小时, working time")
     attempts: int
     attempt_log: list[CallbackAttempt]
     satisfaction: Satisfaction | None
