@@ -704,8 +704,9 @@ function history(steps) {
   );
 }
 
-/** Every stage run of an event: started, due, ended (in time or late) and its light. */
-function stageTable(stages) {
+/** Every stage run of an event: started, due, ended (in time or late) and its light; the
+ * running one is marked 挂账 while the case is suspended (its clock stopped). */
+function stageTable(stages, suspended) {
   return h(
     "table",
     { class: "stages" },
@@ -725,7 +726,9 @@ function stageTable(stages) {
             {},
             s.ended_at
               ? `${fmtTime(s.ended_at)} ${s.on_time ? "按时 on time" : "超时 late"}`
-              : "进行中 running",
+              : suspended
+                ? "挂账 suspended"
+                : "进行中 running",
           ),
         ),
       ),
@@ -784,7 +787,7 @@ export function renderEvent(container, event, { onChanged }) {
     event.dispatch ? [h("h3", {}, "派遣说明 Why this unit"), dispatchText(event.dispatch)] : null,
     h("h3", {}, "位置 Location"),
     mapBox,
-    (event.stages || []).length ? [h("h3", {}, "各阶段期限 Stage deadlines"), stageTable(event.stages)] : null,
+    (event.stages || []).length ? [h("h3", {}, "各阶段期限 Stage deadlines"), stageTable(event.stages, event.suspended)] : null,
     h("h3", {}, "办理记录 History"),
     history(event.steps),
   );
