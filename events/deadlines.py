@@ -34,8 +34,13 @@ SETTING_LIMIT = {
 def stage_limit(category: EventCategory, stage: Stage) -> Limit:
     """The time limit of `stage` for events of `category` (the command centre's are settings)."""
     if stage in SETTING_LIMIT:
-        return Limit.parse(getattr(get_settings(), SETTING_LIMIT[stage]))
+        return setting_limit(stage)
     return Limit.parse(getattr(category, LIMIT_COLUMN[stage]))
+
+
+def setting_limit(stage: Stage) -> Limit:
+    """The time limit of one of the command centre's own stages, the same for every category."""
+    return Limit.parse(getattr(get_settings(), SETTING_LIMIT[stage]))
 
 
 def due_at(
