@@ -502,6 +502,10 @@ def test_a_suspended_case_shows_the_time_it_had_left_never_overdue_on_phone_and_
         act(session, actor=police, code=code, action="sign", data=ActionInput(), now=signed_at)
         reason = ActionInput(reason="等待法院判决")
         act(session, actor=command, code=code, action="suspend", data=reason, now=suspended_at)
+        # Its twin, never suspended, is weeks overdue: red, 超期 in working days.
+        twin = report.model_copy(update={"description": "超期对照"})
+        late = report_event(session, actor=worker, report=twin, now=monday).code
+        act(session, actor=police, code=late, action="sign", data=ActionInput(), now=signed_at)
         session.commit()
     api = httpx.post(f"{server}/login", data={"username": "command1", "password": PASSWORD}).cookies
     listed = httpx.get(f"{server}/api/events", params={"q": "挂账测试"}, cookies=api).json()
@@ -517,6 +521,9 @@ def test_a_suspended_case_shows_the_time_it_had_left_never_overdue_on_phone_and_
         expect(row.locator(".deadline")).to_have_text("处置 挂账 剩余 6小时")
         expect(row.locator(".light.green")).to_have_count(1)
         expect(row).not_to_contain_text("超期")
+        overdue = console.locator(f"#queue li.event[data-code='{late}']")
+        expect(overdue.locator(".deadline.d-red")).to_have_text(re.compile(r"^处置 超期 \d+天"))
+        expect(overdue.locator(".light.red")).to_have_count(1)
         row.locator("button.row-button").click()
         detail = console.locator("#detail-body")
         expect(detail.locator(".facts .deadline")).to_have_text("处置 挂账 剩余 6小时")
