@@ -139,6 +139,16 @@ def test_a_passed_check_waits_on_the_close_clock_yellow_at_its_deadline_red_a_se
     assert at_deadline.time_left == "剩余 不足1分钟"
     late = read_event(session, event=row, now=due + timedelta(seconds=1))
     assert late.light is Light.RED and late.time_left == "超期 不足1分钟"
+    # The list's light filter (in SQL) agrees, on both sides of the deadline.
+    for now, light in ((due, Light.YELLOW), (due + timedelta(seconds=1), Light.RED)):
+        for asked in Light:
+            found = list_events(
+                session, actor=city["command_staff"], filters=EventFilter(light=asked), now=now
+            ).items
+            assert [i.code for i in found] == ([verified.code] if asked is light else []), (
+                now,
+                asked,
+            )
     two_days = read_event(session, event=row, now=THURSDAY_1730)
     assert (two_days.light, two_days.time_left) == (Light.RED, "超期 2天")
     # The running stage's row carries the same light.
@@ -261,6 +271,13 @@ def test_a_suspended_case_shows_the_time_it_had_left_forever_and_never_overdue(c
             city["session"], actor=city["command_staff"], filters=EventFilter(overdue=True), now=now
         )
         assert overdue.total == 0
+        green = list_events(
+            city["session"],
+            actor=city["command_staff"],
+            filters=EventFilter(light=Light.GREEN),
+            now=now,
+        )
+        assert [i.code for i in green.items] == [event.code]
     assert suspended.status is EventStatus.SUSPENDED
     # Resumed 43 days later: the 4 hours left run again from then.
     back = do(city, "command_staff", event, "resume", AT + timedelta(days=43))
