@@ -283,3 +283,17 @@ def test_a_suspended_case_shows_the_time_it_had_left_forever_and_never_overdue(c
     back = do(city, "command_staff", event, "resume", AT + timedelta(days=43))
     assert back.status is EventStatus.SIGNED and not back.suspended
     assert back.time_left == "剩余 4小时" and back.light is Light.GREEN
+
+
+def test_a_case_suspended_when_already_late_shows_how_late_it_was_and_no_later(city):
+    # Due Tuesday 17:30, suspended Wednesday 10:00: 1.5 working hours late when it stopped.
+    event = signed(city)
+    do(city, "command_staff", event, "suspend", WEDNESDAY.replace(hour=10), reason="等待鉴定")
+    row = city["session"].get(Event, event.id)
+    for now in (WEDNESDAY.replace(hour=10), WEDNESDAY + timedelta(days=43)):
+        read = read_event(city["session"], event=row, now=now)
+        assert (read.light, read.seconds_left, read.time_left) == (
+            Light.RED,
+            -1.5 * 3600,
+            "挂账 超期 1小时30分钟",
+        ), now
