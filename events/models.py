@@ -121,6 +121,7 @@ class Stage(LabelledEnum):
     HANDLE = "handle", "处置"
     VERIFY = "verify", "核查"
     REPLY = "reply", "答复"  # a citizen case, verified, waits for the operator's reply
+    CLOSE = "close", "结案"  # any other case, verified, waits for the command centre's 结案
 
 
 class DeliveryStatus(LabelledEnum):

@@ -426,15 +426,16 @@ def _summary_rows() -> Select[Any]:
     )
 
 
-def _light(session: Session, row: Any, now: datetime) -> Light | None:
-    """The light of a listed row, by the one definition (a detached Event with its clock)."""
+def _clock_fields(session: Session, row: Any, now: datetime) -> dict[str, Any]:
+    """The running stage of a listed row, by the one definition (a detached Event's clock)."""
     clock = Event(
         priority=row.priority,
+        stage=row.stage,
         stage_started_at=row.stage_started_at,
         stage_deadline=row.stage_deadline,
         suspended_at=row.suspended_at,
     )
-    return deadlines.light(session, event=clock, now=now)
+    return deadlines.clock_fields(session, event=clock, now=now)
 
 
 def _summary(session: Session, row: Any, now: datetime) -> EventSummary:
@@ -466,10 +467,8 @@ def _summary(session: Session, row: Any, now: datetime) -> EventSummary:
         tier=row.tier,
         reason=row.void_reason,
         reported_at=row.reported_at,
-        stage=row.stage,
-        stage_deadline=row.stage_deadline,
-        light=_light(session, row, now),
         duplicate_of=row.duplicate_of,
+        **_clock_fields(session, row, now),
     )
 
 

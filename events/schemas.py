@@ -133,8 +133,20 @@ class EventRead(BaseModel):
     reported_at: datetime
     closed_at: datetime | None
     stage: Stage | None
+    stage_label: str | None = Field(
+        default=None, description="核实 立案 派遣 签收 处置 核查 结案 答复"
+    )
     stage_deadline: datetime | None
     light: Light | None
+    seconds_left: float | None = Field(
+        default=None,
+        description="working seconds to the running stage's deadline (wall seconds if urgent), "
+        "negative when overdue; while suspended (挂账), what was left when the clock stopped",
+    )
+    time_left: str | None = Field(
+        default=None, description="剩余 3小时 / 超期 2天 / 挂账 剩余 6小时: the time left in words"
+    )
+    suspended: bool = Field(default=False, description="挂账: the clock is stopped")
     supervision_level: str | None
     rework_count: int
     duplicate_of: str | None
@@ -450,8 +462,20 @@ class EventSummary(BaseModel):
     reason: str | None = Field(default=None, description="why it was refused or voided")
     reported_at: datetime
     stage: Stage | None
+    stage_label: str | None = Field(
+        default=None, description="核实 立案 派遣 签收 处置 核查 结案 答复"
+    )
     stage_deadline: datetime | None
     light: Light | None
+    seconds_left: float | None = Field(
+        default=None,
+        description="working seconds to the running stage's deadline (wall seconds if urgent), "
+        "negative when overdue; while suspended (挂账), what was left when the clock stopped",
+    )
+    time_left: str | None = Field(
+        default=None, description="剩余 3小时 / 超期 2天 / 挂账 剩余 6小时: the time left in words"
+    )
+    suspended: bool = Field(default=False, description="挂账: the clock is stopped")
     duplicate_of: str | None
 
 
@@ -779,6 +803,7 @@ class CallbackRead(BaseModel):
     opened_at: datetime
     due_at: datetime
     light: Light | None
+    time_left: str | None = Field(default=None, description="剩余 1天 / 超期 2小时, working time")
     attempts: int
     attempt_log: list[CallbackAttempt]
     satisfaction: Satisfaction | None

@@ -544,6 +544,8 @@ def read_event(
         if event.duplicate_of_id
         else None
     )
+    running = deadlines.clock_fields(session, event=event, now=at)
+    urgent = event.priority is Priority.URGENT
     return EventRead(
         id=event.id,
         code=event.code,
@@ -582,9 +584,6 @@ def read_event(
         ticket=event.external_ref if event.source is not EventSource.OPEN311 else None,
         reported_at=event.reported_at,
         closed_at=event.closed_at,
-        stage=event.stage,
-        stage_deadline=event.stage_deadline,
-        light=deadlines.light(session, event=event, now=at),
         supervision_level=event.supervision_level,
         rework_count=event.rework_count,
         duplicate_of=duplicate_of,
@@ -598,9 +597,13 @@ def read_event(
                 deadline=s.deadline,
                 ended_at=s.ended_at,
                 on_time=s.on_time,
+                light=running["light"]
+                if s.ended_at is None
+                else deadlines.ended_light(session, stage=s, urgent=urgent),
             )
             for s in stages
         ],
+        **running,
         steps=[
             StepRead(
                 id=s.id,

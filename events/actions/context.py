@@ -200,7 +200,7 @@ def check_scope(session: Session, actor: Actor, event: Event, action: str) -> No
             )
         return
     if role is StaffRole.GRID_WORKER:
-        if action in ("verify", "rework", "self-resolve"):
+        if action == "self-resolve":
             if not is_events_grid_worker(session, actor, event):
                 reporter = session.scalar(
                     select(Staff.username).where(Staff.id == event.reporter_id)
@@ -210,10 +210,13 @@ def check_scope(session: Session, actor: Actor, event: Event, action: str) -> No
                     f"({reporter or 'unknown'}) or an inspector may {action} it"
                 )
             return
+        # Everything else, the on-site checks (核实, 核查) included, is the grid's workers'
+        # work, whoever reported the case.
         if event.grid_code is None or event.grid_code not in actor.grid_codes:
             raise Forbidden(
                 f"event {event.code} is in grid {event.grid_code or '(outside every grid)'}, "
-                f"not in your grids ({', '.join(sorted(actor.grid_codes)) or 'none'})"
+                f"not in your grids ({', '.join(sorted(actor.grid_codes)) or 'none'}); "
+                "its grid's workers or an inspector of its area may do that"
             )
         return
     if not in_area(actor, event):

@@ -231,10 +231,14 @@ def test_hotline_case_from_intake_to_a_satisfied_second_callback(city):
     assert final.closed_at == FRIDAY.replace(hour=11)
 
 
-def test_a_grid_workers_case_still_closes_at_verification(city, tmp_path):
+def test_a_grid_workers_case_is_closed_by_the_command_centre_with_no_reply_or_callback(
+    city, tmp_path
+):
     event = file(city)
     do(city, "disp_w", event, "sign", MONDAY_10 + timedelta(minutes=30))
-    closed = fix(city, event, TUESDAY.replace(hour=10), TUESDAY.replace(hour=11))
+    verified = fix(city, event, TUESDAY.replace(hour=10), TUESDAY.replace(hour=11))
+    assert verified.status is EventStatus.VERIFIED and verified.stage is Stage.CLOSE
+    closed = do(city, "command_staff", event, "close", TUESDAY.replace(hour=12))
     assert closed.status is EventStatus.CLOSED
     assert callbacks_of(city, event) == []
 
@@ -365,13 +369,16 @@ def test_queue_by_due_day_and_overdue(city):
     on_friday = callback_queue(session, actor=staff, due="today", now=FRIDAY.replace(hour=9))
     assert [c.event_code for c in on_friday] == [event.code]
     assert on_friday[0].light is Light.GREEN  # Wednesday 10:00 → Friday 17:30, 2/3 used
+    assert on_friday[0].time_left == "剩余 6小时"  # 9:00–12:00 and 14:30–17:30
     late_friday = callback_queue(session, actor=staff, due="today", now=FRIDAY.replace(hour=16))
     assert late_friday[0].light is Light.YELLOW
+    assert late_friday[0].time_left == "剩余 1小时30分钟"
     assert callback_queue(session, actor=staff, due="2026-11-26", now=THURSDAY) == []
     due = FRIDAY.replace(hour=17, minute=30)
     assert callback_queue(session, actor=staff, due="overdue", now=due) == []
     late = callback_queue(session, actor=staff, due="overdue", now=due + timedelta(seconds=1))
     assert [c.event_code for c in late] == [event.code] and late[0].light is Light.RED
+    assert late[0].time_left == "超期 不足1分钟"
     with pytest.raises(InvalidReport, match="not all, today, overdue"):
         callback_queue(session, actor=staff, due="tomorrow", now=THURSDAY)
 

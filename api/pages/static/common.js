@@ -49,6 +49,7 @@ export const LIGHT_LABEL = {
   red: "红灯 overdue",
 };
 const PRIORITY_LABEL = { urgent: "特急 urgent", high: "紧急 high", normal: "一般 normal", low: "较低 low" };
+// The API names each stage (stage_label); this is for the stage rows of an event's history.
 const STAGE_LABEL = {
   check: "核实",
   register: "立案",
@@ -56,6 +57,7 @@ const STAGE_LABEL = {
   sign: "签收",
   handle: "处置",
   verify: "核查",
+  close: "结案",
   reply: "答复",
 };
 // 分级流转: the tier holding a case.
@@ -233,14 +235,22 @@ export function fmtTime(iso) {
   });
 }
 
-/** Time left to a deadline (or how far past it), in Chinese and English. */
-export function remaining(iso) {
-  if (!iso) return "";
-  const minutes = Math.round((new Date(iso) - Date.now()) / 60000);
-  const span = Math.abs(minutes);
-  const text =
-    span < 60 ? `${span}分钟 ${span} min` : span < 2880 ? `${Math.round(span / 60)}小时 ${Math.round(span / 60)} h` : `${Math.round(span / 1440)}天 ${Math.round(span / 1440)} d`;
-  return minutes >= 0 ? `剩 ${text} left` : `超期 ${text} overdue`;
+/** The running stage's deadline as a badge: its stage, light and the time left in working
+ * time as the server words it (剩余 3小时 / 超期 2天 / 挂账 剩余 6小时, frozen while suspended);
+ * the page never counts time itself. */
+export function deadlineBadge(item) {
+  if (!item.stage_deadline) return null;
+  const stage = item.stage_label || STAGE_LABEL[item.stage] || item.stage || "";
+  const light = item.suspended ? "paused" : item.light || "none";
+  return h(
+    "span",
+    {
+      class: `deadline d-${light}`,
+      title: `${stage}期限 due ${fmtTime(item.stage_deadline)}（工作时间 working time）`,
+      dataset: { stage: item.stage || "" },
+    },
+    `${stage} ${item.time_left || ""}`.trim(),
+  );
 }
 
 export function today() {
@@ -385,6 +395,7 @@ export function eventRow(item, onOpen) {
         lightDot(item.light),
         h("span", { class: "code" }, item.code),
         statusBadge(item.status, item.status_label),
+        deadlineBadge(item),
         h("span", { class: "category" }, item.category_name || item.category),
       ),
       h("div", { class: "event-text" }, item.description),
@@ -392,7 +403,7 @@ export function eventRow(item, onOpen) {
         "div",
         { class: "event-meta muted" },
         item.stage_deadline
-          ? `${STAGE_LABEL[item.stage] || ""}期限 due ${fmtTime(item.stage_deadline)} · ${remaining(item.stage_deadline)}`
+          ? `${item.stage_label || STAGE_LABEL[item.stage] || ""}期限 due ${fmtTime(item.stage_deadline)}`
           : `上报 reported ${fmtTime(item.reported_at)}`,
         item.unit ? ` · ${item.unit.name}` : "",
         where ? ` · ${where}` : "",
@@ -717,6 +728,38 @@ function history(steps) {
   );
 }
 
+/** Every stage run of an event: started, due, ended (in time or late) and its light; the
+ * running one is marked 挂账 while the case is suspended (its clock stopped). */
+function stageTable(stages, suspended) {
+  return h(
+    "table",
+    { class: "stages" },
+    h("thead", {}, h("tr", {}, ["阶段 Stage", "开始 Started", "期限 Due", "结束 Ended"].map((t) => h("th", {}, t)))),
+    h(
+      "tbody",
+      {},
+      stages.map((s) =>
+        h(
+          "tr",
+          { dataset: { stage: s.stage } },
+          h("td", {}, lightDot(s.light), ` ${s.stage_label || STAGE_LABEL[s.stage] || s.stage}`),
+          h("td", {}, fmtTime(s.started_at)),
+          h("td", {}, fmtTime(s.deadline)),
+          h(
+            "td",
+            {},
+            s.ended_at
+              ? `${fmtTime(s.ended_at)} ${s.on_time ? "按时 on time" : "超时 late"}`
+              : suspended
+                ? "挂账 suspended"
+                : "进行中 running",
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 /** Render one event (GET /api/events/{code}) with photos, history, map and its actions;
  * `onChanged(event)` gets the event as an action left it. */
 export function renderEvent(container, event, { onChanged }) {
@@ -746,7 +789,7 @@ export function renderEvent(container, event, { onChanged }) {
       row(
         "期限 Deadline",
         event.stage_deadline
-          ? `${STAGE_LABEL[event.stage] || event.stage || ""} ${fmtTime(event.stage_deadline)}（${remaining(event.stage_deadline)}）`
+          ? [deadlineBadge(event), ` ${fmtTime(event.stage_deadline)}`]
           : null,
       ),
       row("层级 Tier", event.tier ? `${TIER_LABEL[event.tier] || event.tier} ${event.tier}` : null),
@@ -770,6 +813,7 @@ export function renderEvent(container, event, { onChanged }) {
     event.dispatch ? [h("h3", {}, "派遣说明 Why this unit"), dispatchText(event.dispatch)] : null,
     h("h3", {}, "位置 Location"),
     mapBox,
+    (event.stages || []).length ? [h("h3", {}, "各阶段期限 Stage deadlines"), stageTable(event.stages, event.suspended)] : null,
     h("h3", {}, "办理记录 History"),
     history(event.steps),
   );
