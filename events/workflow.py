@@ -102,6 +102,11 @@ TRANSITIONS: dict[str, Transition] = {
         _t("supervise", "督办", set(OPEN_STATES) - {S.REPORTED}, None, set(SYSTEM)),
         # The place or the party responsible is in another district (events.transfer).
         _t("transfer", "跨区移交", set(OPEN_STATES), S.TRANSFERRED, set(SYSTEM)),
+        # REVIEW: the command centre reviews a unit's return (退回审核) and rules disputes
+        # (争议裁定); `redispatch` of a returned case is a synonym of accept-return.
+        _t("accept-return", "同意退回", {S.RETURNED}, S.DISPATCHED, set(SYSTEM)),
+        _t("reject-return", "驳回退回", {S.RETURNED}, S.DISPATCHED, set(SYSTEM)),
+        _t("rule", "争议裁定", {S.RETURNED}, S.DISPATCHED, set(SYSTEM)),
     )
 }
 

@@ -173,7 +173,8 @@ ACTION_FIELDS = {
     "not given), replied_at (now when not given), note — only for a citizen's 咨询",
     "check": "passed (false voids the report, with reason), note",
     "dispatch": "unit_id (command centre: chosen by hand) or none (by the rules), note",
-    "redispatch": "unit_id, or none to route a returned case by the rules again; note",
+    "redispatch": "unit_id, or none to route a returned case by the rules again (as "
+    "accept-return); note",
     "sign": "nothing; note optional",
     "return": "reason (why it is not your unit's), note",
     "handle": "note (what was done), photos (required for some categories)",
@@ -191,6 +192,12 @@ ACTION_FIELDS = {
     "in_person), replied_at (default now); closes a verified citizen case, opens its callback",
     "reopen": "only through a callback's 不满意 (POST /api/events/{code}/callbacks)",
     "transfer": "to_district (6-digit code of the receiving district), reason, note",
+    "accept-return": "unit_id, or none to route the case by the rules again (never to a unit "
+    "that returned it); note",
+    "reject-return": "reason (the ruling: why the case is the unit's), note; back to the unit "
+    "that returned it",
+    "rule": "unit_id (the unit that leads: a disputing unit or another of the district), reason "
+    "(the reasoning; the ruling binds the unit), note — only when two units returned the case",
 }
 assert set(ACTION_FIELDS) == set(TRANSITIONS), "every workflow action is documented"
 
