@@ -109,6 +109,13 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("POST", "/api/events/{code}/self-resolve"): frozenset({R.GRID_WORKER}),
     ("POST", "/api/events/{code}/supervise"): COMMAND,
     ("POST", "/api/events/{code}/transfer"): COMMAND,
+    # return review and disputes (退回审核, 争议裁定) are the command centre's; a unit only returns
+    ("POST", "/api/events/{code}/accept-return"): COMMAND,
+    ("POST", "/api/events/{code}/reject-return"): COMMAND,
+    ("POST", "/api/events/{code}/rule"): COMMAND,
+    ("GET", "/api/returns"): COMMAND,
+    ("GET", "/api/rulings"): COMMAND,
+    ("POST", "/api/rulings/{ruling_id}/dispatch-rule"): COMMAND,
     ("POST", "/api/events/{code}/{action}"): EVERYONE,  # unknown actions: 404 for anyone
     # reference data: everyone reads, admins edit; rules are internal to the command centre
     ("GET", "/api/categories"): EVERYONE,
