@@ -24,7 +24,12 @@ def returners(event: Event) -> list[int]:
 
 def is_disputed(event: Event) -> bool:
     """Whether two different units have returned the case (a jurisdiction dispute, 争议)."""
-    return len(returners(event)) >= 2
+    return disputing(event.returned_by_unit_ids)
+
+
+def disputing(returned_by_unit_ids: list[int] | None) -> bool:
+    """Whether these returns (an event's `returned_by_unit_ids`) came from two different units."""
+    return len(set(returned_by_unit_ids or [])) >= 2
 
 
 def ruling_on(session: Session, *, event: Event) -> DisputeRuling | None:

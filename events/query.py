@@ -49,6 +49,7 @@ from events import deadlines
 from events.actions import actions_for
 from events.calendar import Light, Limit, LimitUnit, WorkCalendar, WorkingHours
 from events.catalog import Priority
+from events.disputes import disputing
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.models import Attachment, DepartmentUnit, Event, EventCategory, EventStatus
 from events.reference import work_calendar
@@ -407,6 +408,7 @@ def _summary_rows() -> Select[Any]:
             .scalar_subquery()
             .label("duplicate_of"),
             Event.source,
+            Event.returned_by_unit_ids,
         )
         .select_from(Event)
         .join(EventCategory, EventCategory.id == Event.category_id)
@@ -456,6 +458,7 @@ def _summary(session: Session, row: Any, now: datetime) -> EventSummary:
         stage_deadline=row.stage_deadline,
         light=_light(session, row, now),
         duplicate_of=row.duplicate_of,
+        disputed=disputing(row.returned_by_unit_ids),
     )
 
 

@@ -132,6 +132,9 @@ class EventRead(BaseModel):
     light: Light | None
     supervision_level: str | None
     rework_count: int
+    disputed: bool = Field(
+        default=False, description="two different units returned it: a jurisdiction dispute (争议)"
+    )
     duplicate_of: str | None
     duplicate_candidates: list[str] = Field(default_factory=list)
     dispatch: dict[str, Any] | None = Field(
@@ -424,6 +427,7 @@ class EventSummary(BaseModel):
     stage_deadline: datetime | None
     light: Light | None
     duplicate_of: str | None
+    disputed: bool = Field(default=False, description="two different units returned it (争议)")
 
 
 class EventPage(BaseModel):
