@@ -984,3 +984,38 @@ class RulingRule(BaseModel):
 
     ruling: RulingRead
     rule: RuleRead
+
+
+class ReviewKpiRow(BaseModel):
+    """Return review indicators of one unit, or of all (key None): events.kpis.review_kpis."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str | None  # unit id; None for the total
+    name: str
+    dispatched: int
+    returns: int
+    accepted_returns: int
+    disputes: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def return_rate(self) -> float | None:
+        """退单率: returns / dispatched."""
+        return _ratio(self.returns, self.dispatched)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def dispatch_accuracy(self) -> float | None:
+        """派遣准确率: 1 − accepted returns / dispatched."""
+        rate = _ratio(self.accepted_returns, self.dispatched)
+        return None if rate is None else 1 - rate
+
+
+class ReviewKpis(BaseModel):
+    """退单率, 派遣准确率 and 争议数 per unit of the events reported in [start, end)."""
+
+    start: datetime
+    end: datetime
+    rows: list[ReviewKpiRow]
+    total: ReviewKpiRow

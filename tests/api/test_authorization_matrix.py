@@ -139,6 +139,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("DELETE", "/api/calendar/{day}"): ADMIN,
     # statistics: aggregates, each scoped by the service
     ("GET", "/api/stats/kpis"): EVERYONE,
+    ("GET", "/api/stats/review-kpis"): EVERYONE,
     ("GET", "/api/stats/population"): AGGREGATES,
     ("GET", "/api/stats/overdue-visits"): AGGREGATES,
     # imports and exports
@@ -183,6 +184,7 @@ PARAMETERS = {
     "rule_id": "1",
     "job_id": "1",
     "callback_id": "1",
+    "ruling_id": "1",
     "day": "2026-10-01",
     "suffix": "csv",
     "name": "nobody",

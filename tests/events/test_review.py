@@ -15,6 +15,7 @@ from events.actions import actions_for
 from events.admin import save_rule
 from events.catalog import DepartmentType, Tier
 from events.exceptions import ActionNotAllowed, Conflict, Forbidden, InvalidReport
+from events.kpis import review_kpis
 from events.models import DispatchRule, Event, EventStage, EventStatus, Outbox, Stage
 from events.rulings import list_rulings, make_dispatch_rule, review_queue
 from events.schemas import EventRead, RuleFromRuling, RuleInput
@@ -321,3 +322,74 @@ def test_a_dispatch_rule_from_a_ruling_stays_inside_the_area_of_whoever_makes_it
     made = make_dispatch_rule(session, actor=community, ruling_id=ruling.id, data=RuleFromRuling())
     assert (made.rule.area_prefix, made.rule.fixed_unit_id) == (COMMUNITY, city["police_w"].id)
     assert made.ruling.district_code == DISTRICT
+
+
+# -- KPIs: 退单率, 派遣准确率, 争议数 --------------------------------------------------------------
+
+INDEPENDENT_REVIEW_FIGURES = text(
+    """
+    WITH s AS (
+        SELECT unit_id, action, to_status,
+               lead(action) OVER w AS next_action, lead(unit_id) OVER w AS next_unit
+        FROM event_step WHERE event_id = ANY(:ids)
+        WINDOW w AS (PARTITION BY event_id ORDER BY at, id)
+    )
+    SELECT unit_id,
+           count(*) FILTER (WHERE to_status = 'dispatched'),
+           count(*) FILTER (WHERE action = 'return'),
+           count(*) FILTER (WHERE action = 'return' AND (next_action IN ('accept-return',
+               'redispatch') OR (next_action = 'rule' AND next_unit <> unit_id)))
+    FROM s WHERE unit_id IS NOT NULL GROUP BY unit_id
+    """
+)
+
+
+def test_review_kpis_per_unit_match_hand_counts_and_independent_sql(city):
+    session = city["session"]
+    at = TUESDAY.replace(hour=9)
+    # A: PS-W returns (accepted → PS-E), PS-E returns: disputed, ruled to PS-W.
+    a = disputed(city)
+    do(city, "command_staff", a, "rule", at, unit_id=city["police_w"].id, reason="依辖区裁定")
+    # B: PS-W returns, rejected back to PS-W.
+    b = returned(city)
+    do(city, "command_staff", b, "reject-return", at, reason="属本所辖区")
+    # C: dispatched to PS-W and signed for.
+    c = file(city)
+    do(city, "disp_w", c, "sign", MONDAY_10 + timedelta(minutes=5))
+    # D: PS-W returns, re-dispatched (the synonym of accept-return) to the fire station.
+    d = returned(city)
+    do(city, "command_staff", d, "redispatch", at, unit_id=city["fire"].id)
+    start, end = MONDAY_10 - timedelta(days=1), MONDAY_10 + timedelta(days=1)
+
+    figures = review_kpis(session, actor=city["command_staff"], start=start, end=end)
+    by_unit = {
+        r.name: (r.dispatched, r.returns, r.accepted_returns, r.disputes) for r in figures.rows
+    }
+    w, e, f = city["police_w"], city["police_e"], city["fire"]
+    # By hand: PS-W was sent A (twice: dispatch, rule), B (twice: dispatch, reject), C and D;
+    # it returned A, B, D, of which A (accept-return) and D (redispatch) were accepted.
+    assert by_unit == {w.name: (6, 3, 2, 1), e.name: (1, 1, 1, 1), f.name: (1, 0, 0, 0)}
+    independent = {
+        unit: (dispatched, returns, accepted)
+        for unit, dispatched, returns, accepted in session.execute(
+            INDEPENDENT_REVIEW_FIGURES, {"ids": [a.id, b.id, c.id, d.id]}
+        )
+    }
+    assert {int(r.key): (r.dispatched, r.returns, r.accepted_returns) for r in figures.rows} == (
+        independent
+    )
+    row_w = next(r for r in figures.rows if r.key == str(w.id))
+    assert row_w.return_rate == pytest.approx(3 / 6)
+    assert row_w.dispatch_accuracy == pytest.approx(1 - 2 / 6)
+    assert (figures.total.dispatched, figures.total.accepted_returns, figures.total.disputes) == (
+        8,
+        3,
+        1,
+    )
+    # A unit's dispatcher sees its own row only; nothing reported in the period, no rows.
+    mine = review_kpis(session, actor=city["disp_e"], start=start, end=end)
+    assert [(r.name, r.returns, r.disputes) for r in mine.rows] == [(e.name, 1, 1)]
+    later = review_kpis(session, actor=city["command_staff"], start=end, end=end + AN_HOUR)
+    assert (
+        later.rows == [] and later.total.dispatched == 0 and later.total.dispatch_accuracy is None
+    )
