@@ -27,7 +27,7 @@ from events.disputes import (
     returners,
 )
 from events.exceptions import ActionNotAllowed
-from events.models import Event, EventStep, Outbox
+from events.models import Event, EventStatus, EventStep, Outbox
 from events.workflow import allowed_actions
 
 
@@ -119,7 +119,10 @@ def _rule(ctx: ActionContext) -> None:
 
 def available(session: Session, *, event: Event, action: str) -> bool:
     """Whether `action`, allowed by the table, makes sense for this case now: `rule` only on a
-    dispute awaiting its ruling, `return` not by the unit a ruling named."""
+    dispute awaiting its ruling, `return` not by the unit a ruling named, `redispatch` of a
+    returned case as accept-return."""
+    if action == "redispatch" and event.status is EventStatus.RETURNED:
+        return False  # offered as accept-return, its synonym for a returned case
     if action == "rule":
         return is_disputed(event) and awaiting_ruling(session, event=event)
     if action == "return":
