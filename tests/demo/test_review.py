@@ -21,7 +21,9 @@ def demo(database_url: str) -> Iterator[DemoCity]:
 
 def test_demo_returns_wait_for_review_and_one_is_a_dispute_awaiting_its_ruling(demo):
     with Session(demo.engine) as session:
-        queue = review_queue(session, actor=demo.command)
+        words = {description for _, description, _ in CASES}
+        # The generated weeks of events hold returned cases too; these are the seeded ones.
+        queue = [c for c in review_queue(session, actor=demo.command) if c.description in words]
         assert len(queue) == len(CASES)
         assert sorted(
             (len(case.returns), case.disputed, case.awaiting_ruling) for case in queue

@@ -393,3 +393,17 @@ def test_review_kpis_per_unit_match_hand_counts_and_independent_sql(city):
     assert (
         later.rows == [] and later.total.dispatched == 0 and later.total.dispatch_accuracy is None
     )
+
+
+def test_a_ruling_binds_the_unit_it_names_and_no_other(city):
+    case = disputed(city)
+    at = TUESDAY.replace(hour=9)
+    do(city, "command_staff", case, "rule", at, unit_id=city["police_w"].id, reason="依辖区裁定")
+    # The centre may still re-route the case; the station it goes to may return it.
+    moved = do(city, "command_staff", case, "redispatch", at + AN_HOUR, unit_id=city["fire"].id)
+    assert unit_code(moved) == "FS-1"
+    back = do(city, "disp_fire", case, "return", at + 2 * AN_HOUR, reason="不属消防")
+    assert back.status is EventStatus.RETURNED
+    # Three units have returned it since the ruling: a dispute awaiting a ruling again.
+    [queued] = review_queue(city["session"], actor=city["command_staff"])
+    assert (queued.disputed, queued.awaiting_ruling) == (True, True)
