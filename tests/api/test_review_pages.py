@@ -137,6 +137,10 @@ def test_the_centre_accepts_rules_a_dispute_and_makes_it_a_dispatch_rule(server,
     give_back(server, "east1", code, "事发地不在本站辖区")
     panel.locator("#review-refresh").click()
     expect(item.locator(".dispute")).to_contain_text("争议待裁定")
+    page.click("[data-view=unrouted]")  # the console's list flags the dispute too
+    expect(page.locator(f"#queue li.event[data-code='{code}'] .dispute")).to_have_text(
+        "争议 Disputed"
+    )
     rule = item.locator("form[data-action=rule]")
     rule.locator("button[type=submit]").click()  # nothing chosen: the browser asks for a unit
     expect(panel.locator("#review-status")).not_to_contain_text("已裁定")

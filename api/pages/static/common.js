@@ -373,6 +373,7 @@ export function eventRow(item, onOpen) {
         h("span", { class: "code" }, item.code),
         statusBadge(item.status, item.status_label),
         h("span", { class: "category" }, item.category_name || item.category),
+        item.disputed ? h("span", { class: "dispute" }, "争议 Disputed") : null,
       ),
       h("div", { class: "event-text" }, item.description),
       h(
