@@ -48,11 +48,6 @@ from people.models import Staff, StaffRole
 MAX_QUEUE = 200  # the oldest returned cases first; a centre with more has a backlog to clear
 
 
-def _units(session: Session, ids: list[int]) -> dict[int, DepartmentUnit]:
-    found = session.scalars(select(DepartmentUnit).where(DepartmentUnit.id.in_(ids)))
-    return {u.id: u for u in found}
-
-
 def review_queue(session: Session, *, actor: Actor) -> list[ReturnedCase]:
     """Returned cases in the actor's area, oldest first, with every return and its reason."""
     require_role(actor, SYSTEM, "review returned cases")
@@ -72,7 +67,6 @@ def review_queue(session: Session, *, actor: Actor) -> list[ReturnedCase]:
         .where(EventStep.event_id.in_([e.id for e in events]), EventStep.action == "return")
         .order_by(EventStep.at, EventStep.id)
     ).all()
-    units = _units(session, [s.unit_id for s, _ in steps if s.unit_id is not None])
     categories = {
         c.id: c
         for c in session.scalars(
@@ -84,7 +78,7 @@ def review_queue(session: Session, *, actor: Actor) -> list[ReturnedCase]:
         category = categories[event.category_id]
         returns = [
             ReturnRead(
-                unit=get_unit_ref(session, unit_id=step.unit_id) if step.unit_id in units else None,
+                unit=get_unit_ref(session, unit_id=step.unit_id),
                 reason=(step.data or {}).get("reason") or step.note,
                 at=step.at,
                 by=username,
