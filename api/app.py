@@ -27,6 +27,7 @@ from api.http.routers import (
     people,
     recut,
     reference,
+    rulings,
     stats,
     tiles,
 )
@@ -95,6 +96,7 @@ def create_app() -> FastAPI:
         events,
         devices,
         reference,
+        rulings,
         stats,
         imports,
         open311,

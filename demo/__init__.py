@@ -8,7 +8,8 @@ staff), `demo.units` (department units and dispatchers, seeded with the events),
 and city centres and the logins community1 and street1), `demo.open311` (the demo API key),
 `demo.hotline` (the 12345 operator `hotline1` and a few calls it took), `demo.devices` (a
 couple of dozen sensors per district) and
-`demo.replies` (12345 cases answered and called back, for the citizen-service KPIs).
+`demo.replies` (12345 cases answered and called back, for the citizen-service KPIs) and
+`demo.review` (returns waiting for review and a dispute waiting for its ruling).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from demo.open311 import seed_demo_key
 from demo.people.scales import PeopleSeedSummary
 from demo.people.seed import seed_demo_people
 from demo.replies import seed_demo_replies
+from demo.review import seed_demo_reviews
 from demo.tiers import seed_demo_tiers
 from events.reference import load_reference_data
 
@@ -69,6 +71,7 @@ def seed_all(
     seed_demo_devices(session, seed=seed)
     calls = seed_demo_hotline(session)
     replies = seed_demo_replies(session, seed=seed)
+    seed_demo_reviews(session)
     return DemoSeedSummary(
         city=city,
         people=people,

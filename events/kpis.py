@@ -53,6 +53,22 @@ Citizen service (`citizen_kpis`, 12345 热线 and the other CITIZEN_SOURCES), sa
 - citizen closed: citizen cohort events closed at least once (a step into closed); reopened: of
   those, the ones reopened (重办) at least once; reopen rate (重办率) = reopened / closed.
 
+Return review and disputes (`review_kpis`, 退回审核/争议裁定), same cohort and scope, per unit
+(the unit named by each step):
+
+- dispatched (派遣数): steps of cohort events into `dispatched` naming the unit — automatic
+  dispatch by the rules, the command centre's dispatch and re-dispatch, accept-return,
+  reject-return (the case is sent back to it) and rule.
+- returns (退单数): the unit's `return` steps; return rate (退单率) = returns / dispatched.
+- accepted returns (退回被同意数): returns whose review (the first later step leaving
+  `returned`) accepted them: accept-return or redispatch, or a ruling (rule) naming another unit.
+- dispatch accuracy (派遣准确率) = 1 − accepted returns / dispatched: the share of dispatches to
+  the unit that were right (CJ/T 292's 准确派遣率, (dispatched − returned-and-accepted) /
+  dispatched).
+- disputes (争议数): cohort events two or more different units returned (a jurisdiction dispute)
+  among whose returners the unit is; the total counts each disputed event once.
+A dispatcher sees their own unit's row only.
+
 Scope (people.access): admins see everything; leaders, command staff and inspectors their area
 (by grid code prefix; events outside every grid by district); grid workers their grids;
 dispatchers the events their unit holds, and only their unit's sign-for stages.
@@ -75,8 +91,9 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from events.exceptions import Forbidden, InvalidReport
 from events.models import (
@@ -91,7 +108,7 @@ from events.models import (
     Satisfaction,
     Stage,
 )
-from events.schemas import CitizenKpis, KpiRow
+from events.schemas import CitizenKpis, KpiRow, ReviewKpiRow, ReviewKpis
 from events.workflow import OPEN_STATES
 from gis.clock import CHINA_TZ, local_today
 from grid.models import AdminUnit, Grid
@@ -507,6 +524,111 @@ def _month_end(year: int, month: int) -> date:
     return date.fromordinal(following.toordinal() - 1)
 
 
+# -- return review and disputes (退回审核, 争议裁定) ---------------------------------------------
+
+# Reviews that accepted the return under review (a ruling accepts it when it names another unit).
+ACCEPTING_REVIEWS: Final = ("accept-return", "redispatch")
+
+
+def review_kpis(session: Session, *, actor: Actor, start: datetime, end: datetime) -> ReviewKpis:
+    """退单数, 退单率, accepted returns, 派遣准确率 and 争议数 per unit of the events reported in
+    [start, end) within the actor's scope, and their total (see the module docstring)."""
+    _check_period(start, end, datetime.now(UTC))
+    own_unit = actor.department_unit_id if actor.role is StaffRole.DISPATCHER else None
+    # A unit that returned a case no longer holds it: its dispatcher's row counts its own steps.
+    scope = true() if actor.role is StaffRole.DISPATCHER else _scope(actor)
+    cohort = (
+        select(Event.id, Event.returned_by_unit_ids)
+        .where(Event.reported_at >= start, Event.reported_at < end, scope)
+        .cte("review_cohort")
+    )
+    step = aliased(EventStep)
+    per_step = session.execute(
+        select(
+            step.unit_id,
+            func.count().filter(step.to_status == EventStatus.DISPATCHED),
+            func.count().filter(step.action == "return"),
+        )
+        .join(cohort, cohort.c.id == step.event_id)
+        .where(step.unit_id.is_not(None))
+        .group_by(step.unit_id)
+    ).all()
+    review = aliased(EventStep)
+    next_review = (
+        select(review.action, review.unit_id)
+        .where(
+            review.event_id == step.event_id,
+            review.from_status == EventStatus.RETURNED,
+            tuple_(review.at, review.id) > tuple_(step.at, step.id),
+        )
+        .order_by(review.at, review.id)
+        .limit(1)
+        .lateral("next_review")
+    )
+    accepted: dict[int | None, int] = dict(
+        session.execute(
+            select(step.unit_id, func.count())
+            .join(cohort, cohort.c.id == step.event_id)
+            .join(next_review, true())
+            .where(
+                step.action == "return",
+                or_(
+                    next_review.c.action.in_(ACCEPTING_REVIEWS),
+                    and_(
+                        next_review.c.action == "rule",
+                        next_review.c.unit_id.is_distinct_from(step.unit_id),
+                    ),
+                ),
+            )
+            .group_by(step.unit_id)
+        ).all()
+    )
+    pairs = (
+        select(cohort.c.id, func.unnest(cohort.c.returned_by_unit_ids).label("unit_id"))
+        .distinct()
+        .cte("returner_pairs")
+    )
+    disputed = select(pairs.c.id).group_by(pairs.c.id).having(func.count() >= 2)
+    disputes: dict[int, int] = dict(
+        session.execute(
+            select(pairs.c.unit_id, func.count())
+            .where(pairs.c.id.in_(disputed))
+            .group_by(pairs.c.unit_id)
+        ).all()
+    )
+    counts = {int(unit or 0): (int(d), int(r)) for unit, d, r in per_step}  # unit is NOT NULL
+    units = sorted(set(counts) | {int(u) for u in accepted if u is not None} | set(disputes))
+    if actor.role is StaffRole.DISPATCHER:
+        units = [u for u in units if u == own_unit]
+    names = _names(session, "unit", [str(u) for u in units])
+    rows = [
+        ReviewKpiRow(
+            key=str(unit),
+            name=names.get(str(unit), str(unit)),
+            dispatched=counts.get(unit, (0, 0))[0],
+            returns=counts.get(unit, (0, 0))[1],
+            accepted_returns=int(accepted.get(unit, 0)),
+            disputes=int(disputes.get(unit, 0)),
+        )
+        for unit in units
+    ]
+    if actor.role is StaffRole.DISPATCHER:
+        total_disputes = sum(r.disputes for r in rows)
+    else:
+        total_disputes = int(
+            session.scalar(select(func.count()).select_from(disputed.subquery())) or 0
+        )
+    total = ReviewKpiRow(
+        key=None,
+        name="合计 All units",
+        dispatched=sum(r.dispatched for r in rows),
+        returns=sum(r.returns for r in rows),
+        accepted_returns=sum(r.accepted_returns for r in rows),
+        disputes=total_disputes,
+    )
+    return ReviewKpis(start=start, end=end, rows=rows, total=total)
+
+
 __all__ = [
     "GROUPINGS",
     "READ_KPIS",
@@ -514,4 +636,5 @@ __all__ = [
     "citizen_kpis",
     "kpis",
     "period_bounds",
+    "review_kpis",
 ]

@@ -545,5 +545,38 @@ class WorkCalendarDay(Base):
     name: Mapped[str] = mapped_column(String(50))
 
 
+# -- REVIEW: return review and dispute rulings (退回审核, 争议裁定) --------------------------------
+
+
+class DisputeRuling(DistrictKeyed, Base):
+    """A ruling (裁定) on a jurisdiction dispute: two or more units returned the same case and the
+    command centre named the unit that leads it. Binding: that unit may not return the case."""
+
+    __tablename__ = "dispute_ruling"
+    __table_args__ = (
+        district_fk("event_id", "event.id", ondelete="CASCADE"),
+        district_fk("step_id", "event_step.id"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    step_id: Mapped[int] = mapped_column(BigInteger)  # the `rule` step that dispatched the case
+    category_code: Mapped[str] = mapped_column(String(8))
+    community_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    street_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    grid_code: Mapped[str | None] = mapped_column(String(15), default=None)
+    unit_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))  # the units that returned it
+    unit_id: Mapped[int] = mapped_column(ForeignKey("department_unit.id"))  # the lead, ruled
+    reasoning: Mapped[str] = mapped_column(Text)
+    ruled_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    ruled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The dispatch rule made from the ruling (one click), so the dispute does not come back.
+    dispatch_rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dispatch_rule.id"), default=None
+    )
+
+
 # The sensors' tables (物联感知) live in their own module; importing it registers them here too.
 from events import device_models  # noqa: E402, F401

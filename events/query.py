@@ -49,6 +49,7 @@ from events import deadlines
 from events.actions import actions_for
 from events.calendar import Light, Limit, LimitUnit, WorkCalendar, WorkingHours
 from events.catalog import Priority
+from events.disputes import disputing
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.models import Attachment, DepartmentUnit, Event, EventCategory, EventStatus
 from events.reference import work_calendar
@@ -419,6 +420,7 @@ def _summary_rows() -> Select[Any]:
             Event.source,
             Event.tier,
             Event.void_reason,
+            Event.returned_by_unit_ids,
         )
         .select_from(Event)
         .join(EventCategory, EventCategory.id == Event.category_id)
@@ -469,6 +471,7 @@ def _summary(session: Session, row: Any, now: datetime) -> EventSummary:
         reported_at=row.reported_at,
         duplicate_of=row.duplicate_of,
         **_clock_fields(session, row, now),
+        disputed=disputing(row.returned_by_unit_ids),
     )
 
 

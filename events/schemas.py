@@ -149,6 +149,9 @@ class EventRead(BaseModel):
     suspended: bool = Field(default=False, description="挂账: the clock is stopped")
     supervision_level: str | None
     rework_count: int
+    disputed: bool = Field(
+        default=False, description="two different units returned it: a jurisdiction dispute (争议)"
+    )
     duplicate_of: str | None
     duplicate_candidates: list[str] = Field(default_factory=list)
     dispatch: dict[str, Any] | None = Field(
@@ -477,6 +480,7 @@ class EventSummary(BaseModel):
     )
     suspended: bool = Field(default=False, description="挂账: the clock is stopped")
     duplicate_of: str | None
+    disputed: bool = Field(default=False, description="two different units returned it (争议)")
 
 
 class EventPage(BaseModel):
@@ -977,3 +981,102 @@ class RequestPage(BaseModel):
     page: int
     page_size: int
     items: list[ServiceRequest]
+
+
+# -- return review and dispute rulings (退回审核, 争议裁定; events.rulings) ------------------------
+
+
+class ReturnRead(BaseModel):
+    """One unit's return of a case: the unit, its reason, when and by whom."""
+
+    unit: UnitRef | None
+    reason: str | None
+    at: datetime
+    by: str | None
+
+
+class ReturnedCase(BaseModel):
+    """A case waiting for the command centre's review of a return (退回审核), or its ruling."""
+
+    code: str
+    status: EventStatus
+    status_label: str
+    category: str
+    category_name: str
+    description: str
+    address: str | None
+    grid_code: str | None
+    community: str | None
+    street: str | None
+    reported_at: datetime
+    returns: list[ReturnRead] = Field(description="every return of the case, oldest first")
+    disputed: bool = Field(description="two different units returned it: a dispute (争议)")
+    awaiting_ruling: bool = Field(description="a dispute not ruled since the last return")
+    actions: list[str] = Field(description="what the caller may do now")
+
+
+class RulingRead(BaseModel):
+    """A ruling (裁定) on a dispute: who leads the case and why; binding on that unit."""
+
+    id: int
+    event_code: str
+    category: str
+    community: str | None
+    street: str | None
+    grid_code: str | None
+    district_code: str
+    units: list[UnitRef] = Field(description="the units that returned the case")
+    unit: UnitRef = Field(description="the unit ruled to lead it")
+    reasoning: str
+    ruled_by: str | None
+    ruled_at: datetime
+    dispatch_rule_id: int | None = Field(description="the dispatch rule made from the ruling")
+
+
+class RuleFromRuling(InputModel):
+    """Where the dispatch rule made from a ruling applies: the case's community (default),
+    street or whole district."""
+
+    area: Literal["community", "street", "district"] = "community"
+
+
+class RulingRule(BaseModel):
+    """The dispatch rule made from a ruling, and the ruling that now names it."""
+
+    ruling: RulingRead
+    rule: RuleRead
+
+
+class ReviewKpiRow(BaseModel):
+    """Return review indicators of one unit, or of all (key None): events.kpis.review_kpis."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str | None  # unit id; None for the total
+    name: str
+    dispatched: int
+    returns: int
+    accepted_returns: int
+    disputes: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def return_rate(self) -> float | None:
+        """退单率: returns / dispatched."""
+        return _ratio(self.returns, self.dispatched)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def dispatch_accuracy(self) -> float | None:
+        """派遣准确率: 1 − accepted returns / dispatched."""
+        rate = _ratio(self.accepted_returns, self.dispatched)
+        return None if rate is None else 1 - rate
+
+
+class ReviewKpis(BaseModel):
+    """退单率, 派遣准确率 and 争议数 per unit of the events reported in [start, end)."""
+
+    start: datetime
+    end: datetime
+    rows: list[ReviewKpiRow]
+    total: ReviewKpiRow

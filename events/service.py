@@ -20,6 +20,7 @@ from events import deadlines
 from events.attachments import PhotoInfo
 from events.catalog import DepartmentType, Priority
 from events.dispatch import dispatch_event, event_point
+from events.disputes import is_disputed
 from events.exceptions import Conflict, Forbidden, InvalidReport, NotFound
 from events.models import (
     DepartmentUnit,
@@ -586,6 +587,7 @@ def read_event(
         closed_at=event.closed_at,
         supervision_level=event.supervision_level,
         rework_count=event.rework_count,
+        disputed=is_disputed(event),
         duplicate_of=duplicate_of,
         duplicate_candidates=list(first_data.get("duplicate_candidates", [])),
         dispatch=dispatch,

@@ -120,6 +120,11 @@ TRANSITIONS: dict[str, Transition] = {
         _t("delegate", "下派", {S.PENDING, S.REGISTERED}, None, set(SYSTEM)),
         # The holding tier resolves it itself (就地解决); the grid worker then checks the fix.
         _t("resolve", "就地解决", {S.PENDING, S.REGISTERED}, S.HANDLED, set(SYSTEM)),
+        # REVIEW: the command centre reviews a unit's return (退回审核) and rules disputes
+        # (争议裁定); `redispatch` of a returned case is a synonym of accept-return.
+        _t("accept-return", "同意退回", {S.RETURNED}, S.DISPATCHED, set(SYSTEM)),
+        _t("reject-return", "驳回退回", {S.RETURNED}, S.DISPATCHED, set(SYSTEM)),
+        _t("rule", "争议裁定", {S.RETURNED}, S.DISPATCHED, set(SYSTEM)),
     )
 }
 

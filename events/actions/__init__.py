@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from events.actions import closing, handling, intake, routing, tiers
+from events.actions import closing, handling, intake, review, routing, tiers
 from events.actions.context import (
     VERIFY_RADIUS_M,
     ActionContext,
@@ -51,6 +51,7 @@ HANDLERS: dict[str, Callable[[ActionContext], None]] = {
     **handling.HANDLERS,
     **closing.HANDLERS,
     **tiers.HANDLERS,
+    **review.HANDLERS,
 }
 assert set(HANDLERS) == set(TRANSITIONS), "every action of the table has a handler"
 
@@ -128,6 +129,8 @@ def actions_for(session: Session, *, actor: Actor, event: Event) -> list[str]:
         except Forbidden:
             continue
         if action == "approve-extension" and pending_extension(session, event) is None:
+            continue
+        if not review.available(session, event=event, action=action):
             continue
         if action == "reopen":  # only through a callback's 不满意 (events.callbacks)
             continue

@@ -15,6 +15,7 @@ from events.actions.context import (
 )
 from events.calendar import Light
 from events.dispatch import dispatch_event, propose_dispatch
+from events.disputes import refuse_return_if_ruled, returners
 from events.escalation import supervise
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.models import (
@@ -105,35 +106,54 @@ def _dispatch(ctx: ActionContext) -> None:
     )
 
 
-def _redispatch(ctx: ActionContext) -> None:
-    """重新派遣: a returned (or re-routed) case to another unit, never to one that returned it."""
+def redispatch(ctx: ActionContext) -> None:
+    """重新派遣 and 同意退回 (accept-return), one piece: a returned case goes to the unit named or
+    by the rules again, never to a unit that returned it; a dispatched case is re-routed to the
+    unit named. The step names the unit whose return was accepted (`returned_by_unit_id`)."""
     event = ctx.event
-    if ctx.data.unit_id is not None:
-        manual_dispatch(ctx, ctx.data.unit_id)
-        return
-    if event.status is EventStatus.DISPATCHED:
+    returned = event.status is EventStatus.RETURNED
+    returned_by = returners(event)
+    unit_id = ctx.data.unit_id
+    if returned and unit_id is not None and unit_id in returned_by:
+        unit = ctx.session.get(DepartmentUnit, unit_id)
+        raise InvalidReport(
+            f"{unit.name if unit else unit_id}已退回过案件{event.code}，同意退回不能再派给它；"
+            f"如要退给它办理请用驳回退回 (unit {unit_id} returned event {event.code}: accepting "
+            "a return sends the case elsewhere; to send it back use reject-return)",
+            field="unit_id",
+        )
+    if unit_id is not None:
+        step = manual_dispatch(ctx, unit_id)
+    elif not returned:
         raise InvalidReport(
             f"event {event.code} is already dispatched; name the unit to re-route it to (unit_id)"
         )
-    dispatch_event(
-        ctx.session,
-        event=event,
-        category=ctx.category,
-        at=ctx.at,
-        actor_id=ctx.actor.staff_id,
-        action="redispatch",
-        note=ctx.data.note,
-    )
+    else:
+        step = dispatch_event(
+            ctx.session,
+            event=event,
+            category=ctx.category,
+            at=ctx.at,
+            actor_id=ctx.actor.staff_id,
+            action=ctx.rule.action,
+            note=ctx.data.note,
+        )
+    if returned:
+        last = event.returned_by_unit_ids[-1] if event.returned_by_unit_ids else None
+        step.data = {**step.data, "returned_by_unit_id": last}
+        ctx.session.flush()
 
 
 def _return(ctx: ActionContext) -> None:
-    """退回: a wrongly routed case goes back to the command centre for re-dispatch."""
+    """退回: a wrongly routed case goes back to the command centre, which reviews the return
+    (events.actions.review); refused when a ruling named this unit to lead the case."""
     event = ctx.event
     reason = need(
         ctx.data.reason,
         "returning a case needs a reason: say why it is not your unit's, e.g. 不属于本辖区",
     )
     unit_id = event.unit_id
+    refuse_return_if_ruled(ctx.session, event=event, unit_id=unit_id)  # a ruling binds
     deadlines.end_stage(ctx.session, event=event, at=ctx.at)
     event.returned_by_unit_ids = [
         *(event.returned_by_unit_ids or []),
@@ -197,7 +217,7 @@ def _transfer(ctx: ActionContext) -> None:
 
 HANDLERS: dict[str, Callable[[ActionContext], None]] = {
     "dispatch": _dispatch,
-    "redispatch": _redispatch,
+    "redispatch": redispatch,
     "return": _return,
     "supervise": _supervise,
     "transfer": _transfer,

@@ -117,6 +117,13 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("POST", "/api/events/{code}/escalate"): COMMAND,
     ("POST", "/api/events/{code}/delegate"): COMMAND,
     ("POST", "/api/events/{code}/resolve"): COMMAND,
+    # return review and disputes (退回审核, 争议裁定) are the command centre's; a unit only returns
+    ("POST", "/api/events/{code}/accept-return"): COMMAND,
+    ("POST", "/api/events/{code}/reject-return"): COMMAND,
+    ("POST", "/api/events/{code}/rule"): COMMAND,
+    ("GET", "/api/returns"): COMMAND,
+    ("GET", "/api/rulings"): COMMAND,
+    ("POST", "/api/rulings/{ruling_id}/dispatch-rule"): COMMAND,
     ("POST", "/api/events/{code}/{action}"): EVERYONE,  # unknown actions: 404 for anyone
     # reference data: everyone reads, admins edit; rules are internal to the command centre
     ("GET", "/api/categories"): EVERYONE,
@@ -140,6 +147,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("DELETE", "/api/calendar/{day}"): ADMIN,
     # statistics: aggregates, each scoped by the service
     ("GET", "/api/stats/kpis"): EVERYONE,
+    ("GET", "/api/stats/review-kpis"): EVERYONE,
     ("GET", "/api/stats/population"): AGGREGATES,
     ("GET", "/api/stats/overdue-visits"): AGGREGATES,
     # imports and exports
@@ -184,6 +192,7 @@ PARAMETERS = {
     "rule_id": "1",
     "job_id": "1",
     "callback_id": "1",
+    "ruling_id": "1",
     "day": "2026-10-01",
     "suffix": "csv",
     "name": "nobody",

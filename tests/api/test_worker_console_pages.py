@@ -449,8 +449,10 @@ def test_command_centre_sees_returned_cases_and_duplicates_and_can_re_route_them
     row.locator("button.row-button").click()
     detail = console.locator("#detail-body")
     expect(detail.locator(".history")).to_contain_text("不属于本辖区")
-    detail.locator("button[data-action=redispatch]").click()
-    form = detail.locator("form[data-action=redispatch]")
+    # Re-routing a returned case is the review of its return (同意退回, accept-return).
+    expect(detail.locator("button[data-action=redispatch]")).to_have_count(0)
+    detail.locator("button[data-action=accept-return]").click()
+    form = detail.locator("form[data-action=accept-return]")
     command_centre = form.locator("select[name=unit_id] option", has_text="西陵区指挥中心")
     expect(command_centre).to_have_count(1)
     form.locator("select[name=unit_id]").select_option(command_centre.get_attribute("value"))

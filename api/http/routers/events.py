@@ -184,7 +184,8 @@ ACTION_FIELDS = {
     "check": "passed (false voids the report, with reason), note",
     "dispatch": "unit_id (command centre: chosen by hand; reason needed when it differs from "
     "GET /api/events/{code}/dispatch-proposal) or none (the proposal, by the rules), note",
-    "redispatch": "unit_id, or none to route a returned case by the rules again; note",
+    "redispatch": "unit_id, or none to route a returned case by the rules again (as "
+    "accept-return); note",
     "sign": "nothing; note optional",
     "return": "reason (why it is not your unit's), note",
     "handle": "note (what was done), photos (required for some categories)",
@@ -208,6 +209,12 @@ ACTION_FIELDS = {
     "delegate": "tier (community or street, below the holding tier, with a centre for the "
     "place), reason, note",
     "resolve": "note (how the tier resolved it itself); the grid worker then checks the fix",
+    "accept-return": "unit_id, or none to route the case by the rules again (never to a unit "
+    "that returned it); note",
+    "reject-return": "reason (the ruling: why the case is the unit's), note; back to the unit "
+    "that returned it",
+    "rule": "unit_id (the unit that leads: a disputing unit or another of the district), reason "
+    "(the reasoning; the ruling binds the unit), note — only when two units returned the case",
 }
 assert set(ACTION_FIELDS) == set(TRANSITIONS), "every workflow action is documented"
 

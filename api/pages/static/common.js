@@ -397,6 +397,7 @@ export function eventRow(item, onOpen) {
         statusBadge(item.status, item.status_label),
         deadlineBadge(item),
         h("span", { class: "category" }, item.category_name || item.category),
+        item.disputed ? h("span", { class: "dispute" }, "争议 Disputed") : null,
       ),
       h("div", { class: "event-text" }, item.description),
       h(
@@ -428,6 +429,9 @@ export const ACTIONS = {
   supervise: { label: "督办 Supervise", fields: ["level", "note?"] },
   redispatch: { label: "重新派遣 Re-dispatch", fields: ["unit_id", "note?"] },
   dispatch: { label: "派遣 Dispatch", fields: ["unit_id?", "reason?", "note?"], hint: "改派时说明理由 why not the proposal" },
+  "accept-return": { label: "同意退回 Accept return", fields: ["unit_id?", "note?"] },
+  "reject-return": { label: "驳回退回 Reject return", fields: ["reason", "note?"], hint: "审核意见：例如 经核实属贵单位辖区" },
+  rule: { label: "争议裁定 Rule who leads", fields: ["unit_id", "reason", "note?"], hint: "裁定理由：例如 事发地位于该单位辖区" },
   check: { label: "核实 Check on site", fields: ["passed", "reason?", "note?"], position: true },
   verify: { label: "核查通过 Fix verified", fields: ["note?", "photos"], position: true, extra: { passed: true } },
   rework: { label: "核查不通过 Fix rejected", fields: ["reason", "note?", "photos?"] },
