@@ -28,6 +28,7 @@ from api.http.routers import (
     recut,
     reference,
     stats,
+    subtasks,
     tiles,
 )
 from api.import_jobs import ImportRunner
@@ -92,6 +93,7 @@ def create_app() -> FastAPI:
         recut,
         people,
         callbacks,  # before events: its POST /api/events/{code}/callbacks is not an action
+        subtasks,  # before events too: POST /api/events/{code}/subtasks is not an action
         events,
         devices,
         reference,

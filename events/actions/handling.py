@@ -23,6 +23,7 @@ from events.models import (
     Stage,
 )
 from events.reference import work_calendar
+from events.subtasks import refuse_handling_while_open
 from events.workflow import (
     allowed_actions,
 )
@@ -45,6 +46,7 @@ def _sign(ctx: ActionContext) -> None:
 def _handle(ctx: ActionContext) -> None:
     """处置完成: the unit reports the fix; the grid worker's verification clock starts."""
     need(ctx.data.note, "reporting the fix needs a note: what was done")
+    refuse_handling_while_open(ctx.session, event=ctx.event)
     if ctx.category.photo_required:
         check_photo(ctx, f"handling a {ctx.category.name} case")
     deadlines.start_stage(
