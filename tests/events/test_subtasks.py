@@ -19,12 +19,9 @@ from events.models import Event, EventSubtask, SubtaskStatus
 from events.query import event_detail, list_events
 from events.schemas import EventRead, SubtaskRead
 from gis.clock import CHINA_TZ
-from people.models import StaffRole
-from tests.events.workflow_city import MONDAY_10, add_person, do, file, photo
-from tests.factories import add_unit
+from tests.events.joint_city import NOISE, add_joint_units
+from tests.events.workflow_city import MONDAY_10, do, file, photo
 
-# 0604 噪声扰民: 城管 leads, 公安 and 生态环境 assist; normal priority, sign 2h, handle 3d.
-NOISE = "0604"
 MON_12 = MONDAY_10.replace(hour=12)  # 10:00 + 2 working hours
 THU_1730 = datetime(2026, 11, 26, 17, 30, tzinfo=CHINA_TZ)  # Monday is day 0 of 3 working days
 FRIDAY_10 = datetime(2026, 11, 27, 10, 0, tzinfo=CHINA_TZ)
@@ -33,12 +30,7 @@ FRIDAY_10 = datetime(2026, 11, 27, 10, 0, tzinfo=CHINA_TZ)
 @pytest.fixture
 def joint_city(city: dict[str, Any]) -> dict[str, Any]:
     """The workflow city with a 城管 squad and an 生态环境 office, each with a dispatcher."""
-    session = city["session"]
-    city["um"] = add_unit(session, "UM-1", "urban_management", location=(111.291, 30.706))
-    city["eco"] = add_unit(session, "ECO-1", "ecology", location=(111.30, 30.70))
-    city["disp_um"] = add_person(session, "disp.um", StaffRole.DISPATCHER, unit_id=city["um"].id)
-    city["disp_eco"] = add_person(session, "disp.eco", StaffRole.DISPATCHER, unit_id=city["eco"].id)
-    return city
+    return add_joint_units(city)
 
 
 def noise(city: dict[str, Any], now: datetime = MONDAY_10) -> EventRead:
