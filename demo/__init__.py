@@ -7,7 +7,8 @@ staff), `demo.units` (department units and dispatchers, seeded with the events),
 `demo.events` (weeks of events in every state), `demo.open311` (the demo API key),
 `demo.hotline` (the 12345 operator `hotline1` and a few calls it took), `demo.devices` (a
 couple of dozen sensors per district) and
-`demo.replies` (12345 cases answered and called back, for the citizen-service KPIs).
+`demo.replies` (12345 cases answered and called back, for the citizen-service KPIs) and
+`demo.joint` (joint cases with assisting units' sub-tasks, 主办/协办).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from demo.city.seed import seed_demo_city
 from demo.devices import seed_demo_devices
 from demo.events.seed import seed_demo_events
 from demo.hotline import seed_demo_hotline
+from demo.joint import seed_demo_joint
 from demo.open311 import seed_demo_key
 from demo.people.scales import PeopleSeedSummary
 from demo.people.seed import seed_demo_people
@@ -41,6 +43,7 @@ class DemoSeedSummary:
     open311_key: bool  # True when the demo Open311 key was added now
     hotline_calls: int = 0  # demo 12345 calls filed now (demo.hotline)
     replies: int = 0  # 12345 cases answered and called back (demo.replies), 0 when present
+    joint_cases: int = 0  # cases with assisting units' sub-tasks (demo.joint), 0 when present
 
 
 def seed_all(
@@ -66,6 +69,7 @@ def seed_all(
     seed_demo_devices(session, seed=seed)
     calls = seed_demo_hotline(session)
     replies = seed_demo_replies(session, seed=seed)
+    joint_cases = seed_demo_joint(session)
     return DemoSeedSummary(
         city=city,
         people=people,
@@ -73,4 +77,5 @@ def seed_all(
         open311_key=open311_key,
         hotline_calls=calls,
         replies=replies,
+        joint_cases=joint_cases,
     )
