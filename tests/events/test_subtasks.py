@@ -19,6 +19,7 @@ from events.models import Event, EventSubtask, SubtaskStatus
 from events.query import event_detail, list_events
 from events.schemas import EventRead, SubtaskRead
 from gis.clock import CHINA_TZ
+from tests.events.districts_city import WJG, add_second_district
 from tests.events.joint_city import NOISE, add_joint_units
 from tests.events.workflow_city import MONDAY_10, do, file, photo
 
@@ -415,3 +416,25 @@ def test_subtask_rows_belong_to_the_events_district(joint_city):
         .all()
     )
     assert districts == [event.district_code] * 2
+
+
+def test_a_transfer_or_a_fix_on_the_spot_ends_the_open_subtasks(joint_city):
+    session = joint_city["session"]
+    city = add_second_district(session, joint_city)
+    moved = noise(city)
+    step(city, "disp_w", moved, "PS-W", "sign", MONDAY_10 + timedelta(minutes=5))
+    do(
+        city,
+        "command_staff",
+        moved,
+        "transfer",
+        MONDAY_10 + timedelta(hours=1),
+        to_district=WJG,
+        reason="噪声源在伍家岗区",
+    )
+    assert rows(session, moved) == [("PS-W", "cancelled"), ("ECO-1", "cancelled")]
+    police = task_of(city, moved, "PS-W")
+    assert police.end_reason is not None and "伍家岗区" in police.end_reason
+    fixed = noise(city)
+    do(city, "worker", fixed, "self-resolve", MONDAY_10 + timedelta(minutes=20), photos=[photo()])
+    assert rows(session, fixed) == [("PS-W", "cancelled"), ("ECO-1", "cancelled")]
