@@ -43,7 +43,6 @@ from events.subtasks import (
     ADDING_STATES,
     OPEN_SUBTASK,
     SUBTASK_ACTIONS,
-    WORKING_STATES,
     open_subtask,
     record_subtask_step,
     subtask_light,
@@ -230,17 +229,17 @@ def act_on_subtask(
             f"{', '.join(possible) or 'none (it has ended)'})",
             allowed=possible,
         )
-    if event.status not in WORKING_STATES:
+    if event.status not in rule.case_states:
         raise ActionNotAllowed(
-            f"案件{event.code}{event.status.label}，协办任务不能再{rule.label} (event "
+            f"案件{event.code}{event.status.label}，协办任务现在不能{rule.label} (event "
             f"{event.code} is {event.status.value}; sub-tasks are worked while the lead unit "
-            "holds the case)",
+            "holds the case, and wait while it is suspended)",
             allowed=[],
         )
     tell: list[int | None] = [event.unit_id]
     data: dict[str, Any] = {}
     if action == "sign":
-        row.signed_at, row.signed_by = at, actor.staff_id
+        row.signed_at, row.signed_by, row.clock_started_at = at, actor.staff_id, at
         data["on_time"] = at <= row.sign_deadline
     elif action == "report":
         if note is None:
@@ -350,10 +349,10 @@ def subtask_queue(
 
 def _allowed(actor: Actor, event: Event, row: EventSubtask) -> list[str]:
     """The steps `actor` may take on the sub-task now (scope as the steps check it)."""
-    if event.status not in WORKING_STATES:
-        return []
     steps = []
     for action, rule in SUBTASK_ACTIONS.items():
+        if event.status not in rule.case_states:
+            continue
         if row.status not in rule.sources or actor.role not in rule.roles:
             continue
         if actor.role is StaffRole.DISPATCHER and actor.department_unit_id != row.unit_id:

@@ -581,6 +581,9 @@ class EventSubtask(DistrictKeyed, Base):
     note: Mapped[str | None] = mapped_column(Text, default=None)  # the command centre's ask
     sign_deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     handle_deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Start of the running clock (sign-for from the opening, handling from the sign-for), moved
+    # out like the deadlines by the time the case spent suspended (挂账), for its light.
+    clock_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     signed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
     reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

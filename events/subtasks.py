@@ -21,7 +21,7 @@ definition: green while at most 80 % of the running clock is used, yellow to 100
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,20 +46,24 @@ from events.workflow import SYSTEM, add_step
 from people.models import StaffRole
 
 OPEN_SUBTASK = frozenset({SubtaskStatus.DISPATCHED, SubtaskStatus.SIGNED})
-# The case states in which the assisting units work on their part (the lead holds the case).
-WORKING_STATES = frozenset({EventStatus.DISPATCHED, EventStatus.SIGNED, EventStatus.SUSPENDED})
+# The case states in which the assisting units work on their part (the lead holds the case);
+# while it is suspended (挂账) their clocks stop with it and only the command centre acts.
+WORKING_STATES = frozenset({EventStatus.DISPATCHED, EventStatus.SIGNED})
+HELD_STATES = WORKING_STATES | {EventStatus.SUSPENDED}
 # The command centre adds an assisting unit only while the lead is still at work.
-ADDING_STATES = frozenset({EventStatus.DISPATCHED, EventStatus.SIGNED})
+ADDING_STATES = WORKING_STATES
 
 
 @dataclass(frozen=True)
 class SubtaskAction:
-    """A step on a sub-task: the states it starts from, the state it leads to, who may."""
+    """A step on a sub-task: the states it starts from, the state it leads to, who may, and
+    in which states of the case."""
 
     label: str
     sources: frozenset[SubtaskStatus]
     target: SubtaskStatus
     roles: frozenset[StaffRole]
+    case_states: frozenset[EventStatus]
 
 
 SUBTASK_ACTIONS: dict[str, SubtaskAction] = {
@@ -68,15 +72,17 @@ SUBTASK_ACTIONS: dict[str, SubtaskAction] = {
         frozenset({SubtaskStatus.DISPATCHED}),
         SubtaskStatus.SIGNED,
         frozenset({StaffRole.DISPATCHER}),
+        WORKING_STATES,
     ),
     "report": SubtaskAction(
         "协办完成",
         frozenset({SubtaskStatus.SIGNED}),
         SubtaskStatus.DONE,
         frozenset({StaffRole.DISPATCHER}),
+        WORKING_STATES,
     ),
-    "waive": SubtaskAction("免除协办", OPEN_SUBTASK, SubtaskStatus.WAIVED, SYSTEM),
-    "cancel": SubtaskAction("撤销协办", OPEN_SUBTASK, SubtaskStatus.CANCELLED, SYSTEM),
+    "waive": SubtaskAction("免除协办", OPEN_SUBTASK, SubtaskStatus.WAIVED, SYSTEM, HELD_STATES),
+    "cancel": SubtaskAction("撤销协办", OPEN_SUBTASK, SubtaskStatus.CANCELLED, SYSTEM, HELD_STATES),
 }
 
 
@@ -108,6 +114,7 @@ def open_subtask(
         note=note,
         sign_deadline=sign_by,
         handle_deadline=handle_by,
+        clock_started_at=at,
     )
     session.add(row)
     session.flush()
@@ -148,6 +155,22 @@ def cancel_subtasks(
     return rows
 
 
+def resume_subtasks(
+    session: Session, *, event: Event, shift: Callable[[datetime], datetime]
+) -> None:
+    """The case comes back from 挂账: its open sub-tasks' clocks stopped with it, so their
+    deadlines and running clock's start move out by `shift` (the case's own, 挂账 time)."""
+    for row in session.scalars(
+        select(EventSubtask).where(
+            EventSubtask.event_id == event.id, EventSubtask.status.in_(sorted(OPEN_SUBTASK))
+        )
+    ):
+        row.sign_deadline = shift(row.sign_deadline)
+        row.handle_deadline = shift(row.handle_deadline)
+        row.clock_started_at = shift(row.clock_started_at)
+    session.flush()
+
+
 def subtasks_of(session: Session, *, event: Event) -> Sequence[EventSubtask]:
     """The case's sub-tasks, oldest first."""
     return session.scalars(
@@ -180,18 +203,19 @@ def subtask_light(
     session: Session, *, subtask: EventSubtask, event: Event, now: datetime
 ) -> Light | None:
     """The light of the sub-task's running clock (sign-for while dispatched, then handling from
-    the sign-for); None once it has ended. Computed by `deadlines.light`, the one definition."""
+    the sign-for), stopped while the case is suspended; None once it has ended. Computed by
+    `deadlines.light`, the one definition."""
     if subtask.status is SubtaskStatus.DISPATCHED:
-        start, deadline = subtask.opened_at, subtask.sign_deadline
-    elif subtask.status is SubtaskStatus.SIGNED and subtask.signed_at is not None:
-        start, deadline = subtask.signed_at, subtask.handle_deadline
+        deadline = subtask.sign_deadline
+    elif subtask.status is SubtaskStatus.SIGNED:
+        deadline = subtask.handle_deadline
     else:
         return None
     clock = Event(  # a detached event carrying only the clock, as escalation and lists do
         priority=event.priority,
-        stage_started_at=start,
+        stage_started_at=subtask.clock_started_at,
         stage_deadline=deadline,
-        suspended_at=None,
+        suspended_at=event.suspended_at,
     )
     return deadlines.light(session, event=clock, now=now)
 
@@ -243,6 +267,7 @@ def record_subtask_step(
 
 __all__ = [
     "ADDING_STATES",
+    "HELD_STATES",
     "OPEN_SUBTASK",
     "SUBTASK_ACTIONS",
     "WORKING_STATES",
@@ -252,6 +277,7 @@ __all__ = [
     "open_subtasks",
     "record_subtask_step",
     "refuse_handling_while_open",
+    "resume_subtasks",
     "subtask_light",
     "subtasks_of",
 ]

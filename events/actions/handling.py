@@ -23,7 +23,7 @@ from events.models import (
     Stage,
 )
 from events.reference import work_calendar
-from events.subtasks import refuse_handling_while_open
+from events.subtasks import refuse_handling_while_open, resume_subtasks
 from events.workflow import (
     allowed_actions,
 )
@@ -167,6 +167,9 @@ def _resume(ctx: ActionContext) -> None:
         event.stage_started_at = paused(ctx.session, event, event.stage_started_at, ctx.at)
         deadlines.extend_stage(ctx.session, event=event, new_deadline=after)
         data |= {"deadline_from": before.isoformat(), "deadline_to": after.isoformat()}
+    resume_subtasks(
+        ctx.session, event=event, shift=lambda at: paused(ctx.session, event, at, ctx.at)
+    )
     event.suspended_at = None
     event.status_before_suspension = None
     step = ctx.step(back, data=data)

@@ -438,3 +438,23 @@ def test_a_transfer_or_a_fix_on_the_spot_ends_the_open_subtasks(joint_city):
     fixed = noise(city)
     do(city, "worker", fixed, "self-resolve", MONDAY_10 + timedelta(minutes=20), photos=[photo()])
     assert rows(session, fixed) == [("PS-W", "cancelled"), ("ECO-1", "cancelled")]
+
+
+def test_subtask_clocks_stop_while_the_case_is_suspended_and_move_out_on_resume(joint_city):
+    event = noise(joint_city)
+    at_11 = MONDAY_10.replace(hour=11)
+    do(joint_city, "command_staff", event, "suspend", at_11, reason="等待环保监测报告")
+    wednesday = MONDAY_10 + timedelta(days=2)
+    assert task_of(joint_city, event, "PS-W", now=wednesday).light is Light.GREEN  # as at 11:00
+    assert task_of(joint_city, event, "PS-W", now=wednesday).actions == ["waive", "cancel"]
+    with pytest.raises(ActionNotAllowed, match="suspended"):
+        step(joint_city, "disp_w", event, "PS-W", "sign", wednesday)
+    tuesday_11 = at_11 + timedelta(days=1)  # one working day (6.5 h) suspended
+    resumed = do(joint_city, "command_staff", event, "resume", tuesday_11)
+    police = task_of(joint_city, event, "PS-W", now=tuesday_11)
+    assert police.sign_deadline == MON_12 + timedelta(days=1) == resumed.stage_deadline
+    assert police.handle_deadline == THU_1730 + timedelta(days=1)
+    assert police.light is Light.GREEN  # one hour of two used, as when it stopped
+    assert task_of(joint_city, event, "PS-W", now=tuesday_11 + timedelta(minutes=37)).light is (
+        Light.YELLOW
+    )

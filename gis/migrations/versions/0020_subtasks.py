@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("sign_deadline", sa.DateTime(timezone=True), nullable=False),
         sa.Column("handle_deadline", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("clock_started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("signed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("signed_by", sa.Integer(), sa.ForeignKey("staff.id"), nullable=True),
         sa.Column("reported_at", sa.DateTime(timezone=True), nullable=True),
