@@ -151,7 +151,8 @@ def cancel_subtasks(
     for row in rows:
         row.status, row.ended_at, row.ended_by = SubtaskStatus.CANCELLED, at, actor_id
         row.end_reason = reason[:300]
-    session.flush()
+    if rows:
+        session.flush()
     return rows
 
 
