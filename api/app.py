@@ -29,6 +29,7 @@ from api.http.routers import (
     reference,
     rulings,
     stats,
+    subtasks,
     tiles,
 )
 from api.import_jobs import ImportRunner
@@ -93,6 +94,7 @@ def create_app() -> FastAPI:
         recut,
         people,
         callbacks,  # before events: its POST /api/events/{code}/callbacks is not an action
+        subtasks,  # before events too: POST /api/events/{code}/subtasks is not an action
         events,
         devices,
         reference,

@@ -10,6 +10,7 @@ and city centres and the logins community1 and street1), `demo.open311` (the dem
 couple of dozen sensors per district) and
 `demo.replies` (12345 cases answered and called back, for the citizen-service KPIs) and
 `demo.review` (returns waiting for review and a dispute waiting for its ruling).
+`demo.joint` (joint cases with assisting units' sub-tasks, 主办/协办).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from demo.city.seed import seed_demo_city
 from demo.devices import seed_demo_devices
 from demo.events.seed import seed_demo_events
 from demo.hotline import seed_demo_hotline
+from demo.joint import seed_demo_joint
 from demo.open311 import seed_demo_key
 from demo.people.scales import PeopleSeedSummary
 from demo.people.seed import seed_demo_people
@@ -45,6 +47,7 @@ class DemoSeedSummary:
     open311_key: bool  # True when the demo Open311 key was added now
     hotline_calls: int = 0  # demo 12345 calls filed now (demo.hotline)
     replies: int = 0  # 12345 cases answered and called back (demo.replies), 0 when present
+    joint_cases: int = 0  # cases with assisting units' sub-tasks (demo.joint), 0 when present
 
 
 def seed_all(
@@ -72,6 +75,7 @@ def seed_all(
     calls = seed_demo_hotline(session)
     replies = seed_demo_replies(session, seed=seed)
     seed_demo_reviews(session)
+    joint_cases = seed_demo_joint(session)
     return DemoSeedSummary(
         city=city,
         people=people,
@@ -79,4 +83,5 @@ def seed_all(
         open311_key=open311_key,
         hotline_calls=calls,
         replies=replies,
+        joint_cases=joint_cases,
     )

@@ -32,6 +32,7 @@ from events.models import (
     Stage,
 )
 from events.outbox import notify
+from events.subtasks import open_subtasks
 from events.workflow import add_step
 from gis.clock import CHINA_TZ
 
@@ -292,6 +293,7 @@ def dispatch_event(
     deadlines.start_stage(
         session, event=event, category=category, stage=Stage.SIGN, at=at, unit_id=lead_unit.id
     )
+    open_subtasks(session, event=event, category=category, at=at)
     step = add_step(
         session,
         event=event,

@@ -68,6 +68,20 @@ Return review and disputes (`review_kpis`, 退回审核/争议裁定), same coho
 - disputes (争议数): cohort events two or more different units returned (a jurisdiction dispute)
   among whose returners the unit is; the total counts each disputed event once.
 A dispatcher sees their own unit's row only.
+Joint cases (`subtask_kpis`, 协办), the sub-tasks (`event_subtask`) of the same cohort's events,
+grouped by the assisting unit (`unit`) or its department (`department`):
+
+- assigned (协办任务数): sub-tasks not cancelled (cancelled ones are counted apart: removed by
+  the command centre, or the case was re-dispatched, returned or ended);
+- signed / signed on time: sub-tasks signed for, and those signed by their sign-for deadline;
+  on-time sign-for rate (协办按时签收率) = signed on time / signed;
+- done (已完成): reported done; done on time: reported by their handling deadline;
+- waived (已免除): released by the command centre with a reason; neither on time nor late;
+- open: 待签收 or 处置中 at `now`; overdue: open and past their handling deadline at `now`;
+- on-time assist rate (协办按时率) = done on time / (done + overdue), i.e. sub-tasks reported
+  by their handling deadline over sub-tasks reported or overdue.
+A dispatcher reads their own unit's sub-tasks (as the assisting unit); the other roles the
+sub-tasks of the events in their scope.
 
 Scope (people.access): admins see everything; leaders, command staff and inspectors their area
 (by grid code prefix; events outside every grid by district); grid workers their grids;
@@ -105,10 +119,12 @@ from events.models import (
     EventStage,
     EventStatus,
     EventStep,
+    EventSubtask,
     Satisfaction,
     Stage,
+    SubtaskStatus,
 )
-from events.schemas import CitizenKpis, KpiRow, ReviewKpiRow, ReviewKpis
+from events.schemas import CitizenKpis, KpiRow, ReviewKpiRow, ReviewKpis, SubtaskKpiRow
 from events.workflow import OPEN_STATES
 from gis.clock import CHINA_TZ, local_today
 from grid.models import AdminUnit, Grid
@@ -117,6 +133,7 @@ from people.access import READ_AGGREGATES, Actor, grid_scope
 from people.models import Staff, StaffRole
 
 KpiGrouping = Literal["unit", "department", "grid", "worker", "district"]
+SubtaskGrouping = Literal["unit", "department"]
 GROUPINGS: Final = ("unit", "department", "grid", "worker", "district")
 
 READ_KPIS: Final = READ_AGGREGATES | {StaffRole.DISPATCHER}
@@ -442,6 +459,68 @@ def citizen_kpis(
     )
 
 
+def subtask_kpis(
+    session: Session,
+    *,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    by: SubtaskGrouping = "unit",
+    now: datetime | None = None,
+) -> list[SubtaskKpiRow]:
+    """Sub-task counts and 协办按时率 of the assisting units (or their departments) for the
+    events reported in [start, end) within the actor's scope (see the module docstring)."""
+    if by not in ("unit", "department"):
+        raise InvalidReport(f"cannot group sub-task KPIs by '{by}'; use unit or department")
+    at = now or datetime.now(UTC)
+    _check_period(start, end, at)
+    if actor.role is StaffRole.DISPATCHER:
+        scope = (
+            EventSubtask.unit_id == actor.department_unit_id
+            if actor.department_unit_id is not None
+            else false()
+        )
+    else:
+        scope = _scope(actor)
+    key = EventSubtask.unit_id if by == "unit" else DepartmentUnit.department_id
+    s = EventSubtask
+    running = s.status.in_([SubtaskStatus.DISPATCHED, SubtaskStatus.SIGNED])
+    done = s.status == SubtaskStatus.DONE
+    rows = session.execute(
+        select(
+            key.label("key"),
+            func.count().filter(s.status != SubtaskStatus.CANCELLED).label("assigned"),
+            func.count().filter(s.signed_at.is_not(None)).label("signed"),
+            func.count().filter(s.signed_at <= s.sign_deadline).label("signed_on_time"),
+            func.count().filter(done).label("done"),
+            func.count().filter(done, s.reported_at <= s.handle_deadline).label("done_on_time"),
+            func.count().filter(s.status == SubtaskStatus.WAIVED).label("waived"),
+            func.count().filter(s.status == SubtaskStatus.CANCELLED).label("cancelled"),
+            func.count().filter(running).label("open"),
+            func.count().filter(running, s.handle_deadline < at).label("overdue"),
+        )
+        .select_from(s)
+        .join(Event, and_(Event.id == s.event_id, Event.district_code == s.district_code))
+        .join(DepartmentUnit, DepartmentUnit.id == s.unit_id)
+        .where(Event.reported_at >= start, Event.reported_at < end, scope)
+        .group_by(key)
+        .order_by(key)
+    ).all()
+    names = _names(session, by, [str(r.key) for r in rows])
+    return [
+        SubtaskKpiRow(
+            key=str(r.key),
+            name=names.get(str(r.key), str(r.key)),
+            **{
+                name: int(getattr(r, name))
+                for name in SubtaskKpiRow.model_fields
+                if name not in ("key", "name")
+            },
+        )
+        for r in rows
+    ]
+
+
 def _names(session: Session, by: str, keys: list[str]) -> dict[str, str]:
     """Display names of the group keys."""
     if not keys:
@@ -633,8 +712,10 @@ __all__ = [
     "GROUPINGS",
     "READ_KPIS",
     "KpiGrouping",
+    "SubtaskGrouping",
     "citizen_kpis",
     "kpis",
     "period_bounds",
     "review_kpis",
+    "subtask_kpis",
 ]

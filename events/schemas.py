@@ -18,6 +18,7 @@ from events.models import (
     ReplyChannel,
     Satisfaction,
     Stage,
+    SubtaskStatus,
 )
 from events.sources import INTEGRATION_SOURCES, OPERATOR_CITIZEN_SOURCES, STAFF_SOURCES
 from gis.crs import Crs
@@ -1080,3 +1081,98 @@ class ReviewKpis(BaseModel):
     end: datetime
     rows: list[ReviewKpiRow]
     total: ReviewKpiRow
+
+
+# -- JOINT: joint cases (主办/协办) ---------------------------------------------------------------
+
+
+class SubtaskAdd(InputModel):
+    """The command centre adds an assisting unit (增加协办单位) to a dispatched case."""
+
+    unit_id: int = Field(ge=1, le=2**31 - 1, description="the assisting unit")
+    note: str | None = Field(default=None, max_length=4000, description="what the unit is asked")
+
+    @field_validator("note")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
+class SubtaskInput(InputModel):
+    """A step on a sub-task: sign for it, report it done (note: what was done), waive or
+    cancel it (reason)."""
+
+    note: str | None = Field(default=None, max_length=4000, description="what was done (report)")
+    reason: str | None = Field(
+        default=None, max_length=300, description="why (waive 免除, cancel 撤销): required"
+    )
+
+    @field_validator("note", "reason")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
+class SubtaskRead(BaseModel):
+    """An assisting unit's sub-task (协办任务) with its case, deadlines, light and report."""
+
+    id: int
+    event_code: str
+    event_status: EventStatus
+    event_status_label: str
+    category_name: str
+    description: str
+    address: str | None
+    lead_unit: UnitRef | None = Field(description="the unit leading the case (主办单位)")
+    unit: UnitRef = Field(description="the assisting unit (协办单位)")
+    department: str | None
+    status: SubtaskStatus
+    status_label: str
+    note: str | None = Field(description="what the command centre asked of the unit")
+    opened_at: datetime
+    opened_by: str | None
+    sign_deadline: datetime
+    handle_deadline: datetime
+    signed_at: datetime | None
+    signed_by: str | None
+    reported_at: datetime | None
+    reported_by: str | None
+    report: str | None = Field(description="the handling report (协办处置情况)")
+    photos: list[PhotoRef] = Field(default_factory=list)
+    ended_at: datetime | None
+    ended_by: str | None
+    end_reason: str | None = Field(description="why it was waived (免除) or cancelled (撤销)")
+    on_time: bool | None = Field(description="reported by its handling deadline (done only)")
+    light: Light | None = Field(description="of the running clock: sign-for, then handling")
+    light_label: str | None
+    actions: list[str] = Field(description="what the caller may do to it now")
+
+
+class SubtaskKpiRow(BaseModel):
+    """Sub-task indicators of one assisting unit or department (events.kpis.subtask_kpis)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str  # unit or department id
+    name: str
+    assigned: int = Field(description="协办任务数: sub-tasks given to the unit, not cancelled")
+    signed: int
+    signed_on_time: int
+    done: int = Field(description="已完成: reported done")
+    done_on_time: int = Field(description="reported by the handling deadline")
+    waived: int = Field(description="已免除 by the command centre")
+    cancelled: int = Field(description="已撤销: removed, or the case was re-dispatched or ended")
+    open: int = Field(description="待签收 or 处置中 now")
+    overdue: int = Field(description="open past the handling deadline")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def on_time_rate(self) -> float | None:
+        """协办按时率: reported by the handling deadline / (reported + open and overdue)."""
+        return _ratio(self.done_on_time, self.done + self.overdue)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def on_time_sign_rate(self) -> float | None:
+        """协办按时签收率: signed by the sign-for deadline / signed."""
+        return _ratio(self.signed_on_time, self.signed)

@@ -31,6 +31,7 @@ from events.service import (
     intake_status,
     route_located,
 )
+from events.subtasks import cancel_subtasks
 from events.workflow import (
     allowed_actions,
 )
@@ -202,6 +203,7 @@ def _void(ctx: ActionContext) -> None:
         data["duplicate_of"] = original.code
     had_unit = event.unit_id if event.status is EventStatus.DISPATCHED else None
     deadlines.end_stage(ctx.session, event=event, at=ctx.at)
+    cancel_subtasks(ctx.session, event=event, at=ctx.at, reason=f"案件作废 (voided): {reason}")
     event.void_reason = reason
     step = ctx.step(EventStatus.VOIDED, note=ctx.data.note or reason, data=data)
     ctx.tell(step, [had_unit], reason=reason)
@@ -213,6 +215,9 @@ def _self_resolve(ctx: ActionContext) -> None:
     check_photo(ctx, "a case fixed on the spot")
     had_unit = event.unit_id if event.status is EventStatus.DISPATCHED else None
     deadlines.end_stage(ctx.session, event=event, at=ctx.at)
+    cancel_subtasks(
+        ctx.session, event=event, at=ctx.at, reason="网格员自行处置 (fixed on the spot)"
+    )
     event.closed_at = ctx.at
     step = ctx.step(EventStatus.SELF_RESOLVED, note=ctx.data.note or "网格员现场自行处置")
     ctx.tell(step, [had_unit])

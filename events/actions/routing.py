@@ -24,6 +24,7 @@ from events.models import (
     EventStep,
     Stage,
 )
+from events.subtasks import cancel_subtasks, open_subtasks
 from events.transfer import check_transfer, transfer_event
 from events.workflow import (
     SYSTEM,
@@ -57,6 +58,7 @@ def manual_dispatch(
     )
     event.unit_id = unit.id
     event.assisting_unit_ids = [u for u in event.assisting_unit_ids or [] if u != unit.id]
+    open_subtasks(ctx.session, event=event, category=ctx.category, at=ctx.at)
     helpers = ctx.session.scalars(
         select(DepartmentUnit.code).where(DepartmentUnit.id.in_(event.assisting_unit_ids))
     ).all()
@@ -160,6 +162,9 @@ def _return(ctx: ActionContext) -> None:
         *([unit_id] if unit_id else []),
     ]
     event.return_count += 1
+    cancel_subtasks(
+        ctx.session, event=event, at=ctx.at, reason=f"主办单位退回 (returned): {reason}"
+    )
     step = ctx.step(EventStatus.RETURNED, note=ctx.data.note or reason, data={"reason": reason})
     event.unit_id = None  # the case waits at the command centre
     event.assisting_unit_ids = []
@@ -206,6 +211,7 @@ def _transfer(ctx: ActionContext) -> None:
         at=ctx.at,
     )
     deadlines.end_stage(ctx.session, event=event, at=ctx.at)
+    cancel_subtasks(ctx.session, event=event, at=ctx.at, reason=f"跨区移交 (transferred): {reason}")
     event.suspended_at = None
     step = ctx.step(
         EventStatus.TRANSFERRED,

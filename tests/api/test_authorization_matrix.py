@@ -125,6 +125,15 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/rulings"): COMMAND,
     ("POST", "/api/rulings/{ruling_id}/dispatch-rule"): COMMAND,
     ("POST", "/api/events/{code}/{action}"): EVERYONE,  # unknown actions: 404 for anyone
+    # joint cases (主办/协办): the command centre adds, removes and waives assisting units'
+    # sub-tasks; the assisting unit's dispatchers sign for and report theirs
+    ("GET", "/api/events/{code}/subtasks"): EVENT_READERS,
+    ("POST", "/api/events/{code}/subtasks"): COMMAND,
+    ("POST", "/api/events/{code}/subtasks/{subtask_id}/sign"): UNIT,
+    ("POST", "/api/events/{code}/subtasks/{subtask_id}/report"): UNIT,
+    ("POST", "/api/events/{code}/subtasks/{subtask_id}/waive"): COMMAND,
+    ("POST", "/api/events/{code}/subtasks/{subtask_id}/cancel"): COMMAND,
+    ("GET", "/api/subtasks"): COMMAND | UNIT,
     # reference data: everyone reads, admins edit; rules are internal to the command centre
     ("GET", "/api/categories"): EVERYONE,
     ("PATCH", "/api/categories/{code}"): ADMIN,
@@ -148,6 +157,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     # statistics: aggregates, each scoped by the service
     ("GET", "/api/stats/kpis"): EVERYONE,
     ("GET", "/api/stats/review-kpis"): EVERYONE,
+    ("GET", "/api/stats/subtasks"): EVERYONE,  # a dispatcher: their own unit's sub-tasks
     ("GET", "/api/stats/population"): AGGREGATES,
     ("GET", "/api/stats/overdue-visits"): AGGREGATES,
     # imports and exports
@@ -193,6 +203,7 @@ PARAMETERS = {
     "job_id": "1",
     "callback_id": "1",
     "ruling_id": "1",
+    "subtask_id": "1",
     "day": "2026-10-01",
     "suffix": "csv",
     "name": "nobody",

@@ -346,6 +346,11 @@ const STEP_LABEL = {
   "transfer-in": "移交接收 Transferred in",
   reply: "答复 Replied to the caller", // the 答复/回访 panel (reply.js) sends it
   reopen: "重办 Reopened after the callback",
+  "subtask-add": "增加协办 Assisting unit added", // the 协办 panel (subtasks.js)
+  "subtask-sign": "协办签收 Assisting unit signed for",
+  "subtask-report": "协办完成 Assisting unit reported",
+  "subtask-waive": "免除协办 Sub-task waived",
+  "subtask-cancel": "撤销协办 Assisting unit removed",
 };
 
 // The category picker (/worker, the console's intake): every word typed must appear in the

@@ -160,6 +160,7 @@ function showEvent(event) {
       loadList();
     },
   });
+  document.dispatchEvent(new CustomEvent("gridgov:event-shown", { detail: event })); // 协办 panel
 }
 
 function closeEvent() {
@@ -222,6 +223,7 @@ async function start() {
   });
   $("#detail-close").addEventListener("click", closeEvent);
   document.addEventListener("gridgov:filed", () => loadList()); // a case taken in 受理 (intake.js)
+  document.addEventListener("gridgov:open", (e) => openEvent(e.detail)); // a case named by a panel
   try {
     state.me = await api("/api/me");
     $("#who").textContent = `${state.me.full_name || state.me.username} · ${state.me.role_label}${state.me.unit ? ` · ${state.me.unit.name}` : ""}`;
