@@ -27,7 +27,9 @@ from api.http.routers import (
     people,
     recut,
     reference,
+    rulings,
     stats,
+    subtasks,
     supervision,
     tiles,
 )
@@ -93,10 +95,12 @@ def create_app() -> FastAPI:
         recut,
         people,
         callbacks,  # before events: its POST /api/events/{code}/callbacks is not an action
+        subtasks,  # before events too: POST /api/events/{code}/subtasks is not an action
         events,
         supervision,
         devices,
         reference,
+        rulings,
         stats,
         imports,
         open311,

@@ -99,6 +99,7 @@ def _marker(e: EventMarker) -> Marker:
         deadline=_local(e.deadline, "%m-%d %H:%M"),
         light=e.light,
         hours_overdue=e.hours_overdue,
+        time_left=e.time_left,
     )
 
 

@@ -4,10 +4,13 @@ Only the CLI (`gridgov seed demo`) and the benchmarks use this package; no domai
 imports it. The pieces, in the order `seed_all` runs them: `demo.city` (admin tree, grids,
 buildings, houses), `demo.people` (residents, households, special groups, organisations,
 staff), `demo.units` (department units and dispatchers, seeded with the events),
-`demo.events` (weeks of events in every state), `demo.open311` (the demo API key),
+`demo.events` (weeks of events in every state), `demo.tiers` (the community, street, district
+and city centres and the logins community1 and street1), `demo.open311` (the demo API key),
 `demo.hotline` (the 12345 operator `hotline1` and a few calls it took), `demo.devices` (a
 couple of dozen sensors per district) and
 `demo.replies` (12345 cases answered and called back, for the citizen-service KPIs) and
+`demo.review` (returns waiting for review and a dispute waiting for its ruling).
+`demo.joint` (joint cases with assisting units' sub-tasks, 主办/协办).
 `demo.supervision` (督办单 at every level, a 约谈 and a 通报).
 """
 
@@ -23,11 +26,14 @@ from demo.city.seed import seed_demo_city
 from demo.devices import seed_demo_devices
 from demo.events.seed import seed_demo_events
 from demo.hotline import seed_demo_hotline
+from demo.joint import seed_demo_joint
 from demo.open311 import seed_demo_key
 from demo.people.scales import PeopleSeedSummary
 from demo.people.seed import seed_demo_people
 from demo.replies import seed_demo_replies
+from demo.review import seed_demo_reviews
 from demo.supervision import seed_demo_supervision
+from demo.tiers import seed_demo_tiers
 from events.reference import load_reference_data
 
 __all__ = ["DemoSeedSummary", "seed_all"]
@@ -43,6 +49,7 @@ class DemoSeedSummary:
     open311_key: bool  # True when the demo Open311 key was added now
     hotline_calls: int = 0  # demo 12345 calls filed now (demo.hotline)
     replies: int = 0  # 12345 cases answered and called back (demo.replies), 0 when present
+    joint_cases: int = 0  # cases with assisting units' sub-tasks (demo.joint), 0 when present
 
 
 def seed_all(
@@ -64,10 +71,13 @@ def seed_all(
     city = seed_demo_city(session, scale=scale, seed=seed, replace=replace, on_progress=on_progress)
     people = seed_demo_people(session, scale=scale, seed=seed, on_progress=on_progress)
     events = seed_demo_events(session, scale=scale, seed=seed, on_progress=on_progress)
+    seed_demo_tiers(session, scale=scale)
     open311_key = seed_demo_key(session)
     seed_demo_devices(session, seed=seed)
     calls = seed_demo_hotline(session)
     replies = seed_demo_replies(session, seed=seed)
+    seed_demo_reviews(session)
+    joint_cases = seed_demo_joint(session)
     seed_demo_supervision(session)
     return DemoSeedSummary(
         city=city,
@@ -76,4 +86,5 @@ def seed_all(
         open311_key=open311_key,
         hotline_calls=calls,
         replies=replies,
+        joint_cases=joint_cases,
     )

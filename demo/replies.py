@@ -174,8 +174,8 @@ def _work_case(
         record_callback(session, actor=command, code=code, entry=entry, now=when)
 
     do(worker, "check", start + hours / 2, note="现场核实属实")
-    if session.scalar(select(Event.unit_id).where(Event.code == code)) != unit_id:
-        do(command, "redispatch", start + hours, unit_id=unit_id, note="派至辖区派出所")
+    do(command, "register", start + hours * 3 / 4)  # 立案 by the command centre
+    do(command, "dispatch", start + hours, unit_id=unit_id, reason="派至辖区派出所")
     do(police, "sign", start + 2 * hours)
     do(police, "handle", start + 24 * hours, note="民警已上门核查并处置")
     do(worker, "verify", start + 25 * hours)

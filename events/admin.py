@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from events.calendar import Limit
+from events.catalog import Tier
 from events.exceptions import InvalidReport, NotFound
 from events.models import DepartmentUnit, DispatchRule, EventCategory, WorkCalendarDay
 from events.schemas import CategoryChange, RuleInput
@@ -49,6 +50,10 @@ def change_category(
                 Limit.parse(values[stage])
             except ValueError as exc:
                 raise InvalidReport(f"{stage}: {exc}") from exc
+    if values.get("start_tier") is Tier.CITY:
+        raise InvalidReport(
+            "start_tier city: a case starts at community, street or district", field="start_tier"
+        )
     if "assisting" in values:
         values["assisting"] = [d.value for d in change.assisting or []]
     moment = now or datetime.now(UTC)
@@ -104,19 +109,39 @@ def save_rule(
 ) -> DispatchRule:
     """Create (or replace, with `rule_id`) a dispatch rule."""
     require_role(actor, ADMINS, "edit dispatch rules")
-    values = _check_rule(session, data)
     if rule_id is None:
-        rule = DispatchRule(**values)
-        session.add(rule)
-    else:
-        found = session.get(DispatchRule, rule_id)
-        if found is None:
-            raise NotFound(f"dispatch rule {rule_id} does not exist")
-        rule = found
-        for key, value in values.items():
-            setattr(rule, key, value)
+        return add_rule(session, data=data)
+    values = _check_rule(session, data)
+    found = session.get(DispatchRule, rule_id)
+    if found is None:
+        raise NotFound(f"dispatch rule {rule_id} does not exist")
+    for key, value in values.items():
+        setattr(found, key, value)
+    session.flush()
+    return found
+
+
+def add_rule(session: Session, *, data: RuleInput, first: bool = False) -> DispatchRule:
+    """Create a dispatch rule, checked as an admin's is; `first` places it before every other
+    rule (the caller has decided who may: admins, or the command centre from a ruling)."""
+    values = _check_rule(session, data)
+    if first:
+        values["position"] = _first_position(session)
+    rule = DispatchRule(**values)
+    session.add(rule)
     session.flush()
     return rule
+
+
+def _first_position(session: Session) -> int:
+    """A position tried before every rule's (rules at 0 move down one to make room)."""
+    lowest = session.scalar(select(func.min(DispatchRule.position)))
+    if lowest is None:
+        return 0
+    if lowest > 0:
+        return int(lowest) - 1
+    session.execute(update(DispatchRule).values(position=DispatchRule.position + 1))
+    return 0
 
 
 def delete_rule(session: Session, *, actor: Actor, rule_id: int) -> None:

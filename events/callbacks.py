@@ -22,6 +22,7 @@ from typing import Any, Final
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from events import deadlines
 from events.actions import act
 from events.calendar import Limit
 from events.exceptions import ActionNotAllowed, Forbidden, InvalidReport, NotFound
@@ -301,11 +302,15 @@ def read_callbacks(
         )
     }
     replies = latest_replies(session, ids)
-    calendar = work_calendar(session)
     result = []
     for row in rows:
         event, category_name, unit_name = cases[row.event_id]
         reply = replies.get(row.event_id, {})
+        due = (
+            deadlines.deadline_clock(session, start=row.opened_at, deadline=row.due_at, now=now)
+            if row.ended_at is None
+            else None
+        )
         replied_at = reply.get("replied_at")
         result.append(
             CallbackRead(
@@ -316,9 +321,8 @@ def read_callbacks(
                 status_label=row.status.label,
                 opened_at=row.opened_at,
                 due_at=row.due_at,
-                light=calendar.light(row.opened_at, row.due_at, now)
-                if row.ended_at is None
-                else None,
+                light=due.light if due else None,
+                time_left=due.text if due else None,
                 attempts=row.attempts,
                 attempt_log=[
                     CallbackAttempt(

@@ -4,7 +4,9 @@ The table is data, `events/data/categories.csv`; a migration or seed copies it i
 database, where each deployment may change it. Every subcategory names the department type
 that leads (牵头) and those that assist (协办), a priority, and the time limits of the three
 stages — sign-for (签收), handling (处置) and verification (核查) — written as working hours
-("2h") or working days ("3d") and turned into deadlines by `events.calendar`.
+("2h") or working days ("3d") and turned into deadlines by `events.calendar`; the tier a case
+starts at (分级流转: 社区, 街道 or 区县) and whether a grid worker's report is registered (立案) at
+once or waits for the command centre's judgement.
 """
 
 from __future__ import annotations
@@ -42,8 +44,12 @@ COLUMNS: Final = (
     "photo_required",
     "onsite_verification_required",
     "needs_check",
+    "start_tier",
+    "auto_register",
     "description",
 )
+# A table written before tiers (分级流转) has neither: district, registered at once (as then).
+TIERLESS_COLUMNS: Final = tuple(c for c in COLUMNS if c not in ("start_tier", "auto_register"))
 
 _CODE = re.compile(r"\d{4}")
 _MAJOR_CODE = re.compile(r"\d{2}")
@@ -132,6 +138,8 @@ class CategorySpec:
     photo_required: bool
     onsite_verification_required: bool
     needs_check: bool = True  # 核实 by the grid worker when another source reports it
+    start_tier: Tier = Tier.DISTRICT  # where a registered case starts (分级流转)
+    auto_register: bool = True  # a grid worker's report is registered (立案) at once
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -198,6 +206,14 @@ def _parse_flag(column: str, text: str) -> bool:
     raise ValueError(f"{column} '{text}' must be yes or no")
 
 
+def _parse_tier(text: str) -> Tier:
+    """A start tier cell: community, street or district (the city holds no case at first)."""
+    tier = Tier.parse(text)
+    if tier is Tier.CITY:
+        raise ValueError("start_tier city: a case starts at community, street or district")
+    return tier
+
+
 def _parse_row(cells: dict[str, str]) -> CategorySpec:
     """The category one CSV row describes; ValueError says which cell is wrong."""
     assisting = tuple(
@@ -219,6 +235,8 @@ def _parse_row(cells: dict[str, str]) -> CategorySpec:
             "onsite_verification_required", cells["onsite_verification_required"]
         ),
         needs_check=_parse_flag("needs_check", cells["needs_check"]),
+        start_tier=_parse_tier(cells.get("start_tier", Tier.DISTRICT.value)),
+        auto_register=_parse_flag("auto_register", cells.get("auto_register", "yes")),
         description=cells["description"].strip(),
     )
 
@@ -238,9 +256,11 @@ def read_categories(text: str, *, source: str = DEFAULT_CATEGORIES_FILE) -> list
         raise CategoryTableError(source, ["the table is empty; it needs a header and rows"])
     header_number, header_line = header
     columns = tuple(cell.strip() for cell in next(csv.reader([header_line])))
-    if columns != COLUMNS:
-        missing = [c for c in COLUMNS if c not in columns]
-        unknown = [c for c in columns if c not in COLUMNS]
+    if columns not in (COLUMNS, TIERLESS_COLUMNS):
+        tiered = "start_tier" in columns or "auto_register" in columns
+        expected = COLUMNS if tiered else TIERLESS_COLUMNS
+        missing = [c for c in expected if c not in columns]
+        unknown = [c for c in columns if c not in expected]
         detail = "; ".join(
             part
             for part in (
@@ -266,10 +286,10 @@ def read_categories(text: str, *, source: str = DEFAULT_CATEGORIES_FILE) -> list
     for number, line in lines:
         cells = next(csv.reader([line]))
         where = f"line {number}"
-        if len(cells) != len(COLUMNS):
-            problems.append(f"{where}: has {len(cells)} cells, the header has {len(COLUMNS)}")
+        if len(cells) != len(columns):
+            problems.append(f"{where}: has {len(cells)} cells, the header has {len(columns)}")
             continue
-        row = dict(zip(COLUMNS, cells, strict=True))
+        row = dict(zip(columns, cells, strict=True))
         where = f"line {number} ({row['code'].strip()} {row['name'].strip()})"
         try:
             category = _parse_row(row)

@@ -47,6 +47,9 @@ def category_read(category: EventCategory) -> CategoryRead:
         photo_required=category.photo_required,
         onsite_verification_required=category.onsite_verification_required,
         needs_check=category.needs_check,
+        start_tier=category.start_tier,
+        start_tier_label=category.start_tier.label,
+        auto_register=category.auto_register,
         description=category.description,
         valid_from=category.valid_from,
     )

@@ -6,8 +6,9 @@
    type in the district; else the district command centre. Units are per district: a case is
    only ever routed to a unit of its own district, whatever another district's jurisdiction
    polygon (or a rule's fixed unit) says.
-Every decision carries a sentence saying why, kept in the event's history. `dispatch_event`
-applies the decision: it routes the event, starts its sign-for clock and queues the webhooks.
+Every decision carries a sentence saying why, kept in the event's history. `propose_dispatch`
+decides without changing anything (the dispatcher's proposal); `dispatch_event` applies the
+decision: it routes the event, starts its sign-for clock and queues the webhooks.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from events import deadlines
@@ -31,6 +32,7 @@ from events.models import (
     Stage,
 )
 from events.outbox import notify
+from events.subtasks import open_subtasks
 from events.workflow import add_step
 from gis.clock import CHINA_TZ
 
@@ -160,6 +162,8 @@ def choose_unit(
         .where(
             active,
             DepartmentUnit.dept_type == DepartmentType.COMMAND_CENTRE,
+            # the district's own centre, not a community's or street's (events.tiers)
+            or_(DepartmentUnit.area_code.is_(None), func.length(DepartmentUnit.area_code) == 6),
         )
         .order_by(DepartmentUnit.id)
         .limit(1)
@@ -185,17 +189,33 @@ def event_point(event: Event) -> Any:
     return select(Event.geom).where(Event.id == event.id).scalar_subquery()
 
 
-def dispatch_event(
-    session: Session,
-    *,
-    event: Event,
-    category: EventCategory,
-    at: datetime,
-    actor_id: int | None,
-    action: str = "dispatch",
-    note: str | None = None,
-) -> EventStep:
-    """Route the event to a unit (skipping units that returned it) and start its sign-for clock."""
+@dataclass(frozen=True)
+class DispatchProposal:
+    """What automatic routing chooses for a case (lead unit, assisting units) and why."""
+
+    decision: RuleDecision
+    lead: DepartmentUnit | None
+    how: str
+    assisting: list[DepartmentUnit]
+    excluded: frozenset[int]
+
+    def explanation(self) -> dict[str, Any]:
+        """The decision as kept in the dispatch step's data (and shown to the dispatcher)."""
+        return {
+            "rule_id": self.decision.rule_id,
+            "rule": self.decision.why,
+            "lead_type": self.decision.lead.value,
+            "unit_id": self.lead.id if self.lead else None,
+            "unit": self.how,
+            "assisting": [u.code for u in self.assisting],
+            "excluded_units": sorted(self.excluded),
+        }
+
+
+def propose_dispatch(
+    session: Session, *, event: Event, category: EventCategory, at: datetime
+) -> DispatchProposal:
+    """Decide where the event would go (skipping units that returned it), applying nothing."""
     point = event_point(event)
     decision = decide_departments(
         session, category=category, area_code=event.grid_code or event.district_code, at=at
@@ -237,19 +257,29 @@ def dispatch_event(
             and helper.unit != lead_unit
         ):
             assisting.append(helper.unit)
-    explanation = {
-        "rule_id": decision.rule_id,
-        "rule": decision.why,
-        "lead_type": decision.lead.value,
-        "unit_id": lead_unit.id if lead_unit else None,
-        "unit": how,
-        "assisting": [u.code for u in assisting],
-        "excluded_units": sorted(excluded),
-    }
-    event.dispatch_rule_id = decision.rule_id
+    return DispatchProposal(decision, lead_unit, how, assisting, excluded)
+
+
+def dispatch_event(
+    session: Session,
+    *,
+    event: Event,
+    category: EventCategory,
+    at: datetime,
+    actor_id: int | None,
+    action: str = "dispatch",
+    note: str | None = None,
+) -> EventStep:
+    """Route the event as `propose_dispatch` decides and start its sign-for clock; with no unit
+    to route it to, it stays registered and waits for 派遣 on the dispatch clock."""
+    proposal = propose_dispatch(session, event=event, category=category, at=at)
+    lead_unit = proposal.lead
+    explanation = proposal.explanation()
+    event.dispatch_rule_id = proposal.decision.rule_id
     event.unit_id = lead_unit.id if lead_unit else None
-    event.assisting_unit_ids = [u.id for u in assisting]
+    event.assisting_unit_ids = [u.id for u in proposal.assisting]
     if lead_unit is None:
+        deadlines.start_stage(session, event=event, category=category, stage=Stage.DISPATCH, at=at)
         return add_step(
             session,
             event=event,
@@ -263,6 +293,7 @@ def dispatch_event(
     deadlines.start_stage(
         session, event=event, category=category, stage=Stage.SIGN, at=at, unit_id=lead_unit.id
     )
+    open_subtasks(session, event=event, category=category, at=at)
     step = add_step(
         session,
         event=event,

@@ -53,15 +53,38 @@ Citizen service (`citizen_kpis`, 12345 热线 and the other CITIZEN_SOURCES), sa
 - citizen closed: citizen cohort events closed at least once (a step into closed); reopened: of
   those, the ones reopened (重办) at least once; reopen rate (重办率) = reopened / closed.
 
+Return review and disputes (`review_kpis`, 退回审核/争议裁定), same cohort and scope, per unit
+(the unit named by each step):
+
+- dispatched (派遣数): steps of cohort events into `dispatched` naming the unit — automatic
+  dispatch by the rules, the command centre's dispatch and re-dispatch, accept-return,
+  reject-return (the case is sent back to it) and rule.
+- returns (退单数): the unit's `return` steps; return rate (退单率) = returns / dispatched.
+- accepted returns (退回被同意数): returns whose review (the first later step leaving
+  `returned`) accepted them: accept-return or redispatch, or a ruling (rule) naming another unit.
+- dispatch accuracy (派遣准确率) = 1 − accepted returns / dispatched: the share of dispatches to
+  the unit that were right (CJ/T 292's 准确派遣率, (dispatched − returned-and-accepted) /
+  dispatched).
+- disputes (争议数): cohort events two or more different units returned (a jurisdiction dispute)
+  among whose returners the unit is; the total counts each disputed event once.
+A dispatcher sees their own unit's row only.
+Joint cases (`subtask_kpis`, 协办), the sub-tasks (`event_subtask`) of the same cohort's events,
+grouped by the assisting unit (`unit`) or its department (`department`):
+
+- assigned (协办任务数): sub-tasks not cancelled (cancelled ones are counted apart: removed by
+  the command centre, or the case was re-dispatched, returned or ended);
+- signed / signed on time: sub-tasks signed for, and those signed by their sign-for deadline;
+  on-time sign-for rate (协办按时签收率) = signed on time / signed;
+- done (已完成): reported done; done on time: reported by their handling deadline;
+- waived (已免除): released by the command centre with a reason; neither on time nor late;
+- open: 待签收 or 处置中 at `now`; overdue: open and past their handling deadline at `now`;
+- on-time assist rate (协办按时率) = done on time / (done + overdue), i.e. sub-tasks reported
+  by their handling deadline over sub-tasks reported or overdue.
+A dispatcher reads their own unit's sub-tasks (as the assisting unit); the other roles the
+sub-tasks of the events in their scope.
+
 Supervision (`supervision_kpis`, 督办, events.supervision), by `unit` (the unit an order is
 addressed to) or its `department`, for the orders issued in [start, end) on cases in scope:
-
-- issued (督办数): the orders.
-- due (应回复数): orders replied, or whose reply deadline has passed at `now` — except a listed
-  order lifted (摘牌) before its deadline without a reply, which nobody owes any more.
-- replied: orders with a reply (督办回复); on time: replied by the reply deadline.
-- reply rate (督办回复率) = replied / due; on-time reply rate (督办按时率) = on time / due.
-A dispatcher sees the orders addressed to their own unit.
 
 Scope (people.access): admins see everything; leaders, command staff and inspectors their area
 (by grid code prefix; events outside every grid by district); grid workers their grids;
@@ -85,8 +108,9 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from events.exceptions import Forbidden, InvalidReport
 from events.models import (
@@ -98,11 +122,20 @@ from events.models import (
     EventStage,
     EventStatus,
     EventStep,
+    EventSubtask,
     Satisfaction,
     Stage,
+    SubtaskStatus,
     SupervisionOrder,
 )
-from events.schemas import CitizenKpis, KpiRow, SupervisionKpiRow
+from events.schemas import (
+    CitizenKpis,
+    KpiRow,
+    ReviewKpiRow,
+    ReviewKpis,
+    SubtaskKpiRow,
+    SupervisionKpiRow,
+)
 from events.workflow import OPEN_STATES
 from gis.clock import CHINA_TZ, local_today
 from grid.models import AdminUnit, Grid
@@ -111,6 +144,7 @@ from people.access import READ_AGGREGATES, Actor, grid_scope
 from people.models import Staff, StaffRole
 
 KpiGrouping = Literal["unit", "department", "grid", "worker", "district"]
+SubtaskGrouping = Literal["unit", "department"]
 GROUPINGS: Final = ("unit", "department", "grid", "worker", "district")
 
 READ_KPIS: Final = READ_AGGREGATES | {StaffRole.DISPATCHER}
@@ -234,7 +268,15 @@ def kpis(
             func.count().filter(status == EventStatus.VOIDED).label("voided"),
             func.count()
             .filter(
-                status.notin_([EventStatus.REPORTED, EventStatus.VOIDED, EventStatus.TRANSFERRED])
+                status.notin_(
+                    [
+                        EventStatus.REPORTED,
+                        EventStatus.PENDING,
+                        EventStatus.REFUSED,
+                        EventStatus.VOIDED,
+                        EventStatus.TRANSFERRED,
+                    ]
+                )
             )
             .label("registered"),
             func.count().filter(closed).label("closed"),
@@ -428,58 +470,66 @@ def citizen_kpis(
     )
 
 
-def supervision_kpis(
+def subtask_kpis(
     session: Session,
     *,
     actor: Actor,
     start: datetime,
     end: datetime,
-    by: Literal["unit", "department"] = "unit",
+    by: SubtaskGrouping = "unit",
     now: datetime | None = None,
-) -> list[SupervisionKpiRow]:
-    """督办回复率 and 督办按时率 of the orders issued in [start, end) on cases in the actor's
-    scope, one row per unit (or department) the orders were addressed to (module docstring)."""
+) -> list[SubtaskKpiRow]:
+    """Sub-task counts and 协办按时率 of the assisting units (or their departments) for the
+    events reported in [start, end) within the actor's scope (see the module docstring)."""
     if by not in ("unit", "department"):
-        raise InvalidReport(f"cannot group supervision KPIs by '{by}'; use unit or department")
+        raise InvalidReport(f"cannot group sub-task KPIs by '{by}'; use unit or department")
     at = now or datetime.now(UTC)
     _check_period(start, end, at)
-    o = SupervisionOrder
     if actor.role is StaffRole.DISPATCHER:
-        scope = o.unit_id == (actor.department_unit_id or -1)
+        scope = (
+            EventSubtask.unit_id == actor.department_unit_id
+            if actor.department_unit_id is not None
+            else false()
+        )
     else:
         scope = _scope(actor)
-    key = _text_key(o.unit_id if by == "unit" else DepartmentUnit.department_id)
-    withdrawn = and_(
-        o.replied_at.is_(None), o.lifted_at.is_not(None), o.lifted_at < o.reply_deadline
-    )
-    due = and_(or_(o.replied_at.is_not(None), o.reply_deadline <= at), ~withdrawn)
+    key = EventSubtask.unit_id if by == "unit" else DepartmentUnit.department_id
+    s = EventSubtask
+    running = s.status.in_([SubtaskStatus.DISPATCHED, SubtaskStatus.SIGNED])
+    done = s.status == SubtaskStatus.DONE
     rows = session.execute(
         select(
             key.label("key"),
-            func.count().label("issued"),
-            func.count().filter(due).label("due"),
-            func.count().filter(o.replied_at.is_not(None)).label("replied"),
-            func.count().filter(o.replied_on_time.is_(True)).label("on_time"),
+            func.count().filter(s.status != SubtaskStatus.CANCELLED).label("assigned"),
+            func.count().filter(s.signed_at.is_not(None)).label("signed"),
+            func.count().filter(s.signed_at <= s.sign_deadline).label("signed_on_time"),
+            func.count().filter(done).label("done"),
+            func.count().filter(done, s.reported_at <= s.handle_deadline).label("done_on_time"),
+            func.count().filter(s.status == SubtaskStatus.WAIVED).label("waived"),
+            func.count().filter(s.status == SubtaskStatus.CANCELLED).label("cancelled"),
+            func.count().filter(running).label("open"),
+            func.count().filter(running, s.handle_deadline < at).label("overdue"),
         )
-        .select_from(o)
-        .join(Event, Event.id == o.event_id)
-        .join(DepartmentUnit, DepartmentUnit.id == o.unit_id)
-        .where(o.issued_at >= start, o.issued_at < end, scope)
+        .select_from(s)
+        .join(Event, and_(Event.id == s.event_id, Event.district_code == s.district_code))
+        .join(DepartmentUnit, DepartmentUnit.id == s.unit_id)
+        .where(Event.reported_at >= start, Event.reported_at < end, scope)
         .group_by(key)
+        .order_by(key)
     ).all()
-    names = _names(session, by, [r.key for r in rows if r.key])
-    result = [
-        SupervisionKpiRow(
-            key=r.key,
-            name=names.get(r.key, r.key),
-            issued=r.issued,
-            due=r.due,
-            replied=r.replied,
-            replied_on_time=r.on_time,
+    names = _names(session, by, [str(r.key) for r in rows])
+    return [
+        SubtaskKpiRow(
+            key=str(r.key),
+            name=names.get(str(r.key), str(r.key)),
+            **{
+                name: int(getattr(r, name))
+                for name in SubtaskKpiRow.model_fields
+                if name not in ("key", "name")
+            },
         )
         for r in rows
     ]
-    return sorted(result, key=lambda row: (len(row.key or ""), row.key or ""))
 
 
 def _names(session: Session, by: str, keys: list[str]) -> dict[str, str]:
@@ -564,12 +614,174 @@ def _month_end(year: int, month: int) -> date:
     return date.fromordinal(following.toordinal() - 1)
 
 
+# -- return review and disputes (退回审核, 争议裁定) ---------------------------------------------
+
+# Reviews that accepted the return under review (a ruling accepts it when it names another unit).
+ACCEPTING_REVIEWS: Final = ("accept-return", "redispatch")
+
+
+def review_kpis(session: Session, *, actor: Actor, start: datetime, end: datetime) -> ReviewKpis:
+    """退单数, 退单率, accepted returns, 派遣准确率 and 争议数 per unit of the events reported in
+    [start, end) within the actor's scope, and their total (see the module docstring)."""
+    _check_period(start, end, datetime.now(UTC))
+    own_unit = actor.department_unit_id if actor.role is StaffRole.DISPATCHER else None
+    # A unit that returned a case no longer holds it: its dispatcher's row counts its own steps.
+    scope = true() if actor.role is StaffRole.DISPATCHER else _scope(actor)
+    cohort = (
+        select(Event.id, Event.returned_by_unit_ids)
+        .where(Event.reported_at >= start, Event.reported_at < end, scope)
+        .cte("review_cohort")
+    )
+    step = aliased(EventStep)
+    per_step = session.execute(
+        select(
+            step.unit_id,
+            func.count().filter(step.to_status == EventStatus.DISPATCHED),
+            func.count().filter(step.action == "return"),
+        )
+        .join(cohort, cohort.c.id == step.event_id)
+        .where(step.unit_id.is_not(None))
+        .group_by(step.unit_id)
+    ).all()
+    review = aliased(EventStep)
+    next_review = (
+        select(review.action, review.unit_id)
+        .where(
+            review.event_id == step.event_id,
+            review.from_status == EventStatus.RETURNED,
+            tuple_(review.at, review.id) > tuple_(step.at, step.id),
+        )
+        .order_by(review.at, review.id)
+        .limit(1)
+        .lateral("next_review")
+    )
+    accepted: dict[int | None, int] = dict(
+        session.execute(
+            select(step.unit_id, func.count())
+            .join(cohort, cohort.c.id == step.event_id)
+            .join(next_review, true())
+            .where(
+                step.action == "return",
+                or_(
+                    next_review.c.action.in_(ACCEPTING_REVIEWS),
+                    and_(
+                        next_review.c.action == "rule",
+                        next_review.c.unit_id.is_distinct_from(step.unit_id),
+                    ),
+                ),
+            )
+            .group_by(step.unit_id)
+        ).all()
+    )
+    pairs = (
+        select(cohort.c.id, func.unnest(cohort.c.returned_by_unit_ids).label("unit_id"))
+        .distinct()
+        .cte("returner_pairs")
+    )
+    disputed = select(pairs.c.id).group_by(pairs.c.id).having(func.count() >= 2)
+    disputes: dict[int, int] = dict(
+        session.execute(
+            select(pairs.c.unit_id, func.count())
+            .where(pairs.c.id.in_(disputed))
+            .group_by(pairs.c.unit_id)
+        ).all()
+    )
+    counts = {int(unit or 0): (int(d), int(r)) for unit, d, r in per_step}  # unit is NOT NULL
+    units = sorted(set(counts) | {int(u) for u in accepted if u is not None} | set(disputes))
+    if actor.role is StaffRole.DISPATCHER:
+        units = [u for u in units if u == own_unit]
+    names = _names(session, "unit", [str(u) for u in units])
+    rows = [
+        ReviewKpiRow(
+            key=str(unit),
+            name=names.get(str(unit), str(unit)),
+            dispatched=counts.get(unit, (0, 0))[0],
+            returns=counts.get(unit, (0, 0))[1],
+            accepted_returns=int(accepted.get(unit, 0)),
+            disputes=int(disputes.get(unit, 0)),
+        )
+        for unit in units
+    ]
+    if actor.role is StaffRole.DISPATCHER:
+        total_disputes = sum(r.disputes for r in rows)
+    else:
+        total_disputes = int(
+            session.scalar(select(func.count()).select_from(disputed.subquery())) or 0
+        )
+    total = ReviewKpiRow(
+        key=None,
+        name="合计 All units",
+        dispatched=sum(r.dispatched for r in rows),
+        returns=sum(r.returns for r in rows),
+        accepted_returns=sum(r.accepted_returns for r in rows),
+        disputes=total_disputes,
+    )
+    return ReviewKpis(start=start, end=end, rows=rows, total=total)
+
+
+def supervision_kpis(
+    session: Session,
+    *,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    by: Literal["unit", "department"] = "unit",
+    now: datetime | None = None,
+) -> list[SupervisionKpiRow]:
+    """督办回复率 and 督办按时率 of the orders issued in [start, end) on cases in the actor's
+    scope, one row per unit (or department) the orders were addressed to (module docstring)."""
+    if by not in ("unit", "department"):
+        raise InvalidReport(f"cannot group supervision KPIs by '{by}'; use unit or department")
+    at = now or datetime.now(UTC)
+    _check_period(start, end, at)
+    o = SupervisionOrder
+    if actor.role is StaffRole.DISPATCHER:
+        scope = o.unit_id == (actor.department_unit_id or -1)
+    else:
+        scope = _scope(actor)
+    key = _text_key(o.unit_id if by == "unit" else DepartmentUnit.department_id)
+    withdrawn = and_(
+        o.replied_at.is_(None), o.lifted_at.is_not(None), o.lifted_at < o.reply_deadline
+    )
+    due = and_(or_(o.replied_at.is_not(None), o.reply_deadline <= at), ~withdrawn)
+    rows = session.execute(
+        select(
+            key.label("key"),
+            func.count().label("issued"),
+            func.count().filter(due).label("due"),
+            func.count().filter(o.replied_at.is_not(None)).label("replied"),
+            func.count().filter(o.replied_on_time.is_(True)).label("on_time"),
+        )
+        .select_from(o)
+        .join(Event, Event.id == o.event_id)
+        .join(DepartmentUnit, DepartmentUnit.id == o.unit_id)
+        .where(o.issued_at >= start, o.issued_at < end, scope)
+        .group_by(key)
+    ).all()
+    names = _names(session, by, [r.key for r in rows if r.key])
+    result = [
+        SupervisionKpiRow(
+            key=r.key,
+            name=names.get(r.key, r.key),
+            issued=r.issued,
+            due=r.due,
+            replied=r.replied,
+            replied_on_time=r.on_time,
+        )
+        for r in rows
+    ]
+    return sorted(result, key=lambda row: (len(row.key or ""), row.key or ""))
+
+
 __all__ = [
     "GROUPINGS",
     "READ_KPIS",
     "KpiGrouping",
+    "SubtaskGrouping",
     "citizen_kpis",
     "kpis",
     "period_bounds",
+    "review_kpis",
+    "subtask_kpis",
     "supervision_kpis",
 ]

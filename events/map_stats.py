@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, or_, sele
 from sqlalchemy.orm import Session, aliased
 
 from events.catalog import DepartmentType
-from events.deadlines import light
+from events.deadlines import clock
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.kpis import CLOSED_STATES, kpis
 from events.models import (
@@ -91,6 +91,7 @@ class EventMarker:
     deadline: datetime | None
     light: str | None  # green / yellow / red, None when no clock runs
     hours_overdue: float | None
+    time_left: str | None = None  # 剩余 3小时 / 超期 2天 / 挂账 剩余 6小时 (events.deadlines.clock)
 
 
 @dataclass(frozen=True)
@@ -290,7 +291,8 @@ def _markers(
     ).all()
     markers = []
     for event, lon, lat, major_name, name, unit in rows:
-        shown = light(session, event=event, now=now)
+        running = clock(session, event=event, now=now)
+        shown = running.light if running else None
         late = (
             (now - event.stage_deadline).total_seconds() / 3600
             if event.stage_deadline is not None
@@ -310,6 +312,7 @@ def _markers(
                 deadline=event.stage_deadline,
                 light=shown.value if shown else None,
                 hours_overdue=round(late, 1) if late is not None else None,
+                time_left=running.text if running else None,
             )
         )
     return markers

@@ -121,6 +121,7 @@ class Stage(LabelledEnum):
     HANDLE = "handle", "处置"
     VERIFY = "verify", "核查"
     REPLY = "reply", "答复"  # a citizen case, verified, waits for the operator's reply
+    CLOSE = "close", "结案"  # any other case, verified, waits for the command centre's 结案
 
 
 class DeliveryStatus(LabelledEnum):
@@ -542,6 +543,91 @@ class WorkCalendarDay(Base):
     day: Mapped[date] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))
     name: Mapped[str] = mapped_column(String(50))
+
+
+# -- REVIEW: return review and dispute rulings (退回审核, 争议裁定) --------------------------------
+
+
+class DisputeRuling(DistrictKeyed, Base):
+    """A ruling (裁定) on a jurisdiction dispute: two or more units returned the same case and the
+    command centre named the unit that leads it. Binding: that unit may not return the case."""
+
+    __tablename__ = "dispute_ruling"
+    __table_args__ = (
+        district_fk("event_id", "event.id", ondelete="CASCADE"),
+        district_fk("step_id", "event_step.id"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    step_id: Mapped[int] = mapped_column(BigInteger)  # the `rule` step that dispatched the case
+    category_code: Mapped[str] = mapped_column(String(8))
+    community_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    street_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    grid_code: Mapped[str | None] = mapped_column(String(15), default=None)
+    unit_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))  # the units that returned it
+    unit_id: Mapped[int] = mapped_column(ForeignKey("department_unit.id"))  # the lead, ruled
+    reasoning: Mapped[str] = mapped_column(Text)
+    ruled_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    ruled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The dispatch rule made from the ruling (one click), so the dispute does not come back.
+    dispatch_rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dispatch_rule.id"), default=None
+    )
+
+
+# -- JOINT: joint cases (主办/协办), one sub-task per assisting unit ------------------------------
+
+
+class SubtaskStatus(LabelledEnum):
+    """where an assisting unit's sub-task (协办任务) stands"""
+
+    DISPATCHED = "dispatched", "待签收"
+    SIGNED = "signed", "处置中"
+    DONE = "done", "已完成"
+    WAIVED = "waived", "已免除"  # the command centre released the unit, with a reason
+    CANCELLED = "cancelled", "已撤销"  # removed, or the case was re-dispatched, returned, ended
+
+
+class EventSubtask(DistrictKeyed, Base):
+    """An assisting unit's part of a joint case: its own sign-for and handling deadlines, its
+    handling report, and how it ended (done, waived by the command centre, or cancelled)."""
+
+    __tablename__ = "event_subtask"
+    __table_args__ = (
+        Index("ix_event_subtask_unit_open", "unit_id", postgresql_where="ended_at IS NULL"),
+        district_fk("event_id", "event.id", ondelete="CASCADE"),
+        district_fk("report_step_id", "event_step.id"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("department_unit.id"))
+    status: Mapped[SubtaskStatus] = mapped_column(
+        db_enum(SubtaskStatus, "subtask_status"), default=SubtaskStatus.DISPATCHED
+    )
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    opened_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)  # the command centre's ask
+    sign_deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    handle_deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Start of the running clock (sign-for from the opening, handling from the sign-for), moved
+    # out like the deadlines by the time the case spent suspended (挂账), for its light.
+    clock_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    signed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    reported_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    report: Mapped[str | None] = mapped_column(Text, default=None)  # 协办处置情况
+    report_step_id: Mapped[int | None] = mapped_column(BigInteger, default=None)  # its photos
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    ended_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    # Why it was waived (免除) or cancelled (撤销).
+    end_reason: Mapped[str | None] = mapped_column(String(300), default=None)
 
 
 # The sensors' tables (物联感知) live in their own module; importing it registers them here too.

@@ -69,8 +69,11 @@ DEFAULT_WINDOW = timedelta(days=90)
 REPEAT_WINDOW = timedelta(minutes=10)  # same device/account and text within this: one request
 CLIENT_KEY_CHARS = 100
 
+# Not yet with a unit: the district's centre answers for them.
+WAITING_AT_CENTRE = (EventStatus.REPORTED, EventStatus.PENDING, EventStatus.REGISTERED)
 NOTICES: dict[EventStatus, str] = {
     EventStatus.REPORTED: "网格员将到现场核实后立案派遣。A grid worker checks it on site first.",
+    EventStatus.PENDING: "已受理，等待指挥中心立案。Received; the command centre decides on it.",
     EventStatus.REGISTERED: "已立案，等待派遣。Registered; the command centre routes it.",
     EventStatus.DISPATCHED: "已派遣，等待部门签收。Sent to the unit; waiting to be signed for.",
     EventStatus.SIGNED: "部门处置中。The unit is working on it.",
@@ -81,6 +84,7 @@ NOTICES: dict[EventStatus, str] = {
     EventStatus.SUSPENDED: "挂账，暂缓处置。On hold.",
     EventStatus.VOIDED: "已作废（不属实或重复）。Voided: not confirmed on site or a duplicate.",
     EventStatus.SELF_RESOLVED: "网格员已现场处置。Fixed on the spot by the grid worker.",
+    EventStatus.REFUSED: "不予立案。Not taken up by the command centre; the notes say why.",
     EventStatus.TRANSFERRED: "已移交其他区县办理。Transferred to another district, which handles "
     "it as a new request.",
 }
@@ -518,7 +522,7 @@ def _to_requests(
         history = steps.get(event.id, [])
         latest = history[-1] if history else None
         first_data = history[0].data if history else {}
-        waiting = event.status in (EventStatus.REPORTED, EventStatus.REGISTERED) or (
+        waiting = event.status in WAITING_AT_CENTRE or (
             event.unit_id is None and event.status not in FINAL_STATES
         )
         agency = centres[event.district_code] if waiting else units.get(event.unit_id or -1)

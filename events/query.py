@@ -49,6 +49,7 @@ from events import deadlines
 from events.actions import actions_for
 from events.calendar import Light, Limit, LimitUnit, WorkCalendar, WorkingHours
 from events.catalog import Priority
+from events.disputes import disputing
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.models import Attachment, DepartmentUnit, Event, EventCategory, EventStatus
 from events.reference import work_calendar
@@ -63,6 +64,7 @@ from events.schemas import (
     UnitRef,
 )
 from events.service import get_event, read_event
+from events.tiers import actor_tier
 from events.workflow import OPEN_STATES
 from gis.clock import CHINA_TZ
 from gis.crs import STORAGE_SRID
@@ -348,6 +350,15 @@ def _filters(
         where.append(Event.geom.is_(None) if filters.unlocated else Event.geom.is_not(None))
     if filters.source is not None:
         where.append(Event.source == filters.source)
+    if filters.tier is not None:
+        tier = actor_tier(actor) if filters.tier == "mine" else filters.tier
+        if tier is None:
+            raise InvalidReport(
+                "tier=mine is for command staff of a tier (an area code); name the tier instead: "
+                "community, street, district or city",
+                field="tier",
+            )
+        where.append(Event.tier == tier)
     if filters.light is not None:
         where.append(light_filter(work_calendar(session), now, Light(filters.light)))
     if filters.bbox:
@@ -407,6 +418,9 @@ def _summary_rows() -> Select[Any]:
             .scalar_subquery()
             .label("duplicate_of"),
             Event.source,
+            Event.tier,
+            Event.void_reason,
+            Event.returned_by_unit_ids,
         )
         .select_from(Event)
         .join(EventCategory, EventCategory.id == Event.category_id)
@@ -414,15 +428,16 @@ def _summary_rows() -> Select[Any]:
     )
 
 
-def _light(session: Session, row: Any, now: datetime) -> Light | None:
-    """The light of a listed row, by the one definition (a detached Event with its clock)."""
+def _clock_fields(session: Session, row: Any, now: datetime) -> dict[str, Any]:
+    """The running stage of a listed row, by the one definition (a detached Event's clock)."""
     clock = Event(
         priority=row.priority,
+        stage=row.stage,
         stage_started_at=row.stage_started_at,
         stage_deadline=row.stage_deadline,
         suspended_at=row.suspended_at,
     )
-    return deadlines.light(session, event=clock, now=now)
+    return deadlines.clock_fields(session, event=clock, now=now)
 
 
 def _summary(session: Session, row: Any, now: datetime) -> EventSummary:
@@ -451,11 +466,12 @@ def _summary(session: Session, row: Any, now: datetime) -> EventSummary:
         lat=row.lat,
         source=row.source,
         unit=unit,
+        tier=row.tier,
+        reason=row.void_reason,
         reported_at=row.reported_at,
-        stage=row.stage,
-        stage_deadline=row.stage_deadline,
-        light=_light(session, row, now),
         duplicate_of=row.duplicate_of,
+        **_clock_fields(session, row, now),
+        disputed=disputing(row.returned_by_unit_ids),
     )
 
 

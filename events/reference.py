@@ -43,6 +43,8 @@ def load_reference_data(session: Session) -> tuple[int, int]:
             photo_required=spec.photo_required,
             onsite_verification_required=spec.onsite_verification_required,
             needs_check=spec.needs_check,
+            start_tier=spec.start_tier,
+            auto_register=spec.auto_register,
             description=spec.description or None,
         )
         for spec in categories

@@ -9,7 +9,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from events.calendar import Light, Limit, LimitUnit
-from events.catalog import DepartmentType, Priority
+from events.catalog import DepartmentType, Priority, Tier
 from events.models import (
     AppealType,
     CallbackStatus,
@@ -19,6 +19,7 @@ from events.models import (
     SanctionKind,
     Satisfaction,
     Stage,
+    SubtaskStatus,
     SupervisionLevel,
     SupervisionStatus,
 )
@@ -122,6 +123,11 @@ class EventRead(BaseModel):
     building_code: str | None
     unit: UnitRef | None
     assisting_units: list[UnitRef] = Field(default_factory=list)
+    tier: Tier = Field(default=Tier.DISTRICT, description="tier holding the case (分级流转)")
+    tier_label: str = "区县"
+    reason: str | None = Field(
+        default=None, description="why it was refused (不予立案) or voided: the reporter sees it"
+    )
     reporter: str | None
     appeal_type: AppealType | None = None
     appeal_type_label: str | None = None
@@ -131,10 +137,25 @@ class EventRead(BaseModel):
     reported_at: datetime
     closed_at: datetime | None
     stage: Stage | None
+    stage_label: str | None = Field(
+        default=None, description="核实 立案 派遣 签收 处置 核查 结案 答复"
+    )
     stage_deadline: datetime | None
     light: Light | None
+    seconds_left: float | None = Field(
+        default=None,
+        description="working seconds to the running stage's deadline (wall seconds if urgent), "
+        "negative when overdue; while suspended (挂账), what was left when the clock stopped",
+    )
+    time_left: str | None = Field(
+        default=None, description="剩余 3小时 / 超期 2天 / 挂账 剩余 6小时: the time left in words"
+    )
+    suspended: bool = Field(default=False, description="挂账: the clock is stopped")
     supervision_level: str | None
     rework_count: int
+    disputed: bool = Field(
+        default=False, description="two different units returned it: a jurisdiction dispute (争议)"
+    )
     duplicate_of: str | None
     duplicate_candidates: list[str] = Field(default_factory=list)
     dispatch: dict[str, Any] | None = Field(
@@ -174,6 +195,9 @@ class ActionInput(InputModel):
     unit_id: int | None = Field(
         default=None,
         description="unit chosen by hand (dispatch); supervise: the unit the order is for",
+    )
+    tier: Tier | None = Field(
+        default=None, description="tier a case is handed down to (delegate 下派): community, street"
     )
     duplicate_of: str | None = Field(
         default=None, description="code of the event this one duplicates (void)"
@@ -392,6 +416,20 @@ MAX_PAGE_SIZE = 200
 Sort = Literal["deadline", "-reported_at"]
 
 
+class DispatchProposalRead(BaseModel):
+    """What automatic routing would do with a case now (派遣建议), not applied."""
+
+    event: str
+    unit: UnitRef | None = Field(description="the lead unit (主办); null: none found")
+    assisting_units: list[UnitRef] = Field(description="the assisting units (协办)")
+    rule_id: int | None = Field(description="the rule that matched; null: the category's default")
+    rule: str = Field(description="which rule decided the department types, and why")
+    lead_type: DepartmentType
+    lead_type_label: str
+    how: str = Field(description="how the lead unit was found (jurisdiction, nearest, fallback)")
+    excluded_units: list[int] = Field(description="units skipped because they returned the case")
+
+
 class EventFilter(BaseModel):
     """What a list of events asks for (GET /api/events): the filters, all of which must hold,
     the order and the page. The caller's scope always applies on top."""
@@ -412,6 +450,11 @@ class EventFilter(BaseModel):
         default=None, description="true: only cases placed by address, waiting to be located (定位)"
     )
     source: EventSource | None = Field(default=None, description="channel (来源), e.g. hotline")
+    tier: Tier | Literal["mine"] | None = Field(
+        default=None,
+        description="tier holding the case (community, street, district, city); mine: the "
+        "caller's own tier — a tier centre's queue",
+    )
     light: Light | None = Field(default=None, description="green, yellow or red")
     bbox: str | None = Field(
         default=None, max_length=200, description="min_lon,min_lat,max_lon,max_lat"
@@ -447,11 +490,26 @@ class EventSummary(BaseModel):
     lat: float | None
     source: EventSource | None = None
     unit: UnitRef | None
+    tier: Tier = Tier.DISTRICT
+    reason: str | None = Field(default=None, description="why it was refused or voided")
     reported_at: datetime
     stage: Stage | None
+    stage_label: str | None = Field(
+        default=None, description="核实 立案 派遣 签收 处置 核查 结案 答复"
+    )
     stage_deadline: datetime | None
     light: Light | None
+    seconds_left: float | None = Field(
+        default=None,
+        description="working seconds to the running stage's deadline (wall seconds if urgent), "
+        "negative when overdue; while suspended (挂账), what was left when the clock stopped",
+    )
+    time_left: str | None = Field(
+        default=None, description="剩余 3小时 / 超期 2天 / 挂账 剩余 6小时: the time left in words"
+    )
+    suspended: bool = Field(default=False, description="挂账: the clock is stopped")
     duplicate_of: str | None
+    disputed: bool = Field(default=False, description="two different units returned it (争议)")
 
 
 class EventPage(BaseModel):
@@ -486,6 +544,11 @@ class CategoryRead(BaseModel):
     photo_required: bool
     onsite_verification_required: bool
     needs_check: bool
+    start_tier: Tier = Field(description="tier a registered case starts at (分级流转)")
+    start_tier_label: str
+    auto_register: bool = Field(
+        description="a grid worker's report is registered (立案) at once; else it waits"
+    )
     description: str | None
     valid_from: datetime
 
@@ -564,6 +627,8 @@ class CategoryChange(InputModel):
     photo_required: bool | None = None
     onsite_verification_required: bool | None = None
     needs_check: bool | None = None
+    start_tier: Tier | None = None
+    auto_register: bool | None = None
     description: str | None = None
 
 
@@ -771,6 +836,7 @@ class CallbackRead(BaseModel):
     opened_at: datetime
     due_at: datetime
     light: Light | None
+    time_left: str | None = Field(default=None, description="剩余 1天 / 超期 2小时, working time")
     attempts: int
     attempt_log: list[CallbackAttempt]
     satisfaction: Satisfaction | None
@@ -944,6 +1010,200 @@ class RequestPage(BaseModel):
     page: int
     page_size: int
     items: list[ServiceRequest]
+
+
+# -- return review and dispute rulings (退回审核, 争议裁定; events.rulings) ------------------------
+
+
+class ReturnRead(BaseModel):
+    """One unit's return of a case: the unit, its reason, when and by whom."""
+
+    unit: UnitRef | None
+    reason: str | None
+    at: datetime
+    by: str | None
+
+
+class ReturnedCase(BaseModel):
+    """A case waiting for the command centre's review of a return (退回审核), or its ruling."""
+
+    code: str
+    status: EventStatus
+    status_label: str
+    category: str
+    category_name: str
+    description: str
+    address: str | None
+    grid_code: str | None
+    community: str | None
+    street: str | None
+    reported_at: datetime
+    returns: list[ReturnRead] = Field(description="every return of the case, oldest first")
+    disputed: bool = Field(description="two different units returned it: a dispute (争议)")
+    awaiting_ruling: bool = Field(description="a dispute not ruled since the last return")
+    actions: list[str] = Field(description="what the caller may do now")
+
+
+class RulingRead(BaseModel):
+    """A ruling (裁定) on a dispute: who leads the case and why; binding on that unit."""
+
+    id: int
+    event_code: str
+    category: str
+    community: str | None
+    street: str | None
+    grid_code: str | None
+    district_code: str
+    units: list[UnitRef] = Field(description="the units that returned the case")
+    unit: UnitRef = Field(description="the unit ruled to lead it")
+    reasoning: str
+    ruled_by: str | None
+    ruled_at: datetime
+    dispatch_rule_id: int | None = Field(description="the dispatch rule made from the ruling")
+
+
+class RuleFromRuling(InputModel):
+    """Where the dispatch rule made from a ruling applies: the case's community (default),
+    street or whole district."""
+
+    area: Literal["community", "street", "district"] = "community"
+
+
+class RulingRule(BaseModel):
+    """The dispatch rule made from a ruling, and the ruling that now names it."""
+
+    ruling: RulingRead
+    rule: RuleRead
+
+
+class ReviewKpiRow(BaseModel):
+    """Return review indicators of one unit, or of all (key None): events.kpis.review_kpis."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str | None  # unit id; None for the total
+    name: str
+    dispatched: int
+    returns: int
+    accepted_returns: int
+    disputes: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def return_rate(self) -> float | None:
+        """退单率: returns / dispatched."""
+        return _ratio(self.returns, self.dispatched)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def dispatch_accuracy(self) -> float | None:
+        """派遣准确率: 1 − accepted returns / dispatched."""
+        rate = _ratio(self.accepted_returns, self.dispatched)
+        return None if rate is None else 1 - rate
+
+
+class ReviewKpis(BaseModel):
+    """退单率, 派遣准确率 and 争议数 per unit of the events reported in [start, end)."""
+
+    start: datetime
+    end: datetime
+    rows: list[ReviewKpiRow]
+    total: ReviewKpiRow
+
+
+# -- JOINT: joint cases (主办/协办) ---------------------------------------------------------------
+
+
+class SubtaskAdd(InputModel):
+    """The command centre adds an assisting unit (增加协办单位) to a dispatched case."""
+
+    unit_id: int = Field(ge=1, le=2**31 - 1, description="the assisting unit")
+    note: str | None = Field(default=None, max_length=4000, description="what the unit is asked")
+
+    @field_validator("note")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
+class SubtaskInput(InputModel):
+    """A step on a sub-task: sign for it, report it done (note: what was done), waive or
+    cancel it (reason)."""
+
+    note: str | None = Field(default=None, max_length=4000, description="what was done (report)")
+    reason: str | None = Field(
+        default=None, max_length=300, description="why (waive 免除, cancel 撤销): required"
+    )
+
+    @field_validator("note", "reason")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
+class SubtaskRead(BaseModel):
+    """An assisting unit's sub-task (协办任务) with its case, deadlines, light and report."""
+
+    id: int
+    event_code: str
+    event_status: EventStatus
+    event_status_label: str
+    category_name: str
+    description: str
+    address: str | None
+    lead_unit: UnitRef | None = Field(description="the unit leading the case (主办单位)")
+    unit: UnitRef = Field(description="the assisting unit (协办单位)")
+    department: str | None
+    status: SubtaskStatus
+    status_label: str
+    note: str | None = Field(description="what the command centre asked of the unit")
+    opened_at: datetime
+    opened_by: str | None
+    sign_deadline: datetime
+    handle_deadline: datetime
+    signed_at: datetime | None
+    signed_by: str | None
+    reported_at: datetime | None
+    reported_by: str | None
+    report: str | None = Field(description="the handling report (协办处置情况)")
+    photos: list[PhotoRef] = Field(default_factory=list)
+    ended_at: datetime | None
+    ended_by: str | None
+    end_reason: str | None = Field(description="why it was waived (免除) or cancelled (撤销)")
+    on_time: bool | None = Field(description="reported by its handling deadline (done only)")
+    light: Light | None = Field(description="of the running clock: sign-for, then handling")
+    light_label: str | None
+    actions: list[str] = Field(description="what the caller may do to it now")
+
+
+class SubtaskKpiRow(BaseModel):
+    """Sub-task indicators of one assisting unit or department (events.kpis.subtask_kpis)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str  # unit or department id
+    name: str
+    assigned: int = Field(description="协办任务数: sub-tasks given to the unit, not cancelled")
+    signed: int
+    signed_on_time: int
+    done: int = Field(description="已完成: reported done")
+    done_on_time: int = Field(description="reported by the handling deadline")
+    waived: int = Field(description="已免除 by the command centre")
+    cancelled: int = Field(description="已撤销: removed, or the case was re-dispatched or ended")
+    open: int = Field(description="待签收 or 处置中 now")
+    overdue: int = Field(description="open past the handling deadline")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def on_time_rate(self) -> float | None:
+        """协办按时率: reported by the handling deadline / (reported + open and overdue)."""
+        return _ratio(self.done_on_time, self.done + self.overdue)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def on_time_sign_rate(self) -> float | None:
+        """协办按时签收率: signed by the sign-for deadline / signed."""
+        return _ratio(self.signed_on_time, self.signed)
 
 
 # -- SUPERVISION: 督办单 and sanctions (events.supervision) -------------------------------------

@@ -20,6 +20,7 @@ from events import deadlines
 from events.attachments import PhotoInfo
 from events.catalog import DepartmentType, Priority
 from events.dispatch import dispatch_event, event_point
+from events.disputes import is_disputed
 from events.exceptions import Conflict, Forbidden, InvalidReport, NotFound
 from events.models import (
     DepartmentUnit,
@@ -39,6 +40,7 @@ from events.sources import (
     SELF_CHECKED_SOURCES,
     refusal,
 )
+from events.tiers import await_registration, registers_at_once, starting_tier
 from events.workflow import OPEN_STATES, add_step
 from gis.clock import CHINA_TZ
 from gis.crs import STORAGE_SRID, Crs
@@ -354,7 +356,9 @@ def report_event(
         session,
         event=event,
         action="report",
-        to_status=EventStatus.REPORTED if point is None or needs_check else EventStatus.REGISTERED,
+        to_status=EventStatus.REPORTED
+        if point is None or needs_check
+        else intake_status(event, category),
         at=at,
         actor_id=actor.staff_id,
         note=report.description[:200],
@@ -395,6 +399,12 @@ def checked_on_site_first(source: EventSource, category: EventCategory) -> bool:
     return source not in SELF_CHECKED_SOURCES and category.needs_check
 
 
+def intake_status(event: Event, category: EventCategory) -> EventStatus:
+    """Where a located (and, where needed, checked) case goes: registered when it registers at
+    once (events.tiers.registers_at_once), else pending (待立案) for the command centre."""
+    return EventStatus.REGISTERED if registers_at_once(event, category) else EventStatus.PENDING
+
+
 def route_located(
     session: Session,
     *,
@@ -405,14 +415,18 @@ def route_located(
     check: bool | None = None,
 ) -> None:
     """The path of a located case whose first step is recorded: the on-site check (核实)
-    clock when it needs one (the event is reported), else dispatch (it is registered).
+    clock when it needs one (the event is reported); else, registered at once, dispatch from
+    its starting tier; else the 立案 clock (it is pending, `intake_status`).
     `check` None decides by source and category."""
     if check is None:
         check = checked_on_site_first(event.source, category)
     if check:
         deadlines.start_stage(session, event=event, category=category, stage=Stage.CHECK, at=at)
-    else:
+    elif registers_at_once(event, category):
+        event.tier = starting_tier(session, event=event, category=category)
         dispatch_event(session, event=event, category=category, at=at, actor_id=actor_id)
+    else:
+        await_registration(session, event=event, category=category, at=at)
 
 
 def add_event(session: Session, event: Event, *, ticket: str | None = None) -> None:
@@ -531,6 +545,8 @@ def read_event(
         if event.duplicate_of_id
         else None
     )
+    running = deadlines.clock_fields(session, event=event, now=at)
+    urgent = event.priority is Priority.URGENT
     return EventRead(
         id=event.id,
         code=event.code,
@@ -556,6 +572,9 @@ def read_event(
         assisting_units=[
             r for r in (_unit_ref(units.get(i)) for i in event.assisting_unit_ids or []) if r
         ],
+        tier=event.tier,
+        tier_label=event.tier.label,
+        reason=event.void_reason,
         reporter=session.scalar(select(Staff.username).where(Staff.id == event.reporter_id))
         if event.reporter_id
         else None,
@@ -566,11 +585,9 @@ def read_event(
         ticket=event.external_ref if event.source is not EventSource.OPEN311 else None,
         reported_at=event.reported_at,
         closed_at=event.closed_at,
-        stage=event.stage,
-        stage_deadline=event.stage_deadline,
-        light=deadlines.light(session, event=event, now=at),
         supervision_level=event.supervision_level,
         rework_count=event.rework_count,
+        disputed=is_disputed(event),
         duplicate_of=duplicate_of,
         duplicate_candidates=list(first_data.get("duplicate_candidates", [])),
         dispatch=dispatch,
@@ -582,9 +599,13 @@ def read_event(
                 deadline=s.deadline,
                 ended_at=s.ended_at,
                 on_time=s.on_time,
+                light=running["light"]
+                if s.ended_at is None
+                else deadlines.ended_light(session, stage=s, urgent=urgent),
             )
             for s in stages
         ],
+        **running,
         steps=[
             StepRead(
                 id=s.id,
@@ -610,6 +631,7 @@ __all__ = [
     "current_category",
     "event_by_key",
     "get_event",
+    "intake_status",
     "new_event",
     "read_event",
     "report_event",

@@ -10,9 +10,10 @@ deadline on the work calendar (by level: `SUPERVISION_REPLY_GENERAL` 2d, `…_KE
   Each order records one `event_step` with action `supervise` (evaluation counts those) and
   outbox rows to the unit (naming its supervisor) and the district command centre. The order
   is for the unit named, else the unit holding the case, else — while no unit holds it (立案,
-  派遣, 核查 …) — the district command centre itself. `event.supervision_level` holds the
-  highest level ordered in the running stage (reset when a new stage starts), so the job never
-  issues a level twice in one stage and never below one issued by hand.
+  派遣, 核查 …) — the centre of the tier holding the case (else the district's) itself.
+  `event.supervision_level` holds the highest level ordered in the running stage (reset when
+  a new stage starts), so the job never issues a level twice in one stage and never below one
+  issued by hand.
 - **reply** (`reply`, 督办回复): only by the unit's dispatchers (for an order to a command
   centre, by command staff of the case's area); after the deadline it is recorded late.
 - **escalate** (`escalate_unanswered`, run by `gridgov escalate` with the overdue job): an open
@@ -61,6 +62,7 @@ from events.schemas import (
     SupervisionOrderRead,
     UnitRef,
 )
+from events.tiers import tier_centre
 from events.workflow import SYSTEM, add_step
 from gis.config import get_settings
 from grid.exceptions import InvalidQuery
@@ -166,7 +168,12 @@ def _order_unit(
             )
         return unit
     held = responsible_unit_id(event)
-    unit = session.get(DepartmentUnit, held) if held else centre
+    # With no unit holding it, the case is its tier centre's (分级流转), else the district's.
+    unit = (
+        session.get(DepartmentUnit, held)
+        if held
+        else tier_centre(session, event=event, tier=event.tier) or centre
+    )
     if unit is None:
         raise InvalidReport(
             f"case {event.code} is with no unit and district {event.district_code} has no "

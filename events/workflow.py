@@ -1,10 +1,12 @@
 """The event state machine: which action moves an event from which state to which, and who may.
 
-`reported → registered → dispatched → signed → handled → verified → closed` (a citizen's case
-closes by the reply to the caller, 答复, and is reopened, 重办, when the caller is not
-satisfied at the callback), with the branches
-returned, suspended/resumed, rework (verification failed: back to signed), voided,
-self_resolved and transferred (跨区移交: the case goes on as a new case of another district).
+`reported → (pending →) registered → dispatched → signed → handled → verified → closed` (a
+citizen's case closes by the reply to the caller, 答复, and is reopened, 重办, when the caller is
+not satisfied at the callback). A case not registered at once waits pending (待立案) for 立案 or
+不予立案 (refused); before dispatch a tier may hand it up (上报) or down (下派) or resolve it
+itself (就地解决). Branches: returned, suspended/resumed, rework (verification failed: back to
+signed), voided, self_resolved and transferred (跨区移交: the case goes on as a new case of
+another district).
 The table is the single source of truth; services call `transition()` and get a
 domain error that lists what is allowed when the action is not, and record each move with
 `add_step()` (the audit trail).
@@ -26,6 +28,7 @@ from people.models import StaffRole as R
 OPEN_STATES = frozenset(
     {
         S.REPORTED,
+        S.PENDING,
         S.REGISTERED,
         S.DISPATCHED,
         S.SIGNED,
@@ -36,7 +39,7 @@ OPEN_STATES = frozenset(
     }
 )
 # Ended for this event's district: a transferred case goes on as a new case elsewhere.
-FINAL_STATES = frozenset({S.CLOSED, S.VOIDED, S.SELF_RESOLVED, S.TRANSFERRED})
+FINAL_STATES = frozenset({S.CLOSED, S.VOIDED, S.SELF_RESOLVED, S.TRANSFERRED, S.REFUSED})
 
 
 class IllegalTransition(Exception):
@@ -66,7 +69,13 @@ TRANSITIONS: dict[str, Transition] = {
         # A case placed by address only gets its point (定位), then goes on as if filed there.
         _t("locate", "定位", {S.REPORTED}, None, set(SYSTEM)),
         # A citizen's question (咨询) the operator answers at once: closed without dispatch (直办).
-        _t("direct-reply", "直接答复", {S.REPORTED, S.REGISTERED}, S.CLOSED, set(SYSTEM)),
+        _t(
+            "direct-reply",
+            "直接答复",
+            {S.REPORTED, S.PENDING, S.REGISTERED},
+            S.CLOSED,
+            set(SYSTEM),
+        ),
         _t("dispatch", "派遣", {S.REGISTERED}, S.DISPATCHED, set(SYSTEM) | {R.GRID_WORKER}),
         _t("redispatch", "重新派遣", {S.RETURNED, S.DISPATCHED}, S.DISPATCHED, set(SYSTEM)),
         _t("sign", "签收", {S.DISPATCHED}, S.SIGNED, {R.DISPATCHER}),
@@ -86,7 +95,7 @@ TRANSITIONS: dict[str, Transition] = {
         _t(
             "void",
             "作废",
-            {S.REPORTED, S.REGISTERED, S.DISPATCHED, S.RETURNED},
+            {S.REPORTED, S.PENDING, S.REGISTERED, S.DISPATCHED, S.RETURNED},
             S.VOIDED,
             set(SYSTEM),
         ),
@@ -102,6 +111,20 @@ TRANSITIONS: dict[str, Transition] = {
         _t("supervise", "督办", set(OPEN_STATES) - {S.REPORTED}, None, set(SYSTEM)),
         # The place or the party responsible is in another district (events.transfer).
         _t("transfer", "跨区移交", set(OPEN_STATES), S.TRANSFERRED, set(SYSTEM)),
+        # -- TIERS: 立案 by judgement and the tiers (分级流转), events.actions.tiers --------------
+        _t("register", "立案", {S.PENDING}, S.REGISTERED, set(SYSTEM)),
+        _t("refuse", "不予立案", {S.PENDING}, S.REFUSED, set(SYSTEM)),
+        # Up to the tier above, or down to a tier below whose area holds the case; it stays
+        # pending or registered, at the other tier, on a fresh clock.
+        _t("escalate", "上报", {S.PENDING, S.REGISTERED}, None, set(SYSTEM)),
+        _t("delegate", "下派", {S.PENDING, S.REGISTERED}, None, set(SYSTEM)),
+        # The holding tier resolves it itself (就地解决); the grid worker then checks the fix.
+        _t("resolve", "就地解决", {S.PENDING, S.REGISTERED}, S.HANDLED, set(SYSTEM)),
+        # REVIEW: the command centre reviews a unit's return (退回审核) and rules disputes
+        # (争议裁定); `redispatch` of a returned case is a synonym of accept-return.
+        _t("accept-return", "同意退回", {S.RETURNED}, S.DISPATCHED, set(SYSTEM)),
+        _t("reject-return", "驳回退回", {S.RETURNED}, S.DISPATCHED, set(SYSTEM)),
+        _t("rule", "争议裁定", {S.RETURNED}, S.DISPATCHED, set(SYSTEM)),
     )
 }
 

@@ -95,7 +95,14 @@ class Settings(BaseSettings):
     # long (working time on the work calendar: 4h, 1d …) for the operator's reply (答复), and
     # the callback (回访) after closing is due this long after the reply.
     reply_limit: str = Field(default="1d", pattern=_LIMIT_PATTERN)
+    # Every other case, once the on-site check (核查) passed, waits this long (working time)
+    # for the command centre to close it (结案).
+    close_limit: str = Field(default="4h", pattern=_LIMIT_PATTERN)
     callback_limit: str = Field(default="2d", pattern=_LIMIT_PATTERN)
+    # The command centre's own clocks (working time): a pending case waits this long for 立案
+    # (register or refuse), a registered case not dispatched automatically this long for 派遣.
+    register_limit: str = Field(default="2h", pattern=_LIMIT_PATTERN)
+    dispatch_limit: str = Field(default="1h", pattern=_LIMIT_PATTERN)
     # Supervision orders (督办单, events.supervision): the working time a unit has to reply
     # (督办回复) by level, and how long a stage stays red after its deadline before the
     # escalation job lists the case (挂牌督办).

@@ -205,6 +205,7 @@ def _marker_data(markers: Sequence[Marker], view: View) -> dict[str, Any]:
         "d": [m.deadline for m in markers],
         "l": [m.light for m in markers],
         "h": [m.hours_overdue for m in markers],
+        "t": [m.time_left for m in markers],
     }
 
 

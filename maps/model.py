@@ -71,6 +71,7 @@ class Marker:
     deadline: str | None  # local time, as shown
     light: str | None  # green / yellow / red
     hours_overdue: float | None
+    time_left: str | None = None  # in working time, as the API words it: 超期 2天
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from demo.arrays import Array, BoolArray, FloatArray, IntArray
 from events.calendar import Limit, WorkCalendar
+from events.deadlines import setting_limit
 from events.exceptions import EventError
+from events.models import Stage
 from events.reference import work_calendar
 from gis.bulk import read_frame
 
@@ -152,7 +154,7 @@ class EventFrame:
     category_lead: Array
     category_assisting: list[list[str]]
     category_priority: Array
-    category_limits: list[tuple[Limit, Limit, Limit]]  # sign, handle, verify
+    category_limits: list[tuple[Limit, Limit, Limit, Limit]]  # sign, handle, verify, close
     category_needs_check: BoolArray
     calendar: WorkCalendar
 
@@ -237,6 +239,7 @@ def load_event_frame(session: Session, *, district_codes: Sequence[str]) -> Even
             "WHERE valid_to IS NULL ORDER BY code"
         )
     ).all()
+    close = setting_limit(Stage.CLOSE)  # the same 结案 limit for every category
     return EventFrame(
         district_codes=tuple(district_codes),
         grid_code=grid_code,
@@ -271,7 +274,7 @@ def load_event_frame(session: Session, *, district_codes: Sequence[str]) -> Even
         category_assisting=[list(c[4] or []) for c in categories],
         category_priority=np.array([c[5] for c in categories], dtype=object),
         category_limits=[
-            (Limit.parse(c[6]), Limit.parse(c[7]), Limit.parse(c[8])) for c in categories
+            (Limit.parse(c[6]), Limit.parse(c[7]), Limit.parse(c[8]), close) for c in categories
         ],
         category_needs_check=np.array([bool(c[9]) for c in categories]),
         calendar=work_calendar(session),

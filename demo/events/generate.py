@@ -168,8 +168,9 @@ _STAGES: Final = (
     (Stage.VERIFY, S_HANDLE),
     (Stage.HANDLE, S_REWORK),
     (Stage.VERIFY, S_HANDLE2),
+    (Stage.CLOSE, S_VERIFY),  # the command centre's 结案 after the passed check
 )
-_LIMIT_OF: Final = {Stage.CHECK: 0, Stage.SIGN: 0, Stage.HANDLE: 1, Stage.VERIFY: 2}
+_LIMIT_OF: Final = {Stage.CHECK: 0, Stage.SIGN: 0, Stage.HANDLE: 1, Stage.VERIFY: 2, Stage.CLOSE: 3}
 _STATUS_VALUES: Final = np.array([s.value for s in EventStatus] + [None], dtype=object)
 _STATUS_CODE: Final = {s: i for i, s in enumerate(EventStatus)}
 
@@ -576,6 +577,7 @@ def generate_events(
     )
     t[:, S_VERIFY] = np.where(rework, second_verdict, first_verdict)
     active[:, S_VERIFY] = handled
+    due[:, 7] = _stage_due(vc, frame, category, Stage.CLOSE, t[:, S_VERIFY])
     t[:, S_CLOSE] = _after(vc, t[:, S_VERIFY], rng.exponential(1.5, n))
     active[:, S_CLOSE] = handled
 
@@ -619,6 +621,7 @@ def generate_events(
             np.where(rework, S_REWORK, S_VERIFY),
             np.full(n, S_HANDLE2),
             np.full(n, S_VERIFY),
+            np.full(n, S_CLOSE),
         ],
         axis=1,
     )
@@ -636,6 +639,7 @@ def generate_events(
             unit_final,
             np.full(n, NONE),
             unit_final,
+            np.full(n, NONE),
             np.full(n, NONE),
         ],
         axis=1,

@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from events.actions import closing, handling, intake, routing
+from events.actions import closing, handling, intake, review, routing, tiers
 from events.actions.context import (
     VERIFY_RADIUS_M,
     ActionContext,
@@ -41,6 +41,7 @@ from events.models import CITIZEN_SOURCES, AppealType, Event, EventCategory, Eve
 from events.photos import attach_photos
 from events.schemas import ActionInput, EventDetail, EventRead
 from events.service import get_event, read_event
+from events.tiers import tier_above, tiers_below
 from events.workflow import TRANSITIONS, allowed_actions
 from people.access import Actor
 
@@ -49,6 +50,8 @@ HANDLERS: dict[str, Callable[[ActionContext], None]] = {
     **routing.HANDLERS,
     **handling.HANDLERS,
     **closing.HANDLERS,
+    **tiers.HANDLERS,
+    **review.HANDLERS,
 }
 assert set(HANDLERS) == set(TRANSITIONS), "every action of the table has a handler"
 
@@ -127,13 +130,19 @@ def actions_for(session: Session, *, actor: Actor, event: Event) -> list[str]:
             continue
         if action == "approve-extension" and pending_extension(session, event) is None:
             continue
+        if not review.available(session, event=event, action=action):
+            continue
         if action == "reopen":  # only through a callback's 不满意 (events.callbacks)
             continue
         if action == ("close" if citizens(event) else "reply"):
             continue
         if action == "locate" and event.geom is not None:
             continue
-        if action == "check" and event.geom is None:
+        if action in ("check", "register", "resolve") and event.geom is None:
+            continue
+        if action == "escalate" and tier_above(session, event=event) is None:
+            continue
+        if action == "delegate" and not tiers_below(session, event=event):
             continue
         if action == "direct-reply" and not (
             event.source in CITIZEN_SOURCES and event.appeal_type is AppealType.CONSULT

@@ -1,4 +1,9 @@
-"""After the fix: 核查 (pass or rework), 结案, the reply to a citizen (答复) and 重办."""
+"""After the fix: 核查 (pass or rework), 结案, the reply to a citizen (答复) and 重办.
+
+Who checks (核查): a grid worker of the case's grid, whoever reported it (a colleague's report
+or a hotline call alike), or an inspector whose area holds it (`context.check_scope`); where
+the category asks for it, on site with a photo and within VERIFY_RADIUS_M of the case.
+"""
 
 from __future__ import annotations
 
@@ -23,17 +28,9 @@ from events.models import (
 )
 
 
-def close_by_system(ctx: ActionContext) -> EventStep:
-    """The system's closing step (结案): clock stopped, closed_at set, the unit told."""
-    deadlines.end_stage(ctx.session, event=ctx.event, at=ctx.at)
-    ctx.event.closed_at = ctx.at
-    step = ctx.step(EventStatus.CLOSED, action="close", note="核查通过，结案", by_system=True)
-    ctx.tell(step, [ctx.event.unit_id])
-    return step
-
-
 def _verify(ctx: ActionContext) -> None:
-    """核查: on site, with a photo, within 100 m; a pass closes the case at once."""
+    """核查: on site, with a photo, within 100 m; a pass leaves the case verified, waiting for
+    the command centre's 结案 (or, for a citizen's case, the reply 答复)."""
     if ctx.data.passed is False:
         _rework(ctx)
         return
@@ -55,12 +52,15 @@ def _verify(ctx: ActionContext) -> None:
         data["crs"] = ctx.data.crs.value
     deadlines.end_stage(ctx.session, event=event, at=ctx.at)
     ctx.step(EventStatus.VERIFIED, data=data)
-    if event.source in CITIZEN_SOURCES:  # the caller is answered first (答复), which closes it
-        deadlines.start_stage(
-            ctx.session, event=event, category=ctx.category, stage=Stage.REPLY, at=ctx.at
-        )
-        return
-    close_by_system(ctx)
+    # The case now waits for the command centre: a citizen's caller is answered (答复), which
+    # closes it; any other case is closed (结案) by the centre. Each on a clock of its own.
+    deadlines.start_stage(
+        ctx.session,
+        event=event,
+        category=ctx.category,
+        stage=Stage.REPLY if event.source in CITIZEN_SOURCES else Stage.CLOSE,
+        at=ctx.at,
+    )
 
 
 def _rework(ctx: ActionContext) -> None:
@@ -95,7 +95,8 @@ def back_to_unit(
 
 
 def _close_action(ctx: ActionContext) -> None:
-    """结案 by hand, for a verified case the system did not close (never a citizen's case)."""
+    """结案: the command centre closes a case whose check passed (never a citizen's case: the
+    reply to the caller closes that); the 结案 clock stops and the unit is told."""
     event = ctx.event
     if citizens(event):
         raise ActionNotAllowed(
@@ -104,7 +105,10 @@ def _close_action(ctx: ActionContext) -> None:
             "caller first (reply, 答复); the reply closes it)",
             allowed=["reply"],
         )
-    close_by_system(ctx)
+    deadlines.end_stage(ctx.session, event=event, at=ctx.at)
+    event.closed_at = ctx.at
+    step = ctx.step(EventStatus.CLOSED, note=ctx.data.note or "核查通过，结案")
+    ctx.tell(step, [event.unit_id])
 
 
 def _reply(ctx: ActionContext) -> None:

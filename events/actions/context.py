@@ -31,6 +31,7 @@ from events.schemas import ActionInput
 from events.service import (
     code_is,
 )
+from events.tiers import actor_tier, rank
 from events.workflow import (
     TRANSITIONS,
     IllegalTransition,
@@ -199,7 +200,7 @@ def check_scope(session: Session, actor: Actor, event: Event, action: str) -> No
             )
         return
     if role is StaffRole.GRID_WORKER:
-        if action in ("verify", "rework", "self-resolve"):
+        if action == "self-resolve":
             if not is_events_grid_worker(session, actor, event):
                 reporter = session.scalar(
                     select(Staff.username).where(Staff.id == event.reporter_id)
@@ -209,10 +210,13 @@ def check_scope(session: Session, actor: Actor, event: Event, action: str) -> No
                     f"({reporter or 'unknown'}) or an inspector may {action} it"
                 )
             return
+        # Everything else, the on-site checks (核实, 核查) included, is the grid's workers'
+        # work, whoever reported the case.
         if event.grid_code is None or event.grid_code not in actor.grid_codes:
             raise Forbidden(
                 f"event {event.code} is in grid {event.grid_code or '(outside every grid)'}, "
-                f"not in your grids ({', '.join(sorted(actor.grid_codes)) or 'none'})"
+                f"not in your grids ({', '.join(sorted(actor.grid_codes)) or 'none'}); "
+                "its grid's workers or an inspector of its area may do that"
             )
         return
     if not in_area(actor, event):
@@ -220,6 +224,23 @@ def check_scope(session: Session, actor: Actor, event: Event, action: str) -> No
             f"event {event.code} is outside your area ({actor.area_code or 'none'}); "
             f"ask the command centre of district {event.district_code}"
         )
+    if role is StaffRole.COMMAND:
+        check_tier(actor, event, action)
+
+
+def check_tier(actor: Actor, event: Event, action: str) -> None:
+    """Refuse command staff of a tier below the one holding the case (a higher tier may step
+    in; a lower one may not act on a case held above it)."""
+    mine = actor_tier(actor)
+    if mine is not None and rank(mine) >= rank(event.tier):
+        return
+    held = event.tier
+    yours = f"the {mine.value} tier ({mine.label})" if mine else "no tier (no area code)"
+    raise Forbidden(
+        f"案件{event.code}由{held.label}层级办理，下级不能{TRANSITIONS[action].label} "
+        f"(event {event.code} is held at the {held.value} tier and your account is at {yours}; "
+        f"a lower tier may not {action} a case held above it — ask the {held.value} centre)"
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------------

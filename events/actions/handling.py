@@ -23,6 +23,7 @@ from events.models import (
     Stage,
 )
 from events.reference import work_calendar
+from events.subtasks import refuse_handling_while_open, resume_subtasks
 from events.workflow import (
     allowed_actions,
 )
@@ -45,6 +46,7 @@ def _sign(ctx: ActionContext) -> None:
 def _handle(ctx: ActionContext) -> None:
     """处置完成: the unit reports the fix; the grid worker's verification clock starts."""
     need(ctx.data.note, "reporting the fix needs a note: what was done")
+    refuse_handling_while_open(ctx.session, event=ctx.event)
     if ctx.category.photo_required:
         check_photo(ctx, f"handling a {ctx.category.name} case")
     deadlines.start_stage(
@@ -165,6 +167,9 @@ def _resume(ctx: ActionContext) -> None:
         event.stage_started_at = paused(ctx.session, event, event.stage_started_at, ctx.at)
         deadlines.extend_stage(ctx.session, event=event, new_deadline=after)
         data |= {"deadline_from": before.isoformat(), "deadline_to": after.isoformat()}
+    resume_subtasks(
+        ctx.session, event=event, shift=lambda at: paused(ctx.session, event, at, ctx.at)
+    )
     event.suspended_at = None
     event.status_before_suspension = None
     step = ctx.step(back, data=data)

@@ -16,7 +16,6 @@ from events.actions.context import (
     need,
     unlocated_first,
 )
-from events.dispatch import dispatch_event
 from events.exceptions import ActionNotAllowed, InvalidReport, NotFound
 from events.models import (
     CITIZEN_SOURCES,
@@ -29,8 +28,10 @@ from events.models import (
 from events.service import (
     building_point,
     checked_on_site_first,
+    intake_status,
     route_located,
 )
+from events.subtasks import cancel_subtasks
 from events.workflow import (
     allowed_actions,
 )
@@ -90,7 +91,7 @@ def _locate(ctx: ActionContext) -> None:
     ctx.session.flush()
     check_first = checked_on_site_first(event.source, ctx.category)
     ctx.step(
-        EventStatus.REPORTED if check_first else EventStatus.REGISTERED,
+        EventStatus.REPORTED if check_first else intake_status(event, ctx.category),
         data={
             "locate": found.model_dump(
                 mode="json", include={"match", "distance_to_grid_m", "grid_candidates"}
@@ -148,7 +149,8 @@ def _direct_reply(ctx: ActionContext) -> None:
 
 
 def _check(ctx: ActionContext) -> None:
-    """核实: a grid worker confirms a report from another source, which is then dispatched."""
+    """核实: a grid worker confirms a report from another source, which then waits for 立案
+    (or, urgent, is registered and dispatched at once)."""
     event = ctx.event
     unlocated_first(ctx)
     if ctx.data.passed is False:
@@ -163,9 +165,14 @@ def _check(ctx: ActionContext) -> None:
         )
         return
     deadlines.end_stage(ctx.session, event=event, at=ctx.at)
-    ctx.step(EventStatus.REGISTERED, data={"passed": True}, without_unit=True)
-    dispatch_event(
-        ctx.session, event=event, category=ctx.category, at=ctx.at, actor_id=ctx.actor.staff_id
+    ctx.step(intake_status(event, ctx.category), data={"passed": True}, without_unit=True)
+    route_located(
+        ctx.session,
+        event=event,
+        category=ctx.category,
+        at=ctx.at,
+        actor_id=ctx.actor.staff_id,
+        check=False,
     )
 
 
@@ -196,6 +203,7 @@ def _void(ctx: ActionContext) -> None:
         data["duplicate_of"] = original.code
     had_unit = event.unit_id if event.status is EventStatus.DISPATCHED else None
     deadlines.end_stage(ctx.session, event=event, at=ctx.at)
+    cancel_subtasks(ctx.session, event=event, at=ctx.at, reason=f"案件作废 (voided): {reason}")
     event.void_reason = reason
     step = ctx.step(EventStatus.VOIDED, note=ctx.data.note or reason, data=data)
     ctx.tell(step, [had_unit], reason=reason)
@@ -207,6 +215,9 @@ def _self_resolve(ctx: ActionContext) -> None:
     check_photo(ctx, "a case fixed on the spot")
     had_unit = event.unit_id if event.status is EventStatus.DISPATCHED else None
     deadlines.end_stage(ctx.session, event=event, at=ctx.at)
+    cancel_subtasks(
+        ctx.session, event=event, at=ctx.at, reason="网格员自行处置 (fixed on the spot)"
+    )
     event.closed_at = ctx.at
     step = ctx.step(EventStatus.SELF_RESOLVED, note=ctx.data.note or "网格员现场自行处置")
     ctx.tell(step, [had_unit])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -10,9 +11,11 @@ from events import deadlines
 from events.actions.context import (
     ActionContext,
     need,
+    unlocated_first,
 )
 from events.calendar import Light
-from events.dispatch import dispatch_event
+from events.dispatch import dispatch_event, propose_dispatch
+from events.disputes import refuse_return_if_ruled, returners
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.models import (
     DepartmentUnit,
@@ -21,6 +24,7 @@ from events.models import (
     Stage,
     SupervisionLevel,
 )
+from events.subtasks import cancel_subtasks, open_subtasks
 from events.supervision import issue
 from events.transfer import check_transfer, transfer_event
 from events.workflow import (
@@ -28,8 +32,11 @@ from events.workflow import (
 )
 
 
-def manual_dispatch(ctx: ActionContext, unit_id: int) -> EventStep:
-    """Dispatch to a unit chosen by the command centre, starting its sign-for clock."""
+def manual_dispatch(
+    ctx: ActionContext, unit_id: int, *, proposal: dict[str, Any] | None = None
+) -> EventStep:
+    """Dispatch to a unit chosen by the command centre, starting its sign-for clock; with the
+    automatic `proposal` it differs from, the step records both and the dispatcher's reason."""
     if ctx.actor.role not in SYSTEM:
         raise Forbidden("only the command centre chooses a unit by hand; leave unit_id empty")
     unit = ctx.session.get(DepartmentUnit, unit_id)
@@ -52,32 +59,45 @@ def manual_dispatch(ctx: ActionContext, unit_id: int) -> EventStep:
     )
     event.unit_id = unit.id
     event.assisting_unit_ids = [u for u in event.assisting_unit_ids or [] if u != unit.id]
+    open_subtasks(ctx.session, event=event, category=ctx.category, at=ctx.at)
     helpers = ctx.session.scalars(
         select(DepartmentUnit.code).where(DepartmentUnit.id.in_(event.assisting_unit_ids))
     ).all()
-    step = ctx.step(
-        EventStatus.DISPATCHED,
-        unit_id=unit.id,
-        data={
-            "dispatch": {
-                "rule_id": None,
-                "rule": f"chosen by hand by {ctx.actor.username}",
-                "lead_type": unit.dept_type.value,
-                "unit_id": unit.id,
-                "unit": f"{unit.name}, chosen by the command centre",
-                "assisting": sorted(helpers),
-                "excluded_units": sorted(event.returned_by_unit_ids or []),
-            }
-        },
-    )
+    chosen: dict[str, Any] = {
+        "rule_id": None,
+        "rule": f"chosen by hand by {ctx.actor.username}",
+        "lead_type": unit.dept_type.value,
+        "unit_id": unit.id,
+        "unit": f"{unit.name}, chosen by the command centre",
+        "assisting": sorted(helpers),
+        "excluded_units": sorted(event.returned_by_unit_ids or []),
+    }
+    if proposal is not None:
+        chosen |= {"proposal": proposal, "reason": ctx.data.reason}
+    step = ctx.step(EventStatus.DISPATCHED, unit_id=unit.id, data={"dispatch": chosen})
     ctx.tell(step, [unit.id, *event.assisting_unit_ids])
     return step
 
 
 def _dispatch(ctx: ActionContext) -> None:
-    """派遣 by hand: to the unit chosen, or by the dispatch rules again."""
+    """派遣: as automatic routing proposes (no unit_id), or to the unit chosen; a unit other
+    than the proposal's needs the dispatcher's reason, recorded with the proposal."""
     if ctx.data.unit_id is not None:
-        manual_dispatch(ctx, ctx.data.unit_id)
+        if ctx.actor.role not in SYSTEM:
+            raise Forbidden("only the command centre chooses a unit by hand; leave unit_id empty")
+        event = ctx.event
+        unlocated_first(ctx)
+        proposed = propose_dispatch(ctx.session, event=event, category=ctx.category, at=ctx.at)
+        if proposed.lead is None or proposed.lead.id == ctx.data.unit_id:
+            # the proposal itself, or no proposal at all: the hand choice needs no reason
+            manual_dispatch(ctx, ctx.data.unit_id, proposal=proposed.explanation())
+            return
+        need(
+            ctx.data.reason,
+            "改派须写明理由 (a unit other than the proposal's needs a reason: why not "
+            f"{proposed.lead.name if proposed.lead else 'the proposal'}), e.g. 该路段属市政养护",
+        )
+        manual_dispatch(ctx, ctx.data.unit_id, proposal=proposed.explanation())
         return
     dispatch_event(
         ctx.session,
@@ -89,41 +109,63 @@ def _dispatch(ctx: ActionContext) -> None:
     )
 
 
-def _redispatch(ctx: ActionContext) -> None:
-    """重新派遣: a returned (or re-routed) case to another unit, never to one that returned it."""
+def redispatch(ctx: ActionContext) -> None:
+    """重新派遣 and 同意退回 (accept-return), one piece: a returned case goes to the unit named or
+    by the rules again, never to a unit that returned it; a dispatched case is re-routed to the
+    unit named. The step names the unit whose return was accepted (`returned_by_unit_id`)."""
     event = ctx.event
-    if ctx.data.unit_id is not None:
-        manual_dispatch(ctx, ctx.data.unit_id)
-        return
-    if event.status is EventStatus.DISPATCHED:
+    returned = event.status is EventStatus.RETURNED
+    returned_by = returners(event)
+    unit_id = ctx.data.unit_id
+    if returned and unit_id is not None and unit_id in returned_by:
+        unit = ctx.session.get(DepartmentUnit, unit_id)
+        raise InvalidReport(
+            f"{unit.name if unit else unit_id}已退回过案件{event.code}，同意退回不能再派给它；"
+            f"如要退给它办理请用驳回退回 (unit {unit_id} returned event {event.code}: accepting "
+            "a return sends the case elsewhere; to send it back use reject-return)",
+            field="unit_id",
+        )
+    if unit_id is not None:
+        step = manual_dispatch(ctx, unit_id)
+    elif not returned:
         raise InvalidReport(
             f"event {event.code} is already dispatched; name the unit to re-route it to (unit_id)"
         )
-    dispatch_event(
-        ctx.session,
-        event=event,
-        category=ctx.category,
-        at=ctx.at,
-        actor_id=ctx.actor.staff_id,
-        action="redispatch",
-        note=ctx.data.note,
-    )
+    else:
+        step = dispatch_event(
+            ctx.session,
+            event=event,
+            category=ctx.category,
+            at=ctx.at,
+            actor_id=ctx.actor.staff_id,
+            action=ctx.rule.action,
+            note=ctx.data.note,
+        )
+    if returned:
+        last = event.returned_by_unit_ids[-1] if event.returned_by_unit_ids else None
+        step.data = {**step.data, "returned_by_unit_id": last}
+        ctx.session.flush()
 
 
 def _return(ctx: ActionContext) -> None:
-    """退回: a wrongly routed case goes back to the command centre for re-dispatch."""
+    """退回: a wrongly routed case goes back to the command centre, which reviews the return
+    (events.actions.review); refused when a ruling named this unit to lead the case."""
     event = ctx.event
     reason = need(
         ctx.data.reason,
         "returning a case needs a reason: say why it is not your unit's, e.g. 不属于本辖区",
     )
     unit_id = event.unit_id
+    refuse_return_if_ruled(ctx.session, event=event, unit_id=unit_id)  # a ruling binds
     deadlines.end_stage(ctx.session, event=event, at=ctx.at)
     event.returned_by_unit_ids = [
         *(event.returned_by_unit_ids or []),
         *([unit_id] if unit_id else []),
     ]
     event.return_count += 1
+    cancel_subtasks(
+        ctx.session, event=event, at=ctx.at, reason=f"主办单位退回 (returned): {reason}"
+    )
     step = ctx.step(EventStatus.RETURNED, note=ctx.data.note or reason, data={"reason": reason})
     event.unit_id = None  # the case waits at the command centre
     event.assisting_unit_ids = []
@@ -173,6 +215,7 @@ def _transfer(ctx: ActionContext) -> None:
         at=ctx.at,
     )
     deadlines.end_stage(ctx.session, event=event, at=ctx.at)
+    cancel_subtasks(ctx.session, event=event, at=ctx.at, reason=f"跨区移交 (transferred): {reason}")
     event.suspended_at = None
     step = ctx.step(
         EventStatus.TRANSFERRED,
@@ -184,7 +227,7 @@ def _transfer(ctx: ActionContext) -> None:
 
 HANDLERS: dict[str, Callable[[ActionContext], None]] = {
     "dispatch": _dispatch,
-    "redispatch": _redispatch,
+    "redispatch": redispatch,
     "return": _return,
     "supervise": _supervise,
     "transfer": _transfer,

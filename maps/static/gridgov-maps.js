@@ -288,7 +288,8 @@
           G.esc(data.cl[data.c[i]]) + "<br>" + (data.ul[data.u[i]] ? "承办 " + G.esc(data.ul[data.u[i]]) + "<br>" : "") +
           G.esc(data.s[i]) + (data.l[i] ? " · " + LIGHT_NAMES[data.l[i]] : "") +
           (data.d[i] ? "<br>时限 " + G.esc(data.d[i]) : "") +
-          (data.h[i] !== null ? "<br><b class='gg-red'>超期 " + G.fmt(data.h[i]) + " 小时</b>" : "");
+          (data.t && data.t[i] ? "<br><b class='" + (data.l[i] === "red" ? "gg-red" : "") + "'>" + G.esc(data.t[i]) + "</b>" :
+            data.h[i] !== null ? "<br><b class='gg-red'>超期 " + G.fmt(data.h[i]) + " 小时</b>" : "");
         if (options.link && !G.exported) {
           html += "<br><a href='" + G.esc(options.link.replace("{code}", encodeURIComponent(code))) +
             "'>查看事件 open →</a>";

@@ -109,7 +109,31 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("POST", "/api/events/{code}/self-resolve"): frozenset({R.GRID_WORKER}),
     ("POST", "/api/events/{code}/supervise"): COMMAND,
     ("POST", "/api/events/{code}/transfer"): COMMAND,
+    # TIERS: 立案 by judgement and the tiers (分级流转): command staff of the holding tier or
+    # above (their tier is checked past the gate, tests/events/test_tiers.py), and admins
+    ("GET", "/api/events/{code}/dispatch-proposal"): COMMAND,
+    ("POST", "/api/events/{code}/register"): COMMAND,
+    ("POST", "/api/events/{code}/refuse"): COMMAND,
+    ("POST", "/api/events/{code}/escalate"): COMMAND,
+    ("POST", "/api/events/{code}/delegate"): COMMAND,
+    ("POST", "/api/events/{code}/resolve"): COMMAND,
+    # return review and disputes (退回审核, 争议裁定) are the command centre's; a unit only returns
+    ("POST", "/api/events/{code}/accept-return"): COMMAND,
+    ("POST", "/api/events/{code}/reject-return"): COMMAND,
+    ("POST", "/api/events/{code}/rule"): COMMAND,
+    ("GET", "/api/returns"): COMMAND,
+    ("GET", "/api/rulings"): COMMAND,
+    ("POST", "/api/rulings/{ruling_id}/dispatch-rule"): COMMAND,
     ("POST", "/api/events/{code}/{action}"): EVERYONE,  # unknown actions: 404 for anyone
+    # joint cases (主办/协办): the command centre adds, removes and waives assisting units'
+    # sub-tasks; the assisting unit's dispatchers sign for and report theirs
+    ("GET", "/api/events/{code}/subtasks"): EVENT_READERS,
+    ("POST", "/api/events/{code}/subtasks"): COMMAND,
+    ("POST", "/api/events/{code}/subtasks/{subtask_id}/sign"): UNIT,
+    ("POST", "/api/events/{code}/subtasks/{subtask_id}/report"): UNIT,
+    ("POST", "/api/events/{code}/subtasks/{subtask_id}/waive"): COMMAND,
+    ("POST", "/api/events/{code}/subtasks/{subtask_id}/cancel"): COMMAND,
+    ("GET", "/api/subtasks"): COMMAND | UNIT,
     # supervision orders (督办单): units read and reply to their own, the command centre issues,
     # lifts and records 约谈/通报, leaders read their area's (an order carries no personal data)
     ("GET", "/api/supervision"): COMMAND | UNIT | {R.LEADER},
@@ -142,6 +166,8 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("DELETE", "/api/calendar/{day}"): ADMIN,
     # statistics: aggregates, each scoped by the service
     ("GET", "/api/stats/kpis"): EVERYONE,
+    ("GET", "/api/stats/review-kpis"): EVERYONE,
+    ("GET", "/api/stats/subtasks"): EVERYONE,  # a dispatcher: their own unit's sub-tasks
     ("GET", "/api/stats/population"): AGGREGATES,
     ("GET", "/api/stats/overdue-visits"): AGGREGATES,
     # imports and exports
@@ -186,6 +212,8 @@ PARAMETERS = {
     "rule_id": "1",
     "job_id": "1",
     "callback_id": "1",
+    "ruling_id": "1",
+    "subtask_id": "1",
     "order_id": "1",
     "day": "2026-10-01",
     "suffix": "csv",

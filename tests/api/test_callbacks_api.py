@@ -9,21 +9,22 @@ from typing import Any
 from events.models import EventSource
 from gis.clock import CHINA_TZ
 from tests.events.districts_city import add_second_district
-from tests.events.workflow_city import SPOT, do, file, photo
+from tests.events.workflow_city import SPOT, do, file, photo, taken_up
 from tests.factories import METRE_LON, bearer
 
 NEAR = (SPOT[0] + 20 * METRE_LON, SPOT[1])
 
 
 def verified(city: dict[str, Any], code: str | None = None) -> str:
-    """A hotline case (or the event `code`) taken through check, sign, handle and verify just
-    now; it waits for the reply."""
+    """A hotline case (or the event `code`) taken through check, 立案 and dispatch, sign,
+    handle and verify just now; it waits for the reply."""
     now = datetime.now(CHINA_TZ) - timedelta(minutes=10)
     if code is None:
         code = file(
             city, by="command_staff", source=EventSource.HOTLINE, contact="13912345678", now=now
         ).code
     do(city, "worker", code, "check", now + timedelta(minutes=1), note="属实")
+    taken_up(city, code, now + timedelta(minutes=1))
     do(city, "disp_w", code, "sign", now + timedelta(minutes=2))
     do(city, "disp_w", code, "handle", now + timedelta(minutes=3), note="已处理")
     do(

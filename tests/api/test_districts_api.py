@@ -306,7 +306,8 @@ def test_the_district_command_transfers_a_case_and_each_side_reads_its_half(clie
         ("command_staff", {"reason": "x"}, 422, "to_district"),
         ("command_staff", {"to_district": WJG}, 422, "理由"),
         ("wjg_command", {"to_district": WJG, "reason": "x"}, 403, "outside"),
-        ("street_command", {"to_district": WJG, "reason": "x"}, 403, "区级或市级"),
+        # a district-held case: the tier rule refuses the street first (分级流转)
+        ("street_command", {"to_district": WJG, "reason": "x"}, 403, "由区县层级办理"),
         ("disp_w", {"to_district": WJG, "reason": "x"}, 403, "dispatcher"),
         ("leader", {"to_district": WJG, "reason": "x"}, 403, ""),
     ],

@@ -377,7 +377,7 @@ def test_roles_that_never_do_an_action_are_refused_at_its_gate(client, city):
     assert_error(response, 403, "dispatcher")
 
 
-def test_the_full_loop_over_http_report_sign_handle_verify_closes(client, city):
+def test_the_full_loop_over_http_report_sign_handle_verify_and_the_centre_closes(client, city):
     event = post_event(client, city).json()
     code = event["code"]
     signed = act_on(client, city, "disp_w", code, "sign")
@@ -401,6 +401,25 @@ def test_the_full_loop_over_http_report_sign_handle_verify_closes(client, city):
         headers=bearer(city["worker"]),
     )
     assert closed.status_code == 200, closed.text
+    # The check passed: the case waits for the command centre's 结案 on its own clock.
+    verified = closed.json()
+    assert verified["status"] == "verified" and verified["closed_at"] is None
+    assert (verified["stage"], verified["stage_label"]) == ("close", "结案")
+    assert verified["light"] == "green" and verified["time_left"].startswith("剩余 ")
+    assert (
+        "close"
+        in client.get(f"/api/events/{code}", headers=bearer(city["command_staff"])).json()[
+            "actions"
+        ]
+    )
+    refused = act_on(client, city, "disp_w", code, "close", {"note": "已办结"})
+    assert_error(refused, 403, "may not use", "指挥中心(command)")
+    closed = client.post(
+        f"/api/events/{code}/close",
+        data={"note": "核查通过，结案"},
+        headers=bearer(city["command_staff"]),
+    )
+    assert closed.status_code == 200, closed.text
     history = client.get(f"/api/events/{code}", headers=bearer(city["worker"])).json()
     assert history["status"] == "closed" and history["closed_at"] is not None
     assert [(s["action"], s["to_status"], s["actor"]) for s in history["steps"]] == [
@@ -409,12 +428,13 @@ def test_the_full_loop_over_http_report_sign_handle_verify_closes(client, city):
         ("sign", "signed", "disp.w"),
         ("handle", "handled", "disp.w"),
         ("verify", "verified", "worker1"),
-        ("close", "closed", None),
+        ("close", "closed", "cc.duty"),
     ]
     assert history["steps"][3]["note"] == "已盘查，系外卖员"
+    assert history["steps"][5]["note"] == "核查通过，结案"
     steps = {s["id"]: s["action"] for s in history["steps"]}
     assert [steps[p["step_id"]] for p in history["photos"]] == ["handle", "verify"]
-    assert [s["stage"] for s in history["stages"]] == ["sign", "handle", "verify"]
+    assert [s["stage"] for s in history["stages"]] == ["sign", "handle", "verify", "close"]
     assert history["actions"] == []
 
 

@@ -248,13 +248,69 @@ def test_locate_then_check_then_dispatch(client, city):
     assert_error(again, 409, "located already")
     checked = client.post(f"/api/events/{code}/check", json={}, headers=bearer(city["worker"]))
     assert checked.status_code == 200, checked.text
-    assert checked.json()["status"] == "dispatched" and checked.json()["unit"]["code"] == "PS-W"
-    assert [s["action"] for s in checked.json()["steps"]] == [
+    # a hotline case waits for 立案 by the command centre (issue 13), then for 派遣
+    assert checked.json()["status"] == "pending" and checked.json()["stage"] == "register"
+    assert checked.json()["actions"] == []  # the grid worker's part is done
+    staff = bearer(city["command_staff"])
+    seen = client.get(f"/api/events/{code}", headers=staff).json()
+    assert {"register", "refuse", "escalate"} <= set(seen["actions"])
+    assert "delegate" not in seen["actions"]  # no community or street centre in this city
+    registered = client.post(f"/api/events/{code}/register", data={"note": "属实"}, headers=staff)
+    assert registered.status_code == 200, registered.text
+    assert registered.json()["status"] == "registered" and registered.json()["stage"] == "dispatch"
+    proposal = client.get(f"/api/events/{code}/dispatch-proposal", headers=staff)
+    assert proposal.status_code == 200, proposal.text
+    assert proposal.json()["unit"]["code"] == "PS-W" and proposal.json()["lead_type"] == "police"
+    assert "covers the location" in proposal.json()["how"]
+    assert client.get(f"/api/events/{code}", headers=staff).json()["status"] == "registered"
+    sent = client.post(f"/api/events/{code}/dispatch", json={}, headers=staff)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["status"] == "dispatched" and sent.json()["unit"]["code"] == "PS-W"
+    assert [s["action"] for s in sent.json()["steps"]] == [
         "report",
         "locate",
         "check",
+        "register",
         "dispatch",
     ]
+    done = client.get(f"/api/events/{code}/dispatch-proposal", headers=bearer(city["worker"]))
+    assert_error(done, 403)
+
+
+def test_refuse_and_dispatch_elsewhere_by_json_and_form_bodies(client, city):
+    staff = bearer(city["command_staff"])
+    codes = [
+        client.post("/api/events", json=body_for("hotline"), headers=staff).json()["code"]
+        for _ in range(2)
+    ]
+    for code in codes:
+        checked = client.post(f"/api/events/{code}/check", json={}, headers=bearer(city["worker"]))
+        assert checked.json()["status"] == "pending", checked.text
+    no_reason = client.post(f"/api/events/{codes[0]}/refuse", data={}, headers=staff)
+    assert_error(no_reason, 422, "reason")
+    refused = client.post(
+        f"/api/events/{codes[0]}/refuse", data={"reason": "重复来电，已并案"}, headers=staff
+    )
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["status"] == "refused" and refused.json()["reason"] == "重复来电，已并案"
+    assert refused.json()["actions"] == []
+    again = client.post(f"/api/events/{codes[0]}/register", json={}, headers=staff)
+    assert_error(again, 409, "refused")
+    client.post(f"/api/events/{codes[1]}/register", json={}, headers=staff)
+    east = city["police_e"].id
+    unexplained = client.post(
+        f"/api/events/{codes[1]}/dispatch", json={"unit_id": east}, headers=staff
+    )
+    assert_error(unexplained, 422, "reason")
+    chosen = client.post(
+        f"/api/events/{codes[1]}/dispatch",
+        data={"unit_id": str(east), "reason": "东区派出所正在现场"},
+        headers=staff,
+    )
+    assert chosen.status_code == 200, chosen.text
+    record = chosen.json()["dispatch"]
+    assert chosen.json()["unit"]["code"] == "PS-E" and record["reason"] == "东区派出所正在现场"
+    assert record["proposal"]["unit_id"] == city["police_w"].id
 
 
 def test_locate_is_for_the_command_centre(client, city):
@@ -305,12 +361,14 @@ def test_a_complaint_cannot_be_answered_without_dispatch(client, city):
 # -- patrols and leaders --------------------------------------------------------------------
 
 
-def test_an_inspectors_patrol_finding_goes_straight_to_dispatch_and_is_never_self_resolved(
+def test_an_inspectors_patrol_finding_skips_the_check_waits_for_register_never_self_resolved(
     client, city
 ):
+    # No 核实 (the inspector saw it), but 立案 by the command centre's judgement (issue 13).
     finding = client.post("/api/events", json=report(), headers=bearer(city["inspector"]))
     assert finding.status_code == 201, finding.text
-    assert finding.json()["source"] == "inspection" and finding.json()["status"] == "dispatched"
+    assert finding.json()["source"] == "inspection" and finding.json()["status"] == "pending"
+    assert finding.json()["stage"] == "register"
     fixed = client.post(
         "/api/events", json=report(self_resolved=True), headers=bearer(city["inspector"])
     )

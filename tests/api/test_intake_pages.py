@@ -258,8 +258,9 @@ def test_a_leader_picks_a_point_on_the_city_map_and_files_an_urgent_instruction(
 
 
 def _work_the_case_on_the_street(engine: Engine, code: str) -> None:
-    """What happens away from the console: the grid worker checks the call on site (核实),
-    the unit it was dispatched to signs for it and handles it, the grid worker verifies."""
+    """What happens away from the console: the grid worker checks the call on site (核实), the
+    command centre registers and dispatches it, the unit signs for it and handles it, the grid
+    worker verifies."""
     with Session(engine) as session:
         event = session.scalars(select(Event).where(Event.code == code)).one()
         worker = session.scalar(select(Staff.id).where(Staff.username == "worker1"))
@@ -269,6 +270,9 @@ def _work_the_case_on_the_street(engine: Engine, code: str) -> None:
             act(session, actor=actor, code=code, action=action, data=ActionInput(**fields))
 
         do(worker, "check", note="现场属实")
+        operator = session.scalar(select(Staff.id).where(Staff.username == "operator1"))
+        do(operator, "register")  # 立案 and 派遣 by the command centre
+        do(operator, "dispatch")
         session.refresh(event)
         desk = add_staff(session, "desk-journey", "dispatcher", department_unit_id=event.unit_id)
         do(desk.staff_id, "sign")
@@ -333,5 +337,14 @@ def test_a_call_is_placed_by_its_address_answered_and_called_back_all_in_the_bro
             select(Callback.satisfaction).where(Callback.event_id == closed.id)
         )
     assert closed.status is EventStatus.CLOSED
-    assert list(steps) == ["report", "check", "dispatch", "sign", "handle", "verify", "reply"]
+    assert list(steps) == [
+        "report",
+        "check",
+        "register",
+        "dispatch",
+        "sign",
+        "handle",
+        "verify",
+        "reply",
+    ]
     assert satisfaction is Satisfaction.SATISFIED

@@ -404,6 +404,20 @@ def test_extensions_add_the_detailed_status_and_the_step_history(client, dispatc
     request_id = _submit(dispatch_city, media_url="https://img.example.com/a.jpg")
     worker = dispatch_city["worker"]  # the grid worker of the event's grid checks it on site
     act(dispatch_city["session"], actor=worker, code=request_id, action="check", data=ActionInput())
+    [waiting] = client.get(
+        f"{BASE}/requests/{request_id}.json", params={"api_key": app_key, "extensions": "true"}
+    ).json()
+    assert (waiting["detailed_status"], waiting["detailed_status_label"]) == ("pending", "待立案")
+    assert waiting["agency_responsible"] == dispatch_city["command"].name  # the centre decides
+    operator = dispatch_city["operator"]  # 立案 and 派遣 by the command centre
+    for action in ("register", "dispatch"):
+        act(
+            dispatch_city["session"],
+            actor=operator,
+            code=request_id,
+            action=action,
+            data=ActionInput(),
+        )
 
     plain = client.get(f"{BASE}/requests/{request_id}.json", params={"api_key": app_key})
     assert set(plain.json()[0]) == REQUEST_FIELDS
@@ -416,7 +430,7 @@ def test_extensions_add_the_detailed_status_and_the_step_history(client, dispatc
     assert (
         request["agency_responsible"] == dispatch_city["police_w"].name
     )  # now with the police station
-    assert [n["type"] for n in request["notes"]] == ["report", "check", "dispatch"]
+    assert [n["type"] for n in request["notes"]] == ["report", "check", "register", "dispatch"]
     assert all(aware(n["datetime"]) for n in request["notes"])
     assert request["media_url"] == "https://img.example.com/a.jpg"
 
@@ -428,6 +442,7 @@ def test_extensions_add_the_detailed_status_and_the_step_history(client, dispatc
     assert [n.findtext("type") for n in xml.findall("request/notes/note")] == [
         "report",
         "check",
+        "register",
         "dispatch",
     ]
 

@@ -69,6 +69,8 @@ def _case(session: Session, words: str, *, until: str, start: datetime) -> str:
         record_callback(session, actor=command, code=code, entry=entry, now=moment)
 
     do(worker, "check", note="属实")
+    do(command, "register")  # 立案 and 派遣 by the command centre
+    do(command, "dispatch")
     do(police, "sign")
     do(police, "handle", note="民警已上门处置")
     do(worker, "verify")

@@ -13,7 +13,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -26,11 +26,17 @@ from shapely import box
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
+from events.actions import act
 from events.models import Attachment, Event
 from events.reference import load_reference_data
+from events.schemas import ActionInput, EventReport
+from events.service import report_event
 from gis import local_pg
+from gis.clock import CHINA_TZ
 from people import service as people_service
 from people import special_groups
+from people.access import load_actor
+from people.models import Staff
 from people.schemas import ResidentCreate
 from tests.api.browser import CHROMIUM, CHROMIUM_ARGS, serving
 from tests.factories import (
@@ -283,7 +289,8 @@ def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handl
     expect(worker.locator("#detail-body .history")).to_contain_text("签收")
     shoot(worker, "worker-event")
 
-    # The unit reports the fix; the worker verifies it on site with a photo and closes it.
+    # The unit reports the fix; the worker verifies it on site with a photo, and the command
+    # centre closes it (结案) from its 待结案 list.
     detail.locator("button[data-action=handle]").click()
     detail.locator("form[data-action=handle] textarea[name=note]").fill("已劝离并加装门禁")
     detail.locator("form[data-action=handle] button[type=submit]").click()
@@ -297,9 +304,23 @@ def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handl
     form.locator("input[name=photos]").set_input_files(str(photo))
     form.locator("textarea[name=note]").fill("现场复核：门禁已装好")
     form.locator("button[type=submit]").click()
-    expect(verify.locator(".event-head .status")).to_have_text("已结案")
+    expect(verify.locator(".event-head .status")).to_have_text("已核查")
+    expect(verify.locator(".facts .deadline")).to_contain_text("结案 剩余")
     expect(verify.locator(".thumbs img")).to_have_count(2)
     shoot(worker, "worker-verified")
+
+    centre_desk = open_context(browser, watch, viewport=DESKTOP)
+    centre = watch.page(centre_desk.new_page())
+    sign_in(centre, server, "/console", "command1")
+    centre.click("[data-view=closing]")
+    waiting = centre.locator(f"#queue li.event[data-code='{code}']")
+    expect(waiting.locator(".deadline")).to_contain_text("结案 剩余")
+    waiting.locator("button.row-button").click()
+    centre.locator("#detail-body button[data-action=close]").click()
+    expect(centre.locator("#detail-body .event-head .status")).to_have_text("已结案")
+    expect(centre.locator("#detail-body table.stages tr[data-stage=close]")).to_contain_text("按时")
+    shoot(centre, "console-closed")
+    centre_desk.close()
 
     worker.click("#detail-back")
     worker.click("[data-tab=visits]")
@@ -428,8 +449,10 @@ def test_command_centre_sees_returned_cases_and_duplicates_and_can_re_route_them
     row.locator("button.row-button").click()
     detail = console.locator("#detail-body")
     expect(detail.locator(".history")).to_contain_text("不属于本辖区")
-    detail.locator("button[data-action=redispatch]").click()
-    form = detail.locator("form[data-action=redispatch]")
+    # Re-routing a returned case is the review of its return (同意退回, accept-return).
+    expect(detail.locator("button[data-action=redispatch]")).to_have_count(0)
+    detail.locator("button[data-action=accept-return]").click()
+    form = detail.locator("form[data-action=accept-return]")
     command_centre = form.locator("select[name=unit_id] option", has_text="西陵区指挥中心")
     expect(command_centre).to_have_count(1)
     form.locator("select[name=unit_id]").select_option(command_centre.get_attribute("value"))
@@ -459,3 +482,57 @@ def test_pages_send_strangers_to_login_and_other_roles_to_their_own_page(server)
         refused = client.get("/worker")
     assert refused.status_code == 403
     assert "网格员" in refused.text and 'href="/console"' in refused.text
+
+
+def test_a_suspended_case_shows_the_time_it_had_left_never_overdue_on_phone_and_desk(
+    server, browser, pages_engine
+):
+    """Signed Monday 19 October 10:30 (handle by Tuesday 17:30), suspended (挂账) Tuesday 9:00
+    with 6 working hours left, weeks ago: the console shows 挂账 剩余 6小时 and a green light,
+    never 超期."""
+    monday = datetime(2026, 10, 19, 10, 0, tzinfo=CHINA_TZ)
+    with Session(pages_engine) as session:
+        staff = {name: id_ for name, id_ in session.execute(select(Staff.username, Staff.id))}
+        worker, police, command = (
+            load_actor(session, staff_id=staff[name]) for name in ("worker1", "police1", "command1")
+        )
+        report = EventReport(
+            category="0101", lon=HERE["longitude"], lat=HERE["latitude"], description="挂账测试"
+        )
+        code = report_event(session, actor=worker, report=report, now=monday).code
+        signed_at, suspended_at = monday.replace(minute=30), monday.replace(day=20, hour=9)
+        act(session, actor=police, code=code, action="sign", data=ActionInput(), now=signed_at)
+        reason = ActionInput(reason="等待法院判决")
+        act(session, actor=command, code=code, action="suspend", data=reason, now=suspended_at)
+        # Its twin, never suspended, is weeks overdue: red, 超期 in working days.
+        twin = report.model_copy(update={"description": "超期对照"})
+        late = report_event(session, actor=worker, report=twin, now=monday).code
+        act(session, actor=police, code=late, action="sign", data=ActionInput(), now=signed_at)
+        session.commit()
+    api = httpx.post(f"{server}/login", data={"username": "command1", "password": PASSWORD}).cookies
+    listed = httpx.get(f"{server}/api/events", params={"q": "挂账测试"}, cookies=api).json()
+    assert [(i["light"], i["time_left"], i["seconds_left"]) for i in listed["items"]] == [
+        ("green", "挂账 剩余 6小时", 6 * 3600)
+    ]
+    watch = Watch()
+    for name, viewport in (("phone", PHONE), ("desk", {"width": 1400, "height": 900})):
+        context = open_context(browser, watch, viewport=viewport)
+        console = watch.page(context.new_page())
+        sign_in(console, server, "/console", "command1")
+        row = console.locator(f"#queue li.event[data-code='{code}']")
+        expect(row.locator(".deadline")).to_have_text("处置 挂账 剩余 6小时")
+        expect(row.locator(".light.green")).to_have_count(1)
+        expect(row).not_to_contain_text("超期")
+        overdue = console.locator(f"#queue li.event[data-code='{late}']")
+        expect(overdue.locator(".deadline.d-red")).to_have_text(re.compile(r"^处置 超期 \d+天"))
+        expect(overdue.locator(".light.red")).to_have_count(1)
+        row.locator("button.row-button").click()
+        detail = console.locator("#detail-body")
+        expect(detail.locator(".facts .deadline")).to_have_text("处置 挂账 剩余 6小时")
+        expect(detail).not_to_contain_text("超期")
+        expect(detail.locator("table.stages tr[data-stage=handle]")).to_contain_text(
+            "挂账 suspended"
+        )
+        shoot(console, f"console-suspended-{name}")
+        context.close()
+    watch.check()

@@ -18,6 +18,7 @@ from demo.city.seed import seed_demo_city
 from demo.events.frame import VectorCalendar, load_event_frame
 from demo.events.generate import generate_events
 from demo.events.seed import seed_demo_events
+from demo.tiers import seed_demo_tiers
 from demo.units import (
     DEMO_DISPATCHERS,
     seed_demo_dispatchers,
@@ -230,7 +231,9 @@ def test_about_five_thousand_events_in_sixty_days_seeded_within_a_minute(seeded:
 def test_every_state_is_present(seeded: Seeded) -> None:
     counts = dict(_rows(seeded.session, "SELECT status::text, count(*) FROM event GROUP BY 1"))
     # A transfer (跨区移交) files a second, linked case; the demo's events stay where reported.
-    assert set(counts) == {s.value for s in EventStatus} - {"transferred"}
+    # The weeks of history predate 立案 by judgement: demo.tiers files today's pending and
+    # refused cases through the services (test_the_tiers_have_centres_staff_and_cases_to_judge).
+    assert set(counts) == {s.value for s in EventStatus} - {"transferred", "pending", "refused"}
     per_district = dict(
         _rows(seeded.session, "SELECT district_code, count(*) FROM event GROUP BY 1")
     )
@@ -501,3 +504,46 @@ def test_vector_calendar_adds_limits_exactly_like_the_work_calendar(limit: str) 
         got = vc.add_days(micros, np.full(len(micros), int(parsed.amount)))
     expected = [int(calendar.add(t, parsed).timestamp() * 1_000_000) for t in instants]
     assert got.tolist() == expected
+
+
+def test_the_tiers_have_centres_staff_and_cases_to_judge(seeded: Seeded) -> None:
+    session = seeded.session
+    added = seed_demo_tiers(session)
+    areas = dict(
+        _rows(
+            session,
+            "SELECT level::text, count(*) FROM admin_unit WHERE district_code IN "
+            "('420502', '420503') GROUP BY 1",
+        )
+    )
+    centres = dict(
+        _rows(
+            session,
+            "SELECT length(area_code), count(*) FROM department_unit "
+            "WHERE dept_type = 'command_centre' GROUP BY 1",
+        )
+    )
+    assert centres == {
+        12: areas["community"],
+        9: areas["street"],
+        6: areas["district"],
+        4: 1,
+    }
+    assert added == areas["community"] + areas["street"] + 1
+    first = _rows(session, "SELECT community_code FROM grid ORDER BY code LIMIT 1")[0][0]
+    logins = dict(
+        _rows(
+            session,
+            "SELECT username, area_code FROM staff WHERE username IN ('community1', 'street1')",
+        )
+    )
+    assert logins == {"community1": first, "street1": first[:9] + "000"}
+    judged = dict(
+        _rows(
+            session,
+            "SELECT status::text || '@' || tier::text, count(*) FROM event "
+            "WHERE status IN ('pending', 'refused') GROUP BY 1",
+        )
+    )
+    assert judged == {"pending@community": 2, "pending@street": 1, "refused@community": 1}
+    assert seed_demo_tiers(session) == 0  # idempotent

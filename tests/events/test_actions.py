@@ -80,10 +80,14 @@ def trail(event: EventRead) -> list[tuple[str, str | None, str]]:
 # -- the loop ------------------------------------------------------------------------------
 
 
-def test_happy_loop_report_sign_handle_verify_closes_with_the_exact_step_trail(city, tmp_path):
+def test_happy_loop_report_sign_handle_verify_then_the_centre_closes_with_the_exact_trail(
+    city, tmp_path
+):
+    # A passed check no longer closes the case by itself (issue: 结案 by the command centre):
+    # it waits, verified, on a 结案 clock of CLOSE_LIMIT (4 working hours by default).
     event = handled(city, tmp_path)
     near = (SPOT[0] + 20 * METRE_LON, SPOT[1])
-    closed = do(
+    verified = do(
         city,
         "worker",
         event,
@@ -94,8 +98,13 @@ def test_happy_loop_report_sign_handle_verify_closes_with_the_exact_step_trail(c
         lon=near[0],
         lat=near[1],
     )
+    assert verified.status is EventStatus.VERIFIED and verified.closed_at is None
+    # 11:00 + 4 working hours: 1 h to 12:00, lunch until 14:30, 3 h to 17:30.
+    assert verified.stage is Stage.CLOSE and verified.stage_label == "结案"
+    assert verified.stage_deadline == TUESDAY.replace(hour=17, minute=30)
+    closed = do(city, "command_staff", event, "close", TUESDAY.replace(hour=15))
     assert closed.status is EventStatus.CLOSED
-    assert closed.closed_at == TUESDAY.replace(hour=11)
+    assert closed.closed_at == TUESDAY.replace(hour=15)
     assert trail(closed) == [
         ("report", None, "registered"),
         ("dispatch", "registered", "dispatched"),
@@ -110,15 +119,16 @@ def test_happy_loop_report_sign_handle_verify_closes_with_the_exact_step_trail(c
         "disp.w",
         "disp.w",
         "worker1",
-        None,  # the system closes
+        "cc.duty",  # the command centre closes, not the system
     ]
     assert [(s.stage, s.on_time) for s in closed.stages] == [
         (Stage.SIGN, True),
         (Stage.HANDLE, True),
         (Stage.VERIFY, True),
+        (Stage.CLOSE, True),
     ]
     assert all(s.ended_at is not None for s in closed.stages)
-    assert closed.stage is None and closed.light is None
+    assert closed.stage is None and closed.light is None and closed.time_left is None
     assert closed.steps[4].data["distance_m"] == pytest.approx(20, abs=1)
     assert outbox(city["session"], closed) == [("dispatch", "PS-W"), ("close", "PS-W")]
     photos = city["session"].scalars(select(Attachment).where(Attachment.event_id == event.id))
@@ -140,7 +150,7 @@ def test_sign_for_records_whether_it_was_in_time_and_starts_the_handling_clock(c
 
 
 def bring_to(city: dict[str, Any], status: EventStatus, tmp_path: Any) -> EventRead:
-    """An event in `status`, reached by real actions (VERIFIED closes at once, so it is set)."""
+    """An event in `status`, reached by real actions."""
     morning = MONDAY_10 + timedelta(hours=1)
     if status is EventStatus.REPORTED:
         return file(
@@ -154,6 +164,17 @@ def bring_to(city: dict[str, Any], status: EventStatus, tmp_path: Any) -> EventR
         city["command"].active = False  # no unit at all for city management: waits for a hand
         city["session"].flush()
         return file(city, category="0601")
+    if status is EventStatus.PENDING:  # a dispute: the command centre's judgement (立案)
+        return file(city, category="0302")
+    if status is EventStatus.REFUSED:
+        return do(
+            city,
+            "command_staff",
+            file(city, category="0302"),
+            "refuse",
+            morning,
+            reason="属民事纠纷，已告知当事人诉讼途径",
+        )
     if status is EventStatus.SELF_RESOLVED:
         return file(city, self_resolved=True)
     if status is EventStatus.DISPATCHED:
@@ -180,13 +201,7 @@ def bring_to(city: dict[str, Any], status: EventStatus, tmp_path: Any) -> EventR
     event = handled(city, tmp_path)
     if status is EventStatus.HANDLED:
         return event
-    if status is EventStatus.VERIFIED:
-        row = city["session"].get(Event, event.id)
-        row.status = EventStatus.VERIFIED
-        city["session"].flush()
-        return event
-    assert status is EventStatus.CLOSED
-    return do(
+    verified = do(
         city,
         "worker",
         event,
@@ -197,6 +212,10 @@ def bring_to(city: dict[str, Any], status: EventStatus, tmp_path: Any) -> EventR
         lon=SPOT[0],
         lat=SPOT[1],
     )
+    if status is EventStatus.VERIFIED:
+        return verified
+    assert status is EventStatus.CLOSED
+    return do(city, "command_staff", event, "close", TUESDAY.replace(hour=12))
 
 
 ACTOR_OF_ROLE = {
@@ -268,7 +287,9 @@ def test_staff_outside_the_events_area_are_refused(city, session):
 # -- check (核实) and dispatch ---------------------------------------------------------------
 
 
-def test_hotline_report_checked_on_site_is_registered_and_dispatched_at_once(city):
+def test_hotline_report_checked_on_site_waits_for_register_then_for_dispatch(city):
+    # Issue 13 item 2: a report from another source than a grid worker is registered (立案)
+    # by the command centre's judgement, no longer dispatched as soon as it is checked.
     event = file(
         city,
         by="command_staff",
@@ -277,14 +298,22 @@ def test_hotline_report_checked_on_site_is_registered_and_dispatched_at_once(cit
         contact="13912345678",
     )
     checked = do(city, "worker", event, "check", MONDAY_10 + timedelta(minutes=20), note="属实")
-    assert checked.status is EventStatus.DISPATCHED and unit_code(checked) == "PS-W"
-    assert trail(checked) == [
+    assert checked.status is EventStatus.PENDING and checked.unit is None
+    assert checked.stage is Stage.REGISTER
+    registered = do(city, "command_staff", event, "register", MONDAY_10 + timedelta(minutes=30))
+    assert registered.status is EventStatus.REGISTERED and registered.stage is Stage.DISPATCH
+    sent = do(city, "command_staff", event, "dispatch", MONDAY_10 + timedelta(minutes=40))
+    assert sent.status is EventStatus.DISPATCHED and unit_code(sent) == "PS-W"
+    assert trail(sent) == [
         ("report", None, "reported"),
-        ("check", "reported", "registered"),
+        ("check", "reported", "pending"),
+        ("register", "pending", "registered"),
         ("dispatch", "registered", "dispatched"),
     ]
-    assert [(s.stage, s.ended_at is not None) for s in checked.stages] == [
+    assert [(s.stage, s.ended_at is not None) for s in sent.stages] == [
         (Stage.CHECK, True),
+        (Stage.REGISTER, True),
+        (Stage.DISPATCH, True),
         (Stage.SIGN, False),
     ]
 
@@ -380,20 +409,60 @@ def test_handling_needs_a_note_and_a_photo_when_the_category_requires_one(city, 
     assert done.status is EventStatus.HANDLED and done.stage is Stage.VERIFY
 
 
-def test_verify_by_someone_other_than_the_reporter_is_refused(city, tmp_path):
+def test_a_grid_worker_of_the_cases_grid_verifies_a_colleagues_report_and_a_neighbour_may_not(
+    city, tmp_path
+):
+    # The rule: 核查 is the case's grid's work, whoever reported it. worker1 (WEST and EAST)
+    # reported a case in EAST; worker3 covers only the neighbouring grid WEST.
     event = handled(city, tmp_path)
-    with pytest.raises(Forbidden, match=r"only the grid worker who reported .*\(worker1\)"):
-        do(
-            city,
-            "worker2",  # covers the grid, but did not report it
-            event,
-            "verify",
-            TUESDAY.replace(hour=11),
-            photos=[photo()],
-            photo_dir=tmp_path,
-            lon=SPOT[0],
-            lat=SPOT[1],
-        )
+    at = TUESDAY.replace(hour=11)
+    for action, fields in (("verify", {}), ("rework", {"reason": "仍有人逗留"})):
+        with pytest.raises(Forbidden, match=rf"is in grid {EAST}, not in your grids \({WEST}\)"):
+            do(
+                city,
+                "west_worker",
+                event,
+                action,
+                at,
+                photos=[photo()],
+                photo_dir=tmp_path,
+                lon=SPOT[0],
+                lat=SPOT[1],
+                **fields,
+            )
+    assert city["session"].get(Event, event.id).status is EventStatus.HANDLED
+    done = do(
+        city,
+        "worker2",  # covers EAST, did not report it
+        event,
+        "verify",
+        at,
+        photos=[photo()],
+        photo_dir=tmp_path,
+        lon=SPOT[0],
+        lat=SPOT[1],
+    )
+    assert done.status is EventStatus.VERIFIED and done.steps[-1].actor == "worker2"
+
+
+def test_a_hotline_case_is_verified_by_its_grids_worker_not_the_neighbours(city, tmp_path):
+    event = file(
+        city,
+        by="command_staff",
+        source=EventSource.HOTLINE,
+        contact="13912345678",
+        appeal_type=AppealType.COMPLAINT,
+    )
+    checked = do(city, "worker2", event, "check", MONDAY_10 + timedelta(minutes=10))
+    assert checked.status is EventStatus.DISPATCHED
+    do(city, "disp_w", event, "sign", MONDAY_10 + timedelta(minutes=30))
+    do(city, "disp_w", event, "handle", TUESDAY.replace(hour=10), note="已处理")
+    at = TUESDAY.replace(hour=11)
+    kwargs = {"photos": [photo()], "photo_dir": tmp_path, "lon": SPOT[0], "lat": SPOT[1]}
+    with pytest.raises(Forbidden, match=f"in grid {EAST}"):
+        do(city, "west_worker", event, "verify", at, **kwargs)
+    done = do(city, "worker", event, "verify", at, **kwargs)  # a grid worker of EAST
+    assert done.status is EventStatus.VERIFIED and done.stage is Stage.REPLY
 
 
 def test_verify_without_a_photo_is_refused(city, tmp_path):
@@ -431,15 +500,15 @@ def test_verify_300_m_away_is_refused_and_within_50_m_passes(city, tmp_path):
         lon=near[0],
         lat=near[1],
     )
-    assert done.status is EventStatus.CLOSED
-    assert done.steps[-2].data["distance_m"] == pytest.approx(50, abs=1)
+    assert done.status is EventStatus.VERIFIED
+    assert done.steps[-1].data["distance_m"] == pytest.approx(50, abs=1)
 
 
 def test_a_category_verified_by_phone_needs_no_photo_or_location(city):
     event = signed(city, category="0105")  # 电信诈骗线索: no on-site verification
     do(city, "disp_w", event, "handle", TUESDAY.replace(hour=10), note="已立案侦查")
     done = do(city, "worker", event, "verify", TUESDAY.replace(hour=11), note="电话回访当事人")
-    assert done.status is EventStatus.CLOSED and done.steps[-2].data == {"passed": True}
+    assert done.status is EventStatus.VERIFIED and done.steps[-1].data == {"passed": True}
 
 
 def test_photos_sent_with_any_action_belong_to_that_actions_step(city, tmp_path):
@@ -472,7 +541,7 @@ def test_an_inspector_of_the_area_may_verify(city, tmp_path):
         lon=SPOT[0],
         lat=SPOT[1],
     )
-    assert done.status is EventStatus.CLOSED and done.steps[-2].actor == "inspector1"
+    assert done.status is EventStatus.VERIFIED and done.steps[-1].actor == "inspector1"
 
 
 def test_rework_increments_the_count_and_reopens_handling_on_a_new_clock(city, tmp_path):

@@ -27,7 +27,16 @@ from events.schemas import CallbackInput, EventRead
 from events.service import read_event
 from gis.clock import CHINA_TZ
 from tests.events.districts_city import add_second_district
-from tests.events.workflow_city import MONDAY_10, SPOT, TUESDAY, WEDNESDAY, do, file, photo
+from tests.events.workflow_city import (
+    MONDAY_10,
+    SPOT,
+    TUESDAY,
+    WEDNESDAY,
+    do,
+    file,
+    photo,
+    taken_up,
+)
 from tests.factories import METRE_LON
 
 THURSDAY = datetime(2026, 11, 26, tzinfo=CHINA_TZ)
@@ -39,12 +48,15 @@ NEAR = (SPOT[0] + 20 * METRE_LON, SPOT[1])
 
 def hotline_case(city: dict[str, Any], at: datetime = MONDAY_10) -> EventRead:
     """A 12345 case filed by the command centre's operator (category 0101: sign 1h, handle 1d,
-    verify 1d), checked on site by the grid worker 20 minutes later and so dispatched."""
+    verify 1d), checked on site by the grid worker 20 minutes later, then registered (立案) and
+    dispatched by the command centre at once."""
     event = file(
         city, by="command_staff", source=EventSource.HOTLINE, contact="13912345678", now=at
     )
     assert event.status is EventStatus.REPORTED and event.stage is Stage.CHECK
-    return do(city, "worker", event, "check", at + timedelta(minutes=20), note="属实")
+    checked = do(city, "worker", event, "check", at + timedelta(minutes=20), note="属实")
+    assert checked.status is EventStatus.PENDING
+    return taken_up(city, checked, at + timedelta(minutes=20))
 
 
 def fix(city: dict[str, Any], event: EventRead, handled_at: datetime, verified_at: datetime):
@@ -192,7 +204,8 @@ def test_hotline_case_from_intake_to_a_satisfied_second_callback(city):
     final = read_event(session, event=session.get(Event, event.id), now=NEXT_MONDAY)
     assert trail(final) == [
         ("report", "reported"),
-        ("check", "registered"),
+        ("check", "pending"),
+        ("register", "registered"),
         ("dispatch", "dispatched"),
         ("sign", "signed"),
         ("handle", "handled"),
@@ -205,6 +218,8 @@ def test_hotline_case_from_intake_to_a_satisfied_second_callback(city):
     ]
     assert [(s.stage, s.on_time) for s in final.stages] == [
         (Stage.CHECK, True),
+        (Stage.REGISTER, True),
+        (Stage.DISPATCH, True),
         (Stage.SIGN, True),
         (Stage.HANDLE, True),
         (Stage.VERIFY, True),
@@ -216,10 +231,14 @@ def test_hotline_case_from_intake_to_a_satisfied_second_callback(city):
     assert final.closed_at == FRIDAY.replace(hour=11)
 
 
-def test_a_grid_workers_case_still_closes_at_verification(city, tmp_path):
+def test_a_grid_workers_case_is_closed_by_the_command_centre_with_no_reply_or_callback(
+    city, tmp_path
+):
     event = file(city)
     do(city, "disp_w", event, "sign", MONDAY_10 + timedelta(minutes=30))
-    closed = fix(city, event, TUESDAY.replace(hour=10), TUESDAY.replace(hour=11))
+    verified = fix(city, event, TUESDAY.replace(hour=10), TUESDAY.replace(hour=11))
+    assert verified.status is EventStatus.VERIFIED and verified.stage is Stage.CLOSE
+    closed = do(city, "command_staff", event, "close", TUESDAY.replace(hour=12))
     assert closed.status is EventStatus.CLOSED
     assert callbacks_of(city, event) == []
 
@@ -350,13 +369,16 @@ def test_queue_by_due_day_and_overdue(city):
     on_friday = callback_queue(session, actor=staff, due="today", now=FRIDAY.replace(hour=9))
     assert [c.event_code for c in on_friday] == [event.code]
     assert on_friday[0].light is Light.GREEN  # Wednesday 10:00 → Friday 17:30, 2/3 used
+    assert on_friday[0].time_left == "剩余 6小时"  # 9:00–12:00 and 14:30–17:30
     late_friday = callback_queue(session, actor=staff, due="today", now=FRIDAY.replace(hour=16))
     assert late_friday[0].light is Light.YELLOW
+    assert late_friday[0].time_left == "剩余 1小时30分钟"
     assert callback_queue(session, actor=staff, due="2026-11-26", now=THURSDAY) == []
     due = FRIDAY.replace(hour=17, minute=30)
     assert callback_queue(session, actor=staff, due="overdue", now=due) == []
     late = callback_queue(session, actor=staff, due="overdue", now=due + timedelta(seconds=1))
     assert [c.event_code for c in late] == [event.code] and late[0].light is Light.RED
+    assert late[0].time_left == "超期 不足1分钟"
     with pytest.raises(InvalidReport, match="not all, today, overdue"):
         callback_queue(session, actor=staff, due="tomorrow", now=THURSDAY)
 

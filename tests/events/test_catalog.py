@@ -8,10 +8,12 @@ import pytest
 
 from events.catalog import (
     COLUMNS,
+    TIERLESS_COLUMNS,
     CategorySpec,
     CategoryTableError,
     DepartmentType,
     Priority,
+    Tier,
     load_default_categories,
     parse_limit,
     read_categories,
@@ -40,7 +42,8 @@ DISPUTE_TYPES = [
     "其他纠纷",
 ]
 
-HEADER = ",".join(COLUMNS)
+# The table checks are written with tables from before tiers (still read: district, at once).
+HEADER = ",".join(TIERLESS_COLUMNS)
 GOOD_ROW = "0101,01,治安隐患,可疑人员,police,,high,1h,1d,1d,no,yes,yes,形迹可疑人员"
 
 
@@ -450,3 +453,50 @@ def test_the_error_message_lists_the_problems_under_the_file_name() -> None:
     with pytest.raises(CategoryTableError) as caught:
         read_categories(table("0101,01,治安隐患,可疑人员,police"), source="deploy.csv")
     assert str(caught.value).startswith("deploy.csv has 1 problem:\n  line 2:")
+
+
+# -- tiers (分级流转) and 立案 by judgement -------------------------------------------------------
+
+
+def tiered(row: str, start_tier: str, auto_register: str) -> str:
+    """A table with the tier columns, `row` (14 cells before them) given them."""
+    cells = row.split(",")
+    return (
+        ",".join(COLUMNS)
+        + "\n"
+        + ",".join([*cells[:13], start_tier, auto_register, *cells[13:]])
+        + "\n"
+    )
+
+
+def test_a_tiered_table_reads_the_start_tier_and_auto_register() -> None:
+    (category,) = read_categories(tiered(GOOD_ROW, "社区", "no"), source="test.csv")
+    assert category.start_tier is Tier.COMMUNITY and category.auto_register is False
+    (category,) = read_categories(tiered(GOOD_ROW, "street", "yes"), source="test.csv")
+    assert category.start_tier is Tier.STREET and category.auto_register is True
+
+
+def test_a_table_before_tiers_starts_at_the_district_and_registers_at_once() -> None:
+    (category,) = read_categories(table(GOOD_ROW), source="test.csv")
+    assert category.start_tier is Tier.DISTRICT and category.auto_register is True
+
+
+def test_a_case_cannot_start_at_the_city_and_a_tier_must_be_known() -> None:
+    (problem,) = problems_of(tiered(GOOD_ROW, "city", "yes"))
+    assert "start_tier city: a case starts at community, street or district" in problem
+    (problem,) = problems_of(tiered(GOOD_ROW, "village", "yes"))
+    assert "'village' is not a known" in problem
+    (problem,) = problems_of(tiered(GOOD_ROW, "street", "maybe"))
+    assert "auto_register 'maybe' must be yes or no" in problem
+
+
+def test_shipped_disputes_wait_for_judgement_and_city_matters_register_at_once() -> None:
+    by_code = {c.code: c for c in load_default_categories()}
+    disputes = [c for c in by_code.values() if c.major_code == "03"]
+    assert disputes and not any(c.auto_register for c in disputes)
+    assert Counter(c.start_tier for c in disputes).most_common(1)[0][0] is Tier.COMMUNITY
+    assert by_code["0402"].start_tier is Tier.COMMUNITY and not by_code["0402"].auto_register
+    assert by_code["0601"].start_tier is Tier.STREET and by_code["0601"].auto_register
+    assert by_code["0901"].start_tier is Tier.STREET and by_code["0901"].auto_register
+    assert by_code["0101"].start_tier is Tier.DISTRICT and by_code["0101"].auto_register
+    assert by_code["1101"].start_tier is Tier.DISTRICT

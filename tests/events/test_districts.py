@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from events.admin import save_rule
+from events.catalog import Tier
 from events.exceptions import ActionNotAllowed, Forbidden, InvalidReport
 from events.kpis import kpis
-from events.models import Attachment, DispatchRule, EventStatus, EventStep
+from events.models import Attachment, DispatchRule, Event, EventStatus, EventStep
 from events.query import check_visible
 from events.schemas import RuleInput
 from events.service import get_event
@@ -217,11 +218,24 @@ def test_a_transferred_case_has_ended_for_the_old_district(two_districts, tmp_pa
 def test_the_city_command_may_transfer_and_a_street_command_may_not(two_districts, tmp_path):
     _, old = transferred(two_districts, tmp_path, by="city_command")
     assert old.status is EventStatus.TRANSFERRED
+    held_above = file(two_districts)  # at the district tier: a street may not act on it
+    with pytest.raises(Forbidden, match="held at the district tier"):
+        do(
+            two_districts,
+            "street_command",
+            held_above,
+            "transfer",
+            LATER,
+            to_district=WJG,
+            reason="属伍家岗区",
+        )
+    at_street = file(two_districts)  # held by the street itself: still not for a transfer
+    two_districts["session"].get(Event, at_street.id).tier = Tier.STREET
     with pytest.raises(Forbidden, match="区级或市级"):
         do(
             two_districts,
             "street_command",
-            file(two_districts),
+            at_street,
             "transfer",
             LATER,
             to_district=WJG,

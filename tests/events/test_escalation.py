@@ -20,6 +20,7 @@ from tests.events.workflow_city import (
     do,
     file,
     handled,
+    taken_up,
     unit_code,
 )
 from tests.factories import add_unit, square
@@ -126,7 +127,9 @@ def test_yellow_is_found_when_the_spring_festival_lies_between_now_and_the_deadl
     civil = add_unit(session, "MZ-1", "civil_affairs", geom=square(111.27, 30.69, 0.04))
     city["disp_mz"] = add_person(session, "disp.mz", StaffRole.DISPATCHER, unit_id=civil.id)
     start = datetime(2026, 2, 10, 9, 0, tzinfo=CHINA_TZ)  # a Tuesday
-    event = file(city, category="0402", now=start - timedelta(minutes=10))  # handle in 5d
+    # 困难群众救助 waits for 立案; registered and dispatched at once: handle in 5d
+    filed = start - timedelta(minutes=10)
+    event = taken_up(city, file(city, category="0402", now=filed), filed)
     signed = do(city, "disp_mz", event, "sign", start)
     # Day 0 Tue 10 Feb; Wed, Thu, Fri, the worked Saturday 14 Feb, then the holiday until
     # Mon 23 Feb: the fifth working day is Tue 24 Feb.

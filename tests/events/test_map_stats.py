@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -87,6 +88,8 @@ def test_overdue_markers_carry_no_description_or_reporter(map_stats_city):
     )
     assert total == 3 == len(markers)
     assert all(m.light == "red" and m.hours_overdue and m.hours_overdue > 0 for m in markers)
+    # The words are those of the event reads: overdue in working days (6.5 h each).
+    assert all(re.fullmatch(r"超期 \d+天(\d+小时)?", m.time_left or "") for m in markers)
     fields = {f.name for f in dataclasses.fields(markers[0])}
     assert not fields & {"description", "reporter", "reporter_id", "contact", "address"}
 

@@ -148,6 +148,12 @@ def do(
     )
 
 
+def taken_up(city: dict[str, Any], event: EventRead | str, at: datetime) -> EventRead:
+    """A pending case registered (立案) and dispatched by the district command centre at `at`."""
+    do(city, "command_staff", event, "register", at)
+    return do(city, "command_staff", event, "dispatch", at)
+
+
 def unit_code(event: EventRead) -> str | None:
     """Code of the unit holding the event."""
     return event.unit.code if event.unit else None

@@ -13,12 +13,13 @@ from api.http.bodies import IdempotencyKey, SubmissionDep, body_doc, photos_of, 
 from api.http.deps import SessionDep
 from api.http.errors import ApiError
 from api.schemas import UnmaskRequest
-from events import actions, query
+from events import actions, query, tiers
 from events.callers import UNMASK_CALLER, unmask_caller
 from events.exceptions import InvalidReport
 from events.schemas import (
     ActionInput,
     CallerContact,
+    DispatchProposalRead,
     EventDetail,
     EventFiling,
     EventFilter,
@@ -26,7 +27,7 @@ from events.schemas import (
 )
 from events.service import report_event
 from events.sources import DEFAULT_SOURCE, FILERS
-from events.workflow import TRANSITIONS
+from events.workflow import SYSTEM, TRANSITIONS
 from people.access import Actor
 from people.models import StaffRole
 
@@ -164,6 +165,15 @@ def get_thumbnail(
     )
 
 
+@router.get("/api/events/{code}/dispatch-proposal", response_model=DispatchProposalRead)
+def get_dispatch_proposal(
+    session: SessionDep, actor: Annotated[Actor, allow(SYSTEM)], code: CodePath
+) -> DispatchProposalRead:
+    """派遣建议: the unit (and assisting units) automatic routing would choose, with the rule
+    and why — not applied; `dispatch` accepts it, or takes another unit_id with a reason."""
+    return tiers.dispatch_proposal(session, actor=actor, code=code)
+
+
 # -- workflow actions --------------------------------------------------------------------------
 
 # The fields each action reads (the rest of ActionInput is ignored).
@@ -172,8 +182,10 @@ ACTION_FIELDS = {
     "direct-reply": "reply (the answer given), reply_channel (phone for a hotline call when "
     "not given), replied_at (now when not given), note — only for a citizen's 咨询",
     "check": "passed (false voids the report, with reason), note",
-    "dispatch": "unit_id (command centre: chosen by hand) or none (by the rules), note",
-    "redispatch": "unit_id, or none to route a returned case by the rules again; note",
+    "dispatch": "unit_id (command centre: chosen by hand; reason needed when it differs from "
+    "GET /api/events/{code}/dispatch-proposal) or none (the proposal, by the rules), note",
+    "redispatch": "unit_id, or none to route a returned case by the rules again (as "
+    "accept-return); note",
     "sign": "nothing; note optional",
     "return": "reason (why it is not your unit's), note",
     "handle": "note (what was done), photos (required for some categories)",
@@ -192,6 +204,18 @@ ACTION_FIELDS = {
     "in_person), replied_at (default now); closes a verified citizen case, opens its callback",
     "reopen": "only through a callback's 不满意 (POST /api/events/{code}/callbacks)",
     "transfer": "to_district (6-digit code of the receiving district), reason, note",
+    "register": "nothing; note optional — the case goes to its category's start tier",
+    "refuse": "reason (the reporter reads it), note",
+    "escalate": "reason (why this tier cannot resolve it), note — to the tier above",
+    "delegate": "tier (community or street, below the holding tier, with a centre for the "
+    "place), reason, note",
+    "resolve": "note (how the tier resolved it itself); the grid worker then checks the fix",
+    "accept-return": "unit_id, or none to route the case by the rules again (never to a unit "
+    "that returned it); note",
+    "reject-return": "reason (the ruling: why the case is the unit's), note; back to the unit "
+    "that returned it",
+    "rule": "unit_id (the unit that leads: a disputing unit or another of the district), reason "
+    "(the reasoning; the ruling binds the unit), note — only when two units returned the case",
 }
 assert set(ACTION_FIELDS) == set(TRANSITIONS), "every workflow action is documented"
 

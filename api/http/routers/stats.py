@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query
 from api.http.auth import allow
 from api.http.deps import ReadSessionDep
 from api.schemas import KpiReport
-from events.kpis import READ_KPIS, KpiGrouping, citizen_kpis, kpis, period_bounds
+from events.kpis import READ_KPIS, KpiGrouping, citizen_kpis, kpis, period_bounds, review_kpis
+from events.schemas import ReviewKpis
 from people import special_groups as groups
 from people.access import READ_AGGREGATES, Actor
 from people.schemas import GridOverdue, WorkerOverdue
@@ -40,6 +41,23 @@ def event_kpis(
     rows = kpis(session, actor=actor, start=start, end=end, by=by)
     citizen = citizen_kpis(session, actor=actor, start=start, end=end)
     return KpiReport(by=by, start=start, end=end, rows=rows, citizen=citizen)
+
+
+@router.get("/review-kpis", response_model=ReviewKpis)
+def return_review_kpis(
+    session: ReadSessionDep,
+    actor: Annotated[Actor, allow(READ_KPIS)],
+    period: Annotated[
+        str | None,
+        Query(description="2026, 2026-Q4, 2026-11 or 2026-11-23 (China time); default this month"),
+    ] = None,
+    from_: Annotated[date | None, Query(alias="from", description="first day")] = None,
+    to: Annotated[date | None, Query(description="last day (included)")] = None,
+) -> ReviewKpis:
+    """Return review per unit (退单数, 退单率, accepted returns, 派遣准确率, 争议数) of the events
+    reported in a period, in my scope; a unit's dispatcher sees their unit's row."""
+    start, end = period_bounds(period, start=from_, end=to)
+    return review_kpis(session, actor=actor, start=start, end=end)
 
 
 @router.get("/population", response_model=list[AreaPopulation])

@@ -6,6 +6,7 @@ export const CSRF_COOKIE = "gridgov_csrf";
 
 export const STATUS_LABEL = {
   reported: "已上报",
+  pending: "待立案",
   registered: "已立案",
   dispatched: "已派遣",
   signed: "处置中",
@@ -17,9 +18,11 @@ export const STATUS_LABEL = {
   voided: "已作废",
   self_resolved: "自行处置",
   transferred: "已移交",
+  refused: "不予立案",
 };
 export const OPEN_STATUSES = [
   "reported",
+  "pending",
   "registered",
   "dispatched",
   "signed",
@@ -46,7 +49,19 @@ export const LIGHT_LABEL = {
   red: "红灯 overdue",
 };
 const PRIORITY_LABEL = { urgent: "特急 urgent", high: "紧急 high", normal: "一般 normal", low: "较低 low" };
-const STAGE_LABEL = { check: "核实", sign: "签收", handle: "处置", verify: "核查", reply: "答复" };
+// The API names each stage (stage_label); this is for the stage rows of an event's history.
+const STAGE_LABEL = {
+  check: "核实",
+  register: "立案",
+  dispatch: "派遣",
+  sign: "签收",
+  handle: "处置",
+  verify: "核查",
+  close: "结案",
+  reply: "答复",
+};
+// 分级流转: the tier holding a case.
+export const TIER_LABEL = { community: "社区", street: "街道", district: "区县", city: "市" };
 
 // --- DOM -------------------------------------------------------------------------------------
 
@@ -220,14 +235,22 @@ export function fmtTime(iso) {
   });
 }
 
-/** Time left to a deadline (or how far past it), in Chinese and English. */
-export function remaining(iso) {
-  if (!iso) return "";
-  const minutes = Math.round((new Date(iso) - Date.now()) / 60000);
-  const span = Math.abs(minutes);
-  const text =
-    span < 60 ? `${span}分钟 ${span} min` : span < 2880 ? `${Math.round(span / 60)}小时 ${Math.round(span / 60)} h` : `${Math.round(span / 1440)}天 ${Math.round(span / 1440)} d`;
-  return minutes >= 0 ? `剩 ${text} left` : `超期 ${text} overdue`;
+/** The running stage's deadline as a badge: its stage, light and the time left in working
+ * time as the server words it (剩余 3小时 / 超期 2天 / 挂账 剩余 6小时, frozen while suspended);
+ * the page never counts time itself. */
+export function deadlineBadge(item) {
+  if (!item.stage_deadline) return null;
+  const stage = item.stage_label || STAGE_LABEL[item.stage] || item.stage || "";
+  const light = item.suspended ? "paused" : item.light || "none";
+  return h(
+    "span",
+    {
+      class: `deadline d-${light}`,
+      title: `${stage}期限 due ${fmtTime(item.stage_deadline)}（工作时间 working time）`,
+      dataset: { stage: item.stage || "" },
+    },
+    `${stage} ${item.time_left || ""}`.trim(),
+  );
 }
 
 export function today() {
@@ -323,6 +346,11 @@ const STEP_LABEL = {
   "transfer-in": "移交接收 Transferred in",
   reply: "答复 Replied to the caller", // the 答复/回访 panel (reply.js) sends it
   reopen: "重办 Reopened after the callback",
+  "subtask-add": "增加协办 Assisting unit added", // the 协办 panel (subtasks.js)
+  "subtask-sign": "协办签收 Assisting unit signed for",
+  "subtask-report": "协办完成 Assisting unit reported",
+  "subtask-waive": "免除协办 Sub-task waived",
+  "subtask-cancel": "撤销协办 Assisting unit removed",
   "supervise-reply": "督办回复 Supervision answered", // the 督办单 panel (supervision.js)
   "supervise-escalate": "督办逾期报告领导 Unanswered, told the leader",
   "supervise-lift": "摘牌 Listing lifted",
@@ -375,14 +403,16 @@ export function eventRow(item, onOpen) {
         lightDot(item.light),
         h("span", { class: "code" }, item.code),
         statusBadge(item.status, item.status_label),
+        deadlineBadge(item),
         h("span", { class: "category" }, item.category_name || item.category),
+        item.disputed ? h("span", { class: "dispute" }, "争议 Disputed") : null,
       ),
       h("div", { class: "event-text" }, item.description),
       h(
         "div",
         { class: "event-meta muted" },
         item.stage_deadline
-          ? `${STAGE_LABEL[item.stage] || ""}期限 due ${fmtTime(item.stage_deadline)} · ${remaining(item.stage_deadline)}`
+          ? `${item.stage_label || STAGE_LABEL[item.stage] || ""}期限 due ${fmtTime(item.stage_deadline)}`
           : `上报 reported ${fmtTime(item.reported_at)}`,
         item.unit ? ` · ${item.unit.name}` : "",
         where ? ` · ${where}` : "",
@@ -406,7 +436,10 @@ export const ACTIONS = {
   void: { label: "作废 Void", fields: ["reason", "duplicate_of?", "note?"] },
   supervise: { label: "督办 Supervise", fields: ["level", "note?"], hint: "督办要求 the demand; the order goes to the unit holding the case" },
   redispatch: { label: "重新派遣 Re-dispatch", fields: ["unit_id", "note?"] },
-  dispatch: { label: "派遣 Dispatch", fields: ["unit_id?", "note?"] },
+  dispatch: { label: "派遣 Dispatch", fields: ["unit_id?", "reason?", "note?"], hint: "改派时说明理由 why not the proposal" },
+  "accept-return": { label: "同意退回 Accept return", fields: ["unit_id?", "note?"] },
+  "reject-return": { label: "驳回退回 Reject return", fields: ["reason", "note?"], hint: "审核意见：例如 经核实属贵单位辖区" },
+  rule: { label: "争议裁定 Rule who leads", fields: ["unit_id", "reason", "note?"], hint: "裁定理由：例如 事发地位于该单位辖区" },
   check: { label: "核实 Check on site", fields: ["passed", "reason?", "note?"], position: true },
   verify: { label: "核查通过 Fix verified", fields: ["note?", "photos"], position: true, extra: { passed: true } },
   rework: { label: "核查不通过 Fix rejected", fields: ["reason", "note?", "photos?"] },
@@ -415,6 +448,11 @@ export const ACTIONS = {
   transfer: { label: "跨区移交 Transfer to another district", fields: ["to_district", "reason", "note?"], hint: "例如：事发地属伍家岗区" },
   locate: { label: "定位 Locate", fields: ["lon", "lat", "building?", "note?"] },
   "direct-reply": { label: "直接答复 Answer now", fields: ["reply", "reply_channel", "note?"] },
+  register: { label: "立案 Register", fields: [], quick: true },
+  refuse: { label: "不予立案 Refuse", fields: ["reason", "note?"], hint: "上报人会看到 the reporter reads it" },
+  escalate: { label: "上报 Escalate", fields: ["reason", "note?"], hint: "例如：超出本级调处能力" },
+  delegate: { label: "下派 Delegate", fields: ["tier", "reason?", "note?"] },
+  resolve: { label: "就地解决 Resolve here", fields: ["note"] },
 };
 
 // 督办级别 (events.models.SupervisionLevel), lowest first.
@@ -537,6 +575,20 @@ function field(name, event, action) {
         {},
         `接收区县代码 Receiving district${mark}`,
         h("input", { name: "to_district", required: !optional, pattern: "[0-9]{6}", maxlength: 6, inputmode: "numeric", placeholder: "420503" }),
+      );
+    case "tier":
+      return h(
+        "label",
+        {},
+        "下派到 Hand down to",
+        h(
+          "select",
+          { name: "tier" },
+          ["community", "street", "district"]
+            .filter((t) => ["community", "street", "district", "city"].indexOf(t) < ["community", "street", "district", "city"].indexOf(event.tier))
+            .reverse()
+            .map((t) => h("option", { value: t }, `${TIER_LABEL[t]} ${t}`)),
+        ),
       );
     case "duplicate_of": {
       const guess = event.duplicate_of || (event.duplicate_candidates || [])[0] || "";
@@ -694,6 +746,38 @@ function history(steps) {
   );
 }
 
+/** Every stage run of an event: started, due, ended (in time or late) and its light; the
+ * running one is marked 挂账 while the case is suspended (its clock stopped). */
+function stageTable(stages, suspended) {
+  return h(
+    "table",
+    { class: "stages" },
+    h("thead", {}, h("tr", {}, ["阶段 Stage", "开始 Started", "期限 Due", "结束 Ended"].map((t) => h("th", {}, t)))),
+    h(
+      "tbody",
+      {},
+      stages.map((s) =>
+        h(
+          "tr",
+          { dataset: { stage: s.stage } },
+          h("td", {}, lightDot(s.light), ` ${s.stage_label || STAGE_LABEL[s.stage] || s.stage}`),
+          h("td", {}, fmtTime(s.started_at)),
+          h("td", {}, fmtTime(s.deadline)),
+          h(
+            "td",
+            {},
+            s.ended_at
+              ? `${fmtTime(s.ended_at)} ${s.on_time ? "按时 on time" : "超时 late"}`
+              : suspended
+                ? "挂账 suspended"
+                : "进行中 running",
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 /** Render one event (GET /api/events/{code}) with photos, history, map and its actions;
  * `onChanged(event)` gets the event as an action left it. */
 export function renderEvent(container, event, { onChanged }) {
@@ -723,9 +807,11 @@ export function renderEvent(container, event, { onChanged }) {
       row(
         "期限 Deadline",
         event.stage_deadline
-          ? `${STAGE_LABEL[event.stage] || event.stage || ""} ${fmtTime(event.stage_deadline)}（${remaining(event.stage_deadline)}）`
+          ? [deadlineBadge(event), ` ${fmtTime(event.stage_deadline)}`]
           : null,
       ),
+      row("层级 Tier", event.tier ? `${TIER_LABEL[event.tier] || event.tier} ${event.tier}` : null),
+      row("不予立案/作废理由 Reason", event.reason),
       row("责任单位 Unit", event.unit ? event.unit.name : null),
       row("来源 Source", SOURCE_LABEL[event.source] || event.source),
       row("诉求类型 Appeal", event.appeal_type_label),
@@ -745,6 +831,7 @@ export function renderEvent(container, event, { onChanged }) {
     event.dispatch ? [h("h3", {}, "派遣说明 Why this unit"), dispatchText(event.dispatch)] : null,
     h("h3", {}, "位置 Location"),
     mapBox,
+    (event.stages || []).length ? [h("h3", {}, "各阶段期限 Stage deadlines"), stageTable(event.stages, event.suspended)] : null,
     h("h3", {}, "办理记录 History"),
     history(event.steps),
   );

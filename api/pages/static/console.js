@@ -1,6 +1,6 @@
 // /console: a department unit's queue sorted by deadline with its lights, the event with its
 // photos, history, dispatch explanation and map, and the actions it allows now. The command
-// centre also sees the unrouted, duplicate and supervision lists.
+// centre also sees the unrouted, duplicate, supervision and to-close lists.
 import {
   $,
   OPEN_STATUSES,
@@ -31,6 +31,8 @@ const VIEWS = {
     whole: true, // neighbours are found among the open events in one page
   },
   supervision: { title: "督办 Supervision", params: { overdue: "true", sort: "deadline" } },
+  // Checked on site (核查通过), waiting for the centre's 结案 or, for a citizen's case, 答复.
+  closing: { title: "待结案 To close", params: { status: ["verified"], sort: "deadline" } },
 };
 
 const state = { view: "queue", page: 1, light: "", open: null, me: null };
@@ -158,6 +160,7 @@ function showEvent(event) {
       loadList();
     },
   });
+  document.dispatchEvent(new CustomEvent("gridgov:event-shown", { detail: event })); // 协办 panel
 }
 
 function closeEvent() {
@@ -220,6 +223,7 @@ async function start() {
   });
   $("#detail-close").addEventListener("click", closeEvent);
   document.addEventListener("gridgov:filed", () => loadList()); // a case taken in 受理 (intake.js)
+  document.addEventListener("gridgov:open", (e) => openEvent(e.detail)); // a case named by a panel
   try {
     state.me = await api("/api/me");
     $("#who").textContent = `${state.me.full_name || state.me.username} · ${state.me.role_label}${state.me.unit ? ` · ${state.me.unit.name}` : ""}`;

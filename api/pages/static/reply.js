@@ -1,7 +1,7 @@
 // /console 答复/回访 panel (command centre): write and send the reply to the caller of a verified
 // citizen case, record callbacks (满意 / 基本满意 / 不满意 / 未接通), and review cases twice not
 // satisfied. The caller's phone stays masked; showing it is the intake's logged unmask request.
-import { $, api, clearError, fmtTime, h, lightDot, remaining, showError, statusBadge } from "./common.js";
+import { $, api, clearError, deadlineBadge, fmtTime, h, lightDot, showError, statusBadge } from "./common.js";
 
 const CHANNELS = [
   ["phone", "电话 Phone"],
@@ -101,7 +101,7 @@ function replyItem(item) {
     h(
       "div",
       { class: "event-meta muted" },
-      item.stage_deadline ? `答复期限 Reply due ${fmtTime(item.stage_deadline)} · ${remaining(item.stage_deadline)}` : "",
+      item.stage_deadline ? [`答复期限 Reply due ${fmtTime(item.stage_deadline)} · `, deadlineBadge(item)] : "",
       item.unit ? ` · ${item.unit.name}` : "",
     ),
     form,
@@ -174,7 +174,7 @@ function callbackItem(item) {
     h(
       "div",
       { class: "event-meta muted" },
-      `回访期限 Due ${fmtTime(item.due_at)} · ${remaining(item.due_at)} · 已拨 ${item.attempts}/3 attempts`,
+      `回访期限 Due ${fmtTime(item.due_at)}${item.time_left ? ` · ${item.time_left}` : ""} · 已拨 ${item.attempts}/3 attempts`,
       item.unit ? ` · ${item.unit}` : "",
     ),
     callerLine(item),

@@ -7,7 +7,7 @@ like the event they belong to. `event.supervision_level` now names the highest o
 the running stage: the old light names are mapped (yellow → general, red → key).
 
 Revision ID: 0022
-Revises: 0018
+Revises: 0024
 Create Date: 2026-12-03 10:30:00.000000
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0022'
-down_revision: str | None = '0018'
+down_revision: str | None = '0024'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
