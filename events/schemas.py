@@ -1305,6 +1305,9 @@ class SupervisionOrderRead(BaseModel):
     issued_at: datetime
     reply_deadline: datetime
     light: Light | None = Field(description="of the reply deadline while the order is open")
+    time_left: str | None = Field(
+        default=None, description="剩余 1天 / 超期 2小时 to the reply deadline, working time"
+    )
     status: SupervisionStatus
     status_label: str
     reply: str | None

@@ -39,6 +39,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from events import deadlines
 from events.calendar import Light, Limit, LimitUnit
 from events.catalog import DepartmentType, Priority
 from events.exceptions import ActionNotAllowed, Forbidden, InvalidReport, NotFound
@@ -391,11 +392,15 @@ def read_orders(
             )
         ).all()
     )
-    calendar = work_calendar(session)
     result = []
     for o in orders:
         event = events[o.event_id]
         is_open = o.status is SupervisionStatus.OPEN
+        clock = (
+            deadlines.deadline_clock(session, start=o.issued_at, deadline=o.reply_deadline, now=now)
+            if is_open
+            else None
+        )
         result.append(
             SupervisionOrderRead(
                 id=o.id,
@@ -412,7 +417,8 @@ def read_orders(
                 issued_by=names.get(o.issued_by_id) if o.issued_by_id else None,
                 issued_at=o.issued_at,
                 reply_deadline=o.reply_deadline,
-                light=calendar.light(o.issued_at, o.reply_deadline, now) if is_open else None,
+                light=clock.light if clock else None,
+                time_left=clock.text if clock else None,
                 status=o.status,
                 status_label=o.status.label,
                 reply=o.reply,

@@ -188,6 +188,8 @@ def test_a_unit_lists_only_its_own_orders_and_a_leader_those_of_the_area(city):
     order = order_for(city, event, "general")
     mine = list_orders(session, actor=city["disp_w"], filters=SupervisionFilter(), now=TUESDAY_9)
     assert [o.id for o in mine] == [order.id] and mine[0].can_reply is True
+    # Reply by Thursday 17:30, read Tuesday 9:00: the time left in working time, as words.
+    assert mine[0].light == "green" and mine[0].time_left.startswith("剩余")
     assert list_orders(session, actor=city["disp_e"], filters=SupervisionFilter()) == []
     seen = list_orders(session, actor=city["leader"], filters=SupervisionFilter(), now=TUESDAY_9)
     assert [o.id for o in seen] == [order.id] and seen[0].can_reply is False

@@ -3,7 +3,7 @@
 // command centre sees those of its area and waives (免除) or removes (撤销) them with a reason.
 // On the event detail it adds the lead and assisting units with each sub-task's state and
 // light, and, for the command centre, a form to add an assisting unit.
-import { $, api, clearError, fmtTime, h, lightDot, remaining, showError } from "./common.js";
+import { $, api, clearError, fmtTime, h, lightDot, showError } from "./common.js";
 
 const panel = $("#subtasks-panel");
 const role = panel ? panel.dataset.role : "";
@@ -89,10 +89,10 @@ function stepForm(task, action) {
 
 function clock(task) {
   if (task.status === "dispatched") {
-    return `签收期限 sign by ${fmtTime(task.sign_deadline)}（${remaining(task.sign_deadline)}）· 处置期限 report by ${fmtTime(task.handle_deadline)}`;
+    return `签收期限 sign by ${fmtTime(task.sign_deadline)}${task.light_label ? `（${task.light_label}）` : ""}· 处置期限 report by ${fmtTime(task.handle_deadline)}`;
   }
   if (task.status === "signed") {
-    return `处置期限 report by ${fmtTime(task.handle_deadline)}（${remaining(task.handle_deadline)}）· 签收 signed ${fmtTime(task.signed_at)}${task.signed_by ? ` · ${task.signed_by}` : ""}`;
+    return `处置期限 report by ${fmtTime(task.handle_deadline)}${task.light_label ? `（${task.light_label}）` : ""}· 签收 signed ${fmtTime(task.signed_at)}${task.signed_by ? ` · ${task.signed_by}` : ""}`;
   }
   if (task.status === "done") {
     const when = task.on_time ? "按时 on time" : "超期 late";

@@ -1,7 +1,7 @@
 // /console 督办单 panel: a unit's dispatchers answer the supervision orders addressed to their
 // unit before the reply deadline (its light shows how much time is left); the command centre
 // issues orders, lifts listed ones (摘牌) and records 约谈/通报 against a unit.
-import { $, api, clearError, fmtTime, h, lightDot, remaining, showError } from "./common.js";
+import { $, api, clearError, fmtTime, h, lightDot, showError } from "./common.js";
 
 const panel = $("#supervision-panel");
 const COMMAND = ["command", "admin"].includes(panel.dataset.role);
@@ -101,7 +101,7 @@ function sanctionForm(order) {
 
 function deadlineLine(order) {
   if (order.status === "open") {
-    return h("span", { class: order.light === "red" ? "late" : "" }, `回复时限 Reply by ${fmtTime(order.reply_deadline)} · ${remaining(order.reply_deadline)}`);
+    return h("span", { class: order.light === "red" ? "late" : "" }, `回复时限 Reply by ${fmtTime(order.reply_deadline)}${order.time_left ? ` · ${order.time_left}` : ""}`);
   }
   return h("span", {}, `回复时限 Reply by ${fmtTime(order.reply_deadline)}`);
 }
