@@ -14,6 +14,7 @@ from events.actions.context import (
     distance_m,
     need,
 )
+from events.evaluation import evaluate_event
 from events.exceptions import ActionNotAllowed, InvalidReport
 from events.models import (
     CITIZEN_SOURCES,
@@ -29,6 +30,7 @@ def close_by_system(ctx: ActionContext) -> EventStep:
     ctx.event.closed_at = ctx.at
     step = ctx.step(EventStatus.CLOSED, action="close", note="核查通过，结案", by_system=True)
     ctx.tell(step, [ctx.event.unit_id])
+    evaluate_event(ctx.session, event=ctx.event, at=ctx.at)  # 考评
     return step
 
 
@@ -146,6 +148,7 @@ def _reply(ctx: ActionContext) -> None:
     from events.callbacks import open_callback  # callbacks records through this module
 
     open_callback(ctx.session, event=event, at=ctx.at)
+    evaluate_event(ctx.session, event=event, at=ctx.at)  # 考评
 
 
 def _reopen(ctx: ActionContext) -> None:
