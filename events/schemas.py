@@ -573,7 +573,8 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 class KpiRow(BaseModel):
-    """The indicators of one unit, department, grid, grid worker or district (see module doc)."""
+    """The indicators of one unit, department, grid, grid worker, district, tier, street,
+    community or category (see events.kpis). Indicators added by other tables default to 0."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -592,6 +593,11 @@ class KpiRow(BaseModel):
     reworked: int
     returned: int
     mean_handling_hours: float | None
+    voided_after_registration: int = 0  # voided after they had been registered (立案后作废)
+    extended: int = 0  # handled with at least one approved extension (延期)
+    found_proactively: int = 0  # reported by grid workers or found on patrol (主动发现)
+    evaluated: int = 0  # closed cases with an evaluation (考评)
+    evaluation_score: float | None = None  # 综合得分 from 考评: mean score of those (0–100)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -622,6 +628,25 @@ class KpiRow(BaseModel):
     def rework_rate(self) -> float | None:
         """返工率: handled events reworked / handled events."""
         return _ratio(self.reworked, self.handled)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def registration_accuracy(self) -> float | None:
+        """立案准确率: (registered − voided after registration) / registered, where the cases
+        registered include those voided afterwards."""
+        return _ratio(self.registered, self.registered + self.voided_after_registration)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def extension_rate(self) -> float | None:
+        """延期率: handled events with an approved extension / handled events."""
+        return _ratio(self.extended, self.handled)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def proactive_rate(self) -> float | None:
+        """主动发现率: found by grid workers or patrols / reported."""
+        return _ratio(self.found_proactively, self.reported)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
