@@ -379,7 +379,7 @@ def kpis(
             for name, value in row.items():
                 if name != "key":
                     group[name] = group.get(name, 0) + value
-    names = _names(session, by, [key for key in groups if key])
+    names = group_names(session, by, [key for key in groups if key])
     result = [
         KpiRow(
             key=key or None,
@@ -493,7 +493,7 @@ def citizen_kpis(
     )
 
 
-def _names(session: Session, by: str, keys: list[str]) -> dict[str, str]:
+def group_names(session: Session, by: str, keys: list[str]) -> dict[str, str]:
     """Display names of the group keys."""
     if not keys:
         return {}
@@ -587,7 +587,9 @@ __all__ = [
     "GROUPINGS",
     "READ_KPIS",
     "KpiGrouping",
+    "area_scope",
     "citizen_kpis",
+    "group_names",
     "kpis",
     "period_bounds",
 ]

@@ -941,3 +941,61 @@ class RequestPage(BaseModel):
     page: int
     page_size: int
     items: list[ServiceRequest]
+
+
+# -- 考核通报 (the evaluation bulletin, events.bulletin) -----------------------------------------
+
+
+class BulletinRow(BaseModel):
+    """One unit's (department's, street's, community's, grid worker's) line of the bulletin."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rank: int  # 1 = best 综合得分
+    key: str | None  # unit or department id, street or community code, staff id
+    name: str
+    cases: int  # 考评件数: cases closed in the month and evaluated
+    score: float  # 综合得分: mean 考评 score, 0–100
+    grade: str  # 优 / 良 / 中 / 差
+    on_time: int  # no stage late
+    extended: int  # with an approved extension
+    returns: int  # 退回 steps
+    reworked: int  # with a rework
+    supervised: int  # with a 督办 step
+    reopens: int  # 重办 steps
+    satisfied: int
+    fairly_satisfied: int
+    dissatisfied: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def on_time_rate(self) -> float | None:
+        """按期办结率: cases with no late stage / cases."""
+        return _ratio(self.on_time, self.cases)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rework_rate(self) -> float | None:
+        """返工率: reworked cases / cases."""
+        return _ratio(self.reworked, self.cases)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def satisfaction_rate(self) -> float | None:
+        """满意率: (满意 + 基本满意) / callbacks reached."""
+        reached = self.satisfied + self.fairly_satisfied + self.dissatisfied
+        return _ratio(self.satisfied + self.fairly_satisfied, reached)
+
+
+class Bulletin(BaseModel):
+    """The monthly 考核通报 of an area, one grouping, ranked by 综合得分 (events.bulletin)."""
+
+    month: str  # YYYY-MM
+    area: str  # the area's name (全部辖区 for admins)
+    by: str
+    by_label: str
+    start: datetime
+    end: datetime
+    generated_at: datetime
+    grade_bands: list[str]
+    rows: list[BulletinRow]
