@@ -7,7 +7,8 @@ staff), `demo.units` (department units and dispatchers, seeded with the events),
 `demo.events` (weeks of events in every state), `demo.open311` (the demo API key),
 `demo.hotline` (the 12345 operator `hotline1` and a few calls it took), `demo.devices` (a
 couple of dozen sensors per district) and
-`demo.replies` (12345 cases answered and called back, for the citizen-service KPIs).
+`demo.replies` (12345 cases answered and called back, for the citizen-service KPIs) and
+`demo.evaluations` (考评 of the closed cases, for the 考核通报).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from demo.arrays import Progress
 from demo.city.generate import SeedSummary
 from demo.city.seed import seed_demo_city
 from demo.devices import seed_demo_devices
+from demo.evaluations import seed_demo_evaluations
 from demo.events.seed import seed_demo_events
 from demo.hotline import seed_demo_hotline
 from demo.open311 import seed_demo_key
@@ -66,6 +68,7 @@ def seed_all(
     seed_demo_devices(session, seed=seed)
     calls = seed_demo_hotline(session)
     replies = seed_demo_replies(session, seed=seed)
+    seed_demo_evaluations(session)  # 考评 of the closed demo cases
     return DemoSeedSummary(
         city=city,
         people=people,
