@@ -14,7 +14,9 @@ the month (China time) within the reader's area; a group's figures are:
   latest closing; satisfaction rate = (满意 + 基本满意) / those three.
 
 Grades (等级) by the score: 优 ≥ 90, 良 ≥ 80, 中 ≥ 60, 差 below 60 (GRADE_BANDS).
-Groups are ranked by score (highest first; ties by more cases, then by name); rank 1 is best.
+Groups are ranked by score, highest first (rank 1; equal scores share a rank and are listed
+with more cases first); the cases of no unit (self-resolved, answered at once) or not reported
+by a grid worker form a group listed after the ranking, unranked.
 Leaders and the command centre read it for their area (admins everywhere); units do not.
 """
 
@@ -139,7 +141,7 @@ def bulletin_rows(
     names = group_names(session, by, [str(r.key) for r in found if r.key is not None])
     rows = [
         BulletinRow(
-            rank=0,
+            rank=None,
             key=None if r.key is None else str(r.key),
             name=_NO_KEY[by] if r.key is None else names.get(str(r.key), str(r.key)),
             cases=r.cases,
@@ -157,8 +159,15 @@ def bulletin_rows(
         )
         for r in found
     ]
-    rows.sort(key=lambda row: (-row.score, -row.cases, row.name))
-    return [row.model_copy(update={"rank": i}) for i, row in enumerate(rows, start=1)]
+    ranked = sorted(
+        (r for r in rows if r.key is not None), key=lambda r: (-r.score, -r.cases, r.name)
+    )
+    # Equal scores share a rank (1, 2, 2, 4); the cases of no unit (no grid worker …) are
+    # listed after the ranking, unranked.
+    return [
+        row.model_copy(update={"rank": 1 + sum(other.score > row.score for other in ranked)})
+        for row in ranked
+    ] + [row for row in rows if row.key is None]
 
 
 def area_name(session: Session, actor: Actor) -> str:

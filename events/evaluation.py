@@ -222,13 +222,13 @@ def _store(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """
     if not rows:
         return
-    table = EventEvaluation.__table__
-    names = [c.name for c in table.c]
+    table = EventEvaluation.__tablename__
+    names = [c.name for c in EventEvaluation.__table__.c]
     updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in _KEY)
     session.execute(
         text(
-            f"INSERT INTO {table.name} ({', '.join(names)}) "
-            f"SELECT {', '.join(names)} FROM jsonb_populate_recordset(NULL::{table.name}, "
+            f"INSERT INTO {table} ({', '.join(names)}) "
+            f"SELECT {', '.join(names)} FROM jsonb_populate_recordset(NULL::{table}, "
             f"CAST(:rows AS jsonb)) ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {updates}"
         ),
         {"rows": json.dumps([_json_row(row) for row in rows], ensure_ascii=False)},

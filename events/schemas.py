@@ -951,7 +951,7 @@ class BulletinRow(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    rank: int  # 1 = best 综合得分
+    rank: int | None  # 1 = best 综合得分; None: the group of no unit (grid worker), unranked
     key: str | None  # unit or department id, street or community code, staff id
     name: str
     cases: int  # 考评件数: cases closed in the month and evaluated
