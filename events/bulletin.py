@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from sqlalchemy import ColumnElement, func, select
@@ -192,6 +192,7 @@ def monthly_bulletin(
         by_label=GROUPING_LABELS[by],
         start=start,
         end=end,
+        last_day=(end - timedelta(days=1)).date(),
         generated_at=(now or datetime.now(CHINA_TZ)).astimezone(CHINA_TZ),
         grade_bands=[
             f"{label} ≥ {low:g}" if low else f"{label} < 60" for low, label in GRADE_BANDS
@@ -243,7 +244,7 @@ def bulletin_workbook(
             xlsx_row(
                 sheet,
                 [
-                    f"考评期：{b.start:%Y-%m-%d} 至 {b.end:%Y-%m-%d}（不含）结案的案件；"
+                    f"考评期：{b.start:%Y-%m-%d} 至 {b.last_day:%Y-%m-%d} 结案的案件；"
                     f"等级：{'，'.join(b.grade_bands)}；生成于 {b.generated_at:%Y-%m-%d %H:%M}"
                 ],
             )

@@ -995,7 +995,8 @@ class Bulletin(BaseModel):
     by: str
     by_label: str
     start: datetime
-    end: datetime
+    end: datetime  # excluded: the first moment of the next month
+    last_day: date  # the month's last day (included), for titles
     generated_at: datetime
     grade_bands: list[str]
     rows: list[BulletinRow]
