@@ -256,10 +256,11 @@ def bulletin_workbook(
             headers.append(cell)
         sheet.append(headers)
         for row in b.rows:
-            cells = []
+            cells: list[Any] = []
             for header, value in COLUMNS:
-                cell = WriteOnlyCell(sheet, value=value(row))
-                if header in _RATES and cell.value is not None:
+                cell = value(row)
+                if header in _RATES and cell is not None:  # a styled cell only where needed
+                    cell = WriteOnlyCell(sheet, value=cell)
                     cell.number_format = "0.0%"
                 cells.append(cell)
             sheet.append(xlsx_row(sheet, cells))
