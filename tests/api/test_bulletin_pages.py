@@ -153,3 +153,26 @@ def test_a_dispatcher_gets_the_refusal_page(server, browser, closed_cases):  # n
     assert page.locator("#ranking").count() == 0
     context.close()
     watch.check()
+
+
+@pytest.mark.parametrize("by", ["tier", "street", "community", "category"])
+def test_kpis_by_the_new_groupings_carry_the_new_indicators(server, closed_cases, by):  # noqa: F811
+    with api_client(server, "leader1") as leader:
+        answer = leader.get("/api/stats/kpis", params={"by": by, "period": MONTH})
+        assert answer.status_code == 200, answer.text
+        (row,) = answer.json()["rows"]  # one tier, street, community and category here
+        assert row["reported"] == 2 and row["evaluated"] == 2
+        assert row["evaluation_score"] == 100.0
+        assert row["registration_accuracy"] == 1.0
+        assert row["proactive_rate"] == 0.0  # both came by the hotline
+        assert row["extension_rate"] == 0.0
+    assert {"tier": "district", "street": "420502001000", "category": "0105"}.get(
+        by, row["key"]
+    ) == row["key"]
+
+
+def test_the_leader_panel_links_to_the_bulletin(server, closed_cases):  # noqa: F811
+    with api_client(server, "leader1") as leader:
+        panel = leader.get("/maps/leader/panel")
+        assert panel.status_code == 200
+        assert 'href="/reports/bulletin"' in panel.text
