@@ -338,3 +338,26 @@ def test_workbook_has_a_ranked_sheet_per_grouping_and_keeps_formula_text_as_text
         for row in book[name].iter_rows():
             for cell in row:
                 assert cell.data_type != "f", (name, cell.coordinate, cell.value)
+
+
+def test_an_indicator_kept_in_another_table_is_added_to_the_rows_by_key(city, month, monkeypatch):
+    """ROLLUPS: a function giving (key, name=count) rows for the cohort; here one that counts
+    each cohort event once more as returned for its unit, and 2 for a unit with no case."""
+    from sqlalchemy import func, select
+
+    import events.kpis as kpi_module
+
+    def extra(session, cohort, by, actor):
+        rows = session.execute(select(cohort.c.key, func.count()).group_by(cohort.c.key))
+        return [{"key": key, "returned": n} for key, n in rows] + [{"key": "999", "returned": 2}]
+
+    session = city["session"]
+    args = {"actor": city["admin"], "start": NOVEMBER[0], "end": NOVEMBER[1], "by": "unit"}
+    before = {r.key: r for r in kpis(session, **args, now=NOW)}
+    monkeypatch.setattr(kpi_module, "ROLLUPS", [extra])
+    after = {r.key: r for r in kpis(session, **args, now=NOW)}
+    assert set(after) == set(before) | {"999"}
+    for key, row in before.items():
+        assert after[key].returned == row.returned + row.reported
+        assert after[key].reported == row.reported
+    assert (after["999"].returned, after["999"].reported, after["999"].name) == (2, 0, "999")
