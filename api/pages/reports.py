@@ -22,6 +22,7 @@ from events.bulletin import (
     BulletinGrouping,
     monthly_bulletin,
 )
+from events.exceptions import InvalidReport
 from gis.clock import local_today
 from people.access import Actor
 
@@ -49,9 +50,15 @@ def bulletin_page(
     if isinstance(visitor, Response):
         return visitor
     chosen = (month or "").strip() or _last_month()
-    b = monthly_bulletin(session, actor=visitor, month=chosen, by=by)
+    error = None
+    try:
+        b = monthly_bulletin(session, actor=visitor, month=chosen, by=by)
+    except InvalidReport as exc:  # a month mistyped in the address: say so, show last month
+        error = f"月份格式不对，已显示上月 ({exc})"
+        b = monthly_bulletin(session, actor=visitor, month=_last_month(), by=by)
     context: dict[str, Any] = visitor_context(visitor) | {
         "b": b,
+        "error": error,
         "groupings": [(g, GROUPING_LABELS[g]) for g in BULLETIN_GROUPINGS],
         "bands": GRADE_BANDS,
     }

@@ -176,3 +176,10 @@ def test_the_leader_panel_links_to_the_bulletin(server, closed_cases):  # noqa: 
         panel = leader.get("/maps/leader/panel")
         assert panel.status_code == 200
         assert 'href="/reports/bulletin"' in panel.text
+
+
+def test_a_mistyped_month_in_the_address_shows_last_month_with_a_sentence(server, closed_cases):  # noqa: F811
+    with api_client(server, "leader1") as leader:
+        page = leader.get("/reports/bulletin", params={"month": "2026-13"})
+        assert page.status_code == 200
+        assert "月份格式不对" in page.text and "YYYY-MM" in page.text
