@@ -4,6 +4,7 @@ Adds `event_evaluation` (distributed by district like the event it belongs to): 
 closed case from its timeline and the caller's satisfaction (events.evaluation), the facts it
 came from and the unit, department, tier, street, community, grid and grid worker it is
 counted for. `gridgov evaluate --month YYYY-MM` fills it for cases closed before it existed.
+A partial index on `event_step` finds the cases with an approved extension (延期率).
 
 Revision ID: 0023
 Revises: 0018
@@ -59,7 +60,15 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_event_evaluation_closed", "event_evaluation", ["closed_at"])
+    # 延期率: whether a case had an extension approved, without reading its whole history.
+    op.create_index(
+        "ix_event_step_extension",
+        "event_step",
+        ["event_id"],
+        postgresql_where="action = 'approve-extension'",
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_event_step_extension", table_name="event_step")
     op.drop_table("event_evaluation")
