@@ -11,6 +11,7 @@ couple of dozen sensors per district) and
 `demo.replies` (12345 cases answered and called back, for the citizen-service KPIs) and
 `demo.review` (returns waiting for review and a dispute waiting for its ruling).
 `demo.joint` (joint cases with assisting units' sub-tasks, 主办/协办).
+`demo.evaluations` (考评 of the closed cases, for the 考核通报).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from demo.arrays import Progress
 from demo.city.generate import SeedSummary
 from demo.city.seed import seed_demo_city
 from demo.devices import seed_demo_devices
+from demo.evaluations import seed_demo_evaluations
 from demo.events.seed import seed_demo_events
 from demo.hotline import seed_demo_hotline
 from demo.joint import seed_demo_joint
@@ -76,6 +78,7 @@ def seed_all(
     replies = seed_demo_replies(session, seed=seed)
     seed_demo_reviews(session)
     joint_cases = seed_demo_joint(session)
+    seed_demo_evaluations(session)  # 考评 of the closed demo cases
     return DemoSeedSummary(
         city=city,
         people=people,

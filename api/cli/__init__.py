@@ -17,6 +17,7 @@ import grid.models  # noqa: F401
 import people.models  # noqa: F401
 from api.cli.backup import backup, restore
 from api.cli.common import clear_errors, console, print_rejections, progress_bar
+from api.cli.evaluation import evaluate_command
 from api.cli.integrations import integration_app
 from api.cli.maps import map_app
 from api.cli.people import people_app
@@ -47,6 +48,7 @@ app.add_typer(worker_app, name="worker")
 app.command("backup")(backup)
 app.command("restore")(restore)
 app.command("recut")(recut_command)
+app.command("evaluate")(evaluate_command)
 app.add_typer(people_app, name="people")
 app.add_typer(map_app, name="map")
 app.add_typer(integration_app, name="integration")

@@ -19,6 +19,7 @@ from events.actions.context import (
     distance_m,
     need,
 )
+from events.evaluation import evaluate_event
 from events.exceptions import ActionNotAllowed, InvalidReport
 from events.models import (
     CITIZEN_SOURCES,
@@ -109,6 +110,7 @@ def _close_action(ctx: ActionContext) -> None:
     event.closed_at = ctx.at
     step = ctx.step(EventStatus.CLOSED, note=ctx.data.note or "核查通过，结案")
     ctx.tell(step, [event.unit_id])
+    evaluate_event(ctx.session, event=event, at=ctx.at)  # 考评
 
 
 def _reply(ctx: ActionContext) -> None:
@@ -150,6 +152,7 @@ def _reply(ctx: ActionContext) -> None:
     from events.callbacks import open_callback  # callbacks records through this module
 
     open_callback(ctx.session, event=event, at=ctx.at)
+    evaluate_event(ctx.session, event=event, at=ctx.at)  # 考评
 
 
 def _reopen(ctx: ActionContext) -> None:
