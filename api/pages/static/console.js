@@ -180,7 +180,7 @@ async function start() {
   select.append(
     h("option", { value: "open" }, "未办结 Open"),
     h("option", { value: "" }, "全部 All"),
-    ...OPEN_STATUSES.concat(["closed", "voided", "self_resolved", "transferred"]).map((s) =>
+    ...OPEN_STATUSES.concat(["closed", "voided", "self_resolved", "transferred", "refused"]).map((s) =>
       h("option", { value: s }, `${STATUS_LABEL[s]} ${s}`),
     ),
   );
