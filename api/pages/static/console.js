@@ -23,7 +23,7 @@ const VIEWS = {
   queue: { title: "处置队列 Queue", params: { sort: "deadline" }, filters: true },
   unrouted: {
     title: "待派遣 Unrouted",
-    params: { status: ["reported", "registered", "returned"], sort: "deadline" },
+    params: { status: ["reported", "pending", "registered", "returned"], sort: "deadline" },
   },
   duplicates: {
     title: "疑似重复 Duplicates",
