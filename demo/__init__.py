@@ -50,6 +50,8 @@ class DemoSeedSummary:
     hotline_calls: int = 0  # demo 12345 calls filed now (demo.hotline)
     replies: int = 0  # 12345 cases answered and called back (demo.replies), 0 when present
     joint_cases: int = 0  # cases with assisting units' sub-tasks (demo.joint), 0 when present
+    tier_centres: int = 0  # community, street and city centres added now (demo.tiers)
+    judged: int = 0  # cases filed now for the centres' 立案 (demo.tiers), 0 when present
 
 
 def seed_all(
@@ -71,7 +73,7 @@ def seed_all(
     city = seed_demo_city(session, scale=scale, seed=seed, replace=replace, on_progress=on_progress)
     people = seed_demo_people(session, scale=scale, seed=seed, on_progress=on_progress)
     events = seed_demo_events(session, scale=scale, seed=seed, on_progress=on_progress)
-    seed_demo_tiers(session, scale=scale)
+    tiers = seed_demo_tiers(session, scale=scale)
     open311_key = seed_demo_key(session)
     seed_demo_devices(session, seed=seed)
     calls = seed_demo_hotline(session)
@@ -87,4 +89,6 @@ def seed_all(
         hotline_calls=calls,
         replies=replies,
         joint_cases=joint_cases,
+        tier_centres=tiers.centres,
+        judged=tiers.cases,
     )

@@ -301,6 +301,11 @@ def seed_demo(
     )
     if summary.replies:
         console.print(f"12345 cases answered and called back: {summary.replies}")
+    if summary.tier_centres or summary.judged:
+        console.print(
+            f"tier centres (社区/街道/市): {summary.tier_centres}; cases waiting for 立案 or "
+            f"refused: {summary.judged}"
+        )
     if summary.open311_key:
         console.print("Open311 API key for the demo: gridgov-demo-key")
 

@@ -28,6 +28,7 @@ from events.query import event_detail, list_events
 from events.schemas import EventFilter
 from events.service import read_event
 from events.tiers import dispatch_proposal
+from events.workflow import TRANSITIONS
 from people.models import StaffRole
 from tests.events.workflow_city import (
     MONDAY_10,
@@ -478,3 +479,32 @@ def test_a_street_dispatches_a_case_it_holds(tiers):
     assert sent.status is EventStatus.DISPATCHED and sent.tier is Tier.STREET
     with pytest.raises(Forbidden, match="held at the street tier"):
         do(tiers, "community_staff", sent, "suspend", MONDAY_10, reason="等待")
+
+
+@pytest.mark.parametrize("status", [EventStatus.PENDING, EventStatus.REGISTERED], ids=str)
+def test_every_command_action_of_a_case_held_above_is_refused_to_a_lower_tier(tiers, status):
+    """Not only the tier actions: every action of the command centre possible from the case's
+    state is refused (403) to staff below the holding tier, and passes the tier rule for the
+    holding tier itself (it may still want fields: that is the action's own answer)."""
+    session = tiers["session"]
+    possible = [
+        action
+        for action, rule in TRANSITIONS.items()
+        if status in rule.sources and StaffRole.COMMAND in rule.roles
+    ]
+    assert {"void", "transfer", "supervise"} <= set(possible)
+    for action in possible:
+        event = pending(tiers, held=Tier.DISTRICT)
+        row = session.get(Event, event.id)
+        row.status = status
+        session.flush()
+        with pytest.raises(Forbidden, match="held at the district tier"):
+            do(tiers, "street_staff", event, action, MONDAY_10, reason="理由", note="说明")
+        row.tier = Tier.STREET
+        session.flush()
+        try:
+            do(tiers, "street_staff", event, action, MONDAY_10, reason="理由", note="说明")
+        except Forbidden as refused:
+            assert "tier" not in str(refused), action  # e.g. a transfer: district or city only
+        except (InvalidReport, ActionNotAllowed):
+            pass  # the action's own fields or preconditions
