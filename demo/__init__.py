@@ -50,6 +50,7 @@ class DemoSeedSummary:
     hotline_calls: int = 0  # demo 12345 calls filed now (demo.hotline)
     replies: int = 0  # 12345 cases answered and called back (demo.replies), 0 when present
     joint_cases: int = 0  # cases with assisting units' sub-tasks (demo.joint), 0 when present
+    review_cases: int = 0  # returned and disputed cases filed now (demo.review), 0 when present
     tier_centres: int = 0  # community, street and city centres added now (demo.tiers)
     judged: int = 0  # cases filed now for the centres' 立案 (demo.tiers), 0 when present
 
@@ -78,7 +79,7 @@ def seed_all(
     seed_demo_devices(session, seed=seed)
     calls = seed_demo_hotline(session)
     replies = seed_demo_replies(session, seed=seed)
-    seed_demo_reviews(session)
+    reviews = seed_demo_reviews(session)
     joint_cases = seed_demo_joint(session)
     seed_demo_evaluations(session)  # 考评 of the closed demo cases
     return DemoSeedSummary(
@@ -89,6 +90,7 @@ def seed_all(
         hotline_calls=calls,
         replies=replies,
         joint_cases=joint_cases,
+        review_cases=reviews,
         tier_centres=tiers.centres,
         judged=tiers.cases,
     )

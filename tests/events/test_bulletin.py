@@ -170,9 +170,10 @@ def test_new_indicators_of_the_district_made_by_hand(city, month):
         session, actor=city["admin"], start=NOVEMBER[0], end=NOVEMBER[1], by="district", now=NOW
     )
     assert row.reported == 9
-    # Registered: 5 closed + patrol + open; voided after registration: the checked 12345 case.
-    assert (row.registered, row.voided_after_registration) == (7, 1)
-    assert row.registration_accuracy == pytest.approx(7 / 8)
+    # Registered: 5 closed + open (the patrol report waits for 立案); voided after
+    # registration: the checked 12345 case.
+    assert (row.registered, row.voided_after_registration) == (6, 1)
+    assert row.registration_accuracy == pytest.approx(6 / 7)
     assert (row.extended, row.handled) == (1, 5)
     assert row.extension_rate == pytest.approx(1 / 5)
     assert row.found_proactively == 7  # six by the grid worker, one on patrol; two 12345 calls
@@ -188,9 +189,10 @@ def test_closure_rate_by_tier(city, month):
     assert [(r.key, r.name) for r in rows] == [("street", "街道级"), ("district", "区县级")]
     street, district = rows
     assert (street.closed, street.registered, street.closure_rate) == (2, 2, 1.0)
-    # District: ontime, extended, supervised closed; patrol and open still open.
-    assert (district.closed, district.registered) == (3, 5)
-    assert district.closure_rate == pytest.approx(3 / 5)
+    # District: ontime, extended, supervised closed; open still open (the patrol report waits
+    # for 立案, not registered).
+    assert (district.closed, district.registered) == (3, 4)
+    assert district.closure_rate == pytest.approx(3 / 4)
     assert street.evaluation_score == pytest.approx((90 + 95) / 2)
 
 

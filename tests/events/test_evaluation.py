@@ -49,7 +49,9 @@ def evaluation(city: dict[str, Any], event: EventRead) -> EventEvaluation | None
 
 
 def verify(city: dict[str, Any], event: EventRead, at: datetime) -> EventRead:
-    return do(city, "worker", event, "verify", at, photos=[photo()], lon=NEAR[0], lat=NEAR[1])
+    """The grid worker's passed check at `at`, and the command centre's 结案 at once."""
+    do(city, "worker", event, "verify", at, photos=[photo()], lon=NEAR[0], lat=NEAR[1])
+    return do(city, "command_staff", event, "close", at)
 
 
 def grid_case(
@@ -61,8 +63,8 @@ def grid_case(
     meanwhile: Any = None,
 ) -> EventRead:
     """A grid worker's case (0101: sign 1 working hour, handle and verify 1 working day each)
-    filed Monday 10:00 for PS-W, signed, handled and verified (which closes it); `meanwhile`
-    acts on it between the sign-for and the handling."""
+    filed Monday 10:00 for PS-W, signed, handled, verified and closed by the command centre;
+    `meanwhile` acts on it between the sign-for and the handling."""
     event = file(city)
     do(city, "disp_w", event, "sign", sign_at)
     if meanwhile is not None:
@@ -106,7 +108,7 @@ def test_a_case_closed_with_every_stage_on_time_scores_100_and_counts_for_its_un
     assert event.status is EventStatus.CLOSED
     row = evaluation(city, event)
     assert row is not None
-    assert (row.score, row.stages, row.late_stages) == (100.0, 3, 0)  # sign, handle, verify
+    assert (row.score, row.stages, row.late_stages) == (100.0, 4, 0)  # sign, handle, verify, close
     police_w: DepartmentUnit = city["police_w"]
     assert row.unit_id == police_w.id
     assert row.department_id == police_w.department_id
@@ -212,7 +214,7 @@ def test_a_rework_costs_fifteen(city):
     closed = verify(city, event, TUESDAY.replace(hour=16))
     row = evaluation(city, closed)
     assert row is not None
-    assert (row.reworks, row.stages, row.late_stages, row.score) == (1, 5, 0, 85.0)
+    assert (row.reworks, row.stages, row.late_stages, row.score) == (1, 6, 0, 85.0)
 
 
 def test_each_supervision_costs_five(city):
