@@ -295,8 +295,29 @@ def test_the_community_resolves_a_case_itself_and_the_grid_worker_checks_it(tier
         lon=SPOT[0],
         lat=SPOT[1],
     )
-    # verified; whether that closes at once or waits for 结案 is the closing stage's rule
-    assert checked.status in (EventStatus.VERIFIED, EventStatus.CLOSED)
+    assert checked.status is EventStatus.VERIFIED and checked.stage is Stage.CLOSE
+
+
+def test_a_failed_check_of_a_case_its_tier_resolved_goes_back_to_the_tier(tiers, tmp_path):
+    event = do(tiers, "community_staff", pending(tiers), "register", MONDAY_10)
+    do(tiers, "community_staff", event, "resolve", MONDAY_10, note="口头调解")
+    back = do(
+        tiers, "worker", event, "rework", MONDAY_10 + timedelta(hours=1), reason="双方仍在争吵"
+    )
+    # A centre has no dispatchers to sign and handle: the tier has it again, on its 派遣 clock.
+    assert back.status is EventStatus.REGISTERED and back.tier is Tier.COMMUNITY
+    assert back.unit is None and back.stage is Stage.DISPATCH
+    session = tiers["session"]
+    assert session.get(Event, event.id).rework_count == 1
+    again = do(
+        tiers,
+        "community_staff",
+        event,
+        "resolve",
+        MONDAY_10 + timedelta(hours=2),
+        note="再次调解，签订协议",
+    )
+    assert again.status is EventStatus.HANDLED and unit_code(again) == "ZZ-C"
 
 
 # -- the tier × action matrix ------------------------------------------------------------------

@@ -22,7 +22,7 @@ const DUPLICATE_MS = 24 * 3600 * 1000;
 const VIEWS = {
   queue: { title: "处置队列 Queue", params: { sort: "deadline" }, filters: true },
   unrouted: {
-    title: "待派遣 Unrouted",
+    title: "未分派 Not with a unit",
     params: { status: ["reported", "pending", "registered", "returned"], sort: "deadline" },
   },
   duplicates: {
