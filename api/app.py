@@ -17,6 +17,7 @@ from api.http.input_checks import no_nul
 from api.http.routers import (
     addresses,
     auth,
+    bulletins,
     callbacks,
     devices,
     events,
@@ -34,7 +35,7 @@ from api.http.routers import (
     tiles,
 )
 from api.import_jobs import ImportRunner
-from api.pages import maps
+from api.pages import maps, reports
 from api.pages import routes as pages
 from api.pages.templating import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
 from gis import partitions
@@ -102,10 +103,12 @@ def create_app() -> FastAPI:
         reference,
         rulings,
         stats,
+        bulletins,
         imports,
         open311,
         pages,
         maps,
+        reports,
         tiles,
     ):
         app.include_router(module.router)

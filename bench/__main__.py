@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bench.address_workloads import address_city_workload, address_figures, address_workload
 from bench.common import Figure, bench_database, seed_city
-from bench.event_workloads import kpi_figures, report_figures
+from bench.event_workloads import bulletin_figures, kpi_figures, report_figures
 from bench.frame import import_workload, locate_figures, seed_city_figures
 from bench.http_workloads import http_list_figures, http_workload
 from bench.map_workloads import map_figures
@@ -51,18 +51,21 @@ def _seed_everything(engine: Engine, scale: str) -> None:
 
 
 def demo_workload() -> list[Figure]:
-    """At demo scale (200 grids): locate_point, and report → dispatched."""
+    """At demo scale (200 grids): locate_point, report → dispatched, the maps and the monthly
+    bulletin."""
     with bench_database("demo") as engine:
         seed_city(engine, "demo")
         figures = locate_figures(engine)
         _seed_everything(engine, "demo")
         figures += report_figures(engine, "demo city, 200 grids")
         figures += map_figures(engine, "demo city")
+        figures += bulletin_figures(engine, "demo city")
     return figures
 
 
 def city_workload() -> list[Figure]:
-    """At city scale: seeding, locate_point, statistics, report → dispatched and KPIs."""
+    """At city scale: seeding, locate_point, statistics, report → dispatched, KPIs and the
+    monthly bulletin of 1,000,000 events."""
     with bench_database("city") as engine:
         figures = seed_city_figures(engine)
         figures += locate_figures(engine)
@@ -72,6 +75,7 @@ def city_workload() -> list[Figure]:
         console.print(f"  people, units and events seeded in {time.perf_counter() - started:.0f} s")
         figures += population_stats_figures(engine)
         figures += kpi_figures(engine)
+        figures += bulletin_figures(engine, "city")
         figures += http_list_figures(engine, "city")
         figures += report_figures(engine, "city, 20,000 grids")
         figures += map_figures(engine, "city")

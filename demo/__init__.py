@@ -12,6 +12,7 @@ couple of dozen sensors per district) and
 `demo.review` (returns waiting for review and a dispute waiting for its ruling).
 `demo.joint` (joint cases with assisting units' sub-tasks, 主办/协办).
 `demo.supervision` (督办单 at every level, a 约谈 and a 通报).
+`demo.evaluations` (考评 of the closed cases, for the 考核通报).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from demo.arrays import Progress
 from demo.city.generate import SeedSummary
 from demo.city.seed import seed_demo_city
 from demo.devices import seed_demo_devices
+from demo.evaluations import seed_demo_evaluations
 from demo.events.seed import seed_demo_events
 from demo.hotline import seed_demo_hotline
 from demo.joint import seed_demo_joint
@@ -50,6 +52,9 @@ class DemoSeedSummary:
     hotline_calls: int = 0  # demo 12345 calls filed now (demo.hotline)
     replies: int = 0  # 12345 cases answered and called back (demo.replies), 0 when present
     joint_cases: int = 0  # cases with assisting units' sub-tasks (demo.joint), 0 when present
+    review_cases: int = 0  # returned and disputed cases filed now (demo.review), 0 when present
+    tier_centres: int = 0  # community, street and city centres added now (demo.tiers)
+    judged: int = 0  # cases filed now for the centres' 立案 (demo.tiers), 0 when present
 
 
 def seed_all(
@@ -71,14 +76,15 @@ def seed_all(
     city = seed_demo_city(session, scale=scale, seed=seed, replace=replace, on_progress=on_progress)
     people = seed_demo_people(session, scale=scale, seed=seed, on_progress=on_progress)
     events = seed_demo_events(session, scale=scale, seed=seed, on_progress=on_progress)
-    seed_demo_tiers(session, scale=scale)
+    tiers = seed_demo_tiers(session, scale=scale)
     open311_key = seed_demo_key(session)
     seed_demo_devices(session, seed=seed)
     calls = seed_demo_hotline(session)
     replies = seed_demo_replies(session, seed=seed)
-    seed_demo_reviews(session)
+    reviews = seed_demo_reviews(session)
     joint_cases = seed_demo_joint(session)
     seed_demo_supervision(session)
+    seed_demo_evaluations(session)  # 考评 of the closed demo cases
     return DemoSeedSummary(
         city=city,
         people=people,
@@ -87,4 +93,7 @@ def seed_all(
         hotline_calls=calls,
         replies=replies,
         joint_cases=joint_cases,
+        review_cases=reviews,
+        tier_centres=tiers.centres,
+        judged=tiers.cases,
     )

@@ -11,6 +11,7 @@ reads. Idempotent: centres and accounts that exist are left alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -31,7 +32,7 @@ from people.access import load_actor
 from people.models import Staff, StaffRole
 from people.staff import create_staff
 
-__all__ = ["TIER_ACCOUNTS", "seed_demo_tiers"]
+__all__ = ["TIER_ACCOUNTS", "TierSeedSummary", "seed_demo_tiers"]
 
 CITY_NAME: Final = "宜昌市"
 # What the first grid's worker reports for the centres' judgement (立案) in the demo.
@@ -90,9 +91,17 @@ def _centre(
     return True
 
 
-def seed_demo_tiers(session: Session, *, scale: str = "demo") -> int:
-    """Centres at every tier for the districts of `scale`, and the tier logins; returns how many
-    centres were added. Needs the demo city, units (district centres) and people."""
+@dataclass(frozen=True)
+class TierSeedSummary:
+    """What `seed_demo_tiers` added: centres and cases for the centres' judgement."""
+
+    centres: int
+    cases: int
+
+
+def seed_demo_tiers(session: Session, *, scale: str = "demo") -> TierSeedSummary:
+    """Centres at every tier for the districts of `scale`, the tier logins and a few cases for
+    their judgement. Needs the demo city, units (district centres) and people."""
     codes = list(SCALES[scale].district_codes) if scale in SCALES else []
     rows = session.execute(
         text(
@@ -138,13 +147,13 @@ def seed_demo_tiers(session: Session, *, scale: str = "demo") -> int:
         )
     session.flush()
     _tier_accounts(session, codes)
-    _cases_to_judge(session, codes)
-    return added
+    return TierSeedSummary(centres=added, cases=_cases_to_judge(session, codes))
 
 
-def _cases_to_judge(session: Session, codes: list[str]) -> None:
+def _cases_to_judge(session: Session, codes: list[str]) -> int:
     """A few disputes and a request for help reported by the first grid's worker today: waiting
-    for 立案 at the community, one escalated to the street, one refused with its reason."""
+    for 立案 at the community, one escalated to the street, one refused with its reason; returns
+    how many were filed (none when the districts have such cases already)."""
     exists = session.scalar(
         select(Event.id).where(
             Event.district_code.in_(codes),
@@ -162,7 +171,7 @@ def _cases_to_judge(session: Session, codes: list[str]) -> None:
     ).first()
     community = session.scalar(select(Staff.id).where(Staff.username == "community1"))
     if exists is not None or grid is None or grid[3] is None or community is None:
-        return
+        return 0
     _, lon, lat, worker_id = grid
     worker = load_actor(session, staff_id=worker_id)
     judge = load_actor(session, staff_id=community)
@@ -192,6 +201,7 @@ def _cases_to_judge(session: Session, codes: list[str]) -> None:
         data=ActionInput(reason="当事人已撤回，双方自行和解"),
         now=at,
     )
+    return len(filed)
 
 
 def _tier_accounts(session: Session, codes: list[str]) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from events import deadlines
 from events.actions import act
 from events.calendar import Limit
+from events.evaluation import evaluate_event
 from events.exceptions import ActionNotAllowed, Forbidden, InvalidReport, NotFound
 from events.models import Callback as CallbackRow
 from events.models import (
@@ -190,6 +191,7 @@ def record_callback(
                 data=ActionInput(reason=entry.note[:300], note=entry.note),
                 now=at,
             )
+    evaluate_event(session, event=event, at=at)  # 考评: scored with the satisfaction, or reopened
     session.flush()
     return read_callbacks(session, rows=[row], now=at)[0]
 

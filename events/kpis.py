@@ -33,11 +33,32 @@ Definitions (counts are of cohort events unless said otherwise):
   registered (0.10), over the components whose denominator is not zero (None if none is).
   The valid-report rate measures the reporters, not the handlers, so it is not in the score.
 
+- registered counts neither the cases waiting for 立案 (pending) nor those refused (不予立案).
+- voided after registration (立案后作废): voided events that had been registered (a step into
+  registered); registration accuracy (立案准确率) = registered / (registered + voided after
+  registration), i.e. (cases registered − voided after registration) / cases registered.
+- extended (延期数): handled events with at least one approved extension (批准延期); extension
+  rate (延期率) = extended / handled.
+- found proactively (主动发现数): events reported by grid workers or found on patrol/inspection
+  (sources grid_worker, inspection); proactive discovery rate (主动发现率) = found / reported.
+- closure rate by tier (结案率 by 层级): the closure rate under the `tier` grouping.
+- evaluated (考评数): cohort events with an evaluation (events.evaluation: closed cases);
+  evaluation score (综合得分 from 考评) = the mean of their evaluation scores (None if none).
+  (`score` above is the indicators' composite; the 考核通报 ranks by the evaluation score.)
+
+Adding an indicator: one entry in `_COUNTS` (its FILTER over the cohort's columns; add a
+cohort column in `kpis` if it needs one), one field in `events.schemas.KpiRow` and, for a
+rate, one property there. Indicators kept in another table (sub-tasks, reviews, supervision
+orders) add a function to `ROLLUPS` that returns (key, name=count …) rows for the cohort;
+they are added to the rows by key.
+
 Grouping: events go to the row of their unit (`unit`, the unit holding the case now), that
-unit's department (`department`), grid (`grid`), reporter (`worker`, the account that filed it)
-or district (`district`). SIGN stages go to the unit that had to sign for them under `unit` and
-`department` (a case returned by one police station and signed for by a street office counts
-once for each), and to the event's row otherwise. Events with no unit, grid or reporter form a
+unit's department (`department`), grid (`grid`), reporter (`worker`, the account that filed it),
+district (`district`), the tier holding it (`tier`: community, street, district, city), its
+street (`street`), community (`community`) or subcategory (`category`). SIGN stages go to
+the unit that had to sign for them under `unit` and `department` (a case returned by one
+police station and signed for by a street office counts once for each), and to the event's
+row otherwise. Events with no unit, grid or reporter form a
 row whose key is None.
 
 Citizen service (`citizen_kpis`, 12345 热线 and the other CITIZEN_SOURCES), same cohort and scope:
@@ -94,6 +115,7 @@ dispatchers the events their unit holds, and only their unit's sign-for stages.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any, Final, Literal
 
@@ -104,7 +126,6 @@ from sqlalchemy import (
     cast,
     false,
     func,
-    literal,
     or_,
     select,
     true,
@@ -112,6 +133,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from events.catalog import TIER_ORDER, Tier
 from events.exceptions import Forbidden, InvalidReport
 from events.models import (
     CITIZEN_SOURCES,
@@ -119,6 +141,9 @@ from events.models import (
     Department,
     DepartmentUnit,
     Event,
+    EventCategory,
+    EventEvaluation,
+    EventSource,
     EventStage,
     EventStatus,
     EventStep,
@@ -143,9 +168,21 @@ from grid.service import area_prefix
 from people.access import READ_AGGREGATES, Actor, grid_scope
 from people.models import Staff, StaffRole
 
-KpiGrouping = Literal["unit", "department", "grid", "worker", "district"]
+KpiGrouping = Literal[
+    "unit", "department", "grid", "worker", "district", "tier", "street", "community", "category"
+]
+GROUPINGS: Final = (
+    "unit",
+    "department",
+    "grid",
+    "worker",
+    "district",
+    "tier",
+    "street",
+    "community",
+    "category",
+)
 SubtaskGrouping = Literal["unit", "department"]
-GROUPINGS: Final = ("unit", "department", "grid", "worker", "district")
 
 READ_KPIS: Final = READ_AGGREGATES | {StaffRole.DISPATCHER}
 CLOSED_STATES: Final = frozenset({EventStatus.CLOSED, EventStatus.SELF_RESOLVED})
@@ -155,27 +192,55 @@ _NO_KEY_NAMES: Final = {
     "grid": "（网格外）",
     "worker": "（无上报人）",
     "district": "（无区县）",
+    "tier": "（无层级）",
+    "street": "（无街道）",
+    "community": "（无社区）",
+    "category": "（无类别）",
 }
+# Sources whose cases are found by the system's own people (主动发现): grid workers, patrols.
+PROACTIVE_SOURCES: Final = frozenset({EventSource.GRID_WORKER, EventSource.INSPECTION})
+NOT_REGISTERED: Final = (
+    EventStatus.REPORTED,
+    EventStatus.PENDING,
+    EventStatus.REFUSED,
+    EventStatus.VOIDED,
+    EventStatus.TRANSFERRED,
+)
 
 
 def _scope(actor: Actor) -> ColumnElement[bool]:
     """Which events the actor's indicators may count."""
     if actor.role not in READ_KPIS:
         raise Forbidden(f"a {actor.role.label} ({actor.role.value}) account may not read KPIs")
+    return area_scope(
+        actor, grid_code=Event.grid_code, district_code=Event.district_code, unit_id=Event.unit_id
+    )
+
+
+def area_scope(
+    actor: Actor,
+    *,
+    grid_code: ColumnElement[Any] | Any,
+    district_code: ColumnElement[Any] | Any,
+    unit_id: ColumnElement[Any] | Any,
+) -> ColumnElement[bool]:
+    """Which rows with these columns (an event's, or a row about one) the actor may count: all
+    for admins, their unit's for dispatchers, their grids' for grid workers, their area's for
+    the others (a district or city also its cases outside every grid)."""
     if actor.role is StaffRole.ADMIN:
         return true()
     if actor.role is StaffRole.DISPATCHER:
         if actor.department_unit_id is None:
             return false()
-        return Event.unit_id == actor.department_unit_id
+        return unit_id == actor.department_unit_id
     if actor.role is StaffRole.GRID_WORKER:
-        return grid_scope(actor, Event.grid_code)
+        return grid_scope(actor, grid_code)
     if not actor.area_code:
         return false()
-    in_area = grid_scope(actor, Event.grid_code)
+    in_area = grid_scope(actor, grid_code)
     prefix = area_prefix(actor.area_code)
     if len(prefix) <= 6:  # a district (or city) sees its cases outside every grid too
-        outside = and_(Event.grid_code.is_(None), Event.district_code.startswith(prefix))
+        outside = and_(grid_code.is_(None), district_code.startswith(prefix))
         return or_(in_area, outside)
     return in_area
 
@@ -193,7 +258,48 @@ def _event_key(by: str) -> Any:
         "grid": Event.grid_code,
         "worker": Event.reporter_id,
         "district": Event.district_code,
+        "tier": Event.tier,
+        "street": Event.street_code,
+        "community": Event.community_code,
+        "category": Event.category_code,
     }[by]
+
+
+def _stepped(event_id: Any, *where: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Whether the event has a step matching `where` (an index probe by event id)."""
+    return select(EventStep.id).where(EventStep.event_id == event_id, *where).exists()
+
+
+# The per-event counts of a row: name → FILTER over the cohort's columns `c` at `at`.
+_COUNTS: Final[dict[str, Callable[[Any, datetime], ColumnElement[bool]]]] = {
+    "reported": lambda c, at: true(),
+    "voided": lambda c, at: c.status == EventStatus.VOIDED,
+    "registered": lambda c, at: c.status.notin_(NOT_REGISTERED),
+    "closed": lambda c, at: c.status.in_(CLOSED_STATES),
+    "closed_on_time": lambda c, at: and_(
+        c.status.in_(CLOSED_STATES), func.coalesce(c.any_late, False).is_(False)
+    ),
+    "open": lambda c, at: c.status.in_(OPEN_STATES),
+    "overdue": lambda c, at: and_(
+        c.status.in_(OPEN_STATES), c.suspended_at.is_(None), c.stage_deadline < at
+    ),
+    "handled": lambda c, at: c.handled_at.is_not(None),
+    "reworked": lambda c, at: and_(c.handled_at.is_not(None), c.rework_count > 0),
+    "returned": lambda c, at: c.return_count > 0,
+    "voided_after_registration": lambda c, at: and_(
+        c.status == EventStatus.VOIDED,
+        _stepped(c.id, EventStep.to_status == EventStatus.REGISTERED),
+    ),
+    "extended": lambda c, at: and_(
+        c.handled_at.is_not(None), _stepped(c.id, EventStep.action == "approve-extension")
+    ),
+    "found_proactively": lambda c, at: c.source.in_(sorted(PROACTIVE_SOURCES)),
+    "evaluated": lambda c, at: c.evaluation_score.is_not(None),
+}
+# Indicators kept in other tables: each gives (key, name=count …) rows for the cohort CTE
+# grouped `by` the grouping, which are added to the rows by key (see the module docstring).
+Rollup = Callable[[Session, Any, str, Actor], list[dict[str, Any]]]
+ROLLUPS: list[Rollup] = []
 
 
 def kpis(
@@ -243,63 +349,45 @@ def kpis(
             Event.unit_id,
             _text_key(_event_key(by)).label("key"),
             Event.status,
+            Event.source,
             Event.rework_count,
             Event.return_count,
             Event.stage_deadline,
             Event.suspended_at,
+            EventEvaluation.score.label("evaluation_score"),
             *facts.c,
         )
         .select_from(Event)
         .join(facts, true())
+        .outerjoin(
+            EventEvaluation,
+            and_(
+                EventEvaluation.event_id == Event.id,
+                EventEvaluation.district_code == Event.district_code,
+            ),
+        )
         .where(Event.reported_at >= start, Event.reported_at < end, _scope(actor))
     )
     if by == "department":
         members = members.outerjoin(DepartmentUnit, DepartmentUnit.id == Event.unit_id)
     cohort = members.cte("cohort")
     c = cohort.c
-    status = c.status
-    closed = status.in_(CLOSED_STATES)
-    handled = c.handled_at.is_not(None)
     hours = func.extract("epoch", c.handled_at - c.dispatched_at) / 3600.0
-    per_event = (
-        select(
-            c.key,
-            func.count().label("reported"),
-            func.count().filter(status == EventStatus.VOIDED).label("voided"),
-            func.count()
-            .filter(
-                status.notin_(
-                    [
-                        EventStatus.REPORTED,
-                        EventStatus.PENDING,
-                        EventStatus.REFUSED,
-                        EventStatus.VOIDED,
-                        EventStatus.TRANSFERRED,
-                    ]
-                )
-            )
-            .label("registered"),
-            func.count().filter(closed).label("closed"),
-            func.count()
-            .filter(closed, func.coalesce(c.any_late, False).is_(False))
-            .label("closed_on_time"),
-            func.count().filter(status.in_(OPEN_STATES)).label("open"),
-            func.count()
-            .filter(status.in_(OPEN_STATES), c.suspended_at.is_(None), c.stage_deadline < at)
-            .label("overdue"),
-            func.count().filter(handled).label("handled"),
-            func.count().filter(handled, c.rework_count > 0).label("reworked"),
-            func.count().filter(c.return_count > 0).label("returned"),
-            func.avg(hours).filter(handled).label("mean_handling_hours"),
-            func.sum(c.signs_ended).label("signs_ended"),
-            func.sum(c.signs_on_time).label("signs_on_time"),
-        )
-        .group_by(c.key)
-        .cte("per_event")
-    )
+    per_event = select(
+        c.key,
+        *(func.count().filter(where(c, at)).label(name) for name, where in _COUNTS.items()),
+        func.avg(hours).filter(c.handled_at.is_not(None)).label("mean_handling_hours"),
+        func.avg(c.evaluation_score).label("evaluation_score"),
+        func.coalesce(func.sum(c.signs_ended), 0).label("signs_ended"),
+        func.coalesce(func.sum(c.signs_on_time), 0).label("signs_on_time"),
+    ).group_by(c.key)
+    groups: dict[str, dict[str, Any]] = {}
+    for r in session.execute(per_event).mappings():
+        groups[r["key"]] = {name: value for name, value in r.items() if name != "key"}
     # SIGN stages of units that no longer hold the event (returned or re-dispatched), counted
     # for the unit that had to sign for them; only under unit and department, never for a
     # dispatcher (who sees their own unit's stages only).
+    extra: list[list[dict[str, Any]]] = []
     if split and actor.role is not StaffRole.DISPATCHER:
         earlier = (  # an index probe per event that has such stages, a few per cent of them
             select(EventStage.unit_id, EventStage.ended_at, EventStage.on_time)
@@ -327,69 +415,49 @@ def kpis(
             .join(earlier, true())
             .where(c.foreign_signs > 0)
             .group_by(foreign_key)
-            .cte("foreign_signs")
         )
-    else:
-        foreign = (
-            select(
-                literal("").label("key"),
-                literal(0).label("signs_ended"),
-                literal(0).label("signs_on_time"),
-            )
-            .where(false())
-            .cte("foreign_signs")
-        )
-    zero = literal(0)
-    counts = (
-        "reported",
-        "voided",
-        "registered",
-        "closed",
-        "closed_on_time",
-        "open",
-        "overdue",
-        "handled",
-        "reworked",
-        "returned",
-    )
-    rows = session.execute(
-        select(
-            func.coalesce(per_event.c.key, foreign.c.key).label("key"),
-            *(func.coalesce(per_event.c[name], zero).label(name) for name in counts),
-            per_event.c.mean_handling_hours,
-            *(
-                (
-                    func.coalesce(per_event.c[name], zero) + func.coalesce(foreign.c[name], zero)
-                ).label(name)
-                for name in ("signs_ended", "signs_on_time")
-            ),
-        ).select_from(per_event.join(foreign, per_event.c.key == foreign.c.key, full=True))
-    ).all()
-    names = _names(session, by, [r.key for r in rows if r.key])
+        extra.append([dict(r) for r in session.execute(foreign).mappings()])
+    extra += [rollup(session, cohort, by, actor) for rollup in ROLLUPS]
+    for rows in extra:
+        for row in rows:
+            group = groups.setdefault(row["key"], dict(_EMPTY))
+            for name, value in row.items():
+                if name != "key":
+                    group[name] = group.get(name, 0) + value
+    names = group_names(session, by, [key for key in groups if key])
     result = [
         KpiRow(
-            key=r.key or None,
-            name=names.get(r.key, r.key) if r.key else _NO_KEY_NAMES[by],
-            reported=r.reported,
-            voided=r.voided,
-            registered=r.registered,
-            closed=r.closed,
-            closed_on_time=r.closed_on_time,
-            open=r.open,
-            overdue=r.overdue,
-            signs_ended=int(r.signs_ended),
-            signs_on_time=int(r.signs_on_time),
-            handled=r.handled,
-            reworked=r.reworked,
-            returned=r.returned,
-            mean_handling_hours=(
-                None if r.mean_handling_hours is None else float(r.mean_handling_hours)
-            ),
+            key=key or None,
+            name=names.get(key, key) if key else _NO_KEY_NAMES[by],
+            **{
+                name: (None if value is None else float(value))
+                if name in _MEANS
+                else int(value or 0)
+                for name, value in figures.items()
+            },
         )
-        for r in rows
+        for key, figures in groups.items()
     ]
-    # Ids in numeric order, codes in code order (all keys are digits), no key last.
-    return sorted(result, key=lambda row: (row.key is None, len(row.key or ""), row.key or ""))
+    return sorted(result, key=_order(by))
+
+
+_MEANS: Final = frozenset({"mean_handling_hours", "evaluation_score"})
+# A group only other tables know (e.g. a unit that only had to sign for a case before).
+_EMPTY: Final[dict[str, Any]] = {
+    **dict.fromkeys(_COUNTS, 0),
+    "signs_ended": 0,
+    "signs_on_time": 0,
+    **dict.fromkeys(_MEANS),
+}
+
+
+def _order(by: str) -> Callable[[KpiRow], tuple[Any, ...]]:
+    """Rows in key order, no key last: tiers bottom up, ids in numeric order, codes in code
+    order (digits)."""
+    if by == "tier":
+        rank = {tier.value: i for i, tier in enumerate(TIER_ORDER)}
+        return lambda row: (row.key is None, rank.get(row.key or "", len(rank)))
+    return lambda row: (row.key is None, len(row.key or ""), row.key or "")
 
 
 def _check_period(start: datetime, end: datetime, at: datetime) -> None:
@@ -517,7 +585,7 @@ def subtask_kpis(
         .group_by(key)
         .order_by(key)
     ).all()
-    names = _names(session, by, [str(r.key) for r in rows])
+    names = group_names(session, by, [str(r.key) for r in rows])
     return [
         SubtaskKpiRow(
             key=str(r.key),
@@ -532,7 +600,7 @@ def subtask_kpis(
     ]
 
 
-def _names(session: Session, by: str, keys: list[str]) -> dict[str, str]:
+def group_names(session: Session, by: str, keys: list[str]) -> dict[str, str]:
     """Display names of the group keys."""
     if not keys:
         return {}
@@ -546,6 +614,14 @@ def _names(session: Session, by: str, keys: list[str]) -> dict[str, str]:
         query = select(Grid.code, Grid.name).where(Grid.code.in_(keys))
     elif by == "worker":
         query = select(Staff.id, Staff.full_name).where(Staff.id.in_(ids))
+    elif by == "tier":
+        return {t.value: f"{t.label}级" for t in Tier if t.value in keys}
+    elif by in ("street", "community"):
+        query = select(AdminUnit.code, AdminUnit.name).where(AdminUnit.code.in_(keys))
+    elif by == "category":
+        query = select(EventCategory.code, EventCategory.name).where(
+            EventCategory.code.in_(keys), EventCategory.valid_to.is_(None)
+        )
     else:
         query = select(AdminUnit.district_code, AdminUnit.name).where(
             AdminUnit.code.in_([f"{k}000000" for k in keys])
@@ -690,7 +766,7 @@ def review_kpis(session: Session, *, actor: Actor, start: datetime, end: datetim
     units = sorted(set(counts) | {int(u) for u in accepted if u is not None} | set(disputes))
     if actor.role is StaffRole.DISPATCHER:
         units = [u for u in units if u == own_unit]
-    names = _names(session, "unit", [str(u) for u in units])
+    names = group_names(session, "unit", [str(u) for u in units])
     rows = [
         ReviewKpiRow(
             key=str(unit),
@@ -758,7 +834,7 @@ def supervision_kpis(
         .where(o.issued_at >= start, o.issued_at < end, scope)
         .group_by(key)
     ).all()
-    names = _names(session, by, [r.key for r in rows if r.key])
+    names = group_names(session, by, [r.key for r in rows if r.key])
     result = [
         SupervisionKpiRow(
             key=r.key,
@@ -778,7 +854,9 @@ __all__ = [
     "READ_KPIS",
     "KpiGrouping",
     "SubtaskGrouping",
+    "area_scope",
     "citizen_kpis",
+    "group_names",
     "kpis",
     "period_bounds",
     "review_kpis",

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -399,6 +400,13 @@ class EventStep(DistrictKeyed, Base):
 
     __tablename__ = "event_step"
     __table_args__ = (
+        # 延期率 (events.kpis) asks, per handled case, whether an extension was approved: a
+        # probe into this small index instead of the case's whole history in every partition.
+        Index(
+            "ix_event_step_extension",
+            "event_id",
+            postgresql_where="action = 'approve-extension'",
+        ),
         district_fk("event_id", "event.id", ondelete="CASCADE"),
         placed(Placement.DISTRIBUTED) | PARTITIONED_BY_MONTH,
     )
@@ -628,6 +636,54 @@ class EventSubtask(DistrictKeyed, Base):
     ended_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
     # Why it was waived (免除) or cancelled (撤销).
     end_reason: Mapped[str | None] = mapped_column(String(300), default=None)
+
+
+# -- 考评 (evaluation, issue #13 EVALUATION): one score per closed case, see events.evaluation --
+
+
+class EventEvaluation(DistrictKeyed, Base):
+    """The evaluation (考评) of a closed case: its score, the timeline facts it came from, and
+    whom it is counted for (lead unit, department, tier, street, community, grid, grid worker).
+
+    One row per event, replaced when the case is evaluated again (reopened and closed again,
+    or the caller's satisfaction recorded)."""
+
+    __tablename__ = "event_evaluation"
+    __table_args__ = (
+        Index("ix_event_evaluation_closed", "closed_at"),
+        district_fk("event_id", "event.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
+    )
+    identity_column = "event_id"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    score: Mapped[float] = mapped_column(Numeric(5, 2, asdecimal=False))
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    evaluated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[EventStatus] = mapped_column(db_enum(EventStatus, "event_status"))
+    # The timeline facts (counts over the case's whole history).
+    stages: Mapped[int] = mapped_column(default=0)  # deadline stages ended
+    late_stages: Mapped[int] = mapped_column(default=0)  # of those, ended after their deadline
+    extensions: Mapped[int] = mapped_column(default=0)  # approved extensions (批准延期)
+    returns: Mapped[int] = mapped_column(default=0)  # returns by a unit (退回)
+    reworks: Mapped[int] = mapped_column(default=0)  # failed verifications (核查不通过)
+    supervisions: Mapped[int] = mapped_column(default=0)  # supervision steps (督办)
+    reopens: Mapped[int] = mapped_column(default=0)  # reopened after 不满意 (重办)
+    satisfaction: Mapped[Satisfaction | None] = mapped_column(
+        db_enum(Satisfaction, "satisfaction"), default=None
+    )
+    # Whom it counts for, as the case stood when it closed.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("department_unit.id"), default=None)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), default=None)
+    tier: Mapped[Tier] = mapped_column(db_enum(Tier, "tier"), default=Tier.DISTRICT)
+    street_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    community_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    grid_code: Mapped[str | None] = mapped_column(String(15), default=None)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    category_code: Mapped[str] = mapped_column(String(8))
+    # The deductions and bonus the score is made of, and the rule's version (events.evaluation).
+    components: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
 
 
 # The sensors' tables (物联感知) live in their own module; importing it registers them here too.

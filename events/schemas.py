@@ -666,7 +666,8 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 class KpiRow(BaseModel):
-    """The indicators of one unit, department, grid, grid worker or district (see module doc)."""
+    """The indicators of one unit, department, grid, grid worker, district, tier, street,
+    community or category (see events.kpis). Indicators added by other tables default to 0."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -685,6 +686,11 @@ class KpiRow(BaseModel):
     reworked: int
     returned: int
     mean_handling_hours: float | None
+    voided_after_registration: int = 0  # voided after they had been registered (立案后作废)
+    extended: int = 0  # handled with at least one approved extension (延期)
+    found_proactively: int = 0  # reported by grid workers or found on patrol (主动发现)
+    evaluated: int = 0  # closed cases with an evaluation (考评)
+    evaluation_score: float | None = None  # 综合得分 from 考评: mean score of those (0–100)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -715,6 +721,25 @@ class KpiRow(BaseModel):
     def rework_rate(self) -> float | None:
         """返工率: handled events reworked / handled events."""
         return _ratio(self.reworked, self.handled)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def registration_accuracy(self) -> float | None:
+        """立案准确率: (registered − voided after registration) / registered, where the cases
+        registered include those voided afterwards."""
+        return _ratio(self.registered, self.registered + self.voided_after_registration)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def extension_rate(self) -> float | None:
+        """延期率: handled events with an approved extension / handled events."""
+        return _ratio(self.extended, self.handled)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def proactive_rate(self) -> float | None:
+        """主动发现率: found by grid workers or patrols / reported."""
+        return _ratio(self.found_proactively, self.reported)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -1359,3 +1384,62 @@ class SupervisionKpiRow(BaseModel):
     def on_time_reply_rate(self) -> float | None:
         """督办按时率: replied by the deadline / due."""
         return _ratio(self.replied_on_time, self.due)
+
+
+# -- 考核通报 (the evaluation bulletin, events.bulletin) -----------------------------------------
+
+
+class BulletinRow(BaseModel):
+    """One unit's (department's, street's, community's, grid worker's) line of the bulletin."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rank: int | None  # 1 = best 综合得分; None: the group of no unit (grid worker), unranked
+    key: str | None  # unit or department id, street or community code, staff id
+    name: str
+    cases: int  # 考评件数: cases closed in the month and evaluated
+    score: float  # 综合得分: mean 考评 score, 0–100
+    grade: str  # 优 / 良 / 中 / 差
+    on_time: int  # no stage late
+    extended: int  # with an approved extension
+    returns: int  # 退回 steps
+    reworked: int  # with a rework
+    supervised: int  # with a 督办 step
+    reopens: int  # 重办 steps
+    satisfied: int
+    fairly_satisfied: int
+    dissatisfied: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def on_time_rate(self) -> float | None:
+        """按期办结率: cases with no late stage / cases."""
+        return _ratio(self.on_time, self.cases)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rework_rate(self) -> float | None:
+        """返工率: reworked cases / cases."""
+        return _ratio(self.reworked, self.cases)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def satisfaction_rate(self) -> float | None:
+        """满意率: (满意 + 基本满意) / callbacks reached."""
+        reached = self.satisfied + self.fairly_satisfied + self.dissatisfied
+        return _ratio(self.satisfied + self.fairly_satisfied, reached)
+
+
+class Bulletin(BaseModel):
+    """The monthly 考核通报 of an area, one grouping, ranked by 综合得分 (events.bulletin)."""
+
+    month: str  # YYYY-MM
+    area: str  # the area's name (全部辖区 for admins)
+    by: str
+    by_label: str
+    start: datetime
+    end: datetime  # excluded: the first moment of the next month
+    last_day: date  # the month's last day (included), for titles
+    generated_at: datetime
+    grade_bands: list[str]
+    rows: list[BulletinRow]

@@ -21,6 +21,7 @@ from events.attachments import PhotoInfo
 from events.catalog import DepartmentType, Priority
 from events.dispatch import dispatch_event, event_point
 from events.disputes import is_disputed
+from events.evaluation import evaluate_event
 from events.exceptions import Conflict, Forbidden, InvalidReport, NotFound
 from events.models import (
     DepartmentUnit,
@@ -381,6 +382,7 @@ def report_event(
             note="网格员现场自行处置",
         )
         event.closed_at = at
+        evaluate_event(session, event=event, at=at)  # 考评
     else:
         route_located(
             session,

@@ -17,6 +17,7 @@ import grid.models  # noqa: F401
 import people.models  # noqa: F401
 from api.cli.backup import backup, restore
 from api.cli.common import clear_errors, console, print_rejections, progress_bar
+from api.cli.evaluation import evaluate_command
 from api.cli.integrations import integration_app
 from api.cli.maps import map_app
 from api.cli.people import people_app
@@ -47,6 +48,7 @@ app.add_typer(worker_app, name="worker")
 app.command("backup")(backup)
 app.command("restore")(restore)
 app.command("recut")(recut_command)
+app.command("evaluate")(evaluate_command)
 app.add_typer(people_app, name="people")
 app.add_typer(map_app, name="map")
 app.add_typer(integration_app, name="integration")
@@ -299,6 +301,11 @@ def seed_demo(
     )
     if summary.replies:
         console.print(f"12345 cases answered and called back: {summary.replies}")
+    if summary.tier_centres or summary.judged:
+        console.print(
+            f"tier centres (社区/街道/市): {summary.tier_centres}; cases waiting for 立案 or "
+            f"refused: {summary.judged}"
+        )
     if summary.open311_key:
         console.print("Open311 API key for the demo: gridgov-demo-key")
 

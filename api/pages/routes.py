@@ -40,13 +40,18 @@ DASHBOARDS: dict[StaffRole, list[tuple[str, str]]] = {
         ("/maps/leader", "指挥大屏 City map"),
         ("/maps/unit", "部门地图 Unit map"),
         ("/maps/grid", "网格地图 Grid map"),
+        ("/reports/bulletin", "考核通报 Bulletin"),
     ],
     StaffRole.ADMIN: [
         ("/maps/leader", "指挥大屏 City map"),
         ("/maps/unit", "部门地图 Unit map"),
         ("/maps/grid", "网格地图 Grid map"),
+        ("/reports/bulletin", "考核通报 Bulletin"),
     ],
-    StaffRole.LEADER: [("/maps/leader", "指挥大屏 City map")],
+    StaffRole.LEADER: [
+        ("/maps/leader", "指挥大屏 City map"),
+        ("/reports/bulletin", "考核通报 Bulletin"),
+    ],
 }
 
 
@@ -60,7 +65,7 @@ def _to_login(request: Request) -> Response:
     return response
 
 
-def _visitor_context(actor: Actor) -> dict[str, Any]:
+def visitor_context(actor: Actor) -> dict[str, Any]:
     return {
         "role": actor.role.value,
         "role_label": actor.role.label,
@@ -79,7 +84,7 @@ def admit_visitor(
     if actor.role in roles:
         return actor
     allowed = "、".join(f"{r.label} {r.value}" for r in sorted(roles, key=lambda r: r.value))
-    context = _visitor_context(actor) | {"page_name": page_name, "allowed": allowed}
+    context = visitor_context(actor) | {"page_name": page_name, "allowed": allowed}
     return templates.TemplateResponse(
         request, "page_forbidden.html", context, status_code=status.HTTP_403_FORBIDDEN
     )
@@ -98,7 +103,7 @@ def _page(
     if isinstance(visitor, Response):
         return visitor
     return templates.TemplateResponse(
-        request, template, _visitor_context(visitor), headers={"Cache-Control": "private, no-cache"}
+        request, template, visitor_context(visitor), headers={"Cache-Control": "private, no-cache"}
     )
 
 

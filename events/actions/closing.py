@@ -19,9 +19,12 @@ from events.actions.context import (
     distance_m,
     need,
 )
+from events.catalog import DepartmentType
+from events.evaluation import evaluate_event
 from events.exceptions import ActionNotAllowed, InvalidReport
 from events.models import (
     CITIZEN_SOURCES,
+    DepartmentUnit,
     EventStatus,
     EventStep,
     Stage,
@@ -64,10 +67,26 @@ def _verify(ctx: ActionContext) -> None:
 
 
 def _rework(ctx: ActionContext) -> None:
-    """核查不通过: back to the unit, which handles it again on a new clock (counts against it)."""
+    """核查不通过: back to the unit, which handles it again on a new clock (counts against it);
+    a case its tier resolved itself goes back to the tier."""
     event = ctx.event
     reason = need(ctx.data.reason, "sending a fix back needs a reason: what is still wrong on site")
     event.rework_count += 1
+    unit = ctx.session.get(DepartmentUnit, event.unit_id) if event.unit_id else None
+    if unit is not None and unit.dept_type is DepartmentType.COMMAND_CENTRE:
+        # A tier resolved it itself (就地解决) and a centre has no one to sign and handle: the
+        # case goes back to its tier, registered, to be resolved again or dispatched.
+        deadlines.start_stage(
+            ctx.session, event=event, category=ctx.category, stage=Stage.DISPATCH, at=ctx.at
+        )
+        event.unit_id = None
+        ctx.step(
+            EventStatus.REGISTERED,
+            note=ctx.data.note or reason,
+            data={"reason": reason, "rework_count": event.rework_count, "back_to": "tier"},
+            unit_id=unit.id,
+        )
+        return
     back_to_unit(ctx, reason, action="rework", rework_count=event.rework_count)
 
 
@@ -109,6 +128,7 @@ def _close_action(ctx: ActionContext) -> None:
     event.closed_at = ctx.at
     step = ctx.step(EventStatus.CLOSED, note=ctx.data.note or "核查通过，结案")
     ctx.tell(step, [event.unit_id])
+    evaluate_event(ctx.session, event=event, at=ctx.at)  # 考评
 
 
 def _reply(ctx: ActionContext) -> None:
@@ -150,6 +170,7 @@ def _reply(ctx: ActionContext) -> None:
     from events.callbacks import open_callback  # callbacks records through this module
 
     open_callback(ctx.session, event=event, at=ctx.at)
+    evaluate_event(ctx.session, event=event, at=ctx.at)  # 考评
 
 
 def _reopen(ctx: ActionContext) -> None:

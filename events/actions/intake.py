@@ -16,6 +16,7 @@ from events.actions.context import (
     need,
     unlocated_first,
 )
+from events.evaluation import evaluate_event
 from events.exceptions import ActionNotAllowed, InvalidReport, NotFound
 from events.models import (
     CITIZEN_SOURCES,
@@ -146,6 +147,7 @@ def _direct_reply(ctx: ActionContext) -> None:
     from events.callbacks import open_callback  # callbacks records through this module
 
     open_callback(ctx.session, event=event, at=ctx.at)  # a 直办 case is called back too
+    evaluate_event(ctx.session, event=event, at=ctx.at)  # 考评
 
 
 def _check(ctx: ActionContext) -> None:
@@ -221,6 +223,7 @@ def _self_resolve(ctx: ActionContext) -> None:
     event.closed_at = ctx.at
     step = ctx.step(EventStatus.SELF_RESOLVED, note=ctx.data.note or "网格员现场自行处置")
     ctx.tell(step, [had_unit])
+    evaluate_event(ctx.session, event=event, at=ctx.at)  # 考评
 
 
 HANDLERS: dict[str, Callable[[ActionContext], None]] = {

@@ -193,8 +193,12 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/maps/grid"): COMMAND | ON_SITE,
     # every account for the frame (buildings, grids); the events layer refuses leaders, below
     ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"): EVERYONE,
+    # 考核通报 (evaluation bulletin): leaders and the command centre of the area, never a unit
+    ("GET", "/api/bulletins/{month}"): LEADERS,
+    ("GET", "/api/bulletins/{month}.xlsx"): LEADERS,
+    ("GET", "/reports/bulletin"): LEADERS,
 }
-PAGES = {"/worker", "/console", "/maps/leader", "/maps/unit", "/maps/grid"}
+PAGES = {"/worker", "/console", "/maps/leader", "/maps/unit", "/maps/grid", "/reports/bulletin"}
 # Open to anyone, or to integrations holding an API key (tested in test_open311.py), or to
 # devices signing with their secret (tested in test_devices_api.py).
 NOT_STAFF = re.compile(
@@ -216,6 +220,7 @@ PARAMETERS = {
     "subtask_id": "1",
     "order_id": "1",
     "day": "2026-10-01",
+    "month": "2026-11",
     "suffix": "csv",
     "name": "nobody",
     "action": "no-such-action",

@@ -398,3 +398,18 @@ def test_the_command_centre_enters_a_leaders_instruction_too(client, city):
     response = call(client, city, source="leader", description="区长批示：立即处理")
     assert response.status_code == 201, response.text
     assert response.json()["priority"] == "urgent"
+
+
+def test_a_tiers_queue_is_a_filter_of_the_event_list(client, city):
+    staff = bearer(city["command_staff"])
+    code = client.post("/api/events", json=body_for("hotline"), headers=staff).json()["code"]
+    client.post(f"/api/events/{code}/check", json={}, headers=bearer(city["worker"]))
+    for tier, listed in (("mine", [code]), ("district", [code]), ("street", [])):
+        page = client.get(
+            "/api/events", params={"tier": tier, "status": "pending"}, headers=staff
+        ).json()
+        assert [e["code"] for e in page["items"]] == listed, tier
+        assert all(e["tier"] == "district" for e in page["items"])
+    assert_error(client.get("/api/events", params={"tier": "village"}, headers=staff), 422)
+    mine = client.get("/api/events", params={"tier": "mine"}, headers=bearer(city["worker"]))
+    assert_error(mine, 422, "tier=mine is for command staff")

@@ -529,7 +529,7 @@ def test_the_tiers_have_centres_staff_and_cases_to_judge(seeded: Seeded) -> None
         6: areas["district"],
         4: 1,
     }
-    assert added == areas["community"] + areas["street"] + 1
+    assert added.centres == areas["community"] + areas["street"] + 1 and added.cases == 4
     first = _rows(session, "SELECT community_code FROM grid ORDER BY code LIMIT 1")[0][0]
     logins = dict(
         _rows(
@@ -546,4 +546,5 @@ def test_the_tiers_have_centres_staff_and_cases_to_judge(seeded: Seeded) -> None
         )
     )
     assert judged == {"pending@community": 2, "pending@street": 1, "refused@community": 1}
-    assert seed_demo_tiers(session) == 0  # idempotent
+    again = seed_demo_tiers(session)  # idempotent
+    assert (again.centres, again.cases) == (0, 0)

@@ -33,8 +33,15 @@ def test_seed_all_seeds_city_people_units_events_and_key_once(session):
     assert first.hotline_calls == len(CALLS)  # the 12345 desk's demo calls
     assert first.replies > 0  # the 12345 cases answered and called back (demo.replies)
     assert first.joint_cases > 0  # cases with assisting units' sub-tasks (demo.joint)
+    assert first.judged == 4 and first.tier_centres > 0  # demo.tiers: cases for 立案
+    assert first.review_cases == 2  # a return waiting for review and a dispute (demo.review)
     assert counts["event"] == (
-        first.events + first.hotline_calls + first.replies + first.joint_cases
+        first.events
+        + first.hotline_calls
+        + first.replies
+        + first.joint_cases
+        + first.judged
+        + first.review_cases
     )
     assert counts["department_unit"] > 0
 
@@ -44,4 +51,5 @@ def test_seed_all_seeds_city_people_units_events_and_key_once(session):
     assert again.people.residents == first.people.residents
     assert again.events == 0 and not again.open311_key
     assert again.hotline_calls == 0 and again.replies == 0 and again.joint_cases == 0
+    assert again.tier_centres == 0 and again.judged == 0 and again.review_cases == 0
     assert _counts(session) == counts

@@ -48,6 +48,7 @@ from tests.events.workflow_city import (
     handled,
     photo,
     signed,
+    taken_up,
     unit_code,
 )
 from tests.factories import (
@@ -454,7 +455,8 @@ def test_a_hotline_case_is_verified_by_its_grids_worker_not_the_neighbours(city,
         appeal_type=AppealType.COMPLAINT,
     )
     checked = do(city, "worker2", event, "check", MONDAY_10 + timedelta(minutes=10))
-    assert checked.status is EventStatus.DISPATCHED
+    assert checked.status is EventStatus.PENDING  # a citizen's case waits for 立案
+    taken_up(city, event, MONDAY_10 + timedelta(minutes=15))
     do(city, "disp_w", event, "sign", MONDAY_10 + timedelta(minutes=30))
     do(city, "disp_w", event, "handle", TUESDAY.replace(hour=10), note="已处理")
     at = TUESDAY.replace(hour=11)

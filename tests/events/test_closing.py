@@ -30,6 +30,7 @@ from tests.events.workflow_city import (
     handled,
     photo,
     signed,
+    taken_up,
 )
 
 AT = TUESDAY.replace(hour=11)  # the check, the morning after the fix (handled Tuesday 10:00)
@@ -186,6 +187,7 @@ def test_a_citizens_case_waits_for_the_reply_not_for_close(city):
         contact="13912345678",
     )
     do(city, "worker", event, "check", MONDAY_10 + timedelta(minutes=10))
+    taken_up(city, event, MONDAY_10 + timedelta(minutes=15))  # 立案 and 派遣
     do(city, "disp_w", event, "sign", MONDAY_10 + timedelta(minutes=30))
     do(city, "disp_w", event, "handle", TUESDAY.replace(hour=10), note="已处理")
     verified = verify(city, "worker", event, SPOT)

@@ -576,5 +576,5 @@ def test_bad_periods_and_groupings_are_refused_with_a_reason(kpi_city: dict[str,
         kpis(kpi_city["session"], actor=admin, start=NOW, end=START, by="unit", now=NOW)
     with pytest.raises(InvalidReport, match="time zone"):
         kpis(kpi_city["session"], actor=admin, start=datetime(2026, 11, 1), end=NOW, by="unit")
-    with pytest.raises(InvalidReport, match="cannot group KPIs by 'street'"):
-        kpis(kpi_city["session"], actor=admin, start=START, end=NOW, by="street", now=NOW)  # type: ignore[arg-type]
+    with pytest.raises(InvalidReport, match="cannot group KPIs by 'building'"):
+        kpis(kpi_city["session"], actor=admin, start=START, end=NOW, by="building", now=NOW)  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ from events.query import event_detail, list_events
 from events.schemas import EventFilter
 from events.service import read_event
 from events.tiers import dispatch_proposal
+from events.workflow import TRANSITIONS
 from people.models import StaffRole
 from tests.events.workflow_city import (
     MONDAY_10,
@@ -294,8 +295,29 @@ def test_the_community_resolves_a_case_itself_and_the_grid_worker_checks_it(tier
         lon=SPOT[0],
         lat=SPOT[1],
     )
-    # verified; whether that closes at once or waits for 结案 is the closing stage's rule
-    assert checked.status in (EventStatus.VERIFIED, EventStatus.CLOSED)
+    assert checked.status is EventStatus.VERIFIED and checked.stage is Stage.CLOSE
+
+
+def test_a_failed_check_of_a_case_its_tier_resolved_goes_back_to_the_tier(tiers, tmp_path):
+    event = do(tiers, "community_staff", pending(tiers), "register", MONDAY_10)
+    do(tiers, "community_staff", event, "resolve", MONDAY_10, note="口头调解")
+    back = do(
+        tiers, "worker", event, "rework", MONDAY_10 + timedelta(hours=1), reason="双方仍在争吵"
+    )
+    # A centre has no dispatchers to sign and handle: the tier has it again, on its 派遣 clock.
+    assert back.status is EventStatus.REGISTERED and back.tier is Tier.COMMUNITY
+    assert back.unit is None and back.stage is Stage.DISPATCH
+    session = tiers["session"]
+    assert session.get(Event, event.id).rework_count == 1
+    again = do(
+        tiers,
+        "community_staff",
+        event,
+        "resolve",
+        MONDAY_10 + timedelta(hours=2),
+        note="再次调解，签订协议",
+    )
+    assert again.status is EventStatus.HANDLED and unit_code(again) == "ZZ-C"
 
 
 # -- the tier × action matrix ------------------------------------------------------------------
@@ -478,3 +500,32 @@ def test_a_street_dispatches_a_case_it_holds(tiers):
     assert sent.status is EventStatus.DISPATCHED and sent.tier is Tier.STREET
     with pytest.raises(Forbidden, match="held at the street tier"):
         do(tiers, "community_staff", sent, "suspend", MONDAY_10, reason="等待")
+
+
+@pytest.mark.parametrize("status", [EventStatus.PENDING, EventStatus.REGISTERED], ids=str)
+def test_every_command_action_of_a_case_held_above_is_refused_to_a_lower_tier(tiers, status):
+    """Not only the tier actions: every action of the command centre possible from the case's
+    state is refused (403) to staff below the holding tier, and passes the tier rule for the
+    holding tier itself (it may still want fields: that is the action's own answer)."""
+    session = tiers["session"]
+    possible = [
+        action
+        for action, rule in TRANSITIONS.items()
+        if status in rule.sources and StaffRole.COMMAND in rule.roles
+    ]
+    assert {"void", "transfer", "supervise"} <= set(possible)
+    for action in possible:
+        event = pending(tiers, held=Tier.DISTRICT)
+        row = session.get(Event, event.id)
+        row.status = status
+        session.flush()
+        with pytest.raises(Forbidden, match="held at the district tier"):
+            do(tiers, "street_staff", event, action, MONDAY_10, reason="理由", note="说明")
+        row.tier = Tier.STREET
+        session.flush()
+        try:
+            do(tiers, "street_staff", event, action, MONDAY_10, reason="理由", note="说明")
+        except Forbidden as refused:
+            assert "tier" not in str(refused), action  # e.g. a transfer: district or city only
+        except (InvalidReport, ActionNotAllowed):
+            pass  # the action's own fields or preconditions

@@ -418,6 +418,7 @@ export function eventRow(item, onOpen) {
         where ? ` · ${where}` : "",
         item.lon === null ? " · 待定位 no point yet" : "",
         item.duplicate_of ? ` · 疑似重复 duplicate of ${item.duplicate_of}` : "",
+        item.status === "refused" && item.reason ? ` · 不予立案理由 why: ${item.reason}` : "",
       ),
     ),
   );

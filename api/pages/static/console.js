@@ -22,8 +22,8 @@ const DUPLICATE_MS = 24 * 3600 * 1000;
 const VIEWS = {
   queue: { title: "处置队列 Queue", params: { sort: "deadline" }, filters: true },
   unrouted: {
-    title: "待派遣 Unrouted",
-    params: { status: ["reported", "registered", "returned"], sort: "deadline" },
+    title: "未分派 Not with a unit",
+    params: { status: ["reported", "pending", "registered", "returned"], sort: "deadline" },
   },
   duplicates: {
     title: "疑似重复 Duplicates",
@@ -183,7 +183,7 @@ async function start() {
   select.append(
     h("option", { value: "open" }, "未办结 Open"),
     h("option", { value: "" }, "全部 All"),
-    ...OPEN_STATUSES.concat(["closed", "voided", "self_resolved", "transferred"]).map((s) =>
+    ...OPEN_STATUSES.concat(["closed", "voided", "self_resolved", "transferred", "refused"]).map((s) =>
       h("option", { value: s }, `${STATUS_LABEL[s]} ${s}`),
     ),
   );
