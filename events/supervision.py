@@ -63,7 +63,7 @@ from events.schemas import (
     SupervisionOrderRead,
     UnitRef,
 )
-from events.tiers import tier_centre
+from events.tiers import in_area, tier_centre
 from events.workflow import SYSTEM, add_step
 from gis.config import get_settings
 from grid.exceptions import InvalidQuery
@@ -314,19 +314,6 @@ def _scope(actor: Actor) -> ColumnElement[bool]:
     return _area_clause(actor)
 
 
-def _in_area(actor: Actor, event: Event) -> bool:
-    if actor.role is StaffRole.ADMIN:
-        return True
-    if not actor.area_code:
-        return False
-    try:
-        prefix = area_prefix(actor.area_code)
-    except InvalidQuery:
-        return False
-    place = event.grid_code or event.community_code or event.street_code or event.district_code
-    return place.startswith(prefix)
-
-
 def require_command(actor: Actor, what: str) -> None:
     if actor.role not in SYSTEM:
         raise Forbidden(
@@ -347,7 +334,7 @@ def may_reply(session: Session, actor: Actor, order: SupervisionOrder, event: Ev
         return (
             unit is not None
             and unit.dept_type is DepartmentType.COMMAND_CENTRE
-            and _in_area(actor, event)
+            and in_area(actor, event)
         )
     return False
 
@@ -433,7 +420,7 @@ def read_orders(
                 can_lift=o.level is SupervisionLevel.LISTED
                 and o.lifted_at is None
                 and actor.role in SYSTEM
-                and _in_area(actor, event),
+                and in_area(actor, event),
             )
         )
     return result

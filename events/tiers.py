@@ -39,6 +39,7 @@ from events.schemas import DispatchProposalRead
 from grid.exceptions import InvalidQuery
 from grid.service import area_prefix
 from people.access import Actor
+from people.models import StaffRole
 
 # Sources whose report of an auto_register category is registered at once: the grid worker
 # saw it, a device measured it. Everything else waits for the command centre's judgement.
@@ -207,12 +208,27 @@ def dispatch_proposal(
     )
 
 
+def in_area(actor: Actor, event: Event) -> bool:
+    """Whether the event lies in the actor's admin area (its grid, else its admin codes)."""
+    if actor.role is StaffRole.ADMIN:
+        return True
+    if not actor.area_code:
+        return False
+    try:
+        prefix = area_prefix(actor.area_code)
+    except InvalidQuery:
+        return False
+    place = event.grid_code or event.community_code or event.street_code or event.district_code
+    return place.startswith(prefix)
+
+
 __all__ = [
     "AUTO_REGISTER_SOURCES",
     "actor_tier",
     "await_dispatch",
     "await_registration",
     "dispatch_proposal",
+    "in_area",
     "place_prefix",
     "rank",
     "registers_at_once",

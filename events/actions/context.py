@@ -31,7 +31,7 @@ from events.schemas import ActionInput
 from events.service import (
     code_is,
 )
-from events.tiers import actor_tier, rank
+from events.tiers import actor_tier, in_area, rank
 from events.workflow import (
     TRANSITIONS,
     IllegalTransition,
@@ -41,8 +41,6 @@ from events.workflow import (
     transition,
 )
 from gis.crs import STORAGE_SRID, CoordinateError, to_storage
-from grid.exceptions import InvalidQuery
-from grid.service import area_prefix
 from people.access import Actor
 from people.models import Staff, StaffRole
 
@@ -150,20 +148,6 @@ def rule_for(event: Event, action: str, actor: Actor) -> Transition:
 
 
 # -- scope ---------------------------------------------------------------------------------------
-
-
-def in_area(actor: Actor, event: Event) -> bool:
-    """Whether the event lies in the actor's admin area (its grid, else its admin codes)."""
-    if actor.role is StaffRole.ADMIN:
-        return True
-    if not actor.area_code:
-        return False
-    try:
-        prefix = area_prefix(actor.area_code)
-    except InvalidQuery:
-        return False
-    place = event.grid_code or event.community_code or event.street_code or event.district_code
-    return place.startswith(prefix)
 
 
 def reporter_role(session: Session, event: Event) -> StaffRole | None:
