@@ -144,6 +144,18 @@ def validated(model: type[M], fields: dict[str, Any]) -> M:
     return validate_fields(model, fields)
 
 
+def text_body(model: type[M], submission: Submission, *, what: str, send: str) -> M:
+    """A body of text fields only, as `model`: photos are refused (422) saying that `what`
+    takes none and what to `send` instead."""
+    if submission.photos:
+        raise ApiError(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"{what} takes no photos; send {send}",
+            field="photos",
+        )
+    return validated(model, submission.fields)
+
+
 def photos_of(submission: Submission) -> list[PhotoInfo]:
     """Each photo checked by content (413 too big, 415 not a photo) before anything is written."""
     return inspect_photos(submission.photos, max_bytes=max_photo_bytes())

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query
 
 from api.http.auth import allow
-from api.http.bodies import SubmissionDep, body_doc, validated
+from api.http.bodies import SubmissionDep, body_doc, text_body
 from api.http.deps import SessionDep
-from api.http.errors import ApiError
 from api.http.routers.events import CodePath
 from events import callbacks
 from events.schemas import CallbackInput, CallbackRead, ReviewInput
@@ -20,15 +19,6 @@ router = APIRouter(tags=["callbacks 回访"])
 
 # The command centre's operators answer and call back callers (admins too).
 Operator = Annotated[Actor, allow(SYSTEM)]
-
-
-def _no_photos(submission: SubmissionDep) -> None:
-    if submission.photos:
-        raise ApiError(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "a callback takes no photos; send the outcome and a note",
-            field="photos",
-        )
 
 
 @router.get("/api/callbacks", response_model=list[CallbackRead])
@@ -66,8 +56,7 @@ def review_callback(
     submission: SubmissionDep,
 ) -> CallbackRead:
     """Record the review (复核) of a case twice not satisfied; it leaves the review list."""
-    _no_photos(submission)
-    entry = validated(ReviewInput, submission.fields)
+    entry = text_body(ReviewInput, submission, what="a callback", send="the outcome and a note")
     return callbacks.review_callback(session, actor=actor, callback_id=callback_id, note=entry.note)
 
 
@@ -81,6 +70,5 @@ def record_callback(
 ) -> CallbackRead:
     """Record a callback attempt: 满意, 基本满意, 不满意 (reopens the case, 重办; a second goes
     to review, 复核) or 未接通 (the third ends the callback). JSON or form."""
-    _no_photos(submission)
-    entry = validated(CallbackInput, submission.fields)
+    entry = text_body(CallbackInput, submission, what="a callback", send="the outcome and a note")
     return callbacks.record_callback(session, actor=actor, code=code, entry=entry)

@@ -9,9 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from api.http.auth import allow
-from api.http.bodies import SubmissionDep, body_doc, validated
+from api.http.bodies import SubmissionDep, body_doc, text_body
 from api.http.deps import SessionDep
-from api.http.errors import ApiError
 from events import rulings
 from events.schemas import ReturnedCase, RuleFromRuling, RulingRead, RulingRule
 from events.workflow import SYSTEM
@@ -49,11 +48,10 @@ def dispatch_rule_from_ruling(
     """Make the ruling a dispatch rule, tried before every other: the case's category in its
     community (area=community, default), street or district goes to the unit ruled to lead.
     A second call says the rule exists (409)."""
-    if submission.photos:
-        raise ApiError(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "a dispatch rule takes no photos; send area (community, street or district)",
-            field="photos",
-        )
-    data = validated(RuleFromRuling, submission.fields)
+    data = text_body(
+        RuleFromRuling,
+        submission,
+        what="a dispatch rule",
+        send="area (community, street or district)",
+    )
     return rulings.make_dispatch_rule(session, actor=actor, ruling_id=ruling_id, data=data)

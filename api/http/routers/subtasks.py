@@ -10,9 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from api.http.auth import allow
-from api.http.bodies import SubmissionDep, body_doc, photos_of, validated
+from api.http.bodies import SubmissionDep, body_doc, photos_of, text_body, validated
 from api.http.deps import ReadSessionDep, SessionDep
-from api.http.errors import ApiError
 from api.http.routers.events import EVENT_READERS, CodePath
 from events import joint
 from events.kpis import READ_KPIS, SubtaskGrouping, period_bounds, subtask_kpis
@@ -55,13 +54,9 @@ def add_subtask(
     submission: SubmissionDep,
 ) -> SubtaskRead:
     """Add an assisting unit (增加协办单位) to a dispatched case: unit_id, note. JSON or form."""
-    if submission.photos:
-        raise ApiError(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "adding an assisting unit takes no photos; send unit_id and a note",
-            field="photos",
-        )
-    entry = validated(SubtaskAdd, submission.fields)
+    entry = text_body(
+        SubtaskAdd, submission, what="adding an assisting unit", send="unit_id and a note"
+    )
     return joint.add_subtask(
         session, actor=actor, code=code, unit_id=entry.unit_id, note=entry.note
     )

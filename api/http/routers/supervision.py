@@ -12,9 +12,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, status
 
 from api.http.auth import allow
-from api.http.bodies import SubmissionDep, body_doc, validated
+from api.http.bodies import SubmissionDep, body_doc, text_body
 from api.http.deps import ReadSessionDep, SessionDep
-from api.http.errors import ApiError
 from events import sanctions as sanction_service
 from events import supervision
 from events.kpis import period_bounds, supervision_kpis
@@ -39,15 +38,6 @@ Command = Annotated[Actor, allow(SYSTEM)]
 OrderId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the order's number")]
 
 
-def _no_photos(submission: SubmissionDep) -> None:
-    if submission.photos:
-        raise ApiError(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "supervision takes no photos; send the text fields only",
-            field="photos",
-        )
-
-
 @router.get("", response_model=list[SupervisionOrderRead])
 def list_orders(
     session: SessionDep, actor: Reader, filters: Annotated[SupervisionFilter, Query()]
@@ -66,8 +56,7 @@ def issue_order(
     session: SessionDep, actor: Command, submission: SubmissionDep
 ) -> SupervisionOrderRead:
     """Issue a supervision order (督办单): 一般督办, 重点督办 or 挂牌督办. JSON or form."""
-    _no_photos(submission)
-    entry = validated(SupervisionIssue, submission.fields)
+    entry = text_body(SupervisionIssue, submission, what="supervision", send="the text fields only")
     return supervision.issue_by_hand(session, actor=actor, entry=entry)
 
 
@@ -89,8 +78,7 @@ def list_sanctions(
 )
 def record_sanction(session: SessionDep, actor: Command, submission: SubmissionDep) -> SanctionRead:
     """Record 约谈 (interview) or 通报 (public notice) against a unit. JSON or form."""
-    _no_photos(submission)
-    entry = validated(SanctionInput, submission.fields)
+    entry = text_body(SanctionInput, submission, what="supervision", send="the text fields only")
     return sanction_service.record_sanction(session, actor=actor, entry=entry)
 
 
@@ -129,8 +117,7 @@ def reply(
     submission: SubmissionDep,
 ) -> SupervisionOrderRead:
     """The unit's reply (督办回复); after the deadline it is recorded late. JSON or form."""
-    _no_photos(submission)
-    entry = validated(SupervisionReply, submission.fields)
+    entry = text_body(SupervisionReply, submission, what="supervision", send="the text fields only")
     return supervision.reply(session, actor=actor, order_id=order_id, text=entry.reply)
 
 
@@ -143,6 +130,5 @@ def lift(
     session: SessionDep, actor: Command, order_id: OrderId, submission: SubmissionDep
 ) -> SupervisionOrderRead:
     """Lift a listed order (摘牌) with the reason; it leaves the leader's map. JSON or form."""
-    _no_photos(submission)
-    entry = validated(SupervisionLift, submission.fields)
+    entry = text_body(SupervisionLift, submission, what="supervision", send="the text fields only")
     return supervision.lift(session, actor=actor, order_id=order_id, reason=entry.reason)
