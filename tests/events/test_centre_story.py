@@ -15,7 +15,7 @@ and the month's bulletin against figures made by hand.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -250,9 +250,7 @@ def test_a_dispute_climbs_the_tiers_is_ruled_supervised_checked_closed_and_count
     # The lead returns it; the command centre accepts and sends it to 城管.
     back = do(story, "disp_sj", sent, "return", at(MONDAY_10, 11), reason="属噪声扰民，非纠纷")
     assert back.status is EventStatus.RETURNED
-    moved = do(
-        story, "command_staff", back, "accept-return", at(MONDAY_10, 11, 10), unit_id=um.id
-    )
+    moved = do(story, "command_staff", back, "accept-return", at(MONDAY_10, 11, 10), unit_id=um.id)
     assert (moved.status, unit_code(moved)) == (EventStatus.DISPATCHED, "UM-1")
     # The second unit returns it too: a jurisdiction dispute, ruled back to the 司法所.
     again = do(story, "disp_um", moved, "return", at(MONDAY_10, 11, 20), reason="属邻里纠纷")
@@ -270,7 +268,14 @@ def test_a_dispute_climbs_the_tiers_is_ruled_supervised_checked_closed_and_count
     assert (ruled.status, unit_code(ruled)) == (EventStatus.DISPATCHED, "SJ-1")
     assert ruled.steps[-1].note == reasoning
     assert (ruled.stage, ruled.stage_deadline) == (Stage.SIGN, at(MONDAY_10, 16, 40))
-    assert notices(story, ruled, "rule") == ["SJ-1", "PS-W", "UM-1"]
+    # The lead, the assisting police and the other side of the dispute are told; the police
+    # get their sub-task again (each return ended the one before).
+    assert sorted(notices(story, ruled, "rule")) == ["PS-W", "SJ-1", "UM-1"]
+    assert rows(session, ruled) == [
+        ("PS-W", "cancelled"),
+        ("PS-W", "cancelled"),
+        ("PS-W", "dispatched"),
+    ]
     with pytest.raises(ActionNotAllowed, match="裁定"):
         do(story, "disp_sj", ruled, "return", at(MONDAY_10, 14, 45), reason="仍非本所")
 
@@ -283,6 +288,9 @@ def test_a_dispute_climbs_the_tiers_is_ruled_supervised_checked_closed_and_count
     do(story, "community_staff", fresh, "register", at(MONDAY_10, 15, 5))
     routed = do(story, "community_staff", fresh, "dispatch", at(MONDAY_10, 15, 10))
     assert unit_code(routed) == "SJ-1" and routed.dispatch["rule_id"] == made.rule.id
+    # Still a joint case: the ruling chose the lead, the police still assist.
+    assert [u.code for u in routed.assisting_units] == ["PS-W"]
+    assert rows(session, routed) == [("PS-W", "dispatched")]
 
     # The lead signs; a 重点督办 order must be answered by Wednesday 17:30, and is on Wednesday.
     signed = do(story, "disp_sj", ruled, "sign", at(MONDAY_10, 14, 50))
@@ -295,7 +303,11 @@ def test_a_dispute_climbs_the_tiers_is_ruled_supervised_checked_closed_and_count
     )
     assert order.unit.code == "SJ-1" and order.reply_deadline == at(WEDNESDAY, 17, 30)
     answered = reply(
-        session, actor=story["disp_sj"], order_id=order.id, text="已约双方周三调解", now=at(WEDNESDAY, 10)
+        session,
+        actor=story["disp_sj"],
+        order_id=order.id,
+        text="已约双方周三调解",
+        now=at(WEDNESDAY, 10),
     )
     assert (answered.status, answered.replied_on_time) == ("replied", True)
     assert notices(story, ruled, "supervise-reply") == ["CC", "SJ-1"]
@@ -333,9 +345,9 @@ def test_a_dispute_climbs_the_tiers_is_ruled_supervised_checked_closed_and_count
     assert (umr.dispatched, umr.returns, umr.accepted_returns) == (1, 1, 1)
     assert umr.dispatch_accuracy == pytest.approx(0.0)
 
-    # 协办按时率: the police's sub-task of the ruled dispatch was done on time; the two opened
-    # before each return were ended by it (cancelled), and the fresh case's is still open on
-    # Friday, with its 3 working day... deadline handled below.
+    # 协办按时率 by hand: the police were given 4 sub-tasks — the dispatch's and the accepted
+    # return's, each ended by the next return (cancelled, not counted), the ruling's, done on
+    # time, and the fresh case's, open and not yet due on Friday (10 working days) → 1/1.
     subtasks = {
         r.key: r
         for r in subtask_kpis(
@@ -343,7 +355,9 @@ def test_a_dispute_climbs_the_tiers_is_ruled_supervised_checked_closed_and_count
         )
     }
     ps = subtasks[str(police.id)]
-    assert (ps.done, ps.done_on_time) == (1, 1)
+    assert (ps.assigned, ps.cancelled, ps.done, ps.done_on_time, ps.overdue) == (2, 2, 1, 1, 0)
+    assert ps.on_time_rate == 1.0
+    assert list(subtasks) == [str(police.id)]
 
     # 督办回复率 / 督办按时率: one order to SJ-1, answered on time.
     supervision = {
