@@ -37,8 +37,9 @@ from events.models import (
 from events.rulings import make_dispatch_rule
 from events.schemas import EventRead, RuleFromRuling, SupervisionIssue
 from events.supervision import issue_by_hand, reply
-from gis.clock import CHINA_TZ
+from gis.clock import CHINA_TZ, local_today
 from people.models import StaffRole
+from tests.api.test_events_api import jpeg
 from tests.events.joint_city import add_joint_units
 from tests.events.test_subtasks import rows, step
 from tests.events.workflow_city import (
@@ -52,7 +53,7 @@ from tests.events.workflow_city import (
     photo,
     unit_code,
 )
-from tests.factories import add_unit, square
+from tests.factories import add_unit, bearer, square
 
 DISPUTE = "0302"  # 邻里纠纷: justice leads, police assist; starts at the community, waits for 立案
 MONTH = "2026-11"
@@ -369,3 +370,60 @@ def test_a_dispute_climbs_the_tiers_is_ruled_supervised_checked_closed_and_count
     sup = supervision[str(justice.id)]
     assert (sup.issued, sup.due, sup.replied, sup.replied_on_time) == (1, 1, 1, 1)
     assert (sup.reply_rate, sup.on_time_reply_rate) == (1.0, 1.0)
+
+
+# -- 1 again, through the API and the bulletin page ----------------------------------------------
+
+
+def test_the_community_resolves_a_dispute_through_the_api_and_the_bulletin_page_shows_it(
+    story, client
+):
+    def post(who: str, path: str, **body: Any) -> dict[str, Any]:
+        response = client.post(path, headers=bearer(story[who]), **body)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    filed = post(
+        "worker",
+        "/api/events",
+        json={"category": DISPUTE, "lon": SPOT[0], "lat": SPOT[1], "description": "楼上漏水纠纷"},
+    )
+    code = filed["code"]
+    assert (filed["status"], filed["tier"], filed["stage"]) == ("pending", "community", "register")
+    # 立案 is the command centre's: a unit's dispatcher is refused.
+    refused = client.post(f"/api/events/{code}/register", headers=bearer(story["disp_w"]), json={})
+    assert refused.status_code == 403, refused.text
+    registered = post("community_staff", f"/api/events/{code}/register", json={})
+    assert (registered["status"], registered["tier"]) == ("registered", "community")
+    resolved = post(
+        "community_staff", f"/api/events/{code}/resolve", data={"note": "调解员上门，双方和解"}
+    )
+    assert (resolved["status"], resolved["unit"]["code"]) == ("handled", "ZZ-C")
+    verified = post(
+        "worker",
+        f"/api/events/{code}/verify",
+        data={"lon": str(SPOT[0]), "lat": str(SPOT[1])},
+        files=[("photos", ("site.jpg", jpeg(), "image/jpeg"))],
+    )
+    assert verified["status"] == "verified"
+    closed = post("command_staff", f"/api/events/{code}/close", json={})
+    assert closed["status"] == "closed"
+    assert [s["action"] for s in closed["steps"]] == [
+        "report",
+        "register",
+        "resolve",
+        "verify",
+        "close",
+    ]
+
+    # Every stage done at once: 100 points, for the community's centre, this month.
+    month = f"{local_today():%Y-%m}"
+    bulletin = client.get(f"/api/bulletins/{month}", headers=bearer(story["command_staff"]))
+    assert bulletin.status_code == 200, bulletin.text
+    assert [(r["rank"], r["name"], r["cases"], r["score"]) for r in bulletin.json()["rows"]] == [
+        (1, "测试社区综治工作站", 1, 100.0)
+    ]
+    page = client.get(
+        "/reports/bulletin", params={"month": month}, headers=bearer(story["command_staff"])
+    )
+    assert page.status_code == 200 and "测试社区综治工作站" in page.text
