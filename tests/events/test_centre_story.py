@@ -24,7 +24,7 @@ from sqlalchemy import select
 from events.actions import actions_for
 from events.bulletin import monthly_bulletin
 from events.catalog import Tier
-from events.exceptions import ActionNotAllowed, Forbidden
+from events.exceptions import ActionNotAllowed, Forbidden, InvalidReport
 from events.kpis import kpis, review_kpis, subtask_kpis, supervision_kpis
 from events.models import (
     Event,
@@ -201,6 +201,8 @@ def test_a_dispute_climbs_the_tiers_is_ruled_supervised_checked_closed_and_count
     assert registered.tier is Tier.COMMUNITY
 
     # 上报 needs its reason; with one the case goes to the street on a fresh 派遣 clock.
+    with pytest.raises(InvalidReport, match="上报须写明理由"):
+        do(story, "community_staff", registered, "escalate", at(MONDAY_10, 10, 15))
     up = do(
         story,
         "community_staff",
@@ -215,8 +217,10 @@ def test_a_dispute_climbs_the_tiers_is_ruled_supervised_checked_closed_and_count
         "西陵街道综治中心",
     )
     assert up.stage_deadline == at(MONDAY_10, 11, 20)
+    assert up.steps[-1].note == "涉及多户，超出社区调处能力"
+    assert notices(story, up, "escalate") == ["ZZ-S"]  # the street's centre is told
     # The community no longer acts on it.
-    with pytest.raises((Forbidden, ActionNotAllowed)):
+    with pytest.raises(Forbidden, match="held at the street tier"):
         do(story, "community_staff", up, "resolve", at(MONDAY_10, 10, 25), note="再试调解")
 
     at_district = do(
@@ -228,11 +232,12 @@ def test_a_dispute_climbs_the_tiers_is_ruled_supervised_checked_closed_and_count
         reason="需司法所主办、派出所协办",
     )
     assert (at_district.tier, at_district.stage_deadline) == (Tier.DISTRICT, at(MONDAY_10, 11, 30))
+    assert notices(story, at_district, "escalate") == ["ZZ-S", "CC"]
 
     # 3. The tier rule at the district: the street is refused, the city level may act.
     row = session.get(Event, at_district.id)
     assert actions_for(session, actor=story["street_staff"], event=row) == []
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden, match=r"held at the district tier.*at the street tier"):
         do(story, "street_staff", at_district, "dispatch", at(MONDAY_10, 10, 35))
     assert "dispatch" in actions_for(session, actor=story["city_staff"], event=row)
     assert "dispatch" in actions_for(session, actor=story["command_staff"], event=row)
