@@ -432,3 +432,50 @@ def test_the_community_resolves_a_dispute_through_the_api_and_the_bulletin_page_
         "/reports/bulletin", params={"month": month}, headers=bearer(story["command_staff"])
     )
     assert page.status_code == 200 and "测试社区综治工作站" in page.text
+
+
+def test_a_case_handed_down_tells_the_centre_below_and_not_the_one_above(story):
+    filed = file(story, category=DISPUTE)
+    up = do(story, "community_staff", filed, "escalate", at(MONDAY_10, 10, 10), reason="多户")
+    down = do(
+        story,
+        "street_staff",
+        up,
+        "delegate",
+        at(MONDAY_10, 10, 20),
+        tier="community",
+        reason="社区调解员熟悉双方",
+    )
+    assert (down.status, down.tier) == (EventStatus.PENDING, Tier.COMMUNITY)
+    assert notices(story, down, "escalate") == ["ZZ-S"]
+    assert notices(story, down, "delegate") == ["ZZ-C"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="派遣准确率 counts a return as accepted even when the dispute is ruled back to the "
+    "unit that returned it (the ruling found that return wrong)",
+)
+def test_a_return_the_ruling_sends_back_is_not_an_accepted_return(story):
+    session = story["session"]
+    filed = file(story, category=DISPUTE)
+    do(story, "command_staff", filed, "register", at(MONDAY_10, 10, 5))
+    do(story, "command_staff", filed, "escalate", at(MONDAY_10, 10, 6), reason="需区级派遣")
+    sent = do(story, "command_staff", filed, "dispatch", at(MONDAY_10, 10, 10))
+    do(story, "disp_sj", sent, "return", at(MONDAY_10, 10, 20), reason="非纠纷")
+    do(story, "command_staff", sent, "accept-return", at(MONDAY_10, 10, 30), unit_id=story["um"].id)
+    do(story, "disp_um", sent, "return", at(MONDAY_10, 10, 40), reason="属纠纷")
+    do(
+        story,
+        "command_staff",
+        sent,
+        "rule",
+        at(MONDAY_10, 11),
+        unit_id=story["justice"].id,
+        reason="由司法所主办",
+    )
+    figures = review_kpis(session, actor=story["command_staff"], start=NOVEMBER[0], end=NOVEMBER[1])
+    by_unit = {r.key: r for r in figures.rows}
+    # The ruling says SJ-1 was right to be sent the case: its return was not justified.
+    assert by_unit[str(story["justice"].id)].accepted_returns == 0
+    assert by_unit[str(story["um"].id)].accepted_returns == 1
