@@ -168,6 +168,7 @@ def test_the_community_resolves_a_neighbours_dispute_and_is_scored_for_it(story)
     # 考评 by the documented rule: 100 − 10 for the one late stage (立案) = 90.
     row = evaluation(story, closed)
     assert (row.score, row.late_stages, row.returns, row.supervisions) == (90.0, 1, 0, 0)
+    assert row.components["deductions"] == {"late_stages": 10.0}
     assert row.unit_id == story["community_centre"].id and row.tier is Tier.COMMUNITY
     assert row.worker_id == story["worker"].staff_id
 
@@ -334,6 +335,7 @@ def test_a_dispute_climbs_the_tiers_is_ruled_supervised_checked_closed_and_count
     row = evaluation(story, closed)
     assert (row.returns, row.supervisions, row.late_stages) == (2, 1, 0)
     assert row.score == 85.0 and row.unit_id == justice.id and row.tier is Tier.DISTRICT
+    assert row.components["deductions"] == {"returns": 10.0, "supervisions": 5.0}
 
     bulletin = monthly_bulletin(session, actor=story["command_staff"], month=MONTH, now=FRIDAY_10)
     assert [(r.name, r.cases, r.score, r.returns, r.supervised) for r in bulletin.rows] == [
