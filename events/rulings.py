@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from events.actions import actions_for
 from events.actions.context import check_scope
 from events.admin import add_rule
+from events.catalog import DepartmentType
 from events.directory import rule_read
 from events.disputes import awaiting_ruling, is_disputed
 from events.exceptions import Conflict, Forbidden, InvalidReport, NotFound
@@ -206,7 +207,8 @@ def make_dispatch_rule(
                 "choose a smaller area (community or street) or ask the centre above"
             )
     unit = session.get(DepartmentUnit, ruling.unit_id)
-    assert unit is not None
+    category = session.get(EventCategory, event.category_id)
+    assert unit is not None and category is not None
     rule = add_rule(
         session,
         data=RuleInput(
@@ -215,6 +217,9 @@ def make_dispatch_rule(
             category_code=ruling.category_code,
             area_prefix=prefix,
             lead=unit.dept_type,
+            # The ruling says who leads; the category's usual assisting departments still
+            # assist (a joint case stays joint).
+            assisting=[DepartmentType(a) for a in category.assisting if a != unit.dept_type.value],
             fixed_unit_id=unit.id,
         ),
         first=True,

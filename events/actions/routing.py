@@ -58,6 +58,15 @@ def manual_dispatch(
         unit_id=unit.id,
     )
     event.unit_id = unit.id
+    if not event.assisting_unit_ids and event.status in (
+        EventStatus.REGISTERED,
+        EventStatus.RETURNED,
+    ):
+        # A hand choice of the lead (派遣, 同意退回, 驳回退回, 裁定) keeps the case joint: the
+        # category's usual assisting units, as automatic routing finds them (a return cleared
+        # them), each get their sub-task again.
+        usual = propose_dispatch(ctx.session, event=event, category=ctx.category, at=ctx.at)
+        event.assisting_unit_ids = [u.id for u in usual.assisting]
     event.assisting_unit_ids = [u for u in event.assisting_unit_ids or [] if u != unit.id]
     open_subtasks(ctx.session, event=event, category=ctx.category, at=ctx.at)
     helpers = ctx.session.scalars(

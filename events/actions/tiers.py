@@ -65,20 +65,22 @@ def _refuse(ctx: ActionContext) -> None:
 
 
 def _move(ctx: ActionContext, tier: Tier, reason: str | None) -> None:
-    """The case goes to `tier`, in its state, on a fresh clock of its stage there."""
+    """The case goes to `tier`, in its state, on a fresh clock of its stage there; that tier's
+    centre is told (a notice, like a unit's dispatch)."""
     event = ctx.event
     before = event.tier
     stage = Stage.REGISTER if event.status is EventStatus.PENDING else Stage.DISPATCH
     event.tier = tier
     deadlines.start_stage(ctx.session, event=event, category=ctx.category, stage=stage, at=ctx.at)
     centre_id, data = _tier_data(ctx, tier, from_tier=before.value, reason=reason)
-    ctx.step(
+    step = ctx.step(
         event.status,
         note=ctx.data.note or reason,
         unit_id=centre_id,
         without_unit=centre_id is None,
         data=data,
     )
+    ctx.tell(step, [centre_id], reason=reason)  # the centre now holding it is told, with why
 
 
 def _escalate(ctx: ActionContext) -> None:

@@ -33,15 +33,12 @@ from people.models import StaffRole
 from tests.events.workflow_city import (
     MONDAY_10,
     SPOT,
-    add_person,
     do,
     file,
     photo,
     unit_code,
 )
-from tests.factories import COMMUNITY, STREET, add_unit
 
-STREET_PREFIX = STREET[:9]
 TIERS = [Tier.COMMUNITY, Tier.STREET, Tier.DISTRICT, Tier.CITY]
 STAFF_OF_TIER = {
     Tier.COMMUNITY: "community_staff",
@@ -50,29 +47,6 @@ STAFF_OF_TIER = {
     Tier.CITY: "city_staff",
 }
 DISPUTE = "0302"  # 邻里纠纷: starts at the community, waits for 立案 even from a grid worker
-
-
-@pytest.fixture
-def tiers(city: dict[str, Any]) -> dict[str, Any]:
-    """The workflow city with a community 综治工作站 and a street 综治中心 (the district centre CC
-    has no area code, as before tiers) and command staff at every tier."""
-    session = city["session"]
-    city["community_centre"] = add_unit(
-        session, "ZZ-C", "command_centre", location=(111.29, 30.705), name="测试社区综治工作站"
-    )
-    city["community_centre"].area_code = COMMUNITY
-    city["street_centre"] = add_unit(
-        session, "ZZ-S", "command_centre", location=(111.29, 30.706), name="西陵街道综治中心"
-    )
-    city["street_centre"].area_code = STREET_PREFIX
-    session.flush()
-    city["community_staff"] = add_person(session, "community1", StaffRole.COMMAND, area=COMMUNITY)
-    city["street_staff"] = add_person(session, "street1", StaffRole.COMMAND, area=STREET)
-    city["city_staff"] = add_person(session, "city1", StaffRole.COMMAND, area="4205")
-    city["other_community"] = add_person(
-        session, "community2", StaffRole.COMMAND, area=COMMUNITY[:9] + "002"
-    )
-    return city
 
 
 def pending(tiers: dict[str, Any], held: Tier | None = None, **fields: Any) -> Any:
