@@ -82,7 +82,9 @@ Return review and disputes (`review_kpis`, 退回审核/争议裁定), same coho
   reject-return (the case is sent back to it) and rule.
 - returns (退单数): the unit's `return` steps; return rate (退单率) = returns / dispatched.
 - accepted returns (退回被同意数): returns whose review (the first later step leaving
-  `returned`) accepted them: accept-return or redispatch, or a ruling (rule) naming another unit.
+  `returned`) accepted them: accept-return or redispatch, or a ruling (rule) naming another unit
+  — unless a later ruling names the returning unit itself as lead (the binding ruling found the
+  return wrong).
 - dispatch accuracy (派遣准确率) = 1 − accepted returns / dispatched: the share of dispatches to
   the unit that were right (CJ/T 292's 准确派遣率, (dispatched − returned-and-accepted) /
   dispatched).
@@ -731,6 +733,18 @@ def review_kpis(session: Session, *, actor: Actor, start: datetime, end: datetim
         .limit(1)
         .lateral("next_review")
     )
+    # A later ruling (裁定, binding) naming the returning unit as lead overrules the acceptance.
+    ruling = aliased(EventStep)
+    ruled_back = (
+        select(ruling.id)
+        .where(
+            ruling.event_id == step.event_id,
+            ruling.action == "rule",
+            ruling.unit_id == step.unit_id,
+            tuple_(ruling.at, ruling.id) > tuple_(step.at, step.id),
+        )
+        .exists()
+    )
     accepted: dict[int | None, int] = dict(
         session.execute(
             select(step.unit_id, func.count())
@@ -745,6 +759,7 @@ def review_kpis(session: Session, *, actor: Actor, start: datetime, end: datetim
                         next_review.c.unit_id.is_distinct_from(step.unit_id),
                     ),
                 ),
+                ~ruled_back,
             )
             .group_by(step.unit_id)
         ).all()

@@ -343,13 +343,14 @@ def test_a_dispute_climbs_the_tiers_is_ruled_supervised_checked_closed_and_count
     ]
 
     # 派遣准确率 by hand: SJ-1 was sent the case (dispatch, rule) and the fresh one: 3, and
-    # returned once, accepted → 1 − 1/3; UM-1 was sent it once, returned it, and the ruling
-    # went elsewhere (accepted) → 0; both are party to the one dispute.
+    # returned it once — accepted at first, but the ruling sent it back to SJ-1, so not an
+    # accepted return → 1; UM-1 was sent it once, returned it, and the ruling went elsewhere
+    # (accepted) → 0; both are party to the one dispute.
     figures = review_kpis(session, actor=story["command_staff"], start=NOVEMBER[0], end=NOVEMBER[1])
     by_unit = {r.key: r for r in figures.rows}
     sj, umr = by_unit[str(justice.id)], by_unit[str(um.id)]
-    assert (sj.dispatched, sj.returns, sj.accepted_returns, sj.disputes) == (3, 1, 1, 1)
-    assert sj.dispatch_accuracy == pytest.approx(1 - 1 / 3)
+    assert (sj.dispatched, sj.returns, sj.accepted_returns, sj.disputes) == (3, 1, 0, 1)
+    assert sj.dispatch_accuracy == pytest.approx(1.0)
     assert (umr.dispatched, umr.returns, umr.accepted_returns) == (1, 1, 1)
     assert umr.dispatch_accuracy == pytest.approx(0.0)
 
@@ -453,11 +454,6 @@ def test_a_case_handed_down_tells_the_centre_below_and_not_the_one_above(story):
     assert notices(story, down, "delegate") == ["ZZ-C"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="派遣准确率 counts a return as accepted even when the dispute is ruled back to the "
-    "unit that returned it (the ruling found that return wrong)",
-)
 def test_a_return_the_ruling_sends_back_is_not_an_accepted_return(story):
     session = story["session"]
     filed = file(story, category=DISPUTE)

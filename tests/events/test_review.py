@@ -329,7 +329,7 @@ def test_a_dispatch_rule_from_a_ruling_stays_inside_the_area_of_whoever_makes_it
 INDEPENDENT_REVIEW_FIGURES = text(
     """
     WITH s AS (
-        SELECT unit_id, action, to_status,
+        SELECT event_id, id, at, unit_id, action, to_status,
                lead(action) OVER w AS next_action, lead(unit_id) OVER w AS next_unit
         FROM event_step WHERE event_id = ANY(:ids)
         WINDOW w AS (PARTITION BY event_id ORDER BY at, id)
@@ -338,7 +338,9 @@ INDEPENDENT_REVIEW_FIGURES = text(
            count(*) FILTER (WHERE to_status = 'dispatched'),
            count(*) FILTER (WHERE action = 'return'),
            count(*) FILTER (WHERE action = 'return' AND (next_action IN ('accept-return',
-               'redispatch') OR (next_action = 'rule' AND next_unit <> unit_id)))
+               'redispatch') OR (next_action = 'rule' AND next_unit <> unit_id))
+               AND NOT EXISTS (SELECT 1 FROM event_step r WHERE r.event_id = s.event_id
+                   AND r.action = 'rule' AND r.unit_id = s.unit_id AND (r.at, r.id) > (s.at, s.id)))
     FROM s WHERE unit_id IS NOT NULL GROUP BY unit_id
     """
 )
@@ -367,8 +369,9 @@ def test_review_kpis_per_unit_match_hand_counts_and_independent_sql(city):
     }
     w, e, f = city["police_w"], city["police_e"], city["fire"]
     # By hand: PS-W was sent A (twice: dispatch, rule), B (twice: dispatch, reject), C and D;
-    # it returned A, B, D, of which A (accept-return) and D (redispatch) were accepted.
-    assert by_unit == {w.name: (6, 3, 2, 1), e.name: (1, 1, 1, 1), f.name: (1, 0, 0, 0)}
+    # it returned A, B, D, of which D (redispatch) was accepted; A's acceptance was overruled
+    # by the ruling that sent A back to PS-W. PS-E's return of A was accepted by that ruling.
+    assert by_unit == {w.name: (6, 3, 1, 1), e.name: (1, 1, 1, 1), f.name: (1, 0, 0, 0)}
     independent = {
         unit: (dispatched, returns, accepted)
         for unit, dispatched, returns, accepted in session.execute(
@@ -380,10 +383,10 @@ def test_review_kpis_per_unit_match_hand_counts_and_independent_sql(city):
     )
     row_w = next(r for r in figures.rows if r.key == str(w.id))
     assert row_w.return_rate == pytest.approx(3 / 6)
-    assert row_w.dispatch_accuracy == pytest.approx(1 - 2 / 6)
+    assert row_w.dispatch_accuracy == pytest.approx(1 - 1 / 6)
     assert (figures.total.dispatched, figures.total.accepted_returns, figures.total.disputes) == (
         8,
-        3,
+        2,
         1,
     )
     # A unit's dispatcher sees its own row only; nothing reported in the period, no rows.
