@@ -177,6 +177,10 @@ def test_an_operator_files_a_call_with_a_tapped_point_and_one_without_then_locat
     row.locator("button.row-button").click()
     locate = row.locator("button.locate")
     expect(locate).to_be_disabled()
+    # The page may have scrolled to the list: tap the map where it is now.
+    page.locator("#intake-map").scroll_into_view_if_needed()
+    box_ = page.locator("#intake-map").bounding_box()
+    assert box_ is not None
     page.mouse.click(box_["x"] + box_["width"] * 0.4, box_["y"] + box_["height"] * 0.5)
     expect(locate).to_be_enabled()
     locate.click()
