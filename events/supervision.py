@@ -93,13 +93,15 @@ REPLIERS: Final = frozenset({StaffRole.DISPATCHER, StaffRole.COMMAND, StaffRole.
 
 
 def district_command_centre(session: Session, *, district_code: str) -> DepartmentUnit | None:
-    """The district's command centre (指挥中心): its active unit with the lowest id."""
+    """The district's command centre (指挥中心): its active district-tier centre (no area, or the
+    district's own) with the lowest id — never a community, street or city centre."""
     return session.scalar(
         select(DepartmentUnit)
         .where(
             DepartmentUnit.active,
             DepartmentUnit.dept_type == DepartmentType.COMMAND_CENTRE,
             DepartmentUnit.district_code == district_code,
+            or_(DepartmentUnit.area_code.is_(None), func.length(DepartmentUnit.area_code) == 6),
         )
         .order_by(DepartmentUnit.id)
         .limit(1)

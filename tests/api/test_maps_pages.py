@@ -41,7 +41,10 @@ from tests.demo.demo_city import STREET, DemoCity, demo_city
 from tests.factories import COMMUNITY, add_grid, add_staff, admin_tree, bearer, square
 
 ARTEFACTS = PROJECT_DIR / "var" / "test-artefacts"
-OPEN = "('reported','pending','registered','dispatched','signed','handled','verified','returned','suspended')"
+OPEN = (
+    "('reported','pending','registered','dispatched','signed','handled','verified','returned',"
+    "'suspended')"
+)
 MEASURES = ("open", "overdue", "on_time_rate", "events_per_1000", "special_density", "appeals")
 
 
