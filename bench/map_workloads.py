@@ -52,8 +52,8 @@ def _explore(engine: Engine) -> tuple[float, int]:
         "SELECT g.code, g.name, g.community_code, g.district_code, g.grid_type::text, "
         "g.households, g.geom, coalesce(o.n, 0) AS open "
         "FROM grid g LEFT JOIN (SELECT grid_code, count(*) AS n FROM event WHERE status IN "
-        "('reported','registered','dispatched','signed','handled','verified','returned',"
-        "'suspended') GROUP BY grid_code) o ON o.grid_code = g.code ORDER BY g.code",
+        "('reported','pending','registered','dispatched','signed','handled','verified',"
+        "'returned','suspended') GROUP BY grid_code) o ON o.grid_code = g.code ORDER BY g.code",
         engine,
         geom_col="geom",
     )

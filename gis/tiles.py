@@ -137,6 +137,7 @@ _event = table(
 # tests/gis/test_tiles.py checks the two agree.
 OPEN_EVENT_STATES = (
     "reported",
+    "pending",
     "registered",
     "dispatched",
     "signed",
