@@ -105,10 +105,12 @@ def test_dispute_ruled_by_json_listed_and_made_a_rule_once(client, city):
     figures = client.get("/api/stats/review-kpis", headers=command).json()
     by_code = {r["name"]: r for r in figures["rows"]}
     west = by_code[city["police_w"].name]
+    # PS-W's return was accepted at first, but the binding ruling sent the case back to PS-W:
+    # not an accepted return (events.kpis), so PS-W's dispatches were right.
     assert (west["dispatched"], west["returns"], west["accepted_returns"], west["disputes"]) == (
         2,
         1,
-        1,
+        0,
         1,
     )
-    assert west["dispatch_accuracy"] == 0.5 and figures["total"]["disputes"] == 1
+    assert west["dispatch_accuracy"] == 1.0 and figures["total"]["disputes"] == 1
