@@ -152,7 +152,7 @@ def test_operator_replies_calls_back_and_reviews_in_the_panel(
     replied = panel.locator(f"li.reply-item[data-code='{cases['to_reply']}']")
     replied.locator("input[value=satisfied]").check()
     replied.locator("button[type=submit]").click()
-    expect(page.locator("#reply-status")).to_contain_text("满意")
+    expect(page.locator("#reply-status")).to_contain_text(f"{cases['to_reply']} 满意")
 
     # 待复核: the case twice not satisfied; recording the review takes it off the list.
     page.click("[data-reply-view=reviews]")

@@ -222,6 +222,107 @@ export function clearError(target, form = null) {
   }
 }
 
+// --- tabbed console panels --------------------------------------------------------------------
+
+/** Values of a form's named fields, blanks and unchecked choices left out; `numbers` names the
+ * fields sent as numbers (unit ids). */
+export function formValues(form, numbers = []) {
+  const out = {};
+  for (const element of form.elements) {
+    if (!element.name || (["radio", "checkbox"].includes(element.type) && !element.checked)) continue;
+    const value = element.value.trim();
+    if (value === "") continue;
+    out[element.name] = numbers.includes(element.name) ? Number(value) : value;
+  }
+  return out;
+}
+
+/**
+ * A console panel of tabbed lists (待答复 / 待回访 / 待复核 …) named `name`: tabs
+ * `[data-<name>-view]`, the list `#<name>-list`, its `#<name>-error`, `#<name>-status` line,
+ * `#<name>-refresh` button and tab counts `#<name>-count-<view>`. `views` maps each tab to
+ * {load() → rows, render(row) → li, empty, count() → rows (the badge's, default load)}.
+ * `panel.submitter(form, send)` sends the form's values with `send`, whose answer is the
+ * sentence confirming it; the list the form was on is then reloaded, unless the user has moved
+ * to another tab meanwhile (what is being typed there stays). Call `panel.load()` to start.
+ */
+export function tabbedPanel(name, views, { numbers = [], onView = () => {} } = {}) {
+  const state = { view: Object.keys(views)[0], loading: 0 };
+  const list = $(`#${name}-list`);
+  const error = $(`#${name}-error`);
+  const status = $(`#${name}-status`);
+
+  async function counts() {
+    await Promise.all(
+      Object.entries(views).map(async ([view, { load, count = load }]) => {
+        const badge = $(`#${name}-count-${view}`);
+        if (!badge) return;
+        try {
+          badge.textContent = String((await count()).length || "");
+        } catch {
+          badge.textContent = "";
+        }
+      }),
+    );
+  }
+
+  async function load() {
+    const view = views[state.view];
+    const ticket = ++state.loading; // a slower answer for a tab left since must not overwrite
+    clearError(error);
+    onView(state.view);
+    list.dataset.shown = ""; // loading; set to the view once its rows are shown
+    try {
+      const rows = await view.load();
+      if (ticket !== state.loading) return;
+      list.replaceChildren(...(rows.length ? rows.map(view.render) : [h("li", { class: "empty muted" }, view.empty)]));
+      list.dataset.shown = state.view;
+    } catch (failure) {
+      if (ticket !== state.loading) return;
+      list.replaceChildren();
+      showError(error, failure);
+    }
+    counts();
+  }
+
+  function submitter(form, send) {
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const formError = form.querySelector(".error");
+      const button = form.querySelector("button[type=submit]");
+      clearError(formError, form);
+      button.disabled = true;
+      const view = state.view;
+      try {
+        const message = await send(formValues(form, numbers));
+        form.reset();
+        await (state.view === view ? load() : counts()); // the list as it now stands …
+        status.hidden = false; // … then the confirmation
+        status.textContent = message;
+        document.getElementById("refresh")?.click(); // the console's queue shows the new state
+      } catch (failure) {
+        showError(formError, failure, form);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return form;
+  }
+
+  for (const tab of document.querySelectorAll(`[data-${name}-view]`)) {
+    tab.addEventListener("click", () => {
+      state.view = tab.dataset[`${name}View`];
+      for (const other of document.querySelectorAll(`[data-${name}-view]`)) {
+        other.setAttribute("aria-selected", String(other === tab));
+      }
+      status.hidden = true;
+      load();
+    });
+  }
+  $(`#${name}-refresh`)?.addEventListener("click", load);
+  return { load, submitter };
+}
+
 // --- formatting ------------------------------------------------------------------------------
 
 export function fmtTime(iso) {

@@ -1,7 +1,7 @@
 // /console 答复/回访 panel (command centre): write and send the reply to the caller of a verified
 // citizen case, record callbacks (满意 / 基本满意 / 不满意 / 未接通), and review cases twice not
 // satisfied. The caller's phone stays masked; showing it is the intake's logged unmask request.
-import { $, api, clearError, deadlineBadge, fmtTime, h, lightDot, showError, statusBadge } from "./common.js";
+import { $, api, deadlineBadge, fmtTime, h, lightDot, statusBadge, tabbedPanel } from "./common.js";
 
 const CHANNELS = [
   ["phone", "电话 Phone"],
@@ -16,45 +16,6 @@ const OUTCOMES = [
   ["dissatisfied", "不满意 Not satisfied (重办)"],
   ["no_answer", "未接通 No answer"],
 ];
-const state = { view: "replies", loading: 0 };
-
-function done(message) {
-  const status = $("#reply-status");
-  status.hidden = false;
-  status.textContent = message;
-}
-
-/** Values of a form's named fields, blanks left out. */
-function values(form) {
-  const out = {};
-  for (const element of form.elements) {
-    if (!element.name || (element.type === "radio" && !element.checked)) continue;
-    const value = element.value.trim();
-    if (value !== "") out[element.name] = value;
-  }
-  return out;
-}
-
-function submitter(form, send) {
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const error = form.querySelector(".error");
-    const button = form.querySelector("button[type=submit]");
-    clearError(error, form);
-    button.disabled = true;
-    try {
-      await send(values(form));
-      await load();
-      document.getElementById("refresh")?.click(); // the console's queue shows the new state
-    } catch (failure) {
-      showError(error, failure, form);
-    } finally {
-      button.disabled = false;
-    }
-  });
-  return form;
-}
-
 function unmaskLink(code) {
   const shown = h("span", { class: "muted" });
   const button = h("button", { type: "button", class: "linklike" }, "查看号码 Show number");
@@ -89,9 +50,9 @@ function replyItem(item) {
     ),
     h("p", { class: "error", role: "alert", hidden: true }),
   );
-  submitter(form, async (body) => {
+  panel.submitter(form, async (body) => {
     await api(`/api/events/${encodeURIComponent(item.code)}/reply`, { method: "POST", json: body });
-    done(`已答复 Replied: ${item.code}`);
+    return `已答复 Replied: ${item.code}`;
   });
   return h(
     "li",
@@ -162,10 +123,10 @@ function callbackItem(item) {
     ),
     h("p", { class: "error", role: "alert", hidden: true }),
   );
-  submitter(form, async (body) => {
+  panel.submitter(form, async (body) => {
     const row = await api(`/api/events/${encodeURIComponent(item.event_code)}/callbacks`, { method: "POST", json: body });
     const next = row.event_status === "signed" ? " · 已重办 reopened to the unit" : row.status === "review" ? " · 转复核 sent to review" : "";
-    done(`已记录 Recorded: ${item.event_code} ${row.satisfaction_label || row.status_label}${next}`);
+    return `已记录 Recorded: ${item.event_code} ${row.satisfaction_label || row.status_label}${next}`;
   });
   return h(
     "li",
@@ -195,9 +156,9 @@ function reviewItem(item) {
     ),
     h("p", { class: "error", role: "alert", hidden: true }),
   );
-  submitter(form, async (body) => {
+  panel.submitter(form, async (body) => {
     await api(`/api/callbacks/${item.id}/review`, { method: "POST", json: body });
-    done(`已复核 Reviewed: ${item.event_code}`);
+    return `已复核 Reviewed: ${item.event_code}`;
   });
   return h(
     "li",
@@ -215,58 +176,19 @@ async function replies() {
   return (page.items || []).filter((item) => item.stage === "reply");
 }
 
-const VIEWS = {
-  replies: { load: replies, render: replyItem, empty: "没有待答复的案件 No case waits for a reply." },
-  callbacks: {
-    load: () => api(`/api/callbacks?due=${encodeURIComponent($("#reply-due").value)}`),
-    render: callbackItem,
-    empty: "没有待回访的任务 No callback due.",
+const panel = tabbedPanel(
+  "reply",
+  {
+    replies: { load: replies, render: replyItem, empty: "没有待答复的案件 No case waits for a reply." },
+    callbacks: {
+      load: () => api(`/api/callbacks?due=${encodeURIComponent($("#reply-due").value)}`),
+      count: () => api("/api/callbacks?due=all"),
+      render: callbackItem,
+      empty: "没有待回访的任务 No callback due.",
+    },
+    reviews: { load: () => api("/api/callbacks/reviews"), render: reviewItem, empty: "没有待复核的案件 Nothing to review." },
   },
-  reviews: { load: () => api("/api/callbacks/reviews"), render: reviewItem, empty: "没有待复核的案件 Nothing to review." },
-};
-
-async function counts() {
-  const sources = { replies, callbacks: () => api("/api/callbacks?due=all"), reviews: () => api("/api/callbacks/reviews") };
-  await Promise.all(
-    Object.entries(sources).map(async ([view, load]) => {
-      try {
-        $(`#reply-count-${view}`).textContent = String((await load()).length || "");
-      } catch {
-        $(`#reply-count-${view}`).textContent = "";
-      }
-    }),
-  );
-}
-
-async function load() {
-  const view = VIEWS[state.view];
-  const list = $("#reply-list");
-  const error = $("#reply-error");
-  const ticket = ++state.loading; // a slower answer for a tab left since must not overwrite
-  clearError(error);
-  $("#reply-due-filter").hidden = state.view !== "callbacks";
-  try {
-    const items = await view.load();
-    if (ticket !== state.loading) return;
-    list.replaceChildren(...(items.length ? items.map(view.render) : [h("li", { class: "empty muted" }, view.empty)]));
-  } catch (failure) {
-    if (ticket !== state.loading) return;
-    list.replaceChildren();
-    showError(error, failure);
-  }
-  counts();
-}
-
-for (const tab of document.querySelectorAll("[data-reply-view]")) {
-  tab.addEventListener("click", () => {
-    state.view = tab.dataset.replyView;
-    for (const other of document.querySelectorAll("[data-reply-view]")) {
-      other.setAttribute("aria-selected", String(other === tab));
-    }
-    $("#reply-status").hidden = true;
-    load();
-  });
-}
-$("#reply-due").addEventListener("change", load);
-$("#reply-refresh").addEventListener("click", load);
-load();
+  { onView: (view) => ($("#reply-due-filter").hidden = view !== "callbacks") },
+);
+$("#reply-due").addEventListener("change", panel.load);
+panel.load();

@@ -3,21 +3,14 @@
 // unit that returned it), reject (驳回退回: back to the unit, with the ruling) or, when two
 // units returned it, rule who leads (裁定, binding); and the rulings, each of which one click
 // turns into a dispatch rule for its category and area.
-import { $, api, clearError, fmtTime, h, itemsOf, showError } from "./common.js";
+import { api, fmtTime, h, itemsOf, tabbedPanel } from "./common.js";
 
 const AREAS = [
   ["community", "本社区 The case's community"],
   ["street", "本街道 The case's street"],
   ["district", "全区 The whole district"],
 ];
-const state = { view: "returns", loading: 0 };
 let unitsCache = null;
-
-function done(message) {
-  const status = $("#review-status");
-  status.hidden = false;
-  status.textContent = message;
-}
 
 /** Active units of every district, fetched once; [] when they cannot be had. */
 async function allUnits() {
@@ -45,38 +38,6 @@ function unitPicker(district, { first, required = false, mark = () => "" }) {
   return select;
 }
 
-/** Values of a form's named fields, blanks left out, unit ids as numbers. */
-function values(form) {
-  const out = {};
-  for (const element of form.elements) {
-    if (!element.name) continue;
-    const value = element.value.trim();
-    if (value === "") continue;
-    out[element.name] = element.name === "unit_id" ? Number(value) : value;
-  }
-  return out;
-}
-
-function submitter(form, send) {
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const error = form.querySelector(".error");
-    const button = form.querySelector("button[type=submit]");
-    clearError(error, form);
-    button.disabled = true;
-    try {
-      await send(values(form));
-      await load();
-      document.getElementById("refresh")?.click(); // the console's lists show the new state
-    } catch (failure) {
-      showError(error, failure, form);
-    } finally {
-      button.disabled = false;
-    }
-  });
-  return form;
-}
-
 function decision(item, action, className, title, fields, button, message) {
   const form = h(
     "form",
@@ -86,9 +47,9 @@ function decision(item, action, className, title, fields, button, message) {
     h("button", { type: "submit" }, button),
     h("p", { class: "error", role: "alert", hidden: true }),
   );
-  return submitter(form, async (body) => {
+  return panel.submitter(form, async (body) => {
     const event = await api(`/api/events/${encodeURIComponent(item.code)}/${action}`, { method: "POST", json: body });
-    done(`${message} ${item.code} → ${event.unit ? event.unit.name : event.status_label}`);
+    return `${message} ${item.code} → ${event.unit ? event.unit.name : event.status_label}`;
   });
 }
 
@@ -180,9 +141,9 @@ function rulingItem(ruling) {
       h("button", { type: "submit" }, "生成派遣规则 Make dispatch rule"),
       h("p", { class: "error", role: "alert", hidden: true }),
     );
-    action = submitter(form, async (body) => {
+    action = panel.submitter(form, async (body) => {
       const made = await api(`/api/rulings/${ruling.id}/dispatch-rule`, { method: "POST", json: body });
-      done(`已生成派遣规则 Rule made #${made.rule.id}：${made.rule.name}`);
+      return `已生成派遣规则 Rule made #${made.rule.id}：${made.rule.name}`;
     });
   }
   return h(
@@ -205,50 +166,12 @@ function rulingItem(ruling) {
   );
 }
 
-const VIEWS = {
-  returns: { load: () => api("/api/returns"), render: returnItem, empty: "没有待审核的退回 No returned case waits." },
-  rulings: { load: () => api("/api/rulings"), render: rulingItem, empty: "还没有裁定 No ruling yet." },
-};
-
-async function counts() {
-  await Promise.all(
-    Object.entries(VIEWS).map(async ([view, { load: fetchList }]) => {
-      try {
-        $(`#review-count-${view}`).textContent = String((await fetchList()).length || "");
-      } catch {
-        $(`#review-count-${view}`).textContent = "";
-      }
-    }),
-  );
-}
-
-async function load() {
-  const view = VIEWS[state.view];
-  const list = $("#review-list");
-  const error = $("#review-error");
-  const ticket = ++state.loading; // a slower answer for a tab left since must not overwrite
-  clearError(error);
-  try {
-    const items = await view.load();
-    if (ticket !== state.loading) return;
-    list.replaceChildren(...(items.length ? items.map(view.render) : [h("li", { class: "empty muted" }, view.empty)]));
-  } catch (failure) {
-    if (ticket !== state.loading) return;
-    list.replaceChildren();
-    showError(error, failure);
-  }
-  counts();
-}
-
-for (const tab of document.querySelectorAll("[data-review-view]")) {
-  tab.addEventListener("click", () => {
-    state.view = tab.dataset.reviewView;
-    for (const other of document.querySelectorAll("[data-review-view]")) {
-      other.setAttribute("aria-selected", String(other === tab));
-    }
-    $("#review-status").hidden = true;
-    load();
-  });
-}
-$("#review-refresh").addEventListener("click", load);
-load();
+const panel = tabbedPanel(
+  "review",
+  {
+    returns: { load: () => api("/api/returns"), render: returnItem, empty: "没有待审核的退回 No returned case waits." },
+    rulings: { load: () => api("/api/rulings"), render: rulingItem, empty: "还没有裁定 No ruling yet." },
+  },
+  { numbers: ["unit_id"] },
+);
+panel.load();

@@ -1,53 +1,13 @@
 // /console 督办单 panel: a unit's dispatchers answer the supervision orders addressed to their
 // unit before the reply deadline (its light shows how much time is left); the command centre
 // issues orders, lifts listed ones (摘牌) and records 约谈/通报 against a unit.
-import { $, api, clearError, fmtTime, h, lightDot, showError } from "./common.js";
+import { $, api, fmtTime, h, lightDot, tabbedPanel } from "./common.js";
 
-const panel = $("#supervision-panel");
-const COMMAND = ["command", "admin"].includes(panel.dataset.role);
+const COMMAND = ["command", "admin"].includes($("#supervision-panel").dataset.role);
 const SANCTIONS = [
   ["interview", "约谈 Interview"],
   ["notice", "通报 Public notice"],
 ];
-const state = { view: "open", loading: 0 };
-
-function done(message) {
-  const status = $("#supervision-status");
-  status.hidden = false;
-  status.textContent = message;
-}
-
-/** Values of a form's named fields, blanks left out. */
-function values(form) {
-  const out = {};
-  for (const element of form.elements) {
-    if (!element.name) continue;
-    const value = element.value.trim();
-    if (value !== "") out[element.name] = value;
-  }
-  return out;
-}
-
-function submitter(form, send) {
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const error = form.querySelector(".error");
-    const button = form.querySelector("button[type=submit]");
-    clearError(error, form);
-    button.disabled = true;
-    try {
-      const message = await send(values(form));
-      form.reset();
-      await load(); // the list as it now stands, then the confirmation
-      done(message);
-    } catch (failure) {
-      showError(error, failure, form);
-    } finally {
-      button.disabled = false;
-    }
-  });
-  return form;
-}
 
 function small(label, field, button, attrs = {}) {
   return h(
@@ -66,7 +26,7 @@ function replyForm(order) {
     h("div", { class: "form-row" }, h("button", { type: "submit" }, "提交回复 Send reply")),
     h("p", { class: "error", role: "alert", hidden: true }),
   );
-  return submitter(form, async (body) => {
+  return panel.submitter(form, async (body) => {
     const row = await api(`/api/supervision/${order.id}/reply`, { method: "POST", json: body });
     return `已回复 Replied: 督办单 ${row.id}${row.replied_on_time ? "" : "（逾期 late）"}`;
   });
@@ -74,7 +34,7 @@ function replyForm(order) {
 
 function liftForm(order) {
   const form = h("form", { class: "stack lift" }, small("摘牌理由 Why the listing ends", "reason", "摘牌 Lift"), h("p", { class: "error", role: "alert", hidden: true }));
-  return submitter(form, async (body) => {
+  return panel.submitter(form, async (body) => {
     await api(`/api/supervision/${order.id}/lift`, { method: "POST", json: body });
     return `已摘牌 Lifted: 督办单 ${order.id}`;
   });
@@ -93,7 +53,7 @@ function sanctionForm(order) {
     ),
     h("p", { class: "error", role: "alert", hidden: true }),
   );
-  return submitter(form, async (body) => {
+  return panel.submitter(form, async (body) => {
     await api("/api/supervision/sanctions", { method: "POST", json: { ...body, unit_id: order.unit.id, order_id: order.id } });
     return `已记录 Recorded against ${order.unit.name}`;
   });
@@ -149,68 +109,27 @@ function sanctionItem(row) {
   );
 }
 
-const VIEWS = {
-  open: { path: "/api/supervision?status=open", render: orderItem, empty: "没有待回复的督办单 No order waits for a reply." },
-  escalated: { path: "/api/supervision?status=open&escalated=true", render: orderItem, empty: "没有逾期未回复的督办单 No order is unanswered past its deadline." },
-  listed: {
-    path: "/api/supervision?level=listed",
-    keep: (order) => !order.lifted_at,
+/** The rows of `path`, those `keep` says to keep. */
+function rows(path, keep = () => true) {
+  return async () => (await api(path)).filter(keep);
+}
+
+const panel = tabbedPanel("supervision", {
+  open: { load: rows("/api/supervision?status=open"), render: orderItem, empty: "没有待回复的督办单 No order waits for a reply." },
+  escalated: {
+    load: rows("/api/supervision?status=open&escalated=true"),
     render: orderItem,
-    empty: "没有挂牌督办的案件 No case is listed.",
+    empty: "没有逾期未回复的督办单 No order is unanswered past its deadline.",
   },
-  all: { path: "/api/supervision", render: orderItem, empty: "没有督办单 No orders." },
-  sanctions: { path: "/api/supervision/sanctions", render: sanctionItem, empty: "没有约谈或通报记录 No interview or notice recorded." },
-};
-
-async function counts() {
-  for (const view of ["open", "escalated", "listed"]) {
-    const badge = $(`#supervision-count-${view}`);
-    if (!badge) continue;
-    try {
-      const rows = (await api(VIEWS[view].path)).filter(VIEWS[view].keep || (() => true));
-      badge.textContent = String(rows.length || "");
-    } catch {
-      badge.textContent = "";
-    }
-  }
-}
-
-async function load() {
-  const view = VIEWS[state.view];
-  const list = $("#supervision-list");
-  const error = $("#supervision-error");
-  const ticket = ++state.loading;
-  clearError(error);
-  list.dataset.shown = ""; // loading; set to the view once its rows are shown
-  try {
-    const rows = (await api(view.path)).filter(view.keep || (() => true));
-    if (ticket !== state.loading) return;
-    list.replaceChildren(...(rows.length ? rows.map(view.render) : [h("li", { class: "empty muted" }, view.empty)]));
-    list.dataset.shown = state.view;
-  } catch (failure) {
-    if (ticket !== state.loading) return;
-    list.replaceChildren();
-    showError(error, failure);
-  }
-  counts();
-}
-
-for (const tab of document.querySelectorAll("[data-supervision-view]")) {
-  tab.addEventListener("click", () => {
-    state.view = tab.dataset.supervisionView;
-    for (const other of document.querySelectorAll("[data-supervision-view]")) {
-      other.setAttribute("aria-selected", String(other === tab));
-    }
-    $("#supervision-status").hidden = true;
-    load();
-  });
-}
+  listed: { load: rows("/api/supervision?level=listed", (order) => !order.lifted_at), render: orderItem, empty: "没有挂牌督办的案件 No case is listed." },
+  all: { load: rows("/api/supervision"), render: orderItem, empty: "没有督办单 No orders." },
+  sanctions: { load: rows("/api/supervision/sanctions"), render: sanctionItem, empty: "没有约谈或通报记录 No interview or notice recorded." },
+});
 const issue = $("#supervision-issue-form");
 if (issue) {
-  submitter(issue, async (body) => {
+  panel.submitter(issue, async (body) => {
     const row = await api("/api/supervision", { method: "POST", json: body });
     return `已下发 Issued: 督办单 ${row.id} ${row.level_label} → ${row.unit.name}`;
   });
 }
-$("#supervision-refresh").addEventListener("click", load);
-load();
+panel.load();
