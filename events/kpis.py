@@ -28,7 +28,7 @@ Definitions (counts are of cohort events unless said otherwise):
 - overdue (超期): open events whose clock runs (not suspended) and whose running stage's
   deadline is before `now`.
 - returned: events a unit returned at least once (return_count > 0).
-- score (综合得分), 0–100: 100 × the weighted mean of on-time closure rate (weight 0.30), closure
+- score (指标得分, the indicators' composite), 0–100: 100 × the weighted mean of on-time closure rate (weight 0.30), closure
   rate (0.25), on-time sign-for rate (0.20), 1 − rework rate (0.15) and 1 − overdue /
   registered (0.10), over the components whose denominator is not zero (None if none is).
   The valid-report rate measures the reporters, not the handlers, so it is not in the score.
@@ -44,7 +44,8 @@ Definitions (counts are of cohort events unless said otherwise):
 - closure rate by tier (结案率 by 层级): the closure rate under the `tier` grouping.
 - evaluated (考评数): cohort events with an evaluation (events.evaluation: closed cases);
   evaluation score (综合得分 from 考评) = the mean of their evaluation scores (None if none).
-  (`score` above is the indicators' composite; the 考核通报 ranks by the evaluation score.)
+  (`score` above is the indicators' composite, 指标得分; 综合得分 is this evaluation score,
+  the one the 考核通报 ranks by.)
 
 Adding an indicator: one entry in `_COUNTS` (its FILTER over the cohort's columns; add a
 cohort column in `kpis` if it needs one), one field in `events.schemas.KpiRow` and, for a

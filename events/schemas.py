@@ -651,7 +651,7 @@ class RuleInput(InputModel):
 
 # -- performance indicators (events.kpis) ----------------------------------------------------------
 
-# Weights of the composite score (综合得分).
+# Weights of the indicators' composite score (指标得分; 综合得分 is the 考评 mean).
 SCORE_WEIGHTS: Final = {
     "on_time_closure_rate": 0.30,
     "closure_rate": 0.25,
@@ -744,7 +744,7 @@ class KpiRow(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def score(self) -> float | None:
-        """综合得分 0–100: weighted mean of the defined components (SCORE_WEIGHTS)."""
+        """指标得分 0–100: weighted mean of the defined components (SCORE_WEIGHTS)."""
         components = {
             "on_time_closure_rate": self.on_time_closure_rate,
             "closure_rate": self.closure_rate,

@@ -141,7 +141,7 @@ class KpiLine:
     closure_rate: float | None  # 结案率, 0..1
     on_time_closure_rate: float | None  # 按期结案率, 0..1
     on_time_sign_rate: float | None  # 按时签收率, 0..1
-    score: float | None  # 综合得分 0–100
+    score: float | None  # 指标得分 0–100 (the indicators' composite, events.kpis)
 
 
 @dataclass(frozen=True)

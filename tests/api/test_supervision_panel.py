@@ -96,6 +96,12 @@ def test_a_unit_answers_its_order_and_the_centre_lists_sanctions_and_lifts(
     order.locator("button[type=submit]").click()
     expect(small.locator("#supervision-status")).to_contain_text("已回复")
     expect(order).to_have_count(0)
+    # The case's detail lists its 督办单 with the reply, after the order left the open list.
+    small.locator(f"#queue li.event[data-code='{supervised['ordered']}'] button.row-button").click()
+    orders = small.locator("#detail-body .supervision-orders")
+    expect(orders).to_contain_text("重点督办")
+    expect(orders).to_contain_text("请今日内清理并回复")
+    expect(orders).to_contain_text("已组织清理完毕，通道畅通")
     phone.close()
 
     # The command centre at a desk: issue a listed order, record a 约谈, lift the listing.

@@ -880,6 +880,33 @@ function stageTable(stages, suspended) {
   );
 }
 
+/** The case's 督办单 (past and open), filled in when they come; on pages whose user reads
+ * orders (the console's 督办 panel is there); a case without any shows no section. */
+function supervisionOrders(code) {
+  const list = h("ul", { class: "orders" });
+  const section = h("section", { class: "supervision-orders", hidden: true }, h("h3", {}, "督办单 Supervision orders"), list);
+  api(`/api/supervision?event=${encodeURIComponent(code)}`)
+    .then((orders) => {
+      if (!orders.length) return;
+      list.replaceChildren(
+        ...orders.map((o) =>
+          h(
+            "li",
+            { dataset: { order: o.id } },
+            h("div", {}, lightDot(o.light), h("b", {}, `${o.level_label} #${o.id}`), ` → ${o.unit.name} · ${o.status_label}`),
+            h("div", { class: "said" }, o.demand),
+            h("div", { class: "muted" }, `回复期限 Reply due ${fmtTime(o.reply_deadline)}${o.time_left ? ` · ${o.time_left}` : ""}`),
+            o.reply ? h("div", { class: "said" }, `回复 Reply（${fmtTime(o.replied_at)}${o.replied_on_time === false ? "，逾期 late" : ""}）：${o.reply}`) : null,
+            o.lifted_at ? h("div", { class: "muted" }, `已摘牌 Lifted ${fmtTime(o.lifted_at)}：${o.lift_reason || ""}`) : null,
+          ),
+        ),
+      );
+      section.hidden = false;
+    })
+    .catch(() => {}); // not a reader of supervision orders: nothing to show
+  return section;
+}
+
 /** Render one event (GET /api/events/{code}) with photos, history, map and its actions;
  * `onChanged(event)` gets the event as an action left it. */
 export function renderEvent(container, event, { onChanged }) {
@@ -931,6 +958,7 @@ export function renderEvent(container, event, { onChanged }) {
     actionPanel(event, onChanged),
     photos.length ? [h("h3", {}, "照片 Photos"), h("div", { class: "thumbs" }, photos)] : null,
     event.dispatch ? [h("h3", {}, "派遣说明 Why this unit"), dispatchText(event.dispatch)] : null,
+    document.getElementById("supervision-panel") ? supervisionOrders(event.code) : null, // readers' pages
     h("h3", {}, "位置 Location"),
     mapBox,
     (event.stages || []).length ? [h("h3", {}, "各阶段期限 Stage deadlines"), stageTable(event.stages, event.suspended)] : null,
