@@ -28,9 +28,10 @@ Definitions (counts are of cohort events unless said otherwise):
 - overdue (超期): open events whose clock runs (not suspended) and whose running stage's
   deadline is before `now`.
 - returned: events a unit returned at least once (return_count > 0).
-- score (指标得分, the indicators' composite), 0–100: 100 × the weighted mean of on-time closure rate (weight 0.30), closure
-  rate (0.25), on-time sign-for rate (0.20), 1 − rework rate (0.15) and 1 − overdue /
-  registered (0.10), over the components whose denominator is not zero (None if none is).
+- score (指标得分, the indicators' composite), 0–100: 100 × the weighted mean of on-time
+  closure rate (weight 0.30), closure rate (0.25), on-time sign-for rate (0.20), 1 − rework
+  rate (0.15) and 1 − overdue / registered (0.10), over the components whose denominator is
+  not zero (None if none is).
   The valid-report rate measures the reporters, not the handlers, so it is not in the score.
 
 - registered counts neither the cases waiting for 立案 (pending) nor those refused (不予立案).

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from events.actions.context import ActionContext, need
-from events.actions.routing import manual_dispatch, redispatch
+from events.actions.routing import manual_dispatch, redispatch_step
 from events.disputes import (
     awaiting_ruling,
     is_disputed,
@@ -57,8 +57,11 @@ def _last_returner(ctx: ActionContext) -> int:
 
 
 def _accept_return(ctx: ActionContext) -> None:
-    """同意退回: the return was right; re-dispatched, never to a unit that returned it."""
-    redispatch(ctx)
+    """同意退回: the return was right; re-dispatched, never to a unit that returned it. The unit
+    whose return it was is told too (`return_accepted`): the case is off its books."""
+    returner = _last_returner(ctx)
+    step = redispatch_step(ctx)
+    ctx.tell(step, [returner], return_accepted=True)
 
 
 def _reject_return(ctx: ActionContext) -> None:

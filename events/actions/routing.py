@@ -119,6 +119,11 @@ def _dispatch(ctx: ActionContext) -> None:
 
 
 def redispatch(ctx: ActionContext) -> None:
+    """重新派遣 (redispatch)."""
+    redispatch_step(ctx)
+
+
+def redispatch_step(ctx: ActionContext) -> EventStep:
     """重新派遣 and 同意退回 (accept-return), one piece: a returned case goes to the unit named or
     by the rules again, never to a unit that returned it; a dispatched case is re-routed to the
     unit named. The step names the unit whose return was accepted (`returned_by_unit_id`)."""
@@ -154,6 +159,7 @@ def redispatch(ctx: ActionContext) -> None:
         last = event.returned_by_unit_ids[-1] if event.returned_by_unit_ids else None
         step.data = {**step.data, "returned_by_unit_id": last}
         ctx.session.flush()
+    return step
 
 
 def _return(ctx: ActionContext) -> None:

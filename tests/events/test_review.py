@@ -75,7 +75,10 @@ def test_an_accepted_return_is_redispatched_by_the_rules_never_to_the_unit_that_
         "accept-return",
         city["police_w"].id,
     )
-    assert [u for u, _ in notices(city, accepted, "accept-return")] == ["PS-E"]
+    # The new unit gets the case; the unit whose return it was hears that it is off its books.
+    told = notices(city, accepted, "accept-return")
+    assert [u for u, _ in told] == ["PS-E", "PS-W"]
+    assert [p.get("return_accepted") for _, p in told] == [None, True]
 
 
 def test_accepting_a_return_to_a_unit_named_refuses_the_unit_that_returned_it(city):
