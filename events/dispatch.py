@@ -109,6 +109,26 @@ def decide_departments(
     )
 
 
+def district_command_centre(
+    session: Session, *, district_code: str, exclude: frozenset[int] = frozenset()
+) -> DepartmentUnit | None:
+    """The district's command centre (指挥中心): its active district-tier centre (no area, or the
+    district's own) with the lowest id — never a community, street or city centre (events.tiers)
+    — and none of the units in `exclude`."""
+    return session.scalar(
+        select(DepartmentUnit)
+        .where(
+            DepartmentUnit.active,
+            DepartmentUnit.dept_type == DepartmentType.COMMAND_CENTRE,
+            DepartmentUnit.district_code == district_code,
+            or_(DepartmentUnit.area_code.is_(None), func.length(DepartmentUnit.area_code) == 6),
+            DepartmentUnit.id.notin_(exclude) if exclude else true(),
+        )
+        .order_by(DepartmentUnit.id)
+        .limit(1)
+    )
+
+
 def choose_unit(
     session: Session,
     *,
@@ -157,17 +177,7 @@ def choose_unit(
                 f"{metres:.0f} m away",
                 distance_m=float(metres),
             )
-    command = session.scalar(
-        select(DepartmentUnit)
-        .where(
-            active,
-            DepartmentUnit.dept_type == DepartmentType.COMMAND_CENTRE,
-            # the district's own centre, not a community's or street's (events.tiers)
-            or_(DepartmentUnit.area_code.is_(None), func.length(DepartmentUnit.area_code) == 6),
-        )
-        .order_by(DepartmentUnit.id)
-        .limit(1)
-    )
+    command = district_command_centre(session, district_code=district_code, exclude=exclude)
     reason = (
         "the location is outside every grid"
         if outside_grids

@@ -31,12 +31,12 @@ from sqlalchemy.orm import Session
 from events import deadlines
 from events.calendar import Light, Limit, LimitUnit
 from events.catalog import Priority
+from events.dispatch import district_command_centre
 from events.exceptions import InvalidReport
 from events.models import DepartmentUnit, Event, EventStatus, SupervisionLevel
 from events.reference import work_calendar
 from events.supervision import (
     RANK,
-    district_command_centre,
     issue,
     listed_after_wall,
     listed_at,
@@ -216,7 +216,6 @@ def escalate_overdue(session: Session, *, now: datetime) -> EscalationReport:
 
 __all__ = [
     "EscalationReport",
-    "district_command_centre",
     "escalate_overdue",
     "responsible_unit_id",
 ]

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from events.escalation import district_command_centre
+from events.dispatch import district_command_centre
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.models import (
     DepartmentUnit,

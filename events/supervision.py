@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from events import deadlines
 from events.calendar import Light, Limit, LimitUnit
 from events.catalog import DepartmentType, Priority
+from events.dispatch import district_command_centre
 from events.exceptions import ActionNotAllowed, Forbidden, InvalidReport, NotFound
 from events.models import (
     DepartmentUnit,
@@ -90,22 +91,6 @@ READERS: Final = frozenset(
     {StaffRole.DISPATCHER, StaffRole.COMMAND, StaffRole.LEADER, StaffRole.ADMIN}
 )
 REPLIERS: Final = frozenset({StaffRole.DISPATCHER, StaffRole.COMMAND, StaffRole.ADMIN})
-
-
-def district_command_centre(session: Session, *, district_code: str) -> DepartmentUnit | None:
-    """The district's command centre (指挥中心): its active district-tier centre (no area, or the
-    district's own) with the lowest id — never a community, street or city centre."""
-    return session.scalar(
-        select(DepartmentUnit)
-        .where(
-            DepartmentUnit.active,
-            DepartmentUnit.dept_type == DepartmentType.COMMAND_CENTRE,
-            DepartmentUnit.district_code == district_code,
-            or_(DepartmentUnit.area_code.is_(None), func.length(DepartmentUnit.area_code) == 6),
-        )
-        .order_by(DepartmentUnit.id)
-        .limit(1)
-    )
 
 
 def responsible_unit_id(event: Event) -> int | None:
@@ -841,7 +826,6 @@ __all__ = [
     "REPLIERS",
     "ListedCase",
     "UnansweredReport",
-    "district_command_centre",
     "escalate_unanswered",
     "escalated_count",
     "get_order",

@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 from events.attachments import PhotoInfo
 from events.calendar import Limit, LimitUnit
 from events.catalog import Priority
-from events.dispatch import event_point
-from events.escalation import district_command_centre
+from events.dispatch import district_command_centre, event_point
 from events.exceptions import ActionNotAllowed, Forbidden, InvalidReport, NotFound
 from events.models import (
     CITIZEN_SOURCES,
