@@ -14,8 +14,10 @@ stage found red gets 重点督办 only, even if it went straight from green; 挂
 a 重点督办 of the same stage (so a stage found long red is keyed now and listed by the next run).
 An order goes to the unit responsible for the stage (its outbox row names its supervisor) and
 to the district command centre; while no unit holds the case (a late check, verification or
-reply) the order is the command centre's own. The same run escalates orders left unanswered
-at their reply deadline to the leader (`supervision.escalate_unanswered`, `gridgov escalate`).
+reply) the order is the command centre's own. Assisting units' sub-tasks (协办) are escalated
+on their own clocks the same way, to 重点督办 at most, without touching the case's level. The
+same run escalates orders left unanswered at their reply deadline to the leader
+(`supervision.escalate_unanswered`, `gridgov escalate`).
 """
 
 from __future__ import annotations
@@ -33,8 +35,18 @@ from events.calendar import Light, Limit, LimitUnit
 from events.catalog import Priority
 from events.dispatch import district_command_centre
 from events.exceptions import InvalidReport
-from events.models import DepartmentUnit, Event, EventStatus, SupervisionLevel
+from events.models import (
+    DepartmentUnit,
+    Event,
+    EventStatus,
+    EventSubtask,
+    Stage,
+    SubtaskStatus,
+    SupervisionLevel,
+    SupervisionOrder,
+)
 from events.reference import work_calendar
+from events.subtasks import subtask_light
 from events.supervision import (
     RANK,
     issue,
@@ -53,10 +65,12 @@ _LONGEST_SPAN_DAYS = 60  # longer stages (long extended disputes) are always can
 class EscalationReport:
     """What one run of the escalation job did."""
 
-    checked: int = 0  # candidate stages whose light was computed
+    checked: int = 0  # candidate stages and open sub-tasks whose light was computed
     yellow: list[str] = field(default_factory=list)  # codes given 一般督办 (yellow light)
     red: list[str] = field(default_factory=list)  # codes given 重点督办 (red light)
     listed: list[str] = field(default_factory=list)  # codes given 挂牌督办 (red for long)
+    # (code, unit code, level) of each order to an assisting unit on its late sub-task (协办)
+    subtasks: list[tuple[str, str, str]] = field(default_factory=list)
     notifications: int = 0  # outbox rows written
 
 
@@ -174,15 +188,17 @@ def escalate_overdue(session: Session, *, now: datetime) -> EscalationReport:
         )
         if _level_due(session, clock, now)[1] is not None:
             owed.append(event_id)
-    if not owed:
-        return report
-    events = session.scalars(
-        select(Event)
-        .where(Event.id.in_(owed), _running(now))
-        .order_by(Event.stage_deadline, Event.id)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    ).all()
+    events = (
+        session.scalars(
+            select(Event)
+            .where(Event.id.in_(owed), _running(now))
+            .order_by(Event.stage_deadline, Event.id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).all()
+        if owed
+        else []
+    )
     centres: dict[str, DepartmentUnit | None] = {}
     lists = {
         SupervisionLevel.GENERAL: report.yellow,
@@ -211,7 +227,87 @@ def escalate_overdue(session: Session, *, now: datetime) -> EscalationReport:
         )
         lists[due].append(event.code)
         report.notifications += len({order.unit_id, centre.id if centre else order.unit_id})
+    _escalate_subtasks(session, now=now, report=report, centres=centres)
     return report
+
+
+def _escalate_subtasks(
+    session: Session,
+    *,
+    now: datetime,
+    report: EscalationReport,
+    centres: dict[str, DepartmentUnit | None],
+) -> None:
+    """Late sub-tasks (协办): an assisting unit whose own clock (sign-for, then handling) is
+    yellow gets 一般督办, red 重点督办, each once per clock, addressed to it and the district's
+    command centre; never 挂牌 (the leader's map lists cases, not their parts). Their orders
+    leave the case's own level alone: the lead unit's stage is escalated on its own clock."""
+    open_ = session.execute(
+        select(EventSubtask, Event)
+        .join(
+            Event,
+            and_(
+                Event.id == EventSubtask.event_id,
+                Event.district_code == EventSubtask.district_code,
+            ),
+        )
+        .where(
+            EventSubtask.status.in_((SubtaskStatus.DISPATCHED, SubtaskStatus.SIGNED)),
+            Event.suspended_at.is_(None),
+        )
+        .order_by(EventSubtask.id)
+    ).all()
+    for subtask, event in open_:
+        report.checked += 1
+        light = subtask_light(session, subtask=subtask, event=event, now=now)
+        if light not in (Light.YELLOW, Light.RED):
+            continue
+        stage = Stage.SIGN if subtask.status is SubtaskStatus.DISPATCHED else Stage.HANDLE
+        ordered = set(
+            session.scalars(
+                select(SupervisionOrder.level).where(
+                    SupervisionOrder.event_id == event.id,
+                    SupervisionOrder.district_code == event.district_code,
+                    SupervisionOrder.unit_id == subtask.unit_id,
+                    SupervisionOrder.stage == stage,
+                    # since this clock started (the sign-for's at the opening, the handling's
+                    # at the sign-for; unlike clock_started_at, never moved by a suspension)
+                    SupervisionOrder.issued_at >= (subtask.signed_at or subtask.opened_at),
+                )
+            )
+        )
+        due = SupervisionLevel.KEY if light is Light.RED else SupervisionLevel.GENERAL
+        if any(RANK[level.value] >= RANK[due.value] for level in ordered):
+            continue
+        locked = session.scalar(
+            select(Event)
+            .where(Event.id == event.id, Event.district_code == event.district_code)
+            .with_for_update(skip_locked=True)
+        )
+        if locked is None:
+            continue  # another transaction holds the case: the next run
+        if event.district_code not in centres:
+            centres[event.district_code] = district_command_centre(
+                session, district_code=event.district_code
+            )
+        centre = centres[event.district_code]
+        late = "已超时" if light is Light.RED else "即将超时"
+        order = issue(
+            session,
+            event=locked,
+            level=due,
+            at=now,
+            actor_id=None,
+            unit_id=subtask.unit_id,
+            demand=f"协办任务{stage.label}{late}，请抓紧办理并回复 "
+            f"(your assisting part of case {event.code} is late at {stage.value})",
+            light=light,
+            command_centre=centre,
+            subtask_stage=stage,
+        )
+        unit = session.get(DepartmentUnit, order.unit_id)
+        report.subtasks.append((event.code, unit.code if unit else "", due.value))
+        report.notifications += len({order.unit_id, centre.id if centre else order.unit_id})
 
 
 __all__ = [

@@ -51,6 +51,7 @@ from events.models import (
     EventStatus,
     EventStep,
     Outbox,
+    Stage,
     SupervisionLevel,
     SupervisionOrder,
     SupervisionStatus,
@@ -183,12 +184,14 @@ def issue(
     limit: str | None = None,
     light: Light | None = None,
     command_centre: DepartmentUnit | None = None,
+    subtask_stage: Stage | None = None,
 ) -> SupervisionOrder:
     """Issue a supervision order on `event` (locked by the caller): the order, its `supervise`
     step and outbox rows to the unit and the district command centre.
 
     `actor_id` None means the escalation job; `command_centre` saves a look-up when the caller
-    knows the district's.
+    knows the district's. `subtask_stage` (sign or handle) marks an order on an assisting
+    unit's late sub-task (协办): it names that clock's stage and leaves the case's own level.
     """
     centre = command_centre or district_command_centre(session, district_code=event.district_code)
     unit = _order_unit(session, event=event, unit_id=unit_id, centre=centre)
@@ -196,13 +199,15 @@ def issue(
     supervisor = session.get(Staff, unit.supervisor_staff_id) if unit.supervisor_staff_id else None
     informed = list(dict.fromkeys(u for u in (unit, centre) if u is not None))
     text = demand or DEFAULT_DEMANDS[level]
+    stage = subtask_stage or event.stage
+    deadline_of_stage = None if subtask_stage else event.stage_deadline
     order = SupervisionOrder(
         event_id=event.id,
         district_code=event.district_code,
         unit_id=unit.id,
         level=level,
         demand=text,
-        stage=event.stage,
+        stage=stage,
         automatic=actor_id is None,
         issued_by_id=actor_id,
         issued_at=at,
@@ -224,8 +229,9 @@ def issue(
             "order_id": order.id,
             "level": level.value,
             "automatic": actor_id is None,
-            "stage": event.stage.value if event.stage else None,
-            "stage_deadline": event.stage_deadline.isoformat() if event.stage_deadline else None,
+            "stage": stage.value if stage else None,
+            "stage_deadline": deadline_of_stage.isoformat() if deadline_of_stage else None,
+            "subtask": subtask_stage is not None,
             "light": light.value if light else None,
             "reply_deadline": deadline.isoformat(),
             "informed": [u.code for u in informed],
@@ -252,7 +258,7 @@ def issue(
                 "phone": supervisor.phone,
             }
         row.payload = {**row.payload, **extra}
-    if RANK[level.value] > RANK[event.supervision_level]:
+    if subtask_stage is None and RANK[level.value] > RANK[event.supervision_level]:
         event.supervision_level = level.value  # never lowered within a stage: never repeated
     session.flush()
     return order

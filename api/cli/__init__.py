@@ -331,9 +331,10 @@ def escalate(
         with session_scope() as session:
             report = escalate_overdue(session, now=datetime.now(UTC))
         console.print(
-            f"{datetime.now():%H:%M:%S} checked {report.checked} running stages: "
+            f"{datetime.now():%H:%M:%S} checked {report.checked} running stages and sub-tasks: "
             f"{len(report.yellow)} yellow, {len(report.red)} red, {len(report.listed)} listed "
-            f"(督办单 issued: 一般/重点/挂牌督办), {report.notifications} notifications queued"
+            f"(督办单 issued: 一般/重点/挂牌督办), {len(report.subtasks)} to assisting units "
+            f"(协办), {report.notifications} notifications queued"
         )
         with session_scope() as session:
             unanswered = escalate_unanswered(session, now=datetime.now(UTC))

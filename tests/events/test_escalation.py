@@ -151,8 +151,17 @@ def test_urgent_events_escalate_on_the_clock_at_night(city):
     assert escalate_overdue(session, now=saturday_night + timedelta(minutes=25)).yellow == [
         fire.code
     ]
-    assert escalate_overdue(session, now=saturday_night + timedelta(minutes=31)).red == [fire.code]
-    assert supervise_rows(session, fire.id)[-2:] == [("key", "CC"), ("key", "FS-1")]
+    late = escalate_overdue(session, now=saturday_night + timedelta(minutes=31))
+    assert late.red == [fire.code]
+    # The lead's order (to FS-1 and the centre), then the assisting police station's own, on
+    # its sub-task's clock (火灾: 公安 assists).
+    assert late.subtasks == [(fire.code, "PS-W", "key")]
+    assert supervise_rows(session, fire.id)[-4:] == [
+        ("key", "CC"),
+        ("key", "FS-1"),
+        ("key", "CC"),
+        ("key", "PS-W"),
+    ]
 
 
 def test_a_late_verification_is_reported_to_the_command_centre_only(city, tmp_path):

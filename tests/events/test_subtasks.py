@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from events import joint
 from events.calendar import Light
+from events.escalation import escalate_overdue
 from events.exceptions import ActionNotAllowed, Conflict, Forbidden, InvalidReport
 from events.kpis import subtask_kpis
-from events.models import Event, EventSubtask, SubtaskStatus
+from events.models import Event, EventSubtask, Outbox, SubtaskStatus
 from events.query import event_detail, list_events
 from events.schemas import EventRead, SubtaskRead
 from gis.clock import CHINA_TZ
@@ -458,3 +459,47 @@ def test_subtask_clocks_stop_while_the_case_is_suspended_and_move_out_on_resume(
     assert task_of(joint_city, event, "PS-W", now=tuesday_11 + timedelta(minutes=37)).light is (
         Light.YELLOW
     )
+
+
+def test_a_late_subtask_gets_its_own_supervision_orders_once_per_level(joint_city):
+    """The escalation job supervises an assisting unit on its own clock: 一般督办 at yellow,
+    重点督办 one second past the deadline, each once, to that unit (and the command centre); the
+    case's own level, the lead unit's, is left alone."""
+    session = joint_city["session"]
+    event = noise(joint_city)
+    do(joint_city, "disp_um", event, "sign", MONDAY_10 + timedelta(minutes=5))  # the lead
+    step(joint_city, "disp_eco", event, "ECO-1", "sign", MONDAY_10 + timedelta(minutes=30))
+
+    def orders() -> list[tuple[str, str, str]]:
+        return [
+            tuple(row)
+            for row in session.execute(
+                text(
+                    "SELECT u.code, o.level::text, o.stage::text FROM supervision_order o "
+                    "JOIN department_unit u ON u.id = o.unit_id "
+                    "JOIN event e ON e.id = o.event_id AND e.district_code = o.district_code "
+                    "WHERE e.code = :code ORDER BY o.id"
+                ),
+                {"code": event.code},
+            )
+        ]
+
+    # PS-W's sign-for clock runs 10:00 → 12:00 (yellow from 80 %, 11:36 + 1 min).
+    escalate_overdue(session, now=MONDAY_10.replace(hour=11, minute=36))
+    assert orders() == []
+    report = escalate_overdue(session, now=MONDAY_10.replace(hour=11, minute=37))
+    assert orders() == [("PS-W", "general", "sign")]
+    assert (report.yellow, report.subtasks) == ([], [(event.code, "PS-W", "general")])
+    escalate_overdue(session, now=MON_12)  # still yellow: no second 一般督办
+    assert orders() == [("PS-W", "general", "sign")]
+    escalate_overdue(session, now=MON_12 + timedelta(seconds=1))
+    escalate_overdue(session, now=MON_12 + timedelta(minutes=30))
+    assert orders() == [("PS-W", "general", "sign"), ("PS-W", "key", "sign")]
+    told = session.scalars(
+        select(Outbox.payload).where(Outbox.event_id == event.id, Outbox.kind == "supervise")
+    ).all()
+    assert {p["unit"] for p in told} >= {"PS-W"}
+    assert {p["lead_unit"] for p in told} == {"PS-W"}
+    # ECO-1 signed in time and UM-1's handling clock is green: neither is supervised, and the
+    # case itself carries no supervision level.
+    assert session.scalar(select(Event.supervision_level).where(Event.code == event.code)) is None
