@@ -60,7 +60,7 @@ def register(organisations_city, sequence: int = 1, actor: str = "admin", **fiel
     )
     return orgs.register_organisation(
         organisations_city["session"], actor=organisations_city[actor], data=data
-    )
+    ).read
 
 
 def wrong_last_character(valid: str) -> str:
@@ -133,7 +133,7 @@ def test_an_early_pilot_code_is_accepted_only_when_confirmed(organisations_city)
         organisations_city["session"],
         actor=organisations_city["admin"],
         data=OrganisationCreate(**data, pilot_code_confirmed=True),
-    )
+    ).read
     assert org.credit_code == pilot
 
 
