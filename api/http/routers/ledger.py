@@ -69,7 +69,9 @@ def add_house(
     """Add a house (新增房屋) to a building of my grids: unit, floor, room, use, area.
     JSON or form; answered as a GeoJSON Feature like GET /api/houses/{code}."""
     data = text_body(HouseCreate, submission, what="a house", send="its unit, floor and room")
-    written = houses.add_house(session, actor=actor, data=data, idempotency_key=idempotency_key)
+    written = houses.add_house(
+        session, actor=actor, data=data, idempotency_key=idempotency_key or None
+    )
     _answer(response, written.created)
     return feature(written.read)
 
@@ -144,7 +146,7 @@ def register_organisation(
         OrganisationCreate, submission, what="an organisation", send="its fields as JSON or a form"
     )
     written = orgs.register_organisation(
-        session, actor=actor, data=data, idempotency_key=idempotency_key
+        session, actor=actor, data=data, idempotency_key=idempotency_key or None
     )
     _answer(response, written.created)
     return written.read
