@@ -188,9 +188,12 @@ def _load(
 ) -> Organisation:
     require_role(actor, READ_PERSONS, action)
     organisation = session.get(Organisation, organisation_id, with_for_update=lock or None)
-    if organisation is None:
-        raise NotFound(f"organisation {organisation_id} does not exist")
-    require_grid(actor, organisation.grid_code, f"organisation {organisation_id}")
+    # Outside the scope reads like missing, as for residents: an error never tells where.
+    if organisation is None or not actor.can_see_grid(organisation.grid_code):
+        raise NotFound(
+            f"organisation {organisation_id} does not exist or is outside your scope "
+            "(该单位不存在或不在您的管辖范围内)"
+        )
     return organisation
 
 

@@ -139,9 +139,8 @@ def test_houses_are_written_only_in_ones_own_grids_and_only_by_workers_and_admin
     assert {b: _houses_in(session, b) for b in ("BA", "BB")} == before
     assert _changes(session, "house") == []
     # The other side: the grid's own worker, and an admin anywhere.
-    assert (
-        client.post("/api/houses", headers=as_(city, "worker_a"), json=NEW_HOUSE).status_code == 201
-    )
+    own = client.post("/api/houses", headers=as_(city, "worker_a"), json=NEW_HOUSE)
+    assert own.status_code == 201
     in_b = {**NEW_HOUSE, "building_code": "BB"}
     assert client.post("/api/houses", headers=as_(city, "admin"), json=in_b).status_code == 201
 
@@ -219,23 +218,21 @@ def test_renumbering_a_house_moves_its_code_unless_the_new_one_is_taken(client, 
     assert client.get("/api/houses/BA-1-0201", headers=headers).status_code == 404
 
 
+NEW_USE = {"use": "vacant"}
+
+
 def test_another_grids_worker_can_neither_change_a_house_nor_read_its_history(client, city):
     session = city["session"]
     before = _houses_in(session, "BA")
     headers = as_(city, "worker_b")
-    refused = client.patch("/api/houses/BA-1-0201", headers=headers, json={"use": "vacant"})
+    refused = client.patch("/api/houses/BA-1-0201", headers=headers, json=NEW_USE)
     assert refused.status_code == 403
     assert client.get("/api/houses/BA-1-0201/history", headers=headers).status_code == 403
     assert _houses_in(session, "BA") == before and _changes(session, "house") == []
-    assert (
-        client.patch(
-            "/api/houses/BA-1-0201", headers=as_(city, "admin"), json={"use": "vacant"}
-        ).status_code
-        == 200
-    )
-    assert (
-        client.get("/api/houses/BA-1-0201/history", headers=as_(city, "command")).status_code == 200
-    )
+    by_admin = client.patch("/api/houses/BA-1-0201", headers=as_(city, "admin"), json=NEW_USE)
+    assert by_admin.status_code == 200
+    history = client.get("/api/houses/BA-1-0201/history", headers=as_(city, "command"))
+    assert history.status_code == 200 and len(history.json()) == 1
 
 
 def test_changing_a_required_house_field_to_nothing_is_refused(client, city):
@@ -279,12 +276,8 @@ def test_a_grid_worker_registers_an_organisation_masked_and_recorded(client, cit
     assert after["credit_code"] == make_credit_code("420502", 1)
     assert after["responsible_phone_masked"] == "139****5678"
     # No history row holds the clear phone.
-    assert (
-        _count(
-            session, "SELECT count(*) FROM ledger_change WHERE after::text LIKE :p", p=f"%{PHONE}%"
-        )
-        == 0
-    )
+    clear = "SELECT count(*) FROM ledger_change WHERE after::text LIKE :p"
+    assert _count(session, clear, p=f"%{PHONE}%") == 0
 
 
 def test_an_organisation_is_taken_as_a_form_with_labels_and_key_unit_flags(client, city):
@@ -356,11 +349,17 @@ def test_organisations_are_scoped_to_the_workers_grids(client, city):
     assert (listed["total"], [o["id"] for o in listed["items"]]) == (1, [a["id"]])
     every = client.get("/api/organisations", headers=as_(city, "command")).json()
     assert {o["id"] for o in every["items"]} == {a["id"], b["id"]}
+    # Another grid's organisation answers exactly like one that does not exist.
     headers = as_(city, "worker_b")
+    missing = client.get("/api/organisations/999999", headers=headers)
     for path in (f"/api/organisations/{a['id']}", f"/api/organisations/{a['id']}/history"):
-        assert client.get(path, headers=headers).status_code == 403, path
+        hidden = client.get(path, headers=headers)
+        assert hidden.status_code == 404, path
+        assert hidden.json()["error"]["message"] == missing.json()["error"]["message"].replace(
+            "999999", str(a["id"])
+        )
     patched = client.patch(f"/api/organisations/{a['id']}", headers=headers, json={"name": "x"})
-    assert patched.status_code == 403
+    assert patched.status_code == 404
     assert client.get(f"/api/organisations/{b['id']}", headers=headers).status_code == 200
 
 
@@ -409,22 +408,9 @@ def test_the_clear_phone_is_shown_for_a_reason_and_the_read_is_logged(client, ci
         i=org["id"],
     )
     assert tuple(logged) == ("worker_a", "responsible_phone", "核实消防责任人")
-    # An inspector reads the ledger masked but may not unmask; another grid's worker may not.
-    assert (
-        client.post(
-            path, headers=as_(city, "inspector"), json={"reason": "核实消防责任人"}
-        ).status_code
-        == 403
-    )
-    assert (
-        client.post(
-            path, headers=as_(city, "worker_b"), json={"reason": "核实消防责任人"}
-        ).status_code
-        == 403
-    )
-    assert (
-        _count(
-            session, "SELECT count(*) FROM pii_access_log WHERE organisation_id = :i", i=org["id"]
-        )
-        == 1
-    )
+    # An inspector reads the ledger masked but may not unmask; another grid's worker finds none.
+    reason = {"reason": "核实消防责任人"}
+    assert client.post(path, headers=as_(city, "inspector"), json=reason).status_code == 403
+    assert client.post(path, headers=as_(city, "worker_b"), json=reason).status_code == 404
+    logged_reads = "SELECT count(*) FROM pii_access_log WHERE organisation_id = :i"
+    assert _count(session, logged_reads, i=org["id"]) == 1
