@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from gis.crs import Crs
 from gis.text import InputModel
@@ -164,7 +165,19 @@ class AddressSearch(BaseModel):
 
 
 # A house's unit and room are parts of its code (building code-unit-room): no '-' or spaces.
-_HOUSE_PART = r"^[0-9A-Za-z\u4e00-\u9fff]+$"
+_HOUSE_PART = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]+")
+
+
+def _house_part(value: str) -> str:
+    if not _HOUSE_PART.fullmatch(value):
+        raise ValueError(
+            f"'{value}' may hold only letters, digits and Chinese characters (no '-', '/' or "
+            "spaces): the house code joins building, unit and room with '-', e.g. BA-2-0601"
+        )
+    return value
+
+
+HousePart = Annotated[str, AfterValidator(_house_part)]
 
 
 def _parse_house_use(value: Any) -> Any:
@@ -181,9 +194,9 @@ class HouseCreate(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     building_code: str = Field(min_length=1, max_length=32)
-    unit: str = Field(default="1", min_length=1, max_length=10, pattern=_HOUSE_PART)
+    unit: HousePart = Field(default="1", min_length=1, max_length=10)
     floor: int = Field(ge=-5, le=200, description="floor number; basements are -1, -2 …")
-    room: str = Field(min_length=1, max_length=20, pattern=_HOUSE_PART)
+    room: HousePart = Field(min_length=1, max_length=20)
     use: UseOfHouse = Field(
         default=HouseUse.SELF_OCCUPIED,
         description="self_occupied 自住, rented 出租, commercial 经营, vacant 空置",
@@ -196,8 +209,8 @@ class HouseUpdate(InputModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    unit: str | None = Field(default=None, min_length=1, max_length=10, pattern=_HOUSE_PART)
+    unit: HousePart | None = Field(default=None, min_length=1, max_length=10)
     floor: int | None = Field(default=None, ge=-5, le=200)
-    room: str | None = Field(default=None, min_length=1, max_length=20, pattern=_HOUSE_PART)
+    room: HousePart | None = Field(default=None, min_length=1, max_length=20)
     use: UseOfHouse | None = None
     area_m2: float | None = Field(default=None, gt=0, le=100_000)

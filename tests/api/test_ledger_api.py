@@ -152,7 +152,7 @@ def test_houses_are_written_only_in_ones_own_grids_and_only_by_workers_and_admin
         ({"floor": 7}, 422, "above the top of building BA, which has 6 floors"),
         ({"floor": 0}, 422, "no floor 0"),
         ({"floor": -1}, 201, None),  # a basement
-        ({"room": "06-01"}, 422, "room"),  # a '-' would break the house code
+        ({"room": "06-01"}, 422, "no '-'"),  # a '-' would break the house code
         ({"building_code": "NOPE"}, 404, "building NOPE does not exist"),
         ({"use": "rented out"}, 422, "use"),
         ({"area_m2": 0}, 422, "area_m2"),
