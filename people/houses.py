@@ -73,7 +73,9 @@ def add_house(
             f"the house this Idempotency-Key added earlier (house {house_id}) no longer exists; "
             "send the form again with a new key"
         )
-    return Written(_read(session, house, building_of(session, house)), created)
+    placed = building_of(session, house)
+    _may_write(actor, placed)  # a replay answers only while the house is in the caller's grids
+    return Written(_read(session, house, placed), created)
 
 
 def change_house(session: Session, *, actor: Actor, code: str, changes: HouseUpdate) -> HouseRead:

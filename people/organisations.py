@@ -4,6 +4,7 @@ Each is identified by its unified social credit code (GB 32100) and placed by it
 (grid, district and a point on the footprint) or, lacking one, by a located point. The
 responsible person's phone is PII: stored encrypted with a masked copy. Fire and police
 departments find the key units (消防/治安重点单位) inside their jurisdiction with `key_units_in`.
+Every registration and change is kept in the ledger's history (`people.changes`), phones masked.
 """
 
 from __future__ import annotations
@@ -259,11 +260,8 @@ def register_organisation(
         idempotency_key=idempotency_key,
         create=create,
     )
-    if session.get(Organisation, organisation_id) is None:
-        raise NotFound(
-            f"the organisation this Idempotency-Key added earlier ({organisation_id}) no longer "
-            "exists; send the form again with a new key"
-        )
+    # A replay answers only while the organisation is still there and in the caller's scope.
+    _load(session, actor, organisation_id, "register organisations")
     return Written(_read_one(session, organisation_id), created)
 
 
