@@ -414,3 +414,13 @@ def test_the_clear_phone_is_shown_for_a_reason_and_the_read_is_logged(client, ci
     assert client.post(path, headers=as_(city, "worker_b"), json=reason).status_code == 404
     logged_reads = "SELECT count(*) FROM pii_access_log WHERE organisation_id = :i"
     assert _count(session, logged_reads, i=org["id"]) == 1
+
+
+def test_a_resent_post_whose_house_was_removed_since_says_so_and_adds_nothing(client, city):
+    session = city["session"]
+    headers = {**as_(city, "worker_a"), "Idempotency-Key": "gone-1"}
+    assert client.post("/api/houses", headers=headers, json=NEW_HOUSE).status_code == 201
+    session.execute(text("DELETE FROM house WHERE room = '0601'"))
+    again = client.post("/api/houses", headers=headers, json=NEW_HOUSE)
+    assert again.status_code == 404 and "with a new key" in again.text
+    assert ("2", 6, "0601", "rented", None) not in _houses_in(session, "BA")
