@@ -24,6 +24,7 @@ from api.http.routers import (
     grids,
     health,
     imports,
+    ledger,
     open311,
     people,
     recut,
@@ -95,6 +96,7 @@ def create_app() -> FastAPI:
         addresses,
         recut,
         people,
+        ledger,
         callbacks,  # before events: its POST /api/events/{code}/callbacks is not an action
         subtasks,  # before events too: POST /api/events/{code}/subtasks is not an action
         events,

@@ -61,3 +61,11 @@ class RecutRejected(ImportRejected):
 
 class InvalidAddressQuery(GridError, errors.Invalid):
     """An address search with an empty or over-long text, or a limit out of range."""
+
+
+class InvalidHouse(GridError, errors.Invalid):
+    """A house whose floor, unit or room does not fit its building."""
+
+
+class HouseTaken(GridError, errors.Conflict):
+    """Another house of the building already has that unit and room (the house code)."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from gis.crs import Crs
+from gis.text import InputModel
+from grid.models import HouseUse
 
 LocateMatch = Literal["inside", "boundary", "nearby", "outside"]
 
@@ -159,3 +162,55 @@ class AddressSearch(BaseModel):
     query: str
     parsed: dict[str, Any]
     candidates: list[AddressCandidate]
+
+
+# A house's unit and room are parts of its code (building code-unit-room): no '-' or spaces.
+_HOUSE_PART = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]+")
+
+
+def _house_part(value: str) -> str:
+    if not _HOUSE_PART.fullmatch(value):
+        raise ValueError(
+            f"'{value}' may hold only letters, digits and Chinese characters (no '-', '/' or "
+            "spaces): the house code joins building, unit and room with '-', e.g. BA-2-0601"
+        )
+    return value
+
+
+HousePart = Annotated[str, AfterValidator(_house_part)]
+
+
+def _parse_house_use(value: Any) -> Any:
+    """A house use given by value ("rented") or Chinese label ("出租"); others as they are."""
+    return HouseUse.parse(value) if isinstance(value, str) else value
+
+
+UseOfHouse = Annotated[HouseUse, BeforeValidator(_parse_house_use)]
+
+
+class HouseCreate(InputModel):
+    """A house (房屋) as a grid worker adds it to a building: unit (单元), floor, room, use."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    building_code: str = Field(min_length=1, max_length=32)
+    unit: HousePart = Field(default="1", min_length=1, max_length=10)
+    floor: int = Field(ge=-5, le=200, description="floor number; basements are -1, -2 …")
+    room: HousePart = Field(min_length=1, max_length=20)
+    use: UseOfHouse = Field(
+        default=HouseUse.SELF_OCCUPIED,
+        description="self_occupied 自住, rented 出租, commercial 经营, vacant 空置",
+    )
+    area_m2: float | None = Field(default=None, gt=0, le=100_000, description="floor area, m²")
+
+
+class HouseUpdate(InputModel):
+    """Fields of a house to change; only those given are touched (the building stays)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    unit: HousePart | None = Field(default=None, min_length=1, max_length=10)
+    floor: int | None = Field(default=None, ge=-5, le=200)
+    room: HousePart | None = Field(default=None, min_length=1, max_length=20)
+    use: UseOfHouse | None = None
+    area_m2: float | None = Field(default=None, gt=0, le=100_000)

@@ -454,3 +454,40 @@ class PersonIdentity(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class LedgerChange(DistrictKeyed, Base):
+    """One write to the house or organisation ledger (台账变更记录): who, when, which record,
+    and the fields before and after (masked values only, never a clear phone).
+
+    A POST sent with an idempotency key keeps it here, so a resent POST finds the record it
+    made the first time. Kept in the district of the record that was written.
+    """
+
+    __tablename__ = "ledger_change"
+    __table_args__ = (
+        CheckConstraint("action IN ('create', 'update')", name="action_known"),
+        Index("ix_ledger_change_record", "entity", "entity_id"),
+        # Citus keeps a unique key only with the district code in it; a key is the client's
+        # UUID, so two districts never share one in practice.
+        Index(
+            "uq_ledger_change_idempotency_key",
+            "district_code",
+            "idempotency_key",
+            unique=True,
+            postgresql_where="idempotency_key IS NOT NULL",
+        ),
+        Index("ix_ledger_change_key", "idempotency_key"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20))  # house, organisation
+    entity_id: Mapped[int]
+    action: Mapped[str] = mapped_column(String(10))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
+    after: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), default=None)

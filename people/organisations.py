@@ -4,6 +4,7 @@ Each is identified by its unified social credit code (GB 32100) and placed by it
 (grid, district and a point on the footprint) or, lacking one, by a located point. The
 responsible person's phone is PII: stored encrypted with a masked copy. Fire and police
 departments find the key units (消防/治安重点单位) inside their jurisdiction with `key_units_in`.
+Every registration and change is kept in the ledger's history (`people.changes`), phones masked.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ from people.access import (
     require_grid,
     require_role,
 )
+from people.changes import LedgerEntity, Written, create_once, history, record_change
 from people.credit_code import CreditCodeError, validate_credit_code
 from people.exceptions import Duplicate, InvalidRecord, NotFound
 from people.models import Organisation, OrganisationType
 from people.pii import PhoneError, get_cipher, mask_phone, validate_phone
 from people.schemas import (
+    ChangeRead,
     OrganisationCreate,
     OrganisationPage,
     OrganisationRead,
@@ -181,54 +184,93 @@ def _read_one(session: Session, organisation_id: int) -> OrganisationRead:
     return _read(session.execute(_read_select().where(Organisation.id == organisation_id)).one())
 
 
-def _load(session: Session, actor: Actor, organisation_id: int, action: str) -> Organisation:
+def _load(
+    session: Session, actor: Actor, organisation_id: int, action: str, *, lock: bool = False
+) -> Organisation:
     require_role(actor, READ_PERSONS, action)
-    organisation = session.get(Organisation, organisation_id)
-    if organisation is None:
-        raise NotFound(f"organisation {organisation_id} does not exist")
-    require_grid(actor, organisation.grid_code, f"organisation {organisation_id}")
+    organisation = session.get(Organisation, organisation_id, with_for_update=lock or None)
+    # Outside the scope reads like missing, as for residents: an error never tells where.
+    if organisation is None or not actor.can_see_grid(organisation.grid_code):
+        raise NotFound(
+            f"organisation {organisation_id} does not exist or is outside your scope "
+            "(该单位不存在或不在您的管辖范围内)"
+        )
     return organisation
 
 
 # --- services ---------------------------------------------------------------------------------
 
 
+def _fields(read: OrganisationRead) -> dict[str, Any]:
+    """An organisation's ledger fields as its history records them (the phone masked)."""
+    return read.model_dump(mode="json", exclude={"id", "org_type_label"})
+
+
 def register_organisation(
-    session: Session, *, actor: Actor, data: OrganisationCreate
-) -> OrganisationRead:
-    """Add an organisation, placed in its building's grid (or where its point lies)."""
+    session: Session,
+    *,
+    actor: Actor,
+    data: OrganisationCreate,
+    idempotency_key: str | None = None,
+) -> Written[OrganisationRead]:
+    """Add an organisation, placed in its building's grid (or where its point lies); a
+    resent `idempotency_key` returns the organisation it added the first time."""
     require_role(actor, READ_PERSONS, "register organisations")
     code = _credit_code(data.credit_code, confirmed=data.pilot_code_confirmed)
     place = _place(
         session, building_code=data.building_code, lon=data.lon, lat=data.lat, crs=data.crs
     )
     require_grid(actor, place.grid_code, data.building_code or "that location")
-    _check_unique(session, code)
-    phone_enc, phone_masked = _phone(data.responsible_phone)
-    organisation = Organisation(
-        credit_code=code,
-        name=data.name,
-        org_type=data.org_type,
-        address=data.address,
-        legal_representative=data.legal_representative,
-        responsible_person=data.responsible_person,
-        responsible_phone_enc=phone_enc,
-        responsible_phone_masked=phone_masked,
-        staff_count=data.staff_count,
-        fire_key_unit=data.fire_key_unit,
-        security_key_unit=data.security_key_unit,
+
+    def create(key: str | None) -> int:
+        _check_unique(session, code)
+        phone_enc, phone_masked = _phone(data.responsible_phone)
+        organisation = Organisation(
+            credit_code=code,
+            name=data.name,
+            org_type=data.org_type,
+            address=data.address,
+            legal_representative=data.legal_representative,
+            responsible_person=data.responsible_person,
+            responsible_phone_enc=phone_enc,
+            responsible_phone_masked=phone_masked,
+            staff_count=data.staff_count,
+            fire_key_unit=data.fire_key_unit,
+            security_key_unit=data.security_key_unit,
+        )
+        _apply_place(organisation, place)
+        session.add(organisation)
+        session.flush()
+        record_change(
+            session,
+            actor=actor,
+            entity=LedgerEntity.ORGANISATION,
+            entity_id=organisation.id,
+            district_code=organisation.district_code,
+            before=None,
+            after=_fields(_read_one(session, organisation.id)),
+            idempotency_key=key,
+        )
+        return organisation.id
+
+    organisation_id, created = create_once(
+        session,
+        actor=actor,
+        entity=LedgerEntity.ORGANISATION,
+        idempotency_key=idempotency_key,
+        create=create,
     )
-    _apply_place(organisation, place)
-    session.add(organisation)
-    session.flush()
-    return _read_one(session, organisation.id)
+    # A replay answers only while the organisation is still there and in the caller's scope.
+    _load(session, actor, organisation_id, "register organisations")
+    return Written(_read_one(session, organisation_id), created)
 
 
 def update_organisation(
     session: Session, *, actor: Actor, organisation_id: int, changes: OrganisationUpdate
 ) -> OrganisationRead:
     """Change an organisation's fields (only those given); a new place must be in scope too."""
-    organisation = _load(session, actor, organisation_id, "update organisations")
+    organisation = _load(session, actor, organisation_id, "update organisations", lock=True)
+    before = _fields(_read_one(session, organisation.id))
     values = changes.model_dump(exclude_unset=True)
     confirmed = values.pop("pilot_code_confirmed", False)
     crs = values.pop("crs", changes.crs)
@@ -259,13 +301,31 @@ def update_organisation(
     for name, value in values.items():
         setattr(organisation, name, value)
     session.flush()
-    return _read_one(session, organisation.id)
+    after = _read_one(session, organisation.id)
+    record_change(
+        session,
+        actor=actor,
+        entity=LedgerEntity.ORGANISATION,
+        entity_id=organisation.id,
+        district_code=organisation.district_code,
+        before=before,
+        after=_fields(after),
+    )
+    return after
 
 
 def get_organisation(session: Session, *, actor: Actor, organisation_id: int) -> OrganisationRead:
     """One organisation, phone masked."""
     _load(session, actor, organisation_id, "read organisations")
     return _read_one(session, organisation_id)
+
+
+def organisation_history(
+    session: Session, *, actor: Actor, organisation_id: int
+) -> list[ChangeRead]:
+    """Every recorded write to an organisation of my scope, oldest first."""
+    _load(session, actor, organisation_id, "read the history of organisations")
+    return history(session, entity=LedgerEntity.ORGANISATION, entity_id=organisation_id)
 
 
 def list_organisations(

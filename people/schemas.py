@@ -602,3 +602,29 @@ class IssuedKey(IntegrationRead):
     """A newly issued integration with its key, shown this once."""
 
     key: str
+
+
+# --- ledger history ---------------------------------------------------------------------------
+
+
+class ChangeRead(BaseModel):
+    """One write to a house or an organisation (台账变更): who, when, fields before and after.
+
+    A creation has no `before`; a change lists only the fields it changed. Phones appear
+    masked, as everywhere outside the unmask routes.
+    """
+
+    id: int
+    action: str = Field(description="create 新增 or update 修改")
+    at: datetime
+    staff_id: int
+    username: str
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
+class OrganisationPii(BaseModel):
+    """The clear phone of an organisation's responsible person (the read is logged)."""
+
+    organisation_id: int
+    responsible_phone: str | None

@@ -75,6 +75,17 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/special-groups/{special_group_id}/visits"): LEDGER,
     ("POST", "/api/special-groups/{special_group_id}/visits"): LEDGER,
     ("GET", "/api/visits/due"): LEDGER,
+    # the house and organisation ledgers (实有房屋, 实有单位): grid workers keep houses (admins
+    # too); organisations are kept like residents; each record's history read like the record
+    ("POST", "/api/houses"): frozenset({R.GRID_WORKER, R.ADMIN}),
+    ("PATCH", "/api/houses/{code}"): frozenset({R.GRID_WORKER, R.ADMIN}),
+    ("GET", "/api/houses/{code}/history"): LEDGER,
+    ("GET", "/api/organisations"): LEDGER,
+    ("POST", "/api/organisations"): LEDGER,
+    ("GET", "/api/organisations/{organisation_id}"): LEDGER,
+    ("PATCH", "/api/organisations/{organisation_id}"): LEDGER,
+    ("POST", "/api/organisations/{organisation_id}/unmask"): COMMAND | {R.GRID_WORKER},
+    ("GET", "/api/organisations/{organisation_id}/history"): LEDGER,
     # events
     ("POST", "/api/events"): REPORTERS,
     ("GET", "/api/events"): EVENT_READERS,
@@ -210,6 +221,7 @@ PARAMETERS = {
     "code": "420502001001001",
     "resident_id": "1",
     "household_id": "1",
+    "organisation_id": "1",
     "special_group_id": "1",
     "photo_id": "1",
     "unit_id": "1",

@@ -28,6 +28,8 @@ STATUSES: list[tuple[Exception, int]] = [
     (grid_errors.UnsupportedFormat(MESSAGE), 400),
     (grid_errors.UnreadableFile(MESSAGE), 400),
     (grid_errors.GridError(MESSAGE), 400),
+    (grid_errors.InvalidHouse(MESSAGE), 422),  # a floor above the building's top
+    (grid_errors.HouseTaken(MESSAGE), 409),  # the unit and room already in the building
     (CoordinateError(MESSAGE), 400),
     (GeometryError(MESSAGE, reason="self_intersection"), 400),
     (people_errors.NotFound(MESSAGE), 404),
