@@ -46,7 +46,7 @@ from events.models import (
     SupervisionOrder,
 )
 from events.reference import work_calendar
-from events.subtasks import subtask_light
+from events.subtasks import OPEN_SUBTASK, subtask_light
 from events.supervision import (
     RANK,
     issue,
@@ -252,7 +252,7 @@ def _escalate_subtasks(
             ),
         )
         .where(
-            EventSubtask.status.in_((SubtaskStatus.DISPATCHED, SubtaskStatus.SIGNED)),
+            EventSubtask.status.in_(sorted(OPEN_SUBTASK)),
             Event.suspended_at.is_(None),
         )
         .order_by(EventSubtask.id)

@@ -179,6 +179,22 @@ def subtasks_of(session: Session, *, event: Event) -> Sequence[EventSubtask]:
     ).all()
 
 
+def open_subtasks_of(session: Session, *, event: Event) -> bool:
+    """Whether an assisting unit's sub-task of the case is still open."""
+    return (
+        session.scalar(
+            select(EventSubtask.id)
+            .where(
+                EventSubtask.event_id == event.id,
+                EventSubtask.district_code == event.district_code,
+                EventSubtask.status.in_(sorted(OPEN_SUBTASK)),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def refuse_handling_while_open(session: Session, *, event: Event) -> None:
     """Refuse the lead's 处置完成 while an assisting unit's sub-task is open, naming them."""
     waiting = session.execute(
@@ -276,6 +292,7 @@ __all__ = [
     "cancel_subtasks",
     "open_subtask",
     "open_subtasks",
+    "open_subtasks_of",
     "record_subtask_step",
     "refuse_handling_while_open",
     "resume_subtasks",

@@ -41,6 +41,7 @@ from events.models import CITIZEN_SOURCES, AppealType, Event, EventCategory, Eve
 from events.photos import attach_photos
 from events.schemas import ActionInput, EventDetail, EventRead
 from events.service import get_event, read_event
+from events.subtasks import open_subtasks_of
 from events.tiers import tier_above, tiers_below
 from events.workflow import TRANSITIONS, allowed_actions
 from people.access import Actor
@@ -132,6 +133,8 @@ def actions_for(session: Session, *, actor: Actor, event: Event) -> list[str]:
             continue
         if not review.available(session, event=event, action=action):
             continue
+        if action == "handle" and open_subtasks_of(session, event=event):
+            continue  # the assisting units' parts first (refused with their names if pressed)
         if action == "reopen":  # only through a callback's 不满意 (events.callbacks)
             continue
         if action == ("close" if citizens(event) else "reply"):

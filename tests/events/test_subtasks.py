@@ -167,7 +167,13 @@ def test_the_lead_cannot_report_handled_while_a_subtask_is_open(joint_city):
     event = noise(joint_city)
     do(joint_city, "disp_um", event, "sign", MONDAY_10 + timedelta(minutes=10))
     step(joint_city, "disp_w", event, "PS-W", "sign", MONDAY_10 + timedelta(minutes=20))
-    with pytest.raises(ActionNotAllowed) as refused:
+
+    def offered() -> list[str]:
+        session = joint_city["session"]
+        return event_detail(session, actor=joint_city["disp_um"], code=event.code).actions
+
+    assert "handle" not in offered()  # not offered while parts are open …
+    with pytest.raises(ActionNotAllowed) as refused:  # … and refused, naming them, if sent
         do(joint_city, "disp_um", event, "handle", MONDAY_10 + timedelta(hours=3), note="已处理")
     message = str(refused.value)
     assert joint_city["police_w"].name in message and joint_city["eco"].name in message
@@ -190,6 +196,7 @@ def test_the_lead_cannot_report_handled_while_a_subtask_is_open(joint_city):
         MONDAY_10 + timedelta(hours=6),
         reason="经监测未超标，无需生态环境部门处置",
     )
+    assert "handle" in offered()
     handled = do(
         joint_city, "disp_um", event, "handle", MONDAY_10 + timedelta(hours=7), note="已处理"
     )
