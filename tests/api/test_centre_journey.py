@@ -18,6 +18,7 @@ var/test-artefacts/pages/journey-*.png.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -158,15 +159,27 @@ def city(journey_engine: Engine) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def server(journey_database: str, city: dict[str, int], tmp_path_factory) -> Iterator[str]:
-    with serving(journey_database, tmp_path_factory.mktemp("server")) as base:
+    """The app under uvicorn; started again (up to three times) when it does not answer within
+    the helper's 30 s, which a machine busy with other test runs can take."""
+    with contextlib.ExitStack() as stack:
+        for attempt in (1, 2, 3):
+            try:
+                base = stack.enter_context(
+                    serving(journey_database, tmp_path_factory.mktemp(f"server{attempt}"))
+                )
+                break
+            except pytest.fail.Exception:
+                if attempt == 3:
+                    raise
         yield base
 
 
 # -- steps on the pages -------------------------------------------------------------------------
 
 
-def report_dispute(page: Page, description: str) -> str:
-    """File a 邻里纠纷 at the phone's position on /worker; the code the page answers with."""
+def report_dispute(page: Page, description: str, *, previous: str | None = None) -> str:
+    """File a 邻里纠纷 at the phone's position on /worker; the code the page answers with (once
+    it no longer shows the `previous` report's)."""
     page.click("[data-tab=report]")
     page.click("#use-gps")
     expect(page.locator("#where-text")).to_contain_text("定位 GPS")
@@ -177,6 +190,9 @@ def report_dispute(page: Page, description: str) -> str:
     page.click("#report-submit")
     result = page.locator("#report-result")
     expect(result).to_contain_text("已上报")
+    if previous:
+        expect(result.locator("b")).not_to_have_text(f"已上报 Reported: {previous}")
+    expect(result).to_contain_text("待立案")  # a dispute waits for the community's judgement
     return re.search(r"Reported: (\S+)", result.inner_text()).group(1)
 
 
@@ -275,7 +291,7 @@ def test_a_case_travels_every_path_of_the_centre_through_the_pages(
     worker = watch.page(phone.new_page())
     sign_in(worker, server, "/worker", "worker1")
     resolved = report_dispute(worker, RESOLVED)
-    joint = report_dispute(worker, JOINT)
+    joint = report_dispute(worker, JOINT, previous=resolved)
     shoot(worker, "journey-worker-report-390")
 
     # The community's 综治工作站: resolves the first on the spot, escalates the second.
@@ -313,7 +329,9 @@ def test_a_case_travels_every_path_of_the_centre_through_the_pages(
     proposal.locator("button[data-action=accept-proposal]").click()
     expect(centre.locator("#tiers-detail .event-head .status")).to_have_text("已派遣")
     expect(centre.locator("#tiers-detail")).to_contain_text("西陵司法所西站")
-    expect(centre.locator("#tiers-detail")).to_contain_text("协办 Assisting: 西陵派出所")
+    # Registered where the escalations brought it: the district holds it, not the community.
+    expect(centre.locator("#tiers-detail .facts")).to_contain_text("区县 district")
+    expect(centre.locator("#tiers-detail .history")).to_contain_text("立案 Register")
     shoot(centre, "journey-centre-dispatched-1400")
 
     # 西站 returns it; on the 退回审核 panel the centre agrees: the rules send it to 东站.
