@@ -251,6 +251,7 @@ def verify_on_site(page: Page, code: str, photo: Any) -> None:  # noqa: F811
 def close_from_list(page: Page, code: str) -> None:
     """结案 from the console's 待结案 list."""
     page.click("[data-view=closing]")
+    page.wait_for_selector("#queue[data-shown=closing]")
     detail = open_in_queue(page, code)
     detail.locator("button[data-action=close]").click()
     expect(detail.locator(".event-head .status")).to_have_text("已结案")
@@ -273,20 +274,28 @@ def test_a_case_travels_every_path_of_the_centre_through_the_pages(
 ):
     watch = Watch(tolerated=("status of 409",))  # 处置完成 refused on purpose, sub-task open
 
+    refused: list[str] = []  # what a page asked for and was refused, to name in a failure
+
+    def watched(context: Any) -> Any:
+        context.on("response", lambda r: r.status >= 400 and refused.append(f"{r.status} {r.url}"))
+        return context
+
     def desk(username: str, viewport: dict[str, int] = WIDE) -> Page:
-        context = open_context(browser, watch, viewport=viewport)
+        context = watched(open_context(browser, watch, viewport=viewport))
         page = watch.page(context.new_page())
         sign_in(page, server, "/console", username)
         return page
 
     # 受理: the grid worker reports both disputes from a phone.
-    phone = open_context(
-        browser,
-        watch,
-        viewport=PHONE,
-        geolocation=HERE,
-        permissions=["geolocation"],
-        service_workers="block",
+    phone = watched(
+        open_context(
+            browser,
+            watch,
+            viewport=PHONE,
+            geolocation=HERE,
+            permissions=["geolocation"],
+            service_workers="block",
+        )
     )
     worker = watch.page(phone.new_page())
     sign_in(worker, server, "/worker", "worker1")
@@ -448,6 +457,7 @@ def test_a_case_travels_every_path_of_the_centre_through_the_pages(
         ["2", "西陵司法所西站", "85.00", "良", "1", "100.0%", "0", "2", "0.0%", "1", "0", "–"]
     )
     shoot(centre, "journey-bulletin-1400")
+    assert [r for r in refused if not r.startswith("409 ")] == []
     watch.check()
 
     # -- the end state, read from the database ------------------------------------------------
