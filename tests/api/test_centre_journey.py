@@ -348,6 +348,7 @@ def test_a_case_travels_every_path_of_the_centre_through_the_pages(
     detail = open_in_queue(west, joint)
     act_with_form(detail, "return", reason="当事人住所属东站辖区")
     expect(detail.locator(".event-head .status")).to_have_text("已退回")
+    expect(detail.locator(".joint-block")).to_have_count(0)  # no longer theirs: nothing asked
     review = centre.locator("#review-panel")
     review.locator("#review-refresh").click()
     item = review.locator(f"li.review-item[data-code='{joint}']")
@@ -362,6 +363,7 @@ def test_a_case_travels_every_path_of_the_centre_through_the_pages(
     detail = open_in_queue(east, joint)
     act_with_form(detail, "return", reason="纠纷发生地在西站辖区")
     expect(detail.locator(".event-head .status")).to_have_text("已退回")
+    expect(detail.locator(".joint-block")).to_have_count(0)  # no longer theirs: nothing asked
     review.locator("#review-refresh").click()
     expect(item.locator(".dispute")).to_contain_text("争议待裁定")
     rule = item.locator("form[data-action=rule]")
