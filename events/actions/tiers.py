@@ -33,11 +33,15 @@ def _tier_data(ctx: ActionContext, tier: Tier, **extra: Any) -> tuple[int | None
 
 
 def _register(ctx: ActionContext) -> None:
-    """立案: the case is taken up at its category's start tier (or the nearest tier above with a
-    centre) and waits there for 派遣 on the dispatch clock."""
+    """立案: the case is taken up at the tier holding it — its category's start tier, or the tier
+    it was escalated (上报) or delegated (下派) to — or, when that tier's centre is gone, the
+    nearest tier above with one; it waits there for 派遣 on the dispatch clock."""
     event = ctx.event
     unlocated_first(ctx)
-    tier = starting_tier(ctx.session, event=event, category=ctx.category)
+    tier = event.tier
+    if not tier_exists(ctx.session, event=event, tier=tier):
+        above = tier_above(ctx.session, event=event)
+        tier = above or starting_tier(ctx.session, event=event, category=ctx.category)
     event.tier = tier
     deadlines.start_stage(
         ctx.session, event=event, category=ctx.category, stage=Stage.DISPATCH, at=ctx.at

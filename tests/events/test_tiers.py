@@ -212,6 +212,23 @@ def test_escalate_climbs_every_tier_with_a_reason_on_a_fresh_clock(tiers):
     assert "escalate" not in actions_for(tiers["session"], actor=tiers["city_staff"], event=row)
 
 
+def test_register_keeps_the_case_at_the_tier_it_was_escalated_or_delegated_to(tiers):
+    up = do(tiers, "community_staff", pending(tiers), "escalate", MONDAY_10, reason="超出社区能力")
+    up = do(tiers, "street_staff", up, "escalate", MONDAY_10, reason="需区级部门联合调处")
+    registered = do(tiers, "command_staff", up, "register", MONDAY_10)
+    assert registered.tier is Tier.DISTRICT and registered.steps[-1].unit == tiers["command"].name
+    down = do(
+        tiers,
+        "command_staff",
+        pending(tiers, held=Tier.DISTRICT),
+        "delegate",
+        MONDAY_10,
+        tier="street",
+    )
+    registered = do(tiers, "street_staff", down, "register", MONDAY_10)
+    assert registered.tier is Tier.STREET and registered.steps[-1].unit == "西陵街道综治中心"
+
+
 def test_escalate_skips_a_street_without_a_centre(tiers):
     tiers["street_centre"].active = False
     moved = do(tiers, "community_staff", pending(tiers), "escalate", MONDAY_10, reason="涉及多方")

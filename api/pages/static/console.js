@@ -35,7 +35,7 @@ const VIEWS = {
   closing: { title: "待结案 To close", params: { status: ["verified"], sort: "deadline" } },
 };
 
-const state = { view: "queue", page: 1, light: "", open: null, me: null };
+const state = { view: "queue", page: 1, light: "", open: null, me: null, loading: 0 };
 
 function query(params) {
   const search = new URLSearchParams();
@@ -100,8 +100,13 @@ async function loadList() {
   const params = { ...view.params, ...(view.filters ? filters() : {}) };
   const page = view.whole ? 1 : state.page;
   const size = view.whole ? 200 : PAGE_SIZE;
+  // The list asked last wins: a slower answer for a view left since must not overwrite it.
+  // `data-shown` names the view once its rows are on the page ("" while loading).
+  const ticket = ++state.loading;
+  $("#queue").dataset.shown = "";
   try {
     const answer = await api(query({ ...params, page, page_size: size }));
+    if (ticket !== state.loading) return;
     let items = itemsOf(answer);
     let total = answer.total;
     if (state.view === "duplicates") {
@@ -127,8 +132,10 @@ async function loadList() {
     $("#page").textContent = `${page} / ${pages}`;
     $("#prev").disabled = page <= 1;
     $("#next").disabled = page >= pages;
+    $("#queue").dataset.shown = state.view;
     if (view.filters) loadCounts();
   } catch (failure) {
+    if (ticket !== state.loading) return;
     showError(error, failure);
   }
 }

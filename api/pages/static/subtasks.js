@@ -204,6 +204,9 @@ async function addForm(event, tasks) {
 async function showJoint(event) {
   const body = document.getElementById("detail-body");
   if (!body) return;
+  // A case with no lead unit (returned to the centre, not yet dispatched) has no open sub-task;
+  // a unit's dispatcher who just returned it no longer reads it, so asks nothing.
+  if (!event.unit && !COMMAND) return;
   const block = h("section", { class: "joint-block", dataset: { code: event.code } }, h("h3", {}, "主办/协办 Lead & assisting units"));
   // Placed right after the actions, where the lead looks before reporting the case handled.
   const history = [...body.querySelectorAll("h3")].find((node) => node.textContent.startsWith("照片") || node.textContent.startsWith("派遣说明") || node.textContent.startsWith("位置"));

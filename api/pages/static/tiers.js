@@ -7,7 +7,7 @@ import { $, TIER_LABEL, api, clearError, eventRow, h, itemsOf, renderEvent, show
 const VIEWS = { pending: "待立案 To register", registered: "待派遣 To dispatch" };
 const panel = $("#tiers");
 const admin = panel.dataset.role === "admin"; // an admin has no tier: every tier's cases
-const state = { view: "pending", open: null };
+const state = { view: "pending", open: null, loading: 0 };
 
 function listUrl(status, size) {
   const search = new URLSearchParams({ status, sort: "deadline", page_size: String(size) });
@@ -31,8 +31,12 @@ async function loadCounts() {
 async function loadList() {
   const error = $("#tiers-error");
   clearError(error);
+  // A slower answer for a list asked before (the tab left, or the reload after an action that
+  // a tab click overtook) must not overwrite the list asked last.
+  const ticket = ++state.loading;
   try {
     const items = itemsOf(await api(listUrl(state.view, 50)));
+    if (ticket !== state.loading) return;
     if (items.length && !admin) $("#tiers-tier").textContent = `· 本级 ${TIER_LABEL[items[0].tier] || items[0].tier}`;
     $("#tiers-list").replaceChildren(
       ...(items.length
@@ -45,6 +49,7 @@ async function loadList() {
         : [h("li", { class: "muted empty" }, state.view === "pending" ? "没有待立案的案件 Nothing waits for 立案." : "没有待派遣的案件 Nothing waits for 派遣.")]),
     );
   } catch (failure) {
+    if (ticket !== state.loading) return;
     showError(error, failure);
   }
   loadCounts();
