@@ -17,6 +17,7 @@ import pytest
 
 UVICORN = (sys.executable, "-m", "uvicorn", "api.app:app", "--log-level", "warning")
 
+STARTUP_SECONDS = 120
 CHROMIUM = Path("/usr/bin/chromium")
 # The flags keep Chromium from calling home, which a closed network refuses noisily.
 CHROMIUM_ARGS = [
@@ -38,11 +39,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(database_url: str, workdir: Path) -> Iterator[str]:
-    """`uvicorn api.app:app` on a free loopback port and `database_url`, uploads and its log
-    under `workdir`; yields its base URL once it answers, stops it afterwards."""
+def serving(
+    database_url: str, workdir: Path, settings: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`uvicorn api.app:app` on a free loopback port and `database_url` (and `settings`, more
+    environment), uploads and its log under `workdir`; yields its base URL once it answers,
+    stops it afterwards."""
     port = free_port()
     env = os.environ | {"DATABASE_URL": database_url, "UPLOAD_DIR": str(workdir / "uploads")}
+    env |= settings or {}
     log = workdir / "uvicorn.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -52,7 +57,9 @@ def serving(database_url: str, workdir: Path) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # Importing the app takes a few seconds, and over 20 on a machine busy with other runs;
+    # a server that is still starting is waited for, one that exited is reported at once.
+    deadline = time.monotonic() + STARTUP_SECONDS
     while True:
         try:
             if httpx.get(f"{base}/api/health", timeout=1).status_code < 500:

@@ -5,22 +5,18 @@ counts the body bytes it managed to send before the answer arrived."""
 from __future__ import annotations
 
 import json
-import os
 import select
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from api.http.body_limit import limit_of
 from gis import local_pg
+from tests.api.browser import serving
 from tests.factories import add_staff, bearer, fresh_database
 
 MB = 1024 * 1024
@@ -28,7 +24,6 @@ BIG = 50 * MB
 # Loopback socket buffers on both sides hold a few MB that a client "sends" before the server
 # reads anything; a server that reads the whole body takes all 50 MB.
 UNREAD = 16 * MB
-UVICORN = (sys.executable, "-m", "uvicorn", "api.app:app", "--log-level", "warning")
 
 
 @dataclass
@@ -38,12 +33,6 @@ class Pushed:
     status: int | None
     sent: int  # body bytes the socket accepted before the answer came
     body: bytes
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -64,39 +53,9 @@ def server(
     limits_database: tuple[str, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[int]:
     """uvicorn on a free port; imports limited to 2 MB so that a refusal is cheap to provoke."""
-    port = _free_port()
-    env = os.environ | {
-        "DATABASE_URL": limits_database[0],
-        "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
-        "MAX_IMPORT_MB": "2",
-    }
-    log = tmp_path_factory.mktemp("server") / "uvicorn.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [*UVICORN, "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code < 500:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    workdir = tmp_path_factory.mktemp("server")
+    with serving(limits_database[0], workdir, {"MAX_IMPORT_MB": "2"}) as base:
+        yield int(base.rsplit(":", 1)[1])
 
 
 def push(

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 # Long enough for two workers to import the app on a busy, shared machine.
-START_TIMEOUT_S = 60
+START_TIMEOUT_S = 120
 
 
 def gridgov_command() -> list[str]:
