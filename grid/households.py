@@ -9,7 +9,6 @@ gathers them, so `grid` never imports `people` or `events`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gis.text import natural_order
 from grid.exceptions import NotFound
 from grid.models import Building, House, HouseUse
 from grid.service import house_code, within_districts
@@ -134,13 +134,6 @@ class BuildingRooms:
     houses: Sequence[House]
 
 
-def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key reading digit runs as numbers: unit 2 before unit 10, room 0302 after 0301."""
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", text)
-    )
-
-
 def building_rooms(
     session: Session, *, code: str, districts: Sequence[str] | None = None
 ) -> BuildingRooms:
@@ -178,7 +171,7 @@ def household_table(
     open_events: Sequence[BuildingNote] = (),
 ) -> HouseholdTable:
     """Lay the houses out as floors × units × rooms, each with the counts of its house id."""
-    units = sorted({h.unit for h in building.houses}, key=natural_key)
+    units = sorted({h.unit for h in building.houses}, key=natural_order)
     by_place: dict[tuple[int, str], list[RoomCell]] = {}
     uses = dict.fromkeys(USE_ORDER, 0)
     total_groups = residents = floating = 0
@@ -215,7 +208,7 @@ def household_table(
                 UnitFloor(
                     unit=unit,
                     rooms=sorted(
-                        by_place.get((floor, unit), []), key=lambda r: natural_key(r.room)
+                        by_place.get((floor, unit), []), key=lambda r: natural_order(r.room)
                     ),
                 )
                 for unit in units
@@ -259,5 +252,4 @@ __all__ = [
     "RoomCounts",
     "building_rooms",
     "household_table",
-    "natural_key",
 ]
