@@ -23,19 +23,19 @@
       people.appendChild(text("div", "无在住人员 nobody registered here", "bt-note"));
       return;
     }
-    var table = document.createElement("table");
-    table.className = "bt-people";
+    var list = document.createElement("ul");
+    list.className = "bt-people";
     page.items.forEach(function (r) {
-      var row = document.createElement("tr");
-      row.appendChild(text("td", r.name));
-      row.appendChild(text("td", [r.sex === "male" ? "男" : r.sex === "female" ? "女" : "", r.age !== null ? r.age + "岁" : ""].join(" ")));
-      row.appendChild(text("td", r.residence_type_label));
-      row.appendChild(text("td", r.relation_to_head || ""));
-      row.appendChild(text("td", r.doc_masked));
-      row.appendChild(text("td", r.phone_masked || ""));
-      table.appendChild(row);
+      var item = document.createElement("li");
+      var sex = r.sex === "male" ? "男" : r.sex === "female" ? "女" : "";
+      var age = r.age !== null && r.age !== undefined ? r.age + "岁" : "";
+      item.appendChild(text("b", r.name));
+      item.appendChild(text("span", " " + [sex + age, r.residence_type_label, r.relation_to_head]
+        .filter(Boolean).join(" · ")));
+      item.appendChild(text("small", [r.doc_masked, r.phone_masked].filter(Boolean).join(" · ")));
+      list.appendChild(item);
     });
-    people.appendChild(table);
+    people.appendChild(list);
     if (page.total > page.items.length) {
       people.appendChild(text("div", "另有 " + (page.total - page.items.length) + " 人未列出 more not shown", "bt-note"));
     }
