@@ -271,6 +271,10 @@ def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handl
     expect(detail.locator("h2")).to_have_text(code)
     expect(detail).to_contain_text(page_text)
     expect(detail.locator(".history")).to_contain_text("派遣")
+    # The building is named; a dispatcher gets no link to its 楼盘表 (who lives there is not
+    # theirs to see), the grid worker below does.
+    expect(detail.locator("dl.facts")).to_contain_text("B-W1")
+    expect(detail.locator("a[href='/maps/building/B-W1']")).to_have_count(0)
     thumbnail = detail.locator(".thumbs img").first
     expect(thumbnail).to_be_visible()
     loaded = "img => img.complete && img.naturalWidth > 0"
@@ -287,6 +291,7 @@ def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handl
     expect(mine.locator(".status")).to_have_text("处置中")
     mine.locator("button.row-button").click()
     expect(worker.locator("#detail-body .history")).to_contain_text("签收")
+    expect(worker.locator("#detail-body a[href='/maps/building/B-W1']")).to_be_visible()
     shoot(worker, "worker-event")
 
     # The unit reports the fix; the worker verifies it on site with a photo, and the command
