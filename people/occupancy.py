@@ -5,13 +5,16 @@ residents, floating residents and special-group memberships per house, and the o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grid.models import House
+from grid.service import find_house
 from people.access import READ_PERSONS, Actor, require_grid, require_role
-from people.models import Organisation, ResidenceType, Resident, SpecialGroup
+from people.models import Organisation, Residence, ResidenceType, Resident, SpecialGroup
 
 
 @dataclass(frozen=True)
@@ -113,9 +116,56 @@ def organisations_in_building(
     ]
 
 
+class HouseStay(BaseModel):
+    """One stay of a resident in a house (the room's history): who, from when, until when."""
+
+    resident_id: int
+    name: str
+    residence_type_label: str
+    moved_in: date
+    moved_out: date | None
+    reason: str | None
+
+
+def house_history(session: Session, *, actor: Actor, house_code: str) -> list[HouseStay]:
+    """Every stay in one house, the current ones first, then newest first (scoped like the
+    residents of the house: names only, no ID number or phone)."""
+    require_role(actor, READ_PERSONS, "see who lived in a house")
+    house, building = find_house(session, code=house_code)
+    require_grid(actor, building.grid_code, f"house {house_code}")
+    rows = session.execute(
+        select(Residence, Resident.name, Resident.residence_type)
+        .join(
+            Resident,
+            (Resident.id == Residence.resident_id)
+            & (Resident.district_code == Residence.district_code),
+        )
+        .where(Residence.house_id == house.id, Residence.district_code == house.district_code)
+        .order_by(
+            Residence.moved_out.is_(None).desc(),
+            Residence.moved_out.desc(),
+            Residence.moved_in.desc(),
+            Residence.id,
+        )
+    ).all()
+    return [
+        HouseStay(
+            resident_id=stay.resident_id,
+            name=name,
+            residence_type_label=kind.label,
+            moved_in=stay.moved_in,
+            moved_out=stay.moved_out,
+            reason=stay.reason,
+        )
+        for stay, name, kind in rows
+    ]
+
+
 __all__ = [
     "BuildingOrganisation",
     "HouseOccupancy",
+    "HouseStay",
+    "house_history",
     "occupancy_by_house",
     "organisations_in_building",
 ]

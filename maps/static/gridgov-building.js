@@ -6,6 +6,7 @@
   var title = document.getElementById("bt-sheet-title");
   var facts = document.getElementById("bt-sheet-facts");
   var people = document.getElementById("bt-sheet-residents");
+  var history = document.getElementById("bt-sheet-history");
   var events = document.getElementById("bt-sheet-events");
   var opened = null;
 
@@ -16,16 +17,10 @@
     return el;
   }
 
-  function showResidents(page) {
-    people.textContent = "";
-    people.className = "";
-    if (!page.items.length) {
-      people.appendChild(text("div", "无在住人员 nobody registered here", "bt-note"));
-      return;
-    }
+  function personList(items, cls) {
     var list = document.createElement("ul");
-    list.className = "bt-people";
-    page.items.forEach(function (r) {
+    list.className = "bt-people " + cls;
+    items.forEach(function (r) {
       var item = document.createElement("li");
       var sex = r.sex === "male" ? "男" : r.sex === "female" ? "女" : "";
       var age = r.age !== null && r.age !== undefined ? r.age + "岁" : "";
@@ -35,28 +30,70 @@
       item.appendChild(text("small", [r.doc_masked, r.phone_masked].filter(Boolean).join(" · ")));
       list.appendChild(item);
     });
-    people.appendChild(list);
+    return list;
+  }
+
+  // Those living here now, masked.
+  function showResidents(page) {
+    people.textContent = "";
+    people.className = "";
+    if (page.items.length) people.appendChild(personList(page.items, "bt-current"));
+    else people.appendChild(text("div", "无在住人员 nobody lives here now", "bt-note"));
     if (page.total > page.items.length) {
       people.appendChild(text("div", "另有 " + (page.total - page.items.length) + " 人未列出 more not shown", "bt-note"));
     }
   }
 
-  function load(code) {
-    people.className = "bt-note";
-    people.textContent = "加载中 loading…";
-    var url = "/api/residents?page_size=100&house=" + encodeURIComponent(code);
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+  // The room's history: stays that have ended, newest first.
+  function showHistory(stays) {
+    history.textContent = "";
+    history.className = "";
+    var ended = stays.filter(function (s) { return s.moved_out; });
+    if (!ended.length) {
+      history.appendChild(text("div", "无迁出记录 nobody has moved out", "bt-note"));
+      return;
+    }
+    var list = document.createElement("ul");
+    list.className = "bt-people bt-former";
+    ended.forEach(function (s) {
+      var item = document.createElement("li");
+      item.appendChild(text("b", s.name));
+      item.appendChild(text("span", " " + s.residence_type_label));
+      item.appendChild(text("small", s.moved_in + " → " + s.moved_out + (s.reason ? " · " + s.reason : "")));
+      list.appendChild(item);
+    });
+    history.appendChild(list);
+  }
+
+  function fetchJson(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
-        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-      })
-      .then(function (answer) {
-        if (opened !== code) return;
-        if (answer.ok) showResidents(answer.body);
-        else people.textContent = (answer.body.error && answer.body.error.message) || "无法读取住户 could not load";
-      })
-      .catch(function () {
-        if (opened === code) people.textContent = "网络错误，请重试 network error, try again";
+        return response.json().then(function (body) {
+          if (!response.ok) throw new Error((body.error && body.error.message) || "无法读取 could not load");
+          return body;
+        });
       });
+  }
+
+  function load(code) {
+    [people, history].forEach(function (box) {
+      box.className = "bt-note";
+      box.textContent = "加载中 loading…";
+    });
+    var house = encodeURIComponent(code);
+    var failed = function (box) {
+      return function (error) {
+        if (opened !== code) return;
+        box.className = "bt-note";
+        box.textContent = error instanceof TypeError ? "网络错误，请重试 network error, try again" : error.message;
+      };
+    };
+    fetchJson("/api/residents?page_size=100&house=" + house)
+      .then(function (page) { if (opened === code) showResidents(page); })
+      .catch(failed(people));
+    fetchJson("/api/houses/" + house + "/residences")
+      .then(function (stays) { if (opened === code) showHistory(stays); })
+      .catch(failed(history));
   }
 
   function open(button) {

@@ -68,6 +68,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("PATCH", "/api/residents/{resident_id}"): LEDGER,
     ("POST", "/api/residents/{resident_id}/unmask"): COMMAND | {R.GRID_WORKER},
     ("GET", "/api/residents/{resident_id}/residences"): LEDGER,
+    ("GET", "/api/houses/{code}/residences"): LEDGER,  # a room's history in the 楼盘表
     ("POST", "/api/residents/{resident_id}/move-in"): LEDGER,
     ("POST", "/api/residents/{resident_id}/move-out"): LEDGER,
     ("GET", "/api/households/{household_id}"): LEDGER,

@@ -253,3 +253,30 @@ def test_an_empty_building_has_an_empty_table(client, tower):
         "/api/buildings/420502001001002B9002/households", headers=bearer(tower["worker2"])
     ).json()
     assert (table["rows"], table["units"], table["rooms"], table["residents"]) == ([], [], 0, 0)
+
+
+def test_a_rooms_history_lists_every_stay_current_first(client, tower):
+    moved = client.get(
+        f"/api/houses/{BUILDING}-10-0302/residences", headers=bearer(tower["worker2"])
+    )
+    assert moved.status_code == 200, moved.text
+    assert [(s["name"], s["moved_in"], s["moved_out"], s["reason"]) for s in moved.json()] == [
+        ("住户26", "2025-01-01", "2025-03-01", "搬走")
+    ]
+    busy = client.get(f"/api/houses/{BUILDING}-1-0301/residences", headers=bearer(tower["worker2"]))
+    assert sorted(s["name"] for s in busy.json()) == ["住户23", "住户24", "住户25"]
+    assert all(s["moved_out"] is None for s in busy.json())
+    assert "doc" not in busy.text and id_number(23) not in busy.text
+
+
+def test_a_rooms_history_is_scoped_and_says_what_is_wrong(client, tower):
+    url = f"/api/houses/{BUILDING}-1-0301/residences"
+    assert client.get(url, headers=bearer(tower["west_worker"])).status_code == 403
+    assert client.get(url, headers=bearer(tower["leader"])).status_code == 403
+    assert client.get(url, headers=bearer(tower["inspector"])).status_code == 200
+    missing = client.get(
+        f"/api/houses/{BUILDING}-1-9999/residences", headers=bearer(tower["admin"])
+    )
+    assert missing.status_code == 404 and "does not exist" in missing.json()["error"]["message"]
+    malformed = client.get("/api/houses/nodashes/residences", headers=bearer(tower["admin"]))
+    assert malformed.status_code == 400

@@ -430,6 +430,15 @@ def test_building_table_on_a_phone_matches_sql_and_opens_a_rooms_residents(serve
             ),
             {"c": code},
         ).one()
+        moved_out = conn.execute(
+            text(
+                "SELECT count(*) FROM residence s JOIN house h ON h.id = s.house_id "
+                "JOIN building b ON b.id = h.building_id "
+                "WHERE b.code || '-' || h.unit || '-' || h.room = :room "
+                "AND s.moved_out IS NOT NULL"
+            ),
+            {"room": room},
+        ).scalar_one()
     assert page.locator(".bt-room").count() == sum(houses.values()) > 0
     assert int(page.inner_text("#bt-residents").replace(",", "")) == residents
     for use, n in houses.items():
@@ -444,8 +453,10 @@ def test_building_table_on_a_phone_matches_sql_and_opens_a_rooms_residents(serve
     page.locator(f".bt-room[data-code='{room}']").scroll_into_view_if_needed()
     page.click(f".bt-room[data-code='{room}']")
     page.wait_for_selector("#bt-sheet:not([hidden]) .bt-people")
-    rows = page.locator("#bt-sheet-residents .bt-people li")
+    rows = page.locator("#bt-sheet-residents .bt-current li")
     assert rows.count() == in_room
+    page.wait_for_selector("#bt-sheet-history:not(.bt-note)")
+    assert page.locator("#bt-sheet-history .bt-former li").count() == moved_out
     assert all("*" in rows.nth(i).inner_text() for i in range(rows.count()))  # masked
     screenshot(page, "building_table_room_390")
     page.keyboard.press("Escape")
