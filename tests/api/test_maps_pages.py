@@ -504,6 +504,25 @@ def test_grid_map_on_a_phone_leaves_the_map_usable_and_links_every_building(serv
     )
     assert sorted(links) == sorted(f"/maps/building/{c}" for c in codes)
     screenshot(page, "maps_grid_390")
+    # A tap on a building (the one nearest the map's centre; events hidden so no marker is on
+    # top of it) opens a popup linking to its 楼盘表.
+    target = page.evaluate(
+        """() => {
+          gridgov.map.removeLayer(gridgov.layers.events);
+          const centre = gridgov.map.getSize().divideBy(2);
+          const all = ['buildings', 'visits_soon', 'visits_overdue']
+            .flatMap(k => gridgov.layers[k].getLayers());
+          const at = l => gridgov.map.latLngToContainerPoint(l.getCenter());
+          all.sort((a, b) => at(a).distanceTo(centre) - at(b).distanceTo(centre));
+          const box = gridgov.map.getContainer().getBoundingClientRect();
+          const p = at(all[0]);
+          return {x: box.left + p.x, y: box.top + p.y, code: all[0].feature.properties.code};
+        }"""
+    )
+    page.touchscreen.tap(target["x"], target["y"])
+    popup_link = page.locator(".leaflet-popup a[href^='/maps/building/']")
+    popup_link.wait_for()
+    assert popup_link.get_attribute("href") == f"/maps/building/{target['code']}"
     page.click(".gg-buildings a >> nth=0")
     page.wait_for_selector(".bt-table, .bt-main")
     assert page.url.startswith(f"{server}/maps/building/")
