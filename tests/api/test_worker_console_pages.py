@@ -293,6 +293,13 @@ def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handl
     expect(worker.locator("#detail-body .history")).to_contain_text("签收")
     expect(worker.locator("#detail-body a[href='/maps/building/B-W1']")).to_be_visible()
     shoot(worker, "worker-event")
+    worker.click("[data-tab=buildings]")  # the grid's buildings, each linked to its 楼盘表
+    expect(worker.locator("#buildings-list a[href='/maps/building/B-W1']")).to_have_text(
+        "夷陵路12号"
+    )
+    shoot(worker, "worker-buildings")
+    worker.click("[data-tab=events]")
+    worker.locator(f"#events-list li.event[data-code='{code}'] button.row-button").click()
 
     # The unit reports the fix; the worker verifies it on site with a photo, and the command
     # centre closes it (结案) from its 待结案 list.

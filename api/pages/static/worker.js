@@ -232,6 +232,7 @@ function showTab(name) {
   $("#detail").hidden = true;
   if (name === "events") loadEvents();
   if (name === "visits") loadVisits();
+  if (name === "buildings") loadBuildings();
   if (name === "report" && state.map) state.map.invalidateSize();
 }
 
@@ -515,6 +516,38 @@ async function openEvent(code) {
 
 function showEvent(event) {
   renderEvent($("#detail-body"), event, { onChanged: showEvent });
+}
+
+// --- buildings (楼盘表) ------------------------------------------------------------------------------
+
+async function loadBuildings() {
+  const list = $("#buildings-list");
+  const error = $("#buildings-error");
+  clearError(error);
+  const grids = (state.me && state.me.scope && state.me.scope.grids) || [];
+  try {
+    const buildings = [];
+    for (const code of grids.slice(0, 12)) {
+      const collection = await api(`/api/buildings?grid=${encodeURIComponent(code)}&page_size=500`);
+      for (const feature of collection.features || []) buildings.push(feature.properties);
+    }
+    const label = (b) => b.name || b.code;
+    buildings.sort((a, b) => label(a).localeCompare(label(b), "zh-CN", { numeric: true }));
+    list.replaceChildren(
+      ...(buildings.length
+        ? buildings.map((b) =>
+            h(
+              "li",
+              { class: "building" },
+              h("a", { href: `/maps/building/${encodeURIComponent(b.code)}` }, label(b)),
+              h("span", { class: "muted" }, ` ${b.use_label || ""}${b.floors ? ` · ${b.floors}层` : ""} · ${b.houses}户`),
+            ),
+          )
+        : [h("li", { class: "muted empty" }, "你的网格没有登记楼栋 No buildings in your grids; the grid map shows your area.")]),
+    );
+  } catch (failure) {
+    showError(error, failure);
+  }
 }
 
 // --- visits ---------------------------------------------------------------------------------------
