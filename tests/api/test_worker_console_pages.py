@@ -338,6 +338,8 @@ def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handl
     worker.click("[data-tab=visits]")
     visit = worker.locator("#visits-list li.visit").first
     expect(visit).to_contain_text("独居")
+    expect(visit).to_contain_text("B-W1-1-0101")  # where the resident lives
+    expect(visit.locator("a.building-table")).to_have_attribute("href", "/maps/building/B-W1")
     visit.locator("button", has_text="记录走访").click()
     visit.locator("textarea[name=note]").fill("老人身体尚好，已检查燃气")
     visit.locator("button[type=submit]").click()

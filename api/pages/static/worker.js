@@ -571,7 +571,8 @@ async function loadVisits() {
 
 function visitRow(item) {
   const name = item.resident_name || item.name_masked || item.name || `#${item.special_group_id}`;
-  const where = [item.building, item.house, item.address, item.grid_code].filter(Boolean).join(" · ");
+  // The house code names the building too (building-unit-room); the 楼盘表 link opens it.
+  const where = [item.house_code || item.building_code, item.grid_code].filter(Boolean).join(" · ");
   const due = item.next_visit_due || item.due_on || item.due;
   const overdue = item.days_overdue > 0 ? `逾期 ${item.days_overdue} 天 ${item.days_overdue} d overdue` : "今日到期 due today";
   const error = h("p", { class: "error", role: "alert", hidden: true });
@@ -595,6 +596,9 @@ function visitRow(item) {
       h("span", { class: "status" }, item.group_type_label || item.group_type || ""),
     ),
     h("div", { class: "muted" }, [where, due ? `应访 due ${due}` : "", overdue].filter(Boolean).join(" · ")),
+    item.building_code
+      ? h("a", { class: "building-table", href: `/maps/building/${encodeURIComponent(item.building_code)}` }, "楼盘表 Building table →")
+      : null,
     h("button", { type: "button", class: "secondary", onclick: () => (form.hidden = !form.hidden) }, "记录走访 Record visit"),
     form,
   );
