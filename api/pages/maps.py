@@ -140,7 +140,8 @@ def building_page(
         return visitor
     table = building_households(session, actor=visitor, code=code, now=datetime.now(UTC))
     grid_link = f"/maps/grid?{urlencode({'grid': table.grid_code})}" if table.grid_code else None
-    # Grid workers follow their cases on their own page; command staff in the console.
-    event_link = "/worker" if visitor.role is StaffRole.GRID_WORKER else "/console?event={code}"
+    # Grid workers and inspectors follow cases on their own page; command staff in the console.
+    on_site = visitor.role in (StaffRole.GRID_WORKER, StaffRole.INSPECTOR)
+    event_link = "/worker?event={code}" if on_site else "/console?event={code}"
     html = render_building(table.model_dump(), grid_link=grid_link, event_link=event_link)
     return HTMLResponse(html, headers=_HTML)

@@ -345,6 +345,9 @@ def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handl
     visit.locator("button[type=submit]").click()
     expect(worker.locator("#visits-list")).to_contain_text("已记录")
     shoot(worker, "worker-visits")
+    # The 楼盘表's event links: /worker?event=CODE opens that case.
+    worker.goto(f"{server}/worker?event={code}")
+    expect(worker.locator("#detail-body h2")).to_have_text(code)
     watch.check()
     phone.close()
     desk.close()

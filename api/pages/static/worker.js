@@ -663,6 +663,12 @@ async function start() {
   if ("serviceWorker" in navigator && window.isSecureContext) {
     navigator.serviceWorker.register("/worker/sw.js", { scope: "/worker" }).catch(() => {});
   }
+  // /worker?event=CODE (a link from the 楼盘表 or a map) opens that case.
+  const asked = new URLSearchParams(window.location.search).get("event");
+  if (asked) {
+    state.tab = "events";
+    await openEvent(asked);
+  }
   document.body.dataset.ready = "true";
 }
 
