@@ -332,6 +332,8 @@ def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handl
     expect(centre.locator("#detail-body .event-head .status")).to_have_text("已结案")
     expect(centre.locator("#detail-body table.stages tr[data-stage=close]")).to_contain_text("按时")
     shoot(centre, "console-closed")
+    centre.goto(f"{server}/console?event={code}")  # the maps' and the 楼盘表's event links
+    expect(centre.locator("#detail-body h2")).to_have_text(code)
     centre_desk.close()
 
     worker.click("#detail-back")
