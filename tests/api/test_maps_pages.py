@@ -485,6 +485,10 @@ def test_building_table_at_desk_width_and_for_someone_outside_the_grid(server, b
 def test_grid_map_on_a_phone_leaves_the_map_usable_and_links_every_building(server, browser, demo):
     visit = open_page(browser, f"{server}/maps/grid", demo.worker, **PHONE)
     page = visit.page
+    # Without it a real phone lays the page out 980 px wide (headless Chromium does not).
+    assert page.get_attribute("meta[name=viewport]", "content") == (
+        "width=device-width, initial-scale=1"
+    )
     box = page.locator(".folium-map").bounding_box()
     assert box is not None and box["width"] >= 389 and box["height"] >= 0.4 * 844
     page.click("#gg-fold")
