@@ -25,6 +25,7 @@ from bench.address_workloads import address_city_workload, address_figures, addr
 from bench.common import Figure, bench_database, seed_city
 from bench.event_workloads import bulletin_figures, kpi_figures, report_figures
 from bench.frame import import_workload, locate_figures, seed_city_figures
+from bench.household_workloads import household_figures
 from bench.http_workloads import http_list_figures, http_workload
 from bench.map_workloads import map_figures
 from bench.people_workloads import (
@@ -59,6 +60,7 @@ def demo_workload() -> list[Figure]:
         _seed_everything(engine, "demo")
         figures += report_figures(engine, "demo city, 200 grids")
         figures += map_figures(engine, "demo city")
+        figures += household_figures(engine, "demo city")
         figures += bulletin_figures(engine, "demo city")
     return figures
 
@@ -79,6 +81,7 @@ def city_workload() -> list[Figure]:
         figures += http_list_figures(engine, "city")
         figures += report_figures(engine, "city, 20,000 grids")
         figures += map_figures(engine, "city")
+        figures += household_figures(engine, "city")
         figures += address_figures(engine, "city")
     return figures
 

@@ -346,6 +346,27 @@ def grid_open_events(
     return _markers(session, where, _aware(now, "now"), limit)
 
 
+def building_open_events(
+    session: Session,
+    *,
+    actor: Actor,
+    building_id: int,
+    district_code: str,
+    grid_code: str | None,
+    now: datetime,
+    limit: int = MAX_MARKERS,
+) -> list[EventMarker]:
+    """The open events placed at one building, with their lights (its grid in the scope)."""
+    if not actor.can_see_grid(grid_code):
+        raise Forbidden(f"grid {grid_code} is outside your scope")
+    where = [
+        Event.status.in_(OPEN_STATES),
+        Event.building_id == building_id,
+        Event.district_code == district_code,
+    ]
+    return _markers(session, where, _aware(now, "now"), limit)
+
+
 def _unit_of(session: Session, actor: Actor, unit_id: int | None) -> DepartmentUnit:
     """The unit a dispatcher works in, or the one command staff asked for."""
     if actor.role is StaffRole.DISPATCHER:
@@ -637,6 +658,7 @@ __all__ = [
     "Jurisdiction",
     "PanelKpis",
     "area_actor",
+    "building_open_events",
     "daily_trend",
     "grid_open_events",
     "heat_cells",

@@ -27,6 +27,14 @@ EARLIEST_OCCURRENCE: Final = datetime(2000, 1, 1, tzinfo=CHINA_TZ)
 FUTURE_SLACK: Final = timedelta(days=1)
 
 
+def natural_order(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key reading digit runs as numbers: 12栋 after 2栋, unit 2 before unit 10, room
+    0302 after 0301."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", text)
+    )
+
+
 def describe_character(character: str) -> str:
     """A character as a reader can name it: U+0001, U+000B …"""
     names = {"\x00": "NUL (\\x00)"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import folium
 
+from gis.text import natural_order
 from maps import layers
 from maps.basemap import new_map
 from maps.encode import shift_bbox
@@ -13,6 +14,8 @@ from maps.page import panel, render
 
 # Building footprints are small: keep 6 decimals (≈0.1 m).
 _DECIMALS = 6
+# The 楼盘表 page of a building (served pages only: an exported file has no server behind it).
+BUILDING_LINK = "/maps/building/{code}"
 
 
 def _label(b_name: str | None, code: str, use: str, floors: int | None, houses: int) -> str:
@@ -64,6 +67,7 @@ def grid_map(data: GridMap, view: View) -> folium.Map:
             name=f"{name} ({len(shapes)})",
             layer_id=layer_id,
             style={"color": colour, "weight": 1, "fillColor": colour, "fillOpacity": 0.45},
+            link=BUILDING_LINK if view.mode == "served" else None,
         ).add_to(m)
     layers.events(data.events, view=view, name="在办事件", layer_id="events").add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
@@ -83,6 +87,8 @@ def render_grid(data: GridMap, view: View) -> str:
         overdue_visits=sum(b.visits_overdue for b in data.buildings),
         soon_visits=sum(b.visits_due_soon for b in data.buildings),
         due=due,
+        buildings=sorted(data.buildings, key=lambda b: natural_order(b.name or b.code)),
+        building_link=BUILDING_LINK,
         served=view.mode == "served",
     )
     return render(

@@ -123,8 +123,10 @@ def outlines(
     style: dict[str, Any],
     drill: bool = False,
     show: bool = True,
+    link: str | None = None,
 ) -> DataLayer:
-    """Outlines (streets, communities, jurisdictions …) with their names as tooltips."""
+    """Outlines (streets, communities, jurisdictions …) with their names as tooltips; with
+    `link` (a URL with `{code}`) a tap opens a popup linking to that page."""
     data = {
         "p": decimals,
         "k": [s.code for s in shapes],
@@ -133,7 +135,7 @@ def outlines(
             [s.wkb for s in shapes], decimals=decimals, gcj02=view.shift_gcj02
         ),
     }
-    options = {"id": layer_id, "style": style, "drill": drill}
+    options = {"id": layer_id, "style": style, "drill": drill, "link": link}
     return DataLayer("outlines", data, options, name=name, show=show)
 
 

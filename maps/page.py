@@ -93,6 +93,12 @@ def render(m: folium.Map, view: View, *, title: str, panel_html: str) -> str:
     """The whole page: map, panel, assets (linked or inlined per `view.mode`)."""
     figure = Figure(title=title)
     figure.header.add_child(Element('<meta name="robots" content="noindex">'), name="robots")
+    # Without it a phone lays the page out 980 px wide and shrinks it: the phone layout in
+    # gridgov-maps.css (panel under the map) never applies and the map is a sliver beside it.
+    figure.header.add_child(
+        Element('<meta name="viewport" content="width=device-width, initial-scale=1">'),
+        name="viewport",
+    )
     # No favicon request: an exported file has nowhere to fetch one from.
     figure.header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
     m.add_to(figure)

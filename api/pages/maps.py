@@ -14,12 +14,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.households import building_households
 from api.http.auth import COMMAND, LEADERS, allow, page_gate
 from api.http.deps import ReadSessionDep
 from api.map_data import grid_data, leader_data, leader_panel, unit_data
 from api.pages.routes import admit_visitor
 from api.pages.templating import VENDOR_URL
 from gis.config import get_settings
+from maps.building import render_building
 from maps.grid import render_grid
 from maps.leader import render_leader, render_leader_kpis
 from maps.model import View
@@ -122,3 +124,24 @@ def grid_page(
         return visitor
     data = grid_data(session, actor=visitor, grid_code=grid or None, now=datetime.now(UTC))
     return HTMLResponse(render_grid(data, served_view()), headers=_HTML)
+
+
+@router.get("/maps/building/{code}", response_class=HTMLResponse)
+def building_page(
+    request: Request,
+    session: ReadSessionDep,
+    actor: Annotated[Actor | None, page_gate(GRID_ROLES)],
+    code: str,
+) -> Response:
+    """楼盘表: a building's rooms as floors × units by use, residents and special groups per
+    room, its organisations and open events (the building's grid worker, command, inspector)."""
+    visitor = admit_visitor(request, actor, roles=GRID_ROLES, page_name="楼盘表 Building table")
+    if isinstance(visitor, Response):
+        return visitor
+    table = building_households(session, actor=visitor, code=code, now=datetime.now(UTC))
+    grid_link = f"/maps/grid?{urlencode({'grid': table.grid_code})}" if table.grid_code else None
+    # Grid workers and inspectors follow cases on their own page; command staff in the console.
+    on_site = visitor.role in (StaffRole.GRID_WORKER, StaffRole.INSPECTOR)
+    event_link = "/worker?event={code}" if on_site else "/console?event={code}"
+    html = render_building(table.model_dump(), grid_link=grid_link, event_link=event_link)
+    return HTMLResponse(html, headers=_HTML)

@@ -90,6 +90,12 @@
       var polygon = L.polygon(G.decodeGeom(data.g[i], factor), style);
       polygon.feature = { properties: { code: code, name: data.n[i] } };
       if (interactive) polygon.bindTooltip(G.esc(data.n[i]), { sticky: true });
+      if (interactive && options.link && !G.exported) {
+        polygon.bindPopup(function () {
+          return "<div class='gg-popup'><b>" + G.esc(data.n[i]) + "</b><br><a href='" +
+            G.esc(options.link.replace("{code}", encodeURIComponent(code))) + "'>楼盘表 open →</a></div>";
+        });
+      }
       if (options.drill) {
         polygon.on("click", function () {
           G.drill(code, polygon);
@@ -506,6 +512,30 @@
     });
   };
   window.addEventListener("load", G.foldLayersOnPhones);
+
+  // On a phone the panel sits under the map, half the screen each; its first button folds
+  // it to one line so the map gets the whole screen, and unfolds it again.
+  G.panelFolding = function () {
+    var panel = document.getElementById("gg-panel");
+    if (!panel || document.getElementById("gg-fold")) return;
+    var button = document.createElement("button");
+    button.type = "button";
+    button.id = "gg-fold";
+    button.className = "gg-fold";
+    var show = function (folded) {
+      document.body.classList.toggle("gg-panel-folded", folded);
+      button.setAttribute("aria-expanded", String(!folded));
+      button.textContent = folded ? "▲ 展开面板 Show panel" : "▼ 收起面板 Full map";
+      if (G.map) G.map.invalidateSize();
+    };
+    button.addEventListener("click", function () {
+      show(!document.body.classList.contains("gg-panel-folded"));
+    });
+    panel.insertBefore(button, panel.firstChild);
+    show(false);
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", G.panelFolding);
+  else window.setTimeout(G.panelFolding, 0);
 
   // How many grid polygons are drawn on the map now (for tests and the status line).
   G.drawnGrids = function () {

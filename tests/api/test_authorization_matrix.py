@@ -53,6 +53,8 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/grids/{code}"): EVERYONE,
     ("GET", "/api/buildings"): EVERYONE,
     ("GET", "/api/buildings/{code}"): EVERYONE,
+    # the 楼盘表 counts residents and special groups room by room: those who work with residents
+    ("GET", "/api/buildings/{code}/households"): LEDGER,
     ("GET", "/api/houses"): EVERYONE,
     ("GET", "/api/houses/{code}"): EVERYONE,
     ("GET", "/api/addresses/search"): EVERYONE,  # 地址匹配: the frame again, in one's own area
@@ -66,6 +68,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("PATCH", "/api/residents/{resident_id}"): LEDGER,
     ("POST", "/api/residents/{resident_id}/unmask"): COMMAND | {R.GRID_WORKER},
     ("GET", "/api/residents/{resident_id}/residences"): LEDGER,
+    ("GET", "/api/houses/{code}/residences"): LEDGER,  # a room's history in the 楼盘表
     ("POST", "/api/residents/{resident_id}/move-in"): LEDGER,
     ("POST", "/api/residents/{resident_id}/move-out"): LEDGER,
     ("GET", "/api/households/{household_id}"): LEDGER,
@@ -202,6 +205,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/maps/leader/panel"): LEADERS,
     ("GET", "/maps/unit"): COMMAND | UNIT,
     ("GET", "/maps/grid"): COMMAND | ON_SITE,
+    ("GET", "/maps/building/{code}"): COMMAND | ON_SITE,  # 楼盘表, from the grid map
     # every account for the frame (buildings, grids); the events layer refuses leaders, below
     ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"): EVERYONE,
     # 考核通报 (evaluation bulletin): leaders and the command centre of the area, never a unit
@@ -209,7 +213,15 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/bulletins/{month}.xlsx"): LEADERS,
     ("GET", "/reports/bulletin"): LEADERS,
 }
-PAGES = {"/worker", "/console", "/maps/leader", "/maps/unit", "/maps/grid", "/reports/bulletin"}
+PAGES = {
+    "/worker",
+    "/console",
+    "/maps/leader",
+    "/maps/unit",
+    "/maps/grid",
+    "/maps/building/{code}",
+    "/reports/bulletin",
+}
 # Open to anyone, or to integrations holding an API key (tested in test_open311.py), or to
 # devices signing with their secret (tested in test_devices_api.py).
 NOT_STAFF = re.compile(

@@ -302,6 +302,8 @@ def test_a_call_is_placed_by_its_address_answered_and_called_back_all_in_the_bro
     page.click("#intake-find")
     candidate = page.locator("#intake-candidates button").first
     expect(candidate).to_contain_text("夷陵路12号")
+    table_link = page.locator("#intake-candidates a.building-table").first
+    expect(table_link).to_have_attribute("href", "/maps/building/B-W1")  # the building's 楼盘表
     candidate.click()
     expect(page.locator("#intake-where")).to_contain_text("B-W1")
     page.click("#intake-submit")

@@ -41,6 +41,12 @@ from tests.demo.demo_city import STREET, DemoCity, demo_city
 from tests.factories import COMMUNITY, add_grid, add_staff, admin_tree, bearer, square
 
 ARTEFACTS = PROJECT_DIR / "var" / "test-artefacts"
+# A 390 px phone (iPhone 12/13/14 width) that honours the viewport meta as a phone does.
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+}
 OPEN = (
     "('reported','pending','registered','dispatched','signed','handled','verified','returned',"
     "'suspended')"
@@ -141,9 +147,12 @@ class Visit:
         assert not self.errors, f"script errors: {self.errors}"
 
 
-def open_page(browser: Browser, url: str, actor: Actor | None, **context: Any) -> Visit:
-    """Open `url` signed in as `actor` (a page session cookie), recording requests and errors."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, **context)
+def open_page(
+    browser: Browser, url: str, actor: Actor | None, *, map_page: bool = True, **context: Any
+) -> Visit:
+    """Open `url` signed in as `actor` (a page session cookie), recording requests and errors;
+    a desk-sized window unless `context` gives a viewport (PHONE)."""
+    ctx = browser.new_context(**({"viewport": {"width": 1400, "height": 900}} | context))
     if actor is not None:
         token, _ = issue_token(actor)
         origin = urlparse(url)
@@ -163,7 +172,8 @@ def open_page(browser: Browser, url: str, actor: Actor | None, **context: Any) -
         lambda message: visit.errors.append(message.text) if message.type == "error" else None,
     )
     page.goto(url)
-    page.wait_for_function("window.gridgov && window.gridgov.map !== undefined", timeout=20_000)
+    if map_page:
+        page.wait_for_function("window.gridgov && window.gridgov.map !== undefined", timeout=20_000)
     return visit
 
 
@@ -372,6 +382,167 @@ def test_grid_map_shows_buildings_and_visit_counts_without_names(server, browser
     visit.check_clean()
 
 
+# --- on a phone ------------------------------------------------------------------------------
+
+
+def biggest_building(demo: DemoCity) -> str:
+    """The code of the grid worker's building with the most houses (ties: lowest code)."""
+    with demo.engine.connect() as conn:
+        return str(
+            conn.execute(
+                text(
+                    "SELECT b.code FROM building b JOIN house h ON h.building_id = b.id "
+                    "WHERE b.grid_code = :g GROUP BY b.code ORDER BY count(*) DESC, b.code LIMIT 1"
+                ),
+                {"g": demo.grid_code},
+            ).scalar_one()
+        )
+
+
+def test_building_table_on_a_phone_matches_sql_and_opens_a_rooms_residents(server, browser, demo):
+    code = biggest_building(demo)
+    visit = open_page(
+        browser, f"{server}/maps/building/{code}", demo.worker, map_page=False, **PHONE
+    )
+    page = visit.page
+    with demo.engine.connect() as conn:
+        houses = dict(
+            conn.execute(
+                text(
+                    "SELECT h.use::text, count(*) FROM house h JOIN building b "
+                    "ON b.id = h.building_id WHERE b.code = :c GROUP BY h.use"
+                ),
+                {"c": code},
+            ).all()
+        )
+        residents = conn.execute(
+            text(
+                "SELECT count(*) FROM resident r JOIN house h ON h.id = r.house_id "
+                "JOIN building b ON b.id = h.building_id WHERE b.code = :c AND r.active"
+            ),
+            {"c": code},
+        ).scalar_one()
+        room, in_room = conn.execute(
+            text(
+                "SELECT b.code || '-' || h.unit || '-' || h.room, count(*) FROM resident r "
+                "JOIN house h ON h.id = r.house_id JOIN building b ON b.id = h.building_id "
+                "WHERE b.code = :c AND r.active GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
+            ),
+            {"c": code},
+        ).one()
+        moved_out = conn.execute(
+            text(
+                "SELECT count(*) FROM residence s JOIN house h ON h.id = s.house_id "
+                "JOIN building b ON b.id = h.building_id "
+                "WHERE b.code || '-' || h.unit || '-' || h.room = :room "
+                "AND s.moved_out IS NOT NULL"
+            ),
+            {"room": room},
+        ).scalar_one()
+    assert page.locator(".bt-room").count() == sum(houses.values()) > 0
+    assert int(page.inner_text("#bt-residents").replace(",", "")) == residents
+    for use, n in houses.items():
+        assert page.inner_text(f".bt-legend b[data-use='{use}']") == str(n)
+        assert page.locator(f".bt-room.bt-{use}").count() == n
+    # The page itself does not scroll sideways on a phone; the table scrolls in its box, and
+    # every room is a thumb-sized target.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    heights = page.eval_on_selector_all(".bt-room", "rs => rs.map(r => r.offsetHeight)")
+    assert min(heights) >= 44
+    screenshot(page, "building_table_390")
+    page.locator(f".bt-room[data-code='{room}']").scroll_into_view_if_needed()
+    page.click(f".bt-room[data-code='{room}']")
+    page.wait_for_selector("#bt-sheet:not([hidden]) .bt-people")
+    rows = page.locator("#bt-sheet-residents .bt-current li")
+    assert rows.count() == in_room
+    page.wait_for_selector("#bt-sheet-history:not(.bt-note)")
+    assert page.locator("#bt-sheet-history .bt-former li").count() == moved_out
+    assert all("*" in rows.nth(i).inner_text() for i in range(rows.count()))  # masked
+    screenshot(page, "building_table_room_390")
+    page.keyboard.press("Escape")
+    assert page.locator("#bt-sheet").is_hidden()
+    visit.check_clean()
+
+
+def test_building_table_at_desk_width_and_for_someone_outside_the_grid(server, browser, demo):
+    code = biggest_building(demo)
+    visit = open_page(browser, f"{server}/maps/building/{code}", demo.command, map_page=False)
+    assert visit.page.locator(".bt-room").count() > 0
+    screenshot(visit.page, "building_table_1400")
+    visit.check_clean()
+    import httpx
+
+    with demo.engine.connect() as conn:
+        elsewhere = conn.execute(
+            text("SELECT code FROM building WHERE grid_code <> :g ORDER BY code LIMIT 1"),
+            {"g": demo.grid_code},
+        ).scalar_one()
+    refused = httpx.get(f"{server}/maps/building/{elsewhere}", headers=bearer(demo.worker))
+    assert refused.status_code == 403
+    assert "outside your scope" in refused.json()["error"]["message"]
+
+
+def test_grid_map_on_a_phone_leaves_the_map_usable_and_links_every_building(server, browser, demo):
+    visit = open_page(browser, f"{server}/maps/grid", demo.worker, **PHONE)
+    page = visit.page
+    # Without it a real phone lays the page out 980 px wide (headless Chromium does not).
+    assert page.get_attribute("meta[name=viewport]", "content") == (
+        "width=device-width, initial-scale=1"
+    )
+    box = page.locator(".folium-map").bounding_box()
+    assert box is not None and box["width"] >= 389 and box["height"] >= 0.4 * 844
+    page.click("#gg-fold")
+    page.wait_for_function("document.body.classList.contains('gg-panel-folded')")
+    folded = page.locator(".folium-map").bounding_box()
+    assert folded is not None and folded["height"] >= 0.9 * 844
+    screenshot(page, "maps_grid_390_folded")
+    page.click("#gg-fold")
+    with demo.engine.connect() as conn:
+        codes = set(
+            conn.execute(
+                text("SELECT code FROM building WHERE grid_code = :g"), {"g": demo.grid_code}
+            ).scalars()
+        )
+    links = page.eval_on_selector_all(
+        ".gg-buildings a", "as => as.map(a => a.getAttribute('href'))"
+    )
+    assert sorted(links) == sorted(f"/maps/building/{c}" for c in codes)
+    screenshot(page, "maps_grid_390")
+    # A tap on a building (the one nearest the map's centre; events hidden so no marker is on
+    # top of it) opens a popup linking to its 楼盘表.
+    target = page.evaluate(
+        """() => {
+          gridgov.map.removeLayer(gridgov.layers.events);
+          const centre = gridgov.map.getSize().divideBy(2);
+          const all = ['buildings', 'visits_soon', 'visits_overdue']
+            .flatMap(k => gridgov.layers[k].getLayers());
+          const at = l => gridgov.map.latLngToContainerPoint(l.getCenter());
+          all.sort((a, b) => at(a).distanceTo(centre) - at(b).distanceTo(centre));
+          const box = gridgov.map.getContainer().getBoundingClientRect();
+          const p = at(all[0]);
+          return {x: box.left + p.x, y: box.top + p.y, code: all[0].feature.properties.code};
+        }"""
+    )
+    page.touchscreen.tap(target["x"], target["y"])
+    popup_link = page.locator(".leaflet-popup a[href^='/maps/building/']")
+    popup_link.wait_for()
+    assert popup_link.get_attribute("href") == f"/maps/building/{target['code']}"
+    page.click(".gg-buildings a >> nth=0")
+    page.wait_for_selector(".bt-table, .bt-main")
+    assert page.url.startswith(f"{server}/maps/building/")
+    visit.check_clean()
+
+
+@pytest.mark.parametrize("which", ["leader", "unit"])
+def test_leader_and_unit_maps_leave_the_map_usable_on_a_phone(server, browser, demo, which):
+    actor = demo.leader if which == "leader" else demo.dispatcher
+    visit = open_page(browser, f"{server}/maps/{which}", actor, **PHONE)
+    box = visit.page.locator(".folium-map").bounding_box()
+    assert box is not None and box["width"] >= 389 and box["height"] >= 0.4 * 844
+    screenshot(visit.page, f"maps_{which}_390")
+    visit.check_clean()
+
+
 # --- export ----------------------------------------------------------------------------------
 
 
@@ -446,6 +617,7 @@ def test_no_resident_name_phone_or_id_number_in_any_page_source(server, demo, ex
         ("/maps/leader?area=420502003", demo.street_leader),
         ("/maps/unit", demo.dispatcher),
         ("/maps/grid", demo.worker),
+        (f"/maps/building/{biggest_building(demo)}", demo.worker),
     ):
         response = httpx.get(server + path, headers=bearer(actor), timeout=60)
         assert response.status_code == 200, (path, response.text[:300])
@@ -461,7 +633,8 @@ def test_no_resident_name_phone_or_id_number_in_any_page_source(server, demo, ex
                     "SELECT name FROM admin_unit UNION ALL SELECT name FROM department_unit "
                     "UNION ALL SELECT name FROM department UNION ALL SELECT name FROM "
                     "event_category UNION ALL SELECT major_name FROM event_category UNION ALL "
-                    "SELECT coalesce(name, '') FROM building) n"
+                    "SELECT coalesce(name, '') FROM building UNION ALL "
+                    "SELECT name FROM organisation) n"
                 )
             ).scalar_one()
             or ""

@@ -271,6 +271,10 @@ def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handl
     expect(detail.locator("h2")).to_have_text(code)
     expect(detail).to_contain_text(page_text)
     expect(detail.locator(".history")).to_contain_text("派遣")
+    # The building is named; a dispatcher gets no link to its 楼盘表 (who lives there is not
+    # theirs to see), the grid worker below does.
+    expect(detail.locator("dl.facts")).to_contain_text("B-W1")
+    expect(detail.locator("a[href='/maps/building/B-W1']")).to_have_count(0)
     thumbnail = detail.locator(".thumbs img").first
     expect(thumbnail).to_be_visible()
     loaded = "img => img.complete && img.naturalWidth > 0"
@@ -287,7 +291,15 @@ def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handl
     expect(mine.locator(".status")).to_have_text("处置中")
     mine.locator("button.row-button").click()
     expect(worker.locator("#detail-body .history")).to_contain_text("签收")
+    expect(worker.locator("#detail-body a[href='/maps/building/B-W1']")).to_be_visible()
     shoot(worker, "worker-event")
+    worker.click("[data-tab=buildings]")  # the grid's buildings, each linked to its 楼盘表
+    expect(worker.locator("#buildings-list a[href='/maps/building/B-W1']")).to_have_text(
+        "夷陵路12号"
+    )
+    shoot(worker, "worker-buildings")
+    worker.click("[data-tab=events]")
+    worker.locator(f"#events-list li.event[data-code='{code}'] button.row-button").click()
 
     # The unit reports the fix; the worker verifies it on site with a photo, and the command
     # centre closes it (结案) from its 待结案 list.
@@ -320,17 +332,24 @@ def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handl
     expect(centre.locator("#detail-body .event-head .status")).to_have_text("已结案")
     expect(centre.locator("#detail-body table.stages tr[data-stage=close]")).to_contain_text("按时")
     shoot(centre, "console-closed")
+    centre.goto(f"{server}/console?event={code}")  # the maps' and the 楼盘表's event links
+    expect(centre.locator("#detail-body h2")).to_have_text(code)
     centre_desk.close()
 
     worker.click("#detail-back")
     worker.click("[data-tab=visits]")
     visit = worker.locator("#visits-list li.visit").first
     expect(visit).to_contain_text("独居")
+    expect(visit).to_contain_text("B-W1-1-0101")  # where the resident lives
+    expect(visit.locator("a.building-table")).to_have_attribute("href", "/maps/building/B-W1")
     visit.locator("button", has_text="记录走访").click()
     visit.locator("textarea[name=note]").fill("老人身体尚好，已检查燃气")
     visit.locator("button[type=submit]").click()
     expect(worker.locator("#visits-list")).to_contain_text("已记录")
     shoot(worker, "worker-visits")
+    # The 楼盘表's event links: /worker?event=CODE opens that case.
+    worker.goto(f"{server}/worker?event={code}")
+    expect(worker.locator("#detail-body h2")).to_have_text(code)
     watch.check()
     phone.close()
     desk.close()

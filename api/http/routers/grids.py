@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.households import building_households
 from api.http.auth import ALL_STAFF, allow
 from api.http.deps import SessionDep
 from api.http.geojson import feature, feature_collection
 from events.directory import districts_seen
 from gis.crs import Crs
 from grid import service
+from grid.households import HouseholdTable
 from grid.schemas import LocateResult
-from people.access import Actor
+from people.access import READ_PERSONS, Actor
 
 router = APIRouter(prefix="/api", tags=["grids 网格"])
 
@@ -108,6 +111,15 @@ def get_building(session: SessionDep, actor: Staff, code: str) -> dict[str, Any]
     """One building as a GeoJSON Feature with its footprint and house count."""
     districts = districts_seen(session, actor=actor)
     return feature(service.get_building(session, code=code, districts=districts))
+
+
+@router.get("/buildings/{code}/households", response_model=HouseholdTable)
+def get_building_households(
+    session: SessionDep, actor: Annotated[Actor, allow(READ_PERSONS)], code: str
+) -> HouseholdTable:
+    """The 楼盘表: the building's rooms as floors × units, each room's use, residents, special
+    groups; the building's organisations and open events (the residents routes' scope)."""
+    return building_households(session, actor=actor, code=code, now=datetime.now(UTC))
 
 
 @router.get("/houses")

@@ -19,10 +19,11 @@ from api.schemas import (
     UnmaskRequest,
     VisitInput,
 )
-from people import service
+from people import occupancy, service
 from people import special_groups as groups
 from people.access import READ_PERSONS, UNMASK, Actor
 from people.models import ResidenceType, SpecialGroupType
+from people.occupancy import HouseStay
 from people.schemas import (
     DueVisitPage,
     HouseholdRead,
@@ -130,6 +131,12 @@ def unmask_resident(
 def residence_history(session: SessionDep, actor: Reader, resident_id: Id) -> list[ResidenceRead]:
     """Every stay of a resident in a house, oldest first."""
     return service.residence_history(session, actor=actor, resident_id=resident_id)
+
+
+@router.get("/houses/{code}/residences", response_model=list[HouseStay])
+def house_history(session: SessionDep, actor: Reader, code: str) -> list[HouseStay]:
+    """Who lived in a house and when (the 楼盘表 room's history), current stays first."""
+    return occupancy.house_history(session, actor=actor, house_code=code)
 
 
 @router.post(

@@ -909,6 +909,18 @@ function supervisionOrders(code) {
 
 /** Render one event (GET /api/events/{code}) with photos, history, map and its actions;
  * `onChanged(event)` gets the event as an action left it. */
+// Roles that may open a building's 楼盘表 (/maps/building/{code}); others see the code only.
+const BUILDING_TABLE_ROLES = new Set(["grid_worker", "inspector", "command", "admin"]);
+
+/** A building code, linked to its 楼盘表 for the roles that may open it. */
+function buildingLink(code) {
+  if (!code) return null;
+  const panel = document.querySelector("[data-role]");
+  const role = panel ? panel.dataset.role : "grid_worker"; // the worker page names no role
+  if (!BUILDING_TABLE_ROLES.has(role)) return code;
+  return h("a", { href: `/maps/building/${encodeURIComponent(code)}` }, `${code} · 楼盘表 →`);
+}
+
 export function renderEvent(container, event, { onChanged }) {
   const mapBox = h("div", { class: "map small", "aria-label": "事件位置 Event location" });
   const photos = (event.photos || []).map((photo) =>
@@ -947,6 +959,7 @@ export function renderEvent(container, event, { onChanged }) {
       row("来电人 Caller", [event.caller_name, event.caller_phone].filter(Boolean).join(" · ")),
       row("工单号 Ticket", event.ticket),
       row("地址 Address", event.address),
+      row("建筑 Building", buildingLink(event.building_code)),
       row("网格 Grid", [event.grid_code, event.community].filter(Boolean).join(" · ")),
       row("上报 Reported", `${fmtTime(event.reported_at)}${event.reporter ? ` · ${event.reporter}` : ""}`),
       row("督办 Supervision", SUPERVISION_LEVEL[event.supervision_level] || event.supervision_level),

@@ -239,6 +239,9 @@ async function start() {
   }
   await loadList();
   setInterval(() => document.visibilityState === "visible" && loadList(), REFRESH_MS);
+  // /console?event=CODE (the maps' and the 楼盘表's event links) opens that case.
+  const asked = new URLSearchParams(window.location.search).get("event");
+  if (asked) await openEvent(asked);
   document.body.dataset.ready = "true";
 }
 

@@ -85,6 +85,13 @@ function showCandidates(candidates) {
           `${c.address || c.building_name || c.building_code}${c.room ? ` ${c.room}` : ""}`,
           h("span", { class: "why" }, `${Math.round((c.score || 0) * 100)}% · ${c.why || ""} · 网格 ${c.grid_code || "—"}`),
         ),
+        c.building_code
+          ? h(
+              "a",
+              { class: "building-table", href: `/maps/building/${encodeURIComponent(c.building_code)}`, target: "_blank", rel: "noopener" },
+              "楼盘表 Building table →",
+            )
+          : null,
       );
     }),
   );

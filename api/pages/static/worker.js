@@ -232,6 +232,7 @@ function showTab(name) {
   $("#detail").hidden = true;
   if (name === "events") loadEvents();
   if (name === "visits") loadVisits();
+  if (name === "buildings") loadBuildings();
   if (name === "report" && state.map) state.map.invalidateSize();
 }
 
@@ -517,6 +518,38 @@ function showEvent(event) {
   renderEvent($("#detail-body"), event, { onChanged: showEvent });
 }
 
+// --- buildings (楼盘表) ------------------------------------------------------------------------------
+
+async function loadBuildings() {
+  const list = $("#buildings-list");
+  const error = $("#buildings-error");
+  clearError(error);
+  const grids = (state.me && state.me.scope && state.me.scope.grids) || [];
+  try {
+    const buildings = [];
+    for (const code of grids.slice(0, 12)) {
+      const collection = await api(`/api/buildings?grid=${encodeURIComponent(code)}&page_size=500`);
+      for (const feature of collection.features || []) buildings.push(feature.properties);
+    }
+    const label = (b) => b.name || b.code;
+    buildings.sort((a, b) => label(a).localeCompare(label(b), "zh-CN", { numeric: true }));
+    list.replaceChildren(
+      ...(buildings.length
+        ? buildings.map((b) =>
+            h(
+              "li",
+              { class: "building" },
+              h("a", { href: `/maps/building/${encodeURIComponent(b.code)}` }, label(b)),
+              h("span", { class: "muted" }, ` ${b.use_label || ""}${b.floors ? ` · ${b.floors}层` : ""} · ${b.houses}户`),
+            ),
+          )
+        : [h("li", { class: "muted empty" }, "你的网格没有登记楼栋 No buildings in your grids; the grid map shows your area.")]),
+    );
+  } catch (failure) {
+    showError(error, failure);
+  }
+}
+
 // --- visits ---------------------------------------------------------------------------------------
 
 async function loadVisits() {
@@ -538,7 +571,8 @@ async function loadVisits() {
 
 function visitRow(item) {
   const name = item.resident_name || item.name_masked || item.name || `#${item.special_group_id}`;
-  const where = [item.building, item.house, item.address, item.grid_code].filter(Boolean).join(" · ");
+  // The house code names the building too (building-unit-room); the 楼盘表 link opens it.
+  const where = [item.house_code || item.building_code, item.grid_code].filter(Boolean).join(" · ");
   const due = item.next_visit_due || item.due_on || item.due;
   const overdue = item.days_overdue > 0 ? `逾期 ${item.days_overdue} 天 ${item.days_overdue} d overdue` : "今日到期 due today";
   const error = h("p", { class: "error", role: "alert", hidden: true });
@@ -562,6 +596,9 @@ function visitRow(item) {
       h("span", { class: "status" }, item.group_type_label || item.group_type || ""),
     ),
     h("div", { class: "muted" }, [where, due ? `应访 due ${due}` : "", overdue].filter(Boolean).join(" · ")),
+    item.building_code
+      ? h("a", { class: "building-table", href: `/maps/building/${encodeURIComponent(item.building_code)}` }, "楼盘表 Building table →")
+      : null,
     h("button", { type: "button", class: "secondary", onclick: () => (form.hidden = !form.hidden) }, "记录走访 Record visit"),
     form,
   );
@@ -625,6 +662,12 @@ async function start() {
   setUpMap();
   if ("serviceWorker" in navigator && window.isSecureContext) {
     navigator.serviceWorker.register("/worker/sw.js", { scope: "/worker" }).catch(() => {});
+  }
+  // /worker?event=CODE (a link from the 楼盘表 or a map) opens that case.
+  const asked = new URLSearchParams(window.location.search).get("event");
+  if (asked) {
+    state.tab = "events";
+    await openEvent(asked);
   }
   document.body.dataset.ready = "true";
 }
