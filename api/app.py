@@ -25,6 +25,7 @@ from api.http.routers import (
     health,
     imports,
     open311,
+    parts,
     people,
     recut,
     reference,
@@ -93,6 +94,7 @@ def create_app() -> FastAPI:
         auth,
         grids,
         addresses,
+        parts,
         recut,
         people,
         callbacks,  # before events: its POST /api/events/{code}/callbacks is not an action

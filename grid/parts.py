@@ -324,7 +324,7 @@ def part_named(
         )
     if distance > PART_REPORT_RADIUS_M:
         raise InvalidQuery(
-            f"city part {cleaned} is {distance:.0f} m from the event's point; a part named by "
+            f"city part {cleaned} is {distance:.1f} m from the event's point; a part named by "
             f"an event must be within {PART_REPORT_RADIUS_M:.0f} m of it. Check the part "
             "code or the point"
         )

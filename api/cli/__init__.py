@@ -354,25 +354,35 @@ class Layer(StrEnum):
     buildings = "buildings"
 
 
+class ImportLayer(StrEnum):
+    grids = "grids"
+    buildings = "buildings"
+    parts = "parts"  # city parts (城市部件): points, CSV with lon and lat columns too
+
+
 @app.command("import")
 @clear_errors
 def import_file(
-    layer: Layer,
-    path: Annotated[Path, typer.Argument(help=".geojson, .gpkg, .shp or .csv (WKT)")],
+    layer: ImportLayer,
+    path: Annotated[
+        Path, typer.Argument(help=".geojson, .gpkg, .shp or .csv (WKT, or lon/lat for parts)")
+    ],
     crs: Annotated[
         Crs, typer.Option(help="lon/lat system of a file that declares none")
     ] = Crs.CGCS2000,
 ) -> None:
-    """Import grids or buildings; nothing is written if any feature is rejected."""
-    from grid import importer
+    """Import grids, buildings or city parts; nothing is written if any feature is rejected."""
+    from grid import importer, parts
     from grid.exceptions import ImportRejected
 
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     try:
         with progress_bar() as report, session_scope() as session:
-            if layer is Layer.grids:
+            if layer is ImportLayer.grids:
                 result = importer.import_grids(session, path=path, crs=crs.value)
+            elif layer is ImportLayer.parts:
+                result = parts.import_parts(session, path=path, crs=crs.value, on_progress=report)
             else:
                 result = importer.import_buildings(
                     session, path=path, crs=crs.value, on_progress=report
