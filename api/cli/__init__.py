@@ -306,6 +306,8 @@ def seed_demo(
             f"tier centres (社区/街道/市): {summary.tier_centres}; cases waiting for 立案 or "
             f"refused: {summary.judged}"
         )
+    if summary.parts:
+        console.print(f"city parts (城市部件) with their owner units: {summary.parts}")
     if summary.open311_key:
         console.print("Open311 API key for the demo: gridgov-demo-key")
 

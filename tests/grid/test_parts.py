@@ -339,3 +339,32 @@ def test_a_stored_part_keeps_its_type_in_its_code(parts_city):
     with pytest.raises(IntegrityError, match="ck_city_part_code_has_type"), session.begin_nested():
         part.type_code = "0101"
         session.flush()
+
+
+def test_the_demo_seeds_parts_in_every_grid_with_owners_of_their_own_district(parts_city):
+    from demo.parts import PARTS_PER_GRID, seed_demo_parts
+
+    session = parts_city["session"]
+    before = len(stored(session))
+    # both test districts already have parts: nothing is added, the seed is idempotent
+    assert seed_demo_parts(session, seed=7) == 0
+    session.execute(text("DELETE FROM city_part"))
+    added = seed_demo_parts(session, seed=7)
+    grids = session.execute(text("SELECT count(*) FROM grid")).scalar()
+    assert added == grids * PARTS_PER_GRID and before == 5
+    problems = session.execute(
+        text(
+            """
+            SELECT p.code FROM city_part p
+            LEFT JOIN department_unit u ON u.id = p.owner_unit_id
+            WHERE u.id IS NULL OR u.district_code <> p.district_code
+               OR NOT EXISTS (SELECT 1 FROM grid g WHERE ST_Covers(g.geom, p.geom)
+                              AND g.district_code = p.district_code)
+            """
+        )
+    ).all()
+    assert problems == []
+    again = stored(session)
+    session.execute(text("DELETE FROM city_part"))
+    assert seed_demo_parts(session, seed=7) == added
+    assert stored(session) == again  # the same seed gives the same parts
