@@ -76,13 +76,14 @@ def leader_map(data: LeaderMap, view: View, *, tolerance: float) -> folium.Map:
         layer="parts",
         name="城市部件 (放大至16级显示)",
         min_zoom=PART_MIN_ZOOM,
+        # Teal with a white ring: seen on every class of the red-yellow choropleth.
         style={
-            "radius": 3,
-            "weight": 1,
+            "radius": 5,
+            "weight": 1.5,
             "color": "#ffffff",
             "fill": True,
-            "fillColor": "#7c3aed",
-            "fillOpacity": 0.9,
+            "fillColor": "#0e9f9f",
+            "fillOpacity": 1,
         },
         show=False,
     )
