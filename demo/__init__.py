@@ -13,6 +13,7 @@ couple of dozen sensors per district) and
 `demo.joint` (joint cases with assisting units' sub-tasks, 主办/协办).
 `demo.supervision` (督办单 at every level, a 约谈 and a 通报).
 `demo.evaluations` (考评 of the closed cases, for the 考核通报).
+`demo.parts` (city parts 城市部件 in every grid, each with its owner unit).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from demo.events.seed import seed_demo_events
 from demo.hotline import seed_demo_hotline
 from demo.joint import seed_demo_joint
 from demo.open311 import seed_demo_key
+from demo.parts import seed_demo_parts
 from demo.people.scales import PeopleSeedSummary
 from demo.people.seed import seed_demo_people
 from demo.replies import seed_demo_replies
@@ -55,6 +57,7 @@ class DemoSeedSummary:
     review_cases: int = 0  # returned and disputed cases filed now (demo.review), 0 when present
     tier_centres: int = 0  # community, street and city centres added now (demo.tiers)
     judged: int = 0  # cases filed now for the centres' 立案 (demo.tiers), 0 when present
+    parts: int = 0  # city parts added now (demo.parts), 0 when present
 
 
 def seed_all(
@@ -79,6 +82,7 @@ def seed_all(
     tiers = seed_demo_tiers(session, scale=scale)
     open311_key = seed_demo_key(session)
     seed_demo_devices(session, seed=seed)
+    parts = seed_demo_parts(session, seed=seed)  # after the units: each part has an owner
     calls = seed_demo_hotline(session)
     replies = seed_demo_replies(session, seed=seed)
     reviews = seed_demo_reviews(session)
@@ -96,4 +100,5 @@ def seed_all(
         review_cases=reviews,
         tier_centres=tiers.centres,
         judged=tiers.cases,
+        parts=parts,
     )

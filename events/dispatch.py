@@ -2,8 +2,10 @@
 
 1. the first active rule (by position) matching category (subcategory or major code), area
    (admin-code prefix), day and time of day and priority; else the category's own default;
-2. the unit of that type whose jurisdiction covers the point; else the nearest unit of that
-   type in the district; else the district command centre. Units are per district: a case is
+2. a rule's fixed unit; else the owner unit of the city part (城市部件) the event names (a
+   broken lamp goes to the lamp's owner); else the unit of that type whose jurisdiction covers
+   the point; else the nearest unit of that type in the district; else the district command
+   centre. Units are per district: a case is
    only ever routed to a unit of its own district, whatever another district's jurisdiction
    polygon (or a rule's fixed unit) says.
 Every decision carries a sentence saying why, kept in the event's history. `propose_dispatch`
@@ -35,6 +37,8 @@ from events.outbox import notify
 from events.subtasks import open_subtasks
 from events.workflow import add_step
 from gis.clock import CHINA_TZ
+from grid.models import CityPart
+from grid.parts import part_types
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,33 @@ def event_point(event: Event) -> Any:
     return select(Event.geom).where(Event.id == event.id).scalar_subquery()
 
 
+def part_owner(
+    session: Session, *, event: Event, excluded: frozenset[int]
+) -> tuple[DepartmentUnit | None, str]:
+    """The owner unit of the city part the event names, when it can take the case, and a
+    sentence saying so (or why it cannot: gone, inactive, another district, returned it)."""
+    if not event.part_code:
+        return None, ""
+    row = session.execute(
+        select(CityPart.type_code, CityPart.owner_unit_id).where(
+            CityPart.code == event.part_code, CityPart.district_code == event.district_code
+        )
+    ).first()
+    if row is None:
+        return None, ""
+    type_code, owner_id = row
+    kind = part_types().get(type_code)
+    part = f"city part {event.part_code} ({kind.name if kind else type_code})"
+    owner = session.get(DepartmentUnit, owner_id) if owner_id is not None else None
+    if owner is None:
+        return None, f"the event names {part}, which has no owner unit on record"
+    if not owner.active or owner.district_code != event.district_code:
+        return None, f"the event names {part}, whose owner unit {owner.name} is not active here"
+    if owner.id in excluded:
+        return None, f"the event names {part}, whose owner unit {owner.name} returned the case"
+    return owner, f"the event names {part}: its owner unit {owner.name} keeps it (部件权属单位)"
+
+
 @dataclass(frozen=True)
 class DispatchProposal:
     """What automatic routing chooses for a case (lead unit, assisting units) and why."""
@@ -208,6 +239,7 @@ class DispatchProposal:
     how: str
     assisting: list[DepartmentUnit]
     excluded: frozenset[int]
+    part_owner: bool = False  # the lead unit is the owner of the city part the event names
 
     def explanation(self) -> dict[str, Any]:
         """The decision as kept in the dispatch step's data (and shown to the dispatcher)."""
@@ -217,6 +249,7 @@ class DispatchProposal:
             "lead_type": self.decision.lead.value,
             "unit_id": self.lead.id if self.lead else None,
             "unit": self.how,
+            "part_owner": self.part_owner,
             "assisting": [u.code for u in self.assisting],
             "excluded_units": sorted(self.excluded),
         }
@@ -233,6 +266,7 @@ def propose_dispatch(
     excluded = frozenset(event.returned_by_unit_ids or [])
     outside = event.locate_match == "outside"
     fixed = session.get(DepartmentUnit, decision.fixed_unit_id) if decision.fixed_unit_id else None
+    owner, owner_note = part_owner(session, event=event, excluded=excluded)
     if (
         fixed is not None
         and fixed.id not in excluded
@@ -240,6 +274,8 @@ def propose_dispatch(
     ):
         lead_unit: DepartmentUnit | None = fixed
         how = f"the rule names a fixed unit, {fixed.name}"
+    elif owner is not None:
+        lead_unit, how = owner, owner_note
     else:
         choice = choose_unit(
             session,
@@ -250,6 +286,8 @@ def propose_dispatch(
             outside_grids=outside,
         )
         lead_unit, how = choice.unit, choice.how
+        if owner_note:
+            how = f"{owner_note}; {how}"
     assisting = []
     for dept_type in decision.assisting:
         if outside:
@@ -267,7 +305,9 @@ def propose_dispatch(
             and helper.unit != lead_unit
         ):
             assisting.append(helper.unit)
-    return DispatchProposal(decision, lead_unit, how, assisting, excluded)
+    return DispatchProposal(
+        decision, lead_unit, how, assisting, excluded, part_owner=owner is lead_unit is not None
+    )
 
 
 def dispatch_event(

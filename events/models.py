@@ -286,6 +286,7 @@ class Event(DistrictKeyed, Base):
         grid_fk(),
         district_fk("building_id", "building.id"),
         district_fk("organisation_id", "organisation.id"),
+        district_fk("part_code", "city_part.code"),
         district_fk("duplicate_of_id", "event.id"),
         placed(Placement.DISTRIBUTED) | PARTITIONED_BY_MONTH,
     )
@@ -312,6 +313,8 @@ class Event(DistrictKeyed, Base):
     district_code: Mapped[str] = mapped_column(String(6), primary_key=True, index=True)
     building_id: Mapped[int | None] = mapped_column(default=None)
     organisation_id: Mapped[int | None] = mapped_column(default=None)
+    # The city part (城市部件) the case concerns; its owner unit is a routing input.
+    part_code: Mapped[str | None] = mapped_column(String(16), default=None)
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     # 12345 callers and app users stay private: their contact is stored encrypted.
     contact_enc: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)

@@ -49,6 +49,8 @@ from gis.partitions import month_floor, sequence_part
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import Building
+from grid.parts import part_named, part_point
+from grid.schemas import PartNamed
 from people.access import Actor
 from people.models import Staff
 from people.pii import get_cipher, mask_name, mask_phone
@@ -219,6 +221,11 @@ def _located(session: Session, *, actor: Actor, report: EventReport) -> dict[str
     lon, lat, crs = report.lon, report.lat, report.crs
     if lon is None and report.building:
         (lon, lat), crs = building_point(session, report.building), Crs.CGCS2000
+    elif lon is None and report.part_code:
+        try:
+            (lon, lat), crs = part_point(session, code=report.part_code), Crs.CGCS2000
+        except grid_errors.InvalidQuery as exc:
+            raise InvalidReport(str(exc), field="part_code") from exc
     if lon is None or lat is None:
         district = actor.home_district
         if district is None:
@@ -258,6 +265,27 @@ def _located(session: Session, *, actor: Actor, report: EventReport) -> dict[str
         "street_code": located.street.code if located.street else None,
         "building_id": building_id,
     }
+
+
+def _part_named(
+    session: Session, *, report: EventReport, district: str, point: tuple[float, float] | None
+) -> PartNamed | None:
+    """The city part the report names, checked (exists, in the event's district, within
+    100 m of its point); None when it names none."""
+    if not report.part_code:
+        return None
+    if point is None:
+        raise InvalidReport(
+            "a case naming a city part needs its point (lon, lat), or only the part_code "
+            "to place it at the part",
+            field="part_code",
+        )
+    try:
+        return part_named(
+            session, code=report.part_code, district_code=district, lon=point[0], lat=point[1]
+        )
+    except grid_errors.InvalidQuery as exc:
+        raise InvalidReport(str(exc), field="part_code") from exc
 
 
 def _caller(report: EventReport) -> dict[str, Any]:
@@ -308,6 +336,7 @@ def report_event(
         raise InvalidReport("a self-resolved event needs a photo of the fixed site")
     place = _located(session, actor=actor, report=report)
     district, point, located = place.pop("district"), place.pop("point"), place.pop("locate")
+    part = _part_named(session, report=report, district=district, point=point)
     event = new_event(
         session,
         actor=actor,
@@ -319,6 +348,7 @@ def report_event(
         status=EventStatus.REPORTED,
         point=point,
         organisation_id=report.organisation_id,
+        part_code=part.code if part else None,
         appeal_type=report.appeal_type,
         external_ref=report.ticket or report.external_ref,
         occurred_at=report.occurred_at,
@@ -348,6 +378,8 @@ def report_event(
         data["locate"] = located.model_dump(
             mode="json", include={"match", "distance_to_grid_m", "grid_candidates"}
         )
+    if part is not None:
+        data["part"] = part.model_dump(mode="json")
     if report.appeal_type is not None:
         data["appeal_type"] = report.appeal_type.value
     if report.ticket:
@@ -567,6 +599,7 @@ def read_event(
         community=event.community_code,
         street=event.street_code,
         district_code=event.district_code,
+        part_code=event.part_code,
         building_code=session.scalar(select(Building.code).where(Building.id == event.building_id))
         if event.building_id
         else None,

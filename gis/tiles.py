@@ -1,4 +1,5 @@
-"""Vector tiles (Mapbox Vector Tile, MVT) of buildings, open events and grids, built by PostGIS.
+"""Vector tiles (Mapbox Vector Tile, MVT) of buildings, city parts, open events and grids, built
+by PostGIS.
 
 Tiles are addressed z/x/y in the XYZ scheme of Web Mercator (EPSG:3857) that Leaflet and
 VectorGrid use: x grows east, y grows south, both from 0 to 2**z - 1. Geometry is stored in
@@ -133,6 +134,15 @@ _event = table(
     column("geom"),
 )
 
+_part = table(
+    "city_part",
+    column("code", String),
+    column("type_code", String),
+    column("state", String),
+    column("district_code", String),
+    column("geom"),
+)
+
 # events.workflow.OPEN_STATES, spelled out because gis never imports a domain package;
 # tests/gis/test_tiles.py checks the two agree.
 OPEN_EVENT_STATES = (
@@ -163,6 +173,13 @@ LAYERS: dict[str, TileLayer] = {
             properties=("code", "name"),
             key="code",
             minzoom=10,
+        ),
+        TileLayer(  # city parts (城市部件): lamps, covers, bins … are thick on the ground
+            name="parts",
+            rows=_part,
+            properties=("code", "type_code", "state"),
+            key="code",
+            minzoom=16,
         ),
         TileLayer(
             name="events",

@@ -1,4 +1,5 @@
-"""Grid and building files: GeoJSON, GeoPackage, Shapefile and CSV (WKT), read and written.
+"""Grid, building and part files: GeoJSON, GeoPackage, Shapefile and CSV (WKT, or lon/lat
+columns for points), read and written.
 
 Files are written in CGCS2000 lon/lat (EPSG:4490). Files are read in whatever system they
 declare and returned in EPSG:4490; a file that declares none (CSV, a shapefile without .prj)
@@ -80,6 +81,9 @@ SHAPEFILE_NAMES: Final[dict[str, str]] = {"community_code": "comm_code"}
 _LON_LAT_EPSG: Final = frozenset({4326, 4490})
 # Columns a CSV file may keep its WKT geometry in, matched ignoring case.
 _WKT_COLUMNS: Final = ("wkt", "geometry", "geom", "the_geom", "wkt_geom", "shape")
+# Or, for points (city parts), lon and lat columns.
+_LON_COLUMNS: Final = ("lon", "lng", "longitude", "经度", "pointx")
+_LAT_COLUMNS: Final = ("lat", "latitude", "纬度", "pointy")
 
 
 def file_format(path: str | Path) -> FileFormat:
@@ -368,10 +372,15 @@ def _csv_geometries(
     path: Path, attributes: pd.DataFrame, problems: dict[int, str]
 ) -> GeometryArray:
     column = next((c for c in attributes.columns if c in _WKT_COLUMNS), None)
+    lon_column = next((c for c in attributes.columns if c in _LON_COLUMNS), None)
+    lat_column = next((c for c in attributes.columns if c in _LAT_COLUMNS), None)
+    if column is None and lon_column is not None and lat_column is not None:
+        return _csv_points(attributes, lon_column, lat_column, problems)
     if column is None:
         raise UnreadableFile(
             f"{path.name} has no geometry column; put each feature's polygon as WKT in a "
-            f"column named WKT (columns found: {', '.join(map(str, attributes.columns))})."
+            "column named WKT, or a point's lon and lat in columns named lon and lat "
+            f"(columns found: {', '.join(map(str, attributes.columns))})."
         )
     wkt = np.array(
         [v.strip() if isinstance(v, str) and v.strip() else None for v in attributes.pop(column)],
@@ -380,6 +389,41 @@ def _csv_geometries(
     geoms: GeometryArray = shapely.from_wkt(wkt, on_invalid="ignore")
     for i in np.flatnonzero(pd.isna(geoms) & ~pd.isna(wkt)):
         problems[int(i)] = _parse_problem(str(wkt[i]))
+    return geoms
+
+
+def _number(value: Any) -> float | None:
+    """A coordinate cell as a float (None when blank or not a number)."""
+    if isinstance(value, str):
+        value = value.strip()
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(number) else number
+
+
+def _csv_points(
+    attributes: pd.DataFrame, lon_column: str, lat_column: str, problems: dict[int, str]
+) -> GeometryArray:
+    """Points from a CSV's lon and lat columns (removed from the attributes); a row whose
+    coordinates are blank or not numbers has no geometry and a problem saying which."""
+    lons, lats = attributes.pop(lon_column).tolist(), attributes.pop(lat_column).tolist()
+    geoms: GeometryArray = np.empty(len(lons), dtype=object)
+    for i, (raw_lon, raw_lat) in enumerate(zip(lons, lats, strict=True)):
+        lon, lat = _number(raw_lon), _number(raw_lat)
+        if lon is None or lat is None:
+            shown = raw_lon if lon is None else raw_lat
+            name = lon_column if lon is None else lat_column
+            problems[i] = (
+                f"{name} '{'' if shown is None else shown}' is not a number; give the point's "
+                "lon and lat in decimal degrees."
+            )
+            geoms[i] = None
+        else:
+            geoms[i] = shapely.Point(lon, lat)
     return geoms
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     CheckConstraint,
     Computed,
+    DateTime,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -187,3 +191,53 @@ class House(DistrictKeyed, Base):
         db_enum(HouseUse, "house_use"), default=HouseUse.SELF_OCCUPIED
     )
     area_m2: Mapped[float | None] = mapped_column(default=None)
+
+
+class PartState(LabelledEnum):
+    """part state"""
+
+    NORMAL = "normal", "正常"
+    DAMAGED = "damaged", "损坏"
+    MISSING = "missing", "丢失"
+    OCCUPIED = "occupied", "占用"
+    REMOVED = "removed", "已拆除"
+
+
+class CityPart(DistrictKeyed, Base):
+    """A city part (城市部件): a fixed public facility with its 16-digit identification code.
+
+    The code follows GB/T 30428.2 (legacy CJ/T 214 scheme): 6-digit county + 2-digit 大类 +
+    2-digit 小类 + 6-digit sequence; `type_code` is the 4-digit 大类+小类 from the shipped
+    catalogue (grid/data/part_types.csv, which also gives the GB/T 47678.5 code).
+    """
+
+    __tablename__ = "city_part"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[0-9]{16}$'", name="code_16_digits"),
+        CheckConstraint("substr(code, 1, 6) = district_code", name="code_in_district"),
+        CheckConstraint("substr(code, 7, 4) = type_code", name="code_has_type"),
+        Index("ix_city_part_type_code", "type_code"),
+        placed(Placement.DISTRIBUTED),
+    )
+    identity_column = "code"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True, index=True)
+    type_code: Mapped[str] = mapped_column(String(4))
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    state: Mapped[PartState] = mapped_column(
+        db_enum(PartState, "part_state"), default=PartState.NORMAL
+    )
+    # The unit that owns and keeps the part (权属/养护单位): a department_unit of the events
+    # package, referenced by id (grid never imports events).
+    owner_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department_unit.id"), index=True, default=None
+    )
+    # No stored grid: a part's grid is the one covering its point when read, so re-cutting
+    # grids never leaves a part pointing at a grid that is gone.
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=True, nullable=False)
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

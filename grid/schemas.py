@@ -214,3 +214,57 @@ class HouseUpdate(InputModel):
     room: HousePart | None = Field(default=None, min_length=1, max_length=20)
     use: UseOfHouse | None = None
     area_m2: float | None = Field(default=None, gt=0, le=100_000)
+
+
+class PartTypeRead(BaseModel):
+    """A city part type (部件小类) of the shipped catalogue, with both code schemes."""
+
+    code: str = Field(description="legacy GB/T 30428.2 class: 2-digit 大类 + 2-digit 小类")
+    major_code: str
+    major_name: str
+    name: str
+    gbt47678_code: str | None = Field(description="GB/T 47678.5 class: 2-digit 大类 + 3-digit 小类")
+    checked: bool = Field(description="false: codes not yet checked against the standard's text")
+
+
+class OwnerRef(BaseModel):
+    """The unit that owns and keeps a part (权属/养护单位)."""
+
+    id: int
+    code: str
+    name: str
+
+
+class PartRead(BaseModel):
+    """A city part (城市部件): code, type, point, state and owner unit."""
+
+    code: str = Field(description="16-digit identification code: county + 大类 + 小类 + sequence")
+    type: PartTypeRead
+    name: str | None
+    state: str
+    state_label: str
+    owner: OwnerRef | None
+    district_code: str
+    grid_code: str | None = Field(description="the grid covering the point (none on a road)")
+    lon: float = Field(description="CGCS2000 (4490) longitude")
+    lat: float = Field(description="CGCS2000 (4490) latitude")
+    geometry: dict[str, Any] | None = Field(default=None, description="the point (GeoJSON)")
+
+
+class PartPage(BaseModel):
+    """A page of city parts and the total that matched."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[PartRead]
+
+
+class PartNamed(BaseModel):
+    """A part an event names, as checked for the report: its owner unit and distance."""
+
+    code: str
+    type_name: str
+    owner_unit_id: int | None
+    owner_name: str | None
+    distance_m: float

@@ -17,6 +17,8 @@ PERIODS: Final = ((7, "近7天"), (30, "近30天"), (90, "近90天"), (365, "近
 CHILD_LABELS: Final = {"city": "区县", "district": "街道", "street": "社区", "community": "网格"}
 # Buildings and events come as vector tiles from this zoom on (a few hundred per screen).
 TILE_MIN_ZOOM: Final = 15
+# City parts (lamps, covers, bins …) are denser still: from zoom 16 (gis.tiles' parts layer).
+PART_MIN_ZOOM: Final = 16
 _METRES_PER_DEGREE: Final = 111_320
 
 
@@ -69,6 +71,24 @@ def leader_map(data: LeaderMap, view: View, *, tolerance: float) -> folium.Map:
     )
     if buildings is not None:
         buildings.add_to(m)
+    city_parts = layers.vector_tiles(
+        view,
+        layer="parts",
+        name="城市部件 (放大至16级显示)",
+        min_zoom=PART_MIN_ZOOM,
+        # Teal with a white ring: seen on every class of the red-yellow choropleth.
+        style={
+            "radius": 5,
+            "weight": 1.5,
+            "color": "#ffffff",
+            "fill": True,
+            "fillColor": "#0e9f9f",
+            "fillOpacity": 1,
+        },
+        show=False,
+    )
+    if city_parts is not None:
+        city_parts.add_to(m)
     open_events = layers.vector_tiles(
         view,
         layer="events",

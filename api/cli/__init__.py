@@ -306,6 +306,8 @@ def seed_demo(
             f"tier centres (社区/街道/市): {summary.tier_centres}; cases waiting for 立案 or "
             f"refused: {summary.judged}"
         )
+    if summary.parts:
+        console.print(f"city parts (城市部件) with their owner units: {summary.parts}")
     if summary.open311_key:
         console.print("Open311 API key for the demo: gridgov-demo-key")
 
@@ -355,25 +357,35 @@ class Layer(StrEnum):
     buildings = "buildings"
 
 
+class ImportLayer(StrEnum):
+    grids = "grids"
+    buildings = "buildings"
+    parts = "parts"  # city parts (城市部件): points, CSV with lon and lat columns too
+
+
 @app.command("import")
 @clear_errors
 def import_file(
-    layer: Layer,
-    path: Annotated[Path, typer.Argument(help=".geojson, .gpkg, .shp or .csv (WKT)")],
+    layer: ImportLayer,
+    path: Annotated[
+        Path, typer.Argument(help=".geojson, .gpkg, .shp or .csv (WKT, or lon/lat for parts)")
+    ],
     crs: Annotated[
         Crs, typer.Option(help="lon/lat system of a file that declares none")
     ] = Crs.CGCS2000,
 ) -> None:
-    """Import grids or buildings; nothing is written if any feature is rejected."""
-    from grid import importer
+    """Import grids, buildings or city parts; nothing is written if any feature is rejected."""
+    from grid import importer, parts
     from grid.exceptions import ImportRejected
 
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     try:
         with progress_bar() as report, session_scope() as session:
-            if layer is Layer.grids:
+            if layer is ImportLayer.grids:
                 result = importer.import_grids(session, path=path, crs=crs.value)
+            elif layer is ImportLayer.parts:
+                result = parts.import_parts(session, path=path, crs=crs.value, on_progress=report)
             else:
                 result = importer.import_buildings(
                     session, path=path, crs=crs.value, on_progress=report

@@ -76,7 +76,8 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
 
 def print_rejections(report: ImportReport, *, limit: int = 50) -> None:
     """The features a layer import or a re-cut refused, with the reason for each (to stderr)."""
-    table = Table("feature", "reason", title=f"{len(report.rejected)} rejected")
+    table = Table("row", "feature", "reason", title=f"{len(report.rejected)} rejected")
     for rejection in report.rejected[:limit]:
-        table.add_row(str(rejection.feature_id), rejection.reason)
+        row = "" if rejection.row is None else str(rejection.row)
+        table.add_row(row, str(rejection.feature_id), rejection.reason)
     errors.print(table)

@@ -58,6 +58,10 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/houses"): EVERYONE,
     ("GET", "/api/houses/{code}"): EVERYONE,
     ("GET", "/api/addresses/search"): EVERYONE,  # 地址匹配: the frame again, in one's own area
+    # city parts (城市部件) are public facilities on the base map, in one's own district
+    ("GET", "/api/parts"): EVERYONE,
+    ("GET", "/api/parts/{code}"): EVERYONE,
+    ("GET", "/api/part-types"): EVERYONE,
     # re-cutting a community's grids (网格调整) moves people and events: admins only
     ("POST", "/api/communities/{code}/recut"): ADMIN,
     # residents

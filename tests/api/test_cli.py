@@ -117,3 +117,28 @@ def test_people_import_reports_bad_rows_and_writes_an_error_file(seeded, tmp_pat
     assert "check digit" in result.stdout + result.stderr
     errors = list(tmp_path.glob("ledger.errors.csv"))
     assert errors and "420502199001020000" in errors[0].read_text(encoding="utf-8-sig")
+
+
+def test_the_demo_city_has_owned_parts_and_a_parts_file_imports_with_row_numbers(seeded, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(seeded)
+    with engine.connect() as connection:
+        parts, unowned = connection.execute(
+            text("SELECT count(*), count(*) FILTER (WHERE owner_unit_id IS NULL) FROM city_part")
+        ).one()
+    assert parts >= 300 and unowned == 0
+    path = tmp_path / "parts.csv"
+    path.write_text(
+        "code,lon,lat\n4205020118900001,111.295,30.715\n4205020118900002,north,30.715\n",
+        encoding="utf-8",
+    )
+    refused = run("import", "parts", str(path), database_url=seeded)
+    assert refused.returncode == 1
+    assert "lon 'north' is not a number" in refused.stderr and "│ 2" in refused.stderr
+    path.write_text("code,lon,lat\n4205020118900001,111.295,30.715\n", encoding="utf-8")
+    done = run("import", "parts", str(path), database_url=seeded, check=True)
+    assert "imported 1 of 1 parts" in done.stdout
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM city_part")).scalar() == parts + 1
+    engine.dispose()

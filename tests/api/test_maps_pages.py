@@ -7,6 +7,7 @@ var/test-artefacts/ for a person to look at.
 
 from __future__ import annotations
 
+import math
 import re
 import socket
 import threading
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import mapbox_vector_tile
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -655,3 +657,46 @@ def test_no_resident_name_phone_or_id_number_in_any_page_source(server, demo, ex
         text_only = re.sub(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+", "", source)
         phone_like = re.search(r"(?<![\da-fA-F.])1[3-9]\d{9}(?![\da-fA-F])", text_only)
         assert not phone_like, f"{where}: a phone-like number {phone_like}"
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_city_parts_show_on_the_leader_map_from_zoom_16(server, browser, demo, width):
+    with demo.engine.connect() as conn:
+        code, lon, lat = conn.execute(
+            text(
+                "SELECT code, ST_X(geom), ST_Y(geom) FROM city_part "
+                "WHERE district_code = '420502' ORDER BY code LIMIT 1"
+            )
+        ).one()
+    visit = open_page(
+        browser, f"{server}/maps/leader", demo.command, viewport={"width": width, "height": 844}
+    )
+    page = visit.page
+    wait_for_panel(page)
+    label = page.locator(".leaflet-control-layers label", has_text="城市部件")
+    assert label.count() == 1
+    page.evaluate(f"() => {{ gridgov.map.setView([{lat}, {lon}], 17); }}")
+    box = label.locator("input")
+    # Leaflet enables the entry only from the layer's zoom on.
+    page.wait_for_function(
+        "[...document.querySelectorAll('.leaflet-control-layers label')]"
+        ".some(l => l.textContent.includes('城市部件') && !l.querySelector('input').disabled)",
+        timeout=10_000,
+    )
+    with page.expect_response(lambda r: "/tiles/parts/17/" in r.url, timeout=20_000):
+        if width >= 1000:
+            box.check()
+        else:  # the layer control is folded away on a phone (the page's own layout)
+            box.dispatch_event("click")
+    page.wait_for_timeout(800)
+    tiles = [u for u in visit.requested if "/tiles/parts/17/" in u]
+    assert tiles
+    screenshot(page, f"maps_leader_parts_{width}")
+    # The tile under the part holds it (decoded independently of the page).
+    z, n = 17, 2**17
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    body = page.request.get(f"{server}/tiles/parts/{z}/{x}/{y}.mvt").body()
+    decoded = mapbox_vector_tile.decode(body)
+    assert code in {f["properties"]["code"] for f in decoded["parts"]["features"]}
+    visit.check_clean()

@@ -254,3 +254,25 @@ def test_dispatcher_scope_is_the_units_events(events):
         events, layer=LAYERS["events"], z=Z, x=TX, y=TY, scope=TileScope(unit_id=unit.id)
     )
     assert set(features(data, "events")) == {"E-ONTIME"}
+
+
+def test_parts_tile_holds_the_parts_in_it_from_zoom_16(tile_city):
+    from tests.grid.parts_city import add_part
+
+    inside = at(Z, TX, TY, 0.25, 0.75)  # a quarter in from the west, three quarters down
+    add_part(tile_city, "4205020118000001", inside)
+    add_part(tile_city, "4205020305000001", at(Z, TX + 1, TY, 0.5, 0.5))  # the next tile east
+    data = render_tile(tile_city, layer=LAYERS["parts"], z=Z, x=TX, y=TY)
+    found = features(data, "parts")
+    assert set(found) == {"4205020118000001"}
+    lamp = found["4205020118000001"]
+    assert lamp["properties"] == {
+        "code": "4205020118000001",
+        "type_code": "0118",
+        "state": "normal",
+    }
+    assert lamp["geometry"]["type"] == "Point"
+    px, py = to_tile(*inside, Z, TX, TY)
+    assert lamp["geometry"]["coordinates"] == pytest.approx([px, py], abs=1)
+    parent = render_tile(tile_city, layer=LAYERS["parts"], z=Z - 1, x=TX // 2, y=TY // 2)
+    assert parent == b""  # below zoom 16 the layer is empty

@@ -66,7 +66,9 @@ def get_tile(
     request: Request,
     session: ReadSessionDep,
     actor: Annotated[Actor, allow(ALL_STAFF)],
-    layer: Annotated[str, Path(description="buildings (z14+), grids (z10+) or events (z12+)")],
+    layer: Annotated[
+        str, Path(description="buildings (z14+), parts (z16+), grids (z10+) or events (z12+)")
+    ],
     z: Annotated[int, Path(description=f"zoom 0..{tiles.MAX_ZOOM}")],
     x: Annotated[int, Path(description="column, 0..2^z-1 from the west")],
     y: Annotated[int, Path(description="row, 0..2^z-1 from the north (XYZ scheme)")],
