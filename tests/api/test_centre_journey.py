@@ -396,6 +396,7 @@ def test_a_case_travels_every_path_of_the_centre_through_the_pages(
     west.wait_for_selector("body[data-ready=true]")
     detail = open_in_queue(west, joint)
     expect(detail.locator(".joint-block")).to_contain_text("西陵派出所")
+    expect(detail).to_contain_text("协办 Assisting: 西陵派出所")  # 派遣说明 names the unit
     detail.locator("button[data-action=sign]").click()
     expect(detail.locator(".event-head .status")).to_have_text("处置中")
     expect(detail.locator("button[data-action=extend]")).to_have_count(1)

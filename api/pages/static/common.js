@@ -818,10 +818,13 @@ const DISPATCH_LABEL = {
   assisting: "协办 Assisting",
 };
 
-function dispatchText(dispatch) {
+/** The dispatch explanation; assisting units (kept as codes) by name where the case knows it. */
+function dispatchText(dispatch, units = []) {
   if (!dispatch) return null;
+  const names = Object.fromEntries(units.map((u) => [u.code, u.name]));
+  const shown = { ...dispatch, assisting: [].concat(dispatch.assisting ?? []).map((code) => names[code] || code) };
   const lines = Object.entries(DISPATCH_LABEL)
-    .map(([key, label]) => [label, [].concat(dispatch[key] ?? []).join("、")])
+    .map(([key, label]) => [label, [].concat(shown[key] ?? []).join("、")])
     .filter(([, text]) => text)
     .map(([label, text]) => h("li", {}, h("span", { class: "muted" }, `${label}: `), text));
   return lines.length ? h("ul", { class: "plain" }, lines) : null;
@@ -970,7 +973,7 @@ export function renderEvent(container, event, { onChanged }) {
     h("h3", {}, "操作 Actions"),
     actionPanel(event, onChanged),
     photos.length ? [h("h3", {}, "照片 Photos"), h("div", { class: "thumbs" }, photos)] : null,
-    event.dispatch ? [h("h3", {}, "派遣说明 Why this unit"), dispatchText(event.dispatch)] : null,
+    event.dispatch ? [h("h3", {}, "派遣说明 Why this unit"), dispatchText(event.dispatch, event.assisting_units)] : null,
     document.getElementById("supervision-panel") ? supervisionOrders(event.code) : null, // readers' pages
     h("h3", {}, "位置 Location"),
     mapBox,
