@@ -251,6 +251,10 @@ def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handl
     worker = watch.page(phone.new_page())
     sign_in(worker, server, "/worker", "worker1")
     expect(worker.locator("#report-map path.leaflet-interactive").first).to_be_visible()
+    # Every tab in sight on the phone: none scrolled out of the tab bar or past the screen.
+    for tab in worker.locator("nav.tabs [role=tab]").all():
+        box = tab.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     page_text = "楼道里有可疑人员反复踩点（浏览器测试）"
     file_report(worker, page_text, photo=photo)
     result = worker.locator("#report-result")
