@@ -312,7 +312,7 @@ def vector_tiles(
     name: str,
     min_zoom: int,
     style: dict[str, Any] | None = None,
-    style_js: str | None = None,
+    style_js: str | None = None,  # a JS function(properties) → style, per feature
     show: bool = True,
 ) -> VectorGridProtobuf | None:
     """Buildings or events as vector tiles from the app's tile endpoint, at high zoom only.
@@ -328,11 +328,14 @@ def vector_tiles(
         "maxZoom": 22,
         "rendererFactory": None,  # replaced below: canvas tiles
         "interactive": False,
-        "vectorTileLayerStyles": {layer: style},
+        "vectorTileLayerStyles": {layer: None if style_js else style},
     }
+    # Functions cannot travel in JSON: spliced in where their placeholder null stands.
     text = compact_json(options).replace(
         '"rendererFactory":null', '"rendererFactory":L.canvas.tile'
     )
+    if style_js:
+        text = text.replace(f'"{layer}":null', f'"{layer}":{style_js}')
     return VectorGridProtobuf(url, name=name, options=text, show=show)
 
 

@@ -59,3 +59,23 @@ def test_a_gcj02_basemap_moves_overlays_and_drops_vector_tiles():
     assert layers.vector_tiles(view, layer="buildings", name="建筑", min_zoom=15) is None
     plain = View()
     assert layers.vector_tiles(plain, layer="buildings", name="建筑", min_zoom=15) is not None
+
+
+def test_vector_tiles_style_each_feature_by_a_function_or_all_alike_by_a_dict():
+    """The leader map's open events are red when overdue, blue otherwise: the style function
+    reaches the page as code; a plain style stays a JSON object."""
+    import folium
+
+    red_or_blue = "function(p){return {fillColor:p.overdue?'#d7191c':'#1559b7'};}"
+    m = folium.Map()
+    events = layers.vector_tiles(
+        View(), layer="events", name="在办", min_zoom=15, style_js=red_or_blue
+    )
+    grey = {"color": "#6b7280"}
+    buildings = layers.vector_tiles(View(), layer="buildings", name="建筑", min_zoom=15, style=grey)
+    assert events is not None and buildings is not None
+    events.add_to(m)
+    buildings.add_to(m)
+    page = m.get_root().render()
+    assert '"vectorTileLayerStyles":{"events":' + red_or_blue + "}" in page
+    assert '"vectorTileLayerStyles":{"buildings":{"color":"#6b7280"}}' in page
