@@ -426,6 +426,11 @@ def test_a_case_travels_every_path_of_the_centre_through_the_pages(
     shoot(worker, "journey-worker-verified-390")
     community.reload()
     community.wait_for_selector("body[data-ready=true]")
+    # The community's 待结案 holds its own case, not the one the district holds.
+    community.click("[data-view=closing]")
+    community.wait_for_selector("#queue[data-shown=closing]")
+    expect(community.locator(f"#queue li.event[data-code='{resolved}']")).to_have_count(1)
+    expect(community.locator(f"#queue li.event[data-code='{joint}']")).to_have_count(0)
     close_from_list(community, resolved)
     centre.reload()
     centre.wait_for_selector("body[data-ready=true]")

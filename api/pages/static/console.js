@@ -98,6 +98,8 @@ async function loadList() {
   $("#list-title").textContent = view.title;
   $("#filters").hidden = !view.filters;
   const params = { ...view.params, ...(view.filters ? filters() : {}) };
+  // A tier centre closes the cases it holds: its 待结案 leaves out those held above (or below).
+  if (state.view === "closing" && state.me?.role === "command" && state.me.scope?.area_code) params.tier = "mine";
   const page = view.whole ? 1 : state.page;
   const size = view.whole ? 200 : PAGE_SIZE;
   // The list asked last wins: a slower answer for a view left since must not overwrite it.
