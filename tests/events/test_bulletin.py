@@ -12,7 +12,13 @@ import openpyxl
 import pytest
 from sqlalchemy import text, update
 
-from events.bulletin import bulletin_workbook, grade, month_bounds, monthly_bulletin
+from events.bulletin import (
+    bulletin_workbook,
+    competition_ranks,
+    grade,
+    month_bounds,
+    monthly_bulletin,
+)
 from events.evaluation import evaluate_closed
 from events.exceptions import Forbidden, InvalidReport
 from events.kpis import kpis, period_bounds
@@ -363,3 +369,18 @@ def test_an_indicator_kept_in_another_table_is_added_to_the_rows_by_key(city, mo
         assert after[key].returned == row.returned + row.reported
         assert after[key].reported == row.reported
     assert (after["999"].returned, after["999"].reported, after["999"].name) == (2, 0, "999")
+
+
+@pytest.mark.parametrize(
+    ("scores", "ranks"),
+    [
+        ([], []),
+        ([90.0], [1]),
+        ([95.0, 90.0, 90.0, 80.0], [1, 2, 2, 4]),
+        ([88.5, 88.5, 88.5], [1, 1, 1]),
+        ([99.0, 98.0, 98.0, 98.0, 70.0, 70.0], [1, 2, 2, 2, 5, 5]),
+    ],
+)
+def test_equal_scores_share_a_rank_and_the_next_rank_skips(scores, ranks):
+    # The competition ranking of 考核通报 (1, 2, 2, 4), worked out by hand.
+    assert competition_ranks(scores) == ranks
