@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, status
 from api.http.auth import allow
 from api.http.deps import SessionDep
 from api.http.errors import ApiError
+from api.http.paging import LedgerPageSize, PageQuery
 from api.schemas import (
     MAX_ID,
     DocumentLookup,
@@ -43,8 +44,6 @@ router = APIRouter(prefix="/api", tags=["people 人口"])
 Reader = Annotated[Actor, allow(READ_PERSONS)]
 # Ids are 32-bit in the database: larger numbers are refused (422) rather than failing there.
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
-PageSizeQuery = Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)]
 GridQuery = Annotated[str | None, Query(description="15-digit grid code")]
 
 
@@ -62,7 +61,7 @@ def list_residents(
     residence_type: ResidenceType | None = None,
     include_inactive: bool = False,
     page: PageQuery = 1,
-    page_size: PageSizeQuery = 50,
+    page_size: LedgerPageSize = 50,
 ) -> ResidentPage:
     """Residents in my scope (masked), by grid, building, house and name."""
     return service.list_residents(
@@ -182,7 +181,7 @@ def list_special_groups(
     ] = None,
     include_ended: bool = False,
     page: PageQuery = 1,
-    page_size: PageSizeQuery = 50,
+    page_size: LedgerPageSize = 50,
 ) -> SpecialGroupPage:
     """Special-group memberships in my scope (masked), by grid and type."""
     return groups.list_members(
@@ -253,7 +252,7 @@ def due_visits(
     grid: GridQuery = None,
     within_days: Annotated[int, Query(ge=0, le=366, description="due within this many days")] = 7,
     page: PageQuery = 1,
-    page_size: PageSizeQuery = 50,
+    page_size: LedgerPageSize = 50,
 ) -> DueVisitPage:
     """Special-group members in my grids whose visit is overdue or due soon, most urgent first."""
     return groups.list_due(

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Path, Query
 from api.http.auth import allow
 from api.http.bodies import SubmissionDep, body_doc, text_body
 from api.http.deps import SessionDep
+from api.http.paging import LedgerPageSize, PageQuery
 from api.schemas import MAX_ID
 from people import tasks
 from people.access import READ_PERSONS, Actor
 from people.models import TaskKind, TaskStatus
 from people.schemas import TaskClose, TaskPage, TaskRead
-from people.service import MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/api", tags=["tasks 网格员任务"])
 
@@ -32,8 +32,8 @@ def list_tasks(
     ] = TaskStatus.OPEN,
     kind: TaskKind | None = None,
     grid: Annotated[str | None, Query(max_length=15, description="15-digit grid code")] = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    page: PageQuery = 1,
+    page_size: LedgerPageSize = 50,
 ) -> TaskPage:
     """The tasks of my grids (my area for the command centre and inspectors), the nearest due
     date first."""
