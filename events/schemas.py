@@ -4,9 +4,18 @@ the reference tables, the performance indicators and Open311."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 from events.calendar import Light, Limit, LimitUnit
 from events.catalog import DepartmentType, Priority, Tier
@@ -170,6 +179,24 @@ class EventRead(BaseModel):
     created: bool = Field(default=True, description="false when an idempotency key was reused")
 
 
+def _limit_reads(value: str | None) -> str | None:
+    if value is not None:
+        Limit.parse(value)  # the ValueError names the accepted forms
+    return value
+
+
+def _light_names_are_levels(value: Any) -> Any:
+    # Before 督办单 had levels, a supervision was named after the light: keep those working.
+    if not isinstance(value, str):
+        return value  # the level's own type check refuses it with a sentence (422)
+    return {"yellow": "general", "red": "key"}.get(value, value)
+
+
+# A 督办单's reply time (4h, 2d …) and level (yellow and red read as general and key), as the
+# supervise action and the supervision order take them.
+ReplyLimit = Annotated[str | None, AfterValidator(_limit_reads)]
+SupervisionLevelInput = Annotated[SupervisionLevel | None, BeforeValidator(_light_names_are_levels)]
+
 MAX_EXTENSION_DAYS = 250  # a working year: longer waits are suspensions (挂账), not extensions
 
 
@@ -209,12 +236,12 @@ class ActionInput(InputModel):
     building: str | None = Field(
         default=None, max_length=40, description="building code where the case is (locate)"
     )
-    level: SupervisionLevel | None = Field(
+    level: SupervisionLevelInput = Field(
         default=None,
         description="supervision (督办) level: general 一般督办, key 重点督办, listed 挂牌督办 "
         "(yellow and red are read as general and key)",
     )
-    reply_limit: str | None = Field(
+    reply_limit: ReplyLimit = Field(
         default=None,
         max_length=20,
         description="supervise: the working time the unit has to reply, e.g. 4h or 2d "
@@ -252,21 +279,6 @@ class ActionInput(InputModel):
                     "ask for less, or suspend the case (挂账) while it waits"
                 )
         return value
-
-    @field_validator("reply_limit")
-    @classmethod
-    def _reply_limit_reads(cls, value: str | None) -> str | None:
-        if value is not None:
-            Limit.parse(value)  # the ValueError names the accepted forms
-        return value
-
-    @field_validator("level", mode="before")
-    @classmethod
-    def _light_names_are_levels(cls, value: Any) -> Any:
-        # Before 督办单 had levels, a supervision was named after the light: keep those working.
-        if not isinstance(value, str):
-            return value  # the level's own type check refuses it with a sentence (422)
-        return {"yellow": "general", "red": "key"}.get(value, value)
 
     @field_validator("replied_at")
     @classmethod
@@ -1250,7 +1262,7 @@ class SupervisionIssue(InputModel):
     """A supervision order (督办单) issued by hand by the command centre."""
 
     event: str = Field(max_length=40, description="the case's code, 420502-20261123-000123")
-    level: SupervisionLevel | None = Field(
+    level: SupervisionLevelInput = Field(
         default=None,
         description="general 一般督办, key 重点督办, listed 挂牌督办; default from the case's "
         "light (red: key, else general)",
@@ -1264,7 +1276,7 @@ class SupervisionIssue(InputModel):
         le=2**31 - 1,
         description="the unit the order is for; default the unit holding the case",
     )
-    reply_limit: str | None = Field(
+    reply_limit: ReplyLimit = Field(
         default=None, max_length=20, description="working time to reply, e.g. 4h or 2d"
     )
 
@@ -1272,18 +1284,6 @@ class SupervisionIssue(InputModel):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
-
-    @field_validator("reply_limit")
-    @classmethod
-    def _reply_limit_reads(cls, value: str | None) -> str | None:
-        if value is not None:
-            Limit.parse(value)  # the ValueError names the accepted forms
-        return value
-
-    @field_validator("level", mode="before")
-    @classmethod
-    def _light_names_are_levels(cls, value: Any) -> Any:
-        return {"yellow": "general", "red": "key"}.get(value, value)
 
 
 class SupervisionReply(InputModel):

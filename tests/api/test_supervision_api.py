@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from gis.clock import CHINA_TZ
 from tests.events.workflow_city import do, file
 from tests.factories import bearer
@@ -175,3 +177,16 @@ def test_an_order_escalated_unanswered_is_counted_on_the_leaders_map(client, cit
         json={"reply": "已处置"},
     )
     assert 'id="gg-unanswered">0<' in client.get("/maps/leader", headers=leader).text
+
+
+@pytest.mark.parametrize("level", [["key"], {"level": "key"}, 3, "orange"])
+def test_a_level_that_is_not_a_level_name_is_a_422_and_issues_nothing(client, city, level):
+    code = open_case(city)
+    refused = client.post(
+        "/api/supervision",
+        headers=bearer(city["command_staff"]),
+        json={"event": code, "level": level, "demand": "请立即处置"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "general" in refused.text and "listed" in refused.text
+    assert client.get("/api/supervision", headers=bearer(city["command_staff"])).json() == []
