@@ -33,7 +33,7 @@ from people.integrations import issue_key
 from tests.events.dispatch_city import build_dispatch_city
 from tests.events.districts_city import add_second_district
 from tests.events.workflow_city import build_city
-from tests.factories import DISTRICT
+from tests.factories import DISTRICT, fresh_database
 from tests.gis.tile_city import build_tile_city
 from tests.people.residents_city import build_residents_city
 
@@ -64,6 +64,25 @@ def database_url() -> Iterator[str]:
 def engine(database_url: str) -> Iterator[Engine]:
     """Engine on the test database."""
     engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def own_database(database_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated database of the test module's own, named after it, dropped after it: for code
+    under test that commits (a server, a CLI subprocess, a background job), which must not
+    share the rolled-back test database."""
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    url = fresh_database(database_url, f"_{name}")
+    yield url
+    local_pg.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def own_engine(own_database: str) -> Iterator[Engine]:
+    """Engine on the module's own database."""
+    engine = create_engine(own_database)
     yield engine
     engine.dispose()
 

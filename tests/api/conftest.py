@@ -1,19 +1,26 @@
 """Fixtures of the API tests: the people API tests' city, shared by the residents, statistics and
-import tests."""
+import tests; and for the page tests, Chromium, a photo, the city (the console city unless a
+module defines its own `page_city`) and the real server on the module's own database."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
 from gis import local_pg
 from gis.db import session_scope
 from people import special_groups as sg
+from tests.api.browser import CHROMIUM, CHROMIUM_ARGS, serving
+from tests.api.console_city import build_console_city
 from tests.api.people_city import GRID_A, build_people_city
 from tests.factories import (
     add_building,
@@ -27,6 +34,46 @@ from tests.factories import (
 )
 
 TODAY = china_today()
+
+
+# -- the page tests ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium from the Debian package (no browser is downloaded)."""
+    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the chromium package"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small JPEG as a phone camera would give."""
+    path = tmp_path_factory.mktemp("photos") / "site.jpg"
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (180, 90, 40)).save(buffer, "JPEG")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.fixture(scope="module")
+def page_city(own_engine: Engine) -> dict[str, Any]:
+    """The page tests' city in the module's own database: the console city of
+    tests/api/console_city.py, unless the module defines a `page_city` of its own."""
+    return build_console_city(own_engine)
+
+
+@pytest.fixture(scope="module")
+def server(
+    own_database: str, page_city: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`uvicorn api.app:app` as a user runs it, on a free loopback port and the module's own
+    database once its city is built."""
+    with serving(own_database, tmp_path_factory.mktemp("server")) as base:
+        yield base
 
 
 @pytest.fixture

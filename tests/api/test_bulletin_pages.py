@@ -18,29 +18,18 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from gis.clock import local_today
+from tests.api.browser import PASSWORD, Watch, api_client, open_context, shoot
 from tests.api.test_reply_panel import _case
-from tests.api.test_worker_console_pages import (  # noqa: F401
-    PASSWORD,
-    Watch,
-    api_client,
-    browser,
-    console_city,
-    open_context,
-    pages_database,
-    pages_engine,
-    server,
-    shoot,
-)
 from tests.factories import DISTRICT, add_staff
 
 MONTH = f"{local_today():%Y-%m}"
 
 
 @pytest.fixture(scope="module")
-def closed_cases(pages_engine: Engine, console_city: dict[str, Any]) -> list[str]:  # noqa: F811
+def closed_cases(own_engine: Engine, page_city: dict[str, Any]) -> list[str]:
     """Two 12345 cases closed by the reply this month (evaluated: 100 each) and a leader."""
     start = datetime.now(UTC) - timedelta(hours=3)
-    with Session(pages_engine) as session:
+    with Session(own_engine) as session:
         codes = [
             _case(session, "来电反映楼道堆物", until="closed", start=start),
             _case(session, "来电反映噪音扰民", until="closed", start=start),
@@ -50,7 +39,7 @@ def closed_cases(pages_engine: Engine, console_city: dict[str, Any]) -> list[str
     return codes
 
 
-def sign_in_to(page: Page, server: str, path: str, username: str) -> None:  # noqa: F811
+def sign_in_to(page: Page, server: str, path: str, username: str) -> None:
     """Open `path` (no query), get sent to /login, sign in and land back on it."""
     page.goto(f"{server}{path}")
     expect(page).to_have_url(re.compile(r"/login\?next="))
@@ -60,7 +49,7 @@ def sign_in_to(page: Page, server: str, path: str, username: str) -> None:  # no
     expect(page).to_have_url(f"{server}{path}")
 
 
-def test_bulletin_json_and_workbook_for_the_command_centre(server, closed_cases):  # noqa: F811
+def test_bulletin_json_and_workbook_for_the_command_centre(server, closed_cases):
     with api_client(server, "command1") as command:
         answer = command.get(f"/api/bulletins/{MONTH}", params={"by": "unit"})
         assert answer.status_code == 200
@@ -94,8 +83,8 @@ def test_bulletin_json_and_workbook_for_the_command_centre(server, closed_cases)
 
 
 def test_leader_reads_and_prints_the_bulletin_on_a_desk_and_a_phone(
-    server: str,  # noqa: F811
-    browser: Browser,  # noqa: F811
+    server: str,
+    browser: Browser,
     closed_cases: list[str],
 ):
     watch = Watch()
@@ -141,7 +130,7 @@ def test_leader_reads_and_prints_the_bulletin_on_a_desk_and_a_phone(
     watch.check()
 
 
-def test_a_dispatcher_gets_the_refusal_page(server, browser, closed_cases):  # noqa: F811
+def test_a_dispatcher_gets_the_refusal_page(server, browser, closed_cases):
     watch = Watch(tolerated=("status of 403",))
     context = open_context(browser, watch, viewport={"width": 1400, "height": 900})
     page = watch.page(context.new_page())
@@ -156,7 +145,7 @@ def test_a_dispatcher_gets_the_refusal_page(server, browser, closed_cases):  # n
 
 
 @pytest.mark.parametrize("by", ["tier", "street", "community", "category"])
-def test_kpis_by_the_new_groupings_carry_the_new_indicators(server, closed_cases, by):  # noqa: F811
+def test_kpis_by_the_new_groupings_carry_the_new_indicators(server, closed_cases, by):
     with api_client(server, "leader1") as leader:
         answer = leader.get("/api/stats/kpis", params={"by": by, "period": MONTH})
         assert answer.status_code == 200, answer.text
@@ -171,14 +160,14 @@ def test_kpis_by_the_new_groupings_carry_the_new_indicators(server, closed_cases
     ) == row["key"]
 
 
-def test_the_leader_panel_links_to_the_bulletin(server, closed_cases):  # noqa: F811
+def test_the_leader_panel_links_to_the_bulletin(server, closed_cases):
     with api_client(server, "leader1") as leader:
         panel = leader.get("/maps/leader/panel")
         assert panel.status_code == 200
         assert 'href="/reports/bulletin"' in panel.text
 
 
-def test_a_mistyped_month_in_the_address_shows_last_month_with_a_sentence(server, closed_cases):  # noqa: F811
+def test_a_mistyped_month_in_the_address_shows_last_month_with_a_sentence(server, closed_cases):
     with api_client(server, "leader1") as leader:
         page = leader.get("/reports/bulletin", params={"month": "2026-13"})
         assert page.status_code == 200

@@ -19,13 +19,12 @@ var/test-artefacts/pages/journey-*.png.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from shapely import box
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from events.models import (
@@ -40,36 +39,18 @@ from events.models import (
     SupervisionOrder,
     SupervisionStatus,
 )
-from events.reference import load_reference_data
-from gis import local_pg
 from gis.clock import local_today
-from tests.api.browser import serving
-from tests.api.test_worker_console_pages import (  # noqa: F401
-    HERE,
-    PHONE,
-    Watch,
-    browser,
-    open_context,
-    photo,
-    shoot,
-    sign_in,
-)
+from tests.api.browser import PHONE, WIDE, Watch, open_context, shoot, sign_in
+from tests.api.console_city import EAST, HERE, WEST, add_b_w1, two_grids
 from tests.factories import (
     COMMUNITY,
     DISTRICT,
     STREET,
-    add_building,
-    add_grid,
     add_house,
     add_staff,
     add_unit,
-    admin_tree,
-    fresh_database,
-    square,
 )
 
-WEST, EAST = COMMUNITY + "001", COMMUNITY + "002"
-WIDE = {"width": 1400, "height": 900}
 DISPUTE = "0302"  # 邻里纠纷: starts at the community, not auto-registered; 司法所 + 公安
 RESOLVED = "楼上漏水殃及楼下，双方争执（社区调解）"
 JOINT = "邻里因加装电梯长期纠纷，多次冲突（联合调处）"
@@ -80,33 +61,12 @@ MONTH = f"{local_today():%Y-%m}"
 
 
 @pytest.fixture(scope="module")
-def journey_database(database_url: str) -> Iterator[str]:
-    """A database of its own: the server commits."""
-    url = fresh_database(database_url, "_journey")
-    yield url
-    local_pg.drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def journey_engine(journey_database: str) -> Iterator[Engine]:
-    engine = create_engine(journey_database)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def city(journey_engine: Engine) -> dict[str, int]:
+def page_city(own_engine: Engine) -> dict[str, int]:
     """Two grids; two 司法所 split at 111.295 E and a police station over both; centres at the
     community, street and district with their staff; the units' dispatchers; a grid worker."""
-    with Session(journey_engine) as session:
-        admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
-        add_grid(session, WEST, square(111.28, 30.70, 0.01))
-        add_grid(session, EAST, square(111.29, 30.70, 0.01))
-        building = add_building(
-            session, "B-W1", square(111.2849, 30.7049, 0.0003), WEST, name="夷陵路12号"
-        )
-        add_house(session, building, room="0101")
-        load_reference_data(session)
+    with Session(own_engine) as session:
+        two_grids(session)
+        add_house(session, add_b_w1(session), room="0101")
         west = add_unit(
             session,
             "SF-W",
@@ -154,12 +114,6 @@ def city(journey_engine: Engine) -> dict[str, int]:
         }
         session.commit()
     return ids
-
-
-@pytest.fixture(scope="module")
-def server(journey_database: str, city: dict[str, int], tmp_path_factory) -> Iterator[str]:
-    with serving(journey_database, tmp_path_factory.mktemp("server")) as base:
-        yield base
 
 
 # -- steps on the pages -------------------------------------------------------------------------
@@ -220,7 +174,7 @@ def open_in_queue(page: Page, code: str) -> Any:
     return detail
 
 
-def verify_on_site(page: Page, code: str, photo: Any) -> None:  # noqa: F811
+def verify_on_site(page: Page, code: str, photo: Any) -> None:
     """The grid worker's 核查通过 of a handled case on /worker, with a photo, at the spot."""
     page.click("[data-tab=events]")
     page.select_option("#events-filter", "handled")
@@ -255,10 +209,10 @@ def narrow(page: Page) -> None:
 
 def test_a_case_travels_every_path_of_the_centre_through_the_pages(
     server: str,
-    browser: Browser,  # noqa: F811
-    journey_engine: Engine,
-    city: dict[str, int],
-    photo: Any,  # noqa: F811
+    browser: Browser,
+    own_engine: Engine,
+    page_city: dict[str, int],
+    photo: Any,
 ):
     watch = Watch()
 
@@ -456,7 +410,7 @@ def test_a_case_travels_every_path_of_the_centre_through_the_pages(
     watch.check()
 
     # -- the end state, read from the database ------------------------------------------------
-    with Session(journey_engine) as session:
+    with Session(own_engine) as session:
         first = session.scalars(select(Event).where(Event.code == resolved)).one()
         case = session.scalars(select(Event).where(Event.code == joint)).one()
         steps = session.scalars(
@@ -485,13 +439,13 @@ def test_a_case_travels_every_path_of_the_centre_through_the_pages(
     assert (first.status, first.tier.value, first.unit_id) == (
         EventStatus.CLOSED,
         "community",
-        city["community"],
+        page_city["community"],
     )
     assert first_steps == ["report", "resolve", "verify", "close"]
     assert (case.status, case.tier.value, case.unit_id) == (
         EventStatus.CLOSED,
         "district",
-        city["west"],
+        page_city["west"],
     )
     assert [s.action for s in steps] == [
         "report",
@@ -515,22 +469,22 @@ def test_a_case_travels_every_path_of_the_centre_through_the_pages(
     (ruled,) = rulings
     assert (ruled.event_id, ruled.unit_ids, ruled.unit_id) == (
         case.id,
-        [city["west"], city["east"]],
-        city["west"],
+        [page_city["west"], page_city["east"]],
+        page_city["west"],
     )
     assert ruled.reasoning == "纠纷发生地位于西站辖区，依职责由西站主办"
-    assert [(r.area_prefix, r.fixed_unit_id) for r in rules] == [(COMMUNITY, city["west"])]
+    assert [(r.area_prefix, r.fixed_unit_id) for r in rules] == [(COMMUNITY, page_city["west"])]
     # Sub-tasks: the first dispatch's and 东站's lapsed with the returns; the ruling's was done.
     assert [(t.unit_id, t.status) for t in subtasks] == [
-        (city["police"], SubtaskStatus.CANCELLED),
-        (city["police"], SubtaskStatus.CANCELLED),
-        (city["police"], SubtaskStatus.DONE),
+        (page_city["police"], SubtaskStatus.CANCELLED),
+        (page_city["police"], SubtaskStatus.CANCELLED),
+        (page_city["police"], SubtaskStatus.DONE),
     ]
     assert subtasks[-1].report == "民警到场维持秩序，双方情绪稳定"
     (order,) = orders
     assert (order.event_id, order.unit_id, order.level.value, order.status) == (
         case.id,
-        city["west"],
+        page_city["west"],
         "key",
         SupervisionStatus.REPLIED,
     )

@@ -10,25 +10,21 @@ var/test-artefacts/pages/.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import expect
 from shapely import box
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from events.actions import act
 from events.models import Callback, Event, EventSource, EventStatus, EventStep, Satisfaction
-from events.reference import load_reference_data
 from events.schemas import ActionInput
-from gis import local_pg
 from grid.models import Building
 from people.access import load_actor
 from people.models import Staff
-from tests.api.browser import CHROMIUM, CHROMIUM_ARGS, serving
-from tests.api.test_worker_console_pages import (
+from tests.api.browser import (
     DESKTOP,
     PHONE,
     Watch,
@@ -36,52 +32,21 @@ from tests.api.test_worker_console_pages import (
     shoot,
     sign_in,
 )
+from tests.api.console_city import EAST, WEST, add_b_w1, two_grids
 from tests.factories import (
     COMMUNITY,
     DISTRICT,
-    add_building,
-    add_grid,
     add_staff,
     add_unit,
-    admin_tree,
-    fresh_database,
-    square,
 )
 
-WEST, EAST = COMMUNITY + "001", COMMUNITY + "002"
-
 
 @pytest.fixture(scope="module")
-def intake_database(database_url: str) -> Iterator[str]:
-    """A database of its own: the server commits."""
-    text_url = fresh_database(database_url, "_intake_pages")
-    yield text_url
-    local_pg.drop_database(text_url)
-
-
-@pytest.fixture(scope="module")
-def intake_engine(intake_database: str) -> Iterator[Engine]:
-    engine = create_engine(intake_database)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def intake_city(intake_engine: Engine) -> None:
+def page_city(own_engine: Engine) -> None:
     """Two grids, a police station, a command centre and the accounts that take calls."""
-    with Session(intake_engine) as session:
-        admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
-        add_grid(session, WEST, square(111.28, 30.70, 0.01))
-        add_grid(session, EAST, square(111.29, 30.70, 0.01))
-        add_building(
-            session,
-            "B-W1",
-            square(111.2849, 30.7049, 0.0003),
-            WEST,
-            name="夷陵路12号",
-            address="湖北省宜昌市西陵区夷陵路12号",
-        )
-        load_reference_data(session)
+    with Session(own_engine) as session:
+        two_grids(session)
+        add_b_w1(session, address="湖北省宜昌市西陵区夷陵路12号")
         add_unit(
             session, "PS-W", "police", geom=box(111.27, 30.69, 111.31, 30.73), name="西陵派出所"
         )
@@ -91,22 +56,6 @@ def intake_city(intake_engine: Engine) -> None:
         add_staff(session, "operator1", "command", area_code=DISTRICT + "000000")
         add_staff(session, "leader1", "leader", area_code=DISTRICT + "000000")
         session.commit()
-
-
-@pytest.fixture(scope="module")
-def server(intake_database: str, intake_city: None, tmp_path_factory) -> Iterator[str]:
-    """`uvicorn api.app:app` on a free loopback port and the intake pages' database."""
-    with serving(intake_database, tmp_path_factory.mktemp("server")) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the chromium package"
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 def stored(engine: Engine, description: str) -> Event:
@@ -130,7 +79,7 @@ def take_call(page: Any, words: str, *, ticket: str, category: str = "暴露垃�
 
 
 def test_an_operator_files_a_call_with_a_tapped_point_and_one_without_then_locates_it(
-    server, browser, intake_engine
+    server, browser, own_engine
 ):
     watch = Watch()
     desk = open_context(browser, watch, viewport=DESKTOP)
@@ -154,7 +103,7 @@ def test_an_operator_files_a_call_with_a_tapped_point_and_one_without_then_locat
     page.click("#intake-submit")
     result = page.locator("#intake-result")
     expect(result).to_contain_text("已受理")
-    event = stored(intake_engine, words)
+    event = stored(own_engine, words)
     assert event.source is EventSource.HOTLINE and event.geom is not None
     assert event.contact_masked == "139****5678" and event.external_ref == "12345-B-1"
     assert event.grid_code == EAST
@@ -166,7 +115,7 @@ def test_an_operator_files_a_call_with_a_tapped_point_and_one_without_then_locat
     page.fill("#intake-address", "西陵区某某小区东门")
     page.click("#intake-submit")
     expect(result).to_contain_text("待定位")
-    unlocated = stored(intake_engine, words2)
+    unlocated = stored(own_engine, words2)
     assert unlocated.geom is None and unlocated.locate_match == "none"
     row = page.locator(f"#unlocated-list li.event[data-code='{unlocated.code}']")
     expect(row).to_be_visible()
@@ -186,7 +135,7 @@ def test_an_operator_files_a_call_with_a_tapped_point_and_one_without_then_locat
     locate.click()
     expect(result).to_contain_text("已定位")
     expect(page.locator("#unlocated-list")).to_contain_text("没有待定位")
-    located = stored(intake_engine, words2)
+    located = stored(own_engine, words2)
     assert located.geom is not None and located.grid_code in (WEST, EAST)
     watch.check()
 
@@ -200,7 +149,7 @@ def test_an_operator_files_a_call_with_a_tapped_point_and_one_without_then_locat
     watch.check()
 
 
-def test_an_inspector_files_a_patrol_finding_from_the_worker_page(server, browser, intake_engine):
+def test_an_inspector_files_a_patrol_finding_from_the_worker_page(server, browser, own_engine):
     watch = Watch()
     phone = open_context(
         browser,
@@ -223,14 +172,14 @@ def test_an_inspector_files_a_patrol_finding_from_the_worker_page(server, browse
     page.click("#report-submit")
     expect(page.locator("#report-result")).to_contain_text("已上报")
     shoot(page, "worker-patrol-phone")
-    event = stored(intake_engine, words)
+    event = stored(own_engine, words)
     assert event.source is EventSource.INSPECTION and event.grid_code == EAST
     watch.check()
 
 
 @pytest.mark.parametrize("viewport", [PHONE, {"width": 1400, "height": 900}], ids=["390", "1400"])
 def test_a_leader_picks_a_point_on_the_city_map_and_files_an_urgent_instruction(
-    server, browser, intake_engine, viewport
+    server, browser, own_engine, viewport
 ):
     watch = Watch()
     context = open_context(browser, watch, viewport=viewport)
@@ -256,7 +205,7 @@ def test_a_leader_picks_a_point_on_the_city_map_and_files_an_urgent_instruction(
     page.click("#gg-instruct button[type=submit]")
     expect(page.locator("#gg-instruct-result")).to_contain_text("已批示")
     shoot(page, f"leader-instruction-{viewport['width']}")
-    event = stored(intake_engine, words)
+    event = stored(own_engine, words)
     assert event.source is EventSource.LEADER and event.priority.value == "urgent"
     watch.check()
 
@@ -286,7 +235,7 @@ def _work_the_case_on_the_street(engine: Engine, code: str) -> None:
 
 
 def test_a_call_is_placed_by_its_address_answered_and_called_back_all_in_the_browser(
-    server, browser, intake_engine
+    server, browser, own_engine
 ):
     """The operator's whole day with one caller: take the call, find the place from what the
     caller says, file; once the fix is verified, answer the caller and record the callback."""
@@ -308,13 +257,13 @@ def test_a_call_is_placed_by_its_address_answered_and_called_back_all_in_the_bro
     expect(page.locator("#intake-where")).to_contain_text("B-W1")
     page.click("#intake-submit")
     expect(page.locator("#intake-result")).to_contain_text("已受理")
-    event = stored(intake_engine, words)
-    with Session(intake_engine) as session:
+    event = stored(own_engine, words)
+    with Session(own_engine) as session:
         building = session.scalar(select(Building.id).where(Building.code == "B-W1"))
     assert event.building_id == building and event.grid_code == WEST
     assert event.status is EventStatus.REPORTED  # a citizen's call is checked on site first
 
-    _work_the_case_on_the_street(intake_engine, event.code)
+    _work_the_case_on_the_street(own_engine, event.code)
 
     page.reload()
     panel = page.locator("#reply-panel")
@@ -334,7 +283,7 @@ def test_a_call_is_placed_by_its_address_answered_and_called_back_all_in_the_bro
     expect(callback).to_have_count(0)
     watch.check()
 
-    with Session(intake_engine) as session:
+    with Session(own_engine) as session:
         closed = session.scalars(select(Event).where(Event.code == event.code)).one()
         steps = session.scalars(
             select(EventStep.action).where(EventStep.event_id == closed.id).order_by(EventStep.id)

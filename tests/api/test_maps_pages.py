@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 import mapbox_vector_tile
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -38,7 +38,6 @@ from gis.db import get_engine, session_scope
 from people.access import Actor
 from people.pii import get_cipher
 from people.service import DOC_CONTEXT, PHONE_CONTEXT
-from tests.api.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.demo.demo_city import STREET, DemoCity, demo_city
 from tests.factories import COMMUNITY, add_grid, add_staff, admin_tree, bearer, square
 
@@ -120,15 +119,6 @@ def server(demo: DemoCity) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     instance.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the chromium package"
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 @dataclass

@@ -20,20 +20,8 @@ from events.schemas import ActionInput, CallbackInput, EventReport
 from events.service import report_event
 from people.access import load_actor
 from people.models import Staff
-
-# The console tests' server, database and browser (module fixtures), shared by import.
-from tests.api.test_worker_console_pages import (  # noqa: F401
-    HERE,
-    Watch,
-    browser,
-    console_city,
-    open_context,
-    pages_database,
-    pages_engine,
-    server,
-    shoot,
-    sign_in,
-)
+from tests.api.browser import Watch, open_context, shoot, sign_in
+from tests.api.console_city import HERE
 
 
 def _actor(session: Session, username: str) -> Any:
@@ -87,9 +75,9 @@ def _case(session: Session, words: str, *, until: str, start: datetime) -> str:
 
 
 @pytest.fixture(scope="module")
-def cases(pages_engine: Engine, console_city: dict[str, Any]) -> dict[str, str]:  # noqa: F811
+def cases(own_engine: Engine, page_city: dict[str, Any]) -> dict[str, str]:
     start = datetime.now(UTC) - timedelta(hours=3)
-    with Session(pages_engine) as session:
+    with Session(own_engine) as session:
         made = {
             "to_reply": _case(session, "来电反映有人收购银行卡", until="verified", start=start),
             "to_call": _case(session, "来电反映冒充客服诈骗", until="closed", start=start),
@@ -100,9 +88,9 @@ def cases(pages_engine: Engine, console_city: dict[str, Any]) -> dict[str, str]:
 
 
 def test_operator_replies_calls_back_and_reviews_in_the_panel(
-    server: str,  # noqa: F811
-    browser: Browser,  # noqa: F811
-    pages_engine: Engine,  # noqa: F811
+    server: str,
+    browser: Browser,
+    own_engine: Engine,
     cases: dict[str, str],
 ):
     watch = Watch(tolerated=("status of 422",))  # the 不满意 sent without a reason, on purpose
@@ -163,7 +151,7 @@ def test_operator_replies_calls_back_and_reviews_in_the_panel(
     expect(review).to_have_count(0)
     watch.check()
 
-    with Session(pages_engine) as session:
+    with Session(own_engine) as session:
         statuses = {
             code: session.scalar(select(Event.status).where(Event.code == code))
             for code in cases.values()
@@ -177,8 +165,8 @@ def test_operator_replies_calls_back_and_reviews_in_the_panel(
 
 
 def test_a_dispatcher_has_no_reply_panel(
-    server: str,  # noqa: F811
-    browser: Browser,  # noqa: F811
+    server: str,
+    browser: Browser,
     cases: dict[str, str],
 ):
     watch = Watch()

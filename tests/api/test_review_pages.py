@@ -6,59 +6,38 @@ Screenshots of each step are kept in var/test-artefacts/pages/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import expect
 from shapely import box
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from events.reference import load_reference_data
-from gis import local_pg
-from tests.api.browser import CHROMIUM, CHROMIUM_ARGS, serving
-from tests.api.test_worker_console_pages import (
+from tests.api.browser import (
     PHONE,
+    WIDE,
     Watch,
     api_client,
     open_context,
     shoot,
     sign_in,
 )
+from tests.api.console_city import EAST, WEST, two_grids
 from tests.factories import (
-    COMMUNITY,
     DISTRICT,
-    add_grid,
     add_staff,
     add_unit,
-    admin_tree,
-    fresh_database,
-    square,
 )
 
-WEST, EAST = COMMUNITY + "001", COMMUNITY + "002"
-WIDE = {"width": 1400, "height": 900}
 SPOT = (111.285, 30.705)  # grid WEST, police station 西站's area
 
 
 @pytest.fixture(scope="module")
-def review_database(database_url: str) -> Iterator[str]:
-    """A database of its own: the server commits, so it must not share the test database."""
-    url = fresh_database(database_url, "_review_pages")
-    yield url
-    local_pg.drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def review_city(review_database: str) -> dict[str, Any]:
+def page_city(own_engine: Engine) -> dict[str, Any]:
     """Two police stations split at 111.295 E, a command centre and their accounts."""
-    engine: Engine = create_engine(review_database)
-    with Session(engine) as session:
-        admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
-        add_grid(session, WEST, square(111.28, 30.70, 0.01))
-        add_grid(session, EAST, square(111.29, 30.70, 0.01))
-        load_reference_data(session)
+    with Session(own_engine) as session:
+        two_grids(session)
         west = add_unit(
             session,
             "PS-W",
@@ -82,22 +61,7 @@ def review_city(review_database: str) -> dict[str, Any]:
         add_staff(session, "command1", "command", area_code=DISTRICT + "000000")
         ids = {"west": west.id, "east": east.id}
         session.commit()
-    engine.dispose()
     return ids
-
-
-@pytest.fixture(scope="module")
-def server(review_database: str, review_city: dict[str, Any], tmp_path_factory) -> Iterator[str]:
-    with serving(review_database, tmp_path_factory.mktemp("server")) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 def report(server: str, description: str) -> dict[str, Any]:

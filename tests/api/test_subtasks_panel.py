@@ -18,20 +18,8 @@ from events.schemas import EventReport
 from events.service import report_event
 from people.access import load_actor
 from people.models import Staff
-
-# The console tests' server, database and browser (module fixtures), shared by import.
-from tests.api.test_worker_console_pages import (  # noqa: F401
-    HERE,
-    Watch,
-    browser,
-    console_city,
-    open_context,
-    pages_database,
-    pages_engine,
-    server,
-    shoot,
-    sign_in,
-)
+from tests.api.browser import Watch, open_context, shoot, sign_in
+from tests.api.console_city import HERE
 from tests.events.joint_city import NOISE
 from tests.factories import add_staff, add_unit
 
@@ -40,9 +28,9 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
-def joint_case(pages_engine: Engine, console_city: dict[str, Any]) -> str:  # noqa: F811
+def joint_case(own_engine: Engine, page_city: dict[str, Any]) -> str:
     """A noise complaint led by 城管 (UM-1) with 派出所 (PS-W) and 生态环境 (ECO-1) assisting."""
-    with Session(pages_engine) as session:
+    with Session(own_engine) as session:
         um = add_unit(
             session, "UM-1", "urban_management", location=(111.286, 30.706), name="西陵城管中队"
         )
@@ -83,9 +71,9 @@ def statuses(engine: Engine, code: str) -> dict[str, str]:
 
 
 def test_a_joint_case_in_the_console(
-    server: str,  # noqa: F811
-    browser: Browser,  # noqa: F811
-    pages_engine: Engine,  # noqa: F811
+    server: str,
+    browser: Browser,
+    own_engine: Engine,
     joint_case: str,
 ):
     code = joint_case
@@ -109,7 +97,7 @@ def test_a_joint_case_in_the_console(
     shoot(page, "console-subtasks-assisting-1400")
     item.get_by_role("button", name="协办完成 Report our part").click()
     expect(page.locator("#subtasks-list")).to_contain_text("没有协办任务")
-    assert statuses(pages_engine, code)["ECO-1"] == "done"
+    assert statuses(own_engine, code)["ECO-1"] == "done"
     # The case itself: read-only for them, with the assisting units' block.
     page.select_option("#subtasks-status", "done")
     panel.locator("li.subtask").filter(has_text=code).get_by_role("button", name=code).click()
@@ -157,7 +145,7 @@ def test_a_joint_case_in_the_console(
     waive.locator("textarea[name=reason]").fill("城管已劝停，无需公安到场")
     waive.get_by_role("button", name="免除 Waive").click()
     expect(cc.locator("#subtasks-status-line")).to_contain_text("免除")
-    assert statuses(pages_engine, code)["PS-W"] == "waived"
+    assert statuses(own_engine, code)["PS-W"] == "waived"
     joint = cc.locator("#detail-body .joint-block")
     expect(joint).to_contain_text("已免除")
     joint.locator("select[name=unit_id]").select_option(label="西陵派出所（公安）")
@@ -165,7 +153,7 @@ def test_a_joint_case_in_the_console(
     shoot(cc, "console-subtasks-command-1400")
     joint.get_by_role("button", name="增加协办 Add assisting unit").click()
     expect(cc.locator("#subtasks-status-line")).to_contain_text("增加协办")
-    assert statuses(pages_engine, code)["PS-W"] == "dispatched"
+    assert statuses(own_engine, code)["PS-W"] == "dispatched"
     expect(cc.locator("#detail-body .joint-block")).to_contain_text("请派员夜间巡查")
     centre.close()
     desk.close()

@@ -20,21 +20,8 @@ from events.schemas import ActionInput, EventReport
 from events.service import report_event
 from people.access import load_actor
 from people.models import Staff
-
-# The console tests' server, database and browser (module fixtures), shared by import.
-from tests.api.test_worker_console_pages import (  # noqa: F401
-    HERE,
-    PASSWORD,
-    Watch,
-    browser,
-    console_city,
-    open_context,
-    pages_database,
-    pages_engine,
-    server,
-    shoot,
-    sign_in,
-)
+from tests.api.browser import PASSWORD, Watch, open_context, shoot, sign_in
+from tests.api.console_city import HERE
 from tests.factories import add_staff
 
 
@@ -44,11 +31,11 @@ def _actor(session: Session, username: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def supervised(pages_engine: Engine, console_city: dict[str, Any]) -> dict[str, str]:  # noqa: F811
+def supervised(own_engine: Engine, page_city: dict[str, Any]) -> dict[str, str]:
     """Two cases signed for by 西陵派出所; the first has a 重点督办 order waiting for a reply."""
     start = datetime.now(UTC) - timedelta(hours=1)
     codes = {}
-    with Session(pages_engine) as session:
+    with Session(own_engine) as session:
         worker, police, command = (_actor(session, n) for n in ("worker1", "police1", "command1"))
         for name, words in (("ordered", "楼道堆放杂物堵塞通道"), ("to_list", "小区门口占道经营")):
             report = EventReport(
@@ -71,9 +58,9 @@ def supervised(pages_engine: Engine, console_city: dict[str, Any]) -> dict[str, 
 
 
 def test_a_unit_answers_its_order_and_the_centre_lists_sanctions_and_lifts(
-    server: str,  # noqa: F811
-    browser: Browser,  # noqa: F811
-    pages_engine: Engine,  # noqa: F811
+    server: str,
+    browser: Browser,
+    own_engine: Engine,
     supervised: dict[str, str],
 ):
     watch = Watch()
@@ -140,7 +127,7 @@ def test_a_unit_answers_its_order_and_the_centre_lists_sanctions_and_lifts(
     watch.check()
     desk.close()
 
-    with Session(pages_engine) as session:
+    with Session(own_engine) as session:
         orders = session.scalars(select(SupervisionOrder).order_by(SupervisionOrder.id)).all()
         sanctions = session.scalars(select(UnitSanction)).all()
     assert [(o.level.value, o.status) for o in orders] == [
@@ -161,12 +148,12 @@ def map_sign_in(page: Any, base: str) -> None:
 
 
 def test_the_leaders_map_flags_a_listed_case_until_it_is_lifted(
-    server: str,  # noqa: F811
-    browser: Browser,  # noqa: F811
-    pages_engine: Engine,  # noqa: F811
+    server: str,
+    browser: Browser,
+    own_engine: Engine,
     supervised: dict[str, str],
 ):
-    with Session(pages_engine) as session:
+    with Session(own_engine) as session:
         command = _actor(session, "command1")
         act(
             session,
@@ -198,7 +185,7 @@ def test_the_leaders_map_flags_a_listed_case_until_it_is_lifted(
         expect(page.locator("#gg-listed")).to_have_text("1")
         shoot(page, f"leader-map-listed-{width}")
         context.close()
-    with Session(pages_engine) as session:
+    with Session(own_engine) as session:
         from events.supervision import lift
 
         lift(session, actor=_actor(session, "command1"), order_id=order_id, reason="整改到位")

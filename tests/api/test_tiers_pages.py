@@ -7,64 +7,44 @@ and desktop (1400 px) widths are kept in var/test-artefacts/pages/.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import expect
 from shapely import box
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from events.models import Event, EventSource, EventStatus, EventStep
-from events.reference import load_reference_data
 from events.schemas import EventReport
 from events.service import report_event
-from gis import local_pg
-from tests.api.browser import CHROMIUM, CHROMIUM_ARGS, serving
-from tests.api.test_worker_console_pages import PHONE, Watch, open_context, shoot, sign_in
+from tests.api.browser import (
+    PHONE,
+    WIDE,
+    Watch,
+    open_context,
+    shoot,
+    sign_in,
+)
+from tests.api.console_city import two_grids
 from tests.factories import (
     COMMUNITY,
     DISTRICT,
     STREET,
-    add_grid,
     add_staff,
     add_unit,
-    admin_tree,
-    fresh_database,
-    square,
 )
 
-WEST, EAST = COMMUNITY + "001", COMMUNITY + "002"
-WIDE = {"width": 1400, "height": 900}
 WORDS = ("巡查发现路口暴露垃圾（一）", "巡查发现路口暴露垃圾（二）", "巡查发现路口暴露垃圾（三）")
 
 
 @pytest.fixture(scope="module")
-def tiers_database(database_url: str) -> Iterator[str]:
-    """A database of its own: the server commits."""
-    text_url = fresh_database(database_url, "_tiers_pages")
-    yield text_url
-    local_pg.drop_database(text_url)
-
-
-@pytest.fixture(scope="module")
-def tiers_engine(tiers_database: str) -> Iterator[Engine]:
-    engine = create_engine(tiers_database)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def tiers_city(tiers_engine: Engine) -> dict[str, int]:
+def page_city(own_engine: Engine) -> dict[str, int]:
     """Two grids; an urban-management squad and a police station; centres at the community,
     street and district; the street's dispatcher; three patrol findings of 暴露垃圾 (0601, a
     street matter) pending at the street."""
-    with Session(tiers_engine) as session:
-        admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
-        add_grid(session, WEST, square(111.28, 30.70, 0.01))
-        add_grid(session, EAST, square(111.29, 30.70, 0.01))
-        load_reference_data(session)
+    with Session(own_engine) as session:
+        two_grids(session)
         squad = add_unit(
             session,
             "UM-1",
@@ -105,21 +85,6 @@ def tiers_city(tiers_engine: Engine) -> dict[str, int]:
     return ids
 
 
-@pytest.fixture(scope="module")
-def server(tiers_database: str, tiers_city: dict[str, int], tmp_path_factory) -> Iterator[str]:
-    with serving(tiers_database, tmp_path_factory.mktemp("server")) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the chromium package"
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
 def stored(engine: Engine, words: str) -> tuple[Event, list[EventStep]]:
     with Session(engine) as session:
         event = session.scalars(select(Event).where(Event.description == words)).one()
@@ -136,7 +101,7 @@ def row(page: Any, words: str) -> Any:
     return page.locator("#tiers-list li.event", has_text=words)
 
 
-def test_the_tier_queues_fit_a_phone(server, browser, tiers_engine):
+def test_the_tier_queues_fit_a_phone(server, browser, own_engine):
     watch = Watch()
     phone = open_context(browser, watch, viewport=PHONE, is_mobile=True, has_touch=True)
     page = watch.page(phone.new_page())
@@ -152,7 +117,7 @@ def test_the_tier_queues_fit_a_phone(server, browser, tiers_engine):
 
 
 def test_a_street_dispatcher_registers_dispatches_and_refuses_from_the_tier_queues(
-    server, browser, tiers_engine, tiers_city
+    server, browser, own_engine, page_city
 ):
     watch = Watch(tolerated=("status of 422",))  # the other unit sent without a reason, on purpose
     desk = open_context(browser, watch, viewport=WIDE)
@@ -194,9 +159,9 @@ def test_a_street_dispatcher_registers_dispatches_and_refuses_from_the_tier_queu
     page.locator("#tiers-detail button[data-action=dispatch]").click()
     form = page.locator("#tiers-detail form[data-action=dispatch]")
     expect(
-        form.locator(f"select[name=unit_id] option[value='{tiers_city['police']}']")
+        form.locator(f"select[name=unit_id] option[value='{page_city['police']}']")
     ).to_be_attached()
-    form.locator("select[name=unit_id]").select_option(str(tiers_city["police"]))
+    form.locator("select[name=unit_id]").select_option(str(page_city["police"]))
     form.locator("button[type=submit]").click()
     expect(page.locator("#tiers-detail .error")).to_contain_text("reason")
     form.locator("input[name=reason]").fill("占道堆放涉及交通安全，由派出所主办")
@@ -218,13 +183,13 @@ def test_a_street_dispatcher_registers_dispatches_and_refuses_from_the_tier_queu
     shoot(page, "tiers-street-refused-1400")
     watch.check()
 
-    first, _ = stored(tiers_engine, WORDS[0])
-    second, steps = stored(tiers_engine, WORDS[1])
-    third, _ = stored(tiers_engine, WORDS[2])
-    assert (first.status, first.unit_id) == (EventStatus.DISPATCHED, tiers_city["squad"])
-    assert (second.status, second.unit_id) == (EventStatus.DISPATCHED, tiers_city["police"])
+    first, _ = stored(own_engine, WORDS[0])
+    second, steps = stored(own_engine, WORDS[1])
+    third, _ = stored(own_engine, WORDS[2])
+    assert (first.status, first.unit_id) == (EventStatus.DISPATCHED, page_city["squad"])
+    assert (second.status, second.unit_id) == (EventStatus.DISPATCHED, page_city["police"])
     chosen = steps[-1].data["dispatch"]
     assert chosen["reason"] == "占道堆放涉及交通安全，由派出所主办"
-    assert chosen["proposal"]["unit_id"] == tiers_city["squad"]
+    assert chosen["proposal"]["unit_id"] == page_city["squad"]
     assert [s.action for s in steps] == ["report", "register", "dispatch"]
     assert (third.status, third.void_reason) == (EventStatus.REFUSED, "已由环卫当日清运，无需立案")

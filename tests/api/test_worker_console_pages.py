@@ -9,195 +9,33 @@ loopback serving the app on a database of its own (the pages commit), and no req
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
 
 import httpx
-import pytest
-from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-from shapely import box
-from sqlalchemy import Engine, create_engine, func, select
+from playwright.sync_api import Page, expect
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from events.actions import act
 from events.models import Attachment, Event
-from events.reference import load_reference_data
 from events.schemas import ActionInput, EventReport
 from events.service import report_event
-from gis import local_pg
 from gis.clock import CHINA_TZ
-from people import service as people_service
-from people import special_groups
 from people.access import load_actor
 from people.models import Staff
-from people.schemas import ResidentCreate
-from tests.api.browser import CHROMIUM, CHROMIUM_ARGS, serving
-from tests.factories import (
-    COMMUNITY,
-    DISTRICT,
-    add_building,
-    add_grid,
-    add_house,
-    add_staff,
-    add_unit,
-    admin_tree,
-    china_today,
-    fresh_database,
-    id_number,
-    square,
+from tests.api.browser import (
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    Watch,
+    api_client,
+    open_context,
+    shoot,
+    sign_in,
 )
-
-ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artefacts" / "pages"
-PASSWORD = "test-password"
-WEST, EAST = COMMUNITY + "001", COMMUNITY + "002"
-HERE = {"longitude": 111.285, "latitude": 30.705}  # in grid WEST, in police station PS-W's area
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
-TIMEOUT = 15_000
-
-
-# -- the server and its database -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pages_database(database_url: str) -> Iterator[str]:
-    """A database of its own: the server commits, so it must not share the test database."""
-    text_url = fresh_database(database_url, "_pages")
-    yield text_url
-    local_pg.drop_database(text_url)
-
-
-@pytest.fixture(scope="module")
-def pages_engine(pages_database: str) -> Iterator[Engine]:
-    engine = create_engine(pages_database)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def console_city(pages_engine: Engine) -> dict[str, Any]:
-    """Two grids, a police station, a command centre, accounts and a resident due a visit."""
-    with Session(pages_engine) as session:
-        admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
-        add_grid(session, WEST, square(111.28, 30.70, 0.01))
-        add_grid(session, EAST, square(111.29, 30.70, 0.01))
-        building = add_building(
-            session, "B-W1", square(111.2849, 30.7049, 0.0003), WEST, name="夷陵路12号"
-        )
-        add_house(session, building, room="0101")
-        load_reference_data(session)
-        police = add_unit(
-            session, "PS-W", "police", geom=box(111.27, 30.69, 111.31, 30.73), name="西陵派出所"
-        )
-        add_unit(session, "CC", "command_centre", location=(111.29, 30.71), name="西陵区指挥中心")
-        add_staff(session, "worker1", "grid_worker", grid_codes=[WEST, EAST])
-        add_staff(session, "police1", "dispatcher", department_unit_id=police.id)
-        add_staff(session, "command1", "command", area_code=DISTRICT + "000000")
-        admin = add_staff(session, "admin1", "admin")
-        resident = people_service.register_resident(
-            session,
-            actor=admin,
-            data=ResidentCreate(
-                doc_number=id_number(7, birth=date(1940, 3, 1)),
-                name="王秀英",
-                house_code="B-W1-1-0101",
-                moved_in=date(2000, 1, 1),
-            ),
-        )
-        special_groups.enrol(
-            session,
-            actor=admin,
-            resident_id=resident.id,
-            group_type="elderly_alone",
-            details={},
-            started_on=china_today() - timedelta(days=60),
-        )
-        police_unit = police.id
-        session.commit()
-    return {"police_unit": police_unit}
-
-
-@pytest.fixture(scope="module")
-def server(pages_database: str, console_city: dict[str, Any], tmp_path_factory) -> Iterator[str]:
-    """`uvicorn api.app:app` as a user runs it, on a free loopback port and the pages database."""
-    with serving(pages_database, tmp_path_factory.mktemp("server")) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the chromium package"
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture(scope="module")
-def photo(tmp_path_factory) -> Path:
-    """A small JPEG as a phone camera would give."""
-    path = tmp_path_factory.mktemp("photos") / "site.jpg"
-    buffer = io.BytesIO()
-    Image.new("RGB", (640, 480), (180, 90, 40)).save(buffer, "JPEG")
-    path.write_bytes(buffer.getvalue())
-    return path
-
-
-# -- watching the browser --------------------------------------------------------------------------
-
-
-@dataclass
-class Watch:
-    """Every request a browser context makes, and the script errors of its pages."""
-
-    requested: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    # Console messages expected while the network is cut on purpose.
-    tolerated: tuple[str, ...] = ()
-
-    def page(self, page: Page) -> Page:
-        page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
-        page.on("console", self._console)
-        return page
-
-    def _console(self, message: Any) -> None:
-        if message.type == "error" and not any(t in message.text for t in self.tolerated):
-            self.errors.append(f"console: {message.text}")
-
-    def check(self) -> None:
-        outside = {urlparse(u).hostname for u in self.requested if u.startswith("http")}
-        assert outside <= {"127.0.0.1"}, f"requests left the machine: {sorted(outside)}"
-        assert not self.errors, "\n".join(self.errors)
-
-
-def open_context(browser: Browser, watch: Watch, **options: Any) -> BrowserContext:
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
-    context.on("request", lambda request: watch.requested.append(request.url))
-    context.set_default_timeout(TIMEOUT)
-    return context
-
-
-def sign_in(page: Page, server: str, path: str, username: str) -> None:
-    """Open `path`, get sent to /login, sign in and land back on `path` ready."""
-    page.goto(f"{server}{path}")
-    expect(page).to_have_url(re.compile(r"/login\?next=" + re.escape(path)))
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{server}{path}")
-    page.wait_for_selector("body[data-ready=true]")
-
-
-def shoot(page: Page, name: str) -> None:
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+from tests.api.console_city import HERE
 
 
 def events_described(engine: Engine, description: str) -> int:
@@ -237,7 +75,7 @@ def file_report(page: Page, description: str, *, photo: Path | None = None) -> N
 
 
 def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handled(
-    server, browser, pages_engine, photo
+    server, browser, own_engine, photo
 ):
     watch = Watch()
     phone = open_context(
@@ -360,7 +198,7 @@ def test_worker_files_an_event_the_dispatcher_signs_and_the_worker_sees_it_handl
 
 
 def test_report_made_offline_is_queued_and_sent_once_when_back_online(
-    server, browser, pages_engine, photo
+    server, browser, own_engine, photo
 ):
     watch = Watch(tolerated=("ERR_INTERNET_DISCONNECTED",))
     phone = open_context(
@@ -381,25 +219,23 @@ def test_report_made_offline_is_queued_and_sent_once_when_back_online(
     worker.click("[data-tab=events]")
     expect(worker.locator("#queued-list li.queued")).to_contain_text("待发送 queued")
     shoot(worker, "worker-offline-queued")
-    assert events_described(pages_engine, description) == 0
+    assert events_described(own_engine, description) == 0
 
     phone.set_offline(False)
     expect(worker.locator("#queued-list li.queued")).to_have_count(0)
     expect(worker.locator("#banner")).to_contain_text("已发送 1 条")
     expect(worker.locator("#events-list")).to_contain_text(description)
-    assert events_described(pages_engine, description) == 1
-    assert photos_of(pages_engine, description) == 1
+    assert events_described(own_engine, description) == 1
+    assert photos_of(own_engine, description) == 1
     worker.reload()
     worker.wait_for_selector("body[data-ready=true]")
     worker.wait_for_timeout(500)
-    assert events_described(pages_engine, description) == 1
+    assert events_described(own_engine, description) == 1
     watch.check()
     phone.close()
 
 
-def test_a_report_whose_answer_is_lost_is_sent_again_and_counted_once(
-    server, browser, pages_engine
-):
+def test_a_report_whose_answer_is_lost_is_sent_again_and_counted_once(server, browser, own_engine):
     watch = Watch(tolerated=("ERR_FAILED",))
     phone = open_context(
         browser,
@@ -420,23 +256,15 @@ def test_a_report_whose_answer_is_lost_is_sent_again_and_counted_once(
     description = "路灯杆倾斜（应答丢失）"
     file_report(worker, description)
     expect(worker.locator("#report-result")).to_contain_text("待发送")
-    assert events_described(pages_engine, description) == 1
+    assert events_described(own_engine, description) == 1
     worker.reload()  # on load the queue is sent again, with the same Idempotency-Key
     worker.wait_for_selector("body[data-ready=true]")
     worker.click("[data-tab=events]")
     expect(worker.locator("#events-list")).to_contain_text(description)
     expect(worker.locator("#queued-list li.queued")).to_have_count(0)
-    assert events_described(pages_engine, description) == 1
+    assert events_described(own_engine, description) == 1
     watch.check()
     phone.close()
-
-
-def api_client(server: str, username: str) -> httpx.Client:
-    """An API client signed in with a bearer token."""
-    token = httpx.post(
-        f"{server}/api/auth/token", data={"username": username, "password": PASSWORD}
-    ).json()["access_token"]
-    return httpx.Client(base_url=server, headers={"Authorization": f"Bearer {token}"})
 
 
 def test_command_centre_sees_returned_cases_and_duplicates_and_can_re_route_them(server, browser):
@@ -508,13 +336,13 @@ def test_pages_send_strangers_to_login_and_other_roles_to_their_own_page(server)
 
 
 def test_a_suspended_case_shows_the_time_it_had_left_never_overdue_on_phone_and_desk(
-    server, browser, pages_engine
+    server, browser, own_engine
 ):
     """Signed Monday 19 October 10:30 (handle by Tuesday 17:30), suspended (挂账) Tuesday 9:00
     with 6 working hours left, weeks ago: the console shows 挂账 剩余 6小时 and a green light,
     never 超期."""
     monday = datetime(2026, 10, 19, 10, 0, tzinfo=CHINA_TZ)
-    with Session(pages_engine) as session:
+    with Session(own_engine) as session:
         staff = {name: id_ for name, id_ in session.execute(select(Staff.username, Staff.id))}
         worker, police, command = (
             load_actor(session, staff_id=staff[name]) for name in ("worker1", "police1", "command1")
