@@ -645,7 +645,7 @@ function field(spec) {
   } else {
     input = h("input", { type, name, value: value ?? "", required, ...rest });
   }
-  return h("label", {}, label, required ? h("span", { class: "muted" }, " *") : null, input, hint ? h("span", { class: "hint muted", dataset: { for: name } }, hint) : null);
+  return h("label", {}, h("span", {}, label, required ? h("span", { class: "required", title: "必填 required" }, " *") : null), input, hint ? h("span", { class: "hint muted", dataset: { for: name } }, hint) : null);
 }
 
 /** The fields of a form that differ from `original` (all non-empty ones when it is null). */
@@ -800,10 +800,38 @@ function houseForm(house) {
   });
 }
 
+const FIELD_LABEL = {
+  unit: "单元",
+  floor: "楼层",
+  room: "房号",
+  use: "用途",
+  area_m2: "面积m²",
+  name: "姓名",
+  residence_type: "类型",
+  origin: "来源地",
+  arrival_date: "来本地",
+  permit_expiry: "居住证至",
+  moved_in: "入住",
+  relation_to_head: "与户主关系",
+  occupation: "职业",
+  credit_code: "信用代码",
+  org_type: "单位类型",
+  address: "地址",
+  responsible_person: "负责人",
+  staff_count: "从业人数",
+  fire_key_unit: "消防重点",
+  security_key_unit: "治安重点",
+};
+const VALUE_LABEL = Object.fromEntries(
+  [...HOUSE_USES, ...RESIDENCE_TYPES, ...ORG_TYPES].map(([value, text]) => [value, text.split(" ")[0]]),
+);
+
+/** A queued form's fields in words (never the document number or a phone: the list is shown
+ * on the phone's screen). */
 function describeValues(values) {
   return Object.entries(values)
-    .filter(([k]) => k !== "doc_number" && k !== "phone" && k !== "responsible_phone")
-    .map(([k, v]) => `${k}: ${v === true ? "是" : v === false ? "否" : v ?? "—"}`)
+    .filter(([k]) => k in FIELD_LABEL)
+    .map(([k, v]) => `${FIELD_LABEL[k]} ${v === true ? "是" : v === false ? "否" : VALUE_LABEL[v] || (v ?? "—")}`)
     .join(" · ");
 }
 
@@ -876,6 +904,7 @@ function residentForm(house, resident) {
     // The check as a hint while typing; the server checks again.
     number.addEventListener("input", () => {
       const hint = form.querySelector(".hint[data-for=doc_number]");
+      clearError(form.querySelector("p.error"), form);
       const kind = form.elements.doc_type.value;
       const problem = kind === "id_card" && number.value.trim().length >= 15 ? idNumberProblem(number.value) : null;
       hint.textContent = problem || (kind === "id_card" && number.value.trim().length === 18 ? "✓ 校验通过 The number checks out." : "居民身份证按 GB 11643 校验 ID card numbers are checked (GB 11643).");
@@ -1021,6 +1050,7 @@ function organisationForm(org) {
   const input = form.elements.credit_code;
   input.addEventListener("input", () => {
     const hint = form.querySelector(".hint[data-for=credit_code]");
+    clearError(form.querySelector("p.error"), form);
     const text = input.value.replace(/\s+/g, "");
     const problem = text.length >= 18 ? creditCodeProblem(text) : null;
     hint.textContent = problem ? problem.message : text.length === 18 ? "✓ 校验通过 The code checks out." : "按 GB 32100 校验 Checked against GB 32100.";
@@ -1082,8 +1112,9 @@ async function openBuilding(building, { quiet = false } = {}) {
     if (!byHouse.has(r.house_code)) byHouse.set(r.house_code, []);
     byHouse.get(r.house_code).push(r);
   }
-  const houses = [...data.houses].sort((a, b) => a.unit.localeCompare(b.unit, "zh-CN", { numeric: true }) || b.floor - a.floor || a.room.localeCompare(b.room, "zh-CN", { numeric: true }));
-  body.replaceChildren(
+  const houses = [...data.houses].sort((a, b) => a.unit.localeCompare(b.unit, "zh-CN", { numeric: true }) || a.floor - b.floor || a.room.localeCompare(b.room, "zh-CN", { numeric: true }));
+  fill(
+    body,
     h("h2", {}, `采集 Collect · ${building.label}`),
     h(
       "p",
@@ -1150,9 +1181,9 @@ function houseRow(house, residents) {
     h(
       "div",
       { class: "buttons" },
-      h("button", { type: "button", class: "secondary register", onclick: () => openForm(slot, residentForm(house, null)) }, "登记住户 Register"),
-      h("button", { type: "button", class: "secondary", onclick: () => openForm(slot, moveInForm(house)) }, "搬入 Move in"),
-      h("button", { type: "button", class: "secondary", onclick: () => openForm(slot, houseForm(house)) }, "修改房屋 Edit"),
+      h("button", { type: "button", class: "secondary register", onclick: () => openForm(slot, residentForm(house, null)) }, "＋住户 Resident"),
+      h("button", { type: "button", class: "secondary move-in", onclick: () => openForm(slot, moveInForm(house)) }, "搬入 Move in"),
+      h("button", { type: "button", class: "secondary edit-house", onclick: () => openForm(slot, houseForm(house)) }, "修改 Edit"),
     ),
     slot,
   );
