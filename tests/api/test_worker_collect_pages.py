@@ -129,6 +129,8 @@ def test_forms_filled_offline_arrive_once_when_back_online(server, browser, coll
     phone = open_context(browser, watch, viewport=PHONE)
     worker = watch.page(phone.new_page())
     sign_in(worker, server, "/worker", "worker1")
+    # The service worker keeps the page itself, so it opens again without a connection.
+    worker.evaluate("navigator.serviceWorker.ready.then(() => true)")
     # Only the worker's own building is offered.
     worker.click("[data-tab=buildings]")
     expect(worker.locator("#buildings-list li.building")).to_have_count(1)
@@ -187,6 +189,15 @@ def test_forms_filled_offline_arrive_once_when_back_online(server, browser, coll
     expect(worker.locator("#queued-banner")).to_contain_text("待发送 4 条")
     expect(worker.locator("#collect-queued li.queued")).to_have_count(4)
     shoot(worker, "worker-collect-queued-390")
+    assert scalar(collect_engine, "SELECT count(*) FROM resident WHERE name = '周敏'") == 0
+    # Kept in the browser: the page opens again offline, the building as last seen, the forms
+    # still waiting.
+    worker.reload()
+    worker.wait_for_selector("body[data-ready=true]")
+    open_building(worker)
+    expect(worker.locator("#detail-body")).to_contain_text("离线")
+    expect(house_row(worker, "B-W1-1-0201")).to_contain_text("刘芳")
+    expect(worker.locator("#collect-queued li.queued")).to_have_count(4)
     assert scalar(collect_engine, "SELECT count(*) FROM resident WHERE name = '周敏'") == 0
 
     phone.set_offline(False)
