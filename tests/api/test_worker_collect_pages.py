@@ -203,7 +203,7 @@ def test_forms_filled_offline_arrive_once_when_back_online(server, browser, coll
     phone.set_offline(False)
     expect(worker.locator("#queued-banner")).to_be_hidden()
     expect(worker.locator("#banner")).to_contain_text("已发送 4 条")
-    expect(house_row(worker, "B-W1-1-0101")).to_contain_text("周敏")
+    expect(house_row(worker, "B-W1-1-0101").locator("ul.residents")).to_contain_text("周敏")
     expect(house_row(worker, "B-W1-1-0301")).to_contain_text("出租")
     expect(worker.locator("li.organisation")).to_contain_text("消防重点")
     shoot(worker, "worker-collect-sent-390")
@@ -274,7 +274,7 @@ def test_a_resident_form_whose_answer_is_lost_is_sent_again_and_registered_once(
     worker.wait_for_selector("body[data-ready=true]")
     expect(worker.locator("#queued-banner")).to_be_hidden()
     open_building(worker)
-    expect(house_row(worker, "B-W1-1-0101")).to_contain_text("吴静")
+    expect(house_row(worker, "B-W1-1-0101").locator("ul.residents")).to_contain_text("吴静")
     assert scalar(collect_engine, "SELECT count(*) FROM resident WHERE name = '吴静'") == 1
     watch.check()
     phone.close()
@@ -291,3 +291,67 @@ def test_the_building_view_reads_at_1400_px(server, browser):
     shoot(page, "worker-collect-building-1400")
     watch.check()
     desk.close()
+
+
+def test_changes_and_a_move_in_are_sent_from_the_building_view(server, browser, collect_engine):
+    watch = Watch()
+    phone = open_context(browser, watch, viewport=PHONE)
+    page = watch.page(phone.new_page())
+    sign_in(page, server, "/worker", "worker1")
+    open_building(page)
+
+    # The house 0101 becomes rented; only the use is sent, and recorded.
+    house_row(page, "B-W1-1-0101").locator("button.edit-house").click()
+    form = page.locator("form.collect-form")
+    form.locator("select[name=use]").select_option("rented")
+    form.locator("button[type=submit]").click()
+    expect(house_row(page, "B-W1-1-0101").locator(".status.use-rented")).to_have_text("出租")
+    assert (
+        scalar(
+            collect_engine,
+            "SELECT c.after::text FROM ledger_change c JOIN staff s ON s.id = c.staff_id "
+            "WHERE s.username = 'worker1' AND c.entity = 'house' AND c.action = 'update' "
+            "ORDER BY c.id DESC LIMIT 1",
+        )
+        == '{"use": "rented"}'
+    )
+    # Sending the form untouched says so and sends nothing.
+    house_row(page, "B-W1-1-0101").locator("button.edit-house").click()
+    form = page.locator("form.collect-form")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("p.error")).to_contain_text("没有修改")
+    form.locator("button", has_text="取消").click()
+
+    # 刘芳, moved out in the first journey, moves back into 0301: found by her ID number.
+    house_row(page, "B-W1-1-0301").locator("button.move-in").click()
+    form = page.locator("form.collect-form")
+    form.locator("input[name=doc_number]").fill(id_number(9))
+    form.locator("button", has_text="查找").click()
+    expect(form.locator("[role=status]")).to_contain_text("刘芳")
+    form.locator("input[name=reason]").fill("租住")
+    form.locator("button[type=submit]").click()
+    expect(house_row(page, "B-W1-1-0301").locator("ul.residents")).to_contain_text("刘芳")
+    assert (
+        scalar(
+            collect_engine,
+            "SELECT count(*) FROM residence r JOIN resident p ON p.id = r.resident_id "
+            "WHERE p.name = '刘芳' AND r.moved_out IS NULL AND r.reason = '租住'",
+        )
+        == 1
+    )
+
+    # The organisation becomes a public-security key unit too.
+    org = page.locator("li.organisation", has_text="夷陵路便利店")
+    org.locator("button", has_text="修改").click()
+    form = page.locator("form.collect-form")
+    form.locator("input[name=security_key_unit]").check()
+    form.locator("button[type=submit]").click()
+    expect(org.locator(".status.key-unit", has_text="治安重点")).to_be_visible()
+    assert scalar(
+        collect_engine,
+        "SELECT fire_key_unit AND security_key_unit FROM organisation WHERE credit_code = :c",
+        c=CREDIT_CODE,
+    )
+    no_horizontal_scroll(page)
+    watch.check()
+    phone.close()
