@@ -34,6 +34,7 @@ from api.http.routers import (
     stats,
     subtasks,
     supervision,
+    tasks,
     tiles,
 )
 from api.import_jobs import ImportRunner
@@ -99,6 +100,7 @@ def create_app() -> FastAPI:
         recut,
         people,
         ledger,
+        tasks,
         callbacks,  # before events: its POST /api/events/{code}/callbacks is not an action
         subtasks,  # before events too: POST /api/events/{code}/subtasks is not an action
         events,

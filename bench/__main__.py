@@ -51,17 +51,33 @@ def _seed_everything(engine: Engine, scale: str) -> None:
         session.commit()
 
 
+_SHOWN: set[int] = set()
+
+
+def shown(figures: list[Figure]) -> list[Figure]:
+    """Print each figure as soon as it is measured (a city run takes hours; a crash late in it
+    must not lose what came before), once."""
+    for f in figures:
+        if id(f) not in _SHOWN:
+            _SHOWN.add(id(f))
+            console.print(
+                f"  {f.workload} · {f.metric}: [bold]{f.value:,.2f} {f.unit}[/bold] "
+                f"({f.ratio:.2f}× {f.baseline}: {f.baseline_value:,.2f} {f.unit})"
+            )
+    return figures
+
+
 def demo_workload() -> list[Figure]:
     """At demo scale (200 grids): locate_point, report → dispatched, the maps and the monthly
     bulletin."""
     with bench_database("demo") as engine:
         seed_city(engine, "demo")
-        figures = locate_figures(engine)
+        figures = shown(locate_figures(engine))
         _seed_everything(engine, "demo")
-        figures += report_figures(engine, "demo city, 200 grids")
-        figures += map_figures(engine, "demo city")
-        figures += household_figures(engine, "demo city")
-        figures += bulletin_figures(engine, "demo city")
+        figures += shown(report_figures(engine, "demo city, 200 grids"))
+        figures += shown(map_figures(engine, "demo city"))
+        figures += shown(household_figures(engine, "demo city"))
+        figures += shown(bulletin_figures(engine, "demo city"))
     return figures
 
 
@@ -69,20 +85,23 @@ def city_workload() -> list[Figure]:
     """At city scale: seeding, locate_point, statistics, report → dispatched, KPIs and the
     monthly bulletin of 1,000,000 events."""
     with bench_database("city") as engine:
-        figures = seed_city_figures(engine)
-        figures += locate_figures(engine)
-        figures += tile_figures(engine, "city")
+        figures = shown(seed_city_figures(engine))
+        figures += shown(locate_figures(engine))
+        figures += shown(tile_figures(engine, "city"))
         started = time.perf_counter()
         _seed_everything(engine, "city")
         console.print(f"  people, units and events seeded in {time.perf_counter() - started:.0f} s")
-        figures += population_stats_figures(engine)
-        figures += kpi_figures(engine)
-        figures += bulletin_figures(engine, "city")
-        figures += http_list_figures(engine, "city")
-        figures += report_figures(engine, "city, 20,000 grids")
-        figures += map_figures(engine, "city")
-        figures += household_figures(engine, "city")
-        figures += address_figures(engine, "city")
+        for measure in (
+            population_stats_figures,
+            kpi_figures,
+            lambda e: bulletin_figures(e, "city"),
+            lambda e: http_list_figures(e, "city"),
+            lambda e: report_figures(e, "city, 20,000 grids"),
+            lambda e: map_figures(e, "city"),
+            lambda e: household_figures(e, "city"),
+            lambda e: address_figures(e, "city"),
+        ):
+            figures += shown(measure(engine))
     return figures
 
 
@@ -171,7 +190,7 @@ def main() -> None:
     for name in names:
         console.print(f"[bold]{name}[/bold] …")
         t0 = time.perf_counter()
-        figures.extend(WORKLOADS[name]())
+        figures.extend(shown(WORKLOADS[name]()))
         console.print(f"  done in {time.perf_counter() - t0:.1f} s")
     write_results(figures, time.perf_counter() - started)
 

@@ -23,3 +23,7 @@ class InvalidRecord(PeopleError, errors.Invalid):
 
 class Duplicate(PeopleError, errors.Conflict):
     """The record already exists (same document, same credit code, same username)."""
+
+
+class AlreadyClosed(PeopleError, errors.Conflict):
+    """The task (or record) was closed before; closing it again would overwrite who closed it."""

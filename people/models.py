@@ -491,3 +491,65 @@ class LedgerChange(DistrictKeyed, Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
     after: Mapped[dict[str, Any]] = mapped_column(JSONB)
     idempotency_key: Mapped[str | None] = mapped_column(String(100), default=None)
+
+
+class TaskKind(LabelledEnum):
+    """worker task"""
+
+    RENTAL_UNREGISTERED = "rental_unregistered", "出租屋无人登记"
+    REGISTRATION_OVERDUE = "registration_overdue", "居住登记逾期"
+    PERMIT_EXPIRING = "permit_expiring", "居住证即将到期"
+    CROWDED_RENTAL = "crowded_rental", "疑似群租"
+    LEASE_ENDED = "lease_ended", "租约到期仍有登记"
+    CROSSCHECK = "crosscheck", "比对核查"
+
+
+class TaskStatus(LabelledEnum):
+    """task status"""
+
+    OPEN = "open", "待办"
+    DONE = "done", "已核实处理"
+    DISMISSED = "dismissed", "核实无问题"
+
+
+class WorkerTask(DistrictKeyed, Base):
+    """A task raised for the grid workers of one grid by a ledger rule (出租屋无人登记, 居住证
+    到期 …) or a department's cross-check: what to check, about which record, by when.
+
+    `key` names the rule and the record (and a period where the rule may fire again), so a
+    rule run twice raises one task while it is open.
+    """
+
+    __tablename__ = "worker_task"
+    __table_args__ = (
+        grid_fk(),
+        Index(
+            "uq_worker_task_open_key",
+            "district_code",
+            "key",
+            unique=True,
+            postgresql_where="status = 'open'",
+        ),
+        Index("ix_worker_task_grid_status_due", "grid_code", "status", "due_on"),
+        CheckConstraint("(status = 'open') = (closed_at IS NULL)", name="closed_when_not_open"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    grid_code: Mapped[str] = mapped_column(String(15))
+    kind: Mapped[TaskKind] = mapped_column(db_enum(TaskKind, "task_kind"))
+    # What the task is about: house, resident, rental, organisation … and its id.
+    subject: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[int | None] = mapped_column(default=None)
+    title: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
+    key: Mapped[str] = mapped_column(String(200))
+    due_on: Mapped[date]
+    status: Mapped[TaskStatus] = mapped_column(
+        db_enum(TaskStatus, "task_status"), default=TaskStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)

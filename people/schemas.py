@@ -12,7 +12,7 @@ import typing
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -28,7 +28,14 @@ from pydantic import (
 from gis.codes import LabelledEnum
 from gis.text import InputModel
 from people.documents import DocumentError, DocumentType, validate_id_card
-from people.models import OrganisationType, ResidenceType, Sex, SpecialGroupType
+from people.models import (
+    OrganisationType,
+    ResidenceType,
+    Sex,
+    SpecialGroupType,
+    TaskKind,
+    TaskStatus,
+)
 from people.pii import PhoneError, mask_id_number, mask_phone, validate_phone
 from people.special_group_types import (
     AssistanceType,
@@ -628,3 +635,43 @@ class OrganisationPii(BaseModel):
 
     organisation_id: int
     responsible_phone: str | None
+
+
+class TaskRead(BaseModel):
+    """A grid worker's task (网格员任务): what to check, about which record, by when."""
+
+    id: int
+    kind: TaskKind
+    kind_label: str = Field(description="出租屋无人登记, 居住证即将到期 …")
+    grid_code: str
+    subject: str = Field(description="house, resident, rental, organisation …")
+    subject_id: int | None
+    title: str
+    detail: dict[str, Any] | None
+    due_on: date
+    overdue: bool = Field(description="open and past its due day")
+    status: TaskStatus
+    status_label: str
+    created_at: datetime
+    closed_at: datetime | None
+    note: str | None
+
+
+class TaskPage(BaseModel):
+    """A page of tasks and the total that matched."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[TaskRead]
+
+
+class TaskClose(BaseModel):
+    """Closing a task: done (已核实处理, the ledger was put right) or dismissed (核实无问题)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["done", "dismissed"] = Field(
+        description="done 已核实处理 or dismissed 核实无问题"
+    )
+    note: str = Field(min_length=1, max_length=1000, description="what was found on site 核实情况")

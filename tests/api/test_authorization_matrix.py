@@ -94,6 +94,9 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("PATCH", "/api/organisations/{organisation_id}"): LEDGER,
     ("POST", "/api/organisations/{organisation_id}/unmask"): COMMAND | {R.GRID_WORKER},
     ("GET", "/api/organisations/{organisation_id}/history"): LEDGER,
+    # grid workers' tasks (出租屋无人登记, 居住证到期, 比对核查 …): those who keep the ledger
+    ("GET", "/api/tasks"): LEDGER,
+    ("POST", "/api/tasks/{task_id}/close"): LEDGER,
     # events
     ("POST", "/api/events"): REPORTERS,
     ("GET", "/api/events"): EVENT_READERS,
@@ -247,6 +250,7 @@ PARAMETERS = {
     "callback_id": "1",
     "ruling_id": "1",
     "subtask_id": "1",
+    "task_id": "1",
     "order_id": "1",
     "day": "2026-10-01",
     "month": "2026-11",

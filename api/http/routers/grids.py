@@ -11,6 +11,7 @@ from api.households import building_households
 from api.http.auth import ALL_STAFF, allow
 from api.http.deps import SessionDep
 from api.http.geojson import feature, feature_collection
+from api.http.paging import FramePageSize, PageQuery
 from events.directory import districts_seen
 from gis.crs import Crs
 from grid import service
@@ -31,8 +32,6 @@ AreaQuery = Annotated[
 BboxQuery = Annotated[
     str | None, Query(description="min_lon,min_lat,max_lon,max_lat in CGCS2000/WGS84")
 ]
-PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
-PageSizeQuery = Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)]
 
 
 @router.get("/locate", response_model=LocateResult)
@@ -58,7 +57,7 @@ def list_grids(
     street: AreaQuery = None,
     bbox: BboxQuery = None,
     page: PageQuery = 1,
-    page_size: PageSizeQuery = 100,
+    page_size: FramePageSize = 100,
 ) -> dict[str, Any]:
     """Grids as a GeoJSON FeatureCollection, filtered by admin area and bbox."""
     result = service.list_grids(
@@ -89,7 +88,7 @@ def list_buildings(
     area: AreaQuery = None,
     bbox: BboxQuery = None,
     page: PageQuery = 1,
-    page_size: PageSizeQuery = 100,
+    page_size: FramePageSize = 100,
 ) -> dict[str, Any]:
     """Buildings as a GeoJSON FeatureCollection, by grid, admin area and bbox."""
     result = service.list_buildings(
@@ -130,7 +129,7 @@ def list_houses(
     grid: Annotated[str | None, Query(description="15-digit grid code")] = None,
     bbox: BboxQuery = None,
     page: PageQuery = 1,
-    page_size: PageSizeQuery = 100,
+    page_size: FramePageSize = 100,
 ) -> dict[str, Any]:
     """Houses as a GeoJSON FeatureCollection of points inside their buildings."""
     result = service.list_houses(

@@ -16,6 +16,7 @@ from api.http.auth import allow
 from api.http.bodies import IdempotencyKey, SubmissionDep, body_doc, text_body
 from api.http.deps import SessionDep
 from api.http.geojson import feature
+from api.http.paging import LedgerPageSize, PageQuery
 from api.schemas import MAX_ID, UnmaskRequest
 from grid.schemas import HouseCreate, HouseUpdate
 from people import houses
@@ -31,7 +32,6 @@ from people.schemas import (
     OrganisationRead,
     OrganisationUpdate,
 )
-from people.service import MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/api", tags=["ledger 实有房屋与单位"])
 
@@ -108,8 +108,8 @@ def list_organisations(
     fire_key_unit: Annotated[bool | None, Query(description="消防重点单位 only")] = None,
     security_key_unit: Annotated[bool | None, Query(description="治安重点单位 only")] = None,
     q: Annotated[str | None, Query(max_length=50, description="part of the name")] = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    page: PageQuery = 1,
+    page_size: LedgerPageSize = 50,
 ) -> OrganisationPage:
     """Organisations (实有单位) in my scope, phones masked, by grid, area, type and key unit."""
     return orgs.list_organisations(

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path, Query
 from api.http.auth import ALL_STAFF, allow
 from api.http.deps import SessionDep
 from api.http.geojson import feature, feature_collection
+from api.http.paging import FramePageSize, PageQuery
 from events.directory import districts_seen
 from grid import parts
 from grid.schemas import PartTypeRead
-from grid.service import MAX_PAGE_SIZE
 from people.access import Actor
 
 router = APIRouter(prefix="/api", tags=["parts 城市部件"])
@@ -51,8 +51,8 @@ def list_parts(
     grid: Annotated[
         str | None, Query(max_length=15, description="15-digit grid code covering the part")
     ] = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    page: PageQuery = 1,
+    page_size: FramePageSize = 100,
 ) -> dict[str, Any]:
     """City parts as a GeoJSON FeatureCollection of points, filtered and paged, by code."""
     result = parts.list_parts(

@@ -11,6 +11,7 @@ from api.http.auth import allow
 from api.http.bodies import IdempotencyKey
 from api.http.deps import SessionDep
 from api.http.errors import ApiError
+from api.http.paging import LedgerPageSize, PageQuery
 from api.schemas import (
     MAX_ID,
     DocumentLookup,
@@ -45,8 +46,6 @@ router = APIRouter(prefix="/api", tags=["people 人口"])
 Reader = Annotated[Actor, allow(READ_PERSONS)]
 # Ids are 32-bit in the database: larger numbers are refused (422) rather than failing there.
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
-PageSizeQuery = Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)]
 GridQuery = Annotated[str | None, Query(description="15-digit grid code")]
 _SEEN = {"description": "the Idempotency-Key was seen before: what the first request made"}
 
@@ -70,7 +69,7 @@ def list_residents(
     residence_type: ResidenceType | None = None,
     include_inactive: bool = False,
     page: PageQuery = 1,
-    page_size: PageSizeQuery = 50,
+    page_size: LedgerPageSize = 50,
 ) -> ResidentPage:
     """Residents in my scope (masked), by grid, building, house and name."""
     return service.list_residents(
@@ -238,7 +237,7 @@ def list_special_groups(
     ] = None,
     include_ended: bool = False,
     page: PageQuery = 1,
-    page_size: PageSizeQuery = 50,
+    page_size: LedgerPageSize = 50,
 ) -> SpecialGroupPage:
     """Special-group memberships in my scope (masked), by grid and type."""
     return groups.list_members(
@@ -309,7 +308,7 @@ def due_visits(
     grid: GridQuery = None,
     within_days: Annotated[int, Query(ge=0, le=366, description="due within this many days")] = 7,
     page: PageQuery = 1,
-    page_size: PageSizeQuery = 50,
+    page_size: LedgerPageSize = 50,
 ) -> DueVisitPage:
     """Special-group members in my grids whose visit is overdue or due soon, most urgent first."""
     return groups.list_due(
