@@ -11,7 +11,7 @@ var/test-artefacts/pages/.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session
 from gis import local_pg
 from people import service as people_service
 from people.credit_code import make_credit_code
+from people.models import TaskKind
 from people.schemas import ResidentCreate
+from people.tasks import raise_task
 from tests.api.browser import CHROMIUM, CHROMIUM_ARGS, serving
 from tests.api.test_worker_console_pages import Watch, open_context, shoot, sign_in
 from tests.factories import (
@@ -32,6 +34,7 @@ from tests.factories import (
     add_house,
     add_staff,
     admin_tree,
+    china_today,
     fresh_database,
     id_number,
     square,
@@ -74,6 +77,21 @@ def city(collect_engine: Engine) -> dict[str, Any]:
         add_house(session, west, room="0201", floor=2)
         add_staff(session, "worker1", "grid_worker", grid_codes=[WEST])
         admin = add_staff(session, "admin1", "admin")
+        for grid, key, title in (
+            (WEST, "rental_unregistered:house:w", "出租屋无人登记 夷陵路12号 0101"),
+            (EAST, "rental_unregistered:house:e", "出租屋无人登记 东山路1号"),
+        ):
+            raise_task(
+                session,
+                kind=TaskKind.RENTAL_UNREGISTERED,
+                district_code=grid[:6],
+                grid_code=grid,
+                subject="house",
+                subject_id=None,
+                title=title,
+                due_on=china_today() + timedelta(days=3),
+                key=key,
+            )
         people_service.register_resident(
             session,
             actor=admin,
@@ -269,6 +287,7 @@ def test_a_resident_form_whose_answer_is_lost_is_sent_again_and_registered_once(
     form.locator("input[name=origin]").fill("湖南省长沙市")
     form.locator("button[type=submit]").click()
     expect(worker.locator(".collect-slot .queued-note")).to_contain_text("待发送")
+    expect(worker.locator("#collect-queued li.queued")).to_contain_text("吴静")
     assert scalar(collect_engine, "SELECT count(*) FROM resident WHERE name = '吴静'") == 1
     worker.reload()  # on load the queue is sent again, with the same Idempotency-Key
     worker.wait_for_selector("body[data-ready=true]")
@@ -353,5 +372,38 @@ def test_changes_and_a_move_in_are_sent_from_the_building_view(server, browser, 
         c=CREDIT_CODE,
     )
     no_horizontal_scroll(page)
+    watch.check()
+    phone.close()
+
+
+def test_a_task_closed_offline_is_closed_once_when_back_online(server, browser, collect_engine):
+    watch = Watch(tolerated=("ERR_INTERNET_DISCONNECTED",))
+    phone = open_context(browser, watch, viewport=PHONE)
+    page = watch.page(phone.new_page())
+    sign_in(page, server, "/worker", "worker1")
+    page.click("[data-tab=visits]")
+    # Only the task of the worker's own grid.
+    tasks = page.locator("#tasks-list li.task")
+    expect(tasks).to_have_count(1)
+    expect(tasks.first).to_contain_text("夷陵路12号")
+    no_horizontal_scroll(page)
+    phone.set_offline(True)
+    tasks.first.locator("button", has_text="处理").click()
+    form = page.locator("form.collect-form")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("p.error")).to_contain_text("核实情况")
+    form.locator("input[value=dismissed]").check()
+    form.locator("textarea[name=note]").fill("房东自住，未出租")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#queued-banner")).to_contain_text("待发送 1 条")
+    shoot(page, "worker-tasks-queued-390")
+    assert scalar(collect_engine, "SELECT count(*) FROM worker_task WHERE status = 'open'") == 2
+
+    phone.set_offline(False)
+    expect(page.locator("#queued-banner")).to_be_hidden()
+    expect(page.locator("#tasks-list")).to_contain_text("暂无待办任务")
+    closed = "SELECT count(*) FROM worker_task WHERE status = 'dismissed' AND note = :n"
+    assert scalar(collect_engine, closed, n="房东自住，未出租") == 1
+    assert scalar(collect_engine, "SELECT count(*) FROM worker_task WHERE status = 'open'") == 1
     watch.check()
     phone.close()

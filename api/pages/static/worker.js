@@ -123,6 +123,14 @@ const outbox = (() => {
 /** Send one kept record: an event report, or a ledger form (its own path and method). */
 function sendRecord(record) {
   const headers = { "Idempotency-Key": record.key };
+  if (record.kind === "task-close") {
+    // Closing is once only: a resend whose first answer was lost finds the task closed (409),
+    // which is what was asked.
+    return request(record.path, { method: record.method, json: record.fields, headers }).catch((error) => {
+      if (error.status === 409) return { status: 409, body: null };
+      throw error;
+    });
+  }
   if (record.kind && record.kind !== "event") {
     return request(record.path, { method: record.method, json: record.fields, headers });
   }
@@ -167,6 +175,7 @@ function flush() {
       banner(`已发送 ${sent} 条待发送的上报或采集 Sent ${sent} queued form(s).`, "ok");
       if (sent > ledger) loadEvents();
       if (ledger && state.building && !$("#detail").hidden) openBuilding(state.building, { quiet: true });
+      if (ledger && state.tab === "visits" && $("#detail").hidden) loadTasks();
     }
   })().finally(() => {
     flushing = null;
@@ -255,7 +264,10 @@ function showTab(name) {
   for (const section of document.querySelectorAll(".tab")) section.hidden = section.id !== `tab-${name}`;
   $("#detail").hidden = true;
   if (name === "events") loadEvents();
-  if (name === "visits") loadVisits();
+  if (name === "visits") {
+    loadTasks();
+    loadVisits();
+  }
   if (name === "buildings") loadBuildings();
   if (name === "report" && state.map) state.map.invalidateSize();
 }
@@ -680,7 +692,7 @@ async function keepAndSend(record, { form, error, done }) {
     if (!navigator.onLine) throw new NetworkError();
     const { body } = await sendRecord(record);
     await outbox.remove(record.key);
-    done(`已保存 Saved: ${record.title}`, body);
+    done(`已保存 Saved: ${record.title}`, body ?? {});
   } catch (failure) {
     if (isTransient(failure)) {
       done(`已保存，待发送 Saved and queued: ${record.title} — 联网后将自动发送 It is sent when the connection returns.`, null);
@@ -732,9 +744,9 @@ function collectForm({ title, fields, submitLabel, toRecord, onDone }) {
     await keepAndSend(record, {
       form,
       error,
-      done: (message) => {
-        form.replaceWith(h("p", { class: message.startsWith("已保存，待发送") ? "queued-note" : "ok", role: "status" }, message));
-        if (onDone) onDone();
+      done: (message, body) => {
+        form.replaceWith(h("p", { class: body === null ? "queued-note" : "ok", role: "status" }, message));
+        if (onDone && body !== null) onDone(body); // sent: the view shows what the server has now
       },
     });
   });
@@ -1202,6 +1214,84 @@ function organisationRow(org) {
   );
 }
 
+// --- tasks (网格员任务) -----------------------------------------------------------------------------
+
+const taskCounts = { tasks: 0, visits: 0 };
+
+function showCount() {
+  const total = taskCounts.tasks + taskCounts.visits;
+  $("#visits-count").textContent = total ? String(total) : "";
+}
+
+async function loadTasks() {
+  const list = $("#tasks-list");
+  const error = $("#tasks-error");
+  clearError(error);
+  try {
+    const page = await api("/api/tasks?status=open&page_size=100");
+    const items = itemsOf(page);
+    taskCounts.tasks = page.total || items.length;
+    showCount();
+    list.replaceChildren(
+      ...(items.length ? items.map(taskRow) : [h("li", { class: "muted empty" }, "暂无待办任务 No open tasks.")]),
+    );
+  } catch (failure) {
+    if (isTransient(failure)) {
+      list.replaceChildren(h("li", { class: "muted empty" }, "离线：联网后显示任务 Offline: tasks show when you are back online."));
+    } else {
+      showError(error, failure);
+    }
+  }
+}
+
+function taskRow(task) {
+  const slot = h("div", { class: "collect-slot" });
+  const close = () =>
+    openForm(
+      slot,
+      collectForm({
+        title: `处理任务 Close: ${task.title}`,
+        submitLabel: "提交 Close task",
+        fields: [
+          h(
+            "fieldset",
+            {},
+            h("legend", {}, "核查结果 Outcome"),
+            h("label", { class: "check" }, h("input", { type: "radio", name: "outcome", value: "done", checked: true }), " 已核实处理 Put right"),
+            h("label", { class: "check" }, h("input", { type: "radio", name: "outcome", value: "dismissed" }), " 核实无问题 Nothing wrong"),
+          ),
+          h("label", {}, h("span", {}, "核实情况 What you found", h("span", { class: "required" }, " *")), h("textarea", { name: "note", rows: 2, maxlength: 1000 })),
+        ],
+        toRecord: (f) => {
+          const note = f.elements.note.value.trim();
+          if (!note) throw { message: "请填写核实情况 Say what you found on site.", field: "note" };
+          const outcome = f.querySelector("input[name=outcome]:checked").value;
+          return ledgerRecord("task-close", {
+            path: `/api/tasks/${task.id}/close`,
+            fields: { outcome, note },
+            title: `处理任务 ${task.title}`,
+            detail: `${outcome === "done" ? "已核实处理" : "核实无问题"} · ${note}`,
+          });
+        },
+        onDone: () => navigator.onLine && loadTasks(),
+      }),
+    );
+  return h(
+    "li",
+    { class: "task", dataset: { task: String(task.id) } },
+    h(
+      "div",
+      { class: "event-head" },
+      h("span", { class: `light ${task.overdue ? "red" : "yellow"}` }),
+      h("b", {}, task.title),
+      h("span", { class: "status" }, task.kind_label),
+    ),
+    h("div", { class: "muted" }, [`期限 due ${task.due_on}`, task.overdue ? "已逾期 overdue" : "", `网格 ${task.grid_code}`].filter(Boolean).join(" · ")),
+    h("button", { type: "button", class: "secondary", onclick: close }, "处理 Close"),
+    slot,
+  );
+}
+
 // --- visits ---------------------------------------------------------------------------------------
 
 async function loadVisits() {
@@ -1210,7 +1300,8 @@ async function loadVisits() {
   clearError(error);
   try {
     const items = itemsOf(await api("/api/visits/due"));
-    $("#visits-count").textContent = items.length ? String(items.length) : "";
+    taskCounts.visits = items.length;
+    showCount();
     list.replaceChildren(
       ...(items.length
         ? items.map(visitRow)
