@@ -1,6 +1,6 @@
 """The ledger's history (台账变更记录) and the once-only POST.
 
-Every write to the house and organisation ledgers leaves a `ledger_change` row: who, when,
+Every write to the house, organisation and resident ledgers leaves a `ledger_change` row: who, when,
 which record, the fields before and after (masked values, as the ledger shows them). A POST
 sent with an idempotency key (a phone resending a form it kept offline) keeps the key on that
 row, so the resent POST finds the record it made the first time instead of making a second.
@@ -32,6 +32,7 @@ class LedgerEntity(enum.StrEnum):
 
     HOUSE = "house"  # 实有房屋
     ORGANISATION = "organisation"  # 实有单位
+    RESIDENT = "resident"  # 实有人口: registering, corrections, moving in and out
 
 
 @dataclass(frozen=True)
@@ -88,15 +89,26 @@ def _check_key(key: str) -> str:
 
 
 def earlier_write(
-    session: Session, *, actor: Actor, entity: LedgerEntity, idempotency_key: str
+    session: Session,
+    *,
+    actor: Actor,
+    entity: LedgerEntity,
+    idempotency_key: str,
+    action: str = "create",
 ) -> int | None:
     """The id of the record an earlier POST with this key made, None when the key is new.
 
     A key is the client's own: one used by another account, or for another ledger, is a
-    Duplicate (409) telling the client to make a new key.
+    Duplicate (409) telling the client to make a new key. `action` is what the key's request
+    does: "create" (a POST adding a record) or "update" (a move in or out of a resident).
     """
     row = session.execute(
-        select(LedgerChange.entity, LedgerChange.entity_id, LedgerChange.staff_id)
+        select(
+            LedgerChange.entity,
+            LedgerChange.entity_id,
+            LedgerChange.staff_id,
+            LedgerChange.action,
+        )
         .where(LedgerChange.idempotency_key == idempotency_key)
         .order_by(LedgerChange.id)
         .limit(1)
@@ -113,6 +125,12 @@ def earlier_write(
             f"the Idempotency-Key {idempotency_key!r} was already used to add a {row.entity}; "
             "generate a new key for each form"
         )
+    if row.action != action:
+        done = "add" if row.action == "create" else "change"
+        raise Duplicate(
+            f"the Idempotency-Key {idempotency_key!r} was already used to {done} a "
+            f"{row.entity}; generate a new key for each form"
+        )
     return int(row.entity_id)
 
 
@@ -123,6 +141,7 @@ def create_once(
     entity: LedgerEntity,
     idempotency_key: str | None,
     create: Callable[[str | None], int],
+    action: str = "create",
 ) -> tuple[int, bool]:
     """Run `create(key)` (which writes the record and its history row with the key) unless
     the key made a record before; returns the record's id and whether this call made it.
@@ -132,7 +151,9 @@ def create_once(
     """
     key = _check_key(idempotency_key) if idempotency_key is not None else None
     if key is not None:
-        earlier = earlier_write(session, actor=actor, entity=entity, idempotency_key=key)
+        earlier = earlier_write(
+            session, actor=actor, entity=entity, idempotency_key=key, action=action
+        )
         if earlier is not None:
             return earlier, False
     try:
@@ -140,7 +161,9 @@ def create_once(
             return create(key), True
     except (IntegrityError, errors.Conflict):
         if key is not None:
-            earlier = earlier_write(session, actor=actor, entity=entity, idempotency_key=key)
+            earlier = earlier_write(
+                session, actor=actor, entity=entity, idempotency_key=key, action=action
+            )
             if earlier is not None:
                 return earlier, False
         raise

@@ -6,6 +6,7 @@ reads return masked values, and `unmask_resident` is the one way to the clear te
 
 from __future__ import annotations
 
+import enum
 from datetime import date
 from typing import Any
 
@@ -27,6 +28,7 @@ from people.access import (
     require_grid,
     require_role,
 )
+from people.changes import LedgerEntity, Written, create_once, history, record_change
 from people.documents import DocumentError, DocumentType, validate_document, validate_id_card
 from people.exceptions import Duplicate, InvalidRecord, NotFound
 from people.models import (
@@ -40,6 +42,7 @@ from people.models import (
 )
 from people.pii import PhoneError, get_cipher, mask_id_number, mask_phone, validate_phone
 from people.schemas import (
+    ChangeRead,
     HouseholdRead,
     ResidenceRead,
     ResidentCreate,
@@ -179,12 +182,111 @@ def _duplicate_document(
     )
 
 
+# Not in the history: the ciphertexts and lookup hash, the full birth date (with the masked ID
+# number it would give the number away; the year stays), bookkeeping columns.
+_NOT_RECORDED = frozenset(
+    {"id", "district_code", "doc_enc", "doc_hash", "phone_enc", "birth_date", "house_id"}
+    | {"created_at", "updated_at"}
+)
+
+
+def _ledger_fields(session: Session, resident: Resident) -> dict[str, Any]:
+    """A resident's fields as their history records them: plain values, masked as the ledger
+    shows them (never a clear ID number or phone), the house by its code."""
+    fields: dict[str, Any] = {}
+    for column in Resident.__table__.columns:
+        if column.key in _NOT_RECORDED:
+            continue
+        value = getattr(resident, column.key)
+        if isinstance(value, date):
+            value = value.isoformat()
+        elif isinstance(value, enum.Enum):
+            value = value.value
+        fields[column.key] = value
+    fields["birth_year"] = resident.birth_date.year if resident.birth_date else None
+    fields["house_code"] = (
+        session.scalar(
+            select(grid_service.HOUSE_CODE)
+            .select_from(House)
+            .join(Building, House.building_id == Building.id)
+            .where(House.id == resident.house_id)
+        )
+        if resident.house_id
+        else None
+    )
+    return fields
+
+
+def _record(
+    session: Session,
+    *,
+    actor: Actor,
+    resident: Resident,
+    before: dict[str, Any] | None,
+    today: date,
+    idempotency_key: str | None = None,
+) -> ResidentRead:
+    """Write the history row (ledger_change) of one write to a resident; the resident read."""
+    record_change(
+        session,
+        actor=actor,
+        entity=LedgerEntity.RESIDENT,
+        entity_id=resident.id,
+        district_code=resident.district_code,
+        before=before,
+        after=_ledger_fields(session, resident),
+        idempotency_key=idempotency_key,
+    )
+    return _read(session, [resident], today)[0]
+
+
 def register_resident(
-    session: Session, *, actor: Actor, data: ResidentCreate, today: date | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    data: ResidentCreate,
+    today: date | None = None,
+    idempotency_key: str | None = None,
 ) -> ResidentRead:
     """Add a resident to the ledger, living in `data.house_code` from `data.moved_in`."""
+    return add_resident(
+        session, actor=actor, data=data, today=today, idempotency_key=idempotency_key
+    ).read
+
+
+def add_resident(
+    session: Session,
+    *,
+    actor: Actor,
+    data: ResidentCreate,
+    today: date | None = None,
+    idempotency_key: str | None = None,
+) -> Written[ResidentRead]:
+    """Register a resident (登记), recorded in the ledger's history; a resent
+    `idempotency_key` (a phone sending again a form it kept offline) answers the resident the
+    first request registered instead of refusing the document as registered already."""
     require_role(actor, READ_PERSONS, "register residents")
-    today = today or local_today()
+    day = today or local_today()
+
+    def create(key: str | None) -> int:
+        resident = _register(session, actor=actor, data=data, today=day)
+        _record(
+            session, actor=actor, resident=resident, before=None, today=day, idempotency_key=key
+        )
+        return resident.id
+
+    resident_id, created = create_once(
+        session,
+        actor=actor,
+        entity=LedgerEntity.RESIDENT,
+        idempotency_key=idempotency_key,
+        create=create,
+    )
+    # A replay answers only while the resident is still in the caller's scope.
+    return Written(get_resident(session, actor=actor, resident_id=resident_id, today=day), created)
+
+
+def _register(session: Session, *, actor: Actor, data: ResidentCreate, today: date) -> Resident:
     doc_type, number = normalise_document(data.doc_type, data.doc_number)
     doc_hash = document_hash(doc_type, number)
     held = identity.holder(session, doc_type, doc_hash)
@@ -246,7 +348,7 @@ def register_resident(
         raise _duplicate_document(actor, doc_type, number, resident.id, None)
     if data.house_code:
         _start_residence(session, resident, house, building, data.moved_in or today, "登记")
-    return _read(session, [resident], today)[0]
+    return resident
 
 
 def _start_residence(
@@ -334,6 +436,8 @@ def update_resident(
 ) -> ResidentRead:
     """Correct a resident's fields (only those given)."""
     resident = _load(session, actor, resident_id)
+    today = today or local_today()
+    before = _ledger_fields(session, resident)
     values = changes.model_dump(exclude_unset=True)
     for required in ("name", "residence_type"):
         if required in values and values[required] is None:
@@ -346,7 +450,7 @@ def update_resident(
         setattr(resident, name, value)
     _check_floating(resident)
     session.flush()
-    return _read(session, [resident], today or local_today())[0]
+    return _record(session, actor=actor, resident=resident, before=before, today=today)
 
 
 def get_resident(
@@ -480,36 +584,95 @@ def move_in(
     house_code: str,
     on: date,
     reason: str | None = None,
+    idempotency_key: str | None = None,
 ) -> ResidenceRead:
-    """Move a resident into a house on `on`, ending their current residence that day.
+    """Move a resident into a house on `on`, ending their current residence that day."""
+    return move_in_once(
+        session,
+        actor=actor,
+        resident_id=resident_id,
+        house_code=house_code,
+        on=on,
+        reason=reason,
+        idempotency_key=idempotency_key,
+    ).read
+
+
+def move_in_once(
+    session: Session,
+    *,
+    actor: Actor,
+    resident_id: int,
+    house_code: str,
+    on: date,
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+) -> Written[ResidenceRead]:
+    """Move a resident into a house on `on` (搬入), ending their current residence that day;
+    recorded in the resident's history. A resent `idempotency_key` answers the stay the first
+    request began instead of refusing a move into the house they now live in.
 
     A house in another district moves the person to that district's ledger: the record here
     ends and a new one starts there (see `_move_to_district`), whose id the answer carries.
     """
-    resident = _load(session, actor, resident_id)
     house, building = _resolve_house(session, house_code)
     require_grid(actor, building.grid_code, f"house {house_code}")
-    if building.district_code != resident.district_code:
-        resident = _move_to_district(session, resident, building.district_code, on)
-    current = _open_residence(session, resident.id)
-    if current is not None:
-        if current.house_id == house.id:
-            raise InvalidRecord(f"resident {resident_id} already lives in {house_code}")
-        if on < current.moved_in:
-            raise InvalidRecord(
-                f"moving in on {on} is before the current residence began "
-                f"({current.moved_in}); history cannot be rewritten"
-            )
-        current.moved_out = on
-    _start_residence(session, resident, house, building, on, reason)
-    return ResidenceRead(
-        resident_id=resident.id,
+    today = local_today()
+
+    def create(key: str | None) -> int:
+        resident = _load(session, actor, resident_id)
+        before = _ledger_fields(session, resident)
+        if building.district_code != resident.district_code:
+            resident = _move_to_district(session, resident, building.district_code, on)
+        current = _open_residence(session, resident.id)
+        if current is not None:
+            if current.house_id == house.id:
+                raise InvalidRecord(f"resident {resident_id} already lives in {house_code}")
+            if on < current.moved_in:
+                raise InvalidRecord(
+                    f"moving in on {on} is before the current residence began "
+                    f"({current.moved_in}); history cannot be rewritten"
+                )
+            current.moved_out = on
+        _start_residence(session, resident, house, building, on, reason)
+        _record(
+            session, actor=actor, resident=resident, before=before, today=today, idempotency_key=key
+        )
+        return resident.id
+
+    moved_id, created = create_once(
+        session,
+        actor=actor,
+        entity=LedgerEntity.RESIDENT,
+        idempotency_key=idempotency_key,
+        create=create,
+        action="update",
+    )
+    _load(session, actor, moved_id)  # a replay answers only within the caller's scope
+    stay = session.scalar(
+        select(Residence)
+        .where(
+            Residence.resident_id == moved_id,
+            Residence.house_id == house.id,
+            Residence.moved_in == on,
+        )
+        .order_by(Residence.id.desc())
+        .limit(1)
+    )
+    if stay is None:
+        raise InvalidRecord(
+            f"the Idempotency-Key {idempotency_key!r} moved resident {moved_id} somewhere else "
+            "the first time; generate a new key for each form"
+        )
+    read = ResidenceRead(
+        resident_id=moved_id,
         house_code=house_code,
         grid_code=building.grid_code,
-        moved_in=on,
-        moved_out=None,
-        reason=reason,
+        moved_in=stay.moved_in,
+        moved_out=stay.moved_out,
+        reason=stay.reason,
     )
+    return Written(read, created)
 
 
 def move_out(
@@ -519,17 +682,47 @@ def move_out(
     resident_id: int,
     on: date,
     reason: str,
+    idempotency_key: str | None = None,
 ) -> None:
-    """End a resident's current residence (moved away, deceased …); the record stays."""
-    resident = _load(session, actor, resident_id)
-    current = _open_residence(session, resident.id)
-    if current is None:
-        raise InvalidRecord(f"resident {resident_id} has no current residence to end")
-    if on < current.moved_in:
-        raise InvalidRecord(f"moving out on {on} is before moving in on {current.moved_in}")
-    current.moved_out, current.reason = on, reason
-    resident.house_id, resident.active = None, False
-    session.flush()
+    """End a resident's current residence (moved away, deceased …); the record stays, and the
+    move is recorded in its history. A resent `idempotency_key` changes nothing again."""
+    today = local_today()
+
+    def create(key: str | None) -> int:
+        resident = _load(session, actor, resident_id)
+        current = _open_residence(session, resident.id)
+        if current is None:
+            raise InvalidRecord(f"resident {resident_id} has no current residence to end")
+        if on < current.moved_in:
+            raise InvalidRecord(f"moving out on {on} is before moving in on {current.moved_in}")
+        before = _ledger_fields(session, resident)
+        current.moved_out, current.reason = on, reason
+        resident.house_id, resident.active = None, False
+        session.flush()
+        _record(
+            session, actor=actor, resident=resident, before=before, today=today, idempotency_key=key
+        )
+        return resident.id
+
+    moved_id, _ = create_once(
+        session,
+        actor=actor,
+        entity=LedgerEntity.RESIDENT,
+        idempotency_key=idempotency_key,
+        create=create,
+        action="update",
+    )
+    if moved_id != resident_id:
+        raise Duplicate(
+            f"the Idempotency-Key {idempotency_key!r} was already used for resident {moved_id}; "
+            "generate a new key for each form"
+        )
+
+
+def resident_history(session: Session, *, actor: Actor, resident_id: int) -> list[ChangeRead]:
+    """Every recorded write to a resident of my scope (变更记录), oldest first: masked values."""
+    _load(session, actor, resident_id)
+    return history(session, entity=LedgerEntity.RESIDENT, entity_id=resident_id)
 
 
 def residence_history(session: Session, *, actor: Actor, resident_id: int) -> list[ResidenceRead]:
@@ -647,6 +840,7 @@ def get_household(
 
 
 __all__ = [
+    "add_resident",
     "age_on",
     "create_household",
     "document_hash",
@@ -655,10 +849,12 @@ __all__ = [
     "get_resident",
     "list_residents",
     "move_in",
+    "move_in_once",
     "move_out",
     "normalise_document",
     "register_resident",
     "residence_history",
+    "resident_history",
     "residents_of_building_on",
     "unmask_resident",
     "update_resident",

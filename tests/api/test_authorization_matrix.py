@@ -72,6 +72,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("PATCH", "/api/residents/{resident_id}"): LEDGER,
     ("POST", "/api/residents/{resident_id}/unmask"): COMMAND | {R.GRID_WORKER},
     ("GET", "/api/residents/{resident_id}/residences"): LEDGER,
+    ("GET", "/api/residents/{resident_id}/history"): LEDGER,  # 变更记录 of a resident
     ("GET", "/api/houses/{code}/residences"): LEDGER,  # a room's history in the 楼盘表
     ("POST", "/api/residents/{resident_id}/move-in"): LEDGER,
     ("POST", "/api/residents/{resident_id}/move-out"): LEDGER,

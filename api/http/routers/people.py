@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from api.http.auth import allow
+from api.http.bodies import IdempotencyKey
 from api.http.deps import SessionDep
 from api.http.errors import ApiError
 from api.http.paging import LedgerPageSize, PageQuery
@@ -26,6 +27,7 @@ from people.access import READ_PERSONS, UNMASK, Actor
 from people.models import ResidenceType, SpecialGroupType
 from people.occupancy import HouseStay
 from people.schemas import (
+    ChangeRead,
     DueVisitPage,
     HouseholdRead,
     ResidenceRead,
@@ -45,6 +47,12 @@ Reader = Annotated[Actor, allow(READ_PERSONS)]
 # Ids are 32-bit in the database: larger numbers are refused (422) rather than failing there.
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 GridQuery = Annotated[str | None, Query(description="15-digit grid code")]
+_SEEN = {"description": "the Idempotency-Key was seen before: what the first request made"}
+
+
+def _answer(response: Response, created: bool) -> None:
+    if not created:
+        response.status_code = status.HTTP_200_OK
 
 
 # --- residents ---------------------------------------------------------------------------------
@@ -78,10 +86,26 @@ def list_residents(
     )
 
 
-@router.post("/residents", response_model=ResidentRead, status_code=status.HTTP_201_CREATED)
-def register_resident(session: SessionDep, actor: Reader, data: ResidentCreate) -> ResidentRead:
-    """Register a resident (登记) in a house of my grids."""
-    return service.register_resident(session, actor=actor, data=data)
+@router.post(
+    "/residents",
+    response_model=ResidentRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": ResidentRead, **_SEEN}},
+)
+def register_resident(
+    session: SessionDep,
+    actor: Reader,
+    data: ResidentCreate,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> ResidentRead:
+    """Register a resident (登记) in a house of my grids; recorded in their history. Sent again
+    with the same Idempotency-Key: 200 and the resident registered the first time."""
+    written = service.add_resident(
+        session, actor=actor, data=data, idempotency_key=idempotency_key or None
+    )
+    _answer(response, written.created)
+    return written.read
 
 
 @router.post("/residents/lookup", response_model=ResidentRead)
@@ -109,8 +133,14 @@ def get_resident(session: SessionDep, actor: Reader, resident_id: Id) -> Residen
 def update_resident(
     session: SessionDep, actor: Reader, resident_id: Id, changes: ResidentUpdate
 ) -> ResidentRead:
-    """Correct a resident's fields (only those sent)."""
+    """Correct a resident's fields (only those sent); recorded in their history."""
     return service.update_resident(session, actor=actor, resident_id=resident_id, changes=changes)
+
+
+@router.get("/residents/{resident_id}/history", response_model=list[ChangeRead])
+def resident_history(session: SessionDep, actor: Reader, resident_id: Id) -> list[ChangeRead]:
+    """Every recorded change of a resident in my scope (变更记录), oldest first, masked."""
+    return service.resident_history(session, actor=actor, resident_id=resident_id)
 
 
 @router.post("/residents/{resident_id}/unmask", response_model=ResidentPii)
@@ -142,23 +172,49 @@ def house_history(session: SessionDep, actor: Reader, code: str) -> list[HouseSt
     "/residents/{resident_id}/move-in",
     response_model=ResidenceRead,
     status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": ResidenceRead, **_SEEN}},
 )
-def move_in(session: SessionDep, actor: Reader, resident_id: Id, move: MoveIn) -> ResidenceRead:
-    """Move a resident into a house (搬入), ending their current residence that day."""
-    return service.move_in(
+def move_in(
+    session: SessionDep,
+    actor: Reader,
+    resident_id: Id,
+    move: MoveIn,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> ResidenceRead:
+    """Move a resident into a house (搬入), ending their current residence that day. Sent
+    again with the same Idempotency-Key: 200 and the stay the first request began."""
+    written = service.move_in_once(
         session,
         actor=actor,
         resident_id=resident_id,
         house_code=move.house_code,
         on=move.on,
         reason=move.reason,
+        idempotency_key=idempotency_key or None,
     )
+    _answer(response, written.created)
+    return written.read
 
 
 @router.post("/residents/{resident_id}/move-out", response_model=ResidentRead)
-def move_out(session: SessionDep, actor: Reader, resident_id: Id, move: MoveOut) -> ResidentRead:
-    """End a resident's current residence (搬离); the record stays, inactive."""
-    service.move_out(session, actor=actor, resident_id=resident_id, on=move.on, reason=move.reason)
+def move_out(
+    session: SessionDep,
+    actor: Reader,
+    resident_id: Id,
+    move: MoveOut,
+    idempotency_key: IdempotencyKey = None,
+) -> ResidentRead:
+    """End a resident's current residence (搬离); the record stays, inactive. Sent again with
+    the same Idempotency-Key, it changes nothing a second time."""
+    service.move_out(
+        session,
+        actor=actor,
+        resident_id=resident_id,
+        on=move.on,
+        reason=move.reason,
+        idempotency_key=idempotency_key or None,
+    )
     return service.get_resident(session, actor=actor, resident_id=resident_id)
 
 

@@ -1001,3 +1001,59 @@ document.addEventListener("submit", (e) => {
     }
   }
 });
+
+// --- identity numbers checked in the browser (a hint: the server checks them again) ----------
+
+const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+
+/** Why an ID card number fails GB 11643 (length, birth date, check character), or null when it
+ * passes. 15-digit first-generation numbers pass: the server turns them into 18 digits. */
+export function idNumberProblem(value) {
+  const text = String(value || "").trim().toUpperCase();
+  if (/^\d{15}$/.test(text)) return null;
+  if (!/^\d{17}[\dX]$/.test(text)) {
+    return `身份证号应为18位（最后一位可为X），现为${text.length}位 An ID number has 18 characters (the last may be X); this one has ${text.length}.`;
+  }
+  const [y, m, d] = [text.slice(6, 10), text.slice(10, 12), text.slice(12, 14)].map(Number);
+  const birth = new Date(Date.UTC(y, m - 1, d));
+  if (birth.getUTCFullYear() !== y || birth.getUTCMonth() !== m - 1 || birth.getUTCDate() !== d || y < 1900 || birth > new Date()) {
+    return `第7–14位出生日期 ${text.slice(6, 14)} 不是有效日期 Positions 7–14 (${text.slice(6, 14)}) are not a real birth date.`;
+  }
+  const total = ID_WEIGHTS.reduce((sum, w, i) => sum + w * Number(text[i]), 0);
+  const expected = "10X98765432"[total % 11];
+  if (text[17] !== expected) {
+    return `校验位不符（应为 ${expected}），请核对号码 The check character should be ${expected}, not ${text[17]}: re-read the number.`;
+  }
+  return null;
+}
+
+const CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+const CREDIT_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2];
+
+/** Why a unified social credit code fails GB 32100, or null when it passes; `checkOnly` is true
+ * when only a check character is wrong (an early pilot code may really read so). */
+export function creditCodeProblem(value) {
+  const text = String(value || "").replace(/\s+/g, "").toUpperCase();
+  if (text.length !== 18) {
+    return { message: `统一社会信用代码应为18位，现为${text.length}位 A credit code has 18 characters; this one has ${text.length}.`, checkOnly: false };
+  }
+  const bad = [...text].find((c) => !CREDIT_CHARS.includes(c));
+  if (bad) {
+    return { message: `代码中不应出现“${bad}”（不用 I、O、S、V、Z） Credit codes never use “${bad}” (no I, O, S, V or Z).`, checkOnly: false };
+  }
+  const orgTotal = [...text.slice(8, 16)].reduce(
+    (sum, c, i) => sum + ORG_WEIGHTS[i] * (/\d/.test(c) ? Number(c) : c.charCodeAt(0) - 55),
+    0,
+  );
+  const orgCheck = { 10: "X", 11: "0" }[11 - (orgTotal % 11)] || String(11 - (orgTotal % 11));
+  if (text[16] !== orgCheck) {
+    return { message: `第17位组织机构代码校验位应为 ${orgCheck} Position 17 (the organisation-code check) should be ${orgCheck}.`, checkOnly: true };
+  }
+  const total = [...text.slice(0, 17)].reduce((sum, c, i) => sum + CREDIT_WEIGHTS[i] * CREDIT_CHARS.indexOf(c), 0);
+  const check = CREDIT_CHARS[(31 - (total % 31)) % 31];
+  if (text[17] !== check) {
+    return { message: `第18位校验位应为 ${check} Position 18 (the check character) should be ${check}.`, checkOnly: true };
+  }
+  return null;
+}

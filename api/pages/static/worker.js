@@ -1,12 +1,15 @@
 // /worker: a grid worker files events (GPS or a tap on the map, category search, camera
-// photos), follows and verifies them, and records special-group visits. A report is kept in
-// IndexedDB with its idempotency key before it is sent, so one made offline (or whose answer
-// was lost) is sent again when the connection returns — and the key makes it count once.
+// photos), follows and verifies them, records special-group visits, and keeps the ledger of
+// the buildings in their grids (采集: houses, residents, moves, organisations). A report or a
+// ledger form is kept in IndexedDB with its idempotency key before it is sent, so one made
+// offline (or whose answer was lost) is sent again when the connection returns — and the key
+// makes it count once.
 import {
   $,
   NetworkError,
   api,
   clearError,
+  creditCodeProblem,
   currentPosition,
   deadlineBadge,
   drawGrid,
@@ -15,6 +18,7 @@ import {
   fill,
   fmtTime,
   h,
+  idNumberProblem,
   isTransient,
   itemsOf,
   outlineMap,
@@ -25,7 +29,15 @@ import {
   uuid,
 } from "./common.js";
 
-const state = { me: null, categories: [], where: null, map: null, marker: null, tab: "report" };
+const state = {
+  me: null,
+  categories: [],
+  where: null,
+  map: null,
+  marker: null,
+  tab: "report",
+  building: null, // the building open for 采集: {code, label, grid}
+};
 const RETRY_MS = 20000;
 
 // --- the outbox: reports waiting to be sent ----------------------------------------------------
@@ -108,8 +120,20 @@ const outbox = (() => {
   };
 })();
 
-function sendReport(record) {
+/** Send one kept record: an event report, or a ledger form (its own path and method). */
+function sendRecord(record) {
   const headers = { "Idempotency-Key": record.key };
+  if (record.kind === "task-close") {
+    // Closing is once only: a resend whose first answer was lost finds the task closed (409),
+    // which is what was asked.
+    return request(record.path, { method: record.method, json: record.fields, headers }).catch((error) => {
+      if (error.status === 409) return { status: 409, body: null };
+      throw error;
+    });
+  }
+  if (record.kind && record.kind !== "event") {
+    return request(record.path, { method: record.method, json: record.fields, headers });
+  }
   if (record.photos && record.photos.length) {
     const form = new FormData();
     for (const [key, value] of Object.entries(record.fields)) {
@@ -129,12 +153,14 @@ function flush() {
   flushing = (async () => {
     if (!state.me || !navigator.onLine) return;
     let sent = 0;
+    let ledger = 0;
     for (const record of await outbox.all()) {
       if ((record.username && record.username !== state.me.username) || record.refused) continue;
       try {
-        await sendReport(record);
+        await sendRecord(record);
         await outbox.remove(record.key);
         sent += 1;
+        if (record.kind && record.kind !== "event") ledger += 1;
       } catch (error) {
         record.last_error = error.message;
         if (!isTransient(error)) record.refused = true; // kept, shown, never sent blindly again
@@ -146,8 +172,10 @@ function flush() {
       }
     }
     if (sent) {
-      banner(`已发送 ${sent} 条待发送的上报 Sent ${sent} queued report(s).`, "ok");
-      loadEvents();
+      banner(`已发送 ${sent} 条待发送的上报或采集 Sent ${sent} queued form(s).`, "ok");
+      if (sent > ledger) loadEvents();
+      if (ledger && state.building && !$("#detail").hidden) openBuilding(state.building, { quiet: true });
+      if (ledger && state.tab === "visits" && $("#detail").hidden) loadTasks();
     }
   })().finally(() => {
     flushing = null;
@@ -156,62 +184,67 @@ function flush() {
   return flushing;
 }
 
+function queuedItem(record) {
+  const ledger = record.kind && record.kind !== "event";
+  return h(
+    "li",
+    { class: `event queued${record.refused ? " refused" : ""}`, dataset: { key: record.key } },
+    h(
+      "div",
+      { class: "event-head" },
+      h("span", { class: "status s-queued" }, record.refused ? "未被接受 refused" : "待发送 queued"),
+      h("span", { class: "category" }, ledger ? record.title : categoryName(record.fields.category)),
+      h("span", { class: "muted" }, fmtTime(record.queued_at)),
+    ),
+    ledger ? (record.detail ? h("div", { class: "event-text" }, record.detail) : null) : h("div", { class: "event-text" }, record.fields.description),
+    record.photos && record.photos.length ? h("div", { class: "muted" }, `照片 ${record.photos.length} 张 photo(s)`) : null,
+    record.last_error ? h("div", { class: "error" }, record.last_error) : null,
+    record.refused
+      ? h(
+          "div",
+          { class: "buttons" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "secondary",
+              onclick: async () => {
+                delete record.refused;
+                await outbox.put(record);
+                flush();
+              },
+            },
+            "重试 Retry",
+          ),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "secondary",
+              onclick: async () => {
+                await outbox.remove(record.key);
+                renderQueued();
+              },
+            },
+            "删除 Discard",
+          ),
+        )
+      : null,
+  );
+}
+
 async function renderQueued() {
-  const list = $("#queued-list");
   const mine = (await outbox.all()).filter((r) => !state.me || !r.username || r.username === state.me.username);
   const waiting = mine.filter((r) => !r.refused).length;
   $("#queued-count").textContent = waiting ? String(waiting) : "";
   $("#queued-banner").hidden = waiting === 0;
   $("#queued-banner").textContent = `待发送 ${waiting} 条 queued — 联网后自动发送 They are sent when the connection returns.`;
-  list.replaceChildren(
-    ...mine.map((record) =>
-      h(
-        "li",
-        { class: `event queued${record.refused ? " refused" : ""}`, dataset: { key: record.key } },
-        h(
-          "div",
-          { class: "event-head" },
-          h("span", { class: "status s-queued" }, record.refused ? "未被接受 refused" : "待发送 queued"),
-          h("span", { class: "category" }, categoryName(record.fields.category)),
-          h("span", { class: "muted" }, fmtTime(record.queued_at)),
-        ),
-        h("div", { class: "event-text" }, record.fields.description),
-        record.photos && record.photos.length ? h("div", { class: "muted" }, `照片 ${record.photos.length} 张 photo(s)`) : null,
-        record.last_error ? h("div", { class: "error" }, record.last_error) : null,
-        record.refused
-          ? h(
-              "div",
-              { class: "buttons" },
-              h(
-                "button",
-                {
-                  type: "button",
-                  class: "secondary",
-                  onclick: async () => {
-                    delete record.refused;
-                    await outbox.put(record);
-                    flush();
-                  },
-                },
-                "重试 Retry",
-              ),
-              h(
-                "button",
-                {
-                  type: "button",
-                  class: "secondary",
-                  onclick: async () => {
-                    await outbox.remove(record.key);
-                    renderQueued();
-                  },
-                },
-                "删除 Discard",
-              ),
-            )
-          : null,
-      ),
-    ),
-  );
+  $("#queued-list").replaceChildren(...mine.map(queuedItem));
+  // The open building shows what waits to be sent for it.
+  const here = $("#collect-queued");
+  if (here && state.building) {
+    here.replaceChildren(...mine.filter((r) => r.building === state.building.code).map(queuedItem));
+  }
 }
 
 // --- banner and tabs ----------------------------------------------------------------------------
@@ -231,7 +264,10 @@ function showTab(name) {
   for (const section of document.querySelectorAll(".tab")) section.hidden = section.id !== `tab-${name}`;
   $("#detail").hidden = true;
   if (name === "events") loadEvents();
-  if (name === "visits") loadVisits();
+  if (name === "visits") {
+    loadTasks();
+    loadVisits();
+  }
   if (name === "buildings") loadBuildings();
   if (name === "report" && state.map) state.map.invalidateSize();
 }
@@ -434,7 +470,7 @@ async function submitReport(e) {
   await outbox.put(record);
   try {
     if (!navigator.onLine) throw new NetworkError();
-    const { body } = await sendReport(record);
+    const { body } = await sendRecord(record);
     await outbox.remove(record.key);
     resetReport(form);
     showResult(body);
@@ -526,10 +562,18 @@ async function loadBuildings() {
   clearError(error);
   const grids = (state.me && state.me.scope && state.me.scope.grids) || [];
   try {
-    const buildings = [];
-    for (const code of grids.slice(0, 12)) {
-      const collection = await api(`/api/buildings?grid=${encodeURIComponent(code)}&page_size=500`);
-      for (const feature of collection.features || []) buildings.push(feature.properties);
+    let buildings = [];
+    try {
+      for (const code of grids.slice(0, 12)) {
+        const collection = await api(`/api/buildings?grid=${encodeURIComponent(code)}&page_size=500`);
+        for (const feature of collection.features || []) buildings.push(feature.properties);
+      }
+      cached(`gridgov.buildings.${state.me ? state.me.username : ""}`, buildings);
+    } catch (failure) {
+      // Offline: the list last seen, so a building can still be opened and collected in.
+      const kept = isTransient(failure) ? cached(`gridgov.buildings.${state.me ? state.me.username : ""}`) : null;
+      if (!kept) throw failure;
+      buildings = kept;
     }
     const label = (b) => b.name || b.code;
     buildings.sort((a, b) => label(a).localeCompare(label(b), "zh-CN", { numeric: true }));
@@ -541,6 +585,15 @@ async function loadBuildings() {
               { class: "building" },
               h("a", { href: `/maps/building/${encodeURIComponent(b.code)}` }, label(b)),
               h("span", { class: "muted" }, ` ${b.use_label || ""}${b.floors ? ` · ${b.floors}层` : ""} · ${b.houses}户`),
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "secondary collect",
+                  onclick: () => openBuilding({ code: b.code, label: label(b), grid: b.grid_code, floors: b.floors }),
+                },
+                "采集 Collect",
+              ),
             ),
           )
         : [h("li", { class: "muted empty" }, "你的网格没有登记楼栋 No buildings in your grids; the grid map shows your area.")]),
@@ -548,6 +601,695 @@ async function loadBuildings() {
   } catch (failure) {
     showError(error, failure);
   }
+}
+
+// --- collection (采集): houses, residents, moves and organisations of a building -----------------
+// Every form becomes a record of the outbox (kind, path, method, fields, title) sent with its
+// idempotency key like a report: kept first, shown 待发送 until the server has it.
+
+const HOUSE_USES = [
+  ["self_occupied", "自住 own home"],
+  ["rented", "出租 rented"],
+  ["commercial", "经营 business"],
+  ["vacant", "空置 vacant"],
+];
+const RESIDENCE_TYPES = [
+  ["registered", "户籍人口 registered"],
+  ["floating", "流动人口 floating"],
+  ["overseas", "境外人员 overseas"],
+  ["unregistered", "未落户人员 unregistered"],
+];
+const DOC_TYPES = [
+  ["id_card", "居民身份证 ID card"],
+  ["passport", "护照 passport"],
+  ["hk_macau_permit", "港澳通行证 HK/Macau permit"],
+  ["taiwan_permit", "台胞证 Taiwan permit"],
+  ["hk_macau_residence", "港澳居民居住证 HK/Macau residence"],
+  ["taiwan_residence", "台湾居民居住证 Taiwan residence"],
+  ["foreign_permanent", "外国人永久居留证 foreign permanent"],
+  ["other", "其他 other"],
+];
+const ORG_TYPES = [
+  ["enterprise", "企业 enterprise"],
+  ["individual_business", "个体工商户 sole trader"],
+  ["shop", "商铺 shop"],
+  ["school", "学校 school"],
+  ["hospital", "医疗机构 clinic"],
+  ["social_organisation", "社会组织 association"],
+  ["government", "机关事业单位 public body"],
+  ["other", "其他 other"],
+];
+const MOVE_OUT_REASONS = ["迁往外地", "本区内搬迁", "死亡", "出国（境）", "其他"];
+
+/** One labelled input; `spec` = {name, label, type, options, value, required, hint, ...}. */
+function field(spec) {
+  const { name, label, type = "text", options, value, required, hint, ...rest } = spec;
+  let input;
+  if (type === "select") {
+    input = h(
+      "select",
+      { name, required },
+      required ? null : h("option", { value: "" }, "—"),
+      options.map(([v, text]) => h("option", { value: v, selected: String(value ?? "") === v }, text)),
+    );
+  } else if (type === "checkbox") {
+    return h("label", { class: "check" }, h("input", { type, name, checked: Boolean(value) }), ` ${label}`);
+  } else {
+    input = h("input", { type, name, value: value ?? "", required, ...rest });
+  }
+  return h("label", {}, h("span", {}, label, required ? h("span", { class: "required", title: "必填 required" }, " *") : null), input, hint ? h("span", { class: "hint muted", dataset: { for: name } }, hint) : null);
+}
+
+/** The fields of a form that differ from `original` (all non-empty ones when it is null). */
+function changedValues(form, original, { numbers = [], checks = [] } = {}) {
+  const out = {};
+  for (const element of form.elements) {
+    if (!element.name || element.type === "submit" || element.type === "button") continue;
+    let value;
+    if (element.type === "checkbox") value = element.checked;
+    else {
+      value = element.value.trim();
+      if (value === "") value = null;
+      else if (numbers.includes(element.name)) value = Number(value);
+    }
+    if (original) {
+      const before = original[element.name] ?? (checks.includes(element.name) ? false : null);
+      if (value === before || (value === null && before === "")) continue;
+    } else if (value === null || (element.type === "checkbox" && !value && !checks.includes(element.name))) {
+      continue;
+    }
+    out[element.name] = value;
+  }
+  return out;
+}
+
+/** Keep a ledger form's record, send it when online; a refusal comes back to the form. */
+async function keepAndSend(record, { form, error, done }) {
+  const submit = form.querySelector("button[type=submit]");
+  if (submit) submit.disabled = true;
+  await outbox.put(record);
+  try {
+    if (!navigator.onLine) throw new NetworkError();
+    const { body } = await sendRecord(record);
+    await outbox.remove(record.key);
+    done(`已保存 Saved: ${record.title}`, body ?? {});
+  } catch (failure) {
+    if (isTransient(failure)) {
+      done(`已保存，待发送 Saved and queued: ${record.title} — 联网后将自动发送 It is sent when the connection returns.`, null);
+    } else {
+      await outbox.remove(record.key);
+      showError(error, failure, form); // refused: what was typed stays, to be fixed
+    }
+  } finally {
+    if (submit) submit.disabled = false;
+    renderQueued();
+  }
+}
+
+function ledgerRecord(kind, { path, method = "POST", fields, title, detail = null }) {
+  return {
+    key: uuid(),
+    kind,
+    path,
+    method,
+    fields,
+    title,
+    detail,
+    building: state.building ? state.building.code : null,
+    username: state.me ? state.me.username : "",
+    queued_at: new Date().toISOString(),
+    photos: [],
+  };
+}
+
+/** A form in a panel of the building view: `build(form)` adds the fields, `toRecord(form)`
+ * returns the record to keep (or throws a {message, field} the form shows). */
+function collectForm({ title, fields, submitLabel, toRecord, onDone }) {
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const form = h("form", { class: "stack collect-form", novalidate: true }, h("h3", {}, title), fields, error, h("div", { class: "buttons" }, h("button", { type: "submit" }, submitLabel), h("button", { type: "button", class: "secondary", onclick: () => form.remove() }, "取消 Cancel")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearError(error, form);
+    let record;
+    try {
+      record = toRecord(form);
+    } catch (problem) {
+      showError(error, problem, form);
+      return;
+    }
+    if (!record) {
+      showError(error, { message: "没有修改 Nothing was changed." }, form);
+      return;
+    }
+    await keepAndSend(record, {
+      form,
+      error,
+      done: (message, body) => {
+        form.replaceWith(h("p", { class: body === null ? "queued-note" : "ok", role: "status" }, message));
+        if (onDone && body !== null) onDone(body); // sent: the view shows what the server has now
+      },
+    });
+  });
+  return form;
+}
+
+function openForm(slot, form) {
+  slot.replaceChildren(form);
+  const first = form.querySelector("input:not([type=hidden]):not([type=checkbox]), select");
+  if (first) first.focus();
+  form.scrollIntoView({ block: "nearest" });
+}
+
+function refreshLater() {
+  if (navigator.onLine && state.building) openBuilding(state.building, { quiet: true });
+}
+
+// --- houses
+
+function houseForm(house) {
+  const b = state.building;
+  const original = house ? { unit: house.unit, floor: house.floor, room: house.room, use: house.use, area_m2: house.area_m2 } : null;
+  return collectForm({
+    title: house ? `修改房屋 Change house ${house.code}` : `新增房屋 Add a house · ${b.label}`,
+    submitLabel: house ? "保存 Save" : "新增 Add",
+    fields: [
+      h(
+        "div",
+        { class: "grid3" },
+        field({ name: "unit", label: "单元 Unit", value: house ? house.unit : "1", required: true, maxlength: 10 }),
+        field({ name: "floor", label: "楼层 Floor", type: "number", value: house ? house.floor : "", required: true, min: -5, max: b.floors || 200, inputmode: "numeric" }),
+        field({ name: "room", label: "房号 Room", value: house ? house.room : "", required: true, maxlength: 20, placeholder: "0301" }),
+      ),
+      field({ name: "use", label: "用途 Use", type: "select", options: HOUSE_USES, value: house ? house.use : "self_occupied", required: true }),
+      field({ name: "area_m2", label: "面积 Area (m²)", type: "number", value: house ? house.area_m2 : "", min: 1, step: "0.1", inputmode: "decimal" }),
+    ],
+    toRecord: (form) => {
+      for (const name of ["unit", "floor", "room"]) {
+        if (!form.elements[name].value.trim()) throw { message: "请填写单元、楼层和房号 Fill in the unit, floor and room.", field: name };
+      }
+      const floor = Number(form.elements.floor.value);
+      if (floor === 0) throw { message: "没有0层：一层为1，地下为-1 There is no floor 0: the ground floor is 1, basements -1.", field: "floor" };
+      const values = changedValues(form, original, { numbers: ["floor", "area_m2"] });
+      if (house) {
+        if (!Object.keys(values).length) return null;
+        return ledgerRecord("house-edit", {
+          path: `/api/houses/${encodeURIComponent(house.code)}`,
+          method: "PATCH",
+          fields: values,
+          title: `修改房屋 ${house.code}`,
+          detail: describeValues(values),
+        });
+      }
+      const code = `${b.code}-${values.unit}-${values.room}`;
+      return ledgerRecord("house", {
+        path: "/api/houses",
+        fields: { building_code: b.code, ...values },
+        title: `新增房屋 ${code}`,
+        detail: describeValues(values),
+      });
+    },
+    onDone: refreshLater,
+  });
+}
+
+const FIELD_LABEL = {
+  unit: "单元",
+  floor: "楼层",
+  room: "房号",
+  use: "用途",
+  area_m2: "面积m²",
+  name: "姓名",
+  residence_type: "类型",
+  origin: "来源地",
+  arrival_date: "来本地",
+  permit_expiry: "居住证至",
+  moved_in: "入住",
+  relation_to_head: "与户主关系",
+  occupation: "职业",
+  credit_code: "信用代码",
+  org_type: "单位类型",
+  address: "地址",
+  responsible_person: "负责人",
+  staff_count: "从业人数",
+  fire_key_unit: "消防重点",
+  security_key_unit: "治安重点",
+};
+const VALUE_LABEL = Object.fromEntries(
+  [...HOUSE_USES, ...RESIDENCE_TYPES, ...ORG_TYPES].map(([value, text]) => [value, text.split(" ")[0]]),
+);
+
+/** A queued form's fields in words (never the document number or a phone: the list is shown
+ * on the phone's screen). */
+function describeValues(values) {
+  return Object.entries(values)
+    .filter(([k]) => k in FIELD_LABEL)
+    .map(([k, v]) => `${FIELD_LABEL[k]} ${v === true ? "是" : v === false ? "否" : VALUE_LABEL[v] || (v ?? "—")}`)
+    .join(" · ");
+}
+
+// --- residents
+
+function residentForm(house, resident) {
+  const original = resident
+    ? { name: resident.name, residence_type: resident.residence_type, relation_to_head: resident.relation_to_head }
+    : null;
+  const fields = resident
+    ? [
+        h("p", { class: "muted" }, `证件 Document ${resident.doc_masked} · ${resident.phone_masked || "无电话 no phone"}`),
+        field({ name: "name", label: "姓名 Name", value: resident.name, required: true, maxlength: 50 }),
+        field({ name: "residence_type", label: "人口类型 Kind", type: "select", options: RESIDENCE_TYPES, value: resident.residence_type, required: true }),
+        field({ name: "phone", label: "新电话 New phone（不改则留空 blank keeps it）", type: "tel", inputmode: "tel", maxlength: 20 }),
+        field({ name: "origin", label: "来源地 Came from（流动人口 floating）", maxlength: 200 }),
+        field({ name: "occupation", label: "职业 Occupation（不改则留空 blank keeps it）", maxlength: 50 }),
+        field({ name: "relation_to_head", label: "与户主关系 Relation to head", value: resident.relation_to_head || "", maxlength: 20 }),
+      ]
+    : [
+        field({ name: "doc_type", label: "证件类型 Document", type: "select", options: DOC_TYPES, value: "id_card", required: true }),
+        field({ name: "doc_number", label: "证件号码 Number", required: true, maxlength: 40, autocomplete: "off", hint: "居民身份证按 GB 11643 校验 ID card numbers are checked (GB 11643)." }),
+        field({ name: "name", label: "姓名 Name", required: true, maxlength: 50 }),
+        field({ name: "phone", label: "电话 Phone", type: "tel", inputmode: "tel", maxlength: 20 }),
+        field({ name: "residence_type", label: "人口类型 Kind", type: "select", options: RESIDENCE_TYPES, value: "registered", required: true }),
+        field({ name: "origin", label: "来源地 Came from（流动人口必填 floating: required）", maxlength: 200 }),
+        field({ name: "arrival_date", label: "来本地日期 Arrived", type: "date", max: today() }),
+        field({ name: "permit_expiry", label: "居住证有效期至 Permit valid until", type: "date" }),
+        field({ name: "moved_in", label: "入住日期 Moved in", type: "date", value: today(), max: today() }),
+        field({ name: "relation_to_head", label: "与户主关系 Relation to head", maxlength: 20, placeholder: "户主、配偶、子女…" }),
+      ];
+  const form = collectForm({
+    title: resident ? `修改住户 Change ${resident.name}` : `登记住户 Register a resident · ${house.code}`,
+    submitLabel: resident ? "保存 Save" : "登记 Register",
+    fields,
+    toRecord: (f) => {
+      const values = changedValues(f, original);
+      if (!resident) {
+        if (!values.doc_number) throw { message: "请填写证件号码 Enter the document number.", field: "doc_number" };
+        if (values.doc_type === "id_card") {
+          const problem = idNumberProblem(values.doc_number);
+          if (problem) throw { message: problem, field: "doc_number" };
+        }
+        if (!values.name) throw { message: "请填写姓名 Enter the name.", field: "name" };
+      }
+      if ((values.residence_type || (resident && resident.residence_type)) === "floating" && !values.origin && !resident) {
+        throw { message: "流动人口需填写来源地 A floating resident needs where they came from.", field: "origin" };
+      }
+      if (resident) {
+        if (!Object.keys(values).length) return null;
+        return ledgerRecord("resident-edit", {
+          path: `/api/residents/${resident.id}`,
+          method: "PATCH",
+          fields: values,
+          title: `修改住户 ${resident.name}`,
+          detail: describeValues(values),
+        });
+      }
+      return ledgerRecord("resident", {
+        path: "/api/residents",
+        fields: { ...values, doc_number: values.doc_number.toUpperCase(), house_code: house.code },
+        title: `登记住户 ${values.name} → ${house.code}`,
+        detail: describeValues({ residence_type: values.residence_type, moved_in: values.moved_in }),
+      });
+    },
+    onDone: refreshLater,
+  });
+  const number = form.elements.doc_number;
+  if (number) {
+    // The check as a hint while typing; the server checks again.
+    number.addEventListener("input", () => {
+      const hint = form.querySelector(".hint[data-for=doc_number]");
+      clearError(form.querySelector("p.error"), form);
+      const kind = form.elements.doc_type.value;
+      const problem = kind === "id_card" && number.value.trim().length >= 15 ? idNumberProblem(number.value) : null;
+      hint.textContent = problem || (kind === "id_card" && number.value.trim().length === 18 ? "✓ 校验通过 The number checks out." : "居民身份证按 GB 11643 校验 ID card numbers are checked (GB 11643).");
+      hint.classList.toggle("error", Boolean(problem));
+    });
+  }
+  return form;
+}
+
+function moveOutForm(resident) {
+  return collectForm({
+    title: `搬离 Move out · ${resident.name}`,
+    submitLabel: "确认搬离 Move out",
+    fields: [
+      field({ name: "on", label: "搬离日期 On", type: "date", value: today(), max: today(), required: true }),
+      field({ name: "reason", label: "原因 Reason", type: "select", options: MOVE_OUT_REASONS.map((r) => [r, r]), value: MOVE_OUT_REASONS[0], required: true }),
+    ],
+    toRecord: (f) => {
+      const values = changedValues(f, null);
+      if (!values.on) throw { message: "请填写搬离日期 Enter the date.", field: "on" };
+      return ledgerRecord("move-out", {
+        path: `/api/residents/${resident.id}/move-out`,
+        fields: values,
+        title: `搬离 ${resident.name} ← ${resident.house_code || ""}`,
+        detail: `${values.on} · ${values.reason}`,
+      });
+    },
+    onDone: refreshLater,
+  });
+}
+
+function moveInForm(house) {
+  const found = h("p", { class: "muted", role: "status" }, "先按证件号码查找已登记的人 Find the registered person by their document number first.");
+  let who = null;
+  const form = collectForm({
+    title: `搬入 Move in → ${house.code}`,
+    submitLabel: "确认搬入 Move in",
+    fields: [
+      field({ name: "doc_type", label: "证件类型 Document", type: "select", options: DOC_TYPES, value: "id_card", required: true }),
+      h("div", { class: "row" }, field({ name: "doc_number", label: "证件号码 Number", required: true, maxlength: 40, autocomplete: "off" }), h("button", { type: "button", class: "secondary", onclick: () => lookup() }, "查找 Find")),
+      found,
+      field({ name: "on", label: "搬入日期 On", type: "date", value: today(), max: today(), required: true }),
+      field({ name: "reason", label: "原因 Reason", maxlength: 100, placeholder: "换房、租住…" }),
+    ],
+    toRecord: (f) => {
+      if (!who) throw { message: "请先查找要搬入的人（需联网） Find the person first (needs the network).", field: "doc_number" };
+      const values = { house_code: house.code, on: f.elements.on.value };
+      if (f.elements.reason.value.trim()) values.reason = f.elements.reason.value.trim();
+      return ledgerRecord("move-in", {
+        path: `/api/residents/${who.id}/move-in`,
+        fields: values,
+        title: `搬入 ${who.name} → ${house.code}`,
+        detail: `${values.on}${values.reason ? ` · ${values.reason}` : ""}`,
+      });
+    },
+    onDone: refreshLater,
+  });
+  async function lookup() {
+    const number = form.elements.doc_number.value.trim().toUpperCase();
+    const kind = form.elements.doc_type.value;
+    const problem = kind === "id_card" ? idNumberProblem(number) : number ? null : "请填写证件号码 Enter the number.";
+    who = null;
+    if (problem) {
+      found.textContent = problem;
+      return;
+    }
+    try {
+      who = await api("/api/residents/lookup", { method: "POST", json: { doc_type: kind, doc_number: number } });
+      found.textContent = `${who.name} · ${who.doc_masked} · 现住 now ${who.house_code || "无 none"}`;
+    } catch (failure) {
+      found.textContent = failure.message;
+    }
+  }
+  return form;
+}
+
+// --- organisations
+
+function organisationForm(org) {
+  const b = state.building;
+  const original = org
+    ? {
+        credit_code: org.credit_code,
+        name: org.name,
+        org_type: org.org_type,
+        address: org.address,
+        responsible_person: org.responsible_person,
+        staff_count: org.staff_count,
+        fire_key_unit: org.fire_key_unit,
+        security_key_unit: org.security_key_unit,
+      }
+    : null;
+  const form = collectForm({
+    title: org ? `修改单位 Change ${org.name}` : `登记单位 Register an organisation · ${b.label}`,
+    submitLabel: org ? "保存 Save" : "登记 Register",
+    fields: [
+      field({ name: "credit_code", label: "统一社会信用代码 Credit code", value: org ? org.credit_code : "", required: true, maxlength: 22, autocomplete: "off", hint: "按 GB 32100 校验 Checked against GB 32100." }),
+      h("label", { class: "check pilot", hidden: true }, h("input", { type: "checkbox", name: "pilot_code_confirmed" }), " 营业执照上确为此代码（早期试点代码） The licence shows exactly this code (an early pilot code)"),
+      field({ name: "name", label: "单位名称 Name", value: org ? org.name : "", required: true, maxlength: 200 }),
+      field({ name: "org_type", label: "单位类型 Type", type: "select", options: ORG_TYPES, value: org ? org.org_type : "enterprise", required: true }),
+      field({ name: "address", label: "地址 Address", value: org ? org.address : "", maxlength: 300 }),
+      field({ name: "responsible_person", label: "负责人 Responsible person", value: org ? org.responsible_person : "", maxlength: 50 }),
+      field({ name: "responsible_phone", label: org ? "新电话 New phone（不改则留空 blank keeps it）" : "负责人电话 Phone", type: "tel", inputmode: "tel", maxlength: 20 }),
+      field({ name: "staff_count", label: "从业人数 Staff", type: "number", value: org ? org.staff_count : "", min: 0, inputmode: "numeric" }),
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, "重点单位 Key unit"),
+        field({ name: "fire_key_unit", label: "消防重点单位 Fire-safety key unit", type: "checkbox", value: org ? org.fire_key_unit : false }),
+        field({ name: "security_key_unit", label: "治安重点单位 Public-security key unit", type: "checkbox", value: org ? org.security_key_unit : false }),
+      ),
+    ],
+    toRecord: (f) => {
+      const values = changedValues(f, original, { numbers: ["staff_count"], checks: ["fire_key_unit", "security_key_unit", "pilot_code_confirmed"] });
+      const code = f.elements.credit_code.value.replace(/\s+/g, "").toUpperCase();
+      const problem = creditCodeProblem(code);
+      if (problem && !(problem.checkOnly && f.elements.pilot_code_confirmed.checked)) {
+        f.querySelector(".pilot").hidden = !problem.checkOnly;
+        throw { message: problem.message, field: "credit_code" };
+      }
+      if (!f.elements.name.value.trim()) throw { message: "请填写单位名称 Enter the name.", field: "name" };
+      if ("credit_code" in values) values.credit_code = code;
+      if (!values.pilot_code_confirmed) delete values.pilot_code_confirmed;
+      if (org) {
+        if (!Object.keys(values).filter((k) => k !== "pilot_code_confirmed").length) return null;
+        return ledgerRecord("organisation-edit", {
+          path: `/api/organisations/${org.id}`,
+          method: "PATCH",
+          fields: values,
+          title: `修改单位 ${org.name}`,
+          detail: describeValues(values),
+        });
+      }
+      return ledgerRecord("organisation", {
+        path: "/api/organisations",
+        fields: { ...values, building_code: b.code },
+        title: `登记单位 ${values.name}`,
+        detail: describeValues({ credit_code: values.credit_code, fire_key_unit: values.fire_key_unit || false, security_key_unit: values.security_key_unit || false }),
+      });
+    },
+    onDone: refreshLater,
+  });
+  const input = form.elements.credit_code;
+  input.addEventListener("input", () => {
+    const hint = form.querySelector(".hint[data-for=credit_code]");
+    clearError(form.querySelector("p.error"), form);
+    const text = input.value.replace(/\s+/g, "");
+    const problem = text.length >= 18 ? creditCodeProblem(text) : null;
+    hint.textContent = problem ? problem.message : text.length === 18 ? "✓ 校验通过 The code checks out." : "按 GB 32100 校验 Checked against GB 32100.";
+    hint.classList.toggle("error", Boolean(problem));
+    form.querySelector(".pilot").hidden = !(problem && problem.checkOnly);
+  });
+  return form;
+}
+
+// --- the building view
+
+async function loadBuildingData(code, grid) {
+  const key = `gridgov.building.${state.me ? state.me.username : ""}.${code}`;
+  try {
+    const [houses, residents, orgs] = await Promise.all([
+      api(`/api/houses?building=${encodeURIComponent(code)}&page_size=500`),
+      api(`/api/residents?building=${encodeURIComponent(code)}&page_size=500`),
+      grid ? api(`/api/organisations?grid=${encodeURIComponent(grid)}&page_size=500`) : Promise.resolve({ items: [] }),
+    ]);
+    const data = {
+      houses: (houses.features || []).map((f) => f.properties),
+      residents: itemsOf(residents),
+      organisations: itemsOf(orgs).filter((o) => o.building_code === code),
+      at: new Date().toISOString(),
+    };
+    cached(key, data);
+    return { data, offline: false };
+  } catch (failure) {
+    const kept = isTransient(failure) ? cached(key) : null;
+    if (!kept) throw failure;
+    return { data: kept, offline: true };
+  }
+}
+
+async function openBuilding(building, { quiet = false } = {}) {
+  state.building = building;
+  const detail = $("#detail");
+  const body = $("#detail-body");
+  for (const section of document.querySelectorAll(".tab")) section.hidden = true;
+  detail.hidden = false;
+  if (!quiet) {
+    body.replaceChildren(h("p", { class: "muted" }, "加载中… Loading…"));
+    window.scrollTo(0, 0);
+  }
+  let loaded;
+  try {
+    loaded = await loadBuildingData(building.code, building.grid);
+  } catch (failure) {
+    const error = h("p", { class: "error", role: "alert" });
+    showError(error, failure);
+    body.replaceChildren(h("h2", {}, `采集 ${building.label}`), error);
+    return;
+  }
+  if (state.building !== building || detail.hidden) return; // the user moved on meanwhile
+  const { data, offline } = loaded;
+  const slot = h("div", { class: "collect-slot" });
+  const byHouse = new Map();
+  for (const r of data.residents) {
+    if (!byHouse.has(r.house_code)) byHouse.set(r.house_code, []);
+    byHouse.get(r.house_code).push(r);
+  }
+  const houses = [...data.houses].sort((a, b) => a.unit.localeCompare(b.unit, "zh-CN", { numeric: true }) || a.floor - b.floor || a.room.localeCompare(b.room, "zh-CN", { numeric: true }));
+  fill(
+    body,
+    h("h2", {}, `采集 Collect · ${building.label}`),
+    h(
+      "p",
+      { class: "muted" },
+      `${building.code} · ${data.houses.length}户 houses · ${data.residents.length}人 residents · ${data.organisations.length}个单位 organisations `,
+      h("a", { href: `/maps/building/${encodeURIComponent(building.code)}` }, "楼盘表 Building table →"),
+    ),
+    offline ? h("p", { class: "banner offline" }, `离线：显示 ${fmtTime(data.at)} 的数据，填写的表单联网后发送 Offline: data as of ${fmtTime(data.at)}; forms are sent when you are back online.`) : null,
+    h("ul", { id: "collect-queued", class: "events" }),
+    h(
+      "div",
+      { class: "buttons collect-actions" },
+      h("button", { type: "button", id: "add-house", onclick: () => openForm(slot, houseForm(null)) }, "＋ 新增房屋 Add house"),
+      h("button", { type: "button", id: "add-organisation", class: "secondary", onclick: () => openForm(slot, organisationForm(null)) }, "＋ 登记单位 Add organisation"),
+    ),
+    slot,
+    h("h3", {}, "房屋与住户 Houses and residents"),
+    h(
+      "ul",
+      { class: "events collect-houses" },
+      houses.length ? houses.map((house) => houseRow(house, byHouse.get(house.code) || [])) : h("li", { class: "muted empty" }, "还没有房屋：先新增房屋 No houses yet: add one first."),
+    ),
+    h("h3", {}, "单位 Organisations"),
+    h(
+      "ul",
+      { class: "events collect-orgs" },
+      data.organisations.length ? data.organisations.map(organisationRow) : h("li", { class: "muted empty" }, "本楼没有登记单位 No organisations registered in this building."),
+    ),
+  );
+  renderQueued();
+}
+
+function houseRow(house, residents) {
+  const slot = h("div", { class: "collect-slot" });
+  return h(
+    "li",
+    { class: "house", dataset: { house: house.code } },
+    h(
+      "div",
+      { class: "event-head" },
+      h("b", {}, `${house.unit}单元 ${house.room}`),
+      h("span", { class: `status use-${house.use}` }, house.use_label),
+      h("span", { class: "muted" }, `${house.floor}层${house.area_m2 ? ` · ${house.area_m2} m²` : ""} · ${residents.length}人`),
+    ),
+    residents.length
+      ? h(
+          "ul",
+          { class: "residents" },
+          residents.map((r) =>
+            h(
+              "li",
+              { dataset: { resident: String(r.id) } },
+              h("span", {}, `${r.name} `, h("span", { class: "muted" }, `${r.doc_masked} · ${r.residence_type_label}${r.relation_to_head ? ` · ${r.relation_to_head}` : ""}`)),
+              h(
+                "span",
+                { class: "buttons" },
+                h("button", { type: "button", class: "linklike", onclick: () => openForm(slot, residentForm(house, r)) }, "修改 Edit"),
+                h("button", { type: "button", class: "linklike", onclick: () => openForm(slot, moveOutForm(r)) }, "搬离 Move out"),
+              ),
+            ),
+          ),
+        )
+      : null,
+    h(
+      "div",
+      { class: "buttons" },
+      h("button", { type: "button", class: "secondary register", onclick: () => openForm(slot, residentForm(house, null)) }, "＋住户 Resident"),
+      h("button", { type: "button", class: "secondary move-in", onclick: () => openForm(slot, moveInForm(house)) }, "搬入 Move in"),
+      h("button", { type: "button", class: "secondary edit-house", onclick: () => openForm(slot, houseForm(house)) }, "修改 Edit"),
+    ),
+    slot,
+  );
+}
+
+function organisationRow(org) {
+  const slot = h("div", { class: "collect-slot" });
+  const flags = [org.fire_key_unit ? "消防重点 fire key unit" : null, org.security_key_unit ? "治安重点 security key unit" : null].filter(Boolean);
+  return h(
+    "li",
+    { class: "organisation", dataset: { organisation: String(org.id) } },
+    h("div", { class: "event-head" }, h("b", {}, org.name), h("span", { class: "status" }, org.org_type_label), flags.map((f) => h("span", { class: "status key-unit" }, f))),
+    h("div", { class: "muted" }, `${org.credit_code}${org.responsible_person ? ` · ${org.responsible_person}` : ""}${org.responsible_phone_masked ? ` ${org.responsible_phone_masked}` : ""}`),
+    h("div", { class: "buttons" }, h("button", { type: "button", class: "secondary", onclick: () => openForm(slot, organisationForm(org)) }, "修改 Edit")),
+    slot,
+  );
+}
+
+// --- tasks (网格员任务) -----------------------------------------------------------------------------
+
+const taskCounts = { tasks: 0, visits: 0 };
+
+function showCount() {
+  const total = taskCounts.tasks + taskCounts.visits;
+  $("#visits-count").textContent = total ? String(total) : "";
+}
+
+async function loadTasks() {
+  const list = $("#tasks-list");
+  const error = $("#tasks-error");
+  clearError(error);
+  try {
+    const page = await api("/api/tasks?status=open&page_size=100");
+    const items = itemsOf(page);
+    taskCounts.tasks = page.total || items.length;
+    showCount();
+    list.replaceChildren(
+      ...(items.length ? items.map(taskRow) : [h("li", { class: "muted empty" }, "暂无待办任务 No open tasks.")]),
+    );
+  } catch (failure) {
+    if (isTransient(failure)) {
+      list.replaceChildren(h("li", { class: "muted empty" }, "离线：联网后显示任务 Offline: tasks show when you are back online."));
+    } else {
+      showError(error, failure);
+    }
+  }
+}
+
+function taskRow(task) {
+  const slot = h("div", { class: "collect-slot" });
+  const close = () =>
+    openForm(
+      slot,
+      collectForm({
+        title: `处理任务 Close: ${task.title}`,
+        submitLabel: "提交 Close task",
+        fields: [
+          h(
+            "fieldset",
+            {},
+            h("legend", {}, "核查结果 Outcome"),
+            h("label", { class: "check" }, h("input", { type: "radio", name: "outcome", value: "done", checked: true }), " 已核实处理 Put right"),
+            h("label", { class: "check" }, h("input", { type: "radio", name: "outcome", value: "dismissed" }), " 核实无问题 Nothing wrong"),
+          ),
+          h("label", {}, h("span", {}, "核实情况 What you found", h("span", { class: "required" }, " *")), h("textarea", { name: "note", rows: 2, maxlength: 1000 })),
+        ],
+        toRecord: (f) => {
+          const note = f.elements.note.value.trim();
+          if (!note) throw { message: "请填写核实情况 Say what you found on site.", field: "note" };
+          const outcome = f.querySelector("input[name=outcome]:checked").value;
+          return ledgerRecord("task-close", {
+            path: `/api/tasks/${task.id}/close`,
+            fields: { outcome, note },
+            title: `处理任务 ${task.title}`,
+            detail: `${outcome === "done" ? "已核实处理" : "核实无问题"} · ${note}`,
+          });
+        },
+        onDone: () => navigator.onLine && loadTasks(),
+      }),
+    );
+  return h(
+    "li",
+    { class: "task", dataset: { task: String(task.id) } },
+    h(
+      "div",
+      { class: "event-head" },
+      h("span", { class: `light ${task.overdue ? "red" : "yellow"}` }),
+      h("b", {}, task.title),
+      h("span", { class: "status" }, task.kind_label),
+    ),
+    h("div", { class: "muted" }, [`期限 due ${task.due_on}`, task.overdue ? "已逾期 overdue" : "", `网格 ${task.grid_code}`].filter(Boolean).join(" · ")),
+    h("button", { type: "button", class: "secondary", onclick: close }, "处理 Close"),
+    slot,
+  );
 }
 
 // --- visits ---------------------------------------------------------------------------------------
@@ -558,7 +1300,8 @@ async function loadVisits() {
   clearError(error);
   try {
     const items = itemsOf(await api("/api/visits/due"));
-    $("#visits-count").textContent = items.length ? String(items.length) : "";
+    taskCounts.visits = items.length;
+    showCount();
     list.replaceChildren(
       ...(items.length
         ? items.map(visitRow)
