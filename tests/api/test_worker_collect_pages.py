@@ -10,37 +10,30 @@ var/test-artefacts/pages/.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from sqlalchemy import Engine, create_engine, text
+from playwright.sync_api import Page, expect
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from gis import local_pg
 from people import service as people_service
 from people.credit_code import make_credit_code
 from people.models import TaskKind
 from people.schemas import ResidentCreate
 from people.tasks import raise_task
-from tests.api.browser import CHROMIUM, CHROMIUM_ARGS, serving
-from tests.api.test_worker_console_pages import Watch, open_context, shoot, sign_in
+from tests.api.browser import Watch, open_context, shoot, sign_in
+from tests.api.console_city import EAST, WEST, add_b_w1, two_grids
 from tests.factories import (
-    COMMUNITY,
     add_building,
-    add_grid,
     add_house,
     add_staff,
-    admin_tree,
     china_today,
-    fresh_database,
     id_number,
     square,
 )
 
-WEST, EAST = COMMUNITY + "001", COMMUNITY + "002"
 PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1400, "height": 900}
 NEW_RESIDENT = id_number(51, birth=date(1988, 2, 29))
@@ -48,30 +41,12 @@ CREDIT_CODE = make_credit_code("420502", 77)
 
 
 @pytest.fixture(scope="module")
-def collect_database(database_url: str) -> Iterator[str]:
-    url = fresh_database(database_url, "_collect_pages")
-    yield url
-    local_pg.drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def collect_engine(collect_database: str) -> Iterator[Engine]:
-    engine = create_engine(collect_database)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def city(collect_engine: Engine) -> dict[str, Any]:
+def page_city(own_engine: Engine) -> dict[str, Any]:
     """A worker of grid WEST with building B-W1 (six floors, two houses, one resident) and an
     EAST building that is not theirs."""
-    with Session(collect_engine) as session:
-        admin_tree(session, community_geom=square(111.28, 30.70, 0.02))
-        add_grid(session, WEST, square(111.28, 30.70, 0.01))
-        add_grid(session, EAST, square(111.29, 30.70, 0.01))
-        west = add_building(
-            session, "B-W1", square(111.2849, 30.7049, 0.0003), WEST, name="夷陵路12号", floors=6
-        )
+    with Session(own_engine) as session:
+        two_grids(session)
+        west = add_b_w1(session, floors=6)
         add_building(session, "B-E1", square(111.2949, 30.7049, 0.0003), EAST, name="东山路1号")
         add_house(session, west, room="0101")
         add_house(session, west, room="0201", floor=2)
@@ -106,21 +81,6 @@ def city(collect_engine: Engine) -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture(scope="module")
-def server(collect_database: str, city: dict[str, Any], tmp_path_factory) -> Iterator[str]:
-    with serving(collect_database, tmp_path_factory.mktemp("server")) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Chromium is missing: `make test` installs the chromium package"
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
 def scalar(engine: Engine, sql: str, **params: Any) -> Any:
     with engine.connect() as connection:
         return connection.execute(text(sql), params).scalar_one()
@@ -142,7 +102,7 @@ def no_horizontal_scroll(page: Page) -> None:
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px"
 
 
-def test_forms_filled_offline_arrive_once_when_back_online(server, browser, collect_engine):
+def test_forms_filled_offline_arrive_once_when_back_online(server, browser, own_engine):
     watch = Watch(tolerated=("ERR_INTERNET_DISCONNECTED",))
     phone = open_context(browser, watch, viewport=PHONE)
     worker = watch.page(phone.new_page())
@@ -207,7 +167,7 @@ def test_forms_filled_offline_arrive_once_when_back_online(server, browser, coll
     expect(worker.locator("#queued-banner")).to_contain_text("待发送 4 条")
     expect(worker.locator("#collect-queued li.queued")).to_have_count(4)
     shoot(worker, "worker-collect-queued-390")
-    assert scalar(collect_engine, "SELECT count(*) FROM resident WHERE name = '周敏'") == 0
+    assert scalar(own_engine, "SELECT count(*) FROM resident WHERE name = '周敏'") == 0
     # Kept in the browser: the page opens again offline, the building as last seen, the forms
     # still waiting.
     worker.reload()
@@ -216,7 +176,7 @@ def test_forms_filled_offline_arrive_once_when_back_online(server, browser, coll
     expect(worker.locator("#detail-body")).to_contain_text("离线")
     expect(house_row(worker, "B-W1-1-0201")).to_contain_text("刘芳")
     expect(worker.locator("#collect-queued li.queued")).to_have_count(4)
-    assert scalar(collect_engine, "SELECT count(*) FROM resident WHERE name = '周敏'") == 0
+    assert scalar(own_engine, "SELECT count(*) FROM resident WHERE name = '周敏'") == 0
 
     phone.set_offline(False)
     expect(worker.locator("#queued-banner")).to_be_hidden()
@@ -228,25 +188,25 @@ def test_forms_filled_offline_arrive_once_when_back_online(server, browser, coll
 
     def counts() -> tuple[int, ...]:
         return (
-            scalar(collect_engine, "SELECT count(*) FROM resident WHERE name = '周敏'"),
+            scalar(own_engine, "SELECT count(*) FROM resident WHERE name = '周敏'"),
             scalar(
-                collect_engine,
+                own_engine,
                 "SELECT count(*) FROM house h JOIN building b ON b.id = h.building_id "
                 "WHERE b.code = 'B-W1' AND h.room = '0301' AND h.floor = 3 AND h.use = 'rented'",
             ),
             scalar(
-                collect_engine,
+                own_engine,
                 "SELECT count(*) FROM organisation WHERE credit_code = :c AND fire_key_unit",
                 c=CREDIT_CODE,
             ),
             scalar(
-                collect_engine,
+                own_engine,
                 "SELECT count(*) FROM residence r JOIN resident p ON p.id = r.resident_id "
                 "WHERE p.name = '刘芳' AND r.moved_out IS NOT NULL",
             ),
             # Every write by the page carried its key into the history.
             scalar(
-                collect_engine,
+                own_engine,
                 "SELECT count(*) FROM ledger_change c JOIN staff s ON s.id = c.staff_id "
                 "WHERE s.username = 'worker1' AND c.idempotency_key IS NOT NULL",
             ),
@@ -262,7 +222,7 @@ def test_forms_filled_offline_arrive_once_when_back_online(server, browser, coll
 
 
 def test_a_resident_form_whose_answer_is_lost_is_sent_again_and_registered_once(
-    server, browser, collect_engine
+    server, browser, own_engine
 ):
     watch = Watch(tolerated=("ERR_FAILED",))
     phone = open_context(browser, watch, viewport=PHONE, service_workers="block")
@@ -288,13 +248,13 @@ def test_a_resident_form_whose_answer_is_lost_is_sent_again_and_registered_once(
     form.locator("button[type=submit]").click()
     expect(worker.locator(".collect-slot .queued-note")).to_contain_text("待发送")
     expect(worker.locator("#collect-queued li.queued")).to_contain_text("吴静")
-    assert scalar(collect_engine, "SELECT count(*) FROM resident WHERE name = '吴静'") == 1
+    assert scalar(own_engine, "SELECT count(*) FROM resident WHERE name = '吴静'") == 1
     worker.reload()  # on load the queue is sent again, with the same Idempotency-Key
     worker.wait_for_selector("body[data-ready=true]")
     expect(worker.locator("#queued-banner")).to_be_hidden()
     open_building(worker)
     expect(house_row(worker, "B-W1-1-0101").locator("ul.residents")).to_contain_text("吴静")
-    assert scalar(collect_engine, "SELECT count(*) FROM resident WHERE name = '吴静'") == 1
+    assert scalar(own_engine, "SELECT count(*) FROM resident WHERE name = '吴静'") == 1
     watch.check()
     phone.close()
 
@@ -312,7 +272,7 @@ def test_the_building_view_reads_at_1400_px(server, browser):
     desk.close()
 
 
-def test_changes_and_a_move_in_are_sent_from_the_building_view(server, browser, collect_engine):
+def test_changes_and_a_move_in_are_sent_from_the_building_view(server, browser, own_engine):
     watch = Watch()
     phone = open_context(browser, watch, viewport=PHONE)
     page = watch.page(phone.new_page())
@@ -327,7 +287,7 @@ def test_changes_and_a_move_in_are_sent_from_the_building_view(server, browser, 
     expect(house_row(page, "B-W1-1-0101").locator(".status.use-rented")).to_have_text("出租")
     assert (
         scalar(
-            collect_engine,
+            own_engine,
             "SELECT c.after::text FROM ledger_change c JOIN staff s ON s.id = c.staff_id "
             "WHERE s.username = 'worker1' AND c.entity = 'house' AND c.action = 'update' "
             "ORDER BY c.id DESC LIMIT 1",
@@ -352,7 +312,7 @@ def test_changes_and_a_move_in_are_sent_from_the_building_view(server, browser, 
     expect(house_row(page, "B-W1-1-0301").locator("ul.residents")).to_contain_text("刘芳")
     assert (
         scalar(
-            collect_engine,
+            own_engine,
             "SELECT count(*) FROM residence r JOIN resident p ON p.id = r.resident_id "
             "WHERE p.name = '刘芳' AND r.moved_out IS NULL AND r.reason = '租住'",
         )
@@ -367,7 +327,7 @@ def test_changes_and_a_move_in_are_sent_from_the_building_view(server, browser, 
     form.locator("button[type=submit]").click()
     expect(org.locator(".status.key-unit", has_text="治安重点")).to_be_visible()
     assert scalar(
-        collect_engine,
+        own_engine,
         "SELECT fire_key_unit AND security_key_unit FROM organisation WHERE credit_code = :c",
         c=CREDIT_CODE,
     )
@@ -376,7 +336,7 @@ def test_changes_and_a_move_in_are_sent_from_the_building_view(server, browser, 
     phone.close()
 
 
-def test_a_task_closed_offline_is_closed_once_when_back_online(server, browser, collect_engine):
+def test_a_task_closed_offline_is_closed_once_when_back_online(server, browser, own_engine):
     watch = Watch(tolerated=("ERR_INTERNET_DISCONNECTED",))
     phone = open_context(browser, watch, viewport=PHONE)
     page = watch.page(phone.new_page())
@@ -397,13 +357,13 @@ def test_a_task_closed_offline_is_closed_once_when_back_online(server, browser, 
     form.locator("button[type=submit]").click()
     expect(page.locator("#queued-banner")).to_contain_text("待发送 1 条")
     shoot(page, "worker-tasks-queued-390")
-    assert scalar(collect_engine, "SELECT count(*) FROM worker_task WHERE status = 'open'") == 2
+    assert scalar(own_engine, "SELECT count(*) FROM worker_task WHERE status = 'open'") == 2
 
     phone.set_offline(False)
     expect(page.locator("#queued-banner")).to_be_hidden()
     expect(page.locator("#tasks-list")).to_contain_text("暂无待办任务")
     closed = "SELECT count(*) FROM worker_task WHERE status = 'dismissed' AND note = :n"
-    assert scalar(collect_engine, closed, n="房东自住，未出租") == 1
-    assert scalar(collect_engine, "SELECT count(*) FROM worker_task WHERE status = 'open'") == 1
+    assert scalar(own_engine, closed, n="房东自住，未出租") == 1
+    assert scalar(own_engine, "SELECT count(*) FROM worker_task WHERE status = 'open'") == 1
     watch.check()
     phone.close()
