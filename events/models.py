@@ -792,3 +792,27 @@ class UnitSanction(DistrictKeyed, Base):
     event_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditSeal(Base):
+    """One link of a district's tamper-evident chain (防篡改留痕): a sealed event step or read
+    of unmasked personal data, the SHA-256 of its content, and the chain hash
+    sha256(previous link's chain hash ‖ row hash), numbered 1, 2, 3 … per district
+    (`events.audit`). Keyed by district and link number, both (links of two districts share
+    numbers), so not `DistrictKeyed`'s single id."""
+
+    __tablename__ = "audit_seal"
+    __table_args__ = (
+        UniqueConstraint("district_code", "source", "row_id", name="uq_audit_seal_row"),
+        Index("ix_audit_seal_row_at", "district_code", "row_at"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(30))  # event_step, pii_access_log
+    row_id: Mapped[int] = mapped_column(BigInteger)
+    row_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    row_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sealed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

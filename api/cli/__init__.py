@@ -15,6 +15,7 @@ import events.models  # noqa: F401  (the tables register on Base.metadata)
 import gis.jobs  # noqa: F401
 import grid.models  # noqa: F401
 import people.models  # noqa: F401
+from api.cli.audit import audit_app
 from api.cli.backup import backup, restore
 from api.cli.common import clear_errors, console, print_rejections, progress_bar
 from api.cli.evaluation import evaluate_command
@@ -53,6 +54,7 @@ app.add_typer(people_app, name="people")
 app.add_typer(map_app, name="map")
 app.add_typer(integration_app, name="integration")
 app.add_typer(sensors_app, name="sensors")
+app.add_typer(audit_app, name="audit")
 app.add_typer(seed_app, name="seed")
 
 
