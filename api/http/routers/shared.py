@@ -1,0 +1,87 @@
+"""Data sharing (共享交换) over HTTP: the catalogue, admins' grants to departments, and
+departments' reads of what they were granted (people.sharing holds the rules)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy.orm import Session
+
+from api.http.auth import allow
+from api.http.deps import SessionDep
+from api.schemas import MAX_ID
+from events.directory import get_unit
+from people import sharing
+from people.access import Actor
+from people.service import MAX_PAGE_SIZE
+from people.sharing import ADMINS, DEPARTMENT_STAFF, DatasetRead, GrantCreate, GrantRead, SharedPage
+
+router = APIRouter(prefix="/api/shared", tags=["sharing 共享交换"])
+
+Admin = Annotated[Actor, allow(ADMINS)]
+DepartmentStaff = Annotated[Actor, allow(DEPARTMENT_STAFF)]
+DatasetKey = Annotated[
+    str, Path(max_length=30, pattern=r"^[a-z_]+$", description="a dataset of the catalogue")
+]
+
+
+def department_of(session: Session, actor: Actor) -> int | None:
+    """The department of the actor's unit (None for an account without one)."""
+    if actor.department_unit_id is None:
+        return None
+    return get_unit(session, unit_id=actor.department_unit_id, with_geometry=False).department_id
+
+
+@router.get("/catalogue", response_model=list[DatasetRead])
+def catalogue(actor: Annotated[Actor, allow(ADMINS | DEPARTMENT_STAFF)]) -> list[DatasetRead]:
+    """The datasets that can be shared (共享目录) and their fields."""
+    return sharing.catalogue()
+
+
+@router.post("/grants", response_model=GrantRead, status_code=201)
+def grant(session: SessionDep, actor: Admin, data: GrantCreate) -> GrantRead:
+    """Grant a department a dataset: fields (each masked or clear), area, purpose. JSON."""
+    return sharing.grant(session, actor=actor, data=data)
+
+
+@router.get("/grants", response_model=list[GrantRead])
+def list_grants(
+    session: SessionDep,
+    actor: Admin,
+    department_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    dataset: Annotated[str | None, Query(max_length=30)] = None,
+    live: Annotated[bool, Query(description="live grants only")] = False,
+) -> list[GrantRead]:
+    """Every grant and revocation recorded, newest first."""
+    return sharing.list_grants(
+        session, actor=actor, department_id=department_id, dataset=dataset, live_only=live
+    )
+
+
+@router.post("/grants/{grant_id}/revoke", response_model=GrantRead)
+def revoke(
+    session: SessionDep, actor: Admin, grant_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> GrantRead:
+    """Revoke a grant; the department reads nothing more under it."""
+    return sharing.revoke(session, actor=actor, grant_id=grant_id)
+
+
+@router.get("/{dataset}", response_model=SharedPage)
+def read_shared(
+    session: SessionDep,
+    actor: DepartmentStaff,
+    dataset: DatasetKey,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+) -> SharedPage:
+    """A page of a dataset my department was granted: rows in the grant's area, granted
+    fields only, masked unless granted clear. Every read is logged."""
+    return sharing.read_shared(
+        session,
+        actor=actor,
+        department_id=department_of(session, actor),
+        dataset=dataset,
+        page=page,
+        page_size=page_size,
+    )

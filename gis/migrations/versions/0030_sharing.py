@@ -1,0 +1,153 @@
+"""Data sharing (共享交换): departments' grants of shared datasets, the log of every read, and
+departments' lists compared with the ledger (比对) with the differences found
+
+Adds `share_grant` (reference), `share_access_log`, `crosscheck` and `crosscheck_difference`
+(distributed by district).
+
+Revision ID: 0030
+Revises: 0027
+Create Date: 2026-12-03 16:45:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0030"
+down_revision: str | None = "0027"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _now() -> sa.Column:
+    return sa.Column(
+        "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+    )
+
+
+def upgrade() -> None:
+    op.create_table(
+        "share_grant",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("department_id", sa.Integer(), nullable=False),
+        sa.Column("dataset", sa.String(30), nullable=False),
+        sa.Column("fields", postgresql.JSONB(), nullable=False),
+        sa.Column("area_code", sa.String(15), nullable=False),
+        sa.Column("purpose", sa.String(300), nullable=False),
+        sa.Column("granted_by", sa.Integer(), nullable=False),
+        sa.Column(
+            "granted_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("revoked_by", sa.Integer(), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "(revoked_at IS NULL) = (revoked_by IS NULL)",
+            name=op.f("ck_share_grant_revoked_by_when_revoked"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["department_id"],
+            ["department.id"],
+            name=op.f("fk_share_grant_department_id_department"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["granted_by"], ["staff.id"], name=op.f("fk_share_grant_granted_by_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["revoked_by"], ["staff.id"], name=op.f("fk_share_grant_revoked_by_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_share_grant")),
+    )
+    op.create_index("ix_share_grant_department_id", "share_grant", ["department_id"])
+    op.create_index(
+        "uq_share_grant_live",
+        "share_grant",
+        ["department_id", "dataset"],
+        unique=True,
+        postgresql_where=sa.text("revoked_at IS NULL"),
+    )
+    op.create_table(
+        "share_access_log",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("district_code", sa.String(6), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("grant_id", sa.Integer(), nullable=False),
+        sa.Column("dataset", sa.String(30), nullable=False),
+        sa.Column("fields", sa.String(500), nullable=False),
+        sa.Column("clear_fields", sa.String(500), nullable=False),
+        sa.Column("page", sa.Integer(), nullable=False),
+        sa.Column("row_count", sa.Integer(), nullable=False),
+        sa.Column("record_ids", postgresql.JSONB(), nullable=False),
+        _now(),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_share_access_log_staff_id_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["grant_id"], ["share_grant.id"], name=op.f("fk_share_access_log_grant_id_share_grant")
+        ),
+        sa.PrimaryKeyConstraint("id", "district_code", name=op.f("pk_share_access_log")),
+    )
+    op.create_index("ix_share_access_log_staff_id", "share_access_log", ["staff_id"])
+    op.create_index("ix_share_access_log_grant_id", "share_access_log", ["grant_id"])
+    op.create_table(
+        "crosscheck",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("district_code", sa.String(6), nullable=False),
+        sa.Column("department_id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("area_code", sa.String(15), nullable=False),
+        sa.Column("filename", sa.String(200), nullable=False),
+        sa.Column("row_count", sa.Integer(), nullable=False),
+        sa.Column("difference_count", sa.Integer(), nullable=False),
+        _now(),
+        sa.ForeignKeyConstraint(
+            ["department_id"],
+            ["department.id"],
+            name=op.f("fk_crosscheck_department_id_department"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_crosscheck_staff_id_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", "district_code", name=op.f("pk_crosscheck")),
+    )
+    op.create_index("ix_crosscheck_department_id", "crosscheck", ["department_id"])
+    op.create_table(
+        "crosscheck_difference",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("district_code", sa.String(6), nullable=False),
+        sa.Column("crosscheck_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("row_number", sa.Integer(), nullable=True),
+        sa.Column("resident_id", sa.Integer(), nullable=True),
+        sa.Column("grid_code", sa.String(15), nullable=True),
+        sa.Column("name", sa.String(50), nullable=True),
+        sa.Column("doc_masked", sa.String(40), nullable=True),
+        sa.Column("listed_address", sa.String(300), nullable=True),
+        sa.Column("ledger_address", sa.String(300), nullable=True),
+        sa.Column("task_id", sa.Integer(), nullable=True),
+        sa.CheckConstraint(
+            "kind IN ('missing_in_ledger', 'extra_in_ledger', 'address_differs')",
+            name=op.f("ck_crosscheck_difference_kind_known"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["crosscheck_id", "district_code"],
+            ["crosscheck.id", "crosscheck.district_code"],
+            name=op.f("fk_crosscheck_difference_crosscheck_id_crosscheck"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", "district_code", name=op.f("pk_crosscheck_difference")),
+    )
+    op.create_index(
+        "ix_crosscheck_difference_crosscheck_id", "crosscheck_difference", ["crosscheck_id"]
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("crosscheck_difference")
+    op.drop_table("crosscheck")
+    op.drop_table("share_access_log")
+    op.drop_table("share_grant")
