@@ -3,9 +3,11 @@ departments' reads of what they were granted (people.sharing holds the rules).""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from api.http.auth import allow
@@ -14,6 +16,7 @@ from api.schemas import MAX_ID
 from events.directory import get_unit
 from people import sharing
 from people.access import Actor
+from people.crosscheck import CrosscheckRead, run_crosscheck
 from people.service import MAX_PAGE_SIZE
 from people.sharing import ADMINS, DEPARTMENT_STAFF, DatasetRead, GrantCreate, GrantRead, SharedPage
 
@@ -85,3 +88,54 @@ def read_shared(
         page=page,
         page_size=page_size,
     )
+
+
+async def list_body(request: Request) -> bytes:
+    """The uploaded list: the raw request body (the body limit applies while it streams)."""
+    return await request.body()
+
+
+@router.post(
+    "/crosschecks",
+    response_model=CrosscheckRead,
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}
+                },
+            },
+        }
+    },
+)
+def crosscheck(
+    session: SessionDep,
+    actor: DepartmentStaff,
+    content: Annotated[bytes, Depends(list_body)],
+    area: Annotated[str, Query(max_length=15, description="admin or grid code of the area")],
+    filename: Annotated[
+        str, Query(max_length=200, pattern=r"(?i)^[^/\\]+\.(csv|xlsx)$", description="list.csv")
+    ] = "list.csv",
+) -> CrosscheckRead:
+    """Compare my department's list (CSV or xlsx: 身份证号, 姓名, 地址) with the ledger of an
+    area of my district: the differences become 比对核查 tasks for the grid workers."""
+    unit = (
+        get_unit(session, unit_id=actor.department_unit_id, with_geometry=False)
+        if actor.department_unit_id is not None
+        else None
+    )
+    with tempfile.TemporaryDirectory(prefix="crosscheck-") as folder:
+        path = FilePath(folder) / filename
+        path.write_bytes(content)
+        return run_crosscheck(
+            session,
+            actor=actor,
+            department_id=unit.department_id if unit else None,
+            department_district=unit.district_code if unit else None,
+            area_code=area,
+            path=path,
+            filename=filename,
+        )
