@@ -657,3 +657,27 @@ class CrosscheckDifference(DistrictKeyed, Base):
     listed_address: Mapped[str | None] = mapped_column(String(300), default=None)
     ledger_address: Mapped[str | None] = mapped_column(String(300), default=None)
     task_id: Mapped[int | None] = mapped_column(default=None)
+
+
+class ShareChange(DistrictKeyed, Base):
+    """A change to a record of a shared dataset (共享变更): written by triggers on the ledger
+    tables in the writer's transaction, numbered (`seq`) by the first reader after it commits.
+
+    Numbering after commit, one reader at a time, keeps the feed in commit order: a change
+    committed late gets a number above every one already served, so a cursor never skips it.
+    """
+
+    __tablename__ = "share_change"
+    __table_args__ = (
+        Index("ix_share_change_dataset_seq", "dataset", "seq"),
+        Index("ix_share_change_unnumbered", "id", postgresql_where="seq IS NULL"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(30))
+    record_id: Mapped[int] = mapped_column(BigInteger)
+    grid_code: Mapped[str | None] = mapped_column(String(15), default=None)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    seq: Mapped[int | None] = mapped_column(BigInteger, default=None)

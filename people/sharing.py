@@ -21,7 +21,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, SQLColumnExpression, and_, func, or_, select
+from sqlalchemy import Select, SQLColumnExpression, and_, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -37,6 +37,7 @@ from people.models import (
     ResidenceType,
     Resident,
     ShareAccessLog,
+    ShareChange,
     ShareGrant,
     SpecialGroup,
     StaffRole,
@@ -503,6 +504,48 @@ def grant_district(grant: ShareGrant) -> str:
 # --- reading ------------------------------------------------------------------------------
 
 
+def _granted(grant: ShareGrant, spec: Dataset) -> dict[str, Mode]:
+    return {
+        name: mode  # type: ignore[misc]
+        for name, mode in sorted(grant.fields.items())
+        if name in spec.fields  # a field dropped from the catalogue is no longer shown
+    }
+
+
+def _render(spec: Dataset, granted: dict[str, Mode], row: Row[Any]) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": row.id}
+    for name, mode in granted.items():
+        field = spec.fields[name]
+        shown = field.clear if mode == "clear" and field.clear is not None else field.masked
+        item[name] = _value(shown(row))
+    return item
+
+
+def _log_read(
+    session: Session,
+    *,
+    actor: Actor,
+    grant: ShareGrant,
+    granted: dict[str, Mode],
+    page: int,
+    items: list[dict[str, Any]],
+) -> None:
+    session.add(
+        ShareAccessLog(
+            district_code=grant_district(grant),
+            staff_id=actor.staff_id,
+            grant_id=grant.id,
+            dataset=grant.dataset,
+            fields=",".join(granted)[:500],
+            clear_fields=",".join(n for n, m in granted.items() if m == "clear")[:500],
+            page=page,
+            row_count=len(items),
+            record_ids=[item["id"] for item in items if item is not None],
+        )
+    )
+    session.flush()
+
+
 def read_shared(
     session: Session,
     *,
@@ -523,33 +566,9 @@ def read_shared(
     rows = session.execute(
         stmt.order_by(spec.order).offset((page - 1) * page_size).limit(page_size)
     ).all()
-    granted: dict[str, Mode] = {
-        name: mode  # type: ignore[misc]
-        for name, mode in sorted(found.fields.items())
-        if name in spec.fields  # a field dropped from the catalogue is no longer shown
-    }
-    items = []
-    for row in rows:
-        item: dict[str, Any] = {"id": row.id}
-        for name, mode in granted.items():
-            field = spec.fields[name]
-            shown = field.clear if mode == "clear" and field.clear is not None else field.masked
-            item[name] = _value(shown(row))
-        items.append(item)
-    session.add(
-        ShareAccessLog(
-            district_code=grant_district(found),
-            staff_id=actor.staff_id,
-            grant_id=found.id,
-            dataset=dataset,
-            fields=",".join(granted)[:500],
-            clear_fields=",".join(n for n, m in granted.items() if m == "clear")[:500],
-            page=page,
-            row_count=len(items),
-            record_ids=[item["id"] for item in items],
-        )
-    )
-    session.flush()
+    granted = _granted(found, spec)
+    items = [_render(spec, granted, row) for row in rows]
+    _log_read(session, actor=actor, grant=found, granted=granted, page=page, items=items)
     return SharedPage(
         dataset=dataset,
         label=spec.label,
@@ -564,8 +583,114 @@ def read_shared(
     )
 
 
+# --- the change feed ----------------------------------------------------------------------
+
+# The advisory lock serialising the numbering of changes (any constant the app uses once).
+_NUMBERING_LOCK = 7_303_001
+
+
+class ChangeRead(BaseModel):
+    """One change: its number, the record, and the record as granted now (None once it has
+    left the dataset or the grant's area: `removed`)."""
+
+    seq: int
+    id: int
+    op: Literal["upsert", "removed"]
+    record: dict[str, Any] | None
+
+
+class ChangePage(BaseModel):
+    """Changes after a number, in order; ask again with `after=next_after` for the rest."""
+
+    dataset: str
+    grant_id: int
+    after: int
+    next_after: int
+    items: list[ChangeRead]
+
+
+def number_changes(session: Session) -> int:
+    """Number the committed changes not numbered yet, one numbering at a time; how many."""
+    session.execute(select(func.pg_advisory_xact_lock(_NUMBERING_LOCK)))
+    pending = (
+        select(ShareChange.id)
+        .where(ShareChange.seq.is_(None))
+        .order_by(ShareChange.id)
+        .scalar_subquery()
+    )
+    result = session.execute(
+        update(ShareChange)
+        .where(ShareChange.id.in_(pending))
+        .values(seq=func.nextval("share_change_seq"))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def read_changes(
+    session: Session,
+    *,
+    actor: Actor,
+    department_id: int | None,
+    dataset: str,
+    after: int = 0,
+    limit: int = 100,
+) -> ChangePage:
+    """The changes to `dataset` in the grant's area numbered above `after`, each with the
+    record's granted fields as they are now; replay from any number. The read is logged."""
+    found = require_grant(session, actor=actor, department_id=department_id, dataset=dataset)
+    if after < 0 or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidRecord(f"after must be ≥ 0 and limit 1..{MAX_PAGE_SIZE}")
+    number_changes(session)
+    spec = DATASETS[dataset]
+    prefix = area_prefix(found.area_code)
+    changes = session.execute(
+        select(ShareChange.seq, ShareChange.record_id)
+        .where(
+            ShareChange.dataset == dataset,
+            ShareChange.seq > after,
+            ShareChange.grid_code.startswith(prefix),
+        )
+        .order_by(ShareChange.seq)
+        .limit(limit)
+    ).all()
+    ids = sorted({c.record_id for c in changes})
+    granted = _granted(found, spec)
+    current = {
+        row.id: _render(spec, granted, row)
+        for row in session.execute(
+            spec.rows().where(spec.order.in_(ids), spec.grid.startswith(prefix))
+        )
+    }
+    items = [
+        ChangeRead(
+            seq=int(c.seq),
+            id=c.record_id,
+            op="upsert" if c.record_id in current else "removed",
+            record=current.get(c.record_id),
+        )
+        for c in changes
+    ]
+    _log_read(
+        session,
+        actor=actor,
+        grant=found,
+        granted=granted,
+        page=0,
+        items=[current[i] for i in ids if i in current],
+    )
+    return ChangePage(
+        dataset=dataset,
+        grant_id=found.id,
+        after=after,
+        next_after=items[-1].seq if items else after,
+        items=items,
+    )
+
+
 __all__ = [
     "DATASETS",
+    "ChangePage",
     "DatasetRead",
     "GrantCreate",
     "GrantRead",
@@ -573,6 +698,8 @@ __all__ = [
     "catalogue",
     "grant",
     "list_grants",
+    "number_changes",
+    "read_changes",
     "read_shared",
     "require_grant",
     "revoke",

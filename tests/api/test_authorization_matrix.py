@@ -210,6 +210,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/shared/grants"): ADMIN,
     ("POST", "/api/shared/grants/{grant_id}/revoke"): ADMIN,
     ("GET", "/api/shared/{dataset}"): UNIT,
+    ("GET", "/api/shared/{dataset}/changes"): UNIT,
     ("POST", "/api/shared/crosschecks"): UNIT,  # 比对: a department sends its list
     # pages and maps
     ("GET", "/worker"): ON_SITE,

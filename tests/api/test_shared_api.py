@@ -202,3 +202,62 @@ def test_the_catalogue_lists_personal_fields(client, people_city):
     assert fields["special_groups"]["grid_code"] is False
     # No dataset hands out the birth date: with the masked ID number it would rebuild it.
     assert all("birth_date" not in f for f in fields.values())
+
+
+def _changes(client, city, after: int = 0) -> dict[str, Any]:
+    response = client.get(
+        f"/api/shared/special_groups/changes?after={after}", headers=as_(city, "dispatcher")
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_the_change_feed_carries_the_grants_area_and_fields_and_replays(
+    client, people_city, groups, granted
+):
+    session = people_city["session"]
+    first = _changes(client, people_city)
+    # Enrolling 张三 (grid A) is a change; enrolling 王五 (grid B, outside the area) never shows.
+    assert {c["id"] for c in first["items"]} == {groups["alone"]}
+    assert first["items"][-1]["record"] == {
+        "id": groups["alone"],
+        "name": "张三",
+        "id_number": ZHANG_ID[:6] + "*" * 11 + ZHANG_ID[-1],
+        "group_type": "elderly_alone",
+    }
+    cursor = first["next_after"]
+    assert cursor == max(c["seq"] for c in first["items"])
+    assert _changes(client, people_city, cursor)["items"] == []
+    # A change to the member's record is a change of the special group's row.
+    session.execute(
+        text("UPDATE resident SET name = '张三丰' WHERE id = :id"),
+        {"id": people_city["residents"]["zhang"]},
+    )
+    session.execute(
+        text("UPDATE resident SET name = '王五一' WHERE id = :id"),
+        {"id": people_city["residents"]["wang"]},
+    )
+    renamed = _changes(client, people_city, cursor)["items"]
+    assert [(c["id"], c["op"], c["record"]["name"]) for c in renamed] == [
+        (groups["alone"], "upsert", "张三丰")
+    ]
+    assert renamed[0]["seq"] > cursor
+    # Ending the membership: the row has left the dataset.
+    session.execute(
+        text("UPDATE special_group SET ended_on = current_date WHERE id = :id"),
+        {"id": groups["alone"]},
+    )
+    ended = _changes(client, people_city, renamed[0]["seq"])["items"]
+    assert [(c["id"], c["op"], c["record"]) for c in ended] == [(groups["alone"], "removed", None)]
+    # Replay from the start: the same numbers, in order.
+    replay = _changes(client, people_city)["items"]
+    assert [c["seq"] for c in replay][: len(first["items"])] == [c["seq"] for c in first["items"]]
+    assert [c["seq"] for c in replay] == sorted(c["seq"] for c in replay)
+    logged = session.execute(text("SELECT count(*) FROM share_access_log WHERE page = 0")).scalar()
+    assert logged == 5
+
+
+def test_the_change_feed_of_an_ungranted_dataset_is_refused(client, people_city, granted):
+    response = client.get("/api/shared/floating/changes", headers=as_(people_city, "dispatcher"))
+    assert response.status_code == 403
+    assert "no live grant" in response.json()["error"]["message"]

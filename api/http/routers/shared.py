@@ -18,7 +18,15 @@ from people import sharing
 from people.access import Actor
 from people.crosscheck import CrosscheckRead, run_crosscheck
 from people.service import MAX_PAGE_SIZE
-from people.sharing import ADMINS, DEPARTMENT_STAFF, DatasetRead, GrantCreate, GrantRead, SharedPage
+from people.sharing import (
+    ADMINS,
+    DEPARTMENT_STAFF,
+    ChangePage,
+    DatasetRead,
+    GrantCreate,
+    GrantRead,
+    SharedPage,
+)
 
 router = APIRouter(prefix="/api/shared", tags=["sharing 共享交换"])
 
@@ -87,6 +95,28 @@ def read_shared(
         dataset=dataset,
         page=page,
         page_size=page_size,
+    )
+
+
+@router.get("/{dataset}/changes", response_model=ChangePage)
+def read_changes(
+    session: SessionDep,
+    actor: DepartmentStaff,
+    dataset: DatasetKey,
+    after: Annotated[
+        int, Query(ge=0, le=2**62, description="the last change number received; 0 = all")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+) -> ChangePage:
+    """Changes to a dataset my department was granted, numbered after `after`, each with the
+    record as granted now (or `removed`); replayable from any number. Logged like reads."""
+    return sharing.read_changes(
+        session,
+        actor=actor,
+        department_id=department_of(session, actor),
+        dataset=dataset,
+        after=after,
+        limit=limit,
     )
 
 

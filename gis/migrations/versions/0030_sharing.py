@@ -27,6 +27,56 @@ def _now() -> sa.Column:
     )
 
 
+# Which records of which dataset a write to a ledger table touches, from a transition table
+# `{src}` (the rows written, or the rows before an update or delete).
+CHANGED = {
+    "resident": (
+        "SELECT c.district_code, 'floating', c.id, c.grid_code FROM {src} c "
+        "WHERE c.residence_type = 'floating'",
+        # a special group's row shows its member's name, phone and grid
+        "SELECT c.district_code, 'special_groups', sg.id, c.grid_code FROM {src} c "
+        "JOIN special_group sg ON sg.resident_id = c.id AND sg.district_code = c.district_code",
+    ),
+    "special_group": (
+        "SELECT c.district_code, 'special_groups', c.id, r.grid_code FROM {src} c "
+        "LEFT JOIN resident r ON r.id = c.resident_id AND r.district_code = c.district_code",
+    ),
+    "house": (
+        "SELECT c.district_code, 'rental_houses', c.id, b.grid_code FROM {src} c "
+        "LEFT JOIN building b ON b.id = c.building_id AND b.district_code = c.district_code "
+        "WHERE c.use = 'rented'",
+    ),
+    "organisation": (
+        "SELECT c.district_code, 'key_units', c.id, c.grid_code FROM {src} c "
+        "WHERE c.fire_key_unit OR c.security_key_unit",
+    ),
+}
+OPERATIONS = {
+    "insert": ("INSERT", "REFERENCING NEW TABLE AS new_rows", ("new_rows",)),
+    "update": (
+        "UPDATE",
+        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        ("new_rows", "old_rows"),
+    ),
+    "delete": ("DELETE", "REFERENCING OLD TABLE AS old_rows", ("old_rows",)),
+}
+
+
+def _function_sql(table: str) -> str:
+    branches = []
+    for op_name, (verb, _, sources) in OPERATIONS.items():
+        selects = " UNION ".join(q.format(src=src) for src in sources for q in CHANGED[table])
+        branches.append(
+            f"{'IF' if op_name == 'insert' else 'ELSIF'} TG_OP = '{verb}' THEN "
+            "INSERT INTO share_change (district_code, dataset, record_id, grid_code) "
+            f"SELECT * FROM ({selects}) changed;"
+        )
+    return (
+        f"CREATE FUNCTION share_change_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN {' '.join(branches)} END IF; RETURN NULL; END $$"
+    )
+
+
 def upgrade() -> None:
     op.create_table(
         "share_grant",
@@ -145,8 +195,43 @@ def upgrade() -> None:
         "ix_crosscheck_difference_crosscheck_id", "crosscheck_difference", ["crosscheck_id"]
     )
 
+    op.create_table(
+        "share_change",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("district_code", sa.String(6), nullable=False),
+        sa.Column("dataset", sa.String(30), nullable=False),
+        sa.Column("record_id", sa.BigInteger(), nullable=False),
+        sa.Column("grid_code", sa.String(15), nullable=True),
+        _now(),
+        sa.Column("seq", sa.BigInteger(), nullable=True),
+        sa.PrimaryKeyConstraint("id", "district_code", name=op.f("pk_share_change")),
+    )
+    op.create_index("ix_share_change_dataset_seq", "share_change", ["dataset", "seq"])
+    op.create_index(
+        "ix_share_change_unnumbered",
+        "share_change",
+        ["id"],
+        postgresql_where=sa.text("seq IS NULL"),
+    )
+    op.execute("CREATE SEQUENCE share_change_seq")
+    # Statement-level triggers with transition tables: a COPY or a set-based UPDATE of many
+    # rows runs one INSERT … SELECT, not one trigger call per row.
+    for table in CHANGED:
+        op.execute(_function_sql(table))
+        for op_name, (verb, referencing, _) in OPERATIONS.items():
+            op.execute(
+                f"CREATE TRIGGER share_change_{op_name} AFTER {verb} ON {table} {referencing} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION share_change_{table}()"
+            )
+
 
 def downgrade() -> None:
+    for table in CHANGED:
+        for op_name in OPERATIONS:
+            op.execute(f"DROP TRIGGER IF EXISTS share_change_{op_name} ON {table}")
+        op.execute(f"DROP FUNCTION IF EXISTS share_change_{table}()")
+    op.execute("DROP SEQUENCE IF EXISTS share_change_seq")
+    op.drop_table("share_change")
     op.drop_table("crosscheck_difference")
     op.drop_table("crosscheck")
     op.drop_table("share_access_log")
