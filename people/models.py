@@ -593,16 +593,44 @@ class ShareGrant(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
+class ShareSubscription(Base):
+    """A webhook a grant's changes are pushed to (共享订阅): URL, signing secret, and the number
+    of the last change delivered (the cursor; set it back to replay)."""
+
+    __tablename__ = "share_subscription"
+    __table_args__ = (placed(Placement.REFERENCE),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("share_grant.id"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(200))
+    delivered_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class ShareAccessLog(DistrictKeyed, Base):
     """Every read of a shared dataset (共享调阅记录): who, under which grant, which fields (and
     which of them clear), which page and which records. Kept in the grant area's district."""
 
     __tablename__ = "share_access_log"
-    __table_args__ = (placed(Placement.DISTRIBUTED),)
+    __table_args__ = (
+        CheckConstraint("staff_id IS NOT NULL OR subscription_id IS NOT NULL", name="reader_known"),
+        placed(Placement.DISTRIBUTED),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    # Who read: a department's account, or the webhook subscription the changes went to.
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("share_subscription.id"), default=None
+    )
     grant_id: Mapped[int] = mapped_column(ForeignKey("share_grant.id"), index=True)
     dataset: Mapped[str] = mapped_column(String(30))
     fields: Mapped[str] = mapped_column(String(500))

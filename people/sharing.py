@@ -15,9 +15,10 @@ of masked fields rebuilds an ID number.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -39,6 +40,7 @@ from people.models import (
     ShareAccessLog,
     ShareChange,
     ShareGrant,
+    ShareSubscription,
     SpecialGroup,
     StaffRole,
 )
@@ -524,16 +526,18 @@ def _render(spec: Dataset, granted: dict[str, Mode], row: Row[Any]) -> dict[str,
 def _log_read(
     session: Session,
     *,
-    actor: Actor,
+    actor: Actor | None,
     grant: ShareGrant,
     granted: dict[str, Mode],
     page: int,
     items: list[dict[str, Any]],
+    subscription_id: int | None = None,
 ) -> None:
     session.add(
         ShareAccessLog(
             district_code=grant_district(grant),
-            staff_id=actor.staff_id,
+            staff_id=actor.staff_id if actor else None,
+            subscription_id=subscription_id,
             grant_id=grant.id,
             dataset=grant.dataset,
             fields=",".join(granted)[:500],
@@ -641,6 +645,23 @@ def read_changes(
     found = require_grant(session, actor=actor, department_id=department_id, dataset=dataset)
     if after < 0 or not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidRecord(f"after must be ≥ 0 and limit 1..{MAX_PAGE_SIZE}")
+    return changes_under(session, grant=found, after=after, limit=limit, actor=actor)
+
+
+def changes_under(
+    session: Session,
+    *,
+    grant: ShareGrant,
+    after: int,
+    limit: int,
+    actor: Actor | None = None,
+    subscription_id: int | None = None,
+    log_empty: bool = True,
+) -> ChangePage:
+    """The changes under a live grant after `after` (for its department's reader or its
+    webhook subscription), logged for whichever of the two reads them."""
+    found = grant
+    dataset = grant.dataset
     number_changes(session)
     spec = DATASETS[dataset]
     prefix = area_prefix(found.area_code)
@@ -671,14 +692,16 @@ def read_changes(
         )
         for c in changes
     ]
-    _log_read(
-        session,
-        actor=actor,
-        grant=found,
-        granted=granted,
-        page=0,
-        items=[current[i] for i in ids if i in current],
-    )
+    if items or log_empty:
+        _log_read(
+            session,
+            actor=actor,
+            grant=found,
+            granted=granted,
+            page=0,
+            items=[current[i] for i in ids if i in current],
+            subscription_id=subscription_id,
+        )
     return ChangePage(
         dataset=dataset,
         grant_id=found.id,
@@ -688,6 +711,166 @@ def read_changes(
     )
 
 
+# --- webhook subscriptions ----------------------------------------------------------------
+
+
+class SubscriptionCreate(BaseModel):
+    """A webhook for a grant's changes: where to post them."""
+
+    url: str = Field(max_length=500, pattern=r"^https?://\S+$", description="http(s) URL")
+
+
+class SubscriptionRead(BaseModel):
+    """A webhook subscription and how far its delivery got (the secret only when created)."""
+
+    id: int
+    grant_id: int
+    dataset: str
+    url: str
+    delivered_seq: int = Field(description="number of the last change delivered")
+    attempts: int = Field(description="failed attempts since the last delivery")
+    next_attempt_at: datetime
+    last_error: str | None
+    secret: str | None = Field(
+        default=None, description="the signing secret, shown once when the webhook is created"
+    )
+
+
+def _subscription_read(
+    sub: ShareSubscription, grant: ShareGrant, *, secret: bool = False
+) -> SubscriptionRead:
+    return SubscriptionRead(
+        id=sub.id,
+        grant_id=sub.grant_id,
+        dataset=grant.dataset,
+        url=sub.url,
+        delivered_seq=sub.delivered_seq,
+        attempts=sub.attempts,
+        next_attempt_at=sub.next_attempt_at,
+        last_error=sub.last_error,
+        secret=sub.secret if secret else None,
+    )
+
+
+def subscribe(
+    session: Session, *, actor: Actor, grant_id: int, data: SubscriptionCreate
+) -> SubscriptionRead:
+    """Push a live grant's changes to a webhook, signed with a new secret (shown once)."""
+    require_role(actor, ADMINS, "subscribe a webhook to shared data")
+    found = session.get(ShareGrant, grant_id)
+    if found is None or found.revoked_at is not None:
+        raise NotFound(f"grant {grant_id} does not exist or was revoked")
+    sub = ShareSubscription(
+        grant_id=grant_id,
+        url=data.url,
+        secret=secrets.token_urlsafe(32),
+        delivered_seq=0,
+        attempts=0,
+        created_by=actor.staff_id,
+    )
+    session.add(sub)
+    session.flush()
+    session.refresh(sub)
+    return _subscription_read(sub, found, secret=True)
+
+
+def list_subscriptions(session: Session, *, actor: Actor) -> list[SubscriptionRead]:
+    """Every webhook subscription and how far its delivery got."""
+    require_role(actor, ADMINS, "list webhook subscriptions")
+    rows = session.execute(
+        select(ShareSubscription, ShareGrant)
+        .join(ShareGrant, ShareGrant.id == ShareSubscription.grant_id)
+        .order_by(ShareSubscription.id)
+    ).all()
+    return [_subscription_read(sub, g) for sub, g in rows]
+
+
+def replay(session: Session, *, actor: Actor, subscription_id: int, after: int) -> SubscriptionRead:
+    """Deliver a subscription's changes again from the change after number `after`."""
+    require_role(actor, ADMINS, "replay a webhook subscription")
+    sub = session.get(ShareSubscription, subscription_id, with_for_update=True)
+    if sub is None:
+        raise NotFound(f"webhook subscription {subscription_id} does not exist")
+    sub.delivered_seq = after
+    sub.attempts = 0
+    sub.last_error = None
+    sub.next_attempt_at = func.now()
+    session.flush()
+    session.refresh(sub)
+    return _subscription_read(sub, session.get_one(ShareGrant, sub.grant_id))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The changes a subscription is due to receive next, and where to send them."""
+
+    subscription_id: int
+    district_code: str
+    url: str
+    secret: str
+    attempts: int
+    page: ChangePage
+
+
+def due_subscriptions(session: Session) -> list[int]:
+    """Subscriptions of live grants whose next attempt is due."""
+    return list(
+        session.scalars(
+            select(ShareSubscription.id)
+            .join(ShareGrant, ShareGrant.id == ShareSubscription.grant_id)
+            .where(ShareGrant.revoked_at.is_(None), ShareSubscription.next_attempt_at <= func.now())
+            .order_by(ShareSubscription.next_attempt_at)
+        )
+    )
+
+
+def next_batch(session: Session, *, subscription_id: int, limit: int = 100) -> Batch | None:
+    """The next changes for a subscription (None when there are none or the grant was
+    revoked); the read is logged for the subscription."""
+    sub = session.get(ShareSubscription, subscription_id)
+    if sub is None:
+        return None
+    found = session.get_one(ShareGrant, sub.grant_id)
+    if found.revoked_at is not None:
+        return None
+    page = changes_under(
+        session,
+        grant=found,
+        after=sub.delivered_seq,
+        limit=limit,
+        subscription_id=sub.id,
+        log_empty=False,  # an idle poll reads nothing
+    )
+    if not page.items:
+        return None
+    return Batch(sub.id, grant_district(found), sub.url, sub.secret, sub.attempts, page)
+
+
+def settle(
+    session: Session,
+    *,
+    batch: Batch,
+    error: str | None,
+    retry_in: timedelta,
+) -> bool:
+    """Record a delivery: on success move the cursor past the batch, else count the attempt
+    and wait `retry_in`. False when the cursor moved meanwhile (a replay): nothing changes."""
+    sub = session.get(ShareSubscription, batch.subscription_id, with_for_update=True)
+    if sub is None or sub.delivered_seq != batch.page.after:
+        return False
+    if error is None:
+        sub.delivered_seq = batch.page.next_after
+        sub.attempts = 0
+        sub.last_error = None
+        sub.next_attempt_at = func.now()
+    else:
+        sub.attempts += 1
+        sub.last_error = error[:1000]
+        sub.next_attempt_at = func.now() + retry_in
+    session.flush()
+    return True
+
+
 __all__ = [
     "DATASETS",
     "ChangePage",
@@ -695,12 +878,20 @@ __all__ = [
     "GrantCreate",
     "GrantRead",
     "SharedPage",
+    "SubscriptionCreate",
+    "SubscriptionRead",
     "catalogue",
+    "due_subscriptions",
     "grant",
     "list_grants",
+    "list_subscriptions",
+    "next_batch",
     "number_changes",
     "read_changes",
     "read_shared",
+    "replay",
     "require_grant",
     "revoke",
+    "settle",
+    "subscribe",
 ]

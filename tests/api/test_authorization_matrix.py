@@ -211,6 +211,9 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("POST", "/api/shared/grants/{grant_id}/revoke"): ADMIN,
     ("GET", "/api/shared/{dataset}"): UNIT,
     ("GET", "/api/shared/{dataset}/changes"): UNIT,
+    ("POST", "/api/shared/grants/{grant_id}/subscriptions"): ADMIN,  # webhooks of a grant
+    ("GET", "/api/shared/subscriptions"): ADMIN,
+    ("POST", "/api/shared/subscriptions/{subscription_id}/replay"): ADMIN,
     ("POST", "/api/shared/crosschecks"): UNIT,  # 比对: a department sends its list
     # pages and maps
     ("GET", "/worker"): ON_SITE,
@@ -259,6 +262,7 @@ PARAMETERS = {
     "subtask_id": "1",
     "task_id": "1",
     "grant_id": "1",
+    "subscription_id": "1",
     "dataset": "special_groups",
     "order_id": "1",
     "day": "2026-10-01",

@@ -8,6 +8,7 @@ from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api.http.auth import allow
@@ -26,6 +27,8 @@ from people.sharing import (
     GrantCreate,
     GrantRead,
     SharedPage,
+    SubscriptionCreate,
+    SubscriptionRead,
 )
 
 router = APIRouter(prefix="/api/shared", tags=["sharing 共享交换"])
@@ -76,6 +79,40 @@ def revoke(
 ) -> GrantRead:
     """Revoke a grant; the department reads nothing more under it."""
     return sharing.revoke(session, actor=actor, grant_id=grant_id)
+
+
+@router.post("/grants/{grant_id}/subscriptions", response_model=SubscriptionRead, status_code=201)
+def subscribe(
+    session: SessionDep,
+    actor: Admin,
+    grant_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    data: SubscriptionCreate,
+) -> SubscriptionRead:
+    """Push a grant's changes to a webhook, signed; the secret is shown once, here."""
+    return sharing.subscribe(session, actor=actor, grant_id=grant_id, data=data)
+
+
+@router.get("/subscriptions", response_model=list[SubscriptionRead])
+def list_subscriptions(session: SessionDep, actor: Admin) -> list[SubscriptionRead]:
+    """Every webhook subscription and how far its delivery got."""
+    return sharing.list_subscriptions(session, actor=actor)
+
+
+class ReplayFrom(BaseModel):
+    """Where to deliver again from: the changes numbered after `after`."""
+
+    after: int = Field(ge=0, le=2**62)
+
+
+@router.post("/subscriptions/{subscription_id}/replay", response_model=SubscriptionRead)
+def replay(
+    session: SessionDep,
+    actor: Admin,
+    subscription_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    data: ReplayFrom,
+) -> SubscriptionRead:
+    """Deliver a subscription's changes again from a change number."""
+    return sharing.replay(session, actor=actor, subscription_id=subscription_id, after=data.after)
 
 
 @router.get("/{dataset}", response_model=SharedPage)

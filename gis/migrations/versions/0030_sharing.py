@@ -121,10 +121,44 @@ def upgrade() -> None:
         postgresql_where=sa.text("revoked_at IS NULL"),
     )
     op.create_table(
+        "share_subscription",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("grant_id", sa.Integer(), nullable=False),
+        sa.Column("url", sa.String(500), nullable=False),
+        sa.Column("secret", sa.String(200), nullable=False),
+        sa.Column("delivered_seq", sa.BigInteger(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column(
+            "next_attempt_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_by", sa.Integer(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["grant_id"],
+            ["share_grant.id"],
+            name=op.f("fk_share_subscription_grant_id_share_grant"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["staff.id"], name=op.f("fk_share_subscription_created_by_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_share_subscription")),
+    )
+    op.create_index("ix_share_subscription_grant_id", "share_subscription", ["grant_id"])
+    op.create_table(
         "share_access_log",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("district_code", sa.String(6), nullable=False),
-        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=True),
+        sa.Column("subscription_id", sa.Integer(), nullable=True),
         sa.Column("grant_id", sa.Integer(), nullable=False),
         sa.Column("dataset", sa.String(30), nullable=False),
         sa.Column("fields", sa.String(500), nullable=False),
@@ -133,11 +167,20 @@ def upgrade() -> None:
         sa.Column("row_count", sa.Integer(), nullable=False),
         sa.Column("record_ids", postgresql.JSONB(), nullable=False),
         _now(),
+        sa.CheckConstraint(
+            "staff_id IS NOT NULL OR subscription_id IS NOT NULL",
+            name=op.f("ck_share_access_log_reader_known"),
+        ),
         sa.ForeignKeyConstraint(
             ["staff_id"], ["staff.id"], name=op.f("fk_share_access_log_staff_id_staff")
         ),
         sa.ForeignKeyConstraint(
             ["grant_id"], ["share_grant.id"], name=op.f("fk_share_access_log_grant_id_share_grant")
+        ),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["share_subscription.id"],
+            name=op.f("fk_share_access_log_subscription_id_share_subscription"),
         ),
         sa.PrimaryKeyConstraint("id", "district_code", name=op.f("pk_share_access_log")),
     )
@@ -235,4 +278,5 @@ def downgrade() -> None:
     op.drop_table("crosscheck_difference")
     op.drop_table("crosscheck")
     op.drop_table("share_access_log")
+    op.drop_table("share_subscription")
     op.drop_table("share_grant")
