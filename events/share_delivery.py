@@ -1,7 +1,7 @@
 """Pushing shared data's changes to departments' webhooks (共享订阅推送).
 
 The change feed is its own outbox: each subscription keeps the number of the last change it
-delivered (people.sharing), so nothing is queued per change. A turn takes every due
+delivered (people.share_feed), so nothing is queued per change. A turn takes every due
 subscription of a live grant and, for each, three steps with no transaction open while
 posting: read the next batch (up to `limit` changes after the cursor, granted fields only,
 logged), post it signed exactly like the units' webhooks (events.webhooks.post), then move the
@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from events.outbox import SessionFactory, factory_of, retry_delay
 from events.webhooks import Claim, Outcome, post
-from people.sharing import Batch, due_subscriptions, next_batch, settle
+from people.share_feed import Batch, due_subscriptions, next_batch, settle
 
 KIND = "shared_change"
 

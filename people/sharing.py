@@ -15,14 +15,13 @@ of masked fields rebuilds an ID number.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, SQLColumnExpression, and_, func, or_, select, update
+from sqlalchemy import Select, SQLColumnExpression, and_, func, or_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -38,9 +37,7 @@ from people.models import (
     ResidenceType,
     Resident,
     ShareAccessLog,
-    ShareChange,
     ShareGrant,
-    ShareSubscription,
     SpecialGroup,
     StaffRole,
 )
@@ -506,7 +503,7 @@ def grant_district(grant: ShareGrant) -> str:
 # --- reading ------------------------------------------------------------------------------
 
 
-def _granted(grant: ShareGrant, spec: Dataset) -> dict[str, Mode]:
+def granted_fields(grant: ShareGrant, spec: Dataset) -> dict[str, Mode]:
     return {
         name: mode  # type: ignore[misc]
         for name, mode in sorted(grant.fields.items())
@@ -514,7 +511,7 @@ def _granted(grant: ShareGrant, spec: Dataset) -> dict[str, Mode]:
     }
 
 
-def _render(spec: Dataset, granted: dict[str, Mode], row: Row[Any]) -> dict[str, Any]:
+def render_row(spec: Dataset, granted: dict[str, Mode], row: Row[Any]) -> dict[str, Any]:
     item: dict[str, Any] = {"id": row.id}
     for name, mode in granted.items():
         field = spec.fields[name]
@@ -523,7 +520,7 @@ def _render(spec: Dataset, granted: dict[str, Mode], row: Row[Any]) -> dict[str,
     return item
 
 
-def _log_read(
+def log_read(
     session: Session,
     *,
     actor: Actor | None,
@@ -570,9 +567,9 @@ def read_shared(
     rows = session.execute(
         stmt.order_by(spec.order).offset((page - 1) * page_size).limit(page_size)
     ).all()
-    granted = _granted(found, spec)
-    items = [_render(spec, granted, row) for row in rows]
-    _log_read(session, actor=actor, grant=found, granted=granted, page=page, items=items)
+    granted = granted_fields(found, spec)
+    items = [render_row(spec, granted, row) for row in rows]
+    log_read(session, actor=actor, grant=found, granted=granted, page=page, items=items)
     return SharedPage(
         dataset=dataset,
         label=spec.label,
@@ -587,311 +584,19 @@ def read_shared(
     )
 
 
-# --- the change feed ----------------------------------------------------------------------
-
-# The advisory lock serialising the numbering of changes (any constant the app uses once).
-_NUMBERING_LOCK = 7_303_001
-
-
-class ChangeRead(BaseModel):
-    """One change: its number, the record, and the record as granted now (None once it has
-    left the dataset or the grant's area: `removed`)."""
-
-    seq: int
-    id: int
-    op: Literal["upsert", "removed"]
-    record: dict[str, Any] | None
-
-
-class ChangePage(BaseModel):
-    """Changes after a number, in order; ask again with `after=next_after` for the rest."""
-
-    dataset: str
-    grant_id: int
-    after: int
-    next_after: int
-    items: list[ChangeRead]
-
-
-def number_changes(session: Session) -> int:
-    """Number the committed changes not numbered yet, one numbering at a time; how many."""
-    session.execute(select(func.pg_advisory_xact_lock(_NUMBERING_LOCK)))
-    pending = (
-        select(ShareChange.id)
-        .where(ShareChange.seq.is_(None))
-        .order_by(ShareChange.id)
-        .scalar_subquery()
-    )
-    result = session.execute(
-        update(ShareChange)
-        .where(ShareChange.id.in_(pending))
-        .values(seq=func.nextval("share_change_seq"))
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def read_changes(
-    session: Session,
-    *,
-    actor: Actor,
-    department_id: int | None,
-    dataset: str,
-    after: int = 0,
-    limit: int = 100,
-) -> ChangePage:
-    """The changes to `dataset` in the grant's area numbered above `after`, each with the
-    record's granted fields as they are now; replay from any number. The read is logged."""
-    found = require_grant(session, actor=actor, department_id=department_id, dataset=dataset)
-    if after < 0 or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidRecord(f"after must be ≥ 0 and limit 1..{MAX_PAGE_SIZE}")
-    return changes_under(session, grant=found, after=after, limit=limit, actor=actor)
-
-
-def changes_under(
-    session: Session,
-    *,
-    grant: ShareGrant,
-    after: int,
-    limit: int,
-    actor: Actor | None = None,
-    subscription_id: int | None = None,
-    log_empty: bool = True,
-) -> ChangePage:
-    """The changes under a live grant after `after` (for its department's reader or its
-    webhook subscription), logged for whichever of the two reads them."""
-    found = grant
-    dataset = grant.dataset
-    number_changes(session)
-    spec = DATASETS[dataset]
-    prefix = area_prefix(found.area_code)
-    changes = session.execute(
-        select(ShareChange.seq, ShareChange.record_id)
-        .where(
-            ShareChange.dataset == dataset,
-            ShareChange.seq > after,
-            ShareChange.grid_code.startswith(prefix),
-        )
-        .order_by(ShareChange.seq)
-        .limit(limit)
-    ).all()
-    ids = sorted({c.record_id for c in changes})
-    granted = _granted(found, spec)
-    current = {
-        row.id: _render(spec, granted, row)
-        for row in session.execute(
-            spec.rows().where(spec.order.in_(ids), spec.grid.startswith(prefix))
-        )
-    }
-    items = [
-        ChangeRead(
-            seq=int(c.seq),
-            id=c.record_id,
-            op="upsert" if c.record_id in current else "removed",
-            record=current.get(c.record_id),
-        )
-        for c in changes
-    ]
-    if items or log_empty:
-        _log_read(
-            session,
-            actor=actor,
-            grant=found,
-            granted=granted,
-            page=0,
-            items=[current[i] for i in ids if i in current],
-            subscription_id=subscription_id,
-        )
-    return ChangePage(
-        dataset=dataset,
-        grant_id=found.id,
-        after=after,
-        next_after=items[-1].seq if items else after,
-        items=items,
-    )
-
-
-# --- webhook subscriptions ----------------------------------------------------------------
-
-
-class SubscriptionCreate(BaseModel):
-    """A webhook for a grant's changes: where to post them."""
-
-    url: str = Field(max_length=500, pattern=r"^https?://\S+$", description="http(s) URL")
-
-
-class SubscriptionRead(BaseModel):
-    """A webhook subscription and how far its delivery got (the secret only when created)."""
-
-    id: int
-    grant_id: int
-    dataset: str
-    url: str
-    delivered_seq: int = Field(description="number of the last change delivered")
-    attempts: int = Field(description="failed attempts since the last delivery")
-    next_attempt_at: datetime
-    last_error: str | None
-    secret: str | None = Field(
-        default=None, description="the signing secret, shown once when the webhook is created"
-    )
-
-
-def _subscription_read(
-    sub: ShareSubscription, grant: ShareGrant, *, secret: bool = False
-) -> SubscriptionRead:
-    return SubscriptionRead(
-        id=sub.id,
-        grant_id=sub.grant_id,
-        dataset=grant.dataset,
-        url=sub.url,
-        delivered_seq=sub.delivered_seq,
-        attempts=sub.attempts,
-        next_attempt_at=sub.next_attempt_at,
-        last_error=sub.last_error,
-        secret=sub.secret if secret else None,
-    )
-
-
-def subscribe(
-    session: Session, *, actor: Actor, grant_id: int, data: SubscriptionCreate
-) -> SubscriptionRead:
-    """Push a live grant's changes to a webhook, signed with a new secret (shown once)."""
-    require_role(actor, ADMINS, "subscribe a webhook to shared data")
-    found = session.get(ShareGrant, grant_id)
-    if found is None or found.revoked_at is not None:
-        raise NotFound(f"grant {grant_id} does not exist or was revoked")
-    sub = ShareSubscription(
-        grant_id=grant_id,
-        url=data.url,
-        secret=secrets.token_urlsafe(32),
-        delivered_seq=0,
-        attempts=0,
-        created_by=actor.staff_id,
-    )
-    session.add(sub)
-    session.flush()
-    session.refresh(sub)
-    return _subscription_read(sub, found, secret=True)
-
-
-def list_subscriptions(session: Session, *, actor: Actor) -> list[SubscriptionRead]:
-    """Every webhook subscription and how far its delivery got."""
-    require_role(actor, ADMINS, "list webhook subscriptions")
-    rows = session.execute(
-        select(ShareSubscription, ShareGrant)
-        .join(ShareGrant, ShareGrant.id == ShareSubscription.grant_id)
-        .order_by(ShareSubscription.id)
-    ).all()
-    return [_subscription_read(sub, g) for sub, g in rows]
-
-
-def replay(session: Session, *, actor: Actor, subscription_id: int, after: int) -> SubscriptionRead:
-    """Deliver a subscription's changes again from the change after number `after`."""
-    require_role(actor, ADMINS, "replay a webhook subscription")
-    sub = session.get(ShareSubscription, subscription_id, with_for_update=True)
-    if sub is None:
-        raise NotFound(f"webhook subscription {subscription_id} does not exist")
-    sub.delivered_seq = after
-    sub.attempts = 0
-    sub.last_error = None
-    sub.next_attempt_at = func.now()
-    session.flush()
-    session.refresh(sub)
-    return _subscription_read(sub, session.get_one(ShareGrant, sub.grant_id))
-
-
-@dataclass(frozen=True)
-class Batch:
-    """The changes a subscription is due to receive next, and where to send them."""
-
-    subscription_id: int
-    district_code: str
-    url: str
-    secret: str
-    attempts: int
-    page: ChangePage
-
-
-def due_subscriptions(session: Session) -> list[int]:
-    """Subscriptions of live grants whose next attempt is due."""
-    return list(
-        session.scalars(
-            select(ShareSubscription.id)
-            .join(ShareGrant, ShareGrant.id == ShareSubscription.grant_id)
-            .where(ShareGrant.revoked_at.is_(None), ShareSubscription.next_attempt_at <= func.now())
-            .order_by(ShareSubscription.next_attempt_at)
-        )
-    )
-
-
-def next_batch(session: Session, *, subscription_id: int, limit: int = 100) -> Batch | None:
-    """The next changes for a subscription (None when there are none or the grant was
-    revoked); the read is logged for the subscription."""
-    sub = session.get(ShareSubscription, subscription_id)
-    if sub is None:
-        return None
-    found = session.get_one(ShareGrant, sub.grant_id)
-    if found.revoked_at is not None:
-        return None
-    page = changes_under(
-        session,
-        grant=found,
-        after=sub.delivered_seq,
-        limit=limit,
-        subscription_id=sub.id,
-        log_empty=False,  # an idle poll reads nothing
-    )
-    if not page.items:
-        return None
-    return Batch(sub.id, grant_district(found), sub.url, sub.secret, sub.attempts, page)
-
-
-def settle(
-    session: Session,
-    *,
-    batch: Batch,
-    error: str | None,
-    retry_in: timedelta,
-) -> bool:
-    """Record a delivery: on success move the cursor past the batch, else count the attempt
-    and wait `retry_in`. False when the cursor moved meanwhile (a replay): nothing changes."""
-    sub = session.get(ShareSubscription, batch.subscription_id, with_for_update=True)
-    if sub is None or sub.delivered_seq != batch.page.after:
-        return False
-    if error is None:
-        sub.delivered_seq = batch.page.next_after
-        sub.attempts = 0
-        sub.last_error = None
-        sub.next_attempt_at = func.now()
-    else:
-        sub.attempts += 1
-        sub.last_error = error[:1000]
-        sub.next_attempt_at = func.now() + retry_in
-    session.flush()
-    return True
-
-
 __all__ = [
     "DATASETS",
-    "ChangePage",
     "DatasetRead",
     "GrantCreate",
     "GrantRead",
     "SharedPage",
-    "SubscriptionCreate",
-    "SubscriptionRead",
     "catalogue",
-    "due_subscriptions",
     "grant",
+    "granted_fields",
     "list_grants",
-    "list_subscriptions",
-    "next_batch",
-    "number_changes",
-    "read_changes",
+    "log_read",
     "read_shared",
-    "replay",
+    "render_row",
     "require_grant",
     "revoke",
-    "settle",
-    "subscribe",
 ]

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from events.share_delivery import claim_of
 from events.webhooks import post, verify_signature
-from people.sharing import next_batch, settle
+from people.share_feed import next_batch, settle
 from tests.api.people_city import as_
 from tests.api.test_shared_api import _grant
 from tests.events.test_outbox import Receiver, free_port

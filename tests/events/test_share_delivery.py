@@ -17,7 +17,8 @@ from events.share_delivery import deliver_shared
 from events.webhooks import verify_signature
 from gis import local_pg
 from people.models import Organisation, OrganisationType
-from people.sharing import GrantCreate, SubscriptionCreate, grant, subscribe
+from people.share_feed import SubscriptionCreate, subscribe
+from people.sharing import GrantCreate, grant
 from tests.events.test_outbox import Receiver, free_port
 from tests.factories import (
     COMMUNITY,

@@ -15,20 +15,18 @@ from api.http.auth import allow
 from api.http.deps import SessionDep
 from api.schemas import MAX_ID
 from events.directory import get_unit
-from people import sharing
+from people import share_feed, sharing
 from people.access import Actor
 from people.crosscheck import CrosscheckRead, run_crosscheck
 from people.service import MAX_PAGE_SIZE
+from people.share_feed import ChangePage, SubscriptionCreate, SubscriptionRead
 from people.sharing import (
     ADMINS,
     DEPARTMENT_STAFF,
-    ChangePage,
     DatasetRead,
     GrantCreate,
     GrantRead,
     SharedPage,
-    SubscriptionCreate,
-    SubscriptionRead,
 )
 
 router = APIRouter(prefix="/api/shared", tags=["sharing 共享交换"])
@@ -89,13 +87,13 @@ def subscribe(
     data: SubscriptionCreate,
 ) -> SubscriptionRead:
     """Push a grant's changes to a webhook, signed; the secret is shown once, here."""
-    return sharing.subscribe(session, actor=actor, grant_id=grant_id, data=data)
+    return share_feed.subscribe(session, actor=actor, grant_id=grant_id, data=data)
 
 
 @router.get("/subscriptions", response_model=list[SubscriptionRead])
 def list_subscriptions(session: SessionDep, actor: Admin) -> list[SubscriptionRead]:
     """Every webhook subscription and how far its delivery got."""
-    return sharing.list_subscriptions(session, actor=actor)
+    return share_feed.list_subscriptions(session, actor=actor)
 
 
 class ReplayFrom(BaseModel):
@@ -112,7 +110,9 @@ def replay(
     data: ReplayFrom,
 ) -> SubscriptionRead:
     """Deliver a subscription's changes again from a change number."""
-    return sharing.replay(session, actor=actor, subscription_id=subscription_id, after=data.after)
+    return share_feed.replay(
+        session, actor=actor, subscription_id=subscription_id, after=data.after
+    )
 
 
 @router.get("/{dataset}", response_model=SharedPage)
@@ -147,7 +147,7 @@ def read_changes(
 ) -> ChangePage:
     """Changes to a dataset my department was granted, numbered after `after`, each with the
     record as granted now (or `removed`); replayable from any number. Logged like reads."""
-    return sharing.read_changes(
+    return share_feed.read_changes(
         session,
         actor=actor,
         department_id=department_of(session, actor),
