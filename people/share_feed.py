@@ -61,13 +61,21 @@ class ChangePage(BaseModel):
     items: list[ChangeRead]
 
 
+# At most this many changes are numbered per call, so a reader after a bulk import (a city's
+# residents) does not hold the numbering lock for one huge update; the rest are numbered by the
+# next calls, above every number served before, which keeps cursors safe.
+NUMBER_AT_ONCE = 20_000
+
+
 def number_changes(session: Session) -> int:
-    """Number the committed changes not numbered yet, one numbering at a time; how many."""
+    """Number committed changes not numbered yet (oldest first, up to NUMBER_AT_ONCE), one
+    numbering at a time; how many."""
     session.execute(select(func.pg_advisory_xact_lock(_NUMBERING_LOCK)))
     pending = (
         select(ShareChange.id)
         .where(ShareChange.seq.is_(None))
         .order_by(ShareChange.id)
+        .limit(NUMBER_AT_ONCE)
         .scalar_subquery()
     )
     result = session.execute(

@@ -6,6 +6,7 @@ back with plain SQL."""
 
 from __future__ import annotations
 
+import openpyxl
 from sqlalchemy import text
 
 from tests.api.people_city import GRID_A, GRID_B, as_
@@ -157,3 +158,32 @@ def test_an_area_outside_the_departments_district_is_refused(client, people_city
 def test_only_department_staff_send_lists(client, people_city):
     for role in ("worker_a", "command", "leader", "inspector", "admin"):
         assert _send(client, people_city, HAND_MADE, role=role).status_code == 403, role
+
+
+def test_an_xlsx_list_is_compared_like_a_csv(client, people_city, tmp_path):
+    session = people_city["session"]
+    _prepare(session)
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["公民身份号码", "姓名", "地址"])
+    sheet.append([LI, "李四", "西陵区测试路3号"])
+    path = tmp_path / "huji.xlsx"
+    workbook.save(path)
+    response = client.post(
+        f"/api/shared/crosschecks?area={GRID_A}&filename=huji.xlsx",
+        content=path.read_bytes(),
+        headers={**as_(people_city, "dispatcher"), "Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == 201, response.text
+    # 李四's address differs; 张三 (grid A, 户籍) is not on the list.
+    assert response.json()["counts"] == {
+        "missing_in_ledger": 0,
+        "extra_in_ledger": 1,
+        "address_differs": 1,
+    }
+
+
+def test_an_empty_body_is_refused_with_a_sentence(client, people_city):
+    response = _send(client, people_city, b"")
+    assert response.status_code == 422
+    assert "empty" in response.json()["error"]["message"]
