@@ -7,7 +7,9 @@ name, address — for an area of its district. Compared with the active resident
   address is placed with the address matcher to find the grid; one that cannot be placed is
   stored without a task and reported back by row number;
 - **extra_in_ledger** (台账有、名单无): a resident registered in the ledger as 户籍 in the area
-  who is not on the list;
+  who is not on the list. When these outnumber the list's rows (and are over 50), the list
+  plainly covers a smaller area than the one named: it is refused rather than raising a task
+  for each of them;
 - **address_differs** (地址不一致): on both, but the ledger's 户籍地址 differs from the listed
   address (compared with full-width, spaces and case folded).
 
@@ -53,6 +55,8 @@ from people.tasks import raise_task
 CROSSCHECK_DAYS: Final = 15
 MAX_ROWS: Final = 50_000
 MAX_ERRORS_SHOWN: Final = 10
+# Below this many, 户籍 residents missing from a list are compared whatever the list's length.
+MIN_EXTRA_REFUSED: Final = 50
 HEADERS: Final = {
     "id_number": ("身份证号", "公民身份号码", "身份证号码", "证件号码", "id_number"),
     "name": ("姓名", "name"),
@@ -198,6 +202,21 @@ def run_crosscheck(
         ).where(Resident.active, Resident.grid_code.startswith(prefix))
     ).all()
     by_hash = {bytes(r.doc_hash): r for r in residents}
+    digests = [document_hash(DocumentType.ID_CARD, person.number) for person in listed]
+    listed_hashes = set(digests)
+    extra = sum(
+        1
+        for r in residents
+        if r.residence_type is ResidenceType.REGISTERED and bytes(r.doc_hash) not in listed_hashes
+    )
+    if extra > max(MIN_EXTRA_REFUSED, len(listed)):
+        # More 户籍 residents missing from the list than the list has rows: the list covers a
+        # smaller area than the one named, and comparing would raise a task for each of them.
+        raise InvalidRecord(
+            f"{extra} residents registered (户籍) in area {area_code} are not on the list of "
+            f"{len(listed)} people; name the area the list covers (a community or grid code) "
+            "and send it again"
+        )
     run = Crosscheck(
         district_code=department_district,
         department_id=department_id,
@@ -241,8 +260,7 @@ def run_crosscheck(
             tasks += 1
 
     on_list: set[bytes] = set()
-    for person in listed:
-        digest = document_hash(DocumentType.ID_CARD, person.number)
+    for person, digest in zip(listed, digests, strict=True):
         on_list.add(digest)
         resident = by_hash.get(digest)
         masked = mask_id_number(person.number)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import openpyxl
 from sqlalchemy import text
 
+from people import crosscheck
 from tests.api.people_city import GRID_A, GRID_B, as_
 from tests.factories import id_number
 
@@ -187,3 +188,22 @@ def test_an_empty_body_is_refused_with_a_sentence(client, people_city):
     response = _send(client, people_city, b"")
     assert response.status_code == 422
     assert "empty" in response.json()["error"]["message"]
+
+
+def test_a_list_for_a_smaller_area_than_named_is_refused_before_anything_is_written(
+    client, people_city, monkeypatch
+):
+    session = people_city["session"]
+    # The street holds 3 户籍 residents; a list of 1 leaves 2 of them off: more than its rows.
+    monkeypatch.setattr(crosscheck, "MIN_EXTRA_REFUSED", 1)
+    response = _send(client, people_city, _list((ZHANG, "张三", "西陵区测试路1号")))
+    assert response.status_code == 422
+    assert (
+        "2 residents registered (户籍) in area 420502001 are not on the list of 1"
+        in (response.json()["error"]["message"])
+    )
+    assert session.execute(text("SELECT count(*) FROM crosscheck")).scalar() == 0
+    assert _tasks(session) == []
+    # At the threshold (2 missing, no more than max(2, 1 row)): compared, not refused.
+    monkeypatch.setattr(crosscheck, "MIN_EXTRA_REFUSED", 2)
+    assert _send(client, people_city, _list((ZHANG, "张三", "x"))).status_code == 201
