@@ -22,12 +22,12 @@ rows back, never names from the ledger that were not on its list.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gis.clock import local_today
@@ -44,11 +44,12 @@ from people.models import (
     CrosscheckDifference,
     ResidenceType,
     Resident,
+    StaffRole,
     TaskKind,
 )
 from people.pii import mask_id_number, mask_name, normalise_lookup_value
 from people.service import document_hash
-from people.sharing import DEPARTMENT_STAFF
+from people.sharing import ADMINS, DEPARTMENT_STAFF
 from people.tasks import raise_task
 
 # Days a grid worker has to check a difference on site.
@@ -349,4 +350,46 @@ def run_crosscheck(
     )
 
 
-__all__ = ["CrosscheckRead", "read_list", "run_crosscheck"]
+class CrosscheckSummary(BaseModel):
+    """A past cross-check: who sent which list when, and what it found."""
+
+    id: int
+    department_id: int
+    filename: str
+    area_code: str
+    row_count: int
+    counts: dict[str, int]
+    at: datetime
+
+
+def list_crosschecks(
+    session: Session, *, actor: Actor, department_id: int | None, limit: int = 50
+) -> list[CrosscheckSummary]:
+    """My department's cross-checks (every department's for an admin), newest first."""
+    require_role(actor, DEPARTMENT_STAFF | ADMINS, "list cross-checks")
+    stmt = select(Crosscheck).order_by(Crosscheck.at.desc(), Crosscheck.id.desc()).limit(limit)
+    if actor.role is not StaffRole.ADMIN:
+        stmt = stmt.where(Crosscheck.department_id == (department_id or 0))
+    runs = session.scalars(stmt).all()
+    counts: dict[int, dict[str, int]] = {run.id: dict.fromkeys(KIND_LABELS, 0) for run in runs}
+    for run_id, kind, n in session.execute(
+        select(CrosscheckDifference.crosscheck_id, CrosscheckDifference.kind, func.count())
+        .where(CrosscheckDifference.crosscheck_id.in_(list(counts)))
+        .group_by(CrosscheckDifference.crosscheck_id, CrosscheckDifference.kind)
+    ):
+        counts[run_id][kind] = n
+    return [
+        CrosscheckSummary(
+            id=run.id,
+            department_id=run.department_id,
+            filename=run.filename,
+            area_code=run.area_code,
+            row_count=run.row_count,
+            counts=counts[run.id],
+            at=run.at,
+        )
+        for run in runs
+    ]
+
+
+__all__ = ["CrosscheckRead", "CrosscheckSummary", "list_crosschecks", "read_list", "run_crosscheck"]

@@ -215,6 +215,7 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/shared/subscriptions"): ADMIN,
     ("POST", "/api/shared/subscriptions/{subscription_id}/replay"): ADMIN,
     ("POST", "/api/shared/crosschecks"): UNIT,  # 比对: a department sends its list
+    ("GET", "/api/shared/crosschecks"): ADMIN | UNIT,
     # pages and maps
     ("GET", "/worker"): ON_SITE,
     ("GET", "/worker/sw.js"): ON_SITE,

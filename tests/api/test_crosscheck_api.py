@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from people import crosscheck
 from tests.api.people_city import GRID_A, GRID_B, as_
-from tests.factories import id_number
+from tests.factories import add_staff, add_unit, bearer, id_number
 
 ZHANG, LI, WANG, ZHAO, QIAN = (id_number(n) for n in (11, 12, 13, 21, 23))
 STREET = "420502001"
@@ -207,3 +207,18 @@ def test_a_list_for_a_smaller_area_than_named_is_refused_before_anything_is_writ
     # At the threshold (2 missing, no more than max(2, 1 row)): compared, not refused.
     monkeypatch.setattr(crosscheck, "MIN_EXTRA_REFUSED", 2)
     assert _send(client, people_city, _list((ZHANG, "张三", "x"))).status_code == 201
+
+
+def test_a_department_lists_its_own_cross_checks_and_an_admin_all(client, people_city):
+    session = people_city["session"]
+    _prepare(session)
+    _send(client, people_city, HAND_MADE)
+    mine = client.get("/api/shared/crosschecks", headers=as_(people_city, "dispatcher")).json()
+    assert [(c["filename"], c["row_count"], c["counts"]) for c in mine] == [
+        ("huji.csv", 4, {"missing_in_ledger": 2, "extra_in_ledger": 1, "address_differs": 1})
+    ]
+    unit = add_unit(session, "MZ-2", "civil_affairs", location=(111.285, 30.705))
+    other = add_staff(session, "civil2", "dispatcher", department_unit_id=unit.id)
+    assert client.get("/api/shared/crosschecks", headers=bearer(other)).json() == []
+    everyone = client.get("/api/shared/crosschecks", headers=as_(people_city, "admin")).json()
+    assert [c["id"] for c in everyone] == [c["id"] for c in mine]

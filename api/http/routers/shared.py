@@ -15,9 +15,10 @@ from api.http.auth import allow
 from api.http.deps import SessionDep
 from api.schemas import MAX_ID
 from events.directory import get_unit
+from people import crosscheck as crosscheck_service
 from people import share_feed, sharing
 from people.access import Actor
-from people.crosscheck import CrosscheckRead, run_crosscheck
+from people.crosscheck import CrosscheckRead, CrosscheckSummary, run_crosscheck
 from people.service import MAX_PAGE_SIZE
 from people.share_feed import ChangePage, SubscriptionCreate, SubscriptionRead
 from people.sharing import (
@@ -112,6 +113,18 @@ def replay(
     """Deliver a subscription's changes again from a change number."""
     return share_feed.replay(
         session, actor=actor, subscription_id=subscription_id, after=data.after
+    )
+
+
+@router.get("/crosschecks", response_model=list[CrosscheckSummary])
+def list_crosschecks(
+    session: SessionDep,
+    actor: Annotated[Actor, allow(ADMINS | DEPARTMENT_STAFF)],
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[CrosscheckSummary]:
+    """My department's cross-checks (every department's for an admin), newest first."""
+    return crosscheck_service.list_crosschecks(
+        session, actor=actor, department_id=department_of(session, actor), limit=limit
     )
 
 
