@@ -31,6 +31,7 @@ from api.http.routers import (
     recut,
     reference,
     rulings,
+    shared,
     stats,
     subtasks,
     supervision,
@@ -101,6 +102,7 @@ def create_app() -> FastAPI:
         people,
         ledger,
         tasks,
+        shared,
         callbacks,  # before events: its POST /api/events/{code}/callbacks is not an action
         subtasks,  # before events too: POST /api/events/{code}/subtasks is not an action
         events,

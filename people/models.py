@@ -553,3 +553,159 @@ class WorkerTask(DistrictKeyed, Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class ShareGrant(Base):
+    """A department's grant of a shared dataset (共享授权): which fields, masked or clear, in
+    which area, for what purpose; who granted it and when, who revoked it and when.
+
+    Rows are never deleted or edited except to record the revocation, so the table is the
+    record of every grant and revoke.
+    """
+
+    __tablename__ = "share_grant"
+    __table_args__ = (
+        # One live grant per department and dataset: a change is a revoke and a new grant.
+        Index(
+            "uq_share_grant_live",
+            "department_id",
+            "dataset",
+            unique=True,
+            postgresql_where="revoked_at IS NULL",
+        ),
+        CheckConstraint(
+            "(revoked_at IS NULL) = (revoked_by IS NULL)", name="revoked_by_when_revoked"
+        ),
+        placed(Placement.REFERENCE),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The events package owns `department`; the key is checked by the database.
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    dataset: Mapped[str] = mapped_column(String(30))
+    # {field: "masked" | "clear"}: the fields granted and how each is shown.
+    fields: Mapped[dict[str, str]] = mapped_column(JSONB)
+    area_code: Mapped[str] = mapped_column(String(15))
+    purpose: Mapped[str] = mapped_column(String(300))
+    granted_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class ShareSubscription(Base):
+    """A webhook a grant's changes are pushed to (共享订阅): URL, signing secret, and the number
+    of the last change delivered (the cursor; set it back to replay)."""
+
+    __tablename__ = "share_subscription"
+    __table_args__ = (placed(Placement.REFERENCE),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("share_grant.id"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(200))
+    delivered_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ShareAccessLog(DistrictKeyed, Base):
+    """Every read of a shared dataset (共享调阅记录): who, under which grant, which fields (and
+    which of them clear), which page and which records. Kept in the grant area's district."""
+
+    __tablename__ = "share_access_log"
+    __table_args__ = (
+        CheckConstraint("staff_id IS NOT NULL OR subscription_id IS NOT NULL", name="reader_known"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    # Who read: a department's account, or the webhook subscription the changes went to.
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("share_subscription.id"), default=None
+    )
+    grant_id: Mapped[int] = mapped_column(ForeignKey("share_grant.id"), index=True)
+    dataset: Mapped[str] = mapped_column(String(30))
+    fields: Mapped[str] = mapped_column(String(500))
+    clear_fields: Mapped[str] = mapped_column(String(500))
+    page: Mapped[int]
+    row_count: Mapped[int]
+    record_ids: Mapped[list[int]] = mapped_column(JSONB)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Crosscheck(DistrictKeyed, Base):
+    """A department's list compared with the ledger (比对): who sent it, how many rows, how
+    many differences were found."""
+
+    __tablename__ = "crosscheck"
+    __table_args__ = (placed(Placement.DISTRIBUTED),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    area_code: Mapped[str] = mapped_column(String(15))
+    filename: Mapped[str] = mapped_column(String(200))
+    row_count: Mapped[int]
+    difference_count: Mapped[int]
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CrosscheckDifference(DistrictKeyed, Base):
+    """One difference between a department's list and the ledger: a person missing from the
+    ledger, one in the ledger but not on the list, or a different address; with its task."""
+
+    __tablename__ = "crosscheck_difference"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('missing_in_ledger', 'extra_in_ledger', 'address_differs')",
+            name="kind_known",
+        ),
+        district_fk("crosscheck_id", "crosscheck.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    crosscheck_id: Mapped[int] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    row_number: Mapped[int | None] = mapped_column(default=None)  # in the list, 1 = header
+    resident_id: Mapped[int | None] = mapped_column(default=None)
+    grid_code: Mapped[str | None] = mapped_column(String(15), default=None)
+    name: Mapped[str | None] = mapped_column(String(50), default=None)
+    doc_masked: Mapped[str | None] = mapped_column(String(40), default=None)
+    listed_address: Mapped[str | None] = mapped_column(String(300), default=None)
+    ledger_address: Mapped[str | None] = mapped_column(String(300), default=None)
+    task_id: Mapped[int | None] = mapped_column(default=None)
+
+
+class ShareChange(DistrictKeyed, Base):
+    """A change to a record of a shared dataset (共享变更): written by triggers on the ledger
+    tables in the writer's transaction, numbered (`seq`) by the first reader after it commits.
+
+    Numbering after commit, one reader at a time, keeps the feed in commit order: a change
+    committed late gets a number above every one already served, so a cursor never skips it.
+    """
+
+    __tablename__ = "share_change"
+    __table_args__ = (
+        Index("ix_share_change_dataset_seq", "dataset", "seq"),
+        Index("ix_share_change_unnumbered", "id", postgresql_where="seq IS NULL"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(30))
+    record_id: Mapped[int] = mapped_column(BigInteger)
+    grid_code: Mapped[str | None] = mapped_column(String(15), default=None)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    seq: Mapped[int | None] = mapped_column(BigInteger, default=None)

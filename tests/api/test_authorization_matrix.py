@@ -205,6 +205,18 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/integrations"): ADMIN,
     ("POST", "/api/integrations"): ADMIN,
     ("POST", "/api/integrations/{name}/revoke"): ADMIN,
+    # 共享交换: admins grant departments datasets; a unit's dispatchers read their grants
+    ("GET", "/api/shared/catalogue"): ADMIN | UNIT,
+    ("POST", "/api/shared/grants"): ADMIN,
+    ("GET", "/api/shared/grants"): ADMIN,
+    ("POST", "/api/shared/grants/{grant_id}/revoke"): ADMIN,
+    ("GET", "/api/shared/{dataset}"): UNIT,
+    ("GET", "/api/shared/{dataset}/changes"): UNIT,
+    ("POST", "/api/shared/grants/{grant_id}/subscriptions"): ADMIN,  # webhooks of a grant
+    ("GET", "/api/shared/subscriptions"): ADMIN,
+    ("POST", "/api/shared/subscriptions/{subscription_id}/replay"): ADMIN,
+    ("POST", "/api/shared/crosschecks"): UNIT,  # 比对: a department sends its list
+    ("GET", "/api/shared/crosschecks"): ADMIN | UNIT,
     # pages and maps
     ("GET", "/worker"): ON_SITE,
     ("GET", "/worker/sw.js"): ON_SITE,
@@ -251,6 +263,9 @@ PARAMETERS = {
     "ruling_id": "1",
     "subtask_id": "1",
     "task_id": "1",
+    "grant_id": "1",
+    "subscription_id": "1",
+    "dataset": "special_groups",
     "order_id": "1",
     "day": "2026-10-01",
     "month": "2026-11",
