@@ -1,6 +1,7 @@
-"""The tamper-evident record (防篡改留痕): every event step and every read of unmasked personal
-data, chained per district, so that an edit, a deletion or a backdated insert made in SQL
-behind the application is found and named.
+"""The tamper-evident record (防篡改留痕): every event step, every read of unmasked personal
+data and every read of a shared dataset by a department (共享调阅), chained per district, so
+that an edit, a deletion or a backdated insert made in SQL behind the application is found and
+named.
 
 - `seal` appends the rows written since its last run to their district's chain (`audit_seal`):
   each link keeps the SHA-256 of the row's content and the chain hash
@@ -33,12 +34,13 @@ from sqlalchemy import Table, exists, func, select, text, union
 from sqlalchemy.orm import Session
 
 from events.models import AuditSeal, EventStep
-from people.models import PiiAccessLog
+from people.models import PiiAccessLog, ShareAccessLog
 
 # The chained tables: a row's content is all its columns.
 SOURCES: Final[Mapping[str, Table]] = {
     "event_step": EventStep.__table__,  # type: ignore[dict-item]
     "pii_access_log": PiiAccessLog.__table__,  # type: ignore[dict-item]
+    "share_access_log": ShareAccessLog.__table__,  # type: ignore[dict-item]
 }
 SEAL_SLACK: Final = timedelta(minutes=10)  # longer than any request's transaction
 GENESIS: Final = bytes(32)  # the "previous chain hash" of a district's first link

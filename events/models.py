@@ -810,7 +810,7 @@ class AuditSeal(Base):
 
     district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    source: Mapped[str] = mapped_column(String(30))  # event_step, pii_access_log
+    source: Mapped[str] = mapped_column(String(30))  # event_step, pii_access_log, share_access_log
     row_id: Mapped[int] = mapped_column(BigInteger)
     row_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     row_hash: Mapped[bytes] = mapped_column(LargeBinary(32))

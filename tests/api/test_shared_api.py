@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from events.audit import seal, verify
 from tests.api.people_city import GRID_A, as_
 from tests.factories import add_staff, add_unit, bearer, id_number
 
@@ -261,3 +262,18 @@ def test_the_change_feed_of_an_ungranted_dataset_is_refused(client, people_city,
     response = client.get("/api/shared/floating/changes", headers=as_(people_city, "dispatcher"))
     assert response.status_code == 403
     assert "no live grant" in response.json()["error"]["message"]
+
+
+def test_a_departments_read_is_sealed_and_its_log_row_cannot_vanish(
+    client, people_city, groups, granted
+):
+    session = people_city["session"]
+    client.get("/api/shared/special_groups", headers=as_(people_city, "dispatcher"))
+    seal(session)
+    read = session.execute(
+        text("SELECT row_id FROM audit_seal WHERE source = 'share_access_log'")
+    ).scalar_one()
+    assert verify(session).intact
+    session.execute(text("DELETE FROM share_access_log WHERE id = :id"), {"id": read})
+    (found,) = verify(session).breaks
+    assert (found.kind, found.source, found.row_id) == ("deleted", "share_access_log", read)
