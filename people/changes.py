@@ -32,6 +32,7 @@ class LedgerEntity(enum.StrEnum):
 
     HOUSE = "house"  # 实有房屋
     ORGANISATION = "organisation"  # 实有单位
+    RENTAL = "rental"  # 出租屋
 
 
 @dataclass(frozen=True)
