@@ -23,6 +23,7 @@ from api.cli.maps import map_app
 from api.cli.people import people_app
 from api.cli.recut import recut_command
 from api.cli.sensors import print_offline, sensors_app
+from api.cli.tasks import tasks_app
 from api.cli.worker import worker_app
 from gis import local_pg, partitions
 from gis.config import get_settings
@@ -54,6 +55,7 @@ app.add_typer(map_app, name="map")
 app.add_typer(integration_app, name="integration")
 app.add_typer(sensors_app, name="sensors")
 app.add_typer(seed_app, name="seed")
+app.add_typer(tasks_app, name="tasks")
 
 
 def _database_url() -> str:
