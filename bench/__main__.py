@@ -33,6 +33,7 @@ from bench.people_workloads import (
     ledger_memory_workload,
     population_stats_figures,
 )
+from bench.rental_workloads import rental_figures
 from bench.sensor_workloads import sensor_workload
 from bench.soak_workloads import SOAK_SECONDS, soak_workload
 from bench.tile_workloads import tile_figures, tile_workload
@@ -61,6 +62,7 @@ def demo_workload() -> list[Figure]:
         figures += report_figures(engine, "demo city, 200 grids")
         figures += map_figures(engine, "demo city")
         figures += household_figures(engine, "demo city")
+        figures += rental_figures(engine, "demo city")
         figures += bulletin_figures(engine, "demo city")
     return figures
 
@@ -82,6 +84,7 @@ def city_workload() -> list[Figure]:
         figures += report_figures(engine, "city, 20,000 grids")
         figures += map_figures(engine, "city")
         figures += household_figures(engine, "city")
+        figures += rental_figures(engine, "city")
         figures += address_figures(engine, "city")
     return figures
 
