@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import text
 
 from gis.config import get_settings
-from people import floating, rentals, service
+from people import floating, organisations, rentals, service
+from people.credit_code import make_credit_code
 from people.exceptions import AlreadyClosed, Duplicate, Forbidden, InvalidRecord, NotFound
 from people.models import TaskKind
 from people.rentals import Findings, RiskGrade, assess
-from people.schemas import RentalCreate, RentalUpdate, ResidentCreate
+from people.schemas import OrganisationCreate, RentalCreate, RentalUpdate, ResidentCreate
 from people.task_rules import generate_tasks
 from tests.api.people_city import GRID_A, GRID_B, build_people_city
 from tests.factories import id_number
@@ -119,6 +120,29 @@ def test_a_landlord_is_one_resident_or_one_organisation(city):
         _let(city, landlord_resident_id=None)
     with pytest.raises(InvalidRecord, match="not a resident"):
         _let(city, landlord_resident_id=999_999)
+
+
+def test_an_organisation_may_be_the_landlord(city):
+    landlord = organisations.register_organisation(
+        city["session"],
+        actor=city["admin"],
+        data=OrganisationCreate(
+            credit_code=make_credit_code("420502", 7),
+            name="宜昌安居住房租赁有限公司",
+            org_type="enterprise",
+            building_code="BA",
+        ),
+    ).read
+    rental = _let(city, landlord_resident_id=None, landlord_organisation_id=landlord.id)
+    assert rental.landlord_kind == "organisation"
+    assert rental.landlord_name == "宜昌安居住房租赁有限公司"
+    with pytest.raises(InvalidRecord, match="not an organisation"):
+        _let(
+            city,
+            "BA-1-0201",
+            landlord_resident_id=None,
+            landlord_organisation_id=landlord.id + 1000,
+        )
 
 
 def test_a_house_has_one_active_rental(city):
