@@ -1,9 +1,9 @@
 """The ledger rules that raise grid workers' tasks (people.tasks) about rentals and floating
 residents, run daily (`gridgov tasks generate`, or `generate_tasks` from a scheduled job).
 
-Each rule selects the records it is about and raises one task per record, keyed by the rule
-and the record (plus the date where the rule may fire again), so a nightly run raises each
-task once while it is open:
+Each rule selects the records it is about and raises one task per record (people.tasks),
+keyed by the rule and the record (plus the date where the rule may fire again), so a nightly
+run raises each task once while it is open:
 
 - 出租屋无人登记 rental_unregistered: an active rental nobody lives in as a tenant once the
   registration deadline (30 days) after the lease began has passed (lease_start + 30 < today);
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from gis.clock import local_today
@@ -37,10 +37,9 @@ from people.models import (
     RentalTenant,
     Resident,
     TaskKind,
-    WorkerTask,
 )
 from people.rentals import crowding, occupants_of
-from people.tasks import raise_task
+from people.tasks import raise_tasks
 
 
 @dataclass
@@ -89,14 +88,12 @@ def generate_tasks(
     settings = get_settings()
     today = today or local_today()
     due = today + timedelta(days=settings.task_due_days)
-    # Tasks numbered above the highest id before the run are the ones this run raised.
-    before = session.scalar(select(func.max(WorkerTask.id))) or 0
-    runs: dict[TaskKind, RuleRun] = {k: RuleRun() for k in TaskKind if k is not TaskKind.CROSSCHECK}
+    pending: dict[TaskKind, list[dict[str, Any]]] = {
+        kind: [] for kind in TaskKind if kind is not TaskKind.CROSSCHECK
+    }
 
     def task(kind: TaskKind, **values: Any) -> None:
-        raised = raise_task(session, kind=kind, **values)
-        runs[kind].matched += 1
-        runs[kind].raised += int(raised.id > before)
+        pending[kind].append({"kind": kind, **values})
 
     deadline = timedelta(days=settings.registration_deadline_days)
     for rental, code, _, grid in session.execute(
@@ -181,7 +178,12 @@ def generate_tasks(
                 key=f"lease_ended:rental:{rental.id}:{rental.lease_end.isoformat()}",
                 detail={"house_code": code, "lease_end": rental.lease_end.isoformat()},
             )
-    return runs
+    # One set-based insert per rule and thousand tasks: a district's first run raises tens of
+    # thousands, which one statement per task would take minutes to write.
+    return {
+        kind: RuleRun(matched=len(tasks), raised=raise_tasks(session, tasks))
+        for kind, tasks in pending.items()
+    }
 
 
 __all__ = ["RuleRun", "generate_tasks"]
