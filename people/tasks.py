@@ -100,9 +100,24 @@ def raise_tasks(session: Session, tasks: Sequence[dict[str, Any]]) -> int:
     """Raise many tasks at once (a rule's nightly run), each given as raise_task's keyword
     arguments; a key already open in its district is left as it is. Returns how many tasks
     this call raised."""
-    if not tasks:
+    districts = {task["district_code"] for task in tasks}
+    if not districts:
         return 0
-    rows = [_values(**task) for task in tasks]
+    # Keys already open are dropped before the insert (a nightly re-run finds most of them
+    # open); ON CONFLICT still covers one raised meanwhile.
+    open_keys = {
+        (district, key)
+        for district, key in session.execute(
+            select(WorkerTask.district_code, WorkerTask.key).where(
+                WorkerTask.district_code.in_(districts), WorkerTask.status == TaskStatus.OPEN
+            )
+        )
+    }
+    rows = [
+        _values(**task) for task in tasks if (task["district_code"], task["key"]) not in open_keys
+    ]
+    if not rows:
+        return 0
     # One statement compiled once, its rows sent in batches (SQLAlchemy's insertmanyvalues).
     return len(session.execute(_insert_open().returning(WorkerTask.id), rows).all())
 
