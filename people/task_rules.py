@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Bundle, Session
 
 from gis.clock import local_today
 from gis.config import get_settings
@@ -52,9 +52,17 @@ class RuleRun:
 
 def _rentals(district_code: str | None) -> Any:
     """Active rentals with their house code, area and grid (rentals outside grids left out)."""
-    stmt = (
+    stmt: Any = (
         select(
-            Rental,
+            # Plain values, not Rental objects: a district has tens of thousands of rentals.
+            Bundle(
+                "rental",
+                Rental.id,
+                Rental.district_code,
+                Rental.lease_start,
+                Rental.lease_end,
+                Rental.rooms,
+            ),
             grid_service.HOUSE_CODE.label("house_code"),
             House.area_m2,
             Building.grid_code,
@@ -77,7 +85,18 @@ def _living() -> Any:
 
 
 def _residents(stmt: Any, district_code: str | None) -> Any:
-    stmt = stmt.where(Resident.grid_code.is_not(None))
+    """The rule's residents as plain values (id, name, district, grid and the two dates)."""
+    stmt = stmt.with_only_columns(
+        Bundle(
+            "resident",
+            Resident.id,
+            Resident.name,
+            Resident.district_code,
+            Resident.grid_code,
+            Resident.arrival_date,
+            Resident.permit_expiry,
+        )
+    ).where(Resident.grid_code.is_not(None))
     return stmt.where(Resident.district_code == district_code) if district_code else stmt
 
 
@@ -111,7 +130,7 @@ def generate_tasks(
             detail={"house_code": code, "lease_start": rental.lease_start.isoformat()},
         )
 
-    for resident in session.scalars(
+    for (resident,) in session.execute(
         _residents(floating.overdue_registrations(today), district_code)
     ):
         assert resident.arrival_date is not None and resident.grid_code is not None
@@ -129,7 +148,7 @@ def generate_tasks(
             detail={"arrival_date": resident.arrival_date.isoformat()},
         )
 
-    for resident in session.scalars(_residents(floating.expiring_permits(today), district_code)):
+    for (resident,) in session.execute(_residents(floating.expiring_permits(today), district_code)):
         assert resident.permit_expiry is not None and resident.grid_code is not None
         expiry = resident.permit_expiry
         task(
@@ -178,8 +197,8 @@ def generate_tasks(
                 key=f"lease_ended:rental:{rental.id}:{rental.lease_end.isoformat()}",
                 detail={"house_code": code, "lease_end": rental.lease_end.isoformat()},
             )
-    # One set-based insert per rule and thousand tasks: a district's first run raises tens of
-    # thousands, which one statement per task would take minutes to write.
+    # One insert per rule (people.tasks.raise_tasks): a district's first run raises tens of
+    # thousands of tasks, which one statement per task would take minutes to write.
     return {
         kind: RuleRun(matched=len(tasks), raised=raise_tasks(session, tasks))
         for kind, tasks in pending.items()
