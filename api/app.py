@@ -30,6 +30,7 @@ from api.http.routers import (
     people,
     recut,
     reference,
+    rentals,
     rulings,
     shared,
     stats,
@@ -118,6 +119,7 @@ def create_app() -> FastAPI:
         maps,
         reports,
         tiles,
+        rentals,
     ):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")

@@ -33,6 +33,7 @@ from bench.people_workloads import (
     ledger_memory_workload,
     population_stats_figures,
 )
+from bench.rental_workloads import rental_figures
 from bench.sensor_workloads import sensor_workload
 from bench.soak_workloads import SOAK_SECONDS, soak_workload
 from bench.tile_workloads import tile_figures, tile_workload
@@ -77,6 +78,7 @@ def demo_workload() -> list[Figure]:
         figures += shown(report_figures(engine, "demo city, 200 grids"))
         figures += shown(map_figures(engine, "demo city"))
         figures += shown(household_figures(engine, "demo city"))
+        figures += shown(rental_figures(engine, "demo city"))
         figures += shown(bulletin_figures(engine, "demo city"))
     return figures
 
@@ -99,6 +101,7 @@ def city_workload() -> list[Figure]:
             lambda e: report_figures(e, "city, 20,000 grids"),
             lambda e: map_figures(e, "city"),
             lambda e: household_figures(e, "city"),
+            lambda e: rental_figures(e, "city"),
             lambda e: address_figures(e, "city"),
         ):
             figures += shown(measure(engine))

@@ -116,6 +116,20 @@ class Settings(BaseSettings):
     tianditu_key: str | None = None
     basemap_url: str | None = None
     basemap_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    # Rentals and floating residents (出租屋与流动人口, people.rentals / people.task_rules): 群租
+    # is suspected above this many occupants per room let, or below this much floor area per
+    # occupant; fire-safety events (category code prefixes) and any events at the building in
+    # the last lookback days raise the risk grade; 居住登记 is due this many days after arrival;
+    # a residence permit (居住证) is listed this many days before it expires; a raised task is
+    # due this many days after it is raised.
+    rental_max_occupants_per_room: int = Field(default=2, ge=1)
+    rental_min_m2_per_occupant: float = Field(default=5.0, gt=0)
+    rental_fire_categories: tuple[str, ...] = ("02", "1101", "1102")
+    rental_event_lookback_days: int = Field(default=90, ge=1)
+    rental_recent_events_medium: int = Field(default=3, ge=1)
+    registration_deadline_days: int = Field(default=30, ge=1)
+    permit_warning_days: int = Field(default=30, ge=0)
+    task_due_days: int = Field(default=7, ge=0)
 
     @model_validator(mode="after")
     def _basemap_is_complete(self) -> Settings:

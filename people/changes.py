@@ -33,6 +33,7 @@ class LedgerEntity(enum.StrEnum):
     HOUSE = "house"  # 实有房屋
     ORGANISATION = "organisation"  # 实有单位
     RESIDENT = "resident"  # 实有人口: registering, corrections, moving in and out
+    RENTAL = "rental"  # 出租屋
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,9 @@ class Resident(DistrictKeyed, Base):
     arrival_reason: Mapped[str | None] = mapped_column(String(50), default=None)
     permit_number: Mapped[str | None] = mapped_column(String(40), default=None)
     permit_expiry: Mapped[date | None] = mapped_column(default=None)
+    # 居住登记: the day the floating resident's residence registration was made (the deadline
+    # is arrival_date + settings.registration_deadline_days).
+    registered_on: Mapped[date | None] = mapped_column(default=None)
     household_id: Mapped[int | None] = mapped_column(index=True, default=None)
     relation_to_head: Mapped[str | None] = mapped_column(String(20), default=None)  # 与户主关系
     # Current residence, kept equal to the open `residence` row by the service.
@@ -709,3 +712,85 @@ class ShareChange(DistrictKeyed, Base):
     grid_code: Mapped[str | None] = mapped_column(String(15), default=None)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class RentalStatus(LabelledEnum):
+    """rental status"""
+
+    ACTIVE = "active", "在租"
+    CLOSED = "closed", "已退租"
+
+
+class Rental(DistrictKeyed, Base):
+    """A house let out (出租屋): landlord (a resident or an organisation), lease, the signed
+    security responsibility letter (治安责任书), declared use and rooms let; closed, not deleted.
+    """
+
+    __tablename__ = "rental"
+    __table_args__ = (
+        district_fk("house_id", "house.id"),
+        district_fk("landlord_resident_id", "resident.id"),
+        district_fk("landlord_organisation_id", "organisation.id"),
+        CheckConstraint(
+            "(landlord_resident_id IS NULL) <> (landlord_organisation_id IS NULL)",
+            name="one_landlord",
+        ),
+        CheckConstraint("lease_end IS NULL OR lease_end >= lease_start", name="end_after_start"),
+        CheckConstraint("rooms IS NULL OR rooms > 0", name="rooms_positive"),
+        CheckConstraint("(status = 'closed') = (closed_at IS NOT NULL)", name="closed_when_closed"),
+        # One open rental per house.
+        Index(
+            "uq_rental_house_active",
+            "house_id",
+            "district_code",
+            unique=True,
+            postgresql_where="status = 'active'",
+        ),
+        Index("ix_rental_house_id", "house_id"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    house_id: Mapped[int]
+    landlord_resident_id: Mapped[int | None] = mapped_column(default=None)
+    landlord_organisation_id: Mapped[int | None] = mapped_column(default=None)
+    lease_start: Mapped[date]
+    lease_end: Mapped[date | None] = mapped_column(default=None)
+    responsibility_signed_on: Mapped[date | None] = mapped_column(default=None)  # 治安责任书
+    declared_use: Mapped[str | None] = mapped_column(String(50), default=None)  # 申报用途
+    rooms: Mapped[int | None] = mapped_column(default=None)  # rooms let (出租间数)
+    status: Mapped[RentalStatus] = mapped_column(
+        db_enum(RentalStatus, "rental_status"), default=RentalStatus.ACTIVE
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class RentalTenant(DistrictKeyed, Base):
+    """A resident living in a rental (承租人/居住人), from moving in until moving out."""
+
+    __tablename__ = "rental_tenant"
+    __table_args__ = (
+        CheckConstraint("moved_out IS NULL OR moved_out >= moved_in", name="out_after_in"),
+        Index(
+            "uq_rental_tenant_open",
+            "rental_id",
+            "resident_id",
+            "district_code",
+            unique=True,
+            postgresql_where="moved_out IS NULL",
+        ),
+        Index("ix_rental_tenant_resident_id", "resident_id"),
+        Index("ix_rental_tenant_rental_id", "rental_id"),
+        district_fk("rental_id", "rental.id", ondelete="CASCADE"),
+        district_fk("resident_id", "resident.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    rental_id: Mapped[int]
+    resident_id: Mapped[int]
+    moved_in: Mapped[date]
+    moved_out: Mapped[date | None] = mapped_column(default=None)

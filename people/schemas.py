@@ -77,6 +77,7 @@ class ResidentCreate(InputModel):
     arrival_reason: str | None = Field(default=None, max_length=50)
     permit_number: str | None = Field(default=None, max_length=40)
     permit_expiry: date | None = None
+    registered_on: date | None = Field(default=None, description="居住登记 date (floating)")
     house_code: str | None = Field(default=None, description="building code-unit-room")
     moved_in: date | None = Field(default=None, description="default: today")
     relation_to_head: str | None = Field(default=None, max_length=20)
@@ -102,6 +103,7 @@ class ResidentUpdate(InputModel):
     arrival_reason: str | None = Field(default=None, max_length=50)
     permit_number: str | None = Field(default=None, max_length=40)
     permit_expiry: date | None = None
+    registered_on: date | None = Field(default=None, description="居住登记 date (floating)")
     relation_to_head: str | None = Field(default=None, max_length=20)
 
 
@@ -675,3 +677,105 @@ class TaskClose(BaseModel):
         description="done 已核实处理 or dismissed 核实无问题"
     )
     note: str = Field(min_length=1, max_length=1000, description="what was found on site 核实情况")
+
+
+class RentalCreate(InputModel):
+    """Registering a rental (出租屋登记): the house, its landlord (a resident or an
+    organisation of the same district), the lease and the security responsibility letter."""
+
+    house_code: str = Field(min_length=1, max_length=80, description="building code-unit-room")
+    landlord_resident_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    landlord_organisation_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    lease_start: date
+    lease_end: date | None = None
+    responsibility_signed_on: date | None = Field(default=None, description="治安责任书 signed on")
+    declared_use: str | None = Field(default=None, max_length=50, description="申报用途")
+    rooms: int | None = Field(default=None, ge=1, le=200, description="rooms let 出租间数")
+
+
+class RentalUpdate(InputModel):
+    """Changing a rental (only the fields sent); `status: closed` ends it (退租) on `closed_on`
+    (default today), moving every tenant out that day."""
+
+    lease_end: date | None = None
+    responsibility_signed_on: date | None = None
+    declared_use: str | None = Field(default=None, max_length=50)
+    rooms: int | None = Field(default=None, ge=1, le=200)
+    status: Literal["closed"] | None = Field(default=None, description="closed 退租")
+    closed_on: date | None = None
+
+
+class TenantRead(BaseModel):
+    """Someone living in a rental, masked like residents."""
+
+    resident_id: int
+    name: str
+    doc_masked: str
+    residence_type: str
+    moved_in: date
+    moved_out: date | None
+
+
+class RentalRead(BaseModel):
+    """A rental with its tenants and its risk grade (风险等级) and the rules that set it."""
+
+    id: int
+    house_code: str
+    grid_code: str | None
+    district_code: str
+    area_m2: float | None
+    landlord_kind: Literal["resident", "organisation"]
+    landlord_id: int
+    landlord_name: str
+    lease_start: date
+    lease_end: date | None
+    responsibility_signed_on: date | None
+    declared_use: str | None
+    rooms: int | None
+    status: str
+    status_label: str
+    closed_at: datetime | None
+    occupants: int = Field(description="tenants living there now")
+    crowded: bool = Field(description="群租 suspected: over the per-room or per-m² threshold")
+    risk_grade: str = Field(description="low 低 / medium 中 / high 高")
+    risk_label: str
+    risk_reasons: list[str] = Field(description="each rule that raised the grade")
+    tenants: list[TenantRead]
+
+
+class RentalPage(BaseModel):
+    """A page of rentals and the total that matched."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[RentalRead]
+
+
+class FloatingRead(BaseModel):
+    """A floating resident (流动人口) on a deadline list, masked like residents."""
+
+    resident_id: int
+    name: str
+    doc_masked: str
+    phone_masked: str | None
+    house_code: str | None
+    grid_code: str | None
+    origin: str | None
+    arrival_date: date | None
+    registration_due: date | None = Field(description="居住登记 deadline: arrival + 30 days")
+    registered_on: date | None
+    permit_number: str | None
+    permit_expiry: date | None
+    days: int = Field(
+        description="overdue list: days past the deadline; expiring list: days left (<0 expired)"
+    )
+
+
+class FloatingPage(BaseModel):
+    """A page of floating residents and the total that matched."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[FloatingRead]

@@ -17,7 +17,7 @@ from gis.clock import local_today
 from grid import exceptions as grid_errors
 from grid import service as grid_service
 from grid.models import Building, House
-from people import identity
+from people import identity, rentals
 from people.access import (
     READ_PERSONS,
     UNMASK,
@@ -370,6 +370,13 @@ def _start_residence(
     )
     resident.house_id, resident.grid_code, resident.active = house.id, building.grid_code, True
     session.flush()
+    rentals.resident_moved(
+        session,
+        resident_id=resident.id,
+        district_code=resident.district_code,
+        house_id=house.id,
+        on=on,
+    )
 
 
 def _columns(row: Resident | SpecialGroup, *, leave: set[str]) -> dict[str, Any]:
@@ -396,6 +403,9 @@ def _move_to_district(session: Session, resident: Resident, district: str, on: d
             )
         current.moved_out, current.reason = on, f"迁往 {district}"
     place = {"house_id", "grid_code", "household_id", "relation_to_head"}
+    rentals.end_tenancies(
+        session, resident_id=resident.id, district_code=resident.district_code, on=on
+    )
     moved = Resident(**_columns(resident, leave=place), district_code=district)
     session.add(moved)
     resident.house_id, resident.active = None, False
@@ -698,6 +708,9 @@ def move_out(
         before = _ledger_fields(session, resident)
         current.moved_out, current.reason = on, reason
         resident.house_id, resident.active = None, False
+        rentals.end_tenancies(
+            session, resident_id=resident.id, district_code=resident.district_code, on=on
+        )
         session.flush()
         _record(
             session, actor=actor, resident=resident, before=before, today=today, idempotency_key=key

@@ -9,6 +9,7 @@ closed, the same key may open a new task (the problem came back).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -26,6 +27,39 @@ from people.service import MAX_PAGE_SIZE
 MAX_NOTE_CHARS = 1000
 
 
+def _values(
+    *,
+    kind: TaskKind,
+    district_code: str,
+    grid_code: str,
+    subject: str,
+    subject_id: int | None,
+    title: str,
+    due_on: date,
+    key: str,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "district_code": district_code,
+        "grid_code": grid_code,
+        "kind": kind,
+        "subject": subject,
+        "subject_id": subject_id,
+        "title": title[:300],
+        "detail": detail,
+        "key": key,
+        "due_on": due_on,
+        "status": TaskStatus.OPEN,
+    }
+
+
+def _insert_open() -> Any:
+    """INSERT of task rows that leaves alone each whose key is already open in its district."""
+    return insert(WorkerTask).on_conflict_do_nothing(
+        index_elements=["district_code", "key"], index_where=WorkerTask.status == "open"
+    )
+
+
 def raise_task(
     session: Session,
     *,
@@ -40,25 +74,18 @@ def raise_task(
     detail: dict[str, Any] | None = None,
 ) -> WorkerTask:
     """The open task of `key` in the district: raised now, or the one already open."""
-    values = {
-        "district_code": district_code,
-        "grid_code": grid_code,
-        "kind": kind,
-        "subject": subject,
-        "subject_id": subject_id,
-        "title": title[:300],
-        "detail": detail,
-        "key": key,
-        "due_on": due_on,
-        "status": TaskStatus.OPEN,
-    }
-    session.execute(
-        insert(WorkerTask)
-        .values(**values)
-        .on_conflict_do_nothing(
-            index_elements=["district_code", "key"], index_where=WorkerTask.status == "open"
-        )
+    values = _values(
+        kind=kind,
+        district_code=district_code,
+        grid_code=grid_code,
+        subject=subject,
+        subject_id=subject_id,
+        title=title,
+        due_on=due_on,
+        key=key,
+        detail=detail,
     )
+    session.execute(_insert_open(), [values])
     task = session.scalars(
         select(WorkerTask).where(
             WorkerTask.district_code == district_code,
@@ -67,6 +94,32 @@ def raise_task(
         )
     ).one()
     return task
+
+
+def raise_tasks(session: Session, tasks: Sequence[dict[str, Any]]) -> int:
+    """Raise many tasks at once (a rule's nightly run), each given as raise_task's keyword
+    arguments; a key already open in its district is left as it is. Returns how many tasks
+    this call raised."""
+    districts = {task["district_code"] for task in tasks}
+    if not districts:
+        return 0
+    # Keys already open are dropped before the insert (a nightly re-run finds most of them
+    # open); ON CONFLICT still covers one raised meanwhile.
+    open_keys = {
+        (district, key)
+        for district, key in session.execute(
+            select(WorkerTask.district_code, WorkerTask.key).where(
+                WorkerTask.district_code.in_(districts), WorkerTask.status == TaskStatus.OPEN
+            )
+        )
+    }
+    rows = [
+        _values(**task) for task in tasks if (task["district_code"], task["key"]) not in open_keys
+    ]
+    if not rows:
+        return 0
+    # One statement compiled once, its rows sent in batches (SQLAlchemy's insertmanyvalues).
+    return len(session.execute(_insert_open().returning(WorkerTask.id), rows).all())
 
 
 def _read(task: WorkerTask, today: date) -> TaskRead:
@@ -180,4 +233,4 @@ def close_task(
     return _read(task, local_today())
 
 
-__all__ = ["close_task", "list_tasks", "raise_task", "task_not_visible"]
+__all__ = ["close_task", "list_tasks", "raise_task", "raise_tasks", "task_not_visible"]

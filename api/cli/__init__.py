@@ -25,6 +25,7 @@ from api.cli.people import people_app
 from api.cli.recut import recut_command
 from api.cli.sensors import print_offline, sensors_app
 from api.cli.sharing import share_app
+from api.cli.tasks import tasks_app
 from api.cli.worker import worker_app
 from gis import local_pg, partitions
 from gis.config import get_settings
@@ -58,6 +59,7 @@ app.add_typer(sensors_app, name="sensors")
 app.add_typer(audit_app, name="audit")
 app.add_typer(share_app, name="share")
 app.add_typer(seed_app, name="seed")
+app.add_typer(tasks_app, name="tasks")
 
 
 def _database_url() -> str:

@@ -97,6 +97,14 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     # grid workers' tasks (出租屋无人登记, 居住证到期, 比对核查 …): those who keep the ledger
     ("GET", "/api/tasks"): LEDGER,
     ("POST", "/api/tasks/{task_id}/close"): LEDGER,
+    # rentals (出租屋) read like residents, kept by grid workers like houses; floating
+    # residents' deadline lists (流动人口) read like residents
+    ("GET", "/api/rentals"): LEDGER,
+    ("POST", "/api/rentals"): frozenset({R.GRID_WORKER, R.ADMIN}),
+    ("GET", "/api/rentals/{rental_id}"): LEDGER,
+    ("PATCH", "/api/rentals/{rental_id}"): frozenset({R.GRID_WORKER, R.ADMIN}),
+    ("GET", "/api/floating/overdue"): LEDGER,
+    ("GET", "/api/floating/expiring"): LEDGER,
     # events
     ("POST", "/api/events"): REPORTERS,
     ("GET", "/api/events"): EVENT_READERS,
@@ -266,6 +274,7 @@ PARAMETERS = {
     "grant_id": "1",
     "subscription_id": "1",
     "dataset": "special_groups",
+    "rental_id": "1",
     "order_id": "1",
     "day": "2026-10-01",
     "month": "2026-11",
