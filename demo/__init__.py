@@ -34,11 +34,13 @@ from demo.open311 import seed_demo_key
 from demo.parts import seed_demo_parts
 from demo.people.scales import PeopleSeedSummary
 from demo.people.seed import seed_demo_people
+from demo.rentals import seed_demo_rentals
 from demo.replies import seed_demo_replies
 from demo.review import seed_demo_reviews
 from demo.supervision import seed_demo_supervision
 from demo.tiers import seed_demo_tiers
 from events.reference import load_reference_data
+from gis.clock import local_today
 
 __all__ = ["DemoSeedSummary", "seed_all"]
 
@@ -58,6 +60,7 @@ class DemoSeedSummary:
     tier_centres: int = 0  # community, street and city centres added now (demo.tiers)
     judged: int = 0  # cases filed now for the centres' 立案 (demo.tiers), 0 when present
     parts: int = 0  # city parts added now (demo.parts), 0 when present
+    rentals: int = 0  # rentals (出租屋) added now (demo.rentals), 0 when present
 
 
 def seed_all(
@@ -78,6 +81,7 @@ def seed_all(
     load_reference_data(session)
     city = seed_demo_city(session, scale=scale, seed=seed, replace=replace, on_progress=on_progress)
     people = seed_demo_people(session, scale=scale, seed=seed, on_progress=on_progress)
+    rentals = seed_demo_rentals(session, today=local_today())
     events = seed_demo_events(session, scale=scale, seed=seed, on_progress=on_progress)
     tiers = seed_demo_tiers(session, scale=scale)
     open311_key = seed_demo_key(session)
@@ -101,4 +105,5 @@ def seed_all(
         tier_centres=tiers.centres,
         judged=tiers.cases,
         parts=parts,
+        rentals=rentals,
     )

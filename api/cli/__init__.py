@@ -314,6 +314,13 @@ def seed_demo(
         )
     if summary.parts:
         console.print(f"city parts (城市部件) with their owner units: {summary.parts}")
+    if summary.rentals:
+        console.print(f"rentals (出租屋) with their tenants: {summary.rentals}")
+    from people.task_rules import generate_tasks
+
+    with session_scope() as session:  # what the daily `gridgov tasks generate` would raise
+        raised = sum(run.raised for run in generate_tasks(session).values())
+    console.print(f"grid workers' tasks (网格员任务) raised by the ledger rules: {raised}")
     if summary.open311_key:
         console.print("Open311 API key for the demo: gridgov-demo-key")
 

@@ -11,7 +11,17 @@ from demo.hotline import CALLS
 from demo.open311 import DEMO_KEY
 from people.integrations import check_key
 
-TABLES = ("grid", "building", "resident", "organisation", "staff", "department_unit", "event")
+TABLES = (
+    "grid",
+    "building",
+    "resident",
+    "organisation",
+    "staff",
+    "department_unit",
+    "event",
+    "rental",
+    "rental_tenant",
+)
 
 
 def _counts(session: Session) -> dict[str, int]:
@@ -44,12 +54,27 @@ def test_seed_all_seeds_city_people_units_events_and_key_once(session):
         + first.review_cases
     )
     assert counts["department_unit"] > 0
+    # demo.rentals: every rented house let, its people its tenants, nine floating in ten
+    # registered (居住登记) within 30 days of arriving.
+    rented = session.execute(text("SELECT count(*) FROM house WHERE use = 'rented'")).scalar_one()
+    assert first.rentals == rented == counts["rental"] > 0
+    floating = session.execute(
+        text(
+            "SELECT count(*) FILTER (WHERE registered_on IS NOT NULL), count(*) FROM resident "
+            "WHERE residence_type = 'floating' AND arrival_date IS NOT NULL"
+        )
+    ).one()
+    assert 0.85 < floating[0] / floating[1] < 0.95
+    late = session.execute(
+        text("SELECT count(*) FROM resident WHERE registered_on > arrival_date + 30")
+    ).scalar_one()
+    assert late == 0
 
     again = seed_all(session, scale="demo", seed=DEFAULT_SEED)
     assert again.city.already_present and again.people.already_present
     assert again.city.grids == first.city.grids
     assert again.people.residents == first.people.residents
-    assert again.events == 0 and not again.open311_key
+    assert again.events == 0 and not again.open311_key and again.rentals == 0
     assert again.hotline_calls == 0 and again.replies == 0 and again.joint_cases == 0
     assert again.tier_centres == 0 and again.judged == 0 and again.review_cases == 0
     assert _counts(session) == counts
