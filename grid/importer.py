@@ -693,7 +693,7 @@ def load_buildings(
     if problems:
         drop_staging(session)
         raise ImportRejected(ImportReport(total, 0, problems.rejections()))
-    ids = session.scalars(
+    new_ids = session.scalars(
         text(
             f"""
             INSERT INTO building (code, name, address, floors, use, grid_code, district_code,
@@ -707,9 +707,9 @@ def load_buildings(
     ).all()
     drop_staging(session)
     # Each new building gets its standard address (标准地址), and its road and door plate.
-    attach_buildings(session, building_ids=[int(i) for i in ids])
-    report("write", len(ids))
-    return ImportReport(total, len(ids))
+    attach_buildings(session, building_ids=[int(i) for i in new_ids])
+    report("write", len(new_ids))
+    return ImportReport(total, len(new_ids))
 
 
 def _floors(value: Any, i: int, problems: _Problems) -> int | None:
