@@ -47,7 +47,7 @@ SEQUENCE_DIGITS: Final[dict[AddressLevel, int]] = {
 # A building with no door plate: road 000 and door 0000 under its community.
 NO_DOOR: Final = "0" * (SEQUENCE_DIGITS[AddressLevel.ROAD] + SEQUENCE_DIGITS[AddressLevel.DOOR])
 
-_BUILDINGS: Final = "_address_building"  # TEMP: the buildings being attached
+BUILDING_STAGE: Final = "_address_building"  # TEMP: the buildings being attached
 _HOUSES: Final = "_address_house"  # TEMP: the houses being attached
 _NEW: Final = "_address_new"  # TEMP: the addresses of one level about to be added
 _CODED: Final = "_address_coded"  # TEMP: the same with their sequence numbers
@@ -57,6 +57,11 @@ _CODED: Final = "_address_coded"  # TEMP: the same with their sequence numbers
 _CLEAN = (
     "regexp_replace(translate(coalesce(b.address, ''), '０１２３４５６７８９', '0123456789'), "
     "'\\s', '', 'g')"
+)
+# A building's part of its address: 12栋 for 前进里社区12栋, else its name, else nothing.
+BUILDING_LABEL_SQL: Final = (
+    "CASE WHEN b.name_key ~ '#[0-9]+$' THEN split_part(b.name_key, '#', 2) || '栋' "
+    "ELSE coalesce(b.name, '') END"
 )
 _ROAD_ENDING = "(" + "|".join(ROAD_ENDINGS) + ")$"
 
@@ -70,13 +75,15 @@ def _after(text_sql: str, name_sql: str) -> str:
     )
 
 
-def _temp(session: Session, table: str, as_sql: str, params: dict[str, Any] | None = None) -> None:
+def temp_table(
+    session: Session, table: str, as_sql: str, params: dict[str, Any] | None = None
+) -> None:
     session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{table}"))
     session.execute(text(f"CREATE TEMP TABLE {table} ON COMMIT DROP AS {as_sql}"), params or {})
     session.execute(text(f"ANALYZE {table}"))
 
 
-def _drop(session: Session, *tables: str) -> None:
+def drop_tables(session: Session, *tables: str) -> None:
     for table in tables:
         session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{table}"))
 
@@ -94,8 +101,8 @@ def _add_level(session: Session, level: AddressLevel, rows_sql: str) -> int:
     highest code its parent ever gave; returns how many. Keeps `_address_coded` (with `code`
     and `subject_id`) for the caller."""
     digits = SEQUENCE_DIGITS[level]
-    _temp(session, _NEW, rows_sql)
-    _temp(
+    temp_table(session, _NEW, rows_sql)
+    temp_table(
         session,
         _CODED,
         f"""
@@ -157,15 +164,14 @@ class Attached:
 def _stage_buildings(session: Session, where: str, params: dict[str, Any]) -> None:
     """The unattached buildings `where` picks, with their community, point and door plate
     read from their address text after the district, street and community names."""
-    _temp(
+    temp_table(
         session,
-        _BUILDINGS,
+        BUILDING_STAGE,
         f"""
         SELECT b.id, b.code AS building_code, b.district_code, b.grid_code, g.community_code,
                d.name || s.name || c.name AS place, ST_PointOnSurface(b.geom) AS point,
                b.name_key,
-               CASE WHEN b.name_key ~ '#[0-9]+$' THEN split_part(b.name_key, '#', 2) || '栋'
-                    ELSE coalesce(b.name, '') END AS label,
+               {BUILDING_LABEL_SQL} AS label,
                m[1] AS road, m[2]::int AS number, CAST(NULL AS text) AS door_code
         FROM building b
         JOIN grid g ON g.code = b.grid_code AND g.district_code = b.district_code
@@ -188,7 +194,7 @@ def _stage_buildings(session: Session, where: str, params: dict[str, Any]) -> No
     )
 
 
-def _add_roads_and_doors(session: Session, stage: str) -> dict[str, int]:
+def add_roads_and_doors(session: Session, stage: str) -> dict[str, int]:
     """Roads and door plates the staged rows (`road`, `number`, `community_code` …) name and
     the tree lacks; sets each staged row's `door_code`."""
     added = {}
@@ -263,9 +269,19 @@ def attach_buildings(
     session.flush()
     where, params = _filter("b", building_ids, district_codes)
     _stage_buildings(session, where, params)
-    added = _add_roads_and_doors(session, _BUILDINGS)
+    added = add_roads_and_doors(session, BUILDING_STAGE)
+    added["building"], attached = add_staged_buildings(session)
+    drop_tables(session, BUILDING_STAGE, _NEW, _CODED)
+    session.execute(text("ANALYZE building"))
+    session.expire_all()  # building rows changed behind the ORM's back
+    return Attached(added=added, buildings=int(attached))
+
+
+def add_staged_buildings(session: Session) -> tuple[int, int]:
+    """Building addresses for the staged buildings, under their `door_code` (or community);
+    returns how many addresses were added and how many buildings attached."""
     attached = _reattach_buildings(session)
-    added["building"] = _add_level(
+    added = _add_level(
         session,
         AddressLevel.BUILDING,
         f"""
@@ -276,7 +292,7 @@ def attach_buildings(
                s.label AS name, s.name_key AS match_key,
                coalesce(a.full_text, s.place) || s.label AS full_text,
                s.grid_code, s.point AS geom, s.building_code AS sort_key, s.id AS subject_id
-        FROM {_BUILDINGS} s
+        FROM {BUILDING_STAGE} s
         LEFT JOIN std_address a ON a.code = s.door_code AND a.district_code = s.district_code
         WHERE NOT EXISTS (SELECT 1 FROM building b WHERE b.id = s.id
                           AND b.address_code IS NOT NULL)
@@ -290,10 +306,7 @@ def attach_buildings(
             """
         )
     ).rowcount
-    _drop(session, _BUILDINGS, _NEW, _CODED)
-    session.execute(text("ANALYZE building"))
-    session.expire_all()  # building rows changed behind the ORM's back
-    return Attached(added=added, buildings=int(attached))
+    return added, int(attached)
 
 
 def _reattach_buildings(session: Session) -> int:
@@ -305,7 +318,7 @@ def _reattach_buildings(session: Session) -> int:
                 f"""
                 WITH free AS (
                     SELECT DISTINCT ON (a.code) a.code, a.district_code, s.id
-                    FROM {_BUILDINGS} s
+                    FROM {BUILDING_STAGE} s
                     JOIN std_address a
                       ON a.district_code = s.district_code AND a.level = 'building'
                      AND a.community_code = s.community_code
@@ -349,7 +362,7 @@ def attach_houses(
     attached building its room address, adding the unit and floor it needs."""
     session.flush()
     where, params = _filter("h", house_ids, district_codes)
-    _temp(
+    temp_table(
         session,
         _HOUSES,
         f"""
@@ -433,7 +446,7 @@ def attach_houses(
             """
         )
     ).rowcount
-    _drop(session, _HOUSES, _NEW, _CODED)
+    drop_tables(session, _HOUSES, _NEW, _CODED)
     session.expire_all()
     return Attached(added=added, houses=int(attached))
 
@@ -444,7 +457,7 @@ def _find_parents(
     """Add to the staged houses the code of their address at `level` (a new TEMP table built
     by a hash join: updating the stage in place took minutes on the demo city)."""
     staged = f"{_HOUSES}_next"
-    _temp(
+    temp_table(
         session,
         staged,
         f"""
@@ -454,7 +467,7 @@ def _find_parents(
                           AND a.level = '{level.value}' AND a.match_key = {key_sql}
         """,
     )
-    _drop(session, _HOUSES)
+    drop_tables(session, _HOUSES)
     session.execute(text(f"ALTER TABLE {staged} RENAME TO {_HOUSES}"))
 
 

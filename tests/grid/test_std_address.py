@@ -6,12 +6,16 @@ grid/std_address.py (community 12 | road 3 | door 4 | building 4 | unit 2 | floo
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grid import houses as house_ledger
+from grid.address_import import import_addresses
+from grid.exceptions import ImportRejected
 from grid.models import AddressLevel, Building, House, StdAddress
 from grid.schemas import HouseCreate, HouseUpdate
 from grid.std_address import attach_all, children_of, get_address
@@ -200,3 +204,65 @@ def test_the_table_refuses_a_code_that_does_not_fit_its_level(session):
             ),
             {"code": C + "001", "c": C},
         )
+
+
+# --- door-plate lists (门牌清单) ------------------------------------------------------------
+
+
+def _plates(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "plates.csv"
+    path.write_text("road,number,lon,lat,building_code\n" + "\n".join(rows) + "\n", "utf-8")
+    return path
+
+
+def test_a_door_plate_list_adds_roads_plates_and_hangs_named_buildings(session, tmp_path):
+    admin_tree(session)
+    add_grid(session, GRID, square(111.28, 30.70, 0.01))
+    building = add_building(
+        session, "G1", square(111.285, 30.705, 0.0002), GRID, name="测试社区3栋"
+    )  # fmt: skip
+    add_house(session, building, unit="1", floor=1, room="0101")
+    path = _plates(
+        tmp_path,
+        [
+            "胜利一路,12,111.2851,30.7051,G1",
+            "胜利一路,10号,111.2852,30.7052,",
+            "胜利一路,12,111.2853,30.7053,",  # the same plate again: found, not doubled
+        ],
+    )
+    report = import_addresses(session, path=path)
+    assert (report.total, report.imported) == (3, 3)
+    road = C + "001"
+    rows = _rows(session)
+    assert rows[road + "0001"] == ("door", road, "10号", PLACE + "胜利一路10号")
+    assert rows[road + "0002"] == ("door", road, "12号", PLACE + "胜利一路12号")
+    assert rows[road + "0002" + "0001"][3] == PLACE + "胜利一路12号3栋"
+    session.refresh(building)
+    assert building.address_code == road + "0002" + "0001"
+    assert len(rows) == 1 + 2 + 1 + 3  # road, plates, building, unit/floor/room
+    again = import_addresses(session, path=path)  # a re-import adds nothing
+    assert again.imported == 3 and _rows(session) == rows
+
+
+def test_bad_door_plate_rows_are_reported_by_row_and_nothing_is_written(session, tmp_path):
+    admin_tree(session)
+    add_grid(session, GRID, square(111.28, 30.70, 0.01))
+    path = _plates(
+        tmp_path,
+        [
+            "胜利一路,12,111.2851,30.7051,",  # good
+            ",5,111.2851,30.7051,",  # no road
+            "胜利一路,0,111.2851,30.7051,",  # no such number
+            "胜利一路,7,111.50,30.90,",  # outside every grid
+            "胜利一路,8,111.2851,30.7051,NOPE",  # no such building
+        ],
+    )
+    with pytest.raises(ImportRejected) as caught:
+        import_addresses(session, path=path)
+    rejected = caught.value.report.rejected
+    assert [r.row for r in rejected] == [2, 3, 4, 5]
+    assert "road is missing" in rejected[0].reason
+    assert "not a door number" in rejected[1].reason
+    assert "outside every grid" in rejected[2].reason
+    assert "building NOPE does not exist" in rejected[3].reason
+    assert session.execute(text("SELECT count(*) FROM std_address")).scalar_one() == 0
