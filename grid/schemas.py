@@ -268,3 +268,30 @@ class PartNamed(BaseModel):
     owner_unit_id: int | None
     owner_name: str | None
     distance_m: float
+
+
+class StdAddressRead(BaseModel):
+    """A standard address (标准地址): its code, level, part, full text, point and grid, and the
+    building or house hung on it."""
+
+    code: str
+    level: str  # road, door, building, unit, floor, room
+    level_label: str  # 路巷, 门牌号, 楼栋, 单元, 楼层, 户室
+    name: str
+    full_text: str
+    parent_code: str | None  # None: the community is the parent (community_code)
+    community_code: str
+    grid_code: str | None
+    lon: float
+    lat: float
+    building_code: str | None = None  # the building on a 楼栋 address
+    house_code: str | None = None  # the house on a 户室 address
+
+
+class StdAddressPage(BaseModel):
+    """A page of the addresses one level below an address or community."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[StdAddressRead]

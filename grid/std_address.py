@@ -27,14 +27,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from grid.address_text import ROAD_ENDINGS
-from grid.exceptions import AddressCodesExhausted, NotFound
-from grid.models import ADDRESS_CODE_LENGTH, AddressLevel, Building, House, StdAddress
+from grid.exceptions import AddressCodesExhausted, InvalidQuery, NotFound
+from grid.models import (
+    ADDRESS_CODE_LENGTH,
+    AddressLevel,
+    AdminLevel,
+    AdminUnit,
+    Building,
+    House,
+    StdAddress,
+)
+from grid.schemas import StdAddressPage, StdAddressRead
+from grid.service import house_code
 
 COMMUNITY_DIGITS: Final = 12
+MAX_PAGE_SIZE: Final = 200
 # Digits of each level's sequence (its code length minus its parent's).
 SEQUENCE_DIGITS: Final[dict[AddressLevel, int]] = {
     AddressLevel.ROAD: 3,
@@ -485,10 +497,59 @@ def attach_all(session: Session, *, district_codes: Sequence[str] | None = None)
 # --- reading ----------------------------------------------------------------------------
 
 
-def get_address(session: Session, *, code: str) -> StdAddress:
-    """The standard address with that code, or NotFound."""
-    address = session.get(StdAddress, code.strip())
-    if address is None:
+def _visible(district_code: str, districts: Sequence[str] | None) -> bool:
+    return districts is None or any(district_code.startswith(d) for d in districts)
+
+
+def _read(session: Session, address: StdAddress) -> StdAddressRead:
+    point = to_shape(address.geom)
+    building_code = house = None
+    if address.level is AddressLevel.BUILDING:
+        building_code = session.scalar(
+            select(Building.code).where(
+                Building.address_code == address.code,
+                Building.district_code == address.district_code,
+            )
+        )
+    elif address.level is AddressLevel.ROOM:
+        found = session.execute(
+            select(Building.code, House.unit, House.room)
+            .join(Building, Building.id == House.building_id)
+            .where(House.address_code == address.code, House.district_code == address.district_code)
+        ).first()
+        house = house_code(*found) if found is not None else None
+    return StdAddressRead(
+        code=address.code,
+        level=address.level.value,
+        level_label=address.level.label,
+        name=address.name,
+        full_text=address.full_text,
+        parent_code=address.parent_code,
+        community_code=address.community_code,
+        grid_code=address.grid_code,
+        lon=round(point.x, 7),
+        lat=round(point.y, 7),
+        building_code=building_code,
+        house_code=house,
+    )
+
+
+def _check_code(code: str) -> str:
+    code = code.strip()
+    if not code.isdigit() or not (COMMUNITY_DIGITS <= len(code) <= 32):
+        raise InvalidQuery(
+            f"address code '{code}' is not a standard-address code: 12 digits for a community, "
+            "15 to 32 for a road, door plate, building, unit, floor or room"
+        )
+    return code
+
+
+def get_address(
+    session: Session, *, code: str, districts: Sequence[str] | None = None
+) -> StdAddress:
+    """The standard address with that code (in one of `districts`; None: any), or NotFound."""
+    address = session.get(StdAddress, _check_code(code))
+    if address is None or not _visible(address.district_code, districts):
         raise NotFound(
             f"standard address {code} does not exist; codes are 15 to 32 digits "
             "(community + road + door + building + unit + floor + room)"
@@ -496,15 +557,24 @@ def get_address(session: Session, *, code: str) -> StdAddress:
     return address
 
 
+def read_address(
+    session: Session, *, code: str, districts: Sequence[str] | None = None
+) -> StdAddressRead:
+    """One standard address as the API shows it."""
+    return _read(session, get_address(session, code=code, districts=districts))
+
+
 def children_of(
     session: Session, *, code: str, offset: int = 0, limit: int = 50
 ) -> tuple[int, list[StdAddress]]:
     """The addresses one level below `code` (a community's roads and door-less buildings, or
     an address's children) in code order, and how many there are."""
+    code = _check_code(code)
     if len(code) == COMMUNITY_DIGITS:
         where: Any = (StdAddress.community_code == code) & StdAddress.parent_code.is_(None)
     else:
         where = StdAddress.parent_code == code
+    where = where & (StdAddress.district_code == code[:6])
     total = session.scalar(select(func.count()).select_from(StdAddress).where(where)) or 0
     rows = session.scalars(
         select(StdAddress).where(where).order_by(StdAddress.code).offset(offset).limit(limit)
@@ -512,24 +582,32 @@ def children_of(
     return int(total), list(rows)
 
 
-def attached_to(session: Session, *, address: StdAddress) -> tuple[str | None, int | None]:
-    """The building code and house id hung on an address (None where nothing is)."""
-    building = None
-    house = None
-    if address.level is AddressLevel.BUILDING:
-        building = session.scalar(
-            select(Building.code).where(
-                Building.address_code == address.code,
-                Building.district_code == address.district_code,
-            )
-        )
-    elif address.level is AddressLevel.ROOM:
-        house = session.scalar(
-            select(House.id).where(
-                House.address_code == address.code, House.district_code == address.district_code
-            )
-        )
-    return building, house
+def list_children(
+    session: Session,
+    *,
+    code: str,
+    page: int = 1,
+    size: int = 50,
+    districts: Sequence[str] | None = None,
+) -> StdAddressPage:
+    """A page of the addresses below a community or an address, in code order."""
+    code = _check_code(code)
+    if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+        raise InvalidQuery(f"page must be 1 or more and page_size 1..{MAX_PAGE_SIZE}")
+    if len(code) == COMMUNITY_DIGITS:
+        community = session.get(AdminUnit, code)
+        if (
+            community is None
+            or community.level is not AdminLevel.COMMUNITY
+            or not _visible(community.district_code, districts)
+        ):
+            raise NotFound(f"community {code} does not exist; give a 12-digit community code")
+    else:
+        get_address(session, code=code, districts=districts)
+    total, rows = children_of(session, code=code, offset=(page - 1) * size, limit=size)
+    return StdAddressPage(
+        total=total, page=page, page_size=size, items=[_read(session, a) for a in rows]
+    )
 
 
 def level_of(code: str) -> AddressLevel | None:
