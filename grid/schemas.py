@@ -148,6 +148,10 @@ class AddressCandidate(BaseModel):
     house_id: int | None = Field(description="the house (户) when a unit/room was given and exists")
     house_code: str | None = Field(description="building code-unit-room, as the ledger writes it")
     room: str | None = Field(description="the house as read aloud: 3单元0502室")
+    address_code: str | None = Field(
+        default=None,
+        description="the standard address (标准地址) of the house, else of the building",
+    )
     grid_code: str | None
     district_code: str
     lon: float = Field(description="CGCS2000 (4490) longitude of a point inside the building")

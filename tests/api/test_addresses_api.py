@@ -184,3 +184,14 @@ def test_standard_addresses_of_another_district_and_bad_codes_are_refused(client
     assert client.get(f"/api/addresses/{road}9", headers=admin).status_code == 404
     bad = client.get("/api/addresses/12x", headers=admin)
     assert bad.status_code in (400, 422) and "not a standard-address code" in bad.text
+
+
+def test_a_candidate_carries_its_standard_address(client, session, places):
+    attach_all(session)
+    headers = places["headers"][StaffRole.ADMIN]
+    found = client.get(URL, params={"q": "测试路1号3单元502"}, headers=headers).json()
+    best = found["candidates"][0]
+    assert best["house_code"] == "BA-3-0502"
+    assert best["address_code"] == COMMUNITY + "001" + "0001" + "0001" + "01" + "001" + "0001"
+    building = client.get(URL, params={"q": "测试路2号"}, headers=headers).json()
+    assert building["candidates"][0]["address_code"] == COMMUNITY + "001" + "0002" + "0001"
