@@ -494,6 +494,41 @@ def attach_all(session: Session, *, district_codes: Sequence[str] | None = None)
     )
 
 
+def reassign_addresses(session: Session, *, grid_codes: Sequence[str]) -> int:
+    """Give each address in or assigned to these grids the grid now covering its point (the
+    lowest code on a shared boundary, NULL outside every grid), after grids were re-cut;
+    returns how many changed."""
+    if not grid_codes:
+        return 0
+    changed = session.execute(
+        text(
+            """
+            WITH candidate AS (
+                SELECT a.code, a.district_code FROM std_address a
+                WHERE a.grid_code = ANY(:codes)
+                UNION
+                SELECT a.code, a.district_code FROM grid g
+                JOIN std_address a ON ST_Covers(g.geom, a.geom)
+                WHERE g.code = ANY(:codes)
+            ), target AS (
+                SELECT c.code, c.district_code, g.code AS grid_code
+                FROM candidate c
+                JOIN std_address a ON a.code = c.code AND a.district_code = c.district_code
+                LEFT JOIN LATERAL (
+                    SELECT code FROM grid WHERE ST_Covers(geom, a.geom) ORDER BY code LIMIT 1
+                ) g ON true
+            )
+            UPDATE std_address a SET grid_code = t.grid_code
+            FROM target t
+            WHERE a.code = t.code AND a.district_code = t.district_code
+              AND a.grid_code IS DISTINCT FROM t.grid_code
+            """
+        ),
+        {"codes": list(grid_codes)},
+    )
+    return int(changed.rowcount)  # type: ignore[attr-defined]
+
+
 # --- reading ----------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from grid import houses as house_ledger
 from grid.address_import import import_addresses
 from grid.exceptions import ImportRejected
 from grid.models import AddressLevel, Building, House, StdAddress
+from grid.recut import reassign_buildings
 from grid.schemas import HouseCreate, HouseUpdate
 from grid.std_address import attach_all, children_of, get_address
 from tests.factories import COMMUNITY, add_building, add_grid, add_house, admin_tree, square
@@ -266,3 +267,21 @@ def test_bad_door_plate_rows_are_reported_by_row_and_nothing_is_written(session,
     assert "outside every grid" in rejected[2].reason
     assert "building NOPE does not exist" in rejected[3].reason
     assert session.execute(text("SELECT count(*) FROM std_address")).scalar_one() == 0
+
+
+def test_addresses_follow_their_buildings_to_a_re_cut_grid(session):
+    b = _city(session)
+    add_house(session, b["B1"], unit="1", floor=5, room="0501")
+    attach_all(session)
+    # A grid with a lower code over B1 only: on re-assignment it wins B1's point.
+    b1_point = session.scalar(select(func.ST_AsText(func.ST_PointOnSurface(Building.geom))).where(
+        Building.code == "B1"))  # fmt: skip
+    lon, lat = (float(v) for v in b1_point.removeprefix("POINT(").removesuffix(")").split())
+    add_grid(session, C + "000", square(lon - 0.0001, lat - 0.0001, 0.0002))
+    reassign_buildings(session, grid_codes=[C + "000"])
+    grids = dict(session.execute(select(StdAddress.code, StdAddress.grid_code)).all())
+    building = C + "001" + "0002" + "0001"
+    below = [code for code in grids if code.startswith(building)]
+    assert len(below) == 4  # building, unit, floor, room
+    assert {grids[code] for code in below} == {C + "000"}
+    assert grids[C + "0010001" + "0001"] == GRID  # B2 stays
