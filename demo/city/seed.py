@@ -114,7 +114,7 @@ def seed_demo_city(
     When the scale's districts exist already, nothing is written and the summary counts what
     is there (`already_present=True`); `replace=True` deletes those districts' rows first.
     `on_progress(stage, done, total)` reports "generate", then "admin_units", "grids",
-    "buildings" and "houses" as they are copied.
+    "buildings" and "houses" as they are copied, then "addresses" (标准地址, grid/std_address.py).
     """
     spec = city_scale(scale)
     codes = spec.district_codes
