@@ -120,9 +120,9 @@ def _houses(
     """The houses of the candidate buildings that the unit/floor/room of the text name."""
     if not building_ids or (parsed.room is None and parsed.unit is None):
         return {}
-    stmt = select(House.id, House.building_id, House.unit, House.floor, House.room).where(
-        House.building_id.in_(building_ids)
-    )
+    stmt = select(
+        House.id, House.building_id, House.unit, House.floor, House.room, House.address_code
+    ).where(House.building_id.in_(building_ids))
     if parsed.room is not None:
         floor, labels = room_labels(parsed.floor, parsed.room)
         stmt = stmt.where(House.room.in_(labels))
@@ -227,6 +227,7 @@ def search_addresses(
             Building.name_key,
             Building.grid_code,
             Building.district_code,
+            Building.address_code,
             func.ST_X(point).label("lon"),
             func.ST_Y(point).label("lat"),
         )
@@ -251,6 +252,7 @@ def search_addresses(
             house_id=s.house.id if s.house is not None else None,
             house_code=house_code(s.row.code, s.house.unit, s.house.room) if s.house else None,
             room=f"{s.house.unit}单元{s.house.room}室" if s.house is not None else None,
+            address_code=s.house.address_code if s.house is not None else s.row.address_code,
             grid_code=s.row.grid_code,
             district_code=s.row.district_code,
             lon=round(float(s.row.lon), 7),

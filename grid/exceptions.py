@@ -69,3 +69,7 @@ class InvalidHouse(GridError, errors.Invalid):
 
 class HouseTaken(GridError, errors.Conflict):
     """Another house of the building already has that unit and room (the house code)."""
+
+
+class AddressCodesExhausted(GridError, errors.Conflict):
+    """A standard-address parent has given every sequence number its code level has room for."""

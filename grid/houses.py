@@ -18,6 +18,7 @@ from grid.exceptions import HouseTaken, InvalidHouse, NotFound
 from grid.models import Building, House
 from grid.schemas import HouseCreate, HouseUpdate
 from grid.service import find_house, house_code
+from grid.std_address import attach_buildings, attach_houses
 
 
 def find_building(session: Session, *, code: str) -> Building:
@@ -96,6 +97,10 @@ def add_house(session: Session, *, building: Building, data: HouseCreate) -> Hou
     )
     session.add(house)
     _flushed(session, building, house)
+    if building.address_code is None:  # a building from before standard addresses
+        attach_buildings(session, building_ids=[building.id])
+    attach_houses(session, house_ids=[house.id])  # its room address (标准地址)
+    session.refresh(house)
     return house
 
 
@@ -112,9 +117,15 @@ def change_house(
     unit, room = values.get("unit", house.unit), values.get("room", house.room)
     if (unit, room) != (house.unit, house.room):
         _check_code_free(session, building, unit, room, own_id=house.id)
+    moved = any(name in values for name in ("unit", "floor", "room"))
     for name, value in values.items():
         setattr(house, name, value)
+    if moved:  # another room: the old address stays (codes are never re-used)
+        house.address_code = None
     _flushed(session, building, house)
+    if moved:
+        attach_houses(session, house_ids=[house.id])
+        session.refresh(house)
     return house
 
 

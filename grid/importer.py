@@ -28,6 +28,7 @@ from gis.geometry import GeometryError, validate_polygonal
 from grid.exceptions import ImportRejected
 from grid.io import FeatureFile, GeometryArray, blank, read_feature_file
 from grid.models import AdminLevel, AdminUnit, Building, BuildingUse, Grid, GridType
+from grid.std_address import attach_buildings
 
 __all__ = [
     "ImportReport",
@@ -692,7 +693,7 @@ def load_buildings(
     if problems:
         drop_staging(session)
         raise ImportRejected(ImportReport(total, 0, problems.rejections()))
-    inserted = session.execute(  # type: ignore[attr-defined]  # a CursorResult
+    new_ids = session.scalars(
         text(
             f"""
             INSERT INTO building (code, name, address, floors, use, grid_code, district_code,
@@ -700,12 +701,15 @@ def load_buildings(
             SELECT t.code, t.name, t.address, t.floors, CAST(t.use AS building_use),
                    a.grid_code, a.district_code, ST_Multi(t.geom)
             FROM {_BUILDING_TABLE} t JOIN {_ASSIGNMENT_TABLE} a USING (row_no)
+            RETURNING id
             """
         )
-    ).rowcount
+    ).all()
     drop_staging(session)
-    report("write", int(inserted))
-    return ImportReport(total, int(inserted))
+    # Each new building gets its standard address (标准地址), and its road and door plate.
+    attach_buildings(session, building_ids=[int(i) for i in new_ids])
+    report("write", len(new_ids))
+    return ImportReport(total, len(new_ids))
 
 
 def _floors(value: Any, i: int, problems: _Problems) -> int | None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -148,6 +149,8 @@ class Building(DistrictKeyed, Base):
         ),
         Index("ix_building_name_key", "name_key"),
         district_fk("grid_code", "grid.code"),
+        district_fk("address_code", "std_address.code"),
+        UniqueConstraint("address_code", "district_code", name="uq_building_address_code"),
         placed(Placement.DISTRIBUTED),
     )
 
@@ -163,6 +166,8 @@ class Building(DistrictKeyed, Base):
     )
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
     district_code: Mapped[str] = mapped_column(String(6), primary_key=True, index=True)
+    # The building's standard address (标准地址, level 楼栋), set by grid/std_address.py.
+    address_code: Mapped[str | None] = mapped_column(String(32), default=None)
     geom: Mapped[WKBElement] = mapped_column(
         Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True, nullable=False)
     )
@@ -178,6 +183,8 @@ class House(DistrictKeyed, Base):
         ),
         Index("ix_house_building_id", "building_id"),
         district_fk("building_id", "building.id", ondelete="CASCADE"),
+        district_fk("address_code", "std_address.code"),
+        UniqueConstraint("address_code", "district_code", name="uq_house_address_code"),
         placed(Placement.DISTRIBUTED),
     )
 
@@ -191,6 +198,8 @@ class House(DistrictKeyed, Base):
         db_enum(HouseUse, "house_use"), default=HouseUse.SELF_OCCUPIED
     )
     area_m2: Mapped[float | None] = mapped_column(default=None)
+    # The house's standard address (标准地址, level 户室), set by grid/std_address.py.
+    address_code: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class PartState(LabelledEnum):
@@ -241,3 +250,88 @@ class CityPart(DistrictKeyed, Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class AddressLevel(LabelledEnum):
+    """standard-address level below the community (district, street, community: admin_unit)"""
+
+    ROAD = "road", "路巷"
+    DOOR = "door", "门牌号"
+    BUILDING = "building", "楼栋"
+    UNIT = "unit", "单元"
+    FLOOR = "floor", "楼层"
+    ROOM = "room", "户室"
+
+
+# Digits a code has at each level: the community's 12, then road 3, door 4, building 4,
+# unit 2, floor 3, room 4 (grid/std_address.py documents the scheme).
+ADDRESS_CODE_LENGTH: dict[AddressLevel, int] = {
+    AddressLevel.ROAD: 15,
+    AddressLevel.DOOR: 19,
+    AddressLevel.BUILDING: 23,
+    AddressLevel.UNIT: 25,
+    AddressLevel.FLOOR: 28,
+    AddressLevel.ROOM: 32,
+}
+_LENGTH_BY_LEVEL = " ".join(
+    f"WHEN '{level.value}' THEN {n}" for level, n in ADDRESS_CODE_LENGTH.items()
+)
+
+
+class StdAddress(DistrictKeyed, Base):
+    """A standard address (标准地址) below the community: road, door plate, building, unit,
+    floor or room, with its stable code, its parent, its full text, point and grid.
+
+    Rows are never deleted, so a code is never given to another place.
+    """
+
+    __tablename__ = "std_address"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[0-9]+$'", name="code_digits"),
+        CheckConstraint(
+            f"length(code) = CASE level::text {_LENGTH_BY_LEVEL} END", name="code_fits_level"
+        ),
+        CheckConstraint("substr(code, 1, 12) = community_code", name="code_in_community"),
+        CheckConstraint("substr(code, 1, 6) = district_code", name="code_in_district"),
+        CheckConstraint(
+            "parent_code IS NULL OR substr(code, 1, length(parent_code)) = parent_code",
+            name="code_under_parent",
+        ),
+        district_fk("parent_code", "std_address.code"),
+        Index("ix_std_address_parent_code", "parent_code"),
+        # The address search looks door plates and buildings up by key (grid/addresses.py).
+        Index(
+            "ix_std_address_match_key",
+            "match_key",
+            postgresql_where=text("level IN ('door', 'building')"),
+        ),
+        # One road of a name per community, one door plate of a number per road, one unit,
+        # floor or room of a label per parent: a re-import finds the address it made before.
+        Index(
+            "uq_std_address_sibling",
+            "district_code",
+            text("coalesce(parent_code, community_code)"),
+            "level",
+            "match_key",
+            unique=True,
+            postgresql_where=text("level <> 'building'"),
+        ),
+        placed(Placement.DISTRIBUTED),
+    )
+    identity_column = "code"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    level: Mapped[AddressLevel] = mapped_column(db_enum(AddressLevel, "address_level"))
+    community_code: Mapped[str] = mapped_column(ForeignKey("admin_unit.code"), index=True)
+    # NULL for a road, and for a building with no door plate (it hangs on its community).
+    parent_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    name: Mapped[str] = mapped_column(String(100))  # this level's part: 夷陵大道, 121号, 12栋 …
+    # What a search compares: the road name, 夷陵大道121号, 前进里#12, the unit, floor or room.
+    match_key: Mapped[str | None] = mapped_column(Text, default=None)
+    full_text: Mapped[str] = mapped_column(String(300))  # the 标准地址 string
+    grid_code: Mapped[str | None] = mapped_column(String(15), default=None)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=True, nullable=False)
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

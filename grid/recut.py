@@ -31,6 +31,7 @@ from grid.importer import (
 )
 from grid.io import FeatureFile, features_from_frame
 from grid.models import AdminLevel, AdminUnit, Building, Grid, House
+from grid.std_address import reassign_addresses
 
 __all__ = [
     "BuildingMove",
@@ -137,6 +138,7 @@ def reassign_buildings(
         """
     ).bindparams(bindparam("codes", type_=ARRAY(String)))
     rows = session.execute(statement, {"codes": codes}).all()
+    reassign_addresses(session, grid_codes=codes)  # the 标准地址 in those grids follow
     session.expire_all()  # building rows changed behind the ORM's back
     return sorted(
         (BuildingMove(int(r[0]), str(r[1]), r[2], r[3]) for r in rows),

@@ -148,6 +148,10 @@ class AddressCandidate(BaseModel):
     house_id: int | None = Field(description="the house (户) when a unit/room was given and exists")
     house_code: str | None = Field(description="building code-unit-room, as the ledger writes it")
     room: str | None = Field(description="the house as read aloud: 3单元0502室")
+    address_code: str | None = Field(
+        default=None,
+        description="the standard address (标准地址) of the house, else of the building",
+    )
     grid_code: str | None
     district_code: str
     lon: float = Field(description="CGCS2000 (4490) longitude of a point inside the building")
@@ -268,3 +272,30 @@ class PartNamed(BaseModel):
     owner_unit_id: int | None
     owner_name: str | None
     distance_m: float
+
+
+class StdAddressRead(BaseModel):
+    """A standard address (标准地址): its code, level, part, full text, point and grid, and the
+    building or house hung on it."""
+
+    code: str
+    level: str  # road, door, building, unit, floor, room
+    level_label: str  # 路巷, 门牌号, 楼栋, 单元, 楼层, 户室
+    name: str
+    full_text: str
+    parent_code: str | None  # None: the community is the parent (community_code)
+    community_code: str
+    grid_code: str | None
+    lon: float
+    lat: float
+    building_code: str | None = None  # the building on a 楼栋 address
+    house_code: str | None = None  # the house on a 户室 address
+
+
+class StdAddressPage(BaseModel):
+    """A page of the addresses one level below an address or community."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[StdAddressRead]

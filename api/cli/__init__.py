@@ -374,6 +374,7 @@ class ImportLayer(StrEnum):
     grids = "grids"
     buildings = "buildings"
     parts = "parts"  # city parts (城市部件): points, CSV with lon and lat columns too
+    addresses = "addresses"  # door plates (门牌): road, number, lon/lat, optional building_code
 
 
 @app.command("import")
@@ -387,8 +388,9 @@ def import_file(
         Crs, typer.Option(help="lon/lat system of a file that declares none")
     ] = Crs.CGCS2000,
 ) -> None:
-    """Import grids, buildings or city parts; nothing is written if any feature is rejected."""
-    from grid import importer, parts
+    """Import grids, buildings, city parts or door plates (门牌); nothing is written if any
+    feature is rejected."""
+    from grid import address_import, importer, parts
     from grid.exceptions import ImportRejected
 
     if not path.exists():
@@ -397,6 +399,8 @@ def import_file(
         with progress_bar() as report, session_scope() as session:
             if layer is ImportLayer.grids:
                 result = importer.import_grids(session, path=path, crs=crs.value)
+            elif layer is ImportLayer.addresses:
+                result = address_import.import_addresses(session, path=path, crs=crs.value)
             elif layer is ImportLayer.parts:
                 result = parts.import_parts(session, path=path, crs=crs.value, on_progress=report)
             else:

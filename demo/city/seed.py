@@ -17,6 +17,7 @@ from demo.writing import batch_progress, reserve_ids
 from gis.bulk import copy_rows
 from gis.db import STORAGE_SRID
 from grid.models import AdminLevel
+from grid.std_address import attach_all
 
 # --------------------------------------------------------------------------- seeding
 
@@ -60,6 +61,9 @@ def _delete_districts(session: Session, codes: Sequence[str]) -> None:
     params = {"codes": list(codes)}
     statements = (
         "DELETE FROM house WHERE district_code = ANY(:codes)",
+        "UPDATE building SET address_code = NULL WHERE district_code = ANY(:codes)",
+        # Deleting districts is the one place addresses go: the codes go with the districts.
+        "DELETE FROM std_address WHERE district_code = ANY(:codes)",
         "DELETE FROM building WHERE district_code = ANY(:codes) OR grid_code IN "
         "(SELECT code FROM grid WHERE district_code = ANY(:codes))",
         "DELETE FROM grid WHERE district_code = ANY(:codes)",
@@ -110,7 +114,7 @@ def seed_demo_city(
     When the scale's districts exist already, nothing is written and the summary counts what
     is there (`already_present=True`); `replace=True` deletes those districts' rows first.
     `on_progress(stage, done, total)` reports "generate", then "admin_units", "grids",
-    "buildings" and "houses" as they are copied.
+    "buildings" and "houses" as they are copied, then "addresses" (标准地址, grid/std_address.py).
     """
     spec = city_scale(scale)
     codes = spec.district_codes
@@ -120,6 +124,8 @@ def seed_demo_city(
         {"codes": [c + "000000" for c in codes]},
     ).scalar_one()
     if present and not replace:
+        # A city seeded before standard addresses existed gets them now (none when it has).
+        attach_all(session, district_codes=list(codes))
         return SeedSummary(
             scale=spec.name, seed=seed, already_present=True, **_count_present(session, codes)
         )
@@ -215,6 +221,12 @@ def seed_demo_city(
     # Fresh statistics so the planner uses the spatial indexes on the new rows right away.
     for table in ("admin_unit", "grid", "building", "house"):
         session.execute(text(f"ANALYZE {table}"))
+    if on_progress:
+        on_progress("addresses", 0, 1)
+    attach_all(session, district_codes=list(codes))  # 标准地址 of every building and house
+    session.execute(text("ANALYZE std_address"))
+    if on_progress:
+        on_progress("addresses", 1, 1)
     session.expire_all()
     return SeedSummary(
         scale=spec.name,

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from grid.models import AdminLevel, AdminUnit
+from grid.std_address import attach_all
 from people.models import StaffRole
 from tests.factories import (
     COMMUNITY,
@@ -135,3 +136,62 @@ def test_bad_input_is_a_422_with_a_sentence(client, places, params, field, words
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["field"] == field and words in error["message"]
+
+
+# --- standard addresses (标准地址) by code -----------------------------------------------------
+
+
+def test_a_standard_address_reads_with_its_house_and_children(client, session, places):
+    attach_all(session)
+    headers = places["headers"][StaffRole.GRID_WORKER]
+    # 测试路 is road 001 of the community; 1号 door 0001 (1 before 2); building 0001; unit 3
+    # is unit 01, floor 5 floor 001, room 0502 room 0001.
+    room = COMMUNITY + "001" + "0001" + "0001" + "01" + "001" + "0001"
+    got = client.get(f"/api/addresses/{room}", headers=headers)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert (body["level"], body["level_label"], body["house_code"]) == ("room", "户室", "BA-3-0502")
+    assert body["full_text"] == "西陵区西陵街道测试社区测试路1号1栋3单元5层0502室"
+    assert body["parent_code"] == room[:28] and body["grid_code"] == GRID_A
+
+    roads = client.get(f"/api/addresses/{COMMUNITY}/children", headers=headers).json()
+    assert [(a["code"], a["name"]) for a in roads["items"]] == [(COMMUNITY + "001", "测试路")]
+    doors = client.get(
+        f"/api/addresses/{COMMUNITY}001/children", params={"page_size": 1, "page": 2},
+        headers=headers,
+    ).json()  # fmt: skip
+    assert doors["total"] == 2 and [a["name"] for a in doors["items"]] == ["2号"]
+    building = client.get(f"/api/addresses/{COMMUNITY}00100010001", headers=headers).json()
+    assert building["building_code"] == "BA"
+
+
+def test_standard_addresses_of_another_district_and_bad_codes_are_refused(client, session, places):
+    attach_all(session)
+    session.add(
+        AdminUnit(
+            code="420503000000", name="伍家岗区", level=AdminLevel.DISTRICT, district_code="420503"
+        )
+    )
+    session.flush()
+    other = bearer(
+        add_staff(session, "addr.other", "command", area_code="420503000000")
+    )  # fmt: skip
+    road = COMMUNITY + "001"
+    assert client.get(f"/api/addresses/{road}", headers=other).status_code == 404
+    assert client.get(f"/api/addresses/{COMMUNITY}/children", headers=other).status_code == 404
+    admin = places["headers"][StaffRole.ADMIN]
+    assert client.get(f"/api/addresses/{road}", headers=admin).status_code == 200
+    assert client.get(f"/api/addresses/{road}9", headers=admin).status_code == 404
+    bad = client.get("/api/addresses/12x", headers=admin)
+    assert bad.status_code in (400, 422) and "not a standard-address code" in bad.text
+
+
+def test_a_candidate_carries_its_standard_address(client, session, places):
+    attach_all(session)
+    headers = places["headers"][StaffRole.ADMIN]
+    found = client.get(URL, params={"q": "测试路1号3单元502"}, headers=headers).json()
+    best = found["candidates"][0]
+    assert best["house_code"] == "BA-3-0502"
+    assert best["address_code"] == COMMUNITY + "001" + "0001" + "0001" + "01" + "001" + "0001"
+    building = client.get(URL, params={"q": "测试路2号"}, headers=headers).json()
+    assert building["candidates"][0]["address_code"] == COMMUNITY + "001" + "0002" + "0001"

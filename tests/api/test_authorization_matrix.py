@@ -58,6 +58,9 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/houses"): EVERYONE,
     ("GET", "/api/houses/{code}"): EVERYONE,
     ("GET", "/api/addresses/search"): EVERYONE,  # 地址匹配: the frame again, in one's own area
+    # standard addresses (标准地址): the frame, in one's own district
+    ("GET", "/api/addresses/{code}"): EVERYONE,
+    ("GET", "/api/addresses/{code}/children"): EVERYONE,
     # city parts (城市部件) are public facilities on the base map, in one's own district
     ("GET", "/api/parts"): EVERYONE,
     ("GET", "/api/parts/{code}"): EVERYONE,

@@ -142,3 +142,29 @@ def test_the_demo_city_has_owned_parts_and_a_parts_file_imports_with_row_numbers
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM city_part")).scalar() == parts + 1
     engine.dispose()
+
+
+def test_the_demo_city_has_standard_addresses_and_a_plate_list_imports(seeded, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(seeded)
+    with engine.connect() as connection:
+        unattached = connection.execute(
+            text(
+                "SELECT (SELECT count(*) FROM building WHERE address_code IS NULL)"
+                " + (SELECT count(*) FROM house WHERE address_code IS NULL)"
+            )
+        ).scalar()
+        before = connection.execute(text("SELECT count(*) FROM std_address")).scalar()
+    assert unattached == 0 and before > 0
+    path = tmp_path / "plates.csv"
+    path.write_text("road,number,lon,lat\n测试新路,1,111.295,30.715\n,2,111.295,30.715\n", "utf-8")
+    refused = run("import", "addresses", str(path), database_url=seeded)
+    assert refused.returncode == 1 and "road is missing" in refused.stderr
+    path.write_text("road,number,lon,lat\n测试新路,1,111.295,30.715\n", encoding="utf-8")
+    done = run("import", "addresses", str(path), database_url=seeded, check=True)
+    assert "imported 1 of 1 addresses" in done.stdout
+    with engine.connect() as connection:
+        after = connection.execute(text("SELECT count(*) FROM std_address")).scalar()
+    assert after == before + 2  # the road and its plate
+    engine.dispose()

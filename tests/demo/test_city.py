@@ -291,7 +291,7 @@ def test_seed_writes_what_was_generated(seeded: Seeded, generated_city: DemoCity
 
 def test_progress_reaches_every_stage_total(seeded: Seeded) -> None:
     last = {stage: (done, total) for stage, done, total in seeded.progress}
-    assert list(last) == ["generate", "admin_units", "grids", "buildings", "houses"]
+    assert list(last) == ["generate", "admin_units", "grids", "buildings", "houses", "addresses"]
     assert all(done == total for done, total in last.values())
     assert last["buildings"][1] == seeded.summary.buildings
 
