@@ -1,6 +1,6 @@
 // /worker: a grid worker files events (GPS or a tap on the map, category search, camera
 // photos), follows and verifies them, records special-group visits, and keeps the ledger of
-// the buildings in their grids (采集: houses, residents, moves, organisations). A report or a
+// the buildings in their grids (采集: houses, residents, moves, organisations, rentals). A report or a
 // ledger form is kept in IndexedDB with its idempotency key before it is sent, so one made
 // offline (or whose answer was lost) is sent again when the connection returns — and the key
 // makes it count once.
@@ -120,12 +120,15 @@ const outbox = (() => {
   };
 })();
 
+// Kinds of record that close something: a resend finding it closed (409) has done its work.
+const ONCE_ONLY = new Set(["task-close", "rental-close"]);
+
 /** Send one kept record: an event report, or a ledger form (its own path and method). */
 function sendRecord(record) {
   const headers = { "Idempotency-Key": record.key };
-  if (record.kind === "task-close") {
-    // Closing is once only: a resend whose first answer was lost finds the task closed (409),
-    // which is what was asked.
+  if (ONCE_ONLY.has(record.kind)) {
+    // Closing is once only: a resend whose first answer was lost finds the task (or the
+    // rental) closed (409), which is what was asked.
     return request(record.path, { method: record.method, json: record.fields, headers }).catch((error) => {
       if (error.status === 409) return { status: 409, body: null };
       throw error;
@@ -603,7 +606,7 @@ async function loadBuildings() {
   }
 }
 
-// --- collection (采集): houses, residents, moves and organisations of a building -----------------
+// --- collection (采集): houses, residents, moves, rentals and organisations of a building --------
 // Every form becomes a record of the outbox (kind, path, method, fields, title) sent with its
 // idempotency key like a report: kept first, shown 待发送 until the server has it.
 
@@ -948,20 +951,49 @@ function moveOutForm(resident) {
   });
 }
 
-function moveInForm(house) {
+/** The document type, number and 查找 Find button of a form that names a resident of the
+ * ledger; `finder.who` is the resident found (null until found, needs the network). */
+function residentFinder() {
   const found = h("p", { class: "muted", role: "status" }, "先按证件号码查找已登记的人 Find the registered person by their document number first.");
-  let who = null;
+  const finder = { who: null, form: null };
+  finder.fields = [
+    field({ name: "doc_type", label: "证件类型 Document", type: "select", options: DOC_TYPES, value: "id_card", required: true }),
+    h("div", { class: "row" }, field({ name: "doc_number", label: "证件号码 Number", required: true, maxlength: 40, autocomplete: "off" }), h("button", { type: "button", class: "secondary find", onclick: () => lookup() }, "查找 Find")),
+    found,
+  ];
+  async function lookup() {
+    const form = finder.form;
+    const number = form.elements.doc_number.value.trim().toUpperCase();
+    const kind = form.elements.doc_type.value;
+    const problem = kind === "id_card" ? idNumberProblem(number) : number ? null : "请填写证件号码 Enter the number.";
+    finder.who = null;
+    if (problem) {
+      found.textContent = problem;
+      return;
+    }
+    try {
+      finder.who = await api("/api/residents/lookup", { method: "POST", json: { doc_type: kind, doc_number: number } });
+      const who = finder.who;
+      found.textContent = `${who.name} · ${who.doc_masked} · 现住 now ${who.house_code || "无 none"}`;
+    } catch (failure) {
+      found.textContent = failure.message;
+    }
+  }
+  return finder;
+}
+
+function moveInForm(house) {
+  const finder = residentFinder();
   const form = collectForm({
     title: `搬入 Move in → ${house.code}`,
     submitLabel: "确认搬入 Move in",
     fields: [
-      field({ name: "doc_type", label: "证件类型 Document", type: "select", options: DOC_TYPES, value: "id_card", required: true }),
-      h("div", { class: "row" }, field({ name: "doc_number", label: "证件号码 Number", required: true, maxlength: 40, autocomplete: "off" }), h("button", { type: "button", class: "secondary", onclick: () => lookup() }, "查找 Find")),
-      found,
+      ...finder.fields,
       field({ name: "on", label: "搬入日期 On", type: "date", value: today(), max: today(), required: true }),
       field({ name: "reason", label: "原因 Reason", maxlength: 100, placeholder: "换房、租住…" }),
     ],
     toRecord: (f) => {
+      const who = finder.who;
       if (!who) throw { message: "请先查找要搬入的人（需联网） Find the person first (needs the network).", field: "doc_number" };
       const values = { house_code: house.code, on: f.elements.on.value };
       if (f.elements.reason.value.trim()) values.reason = f.elements.reason.value.trim();
@@ -974,23 +1006,144 @@ function moveInForm(house) {
     },
     onDone: refreshLater,
   });
-  async function lookup() {
-    const number = form.elements.doc_number.value.trim().toUpperCase();
-    const kind = form.elements.doc_type.value;
-    const problem = kind === "id_card" ? idNumberProblem(number) : number ? null : "请填写证件号码 Enter the number.";
-    who = null;
-    if (problem) {
-      found.textContent = problem;
-      return;
-    }
-    try {
-      who = await api("/api/residents/lookup", { method: "POST", json: { doc_type: kind, doc_number: number } });
-      found.textContent = `${who.name} · ${who.doc_masked} · 现住 now ${who.house_code || "无 none"}`;
-    } catch (failure) {
-      found.textContent = failure.message;
-    }
-  }
+  finder.form = form;
   return form;
+}
+
+// --- rentals (出租屋登记)
+
+const RISK_TEXT = { low: "低 Low", medium: "中 Medium", high: "高 High" };
+const DECLARED_USES = ["居住", "员工宿舍", "经营", "仓储", "其他"];
+
+/** 出租登记: the landlord (a resident found by document number, or an organisation of the
+ * building), the lease, the 治安责任书 date, the declared use and the rooms let. */
+function rentalForm(house, organisations) {
+  const finder = residentFinder();
+  const orgOptions = organisations.map((o) => [String(o.id), `${o.name} · ${o.credit_code}`]);
+  const byResident = h("div", { class: "stack landlord-resident" }, ...finder.fields);
+  const byOrganisation = h(
+    "div",
+    { class: "stack landlord-organisation", hidden: true },
+    orgOptions.length
+      ? field({ name: "landlord_organisation_id", label: "出租单位 Organisation", type: "select", options: orgOptions })
+      : h("p", { class: "muted" }, "本楼没有登记单位：先登记单位 No organisation in this building: register it first."),
+  );
+  const kind = field({
+    name: "landlord_kind",
+    label: "房东 Landlord",
+    type: "select",
+    options: [
+      ["resident", "个人（按证件查找）a resident, by document"],
+      ["organisation", "本楼单位 an organisation of this building"],
+    ],
+    value: "resident",
+    required: true,
+  });
+  const form = collectForm({
+    title: `出租登记 Register rental → ${house.code}`,
+    submitLabel: "登记 Register",
+    fields: [
+      kind,
+      byResident,
+      byOrganisation,
+      h(
+        "div",
+        { class: "grid2" },
+        field({ name: "lease_start", label: "租期起 Lease from", type: "date", value: today(), required: true }),
+        field({ name: "lease_end", label: "租期止 Lease to", type: "date" }),
+      ),
+      field({ name: "responsibility_signed_on", label: "治安责任书签订 Security letter signed", type: "date", max: today(), hint: "未签则风险等级至少为中 Unsigned: the grade is at least 中 medium." }),
+      h(
+        "div",
+        { class: "grid2" },
+        field({ name: "declared_use", label: "申报用途 Declared use", type: "select", options: DECLARED_USES.map((u) => [u, u]), value: DECLARED_USES[0] }),
+        field({ name: "rooms", label: "出租间数 Rooms let", type: "number", min: 1, max: 200, inputmode: "numeric" }),
+      ),
+    ],
+    toRecord: (f) => {
+      const values = { house_code: house.code };
+      let landlord;
+      if (f.elements.landlord_kind.value === "organisation") {
+        const chosen = f.elements.landlord_organisation_id ? f.elements.landlord_organisation_id.value : "";
+        if (!chosen) throw { message: "请选择出租单位 Choose the organisation.", field: "landlord_kind" };
+        values.landlord_organisation_id = Number(chosen);
+        landlord = organisations.find((o) => String(o.id) === chosen).name;
+      } else {
+        if (!finder.who) throw { message: "请先按证件号码查找房东（需联网） Find the landlord by document number first (needs the network).", field: "doc_number" };
+        values.landlord_resident_id = finder.who.id;
+        landlord = finder.who.name;
+      }
+      for (const name of ["lease_start", "lease_end", "responsibility_signed_on", "declared_use"]) {
+        const value = f.elements[name].value.trim();
+        if (value) values[name] = value;
+      }
+      if (!values.lease_start) throw { message: "请填写租期起始日 Enter when the lease starts.", field: "lease_start" };
+      if (values.lease_end && values.lease_end < values.lease_start) throw { message: "租期止不能早于租期起 The lease cannot end before it starts.", field: "lease_end" };
+      if (values.responsibility_signed_on && values.responsibility_signed_on > today()) throw { message: "治安责任书签订日期不能在将来 The letter cannot be signed in the future.", field: "responsibility_signed_on" };
+      const rooms = f.elements.rooms.value.trim();
+      if (rooms) {
+        values.rooms = Number(rooms);
+        if (!Number.isInteger(values.rooms) || values.rooms < 1 || values.rooms > 200) throw { message: "出租间数为1至200 Rooms let: 1 to 200.", field: "rooms" };
+      }
+      return ledgerRecord("rental", {
+        path: "/api/rentals",
+        fields: values,
+        title: `出租登记 ${house.code}`,
+        detail: [`房东 ${landlord}`, `租期 ${values.lease_start}–${values.lease_end || ""}`, values.responsibility_signed_on ? `责任书 ${values.responsibility_signed_on}` : "未签责任书", values.rooms ? `${values.rooms}间` : null].filter(Boolean).join(" · "),
+      });
+    },
+    onDone: refreshLater,
+  });
+  finder.form = form;
+  form.elements.landlord_kind.addEventListener("change", () => {
+    const org = form.elements.landlord_kind.value === "organisation";
+    byResident.hidden = org;
+    byOrganisation.hidden = !org;
+  });
+  return form;
+}
+
+/** 退租: the rental closes on a day, and everyone living there moves out that day. */
+function closeRentalForm(rental) {
+  return collectForm({
+    title: `退租 Close rental · ${rental.house_code}`,
+    submitLabel: "确认退租 Close rental",
+    fields: [
+      h("p", { class: "muted" }, `租客 ${rental.occupants} 人将于当日搬离 The ${rental.occupants} tenant(s) move out that day.`),
+      field({ name: "closed_on", label: "退租日期 Closed on", type: "date", value: today(), min: rental.lease_start, max: today(), required: true }),
+    ],
+    toRecord: (f) => {
+      const on = f.elements.closed_on.value;
+      if (!on) throw { message: "请填写退租日期 Enter the date.", field: "closed_on" };
+      if (on < rental.lease_start) throw { message: `退租日期不能早于租期起 ${rental.lease_start} It cannot be before the lease began.`, field: "closed_on" };
+      return ledgerRecord("rental-close", {
+        path: `/api/rentals/${rental.id}`,
+        method: "PATCH",
+        fields: { status: "closed", closed_on: on },
+        title: `退租 ${rental.house_code}`,
+        detail: `${on} · 租客 ${rental.occupants} 人搬离`,
+      });
+    },
+    onDone: refreshLater,
+  });
+}
+
+/** A house's active rental: landlord, lease, tenants, risk grade and the rules that raised it. */
+function rentalBox(rental, slot) {
+  return h(
+    "div",
+    { class: `rental risk-${rental.risk_grade}`, dataset: { rental: String(rental.id) } },
+    h(
+      "div",
+      { class: "event-head" },
+      h("span", { class: "status use-rented" }, "在租 Let"),
+      h("span", { class: `status risk risk-${rental.risk_grade}` }, `风险 ${RISK_TEXT[rental.risk_grade] || rental.risk_label}`),
+      h("span", { class: "muted tenants" }, `租客 ${rental.occupants} 人 tenants`),
+    ),
+    h("div", { class: "muted" }, `房东 Landlord ${rental.landlord_name} · 租期 ${rental.lease_start}–${rental.lease_end || "未定"}${rental.rooms ? ` · ${rental.rooms}间 rooms` : ""}${rental.declared_use ? ` · ${rental.declared_use}` : ""} · 责任书 ${rental.responsibility_signed_on || "未签 unsigned"}`),
+    h("ul", { class: "risk-reasons" }, rental.risk_reasons.map((r) => h("li", {}, r))),
+    h("div", { class: "buttons" }, h("button", { type: "button", class: "secondary close-rental", onclick: () => openForm(slot, closeRentalForm(rental)) }, "退租 Close rental")),
+  );
 }
 
 // --- organisations
@@ -1077,15 +1230,19 @@ function organisationForm(org) {
 async function loadBuildingData(code, grid) {
   const key = `gridgov.building.${state.me ? state.me.username : ""}.${code}`;
   try {
-    const [houses, residents, orgs] = await Promise.all([
+    const [houses, residents, orgs, rentals] = await Promise.all([
       api(`/api/houses?building=${encodeURIComponent(code)}&page_size=500`),
       api(`/api/residents?building=${encodeURIComponent(code)}&page_size=500`),
       grid ? api(`/api/organisations?grid=${encodeURIComponent(grid)}&page_size=500`) : Promise.resolve({ items: [] }),
+      grid ? api(`/api/rentals?grid=${encodeURIComponent(grid)}&status=active&page_size=500`) : Promise.resolve({ items: [] }),
     ]);
+    const houseList = (houses.features || []).map((f) => f.properties);
+    const here = new Set(houseList.map((house) => house.code));
     const data = {
-      houses: (houses.features || []).map((f) => f.properties),
+      houses: houseList,
       residents: itemsOf(residents),
       organisations: itemsOf(orgs).filter((o) => o.building_code === code),
+      rentals: itemsOf(rentals).filter((r) => here.has(r.house_code)),
       at: new Date().toISOString(),
     };
     cached(key, data);
@@ -1124,6 +1281,7 @@ async function openBuilding(building, { quiet = false } = {}) {
     if (!byHouse.has(r.house_code)) byHouse.set(r.house_code, []);
     byHouse.get(r.house_code).push(r);
   }
+  const rentalOf = new Map((data.rentals || []).map((r) => [r.house_code, r]));
   const houses = [...data.houses].sort((a, b) => a.unit.localeCompare(b.unit, "zh-CN", { numeric: true }) || a.floor - b.floor || a.room.localeCompare(b.room, "zh-CN", { numeric: true }));
   fill(
     body,
@@ -1147,7 +1305,7 @@ async function openBuilding(building, { quiet = false } = {}) {
     h(
       "ul",
       { class: "events collect-houses" },
-      houses.length ? houses.map((house) => houseRow(house, byHouse.get(house.code) || [])) : h("li", { class: "muted empty" }, "还没有房屋：先新增房屋 No houses yet: add one first."),
+      houses.length ? houses.map((house) => houseRow(house, byHouse.get(house.code) || [], rentalOf.get(house.code), data.organisations)) : h("li", { class: "muted empty" }, "还没有房屋：先新增房屋 No houses yet: add one first."),
     ),
     h("h3", {}, "单位 Organisations"),
     h(
@@ -1159,7 +1317,7 @@ async function openBuilding(building, { quiet = false } = {}) {
   renderQueued();
 }
 
-function houseRow(house, residents) {
+function houseRow(house, residents, rental, organisations) {
   const slot = h("div", { class: "collect-slot" });
   return h(
     "li",
@@ -1190,12 +1348,14 @@ function houseRow(house, residents) {
           ),
         )
       : null,
+    rental ? rentalBox(rental, slot) : null,
     h(
       "div",
       { class: "buttons" },
       h("button", { type: "button", class: "secondary register", onclick: () => openForm(slot, residentForm(house, null)) }, "＋住户 Resident"),
       h("button", { type: "button", class: "secondary move-in", onclick: () => openForm(slot, moveInForm(house)) }, "搬入 Move in"),
       h("button", { type: "button", class: "secondary edit-house", onclick: () => openForm(slot, houseForm(house)) }, "修改 Edit"),
+      rental ? null : h("button", { type: "button", class: "secondary register-rental", onclick: () => openForm(slot, rentalForm(house, organisations)) }, "出租登记 Rental"),
     ),
     slot,
   );
