@@ -1033,8 +1033,8 @@ function rentalForm(house, organisations) {
     label: "房东 Landlord",
     type: "select",
     options: [
-      ["resident", "个人（按证件查找）a resident, by document"],
-      ["organisation", "本楼单位 an organisation of this building"],
+      ["resident", "个人 a resident"],
+      ["organisation", "本楼单位 an organisation"],
     ],
     value: "resident",
     required: true,
@@ -1103,13 +1103,14 @@ function rentalForm(house, organisations) {
   return form;
 }
 
-/** 退租: the rental closes on a day, and everyone living there moves out that day. */
+/** 退租: the rental closes on a day and its tenant records end that day (the residents' own
+ * residence in the house is a separate 搬离). */
 function closeRentalForm(rental) {
   return collectForm({
     title: `退租 Close rental · ${rental.house_code}`,
     submitLabel: "确认退租 Close rental",
     fields: [
-      h("p", { class: "muted" }, `租客 ${rental.occupants} 人将于当日搬离 The ${rental.occupants} tenant(s) move out that day.`),
+      h("p", { class: "muted" }, `租客 ${rental.occupants} 人的租住记录于当日结束；仍住在此的住户请另行“搬离” The ${rental.occupants} tenant(s) leave the rental that day; anyone who also leaves the house is moved out separately.`),
       field({ name: "closed_on", label: "退租日期 Closed on", type: "date", value: today(), min: rental.lease_start, max: today(), required: true }),
     ],
     toRecord: (f) => {
