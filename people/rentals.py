@@ -27,8 +27,9 @@ from gis.clock import local_today
 from gis.codes import LabelledEnum
 from gis.config import Settings, get_settings
 from grid import exceptions as grid_errors
+from grid import houses as house_ledger
 from grid import service as grid_service
-from grid.models import Building, House
+from grid.models import Building, House, HouseUse
 from people.access import READ_PERSONS, Actor, grid_scope, require_grid, require_role
 from people.changes import LedgerEntity, Written, create_once, record_change
 from people.exceptions import AlreadyClosed, Duplicate, InvalidRecord, NotFound
@@ -90,14 +91,14 @@ def crowding(
     per_room = settings.rental_max_occupants_per_room
     if rooms and occupants > rooms * per_room:
         reasons.append(
-            f"{occupants} occupants in {rooms} rooms let, more than {per_room} per room "
-            f"(群租嫌疑: 每间超过{per_room}人)"
+            f"群租嫌疑：出租{rooms}间住{occupants}人，每间超过{per_room}人 "
+            f"({occupants} occupants in {rooms} room(s) let, more than {per_room} per room)"
         )
     per_occupant = settings.rental_min_m2_per_occupant
     if area_m2 and occupants and area_m2 < occupants * per_occupant:
         reasons.append(
-            f"{occupants} occupants in {area_m2:g} m², {area_m2 / occupants:.1f} m² each, "
-            f"less than {per_occupant:g} m² (群租嫌疑: 人均面积不足)"
+            f"群租嫌疑：人均面积{area_m2 / occupants:.1f} m²，不足{per_occupant:g} m² "
+            f"({occupants} occupants in {area_m2:g} m²)"
         )
     return reasons
 
@@ -120,24 +121,24 @@ def assess(
         raised.append(
             (
                 grade,
-                f"{findings.fire_events} fire-safety event(s) at the building in the last "
-                f"{days} days (消防隐患)",
+                f"消防隐患：本楼近{days}天{findings.fire_events}起 "
+                f"({findings.fire_events} fire-safety event(s) at the building in {days} days)",
             )
         )
     if findings is not None and findings.recent_events >= settings.rental_recent_events_medium:
         raised.append(
             (
                 RiskGrade.MEDIUM,
-                f"{findings.recent_events} events at the building in the last {days} days "
-                "(近期事件较多)",
+                f"近期事件较多：本楼近{days}天{findings.recent_events}起 "
+                f"({findings.recent_events} events at the building in {days} days)",
             )
         )
     if not signed:
         raised.append(
-            (RiskGrade.MEDIUM, "no security responsibility letter signed (未签治安责任书)")
+            (RiskGrade.MEDIUM, "未签治安责任书 (no security responsibility letter signed)")
         )
     if not raised:
-        return Assessment(RiskGrade.LOW, False, ["no rule raised the grade (无风险规则触发)"])
+        return Assessment(RiskGrade.LOW, False, ["无风险规则触发 (no rule raised the grade)"])
     grade = max((g for g, _ in raised), key=_ORDER.__getitem__)
     return Assessment(grade, bool(crowded), [f"{g.label} {g.value}: {text}" for g, text in raised])
 
@@ -450,6 +451,19 @@ def register_rental(
             after=rental_fields(rental),
             idempotency_key=key,
         )
+        if house.use is not HouseUse.RENTED:  # a let house is 出租 in the ledger and 楼盘表
+            before = house_ledger.house_fields(house, building)
+            house.use = HouseUse.RENTED
+            session.flush()
+            record_change(
+                session,
+                actor=actor,
+                entity=LedgerEntity.HOUSE,
+                entity_id=house.id,
+                district_code=house.district_code,
+                before=before,
+                after=house_ledger.house_fields(house, building),
+            )
         return rental.id
 
     rental_id, created = create_once(

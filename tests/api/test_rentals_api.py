@@ -146,7 +146,7 @@ def test_fire_safety_events_at_the_building_raise_the_grade(client, people_city)
     _add_event(session, "420502-20261201-900002", "0203", days_ago=200)  # too long ago
     medium = client.get(f"/api/rentals/{rental_id}", headers=headers).json()
     assert medium["risk_grade"] == "medium"
-    assert any("1 fire-safety event" in reason for reason in medium["risk_reasons"])
+    assert any("消防隐患：本楼近90天1起" in reason for reason in medium["risk_reasons"])
     _add_event(session, "420502-20261201-900003", "1101", days_ago=5)  # 火灾
     high = client.get(f"/api/rentals/{rental_id}", headers=headers).json()
     assert high["risk_grade"] == "high"

@@ -104,6 +104,41 @@ def test_registering_a_rental_makes_the_people_living_there_its_tenants(city):
     assert tuple(change) == ("create", "2026-03-01")
 
 
+def test_a_house_let_becomes_rented_in_the_ledger_with_the_change_recorded(city):
+    session = city["session"]
+    session.execute(
+        text(
+            "UPDATE house SET use = 'self_occupied' WHERE id IN (SELECT h.id "
+            "FROM house h JOIN building b ON b.id = h.building_id "
+            "WHERE b.code = 'BA' AND h.room IN ('0101', '0201'))"
+        )
+    )
+    session.execute(
+        text(
+            "UPDATE house SET use = 'rented' WHERE id IN (SELECT h.id FROM house h "
+            "JOIN building b ON b.id = h.building_id WHERE b.code = 'BA' "
+            "AND h.room = '0201')"
+        )
+    )
+    session.expire_all()
+    _let(city)
+    _let(city, "BA-1-0201")
+    uses = dict(
+        session.execute(
+            text(
+                "SELECT h.room, h.use::text FROM house h JOIN building b ON b.id = h.building_id "
+                "WHERE b.code = 'BA' AND h.room IN ('0101', '0201')"
+            )
+        ).all()
+    )
+    assert uses == {"0101": "rented", "0201": "rented"}
+    # Only the house that changed has a house change, saying what it was.
+    changes = session.execute(
+        text("SELECT before ->> 'use', after ->> 'use' FROM ledger_change WHERE entity = 'house'")
+    ).all()
+    assert changes == [("self_occupied", "rented")]
+
+
 def test_the_landlord_living_in_the_house_is_not_a_tenant(city):
     rental = _let(city, landlord_resident_id=city["residents"]["zhang"])
     assert _open_tenants(city["session"], rental.id) == []
@@ -265,7 +300,7 @@ def test_the_grade_explains_every_rule_that_raised_it():
     )
     assert assessment.grade is RiskGrade.HIGH
     joined = " | ".join(assessment.reasons)
-    assert "more than 2 per room" in joined and "3.3 m² each" in joined
+    assert "每间超过2人" in joined and "人均面积3.3 m²，不足5 m²" in joined
     assert "消防隐患" in joined and "治安责任书" in joined
 
 
@@ -445,7 +480,7 @@ def test_crowded_rental_task_one_past_the_threshold_only(city):
     generate_tasks(session, today=START + timedelta(days=1))
     assert _tasks(session) == [("crowded_rental", f"crowded_rental:rental:{rental.id}", GRID_A)]
     title = session.scalar(text("SELECT title FROM worker_task"))
-    assert "疑似群租" in title and "3.3 m² each" in title
+    assert "疑似群租" in title and "人均面积3.3 m²" in title
 
 
 def test_rules_run_for_one_district_leave_others_alone(city):
