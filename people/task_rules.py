@@ -7,6 +7,7 @@ run raises each task once while it is open:
 
 - 出租屋无人登记 rental_unregistered: an active rental nobody lives in as a tenant once the
   registration deadline (30 days) after the lease began has passed (lease_start + 30 < today);
+  and a house the ledger marks 出租 with no active rental (never registered, or closed);
 - 居住登记逾期 registration_overdue: a floating resident not registered by arrival + 30 days;
 - 居住证即将到期 permit_expiring: a floating resident's permit expiring within 30 days (or
   expired), one task per expiry day;
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Bundle, Session
 from gis.clock import local_today
 from gis.config import get_settings
 from grid import service as grid_service
-from grid.models import Building, House
+from grid.models import Building, House, HouseUse
 from people import floating
 from people.models import (
     Rental,
@@ -74,6 +75,21 @@ def _rentals(district_code: str | None) -> Any:
     if district_code:
         stmt = stmt.where(Rental.district_code == district_code)
     return stmt
+
+
+def _unregistered_lets(district_code: str | None) -> Any:
+    """Houses the ledger marks 出租 with no active rental (id, district, code, grid)."""
+    let = exists().where(
+        Rental.house_id == House.id,
+        Rental.district_code == House.district_code,
+        Rental.status == RentalStatus.ACTIVE,
+    )
+    stmt = (
+        select(House.id, House.district_code, grid_service.HOUSE_CODE, Building.grid_code)
+        .join(Building, House.building_id == Building.id)
+        .where(House.use == HouseUse.RENTED, ~let, Building.grid_code.is_not(None))
+    )
+    return stmt.where(House.district_code == district_code) if district_code else stmt
 
 
 def _living() -> Any:
@@ -128,6 +144,19 @@ def generate_tasks(
             due_on=due,
             key=f"rental_unregistered:rental:{rental.id}",
             detail={"house_code": code, "lease_start": rental.lease_start.isoformat()},
+        )
+
+    for house_id, district, code, grid in session.execute(_unregistered_lets(district_code)):
+        task(
+            TaskKind.RENTAL_UNREGISTERED,
+            district_code=district,
+            grid_code=grid,
+            subject="house",
+            subject_id=house_id,
+            title=f"出租房屋 {code} 未登记租赁: 用途为出租，无在租登记 (marked rented, no rental)",
+            due_on=due,
+            key=f"rental_unregistered:house:{house_id}",
+            detail={"house_code": code},
         )
 
     for (resident,) in session.execute(

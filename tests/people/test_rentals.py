@@ -440,6 +440,36 @@ def test_rental_unregistered_task_once_the_registration_deadline_passed(city):
     ]
 
 
+def test_a_house_marked_rented_without_an_active_rental_raises_a_task(city):
+    session = city["session"]
+    house_id = session.execute(
+        text(
+            "UPDATE house SET use = 'rented' WHERE id = (SELECT h.id FROM house h JOIN building b "
+            "ON b.id = h.building_id WHERE b.code = 'BB' AND h.room = '0101') RETURNING id"
+        )
+    ).scalar_one()
+    session.expire_all()
+    generate_tasks(session, today=START)
+    key = f"rental_unregistered:house:{house_id}"
+    assert _tasks(session) == [("rental_unregistered", key, GRID_B)]
+    # Registered: that task stays open until a worker closes it, and no new one comes.
+    rental = _let(
+        city, "BB-1-0101", actor="worker_b", landlord_resident_id=city["residents"]["wang"]
+    )
+    session.execute(text("UPDATE worker_task SET status = 'done', closed_at = now()"))
+    generate_tasks(session, today=START)
+    assert [k for _, k, _ in _tasks(session)] == [key]  # the closed one only
+    # Closed (退租) and still marked 出租: asked again.
+    rentals.change_rental(
+        session,
+        actor=city["worker_b"],
+        rental_id=rental.id,
+        changes=RentalUpdate(status="closed", closed_on=START),
+    )
+    generate_tasks(session, today=START)
+    assert [k for _, k, _ in _tasks(session)] == [key, key]
+
+
 def test_a_rental_with_a_tenant_raises_no_unregistered_task(city):
     _let(city)  # 张三 lives there
     generate_tasks(city["session"], today=START + timedelta(days=60))
