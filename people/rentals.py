@@ -27,9 +27,10 @@ from gis.clock import local_today
 from gis.codes import LabelledEnum
 from gis.config import Settings, get_settings
 from grid import exceptions as grid_errors
-from grid import houses as house_ledger
 from grid import service as grid_service
 from grid.models import Building, House, HouseUse
+from grid.schemas import HouseUpdate
+from people import houses
 from people.access import READ_PERSONS, Actor, grid_scope, require_grid, require_role
 from people.changes import LedgerEntity, Written, create_once, record_change
 from people.exceptions import AlreadyClosed, Duplicate, InvalidRecord, NotFound
@@ -451,19 +452,10 @@ def register_rental(
             after=rental_fields(rental),
             idempotency_key=key,
         )
-        if house.use is not HouseUse.RENTED:  # a let house is 出租 in the ledger and 楼盘表
-            before = house_ledger.house_fields(house, building)
-            house.use = HouseUse.RENTED
-            session.flush()
-            record_change(
-                session,
-                actor=actor,
-                entity=LedgerEntity.HOUSE,
-                entity_id=house.id,
-                district_code=house.district_code,
-                before=before,
-                after=house_ledger.house_fields(house, building),
-            )
+        # A let house is 出租 in the ledger and the 楼盘表 (recorded like any house change).
+        houses.change_house(
+            session, actor=actor, code=data.house_code, changes=HouseUpdate(use=HouseUse.RENTED)
+        )
         return rental.id
 
     rental_id, created = create_once(
