@@ -2,8 +2,8 @@
 
 Each row gives a road (路巷), a door number (门牌号), the plate's point and optionally the
 code of the building behind it. The point's grid gives the community; the road and door plate
-are found or added (grid/std_address.py), and a named building not yet attached hangs on the
-plate. Bad rows are reported by row number and nothing is written.
+are found or added (grid/std_address.py), and a named building with no door plate yet hangs
+on the plate. Bad rows are reported by row number and nothing is written.
 """
 
 from __future__ import annotations
@@ -153,20 +153,21 @@ def _database_checks(session: Session, problems: _Problems) -> None:
             f"lies outside every grid ({lon:.6f}, {lat:.6f}); import the grid first or correct "
             "the point (and its crs).",
         )
-    for row_no, code, known, held in session.execute(
+    for row_no, code, known, held, community in session.execute(
         text(
             """
-            SELECT t.row_no, t.building_code, b.id IS NOT NULL, a.full_text
+            SELECT t.row_no, t.building_code, b.id IS NOT NULL, a.full_text,
+                   CASE WHEN a.community_code <> t.community_code THEN c.name END
             FROM _door_stage t
             LEFT JOIN building b ON b.code = t.building_code
             LEFT JOIN std_address a ON a.code = b.address_code
                                    AND a.district_code = b.district_code
             LEFT JOIN std_address door ON door.code = a.parent_code
                                       AND door.district_code = a.district_code
+            LEFT JOIN admin_unit c ON c.code = a.community_code
             WHERE t.building_code IS NOT NULL
-              AND (b.id IS NULL OR (a.code IS NOT NULL AND (door.code IS NULL
-                   OR door.match_key <> t.road || t.number || '号'
-                   OR door.community_code <> t.community_code)))
+              AND (b.id IS NULL OR a.community_code <> t.community_code
+                   OR door.match_key <> t.road || t.number || '号')
             ORDER BY t.row_no
             """
         )
@@ -177,6 +178,12 @@ def _database_checks(session: Session, problems: _Problems) -> None:
                 f"building {code} does not exist; import the building first or leave "
                 "building_code empty.",
             )
+        elif community is not None:
+            problems.add(
+                row_no - 1,
+                f"building {code} is in {community}, but the plate's point lies in another "
+                "community; correct the point (and its crs) or the building_code.",
+            )
         else:
             problems.add(
                 row_no - 1,
@@ -186,7 +193,28 @@ def _database_checks(session: Session, problems: _Problems) -> None:
 
 
 def _attach_named_buildings(session: Session) -> None:
-    """Hang each named, not yet attached building on its row's door plate, then its houses."""
+    """Hang each named building not yet on a door plate on its row's door plate, then its
+    houses.
+
+    A building that hung on its community (no door plate was known when it was surveyed) gets
+    a new address under the plate, and its houses new ones under it; the old codes stay in the
+    tree, unused, so no code is ever given to another place.
+    """
+    session.execute(
+        text(
+            """
+            WITH moved AS (
+                SELECT b.id FROM _door_stage s
+                JOIN building b ON b.code = s.building_code
+                JOIN std_address a ON a.code = b.address_code AND a.district_code = b.district_code
+                WHERE a.parent_code IS NULL
+            ), houses AS (
+                UPDATE house h SET address_code = NULL FROM moved WHERE h.building_id = moved.id
+            )
+            UPDATE building b SET address_code = NULL FROM moved WHERE b.id = moved.id
+            """
+        )
+    )
     session.execute(
         text(
             """

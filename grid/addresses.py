@@ -1,10 +1,13 @@
 """Address search (地址匹配): from what a caller says to ranked buildings and houses.
 
-Two indexed keys find the candidates (migration 0016): the door plate (道路门牌, `夷陵大道121号`)
-as a prefix of the reversed address (`address_key`), and the estate and building number
-(小区楼栋, `前进里#12`) in `name_key`. Each candidate is then scored by what else the text
-says: the district, street and community named before it, and the unit and room (单元室号)
-looked up among the building's houses. Nothing found means no candidate, never a guess.
+Candidates come from the standard addresses (标准地址, grid/std_address.py) by two keys, each
+an index lookup on `std_address.match_key`: the door plate (道路门牌, `夷陵大道121号`) and
+the estate and building number (小区楼栋, `前进里#12`). A door plate gives the buildings
+hanging on it (or, with none registered yet, the door plate's own point: an imported 门牌
+list locates a call before the buildings are surveyed). Each candidate is then scored by
+what else the text says: the district, street and community named before it, and the unit and
+room (单元室号) looked up among the building's houses. Nothing found means no candidate,
+never a guess.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, func, literal, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, SQLColumnExpression, func, literal, or_, select, true
+from sqlalchemy.orm import Session, aliased
 
 from grid.address_text import (
     MAX_QUERY_CHARS,
@@ -25,11 +28,12 @@ from grid.address_text import (
     room_labels,
 )
 from grid.exceptions import InvalidAddressQuery
-from grid.models import AdminUnit, Building, House
+from grid.models import AddressLevel, AdminUnit, Building, House, StdAddress
 from grid.schemas import AddressCandidate, AddressSearch
 from grid.service import house_code
 
 MAX_CANDIDATES: Final = 20
+_MAX_HITS: Final = 200  # addresses (and buildings) a key may find before scoring
 # A ledger row is placed by its address only when the best candidate is this sure and no
 # other comes within RIVAL_MARGIN of it.
 CONFIDENT_SCORE: Final = 0.9
@@ -44,22 +48,26 @@ _NO_SUCH_ROOM: Final = 0.2
 _ROOM_AMBIGUOUS: Final = 0.1
 _UNREAD_TEXT: Final = 0.05
 _LEVELS: Final = (("district", "区县", 6), ("street", "街道", 9), ("community", "社区", 12))
-_ADMIN_WORDS: Final = ("自治区", "街道", "社区", "省", "市", "区", "县", "镇", "乡", "村")
+_DOOR_ONLY: Final = 0.1  # a door plate with no building registered on it: not sure enough
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def scope_filter(scope: Sequence[str] | None) -> ColumnElement[bool]:
-    """Buildings whose grid code starts with one of the `scope` prefixes (None: all)."""
+def scope_filter(
+    scope: Sequence[str] | None,
+    grid_code: SQLColumnExpression[str | None],
+    district_code: SQLColumnExpression[str],
+) -> ColumnElement[bool]:
+    """Rows whose `grid_code` starts with one of the `scope` prefixes (None: all)."""
     if scope is None:
         return true()
     if not scope:
         return literal(False)
-    where = or_(*[Building.grid_code.startswith(p, autoescape=True) for p in scope])
+    where = or_(*[grid_code.startswith(p, autoescape=True) for p in scope])
     if all(len(p) >= 6 for p in scope):  # the district key lets the planner prune (Citus too)
-        where = where & Building.district_code.in_(sorted({p[:6] for p in scope}))
+        where = where & district_code.in_(sorted({p[:6] for p in scope}))
     return where
 
 
@@ -72,19 +80,6 @@ def admin_names(session: Session, text: str) -> list[AdminName]:
         )
     ).all()
     return [AdminName(code=c, name=n, level=lv.value) for c, n, lv in rows]
-
-
-def _road_agrees(address: str | None, key: str) -> bool:
-    """Whether a stored address ends with the door plate `key` as a whole road name: what
-    comes before it is nothing or an admin unit (…街道夷陵大道121号), not more road name
-    (东夷陵大道121号)."""
-    if not address:
-        return False
-    plain = normalise(address)
-    if not plain.endswith(key):
-        return False
-    before = plain[: -len(key)]
-    return not before or before.endswith(_ADMIN_WORDS)
 
 
 def _check_query(q: str, limit: int) -> str:
@@ -146,9 +141,10 @@ def _asked_room(parsed: ParsedAddress) -> str:
 
 
 def _score(parsed: ParsedAddress, row: Any, houses: list[Any]) -> _Scored:
-    """How well one building fits the text, and why (Chinese, '; '-joined by the caller)."""
-    road_ok = parsed.road_key is not None and _road_agrees(row.address, parsed.road_key)
-    name_ok = parsed.building_key is not None and row.name_key == parsed.building_key
+    """How well one building (or bare door plate) fits the text, and why (Chinese, '; '-joined
+    by the caller)."""
+    road_ok = parsed.road_key is not None and row.door_key == parsed.road_key
+    name_ok = parsed.building_key is not None and row.building_key == parsed.building_key
     why: list[str] = []
     if road_ok and name_ok:
         score = _BOTH_MATCH
@@ -156,7 +152,10 @@ def _score(parsed: ParsedAddress, row: Any, houses: list[Any]) -> _Scored:
     elif road_ok:
         score = _KEY_MATCH
         why.append("道路门牌一致")
-        if parsed.building_key is not None:
+        if row.code is None:
+            score -= _DOOR_ONLY
+            why.append("门牌下尚无登记楼栋，定位到门牌")
+        elif parsed.building_key is not None:
             score = _CONTRADICTED
             why.append(f"楼栋不一致（该楼为{row.name or '无名楼栋'}）")
     else:
@@ -198,6 +197,111 @@ def _score(parsed: ParsedAddress, row: Any, houses: list[Any]) -> _Scored:
     return scored
 
 
+@dataclass(frozen=True)
+class _Place:
+    """A candidate before scoring: a building on a matched address, or a bare door plate."""
+
+    id: int | None  # the building's (None: a door plate with no building on it)
+    code: str | None
+    name: str | None
+    address: str | None
+    grid_code: str | None
+    district_code: str
+    address_code: str
+    door_code: str | None
+    door_key: str | None  # the door plate the building hangs on (夷陵大道121号)
+    building_key: str | None  # the building's own key (前进里#12)
+    lon: float
+    lat: float
+
+
+def _places(session: Session, parsed: ParsedAddress, scope: Sequence[str] | None) -> list[_Place]:
+    """The buildings on the door plate and the building the text names (one index lookup per
+    key in `std_address`), and the door plates among them with no building yet."""
+    keys: list[ColumnElement[bool]] = []
+    if parsed.road_key is not None:
+        keys.append(
+            (StdAddress.level == AddressLevel.DOOR) & (StdAddress.match_key == parsed.road_key)
+        )
+    if parsed.building_key is not None:
+        keys.append(
+            (StdAddress.level == AddressLevel.BUILDING)
+            & (StdAddress.match_key == parsed.building_key)
+        )
+    if not keys:
+        return []
+    hits = session.execute(
+        select(
+            StdAddress.code,
+            StdAddress.district_code,
+            StdAddress.level,
+            StdAddress.match_key,
+            StdAddress.full_text,
+            StdAddress.grid_code,
+            func.ST_X(StdAddress.geom).label("lon"),
+            func.ST_Y(StdAddress.geom).label("lat"),
+        )
+        .where(or_(*keys), scope_filter(scope, StdAddress.grid_code, StdAddress.district_code))
+        .order_by(StdAddress.code)
+        .limit(_MAX_HITS)
+    ).all()
+    if not hits:
+        return []
+    doors = [h.code for h in hits if h.level is AddressLevel.DOOR]
+    named = [h.code for h in hits if h.level is AddressLevel.BUILDING]
+    districts = sorted({h.district_code for h in hits})
+    on = aliased(StdAddress)  # the building's own address
+    door = aliased(StdAddress)  # the door plate it hangs on
+    point = func.ST_PointOnSurface(Building.geom)
+    rows = session.execute(
+        select(
+            Building.id,
+            Building.code,
+            Building.name,
+            Building.address,
+            Building.grid_code,
+            Building.district_code,
+            Building.address_code,
+            on.parent_code.label("door_code"),
+            door.match_key.label("door_key"),
+            on.match_key.label("building_key"),
+            func.ST_X(point).label("lon"),
+            func.ST_Y(point).label("lat"),
+        )
+        .join(on, (on.code == Building.address_code) & (on.district_code == Building.district_code))
+        .outerjoin(door, (door.code == on.parent_code) & (door.district_code == on.district_code))
+        .where(
+            on.district_code.in_(districts),
+            on.level == AddressLevel.BUILDING,
+            or_(on.parent_code.in_(doors), on.code.in_(named)),
+            scope_filter(scope, Building.grid_code, Building.district_code),
+        )
+        .order_by(Building.code)
+        .limit(_MAX_HITS)
+    ).all()
+    places = [_Place(**row._mapping) for row in rows]
+    built_on = {p.door_code for p in places}
+    places += [
+        _Place(
+            id=None,
+            code=None,
+            name=None,
+            address=h.full_text,
+            grid_code=h.grid_code,
+            district_code=h.district_code,
+            address_code=h.code,
+            door_code=h.code,
+            door_key=h.match_key,
+            building_key=None,
+            lon=h.lon,
+            lat=h.lat,
+        )
+        for h in hits
+        if h.level is AddressLevel.DOOR and h.code not in built_on
+    ]
+    return places
+
+
 def search_addresses(
     session: Session, *, q: str, limit: int = 5, scope: Sequence[str] | None = None
 ) -> AddressSearch:
@@ -209,41 +313,10 @@ def search_addresses(
     """
     text = _check_query(q, limit)
     parsed = parse_address(text, admin_names(session, normalise(text)))
-    road_key, building_key = parsed.road_key, parsed.building_key
-    if road_key is None and building_key is None:
-        return AddressSearch(query=q, parsed=parsed.as_dict(), candidates=[])
-    keys: list[ColumnElement[bool]] = []
-    if road_key is not None:
-        keys.append(Building.address_key.like(_escape_like(road_key[::-1]) + "%", escape="\\"))
-    if building_key is not None:
-        keys.append(Building.name_key == building_key)
-    point = func.ST_PointOnSurface(Building.geom)
-    rows = session.execute(
-        select(
-            Building.id,
-            Building.code,
-            Building.name,
-            Building.address,
-            Building.name_key,
-            Building.grid_code,
-            Building.district_code,
-            Building.address_code,
-            func.ST_X(point).label("lon"),
-            func.ST_Y(point).label("lat"),
-        )
-        .where(or_(*keys), scope_filter(scope))
-        .order_by(Building.code)
-        .limit(200)
-    ).all()
-    rows = [
-        r
-        for r in rows
-        if (road_key is not None and _road_agrees(r.address, road_key))
-        or (building_key is not None and r.name_key == building_key)
-    ]
-    houses = _houses(session, parsed, [r.id for r in rows])
-    scored = [_score(parsed, r, houses.get(r.id, [])) for r in rows]
-    scored.sort(key=lambda s: (-s.score, s.row.code))
+    places = _places(session, parsed, scope)
+    houses = _houses(session, parsed, [p.id for p in places if p.id is not None])
+    scored = [_score(parsed, p, houses.get(p.id, []) if p.id else []) for p in places]
+    scored.sort(key=lambda s: (-s.score, s.row.code or "", s.row.address_code))
     candidates = [
         AddressCandidate(
             building_code=s.row.code,
@@ -276,8 +349,9 @@ class AddressPlacement:
 def place_address(
     session: Session, *, text: str, scope: Sequence[str] | None = None
 ) -> AddressPlacement:
-    """The one building (and house) an address surely means: score ≥ 0.9 and no rival within
-    0.05; otherwise a sentence saying what was missing or ambiguous."""
+    """The one building (and house) an address surely means: score ≥ 0.9, no rival within
+    0.05, and a building (not a bare door plate); otherwise a sentence saying what was missing
+    or ambiguous."""
     try:
         found = search_addresses(session, q=text, limit=3, scope=scope)
     except InvalidAddressQuery as exc:
@@ -290,6 +364,12 @@ def place_address(
             "(道路门牌) or the community and building (社区+栋), or the 房屋编码",
         )
     best = candidates[0]
+    if best.building_code is None:
+        return AddressPlacement(
+            None,
+            f"地址“{text}” is the door plate {best.address} (标准地址 {best.address_code}), but no "
+            "building is registered on it yet; give the 房屋编码 or add the building first",
+        )
     if best.score < CONFIDENT_SCORE:
         return AddressPlacement(
             None,
@@ -297,7 +377,7 @@ def place_address(
             f"({best.address}, score {best.score:.2f}: {best.why}); give the 房屋编码",
         )
     if len(candidates) > 1 and best.score - candidates[1].score < RIVAL_MARGIN:
-        rivals = "、".join(c.building_code for c in candidates[:3])
+        rivals = "、".join(c.building_code or c.address_code or "" for c in candidates[:3])
         return AddressPlacement(
             None,
             f"地址“{text}” fits more than one building ({rivals}); add the district, street or "

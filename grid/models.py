@@ -119,19 +119,13 @@ class Grid(DistrictKeyed, Base):
     community: Mapped[AdminUnit] = relationship(lazy="joined")
 
 
-# The address search's keys (grid/addresses.py), kept by PostgreSQL on every write path (COPY,
-# imports, the ORM). Full-width digits are read as ASCII; grid/address_text.py makes the same
-# keys from what a caller says, and a test holds the two to agreeing.
-_FULL_WIDTH = "translate({col}, '０１２３４５６７８９', '0123456789')"
-# The address reversed, so "ends with 夷陵大道121号" is an indexed prefix match.
-ADDRESS_KEY_SQL = (
-    "reverse(regexp_replace(" + _FULL_WIDTH.format(col="address") + ", '\\s', '', 'g'))"
-)
-# 前进里社区12栋 / 前进里小区12号楼 → 前进里#12: the estate stem and the building number.
+# The building's key in the standard addresses (std_address.match_key), kept by PostgreSQL on
+# every write path (COPY, imports, the ORM). Full-width digits are read as ASCII;
+# grid/address_text.py makes the same key from what a caller says, and a test holds the two to
+# agreeing. 前进里社区12栋 / 前进里小区12号楼 → 前进里#12: the estate stem and the building number.
 NAME_KEY_SQL = (
-    "regexp_replace("
-    + _FULL_WIDTH.format(col="name")
-    + ", '(社区|小区|花园|村)?0*([0-9]+)(号楼|栋|幢|座|号)$', '#\\2')"
+    "regexp_replace(translate(name, '０１２３４５６７８９', '0123456789'), "
+    "'(社区|小区|花园|村)?0*([0-9]+)(号楼|栋|幢|座|号)$', '#\\2')"
 )
 
 
@@ -142,12 +136,6 @@ class Building(DistrictKeyed, Base):
     __table_args__ = (
         CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
         UniqueConstraint("code", "district_code"),
-        Index(
-            "ix_building_address_key",
-            "address_key",
-            postgresql_ops={"address_key": "text_pattern_ops"},
-        ),
-        Index("ix_building_name_key", "name_key"),
         district_fk("grid_code", "grid.code"),
         district_fk("address_code", "std_address.code"),
         UniqueConstraint("address_code", "district_code", name="uq_building_address_code"),
@@ -158,7 +146,6 @@ class Building(DistrictKeyed, Base):
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str | None] = mapped_column(String(200), default=None)
     address: Mapped[str | None] = mapped_column(String(300), default=None)
-    address_key: Mapped[str | None] = mapped_column(Text, Computed(ADDRESS_KEY_SQL, persisted=True))
     name_key: Mapped[str | None] = mapped_column(Text, Computed(NAME_KEY_SQL, persisted=True))
     floors: Mapped[int | None] = mapped_column(default=None)
     use: Mapped[BuildingUse] = mapped_column(

@@ -142,7 +142,9 @@ class HousePage(BaseModel):
 class AddressCandidate(BaseModel):
     """A place an address text may mean (地址匹配候选), best first in a search."""
 
-    building_code: str
+    building_code: str | None = Field(
+        description="None for a door plate (门牌) with no building registered on it yet"
+    )
     building_name: str | None
     address: str | None
     house_id: int | None = Field(description="the house (户) when a unit/room was given and exists")
@@ -154,8 +156,12 @@ class AddressCandidate(BaseModel):
     )
     grid_code: str | None
     district_code: str
-    lon: float = Field(description="CGCS2000 (4490) longitude of a point inside the building")
-    lat: float = Field(description="CGCS2000 (4490) latitude of a point inside the building")
+    lon: float = Field(
+        description="CGCS2000 (4490) longitude of a point inside the building (or the door plate)"
+    )
+    lat: float = Field(
+        description="CGCS2000 (4490) latitude of a point inside the building (or the door plate)"
+    )
     score: float = Field(ge=0, le=1, description="1 = every part of the text agrees")
     why: str = Field(description="which parts matched (中文), e.g. 道路门牌一致; 楼栋一致")
 

@@ -64,8 +64,8 @@ _HOUSES: Final = "_address_house"  # TEMP: the houses being attached
 _NEW: Final = "_address_new"  # TEMP: the addresses of one level about to be added
 _CODED: Final = "_address_coded"  # TEMP: the same with their sequence numbers
 
-# The stored address text with full-width digits read as ASCII and no spaces (as the
-# building's address_key, grid/models.py ADDRESS_KEY_SQL, reads it).
+# The stored address text with full-width digits read as ASCII and no spaces (as
+# grid/address_text.normalise reads what a caller says).
 _CLEAN = (
     "regexp_replace(translate(coalesce(b.address, ''), '０１２３４５６７８９', '0123456789'), "
     "'\\s', '', 'g')"

@@ -23,6 +23,7 @@ from gis.bulk import ewkb_hex
 from gis.geometry import to_multipolygon
 from gis.migrate import upgrade
 from grid.models import AdminLevel, AdminUnit, Building, Grid, House
+from grid.std_address import attach_buildings
 from people.access import Actor
 from people.documents import make_id_number
 from people.staff import create_staff
@@ -90,15 +91,25 @@ def add_grid(session: Session, code: str, geom: BaseGeometry, name: str | None =
 
 
 def add_building(
-    session: Session, code: str, geom: BaseGeometry, grid_code: str | None, **fields: object
+    session: Session,
+    code: str,
+    geom: BaseGeometry,
+    grid_code: str | None,
+    *,
+    attach: bool = True,
+    **fields: object,
 ) -> Building:
-    """A building with the given footprint, assigned to `grid_code` (and its district)."""
+    """A building with the given footprint, assigned to `grid_code` (and its district), with
+    its standard address (标准地址) as an import gives it (none outside every grid); with
+    `attach=False` it waits for a test's own attach step."""
     district = grid_code[:6] if grid_code else DISTRICT
     building = Building(
         code=code, geom=ewkb(geom), grid_code=grid_code, district_code=district, **fields
     )
     session.add(building)
     session.flush()
+    if attach:
+        attach_buildings(session, building_ids=[building.id])
     return building
 
 

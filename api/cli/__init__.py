@@ -252,16 +252,21 @@ def db_reset(
 @app.command("migrate")
 @clear_errors
 def migrate() -> None:
-    """Apply every pending migration."""
+    """Apply every pending migration, load the reference data, and give every building and
+    house still without one its standard address (标准地址; a city's first time takes minutes)."""
     from events.reference import load_reference_data
+    from grid.std_address import attach_all
 
     url = _database_url()
     upgrade(url)
     with session_scope() as session:
         categories, days = load_reference_data(session)
+    with session_scope() as session:
+        attached = attach_all(session)
     console.print(
         f"database at migration {current(url)}; reference data: {categories} new "
-        f"event categories, {days} new calendar days"
+        f"event categories, {days} new calendar days; standard addresses for "
+        f"{attached.buildings} buildings and {attached.houses} houses"
     )
 
 
@@ -489,7 +494,7 @@ def address(
         return
     table = Table("score", "building 建筑", "house 房屋", "grid 网格", "why 依据")
     for c in result.candidates:
-        building = f"{c.building_code} {c.building_name or ''}\n{c.address or ''}"
+        building = f"{c.building_code or '门牌'} {c.building_name or ''}\n{c.address or ''}"
         table.add_row(f"{c.score:.2f}", building, c.room or "—", c.grid_code or "—", c.why)
     console.print(table)
 

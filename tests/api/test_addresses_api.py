@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from grid.address_import import import_addresses
+from grid.addresses import CONFIDENT_SCORE, place_address
 from grid.models import AdminLevel, AdminUnit
 from grid.std_address import attach_all
 from people.models import StaffRole
@@ -195,3 +197,29 @@ def test_a_candidate_carries_its_standard_address(client, session, places):
     assert best["address_code"] == COMMUNITY + "001" + "0001" + "0001" + "01" + "001" + "0001"
     building = client.get(URL, params={"q": "测试路2号"}, headers=headers).json()
     assert building["candidates"][0]["address_code"] == COMMUNITY + "001" + "0002" + "0001"
+
+
+def test_a_door_plate_with_no_building_yet_is_found_at_its_point(client, session, places, tmp_path):
+    """A 门牌 list imported before the survey: the call is located at the plate's own point, as
+    a candidate without a building that no ledger row is ever placed on."""
+    plates = tmp_path / "plates.csv"
+    plates.write_text("road,number,lon,lat,building_code\n测试路,9,111.2955,30.7055,\n", "utf-8")
+    import_addresses(session, path=plates)
+    worker = places["headers"][StaffRole.GRID_WORKER]  # grid B, where the plate stands
+    (plate,) = client.get(URL, params={"q": "测试路9号"}, headers=worker).json()["candidates"]
+    assert plate["building_code"] is None and plate["house_id"] is None
+    assert (plate["lon"], plate["lat"]) == (111.2955, 30.7055)
+    assert plate["address"] == "西陵区西陵街道测试社区测试路9号"
+    assert plate["address_code"] == COMMUNITY + "001" + "0003"  # 测试路's third plate
+    assert plate["grid_code"] == GRID_B
+    assert plate["score"] < CONFIDENT_SCORE and "门牌下尚无登记楼栋" in plate["why"]
+    # The door plate of a building is the building, not the plate alone.
+    (built,) = client.get(URL, params={"q": "测试路2号"}, headers=worker).json()["candidates"]
+    assert built["building_code"] == "BB"
+    # Out of the caller's grids, the plate is not found either.
+    grid_a = bearer(add_staff(session, "addr.worker_a", "grid_worker", grid_codes=[GRID_A]))
+    assert client.get(URL, params={"q": "测试路9号"}, headers=grid_a).json()["candidates"] == []
+    placed = place_address(session, text="测试路9号")
+    assert placed.candidate is None and "no building is registered on it yet" in (
+        placed.reason or ""
+    )

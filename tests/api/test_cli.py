@@ -168,3 +168,42 @@ def test_the_demo_city_has_standard_addresses_and_a_plate_list_imports(seeded, t
         after = connection.execute(text("SELECT count(*) FROM std_address")).scalar()
     assert after == before + 2  # the road and its plate
     engine.dispose()
+
+
+def test_migrate_gives_buildings_and_houses_without_one_their_standard_address(seeded):
+    """A database from before the standard addresses (rows unattached) is attached by
+    `gridgov migrate`, and the address search finds such a building again."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(seeded)
+    pick = (
+        "SELECT id FROM building WHERE address_code IS NOT NULL AND address LIKE '%号' "
+        "ORDER BY id LIMIT 3"
+    )
+    with engine.begin() as connection:
+        ids = list(connection.scalars(text(pick)))
+        houses = connection.execute(
+            text("UPDATE house SET address_code = NULL WHERE building_id = ANY(:ids)"),
+            {"ids": ids},
+        ).rowcount
+        connection.execute(
+            text("UPDATE building SET address_code = NULL WHERE id = ANY(:ids)"), {"ids": ids}
+        )
+        code, address = connection.execute(
+            text("SELECT code, address FROM building WHERE id = :id"), {"id": ids[0]}
+        ).one()
+    done = run("migrate", database_url=seeded, check=True)
+    assert f"standard addresses for 3 buildings and {houses} houses" in " ".join(
+        done.stdout.split()
+    )
+    with engine.connect() as connection:
+        left = connection.execute(
+            text(
+                "SELECT (SELECT count(*) FROM building WHERE address_code IS NULL)"
+                " + (SELECT count(*) FROM house WHERE address_code IS NULL)"
+            )
+        ).scalar()
+    assert left == 0
+    found = run("address", address, "--json", database_url=seeded, check=True)
+    assert json.loads(found.stdout)["candidates"][0]["building_code"] == code
+    engine.dispose()

@@ -6,9 +6,13 @@ back with plain SQL."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import openpyxl
 from sqlalchemy import text
 
+from grid.address_import import import_addresses
 from people import crosscheck
 from tests.api.people_city import GRID_A, GRID_B, as_
 from tests.factories import add_staff, add_unit, bearer, id_number
@@ -25,7 +29,11 @@ def _prepare(session) -> None:
             "WHERE name IN ('张三', '李四')"
         )
     )
-    session.execute(text("UPDATE building SET address = '西陵区夷陵大道58号' WHERE code = 'BB'"))
+    # The district's door-plate list (门牌清单) hangs building BB on 夷陵大道58号.
+    with tempfile.TemporaryDirectory() as folder:
+        plates = Path(folder) / "plates.csv"
+        plates.write_text("road,number,lon,lat,building_code\n夷陵大道,58,111.2911,30.7011,BB\n")
+        import_addresses(session, path=plates)
 
 
 def _list(*rows: tuple[str, str, str]) -> bytes:

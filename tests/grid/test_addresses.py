@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from demo.city.generate import DemoCity, generate_city
 from demo.city.seed import seed_demo_city
@@ -21,13 +21,12 @@ from gis import local_pg
 from grid.address_text import (
     AdminName,
     building_name_key,
-    normalise,
     parse_address,
     room_labels,
 )
 from grid.addresses import place_address, search_addresses
 from grid.exceptions import InvalidAddressQuery
-from grid.models import Building
+from grid.models import Building, StdAddress
 from tests.factories import add_building, add_grid, admin_tree, fresh_database, square
 
 FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
@@ -106,8 +105,9 @@ def test_a_spoken_room_reads_as_the_stored_labels(floor, room, labels):
     assert room_labels(floor, room)[1] == labels
 
 
-def test_the_generated_keys_agree_with_the_parser(session):
-    """The `address_key`/`name_key` columns (SQL) and grid/address_text.py (Python) agree."""
+def test_the_standard_address_keys_agree_with_the_parser(session):
+    """The door plate and building keys std_address stores (SQL) are the ones
+    grid/address_text.py reads from the same words (Python)."""
     admin_tree(session)
     grid = "420502001001001"
     add_grid(session, grid, square(111.28, 30.70, 0.01))
@@ -123,14 +123,19 @@ def test_the_generated_keys_agree_with_the_parser(session):
             session, f"K{i}", square(111.281 + i * 0.001, 30.701, 0.0002), grid,
             name=name, address=address,
         )  # fmt: skip
+    door = aliased(StdAddress)
     rows = session.execute(
-        select(Building.name, Building.address, Building.name_key, Building.address_key)
+        select(Building.name, Building.address, StdAddress.match_key, door.match_key)
+        .join(StdAddress, StdAddress.code == Building.address_code)
+        .outerjoin(door, door.code == StdAddress.parent_code)
         .where(Building.code.startswith("K"))
         .order_by(Building.code)
     ).all()
-    for name, address, name_key, address_key in rows:
-        assert name_key == building_name_key(name)
-        assert address_key == (normalise(address)[::-1] if address else None)
+    assert len(rows) == len(samples)
+    for name, address, building_key, door_key in rows:
+        assert building_key == building_name_key(name)
+        said = parse_address(address, ADMIN) if address else None
+        assert door_key == (said.road_key if said else None)
 
 
 # --- the demo city --------------------------------------------------------------------------

@@ -33,9 +33,8 @@ def _city(session: Session) -> dict[str, Building]:
     spots = iter(range(10))
 
     def building(code: str, **fields: object) -> Building:
-        return add_building(
-            session, code, square(111.281 + next(spots) * 0.0005, 30.701, 0.0002), GRID, **fields
-        )
+        spot = square(111.281 + next(spots) * 0.0005, 30.701, 0.0002)
+        return add_building(session, code, spot, GRID, attach=False, **fields)
 
     return {
         "B1": building("B1", name="测试社区12栋", address="西陵区西陵街道夷陵大道121号"),
@@ -222,7 +221,8 @@ def test_a_door_plate_list_adds_roads_plates_and_hangs_named_buildings(session, 
     building = add_building(
         session, "G1", square(111.285, 30.705, 0.0002), GRID, name="测试社区3栋"
     )  # fmt: skip
-    add_house(session, building, unit="1", floor=1, room="0101")
+    house = add_house(session, building, unit="1", floor=1, room="0101")
+    attach_all(session)  # surveyed before the list: G1 and its room hang on the community
     path = _plates(
         tmp_path,
         [
@@ -240,7 +240,16 @@ def test_a_door_plate_list_adds_roads_plates_and_hangs_named_buildings(session, 
     assert rows[road + "0002" + "0001"][3] == PLACE + "胜利一路12号3栋"
     session.refresh(building)
     assert building.address_code == road + "0002" + "0001"
-    assert len(rows) == 1 + 2 + 1 + 3  # road, plates, building, unit/floor/room
+    session.refresh(house)
+    assert house.address_code == road + "0002" + "0001" + "01" + "001" + "0001"
+    # G1 hung on its community (road 000, door 0000) until the list came; those codes stay
+    # in the tree, held by nobody, and are never given to another place.
+    no_door = C + "0000000" + "0001"
+    assert rows[no_door] == ("building", None, "3栋", PLACE + "3栋")
+    assert rows[no_door + "01001" + "0001"][2] == "0101室"
+    assert session.scalar(select(Building.id).where(Building.address_code == no_door)) is None
+    assert session.scalar(select(House.id).where(House.address_code.startswith(no_door))) is None
+    assert len(rows) == 1 + 2 + (1 + 3) * 2  # road, plates, building + unit/floor/room twice
     again = import_addresses(session, path=path)  # a re-import adds nothing
     assert again.imported == 3 and _rows(session) == rows
 
@@ -285,3 +294,32 @@ def test_addresses_follow_their_buildings_to_a_re_cut_grid(session):
     assert len(below) == 4  # building, unit, floor, room
     assert {grids[code] for code in below} == {C + "000"}
     assert grids[C + "0010001" + "0001"] == GRID  # B2 stays
+
+
+def test_a_plate_list_never_moves_a_building_off_its_plate_or_out_of_its_community(
+    session, tmp_path
+):
+    b = _city(session)
+    attach_all(session)
+    other = COMMUNITY[:-3] + "002"
+    admin_tree(session, community=other, community_geom=square(111.30, 30.70, 0.01))
+    add_grid(session, other + "001", square(111.30, 30.70, 0.01))
+    before = _rows(session)
+    path = _plates(
+        tmp_path,
+        [
+            "夷陵大道,121,111.2851,30.7051,B1",  # its own plate again: fine
+            "夷陵大道,9,111.2851,30.7051,B2",  # B2 is on 夷陵大道7号
+            "胜利一路,3,111.3051,30.7051,B4",  # B4 (no plate yet) lies in 测试社区, not here
+        ],
+    )
+    with pytest.raises(ImportRejected) as caught:
+        import_addresses(session, path=path)
+    rejected = caught.value.report.rejected
+    assert [r.row for r in rejected] == [2, 3]
+    assert (
+        "already has the standard address 西陵区西陵街道测试社区夷陵大道7号" in rejected[0].reason
+    )
+    assert "building B4 is in 测试社区" in rejected[1].reason
+    assert _rows(session) == before
+    assert b["B4"].address_code == C + "00000000001"

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from grid.models import Building
+from grid.std_address import attach_buildings
 from people.models import Resident
 from tests.factories import id_number
 from tests.people.residents_city import person, run, write_rows
@@ -19,13 +20,17 @@ def named_city(residents_city: dict[str, Any]) -> dict[str, Any]:
     """The residents city with addresses and names as callers know them: BA is 测试路1号 and
     测试社区1栋; BB is 测试路2号 and 测试小区1栋 (the same estate words, so 测试1栋 fits both)."""
     session = residents_city["session"]
+    named = []
     for code, address, name in (
         ("BA", "西陵区西陵街道测试路1号", "测试社区1栋"),
         ("BB", "西陵区西陵街道测试路2号", "测试小区1栋"),
     ):
         building = session.scalars(select(Building).where(Building.code == code)).one()
-        building.address, building.name = address, name
+        # As if surveyed with these: the standard address (标准地址) is made from them.
+        building.address, building.name, building.address_code = address, name, None
+        named.append(building.id)
     session.flush()
+    attach_buildings(session, building_ids=named)
     return residents_city
 
 

@@ -3,8 +3,8 @@
 Adds `std_address` (a stable code per address, its level, parent, full text, point and grid,
 below the communities of admin_unit), distributed by district, and `address_code` on building
 and house: the one address each is attached to. Existing buildings and houses are attached by
-`gridgov addresses attach` (or the next demo seeding), not here: a migration keeps no copy of
-the address reader.
+`gridgov migrate` after the migrations (grid.std_address.attach_all), not here: a migration
+keeps no copy of the address reader.
 
 Revision ID: 0028
 Revises: 0029
