@@ -20,7 +20,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -460,7 +460,7 @@ def _moment(text: str, *, end: bool) -> datetime:
                 f"datetime 参数错误: '{text}' is not a date (YYYY-MM-DD)", field="datetime"
             ) from None
         first = datetime.combine(day, time(), CHINA_TZ)
-        return first + timedelta(days=1) - timedelta(microseconds=1) if end else first
+        return datetime.combine(day, time.max, CHINA_TZ) if end else first
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
