@@ -180,7 +180,7 @@ def items_doc(
 
     returned = len(page.features)
     links = [
-        _link(at(query.offset), "self", ogc.GEOJSON, "本页 this page"),
+        _link(at(query.offset), "self", ogc.GEOJSON, "本页 this page (GeoJSON)"),
         _link(at(query.offset, "html"), "alternate", HTML, "本页 this page (HTML)"),
         _link(urls(f"/collections/{found.id}"), "collection", JSON, found.title),
     ]

@@ -34,6 +34,10 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _html_link(collection: dict[str, Any]) -> str:
+    return next(link["href"] for link in collection["links"] if link.get("type") == "text/html")
+
+
 def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -51,11 +55,12 @@ def render(title: str, doc: dict[str, Any]) -> str:
     if doc.get("notice"):
         parts.append(f"<p><strong>{escape(doc['notice'])}</strong></p>")
     if "collections" in doc:
-        rows = [
-            {"id": c["id"], "title": c["title"], "description": c["description"]}
+        items = "".join(
+            f'<li><a href="{escape(_html_link(c))}">{escape(c["title"])}</a> '
+            f"<small>{escape(c['id'])}</small><br>{escape(c['description'])}</li>"
             for c in doc["collections"]
-        ]
-        parts.append(_table(rows, ["id", "title", "description"]))
+        )
+        parts.append(f"<ul>{items}</ul>")
     elif "features" in doc:
         features = doc["features"]
         columns = ["id", *(features[0]["properties"] if features else [])]
@@ -72,6 +77,7 @@ def render(title: str, doc: dict[str, Any]) -> str:
     return (
         '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
         + "".join(parts)
         + "</body></html>"

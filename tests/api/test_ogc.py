@@ -12,8 +12,10 @@ import mapbox_vector_tile
 import pyogrio
 import pytest
 from owslib.ogcapi.features import Features
+from playwright.sync_api import Browser
 from sqlalchemy import Engine
 
+from tests.api.browser import PHONE, WIDE, Watch, assert_fits_phone, open_context, shoot
 from tests.api.ogc_city import (
     BUILDINGS,
     EAST,
@@ -321,8 +323,29 @@ def test_html_when_asked(ogc: str, http: httpx.Client) -> None:
     assert page.headers["content-type"].startswith("text/html")
     assert "B-W1" in page.text and "共 5 个要素" in page.text
     browser_like = http.get(f"{ogc}/collections", headers={"Accept": "text/html,*/*;q=0.8"})
-    assert "建筑 buildings" in browser_like.text and "<table>" in browser_like.text
+    assert "建筑 buildings" in browser_like.text and "</ul>" in browser_like.text
     assert http.get(ogc).headers["content-type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, WIDE], ids=["phone", "wide"])
+def test_html_pages_read_offline_on_a_phone_and_a_desktop(
+    ogc: str, page_city: dict, browser: Browser, viewport: dict[str, int]
+) -> None:
+    watch = Watch()
+    context = open_context(browser, watch, viewport=viewport)
+    page = watch.page(context.new_page())
+    page.goto(f"{ogc}?f=html&api_key={page_city['key']}")
+    assert page.locator("h1").inner_text().startswith("gridgov 网格化社会治理")
+    page.click("text=图层 collections")  # the links carry the key on
+    page.click("text=建筑 buildings")
+    page.click("text=要素 features (HTML)")
+    assert "共 5 个要素" in page.inner_text("body")
+    assert page.locator("tbody tr").count() == 5
+    shoot(page, f"ogc-items-{viewport['width']}")
+    if viewport is PHONE:
+        assert_fits_phone(page)
+    watch.check()
+    context.close()
 
 
 # -- tiles -----------------------------------------------------------------------------------------
