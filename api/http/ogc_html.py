@@ -35,7 +35,8 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 def _html_link(collection: dict[str, Any]) -> str:
-    return next(link["href"] for link in collection["links"] if link.get("type") == "text/html")
+    links = collection["links"]
+    return str(next(link["href"] for link in links if link.get("type") == "text/html"))
 
 
 def _cell(value: Any) -> str:
