@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.http.auth import ALL_STAFF, Gate, actor_of
@@ -140,6 +140,26 @@ def collections(request: Request, session: SessionDep, actor: Caller) -> Respons
 CollectionId = Annotated[str, Path(description="a collection id, e.g. grids, buildings")]
 
 
+# The items parameters, declared for the API definition; gis.ogc reads and checks them (a 400
+# with a sentence), so they are text here.
+BboxQuery = Annotated[
+    str | None, Query(description="minLon,minLat,maxLon,maxLat (CRS84; EPSG:4490 lat first)")
+]
+BboxCrsQuery = Annotated[str | None, Query(alias="bbox-crs", description="the bbox's CRS")]
+CrsQuery = Annotated[
+    str | None, Query(description="CRS84 (default) or http://www.opengis.net/def/crs/EPSG/0/4490")
+]
+DatetimeQuery = Annotated[
+    str | None, Query(description="an RFC 3339 instant or date, or an interval a/b ('..' open)")
+]
+LimitQuery = Annotated[
+    str | None,
+    Query(description=f"features per page, default {ogc.DEFAULT_LIMIT}, max {ogc.MAX_LIMIT}"),
+]
+OffsetQuery = Annotated[str | None, Query(description="features to skip, from 0")]
+FormatQuery = Annotated[str | None, Query(description="json (GeoJSON) or html")]
+
+
 @router.get("/collections/{collection_id}", response_class=Response)
 def collection(
     request: Request, session: SessionDep, actor: Caller, collection_id: CollectionId
@@ -170,7 +190,17 @@ def _content_crs(crs: str) -> dict[str, str]:
     responses={200: {"content": {ogc.GEOJSON: {}}, "description": "a GeoJSON FeatureCollection"}},
 )
 def items(
-    request: Request, session: SessionDep, actor: Caller, collection_id: CollectionId
+    request: Request,
+    session: SessionDep,
+    actor: Caller,
+    collection_id: CollectionId,
+    bbox: BboxQuery = None,
+    bbox_crs: BboxCrsQuery = None,
+    crs: CrsQuery = None,
+    datetime: DatetimeQuery = None,
+    limit: LimitQuery = None,
+    offset: OffsetQuery = None,
+    f: FormatQuery = None,
 ) -> Response:
     """Features of a collection in the caller's area: bbox (+bbox-crs), datetime, crs, limit
     (default 100, at most 1000) and offset, and `property=value` for each queryable."""
@@ -196,6 +226,8 @@ def item(
     actor: Caller,
     collection_id: CollectionId,
     feature_id: str,
+    crs: CrsQuery = None,
+    f: FormatQuery = None,
 ) -> Response:
     """One feature of a collection (404 when it is missing or outside the caller's area)."""
     with _answering():
