@@ -287,7 +287,7 @@ def tileset(
         if request.query_params.get("f") == "tilejson":
             return JSONResponse(docs.tilejson_doc(_urls(request), found, extent))
         doc = docs.tileset_doc(_urls(request), found, extent)
-    return _answer(request, f"{found.title} {docs.TMS}", doc)
+    return _answer(request, f"{found.title} {docs.TMS}", doc, formats=("json", "tilejson"))
 
 
 @router.get(
