@@ -25,6 +25,7 @@ from api.http.routers import (
     health,
     imports,
     ledger,
+    ogc,
     open311,
     parts,
     people,
@@ -120,6 +121,7 @@ def create_app() -> FastAPI:
         reports,
         tiles,
         rentals,
+        ogc,
     ):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")

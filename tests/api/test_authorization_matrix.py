@@ -239,6 +239,21 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/maps/building/{code}"): COMMAND | ON_SITE,  # 楼盘表, from the grid map
     # every account for the frame (buildings, grids); the events layer refuses leaders, below
     ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"): EVERYONE,
+    # OGC API: the frame and event counts (aggregates) of one's own area, for QGIS and GDAL
+    ("GET", "/ogc"): EVERYONE,
+    ("GET", "/ogc/conformance"): EVERYONE,
+    ("GET", "/ogc/collections"): EVERYONE,
+    ("GET", "/ogc/collections/{collection_id}"): EVERYONE,
+    ("GET", "/ogc/collections/{collection_id}/queryables"): EVERYONE,
+    ("GET", "/ogc/collections/{collection_id}/items"): EVERYONE,
+    ("GET", "/ogc/collections/{collection_id}/items/{feature_id}"): EVERYONE,
+    ("GET", "/ogc/tileMatrixSets"): EVERYONE,
+    ("GET", "/ogc/tileMatrixSets/{tms}"): EVERYONE,
+    ("GET", "/ogc/collections/{collection_id}/tiles"): EVERYONE,
+    ("GET", "/ogc/collections/{collection_id}/tiles/{tms}"): EVERYONE,
+    ("GET", "/ogc/collections/{collection_id}/tiles/{tms}/{tile_matrix}/{tile_row}/{tile_col}"): (
+        EVERYONE
+    ),
     # 考核通报 (evaluation bulletin): leaders and the command centre of the area, never a unit
     ("GET", "/api/bulletins/{month}"): LEADERS,
     ("GET", "/api/bulletins/{month}.xlsx"): LEADERS,
@@ -288,6 +303,12 @@ PARAMETERS = {
     "z": "14",
     "x": "13255",
     "y": "6813",
+    "collection_id": "buildings",
+    "feature_id": "nobody",
+    "tms": "WebMercatorQuad",
+    "tile_matrix": "14",
+    "tile_row": "6813",
+    "tile_col": "13255",
 }
 
 

@@ -6,6 +6,7 @@ import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
+from sqlalchemy.orm import Session
 
 from api.http.auth import ALL_STAFF, allow
 from api.http.deps import ReadSessionDep
@@ -80,10 +81,26 @@ def get_tile(
             status.HTTP_404_NOT_FOUND,
             f"there is no tile layer '{layer}'; use one of {', '.join(sorted(tiles.LAYERS))}",
         )
+    return tile_response(request, session, actor=actor, layer=found, z=z, x=x, y=y)
+
+
+def tile_response(
+    request: Request,
+    session: Session,
+    *,
+    actor: Actor,
+    layer: tiles.TileLayer,
+    z: int,
+    x: int,
+    y: int,
+) -> Response:
+    """The tile z/x/y (XYZ) of `layer` as the caller sees it, with its ETag (304 when the
+    client has it); also serves the OGC API – Tiles routes."""
+    found = layer
     if found.scoped and actor.role is StaffRole.LEADER:
         raise ApiError(
             status.HTTP_403_FORBIDDEN,
-            f"leaders see events as counts and heat maps, not one by one; the '{layer}' layer "
+            f"leaders see events as counts and heat maps, not one by one; the '{layer.name}' layer "
             "is for staff who handle cases (领导账号只看汇总，不看单个事件)",
         )
     scope = events_scope(actor) if found.scoped else None
