@@ -145,7 +145,7 @@ def test_event_tile_is_scoped_to_the_caller(client, session, events, role, scope
     assert response.status_code == 200
     assert codes(response.content, "events") == expected
     assert response.headers["cache-control"] == "private, no-cache"
-    assert response.headers["vary"] == "Authorization, Cookie"
+    assert response.headers["vary"] == "Authorization, Cookie, X-Api-Key"
 
 
 def test_leaders_get_no_event_tiles_but_the_frame(client, session, events):

@@ -124,8 +124,9 @@ def tile_response(
         if found.max_age
         else "private, no-cache",
     }
-    # Every layer is cut to the caller's district(s): the bytes differ per account.
-    headers["Vary"] = "Authorization, Cookie"
+    # Every layer is cut to the caller's district(s): the bytes differ per account (signed
+    # in by token, session cookie, or a GIS tool's API key on the OGC routes).
+    headers["Vary"] = "Authorization, Cookie, X-Api-Key"
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(content=data, media_type=MVT_MEDIA_TYPE, headers=headers)
