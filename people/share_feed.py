@@ -28,10 +28,12 @@ from people.service import MAX_PAGE_SIZE
 from people.sharing import (
     ADMINS,
     DATASETS,
+    category_filter,
     grant_district,
     granted_fields,
+    in_grant,
     log_read,
-    render_row,
+    rendered,
     require_grant,
 )
 
@@ -121,24 +123,19 @@ def changes_under(
     number_changes(session)
     spec = DATASETS[dataset]
     prefix = area_prefix(found.area_code)
-    changes = session.execute(
-        select(ShareChange.seq, ShareChange.record_id)
-        .where(
-            ShareChange.dataset == dataset,
-            ShareChange.seq > after,
-            ShareChange.grid_code.startswith(prefix),
-        )
-        .order_by(ShareChange.seq)
-        .limit(limit)
-    ).all()
+    wanted = select(ShareChange.seq, ShareChange.record_id).where(
+        ShareChange.dataset == dataset,
+        ShareChange.seq > after,
+        ShareChange.grid_code.startswith(prefix),
+    )
+    if spec.category is not None:
+        # A change is the grant's when the record was of its categories before or after it.
+        wanted = wanted.where(category_filter(ShareChange.tag, found))
+    changes = session.execute(wanted.order_by(ShareChange.seq).limit(limit)).all()
     ids = sorted({c.record_id for c in changes})
     granted = granted_fields(found, spec)
-    current = {
-        row.id: render_row(spec, granted, row)
-        for row in session.execute(
-            spec.rows().where(spec.order.in_(ids), spec.grid.startswith(prefix))
-        )
-    }
+    rows = session.execute(in_grant(spec, found).where(spec.order.in_(ids))).all()
+    current = {item["id"]: item for item in rendered(session, spec, granted, rows)}
     items = [
         ChangeRead(
             seq=int(c.seq),

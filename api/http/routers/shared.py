@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+import events.shared_events  # noqa: F401  (offers events by category in the catalogue)
 from api.http.auth import allow
 from api.http.deps import SessionDep
 from api.schemas import MAX_ID
