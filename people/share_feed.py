@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from grid.service import area_prefix
@@ -162,6 +162,29 @@ def changes_under(
         next_after=items[-1].seq if items else after,
         items=items,
     )
+
+
+def prune_changes(session: Session, *, before: datetime) -> int:
+    """Delete numbered changes made before `before` that every live webhook subscription of
+    their dataset has delivered; how many. Unnumbered changes are never deleted."""
+    delivered_by_all = (
+        select(func.min(ShareSubscription.delivered_seq))
+        .join(ShareGrant, ShareGrant.id == ShareSubscription.grant_id)
+        .where(ShareGrant.revoked_at.is_(None), ShareGrant.dataset == ShareChange.dataset)
+        .correlate(ShareChange)
+        .scalar_subquery()
+    )
+    result = session.execute(
+        delete(ShareChange)
+        .where(
+            ShareChange.seq.is_not(None),
+            ShareChange.at < before,
+            # A dataset with no live subscription: only the retention period keeps its changes.
+            ShareChange.seq <= func.coalesce(delivered_by_all, ShareChange.seq),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # --- webhook subscriptions ----------------------------------------------------------------
@@ -335,6 +358,7 @@ __all__ = [
     "list_subscriptions",
     "next_batch",
     "number_changes",
+    "prune_changes",
     "read_changes",
     "replay",
     "settle",
