@@ -235,3 +235,46 @@ def test_a_residence_registration_before_arrival_is_refused(client, people_city)
     )
     assert moved.status_code == 422, moved.text
     assert "registered_on is before arrival_date" in moved.text
+
+
+def test_a_house_rental_history_lists_ended_leases_in_scope(client, people_city):
+    worker = as_(people_city, "worker_a")
+    first = client.post(
+        "/api/rentals",
+        json=_body(people_city, lease_start=(TODAY - timedelta(days=400)).isoformat()),
+        headers=worker,
+    ).json()
+    closed = client.patch(
+        f"/api/rentals/{first['id']}",
+        json={"status": "closed", "closed_on": (TODAY - timedelta(days=30)).isoformat()},
+        headers=worker,
+    )
+    assert closed.status_code == 200, closed.text
+    second = client.post("/api/rentals", json=_body(people_city), headers=worker).json()
+    client.post(
+        "/api/rentals", json=_body(people_city, house_code="BA-1-0201"), headers=worker
+    )  # another house: not in this history
+
+    history = client.get("/api/rentals?house=BA-1-0101", headers=worker).json()
+    assert [(r["id"], r["status"]) for r in history["items"]] == [
+        (second["id"], "active"),
+        (first["id"], "closed"),
+    ]
+    only_closed = client.get("/api/rentals?house=BA-1-0101&status=closed", headers=worker)
+    assert [r["id"] for r in only_closed.json()["items"]] == [first["id"]]
+    # Without a house the list stays the active leases.
+    assert {r["status"] for r in client.get("/api/rentals", headers=worker).json()["items"]} == {
+        "active"
+    }
+    # Scope: grid B's worker is told the house is not theirs; the inspector (area) sees it.
+    other = client.get("/api/rentals?house=BA-1-0101", headers=as_(people_city, "worker_b"))
+    assert other.status_code == 404
+    assert "outside your scope" in other.text
+    inspected = client.get("/api/rentals?house=BA-1-0101", headers=as_(people_city, "inspector"))
+    assert inspected.json()["total"] == 2
+    assert (
+        client.get("/api/rentals?house=BA-1-0101", headers=as_(people_city, "leader")).status_code
+        == 403
+    )
+    bad = client.get("/api/rentals?house=nonsense", headers=worker)
+    assert 400 <= bad.status_code < 500 and "nonsense" in bad.text

@@ -47,18 +47,30 @@ def list_rentals(
     session: SessionDep,
     actor: Reader,
     grid: Grid = None,
+    house: Annotated[
+        str | None,
+        Query(max_length=60, description="a house code (building-unit-room): its rental history"),
+    ] = None,
     rental_status: Annotated[
-        RentalStatus, Query(alias="status", description="active 在租 (default) or closed 已退租")
-    ] = RentalStatus.ACTIVE,
+        RentalStatus | None,
+        Query(
+            alias="status",
+            description="active 在租 or closed 已退租; default active, or every lease of a house",
+        ),
+    ] = None,
     page: Page = 1,
     page_size: PageSize = 50,
 ) -> RentalPage:
     """Rentals of my grids (my area for the command centre and inspectors), newest lease first,
-    each with its tenants (masked) and risk grade."""
+    each with its tenants (masked) and risk grade; `house=` gives one house's rental history
+    (租赁历史), ended leases included."""
+    if rental_status is None and not house:
+        rental_status = RentalStatus.ACTIVE
     return rentals.list_rentals(
         session,
         actor=actor,
         grid_code=grid,
+        house_code=house,
         status=rental_status,
         page=page,
         page_size=page_size,
