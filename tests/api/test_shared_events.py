@@ -93,12 +93,16 @@ def test_the_department_reads_its_categories_in_its_area_with_granted_fields(
     # Not granted: no description, no reporter, no place.
     assert {"description", "reporter", "lon", "lat"}.isdisjoint(body["items"][0])
     # The clear read is logged: who, which fields clear, which records.
-    log = city["session"].execute(
-        text(
-            "SELECT staff_id, dataset, clear_fields, record_ids FROM share_access_log "
-            "ORDER BY id DESC LIMIT 1"
+    log = (
+        city["session"]
+        .execute(
+            text(
+                "SELECT staff_id, dataset, clear_fields, record_ids FROM share_access_log "
+                "ORDER BY id DESC LIMIT 1"
+            )
         )
-    ).one()
+        .one()
+    )
     assert tuple(log) == (
         city["disp_fire"].staff_id,
         "events_by_category",
