@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from people.share_feed import prune_changes
-from tests.api.test_shared_api import _grant
 from tests.api.people_city import as_
+from tests.api.test_shared_api import _grant
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 CUTOFF = NOW - timedelta(days=30)
