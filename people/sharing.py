@@ -44,6 +44,7 @@ from people.models import (
     ShareAccessLog,
     ShareGrant,
     SpecialGroup,
+    Staff,
     StaffRole,
 )
 from people.organisations import PHONE_CONTEXT as ORGANISATION_PHONE
@@ -650,6 +651,44 @@ def grant_district(grant: ShareGrant) -> str:
     return prefix[:6] if len(prefix) >= 6 else NO_DISTRICT
 
 
+class AccessRead(BaseModel):
+    """A read of shared data as logged (共享访问记录): who (a department's staff or a webhook),
+    under which grant, which fields and which of them clear, how many records."""
+
+    id: int
+    at: datetime
+    grant_id: int
+    dataset: str
+    reader: str = Field(description="the staff account, or 'webhook N' for a subscription")
+    fields: str
+    clear_fields: str
+    row_count: int
+
+
+def recent_reads(session: Session, *, actor: Actor, limit: int = 50) -> list[AccessRead]:
+    """The latest reads of shared data (every department, webhooks too), newest first."""
+    require_role(actor, ADMINS, "see the log of shared-data reads")
+    rows = session.execute(
+        select(ShareAccessLog, Staff.username)
+        .outerjoin(Staff, Staff.id == ShareAccessLog.staff_id)
+        .order_by(ShareAccessLog.at.desc(), ShareAccessLog.id.desc())
+        .limit(max(1, min(limit, MAX_PAGE_SIZE)))
+    ).all()
+    return [
+        AccessRead(
+            id=log.id,
+            at=log.at,
+            grant_id=log.grant_id,
+            dataset=log.dataset,
+            reader=username or f"webhook {log.subscription_id}",
+            fields=log.fields,
+            clear_fields=log.clear_fields,
+            row_count=log.row_count,
+        )
+        for log, username in rows
+    ]
+
+
 # --- reading ------------------------------------------------------------------------------
 
 
@@ -760,6 +799,7 @@ def read_shared(
 
 __all__ = [
     "DATASETS",
+    "AccessRead",
     "DatasetRead",
     "GrantCreate",
     "GrantRead",
@@ -774,6 +814,7 @@ __all__ = [
     "list_grants",
     "log_read",
     "read_shared",
+    "recent_reads",
     "register_building_findings",
     "register_dataset",
     "render_row",
