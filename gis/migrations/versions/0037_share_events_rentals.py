@@ -34,6 +34,9 @@ def upgrade() -> None:
     op.add_column("share_change", sa.Column("tag", sa.String(8), nullable=True))
     # Pruning deletes the oldest numbered changes.
     op.create_index("ix_share_change_seq", "share_change", ["seq"])
+    # rental_houses' records were houses and are rentals from now on: its old changes name
+    # house ids, which would read as rental ids. Receivers re-read the dataset instead.
+    op.execute("DELETE FROM share_change WHERE dataset = 'rental_houses'")
     for table in CHANGED:
         for statement in install_sql(table):
             op.execute(statement)
