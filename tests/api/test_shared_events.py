@@ -52,19 +52,19 @@ def _call(city, category: str, spot: tuple[float, float], phone: str, name: str)
 
 
 @pytest.fixture
+def granted(client, city) -> dict[str, Any]:
+    response = _grant(client, city)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
 def events(city) -> dict[str, Any]:
     return {
         "fire_west": _call(city, "0201", IN_WEST, "13912345678", "王五"),
         "fire_east": _call(city, "0201", IN_EAST, "13700001111", "赵六"),
         "police_west": _call(city, "0101", IN_WEST, "13600002222", "钱七"),
     }
-
-
-@pytest.fixture
-def granted(client, city, events) -> dict[str, Any]:
-    response = _grant(client, city)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def _read(client, city, who: str = "disp_fire", path: str = ""):
@@ -134,7 +134,7 @@ def test_a_subcategory_grant_covers_that_subcategory_only(client, city, events):
     assert [i["category_code"] for i in items] == ["0202"]
 
 
-def test_other_roles_and_departments_are_refused(client, city, events, granted):
+def test_other_roles_and_departments_are_refused(client, city, granted, events):
     # The police (no grant) and the command centre (not department staff) read nothing.
     police = _read(client, city, "disp_w")
     assert police.status_code == 403
@@ -184,13 +184,32 @@ def test_a_dispatcher_cannot_grant_itself(client, city):
     assert response.status_code == 403
 
 
+def _event_changes(session) -> int:
+    return session.execute(
+        text("SELECT count(*) FROM share_change WHERE dataset = 'events_by_category'")
+    ).scalar_one()
+
+
+def test_events_feed_the_change_table_only_while_a_grant_of_them_is_live(client, city):
+    session = city["session"]
+    _call(city, "0201", IN_WEST, "13912345678", "王五")
+    assert _event_changes(session) == 0  # nobody is granted events: nothing kept
+    grant = _grant(client, city).json()
+    _call(city, "0201", IN_WEST, "13912345678", "王五")
+    kept = _event_changes(session)
+    assert kept >= 1
+    client.post(f"/api/shared/grants/{grant['id']}/revoke", headers=bearer(city["admin"]))
+    _call(city, "0201", IN_WEST, "13912345678", "王五")
+    assert _event_changes(session) == kept
+
+
 def _changes(client, city, after: int) -> dict[str, Any]:
     response = _read(client, city, path=f"/changes?after={after}")
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def test_changes_are_incremental_replayable_and_stay_in_the_grant(client, city, events, granted):
+def test_changes_are_incremental_replayable_and_stay_in_the_grant(client, city, granted, events):
     session = city["session"]
     first = _changes(client, city, 0)
     # Filing the WEST 0201 event wrote it (insert, then the dispatch's updates): only it shows.
@@ -224,7 +243,7 @@ def test_changes_are_incremental_replayable_and_stay_in_the_grant(client, city, 
     assert {c["id"] for c in replay["items"]} == {events["fire_west"].id, later.id}
 
 
-def test_the_webhook_receives_the_granted_events(client, city, events, granted):
+def test_the_webhook_receives_the_granted_events(client, city, granted, events):
     from events.share_delivery import claim_of
     from people.share_feed import next_batch
 

@@ -10,6 +10,8 @@ from sqlalchemy import text
 from gis.db import Base
 from gis.distribution import citus_ddl
 from gis.share_triggers import CHANGED, row_level_sql
+from people import sharing
+from people.sharing import GrantCreate
 from tests.events.workflow_city import WEST, file
 
 FEEDING = {"resident", "special_group", "house", "rental", "rental_tenant", "organisation", "event"}
@@ -58,6 +60,19 @@ def _changes(session, event_id: int) -> set[tuple]:
 
 def test_row_level_triggers_write_what_statement_level_ones_do(city):
     session = city["session"]
+    # Events feed the changes while a department holds a grant of them.
+    sharing.grant(
+        session,
+        actor=city["admin"],
+        data=GrantCreate(
+            department_id=city["fire"].department_id,
+            dataset="events_by_category",
+            fields={"code": "masked"},
+            area_code=WEST,
+            categories=["02"],
+            purpose="消防隐患联动处置",
+        ),
+    )
 
     def file_and_recategorise() -> int:
         event = file(city, category="0201", lon=111.285, lat=30.705)
