@@ -43,6 +43,7 @@ from api.http.routers import (
 from api.import_jobs import ImportRunner
 from api.pages import maps, reports
 from api.pages import routes as pages
+from api.pages import sharing as sharing_pages
 from api.pages.templating import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
 from gis import partitions
 from gis.db import check_durable, get_request_engine, session_scope
@@ -122,6 +123,7 @@ def create_app() -> FastAPI:
         tiles,
         rentals,
         ogc,
+        sharing_pages,
     ):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")

@@ -4,13 +4,15 @@ hands these counts in)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from events.models import Event
+from gis.config import get_settings
+from people.rentals import Findings, FindingsOf
 
 
 def building_event_counts(
@@ -41,3 +43,21 @@ def building_event_counts(
     ).all()
     # Every row has a building: the IN above matched its id.
     return {(district, building or 0): (int(f), int(n)) for district, building, f, n in rows}
+
+
+def rental_findings(session: Session) -> FindingsOf:
+    """The rental risk grade's counts (people.rentals.FindingsOf): fire-safety and all events
+    at each building over the settings' lookback."""
+    settings = get_settings()
+    since = datetime.now().astimezone() - timedelta(days=settings.rental_event_lookback_days)
+
+    def of(buildings: Collection[tuple[str, int]]) -> Mapping[tuple[str, int], Findings]:
+        counts = building_event_counts(
+            session,
+            buildings=buildings,
+            since=since,
+            fire_categories=settings.rental_fire_categories,
+        )
+        return {key: Findings(fire, recent) for key, (fire, recent) in counts.items()}
+
+    return of

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+import events.shared_events  # noqa: F401  (offers events by category in the catalogue)
 from events.outbox import SessionFactory, factory_of, retry_delay
 from events.webhooks import Claim, Outcome, post
 from people.share_feed import Batch, due_subscriptions, next_batch, settle

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     # ahead of the current one, and whole outbox months kept before it.
     partition_months_ahead: int = Field(default=6, ge=0, le=120)
     outbox_retention_months: int = Field(default=6, ge=0, le=120)
+    # Shared data's change feed (share_change): a numbered change is kept this many days, and
+    # after that until every live webhook subscription of its dataset has delivered it.
+    share_change_retention_days: int = Field(default=30, ge=1, le=3650)
     # Citizen-raised cases (12345 热线, 市长信箱, 网站·APP, Open311): a verified case waits this
     # long (working time on the work calendar: 4h, 1d …) for the operator's reply (答复), and
     # the callback (回访) after closing is due this long after the reply.

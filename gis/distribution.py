@@ -31,6 +31,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import declared_attr
 from sqlalchemy.schema import AddConstraint
 
+from gis import share_triggers
+
 DISTRIBUTION_COLUMN = "district_code"
 # The district of a row that concerns no single district (an admin's export across the city,
 # a record from before districts were recorded): 未知区县.
@@ -111,7 +113,8 @@ def citus_ddl(metadata: MetaData) -> list[str]:
 
     Reference tables first (distributed tables hold foreign keys to them), then the district
     tables, the first of which anchors the co-location group of the rest, then identity
-    tables in groups of their own. Local tables stay on the coordinator.
+    tables in groups of their own. Local tables stay on the coordinator. The share triggers
+    are dropped before and created row-level after (gis.share_triggers).
     """
     groups = tables_by_placement(metadata)
     # A foreign key in a cycle (household ↔ resident) is added after both tables exist; it is
@@ -123,7 +126,11 @@ def citus_ddl(metadata: MetaData) -> list[str]:
         if constraint.use_alter
     ]
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    statements = [f"ALTER TABLE {fk.table.name} DROP CONSTRAINT {fk.name};" for fk in cyclic]
+    # The share triggers are statement-level, which Citus refuses on distributed tables: they
+    # are dropped first and come back row-level at the end (gis.share_triggers).
+    triggers_before, triggers_after = share_triggers.citus_sql()
+    statements = list(triggers_before)
+    statements += [f"ALTER TABLE {fk.table.name} DROP CONSTRAINT {fk.name};" for fk in cyclic]
     statements += [
         f"SELECT create_reference_table('{t.name}');" for t in groups[Placement.REFERENCE]
     ]
@@ -141,7 +148,7 @@ def citus_ddl(metadata: MetaData) -> list[str]:
         )
 
     statements += [f"{str(AddConstraint(fk).compile(dialect=dialect)).strip()};" for fk in cyclic]
-    return statements
+    return statements + triggers_after
 
 
 def placements(metadata: MetaData) -> dict[str, tuple[Placement, str]]:

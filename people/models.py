@@ -588,6 +588,8 @@ class ShareGrant(Base):
     dataset: Mapped[str] = mapped_column(String(30))
     # {field: "masked" | "clear"}: the fields granted and how each is shown.
     fields: Mapped[dict[str, str]] = mapped_column(JSONB)
+    # The categories (codes) a grant of a dataset filtered by category covers, else None.
+    categories: Mapped[list[str] | None] = mapped_column(JSONB, default=None)
     area_code: Mapped[str] = mapped_column(String(15))
     purpose: Mapped[str] = mapped_column(String(300))
     granted_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
@@ -702,6 +704,7 @@ class ShareChange(DistrictKeyed, Base):
     __table_args__ = (
         Index("ix_share_change_dataset_seq", "dataset", "seq"),
         Index("ix_share_change_unnumbered", "id", postgresql_where="seq IS NULL"),
+        Index("ix_share_change_seq", "seq"),
         placed(Placement.DISTRIBUTED),
     )
 
@@ -712,6 +715,8 @@ class ShareChange(DistrictKeyed, Base):
     grid_code: Mapped[str | None] = mapped_column(String(15), default=None)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # The record's category, for datasets filtered by category (events_by_category).
+    tag: Mapped[str | None] = mapped_column(String(8), default=None)
 
 
 class RentalStatus(LabelledEnum):

@@ -299,12 +299,15 @@ def list_rentals(
     *,
     actor: Actor,
     grid_code: str | None = None,
+    house_code: str | None = None,
     status: RentalStatus | None = RentalStatus.ACTIVE,
     page: int = 1,
     page_size: int = 50,
     findings_of: FindingsOf | None = None,
 ) -> RentalPage:
-    """Rentals of the actor's grids (area for command staff and inspectors), newest first."""
+    """Rentals of the actor's grids (area for command staff and inspectors), newest first;
+    `house_code` narrows them to one house of the actor's scope (its rental history with
+    `status=None`)."""
     require_role(actor, READ_PERSONS, "list rentals")
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidRecord(f"page must be ≥ 1 and page_size 1..{MAX_PAGE_SIZE}")
@@ -317,6 +320,14 @@ def list_rentals(
     if grid_code:
         require_grid(actor, grid_code, f"grid {grid_code}")
         stmt = stmt.where(Building.grid_code == grid_code)
+    if house_code:
+        house, building = _house(session, house_code)
+        if not actor.can_see_grid(building.grid_code):
+            raise NotFound(
+                f"house {house_code} does not exist or is outside your scope "
+                "(该房屋不存在或不在您的管辖范围内)"
+            )
+        stmt = stmt.where(Rental.house_id == house.id, Rental.district_code == house.district_code)
     if status is not None:
         stmt = stmt.where(Rental.status == status)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

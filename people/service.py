@@ -101,6 +101,15 @@ def _check_floating(resident: Resident) -> None:
         and resident.permit_expiry < resident.arrival_date
     ):
         raise InvalidRecord("permit_expiry is before arrival_date; check the residence permit")
+    if (
+        resident.registered_on
+        and resident.arrival_date
+        and resident.registered_on < resident.arrival_date
+    ):
+        raise InvalidRecord(
+            f"居住登记日期 {resident.registered_on} 早于来本地日期 {resident.arrival_date} "
+            "(registered_on is before arrival_date); check both dates"
+        )
 
 
 def _resolve_house(session: Session, code: str) -> tuple[House, Building]:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from grid.service import area_prefix
@@ -28,10 +28,12 @@ from people.service import MAX_PAGE_SIZE
 from people.sharing import (
     ADMINS,
     DATASETS,
+    category_filter,
     grant_district,
     granted_fields,
+    in_grant,
     log_read,
-    render_row,
+    rendered,
     require_grant,
 )
 
@@ -121,24 +123,19 @@ def changes_under(
     number_changes(session)
     spec = DATASETS[dataset]
     prefix = area_prefix(found.area_code)
-    changes = session.execute(
-        select(ShareChange.seq, ShareChange.record_id)
-        .where(
-            ShareChange.dataset == dataset,
-            ShareChange.seq > after,
-            ShareChange.grid_code.startswith(prefix),
-        )
-        .order_by(ShareChange.seq)
-        .limit(limit)
-    ).all()
+    wanted = select(ShareChange.seq, ShareChange.record_id).where(
+        ShareChange.dataset == dataset,
+        ShareChange.seq > after,
+        ShareChange.grid_code.startswith(prefix),
+    )
+    if spec.category is not None:
+        # A change is the grant's when the record was of its categories before or after it.
+        wanted = wanted.where(category_filter(ShareChange.tag, found))
+    changes = session.execute(wanted.order_by(ShareChange.seq).limit(limit)).all()
     ids = sorted({c.record_id for c in changes})
     granted = granted_fields(found, spec)
-    current = {
-        row.id: render_row(spec, granted, row)
-        for row in session.execute(
-            spec.rows().where(spec.order.in_(ids), spec.grid.startswith(prefix))
-        )
-    }
+    rows = session.execute(in_grant(spec, found).where(spec.order.in_(ids))).all()
+    current = {item["id"]: item for item in rendered(session, spec, granted, rows)}
     items = [
         ChangeRead(
             seq=int(c.seq),
@@ -165,6 +162,29 @@ def changes_under(
         next_after=items[-1].seq if items else after,
         items=items,
     )
+
+
+def prune_changes(session: Session, *, before: datetime) -> int:
+    """Delete numbered changes made before `before` that every live webhook subscription of
+    their dataset has delivered; how many. Unnumbered changes are never deleted."""
+    delivered_by_all = (
+        select(func.min(ShareSubscription.delivered_seq))
+        .join(ShareGrant, ShareGrant.id == ShareSubscription.grant_id)
+        .where(ShareGrant.revoked_at.is_(None), ShareGrant.dataset == ShareChange.dataset)
+        .correlate(ShareChange)
+        .scalar_subquery()
+    )
+    result = session.execute(
+        delete(ShareChange)
+        .where(
+            ShareChange.seq.is_not(None),
+            ShareChange.at < before,
+            # A dataset with no live subscription: only the retention period keeps its changes.
+            ShareChange.seq <= func.coalesce(delivered_by_all, ShareChange.seq),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # --- webhook subscriptions ----------------------------------------------------------------
@@ -338,6 +358,7 @@ __all__ = [
     "list_subscriptions",
     "next_batch",
     "number_changes",
+    "prune_changes",
     "read_changes",
     "replay",
     "settle",

@@ -15,34 +15,41 @@ of masked fields rebuilds an ID number.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from types import SimpleNamespace
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, SQLColumnExpression, and_, func, or_, select
+from sqlalchemy import Select, SQLColumnExpression, and_, false, func, or_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gis.config import get_settings
 from gis.distribution import NO_DISTRICT
 from grid.exceptions import InvalidQuery
-from grid.models import Building, House, HouseUse
-from grid.service import area_prefix, house_code
+from grid.models import Building, House
+from grid.service import HOUSE_CODE, area_prefix
 from people.access import Actor, require_role
 from people.exceptions import AlreadyClosed, Forbidden, InvalidRecord, NotFound
 from people.models import (
     Organisation,
+    Rental,
+    RentalStatus,
+    RentalTenant,
     ResidenceType,
     Resident,
     ShareAccessLog,
     ShareGrant,
     SpecialGroup,
+    Staff,
     StaffRole,
 )
 from people.organisations import PHONE_CONTEXT as ORGANISATION_PHONE
 from people.pii import get_cipher, mask_id_number, mask_name
+from people.rentals import FindingsOf, assess
 from people.service import DOC_CONTEXT, MAX_PAGE_SIZE, PHONE_CONTEXT
 
 ADMINS = frozenset({StaffRole.ADMIN})
@@ -70,16 +77,27 @@ class SharedField:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A shared dataset: its label, its fields, its rows and the grid column scoping them."""
+    """A shared dataset: its label, its fields, its rows and the grid column scoping them.
+
+    A dataset filtered by category (`category`) is granted for some categories (2-digit 大类
+    or 4-digit 小类 codes, matched as prefixes); `unknown_categories` names the codes among
+    those asked that do not exist. `annotate` turns a page of rows into the objects the
+    fields read (to add what one query per page works out, such as a risk grade).
+    """
 
     label: str
     fields: dict[str, SharedField]
     rows: Callable[[], Select[*tuple[Any, ...]]]
     grid: SQLColumnExpression[str | None]
     order: SQLColumnExpression[Any]
+    category: SQLColumnExpression[str] | None = None
+    unknown_categories: Callable[[Session, list[str]], list[str]] | None = None
+    annotate: Callable[[Session, Sequence[Row[Any]]], Sequence[Any]] | None = None
 
 
-def _decrypt(column: str, context: str) -> Callable[[Row[Any]], str | None]:
+def decrypted(column: str, context: str) -> Callable[[Row[Any]], str | None]:
+    """A field's clear form: the column decrypted (with its PII context)."""
+
     def clear(row: Row[Any]) -> str | None:
         blob = getattr(row, column)
         return get_cipher().decrypt(blob, context=context) if blob is not None else None
@@ -91,11 +109,13 @@ def _plain(column: str) -> SharedField:
     return SharedField(label=column, masked=lambda row: getattr(row, column))
 
 
-def _label(text: str, column: str) -> SharedField:
-    return SharedField(label=text, masked=lambda row: _value(getattr(row, column)))
+def labelled(text: str, column: str) -> SharedField:
+    """A field that is not personal data: the column as it is."""
+    return SharedField(label=text, masked=lambda row: shown_value(getattr(row, column)))
 
 
-def _value(value: Any) -> Any:
+def shown_value(value: Any) -> Any:
+    """A value as shared data shows it: dates in ISO form, enums by their value."""
     if isinstance(value, date | datetime):
         return value.isoformat()
     return getattr(value, "value", value)
@@ -105,16 +125,16 @@ def _person_fields() -> dict[str, SharedField]:
     return {
         "name": SharedField("姓名 name", lambda r: mask_name(r.name), lambda r: r.name),
         "id_number": SharedField(
-            "身份证号 ID number", lambda r: r.doc_masked, _decrypt("doc_enc", DOC_CONTEXT)
+            "身份证号 ID number", lambda r: r.doc_masked, decrypted("doc_enc", DOC_CONTEXT)
         ),
         "phone": SharedField(
-            "联系电话 phone", lambda r: r.phone_masked, _decrypt("phone_enc", PHONE_CONTEXT)
+            "联系电话 phone", lambda r: r.phone_masked, decrypted("phone_enc", PHONE_CONTEXT)
         ),
-        "sex": _label("性别 sex", "sex"),
+        "sex": labelled("性别 sex", "sex"),
         "birth_year": SharedField(
             "出生年份 birth year", lambda r: r.birth_date.year if r.birth_date else None
         ),
-        "grid_code": _label("网格 grid", "grid_code"),
+        "grid_code": labelled("网格 grid", "grid_code"),
     }
 
 
@@ -161,24 +181,105 @@ def _floating() -> Select[*tuple[Any, ...]]:
 
 
 def _rental_houses() -> Select[*tuple[Any, ...]]:
-    # house.use = rented until the rental ledger (出租屋) replaces it as the source.
+    tenants = (
+        select(func.count())
+        .where(
+            RentalTenant.rental_id == Rental.id,
+            RentalTenant.district_code == Rental.district_code,
+            RentalTenant.moved_out.is_(None),
+        )
+        .correlate(Rental)
+        .scalar_subquery()
+    )
     return (
         select(
-            House.id,
-            House.unit,
+            Rental.id,
+            Rental.district_code,
+            Rental.lease_start,
+            Rental.lease_end,
+            Rental.responsibility_signed_on,
+            Rental.declared_use,
+            Rental.rooms,
             House.floor,
-            House.room,
             House.area_m2,
-            Building.code.label("building_code"),
+            HOUSE_CODE.label("house_code"),
+            Building.id.label("building_id"),
             Building.address,
             Building.grid_code,
+            func.coalesce(Resident.name, Organisation.name).label("landlord"),
+            Resident.id.label("landlord_resident_id"),
+            tenants.label("tenants"),
+        )
+        .join(
+            House,
+            and_(House.id == Rental.house_id, House.district_code == Rental.district_code),
         )
         .join(
             Building,
             and_(Building.id == House.building_id, Building.district_code == House.district_code),
         )
-        .where(House.use == HouseUse.RENTED)
+        .outerjoin(
+            Resident,
+            and_(
+                Resident.id == Rental.landlord_resident_id,
+                Resident.district_code == Rental.district_code,
+            ),
+        )
+        .outerjoin(
+            Organisation,
+            and_(
+                Organisation.id == Rental.landlord_organisation_id,
+                Organisation.district_code == Rental.district_code,
+            ),
+        )
+        .where(Rental.status == RentalStatus.ACTIVE)
     )
+
+
+# Who counts the events at the rentals' buildings (the events package registers it: people
+# does not read events); without it the risk grade leaves the events out.
+_building_findings: list[Callable[[Session], FindingsOf]] = []
+
+
+def register_building_findings(findings: Callable[[Session], FindingsOf]) -> None:
+    """Count the events at buildings for the rental_houses risk grade with `findings`."""
+    _building_findings[:] = [findings]
+
+
+def _graded_rentals(session: Session, rows: Sequence[Row[Any]]) -> list[SimpleNamespace]:
+    findings_of = _building_findings[0](session) if _building_findings else None
+    found = (
+        findings_of({(r.district_code, r.building_id) for r in rows})
+        if findings_of is not None and rows
+        else {}
+    )
+    settings = get_settings()
+    graded = []
+    for row in rows:
+        assessment = assess(
+            occupants=row.tenants,
+            rooms=row.rooms,
+            area_m2=row.area_m2,
+            signed=row.responsibility_signed_on is not None,
+            findings=found.get((row.district_code, row.building_id)),
+            settings=settings,
+        )
+        graded.append(
+            SimpleNamespace(
+                **row._mapping,
+                risk_grade=assessment.grade.value,
+                risk_label=assessment.grade.label,
+            )
+        )
+    return graded
+
+
+def _landlord_masked(row: Any) -> str | None:
+    # A person's name is masked; an organisation's name is public (工商登记).
+    name: str | None = row.landlord
+    if name is None or row.landlord_resident_id is None:
+        return name
+    return mask_name(name)
 
 
 def _key_units() -> Select[*tuple[Any, ...]]:
@@ -201,8 +302,8 @@ DATASETS: dict[str, Dataset] = {
     "special_groups": Dataset(
         label="特殊人群 special groups",
         fields={
-            "group_type": _label("人群类别 group", "group_type"),
-            "started_on": _label("纳入日期 since", "started_on"),
+            "group_type": labelled("人群类别 group", "group_type"),
+            "started_on": labelled("纳入日期 since", "started_on"),
             **_person_fields(),
         },
         rows=_special_groups,
@@ -213,14 +314,14 @@ DATASETS: dict[str, Dataset] = {
         label="流动人口 floating population",
         fields={
             **_person_fields(),
-            "origin": _label("来源地 origin", "origin"),
-            "arrival_date": _label("来本地日期 arrival", "arrival_date"),
+            "origin": labelled("来源地 origin", "origin"),
+            "arrival_date": labelled("来本地日期 arrival", "arrival_date"),
             "permit_number": SharedField(
                 "居住证号 residence permit",
                 lambda r: mask_id_number(r.permit_number) if r.permit_number else None,
                 lambda r: r.permit_number,
             ),
-            "permit_expiry": _label("居住证有效期 permit expiry", "permit_expiry"),
+            "permit_expiry": labelled("居住证有效期 permit expiry", "permit_expiry"),
         },
         rows=_floating,
         grid=Resident.grid_code,
@@ -229,25 +330,34 @@ DATASETS: dict[str, Dataset] = {
     "rental_houses": Dataset(
         label="出租房屋 rental houses",
         fields={
-            "house_code": SharedField(
-                "房屋编号 house", lambda r: house_code(r.building_code, r.unit, r.room)
+            "house_code": labelled("房屋编号 house", "house_code"),
+            "address": labelled("地址 address", "address"),
+            "floor": labelled("楼层 floor", "floor"),
+            "area_m2": labelled("面积 m²", "area_m2"),
+            "landlord": SharedField("房东 landlord", _landlord_masked, lambda r: r.landlord),
+            "lease_start": labelled("租期起 lease start", "lease_start"),
+            "lease_end": labelled("租期止 lease end", "lease_end"),
+            "responsibility_signed_on": labelled(
+                "治安责任书签订 responsibility letter signed", "responsibility_signed_on"
             ),
-            "address": _label("地址 address", "address"),
-            "floor": _label("楼层 floor", "floor"),
-            "area_m2": _label("面积 m²", "area_m2"),
-            "grid_code": _label("网格 grid", "grid_code"),
+            "declared_use": labelled("申报用途 declared use", "declared_use"),
+            "rooms": labelled("出租间数 rooms let", "rooms"),
+            "tenants": labelled("承租人数 tenants", "tenants"),
+            "risk_grade": labelled("风险等级 risk grade", "risk_grade"),
+            "grid_code": labelled("网格 grid", "grid_code"),
         },
         rows=_rental_houses,
         grid=Building.grid_code,
-        order=House.id,
+        order=Rental.id,
+        annotate=_graded_rentals,
     ),
     "key_units": Dataset(
         label="重点单位 key units",
         fields={
-            "name": _label("单位名称 name", "name"),
-            "credit_code": _label("统一社会信用代码 credit code", "credit_code"),
-            "org_type": _label("单位类型 type", "org_type"),
-            "address": _label("地址 address", "address"),
+            "name": labelled("单位名称 name", "name"),
+            "credit_code": labelled("统一社会信用代码 credit code", "credit_code"),
+            "org_type": labelled("单位类型 type", "org_type"),
+            "address": labelled("地址 address", "address"),
             "responsible_person": SharedField(
                 "负责人 responsible person",
                 lambda r: mask_name(r.responsible_person) if r.responsible_person else None,
@@ -256,17 +366,23 @@ DATASETS: dict[str, Dataset] = {
             "responsible_phone": SharedField(
                 "负责人电话 responsible phone",
                 lambda r: r.responsible_phone_masked,
-                _decrypt("responsible_phone_enc", ORGANISATION_PHONE),
+                decrypted("responsible_phone_enc", ORGANISATION_PHONE),
             ),
-            "fire_key_unit": _label("消防重点单位 fire key unit", "fire_key_unit"),
-            "security_key_unit": _label("治安重点单位 security key unit", "security_key_unit"),
-            "grid_code": _label("网格 grid", "grid_code"),
+            "fire_key_unit": labelled("消防重点单位 fire key unit", "fire_key_unit"),
+            "security_key_unit": labelled("治安重点单位 security key unit", "security_key_unit"),
+            "grid_code": labelled("网格 grid", "grid_code"),
         },
         rows=_key_units,
         grid=Organisation.grid_code,
         order=Organisation.id,
     ),
 }
+
+
+def register_dataset(key: str, dataset: Dataset) -> None:
+    """Offer `dataset` in the catalogue as `key` (other packages register theirs at import:
+    the events package its events by category)."""
+    DATASETS[key] = dataset
 
 
 # --- schemas ------------------------------------------------------------------------------
@@ -299,6 +415,11 @@ class GrantCreate(BaseModel):
     area_code: str = Field(
         max_length=15, description="admin (4/6/9/12 digits) or grid code (15) prefix"
     )
+    categories: list[Annotated[str, Field(pattern=r"^\d{2}(\d{2})?$")]] | None = Field(
+        default=None,
+        max_length=100,
+        description="for a dataset filtered by category: 大类 (2-digit) or 小类 (4-digit) codes",
+    )
     purpose: str = Field(min_length=1, max_length=300, description="用途 what the data is for")
 
 
@@ -311,6 +432,7 @@ class GrantRead(BaseModel):
     dataset_label: str
     fields: dict[str, Mode]
     area_code: str
+    categories: list[str] | None
     purpose: str
     granted_by: int
     granted_at: datetime
@@ -327,6 +449,7 @@ class SharedPage(BaseModel):
     grant_id: int
     purpose: str
     area_code: str
+    categories: list[str] | None
     fields: dict[str, Mode]
     total: int
     page: int
@@ -370,6 +493,7 @@ def _grant_read(grant: ShareGrant) -> GrantRead:
         dataset_label=DATASETS[grant.dataset].label if grant.dataset in DATASETS else grant.dataset,
         fields=grant.fields,
         area_code=grant.area_code,
+        categories=grant.categories,
         purpose=grant.purpose,
         granted_by=grant.granted_by,
         granted_at=grant.granted_at,
@@ -386,6 +510,31 @@ def _check_area(area_code: str) -> str:
         raise InvalidRecord(str(exc)) from None
 
 
+def _check_categories(
+    session: Session, key: str, dataset: Dataset, asked: list[str] | None
+) -> list[str] | None:
+    if dataset.category is None:
+        if asked:
+            raise InvalidRecord(
+                f"数据集 {key} 不按类别授权 (dataset {key} is not granted by category); "
+                "leave out categories"
+            )
+        return None
+    if not asked:
+        raise InvalidRecord(
+            f"数据集 {key} 按类别授权，请列出类别 (dataset {key} is granted by category: list "
+            "the 2-digit 大类 or 4-digit 小类 codes in categories)"
+        )
+    codes = sorted(set(asked))
+    unknown = dataset.unknown_categories(session, codes) if dataset.unknown_categories else []
+    if unknown:
+        raise InvalidRecord(
+            f"没有这些事件类别 (no event category) {', '.join(unknown)}; "
+            "see GET /api/categories for the codes"
+        )
+    return codes
+
+
 def grant(session: Session, *, actor: Actor, data: GrantCreate) -> GrantRead:
     """Grant a department one dataset: the fields, each masked or clear, an area, a purpose."""
     require_role(actor, ADMINS, "grant a department a shared dataset")
@@ -397,6 +546,7 @@ def grant(session: Session, *, actor: Actor, data: GrantCreate) -> GrantRead:
             f"its fields are: {', '.join(dataset.fields)}"
         )
     _check_area(data.area_code)
+    categories = _check_categories(session, data.dataset, dataset, data.categories)
     purpose = data.purpose.strip()
     if not purpose:
         raise InvalidRecord("say what the department needs the data for (用途 purpose)")
@@ -409,6 +559,7 @@ def grant(session: Session, *, actor: Actor, data: GrantCreate) -> GrantRead:
             for name, mode in sorted(data.fields.items())
         },
         area_code=data.area_code.strip(),
+        categories=categories,
         purpose=purpose,
         granted_by=actor.staff_id,
     )
@@ -500,6 +651,44 @@ def grant_district(grant: ShareGrant) -> str:
     return prefix[:6] if len(prefix) >= 6 else NO_DISTRICT
 
 
+class AccessRead(BaseModel):
+    """A read of shared data as logged (共享访问记录): who (a department's staff or a webhook),
+    under which grant, which fields and which of them clear, how many records."""
+
+    id: int
+    at: datetime
+    grant_id: int
+    dataset: str
+    reader: str = Field(description="the staff account, or 'webhook N' for a subscription")
+    fields: str
+    clear_fields: str
+    row_count: int
+
+
+def recent_reads(session: Session, *, actor: Actor, limit: int = 50) -> list[AccessRead]:
+    """The latest reads of shared data (every department, webhooks too), newest first."""
+    require_role(actor, ADMINS, "see the log of shared-data reads")
+    rows = session.execute(
+        select(ShareAccessLog, Staff.username)
+        .outerjoin(Staff, Staff.id == ShareAccessLog.staff_id)
+        .order_by(ShareAccessLog.at.desc(), ShareAccessLog.id.desc())
+        .limit(max(1, min(limit, MAX_PAGE_SIZE)))
+    ).all()
+    return [
+        AccessRead(
+            id=log.id,
+            at=log.at,
+            grant_id=log.grant_id,
+            dataset=log.dataset,
+            reader=username or f"webhook {log.subscription_id}",
+            fields=log.fields,
+            clear_fields=log.clear_fields,
+            row_count=log.row_count,
+        )
+        for log, username in rows
+    ]
+
+
 # --- reading ------------------------------------------------------------------------------
 
 
@@ -511,12 +700,35 @@ def granted_fields(grant: ShareGrant, spec: Dataset) -> dict[str, Mode]:
     }
 
 
-def render_row(spec: Dataset, granted: dict[str, Mode], row: Row[Any]) -> dict[str, Any]:
+def in_grant(spec: Dataset, grant: ShareGrant) -> Select[*tuple[Any, ...]]:
+    """The dataset's rows a grant covers: in its area and, for a dataset filtered by
+    category, of its categories."""
+    stmt = spec.rows().where(spec.grid.startswith(area_prefix(grant.area_code)))
+    if spec.category is not None:
+        stmt = stmt.where(category_filter(spec.category, grant))
+    return stmt
+
+
+def category_filter(column: SQLColumnExpression[Any], grant: ShareGrant) -> Any:
+    """`column` (a category code) is one of the grant's categories or under one (大类);
+    nothing matches a grant with none."""
+    return or_(false(), *(column.startswith(code) for code in grant.categories or ()))
+
+
+def rendered(
+    session: Session, spec: Dataset, granted: dict[str, Mode], rows: Sequence[Row[Any]]
+) -> list[dict[str, Any]]:
+    """The rows with the granted fields only, each masked unless granted clear."""
+    objects = spec.annotate(session, rows) if spec.annotate is not None else rows
+    return [render_row(spec, granted, row) for row in objects]
+
+
+def render_row(spec: Dataset, granted: dict[str, Mode], row: Any) -> dict[str, Any]:
     item: dict[str, Any] = {"id": row.id}
     for name, mode in granted.items():
         field = spec.fields[name]
         shown = field.clear if mode == "clear" and field.clear is not None else field.masked
-        item[name] = _value(shown(row))
+        item[name] = shown_value(shown(row))
     return item
 
 
@@ -562,13 +774,13 @@ def read_shared(
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidRecord(f"page must be ≥ 1 and page_size 1..{MAX_PAGE_SIZE}")
     spec = DATASETS[dataset]
-    stmt = spec.rows().where(spec.grid.startswith(area_prefix(found.area_code)))
+    stmt = in_grant(spec, found)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.execute(
         stmt.order_by(spec.order).offset((page - 1) * page_size).limit(page_size)
     ).all()
     granted = granted_fields(found, spec)
-    items = [render_row(spec, granted, row) for row in rows]
+    items = rendered(session, spec, granted, rows)
     log_read(session, actor=actor, grant=found, granted=granted, page=page, items=items)
     return SharedPage(
         dataset=dataset,
@@ -576,6 +788,7 @@ def read_shared(
         grant_id=found.id,
         purpose=found.purpose,
         area_code=found.area_code,
+        categories=found.categories,
         fields=granted,
         total=total,
         page=page,
@@ -586,17 +799,27 @@ def read_shared(
 
 __all__ = [
     "DATASETS",
+    "AccessRead",
     "DatasetRead",
     "GrantCreate",
     "GrantRead",
     "SharedPage",
     "catalogue",
+    "category_filter",
+    "decrypted",
     "grant",
     "granted_fields",
+    "in_grant",
+    "labelled",
     "list_grants",
     "log_read",
     "read_shared",
+    "recent_reads",
+    "register_building_findings",
+    "register_dataset",
     "render_row",
+    "rendered",
     "require_grant",
     "revoke",
+    "shown_value",
 ]

@@ -47,6 +47,7 @@ DASHBOARDS: dict[StaffRole, list[tuple[str, str]]] = {
         ("/maps/unit", "部门地图 Unit map"),
         ("/maps/grid", "网格地图 Grid map"),
         ("/reports/bulletin", "考核通报 Bulletin"),
+        ("/admin/sharing", "共享授权 Sharing"),
     ],
     StaffRole.LEADER: [
         ("/maps/leader", "指挥大屏 City map"),

@@ -228,6 +228,8 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("POST", "/api/shared/subscriptions/{subscription_id}/replay"): ADMIN,
     ("POST", "/api/shared/crosschecks"): UNIT,  # 比对: a department sends its list
     ("GET", "/api/shared/crosschecks"): ADMIN | UNIT,
+    ("GET", "/api/shared/access-log"): ADMIN,  # who read which shared data, for the grantor
+    ("GET", "/admin/sharing"): ADMIN,  # 共享授权: the catalogue's grants page
     # pages and maps
     ("GET", "/worker"): ON_SITE,
     ("GET", "/worker/sw.js"): ON_SITE,
@@ -267,6 +269,7 @@ PAGES = {
     "/maps/grid",
     "/maps/building/{code}",
     "/reports/bulletin",
+    "/admin/sharing",
 }
 # Open to anyone, or to integrations holding an API key (tested in test_open311.py), or to
 # devices signing with their secret (tested in test_devices_api.py).

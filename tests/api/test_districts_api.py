@@ -153,7 +153,8 @@ def test_the_city_and_an_admin_get_both_districts_base_map(client, districts):
 def tile_codes(client, headers, layer: str, z: int) -> set[str]:
     x, y = tile_of(111.30, 30.705, z)  # the tile on the border of the two districts
     response = client.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt", headers=headers)
-    assert response.status_code == 200 and response.headers["vary"] == "Authorization, Cookie, X-Api-Key"
+    assert response.status_code == 200
+    assert response.headers["vary"] == "Authorization, Cookie, X-Api-Key"
     decoded = mapbox_vector_tile.decode(response.content) if response.content else {}
     return {f["properties"]["code"] for f in decoded.get(layer, {}).get("features", [])}
 

@@ -199,3 +199,82 @@ def test_floating_lists_are_scoped_and_masked(client, people_city, newcomers):
     assert everyone["total"] == 1
     refused = client.get("/api/floating/overdue", headers=as_(people_city, "leader"))
     assert refused.status_code == 403
+
+
+def _newcomer_body(**fields: Any) -> dict[str, Any]:
+    return {
+        "doc_number": id_number(81),
+        "name": "流动八十一",
+        "house_code": "BA-1-0201",
+        "residence_type": "floating",
+        "origin": "河南省信阳市",
+        "arrival_date": "2026-11-10",
+        **fields,
+    }
+
+
+def test_a_residence_registration_before_arrival_is_refused(client, people_city):
+    headers = as_(people_city, "worker_a")
+    early = client.post(
+        "/api/residents", json=_newcomer_body(registered_on="2026-11-09"), headers=headers
+    )
+    assert early.status_code == 422, early.text
+    assert "居住登记日期 2026-11-09 早于来本地日期 2026-11-10" in early.text
+    count = "SELECT count(*) FROM resident WHERE name = '流动八十一'"
+    assert people_city["session"].scalar(text(count)) == 0
+    # The day of arrival itself is fine.
+    same_day = client.post(
+        "/api/residents", json=_newcomer_body(registered_on="2026-11-10"), headers=headers
+    )
+    assert same_day.status_code == 201, same_day.text
+    # A correction that moves the arrival after the registration is refused too.
+    moved = client.patch(
+        f"/api/residents/{same_day.json()['id']}",
+        json={"arrival_date": "2026-11-11"},
+        headers=headers,
+    )
+    assert moved.status_code == 422, moved.text
+    assert "registered_on is before arrival_date" in moved.text
+
+
+def test_a_house_rental_history_lists_ended_leases_in_scope(client, people_city):
+    worker = as_(people_city, "worker_a")
+    first = client.post(
+        "/api/rentals",
+        json=_body(people_city, lease_start=(TODAY - timedelta(days=400)).isoformat()),
+        headers=worker,
+    ).json()
+    closed = client.patch(
+        f"/api/rentals/{first['id']}",
+        json={"status": "closed", "closed_on": (TODAY - timedelta(days=30)).isoformat()},
+        headers=worker,
+    )
+    assert closed.status_code == 200, closed.text
+    second = client.post("/api/rentals", json=_body(people_city), headers=worker).json()
+    client.post(
+        "/api/rentals", json=_body(people_city, house_code="BA-1-0201"), headers=worker
+    )  # another house: not in this history
+
+    history = client.get("/api/rentals?house=BA-1-0101", headers=worker).json()
+    assert [(r["id"], r["status"]) for r in history["items"]] == [
+        (second["id"], "active"),
+        (first["id"], "closed"),
+    ]
+    only_closed = client.get("/api/rentals?house=BA-1-0101&status=closed", headers=worker)
+    assert [r["id"] for r in only_closed.json()["items"]] == [first["id"]]
+    # Without a house the list stays the active leases.
+    assert {r["status"] for r in client.get("/api/rentals", headers=worker).json()["items"]} == {
+        "active"
+    }
+    # Scope: grid B's worker is told the house is not theirs; the inspector (area) sees it.
+    other = client.get("/api/rentals?house=BA-1-0101", headers=as_(people_city, "worker_b"))
+    assert other.status_code == 404
+    assert "outside your scope" in other.text
+    inspected = client.get("/api/rentals?house=BA-1-0101", headers=as_(people_city, "inspector"))
+    assert inspected.json()["total"] == 2
+    assert (
+        client.get("/api/rentals?house=BA-1-0101", headers=as_(people_city, "leader")).status_code
+        == 403
+    )
+    bad = client.get("/api/rentals?house=nonsense", headers=worker)
+    assert 400 <= bad.status_code < 500 and "nonsense" in bad.text

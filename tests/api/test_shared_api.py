@@ -198,9 +198,23 @@ def test_a_bad_grant_is_refused_with_a_sentence_and_writes_nothing(
 def test_the_catalogue_lists_personal_fields(client, people_city):
     body = client.get("/api/shared/catalogue", headers=as_(people_city, "dispatcher")).json()
     fields = {d["dataset"]: {f["name"]: f["personal"] for f in d["fields"]} for d in body}
-    assert set(fields) == {"special_groups", "floating", "rental_houses", "key_units"}
+    assert set(fields) == {
+        "special_groups",
+        "floating",
+        "rental_houses",
+        "key_units",
+        "events_by_category",
+    }
     assert fields["special_groups"]["id_number"] is True
     assert fields["special_groups"]["grid_code"] is False
+    # Callers and reporters are people: masked unless granted clear.
+    events = fields["events_by_category"]
+    assert {name for name, personal in events.items() if personal} == {
+        "caller_name",
+        "caller_phone",
+        "reporter",
+    }
+    assert fields["rental_houses"]["landlord"] is True
     # No dataset hands out the birth date: with the masked ID number it would rebuild it.
     assert all("birth_date" not in f for f in fields.values())
 

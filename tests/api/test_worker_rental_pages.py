@@ -19,9 +19,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from people import organisations as organisation_service
+from people import rentals as rental_service
 from people import service as people_service
 from people.credit_code import make_credit_code
-from people.schemas import OrganisationCreate, ResidentCreate
+from people.schemas import OrganisationCreate, RentalCreate, ResidentCreate
 from tests.api.browser import Watch, assert_fits_phone, open_context, shoot, sign_in
 from tests.api.console_city import WEST, add_b_w1, two_grids
 from tests.factories import add_house, add_staff, china_today, id_number
@@ -42,6 +43,8 @@ def page_city(own_engine: Engine) -> dict[str, Any]:
         add_house(session, west, room="0101")
         add_house(session, west, room="0201", floor=2)
         add_staff(session, "worker1", "grid_worker", grid_codes=[WEST])
+        # An inspector (督查员) given a grid as well as its area sees that grid's buildings.
+        add_staff(session, "inspector1", "inspector", area_code=WEST[:12], grid_codes=[WEST])
         admin = add_staff(session, "admin1", "admin")
         people = [("王强", LANDLORD, "B-W1-1-0201")] + [
             (name, id_number(70 + i), "B-W1-1-0101") for i, name in enumerate(TENANTS)
@@ -200,3 +203,40 @@ def test_a_rental_registered_offline_arrives_once_shows_its_grade_and_closes(
     assert scalar(own_engine, moved_out.format("IS NULL")) == 0
     watch.check()
     phone.close()
+
+
+def test_an_inspector_sees_rentals_but_no_rental_buttons(server, browser, own_engine):
+    with Session(own_engine) as session:
+        admin = add_staff(session, "admin2", "admin")
+        organisation_id = scalar(own_engine, "SELECT id FROM organisation LIMIT 1")
+        rental_service.register_rental(
+            session,
+            actor=admin,
+            data=RentalCreate(
+                house_code="B-W1-1-0201",
+                landlord_organisation_id=organisation_id,
+                lease_start=china_today(),
+            ),
+        )
+        session.commit()
+    watch = Watch()
+    for viewport, name in ((PHONE, "390"), (WIDE, "1400")):
+        context = open_context(browser, watch, viewport=viewport)
+        page = watch.page(context.new_page())
+        sign_in(page, server, "/worker", "inspector1")
+        open_building(page)
+        row = house_row(page, "B-W1-1-0201")
+        # The rental and its grade are shown; 督查员 cannot register or close rentals.
+        expect(row.locator(".rental")).to_contain_text("夷陵路物业公司")
+        expect(page.locator("button.close-rental")).to_have_count(0)
+        expect(page.locator("button.register-rental")).to_have_count(0)
+        shoot(page, f"worker-rental-inspector-{name}")
+        context.close()
+    # The grid worker next to them keeps both buttons.
+    context = open_context(browser, watch, viewport=PHONE)
+    page = watch.page(context.new_page())
+    sign_in(page, server, "/worker", "worker1")
+    open_building(page)
+    expect(house_row(page, "B-W1-1-0201").locator("button.close-rental")).to_have_count(1)
+    expect(house_row(page, "B-W1-1-0101").locator("button.register-rental")).to_have_count(1)
+    context.close()

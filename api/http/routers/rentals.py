@@ -9,8 +9,6 @@ recent events at its building.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
@@ -20,12 +18,11 @@ from api.http.auth import allow
 from api.http.bodies import IdempotencyKey, SubmissionDep, body_doc, text_body
 from api.http.deps import SessionDep
 from api.schemas import MAX_ID
-from events.building_findings import building_event_counts
-from gis.config import get_settings
+from events.building_findings import rental_findings
 from people import floating, rentals
 from people.access import READ_PERSONS, Actor
 from people.models import RentalStatus
-from people.rentals import RENTAL_WRITERS, Findings, FindingsOf
+from people.rentals import RENTAL_WRITERS, FindingsOf
 from people.schemas import FloatingPage, RentalCreate, RentalPage, RentalRead, RentalUpdate
 from people.service import MAX_PAGE_SIZE
 
@@ -42,19 +39,7 @@ _SEEN = {"description": "the Idempotency-Key was seen before: the rental it regi
 
 def _findings(session: Session) -> FindingsOf:
     """The events counted at the rentals' buildings over the settings' lookback."""
-    settings = get_settings()
-    since = datetime.now().astimezone() - timedelta(days=settings.rental_event_lookback_days)
-
-    def of(buildings: Collection[tuple[str, int]]) -> Mapping[tuple[str, int], Findings]:
-        counts = building_event_counts(
-            session,
-            buildings=buildings,
-            since=since,
-            fire_categories=settings.rental_fire_categories,
-        )
-        return {key: Findings(fire, recent) for key, (fire, recent) in counts.items()}
-
-    return of
+    return rental_findings(session)
 
 
 @router.get("/rentals", response_model=RentalPage)
@@ -62,18 +47,30 @@ def list_rentals(
     session: SessionDep,
     actor: Reader,
     grid: Grid = None,
+    house: Annotated[
+        str | None,
+        Query(max_length=60, description="a house code (building-unit-room): its rental history"),
+    ] = None,
     rental_status: Annotated[
-        RentalStatus, Query(alias="status", description="active 在租 (default) or closed 已退租")
-    ] = RentalStatus.ACTIVE,
+        RentalStatus | None,
+        Query(
+            alias="status",
+            description="active 在租 or closed 已退租; default active, or every lease of a house",
+        ),
+    ] = None,
     page: Page = 1,
     page_size: PageSize = 50,
 ) -> RentalPage:
     """Rentals of my grids (my area for the command centre and inspectors), newest lease first,
-    each with its tenants (masked) and risk grade."""
+    each with its tenants (masked) and risk grade; `house=` gives one house's rental history
+    (租赁历史), ended leases included."""
+    if rental_status is None and not house:
+        rental_status = RentalStatus.ACTIVE
     return rentals.list_rentals(
         session,
         actor=actor,
         grid_code=grid,
+        house_code=house,
         status=rental_status,
         page=page,
         page_size=page_size,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+import events.shared_events  # noqa: F401  (offers events by category in the catalogue)
 from api.http.auth import allow
 from api.http.deps import SessionDep
 from api.schemas import MAX_ID
@@ -24,6 +25,7 @@ from people.share_feed import ChangePage, SubscriptionCreate, SubscriptionRead
 from people.sharing import (
     ADMINS,
     DEPARTMENT_STAFF,
+    AccessRead,
     DatasetRead,
     GrantCreate,
     GrantRead,
@@ -70,6 +72,14 @@ def list_grants(
     return sharing.list_grants(
         session, actor=actor, department_id=department_id, dataset=dataset, live_only=live
     )
+
+
+@router.get("/access-log", response_model=list[AccessRead])
+def access_log(
+    session: SessionDep, actor: Admin, limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50
+) -> list[AccessRead]:
+    """The latest reads of shared data (共享访问记录): who, which grant, which fields clear."""
+    return sharing.recent_reads(session, actor=actor, limit=limit)
 
 
 @router.post("/grants/{grant_id}/revoke", response_model=GrantRead)

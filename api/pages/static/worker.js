@@ -1130,6 +1130,12 @@ function closeRentalForm(rental) {
 }
 
 /** A house's active rental: landlord, lease, tenants, risk grade and the rules that raised it. */
+/** Whether this account keeps rentals (people.rentals.RENTAL_WRITERS): inspectors (督查员)
+ * look at them but do not register or close them. */
+function keepsRentals() {
+  return Boolean(state.me && ["grid_worker", "admin"].includes(state.me.role));
+}
+
 function rentalBox(rental, slot) {
   return h(
     "div",
@@ -1143,7 +1149,9 @@ function rentalBox(rental, slot) {
     ),
     h("div", { class: "muted" }, `房东 Landlord ${rental.landlord_name} · 租期 ${rental.lease_start}–${rental.lease_end || "未定"}${rental.rooms ? ` · ${rental.rooms}间 rooms` : ""}${rental.declared_use ? ` · ${rental.declared_use}` : ""} · 责任书 ${rental.responsibility_signed_on || "未签 unsigned"}`),
     h("ul", { class: "risk-reasons" }, rental.risk_reasons.map((r) => h("li", {}, r))),
-    h("div", { class: "buttons" }, h("button", { type: "button", class: "secondary close-rental", onclick: () => openForm(slot, closeRentalForm(rental)) }, "退租 Close rental")),
+    keepsRentals()
+      ? h("div", { class: "buttons" }, h("button", { type: "button", class: "secondary close-rental", onclick: () => openForm(slot, closeRentalForm(rental)) }, "退租 Close rental"))
+      : null,
   );
 }
 
@@ -1356,7 +1364,7 @@ function houseRow(house, residents, rental, organisations) {
       h("button", { type: "button", class: "secondary register", onclick: () => openForm(slot, residentForm(house, null)) }, "＋住户 Resident"),
       h("button", { type: "button", class: "secondary move-in", onclick: () => openForm(slot, moveInForm(house)) }, "搬入 Move in"),
       h("button", { type: "button", class: "secondary edit-house", onclick: () => openForm(slot, houseForm(house)) }, "修改 Edit"),
-      rental ? null : h("button", { type: "button", class: "secondary register-rental", onclick: () => openForm(slot, rentalForm(house, organisations)) }, "出租登记 Rental"),
+      rental || !keepsRentals() ? null : h("button", { type: "button", class: "secondary register-rental", onclick: () => openForm(slot, rentalForm(house, organisations)) }, "出租登记 Rental"),
     ),
     slot,
   );
