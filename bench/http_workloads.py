@@ -256,6 +256,7 @@ LIST_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("admin, red light", "admin", {"light": "red"}),
     ("admin, yellow light", "admin", {"light": "yellow"}),
     ("admin, text search", "admin", {"q": "占道"}),
+    ("admin, text search, one character", "admin", {"q": "井"}),
     ("dispatcher, unit queue (open)", "dispatcher", {"status": ["dispatched", "signed"]}),
     ("grid worker, my grid", "grid worker", {}),
     ("command centre, district, page 20", "command", {"page": 20}),

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -265,6 +266,13 @@ class DispatchRule(Base):
     active: Mapped[bool] = mapped_column(default=True)
 
 
+# What the text search reads of an event, as migration 0038 generates `search_grams` from it.
+SEARCH_GRAMS_SQL = (
+    "text_grams(coalesce(code, '') || E'\\n' || coalesce(description, '') || E'\\n' "
+    "|| coalesce(address, ''))"
+)
+
+
 class Event(DistrictKeyed, Base):
     """An event (事件) from report to closure, with where it is and who handles it."""
 
@@ -283,6 +291,7 @@ class Event(DistrictKeyed, Base):
         # keys must hold its partition key), which also serves lookups; this index serves those
         # by code of events filed without keys.
         Index("ix_event_code", "code"),
+        Index("ix_event_search_grams", "search_grams", postgresql_using="gin"),
         grid_fk(),
         district_fk("building_id", "building.id"),
         district_fk("organisation_id", "organisation.id"),
@@ -301,6 +310,11 @@ class Event(DistrictKeyed, Base):
     source: Mapped[EventSource] = mapped_column(db_enum(EventSource, "event_source"))
     description: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(300), default=None)
+    # The characters and character pairs of code, description and address (SQL text_grams,
+    # migration 0038) that the text search looks up; never loaded with the row.
+    search_grams: Mapped[list[str] | None] = mapped_column(
+        ARRAY(Text), Computed(SEARCH_GRAMS_SQL, persisted=True), deferred=True
+    )
     # NULL while a case placed by address only waits for the command centre to locate it.
     geom: Mapped[WKBElement | None] = mapped_column(
         Geometry("POINT", srid=STORAGE_SRID, spatial_index=True, nullable=True)

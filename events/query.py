@@ -374,7 +374,11 @@ def _filters(
             f"until {until.isoformat()} is not after since {since.isoformat()}; swap them"
         )
     if filters.q and filters.q.strip():
-        pattern = _like(filters.q.strip())
+        q = filters.q.strip()
+        pattern = _like(q)
+        # The index finds the events holding the text's characters or character pairs (one- and
+        # two-character Chinese queries included); ILIKE keeps those that hold the text itself.
+        where.append(Event.search_grams.op("@>")(func.query_grams(q)))
         where.append(
             or_(
                 Event.code.ilike(pattern),
