@@ -27,6 +27,7 @@ from api.http.routers import (
     ledger,
     open311,
     parts,
+    patrols,
     people,
     recut,
     reference,
@@ -120,6 +121,7 @@ def create_app() -> FastAPI:
         reports,
         tiles,
         rentals,
+        patrols,
     ):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
