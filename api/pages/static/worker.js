@@ -1672,7 +1672,7 @@ function myGrids() {
 function setUpPatrol() {
   if (!$("#patrol")) return; // grid workers only
   const grids = myGrids();
-  $("#patrol-grid").replaceChildren(...grids.map((code) => h("option", { value: code }, `网格 ${code}`)));
+  $("#patrol-grid").replaceChildren(...grids.map((code) => h("option", { value: code }, `第${code.slice(-3)}网格 ${code}`)));
   const running = patrol();
   if (running) {
     $("#patrol-grid").value = running.grid_code;
