@@ -268,6 +268,22 @@ class BuildingFigure:
 
 
 @dataclass(frozen=True)
+class PatrolFigure:
+    """One grid worker's patrols of the grid this week (name None for leaders)."""
+
+    worker: str | None
+    buildings_passed: int
+    buildings: int
+    share: float | None
+    hours: float
+    km: float
+    stops: int
+    gaps: int
+    events_per_hour: float | None
+    proactive_rate: float | None
+
+
+@dataclass(frozen=True)
 class GridMap:
     """A grid worker's map: the grid, its buildings and houses, open events, visits due."""
 
@@ -279,3 +295,6 @@ class GridMap:
     events: list[Marker]
     residents: int
     my_grids: list[tuple[str, str]]
+    # This week's patrols (巡查): per worker figures, and the corridors the tracks passed.
+    patrols: list[PatrolFigure] = field(default_factory=list)
+    corridors: list[Shape] = field(default_factory=list)

@@ -535,6 +535,54 @@ def coverage(
     return rows
 
 
+_CORRIDOR = text(
+    """
+    SELECT ST_AsBinary(ST_Buffer(ST_GeomFromWKB(:track, :srid)::geography, :metres)::geometry)
+    """
+)
+
+
+def week_corridors(
+    session: Session, *, actor: Actor, grid_code: str, day: date
+) -> list[tuple[str, str, bytes]]:
+    """The corridors (within `patrol_pass_m` of the track, gaps left out) of the week's patrols
+    of a grid the actor may see tracks of, as (patrol key, label, WKB polygon in CGCS2000):
+    a grid worker's own, all of them for command and admin; none for other roles."""
+    if actor.role not in TRACK_READERS or not actor.can_see_grid(grid_code):
+        return []
+    settings = get_settings()
+    _, since, until = week_bounds(day)
+    query = select(Patrol).where(
+        Patrol.grid_code == grid_code,
+        Patrol.started_at < until,
+        or_(Patrol.ended_at.is_(None), Patrol.ended_at >= since),
+    )
+    if actor.role is StaffRole.GRID_WORKER:
+        query = query.where(Patrol.staff_id == actor.staff_id)
+    patrols = session.scalars(query.order_by(Patrol.started_at)).all()
+    fixes = _fixes_of(session, [p.id for p in patrols], since, until)
+    gap = timedelta(minutes=settings.patrol_gap_minutes)
+    corridors = []
+    for patrol in patrols:
+        parts = [
+            [(f.lon, f.lat) for f in (piece if len(piece) > 1 else piece * 2)]
+            for piece in _pieces(fixes.get(patrol.id, []), gap)
+        ]
+        if not parts:
+            continue
+        wkb = session.scalar(
+            _CORRIDOR,
+            {
+                "track": shapely.to_wkb(shapely.MultiLineString(parts)),
+                "srid": STORAGE_SRID,
+                "metres": settings.patrol_pass_m,
+            },
+        )
+        started = patrol.started_at.astimezone(CHINA_TZ).strftime("%m-%d %H:%M")
+        corridors.append((patrol.key, f"巡查 {started}", bytes(wkb)))
+    return corridors
+
+
 # --- privacy ------------------------------------------------------------------------------------
 
 
@@ -615,4 +663,5 @@ __all__ = [
     "prune_tracks",
     "start_patrol",
     "week_bounds",
+    "week_corridors",
 ]

@@ -794,7 +794,7 @@ PatrolKey = Annotated[
 
 
 class PatrolStart(InputModel):
-    """Start a patrol: the phone's key, the grid (default: my first grid) and when (default: now)."""
+    """Start a patrol: the phone's key, the grid (default: my first) and when (default: now)."""
 
     key: PatrolKey
     grid_code: str | None = Field(default=None, pattern=r"^[0-9]{15}$")

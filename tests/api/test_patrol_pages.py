@@ -100,9 +100,9 @@ def test_a_patrol_recorded_offline_is_sent_once_when_back_online(server, browser
     assert scalar(own_engine, "SELECT count(DISTINCT ST_AsText(geom)) FROM patrol_point") == 8
     assert scalar(own_engine, "SELECT count(*) FROM patrol WHERE ended_at IS NOT NULL") == 1
     # The fixes are stored where the (WGS84) GPS put them, as CGCS2000.
-    assert scalar(
-        own_engine, "SELECT min(ST_Y(geom)) FROM patrol_point"
-    ) == pytest.approx(30.7052, abs=1e-7)
+    assert scalar(own_engine, "SELECT min(ST_Y(geom)) FROM patrol_point") == pytest.approx(
+        30.7052, abs=1e-7
+    )
     expect(page.locator("#patrol-coverage")).to_contain_text("楼栋覆盖")
     shoot(page, "worker-patrol-sent-390")
     watch.check()

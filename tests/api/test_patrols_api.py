@@ -5,6 +5,7 @@ names, dispatchers nothing. Bad bodies are 4xx sentences and write nothing."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -172,3 +173,32 @@ def test_starting_a_second_patrol_while_one_runs_is_409(client, people_city, sta
     )
     assert answer.status_code == 409
     assert "请先结束" in answer.text
+
+
+def test_grid_map_shows_this_weeks_patrol_figures_and_corridor_to_those_who_may_see_it(
+    client, people_city, started
+):
+    worker = as_(people_city, "worker_a")
+    # Fixes across building BA (111.281..111.2812 E, 30.701..30.7012 N) of grid A.
+    batch = {
+        "points": [
+            {
+                "t": (START + timedelta(minutes=1 + i)).isoformat(),
+                "lon": 111.2805 + 0.0002 * i,
+                "lat": 30.7011,
+            }
+            for i in range(5)
+        ]
+    }
+    assert (
+        client.post(f"/api/patrols/{started}/points", json=batch, headers=worker).status_code == 200
+    )
+    own = client.get(f"/maps/grid?grid={GRID_A}", headers=worker)
+    assert own.status_code == 200
+    assert "本周巡查" in own.text and "worker_a" in own.text
+    assert "100% (1/1)" in own.text  # BA, the grid's one building, was passed
+    layer = json.dumps("本周巡查覆盖带 (1)")  # folium's layer control escapes the name
+    assert layer in own.text and '{"id":"patrols"' in own.text
+    # The inspector sees the figures (aggregates of the area) but no corridor of a person.
+    inspector = client.get(f"/maps/grid?grid={GRID_A}", headers=as_(people_city, "inspector"))
+    assert "本周巡查" in inspector.text and '{"id":"patrols"' not in inspector.text
