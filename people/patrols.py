@@ -414,6 +414,8 @@ def _gaps(patrol: Patrol, fixes: Sequence[_Fix], until: datetime | None = None) 
 
 def week_bounds(day: date) -> tuple[date, datetime, datetime]:
     """The Monday of `day`'s week and the week's [start, end) instants in China time."""
+    if not 2000 <= day.year <= 2100:
+        raise InvalidRecord(f"week {day.isoformat()} is outside 2000..2100; give a day of the week")
     monday = day - timedelta(days=day.weekday())
     start = datetime.combine(monday, time(), tzinfo=CHINA_TZ)
     return monday, start, start + timedelta(days=7)

@@ -202,3 +202,10 @@ def test_grid_map_shows_this_weeks_patrol_figures_and_corridor_to_those_who_may_
     # The inspector sees the figures (aggregates of the area) but no corridor of a person.
     inspector = client.get(f"/maps/grid?grid={GRID_A}", headers=as_(people_city, "inspector"))
     assert "本周巡查" in inspector.text and '{"id":"patrols"' not in inspector.text
+
+
+@pytest.mark.parametrize("week", ["9999-12-31", "0001-01-01"])
+def test_a_week_far_outside_the_calendar_is_a_422_sentence(client, people_city, week):
+    answer = client.get(f"/api/patrols/coverage?week={week}", headers=as_(people_city, "command"))
+    assert answer.status_code == 422
+    assert "outside 2000..2100" in answer.text
