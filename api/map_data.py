@@ -36,7 +36,7 @@ from events.map_stats import (
     unit_outline,
 )
 from events.models import EventSource
-from events.patrol_kpis import patrol_kpis
+from events.patrol_kpis import patrol_kpis, unit_patrol_summary
 from events.schemas import CitizenKpis, KpiRow
 from events.supervision import ListedCase, escalated_count, listed_cases
 from gis.clock import CHINA_TZ
@@ -70,6 +70,7 @@ from maps.model import (
     Shape,
     TrendDay,
     UnitMap,
+    UnitPatrol,
 )
 from people.access import Actor
 from people.models import StaffRole
@@ -372,8 +373,18 @@ def unit_data(
             )
             for d, measure in unit_devices(session, unit_id=uid)
         ],
+        patrol=_unit_patrol(
+            session, actor=actor, unit_id=uid, today=now.astimezone(CHINA_TZ).date()
+        ),
     )
     return data, tolerance
+
+
+def _unit_patrol(session: Session, *, actor: Actor, unit_id: int, today: date) -> UnitPatrol | None:
+    summary = unit_patrol_summary(session, actor=actor, unit_id=unit_id, day=today)
+    if summary is None:
+        return None
+    return UnitPatrol(**summary.model_dump(exclude={"week"}))
 
 
 def grid_data(session: Session, *, actor: Actor, grid_code: str | None, now: datetime) -> GridMap:

@@ -21,11 +21,12 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from events.kpis import PROACTIVE_SOURCES
-from events.models import Event
-from events.schemas import PatrolKpiRow
+from events.models import DepartmentUnit, Event
+from events.schemas import PatrolKpiRow, UnitPatrolSummary
+from grid.models import Grid
 from people.access import Actor
 from people.models import StaffGrid
-from people.patrols import coverage, week_bounds
+from people.patrols import COVERAGE_READERS, coverage, week_bounds
 
 
 def patrol_kpis(
@@ -98,4 +99,38 @@ def patrol_kpis(
     return result
 
 
-__all__ = ["patrol_kpis"]
+def unit_patrol_summary(
+    session: Session, *, actor: Actor, unit_id: int, day: date
+) -> UnitPatrolSummary | None:
+    """The week's patrols of the grids meeting a unit's jurisdiction, summed over the grids of
+    the actor's scope; None for roles without patrol figures (dispatchers) or a unit with no
+    area."""
+    if actor.role not in COVERAGE_READERS:
+        return None
+    grids = set(
+        session.scalars(
+            select(Grid.code)
+            .join(DepartmentUnit, func.ST_Intersects(Grid.geom, DepartmentUnit.geom))
+            .where(DepartmentUnit.id == unit_id)
+        )
+    )
+    if not grids:
+        return None
+    rows = [r for r in patrol_kpis(session, actor=actor, day=day) if r.grid_code in grids]
+    shares = [r.building_share for r in rows if r.building_share is not None]
+    by_grid = {r.grid_code: (r.grid_events, r.grid_events_found_by_workers) for r in rows}
+    events = sum(total for total, _ in by_grid.values())
+    found = sum(own for _, own in by_grid.values())
+    return UnitPatrolSummary(
+        week=week_bounds(day)[0],
+        grids=len(by_grid),
+        workers=len({r.staff_id for r in rows}),
+        patrols=sum(r.patrols for r in rows),
+        hours=round(sum(r.patrol_s for r in rows) / 3600, 1),
+        km=round(sum(r.distance_m for r in rows) / 1000, 2),
+        mean_building_share=round(sum(shares) / len(shares), 4) if shares else None,
+        proactive_rate=round(found / events, 4) if events else None,
+    )
+
+
+__all__ = ["patrol_kpis", "unit_patrol_summary"]

@@ -1468,3 +1468,16 @@ class PatrolKpiRow(PatrolCoverage):
     grid_events: int
     grid_events_found_by_workers: int
     proactive_rate: float | None
+
+
+class UnitPatrolSummary(BaseModel):
+    """The week's patrols of the grids in a unit's jurisdiction (that the caller may see)."""
+
+    week: date
+    grids: int
+    workers: int
+    patrols: int
+    hours: float
+    km: float
+    mean_building_share: float | None
+    proactive_rate: float | None

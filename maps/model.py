@@ -239,6 +239,19 @@ class LeaderMap:
 
 
 @dataclass(frozen=True)
+class UnitPatrol:
+    """This week's patrol figures over the grids of a unit's jurisdiction."""
+
+    grids: int
+    workers: int
+    patrols: int
+    hours: float
+    km: float
+    mean_building_share: float | None
+    proactive_rate: float | None
+
+
+@dataclass(frozen=True)
 class UnitMap:
     """A department unit's map: its jurisdiction, open events by light, duplicates."""
 
@@ -251,6 +264,8 @@ class UnitMap:
     events: list[Marker]
     duplicates: list[DuplicatePair]
     devices: list[DeviceMarker] = field(default_factory=list)  # the sensors the unit owns
+    # The week's patrols (巡查) of the grids in its area, for command staff (not dispatchers).
+    patrol: UnitPatrol | None = None
 
 
 @dataclass(frozen=True)

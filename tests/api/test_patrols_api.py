@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from events.models import DepartmentUnit
 from tests.api.people_city import GRID_A, as_
+from tests.factories import ewkb, square
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 START = NOW - timedelta(minutes=30)
@@ -209,3 +211,20 @@ def test_a_week_far_outside_the_calendar_is_a_422_sentence(client, people_city, 
     answer = client.get(f"/api/patrols/coverage?week={week}", headers=as_(people_city, "command"))
     assert answer.status_code == 422
     assert "outside 2000..2100" in answer.text
+
+
+def test_unit_map_sums_the_patrols_of_its_grids_for_command_but_not_its_dispatchers(
+    client, people_city, started
+):
+    session = people_city["session"]
+    unit = session.get(DepartmentUnit, people_city["dispatcher"].department_unit_id)
+    unit.geom = ewkb(square(111.28, 30.70, 0.009))  # grid A only
+    session.flush()
+    command = client.get(f"/maps/unit?unit={unit.id}", headers=as_(people_city, "command"))
+    assert command.status_code == 200
+    assert "本周巡查（辖区网格）" in command.text
+    # 1 grid, 1 worker, 1 patrol (running: 0 h so far, no fixes), no building passed yet.
+    assert "<td>1</td><td>1</td><td>1</td><td>0.0 h</td><td>0.0 km</td><td>0%</td>" in command.text
+    own = client.get("/maps/unit", headers=as_(people_city, "dispatcher"))
+    assert own.status_code == 200
+    assert "本周巡查" not in own.text
