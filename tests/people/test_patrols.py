@@ -20,8 +20,9 @@ from gis.clock import CHINA_TZ
 from gis.config import get_settings
 from gis.crs import wgs84_to_gcj02
 from people import patrols
+from people.access import Actor
 from people.exceptions import AlreadyClosed, Forbidden, InvalidRecord, NotFound
-from people.models import Patrol, PatrolPoint
+from people.models import Patrol, PatrolPoint, StaffRole
 from people.schemas import PatrolPointIn, PatrolPoints
 from tests.factories import COMMUNITY, add_building, add_grid, add_staff, admin_tree, square
 
@@ -345,3 +346,17 @@ def test_prune_thins_old_tracks_once_and_deletes_the_oldest(session, town):
     ) == (1, 12 - kept, 1, 12)
     again = patrols.prune_tracks(session, now=NOW)
     assert (again.thinned_patrols, again.purged_patrols) == (0, 0)
+
+
+def test_command_of_another_area_gets_404_for_a_track_and_no_coverage_rows(session, town):
+    worker = town["worker"]
+    patrols.start_patrol(session, actor=worker, key="patrol-0014", started_at=START)
+    elsewhere = Actor(
+        staff_id=town["command"].staff_id,
+        username="patrol_cc",
+        role=StaffRole.COMMAND,
+        area_code="420503000000",  # 伍家岗区, not 西陵区
+    )
+    with pytest.raises(NotFound, match="does not exist or is not yours"):
+        patrols.patrol_track(session, actor=elsewhere, key="patrol-0014")
+    assert patrols.coverage(session, actor=elsewhere, day=START.astimezone(CHINA_TZ).date()) == []
