@@ -103,7 +103,8 @@ def test_a_patrol_recorded_offline_is_sent_once_when_back_online(server, browser
     assert scalar(own_engine, "SELECT min(ST_Y(geom)) FROM patrol_point") == pytest.approx(
         30.7052, abs=1e-7
     )
-    expect(page.locator("#patrol-coverage")).to_contain_text("楼栋覆盖")
+    # The week's figures come back: the track passed B-W1, the grid's one building, 0.2 km.
+    expect(page.locator("#patrol-coverage")).to_contain_text("楼栋覆盖 100% · 0.2 km")
     shoot(page, "worker-patrol-sent-390")
     watch.check()
     phone.close()
