@@ -25,6 +25,7 @@ import numpy as np
 import pyproj
 import shapely
 from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gis.clock import CHINA_TZ
@@ -145,12 +146,26 @@ def start_patrol(
             f"patrol {running} is still running; end it before starting another "
             "(请先结束正在进行的巡查)"
         )
-    patrol = Patrol(
-        key=key, staff_id=actor.staff_id, grid_code=grid, district_code=grid[:6], started_at=started
+    # A resend racing the first request (both found no patrol above) inserts nothing here and
+    # answers with the patrol the first one made.
+    made = session.scalar(
+        insert(Patrol)
+        .values(
+            key=key,
+            staff_id=actor.staff_id,
+            grid_code=grid,
+            district_code=grid[:6],
+            started_at=started,
+        )
+        .on_conflict_do_nothing(index_elements=["key", "district_code"])
+        .returning(Patrol.id)
     )
-    session.add(patrol)
-    session.flush()
-    return _read(patrol, []), True
+    patrol = session.scalars(
+        select(Patrol).where(Patrol.key == key, Patrol.staff_id == actor.staff_id)
+    ).one_or_none()
+    if patrol is None:
+        raise InvalidRecord(f"patrol key {key} is taken; make a new UUID for a new patrol")
+    return _read(patrol, _fixes(session, patrol)), made is not None
 
 
 _INSERT_POINTS = text(
