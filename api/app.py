@@ -28,6 +28,7 @@ from api.http.routers import (
     ogc,
     open311,
     parts,
+    patrols,
     people,
     recut,
     reference,
@@ -124,6 +125,7 @@ def create_app() -> FastAPI:
         rentals,
         ogc,
         sharing_pages,
+        patrols,
     ):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")

@@ -36,6 +36,7 @@ from events.map_stats import (
     unit_outline,
 )
 from events.models import EventSource
+from events.patrol_kpis import patrol_kpis, unit_patrol_summary
 from events.schemas import CitizenKpis, KpiRow
 from events.supervision import ListedCase, escalated_count, listed_cases
 from gis.clock import CHINA_TZ
@@ -65,12 +66,15 @@ from maps.model import (
     LeaderPanel,
     ListedMarker,
     Marker,
+    PatrolFigure,
     Shape,
     TrendDay,
     UnitMap,
+    UnitPatrol,
 )
 from people.access import Actor
 from people.models import StaffRole
+from people.patrols import COVERAGE_READERS, week_corridors
 from people.stats import population_stats, residents_by_grid, visits_due_by_building
 
 TREND_DAYS: Final = 30
@@ -369,8 +373,18 @@ def unit_data(
             )
             for d, measure in unit_devices(session, unit_id=uid)
         ],
+        patrol=_unit_patrol(
+            session, actor=actor, unit_id=uid, today=now.astimezone(CHINA_TZ).date()
+        ),
     )
     return data, tolerance
+
+
+def _unit_patrol(session: Session, *, actor: Actor, unit_id: int, today: date) -> UnitPatrol | None:
+    summary = unit_patrol_summary(session, actor=actor, unit_id=unit_id, day=today)
+    if summary is None:
+        return None
+    return UnitPatrol(**summary.model_dump(exclude={"week"}))
 
 
 def grid_data(session: Session, *, actor: Actor, grid_code: str | None, now: datetime) -> GridMap:
@@ -418,7 +432,37 @@ def grid_data(session: Session, *, actor: Actor, grid_code: str | None, now: dat
         ],
         residents=sum(p.residents for p in population),
         my_grids=mine,
+        patrols=_patrol_figures(session, actor=actor, grid_code=grid_code, today=today),
+        corridors=[
+            Shape(key, label, wkb)
+            for key, label, wkb in week_corridors(
+                session, actor=actor, grid_code=grid_code, day=today
+            )
+        ],
     )
+
+
+def _patrol_figures(
+    session: Session, *, actor: Actor, grid_code: str, today: date
+) -> list[PatrolFigure]:
+    """This week's patrol coverage of the grid per worker (none for roles without figures)."""
+    if actor.role not in COVERAGE_READERS:
+        return []
+    return [
+        PatrolFigure(
+            worker=r.worker_name,
+            buildings_passed=r.buildings_passed,
+            buildings=r.buildings,
+            share=r.building_share,
+            hours=round(r.patrol_s / 3600, 1),
+            km=round(r.distance_m / 1000, 2),
+            stops=len(r.stops),
+            gaps=len(r.gaps),
+            events_per_hour=r.events_per_patrol_hour,
+            proactive_rate=r.proactive_rate,
+        )
+        for r in patrol_kpis(session, actor=actor, day=today, grid_code=grid_code)
+    ]
 
 
 __all__ = ["grid_data", "leader_data", "leader_panel", "period_start", "unit_data"]

@@ -28,6 +28,7 @@ from bench.frame import import_workload, locate_figures, seed_city_figures
 from bench.household_workloads import household_figures
 from bench.http_workloads import http_list_figures, http_workload
 from bench.map_workloads import map_figures
+from bench.patrol_workloads import patrol_workload
 from bench.people_workloads import (
     ledger_import_workload,
     ledger_memory_workload,
@@ -113,6 +114,7 @@ WORKLOADS: dict[str, Callable[[], list[Figure]]] = {
     "http": http_workload,
     "tiles": tile_workload,
     "sensors": sensor_workload,
+    "patrols": patrol_workload,
     "import_buildings": import_workload,
     "import_residents": ledger_import_workload,
     "import_memory": ledger_memory_workload,

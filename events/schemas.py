@@ -36,6 +36,7 @@ from events.sources import INTEGRATION_SOURCES, OPERATOR_CITIZEN_SOURCES, STAFF_
 from gis.crs import Crs
 from gis.text import InputModel, check_occurrence
 from people.pii import validate_phone
+from people.schemas import PatrolCoverage
 
 
 class EventReport(InputModel):
@@ -1455,3 +1456,28 @@ class Bulletin(BaseModel):
     generated_at: datetime
     grade_bands: list[str]
     rows: list[BulletinRow]
+
+
+class PatrolKpiRow(PatrolCoverage):
+    """A worker's patrol coverage of a grid in a week (people.patrols) with the event figures:
+    events the worker reported during those patrols, per patrol hour, and the grid's 主动发现率
+    that week (events found by the grid's own workers / all the grid's events)."""
+
+    events_found: int
+    events_per_patrol_hour: float | None
+    grid_events: int
+    grid_events_found_by_workers: int
+    proactive_rate: float | None
+
+
+class UnitPatrolSummary(BaseModel):
+    """The week's patrols of the grids in a unit's jurisdiction (that the caller may see)."""
+
+    week: date
+    grids: int
+    workers: int
+    patrols: int
+    hours: float
+    km: float
+    mean_building_share: float | None
+    proactive_rate: float | None

@@ -133,6 +133,19 @@ class Settings(BaseSettings):
     registration_deadline_days: int = Field(default=30, ge=1)
     permit_warning_days: int = Field(default=30, ge=0)
     task_due_days: int = Field(default=7, ge=0)
+    # Patrol tracks (巡查轨迹, people.patrols): a building counts as passed when a track comes
+    # within patrol_pass_m of it; no point for more than patrol_gap_minutes is a gap (phone
+    # off), staying within patrol_stop_radius_m for more than patrol_stop_minutes a stop.
+    # Privacy (`gridgov patrols prune`): tracks of patrols ended more than
+    # patrol_thin_after_days ago keep every patrol_thin_keep_every-th point, and lose all
+    # their points after patrol_delete_after_days (the patrol's times stay).
+    patrol_pass_m: float = Field(default=30.0, gt=0, le=500)
+    patrol_gap_minutes: float = Field(default=10.0, gt=0)
+    patrol_stop_minutes: float = Field(default=10.0, gt=0)
+    patrol_stop_radius_m: float = Field(default=30.0, gt=0)
+    patrol_thin_after_days: int = Field(default=30, ge=1)
+    patrol_thin_keep_every: int = Field(default=5, ge=2)
+    patrol_delete_after_days: int = Field(default=180, ge=1)
 
     @model_validator(mode="after")
     def _basemap_is_complete(self) -> Settings:

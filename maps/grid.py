@@ -70,6 +70,16 @@ def grid_map(data: GridMap, view: View) -> folium.Map:
             link=BUILDING_LINK if view.mode == "served" else None,
         ).add_to(m)
     layers.events(data.events, view=view, name="在办事件", layer_id="events").add_to(m)
+    if data.corridors:
+        # Polygons within 30 m of this week's tracks: what a patrol passed (巡查覆盖带).
+        layers.outlines(
+            data.corridors,
+            view=view,
+            decimals=_DECIMALS,
+            name=f"本周巡查覆盖带 ({len(data.corridors)})",
+            layer_id="patrols",
+            style={"color": "#1a7f37", "weight": 1, "fillColor": "#1a7f37", "fillOpacity": 0.2},
+        ).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m
 

@@ -239,6 +239,19 @@ class LeaderMap:
 
 
 @dataclass(frozen=True)
+class UnitPatrol:
+    """This week's patrol figures over the grids of a unit's jurisdiction."""
+
+    grids: int
+    workers: int
+    patrols: int
+    hours: float
+    km: float
+    mean_building_share: float | None
+    proactive_rate: float | None
+
+
+@dataclass(frozen=True)
 class UnitMap:
     """A department unit's map: its jurisdiction, open events by light, duplicates."""
 
@@ -251,6 +264,8 @@ class UnitMap:
     events: list[Marker]
     duplicates: list[DuplicatePair]
     devices: list[DeviceMarker] = field(default_factory=list)  # the sensors the unit owns
+    # The week's patrols (巡查) of the grids in its area, for command staff (not dispatchers).
+    patrol: UnitPatrol | None = None
 
 
 @dataclass(frozen=True)
@@ -268,6 +283,22 @@ class BuildingFigure:
 
 
 @dataclass(frozen=True)
+class PatrolFigure:
+    """One grid worker's patrols of the grid this week (name None for leaders)."""
+
+    worker: str | None
+    buildings_passed: int
+    buildings: int
+    share: float | None
+    hours: float
+    km: float
+    stops: int
+    gaps: int
+    events_per_hour: float | None
+    proactive_rate: float | None
+
+
+@dataclass(frozen=True)
 class GridMap:
     """A grid worker's map: the grid, its buildings and houses, open events, visits due."""
 
@@ -279,3 +310,6 @@ class GridMap:
     events: list[Marker]
     residents: int
     my_grids: list[tuple[str, str]]
+    # This week's patrols (巡查): per worker figures, and the corridors the tracks passed.
+    patrols: list[PatrolFigure] = field(default_factory=list)
+    corridors: list[Shape] = field(default_factory=list)

@@ -799,3 +799,54 @@ class RentalTenant(DistrictKeyed, Base):
     resident_id: Mapped[int]
     moved_in: Mapped[date]
     moved_out: Mapped[date | None] = mapped_column(default=None)
+
+
+class Patrol(DistrictKeyed, Base):
+    """A grid worker's patrol (巡查) of one of their grids: started and ended on the phone, its
+    track kept as points in `patrol_point` (the LineString is made from them when read).
+
+    `key` is the phone's own id of the patrol (a UUID made when 开始巡查 is pressed, offline
+    too), so the start, the point batches and the end can wait in the phone's queue and name
+    the patrol before the server has answered.
+    """
+
+    __tablename__ = "patrol"
+    __table_args__ = (
+        grid_fk(),
+        UniqueConstraint("key", "district_code", name="uq_patrol_key"),
+        Index("ix_patrol_staff_started", "staff_id", "started_at"),
+        Index("ix_patrol_grid_started", "grid_code", "started_at"),
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    grid_code: Mapped[str] = mapped_column(String(15))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Privacy (gridgov patrols prune): when the track was thinned, and when its points were
+    # deleted (the patrol's times stay).
+    thinned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class PatrolPoint(Base):
+    """One GPS fix of a patrol (CGCS2000 lon/lat), at most one per patrol and instant: a batch
+    sent twice adds nothing."""
+
+    __tablename__ = "patrol_point"
+    __table_args__ = (
+        district_fk("patrol_id", "patrol.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    patrol_id: Mapped[int] = mapped_column(primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=False, nullable=False)
+    )
+    accuracy_m: Mapped[float | None] = mapped_column(default=None)

@@ -779,3 +779,116 @@ class FloatingPage(BaseModel):
     page: int
     page_size: int
     items: list[FloatingRead]
+
+
+# --- patrols (巡查轨迹) -------------------------------------------------------------------------
+
+MAX_PATROL_BATCH = 500
+PatrolKey = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9-]{8,64}$",
+        description="the phone's id of the patrol (a UUID made when 开始巡查 is pressed)",
+    ),
+]
+
+
+class PatrolStart(InputModel):
+    """Start a patrol: the phone's key, the grid (default: my first) and when (default: now)."""
+
+    key: PatrolKey
+    grid_code: str | None = Field(default=None, pattern=r"^[0-9]{15}$")
+    started_at: datetime | None = None
+
+
+class PatrolPointIn(InputModel):
+    """One GPS fix: when, where (in the batch's crs) and how accurate (metres)."""
+
+    t: datetime
+    lon: float
+    lat: float
+    accuracy: float | None = Field(default=None, ge=0, le=100_000)
+
+
+class PatrolPoints(InputModel):
+    """A batch of GPS fixes of one patrol, in one coordinate system."""
+
+    crs: str = Field(default="wgs84", max_length=20)
+    points: list[PatrolPointIn] = Field(min_length=1, max_length=MAX_PATROL_BATCH)
+
+
+class PatrolEnd(InputModel):
+    """End a patrol (default: now)."""
+
+    ended_at: datetime | None = None
+
+
+class PointsAdded(BaseModel):
+    """What a batch did: points stored now, and points the patrol already had (a resend)."""
+
+    added: int
+    already_stored: int
+
+
+class PatrolRead(BaseModel):
+    """A patrol and its figures (distance over the track's pieces, gaps left out)."""
+
+    key: str
+    staff_id: int
+    grid_code: str
+    started_at: datetime
+    ended_at: datetime | None
+    points: int
+    distance_m: float
+    duration_s: float
+
+
+class PatrolPage(BaseModel):
+    """A page of patrols, newest first, and the total that matched."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[PatrolRead]
+
+
+class TrackStop(BaseModel):
+    """A stop (停留): the track stayed within the stop radius for longer than the stop limit."""
+
+    patrol_key: str
+    start: datetime
+    end: datetime
+    minutes: float
+    lon: float
+    lat: float
+
+
+class TrackGap(BaseModel):
+    """A gap (信号中断): no point for longer than the gap limit (phone off, no GPS)."""
+
+    patrol_key: str
+    start: datetime
+    end: datetime
+    minutes: float
+
+
+class PatrolCoverage(BaseModel):
+    """One grid worker's patrols of one grid in one week (Monday..Sunday, China time).
+
+    `worker_name` is left out (None) for leaders, who see aggregates only.
+    """
+
+    staff_id: int
+    worker_name: str | None
+    grid_code: str
+    week: date
+    buildings: int
+    buildings_passed: int
+    building_share: float | None = Field(description="share of the grid's buildings passed")
+    patrols: int
+    patrol_s: float
+    distance_m: float
+    stops: list[TrackStop]
+    gaps: list[TrackGap]
+    # The patrols' [start, end) times, for figures other packages count within them.
+    intervals: list[tuple[datetime, datetime]] = Field(default_factory=list, exclude=True)

@@ -21,6 +21,7 @@ from api.cli.common import clear_errors, console, print_rejections, progress_bar
 from api.cli.evaluation import evaluate_command
 from api.cli.integrations import integration_app
 from api.cli.maps import map_app
+from api.cli.patrols import patrols_app
 from api.cli.people import people_app
 from api.cli.recut import recut_command
 from api.cli.sensors import print_offline, sensors_app
@@ -58,6 +59,7 @@ app.add_typer(integration_app, name="integration")
 app.add_typer(sensors_app, name="sensors")
 app.add_typer(audit_app, name="audit")
 app.add_typer(share_app, name="share")
+app.add_typer(patrols_app, name="patrols")
 app.add_typer(seed_app, name="seed")
 app.add_typer(tasks_app, name="tasks")
 

@@ -100,6 +100,14 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     # grid workers' tasks (出租屋无人登记, 居住证到期, 比对核查 …): those who keep the ledger
     ("GET", "/api/tasks"): LEDGER,
     ("POST", "/api/tasks/{task_id}/close"): LEDGER,
+    # patrols (巡查轨迹): grid workers record their own; tracks (where a person walked) for them and
+    # the command centre; coverage figures for those who read aggregates, never dispatchers
+    ("POST", "/api/patrols"): frozenset({R.GRID_WORKER}),
+    ("POST", "/api/patrols/{key}/points"): frozenset({R.GRID_WORKER}),
+    ("POST", "/api/patrols/{key}/end"): frozenset({R.GRID_WORKER}),
+    ("GET", "/api/patrols"): frozenset({R.GRID_WORKER}),
+    ("GET", "/api/patrols/{key}/track"): COMMAND | {R.GRID_WORKER},
+    ("GET", "/api/patrols/coverage"): AGGREGATES,
     # rentals (出租屋) read like residents, kept by grid workers like houses; floating
     # residents' deadline lists (流动人口) read like residents
     ("GET", "/api/rentals"): LEDGER,
@@ -292,6 +300,7 @@ PARAMETERS = {
     "ruling_id": "1",
     "subtask_id": "1",
     "task_id": "1",
+    "key": "no-such-patrol",
     "grant_id": "1",
     "subscription_id": "1",
     "dataset": "special_groups",

@@ -179,6 +179,7 @@ function flush() {
       if (sent > ledger) loadEvents();
       if (ledger && state.building && !$("#detail").hidden) openBuilding(state.building, { quiet: true });
       if (ledger && state.tab === "visits" && $("#detail").hidden) loadTasks();
+      if ($("#patrol")) loadPatrolCoverage();
     }
   })().finally(() => {
     flushing = null;
@@ -1538,6 +1539,159 @@ function visitRow(item) {
   return row;
 }
 
+// --- patrol (巡查轨迹) -----------------------------------------------------------------------------
+// A patrol is started, its GPS fixes batched and the patrol ended through the same outbox as the
+// reports: each is a record with its own idempotency key, sent oldest first, so the start always
+// reaches the server before its points, offline or not. The patrol's key is made here, so the
+// queued batches can name it before the server has answered. Fixes are taken only between 开始
+// and 结束 (the server refuses any outside), every PATROL_EVERY_MS, and sent in batches.
+
+const PATROL_EVERY_MS = 20000; // one fix every 20 s (15–30 s asked)
+const PATROL_BATCH = 6; // about two minutes of fixes per batch
+const patrolState = { timer: null };
+
+function patrolKey() {
+  return `gridgov.patrol.${state.me ? state.me.username : ""}`;
+}
+
+function patrol(value) {
+  return cached(patrolKey(), value);
+}
+
+function patrolRecord(kind, path, fields, title) {
+  return { ...ledgerRecord(kind, { path, fields, title }), building: null };
+}
+
+async function queuePatrolPoints(running) {
+  if (!running.buffer.length) return;
+  const points = running.buffer;
+  running.buffer = [];
+  running.sent = (running.sent || 0) + points.length;
+  patrol(running);
+  await outbox.put(
+    patrolRecord("patrol-points", `/api/patrols/${running.key}/points`, { crs: "wgs84", points }, `巡查轨迹 ${points.length} 个点 Patrol points`),
+  );
+}
+
+function pushFix(coords) {
+  const running = patrol();
+  if (!running) return; // ended meanwhile: a fix after the end would be refused
+  const t = new Date().toISOString();
+  if (t < running.started_at) return; // never before the start: the server would refuse it
+  running.buffer.push({ t, lon: coords.longitude, lat: coords.latitude, accuracy: Math.round(coords.accuracy || 0) });
+  patrol(running);
+  if (running.buffer.length >= PATROL_BATCH) queuePatrolPoints(running).then(() => (navigator.onLine ? flush() : renderQueued()));
+  renderPatrol();
+}
+
+/** One fix now; no fix (no signal, permission denied) leaves a gap the coverage flags. */
+function takeFix() {
+  if (!navigator.geolocation) return;
+  navigator.geolocation.getCurrentPosition(
+    (position) => {
+      $("#patrol-error").hidden = true;
+      pushFix(position.coords);
+    },
+    (error) => {
+      $("#patrol-error").hidden = false;
+      $("#patrol-error").textContent =
+        error.code === 1
+          ? "定位权限被拒绝，巡查轨迹无法记录 Location permission was denied; the track cannot be recorded."
+          : "暂时无法定位，恢复后继续记录 No position for now; recording resumes when there is one.";
+    },
+    { enableHighAccuracy: true, maximumAge: 0, timeout: 15000 }, // a fresh fix each time
+  );
+}
+
+function watchPatrol() {
+  if (patrolState.timer !== null) return;
+  takeFix();
+  patrolState.timer = setInterval(takeFix, PATROL_EVERY_MS);
+}
+
+function stopWatching() {
+  clearInterval(patrolState.timer);
+  patrolState.timer = null;
+}
+
+async function startPatrol() {
+  const grid = $("#patrol-grid").value || myGrids()[0] || null;
+  const running = { key: uuid(), grid_code: grid, started_at: new Date().toISOString(), buffer: [], sent: 0 };
+  patrol(running);
+  await outbox.put({
+    ...patrolRecord("patrol-start", "/api/patrols", { key: running.key, grid_code: grid, started_at: running.started_at }, "开始巡查 Patrol started"),
+    key: running.key,
+  });
+  watchPatrol();
+  renderPatrol();
+  if (navigator.onLine) flush();
+  else renderQueued();
+}
+
+async function endPatrol() {
+  const running = patrol();
+  if (!running) return;
+  stopWatching();
+  await queuePatrolPoints(running);
+  await outbox.put(patrolRecord("patrol-end", `/api/patrols/${running.key}/end`, { ended_at: new Date().toISOString() }, "结束巡查 Patrol ended"));
+  try {
+    localStorage.removeItem(patrolKey());
+  } catch {
+    // nothing kept
+  }
+  renderPatrol();
+  if (navigator.onLine) flush();
+  else renderQueued();
+}
+
+function renderPatrol() {
+  const running = patrol();
+  const box = $("#patrol");
+  if (!box) return;
+  box.classList.toggle("running", Boolean(running));
+  $("#patrol-start").hidden = Boolean(running);
+  $("#patrol-end").hidden = !running;
+  $("#patrol-grid").disabled = Boolean(running);
+  const recorded = running ? (running.sent || 0) + running.buffer.length : 0;
+  $("#patrol-status").textContent = running
+    ? `巡查中 Patrolling since ${fmtTime(running.started_at)} · 已记录 ${recorded} 个点 fixes`
+    : "未在巡查 Not on patrol";
+}
+
+async function loadPatrolCoverage() {
+  const out = $("#patrol-coverage");
+  try {
+    const rows = await api("/api/patrols/coverage");
+    out.textContent = rows
+      .map((r) => {
+        const share = r.building_share === null ? "—" : `${Math.round(r.building_share * 100)}%`;
+        return `本周 ${r.grid_code.slice(-3)} 网格: 楼栋覆盖 ${share} · ${(r.distance_m / 1000).toFixed(1)} km · ${(r.patrol_s / 3600).toFixed(1)} h`;
+      })
+      .join("；");
+  } catch {
+    out.textContent = ""; // offline: the figures come back with the connection
+  }
+}
+
+function myGrids() {
+  return (state.me && state.me.scope && state.me.scope.grids) || [];
+}
+
+function setUpPatrol() {
+  if (!$("#patrol")) return; // grid workers only
+  const grids = myGrids();
+  $("#patrol-grid").replaceChildren(...grids.map((code) => h("option", { value: code }, `第${code.slice(-3)}网格 ${code}`)));
+  const running = patrol();
+  if (running) {
+    $("#patrol-grid").value = running.grid_code;
+    watchPatrol(); // the page was reloaded during a patrol: carry on recording
+  }
+  $("#patrol-start").addEventListener("click", startPatrol);
+  $("#patrol-end").addEventListener("click", endPatrol);
+  renderPatrol();
+  if (navigator.onLine) loadPatrolCoverage();
+}
+
 // --- start ----------------------------------------------------------------------------------------
 
 function connectivity() {
@@ -1569,6 +1723,7 @@ async function start() {
   await loadMe();
   if (state.me) $("#who").textContent = `${state.me.full_name || state.me.username} · ${state.me.role_label}`;
   await loadCategories();
+  setUpPatrol();
   connectivity();
   renderQueued();
   setUpMap();
