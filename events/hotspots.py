@@ -278,9 +278,32 @@ def hotspots(
     adjacency: Adjacency | None = None,
 ) -> HotspotReport:
     """Gi* hot spots of the district's grids for [start, end) and the same-length period just
-    before (emerging: 新出现/持续/消退); aggregates only."""
+    before (emerging: 新出现/持续/消退), for an actor whose area holds the district."""
     name = check_district(session, actor=actor, district=district)
-    code = district.strip()[:6]
+    return district_hotspots(
+        session,
+        district_code=district.strip()[:6],
+        district_name=name,
+        start=start,
+        end=end,
+        category=category,
+        adjacency=adjacency,
+    )
+
+
+def district_hotspots(
+    session: Session,
+    *,
+    district_code: str,
+    district_name: str,
+    start: datetime,
+    end: datetime,
+    category: str | None = None,
+    adjacency: Adjacency | None = None,
+) -> HotspotReport:
+    """Gi* hot spots of a district (no scope check: the caller decides who reads which grids;
+    the leader map of a street shows its own grids' classes)."""
+    code = district_code
     category, category_name = check_category(session, category)
     if end <= start:
         raise InvalidReport("时段为空：to 早于 from (the period is empty; to is before from)")
@@ -321,7 +344,7 @@ def hotspots(
             trends[g.trend] += 1
     return HotspotReport(
         district_code=code,
-        district_name=name,
+        district_name=district_name,
         category=category,
         category_name=category_name,
         start=start.astimezone(CHINA_TZ),
@@ -352,6 +375,7 @@ __all__ = [
     "check_category",
     "check_district",
     "classify",
+    "district_hotspots",
     "gi_star",
     "grid_adjacency",
     "grid_counts",

@@ -4,19 +4,14 @@ equal counts, emerging hot spots, and the district's grids in the database."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
-from shapely.geometry import MultiPolygon, box
 
 from events.exceptions import Forbidden, InvalidReport, NotFound
 from events.hotspots import classify, gi_star, grid_adjacency, hotspots, trend
-from events.reference import load_reference_data
-from events.schemas import EventReport
-from events.service import report_event
-from gis.clock import CHINA_TZ
-from tests.factories import COMMUNITY, add_grid, add_staff, add_unit, admin_tree, square
+from tests.events.hotspot_city import MONDAY, build_hotspot_city, code
 
 
 def lattice(rows: int, cols: int) -> list[list[int]]:
@@ -130,56 +125,10 @@ def test_emerging_hot_spots_compare_with_the_period_before(now, before, expected
 
 # --- in the database: a 5×5 lattice of grids -------------------------------------------------
 
-MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=CHINA_TZ)
-LON0, LAT0, SIZE = 111.28, 30.70, 0.002
-
-
-def _cell(r: int, c: int) -> MultiPolygon:
-    # Corners rounded so neighbours share exactly the same edge coordinates.
-    x0, y0 = round(LON0 + c * SIZE, 6), round(LAT0 + r * SIZE, 6)
-    x1, y1 = round(LON0 + (c + 1) * SIZE, 6), round(LAT0 + (r + 1) * SIZE, 6)
-    return MultiPolygon([box(x0, y0, x1, y1)])
-
-
-def _code(r: int, c: int) -> str:
-    return f"{COMMUNITY}{r * 5 + c + 1:03d}"
-
 
 @pytest.fixture
 def lattice_city(session):
-    admin_tree(session, community_geom=square(111.27, 30.69, 0.05))
-    for r in range(5):
-        for c in range(5):
-            add_grid(session, _code(r, c), _cell(r, c))
-    load_reference_data(session)
-    police = add_unit(
-        session, "PS", "police", geom=square(111.27, 30.69, 0.05), location=(111.28, 30.7)
-    )
-    add_unit(session, "CC", "command_centre", location=(111.28, 30.71))
-    codes = [_code(r, c) for r in range(5) for c in range(5)]
-    worker = add_staff(session, "worker1", "grid_worker", grid_codes=codes)
-    # This week: one 0101 event in each grid of the centre 3×3 block; a week before: one in
-    # the corner grid, and a 0201 event this week in the opposite corner.
-    spots = [(r, c, MONDAY, "0101") for r in (1, 2, 3) for c in (1, 2, 3)]
-    spots += [(0, 0, MONDAY - timedelta(days=7), "0101"), (4, 4, MONDAY, "0201")]
-    for n, (r, c, when, category) in enumerate(spots):
-        lon = round(LON0 + (c + 0.5) * SIZE, 6)
-        lat = round(LAT0 + (r + 0.5) * SIZE, 6)
-        report_event(
-            session,
-            actor=worker,
-            report=EventReport(category=category, lon=lon, lat=lat, description="热点测试"),
-            idempotency_key=f"hot-{n}",
-            now=when,
-        )
-    return {
-        "session": session,
-        "admin": add_staff(session, "boss", "admin"),
-        "leader": add_staff(session, "leader1", "leader", area_code="420502000000"),
-        # A street's leader: the whole district is outside their area.
-        "street_leader": add_staff(session, "leader2", "leader", area_code="420502001000"),
-        "dispatcher": add_staff(session, "disp", "dispatcher", department_unit_id=police.id),
-    }
+    return build_hotspot_city(session)
 
 
 WEEK = (MONDAY - timedelta(hours=10), MONDAY - timedelta(hours=10) + timedelta(days=7))
@@ -187,7 +136,7 @@ WEEK = (MONDAY - timedelta(hours=10), MONDAY - timedelta(hours=10) + timedelta(d
 
 def test_adjacency_of_the_lattice_is_queen_contiguity(lattice_city):
     adjacency = grid_adjacency(lattice_city["session"], district_code="420502")
-    assert adjacency.codes == [_code(r, c) for r in range(5) for c in range(5)]
+    assert adjacency.codes == [code(r, c) for r in range(5) for c in range(5)]
     assert [sorted(n) for n in adjacency.neighbours] == lattice(5, 5)
 
 
@@ -201,8 +150,8 @@ def test_the_centre_grid_is_a_hot_spot_of_category_01_this_week(lattice_city):
         category="01",
     )
     by_code = {g.code: g for g in report.grids}
-    centre, corner = by_code[_code(2, 2)], by_code[_code(0, 0)]
-    assert (centre.count, corner.count, by_code[_code(4, 4)].count) == (1, 0, 0)
+    centre, corner = by_code[code(2, 2)], by_code[code(0, 0)]
+    assert (centre.count, corner.count, by_code[code(4, 4)].count) == (1, 0, 0)
     assert abs(centre.z - 2 * math.sqrt(6)) < 1e-9 and centre.hot_class == "热点99"
     assert centre.trend == "新出现" and corner.previous_count == 1
     assert report.grids_total == 25 and report.events_total == 9
@@ -218,7 +167,7 @@ def test_all_categories_count_the_other_corner_too(lattice_city):
         end=WEEK[1],
     )
     assert report.events_total == 10 and report.category_name == "全部类别"
-    assert {g.code: g.count for g in report.grids}[_code(4, 4)] == 1
+    assert {g.code: g.count for g in report.grids}[code(4, 4)] == 1
 
 
 def test_an_empty_period_gives_no_hot_spot(lattice_city):
