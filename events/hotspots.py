@@ -295,7 +295,7 @@ def district_hotspots(
     session: Session,
     *,
     district_code: str,
-    district_name: str,
+    district_name: str | None = None,
     start: datetime,
     end: datetime,
     category: str | None = None,
@@ -304,6 +304,9 @@ def district_hotspots(
     """Gi* hot spots of a district (no scope check: the caller decides who reads which grids;
     the leader map of a street shows its own grids' classes)."""
     code = district_code
+    if district_name is None:
+        found = session.scalar(select(AdminUnit.name).where(AdminUnit.code == code + "000000"))
+        district_name = str(found or f"区县 {code}")
     category, category_name = check_category(session, category)
     if end <= start:
         raise InvalidReport("时段为空：to 早于 from (the period is empty; to is before from)")

@@ -31,9 +31,12 @@ def code(r: int, c: int) -> str:
     return f"{COMMUNITY}{r * 5 + c + 1:03d}"
 
 
-def build_hotspot_city(session: Session, grid_name: str | None = None) -> dict[str, Any]:
-    """The lattice; this week (2026-W48) one 0101 event in each grid of the centre 3×3 block
-    and a 0201 one in the far corner (4, 4); the week before one 0101 event in corner (0, 0)."""
+def build_hotspot_city(
+    session: Session, grid_name: str | None = None, monday: datetime = MONDAY
+) -> dict[str, Any]:
+    """The lattice; in `monday`'s week (default 2026-W48) one 0101 event in each grid of the
+    centre 3×3 block and a 0201 one in the far corner (4, 4); the week before one 0101 event
+    in corner (0, 0). The centre grid is named `grid_name` if given."""
     admin_tree(session, community_geom=square(111.27, 30.69, 0.05))
     for r in range(5):
         for c in range(5):
@@ -45,8 +48,8 @@ def build_hotspot_city(session: Session, grid_name: str | None = None) -> dict[s
     add_unit(session, "CC", "command_centre", location=(111.28, 30.71))
     codes = [code(r, c) for r in range(5) for c in range(5)]
     worker = add_staff(session, "worker1", "grid_worker", grid_codes=codes)
-    spots = [(r, c, MONDAY, "0101") for r in (1, 2, 3) for c in (1, 2, 3)]
-    spots += [(0, 0, MONDAY - timedelta(days=7), "0101"), (4, 4, MONDAY, "0201")]
+    spots = [(r, c, monday, "0101") for r in (1, 2, 3) for c in (1, 2, 3)]
+    spots += [(0, 0, monday - timedelta(days=7), "0101"), (4, 4, monday, "0201")]
     for n, (r, c, when, category) in enumerate(spots):
         lon = round(LON0 + (c + 0.5) * SIZE, 6)
         lat = round(LAT0 + (r + 0.5) * SIZE, 6)
