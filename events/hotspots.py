@@ -41,9 +41,11 @@ from events.map_stats import area_actor
 from events.models import Event, EventCategory, EventStatus
 from gis.clock import CHINA_TZ, local_today
 from grid.models import AdminUnit, Grid
-from people.access import READ_AGGREGATES, Actor
+from people.access import Actor
+from people.models import StaffRole
 
-READ_HOTSPOTS: Final = READ_AGGREGATES
+# Leaders, the command centre and admins (as the 考核通报); not units, inspectors or grid workers.
+READ_HOTSPOTS: Final = frozenset({StaffRole.LEADER, StaffRole.COMMAND, StaffRole.ADMIN})
 MAX_DAYS: Final = 366
 # Grids this close (degrees, CGCS2000; about 0.1 m) are neighbours: digitised boundaries that
 # should meet often leave slivers of a few centimetres between them.
