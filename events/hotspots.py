@@ -32,7 +32,8 @@ from typing import Final
 
 import numpy as np
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, aliased
 
 from events.exceptions import Forbidden, InvalidReport, NotFound
@@ -142,6 +143,34 @@ def grid_adjacency(session: Session, *, district_code: str) -> Adjacency:
         neighbours[i].append(j)
         neighbours[j].append(i)
     return Adjacency(codes, [r.name for r in rows], neighbours, time.perf_counter() - started)
+
+
+# The adjacency of each district last built in this process, with the signature of the grids it
+# was built from: rebuilt only when a grid is added, removed, renamed or reshaped (a recut).
+_ADJACENCY: dict[str, tuple[str, Adjacency]] = {}
+
+
+def grid_signature(session: Session, *, district_code: str) -> str:
+    """An md5 of the district's grid codes, names and geometries, in code order (about 85 ms
+    for 20,000 grids, against seconds for the adjacency self-join)."""
+    row = func.concat(Grid.code, "|", Grid.name, "|", func.md5(func.ST_AsBinary(Grid.geom)))
+    signature = session.scalar(
+        select(
+            func.md5(func.string_agg(row, aggregate_order_by(literal_column("','"), Grid.code)))
+        ).where(Grid.district_code == district_code)
+    )
+    return str(signature or "")
+
+
+def cached_adjacency(session: Session, *, district_code: str) -> Adjacency:
+    """The district's adjacency, from this process's memory while its grids are unchanged."""
+    signature = grid_signature(session, district_code=district_code)
+    hit = _ADJACENCY.get(district_code)
+    if hit is not None and hit[0] == signature:
+        return hit[1]
+    adjacency = grid_adjacency(session, district_code=district_code)
+    _ADJACENCY[district_code] = (signature, adjacency)
+    return adjacency
 
 
 def gi_star(counts: np.ndarray, neighbours: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -312,7 +341,7 @@ def district_hotspots(
     category, category_name = check_category(session, category)
     if end <= start:
         raise InvalidReport("时段为空：to 早于 from (the period is empty; to is before from)")
-    adjacency = adjacency or grid_adjacency(session, district_code=code)
+    adjacency = adjacency or cached_adjacency(session, district_code=code)
     previous_start = start - (end - start)
     now = grid_counts(session, district_code=code, start=start, end=end, category=category)
     before = grid_counts(
@@ -377,6 +406,7 @@ __all__ = [
     "Adjacency",
     "GridHotspot",
     "HotspotReport",
+    "cached_adjacency",
     "check_category",
     "check_district",
     "classify",
@@ -384,6 +414,7 @@ __all__ = [
     "gi_star",
     "grid_adjacency",
     "grid_counts",
+    "grid_signature",
     "hotspots",
     "period_of",
     "trend",

@@ -8,10 +8,20 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from sqlalchemy import update
 
 from events.exceptions import Forbidden, InvalidReport, NotFound
-from events.hotspots import classify, gi_star, grid_adjacency, hotspots, trend
-from tests.events.hotspot_city import MONDAY, build_hotspot_city, code
+from events.hotspots import (
+    cached_adjacency,
+    classify,
+    gi_star,
+    grid_adjacency,
+    hotspots,
+    trend,
+)
+from grid.models import Grid
+from tests.events.hotspot_city import MONDAY, build_hotspot_city, cell, code
+from tests.factories import COMMUNITY, add_grid, ewkb, square
 
 
 def lattice(rows: int, cols: int) -> list[list[int]]:
@@ -194,3 +204,34 @@ def test_scope_roles_and_bad_input(lattice_city):
             hotspots(s, actor=lattice_city["admin"], district="420502", category=bad, **window)
     with pytest.raises(InvalidReport):
         hotspots(s, actor=lattice_city["admin"], district="42050", **window)
+
+
+def test_the_adjacency_is_reused_until_a_grid_changes(lattice_city):
+    session = lattice_city["session"]
+    first = cached_adjacency(session, district_code="420502")
+    assert cached_adjacency(session, district_code="420502") is first
+    # A grid far from the lattice (an island) joins the district: built again, with it.
+    add_grid(session, COMMUNITY + "099", square(111.30, 30.70, 0.002))
+    second = cached_adjacency(session, district_code="420502")
+    assert second is not first and second.codes[-1] == COMMUNITY + "099"
+    assert second.neighbours[-1] == []
+    # Reshaped: the island moved onto the lattice's east edge becomes a neighbour.
+    session.execute(
+        update(Grid).where(Grid.code == COMMUNITY + "099").values(geom=ewkb(cell(2, 5)))
+    )
+    third = cached_adjacency(session, district_code="420502")
+    assert sorted(third.codes[i] for i in third.neighbours[-1]) == [
+        code(1, 4),
+        code(2, 4),
+        code(3, 4),
+    ]
+
+
+def test_an_island_grid_in_the_district_is_flagged_and_not_significant(lattice_city):
+    session = lattice_city["session"]
+    add_grid(session, COMMUNITY + "099", square(111.30, 30.70, 0.002))
+    report = hotspots(
+        session, actor=lattice_city["admin"], district="420502", start=WEEK[0], end=WEEK[1]
+    )
+    island = next(g for g in report.grids if g.code == COMMUNITY + "099")
+    assert island.island and island.hot_class == "不显著" and report.islands == 1
