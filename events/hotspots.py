@@ -51,6 +51,9 @@ MAX_DAYS: Final = 366
 # Grids this close (degrees, CGCS2000; about 0.1 m) are neighbours: digitised boundaries that
 # should meet often leave slivers of a few centimetres between them.
 TOUCH_DEG: Final = 1e-6
+# Days an analysis may cover (the period before included): far dates would overflow.
+FIRST_DAY: Final = date(2000, 1, 1)
+LAST_DAY: Final = date(2099, 12, 31)
 # (confidence, two-sided p below which it holds, label suffix); most confident first.
 LEVELS: Final = ((99, 0.01), (95, 0.05), (90, 0.10))
 NOT_SIGNIFICANT: Final = "不显著"
@@ -245,6 +248,11 @@ def period_of(first: date | None, last: date | None) -> tuple[datetime, datetime
         first = last - timedelta(days=6)
     elif first is None or last is None:
         raise InvalidReport("请同时给出 from 和 to 日期 (give both from and to, YYYY-MM-DD)")
+    if not (FIRST_DAY <= first <= LAST_DAY and FIRST_DAY <= last <= LAST_DAY):
+        raise InvalidReport(
+            f"日期应在 {FIRST_DAY} 至 {LAST_DAY} 之间 (from and to must lie between {FIRST_DAY} "
+            f"and {LAST_DAY}; got {first}..{last})"
+        )
     start, end = period_bounds(start=first, end=last)
     if (end - start).days > MAX_DAYS:
         raise InvalidReport(
@@ -400,6 +408,8 @@ def district_hotspots(
 
 
 __all__ = [
+    "FIRST_DAY",
+    "LAST_DAY",
     "LEVELS",
     "MEANINGS",
     "READ_HOTSPOTS",

@@ -27,7 +27,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from events.exceptions import InvalidReport
-from events.hotspots import MEANINGS, GridHotspot, check_district, hotspots
+from events.hotspots import (
+    FIRST_DAY,
+    LAST_DAY,
+    MEANINGS,
+    GridHotspot,
+    check_district,
+    hotspots,
+)
 from events.kpis import kpis, period_bounds
 from events.map_stats import MIN_REGISTERED_TO_RANK, area_actor
 from events.models import Event, EventCategory, EventStatus
@@ -114,10 +121,13 @@ def week_bounds(week: str | None, *, today: date | None = None) -> tuple[str, da
             )
         year, number = int(match[1]), int(match[2])
     try:
+        if not FIRST_DAY.year < year < LAST_DAY.year:
+            raise ValueError(year)
         monday = date.fromisocalendar(year, number, 1)
     except ValueError:
         raise InvalidReport(
-            f"{year} 年没有第 {number} 周 (there is no ISO week {number} in {year})"
+            f"{year} 年没有第 {number} 周 (there is no ISO week {number} in {year}; weeks of "
+            f"{FIRST_DAY.year + 1}–{LAST_DAY.year - 1} only)"
         ) from None
     start, end = period_bounds(start=monday, end=monday + timedelta(days=6))
     return f"{year}-W{number:02d}", start, end

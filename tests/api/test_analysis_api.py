@@ -97,6 +97,8 @@ def test_who_may_read_which_district(client, city, who, district, status):
         ({"category": "99", **WEEK}, "no event category 99"),
         ({"category": "01%", **WEEK}, "2-digit"),
         ({"district": "4205020", **WEEK}, "6-digit"),
+        ({"from": "9999-12-25", "to": "9999-12-31"}, "2099-12-31"),  # would overflow a date
+        ({"from": "0001-01-01", "to": "0001-01-03"}, "2000-01-01"),
     ],
 )
 def test_bad_input_gets_a_422_sentence(client, city, params, words):
@@ -127,10 +129,15 @@ def test_the_weekly_report_compares_categories_and_lists_the_hot_spots(client, c
     assert all(u["registered"] >= 3 for u in r["units"])
 
 
-@pytest.mark.parametrize("week", ["2026-48", "W48", "2026-W54", "2026-W00"])
+@pytest.mark.parametrize("week", ["2026-48", "W48", "2026-W54", "2026-W00", "9999-W52", "0001-W01"])
 def test_a_badly_written_week_gets_a_422_sentence(client, city, week):
     answer = get(client, city["leader"], "/api/analysis/weekly", week=week)
     assert answer.status_code == 422 and "week" in answer.json()["error"]["message"]
+
+
+def test_a_week_typed_with_full_width_digits_is_read_as_ascii(client, city):
+    answer = get(client, city["leader"], "/api/analysis/weekly", week="２０２６-W４８")
+    assert answer.status_code == 200 and answer.json()["week"] == "2026-W48"
 
 
 def test_the_workbook_keeps_a_formula_looking_grid_name_as_text(client, city):
