@@ -2,7 +2,7 @@
 
 For a period [start, end) every grid of the district gets its count of events reported there
 (not voided; of one 大类/小类 or all), zeros included. The spatial weights are binary grid
-adjacency (Queen contiguity: grids whose polygons share an edge or a corner, i.e. intersect),
+adjacency (Queen contiguity: grids whose polygons share an edge or a corner, within TOUCH_DEG),
 each grid also its own neighbour (the star in Gi*). The z-score is Ord & Getis (1995):
 
     z_i = (Σ_j w_ij x_j − x̄ W_i) / (S √((n W_i − W_i²) / (n − 1)))

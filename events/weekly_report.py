@@ -182,7 +182,9 @@ def recurring_clusters(
     or None when the recurrence module is not installed."""
     try:
         recurrence = importlib.import_module("events.recurrence")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as exc:
+        if exc.name != "events.recurrence":  # the module is there but something it needs is not
+            raise
         return None
     clusters = recurrence.list_clusters(
         session, district_code=district_code, since=start, until=end

@@ -56,7 +56,7 @@ def weekly_page(
     except DomainError as exc:  # a mistyped week or a district outside the area: say so
         error = str(exc)
         status = next(code for kind, code in STATUS_OF if isinstance(exc, kind))
-        if week and district:  # retry with the district alone (the week may be the mistake)
+        if week:  # retry without the week (it may be the mistake): last week's report
             try:
                 report = weekly_report(
                     session, actor=visitor, district=own_district(visitor, district)
