@@ -16,6 +16,7 @@ from api.http.body_limit import BodyLimitMiddleware
 from api.http.input_checks import no_nul
 from api.http.routers import (
     addresses,
+    analysis,
     auth,
     bulletins,
     callbacks,
@@ -45,6 +46,7 @@ from api.import_jobs import ImportRunner
 from api.pages import maps, reports
 from api.pages import routes as pages
 from api.pages import sharing as sharing_pages
+from api.pages import weekly as weekly_page
 from api.pages.templating import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
 from gis import partitions
 from gis.db import check_durable, get_request_engine, session_scope
@@ -126,6 +128,8 @@ def create_app() -> FastAPI:
         ogc,
         sharing_pages,
         patrols,
+        analysis,
+        weekly_page,
     ):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")

@@ -13,6 +13,7 @@ from typing import Final
 
 from sqlalchemy.orm import Session
 
+from api.hotspot_map import leader_hotspots
 from events.catalog import DepartmentType
 from events.devices import unit_devices
 from events.exceptions import Forbidden, InvalidReport
@@ -329,6 +330,15 @@ def leader_data(
         single_events=single_events,
         listed=[_listed(c) for c in listed_cases(session, actor=scoped, prefix=prefix)],
         unanswered_orders=escalated_count(session, actor=scoped, prefix=prefix),
+        hotspots=leader_hotspots(
+            session,
+            prefix=prefix,
+            outlines=outlines,
+            start=start,
+            end=now,
+            days=days,
+            category=category,
+        ),
     )
     return data, tolerance
 

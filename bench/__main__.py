@@ -25,6 +25,7 @@ from bench.address_workloads import address_city_workload, address_figures, addr
 from bench.common import Figure, bench_database, seed_city
 from bench.event_workloads import bulletin_figures, kpi_figures, report_figures
 from bench.frame import import_workload, locate_figures, seed_city_figures
+from bench.hotspot_workloads import hotspot_figures
 from bench.household_workloads import household_figures
 from bench.http_workloads import http_list_figures, http_workload
 from bench.map_workloads import map_figures
@@ -70,8 +71,8 @@ def shown(figures: list[Figure]) -> list[Figure]:
 
 
 def demo_workload() -> list[Figure]:
-    """At demo scale (200 grids): locate_point, report → dispatched, the maps and the monthly
-    bulletin."""
+    """At demo scale (200 grids): locate_point, report → dispatched, the maps, the monthly
+    bulletin and the hot spots."""
     with bench_database("demo") as engine:
         seed_city(engine, "demo")
         figures = shown(locate_figures(engine))
@@ -81,6 +82,7 @@ def demo_workload() -> list[Figure]:
         figures += shown(household_figures(engine, "demo city"))
         figures += shown(rental_figures(engine, "demo city"))
         figures += shown(bulletin_figures(engine, "demo city"))
+        figures += shown(hotspot_figures(engine, "demo city"))
     return figures
 
 

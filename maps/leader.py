@@ -10,6 +10,7 @@ import folium
 from maps import layers
 from maps.basemap import new_map
 from maps.encode import decimals_for, shift_bbox
+from maps.hotspots import hotspot_layer
 from maps.model import LeaderMap, LeaderPanel, View
 from maps.page import area_link, panel, render, trend_svg
 
@@ -62,6 +63,8 @@ def leader_map(data: LeaderMap, view: View, *, tolerance: float) -> folium.Map:
         name=f"事件热力 ({category}, 近{data.days}天)",
         show=False,
     ).add_to(m)
+    if data.hotspots is not None:
+        hotspot_layer(data.hotspots, view=view, decimals=decimals).add_to(m)
     buildings = layers.vector_tiles(
         view,
         layer="buildings",

@@ -236,6 +236,8 @@ class LeaderMap:
     listed: list[ListedMarker] = field(default_factory=list)
     # Supervision orders still unanswered after being escalated to the leader (a count).
     unanswered_orders: int = 0
+    # Gi* hot spots of the area's district (maps/hotspots.py); None above a district.
+    hotspots: HotspotLayer | None = None
 
 
 @dataclass(frozen=True)
@@ -313,3 +315,25 @@ class GridMap:
     # This week's patrols (巡查): per worker figures, and the corridors the tracks passed.
     patrols: list[PatrolFigure] = field(default_factory=list)
     corridors: list[Shape] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HotspotCell:
+    """One grid of the hot-spot layer: its Gi* class, z-score, event count and trend."""
+
+    code: str
+    name: str
+    wkb: bytes
+    hot_class: str  # 热点99/热点95/热点90/冷点99/冷点95/冷点90/不显著
+    z: float
+    count: int
+    trend: str | None  # 新出现/持续/消退
+
+
+@dataclass(frozen=True)
+class HotspotLayer:
+    """The hot-spot layer of the leader map: the grids in view and what the classes mean."""
+
+    title: str
+    cells: list[HotspotCell]
+    meanings: dict[str, str]  # class → the legend's sentence (Chinese)

@@ -19,6 +19,7 @@ from api.cli.audit import audit_app
 from api.cli.backup import backup, restore
 from api.cli.common import clear_errors, console, print_rejections, progress_bar
 from api.cli.evaluation import evaluate_command
+from api.cli.hotspots import analyse_app
 from api.cli.integrations import integration_app
 from api.cli.maps import map_app
 from api.cli.patrols import patrols_app
@@ -60,6 +61,7 @@ app.add_typer(sensors_app, name="sensors")
 app.add_typer(audit_app, name="audit")
 app.add_typer(share_app, name="share")
 app.add_typer(patrols_app, name="patrols")
+app.add_typer(analyse_app, name="analyse")
 app.add_typer(seed_app, name="seed")
 app.add_typer(tasks_app, name="tasks")
 

@@ -41,6 +41,7 @@ DASHBOARDS: dict[StaffRole, list[tuple[str, str]]] = {
         ("/maps/unit", "部门地图 Unit map"),
         ("/maps/grid", "网格地图 Grid map"),
         ("/reports/bulletin", "考核通报 Bulletin"),
+        ("/reports/weekly", "每周研判 Weekly"),
     ],
     StaffRole.ADMIN: [
         ("/maps/leader", "指挥大屏 City map"),
@@ -48,10 +49,12 @@ DASHBOARDS: dict[StaffRole, list[tuple[str, str]]] = {
         ("/maps/grid", "网格地图 Grid map"),
         ("/reports/bulletin", "考核通报 Bulletin"),
         ("/admin/sharing", "共享授权 Sharing"),
+        ("/reports/weekly", "每周研判 Weekly"),
     ],
     StaffRole.LEADER: [
         ("/maps/leader", "指挥大屏 City map"),
         ("/reports/bulletin", "考核通报 Bulletin"),
+        ("/reports/weekly", "每周研判 Weekly"),
     ],
 }
 

@@ -268,6 +268,11 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/bulletins/{month}"): LEADERS,
     ("GET", "/api/bulletins/{month}.xlsx"): LEADERS,
     ("GET", "/reports/bulletin"): LEADERS,
+    # 研判: Gi* hot spots and the weekly report, leaders and the command centre of the district
+    ("GET", "/api/analysis/hotspots"): LEADERS,
+    ("GET", "/api/analysis/weekly"): LEADERS,
+    ("GET", "/api/analysis/weekly.xlsx"): LEADERS,
+    ("GET", "/reports/weekly"): LEADERS,
 }
 PAGES = {
     "/worker",
@@ -278,6 +283,7 @@ PAGES = {
     "/maps/building/{code}",
     "/reports/bulletin",
     "/admin/sharing",
+    "/reports/weekly",
 }
 # Open to anyone, or to integrations holding an API key (tested in test_open311.py), or to
 # devices signing with their secret (tested in test_devices_api.py).
