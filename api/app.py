@@ -28,6 +28,7 @@ from api.http.routers import (
     open311,
     parts,
     people,
+    recurrence,
     recut,
     reference,
     rentals,
@@ -120,6 +121,7 @@ def create_app() -> FastAPI:
         reports,
         tiles,
         rentals,
+        recurrence,
     ):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")

@@ -63,6 +63,8 @@ READERS: Final = frozenset(
     {StaffRole.DISPATCHER, StaffRole.COMMAND, StaffRole.LEADER, StaffRole.ADMIN}
 )
 RUNNERS: Final = frozenset({StaffRole.COMMAND, StaffRole.ADMIN})
+# Who may act on a task: the unit's dispatchers (command staff when it fell to a command centre).
+LEADS: Final = frozenset({StaffRole.DISPATCHER, StaffRole.COMMAND, StaffRole.ADMIN})
 MAX_JOIN_ROUNDS: Final = 50
 
 
