@@ -277,9 +277,7 @@ def test_lead_type_follows_most_events_units_not_the_category(city):
     session = city["session"]
     codes = [report(city, n, category="0102") for n in (0, 20, 40)]
     session.execute(
-        Event.__table__.update()
-        .where(Event.code.in_(codes))
-        .values(unit_id=city["fire"].id)
+        Event.__table__.update().where(Event.code.in_(codes)).values(unit_id=city["fire"].id)
     )
     (cluster_id,) = detect(city).created
     read = recurrence.list_clusters(session, district_code="420502")[0]

@@ -55,7 +55,7 @@ def list_clusters(
     "/detect", response_model=DetectionRun, openapi_extra=body_doc(DetectionInput, required=False)
 )
 def detect(session: SessionDep, actor: Runner, submission: SubmissionDep) -> DetectionRun:
-    """Run recurrence detection now for my district (command centre) or any (admin). JSON or form."""
+    """Run recurrence detection now: my district (command centre) or any (admin). JSON or form."""
     entry = text_body(DetectionInput, submission, what=WHAT, send=SEND)
     return recurrence.run_for(session, actor=actor, entry=entry)
 
