@@ -22,6 +22,7 @@ from api.cli.evaluation import evaluate_command
 from api.cli.integrations import integration_app
 from api.cli.maps import map_app
 from api.cli.people import people_app
+from api.cli.recurrence import analyse_app
 from api.cli.recut import recut_command
 from api.cli.sensors import print_offline, sensors_app
 from api.cli.sharing import share_app
@@ -60,6 +61,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(share_app, name="share")
 app.add_typer(seed_app, name="seed")
 app.add_typer(tasks_app, name="tasks")
+app.add_typer(analyse_app, name="analyse")
 
 
 def _database_url() -> str:
