@@ -39,9 +39,7 @@ def recurrences(
     if district is not None and not (len(district) == 6 and district.isdigit()):
         raise typer.BadParameter(f"--district {district!r} should be a 6-digit district code")
     with session_scope() as session:
-        run = detect(
-            session, district_code=district, until=end_of_day(on.date()) if on else None
-        )
+        run = detect(session, district_code=district, until=end_of_day(on.date()) if on else None)
     table = Table("districts 区县", "new clusters 新任务", "extended 已扩展", "events 关联事件")
     table.add_row(
         ", ".join(run.districts) or "-",
