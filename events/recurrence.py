@@ -66,6 +66,7 @@ RUNNERS: Final = frozenset({StaffRole.COMMAND, StaffRole.ADMIN})
 # Who may act on a task: the unit's dispatchers (command staff when it fell to a command centre).
 LEADS: Final = frozenset({StaffRole.DISPATCHER, StaffRole.COMMAND, StaffRole.ADMIN})
 MAX_JOIN_ROUNDS: Final = 50
+MAX_ON_MAP: Final = 500
 
 
 # -- schemas -------------------------------------------------------------------------------------
@@ -716,6 +717,17 @@ def list_visible(
     return _read(session, clusters, now=now or datetime.now(UTC))
 
 
+def unfinished_in_area(
+    session: Session, *, actor: Actor, prefix: str | None, now: datetime
+) -> list[ClusterRead]:
+    """The open and accepted clusters `actor` may see inside the area `prefix` (None: all of
+    the actor's), for the leader map; at most MAX_ON_MAP, soonest deadline first."""
+    where = [_scope(actor), RecurrenceCluster.status != RecurrenceStatus.CLOSED]
+    if prefix:
+        where.append(RecurrenceCluster.place_code.like(f"{prefix}%"))
+    return _read(session, session.scalars(_ordered(where, MAX_ON_MAP)).all(), now=now)
+
+
 def visible_cluster(
     session: Session, *, actor: Actor, cluster_id: int, lock: bool = False
 ) -> RecurrenceCluster:
@@ -948,5 +960,6 @@ __all__ = [
     "list_visible",
     "run_for",
     "set_threshold",
+    "unfinished_in_area",
     "visible_cluster",
 ]
