@@ -20,6 +20,7 @@ Reading the tasks and their lifecycle are in `events.recurrence_tasks`, the sche
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -27,7 +28,7 @@ from typing import Any, Final
 
 from geoalchemy2.shape import from_shape
 from shapely import Point
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, text, true
+from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, or_, select, text, true
 from sqlalchemy.orm import Session, aliased
 
 from events.calendar import Limit
@@ -67,6 +68,7 @@ from events.recurrence_tasks import (
 from events.reference import work_calendar
 from gis.clock import CHINA_TZ
 from gis.config import get_settings
+from gis.crs import distance_m
 from gis.db import STORAGE_SRID
 from grid.service import area_prefix
 from people.access import Actor
@@ -243,11 +245,7 @@ def _join_open_clusters(
             pairs.setdefault(event_id, cluster_id)  # near two clusters: the older one
         if not pairs:
             break
-        session.add_all(
-            RecurrenceMember(event_id=e, district_code=district, cluster_id=c, joined_at=at)
-            for e, c in pairs.items()
-        )
-        session.flush()
+        _link(session, cluster_ids=pairs, district=district, at=at)
         tally.linked += len(pairs)
         touched.update(pairs.values())
     for cluster_id in sorted(touched):
@@ -267,24 +265,28 @@ def _new_clusters(
     tally: _Tally,
 ) -> None:
     """ST_ClusterDBSCAN over the uncounted events of each category (grouped by threshold)."""
-    groups: dict[Threshold, list[str] | None] = {default_threshold(): None}
+    by_threshold: dict[Threshold, list[str]] = {}
     for code, threshold in overrides.items():
-        groups.setdefault(threshold, [])
-        codes = groups[threshold]
-        if codes is not None:
-            codes.append(code)
-    for threshold, codes in groups.items():
-        if codes is None:  # the default: every category without an override
-            which = Event.category_code.notin_(list(overrides)) if overrides else true()
-        else:
-            which = Event.category_code.in_(codes)
+        by_threshold.setdefault(threshold, []).append(code)
+    # The default for every category without an override, then each override's categories.
+    runs: list[tuple[Threshold, ColumnElement[bool]]] = [
+        (
+            default_threshold(),
+            Event.category_code.notin_(list(overrides)) if overrides else true(),
+        ),
+        *((t, Event.category_code.in_(codes)) for t, codes in by_threshold.items()),
+    ]
+    categories: dict[str, EventCategory] = {}
+    for threshold, which in runs:
         for (category, _), event_ids in _dbscan(
             session, district=district, until=until, threshold=threshold, which=which
         ).items():
+            if category not in categories:  # one look-up per category and run
+                categories[category] = current_category(session, category)
             cluster = _raise_task(
                 session,
                 district=district,
-                category_code=category,
+                category=categories[category],
                 event_ids=event_ids,
                 threshold=threshold,
                 at=at,
@@ -323,32 +325,73 @@ def _dbscan(
     return found
 
 
-def _lead_type(
-    session: Session, *, cluster: RecurrenceCluster, category: EventCategory, at: datetime
-) -> tuple[DepartmentType, str]:
-    """The department type leading most of the cluster's events, else the category's routing."""
-    counts = session.execute(
-        select(DepartmentUnit.dept_type, func.count())
-        .join(Event, Event.unit_id == DepartmentUnit.id)
-        .join(
-            RecurrenceMember,
-            and_(
-                RecurrenceMember.event_id == Event.id,
-                RecurrenceMember.district_code == Event.district_code,
-            ),
-        )
-        .where(
-            RecurrenceMember.cluster_id == cluster.id,
-            DepartmentUnit.dept_type != DepartmentType.COMMAND_CENTRE,
-        )
-        .group_by(DepartmentUnit.dept_type)
+@dataclass(frozen=True)
+class _Member:
+    reported_at: datetime
+    lon: float
+    lat: float
+    place: str | None  # grid code, else community code
+    unit_id: int | None
+
+
+def _facts(session: Session, *, district: str, event_ids: Sequence[int]) -> list[_Member]:
+    """The events by id (the partitions' primary-key indexes)."""
+    rows = session.execute(
+        select(
+            Event.reported_at,
+            func.ST_X(Event.geom),
+            func.ST_Y(Event.geom),
+            func.coalesce(Event.grid_code, Event.community_code),
+            Event.unit_id,
+        ).where(Event.district_code == district, Event.id.in_(event_ids))
     ).all()
-    decision = decide_departments(session, category=category, area_code=cluster.place_code, at=at)
+    return [_Member(*row) for row in rows]
+
+
+def _summary(members: Sequence[_Member], *, district: str) -> dict[str, Any]:
+    """A cluster's figures from its members: count, first and last report, centroid, spread
+    (the farthest member, geodesic metres), place (the grid most members lie in)."""
+    lon, lat = _centroid(members)
+    places = Counter(m.place for m in members if m.place)
+    return {
+        "event_count": len(members),
+        "first_reported_at": min(m.reported_at for m in members),
+        "last_reported_at": max(m.reported_at for m in members),
+        "geom": from_shape(Point(lon, lat), srid=STORAGE_SRID),
+        "spread_m": round(max(distance_m(lon, lat, m.lon, m.lat) for m in members), 1),
+        "place_code": min(places, key=lambda p: (-places[p], p)) if places else district,
+    }
+
+
+def _lead_type(
+    session: Session,
+    *,
+    place_code: str,
+    members: Sequence[_Member],
+    category: EventCategory,
+    at: datetime,
+) -> tuple[DepartmentType, str]:
+    """The department type leading most of the cluster's events, else the category's routing
+    (which also breaks a tie it is part of)."""
+    unit_ids = [m.unit_id for m in members if m.unit_id is not None]
+    types = dict(
+        session.execute(
+            select(DepartmentUnit.id, DepartmentUnit.dept_type).where(
+                DepartmentUnit.id.in_(set(unit_ids)),
+                DepartmentUnit.dept_type != DepartmentType.COMMAND_CENTRE,
+            )
+        ).all()
+    )
+    counts = Counter(types[u] for u in unit_ids if u in types)
+    if len(counts) == 1:
+        ((lead, most),) = counts.items()
+        return lead, f"{lead.label} led {most} of the {len(members)} events"
+    decision = decide_departments(session, category=category, area_code=place_code, at=at)
     if counts:
-        most = max(n for _, n in counts)
-        tied = sorted(t.value for t, n in counts if n == most)
+        most = max(counts.values())
+        tied = sorted(t.value for t, n in counts.items() if n == most)
         lead = decision.lead if decision.lead.value in tied else DepartmentType(tied[0])
-        return lead, f"{lead.label} led {most} of the {cluster.event_count} events"
+        return lead, f"{lead.label} led {most} of the {len(members)} events"
     return decision.lead, decision.why
 
 
@@ -356,98 +399,70 @@ def _raise_task(
     session: Session,
     *,
     district: str,
-    category_code: str,
+    category: EventCategory,
     event_ids: Sequence[int],
     threshold: Threshold,
     at: datetime,
 ) -> RecurrenceCluster:
     """A new cluster of `event_ids` and its task for the lead unit at the centroid."""
-    settings = get_settings()
+    members = _facts(session, district=district, event_ids=event_ids)
+    figures = _summary(members, district=district)
+    lead, why = _lead_type(
+        session, place_code=figures["place_code"], members=members, category=category, at=at
+    )
+    centroid = func.ST_SetSRID(func.ST_MakePoint(*_centroid(members)), STORAGE_SRID)
+    choice = choose_unit(session, dept_type=lead, point=centroid, district_code=district)
+    limit = Limit.parse(get_settings().recurrence_task_limit)
     cluster = RecurrenceCluster(
         district_code=district,
-        category_code=category_code,
-        place_code=district,
+        category_code=category.code,
         status=RecurrenceStatus.OPEN,
-        lead_type=DepartmentType.COMMAND_CENTRE,
-        routing="",
+        lead_type=lead,
+        unit_id=choice.unit.id if choice.unit else None,
+        routing=f"{why}; {choice.how}",
         radius_m=threshold.radius_m,
         min_events=threshold.min_events,
         window_days=threshold.window_days,
-        geom=from_shape(Point(0, 0), srid=STORAGE_SRID),  # set by _refresh below
-        spread_m=0.0,
-        event_count=len(event_ids),
-        first_reported_at=at,
-        last_reported_at=at,
         detected_at=at,
-        deadline=work_calendar(session).add(at, Limit.parse(settings.recurrence_task_limit)),
+        deadline=work_calendar(session).add(at, limit),
+        **figures,
     )
     session.add(cluster)
     session.flush()
-    session.add_all(
-        RecurrenceMember(event_id=e, district_code=district, cluster_id=cluster.id, joined_at=at)
-        for e in event_ids
-    )
-    session.flush()
-    _refresh(session, cluster)
-    category = current_category(session, category_code)
-    lead, why = _lead_type(session, cluster=cluster, category=category, at=at)
-    centroid = select(RecurrenceCluster.geom).where(
-        RecurrenceCluster.id == cluster.id, RecurrenceCluster.district_code == district
-    )
-    choice = choose_unit(
-        session, dept_type=lead, point=centroid.scalar_subquery(), district_code=district
-    )
-    cluster.lead_type = lead
-    cluster.unit_id = choice.unit.id if choice.unit else None
-    cluster.routing = f"{why}; {choice.how}"
-    session.flush()
+    _link(session, cluster_ids={e: cluster.id for e in event_ids}, district=district, at=at)
     return cluster
 
 
+def _link(session: Session, *, cluster_ids: dict[int, int], district: str, at: datetime) -> None:
+    """Count events (id → cluster id) in their clusters: one INSERT, no per-row flush."""
+    session.execute(
+        insert(RecurrenceMember),
+        [
+            {"event_id": e, "district_code": district, "cluster_id": c, "joined_at": at}
+            for e, c in cluster_ids.items()
+        ],
+    )
+
+
+def _centroid(members: Sequence[_Member]) -> tuple[float, float]:
+    """The mean lon/lat of the members (what ST_Centroid gives for points)."""
+    return (
+        sum(m.lon for m in members) / len(members),
+        sum(m.lat for m in members) / len(members),
+    )
+
+
 def _refresh(session: Session, cluster: RecurrenceCluster) -> None:
-    """Recount a cluster from its members: count, first and last report, centroid, spread, place."""
-    members = (
-        select(Event.geom, Event.reported_at, Event.grid_code, Event.community_code)
-        .join(
-            RecurrenceMember,
-            and_(
-                RecurrenceMember.event_id == Event.id,
-                RecurrenceMember.district_code == Event.district_code,
-            ),
-        )
-        .where(
+    """Recount a cluster from its members (after new events joined it)."""
+    ids = session.scalars(
+        select(RecurrenceMember.event_id).where(
             RecurrenceMember.cluster_id == cluster.id,
             RecurrenceMember.district_code == cluster.district_code,
         )
-        .subquery()
-    )
-    centroid = func.ST_Centroid(func.ST_Collect(members.c.geom))
-    count, first, last, lon, lat = session.execute(
-        select(
-            func.count(),
-            func.min(members.c.reported_at),
-            func.max(members.c.reported_at),
-            func.ST_X(centroid),
-            func.ST_Y(centroid),
-        )
-    ).one()
-    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), STORAGE_SRID)
-    spread = session.scalar(
-        select(func.max(func.ST_Distance(_metric(members.c.geom), _metric(point))))
-    )
-    place = session.execute(
-        select(func.coalesce(members.c.grid_code, members.c.community_code), func.count())
-        .group_by(func.coalesce(members.c.grid_code, members.c.community_code))
-        .order_by(func.count().desc(), func.coalesce(members.c.grid_code, members.c.community_code))
-        .limit(1)
-    ).first()
-    cluster.event_count = count
-    cluster.first_reported_at = first
-    cluster.last_reported_at = last
-    cluster.geom = from_shape(Point(lon, lat), srid=STORAGE_SRID)
-    cluster.spread_m = round(float(spread or 0.0), 1)
-    cluster.place_code = (place[0] if place and place[0] else None) or cluster.district_code
-    session.flush()
+    ).all()
+    members = _facts(session, district=cluster.district_code, event_ids=ids)
+    for key, value in _summary(members, district=cluster.district_code).items():
+        setattr(cluster, key, value)
 
 
 def run_for(

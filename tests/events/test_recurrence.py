@@ -284,3 +284,12 @@ def test_lead_type_follows_most_events_units_not_the_category(city):
     assert read.id == cluster_id and read.lead_type == "fire"
     assert read.lead_unit_name == city["fire"].name  # no fire area covers it: nearest
     assert MONDAY_10 < RUN
+
+
+def test_an_override_equal_to_the_default_still_clusters_its_category(city):
+    recurrence.set_threshold(
+        city["session"], category_code="0101", threshold=recurrence.default_threshold()
+    )
+    for north in (0, 60, 95):
+        report(city, north)
+    assert len(detect(city).created) == 1
