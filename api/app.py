@@ -31,6 +31,7 @@ from api.http.routers import (
     parts,
     patrols,
     people,
+    recurrence,
     recut,
     reference,
     rentals,
@@ -130,6 +131,7 @@ def create_app() -> FastAPI:
         patrols,
         analysis,
         weekly_page,
+        recurrence,
     ):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")

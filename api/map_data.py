@@ -38,6 +38,7 @@ from events.map_stats import (
 )
 from events.models import EventSource
 from events.patrol_kpis import patrol_kpis, unit_patrol_summary
+from events.recurrence import ClusterRead, unfinished_in_area
 from events.schemas import CitizenKpis, KpiRow
 from events.supervision import ListedCase, escalated_count, listed_cases
 from gis.clock import CHINA_TZ
@@ -68,6 +69,7 @@ from maps.model import (
     ListedMarker,
     Marker,
     PatrolFigure,
+    RecurrenceMark,
     Shape,
     TrendDay,
     UnitMap,
@@ -120,6 +122,20 @@ def _listed(case: ListedCase) -> ListedMarker:
         reply_deadline=_local(case.reply_deadline, "%m-%d %H:%M") or "",
         replied=case.replied,
         status=case.status,
+    )
+
+
+def _recurrence(cluster: ClusterRead) -> RecurrenceMark:
+    return RecurrenceMark(
+        lon=cluster.lon,
+        lat=cluster.lat,
+        spread_m=cluster.spread_m,
+        count=cluster.event_count,
+        category=cluster.category_name,
+        status=cluster.task_status_label,
+        deadline=_local(cluster.task_deadline, "%Y-%m-%d %H:%M") or "",
+        overdue=cluster.overdue,
+        unit=cluster.lead_unit_name or "待指定",
     )
 
 
@@ -339,6 +355,10 @@ def leader_data(
             days=days,
             category=category,
         ),
+        recurrences=[
+            _recurrence(c)
+            for c in unfinished_in_area(session, actor=scoped, prefix=prefix, now=now)
+        ],
     )
     return data, tolerance
 

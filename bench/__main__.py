@@ -35,6 +35,7 @@ from bench.people_workloads import (
     ledger_memory_workload,
     population_stats_figures,
 )
+from bench.recurrence_workloads import recurrence_figures
 from bench.rental_workloads import rental_figures
 from bench.sensor_workloads import sensor_workload
 from bench.soak_workloads import SOAK_SECONDS, soak_workload
@@ -83,7 +84,17 @@ def demo_workload() -> list[Figure]:
         figures += shown(rental_figures(engine, "demo city"))
         figures += shown(bulletin_figures(engine, "demo city"))
         figures += shown(hotspot_figures(engine, "demo city"))
+        figures += shown(recurrence_figures(engine, "demo city"))
     return figures
+
+
+def recurrence_workload() -> list[Figure]:
+    """At demo scale: recurrence detection against a bare ST_ClusterDBSCAN of the same rows
+    (also measured inside "demo"; this runs it alone, in its own database)."""
+    with bench_database("recurrence") as engine:
+        seed_city(engine, "demo")
+        _seed_everything(engine, "demo")
+        return shown(recurrence_figures(engine, "demo city"))
 
 
 def city_workload() -> list[Figure]:
@@ -124,10 +135,11 @@ WORKLOADS: dict[str, Callable[[], list[Figure]]] = {
     "soak": soak_workload,
     "addresses": address_workload,
     "addresses_city": address_city_workload,
+    "recurrence": recurrence_workload,
 }
 CITY_WORKLOADS = {"city", "import_memory", "addresses_city"}
 # Run only when named: the full run measures the same figures inside "city" (one seeding).
-BY_NAME_ONLY = {"addresses_city"}
+BY_NAME_ONLY = {"addresses_city", "recurrence"}  # recurrence: inside "demo" too
 
 
 def write_results(figures: list[Figure], seconds: float) -> None:

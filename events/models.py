@@ -830,3 +830,89 @@ class AuditSeal(Base):
     row_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     sealed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# -- RECURRENCE: clusters of repeated events → 源头治理 tasks (events.recurrence) ----------------
+
+
+class RecurrenceStatus(LabelledEnum):
+    """where a 源头治理 (root-cause) task stands"""
+
+    OPEN = "open", "待接收"
+    ACCEPTED = "accepted", "治理中"
+    CLOSED = "closed", "已办结"
+
+
+class RecurrenceRule(Base):
+    """A category's own recurrence threshold, overriding the RECURRENCE_* settings."""
+
+    __tablename__ = "recurrence_rule"
+    __table_args__ = (
+        CheckConstraint("min_events >= 2", name="ck_recurrence_rule_min_events"),
+        CheckConstraint("radius_m > 0", name="ck_recurrence_rule_radius"),
+        CheckConstraint("window_days >= 1", name="ck_recurrence_rule_window"),
+        placed(Placement.REFERENCE),
+    )
+
+    category_code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    min_events: Mapped[int] = mapped_column(Integer)
+    radius_m: Mapped[float] = mapped_column(Numeric(8, 1, asdecimal=False))
+    window_days: Mapped[int] = mapped_column(Integer)
+
+
+class RecurrenceCluster(DistrictKeyed, Base):
+    """Events of one category repeated in one place (重复发生) and the 源头治理 task it raised:
+    the unit that must remove the cause, the deadline, acceptance and the closing report."""
+
+    __tablename__ = "recurrence_cluster"
+    __table_args__ = (
+        Index("ix_recurrence_cluster_unit_status", "unit_id", "status"),
+        Index("ix_recurrence_cluster_place", "district_code", "category_code", "status"),
+        placed(Placement.DISTRIBUTED),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    category_code: Mapped[str] = mapped_column(String(8))
+    # The grid most members lie in (else their community/district code): the scope key.
+    place_code: Mapped[str] = mapped_column(String(15))
+    status: Mapped[RecurrenceStatus] = mapped_column(
+        db_enum(RecurrenceStatus, "recurrence_status"), default=RecurrenceStatus.OPEN
+    )
+    lead_type: Mapped[DepartmentType] = mapped_column(db_enum(DepartmentType, "department_type"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("department_unit.id"), default=None)
+    routing: Mapped[str] = mapped_column(Text)  # why this unit (the dispatch sentence)
+    # The threshold the cluster was found with (metres, events, days).
+    radius_m: Mapped[float] = mapped_column(Numeric(8, 1, asdecimal=False))
+    min_events: Mapped[int] = mapped_column(Integer)
+    window_days: Mapped[int] = mapped_column(Integer)
+    # Centroid of the members (SRID 4490) and their largest distance from it, in metres.
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=STORAGE_SRID))
+    spread_m: Mapped[float] = mapped_column(Numeric(10, 1, asdecimal=False))
+    event_count: Mapped[int] = mapped_column(Integer)
+    first_reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    closing_report: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class RecurrenceMember(DistrictKeyed, Base):
+    """An event counted in a recurrence cluster; an event belongs to one cluster at most."""
+
+    __tablename__ = "recurrence_member"
+    __table_args__ = (
+        district_fk("cluster_id", "recurrence_cluster.id", ondelete="CASCADE"),
+        district_fk("event_id", "event.id", ondelete="CASCADE"),
+        placed(Placement.DISTRIBUTED),
+    )
+    identity_column = "event_id"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(Integer, index=True)
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -16,7 +16,6 @@ complete week. Sections, all aggregates (no names of residents or reporters):
 
 from __future__ import annotations
 
-import importlib
 import io
 import re
 from datetime import date, datetime, timedelta
@@ -38,6 +37,7 @@ from events.hotspots import (
 from events.kpis import kpis, period_bounds
 from events.map_stats import MIN_REGISTERED_TO_RANK, area_actor
 from events.models import Event, EventCategory, EventStatus
+from events.recurrence import list_clusters
 from gis.clock import CHINA_TZ, local_today
 from gis.export_guard import xlsx_row
 from people.access import Actor
@@ -103,7 +103,7 @@ class WeeklyReport(BaseModel):
     hotspots: list[GridHotspot]
     hotspot_meanings: dict[str, str]
     grids_total: int
-    clusters: list[ClusterLine] | None  # None: the recurrence module is not installed
+    clusters: list[ClusterLine]
     units: list[UnitLine]
 
 
@@ -171,36 +171,23 @@ def category_trends(
 
 
 # ---- 重复发生与源头治理 ------------------------------------------------------------------------
-# THE ONE PLACE the recurrence clusters enter the report. They come from helper "rec"'s
-# `events.recurrence.list_clusters` (CONTRACTS.md); while that module is not merged the section
-# says it is not available (None). The integrator need not change anything once it is merged;
-# if its fields are renamed, adjust the mapping below.
 def recurring_clusters(
     session: Session, *, district_code: str, start: datetime, end: datetime
-) -> list[ClusterLine] | None:
-    """The district's recurrence clusters with events in [start, end) and their task status,
-    or None when the recurrence module is not installed."""
-    try:
-        recurrence = importlib.import_module("events.recurrence")
-    except ModuleNotFoundError as exc:
-        if exc.name != "events.recurrence":  # the module is there but something it needs is not
-            raise
-        return None
-    clusters = recurrence.list_clusters(
-        session, district_code=district_code, since=start, until=end
-    )
+) -> list[ClusterLine]:
+    """The district's recurrence clusters with events in [start, end) and the status of their
+    源头治理 task."""
     return [
         ClusterLine(
             category_name=c.category_name,
             event_count=c.event_count,
             first_reported_at=c.first_reported_at,
             last_reported_at=c.last_reported_at,
-            task_status=getattr(c, "task_status_label", None) or c.task_status,
+            task_status=c.task_status_label,
             task_deadline=c.task_deadline,
-            overdue=bool(getattr(c, "overdue", False)),
+            overdue=c.overdue,
             lead_unit_name=c.lead_unit_name,
         )
-        for c in clusters
+        for c in list_clusters(session, district_code=district_code, since=start, until=end)
     ]
 
 
@@ -374,9 +361,9 @@ def weekly_workbook(report: WeeklyReport) -> bytes:
                 f"{c.task_deadline.astimezone(CHINA_TZ):%Y-%m-%d}" if c.task_deadline else "",
                 c.lead_unit_name or "",
             ]
-            for c in r.clusters or []
+            for c in r.clusters
         ],
-        "本周无重复发生聚集" if r.clusters is not None else "重复发生聚集模块尚未接入",
+        "本周无重复发生聚集",
     )
     sheet(
         "承办单位",

@@ -146,6 +146,15 @@ class Settings(BaseSettings):
     patrol_thin_after_days: int = Field(default=30, ge=1)
     patrol_thin_keep_every: int = Field(default=5, ge=2)
     patrol_delete_after_days: int = Field(default=180, ge=1)
+    # Recurrence (重复发生, events.recurrence): at least this many events of one category within
+    # this many metres of each other in this many days form a cluster (per-category overrides in
+    # the recurrence_rule table); its 源头治理 task is due this working time after detection, and
+    # the closing report must be at least this many characters.
+    recurrence_min_events: int = Field(default=3, ge=2, le=1000)
+    recurrence_radius_m: float = Field(default=100.0, gt=0, le=5000)
+    recurrence_window_days: int = Field(default=30, ge=1, le=366)
+    recurrence_task_limit: str = Field(default="10d", pattern=_LIMIT_PATTERN)
+    recurrence_report_min_chars: int = Field(default=15, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _basemap_is_complete(self) -> Settings:

@@ -13,6 +13,7 @@ from maps.encode import decimals_for, shift_bbox
 from maps.hotspots import hotspot_layer
 from maps.model import LeaderMap, LeaderPanel, View
 from maps.page import area_link, panel, render, trend_svg
+from maps.recurrence import recurrence_layer
 
 PERIODS: Final = ((7, "近7天"), (30, "近30天"), (90, "近90天"), (365, "近一年"))
 CHILD_LABELS: Final = {"city": "区县", "district": "街道", "street": "社区", "community": "网格"}
@@ -115,6 +116,10 @@ def leader_map(data: LeaderMap, view: View, *, tolerance: float) -> folium.Map:
         view=view,
         name=f"挂牌督办 ({len(data.listed)})",
         link=data.single_events,
+    ).add_to(m)
+    # 重复发生: unfinished 源头治理 tasks as circles with their event count (leaders too).
+    recurrence_layer(
+        data.recurrences, view=view, name=f"重复发生 · 源头治理 ({len(data.recurrences)})"
     ).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m

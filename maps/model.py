@@ -204,6 +204,23 @@ class LeaderPanel:
 
 
 @dataclass(frozen=True)
+class RecurrenceMark:
+    """An unfinished 源头治理 task of a recurrence cluster (maps.recurrence): centroid
+    (CGCS2000), how far its events spread (metres), count, category, task status and deadline
+    as shown, the lead unit's name; never who reported what."""
+
+    lon: float
+    lat: float
+    spread_m: float
+    count: int
+    category: str
+    status: str
+    deadline: str
+    overdue: bool
+    unit: str
+
+
+@dataclass(frozen=True)
 class LeaderMap:
     """Everything the leader overview (领导驾驶舱) draws."""
 
@@ -238,6 +255,8 @@ class LeaderMap:
     unanswered_orders: int = 0
     # Gi* hot spots of the area's district (maps/hotspots.py); None above a district.
     hotspots: HotspotLayer | None = None
+    # Unfinished 源头治理 tasks of recurrence clusters (maps.recurrence): counts, no persons.
+    recurrences: list[RecurrenceMark] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -602,6 +602,32 @@ CASES = [
         status=403,
     ),
     Case("Open311 without a key", None, "POST", O311, form(open311()), status=401),
+    # 源头治理: the closing report must say what changed at the source; detection takes a district
+    Case(
+        "recurrence closing report too short",
+        "disp_w",
+        "POST",
+        "/api/recurrences/1/close",
+        form({"report": "已整改"}),
+        field="report",
+        words=("办结报告至少15个字",),
+    ),
+    Case(
+        "recurrence closing report missing",
+        "disp_w",
+        "POST",
+        "/api/recurrences/1/close",
+        json_body({"reprot": "加装了路灯和监控，落实物业巡查责任"}),
+    ),
+    Case(
+        "recurrence detection for a district outside mine",
+        "command_staff",
+        "POST",
+        "/api/recurrences/detect",
+        json_body({"district": "420503"}),
+        status=403,
+        words=("420503",),
+    ),
 ]
 
 

@@ -15,11 +15,12 @@ import events.models  # noqa: F401  (the tables register on Base.metadata)
 import gis.jobs  # noqa: F401
 import grid.models  # noqa: F401
 import people.models  # noqa: F401
+from api.cli import hotspots, recurrence  # noqa: F401  (their commands join `analyse`)
+from api.cli.analyse import analyse_app
 from api.cli.audit import audit_app
 from api.cli.backup import backup, restore
 from api.cli.common import clear_errors, console, print_rejections, progress_bar
 from api.cli.evaluation import evaluate_command
-from api.cli.hotspots import analyse_app
 from api.cli.integrations import integration_app
 from api.cli.maps import map_app
 from api.cli.patrols import patrols_app

@@ -11,13 +11,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from api.cli.analyse import analyse_app
 from api.cli.common import clear_errors, console
 from gis.clock import CHINA_TZ
 from gis.db import session_scope
 from people.access import Actor
 from people.models import StaffRole
 
-analyse_app = typer.Typer(help="研判: hot spots and the weekly report.", no_args_is_help=True)
 OPERATOR = Actor(staff_id=0, username="cli", role=StaffRole.ADMIN)
 District = Annotated[str, typer.Option(help="the district (6-digit code), e.g. 420502")]
 

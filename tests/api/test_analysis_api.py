@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import io
 import math
-import sys
-import types
-from datetime import UTC, datetime
 
 import openpyxl
 import pytest
 
-from events.weekly_report import recurring_clusters
 from tests.events.hotspot_city import build_hotspot_city, code
 from tests.factories import bearer
 
@@ -157,36 +153,3 @@ def test_the_workbook_keeps_a_formula_looking_grid_name_as_text(client, city):
     assert [c.value for c in trend[4]][:6] == ["01", "治安隐患", 9, 1, 8, "+800.0%"]
     dispatcher = get(client, city["dispatcher"], "/api/analysis/weekly.xlsx", district="420502")
     assert dispatcher.status_code == 403
-
-
-def test_recurring_clusters_come_from_the_recurrence_module_when_it_is_there(session, monkeypatch):
-    start, end = datetime(2026, 11, 22, 16, tzinfo=UTC), datetime(2026, 11, 29, 16, tzinfo=UTC)
-    if "events.recurrence" not in sys.modules:
-        try:
-            __import__("events.recurrence")
-        except ModuleNotFoundError:
-            assert recurring_clusters(session, district_code="420502", start=start, end=end) is None
-    seen = {}
-
-    def list_clusters(session, *, district_code, since=None, until=None, status=None):
-        seen.update(district_code=district_code, since=since, until=until)
-        return [
-            types.SimpleNamespace(
-                category_name="占道经营",
-                event_count=4,
-                first_reported_at=start,
-                last_reported_at=end,
-                task_status="open",
-                task_status_label="办理中",
-                task_deadline=end,
-                overdue=True,
-                lead_unit_name="城管中队",
-            )
-        ]
-
-    fake = types.ModuleType("events.recurrence")
-    fake.list_clusters = list_clusters  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "events.recurrence", fake)
-    (line,) = recurring_clusters(session, district_code="420502", start=start, end=end) or []
-    assert seen == {"district_code": "420502", "since": start, "until": end}
-    assert (line.task_status, line.overdue, line.event_count) == ("办理中", True, 4)

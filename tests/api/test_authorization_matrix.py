@@ -185,6 +185,14 @@ EXPECTED: dict[tuple[str, str], frozenset[StaffRole]] = {
     ("GET", "/api/supervision/sanctions"): COMMAND | UNIT | {R.LEADER},
     ("POST", "/api/supervision/sanctions"): COMMAND,
     ("GET", "/api/supervision/kpis"): COMMAND | UNIT | {R.LEADER},
+    # recurrence clusters → 源头治理 tasks: the lead unit's dispatchers accept and close their
+    # own, the command centre and leaders watch their area's (leaders without single events),
+    # the command centre runs detection; grid workers and inspectors have none
+    ("GET", "/api/recurrences"): COMMAND | UNIT | {R.LEADER},
+    ("GET", "/api/recurrences/{cluster_id}"): COMMAND | UNIT | {R.LEADER},
+    ("POST", "/api/recurrences/detect"): COMMAND,
+    ("POST", "/api/recurrences/{cluster_id}/accept"): COMMAND | UNIT,
+    ("POST", "/api/recurrences/{cluster_id}/close"): COMMAND | UNIT,
     # reference data: everyone reads, admins edit; rules are internal to the command centre
     ("GET", "/api/categories"): EVERYONE,
     ("PATCH", "/api/categories/{code}"): ADMIN,
@@ -312,6 +320,7 @@ PARAMETERS = {
     "dataset": "special_groups",
     "rental_id": "1",
     "order_id": "1",
+    "cluster_id": "1",
     "day": "2026-10-01",
     "month": "2026-11",
     "suffix": "csv",
