@@ -80,6 +80,26 @@ class ReplicaPair:
         """The standby's database, as DATABASE_REPLICA_URL."""
         return f"postgresql://postgres@127.0.0.1:{self.replica_port}/{self.primary.settings.pg_database}"
 
+    def caught_up(self) -> None:
+        """Wait until the standby has replayed every commit the primary has made so far.
+
+        A standby within the lag bound may still miss the last commit; a count taken from it
+        as "before" would then be one short.
+        """
+        conn = psycopg2.connect(self.primary.plain_url)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_current_wal_lsn()::text")
+                lsn = cur.fetchone()[0]
+        finally:
+            conn.close()
+        wait_for(
+            lambda: self.on_replica(f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"),
+            CATCH_UP_S,
+            f"the standby to replay up to {lsn}",
+        )
+
     def on_replica(self, statement: str) -> Any:
         """Run one statement on the standby and return its first value."""
         conn = psycopg2.connect(self.replica_url)

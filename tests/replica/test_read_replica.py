@@ -120,6 +120,7 @@ def test_my_own_last_write_reads_back_while_the_replica_replays_nothing(
 ) -> None:
     replica_settings(replica_max_lag_s=600.0)  # paused, but well within the bound
     replica_serving()
+    replica_pair.caught_up()
     before = _reported(replica_client, replica_city)
     replica_pair.on_replica("SELECT pg_wal_replay_pause()")
     try:
@@ -151,6 +152,7 @@ def test_a_lagging_replica_sends_the_dashboards_to_the_primary_until_it_catches_
 ) -> None:
     replica_settings(replica_max_lag_s=1.0)
     replica_serving()
+    replica_pair.caught_up()
     before = _reported(replica_client, replica_city)
     replica_pair.on_replica("SELECT pg_wal_replay_pause()")
     try:
